@@ -1,0 +1,181 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+
+/** The folder holding `<timestamp>_<name>/migration.sql`, Prisma's layout. */
+export const defaultMigrationsDir = fileURLToPath(new URL('../../prisma/migrations', import.meta.url));
+
+/** Prisma's own advisory lock key, so this migrator and `prisma migrate deploy` exclude each other. */
+const MIGRATION_LOCK_KEY = 72707369;
+
+/** The bookkeeping table exactly as `prisma migrate deploy` creates it. */
+const createMigrationsTable = `
+CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
+  "id"                  VARCHAR(36) PRIMARY KEY NOT NULL,
+  "checksum"            VARCHAR(64) NOT NULL,
+  "finished_at"         TIMESTAMPTZ,
+  "migration_name"      VARCHAR(255) NOT NULL,
+  "logs"                TEXT,
+  "rolled_back_at"      TIMESTAMPTZ,
+  "started_at"          TIMESTAMPTZ NOT NULL DEFAULT now(),
+  "applied_steps_count" INTEGER NOT NULL DEFAULT 0
+)`;
+
+export interface MigrationFile {
+  name: string;
+  sql: string;
+  /** sha256 hex of migration.sql, as Prisma computes it. */
+  checksum: string;
+}
+
+export interface MigrationStatus {
+  applied: string[];
+  pending: string[];
+}
+
+/** Raised when the database and the migration files disagree in a way that needs a person. */
+export class MigrationError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MigrationError';
+  }
+}
+
+export function checksumOf(sql: string): string {
+  return createHash('sha256').update(sql, 'utf8').digest('hex');
+}
+
+/** Reads the migration folders in name order (the timestamp prefix orders them). */
+export async function readMigrations(dir: string = defaultMigrationsDir): Promise<MigrationFile[]> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  const names = entries
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort();
+  return Promise.all(
+    names.map(async (name) => {
+      const sql = await readFile(path.join(dir, name, 'migration.sql'), 'utf8');
+      return { name, sql, checksum: checksumOf(sql) };
+    }),
+  );
+}
+
+interface AppliedRow {
+  migration_name: string;
+  checksum: string;
+  finished_at: Date | null;
+  rolled_back_at: Date | null;
+}
+
+async function readApplied(client: pg.ClientBase): Promise<Map<string, AppliedRow>> {
+  const table = await client.query<{ exists: boolean }>(
+    `SELECT to_regclass('public._prisma_migrations') IS NOT NULL AS exists`,
+  );
+  if (!table.rows[0]?.exists) return new Map();
+  // migrator: applied migrations, newest record per name wins (a rolled-back record may precede it)
+  const rows = await client.query<AppliedRow>(
+    `SELECT migration_name, checksum, finished_at, rolled_back_at
+       FROM _prisma_migrations
+      WHERE rolled_back_at IS NULL
+      ORDER BY started_at`,
+  );
+  return new Map(rows.rows.map((r) => [r.migration_name, r]));
+}
+
+/** Compares files with the database: refuses edited or failed migrations, lists the pending ones. */
+function compare(files: MigrationFile[], applied: Map<string, AppliedRow>): MigrationStatus {
+  const status: MigrationStatus = { applied: [], pending: [] };
+  for (const file of files) {
+    const row = applied.get(file.name);
+    if (!row) {
+      status.pending.push(file.name);
+      continue;
+    }
+    if (row.finished_at === null) {
+      throw new MigrationError(
+        `migration ${file.name} started but never finished; fix the database by hand, then mark it ` +
+          `rolled back (UPDATE _prisma_migrations SET rolled_back_at = now() WHERE migration_name = '${file.name}')`,
+      );
+    }
+    if (row.checksum !== file.checksum) {
+      throw new MigrationError(
+        `migration ${file.name} was changed after it was applied (checksum ${file.checksum} differs from the ` +
+          `recorded ${row.checksum}); restore the file and add a new migration instead`,
+      );
+    }
+    status.applied.push(file.name);
+  }
+  return status;
+}
+
+/** What is applied and what is pending, without changing anything. */
+export async function migrationStatus(
+  client: pg.ClientBase,
+  dir: string = defaultMigrationsDir,
+): Promise<MigrationStatus> {
+  const [files, applied] = await Promise.all([readMigrations(dir), readApplied(client)]);
+  return compare(files, applied);
+}
+
+export interface MigrateOptions {
+  dir?: string;
+  onApplied?: (name: string, ms: number) => void;
+}
+
+/**
+ * Applies pending migrations in name order, each in its own transaction, and records each in
+ * `_prisma_migrations` the way `prisma migrate deploy` does. Holds Prisma's advisory lock for the
+ * whole run, so concurrent migrators (ours or Prisma's) apply each migration once.
+ */
+export async function migrate(client: pg.ClientBase, options: MigrateOptions = {}): Promise<string[]> {
+  const dir = options.dir ?? defaultMigrationsDir;
+  const files = await readMigrations(dir);
+  // migrator: session-level lock, released in finally even when a migration fails
+  await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+  try {
+    await client.query(createMigrationsTable);
+    const { pending } = compare(files, await readApplied(client));
+    const appliedNow: string[] = [];
+    for (const name of pending) {
+      const file = files.find((f) => f.name === name);
+      if (!file) continue;
+      const started = new Date();
+      const t0 = performance.now();
+      await client.query('BEGIN');
+      try {
+        await client.query(file.sql);
+        // migrator: record the migration as applied, in the same transaction as its effects
+        await client.query(
+          `INSERT INTO _prisma_migrations
+             (id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at, applied_steps_count)
+           VALUES ($1, $2, clock_timestamp(), $3, NULL, NULL, $4, 1)`,
+          [randomUUID(), file.checksum, file.name, started],
+        );
+        await client.query('COMMIT');
+      } catch (error) {
+        await client.query('ROLLBACK');
+        const reason = error instanceof Error ? error.message : String(error);
+        throw new MigrationError(`migration ${file.name} failed and was rolled back: ${reason}`);
+      }
+      appliedNow.push(file.name);
+      options.onApplied?.(file.name, performance.now() - t0);
+    }
+    return appliedNow;
+  } finally {
+    await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
+  }
+}
+
+/** Connects with a URL, migrates, disconnects. */
+export async function migrateUrl(url: string, options: MigrateOptions = {}): Promise<string[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`SET client_min_messages = warning`);
+    return await migrate(client, options);
+  } finally {
+    await client.end();
+  }
+}
