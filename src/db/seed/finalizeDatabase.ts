@@ -1,0 +1,90 @@
+import type pg from 'pg';
+import { SEEDED_TABLES } from './prepareDatabase.js';
+
+/**
+ * Runs `work` with the table's vector (HNSW/ivfflat) indexes dropped, then recreates them from
+ * their own catalog definitions. Setting 20k profile embeddings one HNSW insert at a time took
+ * ~34 s here; one in-memory build afterwards takes ~5 s. All inside the seeding transaction, so
+ * nobody sees the table without its index and a failure restores it.
+ */
+async function withVectorIndexesDropped<T>(
+  client: pg.ClientBase,
+  table: string,
+  work: () => Promise<T>,
+): Promise<T> {
+  const { rows } = await client.query<{ name: string; definition: string }>(
+    `SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS definition
+       FROM pg_index i
+       JOIN pg_class c ON c.oid = i.indexrelid
+       JOIN pg_am am ON am.oid = c.relam
+      WHERE i.indrelid = to_regclass($1) AND am.amname IN ('hnsw', 'ivfflat')
+      ORDER BY c.relname`,
+    [table],
+  );
+  for (const index of rows) await client.query(`DROP INDEX ${index.name}`);
+  const result = await work();
+  await useBuildMemory(client);
+  for (const index of rows) await client.query(index.definition);
+  return result;
+}
+
+/** Vector index builds keep the whole graph / k-means sample in memory; 64 MB makes them spill. */
+async function useBuildMemory(client: pg.ClientBase): Promise<void> {
+  await client.query(`SET LOCAL maintenance_work_mem = '512MB'`);
+}
+
+/**
+ * Every profile's embedding in one statement, computing exactly what recompute_profile_embedding
+ * does per user: the normalised affinity-weighted sum of interest embeddings, NULL when there is
+ * nothing to weigh. One pass over user_interests instead of 20k function calls. (vector_norm,
+ * like the function: pgvector 0.8 has no l2_norm overload for vector.)
+ */
+export function computeProfileEmbeddings(client: pg.ClientBase, asOfIso: string): Promise<number> {
+  return withVectorIndexesDropped(client, 'profiles', async () => {
+    const result = await client.query(
+      `UPDATE profiles p
+          SET embedding = CASE WHEN vector_norm(s.total) = 0 THEN NULL ELSE l2_normalize(s.total) END,
+              embedding_updated_at = $1::timestamptz
+         FROM (SELECT ui.user_id,
+                      sum(ic.embedding * array_fill(ui.affinity::real, ARRAY[vector_dims(ic.embedding)])::vector)
+                        AS total
+                 FROM user_interests ui
+                 JOIN interest_catalog ic ON ic.id = ui.interest_id
+                WHERE ic.embedding IS NOT NULL AND ui.affinity > 0
+                GROUP BY ui.user_id) s
+        WHERE p.user_id = s.user_id`,
+      [asOfIso],
+    );
+    return result.rowCount ?? 0;
+  });
+}
+
+/** Ids were inserted explicitly; move each identity past them so the app's inserts don't collide. */
+export async function syncIdentitySequences(client: pg.ClientBase): Promise<void> {
+  for (const table of [
+    'categories',
+    'interest_catalog',
+    'marketplace_listings',
+    'comments',
+    'intent_signals',
+  ]) {
+    await client.query(
+      `SELECT setval(pg_get_serial_sequence($1, 'id'), coalesce(max(id), 0) + 1, false) FROM ${table}`,
+      [table],
+    );
+  }
+}
+
+/**
+ * The ivfflat index was built on an empty table, so its list centroids are arbitrary and recall
+ * is poor until it is rebuilt from the real vectors.
+ */
+export async function rebuildListingVectorIndex(client: pg.ClientBase): Promise<void> {
+  await useBuildMemory(client);
+  await client.query('REINDEX INDEX marketplace_listings_embedding_ivfflat');
+}
+
+/** Fresh statistics so the planner sees 100k listings rather than the empty tables it last saw. */
+export async function analyzeSeededTables(client: pg.ClientBase): Promise<void> {
+  await client.query(`ANALYZE ${SEEDED_TABLES.join(', ')}`);
+}
