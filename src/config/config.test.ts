@@ -1,0 +1,100 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './config.js';
+
+const base = {
+  DATABASE_URL: 'postgresql://app@db.internal:5432/lodestar',
+  JWT_SECRET: 'x'.repeat(32),
+};
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+}
+
+describe('loadConfig', () => {
+  it('applies the documented defaults', () => {
+    const config = loadConfig(base);
+    expect(config.env).toBe('development');
+    expect(config.port).toBe(4000);
+    expect(config.host).toBe('127.0.0.1');
+    expect(config.database.role).toBe('lodestar_app');
+    expect(config.database.migrationUrl).toBe(base.DATABASE_URL);
+    expect(config.database.statementTimeoutMs).toBe(5000);
+    expect(config.database.migrateOnStart).toBe(false);
+    expect(config.redis.url).toBeUndefined();
+    expect(config.auth).toMatchObject({ issuer: 'lodestar', audience: 'lodestar', clockToleranceSec: 30 });
+    expect(config.graphql).toEqual({
+      introspection: true,
+      maxDepth: 12,
+      maxAliases: 30,
+      maxTokens: 3000,
+      maxComplexity: 5000,
+    });
+    expect(config.bodyLimitBytes).toBe(1024 * 1024);
+  });
+
+  it('turns introspection off in production unless asked for', () => {
+    expect(loadConfig({ ...base, NODE_ENV: 'production' }).graphql.introspection).toBe(false);
+    expect(
+      loadConfig({ ...base, NODE_ENV: 'production', GRAPHQL_INTROSPECTION: 'true' }).graphql.introspection,
+    ).toBe(true);
+  });
+
+  it('reports every bad variable at once, one line each, saying what to fix', () => {
+    const problems = problemsOf({
+      DATABASE_URL: 'mysql://nope',
+      JWT_SECRET: 'short',
+      PORT: 'eighty',
+      REDIS_URL: 'localhost:6379',
+      MIGRATE_ON_START: 'maybe',
+      LOG_LEVEL: 'loud',
+    });
+    expect(problems).toHaveLength(6);
+    expect(problems).toContain('DATABASE_URL must be a postgres:// or postgresql:// URL, got "mysql://nope"');
+    expect(problems).toContain('PORT must be a whole number from 0 to 65535, got "eighty"');
+    expect(problems).toContain('REDIS_URL must be a redis:// or rediss:// URL, got "localhost:6379"');
+    expect(problems).toContain('MIGRATE_ON_START must be true or false, got "maybe"');
+    expect(problems.find((p) => p.startsWith('LOG_LEVEL'))).toMatch(/got "loud"/);
+    // Secrets are never echoed back.
+    const secret = problems.find((p) => p.startsWith('JWT_SECRET'));
+    expect(secret).toBe(
+      'JWT_SECRET must be at least 32 characters (HS256 secret), got a value that is not shown',
+    );
+  });
+
+  it('says that DATABASE_URL is missing', () => {
+    expect(problemsOf({ JWT_SECRET: base.JWT_SECRET })).toEqual([
+      'DATABASE_URL must be a postgres:// or postgresql:// URL, it is not set',
+    ]);
+  });
+
+  it('requires exactly one way to verify tokens', () => {
+    expect(problemsOf({ DATABASE_URL: base.DATABASE_URL })).toEqual([
+      'JWT_SECRET or JWT_JWKS_URL must be set (HS256 secret of 32+ characters, or a JWKS URL)',
+    ]);
+    expect(problemsOf({ ...base, JWT_JWKS_URL: 'https://idp.example/.well-known/jwks.json' })).toEqual([
+      'JWT_SECRET and JWT_JWKS_URL are both set: choose one way to verify tokens',
+    ]);
+    expect(
+      loadConfig({ DATABASE_URL: base.DATABASE_URL, JWT_JWKS_URL: 'https://idp.example/jwks' }).auth.jwksUrl,
+    ).toBe('https://idp.example/jwks');
+  });
+
+  it('treats empty variables as unset', () => {
+    expect(loadConfig({ ...base, REDIS_URL: '', PORT: '' }).port).toBe(4000);
+  });
+
+  it('bounds limits to sane ranges', () => {
+    expect(problemsOf({ ...base, GRAPHQL_MAX_DEPTH: '0' })).toEqual([
+      'GRAPHQL_MAX_DEPTH must be a whole number from 1 to 100, got "0"',
+    ]);
+    expect(problemsOf({ ...base, JWT_CLOCK_TOLERANCE_SEC: '3600' })).toEqual([
+      'JWT_CLOCK_TOLERANCE_SEC must be a whole number from 0 to 300, got "3600"',
+    ]);
+  });
+});

@@ -1,0 +1,173 @@
+import { z } from 'zod';
+
+/** Where the process runs; production turns off developer conveniences. */
+export type AppEnv = 'development' | 'test' | 'production';
+
+const booleanFlag = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .refine((v) => ['true', 'false', '1', '0', 'yes', 'no'].includes(v), 'must be true or false')
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, `must be a whole number from ${min} to ${max}`)
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, `must be a whole number from ${min} to ${max}`);
+
+const postgresUrl = z
+  .string({ error: 'must be a postgres:// or postgresql:// URL' })
+  .trim()
+  .refine(
+    (v) => /^postgres(ql)?:\/\//.test(v) && URL.canParse(v),
+    'must be a postgres:// or postgresql:// URL',
+  );
+
+const redisUrl = z
+  .string()
+  .trim()
+  .refine((v) => /^rediss?:\/\//.test(v) && URL.canParse(v), 'must be a redis:// or rediss:// URL');
+
+const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  HOST: z.string().trim().min(1).default('127.0.0.1'),
+  PORT: int(0, 65535).default(4000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DATABASE_URL: postgresUrl,
+  MIGRATION_DATABASE_URL: postgresUrl.optional(),
+  DATABASE_ROLE: z
+    .string()
+    .trim()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a PostgreSQL role name such as lodestar_app')
+    .default('lodestar_app'),
+  DATABASE_POOL_MAX: int(1, 500).default(10),
+  STATEMENT_TIMEOUT_MS: int(100, 600_000).default(5000),
+  MIGRATE_ON_START: booleanFlag.default(false),
+  REDIS_URL: redisUrl.optional(),
+  REDIS_KEY_PREFIX: z.string().max(64).default('lodestar:'),
+  JWT_SECRET: z.string().min(32, 'must be at least 32 characters (HS256 secret)').optional(),
+  JWT_JWKS_URL: z
+    .string()
+    .trim()
+    .refine((v) => /^https?:\/\//.test(v) && URL.canParse(v), 'must be an http(s):// URL')
+    .optional(),
+  JWT_ISSUER: z.string().trim().min(1).default('lodestar'),
+  JWT_AUDIENCE: z.string().trim().min(1).default('lodestar'),
+  JWT_CLOCK_TOLERANCE_SEC: int(0, 300).default(30),
+  GRAPHQL_INTROSPECTION: booleanFlag.optional(),
+  GRAPHQL_MAX_DEPTH: int(1, 100).default(12),
+  GRAPHQL_MAX_ALIASES: int(0, 1000).default(30),
+  GRAPHQL_MAX_TOKENS: int(10, 100_000).default(3000),
+  GRAPHQL_MAX_COMPLEXITY: int(1, 1_000_000).default(5000),
+  BODY_LIMIT_BYTES: int(1024, 50 * 1024 * 1024).default(1024 * 1024),
+  SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
+});
+
+export interface Config {
+  env: AppEnv;
+  host: string;
+  port: number;
+  logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
+  database: {
+    url: string;
+    migrationUrl: string;
+    /** Role the gateway switches to on every connection so RLS applies. */
+    role: string;
+    poolMax: number;
+    statementTimeoutMs: number;
+    migrateOnStart: boolean;
+  };
+  redis: { url: string | undefined; keyPrefix: string };
+  auth: {
+    jwtSecret: string | undefined;
+    jwksUrl: string | undefined;
+    issuer: string;
+    audience: string;
+    clockToleranceSec: number;
+  };
+  graphql: {
+    introspection: boolean;
+    maxDepth: number;
+    maxAliases: number;
+    maxTokens: number;
+    maxComplexity: number;
+  };
+  bodyLimitBytes: number;
+  shutdownTimeoutMs: number;
+}
+
+/** Thrown when the environment is invalid; `problems` has one line per bad variable. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+function describeValue(env: NodeJS.ProcessEnv, key: string): string {
+  const value = env[key];
+  if (value === undefined) return 'it is not set';
+  if (/SECRET|PASSWORD/.test(key)) return 'got a value that is not shown';
+  return `got "${value.length > 80 ? `${value.slice(0, 80)}…` : value}"`;
+}
+
+/**
+ * Reads and validates the configuration from environment variables, once, at start.
+ * Every problem is reported at once, one line per variable, saying what to fix.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // An empty string means "not set" for optional variables (common in .env files and CI).
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const key = String(issue.path[0] ?? '');
+      return `${key} ${issue.message}, ${describeValue(env, key)}`;
+    });
+    throw new ConfigError(problems);
+  }
+  const e = parsed.data;
+  const problems: string[] = [];
+  if (!e.JWT_SECRET && !e.JWT_JWKS_URL) {
+    problems.push('JWT_SECRET or JWT_JWKS_URL must be set (HS256 secret of 32+ characters, or a JWKS URL)');
+  }
+  if (e.JWT_SECRET && e.JWT_JWKS_URL) {
+    problems.push('JWT_SECRET and JWT_JWKS_URL are both set: choose one way to verify tokens');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return {
+    env: e.NODE_ENV,
+    host: e.HOST,
+    port: e.PORT,
+    logLevel: e.LOG_LEVEL,
+    database: {
+      url: e.DATABASE_URL,
+      migrationUrl: e.MIGRATION_DATABASE_URL ?? e.DATABASE_URL,
+      role: e.DATABASE_ROLE,
+      poolMax: e.DATABASE_POOL_MAX,
+      statementTimeoutMs: e.STATEMENT_TIMEOUT_MS,
+      migrateOnStart: e.MIGRATE_ON_START,
+    },
+    redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX },
+    auth: {
+      jwtSecret: e.JWT_SECRET,
+      jwksUrl: e.JWT_JWKS_URL,
+      issuer: e.JWT_ISSUER,
+      audience: e.JWT_AUDIENCE,
+      clockToleranceSec: e.JWT_CLOCK_TOLERANCE_SEC,
+    },
+    graphql: {
+      introspection: e.GRAPHQL_INTROSPECTION ?? e.NODE_ENV !== 'production',
+      maxDepth: e.GRAPHQL_MAX_DEPTH,
+      maxAliases: e.GRAPHQL_MAX_ALIASES,
+      maxTokens: e.GRAPHQL_MAX_TOKENS,
+      maxComplexity: e.GRAPHQL_MAX_COMPLEXITY,
+    },
+    bodyLimitBytes: e.BODY_LIMIT_BYTES,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+  };
+}

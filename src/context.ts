@@ -1,0 +1,18 @@
+import type { Viewer } from './auth/viewer.js';
+import type { Config } from './config/config.js';
+import type { Database } from './db/database.js';
+import type { ScopedPrisma } from './db/identity.js';
+import type { Loaders } from './loaders/createLoaders.js';
+import type { Logger } from './server/logger.js';
+
+/** Everything a resolver may use for one request. Built once per request; never shared. */
+export interface Context {
+  requestId: string;
+  viewer: Viewer;
+  logger: Logger;
+  /** Prisma scoped to the viewer's RLS identity. */
+  prisma: ScopedPrisma;
+  db: Database;
+  loaders: Loaders;
+  config: Config;
+}

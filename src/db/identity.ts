@@ -1,0 +1,68 @@
+import type pg from 'pg';
+import type { Viewer } from '../auth/viewer.js';
+import type { PrismaClient } from '../generated/prisma/client.js';
+
+/** The RLS identity of a viewer: what the policies read via app_current_user_id()/app_current_role(). */
+export function identityOf(viewer: Viewer): { userId: string; role: string } {
+  return { userId: viewer.userId ?? '', role: viewer.role };
+}
+
+/** set_config(..., true) is transaction-local, so a pooled connection never carries it to the next user. */
+const setIdentitySql = `SELECT set_config('lodestar.user_id', $1, true), set_config('lodestar.role', $2, true)`;
+
+/** Runs raw SQL in one transaction under the viewer's RLS identity. */
+export async function withIdentity<T>(
+  pool: pg.Pool,
+  viewer: Viewer,
+  fn: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const { userId, role } = identityOf(viewer);
+    await client.query(setIdentitySql, [userId, role]);
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+/** Models whose tables have row-level security keyed on the caller. */
+const userDataModels = new Set([
+  'Profile',
+  'UserInterest',
+  'Like',
+  'Comment',
+  'Follow',
+  'IntentSignal',
+  'LearningEvent',
+]);
+
+/**
+ * A Prisma client for one request: operations on user-data models run in a transaction that first
+ * sets the viewer's identity, so RLS filters them; public models go straight through.
+ */
+export function scopedPrisma(prisma: PrismaClient, viewer: Viewer) {
+  const { userId, role } = identityOf(viewer);
+  return prisma.$extends({
+    query: {
+      $allModels: {
+        async $allOperations({ model, args, query }) {
+          if (!userDataModels.has(model)) return query(args);
+          const [, result] = await prisma.$transaction([
+            prisma.$queryRawUnsafe(setIdentitySql, userId, role),
+            query(args),
+          ]);
+          return result;
+        },
+      },
+    },
+  });
+}
+
+export type ScopedPrisma = ReturnType<typeof scopedPrisma>;

@@ -1,0 +1,84 @@
+import { GraphQLError } from 'graphql';
+
+/** Stable `extensions.code` values clients may branch on (DESIGN §3). */
+export type ErrorCode =
+  | 'UNAUTHENTICATED'
+  | 'FORBIDDEN'
+  | 'BAD_USER_INPUT'
+  | 'NOT_FOUND'
+  | 'RATE_LIMITED'
+  | 'TIMEOUT'
+  | 'UNAVAILABLE'
+  | 'INTERNAL_SERVER_ERROR'
+  | 'GRAPHQL_PARSE_FAILED'
+  | 'GRAPHQL_VALIDATION_FAILED'
+  | 'QUERY_TOO_COMPLEX'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'BAD_REQUEST';
+
+/** Codes whose message was written for the client; anything else is masked. */
+export const publicErrorCodes: ReadonlySet<string> = new Set<ErrorCode>([
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
+  'BAD_USER_INPUT',
+  'NOT_FOUND',
+  'RATE_LIMITED',
+  'TIMEOUT',
+  'UNAVAILABLE',
+  'GRAPHQL_PARSE_FAILED',
+  'GRAPHQL_VALIDATION_FAILED',
+  'QUERY_TOO_COMPLEX',
+  'PAYLOAD_TOO_LARGE',
+  'BAD_REQUEST',
+]);
+
+/**
+ * HTTP status for errors that reject a whole request before execution (Apollo reads extensions.http).
+ * Errors of single fields keep the GraphQL convention of 200 with partial data.
+ */
+const httpStatus: Partial<Record<ErrorCode, number>> = {
+  PAYLOAD_TOO_LARGE: 413,
+  BAD_REQUEST: 400,
+  QUERY_TOO_COMPLEX: 400,
+};
+
+export function createError(
+  code: ErrorCode,
+  message: string,
+  extensions: Record<string, unknown> = {},
+): GraphQLError {
+  const status = httpStatus[code];
+  return new GraphQLError(message, {
+    extensions: { code, ...extensions, ...(status ? { http: { status } } : {}) },
+  });
+}
+
+export const createUnauthenticatedError = (message = 'a valid bearer token is required'): GraphQLError =>
+  createError('UNAUTHENTICATED', message);
+
+export const createForbiddenError = (message = 'you are not allowed to do this'): GraphQLError =>
+  createError('FORBIDDEN', message);
+
+export const createBadUserInputError = (message: string, field?: string): GraphQLError =>
+  createError('BAD_USER_INPUT', message, field ? { field } : {});
+
+export const createNotFoundError = (what: string, id: string | number): GraphQLError =>
+  createError('NOT_FOUND', `${what} ${String(id)} was not found`);
+
+export const createRateLimitedError = (retryAfterMs: number): GraphQLError =>
+  createError('RATE_LIMITED', `too many requests; retry in ${Math.ceil(retryAfterMs / 1000)} s`, {
+    retryAfterMs,
+  });
+
+export const createTimeoutError = (message = 'the operation took too long and was cancelled'): GraphQLError =>
+  createError('TIMEOUT', message);
+
+export const createUnavailableError = (
+  message = 'a backing service is unavailable; try again shortly',
+): GraphQLError => createError('UNAVAILABLE', message);
+
+/** `catch (e)` gives `unknown`; coerce it once. */
+export function coerceError(error: unknown): Error {
+  if (error instanceof Error) return error;
+  return new Error(typeof error === 'string' ? error : JSON.stringify(error));
+}

@@ -1,0 +1,47 @@
+// The gateway process: reads the environment, starts serving, stops gracefully on SIGTERM/SIGINT.
+import { ConfigError, loadConfig } from './config/config.js';
+import { coerceError } from './errors/errors.js';
+import { startGateway } from './server/gateway.js';
+import { createLogger } from './server/logger.js';
+
+let config;
+try {
+  config = loadConfig();
+} catch (error) {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`lodestar: ${error.message}\n`);
+    process.exit(2);
+  }
+  throw error;
+}
+
+const logger = createLogger(config);
+
+try {
+  const gateway = await startGateway(config, logger);
+  logger.info({ url: `${gateway.url}/graphql`, env: config.env }, 'Lodestar gateway is listening');
+
+  const shutdown = (signal: NodeJS.Signals) => {
+    logger.info({ signal }, 'shutting down: finishing in-flight requests');
+    const deadline = setTimeout(() => {
+      logger.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown deadline passed; exiting');
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
+    deadline.unref();
+    gateway.stop().then(
+      () => {
+        logger.info('stopped');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error({ err: coerceError(error) }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
+} catch (error) {
+  logger.fatal({ err: coerceError(error) }, `cannot start: ${coerceError(error).message}`);
+  process.exit(1);
+}

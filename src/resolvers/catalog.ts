@@ -1,0 +1,100 @@
+import { z } from 'zod';
+import type { Context } from '../context.js';
+import { createBadUserInputError } from '../errors/errors.js';
+import type { Prisma } from '../generated/prisma/client.js';
+import { pageRequest, toConnection, type ConnectionArgs } from './pagination.js';
+
+type Query<T> = Omit<T, 'where' | 'orderBy' | 'take' | 'cursor' | 'skip'>;
+
+const slugPattern = /^[a-z0-9-]{1,64}$/;
+const MAX_INT4 = 2_147_483_647;
+export type ListingStatus = 'active' | 'sold' | 'inactive' | 'removed';
+
+/** Listing ids are positive 32-bit integers; anything else is a client mistake, not "not found". */
+export function parseListingId(id: string | number, field = 'id'): number {
+  const text = String(id);
+  const n = Number(text);
+  if (!/^\d{1,10}$/.test(text) || !Number.isSafeInteger(n) || n < 1 || n > MAX_INT4) {
+    throw createBadUserInputError(
+      `${field} must be a listing id (a positive whole number), got "${text}"`,
+      field,
+    );
+  }
+  return n;
+}
+
+export async function categories(ctx: Context, query: Query<Prisma.CategoryFindManyArgs>) {
+  return ctx.prisma.category.findMany({ ...query, orderBy: [{ name: 'asc' }, { id: 'asc' }] });
+}
+
+async function categoryIdBySlug(ctx: Context, slug: string): Promise<number> {
+  if (!slugPattern.test(slug)) {
+    throw createBadUserInputError(
+      `category must be a category slug such as "electronics", got "${slug}"`,
+      'category',
+    );
+  }
+  const category = await ctx.prisma.category.findUnique({ where: { slug }, select: { id: true } });
+  if (!category) throw createBadUserInputError(`there is no category "${slug}"`, 'category');
+  return category.id;
+}
+
+export async function listing(ctx: Context, id: string, query: Query<Prisma.ListingFindUniqueArgs>) {
+  return ctx.prisma.listing.findUnique({ ...query, where: { id: parseListingId(id) } });
+}
+
+const listingKey = z.tuple([z.number().int().positive().max(MAX_INT4)]);
+
+/** Newest first, keyset-paged on id so pages never skip or repeat rows as listings are added. */
+export async function listings(
+  ctx: Context,
+  args: ConnectionArgs & { category?: string | null; status?: ListingStatus | null },
+  query: Query<Prisma.ListingFindManyArgs>,
+) {
+  const request = pageRequest(args, listingKey);
+  const where: Prisma.ListingWhereInput = { status: args.status ?? 'active' };
+  if (args.category != null) where.categoryId = await categoryIdBySlug(ctx, args.category);
+  const forward = request.direction === 'forward';
+  if (request.cursor) where.id = forward ? { lt: request.cursor[0] } : { gt: request.cursor[0] };
+  const rows = await ctx.prisma.listing.findMany({
+    ...query,
+    where,
+    orderBy: { id: forward ? 'desc' : 'asc' },
+    take: request.size + 1,
+  });
+  return toConnection(request, rows, (row) => [row.id] as const);
+}
+
+const interestKey = z.tuple([z.number().finite(), z.number().int().positive().max(MAX_INT4)]);
+
+/** Most popular first (ties by id); `search` matches anywhere in the name, case-insensitively. */
+export async function interests(
+  ctx: Context,
+  args: ConnectionArgs & { search?: string | null },
+  query: Query<Prisma.InterestFindManyArgs>,
+) {
+  const request = pageRequest(args, interestKey);
+  const search = args.search?.trim();
+  if (search !== undefined && (search.length < 1 || search.length > 100)) {
+    throw createBadUserInputError('search must be 1 to 100 characters', 'search');
+  }
+  // LIKE wildcards in the search text are matched literally.
+  const pattern = search?.replace(/[\\%_]/g, '\\$&');
+  const where: Prisma.InterestWhereInput = pattern
+    ? { name: { contains: pattern, mode: 'insensitive' } }
+    : {};
+  const forward = request.direction === 'forward';
+  if (request.cursor) {
+    const [popularity, id] = request.cursor;
+    where.OR = forward
+      ? [{ popularity: { lt: popularity } }, { popularity, id: { gt: id } }]
+      : [{ popularity: { gt: popularity } }, { popularity, id: { lt: id } }];
+  }
+  const rows = await ctx.prisma.interest.findMany({
+    ...query,
+    where,
+    orderBy: forward ? [{ popularity: 'desc' }, { id: 'asc' }] : [{ popularity: 'asc' }, { id: 'desc' }],
+    take: request.size + 1,
+  });
+  return toConnection(request, rows, (row) => [row.popularity, row.id] as const);
+}

@@ -1,0 +1,21 @@
+import type { Context } from '../context.js';
+import type { UserViewer } from '../auth/viewer.js';
+import type { Prisma } from '../generated/prisma/client.js';
+
+type Query<T> = Omit<T, 'where'>;
+
+/** The signed-in viewer's own profile (RLS lets a user read only their own row). */
+export async function me(ctx: Context & { viewer: UserViewer }, query: Query<Prisma.ProfileFindUniqueArgs>) {
+  return ctx.prisma.profile.findUnique({ ...query, where: { userId: ctx.viewer.userId } });
+}
+
+/** Anyone's public profile by handle; handles are stored lower-case. */
+export async function profileByHandle(
+  ctx: Context,
+  handle: string,
+  query: Query<Prisma.PublicProfileFindUniqueArgs>,
+) {
+  const normalised = handle.trim().toLowerCase();
+  if (!/^[a-z0-9_]{3,30}$/.test(normalised)) return null;
+  return ctx.prisma.publicProfile.findFirst({ ...query, where: { handle: normalised } });
+}

@@ -1,0 +1,116 @@
+import { builder } from '../builder.js';
+import * as catalog from '../resolvers/catalog.js';
+import { MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE } from '../resolvers/pagination.js';
+import { queryFromInfo } from '@pothos/plugin-prisma';
+import { PublicProfileRef } from './profile.js';
+
+export const ListingStatusEnum = builder.enumType('ListingStatus', {
+  values: {
+    ACTIVE: { value: 'active' },
+    SOLD: { value: 'sold' },
+    INACTIVE: { value: 'inactive' },
+    REMOVED: { value: 'removed' },
+  } as const,
+});
+
+export const CategoryRef = builder.prismaObject('Category', {
+  description: 'A marketplace category.',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    slug: t.exposeString('slug'),
+    name: t.exposeString('name'),
+  }),
+});
+
+export const InterestRef = builder.prismaObject('Interest', {
+  description: 'Something a person can be interested in; interests belong to a category.',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    slug: t.exposeString('slug'),
+    name: t.exposeString('name'),
+    popularity: t.exposeFloat('popularity'),
+    category: t.relation('category'),
+  }),
+});
+
+export const ListingRef = builder.prismaObject('Listing', {
+  description: 'An item for sale, the unit the feed recommends.',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    title: t.exposeString('title'),
+    description: t.exposeString('description'),
+    price: t.field({ type: 'Decimal', resolve: (listing) => listing.price.toFixed(2) }),
+    currency: t.exposeString('currency'),
+    status: t.field({
+      type: ListingStatusEnum,
+      resolve: (listing) => listing.status as catalog.ListingStatus,
+    }),
+    likeCount: t.exposeInt('likeCount'),
+    commentCount: t.exposeInt('commentCount'),
+    popularity: t.exposeFloat('popularity'),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    category: t.relation('category'),
+    seller: t.field({
+      type: PublicProfileRef,
+      nullable: true,
+      description: 'The seller’s public profile (null once the account is gone).',
+      resolve: (listing, _args, ctx) =>
+        listing.sellerId ? ctx.loaders.publicProfile.load(listing.sellerId) : null,
+    }),
+  }),
+});
+
+/** Cost of a page: its size, so one request cannot fan out without paying for it. */
+const pageComplexity = (args: { first?: number | null; last?: number | null }) => ({
+  field: 1,
+  multiplier: Math.min(args.first ?? args.last ?? DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE),
+});
+
+builder.queryFields((t) => ({
+  categories: t.prismaField({
+    type: [CategoryRef],
+    description: 'All categories, by name.',
+    resolve: (query, _root, _args, ctx) => catalog.categories(ctx, query),
+  }),
+  listing: t.prismaField({
+    type: ListingRef,
+    nullable: true,
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (query, _root, args, ctx) => catalog.listing(ctx, String(args.id), query),
+  }),
+  listings: t.connection(
+    {
+      type: ListingRef,
+      description: `Listings, newest first (${DEFAULT_PAGE_SIZE} per page by default, at most ${MAX_PAGE_SIZE}).`,
+      args: {
+        category: t.arg.string({ description: 'Only this category (its slug).' }),
+        status: t.arg({ type: ListingStatusEnum, description: 'Defaults to ACTIVE.' }),
+      },
+      complexity: pageComplexity,
+      resolve: (_root, args, ctx, info) =>
+        catalog.listings(
+          ctx,
+          args,
+          queryFromInfo({ context: ctx, info, path: ['edges', 'node'], typeName: 'Listing' }),
+        ),
+    },
+    { name: 'ListingConnection' },
+    { name: 'ListingEdge' },
+  ),
+  interests: t.connection(
+    {
+      type: InterestRef,
+      description: 'Interests, most popular first; `search` filters by name.',
+      args: { search: t.arg.string() },
+      complexity: pageComplexity,
+      resolve: (_root, args, ctx, info) =>
+        catalog.interests(
+          ctx,
+          args,
+          queryFromInfo({ context: ctx, info, path: ['edges', 'node'], typeName: 'Interest' }),
+        ),
+    },
+    { name: 'InterestConnection' },
+    { name: 'InterestEdge' },
+  ),
+}));

@@ -1,0 +1,14 @@
+import type { GraphQLSchema } from 'graphql';
+import { builder } from '../builder.js';
+import './scalars.js';
+import './profile.js';
+import './catalog.js';
+import './system.js';
+
+let schema: GraphQLSchema | undefined;
+
+/** The gateway's schema, built once per process. */
+export function createSchema(): GraphQLSchema {
+  schema ??= builder.toSchema({ sortSchema: true });
+  return schema;
+}

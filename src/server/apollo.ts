@@ -1,0 +1,144 @@
+import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { unwrapResolverError } from '@apollo/server/errors';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { createComplexityRule } from '@pothos/plugin-complexity';
+import { GraphQLError, validate, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
+import type { Config } from '../config/config.js';
+import type { Context } from '../context.js';
+import { toPublicDatabaseError } from '../errors/databaseErrors.js';
+import { createError, publicErrorCodes } from '../errors/errors.js';
+import type { Logger } from './logger.js';
+import { operationLabel, type Metrics } from './metrics.js';
+import { createMaxAliasesRule, createMaxDepthRule } from './protection.js';
+
+/** Codes Apollo itself assigns to request errors whose messages are safe to show. */
+const apolloPublicCodes = new Set([
+  'GRAPHQL_PARSE_FAILED',
+  'GRAPHQL_VALIDATION_FAILED',
+  'BAD_USER_INPUT',
+  'BAD_REQUEST',
+  'PERSISTED_QUERY_NOT_FOUND',
+  'PERSISTED_QUERY_NOT_SUPPORTED',
+  'OPERATION_RESOLUTION_FAILURE',
+]);
+
+function codeOf(error: GraphQLFormattedError | GraphQLError): string {
+  const code = error.extensions?.code;
+  return typeof code === 'string' ? code : 'INTERNAL_SERVER_ERROR';
+}
+
+/** True when the client may see this error's message as it is. */
+function isPublic(formatted: GraphQLFormattedError, error: unknown): boolean {
+  const original = unwrapResolverError(error);
+  const code = codeOf(formatted);
+  // A resolver error must be one we raised on purpose (a GraphQLError with one of our codes).
+  if (original !== error || formatted.path) {
+    return original instanceof GraphQLError && publicErrorCodes.has(code);
+  }
+  return publicErrorCodes.has(code) || apolloPublicCodes.has(code);
+}
+
+/**
+ * Apollo passes resolver messages through unchanged even in production: everything that is not one of
+ * our coded errors is replaced by a generic message (and logged with the request id elsewhere).
+ */
+export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+  const { locations, path } = formatted;
+  if (isPublic(formatted, error)) {
+    const { stacktrace: _stacktrace, http: _http, ...extensions } = formatted.extensions ?? {};
+    return { message: formatted.message, locations, path, extensions };
+  }
+  const mapped = toPublicDatabaseError(unwrapResolverError(error));
+  if (mapped) return { message: mapped.message, locations, path, extensions: { code: codeOf(mapped) } };
+  return { message: 'internal server error', locations, path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
+}
+
+function rejectionReason(error: GraphQLError): string | undefined {
+  const reason = error.extensions.reason;
+  if (typeof reason === 'string') return reason;
+  if (error.extensions.code === 'GRAPHQL_PARSE_FAILED')
+    return /tokens/.test(error.message) ? 'tokens' : 'parse';
+  return undefined;
+}
+
+function metricsPlugin(metrics: Metrics): ApolloServerPlugin<Context> {
+  return {
+    requestDidStart: async () => {
+      const started = performance.now();
+      return {
+        didEncounterErrors: async ({ errors, contextValue, operationName }) => {
+          for (const error of errors) {
+            const reason = rejectionReason(error);
+            if (reason) metrics.rejections.inc({ reason });
+            const original = unwrapResolverError(error);
+            const internal = !(original instanceof GraphQLError) || !publicErrorCodes.has(codeOf(original));
+            if (internal && error.path) {
+              contextValue.logger.error(
+                { err: original, path: error.path.join('.'), operation: operationName ?? null },
+                'resolver failed',
+              );
+            }
+          }
+        },
+        willSendResponse: async ({ response, operationName }) => {
+          const operation = operationLabel(operationName);
+          const errors = response.body.kind === 'single' ? (response.body.singleResult.errors ?? []) : [];
+          for (const error of errors) metrics.errors.inc({ code: codeOf(error) });
+          metrics.requests.inc({ operation, outcome: errors.length > 0 ? 'error' : 'ok' });
+          metrics.requestDuration.observe({ operation }, (performance.now() - started) / 1000);
+        },
+      };
+    },
+  };
+}
+
+/** Cost limit, checked after the operation is known and before anything executes. */
+function complexityPlugin(maxComplexity: number): ApolloServerPlugin<Context> {
+  return {
+    requestDidStart: async () => ({
+      didResolveOperation: async ({ document, operationName, request, contextValue, schema }) => {
+        const rule = createComplexityRule({
+          context: contextValue,
+          variableValues: request.variables ?? {},
+          operationName,
+          maxComplexity,
+        });
+        const [error] = validate(schema, document, [rule]);
+        if (error) {
+          throw createError('QUERY_TOO_COMPLEX', `the query is too expensive: ${error.message}`, {
+            reason: 'complexity',
+          });
+        }
+      },
+    }),
+  };
+}
+
+export function createApollo(
+  schema: GraphQLSchema,
+  config: Config,
+  deps: { metrics: Metrics; logger: Logger },
+): ApolloServer<Context> {
+  return new ApolloServer<Context>({
+    schema,
+    introspection: config.graphql.introspection,
+    hideSchemaDetailsFromClientErrors: !config.graphql.introspection,
+    csrfPrevention: true,
+    // Our process owns shutdown (Fastify drains first); Apollo's own handler would re-kill the process.
+    stopOnTerminationSignals: false,
+    includeStacktraceInErrorResponses: false,
+    allowBatchedHttpRequests: false,
+    parseOptions: { maxTokens: config.graphql.maxTokens },
+    validationRules: [
+      createMaxDepthRule(config.graphql.maxDepth),
+      createMaxAliasesRule(config.graphql.maxAliases),
+    ],
+    formatError,
+    logger: deps.logger,
+    plugins: [
+      ApolloServerPluginLandingPageDisabled(),
+      metricsPlugin(deps.metrics),
+      complexityPlugin(config.graphql.maxComplexity),
+    ],
+  });
+}

@@ -1,0 +1,186 @@
+import { randomUUID } from 'node:crypto';
+import { fastifyApolloHandler } from '@as-integrations/fastify';
+import Fastify, {
+  LogController,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
+import type { Redis } from 'ioredis';
+import type { TokenVerifier } from '../auth/verifyToken.js';
+import type { Viewer } from '../auth/viewer.js';
+import type { Config } from '../config/config.js';
+import type { Context } from '../context.js';
+import type { Database } from '../db/database.js';
+import { scopedPrisma } from '../db/identity.js';
+import { createError, type ErrorCode } from '../errors/errors.js';
+import { createLoaders } from '../loaders/createLoaders.js';
+import { createSchema } from '../schema/index.js';
+import { createApollo } from './apollo.js';
+import { readiness } from './health.js';
+import { loggerOptions, type Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
+
+/** The viewer of each request, resolved once in preHandler before Apollo runs. */
+const viewers = new WeakMap<FastifyRequest, Viewer>();
+
+export interface AppDeps {
+  config: Config;
+  logger: Logger;
+  db: Database;
+  redis: Redis | null;
+  metrics: Metrics;
+  verifyToken: TokenVerifier;
+}
+
+const requestIdPattern = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Errors before GraphQL execution still get a GraphQL-shaped JSON body, never HTML. */
+function sendGraphQLError(
+  reply: FastifyReply,
+  status: number,
+  code: ErrorCode,
+  message: string,
+): FastifyReply {
+  const error = createError(code, message);
+  return reply
+    .code(status)
+    .type('application/json; charset=utf-8')
+    .send({ errors: [{ message: error.message, extensions: { code } }] });
+}
+
+function describeFastifyError(
+  error: FastifyError,
+  bodyLimit: number,
+): { status: number; code: ErrorCode; message: string } {
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return {
+        status: 413,
+        code: 'PAYLOAD_TOO_LARGE',
+        message: `the request body is larger than ${bodyLimit} bytes`,
+      };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return {
+        status: 415,
+        code: 'BAD_REQUEST',
+        message: 'unsupported Content-Type: send GraphQL requests as application/json',
+      };
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return {
+        status: 400,
+        code: 'BAD_REQUEST',
+        message: 'the request body is empty; send a JSON GraphQL request',
+      };
+    default:
+      if (error.statusCode === 400 && (error instanceof SyntaxError || /JSON/i.test(error.message))) {
+        return {
+          status: 400,
+          code: 'BAD_REQUEST',
+          message: `the request body is not valid JSON: ${error.message}`,
+        };
+      }
+      if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
+        return { status: error.statusCode, code: 'BAD_REQUEST', message: error.message };
+      }
+      return { status: 500, code: 'INTERNAL_SERVER_ERROR', message: 'internal server error' };
+  }
+}
+
+function viewerOf(request: FastifyRequest): Viewer {
+  const viewer = viewers.get(request);
+  if (!viewer) throw new Error('the viewer was not resolved before the GraphQL handler ran');
+  return viewer;
+}
+
+/** Builds the HTTP app: /graphql, /healthz, /readyz, /metrics. Does not listen. */
+export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
+  const { config, db, redis, metrics, verifyToken } = deps;
+  const app = Fastify({
+    logger: loggerOptions(config),
+    // One access-log line per request (onResponse below) instead of Fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.bodyLimitBytes,
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const header = req.headers['x-request-id'];
+      return typeof header === 'string' && requestIdPattern.test(header) ? header : randomUUID();
+    },
+    return503OnClosing: true,
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    void reply.header('x-request-id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info(
+      { method: request.method, url: request.url, status: reply.statusCode, ms: reply.elapsedTime },
+      'request',
+    );
+  });
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const { status, code, message } = describeFastifyError(error, config.bodyLimitBytes);
+    if (status >= 500) request.log.error({ err: error, reqId: request.id }, 'request failed');
+    if (code === 'PAYLOAD_TOO_LARGE') metrics.rejections.inc({ reason: 'body' });
+    return sendGraphQLError(reply, status, code, message);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendGraphQLError(
+      reply,
+      404,
+      'NOT_FOUND',
+      `no route for ${request.method} ${request.url.split('?')[0] ?? ''}`,
+    ),
+  );
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    const report = await readiness(db, redis);
+    metrics.redisUp.set(report.redis === 'up' ? 1 : 0);
+    return reply.code(report.ready ? 200 : 503).send(report);
+  });
+  app.get('/metrics', async (_request, reply) =>
+    reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
+  );
+
+  const apollo = createApollo(createSchema(), config, { metrics, logger: deps.logger });
+  await apollo.start();
+  // Fastify's close stops accepting and waits for in-flight requests; only then does Apollo stop.
+  app.addHook('onClose', async () => {
+    await apollo.stop();
+  });
+
+  const handler = fastifyApolloHandler<Context>(apollo, {
+    context: async (request) => {
+      const viewer = viewerOf(request);
+      return {
+        requestId: request.id,
+        viewer,
+        logger: request.log,
+        prisma: scopedPrisma(db.prisma, viewer),
+        db,
+        loaders: createLoaders(db.prisma),
+        config,
+      };
+    },
+  });
+
+  app.route({
+    method: ['GET', 'POST', 'OPTIONS'],
+    url: '/graphql',
+    // The token is checked before Apollo runs: a bad token is a 401, never a silent anonymous request.
+    preHandler: async (request, reply) => {
+      try {
+        viewers.set(request, await verifyToken(request.headers.authorization));
+      } catch (error) {
+        const message = error instanceof Error ? error.message : 'invalid token';
+        return sendGraphQLError(reply.header('www-authenticate', 'Bearer'), 401, 'UNAUTHENTICATED', message);
+      }
+    },
+    handler: handler,
+  });
+
+  return app;
+}

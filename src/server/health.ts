@@ -1,0 +1,44 @@
+import type { Redis } from 'ioredis';
+import type { Database } from '../db/database.js';
+import { migrationStatus } from '../db/migrator.js';
+import { redisState, type RedisState } from './redis.js';
+
+export interface ReadinessReport {
+  ready: boolean;
+  postgres: { reachable: boolean; migrated: boolean; pendingMigrations: string[]; error?: string };
+  redis: RedisState;
+}
+
+/** Ready = Postgres reachable and fully migrated. Redis is reported, never required (degraded mode). */
+export async function readiness(db: Database, redis: Redis | null): Promise<ReadinessReport> {
+  const [postgres, redisReport] = await Promise.all([postgresReadiness(db), redisState(redis)]);
+  return {
+    ready: postgres.reachable && postgres.migrated,
+    postgres,
+    redis: redisReport,
+  };
+}
+
+async function postgresReadiness(db: Database): Promise<ReadinessReport['postgres']> {
+  let client;
+  try {
+    client = await db.pool.connect();
+  } catch {
+    return { reachable: false, migrated: false, pendingMigrations: [], error: 'cannot connect to Postgres' };
+  }
+  try {
+    const { pending } = await migrationStatus(client);
+    return { reachable: true, migrated: pending.length === 0, pendingMigrations: pending };
+  } catch {
+    // A failed or edited migration: not ready. The details are for operators (db:migrate says them),
+    // not for an unauthenticated probe.
+    return {
+      reachable: true,
+      migrated: false,
+      pendingMigrations: [],
+      error: 'the migration history does not match this build; run npm run db:migrate for details',
+    };
+  } finally {
+    client.release();
+  }
+}

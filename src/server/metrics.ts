@@ -1,0 +1,55 @@
+import { Counter, Histogram, Registry, collectDefaultMetrics, Gauge } from 'prom-client';
+
+/** Prometheus metrics of one gateway process, on its own registry (tests run several side by side). */
+export interface Metrics {
+  registry: Registry;
+  requests: Counter<'operation' | 'outcome'>;
+  requestDuration: Histogram<'operation'>;
+  rejections: Counter<'reason'>;
+  errors: Counter<'code'>;
+  redisUp: Gauge;
+}
+
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'lodestar_' });
+  return {
+    registry,
+    requests: new Counter({
+      name: 'lodestar_graphql_requests_total',
+      help: 'GraphQL operations by operation name and outcome (ok, error)',
+      labelNames: ['operation', 'outcome'],
+      registers: [registry],
+    }),
+    requestDuration: new Histogram({
+      name: 'lodestar_graphql_request_duration_seconds',
+      help: 'GraphQL operation latency by operation name',
+      labelNames: ['operation'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    rejections: new Counter({
+      name: 'lodestar_graphql_rejections_total',
+      help: 'Requests refused before execution, by reason (depth, aliases, tokens, complexity, body, csrf, parse)',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    errors: new Counter({
+      name: 'lodestar_graphql_errors_total',
+      help: 'GraphQL errors returned to clients by extensions.code',
+      labelNames: ['code'],
+      registers: [registry],
+    }),
+    redisUp: new Gauge({
+      name: 'lodestar_redis_up',
+      help: '1 when Redis answered the last readiness probe, 0 when down or not configured',
+      registers: [registry],
+    }),
+  };
+}
+
+/** Operation names become label values: keep cardinality bounded and the charset safe. */
+export function operationLabel(name: string | null | undefined): string {
+  if (!name) return 'anonymous';
+  return /^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(name) ? name : 'invalid';
+}

@@ -1,0 +1,141 @@
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Viewer } from '../../src/auth/viewer.js';
+import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { insertCategory, insertInterest, insertProfile, insertUserInterest } from '../support/fixtures.js';
+import { createInProcess, type InProcess } from '../support/gateway.js';
+import { dataOf, type ConnectionOf } from '../support/graphqlResult.js';
+
+/** Transaction control and the per-transaction RLS identity are overhead, not data statements. */
+const overhead = /^\s*(BEGIN|COMMIT|ROLLBACK|SET TRANSACTION|SAVEPOINT|RELEASE SAVEPOINT)\b|set_config\(/i;
+
+/** Records the text of every statement run on clients of `pool` that connect from now on. */
+function recordStatements(pool: pg.Pool): { all: string[] } {
+  const log = { all: [] as string[] };
+  pool.on('connect', (client) => {
+    const original = client.query.bind(client);
+    const counting = (...args: unknown[]): unknown => {
+      const first = args[0];
+      const text = typeof first === 'string' ? first : (first as { text?: unknown } | null)?.text;
+      log.all.push(typeof text === 'string' ? text : '<non-text query>');
+      return Reflect.apply(original, undefined, args) as unknown;
+    };
+    client.query = counting as unknown as typeof client.query;
+  });
+  return log;
+}
+
+const LISTINGS = `query ($first: Int) {
+  listings(first: $first) { edges { node { id title category { name } seller { handle } } } }
+}`;
+const ME = `{ me { handle interests { affinity interest { name category { name } } } } }`;
+const INTERESTS = `query ($first: Int) { interests(first: $first) { edges { node { name category { name } } } } }`;
+
+interface ListingsData {
+  listings: ConnectionOf<{
+    id: string;
+    title: string;
+    category: { name: string };
+    seller: { handle: string } | null;
+  }>;
+}
+interface MeData {
+  me: { handle: string; interests: { interest: { name: string; category: { name: string } } }[] } | null;
+}
+
+describe('SQL statements per operation (N+1 guard)', () => {
+  let db: TestDatabase;
+  let gw: InProcess;
+  let log: { all: string[] };
+  let fewInterests: string;
+  let manyInterests: string;
+
+  /** Runs one operation and returns its data statements (overhead excluded) next to its data. */
+  async function measure<T>(
+    query: string,
+    options: { viewer?: Viewer; variables?: Record<string, unknown> } = {},
+  ): Promise<{ data: T; statements: string[] }> {
+    log.all.length = 0;
+    const data = dataOf(await gw.execute<T>(query, options));
+    const statements = log.all.filter((text) => !overhead.test(text));
+    // LOG_STATEMENTS=1 npx vitest run test/graphql/statements.test.ts shows what each operation ran.
+    if (process.env.LOG_STATEMENTS) console.log(`${statements.length} of ${log.all.length}:`, log.all);
+    return { data, statements };
+  }
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    gw = createInProcess(db);
+    log = recordStatements(gw.database.pool);
+    const categories = [
+      await insertCategory(db.pool),
+      await insertCategory(db.pool),
+      await insertCategory(db.pool),
+    ];
+    const sellers: string[] = [];
+    for (let i = 0; i < 12; i += 1) sellers.push(await insertProfile(db.pool));
+    await db.pool.query(
+      `INSERT INTO marketplace_listings (category_id, seller_id, title, price)
+       SELECT ($1::int[])[1 + i % 3], ($2::uuid[])[1 + i % 12], 'Listing ' || i, 10 FROM generate_series(0, 59) i`,
+      [categories, sellers],
+    );
+    const interests: number[] = [];
+    for (let i = 0; i < 12; i += 1) {
+      interests.push(await insertInterest(db.pool, { categoryId: categories[i % 3]! }));
+    }
+    fewInterests = await insertProfile(db.pool);
+    manyInterests = await insertProfile(db.pool);
+    for (const [userId, count] of [
+      [fewInterests, 3],
+      [manyInterests, 12],
+    ] as const) {
+      for (const interestId of interests.slice(0, count)) {
+        await insertUserInterest(db.pool, { userId, interestId, affinity: 0.5 });
+      }
+    }
+  });
+
+  afterAll(async () => {
+    await gw?.close();
+    await db?.drop();
+  });
+
+  it('resolves listings with category and seller in a small constant number of statements', async () => {
+    const small = await measure<ListingsData>(LISTINGS, { variables: { first: 5 } });
+    const large = await measure<ListingsData>(LISTINGS, { variables: { first: 50 } });
+    expect(small.data.listings.edges).toHaveLength(5);
+    expect(large.data.listings.edges).toHaveLength(50);
+    const sellers = new Set(large.data.listings.edges.map((e) => e.node.seller?.handle));
+    expect(sellers.size).toBe(12);
+    expect(sellers.has(undefined)).toBe(false);
+    expect(large.statements.length, large.statements.join('\n---\n')).toBeLessThanOrEqual(4);
+    expect(large.statements.length).toBe(small.statements.length);
+  });
+
+  it('resolves me with interests and their categories in the same bounded number of statements', async () => {
+    const few = await measure<MeData>(ME, { viewer: { role: 'user', userId: fewInterests } });
+    const many = await measure<MeData>(ME, { viewer: { role: 'user', userId: manyInterests } });
+    expect(few.data.me?.interests).toHaveLength(3);
+    expect(many.data.me?.interests).toHaveLength(12);
+    expect(many.data.me!.interests.every((i) => i.interest.category.name.length > 0)).toBe(true);
+    expect(many.statements.length, many.statements.join('\n---\n')).toBeLessThanOrEqual(4);
+    expect(many.statements.length).toBe(few.statements.length);
+  });
+
+  it('resolves an interests page with categories in the same number of statements for 2 and 12 rows', async () => {
+    type Data = { interests: ConnectionOf<{ name: string; category: { name: string } }> };
+    const small = await measure<Data>(INTERESTS, { variables: { first: 2 } });
+    const large = await measure<Data>(INTERESTS, { variables: { first: 50 } });
+    expect(small.data.interests.edges).toHaveLength(2);
+    expect(large.data.interests.edges).toHaveLength(12);
+    expect(large.statements.length, large.statements.join('\n---\n')).toBeLessThanOrEqual(3);
+    expect(large.statements.length).toBe(small.statements.length);
+  });
+
+  it('counts every statement the harness runs, so a per-row query would show up', async () => {
+    const { statements } = await measure<{ listings: ConnectionOf<{ id: string }> }>(
+      `{ a: listings(first: 1) { edges { node { id } } } b: listings(first: 1) { edges { node { id } } } }`,
+    );
+    expect(statements.filter((s) => /marketplace_listings/.test(s))).toHaveLength(2);
+  });
+});
