@@ -131,54 +131,46 @@ BEGIN
   RETURN v_sum IS NOT NULL;
 END $$;
 
--- Retention: intent signals older than p_retention (default 90 days). Deletes in batches of
--- p_batch rows so no single statement holds locks for long; p_max_rows caps one call (NULL = all).
+-- Deletes rows of a retention-managed table (bigint/uuid id, created_at) older than p_cutoff, in
+-- batches of p_batch rows so no single statement holds locks for long; p_max_rows caps one call
+-- (NULL = all). Invoker rights and no EXECUTE for anyone but the owner: only the gc_* functions
+-- below, which run as the owner, call it.
+CREATE FUNCTION gc_batched(p_table regclass, p_cutoff timestamptz, p_batch integer, p_max_rows bigint)
+RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_total bigint := 0;
+  v_n bigint;
+BEGIN
+  IF p_batch IS NULL OR p_batch < 1 THEN
+    RAISE EXCEPTION 'p_batch must be >= 1, got %', p_batch USING ERRCODE = '22023';
+  END IF;
+  LOOP
+    EXECUTE format('DELETE FROM %s WHERE id IN (SELECT id FROM %s WHERE created_at < $1 LIMIT $2)', p_table, p_table)
+      USING p_cutoff, least(p_batch, coalesce(p_max_rows - v_total, p_batch));
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    v_total := v_total + v_n;
+    EXIT WHEN v_n = 0 OR (p_max_rows IS NOT NULL AND v_total >= p_max_rows);
+  END LOOP;
+  RETURN v_total;
+END $$;
+REVOKE EXECUTE ON FUNCTION gc_batched(regclass, timestamptz, integer, bigint) FROM PUBLIC;
+
+-- Retention: intent signals older than p_retention (default 90 days). Returns rows deleted.
 CREATE FUNCTION gc_intent_signals(p_retention interval DEFAULT interval '90 days',
                                   p_batch integer DEFAULT 10000,
                                   p_max_rows bigint DEFAULT NULL) RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
-DECLARE
-  v_total bigint := 0;
-  v_n bigint;
-  v_cutoff timestamptz := now() - p_retention;
-BEGIN
-  IF p_batch IS NULL OR p_batch < 1 THEN
-    RAISE EXCEPTION 'gc_intent_signals: p_batch must be >= 1, got %', p_batch;
-  END IF;
-  LOOP
-    DELETE FROM intent_signals
-     WHERE id IN (SELECT id FROM intent_signals WHERE created_at < v_cutoff
-                  LIMIT least(p_batch, coalesce(p_max_rows - v_total, p_batch)));
-    GET DIAGNOSTICS v_n = ROW_COUNT;
-    v_total := v_total + v_n;
-    EXIT WHEN v_n = 0 OR (p_max_rows IS NOT NULL AND v_total >= p_max_rows);
-  END LOOP;
-  RETURN v_total;
-END $$;
+LANGUAGE sql SECURITY DEFINER SET search_path = public AS $$
+  SELECT gc_batched('public.intent_signals', now() - p_retention, p_batch, p_max_rows)
+$$;
 
--- Retention: learning events older than p_retention (default 180 days), batched like gc_intent_signals.
+-- Retention: learning events older than p_retention (default 180 days). Returns rows deleted.
 CREATE FUNCTION gc_learning_events(p_retention interval DEFAULT interval '180 days',
                                    p_batch integer DEFAULT 10000,
                                    p_max_rows bigint DEFAULT NULL) RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
-DECLARE
-  v_total bigint := 0;
-  v_n bigint;
-  v_cutoff timestamptz := now() - p_retention;
-BEGIN
-  IF p_batch IS NULL OR p_batch < 1 THEN
-    RAISE EXCEPTION 'gc_learning_events: p_batch must be >= 1, got %', p_batch;
-  END IF;
-  LOOP
-    DELETE FROM learning_events
-     WHERE id IN (SELECT id FROM learning_events WHERE created_at < v_cutoff
-                  LIMIT least(p_batch, coalesce(p_max_rows - v_total, p_batch)));
-    GET DIAGNOSTICS v_n = ROW_COUNT;
-    v_total := v_total + v_n;
-    EXIT WHEN v_n = 0 OR (p_max_rows IS NOT NULL AND v_total >= p_max_rows);
-  END LOOP;
-  RETURN v_total;
-END $$;
+LANGUAGE sql SECURITY DEFINER SET search_path = public AS $$
+  SELECT gc_batched('public.learning_events', now() - p_retention, p_batch, p_max_rows)
+$$;
 
 -- Online interest drift (runbook "Upgrade Path"): affinity × 0.98 per whole week elapsed since the
 -- interest was last reinforced or last decayed, whichever is later. Safe to run at any cadence:
