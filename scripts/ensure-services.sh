@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Makes sure the services the test suite needs are present and running on Debian 12:
-# PostgreSQL 15 with pgvector (built from Debian's own source package), and Redis 7.
+# Makes sure what the test suite needs is present and running on Debian 12: PostgreSQL 15 with
+# pgvector (built from Debian's own source package), Redis 7, and Chromium for the browser test.
 # Idempotent: every step checks first and does nothing when the thing is already there.
 # Needs root for installs; on a machine that already has everything it only checks.
 set -euo pipefail
@@ -100,8 +100,16 @@ ensure_redis() {
   exit 1
 }
 
+ensure_chromium() {
+  # The browser test drives Debian's Chromium through playwright-core (no browser downloads).
+  if [ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then return; fi
+  log "installing Chromium (for the browser test)"
+  apt_install chromium
+}
+
 ensure_postgres_installed
 ensure_pgvector
 ensure_postgres_running
 ensure_redis
-log "PostgreSQL $(pg_major) with pgvector and Redis are ready"
+ensure_chromium
+log "PostgreSQL $(pg_major) with pgvector, Redis and Chromium are ready"

@@ -20,6 +20,14 @@ const logger = createLogger(config);
 try {
   const gateway = await startGateway(config, logger);
   logger.info({ url: `${gateway.url}/graphql`, env: config.env }, 'Lodestar gateway is listening');
+  if (config.graphql.ide) logger.info({ url: `${gateway.url}/graphiql` }, 'GraphQL IDE (open in a browser)');
+  if (gateway.demoTokens) {
+    // Development only (never in production): ready-made logins for the seeded demo accounts.
+    logger.info(
+      { user: `Bearer ${gateway.demoTokens.user}`, admin: `Bearer ${gateway.demoTokens.admin}` },
+      'demo tokens for the Authorization header (handles "demo" and "admin")',
+    );
+  }
 
   const shutdown = (signal: NodeJS.Signals) => {
     logger.info({ signal }, 'shutting down: finishing in-flight requests');

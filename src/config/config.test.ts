@@ -30,6 +30,7 @@ describe('loadConfig', () => {
     expect(config.auth).toMatchObject({ issuer: 'lodestar', audience: 'lodestar', clockToleranceSec: 30 });
     expect(config.graphql).toEqual({
       introspection: true,
+      ide: true,
       maxDepth: 12,
       maxAliases: 30,
       maxTokens: 3000,
@@ -67,16 +68,28 @@ describe('loadConfig', () => {
     );
   });
 
-  it('says that DATABASE_URL is missing', () => {
-    expect(problemsOf({ JWT_SECRET: base.JWT_SECRET })).toEqual([
-      'DATABASE_URL must be a postgres:// or postgresql:// URL, it is not set',
+  it('runs on the embedded database with a generated dev secret when nothing is set in development', () => {
+    const config = loadConfig({});
+    expect(config.database.url).toBeUndefined();
+    expect(config.database.embeddedDataDir).toMatch(/\/\.data\/pglite$/);
+    expect(config.database.seedDemoData).toBe(true);
+    expect(config.auth.jwtSecret).toBeUndefined();
+    expect(config.graphql.ide).toBe(true);
+  });
+
+  it('requires a real database and a token key in production', () => {
+    expect(problemsOf({ NODE_ENV: 'production' })).toEqual([
+      'JWT_SECRET or JWT_JWKS_URL must be set (HS256 secret of 32+ characters, or a JWKS URL)',
+      'DATABASE_URL must be set in production (the embedded database is for development only)',
     ]);
   });
 
+  it('turns the IDE off in production unless asked for', () => {
+    expect(loadConfig({ ...base, NODE_ENV: 'production' }).graphql.ide).toBe(false);
+    expect(loadConfig({ ...base, NODE_ENV: 'production', GRAPHQL_IDE: 'true' }).graphql.ide).toBe(true);
+  });
+
   it('requires exactly one way to verify tokens', () => {
-    expect(problemsOf({ DATABASE_URL: base.DATABASE_URL })).toEqual([
-      'JWT_SECRET or JWT_JWKS_URL must be set (HS256 secret of 32+ characters, or a JWKS URL)',
-    ]);
     expect(problemsOf({ ...base, JWT_JWKS_URL: 'https://idp.example/.well-known/jwks.json' })).toEqual([
       'JWT_SECRET and JWT_JWKS_URL are both set: choose one way to verify tokens',
     ]);

@@ -1,4 +1,9 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+
+/** The project folder (src/config or dist/config are two levels below it). */
+const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
 
 /** Where the process runs; production turns off developer conveniences. */
 export type AppEnv = 'development' | 'test' | 'production';
@@ -36,7 +41,9 @@ const envSchema = z.object({
   HOST: z.string().trim().min(1).default('127.0.0.1'),
   PORT: int(0, 65535).default(4000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  DATABASE_URL: postgresUrl,
+  DATABASE_URL: postgresUrl.optional(),
+  EMBEDDED_DATA_DIR: z.string().trim().min(1).default('.data/pglite'),
+  SEED_DEMO_DATA: booleanFlag.default(true),
   MIGRATION_DATABASE_URL: postgresUrl.optional(),
   DATABASE_ROLE: z
     .string()
@@ -58,6 +65,7 @@ const envSchema = z.object({
   JWT_AUDIENCE: z.string().trim().min(1).default('lodestar'),
   JWT_CLOCK_TOLERANCE_SEC: int(0, 300).default(30),
   GRAPHQL_INTROSPECTION: booleanFlag.optional(),
+  GRAPHQL_IDE: booleanFlag.optional(),
   GRAPHQL_MAX_DEPTH: int(1, 100).default(12),
   GRAPHQL_MAX_ALIASES: int(0, 1000).default(30),
   GRAPHQL_MAX_TOKENS: int(10, 100_000).default(3000),
@@ -72,8 +80,15 @@ export interface Config {
   port: number;
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
   database: {
-    url: string;
-    migrationUrl: string;
+    /**
+     * Where Postgres is; undefined = the embedded default (PGlite, started by the gateway, with its
+     * data under `embeddedDataDir`). Development only.
+     */
+    url: string | undefined;
+    migrationUrl: string | undefined;
+    embeddedDataDir: string;
+    /** Embedded mode: load the demo data set into an empty database at start. */
+    seedDemoData: boolean;
     /** Role the gateway switches to on every connection so RLS applies. */
     role: string;
     poolMax: number;
@@ -90,6 +105,8 @@ export interface Config {
   };
   graphql: {
     introspection: boolean;
+    /** Serve the in-browser GraphQL IDE (GraphiQL) at /graphiql. */
+    ide: boolean;
     maxDepth: number;
     maxAliases: number;
     maxTokens: number;
@@ -131,8 +148,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const e = parsed.data;
   const problems: string[] = [];
-  if (!e.JWT_SECRET && !e.JWT_JWKS_URL) {
+  const production = e.NODE_ENV === 'production';
+  if (production && !e.JWT_SECRET && !e.JWT_JWKS_URL) {
     problems.push('JWT_SECRET or JWT_JWKS_URL must be set (HS256 secret of 32+ characters, or a JWKS URL)');
+  }
+  if (production && !e.DATABASE_URL) {
+    problems.push('DATABASE_URL must be set in production (the embedded database is for development only)');
   }
   if (e.JWT_SECRET && e.JWT_JWKS_URL) {
     problems.push('JWT_SECRET and JWT_JWKS_URL are both set: choose one way to verify tokens');
@@ -147,6 +168,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     database: {
       url: e.DATABASE_URL,
       migrationUrl: e.MIGRATION_DATABASE_URL ?? e.DATABASE_URL,
+      // Relative to the project folder, not the working directory, so every start finds the same data.
+      embeddedDataDir: path.resolve(projectRoot, e.EMBEDDED_DATA_DIR),
+      seedDemoData: e.SEED_DEMO_DATA,
       role: e.DATABASE_ROLE,
       poolMax: e.DATABASE_POOL_MAX,
       statementTimeoutMs: e.STATEMENT_TIMEOUT_MS,
@@ -161,7 +185,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       clockToleranceSec: e.JWT_CLOCK_TOLERANCE_SEC,
     },
     graphql: {
-      introspection: e.GRAPHQL_INTROSPECTION ?? e.NODE_ENV !== 'production',
+      introspection: e.GRAPHQL_INTROSPECTION ?? !production,
+      ide: e.GRAPHQL_IDE ?? !production,
       maxDepth: e.GRAPHQL_MAX_DEPTH,
       maxAliases: e.GRAPHQL_MAX_ALIASES,
       maxTokens: e.GRAPHQL_MAX_TOKENS,

@@ -25,7 +25,7 @@ export function connectionOptions(
 }
 
 export function createDatabase(
-  config: Pick<Config['database'], 'url' | 'role' | 'statementTimeoutMs' | 'poolMax'>,
+  config: Pick<Config['database'], 'role' | 'statementTimeoutMs' | 'poolMax'> & { url: string },
   onPoolError: (error: Error) => void,
 ): Database {
   const pool = new pg.Pool({

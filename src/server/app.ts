@@ -19,6 +19,7 @@ import { createLoaders } from '../loaders/createLoaders.js';
 import { createSchema } from '../schema/index.js';
 import { createApollo } from './apollo.js';
 import { readiness } from './health.js';
+import { registerIde } from './ide.js';
 import { loggerOptions, type Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 
@@ -32,6 +33,8 @@ export interface AppDeps {
   redis: Redis | null;
   metrics: Metrics;
   verifyToken: TokenVerifier;
+  /** Development: headers the IDE starts with (the demo user's bearer token). */
+  ideHeaders?: Record<string, string> | undefined;
 }
 
 const requestIdPattern = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -166,6 +169,10 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
       };
     },
   });
+
+  if (config.graphql.ide) {
+    await registerIde(app, { path: '/graphiql', graphqlPath: '/graphql', headers: deps.ideHeaders });
+  }
 
   app.route({
     method: ['GET', 'POST', 'OPTIONS'],

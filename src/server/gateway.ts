@@ -3,9 +3,11 @@ import type { Redis } from 'ioredis';
 import { createTokenVerifier } from '../auth/verifyToken.js';
 import type { Config } from '../config/config.js';
 import { checkGatewayRole, createDatabase, type Database } from '../db/database.js';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '../db/embedded.js';
 import { migrateUrl, migrationStatus } from '../db/migrator.js';
 import { coerceError } from '../errors/errors.js';
 import { createApp } from './app.js';
+import { demoTokens, developmentJwtSecret, seedDemoDataIfEmpty, type DemoTokens } from './devSupport.js';
 import type { Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { createRedis } from './redis.js';
@@ -16,12 +18,16 @@ export interface Gateway {
   redis: Redis | null;
   /** The listening address, e.g. http://127.0.0.1:4000 */
   url: string;
+  /** Set when the gateway runs on its embedded database. */
+  embedded: EmbeddedPostgres | undefined;
+  /** Development only: tokens for the seeded demo user and admin. */
+  demoTokens: DemoTokens | undefined;
   /** Stops accepting, lets in-flight requests finish, then closes Postgres and Redis. */
   stop: () => Promise<void>;
 }
 
 /** Refuses to serve a database that is behind the code, unless told to migrate it. */
-async function ensureMigrated(config: Config, db: Database, logger: Logger): Promise<void> {
+async function ensureMigrated(db: Database, migrationUrl: string, migrateOnStart: boolean, logger: Logger) {
   const client = await db.pool.connect();
   let pending: string[];
   try {
@@ -30,13 +36,13 @@ async function ensureMigrated(config: Config, db: Database, logger: Logger): Pro
     client.release();
   }
   if (pending.length === 0) return;
-  if (!config.database.migrateOnStart) {
+  if (!migrateOnStart) {
     throw new Error(
       `the database has ${pending.length} pending migration(s) (${pending.join(', ')}): ` +
         'run `npm run db:migrate`, or start with MIGRATE_ON_START=true',
     );
   }
-  await migrateUrl(config.database.migrationUrl, {
+  await migrateUrl(migrationUrl, {
     onApplied: (name, ms) => logger.info({ migration: name, ms: Math.round(ms) }, 'migration applied'),
   });
 }
@@ -57,8 +63,41 @@ async function ensureRoleIsConfined(db: Database): Promise<void> {
   }
 }
 
-export async function startGateway(config: Config, logger: Logger): Promise<Gateway> {
-  const db = createDatabase(config.database, (error) =>
+/**
+ * No DATABASE_URL: start PGlite, migrate it with the same migrator, load the demo data into an empty
+ * database, then confine its one shared session to the gateway role.
+ */
+async function startEmbedded(config: Config, logger: Logger): Promise<EmbeddedPostgres> {
+  const started = performance.now();
+  const embedded = await startEmbeddedPostgres(config.database.embeddedDataDir);
+  try {
+    await migrateUrl(embedded.url, {
+      onApplied: (name, ms) => logger.info({ migration: name, ms: Math.round(ms) }, 'migration applied'),
+    });
+    if (config.database.seedDemoData) await seedDemoDataIfEmpty(embedded.url, logger);
+    await embedded.confineSession(config.database.role, config.database.statementTimeoutMs);
+  } catch (error) {
+    await embedded.close();
+    throw error;
+  }
+  logger.info(
+    { dataDir: embedded.dataDir, ms: Math.round(performance.now() - started) },
+    'no DATABASE_URL: running on the embedded database (PGlite + pgvector); set DATABASE_URL for a real Postgres',
+  );
+  return embedded;
+}
+
+export async function startGateway(baseConfig: Config, logger: Logger): Promise<Gateway> {
+  let config = baseConfig;
+  if (!config.auth.jwtSecret && !config.auth.jwksUrl) {
+    config = { ...config, auth: { ...config.auth, jwtSecret: await developmentJwtSecret(config) } };
+    logger.warn('JWT_SECRET is not set: using a generated development secret (never do this in production)');
+  }
+  const embedded = config.database.url ? undefined : await startEmbedded(config, logger);
+  const url = embedded?.url ?? config.database.url ?? '';
+  // PGlite is a single session: one pooled connection, so transactions never interleave.
+  const poolMax = embedded ? 1 : config.database.poolMax;
+  const db = createDatabase({ ...config.database, url, poolMax }, (error) =>
     logger.warn({ err: error }, 'idle Postgres connection failed'),
   );
   let redisErrorLogged = 0;
@@ -69,7 +108,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     logger.warn({ err: error }, 'Redis connection error (running degraded while it lasts)');
   });
   try {
-    await ensureMigrated(config, db, logger);
+    await ensureMigrated(db, config.database.migrationUrl ?? url, config.database.migrateOnStart, logger);
     await ensureRoleIsConfined(db);
     if (redis) {
       await redis.connect().catch((error: unknown) => {
@@ -78,6 +117,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     } else {
       logger.info('REDIS_URL is not set: running without Redis (degraded mode)');
     }
+    const tokens = config.env === 'development' ? await demoTokens(db.pool, config.auth) : undefined;
     const app = await createApp({
       config,
       logger,
@@ -85,8 +125,9 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       redis,
       metrics: createMetrics(),
       verifyToken: createTokenVerifier(config.auth),
+      ideHeaders: tokens ? { authorization: `Bearer ${tokens.user}` } : undefined,
     });
-    const url = await app.listen({ host: config.host, port: config.port });
+    const listening = await app.listen({ host: config.host, port: config.port });
     let stopping: Promise<void> | undefined;
     const stop = () => {
       stopping ??= (async () => {
@@ -100,13 +141,15 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
         }
         await db.close();
         redis?.disconnect();
+        await embedded?.close();
       })();
       return stopping;
     };
-    return { app, db, redis, url, stop };
+    return { app, db, redis, url: listening, embedded, demoTokens: tokens, stop };
   } catch (error) {
     await db.close();
     redis?.disconnect();
+    await embedded?.close();
     throw error;
   }
 }

@@ -1,48 +1,11 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { testJwtSecret } from '../support/gateway.js';
-
-const root = fileURLToPath(new URL('../..', import.meta.url));
-
-interface Started {
-  child: ChildProcessWithoutNullStreams;
-  output: () => string;
-  exit: Promise<number | null>;
-}
-
-const children: ChildProcessWithoutNullStreams[] = [];
-
-/** Starts the real gateway process (src/main.ts) with only the given environment. */
-function startProcess(env: Record<string, string>): Started {
-  // One process (no tsx wrapper), so signals reach the gateway itself.
-  const child = spawn(process.execPath, ['--import', 'tsx/esm', 'src/main.ts'], {
-    cwd: root,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: '0', LOG_LEVEL: 'info', ...env },
-  });
-  children.push(child);
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exit = once(child, 'exit').then(([code]) => code as number | null);
-  return { child, output: () => output, exit };
-}
-
-async function listeningUrl(started: Started, timeoutMs = 45_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    for (const line of started.output().split('\n')) {
-      if (!line.includes('Lodestar gateway is listening')) continue;
-      const { url } = JSON.parse(line) as { url: string };
-      return url;
-    }
-    if (started.child.exitCode !== null) break;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`the gateway did not start:\n${started.output()}`);
-}
+import {
+  killGatewayProcesses,
+  listeningUrl,
+  startGatewayProcess as startProcess,
+} from '../support/process.js';
 
 describe('gateway process', () => {
   let db: TestDatabase;
@@ -54,7 +17,7 @@ describe('gateway process', () => {
   });
 
   afterAll(async () => {
-    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+    killGatewayProcesses();
     await db.drop();
     await empty.drop();
   });
@@ -87,6 +50,40 @@ describe('gateway process', () => {
     expect(started.output()).toContain('database role \\"postgres\\" is a superuser');
     expect(started.output()).toContain('row-level security would not apply');
   });
+
+  it('in production serves no IDE, prints no demo tokens and hides introspection; development does all three', async () => {
+    await db.pool.query(
+      `INSERT INTO profiles (handle, display_name, role) VALUES ('demo', 'Demo', 'user'), ('admin', 'Admin', 'admin')`,
+    );
+    const introspection = JSON.stringify({ query: '{ __schema { queryType { name } } }' });
+    const run = async (env: Record<string, string>) => {
+      const started = startProcess({ DATABASE_URL: db.url, JWT_SECRET: testJwtSecret, ...env });
+      const url = await listeningUrl(started);
+      const ide = await fetch(url.replace(/\/graphql$/, '/graphiql'));
+      const schema = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: introspection,
+      });
+      started.child.kill('SIGTERM');
+      expect(await started.exit).toBe(0);
+      return { output: started.output(), ideStatus: ide.status, schemaStatus: schema.status };
+    };
+
+    const production = await run({ NODE_ENV: 'production' });
+    expect(production.ideStatus).toBe(404);
+    expect(production.schemaStatus).toBe(400);
+    expect(production.output).not.toContain('demo tokens');
+    expect(production.output).not.toContain('GraphQL IDE');
+
+    const introspective = await run({ NODE_ENV: 'production', GRAPHQL_INTROSPECTION: 'true' });
+    expect(introspective.schemaStatus).toBe(200);
+
+    const development = await run({ NODE_ENV: 'development' });
+    expect(development.ideStatus).toBe(200);
+    expect(development.schemaStatus).toBe(200);
+    expect(development.output).toContain('demo tokens for the Authorization header');
+  }, 120_000);
 
   it('migrates on start when told to, serves, and on SIGTERM finishes the in-flight request then exits 0', async () => {
     const started = startProcess({

@@ -45,7 +45,7 @@ export async function createTestGateway(
 ): Promise<TestGateway> {
   const config = testConfig(db, env);
   const logger = createLogger(config);
-  const database = createDatabase(config.database, () => undefined);
+  const database = createDatabase({ ...config.database, url: db.url }, () => undefined);
   const redis = createRedis(config.redis, () => undefined);
   if (redis) await redis.connect().catch(() => undefined);
   const metrics = createMetrics();
@@ -87,7 +87,7 @@ export interface InProcess {
 export function createInProcess(db: Pick<TestDatabase, 'url'>, env: Record<string, string> = {}): InProcess {
   const config = testConfig(db, env);
   const logger = createLogger(config);
-  const database = createDatabase(config.database, () => undefined);
+  const database = createDatabase({ ...config.database, url: db.url }, () => undefined);
   const schema = createSchema();
   let requests = 0;
   return {

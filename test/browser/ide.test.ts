@@ -1,0 +1,172 @@
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import type { FastifyInstance } from 'fastify';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTokenVerifier } from '../../src/auth/verifyToken.js';
+import { createApp } from '../../src/server/app.js';
+import { createLogger } from '../../src/server/logger.js';
+import { createMetrics } from '../../src/server/metrics.js';
+import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { insertCategory, insertListing, insertProfile } from '../support/fixtures.js';
+import { createTestGateway, type TestGateway } from '../support/gateway.js';
+
+const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const screenshotPath = 'test-results/graphiql.png';
+const titles = ['Lantern in brass', 'Walnut side table', 'Folding bicycle'];
+
+function isLocal(url: string): boolean {
+  const { protocol, hostname } = new URL(url);
+  return protocol === 'data:' || ['127.0.0.1', 'localhost', '[::1]'].includes(hostname);
+}
+
+/** Everything that would mean the IDE is not self-contained or not working. */
+interface Problems {
+  blocked: string[];
+  failed: string[];
+  httpErrors: string[];
+  console: string[];
+}
+
+async function openPage(
+  browser: Browser,
+): Promise<{ context: BrowserContext; page: Page; problems: Problems }> {
+  const problems: Problems = { blocked: [], failed: [], httpErrors: [], console: [] };
+  const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  // Offline by construction: anything not on this machine is aborted and reported.
+  await context.route('**/*', (route) => {
+    const url = route.request().url();
+    if (isLocal(url)) return route.continue();
+    problems.blocked.push(url);
+    return route.abort();
+  });
+  const page = await context.newPage();
+  page.on('requestfailed', (request) =>
+    problems.failed.push(`${request.url()}: ${request.failure()?.errorText ?? '?'}`),
+  );
+  page.on('response', (response) => {
+    if (response.status() >= 400) problems.httpErrors.push(`${response.status()} ${response.url()}`);
+  });
+  // CSP violations and script errors both surface here.
+  page.on('console', (message) => {
+    if (message.type() === 'error') problems.console.push(message.text());
+  });
+  page.on('pageerror', (error) => problems.console.push(error.message));
+  return { context, page, problems };
+}
+
+/** Runs the active tab and waits until the response pane shows data containing `expected`. */
+async function runActiveTab(page: Page, expected: string): Promise<string> {
+  await page.locator('.graphiql-execute-button').click();
+  const result = page.locator('.graphiql-response .result-window');
+  await expect
+    .poll(async () => (await result.textContent()) ?? '', { timeout: 30_000, interval: 250 })
+    .toContain(expected);
+  const text = (await result.textContent()) ?? '';
+  expect(text).toContain('"data"');
+  return text;
+}
+
+describe('GraphQL IDE in a real browser', () => {
+  let db: TestDatabase;
+  let gateway: TestGateway;
+  let devApp: FastifyInstance | undefined;
+  let browser: Browser;
+  let sellerId: string;
+  const sellerHandle = 'ide_seller';
+
+  beforeAll(async () => {
+    if (!existsSync(chromiumPath)) {
+      throw new Error(
+        `Chromium not found at ${chromiumPath}: apt-get install -y chromium (or set CHROMIUM_PATH)`,
+      );
+    }
+    db = await createTestDatabase();
+    const categoryId = await insertCategory(db.pool, 'ide-lamps');
+    sellerId = await insertProfile(db.pool, { handle: sellerHandle, displayName: 'IDE Seller' });
+    for (const title of titles) await insertListing(db.pool, { categoryId, sellerId, title });
+    gateway = await createTestGateway(db);
+    browser = await chromium.launch({
+      executablePath: chromiumPath,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await devApp?.close();
+    await gateway?.close();
+    await db?.drop();
+  });
+
+  it(
+    'opens from /graphql, loads only local assets and runs the Feed example',
+    { timeout: 60_000 },
+    async () => {
+      const base = await gateway.app.listen({ host: '127.0.0.1', port: 0 });
+      const { context, page, problems } = await openPage(browser);
+      try {
+        // A browser navigating to the endpoint is redirected to the IDE.
+        await page.goto(`${base}/graphql`, { waitUntil: 'load' });
+        expect(new URL(page.url()).pathname).toBe('/graphiql');
+
+        const editor = page.locator('.graphiql-query-editor .CodeMirror');
+        await editor.waitFor({ state: 'visible', timeout: 30_000 });
+        await expect.poll(async () => (await editor.textContent()) ?? '').toContain('query Feed(');
+        const tabs = await page.locator('.graphiql-tab-button').allTextContents();
+        expect(tabs.map((tab) => tab.trim())).toEqual(['Feed', 'Me', 'SchemaMigrations']);
+        expect((await page.locator('.graphiql-tab-active').textContent()) ?? '').toContain('Feed');
+
+        const text = await runActiveTab(page, titles[2]!);
+        expect(text).toContain(sellerHandle);
+        await mkdir('test-results', { recursive: true });
+        await page.screenshot({ path: screenshotPath });
+
+        expect(problems).toEqual({ blocked: [], failed: [], httpErrors: [], console: [] });
+      } finally {
+        await context.close();
+      }
+    },
+  );
+
+  it('starts with the configured Authorization header and sends it', { timeout: 60_000 }, async () => {
+    // createTestGateway passes no IDE headers, so this app is built as the development gateway does.
+    const config = gateway.config;
+    devApp = await createApp({
+      config,
+      logger: createLogger(config),
+      db: gateway.database,
+      redis: null,
+      metrics: createMetrics(),
+      verifyToken: createTokenVerifier(config.auth),
+      ideHeaders: { authorization: `Bearer ${await gateway.token({ sub: sellerId, role: 'user' })}` },
+    });
+    const base = await devApp.listen({ host: '127.0.0.1', port: 0 });
+    const { context, page, problems } = await openPage(browser);
+    try {
+      await page.goto(`${base}/graphiql`, { waitUntil: 'load' });
+      await page.locator('.graphiql-tab-button', { hasText: 'Me' }).click();
+      const queryEditor = page.locator('.graphiql-query-editor .CodeMirror');
+      await expect.poll(async () => (await queryEditor.textContent()) ?? '').toContain('query Me');
+      // The headers editor is open because headers were given.
+      const headersText =
+        (await page.locator('.graphiql-editor-tool .CodeMirror').last().textContent()) ?? '';
+      expect(headersText).toContain('"authorization": "Bearer ey');
+
+      const text = await runActiveTab(page, sellerHandle);
+      expect(text).toContain('"role": "USER"');
+      expect(problems).toEqual({ blocked: [], failed: [], httpErrors: [], console: [] });
+    } finally {
+      await context.close();
+    }
+  });
+});
