@@ -2,8 +2,10 @@ import type { Viewer } from './auth/viewer.js';
 import type { Config } from './config/config.js';
 import type { Database } from './db/database.js';
 import type { ScopedPrisma } from './db/identity.js';
+import type { FeedSettings } from './feed/suggestions.js';
 import type { Loaders } from './loaders/createLoaders.js';
 import type { Logger } from './server/logger.js';
+import type { Metrics } from './server/metrics.js';
 
 /** Everything a resolver may use for one request. Built once per request; never shared. */
 export interface Context {
@@ -15,4 +17,7 @@ export interface Context {
   db: Database;
   loaders: Loaders;
   config: Config;
+  metrics: Metrics;
+  /** Feed policy and cursor key, built once per process. */
+  feed: FeedSettings;
 }

@@ -70,6 +70,23 @@ const envSchema = z.object({
   GRAPHQL_MAX_ALIASES: int(0, 1000).default(30),
   GRAPHQL_MAX_TOKENS: int(10, 100_000).default(3000),
   GRAPHQL_MAX_COMPLEXITY: int(1, 1_000_000).default(5000),
+  FEED_EPSILON: z
+    .string()
+    .trim()
+    .regex(/^(0(\.\d+)?|1(\.0+)?)$/, 'must be a number from 0 to 1')
+    .transform(Number)
+    .default(0.1),
+  FEED_POLICY: z.enum(['epsilon_greedy', 'thompson']).default('epsilon_greedy'),
+  FEED_POSTERIOR_REFRESH_SEC: int(5, 86_400).default(60),
+  FEED_SERVED_WINDOW_MINUTES: int(0, 7 * 24 * 60).default(30),
+  FEED_CATEGORY_SHARE: z
+    .string()
+    .trim()
+    .regex(/^(0?\.\d+|1(\.0+)?)$/, 'must be a share above 0 and at most 1, e.g. 0.4')
+    .transform(Number)
+    .refine((n) => n > 0, 'must be a share above 0 and at most 1, e.g. 0.4')
+    .default(0.4),
+  FEED_CURSOR_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   BODY_LIMIT_BYTES: int(1024, 50 * 1024 * 1024).default(1024 * 1024),
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
 });
@@ -111,6 +128,20 @@ export interface Config {
     maxAliases: number;
     maxTokens: number;
     maxComplexity: number;
+  };
+  feed: {
+    /** Which exploration policy serves the feed. */
+    policy: 'epsilon_greedy' | 'thompson';
+    /** ε-greedy: the share of slots filled from the exploration pools. */
+    epsilon: number;
+    /** Thompson sampling: how often the posteriors are rebuilt from learning events. */
+    posteriorRefreshSec: number;
+    /** Listings served to a viewer within this many minutes are not served again. */
+    servedWindowMinutes: number;
+    /** Most of one category on a page, as a share of the page size. */
+    categoryShare: number;
+    /** Key that signs feed cursors; defaults to JWT_SECRET, else a per-process random key. */
+    cursorSecret: string | undefined;
   };
   bodyLimitBytes: number;
   shutdownTimeoutMs: number;
@@ -191,6 +222,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxAliases: e.GRAPHQL_MAX_ALIASES,
       maxTokens: e.GRAPHQL_MAX_TOKENS,
       maxComplexity: e.GRAPHQL_MAX_COMPLEXITY,
+    },
+    feed: {
+      policy: e.FEED_POLICY,
+      epsilon: e.FEED_EPSILON,
+      posteriorRefreshSec: e.FEED_POSTERIOR_REFRESH_SEC,
+      servedWindowMinutes: e.FEED_SERVED_WINDOW_MINUTES,
+      categoryShare: e.FEED_CATEGORY_SHARE,
+      cursorSecret: e.FEED_CURSOR_SECRET,
     },
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,

@@ -2,12 +2,15 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import type { Config } from '../config/config.js';
 import { PrismaClient } from '../generated/prisma/client.js';
+import { createServiceDb, type ServiceDb } from './service.js';
 
 export interface Database {
   /** One pool shared by Prisma and the raw SQL, so both count against one connection budget. */
   pool: pg.Pool;
   /** Unscoped client: public catalog data only. User data goes through `scopedPrisma`. */
   prisma: PrismaClient;
+  /** The service path (lodestar_service): feed candidates and learning events. */
+  service: ServiceDb;
   close: () => Promise<void>;
 }
 
@@ -25,7 +28,11 @@ export function connectionOptions(
 }
 
 export function createDatabase(
-  config: Pick<Config['database'], 'role' | 'statementTimeoutMs' | 'poolMax'> & { url: string },
+  config: Pick<Config['database'], 'role' | 'statementTimeoutMs' | 'poolMax'> & {
+    url: string;
+    /** The embedded database is one shared session: the service path reuses the single connection. */
+    embedded?: boolean;
+  },
   onPoolError: (error: Error) => void,
 ): Database {
   const pool = new pg.Pool({
@@ -39,14 +46,23 @@ export function createDatabase(
   // An idle client losing its server connection must not crash the process.
   pool.on('error', onPoolError);
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  const service = createServiceDb({
+    url: config.url,
+    statementTimeoutMs: config.statementTimeoutMs,
+    poolMax: Math.max(1, Math.ceil(config.poolMax / 2)),
+    shared: config.embedded ? pool : undefined,
+    onPoolError,
+  });
   let closed = false;
   return {
     pool,
     prisma,
+    service,
     close: async () => {
       if (closed) return;
       closed = true;
       await prisma.$disconnect();
+      await service.close();
       await pool.end();
     },
   };

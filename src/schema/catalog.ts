@@ -49,7 +49,15 @@ export const ListingRef = builder.prismaObject('Listing', {
     commentCount: t.exposeInt('commentCount'),
     popularity: t.exposeFloat('popularity'),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
-    category: t.relation('category'),
+    // Through a per-request loader (one query per page), also for listings built from raw feed rows.
+    category: t.field({
+      type: CategoryRef,
+      resolve: async (listing, _args, ctx) => {
+        const category = await ctx.loaders.categoryById.load(listing.categoryId);
+        if (!category) throw new Error(`listing ${listing.id} has no category ${listing.categoryId}`);
+        return category;
+      },
+    }),
     seller: t.field({
       type: PublicProfileRef,
       nullable: true,

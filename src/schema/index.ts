@@ -4,6 +4,7 @@ import './scalars.js';
 import './profile.js';
 import './catalog.js';
 import './system.js';
+import './feed.js';
 
 let schema: GraphQLSchema | undefined;
 

@@ -16,6 +16,7 @@ import type { Database } from '../db/database.js';
 import { scopedPrisma } from '../db/identity.js';
 import { createError, type ErrorCode } from '../errors/errors.js';
 import { createLoaders } from '../loaders/createLoaders.js';
+import { createFeedSettings } from '../resolvers/feed.js';
 import { createSchema } from '../schema/index.js';
 import { createApollo } from './apollo.js';
 import { readiness } from './health.js';
@@ -155,6 +156,8 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
     await apollo.stop();
   });
 
+  const feed = createFeedSettings(config, { service: db.service, logger: deps.logger });
+  app.addHook('onClose', async () => feed.stop());
   const handler = fastifyApolloHandler<Context>(apollo, {
     context: async (request) => {
       const viewer = viewerOf(request);
@@ -166,6 +169,8 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
         db,
         loaders: createLoaders(db.prisma),
         config,
+        metrics,
+        feed,
       };
     },
   });

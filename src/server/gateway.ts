@@ -97,7 +97,7 @@ export async function startGateway(baseConfig: Config, logger: Logger): Promise<
   const url = embedded?.url ?? config.database.url ?? '';
   // PGlite is a single session: one pooled connection, so transactions never interleave.
   const poolMax = embedded ? 1 : config.database.poolMax;
-  const db = createDatabase({ ...config.database, url, poolMax }, (error) =>
+  const db = createDatabase({ ...config.database, url, poolMax, embedded: embedded !== undefined }, (error) =>
     logger.warn({ err: error }, 'idle Postgres connection failed'),
   );
   let redisErrorLogged = 0;

@@ -8,6 +8,7 @@ export interface Metrics {
   rejections: Counter<'reason'>;
   errors: Counter<'code'>;
   redisUp: Gauge;
+  feedFallbacks: Counter<'reason'>;
 }
 
 export function createMetrics(): Metrics {
@@ -38,6 +39,12 @@ export function createMetrics(): Metrics {
       name: 'lodestar_graphql_errors_total',
       help: 'GraphQL errors returned to clients by extensions.code',
       labelNames: ['code'],
+      registers: [registry],
+    }),
+    feedFallbacks: new Counter({
+      name: 'lodestar_feed_fallback_total',
+      help: 'Feed pages (partly) served by the popular → recent → global chain, by reason',
+      labelNames: ['reason'],
       registers: [registry],
     }),
     redisUp: new Gauge({

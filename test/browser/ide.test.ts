@@ -41,6 +41,8 @@ async function openPage(
     return route.abort();
   });
   const page = await context.newPage();
+  // Generous: the CI machine has 2 cores shared with Postgres and the other test files.
+  page.setDefaultTimeout(60_000);
   page.on('requestfailed', (request) =>
     problems.failed.push(`${request.url()}: ${request.failure()?.errorText ?? '?'}`),
   );
@@ -60,7 +62,7 @@ async function runActiveTab(page: Page, expected: string): Promise<string> {
   await page.locator('.graphiql-execute-button').click();
   const result = page.locator('.graphiql-response .result-window');
   await expect
-    .poll(async () => (await result.textContent()) ?? '', { timeout: 30_000, interval: 250 })
+    .poll(async () => (await result.textContent()) ?? '', { timeout: 60_000, interval: 250 })
     .toContain(expected);
   const text = (await result.textContent()) ?? '';
   expect(text).toContain('"data"');
@@ -110,7 +112,7 @@ describe('GraphQL IDE in a real browser', () => {
 
   it(
     'opens from /graphql, loads only local assets and runs the Feed example',
-    { timeout: 60_000 },
+    { timeout: 120_000 },
     async () => {
       const base = await gateway.app.listen({ host: '127.0.0.1', port: 0 });
       const { context, page, problems } = await openPage(browser);
@@ -120,7 +122,7 @@ describe('GraphQL IDE in a real browser', () => {
         expect(new URL(page.url()).pathname).toBe('/graphiql');
 
         const editor = page.locator('.graphiql-query-editor .CodeMirror');
-        await editor.waitFor({ state: 'visible', timeout: 30_000 });
+        await editor.waitFor({ state: 'visible', timeout: 60_000 });
         await expect.poll(async () => (await editor.textContent()) ?? '').toContain('query Feed(');
         const tabs = await page.locator('.graphiql-tab-button').allTextContents();
         expect(tabs.map((tab) => tab.trim())).toEqual(['Feed', 'Me', 'SchemaMigrations']);
@@ -138,7 +140,7 @@ describe('GraphQL IDE in a real browser', () => {
     },
   );
 
-  it('starts with the configured Authorization header and sends it', { timeout: 60_000 }, async () => {
+  it('starts with the configured Authorization header and sends it', { timeout: 120_000 }, async () => {
     // createTestGateway passes no IDE headers, so this app is built as the development gateway does.
     const config = gateway.config;
     devApp = await createApp({

@@ -8,6 +8,7 @@ import type { Context } from '../../src/context.js';
 import { createDatabase, type Database } from '../../src/db/database.js';
 import { scopedPrisma } from '../../src/db/identity.js';
 import { createLoaders } from '../../src/loaders/createLoaders.js';
+import { createFeedSettings } from '../../src/resolvers/feed.js';
 import { createSchema } from '../../src/schema/index.js';
 import { createApp } from '../../src/server/app.js';
 import { createLogger } from '../../src/server/logger.js';
@@ -89,6 +90,8 @@ export function createInProcess(db: Pick<TestDatabase, 'url'>, env: Record<strin
   const logger = createLogger(config);
   const database = createDatabase({ ...config.database, url: db.url }, () => undefined);
   const schema = createSchema();
+  const metrics = createMetrics();
+  const feed = createFeedSettings(config, { service: database.service, logger });
   let requests = 0;
   return {
     config,
@@ -107,6 +110,8 @@ export function createInProcess(db: Pick<TestDatabase, 'url'>, env: Record<strin
         db: database,
         loaders: createLoaders(database.prisma),
         config,
+        metrics,
+        feed,
       };
       return (await graphql({
         schema,
@@ -115,6 +120,9 @@ export function createInProcess(db: Pick<TestDatabase, 'url'>, env: Record<strin
         variableValues: options.variables,
       })) as ExecutionResult<T>;
     },
-    close: () => database.close(),
+    close: async () => {
+      feed.stop();
+      await database.close();
+    },
   };
 }

@@ -1,0 +1,153 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { migrateUrl, migrationStatus } from '../src/db/migrator.js';
+import { BENCH_DATABASE, redact, type BenchSettings } from './settings.js';
+
+export interface DatasetInfo {
+  /** What this run did to get the database: reused / created+seeded, and why. */
+  action: string;
+  listings: number;
+  users: number;
+  usersWithEmbedding: number;
+  interests: number;
+  seedSeconds: number | null;
+}
+
+async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url, application_name: 'lodestar-bench-setup' });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+async function countRows(client: pg.ClientBase): Promise<Omit<DatasetInfo, 'action' | 'seedSeconds'>> {
+  const { rows } = await client.query<{ tables: boolean }>(
+    `SELECT to_regclass('public.marketplace_listings') IS NOT NULL
+        AND to_regclass('public.profiles') IS NOT NULL
+        AND to_regclass('public.interest_catalog') IS NOT NULL AS tables`,
+  );
+  if (!rows[0]?.tables) return { listings: 0, users: 0, usersWithEmbedding: 0, interests: 0 };
+  // Owner (superuser) connection: RLS does not hide rows from these counts.
+  const counts = await client.query<Record<'listings' | 'users' | 'embedded' | 'interests', string>>(
+    `SELECT (SELECT count(*) FROM marketplace_listings) AS listings,
+            (SELECT count(*) FROM profiles) AS users,
+            (SELECT count(*) FROM profiles WHERE embedding IS NOT NULL) AS embedded,
+            (SELECT count(*) FROM interest_catalog) AS interests`,
+  );
+  const c = counts.rows[0];
+  return {
+    listings: Number(c?.listings ?? 0),
+    users: Number(c?.users ?? 0),
+    usersWithEmbedding: Number(c?.embedded ?? 0),
+    interests: Number(c?.interests ?? 0),
+  };
+}
+
+/** Why lodestar_bench cannot be reused as it is, or null when it can. */
+async function reuseProblem(settings: BenchSettings): Promise<string | null> {
+  const exists = await withClient(settings.adminUrl, async (admin) => {
+    const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [BENCH_DATABASE]);
+    return rowCount === 1;
+  });
+  if (!exists) return 'it does not exist';
+  return withClient(settings.benchUrl, async (client) => {
+    let pending: string[];
+    try {
+      pending = (await migrationStatus(client)).pending;
+    } catch (error) {
+      // An edited or failed migration: the seeded schema is not what the code expects.
+      return `its migrations disagree with prisma/migrations (${(error as Error).message})`;
+    }
+    if (pending.length > 0) return `${pending.length} migration(s) pending (${pending.join(', ')})`;
+    const counts = await countRows(client);
+    const want = settings.dataset;
+    if (counts.listings < want.listings || counts.users < want.users) {
+      return `it has ${counts.listings} listings and ${counts.users} users (wants ${want.listings} and ${want.users})`;
+    }
+    return null;
+  });
+}
+
+/**
+ * Seeds through the project's CLI (scripts/seed.ts → seedDatabase) in a child process: generating
+ * 100k × 384-dim vectors takes a few hundred MB of heap that would otherwise stay in this process's
+ * RSS and blur the gateway's memory figure.
+ */
+function runSeedCli(settings: BenchSettings): Promise<void> {
+  const d = settings.dataset;
+  const args = [
+    ...['--users', d.users, '--listings', d.listings, '--interests', d.interests],
+    ...['--categories', d.categories, '--seed', d.seed, '--database-url', settings.benchUrl],
+  ].map(String);
+  const cwd = fileURLToPath(new URL('..', import.meta.url));
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/seed.ts', ...args], {
+    cwd,
+    stdio: 'inherit',
+  });
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('exit', (code, signal) =>
+      code === 0 ? resolve() : reject(new Error(`scripts/seed.ts failed (exit ${code ?? signal})`)),
+    );
+  });
+}
+
+async function recreateAndSeed(settings: BenchSettings): Promise<number> {
+  await withClient(settings.adminUrl, async (admin) => {
+    await admin.query(`DROP DATABASE IF EXISTS ${BENCH_DATABASE} WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE ${BENCH_DATABASE}`);
+  });
+  await migrateUrl(settings.benchUrl);
+  const started = performance.now();
+  await runSeedCli(settings);
+  return (performance.now() - started) / 1000;
+}
+
+/**
+ * Makes lodestar_bench ready: reuses it when it is migrated and big enough (seeding takes ~35 s),
+ * otherwise drops, migrates and seeds it. Either way learning_events is emptied, so every run starts
+ * with the same "recently served" exclusions (the bench itself writes 20 impressions per request).
+ */
+export async function prepareBenchDatabase(settings: BenchSettings): Promise<DatasetInfo> {
+  console.log(`database: ${redact(settings.benchUrl)}`);
+  let action: string;
+  let seedSeconds: number | null = null;
+  if (settings.skipSeed) {
+    const applied = await migrateUrl(settings.benchUrl);
+    action = `reused as is (BENCH_SKIP_SEED)${applied.length ? `, applied ${applied.join(', ')}` : ''}`;
+  } else {
+    const problem = settings.reseed ? 'BENCH_RESEED is set' : await reuseProblem(settings);
+    if (problem === null) {
+      action = 'reused (migrated, big enough)';
+    } else {
+      console.log(`database: recreating and seeding, because ${problem}`);
+      seedSeconds = await recreateAndSeed(settings);
+      action = `created, migrated and seeded in ${seedSeconds.toFixed(1)} s (because ${problem})`;
+    }
+  }
+  const counts = await withClient(settings.benchUrl, async (client) => {
+    await client.query('TRUNCATE learning_events');
+    return countRows(client);
+  });
+  console.log(
+    `database: ${action}; ${counts.listings} listings, ${counts.users} users ` +
+      `(${counts.usersWithEmbedding} with embeddings), ${counts.interests} interests; learning_events emptied`,
+  );
+  return { action, seedSeconds, ...counts };
+}
+
+/** Signed-in viewers that get the personalised (SIMILAR) feed: users with a profile embedding. */
+export async function pickViewers(url: string, count: number): Promise<string[]> {
+  return withClient(url, async (client) => {
+    const { rows } = await client.query<{ user_id: string }>(
+      `SELECT user_id FROM profiles WHERE embedding IS NOT NULL AND role = 'user' ORDER BY user_id LIMIT $1`,
+      [count],
+    );
+    if (rows.length === 0) throw new Error('no users with profile embeddings in the bench database');
+    return rows.map((r) => r.user_id);
+  });
+}

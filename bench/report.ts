@@ -1,0 +1,147 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import prettier from 'prettier';
+import type { DatasetInfo } from './database.js';
+import type { LoadResult } from './load.js';
+import type { StatementCount } from './statements.js';
+
+export interface Target {
+  name: string;
+  value: string;
+  target: string;
+  pass: boolean;
+}
+
+export interface BenchResults {
+  date: string;
+  node: string;
+  cpus: number;
+  cpuModel: string;
+  /** 1/5/15-minute load averages when the bench started: the machine is shared. */
+  loadAverageAtStart: number[];
+  dataset: DatasetInfo & { dimensions: number };
+  settings: {
+    durationSec: number;
+    warmupSec: number;
+    viewers: number;
+    first: number;
+    query: string;
+    gatewayPoolMax: number;
+    servicePoolMax: number;
+  };
+  runs: ({ path: 'gateway' | 'raw-sql' } & LoadResult)[];
+  ratios: { p50GatewayOverRawAtC1: number; throughputGatewayOverRawAtHighC: number };
+  statements: StatementCount[];
+  rss: {
+    beforeGatewayMb: number;
+    gatewayStartedMb: number;
+    peakMb: number;
+    peakHeapUsedMb: number;
+    note: string;
+  };
+  targets: Target[];
+}
+
+export function evaluateTargets(r: Omit<BenchResults, 'targets'>, highC: number): Target[] {
+  const maxStatements = Math.max(...r.statements.map((s) => s.perRequest.max));
+  const perFirst = r.statements.map((s) => `${s.perRequest.max} (first ${s.first})`).join(', ');
+  return [
+    {
+      name: 'SQL statements per feed request (max over requests)',
+      value: perFirst,
+      target: '≤ 4 whatever `first` is',
+      pass: maxStatements <= 4,
+    },
+    {
+      name: 'gateway p50 / raw-SQL p50 at c=1',
+      value: `${r.ratios.p50GatewayOverRawAtC1.toFixed(2)}×`,
+      target: '≤ 1.5×',
+      pass: r.ratios.p50GatewayOverRawAtC1 <= 1.5,
+    },
+    {
+      name: `gateway / raw-SQL throughput at c=${highC}`,
+      value: `${(r.ratios.throughputGatewayOverRawAtHighC * 100).toFixed(0)} %`,
+      target: '≥ 50 %',
+      pass: r.ratios.throughputGatewayOverRawAtHighC >= 0.5,
+    },
+    {
+      name: `peak RSS during the gateway c=${highC} run`,
+      value: `${r.rss.peakMb} MB`,
+      target: '< 300 MB',
+      pass: r.rss.peakMb < 300,
+    },
+  ];
+}
+
+const fmt = (n: number) => n.toLocaleString('en-US');
+
+export function toMarkdown(r: BenchResults): string {
+  const d = r.dataset;
+  const s = r.settings;
+  const lines = [
+    `# Feed bench, ${r.date}`,
+    '',
+    `- Dataset: ${fmt(d.listings)} listings × ${d.dimensions} dims, ${fmt(d.users)} users ` +
+      `(${fmt(d.usersWithEmbedding)} with profile embeddings), ${fmt(d.interests)} interests; database ${d.action}`,
+    `- Machine: Node ${r.node}, ${r.cpus} CPUs (${r.cpuModel}), load average at start ` +
+      r.loadAverageAtStart.map((n) => n.toFixed(2)).join(' / '),
+    `- Each run: ${s.warmupSec} s warm-up, then ${s.durationSec} s measured; ${s.viewers} viewers rotating; ` +
+      `\`suggestions(first: ${s.first})\`; pools: gateway ${s.gatewayPoolMax} + service ${s.servicePoolMax}, ` +
+      `raw SQL ${s.servicePoolMax} (same settings as the service pool)`,
+    '',
+    '| Path | Concurrency | Requests | req/s | p50 ms | p95 ms | p99 ms | Errors |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...r.runs.map(
+      (run) =>
+        `| ${run.path} | ${run.concurrency} | ${fmt(run.requests)} | ${run.requestsPerSec} | ` +
+        `${run.latencyMs.p50} | ${run.latencyMs.p95} | ${run.latencyMs.p99} | ${run.errors} |`,
+    ),
+    '',
+    '| SQL per feed request (max / mean) | ' +
+      r.statements.map((c) => `first = ${c.first}`).join(' | ') +
+      ' |',
+    '| --- |' + r.statements.map(() => ' ---: |').join(''),
+    '| statements (no BEGIN/COMMIT/ROLLBACK) | ' +
+      r.statements.map((c) => `${c.perRequest.max} / ${c.perRequest.mean}`).join(' | ') +
+      ' |',
+    '| all pg query() calls | ' +
+      r.statements
+        .map((c) => `${c.withTransactionControl.max} / ${c.withTransactionControl.mean}`)
+        .join(' | ') +
+      ' |',
+    '',
+    `Statements seen: ${Object.keys(r.statements[0]?.breakdown ?? {})
+      .map((label) => `\`${label.slice(0, 60)}\``)
+      .join(', ')}.`,
+    '',
+    '| Target | Value | Wanted | Result |',
+    '| --- | --- | --- | --- |',
+    ...r.targets.map((t) => `| ${t.name} | ${t.value} | ${t.target} | ${t.pass ? 'PASS' : 'FAIL'} |`),
+    '',
+    `RSS: ${r.rss.note}`,
+    '',
+  ];
+  return lines.join('\n');
+}
+
+/** Written through prettier with the project's settings, so `npm run lint` stays clean after a run. */
+async function writeFormatted(path: string, text: string): Promise<void> {
+  const options = (await prettier.resolveConfig(path)) ?? {};
+  await writeFile(path, await prettier.format(text, { ...options, filepath: path }));
+}
+
+/** Writes feed-<timestamp>.json, latest.json and latest.md under bench/results; returns the paths. */
+export async function writeResults(r: BenchResults): Promise<{ json: string; latest: string; md: string }> {
+  const dir = fileURLToPath(new URL('./results/', import.meta.url));
+  await mkdir(dir, { recursive: true });
+  const paths = {
+    json: `${dir}feed-${r.date.replace(/[:.]/g, '-')}.json`,
+    latest: `${dir}latest.json`,
+    md: `${dir}latest.md`,
+  };
+  const json = JSON.stringify(r, null, 2);
+  await writeFormatted(paths.json, json);
+  await writeFormatted(paths.latest, json);
+  await writeFormatted(paths.md, toMarkdown(r));
+  return paths;
+}

@@ -1,0 +1,73 @@
+import pg from 'pg';
+
+/**
+ * The service path: statements that run as lodestar_service with the 'service' identity — the feed's
+ * candidate reads and the insert-only learning-event writes. On a real server it is its own small pool
+ * whose sessions start in that role (one statement per query, no transaction wrapper). On the embedded
+ * database (one shared session) each query runs in a transaction that switches role locally.
+ */
+export interface ServiceDb {
+  query: <R extends pg.QueryResultRow>(text: string, values: unknown[]) => Promise<R[]>;
+  close: () => Promise<void>;
+}
+
+/** Search settings for the ivfflat index: enough lists probed for recall, scans that keep going past filters. */
+const vectorSettings = { 'ivfflat.probes': '10', 'ivfflat.iterative_scan': 'relaxed_order' };
+
+export function createServiceDb(options: {
+  url: string;
+  statementTimeoutMs: number;
+  poolMax: number;
+  /** Embedded mode: the gateway's single-connection pool. */
+  shared?: pg.Pool;
+  onPoolError: (error: Error) => void;
+}): ServiceDb {
+  const { shared } = options;
+  if (shared) {
+    return {
+      query: async <R extends pg.QueryResultRow>(text: string, values: unknown[]) => {
+        const client = await shared.connect();
+        try {
+          await client.query('BEGIN');
+          await client.query('SET LOCAL ROLE lodestar_service');
+          await client.query(
+            `SELECT set_config('lodestar.role', 'service', true), set_config('ivfflat.probes', $1, true),
+                    set_config('ivfflat.iterative_scan', $2, true)`,
+            [vectorSettings['ivfflat.probes'], vectorSettings['ivfflat.iterative_scan']],
+          );
+          const result = await client.query<R>(text, values);
+          await client.query('COMMIT');
+          return result.rows;
+        } catch (error) {
+          await client.query('ROLLBACK').catch(() => undefined);
+          throw error;
+        } finally {
+          client.release();
+        }
+      },
+      close: async () => undefined,
+    };
+  }
+  const settings = {
+    role: 'lodestar_service',
+    'lodestar.role': 'service',
+    statement_timeout: String(options.statementTimeoutMs),
+    ...vectorSettings,
+  };
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    options: Object.entries(settings)
+      .map(([key, value]) => `-c ${key}=${value}`)
+      .join(' '),
+    max: options.poolMax,
+    connectionTimeoutMillis: 3000,
+    idleTimeoutMillis: 30_000,
+    application_name: 'lodestar-gateway-service',
+  });
+  pool.on('error', options.onPoolError);
+  return {
+    query: async <R extends pg.QueryResultRow>(text: string, values: unknown[]) =>
+      (await pool.query<R>(text, values)).rows,
+    close: () => pool.end(),
+  };
+}

@@ -1,0 +1,95 @@
+/**
+ * feed candidates: in ONE statement, everything one feed page can be built from, as rows tagged with
+ * the pool they come from:
+ *   SIMILAR  nearest active listings to the viewer's profile embedding (ivfflat index), blended with the
+ *            discovery worker's per-interest candidates (affinity × candidate score)
+ *   POPULAR  most popular active listings      RECENT  newest active listings
+ *   EXPLORE  a seeded random sample of active listings
+ *   GLOBAL   most popular active listings in any category (fallback when a category filter runs dry)
+ * Every pool leaves out the viewer's own listings, liked and hidden listings, and listings served to the
+ * viewer in this feed session or in the last `served_window`. Runs as lodestar_service.
+ *
+ * $1 viewer uuid (NULL = anonymous: no SIMILAR, no exclusions)   $2 category id or NULL
+ * $3 SIMILAR limit   $4 limit of each other pool   $5 served window (interval)   $6 feed session id
+ * $7 sample seed (integer)   $8 most GLOBAL items per category (the page's category cap)
+ */
+export const feedCandidatesSql = `
+WITH viewer AS (
+  SELECT embedding FROM profiles WHERE user_id = $1::uuid
+), excluded AS (
+  SELECT listing_id FROM likes WHERE user_id = $1::uuid
+  UNION SELECT listing_id FROM hidden_listings WHERE user_id = $1::uuid
+  UNION SELECT recently_served_listings($1::uuid, $5::interval, $6::text)
+), eligible AS NOT MATERIALIZED (
+  SELECT l.* FROM marketplace_listings l
+  WHERE l.status = 'active'
+    AND ($2::int IS NULL OR l.category_id = $2::int)
+    AND l.seller_id IS DISTINCT FROM $1::uuid
+    AND NOT EXISTS (SELECT 1 FROM excluded x WHERE x.listing_id = l.id)
+), nearest AS (
+  SELECT l.id, 1 - (l.embedding <=> (SELECT embedding FROM viewer)) AS score
+  FROM marketplace_listings l
+  WHERE (SELECT embedding FROM viewer) IS NOT NULL
+    AND l.embedding IS NOT NULL
+    AND l.status = 'active'
+    AND ($2::int IS NULL OR l.category_id = $2::int)
+    AND l.seller_id IS DISTINCT FROM $1::uuid
+    AND NOT EXISTS (SELECT 1 FROM excluded x WHERE x.listing_id = l.id)
+  ORDER BY l.embedding <=> (SELECT embedding FROM viewer)
+  LIMIT $3
+), from_interests AS (
+  SELECT c.listing_id AS id, max(ui.affinity * c.score) AS score
+  FROM user_interests ui
+  JOIN interest_listing_candidates c ON c.interest_id = ui.interest_id
+  WHERE ui.user_id = $1::uuid
+  GROUP BY c.listing_id
+  ORDER BY 2 DESC
+  LIMIT $3
+), similar_ids AS (
+  SELECT s.id, max(s.score) AS score FROM (SELECT * FROM nearest UNION ALL SELECT * FROM from_interests) s
+  GROUP BY s.id
+), pools AS (
+  (SELECT 'SIMILAR' AS pool, e.id, s.score FROM similar_ids s JOIN eligible e ON e.id = s.id
+   ORDER BY s.score DESC, e.id LIMIT $3)
+  UNION ALL
+  (SELECT 'POPULAR', e.id, e.popularity FROM eligible e ORDER BY e.popularity DESC, e.id DESC LIMIT $4)
+  UNION ALL
+  (SELECT 'RECENT', e.id, extract(epoch FROM e.created_at) FROM eligible e ORDER BY e.created_at DESC, e.id DESC LIMIT $4)
+  UNION ALL
+  (SELECT 'EXPLORE', l.id, 0 FROM marketplace_listings l
+     TABLESAMPLE SYSTEM ((SELECT least(100, greatest(1, 800.0 * $4 / greatest(c.reltuples, 1)))
+                          FROM pg_class c WHERE c.oid = 'marketplace_listings'::regclass)) REPEATABLE ($7)
+   WHERE l.status = 'active' AND ($2::int IS NULL OR l.category_id = $2::int)
+     AND l.seller_id IS DISTINCT FROM $1::uuid
+     AND NOT EXISTS (SELECT 1 FROM excluded x WHERE x.listing_id = l.id)
+   ORDER BY md5(l.id::text || $7::text) LIMIT $4)
+  UNION ALL
+  (SELECT 'GLOBAL', g.id, g.popularity FROM (
+     SELECT l.id, l.popularity,
+            row_number() OVER (PARTITION BY l.category_id ORDER BY l.popularity DESC, l.id DESC) AS rank_in_category
+     FROM marketplace_listings l
+     WHERE $2::int IS NOT NULL AND l.status = 'active' AND l.seller_id IS DISTINCT FROM $1::uuid
+       AND NOT EXISTS (SELECT 1 FROM excluded x WHERE x.listing_id = l.id)) g
+   WHERE g.rank_in_category <= $8
+   ORDER BY g.popularity DESC, g.id DESC LIMIT $4)
+)
+SELECT p.pool, p.score::float8 AS score, (SELECT embedding IS NOT NULL FROM viewer) AS has_embedding,
+       l.id, l.category_id, l.seller_id, l.title, l.description, l.price::text AS price, l.currency, l.status,
+       l.like_count, l.comment_count, l.popularity, l.created_at, l.updated_at
+FROM pools p JOIN marketplace_listings l ON l.id = p.id`;
+
+/** The nearest-neighbour part alone, for EXPLAIN in tests: $1 vector literal, $2 limit. */
+export const nearestListingsSql = `
+SELECT l.id FROM marketplace_listings l
+WHERE l.status = 'active'
+ORDER BY l.embedding <=> $1::vector
+LIMIT $2`;
+
+/** similar listings: the active listings nearest to listing $1's embedding (ivfflat index), $2 of them. */
+export const similarListingsSql = `
+SELECT l.id, 1 - (l.embedding <=> (SELECT embedding FROM marketplace_listings WHERE id = $1)) AS score
+FROM marketplace_listings l
+WHERE l.status = 'active' AND l.id <> $1 AND l.embedding IS NOT NULL
+  AND (SELECT embedding FROM marketplace_listings WHERE id = $1) IS NOT NULL
+ORDER BY l.embedding <=> (SELECT embedding FROM marketplace_listings WHERE id = $1)
+LIMIT $2`;

@@ -1,0 +1,35 @@
+import { randomUUID } from 'node:crypto';
+import type { Context } from '../context.js';
+import type { SlotDecision } from './policies/types.js';
+
+/**
+ * learning events: one batched insert per feed page, through the service role (insert-only; nobody
+ * reads learning_events directly). Impression ids are made here, so no RETURNING (which would need
+ * SELECT) is required.
+ */
+const insertImpressionsSql = `
+INSERT INTO learning_events (id, user_id, listing_id, policy, source, propensity, position, context)
+SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::float8[], $7::int[], $8::jsonb[])`;
+
+export async function recordImpressions(
+  ctx: Context,
+  page: SlotDecision[],
+  sourceOf: (decision: SlotDecision) => string,
+  meta: { policy: string; session: string; basePosition: number },
+): Promise<string[]> {
+  if (page.length === 0) return [];
+  const ids = page.map(() => randomUUID());
+  await ctx.db.service.query(insertImpressionsSql, [
+    ids,
+    page.map(() => ctx.viewer.userId),
+    page.map((d) => d.item.id),
+    page.map(() => meta.policy),
+    page.map(sourceOf),
+    page.map((d) => d.propensity),
+    page.map((d, i) => meta.basePosition + i),
+    page.map((_d, i) =>
+      JSON.stringify({ session: meta.session, requestId: ctx.requestId, position: meta.basePosition + i }),
+    ),
+  ]);
+  return ids;
+}

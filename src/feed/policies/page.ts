@@ -1,0 +1,87 @@
+import type { Candidate, FeedSource, PageInput, SlotDecision } from './types.js';
+import { FEED_SOURCES } from './types.js';
+
+/**
+ * The bookkeeping every policy shares: which ids are taken, how many of each category the page holds,
+ * and which candidates are still eligible. Policies only decide between the options it offers, so the
+ * no-repeat and category-cap rules cannot drift between them.
+ */
+export class PageState {
+  private readonly used: Set<number>;
+  private readonly perCategory = new Map<number, number>();
+  readonly decisions: SlotDecision[] = [];
+
+  constructor(private readonly input: PageInput) {
+    const { slots, categoryCap } = input;
+    if (!Number.isInteger(slots) || slots < 0)
+      throw new RangeError(`slots must be a non-negative integer, got ${slots}`);
+    if (!(categoryCap >= 1) || (!Number.isInteger(categoryCap) && categoryCap !== Infinity))
+      throw new RangeError(`categoryCap must be an integer >= 1 (or Infinity), got ${categoryCap}`);
+    this.used = new Set(input.exclude ?? []);
+  }
+
+  get full(): boolean {
+    return this.decisions.length >= this.input.slots;
+  }
+
+  get position(): number {
+    return this.decisions.length;
+  }
+
+  pool(source: FeedSource): readonly Candidate[] {
+    return this.input.pools[source] ?? [];
+  }
+
+  private count(categoryId: number): number {
+    return this.perCategory.get(categoryId) ?? 0;
+  }
+
+  private fits(item: Candidate): boolean {
+    return !this.used.has(item.id) && this.count(item.categoryId) < this.input.categoryCap;
+  }
+
+  /**
+   * The cap gives way only when no unused candidate in any pool fits under it: a short page is worse than
+   * one category too many, but relaxing earlier would let one pool's category crowd the page.
+   */
+  capRelaxed(): boolean {
+    return !FEED_SOURCES.some((source) => this.pool(source).some((item) => this.fits(item)));
+  }
+
+  /**
+   * The item this pool would give now: its first eligible candidate (optionally of one category). When
+   * the cap is relaxed, the unused candidate whose category is least represented, so the overflow spreads.
+   */
+  nextFrom(source: FeedSource, relaxed: boolean, categoryId?: number): Candidate | undefined {
+    let best: Candidate | undefined;
+    for (const item of this.pool(source)) {
+      if (categoryId !== undefined && item.categoryId !== categoryId) continue;
+      if (!relaxed) {
+        if (this.fits(item)) return item;
+        continue;
+      }
+      if (this.used.has(item.id)) continue;
+      if (best === undefined || this.count(item.categoryId) < this.count(best.categoryId)) best = item;
+    }
+    return best;
+  }
+
+  /** For each category with an eligible item in the pool, that category's next item (one pass). */
+  nextPerCategory(source: FeedSource, relaxed: boolean): Map<number, Candidate> {
+    const next = new Map<number, Candidate>();
+    for (const item of this.pool(source)) {
+      if (next.has(item.categoryId) || this.used.has(item.id)) continue;
+      if (relaxed || this.fits(item)) next.set(item.categoryId, item);
+    }
+    return next;
+  }
+
+  place(item: Candidate, source: FeedSource, propensity: number): void {
+    if (this.used.has(item.id)) throw new Error(`item ${item.id} is already on the page or excluded`);
+    if (!(propensity > 0 && propensity <= 1))
+      throw new RangeError(`propensity must be in (0, 1]: ${propensity}`);
+    this.used.add(item.id);
+    this.perCategory.set(item.categoryId, this.count(item.categoryId) + 1);
+    this.decisions.push({ item, source, position: this.decisions.length, propensity });
+  }
+}

@@ -1,0 +1,215 @@
+import { randomInt, randomUUID } from 'node:crypto';
+import type { Listing } from '../generated/prisma/client.js';
+import type { Context } from '../context.js';
+import { toPublicDatabaseError } from '../errors/databaseErrors.js';
+import { coerceError, createBadUserInputError } from '../errors/errors.js';
+import { MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE } from '../resolvers/pagination.js';
+import { fetchCandidates, type Candidate, type CandidateSet, type Pool } from './candidates.js';
+import { decodeFeedCursor, encodeFeedCursor, type FeedCursor } from './feedCursor.js';
+import { recordImpressions } from './impressions.js';
+import { createRng } from './policies/random.js';
+import type { FeedPolicy, SlotDecision } from './policies/types.js';
+
+export type FallbackReason =
+  'ANONYMOUS' | 'NO_PROFILE_EMBEDDING' | 'NOT_ENOUGH_CANDIDATES' | 'SIMILARITY_UNAVAILABLE';
+
+export interface Suggestion {
+  listing: Listing;
+  score: number;
+  source: Pool;
+  position: number;
+  impressionId: string;
+}
+
+export interface SuggestionConnection {
+  edges: { cursor: string; node: Suggestion }[];
+  pageInfo: {
+    hasNextPage: boolean;
+    hasPreviousPage: boolean;
+    startCursor: string | null;
+    endCursor: string | null;
+  };
+  fallback: { reason: FallbackReason; source: Pool } | null;
+}
+
+export interface FeedSettings {
+  policy: FeedPolicy;
+  servedWindowMinutes: number;
+  /** Most of one category on a page, as a share of the page. */
+  categoryShare: number;
+  cursorKey: string;
+}
+
+/** Fallback chain when personalisation cannot fill the page: popular → recent → global. */
+const FALLBACK_ORDER: Pool[] = ['POPULAR', 'RECENT', 'GLOBAL'];
+
+function fillFromFallback(
+  set: CandidateSet,
+  taken: SlotDecision[],
+  slots: number,
+  cap: number,
+): { picks: SlotDecision[]; firstSource: Pool | null; pools: Map<number, Pool> } {
+  const used = new Set(taken.map((t) => t.item.id));
+  const perCategory = new Map<number, number>();
+  for (const t of taken) perCategory.set(t.item.categoryId, (perCategory.get(t.item.categoryId) ?? 0) + 1);
+  const picks: SlotDecision[] = [];
+  const pools = new Map<number, Pool>();
+  let firstSource: Pool | null = null;
+  // Two passes: first within the category cap, then relaxed, so the page is full whenever anything is left.
+  for (const respectCap of [true, false]) {
+    for (const pool of FALLBACK_ORDER) {
+      for (const candidate of set.pools[pool]) {
+        if (taken.length + picks.length >= slots) return { picks, firstSource, pools };
+        const id = candidate.listing.id;
+        const category = candidate.listing.categoryId;
+        if (used.has(id) || (respectCap && (perCategory.get(category) ?? 0) >= cap)) continue;
+        used.add(id);
+        perCategory.set(category, (perCategory.get(category) ?? 0) + 1);
+        firstSource ??= pool;
+        pools.set(id, pool);
+        picks.push({
+          item: { id, categoryId: category, score: candidate.score },
+          // SlotDecision knows the policy's four sources; the real pool (GLOBAL too) is kept in `pools`.
+          source: pool === 'GLOBAL' ? 'POPULAR' : pool,
+          position: taken.length + picks.length,
+          propensity: 1,
+        });
+      }
+    }
+  }
+  return { picks, firstSource, pools };
+}
+
+async function candidatesFor(
+  ctx: Context,
+  cursor: FeedCursor,
+  categoryId: number | null,
+  first: number,
+  personalise: boolean,
+) {
+  return fetchCandidates(ctx.db.service, {
+    userId: ctx.viewer.userId,
+    categoryId,
+    similarLimit: personalise ? Math.max(first * 4, 50) : 0,
+    poolLimit: Math.max(first * 2, 20),
+    servedWindowMinutes: ctx.config.feed.servedWindowMinutes,
+    session: cursor.session,
+    seed: cursor.seed,
+    categoryCap: categoryCapFor(ctx, first),
+  });
+}
+
+/** Most items of one category on a page of `first`. */
+function categoryCapFor(ctx: Context, first: number): number {
+  return Math.max(1, Math.ceil(first * ctx.config.feed.categoryShare));
+}
+
+export async function suggestions(
+  ctx: Context,
+  args: { first?: number | null; after?: string | null; categoryId: number | null },
+  settings: FeedSettings,
+): Promise<SuggestionConnection> {
+  const first = args.first ?? DEFAULT_PAGE_SIZE;
+  if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE_SIZE) {
+    throw createBadUserInputError(`first must be between 1 and ${MAX_PAGE_SIZE}, got ${first}`, 'first');
+  }
+  const cursor: FeedCursor = args.after
+    ? decodeFeedCursor(args.after, settings.cursorKey)
+    : { session: randomUUID(), position: 0, seed: randomInt(2 ** 31 - 1) };
+  const personal = ctx.viewer.userId !== null;
+
+  let reason: FallbackReason | null = personal ? null : 'ANONYMOUS';
+  let set: CandidateSet;
+  try {
+    set = await candidatesFor(ctx, cursor, args.categoryId, first, personal);
+  } catch (error) {
+    // A similarity query that times out (or pgvector trouble) must not fail the feed.
+    if (!personal || !toPublicDatabaseError(error)) throw error;
+    ctx.logger.warn({ err: coerceError(error) }, 'similarity query failed; serving the fallback chain');
+    reason = 'SIMILARITY_UNAVAILABLE';
+    set = await candidatesFor(ctx, cursor, args.categoryId, first, false);
+  }
+  if (reason === null && !set.hasEmbedding) reason = 'NO_PROFILE_EMBEDDING';
+
+  const cap = categoryCapFor(ctx, first);
+  const rng = createRng(`${cursor.seed}:${cursor.position}`);
+  const byId = new Map<number, Candidate>();
+  for (const pool of Object.values(set.pools)) for (const c of pool) byId.set(c.listing.id, c);
+
+  let decisions: SlotDecision[] = [];
+  if (reason === null) {
+    const toItems = (pool: Pool) =>
+      set.pools[pool].map((c) => ({ id: c.listing.id, categoryId: c.listing.categoryId, score: c.score }));
+    decisions = settings.policy.fillPage(
+      {
+        pools: {
+          SIMILAR: toItems('SIMILAR'),
+          POPULAR: toItems('POPULAR'),
+          RECENT: toItems('RECENT'),
+          EXPLORE: toItems('EXPLORE'),
+        },
+        slots: first,
+        categoryCap: cap,
+      },
+      rng,
+    );
+    if (set.pools.SIMILAR.length < first) reason = 'NOT_ENOUGH_CANDIDATES';
+  }
+  const fallback =
+    decisions.length < first
+      ? fillFromFallback(set, decisions, first, cap)
+      : { picks: [], firstSource: null, pools: new Map<number, Pool>() };
+  const page = [...decisions, ...fallback.picks];
+  const sourceOf = (decision: SlotDecision): Pool => fallback.pools.get(decision.item.id) ?? decision.source;
+  if (reason === 'NOT_ENOUGH_CANDIDATES' && fallback.picks.length === 0 && page.length === first)
+    reason = null;
+
+  const impressions = await recordImpressions(ctx, page, sourceOf, {
+    policy: reason === null || reason === 'NOT_ENOUGH_CANDIDATES' ? settings.policy.name : 'fallback',
+    session: cursor.session,
+    basePosition: cursor.position,
+  });
+
+  if (reason !== null) {
+    ctx.metrics.feedFallbacks.inc({ reason });
+    ctx.logger.info(
+      {
+        event: 'feed_fallback',
+        reason,
+        viewer: ctx.viewer.userId,
+        served: page.length,
+        fallbackItems: fallback.picks.length,
+      },
+      'feed_fallback',
+    );
+  }
+
+  const next: FeedCursor = { ...cursor, position: cursor.position + page.length };
+  const endCursor = page.length > 0 ? encodeFeedCursor(next, settings.cursorKey) : null;
+  const edges = page.map((decision, i) => {
+    const candidate = byId.get(decision.item.id);
+    if (!candidate) throw new Error(`feed picked unknown listing ${decision.item.id}`);
+    const position = cursor.position + i;
+    return {
+      cursor: encodeFeedCursor({ ...cursor, position: position + 1 }, settings.cursorKey),
+      node: {
+        listing: candidate.listing,
+        // The score of the pool the item was taken from (a listing can sit in several pools).
+        score: decision.item.score,
+        source: sourceOf(decision),
+        position,
+        impressionId: impressions[i] ?? '',
+      },
+    };
+  });
+  return {
+    edges,
+    pageInfo: {
+      hasNextPage: page.length === first,
+      hasPreviousPage: cursor.position > 0,
+      startCursor: edges[0]?.cursor ?? null,
+      endCursor,
+    },
+    fallback: reason === null ? null : { reason, source: fallback.firstSource ?? 'POPULAR' },
+  };
+}

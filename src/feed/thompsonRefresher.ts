@@ -1,0 +1,65 @@
+import type { ServiceDb } from '../db/service.js';
+import { coerceError } from '../errors/errors.js';
+import type { Logger } from '../server/logger.js';
+import { posteriorsFromCounts, UNIFORM_PRIOR, type PosteriorSnapshot } from './policies/posteriors.js';
+import { createThompsonPolicy } from './policies/thompson.js';
+import type { FeedPolicy, FeedSource } from './policies/types.js';
+
+/** learning arm stats: rewards per source and category over the window (service path, aggregates only). */
+const armStatsSql = `
+SELECT source, category_id, sum(impressions)::float8 AS impressions, sum(rewards)::float8 AS rewards
+FROM learning_arm_stats(now() - make_interval(days => $1))
+WHERE source IN ('SIMILAR', 'POPULAR', 'RECENT', 'EXPLORE')
+GROUP BY source, category_id`;
+
+export interface RefreshingThompson {
+  policy: FeedPolicy;
+  refresh: () => Promise<void>;
+  stop: () => void;
+}
+
+/**
+ * Thompson sampling whose Beta posteriors come from learning-event rewards, refreshed on a timer (never
+ * per request): every page samples the latest snapshot. Until the first refresh, arms use the prior.
+ */
+export function createRefreshingThompson(options: {
+  service: ServiceDb;
+  logger: Logger;
+  windowDays: number;
+  intervalMs: number;
+}): RefreshingThompson {
+  let snapshot: PosteriorSnapshot = { prior: UNIFORM_PRIOR, arms: {} };
+  const refresh = async () => {
+    const rows = await options.service.query<{
+      source: FeedSource;
+      category_id: number;
+      impressions: number;
+      rewards: number;
+    }>(armStatsSql, [options.windowDays]);
+    snapshot = posteriorsFromCounts(
+      rows.map((r) => ({
+        source: r.source,
+        categoryId: r.category_id,
+        impressions: r.impressions,
+        rewards: Math.min(r.rewards, r.impressions),
+      })),
+    );
+  };
+  const timer = setInterval(() => {
+    refresh().catch((error: unknown) =>
+      options.logger.warn(
+        { err: coerceError(error) },
+        'could not refresh Thompson posteriors; keeping the last',
+      ),
+    );
+  }, options.intervalMs);
+  timer.unref();
+  return {
+    policy: {
+      name: 'thompson',
+      fillPage: (input, rng) => createThompsonPolicy({ posteriors: snapshot }).fillPage(input, rng),
+    },
+    refresh,
+    stop: () => clearInterval(timer),
+  };
+}

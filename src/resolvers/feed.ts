@@ -1,0 +1,128 @@
+import { randomBytes } from 'node:crypto';
+import type { Config } from '../config/config.js';
+import type { Context } from '../context.js';
+import { createBadUserInputError, createNotFoundError } from '../errors/errors.js';
+import { createEpsilonGreedyPolicy } from '../feed/policies/epsilonGreedy.js';
+import {
+  suggestions as serveSuggestions,
+  type FallbackReason,
+  type FeedSettings,
+  type SuggestionConnection,
+} from '../feed/suggestions.js';
+
+export type FallbackReasonValue = FallbackReason;
+export type SuggestionConnectionShape = SuggestionConnection;
+import { withIdentity } from '../db/identity.js';
+import type { ServiceDb } from '../db/service.js';
+import { createRefreshingThompson } from '../feed/thompsonRefresher.js';
+import type { Logger } from '../server/logger.js';
+import { similarListingsSql } from '../db/sql/feedCandidates.js';
+import { parseListingId } from './catalog.js';
+
+/** Built once per process: the policy and the cursor-signing key. */
+export function createFeedSettings(
+  config: Config,
+  deps?: { service: ServiceDb; logger: Logger },
+): FeedSettings & { stop: () => void } {
+  if (config.feed.policy === 'thompson' && !deps) {
+    throw new Error('FEED_POLICY=thompson needs the service database to read rewards from');
+  }
+  const thompson =
+    config.feed.policy === 'thompson' && deps
+      ? createRefreshingThompson({
+          service: deps.service,
+          logger: deps.logger,
+          windowDays: 30,
+          intervalMs: config.feed.posteriorRefreshSec * 1000,
+        })
+      : undefined;
+  // First posteriors in the background: a failure only means the prior for a little longer.
+  thompson?.refresh().catch(() => undefined);
+  return {
+    stop: () => thompson?.stop(),
+    policy: thompson?.policy ?? createEpsilonGreedyPolicy({ epsilon: config.feed.epsilon }),
+    servedWindowMinutes: config.feed.servedWindowMinutes,
+    categoryShare: config.feed.categoryShare,
+    // Replicas must share the key for cursors to work across them: FEED_CURSOR_SECRET or JWT_SECRET.
+    cursorKey: config.feed.cursorSecret ?? config.auth.jwtSecret ?? randomBytes(32).toString('hex'),
+  };
+}
+
+const slugPattern = /^[a-z0-9-]{1,64}$/;
+
+async function categoryId(ctx: Context, slug: string | null | undefined): Promise<number | null> {
+  if (slug == null) return null;
+  if (!slugPattern.test(slug)) {
+    throw createBadUserInputError(
+      `category must be a category slug such as "electronics", got "${slug}"`,
+      'category',
+    );
+  }
+  const category = await ctx.loaders.categoryBySlug.load(slug);
+  if (!category) throw createBadUserInputError(`there is no category "${slug}"`, 'category');
+  return category.id;
+}
+
+export async function suggestions(
+  ctx: Context,
+  args: { first?: number | null; after?: string | null; category?: string | null },
+) {
+  return serveSuggestions(
+    ctx,
+    { first: args.first, after: args.after, categoryId: await categoryId(ctx, args.category) },
+    ctx.feed,
+  );
+}
+
+/** record feedback: the reward of one impression, once (the SQL function checks it is the caller's). */
+export async function recordFeedback(ctx: Context, impressionId: string, reward: number) {
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(impressionId)) {
+    throw createBadUserInputError('impressionId must be an impression id from suggestions', 'impressionId');
+  }
+  if (!Number.isFinite(reward) || reward < 0 || reward > 1) {
+    throw createBadUserInputError(`reward must be between 0 and 1, got ${reward}`, 'reward');
+  }
+  const recorded = await withIdentity(ctx.db.pool, ctx.viewer, async (client) => {
+    const { rows } = await client.query<{ recorded: boolean }>(
+      'SELECT record_learning_reward($1::uuid, $2::float8) AS recorded',
+      [impressionId, reward],
+    );
+    return rows[0]?.recorded === true;
+  });
+  if (!recorded) {
+    throw createBadUserInputError(
+      'this impression is not yours, does not exist, or already has a reward (feedback is recorded once)',
+      'impressionId',
+    );
+  }
+  return { impressionId, reward };
+}
+
+/** "Not interested": never served to this viewer again; a zero reward on its latest impression. */
+export async function hideListing(ctx: Context, listingId: string) {
+  const id = parseListingId(listingId, 'listingId');
+  const listing = await ctx.prisma.listing.findUnique({ where: { id }, select: { id: true } });
+  if (!listing) throw createNotFoundError('listing', id);
+  await withIdentity(ctx.db.pool, ctx.viewer, (client) => client.query('SELECT hide_listing($1)', [id]));
+  return { listingId: String(id), hidden: true };
+}
+
+/** similar listings: nearest active listings to one listing's embedding (item-to-item). */
+export async function similarListings(
+  ctx: Context,
+  listingId: string | number,
+  first: number | null | undefined,
+) {
+  const id = parseListingId(listingId, 'listingId');
+  const size = first ?? 10;
+  if (!Number.isInteger(size) || size < 1 || size > 100) {
+    throw createBadUserInputError(`first must be between 1 and 100, got ${size}`, 'first');
+  }
+  const rows = await ctx.db.service.query<{ id: number; score: number }>(similarListingsSql, [id, size]);
+  const listings = await ctx.prisma.listing.findMany({ where: { id: { in: rows.map((r) => r.id) } } });
+  const byId = new Map(listings.map((l) => [l.id, l]));
+  return rows.flatMap((row) => {
+    const listing = byId.get(row.id);
+    return listing ? [{ listing, score: row.score }] : [];
+  });
+}

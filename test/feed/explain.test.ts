@@ -1,0 +1,120 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  feedCandidatesSql,
+  nearestListingsSql,
+  similarListingsSql,
+} from '../../src/db/sql/feedCandidates.js';
+import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { clusterCentre } from '../support/feedWorld.js';
+import { insertCategory, insertProfile, toVectorLiteral } from '../support/fixtures.js';
+
+/** One node of EXPLAIN (FORMAT JSON) output. */
+interface PlanNode {
+  'Node Type': string;
+  'Index Name'?: string;
+  Plans?: PlanNode[];
+}
+
+function nodes(plan: PlanNode): PlanNode[] {
+  return [plan, ...(plan.Plans ?? []).flatMap(nodes)];
+}
+
+const IVFFLAT = 'marketplace_listings_embedding_ivfflat';
+const CLUSTERS = 12;
+
+describe('EXPLAIN of the vector queries on 3000 listings', () => {
+  let db: TestDatabase;
+  let viewerId: string;
+  let listingId: number;
+
+  /** The plan's nodes, with the service path's vector settings (probes = 10, iterative scan). */
+  async function explain(sql: string, values: unknown[]): Promise<PlanNode[]> {
+    const client = await db.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('SET LOCAL ivfflat.probes = 10');
+      await client.query('SET LOCAL ivfflat.iterative_scan = relaxed_order');
+      const { rows } = await client.query<{ 'QUERY PLAN': { Plan: PlanNode }[] }>(
+        `EXPLAIN (FORMAT JSON) ${sql}`,
+        values,
+      );
+      return nodes(rows[0]!['QUERY PLAN'][0]!.Plan);
+    } finally {
+      await client.query('ROLLBACK');
+      client.release();
+    }
+  }
+
+  const usesIvfflat = (plan: PlanNode[]): boolean =>
+    plan.some((n) => n['Node Type'] === 'Index Scan' && n['Index Name'] === IVFFLAT);
+
+  const describePlan = (plan: PlanNode[]): string =>
+    plan.map((n) => `${n['Node Type']}${n['Index Name'] ? ` using ${n['Index Name']}` : ''}`).join(' | ');
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    const categories: number[] = [];
+    for (let i = 0; i < CLUSTERS; i += 1) categories.push(await insertCategory(db.pool));
+    // Listing g sits near the basis vector of cluster g % 12 (the same centres as clusterCentre), with
+    // deterministic noise from hashint4.
+    await db.pool.query(
+      `INSERT INTO marketplace_listings (category_id, title, price, popularity, created_at, embedding)
+       SELECT ($1::int[])[1 + g % $2], 'Bulk ' || g, 10, g % 97, now() - make_interval(mins => g),
+              (SELECT l2_normalize(array_agg((CASE WHEN d = (g % $2) * 7 THEN 1.0 ELSE 0.0 END
+                                              + (abs(hashint4(g * 384 + d)) % 1000 / 1000.0 - 0.5) * 0.1)::real ORDER BY d)::vector)
+                 FROM generate_series(0, 383) d)
+       FROM generate_series(1, 3000) g`,
+      [categories, CLUSTERS],
+    );
+    await db.pool.query(`REINDEX INDEX ${IVFFLAT}`);
+    await db.pool.query('ANALYZE marketplace_listings');
+    viewerId = await insertProfile(db.pool);
+    await db.pool.query('UPDATE profiles SET embedding = $2::vector WHERE user_id = $1', [
+      viewerId,
+      toVectorLiteral(clusterCentre(3)),
+    ]);
+    await db.pool.query('ANALYZE profiles');
+    const { rows } = await db.pool.query<{ id: number }>('SELECT min(id) AS id FROM marketplace_listings');
+    listingId = rows[0]!.id;
+  });
+
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  it('nearestListingsSql scans marketplace_listings_embedding_ivfflat', async () => {
+    const plan = await explain(nearestListingsSql, [toVectorLiteral(clusterCentre(3)), 10]);
+    expect(usesIvfflat(plan), describePlan(plan)).toBe(true);
+  });
+
+  it('similarListingsSql scans marketplace_listings_embedding_ivfflat', async () => {
+    const plan = await explain(similarListingsSql, [listingId, 10]);
+    expect(usesIvfflat(plan), describePlan(plan)).toBe(true);
+  });
+
+  it('feedCandidatesSql finds the SIMILAR pool through marketplace_listings_embedding_ivfflat', async () => {
+    const plan = await explain(feedCandidatesSql, [viewerId, null, 50, 20, '30 minutes', randomUUID(), 7, 8]);
+    expect(usesIvfflat(plan), describePlan(plan)).toBe(true);
+  });
+
+  it('finds listings through the rebuilt index from their own embeddings (distance 0 first)', async () => {
+    const client = await db.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('SET LOCAL ivfflat.probes = 10');
+      await client.query('SET LOCAL ivfflat.iterative_scan = relaxed_order');
+      const { rows: sample } = await client.query<{ id: number; embedding: string }>(
+        'SELECT id, embedding::text AS embedding FROM marketplace_listings ORDER BY id LIMIT 5 OFFSET 100',
+      );
+      expect(sample).toHaveLength(5);
+      for (const listing of sample) {
+        const { rows } = await client.query<{ id: number }>(nearestListingsSql, [listing.embedding, 3]);
+        expect(rows[0]?.id).toBe(listing.id);
+      }
+    } finally {
+      await client.query('ROLLBACK');
+      client.release();
+    }
+  });
+});

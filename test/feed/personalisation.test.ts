@@ -1,0 +1,204 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import {
+  createFeedHarness,
+  categoryIdsOf,
+  listingIdsOf,
+  sourcesOf,
+  suggestionsPage,
+  type FeedHarness,
+} from '../support/feedHarness.js';
+import {
+  clusterCentre,
+  createFeedViewer,
+  refreshVectorIndex,
+  seedFeedWorld,
+  type FeedWorld,
+} from '../support/feedWorld.js';
+import { insertLearningEvent, insertListing } from '../support/fixtures.js';
+import { dataOf } from '../support/graphqlResult.js';
+
+/** Clusters: A (0), B (1), C (2) with 8 listings each; D (3) with 6, used by the exclusion test only. */
+const A = 0;
+const D = 3;
+
+describe('personalised suggestions', () => {
+  let db: TestDatabase;
+  let world: FeedWorld;
+  /** ε = 0 (no exploration), default category share 0.4 and served window 30 minutes. */
+  let greedy: FeedHarness;
+  /** ε = 0 and no category cap (share 1), so the raw similarity ranking shows. */
+  let uncapped: FeedHarness;
+  /** ε = 0, no category cap and FEED_SERVED_WINDOW_MINUTES = 0. */
+  let noWindow: FeedHarness;
+
+  const viewerOf = (cluster: number) =>
+    createFeedViewer(db.pool, [{ interestId: world.interestIds[cluster]!, affinity: 0.9 }]);
+
+  /** Active listings nearest to the viewer's profile embedding, exactly (no index), as the owner. */
+  async function exactNearest(userId: string): Promise<{ id: number; similarity: number }[]> {
+    const { rows } = await db.pool.query<{ id: number; similarity: number }>(
+      `SELECT l.id, 1 - (l.embedding <=> p.embedding) AS similarity
+         FROM marketplace_listings l, profiles p
+        WHERE p.user_id = $1 AND l.status = 'active' AND l.seller_id IS DISTINCT FROM $1
+        ORDER BY l.embedding <=> p.embedding, l.id`,
+      [userId],
+    );
+    return rows;
+  }
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    world = await seedFeedWorld(db.pool, [8, 8, 8, 6]);
+    greedy = createFeedHarness(db, { FEED_EPSILON: '0' });
+    uncapped = createFeedHarness(db, { FEED_EPSILON: '0', FEED_CATEGORY_SHARE: '1' });
+    noWindow = createFeedHarness(db, {
+      FEED_EPSILON: '0',
+      FEED_CATEGORY_SHARE: '1',
+      FEED_SERVED_WINDOW_MINUTES: '0',
+    });
+  });
+
+  afterAll(async () => {
+    await greedy?.close();
+    await uncapped?.close();
+    await noWindow?.close();
+    await db?.drop();
+  });
+
+  it('ranks every listing of the category the viewer is interested in above all other categories', async () => {
+    const viewer = await viewerOf(A);
+    const page = await suggestionsPage(uncapped, viewer, { first: 10 });
+    expect(page.fallback).toBeNull();
+    expect(sourcesOf(page)).toEqual(Array<string>(10).fill('SIMILAR'));
+    const categories = categoryIdsOf(page);
+    expect(categories.slice(0, 8)).toEqual(Array<number>(8).fill(world.categoryIds[A]!));
+    expect(categories.slice(8).every((c) => c !== world.categoryIds[A])).toBe(true);
+    // Category A in descending similarity, as an exact nearest-neighbour scan orders it.
+    const exact = (await exactNearest(viewer.userId)).map((r) => r.id);
+    expect(listingIdsOf(page).slice(0, 8)).toEqual(exact.slice(0, 8));
+    expect(page.edges.map((e) => e.node.position)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  });
+
+  it('reports the cosine similarity to the profile as the score of SIMILAR suggestions', async () => {
+    const viewer = await viewerOf(A);
+    const page = await suggestionsPage(uncapped, viewer, { first: 10 });
+    const similarity = new Map((await exactNearest(viewer.userId)).map((r) => [r.id, r.similarity]));
+    const scores = page.edges.map((e) => e.node.score);
+    const expected = listingIdsOf(page).map((id) => similarity.get(id));
+    for (const [i, score] of scores.entries()) expect(score, `position ${i}`).toBeCloseTo(expected[i]!, 5);
+    expect(scores[0]).toBeGreaterThan(0.8);
+  });
+
+  it('never serves a listing without an embedding as SIMILAR', async () => {
+    const bare = await insertListing(db.pool, { categoryId: world.categoryIds[A]! });
+    try {
+      const viewer = await viewerOf(A);
+      const page = await suggestionsPage(uncapped, viewer, { first: 40 });
+      const edge = page.edges.find((e) => Number(e.node.listing.id) === bare);
+      expect(edge?.node.source ?? 'not served').not.toBe('SIMILAR');
+    } finally {
+      await db.pool.query('DELETE FROM marketplace_listings WHERE id = $1', [bare]);
+    }
+  });
+
+  it('caps one category at ceil(10 × 0.4) = 4 items when other candidates exist', async () => {
+    const viewer = await viewerOf(A);
+    const page = await suggestionsPage(greedy, viewer, { first: 10 });
+    expect(page.edges).toHaveLength(10);
+    const perCategory = new Map<number, number>();
+    for (const c of categoryIdsOf(page)) perCategory.set(c, (perCategory.get(c) ?? 0) + 1);
+    expect(Math.max(...perCategory.values())).toBeLessThanOrEqual(4);
+    // The cap binds: the viewer's own category still gets its full share, and first.
+    expect(perCategory.get(world.categoryIds[A]!)).toBe(4);
+    expect(categoryIdsOf(page).slice(0, 4)).toEqual(Array<number>(4).fill(world.categoryIds[A]!));
+  });
+
+  it('never serves the viewer’s own, liked, inactive or hidden listings', async () => {
+    const viewer = await viewerOf(D);
+    const [liked, hidden, ...rest] = world.listings[D]!;
+    const own = await insertListing(db.pool, {
+      categoryId: world.categoryIds[D]!,
+      sellerId: viewer.userId,
+      embedding: clusterCentre(D),
+    });
+    const inactive = await insertListing(db.pool, {
+      categoryId: world.categoryIds[D]!,
+      status: 'inactive',
+      embedding: clusterCentre(D),
+    });
+    await refreshVectorIndex(db.pool);
+    await db.pool.query('INSERT INTO likes (user_id, listing_id) VALUES ($1, $2)', [
+      viewer.userId,
+      liked!.id,
+    ]);
+    const hide = await uncapped.execute<{ hideListing: { listingId: string; hidden: boolean } }>(
+      'mutation ($id: ID!) { hideListing(listingId: $id) { listingId hidden } }',
+      { viewer, variables: { id: String(hidden!.id) } },
+    );
+    expect(dataOf(hide).hideListing).toEqual({ listingId: String(hidden!.id), hidden: true });
+
+    // first: 40 asks for more than exist, so every eligible listing is served.
+    const page = await suggestionsPage(uncapped, viewer, { first: 40 });
+    const served = listingIdsOf(page);
+    for (const id of [own, inactive, liked!.id, hidden!.id]) expect(served).not.toContain(id);
+    const { rows } = await db.pool.query<{ id: number }>(
+      `SELECT id FROM marketplace_listings WHERE status = 'active' AND seller_id IS DISTINCT FROM $1
+          AND id <> ALL($2::int[]) ORDER BY id`,
+      [viewer.userId, [liked!.id, hidden!.id]],
+    );
+    expect([...served].sort((a, b) => a - b)).toEqual(rows.map((r) => r.id));
+    // The remaining listings of D are the nearest, so they come first.
+    expect(served.slice(0, rest.length).sort((a, b) => a - b)).toEqual(
+      rest.map((l) => l.id).sort((a, b) => a - b),
+    );
+  });
+
+  it('does not serve listings again in a new session within FEED_SERVED_WINDOW_MINUTES', async () => {
+    const viewer = await viewerOf(A);
+    const first = listingIdsOf(await suggestionsPage(greedy, viewer, { first: 5 }));
+    expect(first).toHaveLength(5);
+    const second = listingIdsOf(await suggestionsPage(greedy, viewer, { first: 5 }));
+    expect(second).toHaveLength(5);
+    expect(second.filter((id) => first.includes(id))).toEqual([]);
+  });
+
+  it('serves the same listings again in a new session with FEED_SERVED_WINDOW_MINUTES=0', async () => {
+    const viewer = await viewerOf(A);
+    const first = listingIdsOf(await suggestionsPage(noWindow, viewer, { first: 5 }));
+    const second = listingIdsOf(await suggestionsPage(noWindow, viewer, { first: 5 }));
+    expect(first).toHaveLength(5);
+    expect(second).toEqual(first);
+  });
+
+  it('serves a listing again once its last impression is older than the window', async () => {
+    const viewer = await viewerOf(A);
+    const [old, recent] = (await exactNearest(viewer.userId)).map((r) => r.id);
+    await insertLearningEvent(db.pool, { userId: viewer.userId, listingId: old!, createdAgo: '31 minutes' });
+    await insertLearningEvent(db.pool, {
+      userId: viewer.userId,
+      listingId: recent!,
+      createdAgo: '29 minutes',
+    });
+    const served = listingIdsOf(await suggestionsPage(uncapped, viewer, { first: 10 }));
+    expect(served[0]).toBe(old);
+    expect(served).not.toContain(recent);
+  });
+
+  it('keeps a hidden listing out of a new session even with FEED_SERVED_WINDOW_MINUTES=0', async () => {
+    const viewer = await viewerOf(A);
+    const first = listingIdsOf(await suggestionsPage(noWindow, viewer, { first: 5 }));
+    const hide = await noWindow.execute('mutation ($id: ID!) { hideListing(listingId: $id) { hidden } }', {
+      viewer,
+      variables: { id: String(first[0]) },
+    });
+    dataOf(hide);
+    const second = listingIdsOf(await suggestionsPage(noWindow, viewer, { first: 5 }));
+    expect(second).not.toContain(first[0]);
+    // The rest of the first page comes back in the same order, one more listing of A fills the gap.
+    expect(second.slice(0, 4)).toEqual(first.slice(1));
+    expect(categoryIdsOf(await suggestionsPage(noWindow, viewer, { first: 5 }))).toEqual(
+      Array<number>(5).fill(world.categoryIds[A]!),
+    );
+  });
+});

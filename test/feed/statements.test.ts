@@ -1,0 +1,124 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Viewer } from '../../src/auth/viewer.js';
+import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { createFeedHarness, type FeedHarness } from '../support/feedHarness.js';
+import { createFeedViewer, seedFeedWorld } from '../support/feedWorld.js';
+import { insertProfile } from '../support/fixtures.js';
+import { dataOf } from '../support/graphqlResult.js';
+
+const SUGGESTIONS = `query ($first: Int) {
+  suggestions(first: $first) {
+    edges { node { source listing { id title category { name } seller { handle } } } }
+  }
+}`;
+
+interface Data {
+  suggestions: {
+    edges: {
+      node: {
+        source: string;
+        listing: { id: string; title: string; category: { name: string }; seller: { handle: string } | null };
+      };
+    }[];
+  };
+}
+
+/** Transaction control is overhead, not a data statement. */
+const transactionControl = /^\s*(BEGIN|COMMIT|ROLLBACK)\b/i;
+
+type Query = (...args: unknown[]) => unknown;
+
+/**
+ * Records every statement any pg client sends (the gateway's pool, Prisma's adapter and the service
+ * path's own pool all go through Client.prototype.query), while `recording` is on.
+ */
+function recordAllClients(): { statements: string[]; recording: boolean; restore: () => void } {
+  const proto = pg.Client.prototype as unknown as { query: Query };
+  const original = proto.query;
+  const log = {
+    statements: [] as string[],
+    recording: false,
+    restore: () => {
+      proto.query = original;
+    },
+  };
+  proto.query = function (this: unknown, ...args: unknown[]): unknown {
+    if (log.recording) {
+      const first = args[0];
+      const text = typeof first === 'string' ? first : (first as { text?: unknown } | null)?.text;
+      log.statements.push(typeof text === 'string' ? text : '<non-text query>');
+    }
+    return Reflect.apply(original, this, args);
+  };
+  return log;
+}
+
+describe('SQL statements per suggestions page (N+1 guard)', () => {
+  let db: TestDatabase;
+  let h: FeedHarness;
+  let log: ReturnType<typeof recordAllClients>;
+
+  async function measure(
+    viewer: Viewer | undefined,
+    first: number,
+  ): Promise<{ data: Data; statements: string[] }> {
+    log.statements.length = 0;
+    log.recording = true;
+    try {
+      const data = dataOf(await h.execute<Data>(SUGGESTIONS, { viewer, variables: { first } }));
+      return { data, statements: log.statements.filter((s) => !transactionControl.test(s)) };
+    } finally {
+      log.recording = false;
+    }
+  }
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    const world = await seedFeedWorld(db.pool, [40, 40, 40]);
+    // Twelve sellers, so the seller field has many distinct rows to load.
+    const sellers: string[] = [];
+    for (let i = 0; i < 12; i += 1) sellers.push(await insertProfile(db.pool));
+    await db.pool.query(
+      `UPDATE marketplace_listings SET seller_id = ($1::uuid[])[1 + id % 12] WHERE id = ANY($2::int[])`,
+      [sellers, world.listings.flat().map((l) => l.id)],
+    );
+    h = createFeedHarness(db, { FEED_SERVED_WINDOW_MINUTES: '0' });
+    log = recordAllClients();
+    // Warm up connections and Prisma so connection set-up is not counted.
+    await measure(undefined, 1);
+  });
+
+  afterAll(async () => {
+    log?.restore();
+    await h?.close();
+    await db?.drop();
+  });
+
+  it.each([
+    ['a personalised viewer', true],
+    ['an anonymous viewer', false],
+  ])('costs %s the same ≤ 4 statements for first: 10 and first: 50', async (_label, personal) => {
+    const viewer = personal
+      ? await createFeedViewer(db.pool, [{ interestId: await interestId(), affinity: 0.9 }])
+      : undefined;
+    const small = await measure(viewer, 10);
+    const large = await measure(viewer, 50);
+    expect(small.data.suggestions.edges).toHaveLength(10);
+    expect(large.data.suggestions.edges).toHaveLength(50);
+    const handles = new Set(large.data.suggestions.edges.map((e) => e.node.listing.seller?.handle));
+    expect(handles.size).toBe(12);
+    expect(handles.has(undefined)).toBe(false);
+    expect(large.statements.length, large.statements.join('\n---\n')).toBeLessThanOrEqual(4);
+    expect(large.statements.length).toBe(small.statements.length);
+    // The service path's own pool is counted too: the candidates statement and the impressions insert.
+    expect(large.statements.filter((s) => /WITH viewer AS/.test(s))).toHaveLength(1);
+    expect(large.statements.filter((s) => /INSERT INTO learning_events/.test(s))).toHaveLength(1);
+    if (process.env.LOG_STATEMENTS) console.log(large.statements);
+  });
+
+  async function interestId(): Promise<number> {
+    const { rows } = await db.pool.query<{ id: number }>('SELECT min(id) AS id FROM interest_catalog');
+    return rows[0]!.id;
+  }
+});
