@@ -1,5 +1,7 @@
 import type { FastifyInstance } from 'fastify';
+import { Writable } from 'node:stream';
 import { graphql, type ExecutionResult } from 'graphql';
+import { pino } from 'pino';
 import { createTokenVerifier } from '../../src/auth/verifyToken.js';
 import { signToken, type TokenClaims } from '../../src/auth/signToken.js';
 import type { Viewer } from '../../src/auth/viewer.js';
@@ -11,7 +13,7 @@ import { createLoaders } from '../../src/loaders/createLoaders.js';
 import { createFeedSettings } from '../../src/resolvers/feed.js';
 import { createSchema } from '../../src/schema/index.js';
 import { createApp } from '../../src/server/app.js';
-import { createLogger } from '../../src/server/logger.js';
+import { createLogger, loggerOptions, type Logger } from '../../src/server/logger.js';
 import { createMetrics, type Metrics } from '../../src/server/metrics.js';
 import { createRedis } from '../../src/server/redis.js';
 import type { TestDatabase } from './db.js';
@@ -73,21 +75,45 @@ export async function createTestGateway(
   };
 }
 
+/** One parsed JSON log line. */
+export type LogLine = Record<string, unknown> & { msg?: string; level?: string };
+
 export interface InProcess {
   config: Config;
   database: Database;
+  metrics: Metrics;
+  /** The JSON log lines written so far, when created with `captureLogs`. */
+  logs: LogLine[];
   /** Runs one operation against the schema with an explicit viewer, as the HTTP layer would. */
   execute: <T = Record<string, unknown>>(
     source: string,
-    options?: { viewer?: Viewer; variables?: Record<string, unknown> },
+    options?: { viewer?: Viewer; variables?: Record<string, unknown>; requestId?: string },
   ) => Promise<ExecutionResult<T>>;
   close: () => Promise<void>;
 }
 
+/** A logger that writes its JSON lines into `logs` instead of stdout, so tests can assert them. */
+function createCapturingLogger(config: Config, logs: LogLine[]): Logger {
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (line.trim()) logs.push(JSON.parse(line) as LogLine);
+      }
+      callback();
+    },
+  });
+  return pino(loggerOptions(config), sink);
+}
+
 /** Executes operations in-process (no HTTP) against a test database. */
-export function createInProcess(db: Pick<TestDatabase, 'url'>, env: Record<string, string> = {}): InProcess {
+export function createInProcess(
+  db: Pick<TestDatabase, 'url'>,
+  env: Record<string, string> = {},
+  options: { captureLogs?: boolean } = {},
+): InProcess {
   const config = testConfig(db, env);
-  const logger = createLogger(config);
+  const logs: LogLine[] = [];
+  const logger = options.captureLogs ? createCapturingLogger(config, logs) : createLogger(config);
   const database = createDatabase({ ...config.database, url: db.url }, () => undefined);
   const schema = createSchema();
   const metrics = createMetrics();
@@ -96,14 +122,16 @@ export function createInProcess(db: Pick<TestDatabase, 'url'>, env: Record<strin
   return {
     config,
     database,
+    metrics,
+    logs,
     execute: async <T>(
       source: string,
-      options: { viewer?: Viewer; variables?: Record<string, unknown> } = {},
+      options: { viewer?: Viewer; variables?: Record<string, unknown>; requestId?: string } = {},
     ) => {
       const viewer: Viewer = options.viewer ?? { role: 'anonymous', userId: null };
       requests += 1;
       const contextValue: Context = {
-        requestId: `test-${requests}`,
+        requestId: options.requestId ?? `test-${requests}`,
         viewer,
         logger,
         prisma: scopedPrisma(database.prisma, viewer),

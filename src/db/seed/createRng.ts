@@ -1,8 +1,8 @@
 /**
  * Deterministic pseudo-random numbers for the seeder.
  *
- * sfc32 uses only 32-bit integer arithmetic, so a given seed yields the same stream on every
- * machine and Node version. Each generator phase asks for its own named stream: adding draws to
+ * sfc32 (src/random) uses only 32-bit integer arithmetic, so a given seed yields the same stream on
+ * every machine and Node version. Each generator phase asks for its own named stream: adding draws to
  * one phase then never shifts the data of another.
  */
 
@@ -22,6 +22,8 @@ export interface Rng {
   /** An RFC 4122 version-4 shaped UUID drawn from this stream. */
   uuid(): string;
 }
+
+import { createSfc32 } from '../../random/createSfc32.js';
 
 const UINT32 = 4294967296;
 
@@ -57,26 +59,7 @@ function hex32(n: number): string {
 
 export function createRng(seed: number, stream: string): Rng {
   const mix = { s: (seed >>> 0) ^ hashName(stream) };
-  let a = splitmix32(mix);
-  let b = splitmix32(mix);
-  let c = splitmix32(mix);
-  let d = splitmix32(mix);
-
-  const nextUint32 = (): number => {
-    a |= 0;
-    b |= 0;
-    c |= 0;
-    d |= 0;
-    const t = (((a + b) | 0) + d) | 0;
-    d = (d + 1) | 0;
-    a = b ^ (b >>> 9);
-    b = (c + (c << 3)) | 0;
-    c = (c << 21) | (c >>> 11);
-    c = (c + t) | 0;
-    return t >>> 0;
-  };
-  // The first outputs of sfc32 still echo the seed words; discard them.
-  for (let i = 0; i < 12; i += 1) nextUint32();
+  const nextUint32 = createSfc32(splitmix32(mix), splitmix32(mix), splitmix32(mix), splitmix32(mix));
 
   const next = (): number => nextUint32() / UINT32;
 

@@ -2,6 +2,7 @@
  * Seeded randomness for the feed policies. Math.random cannot be replayed, and a logged page must be
  * reproducible from its seed (request id + page) to audit or re-score it, so every draw goes through an Rng.
  */
+import { createSfc32 } from '../../random/createSfc32.js';
 
 export interface Rng {
   /** Uniform in [0, 1). */
@@ -26,24 +27,9 @@ export function cyrb53(text: string, seed = 0): number {
 
 const TWO_32 = 4294967296;
 
-/** sfc32: 128-bit state, passes PractRand to large sizes, and is only 32-bit integer ops in JS. */
 function sfc32(a: number, b: number, c: number, d: number): Rng {
-  const next = (): number => {
-    a |= 0;
-    b |= 0;
-    c |= 0;
-    d |= 0;
-    const t = (((a + b) | 0) + d) | 0;
-    d = (d + 1) | 0;
-    a = b ^ (b >>> 9);
-    b = (c + (c << 3)) | 0;
-    c = (c << 21) | (c >>> 11);
-    c = (c + t) | 0;
-    return (t >>> 0) / TWO_32;
-  };
-  // The first outputs of a freshly seeded sfc32 are correlated with the seed words; discard them.
-  for (let i = 0; i < 12; i++) next();
-  return { next };
+  const nextUint32 = createSfc32(a, b, c, d);
+  return { next: () => nextUint32() / TWO_32 };
 }
 
 /**
