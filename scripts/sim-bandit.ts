@@ -1,5 +1,6 @@
 // npm run sim:bandit -- [--seed 7] [--users 500] [--impressions 50000] [--epsilon 0.1] [--slots 10]
-//   [--category-cap 3] [--refresh-every 10] [--categories 8] [--json]
+//   [--category-cap 3] [--refresh-every 10] [--categories 8] [--exploit-prior A,B]
+//   [--exploration-prior A,B] [--prior-strength 20] [--json]
 // Offline comparison of the feed's exploration policies (the real ε-greedy and Thompson code) on synthetic
 // viewers with known click probabilities. Deterministic: the same flags print the same numbers.
 import { parseArgs } from 'node:util';
@@ -15,7 +16,15 @@ const FLAGS = {
   categoryCap: 'category-cap',
   refreshEvery: 'refresh-every',
   categories: 'categories',
+  exploitPrior: 'exploit-prior',
+  explorationPrior: 'exploration-prior',
+  priorStrength: 'prior-strength',
 } as const satisfies Record<keyof SimulationConfig, string>;
+
+type FlagKey = keyof typeof FLAGS;
+const DECIMAL = /^(\d+\.?\d*|\.\d+)$/;
+const DECIMAL_KEYS: readonly FlagKey[] = ['epsilon', 'priorStrength'];
+const PRIOR_KEYS: readonly FlagKey[] = ['exploitPrior', 'explorationPrior'];
 
 function fail(message: string): never {
   console.error(`sim-bandit: ${message} (see --help)`);
@@ -40,20 +49,26 @@ function parseFlags(): { config: SimulationConfig; json: boolean } {
   if (values.help === true) {
     console.log(
       'usage: npm run sim:bandit -- [--seed N] [--users N] [--impressions N] [--epsilon 0..1] [--slots N]\n' +
-        '         [--category-cap N] [--refresh-every PAGES] [--categories N] [--json]\n' +
+        '         [--category-cap N] [--refresh-every PAGES] [--categories N] [--exploit-prior ALPHA,BETA]\n' +
+        '         [--exploration-prior ALPHA,BETA] [--prior-strength IMPRESSIONS] [--json]\n' +
         `defaults: ${JSON.stringify(DEFAULT_SIMULATION)}`,
     );
     process.exit(0);
   }
-  const config: Record<string, number> = { ...DEFAULT_SIMULATION };
-  for (const [key, flag] of Object.entries(FLAGS)) {
+  const config: Record<string, unknown> = { ...DEFAULT_SIMULATION };
+  for (const [key, flag] of Object.entries(FLAGS) as [FlagKey, string][]) {
     const raw = values[flag];
     if (typeof raw !== 'string') continue;
-    const pattern = key === 'epsilon' ? /^(\d+\.?\d*|\.\d+)$/ : /^\d+$/;
-    if (!pattern.test(raw.trim()))
-      fail(
-        `--${flag} must be ${key === 'epsilon' ? 'a number from 0 to 1' : 'a whole number'}, got "${raw}"`,
-      );
+    if (PRIOR_KEYS.includes(key)) {
+      const parts = raw.split(',').map((part) => part.trim());
+      if (parts.length !== 2 || !parts.every((part) => DECIMAL.test(part)))
+        fail(`--${flag} must be two numbers ALPHA,BETA such as 2,18, got "${raw}"`);
+      config[key] = { alpha: Number(parts[0]), beta: Number(parts[1]) };
+      continue;
+    }
+    const decimal = DECIMAL_KEYS.includes(key);
+    if (!(decimal ? DECIMAL : /^\d+$/).test(raw.trim()))
+      fail(`--${flag} must be ${decimal ? 'a number' : 'a whole number'}, got "${raw}"`);
     config[key] = Number(raw);
   }
   const checked = config as unknown as SimulationConfig;
@@ -61,18 +76,23 @@ function parseFlags(): { config: SimulationConfig; json: boolean } {
     validateSimulationConfig(checked);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    const key = Object.keys(FLAGS).find((name) => message.startsWith(`${name} `)) as
-      keyof typeof FLAGS | undefined;
+    const key = Object.keys(FLAGS).find((name) => message.startsWith(`${name} `)) as FlagKey | undefined;
     fail(key ? `--${FLAGS[key]}${message.slice(key.length)}` : message);
   }
   return { config: checked, json: values.json === true };
+}
+
+function formatSetting(value: unknown): string {
+  if (typeof value === 'object' && value !== null && 'alpha' in value && 'beta' in value)
+    return `${String(value.alpha)},${String(value.beta)}`;
+  return String(value);
 }
 
 function printTable(report: SimulationReport): void {
   const { config } = report;
   console.log(
     `sim:bandit  ${Object.entries(config)
-      .map(([key, value]) => `${FLAGS[key as keyof typeof FLAGS]}=${String(value)}`)
+      .map(([key, value]) => `${FLAGS[key as FlagKey]}=${formatSetting(value)}`)
       .join(' ')}`,
   );
   console.log(`oracle: ${report.oracle}\n`);

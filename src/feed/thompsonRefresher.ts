@@ -1,7 +1,12 @@
 import type { ServiceDb } from '../db/service.js';
 import { coerceError } from '../errors/errors.js';
 import type { Logger } from '../server/logger.js';
-import { posteriorsFromCounts, UNIFORM_PRIOR, type PosteriorSnapshot } from './policies/posteriors.js';
+import {
+  posteriorsFromCounts,
+  resolvePriorOptions,
+  type PosteriorSnapshot,
+  type PriorOptions,
+} from './policies/posteriors.js';
 import { createThompsonPolicy } from './policies/thompson.js';
 import type { FeedPolicy, FeedSource } from './policies/types.js';
 
@@ -20,15 +25,19 @@ export interface RefreshingThompson {
 
 /**
  * Thompson sampling whose Beta posteriors come from learning-event rewards, refreshed on a timer (never
- * per request): every page samples the latest snapshot. Until the first refresh, arms use the prior.
+ * per request): every page samples the latest snapshot. Until the first refresh, arms use the priors
+ * alone: the cold start, where SIMILAR takes most slots (see defaultExploitPrior).
  */
 export function createRefreshingThompson(options: {
   service: ServiceDb;
   logger: Logger;
   windowDays: number;
   intervalMs: number;
+  /** The same priors as `npm run sim:bandit` by default, so the simulation speaks for the gateway. */
+  priors?: PriorOptions;
 }): RefreshingThompson {
-  let snapshot: PosteriorSnapshot = { prior: UNIFORM_PRIOR, arms: {} };
+  const priors = resolvePriorOptions(options.priors);
+  let snapshot: PosteriorSnapshot = posteriorsFromCounts([], priors);
   const refresh = async () => {
     const rows = await options.service.query<{
       source: FeedSource;
@@ -43,6 +52,7 @@ export function createRefreshingThompson(options: {
         impressions: r.impressions,
         rewards: Math.min(r.rewards, r.impressions),
       })),
+      priors,
     );
   };
   const timer = setInterval(() => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { defaultExplorationPrior, defaultExploitPrior, defaultPriorStrength } from './posteriors.js';
 import { createRng } from './random.js';
 import { createOraclePolicy, createSimEnvironment } from './simEnvironment.js';
 import { runSimulation } from './simulate.js';
@@ -32,6 +33,31 @@ describe('runSimulation', () => {
     expect(() => runSimulation({ epsilon: 2 })).toThrow(/epsilon/);
     expect(() => runSimulation({ impressions: 1.5 })).toThrow(/impressions/);
     expect(() => runSimulation({ seed: -1 })).toThrow(/seed/);
+    expect(() => runSimulation({ priorStrength: 0 })).toThrow(/^priorStrength /);
+    expect(() => runSimulation({ exploitPrior: { alpha: -1, beta: 1 } })).toThrow(/^exploitPrior /);
+    expect(() => runSimulation({ explorationPrior: { alpha: 1, beta: Number.NaN } })).toThrow(
+      /^explorationPrior /,
+    );
+  });
+
+  it('runs Thompson with the gateway’s default priors unless told otherwise, and reports them', () => {
+    const report = runSimulation({ seed: 3, users: 5, impressions: 100 });
+    expect(report.config).toMatchObject({
+      exploitPrior: defaultExploitPrior,
+      explorationPrior: defaultExplorationPrior,
+      priorStrength: defaultPriorStrength,
+    });
+    const uniform = runSimulation({
+      seed: 3,
+      users: 5,
+      impressions: 100,
+      exploitPrior: { alpha: 1, beta: 1 },
+      explorationPrior: { alpha: 1, beta: 1 },
+    });
+    // The first 100 impressions are one refresh of cold start: Beta(1, 1) explores almost all of them.
+    const explored = (r: typeof report) => r.results.find((x) => x.policy === 'thompson')?.explorationShare;
+    expect(explored(uniform)).toBeGreaterThan(0.8);
+    expect(explored(report)).toBeLessThan(0.3);
   });
 });
 

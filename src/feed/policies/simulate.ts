@@ -1,5 +1,12 @@
 import { createEpsilonGreedyPolicy } from './epsilonGreedy.js';
-import { createPosteriorStore } from './posteriors.js';
+import type { BetaParams } from './posteriors.js';
+import {
+  createPosteriorStore,
+  defaultExploitPrior,
+  defaultExplorationPrior,
+  defaultPriorStrength,
+  resolvePriorOptions,
+} from './posteriors.js';
 import { createRng } from './random.js';
 import type { SimEnvironment, SimUser } from './simEnvironment.js';
 import { createOraclePolicy, createSimEnvironment } from './simEnvironment.js';
@@ -17,6 +24,10 @@ export interface SimulationConfig {
   /** Thompson sees a fresh posterior snapshot every this many pages, like the gateway's periodic refresh. */
   readonly refreshEvery: number;
   readonly categories: number;
+  /** Thompson's priors, as the gateway's (see PriorOptions). */
+  readonly exploitPrior: BetaParams;
+  readonly explorationPrior: BetaParams;
+  readonly priorStrength: number;
 }
 
 export const DEFAULT_SIMULATION: SimulationConfig = Object.freeze({
@@ -28,6 +39,9 @@ export const DEFAULT_SIMULATION: SimulationConfig = Object.freeze({
   categoryCap: 3,
   refreshEvery: 10,
   categories: 8,
+  exploitPrior: defaultExploitPrior,
+  explorationPrior: defaultExplorationPrior,
+  priorStrength: defaultPriorStrength,
 });
 
 export interface PolicyResult {
@@ -71,6 +85,7 @@ export function validateSimulationConfig(config: SimulationConfig): void {
   if (config.categories < 2) throw new RangeError(`categories must be at least 2, got ${config.categories}`);
   if (!(config.epsilon >= 0 && config.epsilon <= 1))
     throw new RangeError(`epsilon must be between 0 and 1, got ${config.epsilon}`);
+  resolvePriorOptions(config);
 }
 
 interface Learner {
@@ -137,7 +152,11 @@ export function runSimulation(overrides: Partial<SimulationConfig> = {}): Simula
   const greedy = createEpsilonGreedyPolicy({ epsilon: config.epsilon });
   const epsilonResult = runPolicy(env, config, { policy: () => greedy, observe: () => undefined });
 
-  const store = createPosteriorStore();
+  const store = createPosteriorStore([], {
+    exploitPrior: config.exploitPrior,
+    explorationPrior: config.explorationPrior,
+    priorStrength: config.priorStrength,
+  });
   let thompson = createThompsonPolicy({ posteriors: store.snapshot() });
   const thompsonResult = runPolicy(env, config, {
     policy: () => thompson,

@@ -58,7 +58,7 @@ describe('createThompsonPolicy', () => {
   });
 
   it('logs propensities that match how often each arm is actually chosen', () => {
-    // Two arms with overlapping posteriors: SIMILAR ~ Beta(21, 81), POPULAR:1 ~ Beta(26, 76).
+    // Two arms with overlapping posteriors: SIMILAR ~ Beta(6 + 20, 24 + 80), POPULAR:1 ~ Beta(≈29, ≈91).
     const posteriors = posteriorsFromCounts([
       { source: 'SIMILAR', categoryId: 1, impressions: 100, rewards: 20 },
       { source: 'POPULAR', categoryId: 1, impressions: 100, rewards: 25 },
@@ -99,6 +99,29 @@ describe('createThompsonPolicy', () => {
       for (const d of page) logged.add(d.propensity);
     }
     expect([...logged].sort()).toEqual([0.005, 1]);
+  });
+
+  it('draws an arm with no data from its source’s prior, so a new category starts near its source’s rate', () => {
+    // POPULAR converts at 30% and RECENT at 1%; category 2 of either has never been shown. SIMILAR: 10%.
+    const posteriors = posteriorsFromCounts([
+      { source: 'SIMILAR', categoryId: 1, impressions: 5000, rewards: 500 },
+      { source: 'POPULAR', categoryId: 1, impressions: 5000, rewards: 1500 },
+      { source: 'RECENT', categoryId: 1, impressions: 5000, rewards: 50 },
+    ]);
+    const policy = createThompsonPolicy({ posteriors });
+    const input = {
+      pools: { SIMILAR: pool(1, 5, () => 1), POPULAR: pool(101, 5, () => 2), RECENT: pool(201, 5, () => 2) },
+      slots: 1,
+      categoryCap: 9,
+    };
+    const chosen = { SIMILAR: 0, POPULAR: 0, RECENT: 0, EXPLORE: 0 };
+    for (let p = 0; p < 1000; p++) {
+      const [d] = policy.fillPage(input, createRng(`unseen:${p}`));
+      if (d) chosen[d.source]++;
+    }
+    // Beta(1, 1) would have given each unseen arm ~45% of the slots.
+    expect(chosen.POPULAR).toBeGreaterThan(900);
+    expect(chosen.RECENT).toBeLessThan(50);
   });
 
   it('moves the posteriors toward the truly better arm when fed its own rewards', () => {

@@ -1,5 +1,5 @@
 import { PageState } from './page.js';
-import type { PosteriorSnapshot } from './posteriors.js';
+import type { BetaParams, PosteriorSnapshot } from './posteriors.js';
 import { armKey, posteriorFor } from './posteriors.js';
 import type { Rng } from './random.js';
 import { beta, forkRng } from './random.js';
@@ -7,7 +7,7 @@ import type { Candidate, FeedPolicy, FeedSource, PageInput, SlotDecision } from 
 import { EXPLOIT_SOURCE, EXPLORATION_SOURCES, FEED_SOURCES } from './types.js';
 
 export interface ThompsonOptions {
-  /** A snapshot from createPosteriorStore / posteriorsFromCounts; arms it lacks get its prior. */
+  /** A snapshot from createPosteriorStore / posteriorsFromCounts; arms it lacks get their source's prior. */
   readonly posteriors: PosteriorSnapshot;
   /**
    * Monte Carlo draws per page for the propensities. Default 200: standard error ≤ 0.035, at a cost of
@@ -20,6 +20,7 @@ export interface ThompsonOptions {
 
 interface Option {
   readonly arm: number;
+  readonly key: string;
   readonly source: FeedSource;
   readonly item: Candidate;
 }
@@ -27,7 +28,8 @@ interface Option {
 /**
  * Thompson sampling over arms = SIMILAR (one arm, keeping the personalised order) and source:category for
  * the exploration pools (see armKey). Each slot draws once from the Beta posterior of every arm that still
- * has an eligible item and takes the highest draw's next item.
+ * has an eligible item and takes the highest draw's next item. An arm with no data draws from its source's
+ * prior (see PriorOptions), so a fresh deployment gives SIMILAR most slots rather than 1 in 26.
  *
  * Propensity = P(this arm has the highest draw among the arms available at this slot), estimated once per
  * slot from `propensityDraws` joint draws made at the start of the page with a child Rng forked from the
@@ -49,7 +51,7 @@ export function createThompsonPolicy(options: ThompsonOptions): FeedPolicy {
       const mcRng = forkRng(rng);
 
       const armIndex = new Map<string, number>();
-      const params: { alpha: number; beta: number }[] = [];
+      const params: BetaParams[] = [];
       for (const source of FEED_SOURCES) {
         for (const item of page.pool(source)) {
           const key = armKey(source, item.categoryId);
@@ -61,12 +63,14 @@ export function createThompsonPolicy(options: ThompsonOptions): FeedPolicy {
       const arms = params.length;
       const draws = new Float64Array(propensityDraws * arms);
       for (let d = 0; d < propensityDraws; d++) {
-        for (let a = 0; a < arms; a++) {
-          const p = params[a] ?? posteriors.prior;
+        params.forEach((p, a) => {
           draws[d * arms + a] = beta(mcRng, p.alpha, p.beta);
-        }
+        });
       }
-      const indexOf = (key: string): number => armIndex.get(key) ?? -1;
+      const option = (source: FeedSource, categoryId: number, item: Candidate): Option => {
+        const key = armKey(source, categoryId);
+        return { arm: armIndex.get(key) ?? -1, key, source, item };
+      };
 
       const winShare = (chosen: number, available: readonly Option[]): number => {
         let wins = 0;
@@ -82,21 +86,21 @@ export function createThompsonPolicy(options: ThompsonOptions): FeedPolicy {
         const relaxed = page.capRelaxed();
         const available: Option[] = [];
         const exploit = page.nextFrom(EXPLOIT_SOURCE, relaxed);
-        if (exploit) available.push({ arm: indexOf(EXPLOIT_SOURCE), source: EXPLOIT_SOURCE, item: exploit });
+        if (exploit) available.push(option(EXPLOIT_SOURCE, exploit.categoryId, exploit));
         for (const source of EXPLORATION_SOURCES) {
           for (const [categoryId, item] of page.nextPerCategory(source, relaxed)) {
-            available.push({ arm: indexOf(armKey(source, categoryId)), source, item });
+            available.push(option(source, categoryId, item));
           }
         }
         if (available.length === 0) break;
 
         let best: Option | undefined;
         let bestDraw = -1;
-        for (const option of available) {
-          const p = params[option.arm] ?? posteriors.prior;
+        for (const candidate of available) {
+          const p = params[candidate.arm] ?? posteriorFor(posteriors, candidate.key);
           const draw = beta(rng, p.alpha, p.beta);
           if (draw > bestDraw) {
-            best = option;
+            best = candidate;
             bestDraw = draw;
           }
         }
