@@ -15,12 +15,22 @@ export const bootstrapScript = `(function () {
     // The gateway has no @defer/@stream; plain JSON POSTs also satisfy Apollo's CSRF prevention.
     enableIncrementalDelivery: false,
   });
+  // Right after a tab switch GraphiQL can still hold the previous tab's operation name for a moment;
+  // a name the document does not define is dropped, so the document's own operation runs.
+  var guardedFetcher = function (params, options) {
+    var name = params && params.operationName;
+    if (name && typeof params.query === 'string') {
+      var defined = new RegExp('\\\\b(query|mutation|subscription)\\\\s+' + name + '\\\\b').test(params.query);
+      if (!defined) params = Object.assign({}, params, { operationName: undefined });
+    }
+    return fetcher(params, options);
+  };
   var tabs = config.tabs.map(function (tab) {
     return { query: tab.query, variables: tab.variables, headers: headers };
   });
   ReactDOM.createRoot(document.getElementById('graphiql')).render(
     React.createElement(GraphiQL, {
-      fetcher: fetcher,
+      fetcher: guardedFetcher,
       defaultTabs: tabs,
       // Also used for tabs restored from localStorage, whose headers GraphiQL never persists.
       defaultHeaders: headers,
