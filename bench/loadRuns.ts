@@ -1,14 +1,14 @@
 import type { Config } from '../src/config/config.js';
 import { createEpsilonGreedyPolicy } from '../src/feed/policies/epsilonGreedy.js';
-import { startGateway } from '../src/server/gateway.js';
-import { createLogger } from '../src/server/logger.js';
+import { GATEWAY_ARGS, startGatewayProcess, type GatewayProcess } from './gatewayProcess.js';
 import { createGraphqlClient } from './http.js';
 import { runLoad, type LoadResult } from './load.js';
 import { createRawServicePool, rawFeedTask } from './rawSql.js';
-import type { BenchResults } from './report.js';
+import type { BenchResults, HeapSnapshot } from './report.js';
+import { createRssSampler } from './rssSampler.js';
 import type { BenchSettings } from './settings.js';
 
-const mb = (bytes: number) => Math.round(bytes / 1024 / 1024);
+const mb = (kb: number) => Math.round(kb / 1024);
 
 function printRun(path: string, r: LoadResult): void {
   const l = r.latencyMs;
@@ -19,23 +19,31 @@ function printRun(path: string, r: LoadResult): void {
   );
 }
 
+async function heapOf(gateway: GatewayProcess): Promise<HeapSnapshot> {
+  const h = await gateway.heap();
+  const toMb = (bytes: number) => Math.round(bytes / 1024 / 1024);
+  return { heapUsedMb: toMb(h.heapUsed), heapTotalMb: toMb(h.heapTotal), externalMb: toMb(h.external) };
+}
+
 /**
- * Starts the real gateway in this process and the raw-SQL pool next to it, then for each concurrency
- * runs the gateway (HTTP) and the raw SQL back to back, so both see the same data and cache state.
- * RSS is sampled during the gateway's high-concurrency run.
+ * Starts the built gateway as its own process (`env` is its whole configuration) and the raw-SQL pool
+ * in this one, then for each concurrency runs the gateway (HTTP) and the raw SQL back to back, so both
+ * see the same data and cache state. The gateway's RSS is sampled throughout; it idles during the
+ * raw-SQL runs.
  */
 export async function runLoadComparison(
+  env: Record<string, string>,
   config: Config,
   settings: BenchSettings,
   viewers: string[],
   tokens: string[],
   first: number,
-): Promise<{ runs: BenchResults['runs']; rss: BenchResults['rss'] }> {
-  const beforeGateway = process.memoryUsage().rss;
-  const gateway = await startGateway(config, createLogger(config));
+): Promise<{ runs: BenchResults['runs']; rss: BenchResults['rss']; exit: string }> {
+  const gateway = await startGatewayProcess(env, 'gateway');
   const raw = createRawServicePool(config, settings.benchUrl);
-  const [, highC] = settings.concurrencies;
+  const [lowC, highC] = settings.concurrencies;
   const client = createGraphqlClient(gateway.url, highC);
+  const sampler = createRssSampler(gateway);
   const rawTask = rawFeedTask(raw, {
     first,
     servedWindowMinutes: config.feed.servedWindowMinutes,
@@ -43,51 +51,63 @@ export async function runLoadComparison(
     policyName: createEpsilonGreedyPolicy({ epsilon: config.feed.epsilon }).name,
     viewers,
   });
-  const started = process.memoryUsage();
-  const peak = { rss: started.rss, heapUsed: started.heapUsed };
   const runs: BenchResults['runs'] = [];
   const timing = { durationSec: settings.durationSec, warmupSec: settings.warmupSec };
-  console.log(
-    `load: gateway at ${gateway.url}, ${timing.warmupSec} s warm-up + ${timing.durationSec} s per run`,
-  );
+  let exit: string;
+  let memory;
   try {
+    const ready = { memory: await gateway.memory(), heap: await heapOf(gateway) };
+    console.log(
+      `load: gateway pid ${gateway.pid} at ${gateway.url} (${mb(ready.memory.rssKb)} MB RSS when ready), ` +
+        `${timing.warmupSec} s warm-up + ${timing.durationSec} s per run`,
+    );
+    let idleHeap: HeapSnapshot | undefined;
     for (const concurrency of settings.concurrencies) {
-      let sampler: NodeJS.Timeout | undefined;
-      const sample = () => {
-        const m = process.memoryUsage();
-        if (m.rss > peak.rss) Object.assign(peak, { rss: m.rss, heapUsed: m.heapUsed });
-      };
-      const http = await runLoad(client.feedTask(first, tokens), {
-        concurrency,
-        ...timing,
-        onMeasureStart: () => {
-          if (concurrency === highC) sampler = setInterval(sample, 50);
-        },
-      });
-      clearInterval(sampler);
+      sampler.setPhase(`gateway c=${concurrency}`);
+      const http = await runLoad(client.feedTask(first, tokens), { concurrency, ...timing });
       runs.push({ path: 'gateway', ...http });
       printRun('gateway', http);
+      sampler.setPhase(`raw-sql c=${concurrency}`);
       const sql = await runLoad(rawTask, { concurrency, ...timing });
       runs.push({ path: 'raw-sql', ...sql });
       printRun('raw-sql', sql);
+      if (concurrency === lowC) idleHeap = await heapOf(gateway);
     }
+    await sampler.stop();
+    const end = { memory: await gateway.memory(), heap: await heapOf(gateway) };
+    memory = { ready, idleHeap, end };
   } finally {
+    await sampler.stop();
     client.close();
-    await gateway.stop();
     await raw.close();
+    exit = await gateway.stop();
+    console.log(`load: gateway stopped with SIGTERM (${exit})`);
   }
-  return {
-    runs,
-    rss: {
-      beforeGatewayMb: mb(beforeGateway),
-      gatewayStartedMb: mb(started.rss),
-      peakMb: mb(peak.rss),
-      peakHeapUsedMb: mb(peak.heapUsed),
-      note:
-        `RSS of the bench process (run by tsx), which holds the gateway AND the raw-SQL pool and the ` +
-        `load generator: ${mb(beforeGateway)} MB with the modules loaded but before the gateway started, ` +
-        `${mb(started.rss)} MB once it listened, peak ${mb(peak.rss)} MB (heap used ${mb(peak.heapUsed)} MB) ` +
-        `during the gateway c=${highC} run. It overstates the gateway alone.`,
-    },
+
+  const idle = `raw-sql c=${lowC}`;
+  const peakByRunMb = Object.fromEntries(
+    settings.concurrencies.map((c) => [`c=${c}`, mb(sampler.peakKb(`gateway c=${c}`))]),
+  );
+  const sampledPeakKb = Math.max(...settings.concurrencies.map((c) => sampler.peakKb(`gateway c=${c}`)));
+  const peakMb = mb(Math.max(memory.end.memory.hwmKb ?? 0, sampledPeakKb));
+  const idleAfterWarmupMb = mb(sampler.medianKb(idle));
+  const rss: BenchResults['rss'] = {
+    source: `VmRSS of the gateway process (node ${GATEWAY_ARGS.join(' ')}) from /proc/<pid>/status`,
+    readyMb: mb(memory.ready.memory.rssKb),
+    idleAfterWarmupMb,
+    peakByRunMb,
+    peakMb,
+    endMb: mb(memory.end.memory.rssKb),
+    heap: { ready: memory.ready.heap, idle: memory.idleHeap ?? null, end: memory.end.heap },
+    samples: sampler.count(),
+    note:
+      `RSS of the gateway process alone (node ${GATEWAY_ARGS.join(' ')}, production settings), read every ` +
+      `100 ms: ${mb(memory.ready.memory.rssKb)} MB when ready, ${idleAfterWarmupMb} MB idle after its c=${lowC} ` +
+      `run (median while the raw SQL ran), peak ${peakMb} MB (VmHWM, its whole life; sampled peaks ` +
+      `${Object.entries(peakByRunMb)
+        .map(([k, v]) => `${v} MB at ${k}`)
+        .join(', ')}), ${mb(memory.end.memory.rssKb)} MB at the end. The load generator and the raw-SQL ` +
+      `pool run in the bench process and are not included.`,
   };
+  return { runs, rss, exit };
 }

@@ -12,6 +12,12 @@ export interface Target {
   pass: boolean;
 }
 
+export interface HeapSnapshot {
+  heapUsedMb: number;
+  heapTotalMb: number;
+  externalMb: number;
+}
+
 export interface BenchResults {
   date: string;
   node: string;
@@ -29,14 +35,34 @@ export interface BenchResults {
     gatewayPoolMax: number;
     servicePoolMax: number;
   };
+  /** How the gateway ran: its own process, built from this tree. */
+  gateway: {
+    command: string;
+    /** `npm run build` time, or why it was skipped. */
+    build: string;
+    redis: string;
+    /** How each gateway process ended on SIGTERM (the measured one, then the counting one). */
+    exits: { load: string; counting: string };
+  };
   runs: ({ path: 'gateway' | 'raw-sql' } & LoadResult)[];
   ratios: { p50GatewayOverRawAtC1: number; throughputGatewayOverRawAtHighC: number };
   statements: StatementCount[];
+  /** The gateway process's memory (the bench process is not in it). */
   rss: {
-    beforeGatewayMb: number;
-    gatewayStartedMb: number;
+    source: string;
+    /** After /readyz, before any request. */
+    readyMb: number;
+    /** Median while the gateway idled during the raw-SQL c=1 run, after its own c=1 run. */
+    idleAfterWarmupMb: number;
+    /** Highest sample during each gateway run ("c=1", "c=16"). */
+    peakByRunMb: Record<string, number>;
+    /** VmHWM at the end: the highest RSS over the process's whole life. */
     peakMb: number;
-    peakHeapUsedMb: number;
+    /** After all runs, before SIGTERM. */
+    endMb: number;
+    /** From the gateway's /metrics (prom-client defaults) when ready, idle after c=1, and at the end. */
+    heap: { ready: HeapSnapshot; idle: HeapSnapshot | null; end: HeapSnapshot };
+    samples: number;
     note: string;
   };
   targets: Target[];
@@ -65,7 +91,7 @@ export function evaluateTargets(r: Omit<BenchResults, 'targets'>, highC: number)
       pass: r.ratios.throughputGatewayOverRawAtHighC >= 0.5,
     },
     {
-      name: `peak RSS during the gateway c=${highC} run`,
+      name: 'gateway process RSS, peak over its life (VmHWM)',
       value: `${r.rss.peakMb} MB`,
       target: '< 300 MB',
       pass: r.rss.peakMb < 300,
@@ -78,6 +104,9 @@ const fmt = (n: number) => n.toLocaleString('en-US');
 export function toMarkdown(r: BenchResults): string {
   const d = r.dataset;
   const s = r.settings;
+  const m = r.rss;
+  const heap = (h: HeapSnapshot | null) =>
+    h ? `${h.heapUsedMb} / ${h.heapTotalMb} / ${h.externalMb}` : 'n/a';
   const lines = [
     `# Feed bench, ${r.date}`,
     '',
@@ -88,6 +117,8 @@ export function toMarkdown(r: BenchResults): string {
     `- Each run: ${s.warmupSec} s warm-up, then ${s.durationSec} s measured; ${s.viewers} viewers rotating; ` +
       `\`suggestions(first: ${s.first})\`; pools: gateway ${s.gatewayPoolMax} + service ${s.servicePoolMax}, ` +
       `raw SQL ${s.servicePoolMax} (same settings as the service pool)`,
+    `- Gateway: \`${r.gateway.command}\` in its own process (NODE_ENV=production, ${r.gateway.redis}); ` +
+      `${r.gateway.build}; stopped with SIGTERM: ${r.gateway.exits.load} (counting instance: ${r.gateway.exits.counting})`,
     '',
     '| Path | Concurrency | Requests | req/s | p50 ms | p95 ms | p99 ms | Errors |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
@@ -104,7 +135,7 @@ export function toMarkdown(r: BenchResults): string {
     '| statements (no BEGIN/COMMIT/ROLLBACK) | ' +
       r.statements.map((c) => `${c.perRequest.max} / ${c.perRequest.mean}`).join(' | ') +
       ' |',
-    '| all pg query() calls | ' +
+    '| all statements, BEGIN/COMMIT included | ' +
       r.statements
         .map((c) => `${c.withTransactionControl.max} / ${c.withTransactionControl.mean}`)
         .join(' | ') +
@@ -118,7 +149,15 @@ export function toMarkdown(r: BenchResults): string {
     '| --- | --- | --- | --- |',
     ...r.targets.map((t) => `| ${t.name} | ${t.value} | ${t.target} | ${t.pass ? 'PASS' : 'FAIL'} |`),
     '',
-    `RSS: ${r.rss.note}`,
+    '| Gateway process memory | RSS MB | V8 heap used / total / external MB |',
+    '| --- | ---: | ---: |',
+    `| ready, before any request | ${m.readyMb} | ${heap(m.heap.ready)} |`,
+    `| idle after its c=1 run | ${m.idleAfterWarmupMb} | ${heap(m.heap.idle)} |`,
+    ...Object.entries(m.peakByRunMb).map(([run, v]) => `| peak sampled during the ${run} run | ${v} | |`),
+    `| peak over its life (VmHWM) | ${m.peakMb} | |`,
+    `| end, after all runs | ${m.endMb} | ${heap(m.heap.end)} |`,
+    '',
+    `RSS: ${m.note}`,
     '',
   ];
   return lines.join('\n');

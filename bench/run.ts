@@ -4,15 +4,15 @@
  */
 import os from 'node:os';
 import { signToken } from '../src/auth/signToken.js';
-import { loadConfig, type Config } from '../src/config/config.js';
-import { startGateway } from '../src/server/gateway.js';
-import { createLogger } from '../src/server/logger.js';
+import { loadConfig } from '../src/config/config.js';
 import { pickViewers, prepareBenchDatabase } from './database.js';
+import { buildGateway, GATEWAY_ARGS, startGatewayProcess } from './gatewayProcess.js';
 import { createGraphqlClient, feedQuery } from './http.js';
 import { runLoadComparison } from './loadRuns.js';
 import { evaluateTargets, toMarkdown, writeResults, type BenchResults } from './report.js';
-import { readSettings } from './settings.js';
-import { countPerRequest, withStatementCounter, type StatementCount } from './statements.js';
+import { readSettings, type BenchSettings } from './settings.js';
+import { startStatementProxy } from './statementProxy.js';
+import { countPerRequest, type StatementCount } from './statements.js';
 
 /** The page size of the measured query; the statement count also tries 10 and 50. */
 const FIRST = 20;
@@ -21,35 +21,54 @@ const COUNT_REQUESTS = 20;
 /** Fixed so tokens signed here verify in the gateway; HS256 needs 32+ characters. */
 const JWT_SECRET = 'lodestar-bench-only-jwt-secret-0123456789';
 
-/** Production settings (no IDE, no introspection, no demo data) but quiet logs, on a free port. */
-function gatewayConfig(databaseUrl: string): Config {
-  return loadConfig({
+/**
+ * The gateway's whole environment: production settings (no IDE, no introspection, no demo data),
+ * quiet logs, the bench database (already migrated by prepareBenchDatabase) and Redis under a key
+ * prefix of its own. The port is added per process.
+ */
+function gatewayEnv(settings: BenchSettings): Record<string, string> {
+  return {
     NODE_ENV: 'production',
     HOST: '127.0.0.1',
-    PORT: '0',
     LOG_LEVEL: 'warn',
-    DATABASE_URL: databaseUrl,
+    DATABASE_URL: settings.benchUrl,
+    MIGRATE_ON_START: 'false',
     JWT_SECRET,
-  });
+    ...(settings.redisUrl ? { REDIS_URL: settings.redisUrl, REDIS_KEY_PREFIX: 'lodestar-bench:' } : {}),
+  };
 }
 
-async function countStatements(config: Config, tokens: string[]): Promise<StatementCount[]> {
-  // A gateway of its own, started after the counter is installed and after the load runs, so the
-  // wrapped query() never touches the measured runs and nothing else queries meanwhile.
-  return withStatementCounter(async (counter) => {
-    const gateway = await startGateway(config, createLogger(config));
+/**
+ * A gateway process of its own, started after the load runs, whose Postgres connections go through
+ * the counting proxy; nothing else uses it while it is counted.
+ */
+async function countStatements(
+  env: Record<string, string>,
+  settings: BenchSettings,
+  tokens: string[],
+): Promise<{ counts: StatementCount[]; exit: string }> {
+  const proxy = await startStatementProxy(settings.benchUrl);
+  try {
+    const gateway = await startGatewayProcess(
+      // The experiment is re-read on a timer, not per request: keep that read out of the counted window.
+      { ...env, DATABASE_URL: proxy.url, FEED_EXPERIMENT_REFRESH_SEC: '3600' },
+      'gateway (counting)',
+    );
     const client = createGraphqlClient(gateway.url, 1);
+    const counts: StatementCount[] = [];
+    let exit = 'not stopped';
     try {
-      const counts: StatementCount[] = [];
       for (const first of COUNT_FIRSTS) {
-        counts.push(await countPerRequest(counter, client.feedTask(first, tokens), first, COUNT_REQUESTS));
+        counts.push(await countPerRequest(proxy, client.feedTask(first, tokens), first, COUNT_REQUESTS));
       }
-      return counts;
     } finally {
       client.close();
-      await gateway.stop();
+      exit = await gateway.stop();
     }
-  });
+    return { counts, exit };
+  } finally {
+    await proxy.close();
+  }
 }
 
 async function main(): Promise<number> {
@@ -57,17 +76,28 @@ async function main(): Promise<number> {
   const startedAt = new Date().toISOString();
   const loadAverageAtStart = os.loadavg();
   const dataset = await prepareBenchDatabase(settings);
-  const config = gatewayConfig(settings.benchUrl);
+  const env = gatewayEnv(settings);
+  // What the gateway process will read from the same environment: token settings, pool sizes, feed knobs.
+  const config = loadConfig({ ...env, PORT: '0' });
   const viewers = await pickViewers(settings.benchUrl, settings.viewers);
   const tokens = await Promise.all(
     viewers.map((sub) => signToken(config.auth, { sub, role: 'user' }, { expiresIn: '2h' })),
   );
   console.log(`viewers: ${viewers.length} users with profile embeddings, tokens signed`);
 
-  const { runs, rss } = await runLoadComparison(config, settings, viewers, tokens, FIRST);
+  let build = 'not rebuilt (BENCH_SKIP_BUILD)';
+  if (!settings.skipBuild) {
+    console.log('build: npm run build');
+    build = `built with npm run build in ${(await buildGateway()).toFixed(1)} s`;
+  }
 
-  console.log(`statements: ${COUNT_REQUESTS} requests each for first = ${COUNT_FIRSTS.join(', ')}`);
-  const statements = await countStatements(config, tokens);
+  const { runs, rss, exit } = await runLoadComparison(env, config, settings, viewers, tokens, FIRST);
+
+  console.log(
+    `statements: ${COUNT_REQUESTS} requests each for first = ${COUNT_FIRSTS.join(', ')}, ` +
+      'counted at the Postgres wire protocol',
+  );
+  const { counts: statements, exit: countingExit } = await countStatements(env, settings, tokens);
   for (const c of statements) {
     console.log(
       `  first=${c.first}: ${c.perRequest.max} max (${c.withTransactionControl.max} with tx control)`,
@@ -99,6 +129,12 @@ async function main(): Promise<number> {
       query: feedQuery(FIRST),
       gatewayPoolMax: config.database.poolMax,
       servicePoolMax: Math.max(1, Math.ceil(config.database.poolMax / 2)),
+    },
+    gateway: {
+      command: `node ${GATEWAY_ARGS.join(' ')}`,
+      build,
+      redis: settings.redisUrl ? 'with Redis' : 'without Redis',
+      exits: { load: exit, counting: countingExit },
     },
     runs,
     ratios: {

@@ -15,6 +15,10 @@ export interface BenchSettings {
   skipSeed: boolean;
   /** Drop and re-seed lodestar_bench even if it could be reused. */
   reseed: boolean;
+  /** The gateway's REDIS_URL (keys under `lodestar-bench:`); null runs it without Redis (degraded mode). */
+  redisUrl: string | null;
+  /** Start the gateway from dist/ as it is instead of running `npm run build` first. */
+  skipBuild: boolean;
   dataset: { users: number; listings: number; interests: number; categories: number; seed: number };
 }
 
@@ -45,6 +49,10 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): BenchSetting
     viewers: number(env, 'BENCH_VIEWERS', 300, 1, 20_000),
     skipSeed: flag(env, 'BENCH_SKIP_SEED'),
     reseed: flag(env, 'BENCH_RESEED'),
+    redisUrl: /^(off|none)$/i.test(env.BENCH_REDIS_URL ?? '')
+      ? null
+      : env.BENCH_REDIS_URL || 'redis://127.0.0.1:6379',
+    skipBuild: flag(env, 'BENCH_SKIP_BUILD'),
     dataset: { users: 20_000, listings: 100_000, interests: 400, categories: 12, seed: 42 },
   };
 }

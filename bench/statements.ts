@@ -1,4 +1,4 @@
-import pg from 'pg';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Task } from './load.js';
 
 export interface StatementCount {
@@ -6,20 +6,16 @@ export interface StatementCount {
   requests: number;
   /** Statements per request, BEGIN/COMMIT/ROLLBACK left out (the target counts these). */
   perRequest: { min: number; max: number; mean: number };
-  /** Every pg query() call per request, transaction control included. */
+  /** Every statement per request, transaction control included. */
   withTransactionControl: { min: number; max: number; mean: number };
   /** What the statements were, summed over the requests: first line of the SQL → count. */
   breakdown: Record<string, number>;
 }
 
-const transactionControl = /^\s*(BEGIN|COMMIT|ROLLBACK|START TRANSACTION)\b/i;
+/** A statement sent after the response (not awaited by the resolver) still counts for its request. */
+const SETTLE_MS = 25;
 
-function textOf(arg: unknown): string {
-  if (typeof arg === 'string') return arg;
-  // QueryConfig objects and submittables (Prisma's adapter passes { text, values, rowMode }).
-  if (arg && typeof arg === 'object' && 'text' in arg && typeof arg.text === 'string') return arg.text;
-  return '(unknown)';
-}
+const transactionControl = /^\s*(BEGIN|COMMIT|ROLLBACK|START TRANSACTION)\b/i;
 
 /** A short label for a statement: its first non-empty line, whitespace squeezed. */
 function labelOf(text: string): string {
@@ -34,36 +30,9 @@ const stats = (xs: number[]) => ({
 });
 
 /**
- * Counts the SQL statements the gateway sends per request by wrapping pg.Client.prototype.query,
- * which every path goes through (Prisma's pg adapter, pool.query, the service pool). The wrapper is
- * installed only while `fn` runs and the caller must make sure nothing else queries meanwhile (the
- * bench runs this phase alone, on its own gateway instance, before the load runs start).
+ * Runs `requests` requests one at a time and counts each one's statements, as `counter` (the wire
+ * proxy in front of a gateway of its own) saw them. Nothing else may use that gateway meanwhile.
  */
-export async function withStatementCounter<T>(
-  fn: (counter: { take: () => string[] }) => Promise<T>,
-): Promise<T> {
-  type Query = (this: pg.Client, ...args: unknown[]) => unknown;
-  const proto = pg.Client.prototype as unknown as { query: Query };
-  const original = proto.query;
-  let seen: string[] = [];
-  proto.query = function (this: pg.Client, ...args: unknown[]) {
-    seen.push(textOf(args[0]));
-    return original.apply(this, args);
-  };
-  try {
-    return await fn({
-      take: () => {
-        const taken = seen;
-        seen = [];
-        return taken;
-      },
-    });
-  } finally {
-    proto.query = original;
-  }
-}
-
-/** Runs `requests` requests one at a time and counts each one's statements. */
 export async function countPerRequest(
   counter: { take: () => string[] },
   task: Task,
@@ -74,9 +43,11 @@ export async function countPerRequest(
   const all: number[] = [];
   const breakdown: Record<string, number> = {};
   await task(requests); // one unmeasured request first: first-use work (connecting, Prisma) is not per-request
+  await sleep(SETTLE_MS);
   counter.take();
   for (let i = 0; i < requests; i += 1) {
     await task(i);
+    await sleep(SETTLE_MS);
     const texts = counter.take();
     all.push(texts.length);
     const statements = texts.filter((t) => !transactionControl.test(t));

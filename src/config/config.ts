@@ -87,6 +87,14 @@ const envSchema = z.object({
     .refine((n) => n > 0, 'must be a share above 0 and at most 1, e.g. 0.4')
     .default(0.4),
   FEED_CURSOR_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  FEED_EXPERIMENT: z
+    .string()
+    .trim()
+    .regex(/^[a-z0-9_.-]{1,64}$/, 'must be an experiment key (a-z, 0-9, _ . -, at most 64)')
+    .default('feed-policy'),
+  FEED_EXPERIMENT_REFRESH_SEC: int(1, 3600).default(30),
+  FEED_LIKE_ATTRIBUTION_MINUTES: int(0, 7 * 24 * 60).default(30),
+  FEED_PROFILE_RECOMPUTE_SEC: int(0, 86_400).default(60),
   BODY_LIMIT_BYTES: int(1024, 50 * 1024 * 1024).default(1024 * 1024),
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
 });
@@ -111,6 +119,8 @@ export interface Config {
     poolMax: number;
     statementTimeoutMs: number;
     migrateOnStart: boolean;
+    /** `lodestar.*` settings every gateway session carries; SQL functions read them (current_setting). */
+    sessionSettings: Record<string, string>;
   };
   redis: { url: string | undefined; keyPrefix: string };
   auth: {
@@ -142,6 +152,14 @@ export interface Config {
     categoryShare: number;
     /** Key that signs feed cursors; defaults to JWT_SECRET, else a per-process random key. */
     cursorSecret: string | undefined;
+    /** The experiment whose arms choose each viewer's feed policy (when it exists and is active). */
+    experimentKey: string;
+    /** How often the experiment definitions are re-read from the database. */
+    experimentRefreshSec: number;
+    /** A like within this many minutes of an impression of the listing rewards that impression. */
+    likeAttributionMinutes: number;
+    /** Interest drift recomputes a viewer's profile embedding at most once per this many seconds. */
+    profileRecomputeSec: number;
   };
   bodyLimitBytes: number;
   shutdownTimeoutMs: number;
@@ -206,6 +224,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       poolMax: e.DATABASE_POOL_MAX,
       statementTimeoutMs: e.STATEMENT_TIMEOUT_MS,
       migrateOnStart: e.MIGRATE_ON_START,
+      sessionSettings: {
+        'lodestar.like_attribution_window': `${e.FEED_LIKE_ATTRIBUTION_MINUTES}min`,
+        'lodestar.profile_recompute_interval': `${e.FEED_PROFILE_RECOMPUTE_SEC}s`,
+      },
     },
     redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX },
     auth: {
@@ -230,6 +252,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       servedWindowMinutes: e.FEED_SERVED_WINDOW_MINUTES,
       categoryShare: e.FEED_CATEGORY_SHARE,
       cursorSecret: e.FEED_CURSOR_SECRET,
+      experimentKey: e.FEED_EXPERIMENT,
+      experimentRefreshSec: e.FEED_EXPERIMENT_REFRESH_SEC,
+      likeAttributionMinutes: e.FEED_LIKE_ATTRIBUTION_MINUTES,
+      profileRecomputeSec: e.FEED_PROFILE_RECOMPUTE_SEC,
     },
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,

@@ -19,20 +19,26 @@ export interface Database {
  * could bypass it) and gets the statement timeout that protects the pool from runaway queries.
  */
 export function connectionOptions(
-  config: Pick<Config['database'], 'role' | 'statementTimeoutMs'>,
+  config: Pick<Config['database'], 'role' | 'statementTimeoutMs'> &
+    Partial<Pick<Config['database'], 'sessionSettings'>>,
   url: string,
 ): string {
   const existing = new URL(url).searchParams.get('options') ?? '';
-  const ours = [`-c statement_timeout=${config.statementTimeoutMs}`, `-c role=${config.role}`];
+  const ours = [
+    `-c statement_timeout=${config.statementTimeoutMs}`,
+    `-c role=${config.role}`,
+    ...Object.entries(config.sessionSettings ?? {}).map(([key, value]) => `-c ${key}=${value}`),
+  ];
   return [existing, ...ours].filter(Boolean).join(' ');
 }
 
 export function createDatabase(
-  config: Pick<Config['database'], 'role' | 'statementTimeoutMs' | 'poolMax'> & {
-    url: string;
-    /** The embedded database is one shared session: the service path reuses the single connection. */
-    embedded?: boolean;
-  },
+  config: Pick<Config['database'], 'role' | 'statementTimeoutMs' | 'poolMax'> &
+    Partial<Pick<Config['database'], 'sessionSettings'>> & {
+      url: string;
+      /** The embedded database is one shared session: the service path reuses the single connection. */
+      embedded?: boolean;
+    },
   onPoolError: (error: Error) => void,
 ): Database {
   const pool = new pg.Pool({

@@ -17,7 +17,11 @@ export interface EmbeddedPostgres {
   url: string;
   dataDir: string;
   /** Switches the shared session to the gateway's role and timeout; call after migrating and seeding. */
-  confineSession: (role: string, statementTimeoutMs: number) => Promise<void>;
+  confineSession: (
+    role: string,
+    statementTimeoutMs: number,
+    settings?: Record<string, string>,
+  ) => Promise<void>;
   close: () => Promise<void>;
 }
 
@@ -92,8 +96,12 @@ export async function startEmbeddedPostgres(dataDir: string): Promise<EmbeddedPo
   return {
     url: `postgresql://postgres@127.0.0.1:${address.port}/postgres`,
     dataDir: absolute,
-    confineSession: async (role, statementTimeoutMs) => {
+    confineSession: async (role, statementTimeoutMs, settings = {}) => {
       if (!roleName.test(role)) throw new Error(`not a role name: ${role}`);
+      // The socket server ignores startup options, so the pool's `-c` settings are applied here.
+      for (const [key, value] of Object.entries(settings)) {
+        await db.query('SELECT set_config($1, $2, false)', [key, value]);
+      }
       await db.exec(`SET ROLE ${role}; SET statement_timeout = ${Math.trunc(statementTimeoutMs)}`);
     },
     close: async () => {

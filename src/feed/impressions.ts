@@ -15,7 +15,15 @@ export async function recordImpressions(
   ctx: Context,
   page: SlotDecision[],
   sourceOf: (decision: SlotDecision) => string,
-  meta: { policy: string; session: string; basePosition: number },
+  meta: {
+    /** One name for the page, or one per item (fallback fills are logged as 'fallback'). */
+    policy: string | readonly string[];
+    session: string;
+    basePosition: number;
+    /** The feed experiment and the viewer's arm, when an experiment chose the policy. */
+    experiment?: string | null;
+    arm?: string | null;
+  },
 ): Promise<string[]> {
   if (page.length === 0) return [];
   const ids = page.map(() => randomUUID());
@@ -23,12 +31,17 @@ export async function recordImpressions(
     ids,
     page.map(() => ctx.viewer.userId),
     page.map((d) => d.item.id),
-    page.map(() => meta.policy),
+    page.map((_d, i) => (typeof meta.policy === 'string' ? meta.policy : (meta.policy[i] ?? 'fallback'))),
     page.map(sourceOf),
     page.map((d) => d.propensity),
     page.map((d, i) => meta.basePosition + i),
     page.map((_d, i) =>
-      JSON.stringify({ session: meta.session, requestId: ctx.requestId, position: meta.basePosition + i }),
+      JSON.stringify({
+        session: meta.session,
+        requestId: ctx.requestId,
+        position: meta.basePosition + i,
+        ...(meta.experiment ? { experiment: meta.experiment, arm: meta.arm } : {}),
+      }),
     ),
   ]);
   return ids;

@@ -8,7 +8,8 @@ import { fetchCandidates, type Candidate, type CandidateSet, type Pool } from '.
 import { decodeFeedCursor, encodeFeedCursor, type FeedCursor } from './feedCursor.js';
 import { recordImpressions } from './impressions.js';
 import { createRng } from './policies/random.js';
-import type { FeedPolicy, SlotDecision } from './policies/types.js';
+import type { SlotDecision } from './policies/types.js';
+import type { FeedPolicies } from './feedPolicies.js';
 
 export type FallbackReason =
   'ANONYMOUS' | 'NO_PROFILE_EMBEDDING' | 'NOT_ENOUGH_CANDIDATES' | 'SIMILARITY_UNAVAILABLE';
@@ -33,7 +34,7 @@ export interface SuggestionConnection {
 }
 
 export interface FeedSettings {
-  policy: FeedPolicy;
+  policies: FeedPolicies;
   servedWindowMinutes: number;
   /** Most of one category on a page, as a share of the page. */
   categoryShare: number;
@@ -117,6 +118,8 @@ export async function suggestions(
     ? decodeFeedCursor(args.after, settings.cursorKey)
     : { session: randomUUID(), position: 0, seed: randomInt(2 ** 31 - 1) };
   const personal = ctx.viewer.userId !== null;
+  // The arm lookup (one Redis round trip) overlaps the candidate query; it never rejects.
+  const choosing = settings.policies.choose(ctx.viewer.userId, ctx.logger);
 
   let reason: FallbackReason | null = personal ? null : 'ANONYMOUS';
   let set: CandidateSet;
@@ -137,10 +140,11 @@ export async function suggestions(
   for (const pool of Object.values(set.pools)) for (const c of pool) byId.set(c.listing.id, c);
 
   let decisions: SlotDecision[] = [];
+  const choice = await choosing;
   if (reason === null) {
     const toItems = (pool: Pool) =>
       set.pools[pool].map((c) => ({ id: c.listing.id, categoryId: c.listing.categoryId, score: c.score }));
-    decisions = settings.policy.fillPage(
+    decisions = choice.policy.fillPage(
       {
         pools: {
           SIMILAR: toItems('SIMILAR'),
@@ -165,8 +169,15 @@ export async function suggestions(
     reason = null;
 
   const impressions = await recordImpressions(ctx, page, sourceOf, {
-    policy: reason === null || reason === 'NOT_ENOUGH_CANDIDATES' ? settings.policy.name : 'fallback',
+    // Fallback fills are not the policy's choices (propensity 1): logged apart, off-policy estimates skip them.
+    policy: page.map((_d, i) =>
+      i < decisions.length && (reason === null || reason === 'NOT_ENOUGH_CANDIDATES')
+        ? choice.policy.name
+        : 'fallback',
+    ),
     session: cursor.session,
+    experiment: choice.experiment,
+    arm: choice.arm,
     basePosition: cursor.position,
   });
 

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { Config } from '../config/config.js';
 import type { Context } from '../context.js';
 import { createBadUserInputError, createNotFoundError } from '../errors/errors.js';
-import { createEpsilonGreedyPolicy } from '../feed/policies/epsilonGreedy.js';
+import type { Redis } from 'ioredis';
+import { createFeedPolicies } from '../feed/feedPolicies.js';
 import {
   suggestions as serveSuggestions,
   type FallbackReason,
@@ -14,33 +15,20 @@ export type FallbackReasonValue = FallbackReason;
 export type SuggestionConnectionShape = SuggestionConnection;
 import { withIdentity } from '../db/identity.js';
 import type { ServiceDb } from '../db/service.js';
-import { createRefreshingThompson } from '../feed/thompsonRefresher.js';
 import type { Logger } from '../server/logger.js';
+import type { Metrics } from '../server/metrics.js';
 import { similarListingsSql } from '../db/sql/feedCandidates.js';
 import { parseListingId } from './catalog.js';
 
-/** Built once per process: the policy and the cursor-signing key. */
+/** Built once per process: the policies (per experiment arm) and the cursor-signing key. */
 export function createFeedSettings(
   config: Config,
-  deps?: { service: ServiceDb; logger: Logger },
+  deps: { service: ServiceDb; logger: Logger; redis: Redis | null; metrics: Metrics },
 ): FeedSettings & { stop: () => void } {
-  if (config.feed.policy === 'thompson' && !deps) {
-    throw new Error('FEED_POLICY=thompson needs the service database to read rewards from');
-  }
-  const thompson =
-    config.feed.policy === 'thompson' && deps
-      ? createRefreshingThompson({
-          service: deps.service,
-          logger: deps.logger,
-          windowDays: 30,
-          intervalMs: config.feed.posteriorRefreshSec * 1000,
-        })
-      : undefined;
-  // First posteriors in the background: a failure only means the prior for a little longer.
-  thompson?.refresh().catch(() => undefined);
+  const policies = createFeedPolicies({ config, ...deps });
   return {
-    stop: () => thompson?.stop(),
-    policy: thompson?.policy ?? createEpsilonGreedyPolicy({ epsilon: config.feed.epsilon }),
+    stop: () => policies.stop(),
+    policies,
     servedWindowMinutes: config.feed.servedWindowMinutes,
     categoryShare: config.feed.categoryShare,
     // Replicas must share the key for cursors to work across them: FEED_CURSOR_SECRET or JWT_SECRET.
@@ -74,7 +62,10 @@ export async function suggestions(
   );
 }
 
-/** record feedback: the reward of one impression, once (the SQL function checks it is the caller's). */
+/**
+ * record feedback: the reward of one impression, once; the same reward again is a success (a retried
+ * request), a different one is refused. The SQL function checks the impression is the caller's.
+ */
 export async function recordFeedback(ctx: Context, impressionId: string, reward: number) {
   if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(impressionId)) {
     throw createBadUserInputError('impressionId must be an impression id from suggestions', 'impressionId');
@@ -91,7 +82,7 @@ export async function recordFeedback(ctx: Context, impressionId: string, reward:
   });
   if (!recorded) {
     throw createBadUserInputError(
-      'this impression is not yours, does not exist, or already has a reward (feedback is recorded once)',
+      'this impression is not yours, does not exist, or already has a different reward (feedback is recorded once)',
       'impressionId',
     );
   }

@@ -5,6 +5,8 @@ import './profile.js';
 import './catalog.js';
 import './system.js';
 import './feed.js';
+import './experiments.js';
+import './ops.js';
 
 let schema: GraphQLSchema | undefined;
 

@@ -156,7 +156,7 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
     await apollo.stop();
   });
 
-  const feed = createFeedSettings(config, { service: db.service, logger: deps.logger });
+  const feed = createFeedSettings(config, { service: db.service, logger: deps.logger, redis, metrics });
   app.addHook('onClose', async () => feed.stop());
   const handler = fastifyApolloHandler<Context>(apollo, {
     context: async (request) => {

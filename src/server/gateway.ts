@@ -75,7 +75,11 @@ async function startEmbedded(config: Config, logger: Logger): Promise<EmbeddedPo
       onApplied: (name, ms) => logger.info({ migration: name, ms: Math.round(ms) }, 'migration applied'),
     });
     if (config.database.seedDemoData) await seedDemoDataIfEmpty(embedded.url, logger);
-    await embedded.confineSession(config.database.role, config.database.statementTimeoutMs);
+    await embedded.confineSession(
+      config.database.role,
+      config.database.statementTimeoutMs,
+      config.database.sessionSettings,
+    );
   } catch (error) {
     await embedded.close();
     throw error;

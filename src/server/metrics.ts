@@ -9,6 +9,7 @@ export interface Metrics {
   errors: Counter<'code'>;
   redisUp: Gauge;
   feedFallbacks: Counter<'reason'>;
+  armAssignments: Counter<'experiment' | 'arm' | 'store'>;
 }
 
 export function createMetrics(): Metrics {
@@ -45,6 +46,12 @@ export function createMetrics(): Metrics {
       name: 'lodestar_feed_fallback_total',
       help: 'Feed pages (partly) served by the popular → recent → global chain, by reason',
       labelNames: ['reason'],
+      registers: [registry],
+    }),
+    armAssignments: new Counter({
+      name: 'lodestar_experiment_assignments_total',
+      help: 'Feed requests by experiment arm and where the arm came from (redis = sticky record, hash = Redis unavailable)',
+      labelNames: ['experiment', 'arm', 'store'],
       registers: [registry],
     }),
     redisUp: new Gauge({

@@ -117,7 +117,9 @@ export function createInProcess(
   const database = createDatabase({ ...config.database, url: db.url }, () => undefined);
   const schema = createSchema();
   const metrics = createMetrics();
-  const feed = createFeedSettings(config, { service: database.service, logger });
+  const redis = createRedis(config.redis, () => undefined);
+  const redisReady = redis?.connect().catch(() => undefined);
+  const feed = createFeedSettings(config, { service: database.service, logger, redis, metrics });
   let requests = 0;
   return {
     config,
@@ -129,6 +131,7 @@ export function createInProcess(
       options: { viewer?: Viewer; variables?: Record<string, unknown>; requestId?: string } = {},
     ) => {
       const viewer: Viewer = options.viewer ?? { role: 'anonymous', userId: null };
+      await redisReady;
       requests += 1;
       const contextValue: Context = {
         requestId: options.requestId ?? `test-${requests}`,
@@ -151,6 +154,7 @@ export function createInProcess(
     close: async () => {
       feed.stop();
       await database.close();
+      redis?.disconnect();
     },
   };
 }

@@ -1,0 +1,167 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import net from 'node:net';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+/**
+ * The gateway as production runs it: `npm run build`, then `node --enable-source-maps dist/main.js`
+ * (package.json `start`) in a process of its own, configured only through its environment. Its RSS
+ * is then its own, without the load generator, the raw-SQL pool or tsx.
+ */
+
+const projectRoot = fileURLToPath(new URL('..', import.meta.url));
+/** The `start` script's command line, minus `node`. */
+export const GATEWAY_ARGS = ['--enable-source-maps', 'dist/main.js'];
+
+/** Gateways still running: killed whenever the bench exits, a crash or Ctrl-C included. */
+const running = new Set<ChildProcess>();
+let exitHooked = false;
+function killOnExit(child: ChildProcess): void {
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  if (exitHooked) return;
+  exitHooked = true;
+  process.once('exit', () => {
+    for (const c of running) c.kill('SIGKILL');
+  });
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const) {
+    process.once(signal, () => {
+      console.error(`bench: ${signal}, stopping`);
+      process.exit(code); // the exit hook above kills the gateways
+    });
+  }
+}
+
+/** `npm run build` (tsc -p tsconfig.build.json into dist/); returns the seconds it took. */
+export async function buildGateway(): Promise<number> {
+  const started = performance.now();
+  const child = spawn('npm', ['run', '--silent', 'build'], { cwd: projectRoot, stdio: 'inherit' });
+  killOnExit(child);
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', resolve);
+  });
+  if (code !== 0) throw new Error(`npm run build failed (exit ${code}); the gateway cannot start from dist/`);
+  return (performance.now() - started) / 1000;
+}
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+export interface ProcessMemory {
+  rssKb: number;
+  /** Peak RSS over the process's life (VmHWM); null where only `ps` could be read. */
+  hwmKb: number | null;
+}
+
+export interface GatewayProcess {
+  pid: number;
+  url: string;
+  memory: () => Promise<ProcessMemory>;
+  /** Selected Node memory gauges from the gateway's own /metrics, in bytes. */
+  heap: () => Promise<Record<'heapUsed' | 'heapTotal' | 'external', number>>;
+  /** SIGTERM (graceful drain), then SIGKILL after `graceMs`; resolves with how it ended. */
+  stop: (graceMs?: number) => Promise<string>;
+}
+
+/** Starts the built gateway with exactly `env` (plus PATH and a free PORT) and waits for /readyz. */
+export async function startGatewayProcess(
+  env: Record<string, string>,
+  label: string,
+): Promise<GatewayProcess> {
+  const port = await freePort();
+  const child = spawn(process.execPath, GATEWAY_ARGS, {
+    cwd: projectRoot,
+    // Nothing from the bench's environment leaks in (a stray FEED_POLICY, NODE_OPTIONS from tsx…).
+    env: { PATH: process.env.PATH ?? '', ...env, PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  killOnExit(child);
+  const pid = child.pid;
+  if (pid === undefined) throw new Error(`${label}: could not spawn node`);
+  const tail: string[] = [];
+  for (const stream of [child.stdout, child.stderr]) {
+    createInterface({ input: stream }).on('line', (line) => {
+      tail.push(line);
+      if (tail.length > 20) tail.shift();
+      console.error(`${label}: ${line}`);
+    });
+  }
+  // Set by the exit listener; an object so the checks below are not narrowed away.
+  const state: { exited: string | null } = { exited: null };
+  const exit = new Promise<string>((resolve) =>
+    child.once('exit', (code, signal) => {
+      state.exited = signal ? `signal ${signal}` : `exit ${code}`;
+      resolve(state.exited);
+    }),
+  );
+  const url = `http://127.0.0.1:${port}`;
+
+  const stop = async (graceMs = 15_000) => {
+    if (state.exited) return state.exited;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    try {
+      return await exit;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
+  try {
+    const deadline = performance.now() + 60_000;
+    for (;;) {
+      if (state.exited)
+        throw new Error(`${label} ended (${state.exited}) before it was ready:\n${tail.join('\n')}`);
+      const ready = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2000) }).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (ready) break;
+      if (performance.now() > deadline) throw new Error(`${label} was not ready within 60 s`);
+      await sleep(200);
+    }
+  } catch (error) {
+    await stop(2000);
+    throw error;
+  }
+
+  return {
+    pid,
+    url,
+    memory: () => readMemory(pid),
+    heap: async () => {
+      const text = await (await fetch(`${url}/metrics`)).text();
+      const gauge = (name: string) => Number(new RegExp(`^lodestar_${name} (\\S+)$`, 'm').exec(text)?.[1]);
+      return {
+        heapUsed: gauge('nodejs_heap_size_used_bytes'),
+        heapTotal: gauge('nodejs_heap_size_total_bytes'),
+        external: gauge('nodejs_external_memory_bytes'),
+      };
+    },
+    stop,
+  };
+}
+
+/** VmRSS and VmHWM from /proc/<pid>/status (Linux), else RSS from `ps -o rss=`. */
+async function readMemory(pid: number): Promise<ProcessMemory> {
+  try {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8');
+    const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+    return { rssKb: kb('VmRSS'), hwmKb: kb('VmHWM') };
+  } catch {
+    const { stdout } = await promisify(execFile)('ps', ['-o', 'rss=', '-p', String(pid)]);
+    return { rssKb: Number(stdout.trim()), hwmKb: null };
+  }
+}

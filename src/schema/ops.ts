@@ -1,0 +1,104 @@
+import { builder } from '../builder.js';
+import type { ActionReport, Estimate, PolicyGroupReport, PolicyTotalReport } from '../feed/offPolicy.js';
+import * as experiments from '../resolvers/experiments.js';
+import * as policyReport from '../resolvers/policyReport.js';
+import { ExperimentRef } from './experiments.js';
+
+/** The admin tools' root: the runbook's diagnostics live under `ops`. */
+export const OpsRef = builder.objectRef<Record<string, never>>('Ops').implement({
+  description: 'Admin only: production diagnostics and reports.',
+});
+
+const EstimateRef = builder.objectRef<Estimate>('Estimate').implement({
+  description: 'A point estimate with its 95% confidence interval (null when there is too little data).',
+  fields: (t) => ({
+    value: t.exposeFloat('value'),
+    low: t.float({ nullable: true, resolve: (e) => e.ci?.low ?? null }),
+    high: t.float({ nullable: true, resolve: (e) => e.ci?.high ?? null }),
+  }),
+});
+
+const ActionEstimateRef = builder.objectRef<ActionReport>('PolicyActionEstimate').implement({
+  description:
+    'What the logging policy chose: a source (ε-greedy) or SOURCE:categoryId (Thompson exploration arms).',
+  fields: (t) => ({
+    action: t.exposeString('action'),
+    impressions: t.exposeInt('impressions'),
+    rewarded: t.exposeInt('rewarded'),
+    ctr: t.field({
+      type: EstimateRef,
+      nullable: true,
+      description: 'Observed CTR (Wilson).',
+      resolve: (a) => a.ctr,
+    }),
+    ips: t.field({
+      type: EstimateRef,
+      nullable: true,
+      description:
+        'Inverse propensity scoring: the CTR of always choosing this action (may exceed 1 on little data).',
+      resolve: (a) => a.ips,
+    }),
+    snips: t.field({
+      type: EstimateRef,
+      nullable: true,
+      description: 'Self-normalised IPS: lower variance, slightly biased.',
+      resolve: (a) => a.snips,
+    }),
+    effectiveSampleSize: t.float({ nullable: true, resolve: (a) => a.effectiveSampleSize }),
+  }),
+});
+
+const PolicyGroupRef = builder.objectRef<PolicyGroupReport>('PolicyArmReport').implement({
+  description: 'One policy within one experiment arm.',
+  fields: (t) => ({
+    policy: t.exposeString('policy'),
+    experiment: t.string({ nullable: true, resolve: (g) => g.experiment || null }),
+    arm: t.string({ nullable: true, resolve: (g) => g.arm || null }),
+    impressions: t.exposeInt('impressions'),
+    rewarded: t.exposeInt('rewarded'),
+    ctr: t.field({ type: EstimateRef, nullable: true, resolve: (g) => g.ctr }),
+    actions: t.field({ type: [ActionEstimateRef], resolve: (g) => g.actions }),
+  }),
+});
+
+const PolicyTotalRef = builder.objectRef<PolicyTotalReport>('PolicyTotal').implement({
+  fields: (t) => ({
+    policy: t.exposeString('policy'),
+    impressions: t.exposeInt('impressions'),
+    rewarded: t.exposeInt('rewarded'),
+    ctr: t.field({ type: EstimateRef, nullable: true, resolve: (p) => p.ctr }),
+  }),
+});
+
+const PolicyReportRef = builder.objectRef<policyReport.PolicyReportResult>('PolicyReport').implement({
+  description: 'Off-policy evaluation of the feed policies from the logged propensities.',
+  fields: (t) => ({
+    since: t.expose('since', { type: 'DateTime' }),
+    policies: t.field({ type: [PolicyTotalRef], resolve: (r) => r.policies }),
+    arms: t.field({ type: [PolicyGroupRef], resolve: (r) => r.groups }),
+  }),
+});
+
+builder.objectFields(OpsRef, (t) => ({
+  policyReport: t.field({
+    type: PolicyReportRef,
+    description:
+      'Each feed policy’s and arm’s CTR with IPS/SNIPS estimates per action, since `since` (default 7 days).',
+    args: { since: t.arg({ type: 'DateTime' }) },
+    resolve: (_ops, args, ctx) => policyReport.policyReport(ctx, args.since),
+  }),
+  experiments: t.field({
+    type: [ExperimentRef],
+    description: 'Every A/B experiment, most recently changed first.',
+    resolve: (_ops, _args, ctx) => experiments.experiments(ctx),
+  }),
+}));
+
+builder.queryFields((t) => ({
+  ops: t.field({
+    type: OpsRef,
+    description: 'Admin only: diagnostics and reports for running Lodestar.',
+    authScopes: { admin: true },
+    resolve: () => ({}),
+  }),
+}));
