@@ -2,6 +2,7 @@ import type { Viewer } from './auth/viewer.js';
 import type { Config } from './config/config.js';
 import type { Database } from './db/database.js';
 import type { ScopedPrisma } from './db/identity.js';
+import type { FeatureStore } from './features/featureStore.js';
 import type { FeedSettings } from './feed/suggestions.js';
 import type { Loaders } from './loaders/createLoaders.js';
 import type { Logger } from './server/logger.js';
@@ -20,4 +21,6 @@ export interface Context {
   metrics: Metrics;
   /** Feed policy and cursor key, built once per process. */
   feed: FeedSettings;
+  /** The Redis-backed feature store, one per process (read through `loaders`; writes invalidate here). */
+  features: FeatureStore;
 }

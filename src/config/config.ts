@@ -87,6 +87,23 @@ const envSchema = z.object({
     .refine((n) => n > 0, 'must be a share above 0 and at most 1, e.g. 0.4')
     .default(0.4),
   FEED_CURSOR_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  REDIS_COMMAND_TIMEOUT_MS: int(10, 10_000).default(100),
+  FEATURE_TTL_SEC: int(1, 7 * 24 * 3600).default(3600),
+  FEATURE_TTL_JITTER: z
+    .string()
+    .trim()
+    .regex(/^0?\.\d+$|^0$/, 'must be a share from 0 to below 1, e.g. 0.1')
+    .transform(Number)
+    .refine((n) => n < 1, 'must be a share from 0 to below 1, e.g. 0.1')
+    .default(0.1),
+  FEATURE_EARLY_REFRESH_BETA: z
+    .string()
+    .trim()
+    .regex(/^\d+(\.\d+)?$/, 'must be a number >= 0 (0 turns early refresh off)')
+    .transform(Number)
+    .default(1),
+  FEATURE_BREAKER_FAILURES: int(1, 1000).default(3),
+  FEATURE_BREAKER_OPEN_MS: int(100, 600_000).default(2000),
   FEED_EXPERIMENT: z
     .string()
     .trim()
@@ -122,7 +139,20 @@ export interface Config {
     /** `lodestar.*` settings every gateway session carries; SQL functions read them (current_setting). */
     sessionSettings: Record<string, string>;
   };
-  redis: { url: string | undefined; keyPrefix: string };
+  redis: {
+    url: string | undefined;
+    keyPrefix: string;
+    /** Every Redis command fails after this long (no offline queue), so a slow Redis never holds a request. */
+    commandTimeoutMs: number;
+  };
+  /** The Redis-backed feature store (see src/features/featureStore.ts for each option). */
+  features: {
+    ttlSec: number;
+    ttlJitter: number;
+    earlyRefreshBeta: number;
+    breakerFailures: number;
+    breakerOpenMs: number;
+  };
   auth: {
     jwtSecret: string | undefined;
     jwksUrl: string | undefined;
@@ -229,7 +259,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         'lodestar.profile_recompute_interval': `${e.FEED_PROFILE_RECOMPUTE_SEC}s`,
       },
     },
-    redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX },
+    redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX, commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS },
+    features: {
+      ttlSec: e.FEATURE_TTL_SEC,
+      ttlJitter: e.FEATURE_TTL_JITTER,
+      earlyRefreshBeta: e.FEATURE_EARLY_REFRESH_BETA,
+      breakerFailures: e.FEATURE_BREAKER_FAILURES,
+      breakerOpenMs: e.FEATURE_BREAKER_OPEN_MS,
+    },
     auth: {
       jwtSecret: e.JWT_SECRET,
       jwksUrl: e.JWT_JWKS_URL,

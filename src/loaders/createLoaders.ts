@@ -1,6 +1,13 @@
 import DataLoader from 'dataloader';
 import type { PrismaClient } from '../generated/prisma/client.js';
 import type { Category, PublicProfile } from '../generated/prisma/client.js';
+import {
+  listingFeatureKind,
+  userFeatureKind,
+  type ListingFeatures,
+  type UserFeatures,
+} from '../features/featureKinds.js';
+import type { FeatureStore } from '../features/featureStore.js';
 
 /** Per-request DataLoaders: one query per batch of keys, never one per parent row. */
 export interface Loaders {
@@ -8,12 +15,25 @@ export interface Loaders {
   publicProfile: DataLoader<string, PublicProfile | null>;
   categoryBySlug: DataLoader<string, Category | null>;
   categoryById: DataLoader<number, Category | null>;
+  /** Through the feature store: one Redis MGET per batch, one SQL statement for the misses. */
+  userFeatures: DataLoader<string, UserFeatures | null>;
+  listingFeatures: DataLoader<number, ListingFeatures | null>;
 }
 
 const MAX_BATCH = 500;
 
-export function createLoaders(prisma: PrismaClient): Loaders {
+/** Pages hold at most 100 items; a batch of 200 covers a page plus its sellers in one round trip. */
+const MAX_FEATURE_BATCH = 200;
+
+export function createLoaders(prisma: PrismaClient, features: FeatureStore): Loaders {
   return {
+    userFeatures: new DataLoader<string, UserFeatures | null>((ids) => features.load(userFeatureKind, ids), {
+      maxBatchSize: MAX_FEATURE_BATCH,
+    }),
+    listingFeatures: new DataLoader<number, ListingFeatures | null>(
+      (ids) => features.load(listingFeatureKind, ids),
+      { maxBatchSize: MAX_FEATURE_BATCH },
+    ),
     publicProfile: new DataLoader<string, PublicProfile | null>(
       async (ids) => {
         const rows = await prisma.publicProfile.findMany({ where: { userId: { in: [...ids] } } });

@@ -80,6 +80,11 @@ export async function recordFeedback(ctx: Context, impressionId: string, reward:
     );
     return rows[0]?.recorded === true;
   });
+  if (recorded) {
+    // The viewer's CTR and (with drift) top categories changed; the listing's 30-day CTR moves by one
+    // reward and is left to its TTL.
+    await ctx.features.invalidate({ users: ctx.viewer.userId ? [ctx.viewer.userId] : [] });
+  }
   if (!recorded) {
     throw createBadUserInputError(
       'this impression is not yours, does not exist, or already has a different reward (feedback is recorded once)',
@@ -95,6 +100,7 @@ export async function hideListing(ctx: Context, listingId: string) {
   const listing = await ctx.prisma.listing.findUnique({ where: { id }, select: { id: true } });
   if (!listing) throw createNotFoundError('listing', id);
   await withIdentity(ctx.db.pool, ctx.viewer, (client) => client.query('SELECT hide_listing($1)', [id]));
+  await ctx.features.invalidate({ users: ctx.viewer.userId ? [ctx.viewer.userId] : [], listings: [id] });
   return { listingId: String(id), hidden: true };
 }
 

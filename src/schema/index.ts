@@ -7,6 +7,7 @@ import './system.js';
 import './feed.js';
 import './experiments.js';
 import './ops.js';
+import './features.js';
 
 let schema: GraphQLSchema | undefined;
 

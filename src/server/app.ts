@@ -16,6 +16,7 @@ import type { Database } from '../db/database.js';
 import { scopedPrisma } from '../db/identity.js';
 import { createError, type ErrorCode } from '../errors/errors.js';
 import { createLoaders } from '../loaders/createLoaders.js';
+import { createFeatureStore } from '../features/featureStore.js';
 import { createFeedSettings } from '../resolvers/feed.js';
 import { createSchema } from '../schema/index.js';
 import { createApollo } from './apollo.js';
@@ -157,6 +158,14 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   const feed = createFeedSettings(config, { service: db.service, logger: deps.logger, redis, metrics });
+  const features = createFeatureStore({
+    redis,
+    service: db.service,
+    options: config.features,
+    metrics,
+    logger: deps.logger,
+  });
+  app.addHook('onClose', async () => features.settled());
   app.addHook('onClose', async () => feed.stop());
   const handler = fastifyApolloHandler<Context>(apollo, {
     context: async (request) => {
@@ -167,10 +176,11 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
         logger: request.log,
         prisma: scopedPrisma(db.prisma, viewer),
         db,
-        loaders: createLoaders(db.prisma),
+        loaders: createLoaders(db.prisma, features),
         config,
         metrics,
         feed,
+        features,
       };
     },
   });

@@ -5,6 +5,8 @@ import { redisState, type RedisState } from './redis.js';
 
 export interface ReadinessReport {
   ready: boolean;
+  /** ok; degraded = serving, but Redis is configured and down (features from Postgres, arms from the hash); unavailable = not ready. */
+  status: 'ok' | 'degraded' | 'unavailable';
   postgres: { reachable: boolean; migrated: boolean; pendingMigrations: string[]; error?: string };
   redis: RedisState;
 }
@@ -12,8 +14,10 @@ export interface ReadinessReport {
 /** Ready = Postgres reachable and fully migrated. Redis is reported, never required (degraded mode). */
 export async function readiness(db: Database, redis: Redis | null): Promise<ReadinessReport> {
   const [postgres, redisReport] = await Promise.all([postgresReadiness(db), redisState(redis)]);
+  const ready = postgres.reachable && postgres.migrated;
   return {
-    ready: postgres.reachable && postgres.migrated,
+    ready,
+    status: !ready ? 'unavailable' : redisReport === 'down' ? 'degraded' : 'ok',
     postgres,
     redis: redisReport,
   };

@@ -10,6 +10,11 @@ export interface Metrics {
   redisUp: Gauge;
   feedFallbacks: Counter<'reason'>;
   armAssignments: Counter<'experiment' | 'arm' | 'store'>;
+  featureLookups: Counter<'kind' | 'result'>;
+  featureErrors: Counter<'op'>;
+  featureComputed: Counter<'kind'>;
+  featureBatchSize: Histogram<'kind'>;
+  featureBreakerState: Gauge;
 }
 
 export function createMetrics(): Metrics {
@@ -52,6 +57,36 @@ export function createMetrics(): Metrics {
       name: 'lodestar_experiment_assignments_total',
       help: 'Feed requests by experiment arm and where the arm came from (redis = sticky record, hash = Redis unavailable)',
       labelNames: ['experiment', 'arm', 'store'],
+      registers: [registry],
+    }),
+    featureLookups: new Counter({
+      name: 'lodestar_feature_cache_lookups_total',
+      help: 'Feature cache lookups by kind and result (hit, miss, bypass = Redis not asked: disabled, down or breaker open)',
+      labelNames: ['kind', 'result'],
+      registers: [registry],
+    }),
+    featureErrors: new Counter({
+      name: 'lodestar_feature_cache_errors_total',
+      help: 'Failed feature cache commands by operation (mget, write, invalidate)',
+      labelNames: ['op'],
+      registers: [registry],
+    }),
+    featureComputed: new Counter({
+      name: 'lodestar_feature_computed_total',
+      help: 'Features computed from Postgres by kind',
+      labelNames: ['kind'],
+      registers: [registry],
+    }),
+    featureBatchSize: new Histogram({
+      name: 'lodestar_feature_batch_size',
+      help: 'Ids per feature loader batch, by kind',
+      labelNames: ['kind'],
+      buckets: [1, 2, 5, 10, 20, 50, 100, 200],
+      registers: [registry],
+    }),
+    featureBreakerState: new Gauge({
+      name: 'lodestar_feature_cache_breaker_state',
+      help: 'Feature cache circuit breaker: 0 closed, 1 half-open, 2 open',
       registers: [registry],
     }),
     redisUp: new Gauge({

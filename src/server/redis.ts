@@ -10,9 +10,10 @@ export function createRedis(config: Config['redis'], onError: (error: Error) => 
   const redis = new Redis(config.url, {
     lazyConnect: true,
     enableOfflineQueue: false,
-    commandTimeout: 250,
+    commandTimeout: config.commandTimeoutMs,
     connectTimeout: 1000,
-    maxRetriesPerRequest: 1,
+    // A command that loses its connection fails instead of waiting for a reconnect.
+    maxRetriesPerRequest: 0,
     retryStrategy: (times) => Math.min(times * 200, 5000),
     keyPrefix: config.keyPrefix,
   });

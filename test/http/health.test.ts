@@ -7,6 +7,7 @@ import { metricValue, parseJson, postGraphQL, seedHttpFixtures } from '../suppor
 
 interface Readiness {
   ready: boolean;
+  status: string;
   postgres: { reachable: boolean; migrated: boolean; pendingMigrations: string[]; error?: string };
   redis: 'up' | 'down' | 'disabled';
 }
@@ -43,6 +44,7 @@ describe('health, readiness and metrics', () => {
     expect(status).toBe(200);
     expect(body).toEqual({
       ready: true,
+      status: 'ok',
       postgres: { reachable: true, migrated: true, pendingMigrations: [] },
       redis: 'disabled',
     });
@@ -67,15 +69,17 @@ describe('health, readiness and metrics', () => {
       const { status, body } = await readyz(up);
       expect(status).toBe(200);
       expect(body.ready).toBe(true);
+      expect(body.status).toBe('ok');
       expect(body.redis).toBe('up');
       const metrics = await up.app.inject({ method: 'GET', url: '/metrics' });
       expect(metricValue(metrics.body, 'lodestar_redis_up', {})).toBe(1);
     });
 
-    it('reports redis "down" but stays ready (200) when Redis is unreachable, because Redis is optional', async () => {
+    it('reports redis "down" and status "degraded" but stays ready (200) when Redis is unreachable', async () => {
       const { status, body } = await readyz(down);
       expect(status).toBe(200);
       expect(body.ready).toBe(true);
+      expect(body.status).toBe('degraded');
       expect(body.postgres.reachable).toBe(true);
       expect(body.redis).toBe('down');
     });
@@ -88,6 +92,7 @@ describe('health, readiness and metrics', () => {
         const { status, body } = await readyz(unreachable);
         expect(status).toBe(503);
         expect(body.ready).toBe(false);
+        expect(body.status).toBe('unavailable');
         expect(body.postgres.reachable).toBe(false);
         expect(body.redis).toBe('disabled');
       } finally {

@@ -10,6 +10,7 @@ import type { Context } from '../../src/context.js';
 import { createDatabase, type Database } from '../../src/db/database.js';
 import { scopedPrisma } from '../../src/db/identity.js';
 import { createLoaders } from '../../src/loaders/createLoaders.js';
+import { createFeatureStore, type FeatureStore } from '../../src/features/featureStore.js';
 import { createFeedSettings } from '../../src/resolvers/feed.js';
 import { createSchema } from '../../src/schema/index.js';
 import { createApp } from '../../src/server/app.js';
@@ -84,6 +85,8 @@ export interface InProcess {
   metrics: Metrics;
   /** The JSON log lines written so far, when created with `captureLogs`. */
   logs: LogLine[];
+  /** The process's feature store (Redis when REDIS_URL is given). */
+  features: FeatureStore;
   /** Runs one operation against the schema with an explicit viewer, as the HTTP layer would. */
   execute: <T = Record<string, unknown>>(
     source: string,
@@ -120,12 +123,20 @@ export function createInProcess(
   const redis = createRedis(config.redis, () => undefined);
   const redisReady = redis?.connect().catch(() => undefined);
   const feed = createFeedSettings(config, { service: database.service, logger, redis, metrics });
+  const features = createFeatureStore({
+    redis,
+    service: database.service,
+    options: config.features,
+    metrics,
+    logger,
+  });
   let requests = 0;
   return {
     config,
     database,
     metrics,
     logs,
+    features,
     execute: async <T>(
       source: string,
       options: { viewer?: Viewer; variables?: Record<string, unknown>; requestId?: string } = {},
@@ -139,10 +150,11 @@ export function createInProcess(
         logger,
         prisma: scopedPrisma(database.prisma, viewer),
         db: database,
-        loaders: createLoaders(database.prisma),
+        loaders: createLoaders(database.prisma, features),
         config,
         metrics,
         feed,
+        features,
       };
       return (await graphql({
         schema,
@@ -153,6 +165,7 @@ export function createInProcess(
     },
     close: async () => {
       feed.stop();
+      await features.settled();
       await database.close();
       redis?.disconnect();
     },

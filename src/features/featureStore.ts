@@ -1,0 +1,239 @@
+import type { Redis } from 'ioredis';
+import type { ServiceDb } from '../db/service.js';
+import { coerceError } from '../errors/errors.js';
+import type { Logger } from '../server/logger.js';
+import type { Metrics } from '../server/metrics.js';
+import { createCircuitBreaker, type BreakerState } from './circuitBreaker.js';
+import { createMissLog, type Bypass } from './missLog.js';
+import type { FeatureKind } from './featureKinds.js';
+import { listingFeatureKind, userFeatureKind } from './featureKinds.js';
+
+export interface FeatureStoreOptions {
+  /** Base TTL of a cached feature. @default 3600 */
+  ttlSec: number;
+  /** TTL = ttlSec × uniform(1 − jitter, 1 + jitter), so keys written together do not expire together. @default 0.1 */
+  ttlJitter: number;
+  /** Probabilistic early refresh (XFetch) strength; 0 turns it off. @default 1 */
+  earlyRefreshBeta: number;
+  /** Consecutive Redis failures that open the breaker. @default 3 */
+  breakerFailures: number;
+  /** How long the open breaker keeps every request off Redis before one probe. @default 2000 */
+  breakerOpenMs: number;
+}
+
+export interface FeatureStore {
+  /** Features for ids in order (null = no such entity): one MGET, one SQL statement for the misses. */
+  load<Id, F>(kind: FeatureKind<Id, F>, ids: readonly Id[]): Promise<(F | null)[]>;
+  /** Drops the cached features a write made stale. Never throws; while Redis is down the TTL bounds staleness. */
+  invalidate(ids: { users?: readonly string[]; listings?: readonly number[] }): Promise<void>;
+  readonly breakerState: BreakerState;
+  /** Resolves once background write-backs and refreshes have finished (tests, shutdown). */
+  settled(): Promise<void>;
+}
+
+/** What is stored under a key: the features, when they expire (ms) and how long they took to compute (ms). */
+interface Entry<F> {
+  exp: number;
+  d: number;
+  f: F;
+}
+
+/** A cached entry, or null for anything unreadable (treated as a miss and overwritten). */
+function parseEntry<F>(raw: string): Entry<F> | null {
+  try {
+    const entry = JSON.parse(raw) as Partial<Entry<F>>;
+    return typeof entry.exp === 'number' && typeof entry.d === 'number' && entry.f !== undefined
+      ? (entry as Entry<F>)
+      : null;
+  } catch {
+    return null;
+  }
+}
+
+const breakerGauge: Record<BreakerState, number> = { closed: 0, halfOpen: 1, open: 2 };
+
+/**
+ * The feature store: Redis in front of the SQL feature functions. Redis is optional and never waited on
+ * when it is known to be down (no client, not connected, or breaker open); a slow Redis costs at most one
+ * command timeout per batch until the breaker opens. Concurrent misses of one key in this process share one
+ * computation. Write-backs run in the background: a client never waits for the cache to be filled.
+ */
+export function createFeatureStore(deps: {
+  redis: Redis | null;
+  service: ServiceDb;
+  options: FeatureStoreOptions;
+  metrics: Metrics;
+  logger: Logger;
+}): FeatureStore {
+  const { redis, service, options, metrics, logger } = deps;
+  const breaker = createCircuitBreaker({
+    failureThreshold: options.breakerFailures,
+    openMs: options.breakerOpenMs,
+    onStateChange: (state) => {
+      metrics.featureBreakerState.set(breakerGauge[state]);
+      logger.warn({ event: 'feature_cache_breaker', state }, `feature cache breaker ${state}`);
+    },
+  });
+  metrics.featureBreakerState.set(0);
+  const inflight = new Map<string, Promise<unknown>>();
+  /** When each key was last invalidated here: a computation that started before must not cache its result. */
+  const invalidatedAt = new Map<string, number>();
+  const background = new Set<Promise<unknown>>();
+  const track = (work: Promise<unknown>) => {
+    background.add(work);
+    void work.finally(() => background.delete(work));
+  };
+
+  const missLog = createMissLog(logger);
+  const noteBypass = (kind: string, keys: number, reason: Bypass) => {
+    metrics.featureLookups.inc({ kind, result: 'bypass' }, keys);
+    // Running without Redis by configuration is announced once at start, not warned about per request.
+    if (reason !== 'disabled') missLog.note(keys, reason);
+  };
+
+  const usable = (): Bypass | null => {
+    if (!redis) return 'disabled';
+    if (redis.status !== 'ready') return 'unavailable';
+    return breaker.allow() ? null : 'breaker_open';
+  };
+
+  async function read(kind: string, keys: string[]): Promise<(string | null)[] | null> {
+    const blocked = usable();
+    if (blocked || !redis) {
+      noteBypass(kind, keys.length, blocked ?? 'disabled');
+      return null;
+    }
+    try {
+      const values = await redis.mget(...keys);
+      breaker.success();
+      missLog.recovered();
+      return values;
+    } catch (error) {
+      breaker.failure();
+      metrics.featureErrors.inc({ op: 'mget' });
+      logger.debug({ err: coerceError(error) }, 'feature cache read failed');
+      noteBypass(kind, keys.length, 'error');
+      return null;
+    }
+  }
+
+  function writeBack(entries: { key: string; value: unknown; computeMs: number; startedAt: number }[]) {
+    if (!redis || entries.length === 0 || redis.status !== 'ready' || breaker.state !== 'closed') return;
+    const pipeline = redis.pipeline();
+    let queued = 0;
+    for (const { key, value, computeMs, startedAt } of entries) {
+      if ((invalidatedAt.get(key) ?? -Infinity) >= startedAt) continue;
+      const jitter = 1 - options.ttlJitter + 2 * options.ttlJitter * Math.random();
+      const ttlMs = Math.round(options.ttlSec * 1000 * jitter);
+      const entry: Entry<unknown> = { exp: Date.now() + ttlMs, d: computeMs, f: value };
+      pipeline.set(key, JSON.stringify(entry), 'PX', ttlMs);
+      queued += 1;
+    }
+    if (queued === 0) return;
+    track(
+      pipeline.exec().then(
+        (results) => {
+          // ioredis reports timed-out pipeline commands in the results, not by rejecting.
+          const failed = results?.filter(([error]) => error).length ?? queued;
+          if (failed > 0) {
+            breaker.failure();
+            metrics.featureErrors.inc({ op: 'write' }, failed);
+          }
+        },
+        () => {
+          breaker.failure();
+          metrics.featureErrors.inc({ op: 'write' }, queued);
+        },
+      ),
+    );
+  }
+
+  /** Computes ids in one statement, shared with any later request for the same keys until it settles. */
+  function compute<Id, F>(kind: FeatureKind<Id, F>, ids: Id[]): Map<Id, Promise<F | null>> {
+    const startedAt = Date.now();
+    const batch = kind.compute(service, ids).then((found) => {
+      const computeMs = Date.now() - startedAt;
+      metrics.featureComputed.inc({ kind: kind.name }, ids.length);
+      writeBack([...found].map(([id, value]) => ({ key: kind.keyOf(id), value, computeMs, startedAt })));
+      return found;
+    });
+    const out = new Map<Id, Promise<F | null>>();
+    for (const id of ids) {
+      const key = kind.keyOf(id);
+      const one = batch.then((found) => found.get(id) ?? null);
+      inflight.set(key, one);
+      void one.then(
+        () => inflight.delete(key),
+        () => inflight.delete(key),
+      );
+      out.set(id, one);
+    }
+    return out;
+  }
+
+  return {
+    get breakerState() {
+      return breaker.state;
+    },
+    async load<Id, F>(kind: FeatureKind<Id, F>, ids: readonly Id[]): Promise<(F | null)[]> {
+      metrics.featureBatchSize.observe({ kind: kind.name }, ids.length);
+      const keys = ids.map(kind.keyOf);
+      const cached = await read(kind.name, keys);
+      const results = new Array<Promise<F | null> | F | null>(ids.length);
+      const toCompute: Id[] = [];
+      const refresh: Id[] = [];
+      const now = Date.now();
+      ids.forEach((id, i) => {
+        const raw = cached?.[i];
+        const entry = raw ? parseEntry<F>(raw) : null;
+        if (entry) {
+          metrics.featureLookups.inc({ kind: kind.name, result: 'hit' });
+          results[i] = entry.f;
+          // XFetch: the closer to expiry (and the slower to compute), the likelier an early refresh.
+          const early = now - entry.d * options.earlyRefreshBeta * Math.log(Math.random()) >= entry.exp;
+          if (options.earlyRefreshBeta > 0 && early && !inflight.has(keys[i]!)) refresh.push(id);
+          return;
+        }
+        if (cached) metrics.featureLookups.inc({ kind: kind.name, result: 'miss' });
+        const shared = inflight.get(keys[i]!) as Promise<F | null> | undefined;
+        if (shared) results[i] = shared;
+        else toCompute.push(id);
+      });
+      if (toCompute.length > 0) {
+        const computed = compute(kind, toCompute);
+        ids.forEach((id, i) => {
+          const mine = computed.get(id);
+          if (mine && results[i] === undefined) results[i] = mine;
+        });
+      }
+      if (refresh.length > 0) {
+        const refreshing = compute(kind, refresh);
+        track(Promise.allSettled(refreshing.values()));
+      }
+      return Promise.all(results.map(async (result) => result));
+    },
+    async invalidate({ users = [], listings = [] }) {
+      const keys = [...users.map(userFeatureKind.keyOf), ...listings.map(listingFeatureKind.keyOf)];
+      if (keys.length === 0) return;
+      const now = Date.now();
+      for (const key of keys) invalidatedAt.set(key, now);
+      // Forget old marks: only computations still running can be affected.
+      for (const [key, at] of invalidatedAt) if (now - at > 60_000) invalidatedAt.delete(key);
+      if (!redis || usable() !== null) return;
+      try {
+        await redis.del(...keys);
+        breaker.success();
+      } catch (error) {
+        breaker.failure();
+        metrics.featureErrors.inc({ op: 'invalidate' });
+        logger.warn(
+          { err: coerceError(error), keys: keys.length },
+          'feature cache invalidation failed; TTL bounds staleness',
+        );
+      }
+    },
+    async settled() {
+      while (background.size > 0) await Promise.allSettled([...background]);
+    },
+  };
+}
