@@ -4,6 +4,7 @@ import type { Database } from './db/database.js';
 import type { ScopedPrisma } from './db/identity.js';
 import type { FeatureStore } from './features/featureStore.js';
 import type { FeedSettings } from './feed/suggestions.js';
+import type { RateLimits } from './social/rateLimits.js';
 import type { Loaders } from './loaders/createLoaders.js';
 import type { Logger } from './server/logger.js';
 import type { Metrics } from './server/metrics.js';
@@ -21,6 +22,10 @@ export interface Context {
   metrics: Metrics;
   /** Feed policy and cursor key, built once per process. */
   feed: FeedSettings;
+  /** Per-user write limits shared through Redis, one per process. */
+  rateLimits: RateLimits;
+  /** The request's Idempotency-Key header, if any (a mutation's idempotencyKey argument wins). */
+  idempotencyKey: string | null;
   /** The Redis-backed feature store, one per process (read through `loaders`; writes invalidate here). */
   features: FeatureStore;
 }

@@ -104,6 +104,13 @@ const envSchema = z.object({
     .default(1),
   FEATURE_BREAKER_FAILURES: int(1, 1000).default(3),
   FEATURE_BREAKER_OPEN_MS: int(100, 600_000).default(2000),
+  MAX_INTERESTS: int(1, 1000).default(50),
+  RATE_LIMITS_ENABLED: booleanFlag.default(true),
+  RATE_LIMIT_LIKES_PER_MIN: int(1, 100_000).default(120),
+  RATE_LIMIT_COMMENTS_PER_MIN: int(1, 100_000).default(10),
+  RATE_LIMIT_FOLLOWS_PER_MIN: int(1, 100_000).default(60),
+  RATE_LIMIT_INTERESTS_PER_MIN: int(1, 100_000).default(60),
+  RATE_LIMIT_SIGNALS_PER_MIN: int(1, 100_000).default(600),
   FEED_EXPERIMENT: z
     .string()
     .trim()
@@ -144,6 +151,18 @@ export interface Config {
     keyPrefix: string;
     /** Every Redis command fails after this long (no offline queue), so a slow Redis never holds a request. */
     commandTimeoutMs: number;
+  };
+  /** Most interests one user may have. */
+  maxInterests: number;
+  /** Writes per user per minute, by action (shared by all instances through Redis). */
+  rateLimits: {
+    /** Off only to measure their cost (npm run bench) or in an emergency; never unlimited by accident. */
+    enabled: boolean;
+    like: number;
+    comment: number;
+    follow: number;
+    interest: number;
+    signal: number;
   };
   /** The Redis-backed feature store (see src/features/featureStore.ts for each option). */
   features: {
@@ -260,6 +279,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       },
     },
     redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX, commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS },
+    maxInterests: e.MAX_INTERESTS,
+    rateLimits: {
+      enabled: e.RATE_LIMITS_ENABLED,
+      like: e.RATE_LIMIT_LIKES_PER_MIN,
+      comment: e.RATE_LIMIT_COMMENTS_PER_MIN,
+      follow: e.RATE_LIMIT_FOLLOWS_PER_MIN,
+      interest: e.RATE_LIMIT_INTERESTS_PER_MIN,
+      signal: e.RATE_LIMIT_SIGNALS_PER_MIN,
+    },
     features: {
       ttlSec: e.FEATURE_TTL_SEC,
       ttlJitter: e.FEATURE_TTL_JITTER,

@@ -14,7 +14,9 @@ export type ErrorCode =
   | 'GRAPHQL_VALIDATION_FAILED'
   | 'QUERY_TOO_COMPLEX'
   | 'PAYLOAD_TOO_LARGE'
-  | 'BAD_REQUEST';
+  | 'BAD_REQUEST'
+  | 'IDEMPOTENCY_KEY_REUSED'
+  | 'IDEMPOTENCY_KEY_IN_PROGRESS';
 
 /** Codes whose message was written for the client; anything else is masked. */
 export const publicErrorCodes: ReadonlySet<string> = new Set<ErrorCode>([
@@ -30,6 +32,8 @@ export const publicErrorCodes: ReadonlySet<string> = new Set<ErrorCode>([
   'QUERY_TOO_COMPLEX',
   'PAYLOAD_TOO_LARGE',
   'BAD_REQUEST',
+  'IDEMPOTENCY_KEY_REUSED',
+  'IDEMPOTENCY_KEY_IN_PROGRESS',
 ]);
 
 /**
@@ -65,9 +69,32 @@ export const createBadUserInputError = (message: string, field?: string): GraphQ
 export const createNotFoundError = (what: string, id: string | number): GraphQLError =>
   createError('NOT_FOUND', `${what} ${String(id)} was not found`);
 
-export const createRateLimitedError = (retryAfterMs: number): GraphQLError =>
-  createError('RATE_LIMITED', `too many requests; retry in ${Math.ceil(retryAfterMs / 1000)} s`, {
-    retryAfterMs,
+/** 429 with Retry-After (whole seconds, at least 1), as well as `extensions.retryAfterMs`. */
+export const createRateLimitedError = (retryAfterMs: number, action?: string): GraphQLError => {
+  const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+  return new GraphQLError(`too many ${action ? `${action}s` : 'requests'}; retry in ${seconds} s`, {
+    extensions: {
+      code: 'RATE_LIMITED',
+      retryAfterMs,
+      ...(action ? { action } : {}),
+      http: { status: 429, headers: new Map([['retry-after', String(seconds)]]) },
+    },
+  });
+};
+
+/** The key was used before with a different input (the IETF Idempotency-Key draft's 422). */
+export const createIdempotencyKeyReusedError = (): GraphQLError =>
+  new GraphQLError(
+    'this idempotency key was already used with a different input; use a new key for a new request',
+    {
+      extensions: { code: 'IDEMPOTENCY_KEY_REUSED', http: { status: 422 } },
+    },
+  );
+
+/** Another request with the same key is still running (the draft's 409). */
+export const createIdempotencyKeyInProgressError = (): GraphQLError =>
+  new GraphQLError('a request with this idempotency key is still in progress; retry shortly', {
+    extensions: { code: 'IDEMPOTENCY_KEY_IN_PROGRESS', http: { status: 409 } },
   });
 
 export const createTimeoutError = (message = 'the operation took too long and was cancelled'): GraphQLError =>

@@ -8,6 +8,7 @@ import './feed.js';
 import './experiments.js';
 import './ops.js';
 import './features.js';
+import './social.js';
 
 let schema: GraphQLSchema | undefined;
 

@@ -17,6 +17,7 @@ import { scopedPrisma } from '../db/identity.js';
 import { createError, type ErrorCode } from '../errors/errors.js';
 import { createLoaders } from '../loaders/createLoaders.js';
 import { createFeatureStore } from '../features/featureStore.js';
+import { createRateLimits } from '../social/rateLimits.js';
 import { createFeedSettings } from '../resolvers/feed.js';
 import { createSchema } from '../schema/index.js';
 import { createApollo } from './apollo.js';
@@ -166,6 +167,7 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
     logger: deps.logger,
   });
   app.addHook('onClose', async () => features.settled());
+  const rateLimits = createRateLimits({ redis, limits: config.rateLimits, metrics });
   app.addHook('onClose', async () => feed.stop());
   const handler = fastifyApolloHandler<Context>(apollo, {
     context: async (request) => {
@@ -181,6 +183,8 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
         metrics,
         feed,
         features,
+        rateLimits,
+        idempotencyKey: headerValue(request.headers['idempotency-key']),
       };
     },
   });
@@ -205,4 +209,9 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   return app;
+}
+
+/** One header value: absent or repeated headers count as none. */
+function headerValue(value: string | string[] | undefined): string | null {
+  return typeof value === 'string' ? value : null;
 }

@@ -15,6 +15,7 @@ export interface Metrics {
   featureComputed: Counter<'kind'>;
   featureBatchSize: Histogram<'kind'>;
   featureBreakerState: Gauge;
+  rateLimited: Counter<'action'>;
 }
 
 export function createMetrics(): Metrics {
@@ -87,6 +88,12 @@ export function createMetrics(): Metrics {
     featureBreakerState: new Gauge({
       name: 'lodestar_feature_cache_breaker_state',
       help: 'Feature cache circuit breaker: 0 closed, 1 half-open, 2 open',
+      registers: [registry],
+    }),
+    rateLimited: new Counter({
+      name: 'lodestar_rate_limited_total',
+      help: 'Writes refused by the per-user rate limits, by action',
+      labelNames: ['action'],
       registers: [registry],
     }),
     redisUp: new Gauge({

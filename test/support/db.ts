@@ -46,6 +46,8 @@ export async function createTestDatabase(options: { template?: string | null } =
   const app = new URL(url);
   app.searchParams.set('options', '-c role=lodestar_app');
   const pool = new pg.Pool({ connectionString: url, max: 4 });
+  // pool.end() can return before its sockets close; DROP ... WITH (FORCE) then ends them (57P01).
+  pool.on('error', () => undefined);
   return {
     name,
     url,

@@ -12,6 +12,7 @@ import { scopedPrisma } from '../../src/db/identity.js';
 import { createLoaders } from '../../src/loaders/createLoaders.js';
 import { createFeatureStore, type FeatureStore } from '../../src/features/featureStore.js';
 import { createFeedSettings } from '../../src/resolvers/feed.js';
+import { createRateLimits } from '../../src/social/rateLimits.js';
 import { createSchema } from '../../src/schema/index.js';
 import { createApp } from '../../src/server/app.js';
 import { createLogger, loggerOptions, type Logger } from '../../src/server/logger.js';
@@ -90,7 +91,13 @@ export interface InProcess {
   /** Runs one operation against the schema with an explicit viewer, as the HTTP layer would. */
   execute: <T = Record<string, unknown>>(
     source: string,
-    options?: { viewer?: Viewer; variables?: Record<string, unknown>; requestId?: string },
+    options?: {
+      viewer?: Viewer;
+      variables?: Record<string, unknown>;
+      requestId?: string;
+      /** As the Idempotency-Key header. */
+      idempotencyKey?: string;
+    },
   ) => Promise<ExecutionResult<T>>;
   close: () => Promise<void>;
 }
@@ -130,6 +137,7 @@ export function createInProcess(
     metrics,
     logger,
   });
+  const rateLimits = createRateLimits({ redis, limits: config.rateLimits, metrics });
   let requests = 0;
   return {
     config,
@@ -139,7 +147,12 @@ export function createInProcess(
     features,
     execute: async <T>(
       source: string,
-      options: { viewer?: Viewer; variables?: Record<string, unknown>; requestId?: string } = {},
+      options: {
+        viewer?: Viewer;
+        variables?: Record<string, unknown>;
+        requestId?: string;
+        idempotencyKey?: string;
+      } = {},
     ) => {
       const viewer: Viewer = options.viewer ?? { role: 'anonymous', userId: null };
       await redisReady;
@@ -155,6 +168,8 @@ export function createInProcess(
         metrics,
         feed,
         features,
+        rateLimits,
+        idempotencyKey: options.idempotencyKey ?? null,
       };
       return (await graphql({
         schema,
