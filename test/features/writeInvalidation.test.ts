@@ -1,0 +1,67 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { testRedisUrl } from '../support/env.js';
+import { clearPrefix } from '../support/featuresHarness.js';
+import { createFeedViewer, seedFeedWorld, type FeedWorld } from '../support/feedWorld.js';
+import { createInProcess, type InProcess } from '../support/gateway.js';
+import { dataOf } from '../support/graphqlResult.js';
+
+const READ = `query ($id: ID!) {
+  listing(id: $id) { features { likeCount commentCount } }
+  me { features { likesGiven commentsGiven followsGiven interestCount } }
+}`;
+
+interface Read {
+  listing: { features: { likeCount: number; commentCount: number } };
+  me: {
+    features: { likesGiven: number; commentsGiven: number; followsGiven: number; interestCount: number };
+  };
+}
+
+/** Writes through the gateway's mutations drop the cached features they change (no waiting for the TTL). */
+describe('feature freshness after writes', () => {
+  let db: TestDatabase;
+  let world: FeedWorld;
+  let h: InProcess;
+  let prefix: string;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    world = await seedFeedWorld(db.pool, [4]);
+    prefix = `lodestar:t:${db.name}:`;
+    h = createInProcess(db, { REDIS_URL: testRedisUrl, REDIS_KEY_PREFIX: prefix });
+  });
+
+  afterAll(async () => {
+    await h?.close();
+    const redis = new Redis(testRedisUrl);
+    await clearPrefix(redis, prefix);
+    redis.disconnect();
+    await db?.drop();
+  });
+
+  it('shows a like, a comment, a follow and a new interest on the next read, though the old values were cached', async () => {
+    const who = await createFeedViewer(db.pool, []);
+    const other = await createFeedViewer(db.pool, []);
+    const id = String(world.listings[0]![0]!.id);
+    const read = async () => dataOf(await h.execute<Read>(READ, { viewer: who, variables: { id } }));
+    expect(await read()).toEqual({
+      listing: { features: { likeCount: 0, commentCount: 0 } },
+      me: { features: { likesGiven: 0, commentsGiven: 0, followsGiven: 0, interestCount: 0 } },
+    });
+    await h.features.settled();
+    const run = async (mutation: string, variables: Record<string, unknown>) =>
+      dataOf(await h.execute(mutation, { viewer: who, variables }));
+    await run('mutation ($id: ID!) { likeListing(listingId: $id) { changed } }', { id });
+    await run('mutation ($id: ID!) { addComment(listingId: $id, body: "nice") { changed } }', { id });
+    await run('mutation ($u: ID!) { follow(userId: $u) { changed } }', { u: other.userId });
+    await run('mutation ($i: ID!) { addInterest(interestId: $i) { changed } }', {
+      i: String(world.interestIds[0]),
+    });
+    expect(await read()).toEqual({
+      listing: { features: { likeCount: 1, commentCount: 1 } },
+      me: { features: { likesGiven: 1, commentsGiven: 1, followsGiven: 1, interestCount: 1 } },
+    });
+  });
+});
