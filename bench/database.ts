@@ -14,7 +14,8 @@ export interface DatasetInfo {
   seedSeconds: number | null;
 }
 
-async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+/** One owner (superuser) connection for setup and clean-up work; RLS does not apply to it. */
+export async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: url, application_name: 'lodestar-bench-setup' });
   await client.connect();
   try {
@@ -47,28 +48,38 @@ async function countRows(client: pg.ClientBase): Promise<Omit<DatasetInfo, 'acti
   };
 }
 
-/** Why lodestar_bench cannot be reused as it is, or null when it can. */
-async function reuseProblem(settings: BenchSettings): Promise<string | null> {
+/**
+ * Why lodestar_bench cannot be reused (null when it can), and which migrations it still needs. Pending
+ * migrations alone are no reason to re-seed: the migrator applies them to the existing data. Only a
+ * missing database, an edited or unfinished migration (the schema is not what the files say) or too
+ * little data are.
+ */
+async function inspect(settings: BenchSettings): Promise<{ problem: string | null; pending: string[] }> {
   const exists = await withClient(settings.adminUrl, async (admin) => {
     const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [BENCH_DATABASE]);
     return rowCount === 1;
   });
-  if (!exists) return 'it does not exist';
+  if (!exists) return { problem: 'it does not exist', pending: [] };
   return withClient(settings.benchUrl, async (client) => {
     let pending: string[];
     try {
       pending = (await migrationStatus(client)).pending;
     } catch (error) {
       // An edited or failed migration: the seeded schema is not what the code expects.
-      return `its migrations disagree with prisma/migrations (${(error as Error).message})`;
+      return {
+        problem: `its migrations disagree with prisma/migrations (${(error as Error).message})`,
+        pending: [],
+      };
     }
-    if (pending.length > 0) return `${pending.length} migration(s) pending (${pending.join(', ')})`;
     const counts = await countRows(client);
     const want = settings.dataset;
     if (counts.listings < want.listings || counts.users < want.users) {
-      return `it has ${counts.listings} listings and ${counts.users} users (wants ${want.listings} and ${want.users})`;
+      return {
+        problem: `it has ${counts.listings} listings and ${counts.users} users (wants ${want.listings} and ${want.users})`,
+        pending,
+      };
     }
-    return null;
+    return { problem: null, pending };
   });
 }
 
@@ -108,9 +119,10 @@ async function recreateAndSeed(settings: BenchSettings): Promise<number> {
 }
 
 /**
- * Makes lodestar_bench ready: reuses it when it is migrated and big enough (seeding takes ~35 s),
- * otherwise drops, migrates and seeds it. Either way learning_events is emptied, so every run starts
- * with the same "recently served" exclusions (the bench itself writes 20 impressions per request).
+ * Makes lodestar_bench ready: reuses it when it is big enough and its applied migrations match the
+ * files (seeding takes ~35 s), applying any pending ones; otherwise drops, migrates and seeds it.
+ * Either way learning_events is emptied, so every run starts with the same "recently served"
+ * exclusions (the bench itself writes 20 impressions per request).
  */
 export async function prepareBenchDatabase(settings: BenchSettings): Promise<DatasetInfo> {
   console.log(`database: ${redact(settings.benchUrl)}`);
@@ -120,8 +132,14 @@ export async function prepareBenchDatabase(settings: BenchSettings): Promise<Dat
     const applied = await migrateUrl(settings.benchUrl);
     action = `reused as is (BENCH_SKIP_SEED)${applied.length ? `, applied ${applied.join(', ')}` : ''}`;
   } else {
-    const problem = settings.reseed ? 'BENCH_RESEED is set' : await reuseProblem(settings);
-    if (problem === null) {
+    const { problem, pending } = settings.reseed
+      ? { problem: 'BENCH_RESEED is set', pending: [] }
+      : await inspect(settings);
+    if (problem === null && pending.length > 0) {
+      console.log(`database: applying ${pending.length} pending migration(s): ${pending.join(', ')}`);
+      const applied = await migrateUrl(settings.benchUrl);
+      action = `reused (big enough), applied ${applied.join(', ')}`;
+    } else if (problem === null) {
       action = 'reused (migrated, big enough)';
     } else {
       console.log(`database: recreating and seeding, because ${problem}`);
@@ -138,6 +156,20 @@ export async function prepareBenchDatabase(settings: BenchSettings): Promise<Dat
       `(${counts.usersWithEmbedding} with embeddings), ${counts.interests} interests; learning_events emptied`,
   );
   return { action, seedSeconds, ...counts };
+}
+
+/** Empties learning_events, so a phase starts from the same impressions whatever ran before it. */
+export async function resetLearningEvents(url: string): Promise<void> {
+  await withClient(url, (client) => client.query('TRUNCATE learning_events'));
+}
+
+/**
+ * Refreshes learning_events' planner statistics. This server runs with autovacuum off, so a table the
+ * bench empties and refills is never analyzed on its own, and the planner then picks plans it would
+ * not pick with statistics (see bench/README.md, features phase).
+ */
+export async function analyzeLearningEvents(url: string): Promise<void> {
+  await withClient(url, (client) => client.query('ANALYZE learning_events'));
 }
 
 /** Signed-in viewers that get the personalised (SIMILAR) feed: users with a profile embedding. */

@@ -154,6 +154,19 @@ export async function startGatewayProcess(
   };
 }
 
+/** Peak RSS (VmHWM) and V8 heap of a measured gateway, before it is stopped; what could not be read is left out. */
+export async function memorySummary(
+  g: GatewayProcess,
+): Promise<{ peakRssMb: number | null; heapUsedMb?: number; heapTotalMb?: number }> {
+  const toMb = (bytes: number) => Math.round(bytes / 1024 / 1024);
+  const { hwmKb } = await g.memory().catch(() => ({ hwmKb: null }));
+  const heap = await g.heap().catch(() => null);
+  return {
+    peakRssMb: hwmKb === null ? null : Math.round(hwmKb / 1024),
+    ...(heap ? { heapUsedMb: toMb(heap.heapUsed), heapTotalMb: toMb(heap.heapTotal) } : {}),
+  };
+}
+
 /** VmRSS and VmHWM from /proc/<pid>/status (Linux), else RSS from `ps -o rss=`. */
 async function readMemory(pid: number): Promise<ProcessMemory> {
   try {

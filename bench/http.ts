@@ -55,5 +55,18 @@ export function createGraphqlClient(baseUrl: string, concurrency: number) {
     };
   };
 
-  return { post, feedTask, close: () => agent.destroy() };
+  /**
+   * A load task for any query, rotating through the viewers' tokens: fails on GraphQL `errors` or when
+   * `check` (given the response text) throws.
+   */
+  const queryTask = (query: string, tokens: readonly string[], check: (text: string) => void): Task => {
+    const body = JSON.stringify({ query });
+    return async (index) => {
+      const text = await post(body, tokens[index % tokens.length] ?? '');
+      if (text.includes('"errors"')) throw new Error(`GraphQL errors: ${text.slice(0, 300)}`);
+      check(text);
+    };
+  };
+
+  return { post, feedTask, queryTask, close: () => agent.destroy() };
 }

@@ -24,8 +24,14 @@ export interface LoadResult {
   latencyMs: LatencySummary;
 }
 
-/** One request; `index` counts up across workers, for rotating viewers. */
-export type Task = (index: number) => Promise<void>;
+/**
+ * One request; `index` counts up across workers, for rotating viewers. `worker` is the caller's slot
+ * (0 … concurrency − 1), for tasks that give each worker state of its own (its own user, say).
+ */
+export type Task = (index: number, worker: number) => Promise<void>;
+
+/** Untimed work before each request of a task (e.g. evicting the cache entries it will read). */
+export type BeforeEach = (index: number) => Promise<void>;
 
 /** Nearest-rank percentile of an ascending array. */
 export function percentile(sorted: readonly number[], p: number): number {
@@ -48,23 +54,47 @@ export function summarize(latencies: number[]): LatencySummary {
   };
 }
 
-interface Phase {
+export interface Phase {
   latencies: number[];
   errors: number;
   firstError: string | null;
+  /** Wall time, minus the time spent in `beforeEach` when there was one. */
   elapsedMs: number;
 }
 
-async function runPhase(task: Task, concurrency: number, durationMs: number, start: { next: number }) {
+/**
+ * `concurrency` workers issue `task` back to back for `durationMs`. A worker's `beforeEach` time is
+ * not part of the request's latency, and is taken out of the elapsed time (exactly at concurrency 1,
+ * on average above it), so req/s counts request time only.
+ */
+export async function runPhase(
+  task: Task,
+  concurrency: number,
+  durationMs: number,
+  start: { next: number },
+  beforeEach?: BeforeEach,
+): Promise<Phase> {
   const phase: Phase = { latencies: [], errors: 0, firstError: null, elapsedMs: 0 };
   const began = performance.now();
   const deadline = began + durationMs;
-  const worker = async () => {
+  let untimedMs = 0;
+  const worker = async (slot: number) => {
     while (performance.now() < deadline) {
       const index = start.next++;
+      try {
+        if (beforeEach) {
+          const p0 = performance.now();
+          await beforeEach(index);
+          untimedMs += performance.now() - p0;
+        }
+      } catch (error) {
+        phase.errors += 1;
+        phase.firstError ??= `before the request: ${error instanceof Error ? error.message : String(error)}`;
+        continue;
+      }
       const t0 = performance.now();
       try {
-        await task(index);
+        await task(index, slot);
         phase.latencies.push(performance.now() - t0);
       } catch (error) {
         phase.errors += 1;
@@ -72,9 +102,25 @@ async function runPhase(task: Task, concurrency: number, durationMs: number, sta
       }
     }
   };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  phase.elapsedMs = performance.now() - began;
+  await Promise.all(Array.from({ length: concurrency }, (_, slot) => worker(slot)));
+  phase.elapsedMs = performance.now() - began - untimedMs / concurrency;
   return phase;
+}
+
+/** One result from measured phases (slices of one run, interleaved with other runs); warm-up errors count. */
+export function toLoadResult(concurrency: number, measured: Phase[], warmup: Phase[] = []): LoadResult {
+  const latencies = measured.flatMap((p) => p.latencies);
+  const elapsedMs = measured.reduce((sum, p) => sum + p.elapsedMs, 0);
+  const all = [...warmup, ...measured];
+  return {
+    concurrency,
+    elapsedSec: Math.round(elapsedMs) / 1000,
+    requests: latencies.length,
+    errors: all.reduce((sum, p) => sum + p.errors, 0),
+    firstError: all.find((p) => p.firstError !== null)?.firstError ?? null,
+    requestsPerSec: Math.round((latencies.length / elapsedMs) * 1000 * 10) / 10,
+    latencyMs: summarize(latencies),
+  };
 }
 
 /** Warm-up (discarded), then the measured phase. `onMeasureStart` lets the caller start sampling. */
@@ -86,15 +132,45 @@ export async function runLoad(
   const warm = await runPhase(task, options.concurrency, options.warmupSec * 1000, counter);
   options.onMeasureStart?.();
   const phase = await runPhase(task, options.concurrency, options.durationSec * 1000, counter);
-  const errors = warm.errors + phase.errors;
-  return {
-    concurrency: options.concurrency,
-    elapsedSec: Math.round(phase.elapsedMs) / 1000,
-    requests: phase.latencies.length,
-    // Warm-up errors count too: the gate is "no request failed", not "none failed while measured".
-    errors,
-    firstError: warm.firstError ?? phase.firstError,
-    requestsPerSec: Math.round((phase.latencies.length / phase.elapsedMs) * 1000 * 10) / 10,
-    latencyMs: summarize(phase.latencies),
-  };
+  // Warm-up errors count too: the gate is "no request failed", not "none failed while measured".
+  return toLoadResult(options.concurrency, [phase], [warm]);
+}
+
+/** One task of an interleaved run, with its untimed `beforeEach`; callers may add state of their own. */
+export interface RoundTask {
+  task: Task;
+  beforeEach?: BeforeEach;
+}
+
+/**
+ * Several tasks at one concurrency: a warm-up per task, then `rounds` rounds in which each task runs
+ * durationSec / rounds seconds in turn. Interleaving spreads the machine's drift (other jobs, growing
+ * tables) evenly over the tasks instead of charging it to whichever ran last. `beforeSlice` and
+ * `afterSlice` run around each measured slice, outside its time (reading counters, say). Each task's
+ * request counter carries on from its warm-up through its slices.
+ */
+export async function runRounds<T extends RoundTask>(
+  tasks: readonly T[],
+  concurrency: number,
+  timing: { warmupSec: number; durationSec: number; rounds: number },
+  hooks: { beforeSlice?: (task: T) => Promise<void>; afterSlice?: (task: T) => Promise<void> } = {},
+): Promise<{ task: T; warmup: Phase[]; measured: Phase[] }[]> {
+  const state = tasks.map((task) => ({
+    task,
+    counter: { next: 0 },
+    warmup: [] as Phase[],
+    measured: [] as Phase[],
+  }));
+  const run = (s: (typeof state)[number], seconds: number) =>
+    runPhase(s.task.task, concurrency, seconds * 1000, s.counter, s.task.beforeEach);
+  for (const s of state) s.warmup.push(await run(s, timing.warmupSec));
+  const slice = timing.durationSec / timing.rounds;
+  for (let round = 0; round < timing.rounds; round += 1) {
+    for (const s of state) {
+      await hooks.beforeSlice?.(s.task);
+      s.measured.push(await run(s, slice));
+      await hooks.afterSlice?.(s.task);
+    }
+  }
+  return state.map(({ task, warmup, measured }) => ({ task, warmup, measured }));
 }

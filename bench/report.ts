@@ -1,7 +1,9 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import prettier from 'prettier';
 import type { DatasetInfo } from './database.js';
+import { featuresMarkdown, type FeaturesResults } from './featuresReport.js';
+import { likesMarkdown, type LikesResults } from './likesReport.js';
 import type { LoadResult } from './load.js';
 import type { StatementCount } from './statements.js';
 
@@ -169,18 +171,64 @@ async function writeFormatted(path: string, text: string): Promise<void> {
   await writeFile(path, await prettier.format(text, { ...options, filepath: path }));
 }
 
-/** Writes feed-<timestamp>.json, latest.json and latest.md under bench/results; returns the paths. */
-export async function writeResults(r: BenchResults): Promise<{ json: string; latest: string; md: string }> {
+/**
+ * latest.json: the feed results at the top (as before the other phases), the features phase under
+ * `features`, the likes phase under `likes`.
+ */
+export type LatestResults = Partial<BenchResults> & { features?: FeaturesResults; likes?: LikesResults };
+
+type Ran = { feed: boolean; features: boolean; likes: boolean };
+
+const isFeedResults = (r: LatestResults): r is BenchResults & { features?: FeaturesResults } =>
+  Array.isArray(r.runs) && Array.isArray(r.statements) && r.rss !== undefined;
+
+/** Every section; one this run skipped (BENCH_PHASES) comes from the previous latest.json, said so. */
+export function latestMarkdown(latest: LatestResults, ran: Ran): string {
+  const parts: string[] = [];
+  const carried = (what: keyof Ran) =>
+    ran[what] ? '' : `_Carried over from an earlier run: this run had BENCH_PHASES without ${what}._\n`;
+  if (isFeedResults(latest)) parts.push(`${carried('feed')}${toMarkdown(latest)}`);
+  if (latest.features) parts.push(`${carried('features')}${featuresMarkdown(latest.features)}`);
+  if (latest.likes) parts.push(`${carried('likes')}${likesMarkdown(latest.likes)}`);
+  return parts.join('\n');
+}
+
+/**
+ * Writes this run's results to feed-<timestamp>.json (whichever phases ran; the name .gitignore
+ * expects), and latest.json / latest.md, keeping the previous latest's section of a skipped phase.
+ */
+export async function writeResults(
+  feed: BenchResults | null,
+  features: FeaturesResults | null,
+  likes: LikesResults | null,
+): Promise<{ json: string; latest: string; md: string; markdown: string }> {
   const dir = fileURLToPath(new URL('./results/', import.meta.url));
   await mkdir(dir, { recursive: true });
+  const date = feed?.date ?? features?.date ?? likes?.date ?? new Date().toISOString();
   const paths = {
-    json: `${dir}feed-${r.date.replace(/[:.]/g, '-')}.json`,
+    json: `${dir}feed-${date.replace(/[:.]/g, '-')}.json`,
     latest: `${dir}latest.json`,
     md: `${dir}latest.md`,
   };
-  const json = JSON.stringify(r, null, 2);
-  await writeFormatted(paths.json, json);
-  await writeFormatted(paths.latest, json);
-  await writeFormatted(paths.md, toMarkdown(r));
-  return paths;
+  const previous: LatestResults = await readFile(paths.latest, 'utf8')
+    .then((text) => JSON.parse(text) as LatestResults)
+    .catch(() => ({}));
+  const run: LatestResults = {
+    ...(feed ?? {}),
+    ...(features ? { features } : {}),
+    ...(likes ? { likes } : {}),
+  };
+  const { features: previousFeatures, likes: previousLikes, ...previousFeed } = previous;
+  const latest: LatestResults = {
+    ...(feed ? {} : previousFeed),
+    ...run,
+    ...(features ? {} : { features: previousFeatures }),
+    ...(likes ? {} : { likes: previousLikes }),
+  };
+  const ran = { feed: feed !== null, features: features !== null, likes: likes !== null };
+  const markdown = latestMarkdown(latest, ran);
+  await writeFormatted(paths.json, JSON.stringify(run, null, 2));
+  await writeFormatted(paths.latest, JSON.stringify(latest, null, 2));
+  await writeFormatted(paths.md, markdown);
+  return { ...paths, markdown };
 }

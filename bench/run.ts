@@ -1,16 +1,22 @@
 /**
  * npm run bench: the feed (`suggestions`) through the real gateway vs. the same SQL issued directly,
- * on a 100k-listing database. See bench/README.md for what is measured and how to read it.
+ * on a 100k-listing database (the feed phase), the feature store's cached / uncached / Redis-down
+ * modes (the features phase), and likeListing with and without its idempotency key and rate limits
+ * (the likes phase). See bench/README.md for what is measured and how to read it.
  */
 import os from 'node:os';
 import { signToken } from '../src/auth/signToken.js';
-import { loadConfig } from '../src/config/config.js';
-import { pickViewers, prepareBenchDatabase } from './database.js';
+import { loadConfig, type Config } from '../src/config/config.js';
+import { pickViewers, prepareBenchDatabase, type DatasetInfo } from './database.js';
+import type { FeaturesResults } from './featuresReport.js';
+import { runFeaturesPhase } from './featuresPhase.js';
 import { buildGateway, GATEWAY_ARGS, startGatewayProcess } from './gatewayProcess.js';
 import { createGraphqlClient, feedQuery } from './http.js';
+import { runLikesPhase } from './likesPhase.js';
+import type { LikesResults } from './likesReport.js';
 import { runLoadComparison } from './loadRuns.js';
-import { evaluateTargets, toMarkdown, writeResults, type BenchResults } from './report.js';
-import { readSettings, type BenchSettings } from './settings.js';
+import { evaluateTargets, writeResults, type BenchResults } from './report.js';
+import { BENCH_REDIS_PREFIX, readSettings, type BenchSettings } from './settings.js';
 import { startStatementProxy } from './statementProxy.js';
 import { countPerRequest, type StatementCount } from './statements.js';
 
@@ -34,7 +40,7 @@ function gatewayEnv(settings: BenchSettings): Record<string, string> {
     DATABASE_URL: settings.benchUrl,
     MIGRATE_ON_START: 'false',
     JWT_SECRET,
-    ...(settings.redisUrl ? { REDIS_URL: settings.redisUrl, REDIS_KEY_PREFIX: 'lodestar-bench:' } : {}),
+    ...(settings.redisUrl ? { REDIS_URL: settings.redisUrl, REDIS_KEY_PREFIX: BENCH_REDIS_PREFIX } : {}),
   };
 }
 
@@ -71,26 +77,21 @@ async function countStatements(
   }
 }
 
-async function main(): Promise<number> {
-  const settings = readSettings();
-  const startedAt = new Date().toISOString();
-  const loadAverageAtStart = os.loadavg();
-  const dataset = await prepareBenchDatabase(settings);
-  const env = gatewayEnv(settings);
-  // What the gateway process will read from the same environment: token settings, pool sizes, feed knobs.
-  const config = loadConfig({ ...env, PORT: '0' });
-  const viewers = await pickViewers(settings.benchUrl, settings.viewers);
-  const tokens = await Promise.all(
-    viewers.map((sub) => signToken(config.auth, { sub, role: 'user' }, { expiresIn: '2h' })),
-  );
-  console.log(`viewers: ${viewers.length} users with profile embeddings, tokens signed`);
-
-  let build = 'not rebuilt (BENCH_SKIP_BUILD)';
-  if (!settings.skipBuild) {
-    console.log('build: npm run build');
-    build = `built with npm run build in ${(await buildGateway()).toFixed(1)} s`;
-  }
-
+/** The feed phase: gateway vs raw SQL at both concurrencies, statements per request, the gateway's RSS. */
+async function runFeedPhase(
+  env: Record<string, string>,
+  settings: BenchSettings,
+  context: {
+    config: Config;
+    viewers: string[];
+    tokens: string[];
+    startedAt: string;
+    loadAverageAtStart: number[];
+    dataset: DatasetInfo;
+    build: string;
+  },
+): Promise<BenchResults> {
+  const { config, viewers, tokens, startedAt, loadAverageAtStart, dataset, build } = context;
   const { runs, rss, exit } = await runLoadComparison(env, config, settings, viewers, tokens, FIRST);
 
   console.log(
@@ -144,13 +145,68 @@ async function main(): Promise<number> {
     statements,
     rss,
   };
-  const results: BenchResults = { ...partial, targets: evaluateTargets(partial, highC) };
-  const paths = await writeResults(results);
-  console.log(`\n${toMarkdown(results)}`);
+  return { ...partial, targets: evaluateTargets(partial, highC) };
+}
+
+async function main(): Promise<number> {
+  const settings = readSettings();
+  const startedAt = new Date().toISOString();
+  const loadAverageAtStart = os.loadavg();
+  console.log(`phases: ${[...settings.phases].join(', ')} (BENCH_PHASES)`);
+  const dataset = await prepareBenchDatabase(settings);
+  const env = gatewayEnv(settings);
+  // What the gateway process will read from the same environment: token settings, pool sizes, feed knobs.
+  const config = loadConfig({ ...env, PORT: '0' });
+  const runFeed = settings.phases.has('feed');
+  const runFeatures = settings.phases.has('features');
+  const runLikes = settings.phases.has('likes');
+  const wanted = Math.max(runFeed ? settings.viewers : 0, runFeatures ? settings.featuresViewers : 0);
+  // The likes phase picks users of its own; the viewers are only the feed's and the features'.
+  const viewers = wanted > 0 ? await pickViewers(settings.benchUrl, wanted) : [];
+  const tokens = await Promise.all(
+    viewers.map((sub) => signToken(config.auth, { sub, role: 'user' }, { expiresIn: '2h' })),
+  );
+  if (viewers.length > 0)
+    console.log(`viewers: ${viewers.length} users with profile embeddings, tokens signed`);
+
+  let build = 'not rebuilt (BENCH_SKIP_BUILD)';
+  if (!settings.skipBuild) {
+    console.log('build: npm run build');
+    build = `built with npm run build in ${(await buildGateway()).toFixed(1)} s`;
+  }
+
+  let feed: BenchResults | null = null;
+  if (runFeed) {
+    const feedViewers = viewers.slice(0, settings.viewers);
+    const feedTokens = tokens.slice(0, settings.viewers);
+    feed = await runFeedPhase(env, settings, {
+      config,
+      viewers: feedViewers,
+      tokens: feedTokens,
+      startedAt,
+      loadAverageAtStart,
+      dataset,
+      build,
+    });
+  }
+  let features: FeaturesResults | null = null;
+  if (runFeatures) {
+    const n = settings.featuresViewers;
+    features = await runFeaturesPhase(env, settings, viewers.slice(0, n), tokens.slice(0, n));
+  }
+
+  let likes: LikesResults | null = null;
+  if (runLikes) likes = await runLikesPhase(env, settings, config);
+
+  const paths = await writeResults(feed, features, likes);
+  console.log(`\n${paths.markdown}`);
   console.log(`results: ${paths.json}\n         ${paths.latest}\n         ${paths.md}`);
+  const runs = [...(feed?.runs ?? []), ...(features?.runs ?? []), ...(likes?.runs ?? [])];
   const errors = runs.reduce((n, r) => n + r.errors, 0);
   if (errors > 0) console.error(`bench: ${errors} request(s) failed; see firstError in the results`);
-  return errors > 0 ? 1 : 0;
+  const unrestored = likes !== null && !likes.cleanup.restored;
+  if (unrestored) console.error('bench: the likes phase did not leave the like totals as it found them');
+  return errors > 0 || unrestored ? 1 : 0;
 }
 
 try {

@@ -20,9 +20,25 @@ export interface BenchSettings {
   /** Start the gateway from dist/ as it is instead of running `npm run build` first. */
   skipBuild: boolean;
   dataset: { users: number; listings: number; interests: number; categories: number; seed: number };
+  /**
+   * Which parts run: `feed` (gateway vs raw SQL, statements, RSS), `features` (feature store modes),
+   * `likes` (likeListing with and without idempotency key and rate limits).
+   */
+  phases: ReadonlySet<BenchPhase>;
+  /** The features phase: viewers (and so stable pages) it rotates through. */
+  featuresViewers: number;
+  /** The features phase's concurrencies: always 1, plus this one when above 1. */
+  featuresConcurrencies: number[];
+  /** The likes phase's concurrencies: always 1, plus this one when above 1. */
+  likesConcurrencies: number[];
 }
 
+export const BENCH_PHASES = ['feed', 'features', 'likes'] as const;
+export type BenchPhase = (typeof BENCH_PHASES)[number];
+
 export const BENCH_DATABASE = 'lodestar_bench';
+/** The gateway's REDIS_KEY_PREFIX in every bench process, so the bench's keys never mix with others'. */
+export const BENCH_REDIS_PREFIX = 'lodestar-bench:';
 
 function number(env: NodeJS.ProcessEnv, key: string, fallback: number, min: number, max: number): number {
   const raw = env[key];
@@ -36,7 +52,22 @@ function number(env: NodeJS.ProcessEnv, key: string, fallback: number, min: numb
 
 const flag = (env: NodeJS.ProcessEnv, key: string) => /^(1|true|yes)$/i.test(env[key] ?? '');
 
+function phases(env: NodeJS.ProcessEnv): Set<BenchPhase> {
+  const raw = (env.BENCH_PHASES ?? '').trim();
+  if (raw === '') return new Set(BENCH_PHASES);
+  const names = raw.split(',').map((name) => name.trim());
+  const unknown = names.filter((name) => !(BENCH_PHASES as readonly string[]).includes(name));
+  if (unknown.length > 0 || names.length === 0) {
+    throw new Error(
+      `BENCH_PHASES must be a comma-separated list of ${BENCH_PHASES.join(', ')}, got "${raw}"`,
+    );
+  }
+  return new Set(names as BenchPhase[]);
+}
+
 export function readSettings(env: NodeJS.ProcessEnv = process.env): BenchSettings {
+  const featuresHighC = number(env, 'BENCH_FEATURES_CONCURRENCY', 4, 1, 64);
+  const likesHighC = number(env, 'BENCH_LIKES_CONCURRENCY', 16, 1, 64);
   const adminUrl = env.BENCH_DATABASE_URL || 'postgresql://postgres@127.0.0.1:5432/postgres';
   const bench = new URL(adminUrl);
   bench.pathname = `/${BENCH_DATABASE}`;
@@ -54,6 +85,10 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): BenchSetting
       : env.BENCH_REDIS_URL || 'redis://127.0.0.1:6379',
     skipBuild: flag(env, 'BENCH_SKIP_BUILD'),
     dataset: { users: 20_000, listings: 100_000, interests: 400, categories: 12, seed: 42 },
+    phases: phases(env),
+    featuresViewers: number(env, 'BENCH_FEATURES_VIEWERS', 100, 1, 20_000),
+    featuresConcurrencies: featuresHighC > 1 ? [1, featuresHighC] : [1],
+    likesConcurrencies: likesHighC > 1 ? [1, likesHighC] : [1],
   };
 }
 

@@ -15,15 +15,16 @@ export interface StatementCount {
 /** A statement sent after the response (not awaited by the resolver) still counts for its request. */
 const SETTLE_MS = 25;
 
-const transactionControl = /^\s*(BEGIN|COMMIT|ROLLBACK|START TRANSACTION)\b/i;
+export const transactionControl = /^\s*(BEGIN|COMMIT|ROLLBACK|START TRANSACTION)\b/i;
 
 /** A short label for a statement: its first non-empty line, whitespace squeezed. */
-function labelOf(text: string): string {
+export function labelOf(text: string): string {
   const line = text.split('\n').find((l) => l.trim() !== '') ?? '';
   return line.trim().replace(/\s+/g, ' ').slice(0, 90);
 }
 
-const stats = (xs: number[]) => ({
+/** min / max / mean (2 decimals) of per-request counts. */
+export const stats = (xs: number[]) => ({
   min: Math.min(...xs),
   max: Math.max(...xs),
   mean: Math.round((xs.reduce((a, b) => a + b, 0) / xs.length) * 100) / 100,
@@ -42,11 +43,11 @@ export async function countPerRequest(
   const plain: number[] = [];
   const all: number[] = [];
   const breakdown: Record<string, number> = {};
-  await task(requests); // one unmeasured request first: first-use work (connecting, Prisma) is not per-request
+  await task(requests, 0); // one unmeasured request first: first-use work (connecting, Prisma) is not per-request
   await sleep(SETTLE_MS);
   counter.take();
   for (let i = 0; i < requests; i += 1) {
-    await task(i);
+    await task(i, 0);
     await sleep(SETTLE_MS);
     const texts = counter.take();
     all.push(texts.length);
