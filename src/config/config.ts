@@ -105,6 +105,14 @@ const envSchema = z.object({
   FEATURE_BREAKER_FAILURES: int(1, 1000).default(3),
   FEATURE_BREAKER_OPEN_MS: int(100, 600_000).default(2000),
   MAX_INTERESTS: int(1, 1000).default(50),
+  WORKER_DATABASE_URL: postgresUrl.optional(),
+  WORKER_EVENTS: booleanFlag.default(true),
+  WORKER_DISCOVERY: booleanFlag.default(true),
+  WORKER_MAINTENANCE: booleanFlag.default(true),
+  WORKER_EVENTS_CONCURRENCY: int(1, 64).default(4),
+  WORKER_DISCOVERY_CONCURRENCY: int(1, 64).default(2),
+  WORKER_LEASE_MS: int(1000, 3_600_000).default(30_000),
+  WORKER_POLL_MS: int(50, 60_000).default(1000),
   RATE_LIMITS_ENABLED: booleanFlag.default(true),
   RATE_LIMIT_LIKES_PER_MIN: int(1, 100_000).default(120),
   RATE_LIMIT_COMMENTS_PER_MIN: int(1, 100_000).default(10),
@@ -151,6 +159,17 @@ export interface Config {
     keyPrefix: string;
     /** Every Redis command fails after this long (no offline queue), so a slow Redis never holds a request. */
     commandTimeoutMs: number;
+  };
+  /** The queue worker (npm run worker). */
+  worker: {
+    /** Connects as the schema owner by default: it runs maintenance (ANALYZE, GC) and derived writes. */
+    databaseUrl: string | undefined;
+    events: { enabled: boolean; concurrency: number };
+    discovery: { enabled: boolean; concurrency: number };
+    /** Scheduled maintenance (GC, decay, gap discovery, ANALYZE); one worker runs each task per interval. */
+    maintenance: boolean;
+    leaseMs: number;
+    pollMs: number;
   };
   /** Most interests one user may have. */
   maxInterests: number;
@@ -279,6 +298,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       },
     },
     redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX, commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS },
+    worker: {
+      databaseUrl: e.WORKER_DATABASE_URL ?? e.MIGRATION_DATABASE_URL ?? e.DATABASE_URL,
+      events: { enabled: e.WORKER_EVENTS, concurrency: e.WORKER_EVENTS_CONCURRENCY },
+      discovery: { enabled: e.WORKER_DISCOVERY, concurrency: e.WORKER_DISCOVERY_CONCURRENCY },
+      maintenance: e.WORKER_MAINTENANCE,
+      leaseMs: e.WORKER_LEASE_MS,
+      pollMs: e.WORKER_POLL_MS,
+    },
     maxInterests: e.MAX_INTERESTS,
     rateLimits: {
       enabled: e.RATE_LIMITS_ENABLED,

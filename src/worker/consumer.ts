@@ -1,0 +1,141 @@
+import type pg from 'pg';
+import { coerceError } from '../errors/errors.js';
+import type { Logger } from '../server/logger.js';
+import type { LeasedItem, LeaseQueue } from './leaseQueue.js';
+
+/** Does one item's work inside the transaction that also completes it. */
+export type JobHandler = (item: LeasedItem, tx: pg.PoolClient) => Promise<void>;
+
+export interface ConsumerOptions {
+  queue: LeaseQueue;
+  handler: JobHandler;
+  pool: pg.Pool;
+  logger: Logger;
+  /** Items worked on at once. @default 4 */
+  concurrency?: number;
+  /** Lease length; heartbeats extend it every third of it. @default 30000 */
+  leaseMs?: number;
+  /** Poll interval when no notification arrives (the fallback). @default 1000 */
+  pollMs?: number;
+  onOutcome?: (outcome: 'succeeded' | 'failed' | 'lost', item: LeasedItem, ms: number) => void;
+}
+
+export interface Consumer {
+  start(): Promise<void>;
+  /** Stops claiming, waits for in-flight items up to `deadlineMs`, then releases the rest. */
+  stop(deadlineMs: number): Promise<void>;
+  /** Wakes the loop now (LISTEN notifications call this). */
+  wake(): void;
+}
+
+/**
+ * A lease-based consumer: claims with SKIP LOCKED (any number of workers share a queue), runs each
+ * item's handler in a transaction that completes the item only while this worker still holds the lease
+ * — so an expired worker's late result is rolled back, never written — and records failures with
+ * backoff. Sleeps until a NOTIFY or the poll interval.
+ */
+export function createConsumer(options: ConsumerOptions): Consumer {
+  const { queue, handler, pool, logger, concurrency = 4, leaseMs = 30_000, pollMs = 1000 } = options;
+  const inflight = new Map<string, { item: LeasedItem; done: Promise<void> }>();
+  let running = false;
+  let loop: Promise<void> | undefined;
+  let wakeUp: (() => void) | undefined;
+
+  const sleep = () =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, pollMs);
+      wakeUp = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+
+  async function work(item: LeasedItem): Promise<void> {
+    const started = performance.now();
+    const log = logger.child({ queue: queue.name, itemId: item.id, attempt: item.attempts + 1 });
+    const beat = setInterval(() => {
+      queue
+        .heartbeat(pool, item, leaseMs)
+        .catch((error: unknown) => log.warn({ err: coerceError(error) }, 'lease heartbeat failed'));
+    }, leaseMs / 3);
+    let client: pg.PoolClient | undefined;
+    try {
+      client = await pool.connect();
+      await client.query('BEGIN');
+      await handler(item, client);
+      if (!(await queue.complete(client, item))) {
+        await client.query('ROLLBACK');
+        log.warn('lease lost before completion; the work was rolled back');
+        options.onOutcome?.('lost', item, performance.now() - started);
+        return;
+      }
+      await client.query('COMMIT');
+      options.onOutcome?.('succeeded', item, performance.now() - started);
+    } catch (caught) {
+      const error = coerceError(caught);
+      await client?.query('ROLLBACK').catch(() => undefined);
+      const recorded = await queue.fail(pool, item, error).catch(() => false);
+      log.warn({ err: error, recorded }, 'job failed');
+      options.onOutcome?.('failed', item, performance.now() - started);
+    } finally {
+      clearInterval(beat);
+      client?.release();
+    }
+  }
+
+  async function run(): Promise<void> {
+    while (running) {
+      const free = concurrency - inflight.size;
+      let claimed: LeasedItem[] = [];
+      if (free > 0) {
+        try {
+          await queue.reclaimExpired(pool);
+          claimed = await queue.claim(pool, free, leaseMs);
+        } catch (error) {
+          logger.error(
+            { err: coerceError(error), queue: queue.name },
+            'claiming failed; retrying after the poll interval',
+          );
+        }
+      }
+      for (const item of claimed) {
+        // Keyed by lease: this consumer may re-claim its own item after a lease ran out mid-run.
+        const done = work(item).finally(() => {
+          inflight.delete(item.leaseToken);
+          wakeUp?.();
+        });
+        inflight.set(item.leaseToken, { item, done });
+      }
+      // A full batch suggests more is waiting: claim again at once while there is room.
+      if (running && (claimed.length === 0 || inflight.size >= concurrency)) await sleep();
+    }
+  }
+
+  return {
+    async start() {
+      if (running) return;
+      running = true;
+      loop = run();
+    },
+    async stop(deadlineMs) {
+      running = false;
+      wakeUp?.();
+      await loop;
+      const all = Promise.all([...inflight.values()].map((f) => f.done));
+      const timedOut = await Promise.race([
+        all.then(() => false),
+        new Promise<boolean>((resolve) => setTimeout(() => resolve(true), deadlineMs).unref()),
+      ]);
+      if (timedOut) {
+        for (const { item } of inflight.values()) {
+          await queue.release(pool, item).catch(() => false);
+        }
+        logger.warn(
+          { queue: queue.name, released: inflight.size },
+          'shutdown deadline passed: released unfinished leases',
+        );
+      }
+    },
+    wake: () => wakeUp?.(),
+  };
+}

@@ -1,0 +1,98 @@
+import type pg from 'pg';
+import type { JobHandler } from './consumer.js';
+import { PermanentJobError } from './leaseQueue.js';
+
+/** Popularity points per engagement (a like, a comment); its removal takes them back. */
+const POPULARITY = { like: 1, comment: 2 } as const;
+/** Interest drift per like (attributed feed likes add +0.1 more in the like's own transaction). */
+const LIKE_REINFORCEMENT = 0.05;
+/** Candidates kept per (interest, category). */
+export const DISCOVERY_TOP_K = 50;
+
+const text = (payload: Record<string, unknown>, key: string): string => {
+  const value = payload[key];
+  if (typeof value !== 'string' && typeof value !== 'number') {
+    throw new PermanentJobError(`payload.${key} is missing`);
+  }
+  return String(value);
+};
+
+const bumpPopularitySql = `UPDATE marketplace_listings SET popularity = greatest(0, popularity + $2) WHERE id = $1`;
+/** discovery enqueue: one item per new interest and its category, at most one per day (idempotency key). */
+const enqueueDiscoverySql = `
+INSERT INTO marketplace_discovery_queue (interest_id, category_id, reason, idempotency_key)
+SELECT ic.id, ic.category_id, 'new_interest',
+       'discovery:new_interest:' || ic.id || ':' || ic.category_id || ':' || to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD')
+FROM interest_catalog ic WHERE ic.id = ANY($1::int[])
+ON CONFLICT (idempotency_key) DO NOTHING`;
+
+type EventHandler = (payload: Record<string, unknown>, tx: pg.PoolClient) => Promise<void>;
+
+/**
+ * What each event kind does. Every effect runs in the transaction that completes the item, so an item
+ * processed twice (a lost lease, a retry) has the effect of once.
+ */
+const eventHandlers: Record<string, EventHandler> = {
+  'profile.recompute': async (p, tx) => {
+    await tx.query('SELECT recompute_profile_embedding($1)', [text(p, 'userId')]);
+  },
+  'like.created': async (p, tx) => {
+    await tx.query(bumpPopularitySql, [text(p, 'listingId'), POPULARITY.like]);
+    await tx.query('SELECT reinforce_listing_interests($1, $2, $3)', [
+      text(p, 'userId'),
+      text(p, 'listingId'),
+      LIKE_REINFORCEMENT,
+    ]);
+  },
+  'like.deleted': async (p, tx) => {
+    await tx.query(bumpPopularitySql, [text(p, 'listingId'), -POPULARITY.like]);
+  },
+  'comment.created': async (p, tx) => {
+    await tx.query(bumpPopularitySql, [text(p, 'listingId'), POPULARITY.comment]);
+  },
+  'comment.deleted': async (p, tx) => {
+    await tx.query(bumpPopularitySql, [text(p, 'listingId'), -POPULARITY.comment]);
+  },
+  'interests.changed': async (p, tx) => {
+    const added = Array.isArray(p.added) ? p.added.map(Number).filter(Number.isInteger) : [];
+    if (added.length > 0) await tx.query(enqueueDiscoverySql, [added]);
+  },
+  // Recorded for analytics and the feature store's counters; nothing to derive yet.
+  'follow.created': async () => undefined,
+  'follow.deleted': async () => undefined,
+  'signal.recorded': async () => undefined,
+};
+
+export const handleEvent: JobHandler = async (item, tx) => {
+  const kind = String(item.row.kind);
+  const handler = eventHandlers[kind];
+  if (!handler) throw new PermanentJobError(`no handler for event kind "${kind}"`);
+  await handler((item.row.payload ?? {}) as Record<string, unknown>, tx);
+};
+
+/** discovery: this interest's nearest active listings (in its category, if any), replacing the old ones. */
+const interestEmbeddingSql = `SELECT embedding IS NOT NULL AS has FROM interest_catalog WHERE id = $1`;
+const dropCandidatesSql = `
+DELETE FROM interest_listing_candidates c USING marketplace_listings l
+WHERE c.interest_id = $1 AND l.id = c.listing_id AND ($2::int IS NULL OR l.category_id = $2)`;
+const insertCandidatesSql = `
+INSERT INTO interest_listing_candidates (interest_id, listing_id, score, computed_at)
+SELECT $1, l.id, 1 - (l.embedding <=> i.embedding), now()
+FROM marketplace_listings l, (SELECT embedding FROM interest_catalog WHERE id = $1) i
+WHERE l.status = 'active' AND l.embedding IS NOT NULL AND ($2::int IS NULL OR l.category_id = $2)
+ORDER BY l.embedding <=> i.embedding
+LIMIT $3`;
+
+export const handleDiscovery: JobHandler = async (item, tx) => {
+  const interestId = Number(item.row.interest_id);
+  const categoryId = item.row.category_id == null ? null : Number(item.row.category_id);
+  const { rows } = await tx.query<{ has: boolean }>(interestEmbeddingSql, [interestId]);
+  if (!rows[0]) throw new PermanentJobError(`interest ${interestId} does not exist`);
+  if (!rows[0].has) throw new PermanentJobError(`interest ${interestId} has no embedding yet`);
+  // The vector index keeps scanning past listings the filters reject (pgvector 0.8 iterative scans).
+  await tx.query(
+    `SELECT set_config('ivfflat.probes', '10', true), set_config('ivfflat.iterative_scan', 'relaxed_order', true)`,
+  );
+  await tx.query(dropCandidatesSql, [interestId, categoryId]);
+  await tx.query(insertCandidatesSql, [interestId, categoryId, DISCOVERY_TOP_K]);
+};

@@ -1,0 +1,132 @@
+import { createHash } from 'node:crypto';
+import type pg from 'pg';
+import { coerceError } from '../errors/errors.js';
+import type { Logger } from '../server/logger.js';
+
+export interface MaintenanceTask {
+  name: string;
+  intervalMs: number;
+  /** Runs inside the claiming transaction; returns what is recorded as its result. */
+  run: (tx: pg.PoolClient) => Promise<unknown>;
+}
+
+const HOUR = 3600_000;
+const DAY = 24 * HOUR;
+
+/** The worst gaps (demand without candidates), enqueued for discovery at most once a day each. */
+const enqueueGapsSql = `
+INSERT INTO marketplace_discovery_queue (interest_id, category_id, reason, idempotency_key)
+SELECT g.interest_id, g.category_id, 'gap_severity',
+       'discovery:gap:' || g.interest_id || ':' || g.category_id || ':' || to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD')
+FROM (SELECT * FROM vw_gap_severity WHERE candidate_listings = 0 LIMIT $1) g
+ON CONFLICT (idempotency_key) DO NOTHING`;
+
+/** Rows one GC statement may delete, so each stays well inside the 5 s statement timeout. */
+const GC_STEP_ROWS = 20_000;
+
+/** Deletes in bounded statements until a step deletes less than a full step; returns the total. */
+async function gcInSteps(tx: pg.PoolClient, fn: 'gc_intent_signals' | 'gc_learning_events'): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const { rows } = await tx.query<{ n: string }>(`SELECT ${fn}(p_max_rows => $1) AS n`, [GC_STEP_ROWS]);
+    const n = Number(rows[0]?.n ?? 0);
+    total += n;
+    if (n < GC_STEP_ROWS) return total;
+  }
+}
+
+/** The runbook's maintenance on its cadence: GC daily, interest decay weekly, gaps and ANALYZE hourly. */
+export function defaultMaintenanceTasks(options: { gapLimit?: number } = {}): MaintenanceTask[] {
+  const scalar = async (tx: pg.PoolClient, sql: string, values: unknown[] = []) =>
+    (await tx.query<{ v: unknown }>(sql, values)).rows[0]?.v;
+  return [
+    {
+      name: 'gc_intent_signals',
+      intervalMs: DAY,
+      run: (tx) => gcInSteps(tx, 'gc_intent_signals'),
+    },
+    {
+      name: 'gc_learning_events',
+      intervalMs: DAY,
+      run: (tx) => gcInSteps(tx, 'gc_learning_events'),
+    },
+    {
+      name: 'gc_idempotency_keys',
+      intervalMs: DAY,
+      run: (tx) => scalar(tx, 'SELECT gc_idempotency_keys() AS v'),
+    },
+    {
+      name: 'decay_interest_affinity',
+      intervalMs: 7 * DAY,
+      run: (tx) => scalar(tx, 'SELECT decay_interest_affinity() AS v'),
+    },
+    {
+      name: 'enqueue_gap_discovery',
+      intervalMs: HOUR,
+      run: async (tx) => (await tx.query(enqueueGapsSql, [options.gapLimit ?? 20])).rowCount,
+    },
+    {
+      name: 'analyze_hot_tables',
+      intervalMs: HOUR,
+      run: (tx) => scalar(tx, 'SELECT analyze_hot_tables() AS v'),
+    },
+  ];
+}
+
+/** A stable 64-bit advisory lock key per task. */
+const lockKey = (task: string): string =>
+  BigInt.asIntN(
+    64,
+    BigInt(`0x${createHash('sha256').update(`lodestar:maintenance:${task}`).digest('hex').slice(0, 16)}`),
+  ).toString();
+
+const claimSql = `
+SELECT last_run_at > now() - make_interval(secs => $2) AS recent FROM maintenance_runs WHERE task = $1`;
+const recordSql = `
+INSERT INTO maintenance_runs (task, last_run_at, last_result, last_ms) VALUES ($1, now(), $2, $3)
+ON CONFLICT (task) DO UPDATE SET last_run_at = now(), last_result = EXCLUDED.last_result, last_ms = EXCLUDED.last_ms`;
+
+/**
+ * Runs each task that is due, once across all workers: a transaction-level advisory lock keeps two
+ * workers from running it at the same moment, and maintenance_runs (read under that lock) from running
+ * it twice in one interval. Returns the tasks this call ran.
+ */
+export async function runDueMaintenance(
+  pool: pg.Pool,
+  tasks: MaintenanceTask[],
+  logger: Logger,
+): Promise<string[]> {
+  const ran: string[] = [];
+  for (const task of tasks) {
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      const { rows } = await client.query<{ locked: boolean }>(
+        'SELECT pg_try_advisory_xact_lock($1::bigint) AS locked',
+        [lockKey(task.name)],
+      );
+      const recent = (await client.query<{ recent: boolean }>(claimSql, [task.name, task.intervalMs / 1000]))
+        .rows[0]?.recent;
+      if (!rows[0]?.locked || recent) {
+        await client.query('ROLLBACK');
+        continue;
+      }
+      const started = performance.now();
+      const result = await task.run(client);
+      const ms = performance.now() - started;
+      await client.query(recordSql, [task.name, JSON.stringify(result ?? null), ms]);
+      await client.query('COMMIT');
+      ran.push(task.name);
+      logger.info({ task: task.name, result, ms: Math.round(ms) }, 'maintenance task ran');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      logger.error(
+        { err: coerceError(error), task: task.name },
+        'maintenance task failed; it will be tried again',
+      );
+    } finally {
+      client.release();
+    }
+  }
+  return ran;
+}

@@ -1,0 +1,100 @@
+import pg from 'pg';
+import type { Config } from '../config/config.js';
+import { coerceError } from '../errors/errors.js';
+import type { Logger } from '../server/logger.js';
+import { createConsumer, type Consumer, type JobHandler } from './consumer.js';
+import { handleDiscovery, handleEvent } from './handlers.js';
+import { createLeaseQueue, QUEUES, type QueueName } from './leaseQueue.js';
+import { defaultMaintenanceTasks, runDueMaintenance } from './maintenance.js';
+
+/** How often a worker looks for due maintenance (the tasks themselves run hourly to weekly). */
+const MAINTENANCE_CHECK_MS = 60_000;
+
+export interface Worker {
+  /** Stops claiming, lets in-flight items finish within the deadline, releases the rest, closes. */
+  stop: (deadlineMs: number) => Promise<void>;
+}
+
+const RELISTEN_MS = 2000;
+
+/**
+ * One worker process: the events and discovery consumers (each optional) on one pool, woken by LISTEN
+ * on a dedicated connection; if that connection drops, polling carries on and it reconnects.
+ */
+export async function startWorker(config: Config, logger: Logger): Promise<Worker> {
+  const url = config.worker.databaseUrl;
+  if (!url) throw new Error('the worker needs WORKER_DATABASE_URL, MIGRATION_DATABASE_URL or DATABASE_URL');
+  const consumers = new Map<QueueName, Consumer>();
+  const poolMax = config.worker.events.concurrency + config.worker.discovery.concurrency + 2;
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: poolMax,
+    application_name: 'lodestar-worker',
+    options: `-c statement_timeout=${config.database.statementTimeoutMs}`,
+  });
+  pool.on('error', (error) => logger.warn({ err: error }, 'idle worker connection lost'));
+  const settings = { pool, leaseMs: config.worker.leaseMs, pollMs: config.worker.pollMs };
+  const handlers: Record<QueueName, JobHandler> = { events: handleEvent, discovery: handleDiscovery };
+  for (const name of ['events', 'discovery'] as const) {
+    const { enabled, concurrency } = config.worker[name];
+    if (!enabled) continue;
+    const queue = createLeaseQueue(name);
+    const log = logger.child({ consumer: name });
+    consumers.set(
+      name,
+      createConsumer({ ...settings, queue, handler: handlers[name], logger: log, concurrency }),
+    );
+  }
+
+  let listener: pg.Client | undefined;
+  let stopping = false;
+  const listen = async (): Promise<void> => {
+    if (stopping) return;
+    const client = new pg.Client({ connectionString: url, application_name: 'lodestar-worker-listen' });
+    client.on('notification', (message) => {
+      for (const [name, consumer] of consumers)
+        if (message.channel === `lodestar_${QUEUES[name].table}`) consumer.wake();
+    });
+    client.on('error', (error) => {
+      logger.warn({ err: error }, 'LISTEN connection lost; polling until it is back');
+      listener = undefined;
+      setTimeout(() => void listen().catch(() => undefined), RELISTEN_MS).unref();
+    });
+    try {
+      await client.connect();
+      for (const name of consumers.keys()) await client.query(`LISTEN lodestar_${QUEUES[name].table}`);
+      listener = client;
+    } catch (error) {
+      logger.warn({ err: coerceError(error) }, 'could not LISTEN; polling until it works');
+      await client.end().catch(() => undefined);
+      setTimeout(() => void listen().catch(() => undefined), RELISTEN_MS).unref();
+    }
+  };
+  await listen();
+  for (const consumer of consumers.values()) await consumer.start();
+  let maintenance: Promise<unknown> = Promise.resolve();
+  const tasks = defaultMaintenanceTasks();
+  const checkMaintenance = () => {
+    maintenance = runDueMaintenance(pool, tasks, logger.child({ consumer: 'maintenance' })).catch(() => []);
+  };
+  const maintenanceTimer = config.worker.maintenance
+    ? setInterval(checkMaintenance, MAINTENANCE_CHECK_MS)
+    : undefined;
+  maintenanceTimer?.unref();
+  if (config.worker.maintenance) checkMaintenance();
+  logger.info(
+    { consumers: [...consumers.keys()], leaseMs: config.worker.leaseMs },
+    'Lodestar worker is running',
+  );
+
+  return {
+    stop: async (deadlineMs) => {
+      stopping = true;
+      clearInterval(maintenanceTimer);
+      await maintenance;
+      await Promise.all([...consumers.values()].map((c) => c.stop(deadlineMs)));
+      await listener?.end().catch(() => undefined);
+      await pool.end();
+    },
+  };
+}
