@@ -113,6 +113,7 @@ const envSchema = z.object({
   WORKER_DISCOVERY_CONCURRENCY: int(1, 64).default(2),
   WORKER_LEASE_MS: int(1000, 3_600_000).default(30_000),
   WORKER_POLL_MS: int(50, 60_000).default(1000),
+  WORKER_METRICS_PORT: int(0, 65_535).optional(),
   RATE_LIMITS_ENABLED: booleanFlag.default(true),
   RATE_LIMIT_LIKES_PER_MIN: int(1, 100_000).default(120),
   RATE_LIMIT_COMMENTS_PER_MIN: int(1, 100_000).default(10),
@@ -170,6 +171,8 @@ export interface Config {
     maintenance: boolean;
     leaseMs: number;
     pollMs: number;
+    /** Serve GET /metrics on this port (0 = any free port); unset = no metrics endpoint. */
+    metricsPort: number | undefined;
   };
   /** Most interests one user may have. */
   maxInterests: number;
@@ -305,6 +308,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maintenance: e.WORKER_MAINTENANCE,
       leaseMs: e.WORKER_LEASE_MS,
       pollMs: e.WORKER_POLL_MS,
+      metricsPort: e.WORKER_METRICS_PORT,
     },
     maxInterests: e.MAX_INTERESTS,
     rateLimits: {

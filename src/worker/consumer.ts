@@ -17,7 +17,11 @@ export interface ConsumerOptions {
   leaseMs?: number;
   /** Poll interval when no notification arrives (the fallback). @default 1000 */
   pollMs?: number;
-  onOutcome?: (outcome: 'succeeded' | 'failed' | 'lost', item: LeasedItem, ms: number) => void;
+  onOutcome?: (
+    outcome: 'claimed' | 'succeeded' | 'failed' | 'lost' | 'released',
+    item: LeasedItem,
+    ms?: number,
+  ) => void;
 }
 
 export interface Consumer {
@@ -99,6 +103,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
         }
       }
       for (const item of claimed) {
+        options.onOutcome?.('claimed', item);
         // Keyed by lease: this consumer may re-claim its own item after a lease ran out mid-run.
         const done = work(item).finally(() => {
           inflight.delete(item.leaseToken);
@@ -128,7 +133,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       ]);
       if (timedOut) {
         for (const { item } of inflight.values()) {
-          await queue.release(pool, item).catch(() => false);
+          if (await queue.release(pool, item).catch(() => false)) options.onOutcome?.('released', item);
         }
         logger.warn(
           { queue: queue.name, released: inflight.size },

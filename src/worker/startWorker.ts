@@ -6,11 +6,14 @@ import { createConsumer, type Consumer, type JobHandler } from './consumer.js';
 import { handleDiscovery, handleEvent } from './handlers.js';
 import { createLeaseQueue, QUEUES, type QueueName } from './leaseQueue.js';
 import { defaultMaintenanceTasks, runDueMaintenance } from './maintenance.js';
+import { createWorkerMetrics } from './workerMetrics.js';
 
 /** How often a worker looks for due maintenance (the tasks themselves run hourly to weekly). */
 const MAINTENANCE_CHECK_MS = 60_000;
 
 export interface Worker {
+  /** The port serving GET /metrics, when WORKER_METRICS_PORT is set. */
+  metricsPort: number | null;
   /** Stops claiming, lets in-flight items finish within the deadline, releases the rest, closes. */
   stop: (deadlineMs: number) => Promise<void>;
 }
@@ -33,16 +36,25 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
     options: `-c statement_timeout=${config.database.statementTimeoutMs}`,
   });
   pool.on('error', (error) => logger.warn({ err: error }, 'idle worker connection lost'));
-  const settings = { pool, leaseMs: config.worker.leaseMs, pollMs: config.worker.pollMs };
+  const enabled = (['events', 'discovery'] as const).filter((name) => config.worker[name].enabled);
+  const metrics = createWorkerMetrics(pool, enabled);
   const handlers: Record<QueueName, JobHandler> = { events: handleEvent, discovery: handleDiscovery };
-  for (const name of ['events', 'discovery'] as const) {
-    const { enabled, concurrency } = config.worker[name];
-    if (!enabled) continue;
+  for (const name of enabled) {
     const queue = createLeaseQueue(name);
+    const { concurrency } = config.worker[name];
     const log = logger.child({ consumer: name });
     consumers.set(
       name,
-      createConsumer({ ...settings, queue, handler: handlers[name], logger: log, concurrency }),
+      createConsumer({
+        pool,
+        leaseMs: config.worker.leaseMs,
+        pollMs: config.worker.pollMs,
+        queue,
+        handler: handlers[name],
+        logger: log,
+        concurrency,
+        onOutcome: (outcome, _item, ms) => metrics.count(name, outcome, ms),
+      }),
     );
   }
 
@@ -82,18 +94,28 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
     : undefined;
   maintenanceTimer?.unref();
   if (config.worker.maintenance) checkMaintenance();
+  const served =
+    config.worker.metricsPort === undefined
+      ? null
+      : await metrics.serve(config.host, config.worker.metricsPort);
   logger.info(
-    { consumers: [...consumers.keys()], leaseMs: config.worker.leaseMs },
+    {
+      consumers: [...consumers.keys()],
+      leaseMs: config.worker.leaseMs,
+      metrics: served ? `http://${config.host}:${served.port}/metrics` : 'off (set WORKER_METRICS_PORT)',
+    },
     'Lodestar worker is running',
   );
 
   return {
+    metricsPort: served?.port ?? null,
     stop: async (deadlineMs) => {
       stopping = true;
       clearInterval(maintenanceTimer);
       await maintenance;
       await Promise.all([...consumers.values()].map((c) => c.stop(deadlineMs)));
       await listener?.end().catch(() => undefined);
+      await served?.close();
       await pool.end();
     },
   };
