@@ -3,8 +3,11 @@ import { coerceError } from '../errors/errors.js';
 import type { Logger } from '../server/logger.js';
 import type { LeasedItem, LeaseQueue } from './leaseQueue.js';
 
-/** Does one item's work inside the transaction that also completes it. */
-export type JobHandler = (item: LeasedItem, tx: pg.PoolClient) => Promise<void>;
+/**
+ * Does one item's work inside the transaction that also completes it; may return what to do once that
+ * transaction has committed (e.g. drop cached features), which never undoes the item.
+ */
+export type JobHandler = (item: LeasedItem, tx: pg.PoolClient) => Promise<void | (() => Promise<void>)>;
 
 export interface ConsumerOptions {
   queue: LeaseQueue;
@@ -66,7 +69,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
     try {
       client = await pool.connect();
       await client.query('BEGIN');
-      await handler(item, client);
+      const afterCommit = await handler(item, client);
       if (!(await queue.complete(client, item))) {
         await client.query('ROLLBACK');
         log.warn('lease lost before completion; the work was rolled back');
@@ -74,6 +77,11 @@ export function createConsumer(options: ConsumerOptions): Consumer {
         return;
       }
       await client.query('COMMIT');
+      if (afterCommit) {
+        await afterCommit().catch((error: unknown) =>
+          log.warn({ err: coerceError(error) }, 'after-commit step failed'),
+        );
+      }
       options.onOutcome?.('succeeded', item, performance.now() - started);
     } catch (caught) {
       const error = coerceError(caught);

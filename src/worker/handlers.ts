@@ -26,7 +26,14 @@ SELECT ic.id, ic.category_id, 'new_interest',
 FROM interest_catalog ic WHERE ic.id = ANY($1::int[])
 ON CONFLICT (idempotency_key) DO NOTHING`;
 
-type EventHandler = (payload: Record<string, unknown>, tx: pg.PoolClient) => Promise<void>;
+/** Drops cached features after a change (the gateway's feature store keys); never throws. */
+export type InvalidateFeatures = (ids: { users?: string[]; listings?: number[] }) => Promise<void>;
+
+/** Which cached features an event's effect changes: returned as an after-commit step. */
+type EventHandler = (
+  payload: Record<string, unknown>,
+  tx: pg.PoolClient,
+) => Promise<void | { users?: string[]; listings?: number[] }>;
 
 /**
  * What each event kind does. Every effect runs in the transaction that completes the item, so an item
@@ -43,15 +50,19 @@ const eventHandlers: Record<string, EventHandler> = {
       text(p, 'listingId'),
       LIKE_REINFORCEMENT,
     ]);
+    return { users: [text(p, 'userId')], listings: [Number(text(p, 'listingId'))] };
   },
   'like.deleted': async (p, tx) => {
     await tx.query(bumpPopularitySql, [text(p, 'listingId'), -POPULARITY.like]);
+    return { listings: [Number(text(p, 'listingId'))] };
   },
   'comment.created': async (p, tx) => {
     await tx.query(bumpPopularitySql, [text(p, 'listingId'), POPULARITY.comment]);
+    return { listings: [Number(text(p, 'listingId'))] };
   },
   'comment.deleted': async (p, tx) => {
     await tx.query(bumpPopularitySql, [text(p, 'listingId'), -POPULARITY.comment]);
+    return { listings: [Number(text(p, 'listingId'))] };
   },
   'interests.changed': async (p, tx) => {
     const added = Array.isArray(p.added) ? p.added.map(Number).filter(Number.isInteger) : [];
@@ -63,12 +74,19 @@ const eventHandlers: Record<string, EventHandler> = {
   'signal.recorded': async () => undefined,
 };
 
-export const handleEvent: JobHandler = async (item, tx) => {
-  const kind = String(item.row.kind);
-  const handler = eventHandlers[kind];
-  if (!handler) throw new PermanentJobError(`no handler for event kind "${kind}"`);
-  await handler((item.row.payload ?? {}) as Record<string, unknown>, tx);
-};
+/** The events handler; with `invalidate`, the features an effect changed are dropped after commit. */
+export function createEventHandler(invalidate?: InvalidateFeatures): JobHandler {
+  return async (item, tx) => {
+    const kind = String(item.row.kind);
+    const handler = eventHandlers[kind];
+    if (!handler) throw new PermanentJobError(`no handler for event kind "${kind}"`);
+    const stale = await handler((item.row.payload ?? {}) as Record<string, unknown>, tx);
+    if (stale && invalidate) return () => invalidate(stale);
+  };
+}
+
+/** Events without feature invalidation (no Redis). */
+export const handleEvent: JobHandler = createEventHandler();
 
 /** discovery: this interest's nearest active listings (in its category, if any), replacing the old ones. */
 const interestEmbeddingSql = `SELECT embedding IS NOT NULL AS has FROM interest_catalog WHERE id = $1`;

@@ -3,7 +3,9 @@ import type { Config } from '../config/config.js';
 import { coerceError } from '../errors/errors.js';
 import type { Logger } from '../server/logger.js';
 import { createConsumer, type Consumer, type JobHandler } from './consumer.js';
-import { handleDiscovery, handleEvent } from './handlers.js';
+import { listingFeatureKind, userFeatureKind } from '../features/featureKinds.js';
+import { createRedis } from '../server/redis.js';
+import { createEventHandler, handleDiscovery, type InvalidateFeatures } from './handlers.js';
 import { createLeaseQueue, QUEUES, type QueueName } from './leaseQueue.js';
 import { defaultMaintenanceTasks, runDueMaintenance } from './maintenance.js';
 import { createWorkerMetrics } from './workerMetrics.js';
@@ -38,7 +40,25 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
   pool.on('error', (error) => logger.warn({ err: error }, 'idle worker connection lost'));
   const enabled = (['events', 'discovery'] as const).filter((name) => config.worker[name].enabled);
   const metrics = createWorkerMetrics(pool, enabled);
-  const handlers: Record<QueueName, JobHandler> = { events: handleEvent, discovery: handleDiscovery };
+  // Redis only to drop cached features the worker's changes made stale; optional like everywhere.
+  const redis = createRedis(config.redis, () => undefined);
+  await redis
+    ?.connect()
+    .catch((error: unknown) =>
+      logger.warn(
+        { err: coerceError(error) },
+        'Redis is unreachable: cached features expire by TTL meanwhile',
+      ),
+    );
+  const invalidate: InvalidateFeatures = async ({ users = [], listings = [] }) => {
+    const keys = [...users.map(userFeatureKind.keyOf), ...listings.map(listingFeatureKind.keyOf)];
+    if (!redis || redis.status !== 'ready' || keys.length === 0) return;
+    await redis.del(...keys).catch(() => undefined);
+  };
+  const handlers: Record<QueueName, JobHandler> = {
+    events: createEventHandler(invalidate),
+    discovery: handleDiscovery,
+  };
   for (const name of enabled) {
     const queue = createLeaseQueue(name);
     const { concurrency } = config.worker[name];
@@ -116,6 +136,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
       await Promise.all([...consumers.values()].map((c) => c.stop(deadlineMs)));
       await listener?.end().catch(() => undefined);
       await served?.close();
+      redis?.disconnect();
       await pool.end();
     },
   };

@@ -1,0 +1,67 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listingFeatureKind, userFeatureKind } from '../../src/features/featureKinds.js';
+import { startWorker } from '../../src/worker/startWorker.js';
+import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { testRedisUrl } from '../support/env.js';
+import { createFeedViewer, seedFeedWorld, type FeedWorld } from '../support/feedWorld.js';
+import { testConfig } from '../support/gateway.js';
+import { enqueueEvents, queueRow, silentLogger, waitUntil } from '../support/workerHarness.js';
+
+describe('worker and the feature cache', () => {
+  let db: TestDatabase;
+  let world: FeedWorld;
+  let redis: Redis;
+  let prefix: string;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    world = await seedFeedWorld(db.pool, [3]);
+    prefix = `lodestar:t:${db.name}:`;
+    redis = new Redis(testRedisUrl, { keyPrefix: prefix });
+  });
+
+  afterAll(async () => {
+    const keys = await redis.keys(`${prefix}*`);
+    if (keys.length > 0) await redis.del(...keys.map((k) => k.slice(prefix.length)));
+    redis.disconnect();
+    await db?.drop();
+  });
+
+  it('drops the cached features a like’s popularity and drift change, after the change commits', async () => {
+    const who = await createFeedViewer(db.pool, [{ interestId: world.interestIds[0]!, affinity: 0.5 }]);
+    const listingId = world.listings[0]![0]!.id;
+    const untouched = world.listings[0]![1]!.id;
+    for (const key of [
+      userFeatureKind.keyOf(who.userId),
+      listingFeatureKind.keyOf(listingId),
+      listingFeatureKind.keyOf(untouched),
+    ]) {
+      await redis.set(key, '{"exp":0,"d":0,"f":{}}');
+    }
+    const worker = await startWorker(
+      testConfig(db, {
+        REDIS_URL: testRedisUrl,
+        REDIS_KEY_PREFIX: prefix,
+        WORKER_MAINTENANCE: 'false',
+        WORKER_POLL_MS: '100',
+      }),
+      silentLogger,
+    );
+    try {
+      const [id] = await enqueueEvents(db.pool, 'like.created', [{ userId: who.userId, listingId }]);
+      await waitUntil(
+        async () => (await queueRow(db.pool, 'events', id!)).status === 'done',
+        'the like to be processed',
+      );
+      await waitUntil(
+        async () => (await redis.exists(listingFeatureKind.keyOf(listingId))) === 0,
+        'the listing key to go',
+      );
+      expect(await redis.exists(userFeatureKind.keyOf(who.userId))).toBe(0);
+      expect(await redis.exists(listingFeatureKind.keyOf(untouched))).toBe(1);
+    } finally {
+      await worker.stop(1000);
+    }
+  });
+});
