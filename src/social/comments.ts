@@ -1,4 +1,5 @@
 import { createBadUserInputError, createForbiddenError, createNotFoundError } from '../errors/errors.js';
+import { listingTarget } from './listingTarget.js';
 import { runWrite, type WriteContext } from './runWrite.js';
 
 export const MAX_COMMENT_LENGTH = 2000;
@@ -38,7 +39,6 @@ export function normaliseCommentBody(body: string): string {
   return text;
 }
 
-const listingSql = `SELECT status, seller_id FROM marketplace_listings WHERE id = $1`;
 const insertCommentSql = `
 INSERT INTO comments (listing_id, user_id, body) VALUES ($1, $2, $3) RETURNING id::text, created_at`;
 const commentCountSql = `SELECT comment_count FROM marketplace_listings WHERE id = $1`;
@@ -60,16 +60,7 @@ export async function addComment(
     ctx,
     { operation: 'addComment', idempotencyKey, input: { listingId, body } },
     async (tx): Promise<CommentResult> => {
-      const { rows } = await tx.client.query<{ status: string; seller_id: string }>(listingSql, [listingId]);
-      const listing = rows[0];
-      if (!listing) throw createNotFoundError('listing', listingId);
-      if (listing.status !== 'active') {
-        throw createBadUserInputError(
-          `listing ${listingId} is ${listing.status}, not active: it cannot be commented on`,
-          'listingId',
-        );
-      }
-      sellerId = listing.seller_id;
+      sellerId = (await listingTarget(tx, listingId, 'commented on')).sellerId;
       const inserted = await tx.client.query<{ id: string; created_at: Date }>(insertCommentSql, [
         listingId,
         ctx.viewer.userId,

@@ -1,4 +1,4 @@
-import { createBadUserInputError, createNotFoundError } from '../errors/errors.js';
+import { listingTarget } from './listingTarget.js';
 import { runWrite, type WriteContext, type WriteTx } from './runWrite.js';
 
 /** What like and unlike return (and replay): the new state and count, so clients need not refetch. */
@@ -10,19 +10,10 @@ export interface LikeResult {
   likeCount: number;
 }
 
-/** like target: the listing's state (the like's foreign key then holds the row until commit). */
-const listingSql = `SELECT status, seller_id FROM marketplace_listings WHERE id = $1`;
 /** like: idempotent by primary key; concurrent duplicates wait for each other and add one like. */
 const insertLikeSql = `INSERT INTO likes (user_id, listing_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`;
 const deleteLikeSql = `DELETE FROM likes WHERE user_id = $1 AND listing_id = $2`;
 const likeCountSql = `SELECT like_count FROM marketplace_listings WHERE id = $1`;
-
-async function listingOf(tx: WriteTx, listingId: number) {
-  const { rows } = await tx.client.query<{ status: string; seller_id: string }>(listingSql, [listingId]);
-  const listing = rows[0];
-  if (!listing) throw createNotFoundError('listing', listingId);
-  return listing;
-}
 
 async function likeCountOf(tx: WriteTx, listingId: number): Promise<number> {
   const { rows } = await tx.client.query<{ like_count: number }>(likeCountSql, [listingId]);
@@ -49,14 +40,7 @@ export async function likeListing(ctx: WriteContext, listingId: number, idempote
     ctx,
     { operation: 'likeListing', idempotencyKey, input: { listingId } },
     async (tx): Promise<LikeResult> => {
-      const listing = await listingOf(tx, listingId);
-      if (listing.status !== 'active') {
-        throw createBadUserInputError(
-          `listing ${listingId} is ${listing.status}, not active: it cannot be liked`,
-          'listingId',
-        );
-      }
-      sellerId = listing.seller_id;
+      sellerId = (await listingTarget(tx, listingId, 'liked')).sellerId;
       const inserted = await tx.client.query(insertLikeSql, [ctx.viewer.userId, listingId]);
       const changed = inserted.rowCount === 1;
       if (changed) await tx.enqueue('like.created', { userId: ctx.viewer.userId, listingId, sellerId });
@@ -74,7 +58,7 @@ export async function unlikeListing(ctx: WriteContext, listingId: number, idempo
     ctx,
     { operation: 'unlikeListing', idempotencyKey, input: { listingId } },
     async (tx): Promise<LikeResult> => {
-      sellerId = (await listingOf(tx, listingId)).seller_id;
+      sellerId = (await listingTarget(tx, listingId)).sellerId;
       const deleted = await tx.client.query(deleteLikeSql, [ctx.viewer.userId, listingId]);
       const changed = deleted.rowCount === 1;
       if (changed) await tx.enqueue('like.deleted', { userId: ctx.viewer.userId, listingId, sellerId });

@@ -1,4 +1,5 @@
-import { createBadUserInputError, createNotFoundError } from '../errors/errors.js';
+import { createBadUserInputError } from '../errors/errors.js';
+import { listingTarget } from './listingTarget.js';
 import { runWrite, type WriteContext } from './runWrite.js';
 
 export const SIGNAL_KINDS = ['view', 'click', 'dwell', 'share', 'save', 'search'] as const;
@@ -11,7 +12,6 @@ export interface SignalResult {
   weight: number;
 }
 
-const listingExistsSql = `SELECT 1 FROM marketplace_listings WHERE id = $1`;
 const insertSignalSql = `
 INSERT INTO intent_signals (user_id, kind, listing_id, query, weight) VALUES ($1, $2, $3, $4, $5) RETURNING id::text`;
 
@@ -40,10 +40,8 @@ export async function recordSignal(
     ctx,
     { operation: 'recordSignal', idempotencyKey, input: { ...input, query, weight } },
     async (tx): Promise<SignalResult> => {
-      if (input.listingId !== null) {
-        const exists = await tx.client.query(listingExistsSql, [input.listingId]);
-        if (exists.rowCount === 0) throw createNotFoundError('listing', input.listingId);
-      }
+      // Any status: a sold listing can still be viewed.
+      if (input.listingId !== null) await listingTarget(tx, input.listingId);
       const { rows } = await tx.client.query<{ id: string }>(insertSignalSql, [
         ctx.viewer.userId,
         input.kind,
