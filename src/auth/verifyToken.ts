@@ -9,8 +9,8 @@ import {
 import type { Config } from '../config/config.js';
 import { createUnauthenticatedError } from '../errors/errors.js';
 import { anonymousViewer, type Viewer } from './viewer.js';
+import { isUuid } from '../validation/isUuid.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ROLES = new Set(['user', 'admin', 'service']);
 
 export type TokenVerifier = (authorization: string | undefined) => Promise<Viewer>;
@@ -47,8 +47,7 @@ function viewerFrom(payload: JWTPayload): Viewer {
     throw createUnauthenticatedError('invalid token: the sub claim is missing');
   }
   if (role === 'service') return { role: 'service', userId: null, subject: sub };
-  if (!UUID.test(sub))
-    throw createUnauthenticatedError('invalid token: the sub claim must be a user id (uuid)');
+  if (!isUuid(sub)) throw createUnauthenticatedError('invalid token: the sub claim must be a user id (uuid)');
   return { role: role as 'user' | 'admin', userId: sub.toLowerCase() };
 }
 

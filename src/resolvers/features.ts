@@ -1,12 +1,11 @@
 import type { Context } from '../context.js';
 import { createBadUserInputError, createForbiddenError, createNotFoundError } from '../errors/errors.js';
 import type { ListingFeatures, UserFeatures } from '../features/featureKinds.js';
-
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { isUuid } from '../validation/isUuid.js';
 
 /** userFeatures(userId): a user reads their own features, an admin anyone's; others are refused. */
 export async function userFeatures(ctx: Context, userId: string): Promise<UserFeatures> {
-  if (!uuidPattern.test(userId)) throw createBadUserInputError('userId must be a user id (a uuid)', 'userId');
+  if (!isUuid(userId)) throw createBadUserInputError('userId must be a user id (a uuid)', 'userId');
   const id = userId.toLowerCase();
   if (ctx.viewer.role !== 'admin' && ctx.viewer.userId !== id) {
     throw createForbiddenError('you may read only your own features');

@@ -19,6 +19,7 @@ import type { Logger } from '../server/logger.js';
 import type { Metrics } from '../server/metrics.js';
 import { similarListingsSql } from '../db/sql/feedCandidates.js';
 import { parseListingId } from './catalog.js';
+import { isUuid } from '../validation/isUuid.js';
 
 /** Built once per process: the policies (per experiment arm) and the cursor-signing key. */
 export function createFeedSettings(
@@ -67,7 +68,7 @@ export async function suggestions(
  * request), a different one is refused. The SQL function checks the impression is the caller's.
  */
 export async function recordFeedback(ctx: Context, impressionId: string, reward: number) {
-  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(impressionId)) {
+  if (!isUuid(impressionId)) {
     throw createBadUserInputError('impressionId must be an impression id from suggestions', 'impressionId');
   }
   if (!Number.isFinite(reward) || reward < 0 || reward > 1) {

@@ -1,5 +1,6 @@
 import { createBadUserInputError, createNotFoundError } from '../errors/errors.js';
 import { runWrite, type WriteContext, type WriteTx } from './runWrite.js';
+import { isUuid } from '../validation/isUuid.js';
 
 export interface FollowResult {
   userId: string;
@@ -11,8 +12,6 @@ export interface FollowResult {
   followingCount: number;
 }
 
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 const targetSql = `SELECT 1 FROM public_profiles WHERE user_id = $1`;
 const insertFollowSql = `INSERT INTO follows (follower_id, followee_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`;
 const deleteFollowSql = `DELETE FROM follows WHERE follower_id = $1 AND followee_id = $2`;
@@ -22,7 +21,7 @@ SELECT (SELECT follower_count FROM public_profiles WHERE user_id = $2) AS follow
 
 /** The user to (un)follow: a well-formed id that is not the viewer's own. */
 export function followTargetOf(viewerId: string, userId: string, operation: 'follow' | 'unfollow'): string {
-  if (!uuidPattern.test(userId)) throw createBadUserInputError('userId must be a user id (a uuid)', 'userId');
+  if (!isUuid(userId)) throw createBadUserInputError('userId must be a user id (a uuid)', 'userId');
   const id = userId.toLowerCase();
   if (id === viewerId) throw createBadUserInputError(`you cannot ${operation} yourself`, 'userId');
   return id;
