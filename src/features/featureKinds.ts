@@ -137,3 +137,11 @@ export const listingFeatureKind: FeatureKind<number, ListingFeatures> = {
     );
   },
 };
+
+/** The cache keys of some users' and listings' features: what a write that changed them must drop. */
+export function featureKeysOf(ids: { users?: readonly string[]; listings?: readonly number[] }): string[] {
+  return [
+    ...(ids.users ?? []).map(userFeatureKind.keyOf),
+    ...(ids.listings ?? []).map(listingFeatureKind.keyOf),
+  ];
+}

@@ -6,7 +6,7 @@ import type { Metrics } from '../server/metrics.js';
 import { createCircuitBreaker, type BreakerState } from './circuitBreaker.js';
 import { createMissLog, type Bypass } from './missLog.js';
 import type { FeatureKind } from './featureKinds.js';
-import { listingFeatureKind, userFeatureKind } from './featureKinds.js';
+import { featureKeysOf } from './featureKinds.js';
 
 export interface FeatureStoreOptions {
   /** Base TTL of a cached feature. @default 3600 */
@@ -212,8 +212,8 @@ export function createFeatureStore(deps: {
       }
       return Promise.all(results.map(async (result) => result));
     },
-    async invalidate({ users = [], listings = [] }) {
-      const keys = [...users.map(userFeatureKind.keyOf), ...listings.map(listingFeatureKind.keyOf)];
+    async invalidate(ids) {
+      const keys = featureKeysOf(ids);
       if (keys.length === 0) return;
       const now = Date.now();
       for (const key of keys) invalidatedAt.set(key, now);

@@ -3,7 +3,7 @@ import type { Config } from '../config/config.js';
 import { coerceError } from '../errors/errors.js';
 import type { Logger } from '../server/logger.js';
 import { createConsumer, type Consumer, type JobHandler } from './consumer.js';
-import { listingFeatureKind, userFeatureKind } from '../features/featureKinds.js';
+import { featureKeysOf } from '../features/featureKinds.js';
 import { createRedis } from '../server/redis.js';
 import { createEventHandler, handleDiscovery, type InvalidateFeatures } from './handlers.js';
 import { createLeaseQueue, QUEUES, type QueueName } from './leaseQueue.js';
@@ -50,8 +50,8 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
         'Redis is unreachable: cached features expire by TTL meanwhile',
       ),
     );
-  const invalidate: InvalidateFeatures = async ({ users = [], listings = [] }) => {
-    const keys = [...users.map(userFeatureKind.keyOf), ...listings.map(listingFeatureKind.keyOf)];
+  const invalidate: InvalidateFeatures = async (ids) => {
+    const keys = featureKeysOf(ids);
     if (!redis || redis.status !== 'ready' || keys.length === 0) return;
     await redis.del(...keys).catch(() => undefined);
   };
