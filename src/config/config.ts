@@ -114,6 +114,10 @@ const envSchema = z.object({
   WORKER_LEASE_MS: int(1000, 3_600_000).default(30_000),
   WORKER_POLL_MS: int(50, 60_000).default(1000),
   WORKER_METRICS_PORT: int(0, 65_535).optional(),
+  WORKER_GC_INTERVAL_SEC: int(60, 30 * 86_400).default(86_400),
+  WORKER_DECAY_INTERVAL_SEC: int(60, 30 * 86_400).default(7 * 86_400),
+  WORKER_GAP_INTERVAL_SEC: int(60, 30 * 86_400).default(3600),
+  WORKER_ANALYZE_CHECK_SEC: int(10, 86_400).default(300),
   RATE_LIMITS_ENABLED: booleanFlag.default(true),
   RATE_LIMIT_LIKES_PER_MIN: int(1, 100_000).default(120),
   RATE_LIMIT_COMMENTS_PER_MIN: int(1, 100_000).default(10),
@@ -173,6 +177,8 @@ export interface Config {
     pollMs: number;
     /** Serve GET /metrics on this port (0 = any free port); unset = no metrics endpoint. */
     metricsPort: number | undefined;
+    /** How often each maintenance task runs (see MaintenanceIntervals in src/worker/maintenance.ts). */
+    intervals: { gcSec: number; decaySec: number; gapSec: number; analyzeSec: number };
   };
   /** Most interests one user may have. */
   maxInterests: number;
@@ -309,6 +315,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       leaseMs: e.WORKER_LEASE_MS,
       pollMs: e.WORKER_POLL_MS,
       metricsPort: e.WORKER_METRICS_PORT,
+      intervals: {
+        gcSec: e.WORKER_GC_INTERVAL_SEC,
+        decaySec: e.WORKER_DECAY_INTERVAL_SEC,
+        gapSec: e.WORKER_GAP_INTERVAL_SEC,
+        analyzeSec: e.WORKER_ANALYZE_CHECK_SEC,
+      },
     },
     maxInterests: e.MAX_INTERESTS,
     rateLimits: {

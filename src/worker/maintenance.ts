@@ -10,8 +10,24 @@ export interface MaintenanceTask {
   run: (tx: pg.PoolClient) => Promise<unknown>;
 }
 
-const HOUR = 3600_000;
-const DAY = 24 * HOUR;
+/** How often each kind of task runs; the worker's config (WORKER_*_INTERVAL_SEC) sets them. */
+export interface MaintenanceIntervals {
+  /** gc_intent_signals, gc_learning_events, gc_idempotency_keys. @default 86400 */
+  gcSec: number;
+  /** Interest affinity decay (× 0.98 per week unless reinforced). @default 604800 */
+  decaySec: number;
+  /** Enqueue discovery for the worst gaps of vw_gap_severity. @default 3600 */
+  gapSec: number;
+  /** Look for hot tables changed in bulk since their last ANALYZE, and analyze those. @default 300 */
+  analyzeSec: number;
+}
+
+export const defaultMaintenanceIntervals: MaintenanceIntervals = {
+  gcSec: 86_400,
+  decaySec: 7 * 86_400,
+  gapSec: 3600,
+  analyzeSec: 300,
+};
 
 /** The worst gaps (demand without candidates), enqueued for discovery at most once a day each. */
 const enqueueGapsSql = `
@@ -35,40 +51,48 @@ async function gcInSteps(tx: pg.PoolClient, fn: 'gc_intent_signals' | 'gc_learni
   }
 }
 
-/** The runbook's maintenance on its cadence: GC daily, interest decay weekly, gaps and ANALYZE hourly. */
-export function defaultMaintenanceTasks(options: { gapLimit?: number } = {}): MaintenanceTask[] {
+/**
+ * The runbook's maintenance on its cadence: GC daily, interest decay weekly, gap discovery hourly, and
+ * ANALYZE of the hot tables after bulk work (checked every few minutes; only changed tables are analyzed).
+ */
+export function defaultMaintenanceTasks(
+  options: { gapLimit?: number; intervals?: Partial<MaintenanceIntervals> } = {},
+): MaintenanceTask[] {
+  const every = { ...defaultMaintenanceIntervals, ...options.intervals };
+  const gcMs = every.gcSec * 1000;
   const scalar = async (tx: pg.PoolClient, sql: string, values: unknown[] = []) =>
     (await tx.query<{ v: unknown }>(sql, values)).rows[0]?.v;
   return [
     {
       name: 'gc_intent_signals',
-      intervalMs: DAY,
+      intervalMs: gcMs,
       run: (tx) => gcInSteps(tx, 'gc_intent_signals'),
     },
     {
       name: 'gc_learning_events',
-      intervalMs: DAY,
+      intervalMs: gcMs,
       run: (tx) => gcInSteps(tx, 'gc_learning_events'),
     },
     {
       name: 'gc_idempotency_keys',
-      intervalMs: DAY,
+      intervalMs: gcMs,
       run: (tx) => scalar(tx, 'SELECT gc_idempotency_keys() AS v'),
     },
     {
       name: 'decay_interest_affinity',
-      intervalMs: 7 * DAY,
+      intervalMs: every.decaySec * 1000,
       run: (tx) => scalar(tx, 'SELECT decay_interest_affinity() AS v'),
     },
     {
       name: 'enqueue_gap_discovery',
-      intervalMs: HOUR,
+      intervalMs: every.gapSec * 1000,
       run: async (tx) => (await tx.query(enqueueGapsSql, [options.gapLimit ?? 20])).rowCount,
     },
     {
-      name: 'analyze_hot_tables',
-      intervalMs: HOUR,
-      run: (tx) => scalar(tx, 'SELECT analyze_hot_tables() AS v'),
+      // Bulk work from any source (GC, a backfill, an import) shows up in n_mod_since_analyze.
+      name: 'analyze_changed_hot_tables',
+      intervalMs: every.analyzeSec * 1000,
+      run: (tx) => scalar(tx, 'SELECT analyze_changed_hot_tables() AS v'),
     },
   ];
 }

@@ -10,7 +10,7 @@ import { createLeaseQueue, QUEUES, type QueueName } from './leaseQueue.js';
 import { defaultMaintenanceTasks, runDueMaintenance } from './maintenance.js';
 import { createWorkerMetrics } from './workerMetrics.js';
 
-/** How often a worker looks for due maintenance (the tasks themselves run hourly to weekly). */
+/** How often a worker looks for due maintenance at most (the tasks themselves run minutes to weeks apart). */
 const MAINTENANCE_CHECK_MS = 60_000;
 
 export interface Worker {
@@ -105,12 +105,13 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
   await listen();
   for (const consumer of consumers.values()) await consumer.start();
   let maintenance: Promise<unknown> = Promise.resolve();
-  const tasks = defaultMaintenanceTasks();
+  const tasks = defaultMaintenanceTasks({ intervals: config.worker.intervals });
+  const checkEveryMs = Math.min(MAINTENANCE_CHECK_MS, ...tasks.map((t) => t.intervalMs));
   const checkMaintenance = () => {
     maintenance = runDueMaintenance(pool, tasks, logger.child({ consumer: 'maintenance' })).catch(() => []);
   };
   const maintenanceTimer = config.worker.maintenance
-    ? setInterval(checkMaintenance, MAINTENANCE_CHECK_MS)
+    ? setInterval(checkMaintenance, checkEveryMs)
     : undefined;
   maintenanceTimer?.unref();
   if (config.worker.maintenance) checkMaintenance();

@@ -37,6 +37,18 @@ describe('lease queue', () => {
     return claimed[0]!;
   }
 
+  /** One discovery item for a fresh interest; returns its id. */
+  async function enqueueDiscovery(): Promise<string> {
+    const categoryId = await insertCategory(pool);
+    const interestId = await insertInterest(pool, { categoryId });
+    const { rows } = await pool.query<{ id: string }>(
+      `INSERT INTO marketplace_discovery_queue (interest_id, category_id, reason) VALUES ($1, $2, 'test')
+       RETURNING id::text`,
+      [interestId, categoryId],
+    );
+    return rows[0]!.id;
+  }
+
   /** Makes a backed-off item due now, as if its backoff had passed. */
   const makeDue = (table: string, id: string) =>
     pool.query(`UPDATE ${table} SET run_after = now() WHERE id = $1`, [id]);
@@ -209,14 +221,7 @@ describe('lease queue', () => {
   });
 
   it("the runbook's discovery requeue brings permanently failed items back, claimable again", async () => {
-    const categoryId = await insertCategory(pool);
-    const interestId = await insertInterest(pool, { categoryId });
-    const { rows } = await pool.query<{ id: string }>(
-      `INSERT INTO marketplace_discovery_queue (interest_id, category_id, reason) VALUES ($1, $2, 'test')
-       RETURNING id::text`,
-      [interestId, categoryId],
-    );
-    const id = rows[0]!.id;
+    const id = await enqueueDiscovery();
     const item = await claimOne(discovery);
     expect((await queueRow(pool, 'discovery', id)).status).toBe('processing');
     expect(await discovery.fail(pool, item, new PermanentJobError('no embedding yet'))).toBe(true);
@@ -242,5 +247,21 @@ describe('lease queue', () => {
       `SELECT payload FROM events_queue WHERE idempotency_key = 'same-key'`,
     );
     expect(rows).toEqual([{ payload: { n: 1 } }]);
+  });
+
+  it("an item that exhausted its 5 attempts is left by the runbook's requeue until a higher threshold asks", async () => {
+    const id = await enqueueDiscovery();
+    for (let attempt = 1; attempt <= 5; attempt += 1) {
+      await makeDue('marketplace_discovery_queue', id);
+      await discovery.fail(pool, await claimOne(discovery), new Error(`failure ${attempt}`));
+    }
+    expect(await queueRow(pool, 'discovery', id)).toMatchObject({ status: 'error', attempts: 5 });
+    // attempts < 5 means "failed before its retries ran out": an exhausted item is a poison item to
+    // inspect first, so the runbook statement leaves it.
+    expect((await pool.query(requeueDiscoveryErrorsSql)).rowCount).toBe(0);
+    // The same statement with the threshold raised (ops requeueDiscoveryErrors(maxAttempts: 6)) takes it.
+    const raised = requeueDiscoveryErrorsSql.replace('attempts < 5', 'attempts < 6');
+    expect((await pool.query(raised)).rowCount).toBe(1);
+    expect((await discovery.claim(pool, 10, LEASE_MS)).map((i) => i.id)).toEqual([id]);
   });
 });

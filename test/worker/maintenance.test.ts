@@ -4,6 +4,7 @@ import { loadConfig } from '../../src/config/config.js';
 import { createLogger } from '../../src/server/logger.js';
 import { defaultMaintenanceTasks, runDueMaintenance } from '../../src/worker/maintenance.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { waitUntil } from '../support/workerHarness.js';
 import { createFeedViewer, seedFeedWorld, type FeedWorld } from '../support/feedWorld.js';
 
 const logger = createLogger(loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent' }));
@@ -66,5 +67,51 @@ describe('scheduled maintenance', () => {
     expect(
       (await db.pool.query('SELECT count(*)::int AS n FROM marketplace_discovery_queue')).rows[0],
     ).toEqual({ n: first });
+  });
+
+  it('analyzes a hot table after bulk work, and leaves unchanged tables alone', async () => {
+    const tasks = defaultMaintenanceTasks().filter((t) => t.name === 'analyze_changed_hot_tables');
+    const who = await createFeedViewer(db.pool, [{ interestId: world.interestIds[0]!, affinity: 0.5 }]);
+    // Settle every hot table first, so only the bulk insert below counts as change.
+    await db.pool.query('SELECT analyze_hot_tables()');
+    await db.pool.query(
+      'ANALYZE user_interests, interest_listing_candidates, intent_signals, learning_events',
+    );
+    await db.pool.query(
+      `INSERT INTO intent_signals (user_id, kind, listing_id)
+       SELECT $1, 'view', $2 FROM generate_series(1, 5000)`,
+      [who.userId, world.listings[0]![0]!.id],
+    );
+    // Table statistics reach pg_stat_user_tables when the inserting session flushes them (≤ 1 s).
+    await waitUntil(async () => {
+      const { rows } = await db.pool.query<{ n: string }>(
+        `SELECT n_mod_since_analyze AS n FROM pg_stat_user_tables WHERE relname = 'intent_signals'`,
+      );
+      return Number(rows[0]?.n ?? 0) >= 5000;
+    }, 'the insert to show in pg_stat_user_tables');
+    await db.pool.query(`DELETE FROM maintenance_runs WHERE task = 'analyze_changed_hot_tables'`);
+    expect(await runDueMaintenance(workerPool(), tasks, logger)).toEqual(['analyze_changed_hot_tables']);
+    const ran = await db.pool.query<{ last_result: string[] }>(
+      `SELECT last_result FROM maintenance_runs WHERE task = 'analyze_changed_hot_tables'`,
+    );
+    expect(ran.rows[0]?.last_result).toContain('intent_signals');
+    expect(ran.rows[0]?.last_result).not.toContain('marketplace_listings');
+    await waitUntil(async () => {
+      const { rows } = await db.pool.query<{ n: string }>(
+        `SELECT n_mod_since_analyze AS n FROM pg_stat_user_tables WHERE relname = 'intent_signals'`,
+      );
+      return Number(rows[0]?.n ?? 1) === 0;
+    }, 'the ANALYZE to reset the change count');
+    // Nothing changed since: the next check analyzes nothing.
+    expect((await db.pool.query('SELECT analyze_changed_hot_tables() AS v')).rows[0]).toEqual({ v: [] });
+  });
+
+  it('runs each task on the interval the configuration gives it', () => {
+    const tasks = defaultMaintenanceTasks({ intervals: { gcSec: 120, analyzeSec: 30 } });
+    const interval = (name: string) => tasks.find((t) => t.name === name)?.intervalMs;
+    expect(interval('gc_intent_signals')).toBe(120_000);
+    expect(interval('analyze_changed_hot_tables')).toBe(30_000);
+    expect(interval('decay_interest_affinity')).toBe(7 * 86_400_000);
+    expect(interval('enqueue_gap_discovery')).toBe(3_600_000);
   });
 });
