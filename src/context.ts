@@ -3,6 +3,7 @@ import type { Config } from './config/config.js';
 import type { Database } from './db/database.js';
 import type { ScopedPrisma } from './db/identity.js';
 import type { FeatureStore } from './features/featureStore.js';
+import type { FlagStore } from './flags/flagStore.js';
 import type { FeedSettings } from './feed/suggestions.js';
 import type { RateLimits } from './social/rateLimits.js';
 import type { Loaders } from './loaders/createLoaders.js';
@@ -26,6 +27,8 @@ export interface Context {
   rateLimits: RateLimits;
   /** The request's Idempotency-Key header, if any (a mutation's idempotencyKey argument wins). */
   idempotencyKey: string | null;
+  /** Feature flags of this process (re-read every FLAGS_REFRESH_SEC; at once after a change here). */
+  flags: FlagStore;
   /** The Redis-backed feature store, one per process (read through `loaders`; writes invalidate here). */
   features: FeatureStore;
 }

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import type { AlertThresholds } from '../ops/alerts.js';
 
 /** The project folder (src/config or dist/config are two levels below it). */
 const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -22,6 +23,13 @@ const int = (min: number, max: number) =>
     .regex(/^\d+$/, `must be a whole number from ${min} to ${max}`)
     .transform(Number)
     .refine((n) => n >= min && n <= max, `must be a whole number from ${min} to ${max}`);
+
+/** A number from 0 to 1 written plainly (0, 0.5, 1). */
+const zeroToOne = z
+  .string()
+  .trim()
+  .regex(/^(0(\.\d+)?|1(\.0+)?)$/, 'must be a number from 0 to 1')
+  .transform(Number);
 
 const postgresUrl = z
   .string({ error: 'must be a postgres:// or postgresql:// URL' })
@@ -70,12 +78,7 @@ const envSchema = z.object({
   GRAPHQL_MAX_ALIASES: int(0, 1000).default(30),
   GRAPHQL_MAX_TOKENS: int(10, 100_000).default(3000),
   GRAPHQL_MAX_COMPLEXITY: int(1, 1_000_000).default(5000),
-  FEED_EPSILON: z
-    .string()
-    .trim()
-    .regex(/^(0(\.\d+)?|1(\.0+)?)$/, 'must be a number from 0 to 1')
-    .transform(Number)
-    .default(0.1),
+  FEED_EPSILON: zeroToOne.default(0.1),
   FEED_POLICY: z.enum(['epsilon_greedy', 'thompson']).default('epsilon_greedy'),
   FEED_POSTERIOR_REFRESH_SEC: int(5, 86_400).default(60),
   FEED_SERVED_WINDOW_MINUTES: int(0, 7 * 24 * 60).default(30),
@@ -118,6 +121,17 @@ const envSchema = z.object({
   WORKER_DECAY_INTERVAL_SEC: int(60, 30 * 86_400).default(7 * 86_400),
   WORKER_GAP_INTERVAL_SEC: int(60, 30 * 86_400).default(3600),
   WORKER_ANALYZE_CHECK_SEC: int(10, 86_400).default(300),
+  WORKER_ROLLOUT_CHECK_SEC: int(10, 86_400).default(60),
+  ALERT_DISCOVERY_P95_AGE_SEC: int(1, 86_400 * 30).default(300),
+  ALERT_KERNEL_P95_MS: int(1, 600_000).default(1000),
+  ALERT_DISCOVERY_HIGH_RETRY: int(0, 1_000_000_000).default(10),
+  ALERT_PROFILE_PCT_HAS_VEC: zeroToOne.default(0.5),
+  ALERT_LEARNING_SILENCE_SEC: int(60, 86_400 * 365).default(86_400),
+  FLAGS_REFRESH_SEC: int(1, 3600).default(5),
+  FLAGS_EVALUATION_WINDOW_SEC: int(60, 7 * 86_400).default(900),
+  FLAGS_MIN_REQUESTS: int(1, 10_000_000).default(200),
+  TELEMETRY_FLUSH_MS: int(100, 60_000).default(1000),
+  OPS_INDEX_BUILD_TIMEOUT_MS: int(1000, 24 * 3_600_000).default(1_800_000),
   RATE_LIMITS_ENABLED: booleanFlag.default(true),
   RATE_LIMIT_LIKES_PER_MIN: int(1, 100_000).default(120),
   RATE_LIMIT_COMMENTS_PER_MIN: int(1, 100_000).default(10),
@@ -178,7 +192,23 @@ export interface Config {
     /** Serve GET /metrics on this port (0 = any free port); unset = no metrics endpoint. */
     metricsPort: number | undefined;
     /** How often each maintenance task runs (see MaintenanceIntervals in src/worker/maintenance.ts). */
-    intervals: { gcSec: number; decaySec: number; gapSec: number; analyzeSec: number };
+    intervals: { gcSec: number; decaySec: number; gapSec: number; analyzeSec: number; rolloutsSec: number };
+  };
+  /** The ops console: alert thresholds and long-running actions. */
+  ops: {
+    alerts: AlertThresholds;
+    /** An index rebuild is one statement; it gets this timeout instead of the 5 s of batches. */
+    indexBuildTimeoutMs: number;
+    /** How often request telemetry (kernel latency, flag exposure) is written. */
+    telemetryFlushMs: number;
+  };
+  /** Feature flags: how often each process re-reads them, and how rollouts are judged. */
+  flags: {
+    refreshSec: number;
+    /** evaluateRollouts looks at this much recent traffic (and only since the last rollout change). */
+    evaluationWindowSec: number;
+    /** Exposed requests needed before error rate and latency are judged. */
+    minRequests: number;
   };
   /** Most interests one user may have. */
   maxInterests: number;
@@ -320,7 +350,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         decaySec: e.WORKER_DECAY_INTERVAL_SEC,
         gapSec: e.WORKER_GAP_INTERVAL_SEC,
         analyzeSec: e.WORKER_ANALYZE_CHECK_SEC,
+        rolloutsSec: e.WORKER_ROLLOUT_CHECK_SEC,
       },
+    },
+    ops: {
+      alerts: {
+        discoveryP95AgeSec: e.ALERT_DISCOVERY_P95_AGE_SEC,
+        kernelP95Ms: e.ALERT_KERNEL_P95_MS,
+        discoveryHighRetry: e.ALERT_DISCOVERY_HIGH_RETRY,
+        profilePctHasVec: e.ALERT_PROFILE_PCT_HAS_VEC,
+        learningSilenceSec: e.ALERT_LEARNING_SILENCE_SEC,
+      },
+      indexBuildTimeoutMs: e.OPS_INDEX_BUILD_TIMEOUT_MS,
+      telemetryFlushMs: e.TELEMETRY_FLUSH_MS,
+    },
+    flags: {
+      refreshSec: e.FLAGS_REFRESH_SEC,
+      evaluationWindowSec: e.FLAGS_EVALUATION_WINDOW_SEC,
+      minRequests: e.FLAGS_MIN_REQUESTS,
     },
     maxInterests: e.MAX_INTERESTS,
     rateLimits: {

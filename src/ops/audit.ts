@@ -1,5 +1,22 @@
 import type pg from 'pg';
 import type { Context } from '../context.js';
+import { coerceError } from '../errors/errors.js';
+
+/** Who ran an admin action: a signed-in admin (GraphQL), the CLI, or the worker's schedule. */
+export interface OpsActor {
+  /** The admin's user id; null for the CLI and the worker. */
+  id: string | null;
+  /** 'admin', 'cli' or 'worker'. */
+  role: string;
+  /** The GraphQL request id, or `cli:<user>@<host>` / `worker:<task>`. */
+  requestId: string | null;
+}
+
+export const actorOf = (ctx: Pick<Context, 'viewer' | 'requestId'>): OpsActor => ({
+  id: ctx.viewer.userId,
+  role: ctx.viewer.role,
+  requestId: ctx.requestId,
+});
 
 export interface AuditEntry {
   action: string;
@@ -13,23 +30,56 @@ export interface AuditEntry {
 /** ops audit: who ran which admin action with what, and how it ended (one row per action). */
 const insertAuditSql = `
 INSERT INTO ops_audit (actor_id, actor_role, action, args, result, ok, error, duration_ms, request_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`;
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+RETURNING id::text`;
 
 /** Records an admin action in ops_audit; pass the action's own client to commit both together. */
 export async function recordAudit(
   client: Pick<pg.PoolClient, 'query'>,
-  ctx: Pick<Context, 'viewer' | 'requestId'>,
+  actor: OpsActor,
   entry: AuditEntry,
-): Promise<void> {
-  await client.query(insertAuditSql, [
-    ctx.viewer.userId,
-    ctx.viewer.role,
+): Promise<string> {
+  const { rows } = await client.query<{ id: string }>(insertAuditSql, [
+    actor.id,
+    actor.role,
     entry.action,
     JSON.stringify(entry.args),
     entry.result === undefined ? null : JSON.stringify(entry.result),
     entry.ok,
     entry.error ?? null,
     entry.durationMs,
-    ctx.requestId,
+    actor.requestId,
   ]);
+  return rows[0]?.id ?? '';
+}
+
+/**
+ * Runs an action and records it, success or failure, with its duration. Long actions commit in
+ * batches, so the audit row is its own statement after them; a failure is recorded, then rethrown.
+ */
+export async function withAudit<T>(
+  pool: Pick<pg.Pool, 'query'>,
+  actor: OpsActor,
+  action: string,
+  args: Record<string, unknown>,
+  run: () => Promise<T>,
+): Promise<{ result: T; auditId: string; durationMs: number }> {
+  const started = performance.now();
+  try {
+    const result = await run();
+    const durationMs = performance.now() - started;
+    const auditId = await recordAudit(pool, actor, { action, args, result, ok: true, durationMs });
+    return { result, auditId, durationMs };
+  } catch (error) {
+    const failure = coerceError(error);
+    await recordAudit(pool, actor, {
+      action,
+      args,
+      result: undefined,
+      ok: false,
+      error: failure.message,
+      durationMs: performance.now() - started,
+    }).catch(() => undefined);
+    throw failure;
+  }
 }

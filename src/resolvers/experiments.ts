@@ -1,13 +1,13 @@
 import type { Context } from '../context.js';
 import { withIdentity } from '../db/identity.js';
-import { coerceError, createBadUserInputError } from '../errors/errors.js';
+import { createBadUserInputError } from '../errors/errors.js';
 import {
   experimentArmsSchema,
   experimentFromRow,
   type Experiment,
   type ExperimentRow,
 } from '../experiments/experimentArms.js';
-import { recordAudit } from '../ops/audit.js';
+import { actorOf, withAudit } from '../ops/audit.js';
 
 export interface SaveExperimentInput {
   key: string;
@@ -57,9 +57,8 @@ export async function saveExperiment(ctx: Context, input: SaveExperimentInput): 
     throw createBadUserInputError(`${where}${issue?.message ?? 'invalid arms'}`, 'arms');
   }
   const args = { key: input.key, description, arms: arms.data, active: input.active };
-  const started = performance.now();
-  try {
-    const saved = await withIdentity(ctx.db.pool, ctx.viewer, async (client) => {
+  const { result: saved } = await withAudit(ctx.db.pool, actorOf(ctx), 'saveExperiment', args, () =>
+    withIdentity(ctx.db.pool, ctx.viewer, async (client) => {
       const { rows } = await client.query<ExperimentRow>(upsertExperimentSql, [
         input.key,
         description,
@@ -68,28 +67,10 @@ export async function saveExperiment(ctx: Context, input: SaveExperimentInput): 
       ]);
       const row = rows[0];
       if (!row) throw new Error('the experiment upsert returned no row');
-      await recordAudit(client, ctx, {
-        action: 'saveExperiment',
-        args,
-        result: { key: row.key, active: row.active },
-        ok: true,
-        durationMs: performance.now() - started,
-      });
       return experimentFromRow(row).experiment;
-    });
-    // This instance applies it now; the others within FEED_EXPERIMENT_REFRESH_SEC.
-    if (saved.key === ctx.config.feed.experimentKey) await ctx.feed.policies.refresh();
-    return saved;
-  } catch (error) {
-    const failure = coerceError(error);
-    await recordAudit(ctx.db.pool, ctx, {
-      action: 'saveExperiment',
-      args,
-      result: undefined,
-      ok: false,
-      error: failure.message,
-      durationMs: performance.now() - started,
-    }).catch(() => undefined);
-    throw failure;
-  }
+    }),
+  );
+  // This instance applies it now; the others within FEED_EXPERIMENT_REFRESH_SEC.
+  if (saved.key === ctx.config.feed.experimentKey) await ctx.feed.policies.refresh();
+  return saved;
 }

@@ -9,6 +9,9 @@ import './experiments.js';
 import './ops.js';
 import './features.js';
 import './social.js';
+import './opsDiagnostics.js';
+import './opsActions.js';
+import './flags.js';
 
 let schema: GraphQLSchema | undefined;
 

@@ -10,6 +10,9 @@ import { createError, publicErrorCodes } from '../errors/errors.js';
 import type { Logger } from './logger.js';
 import { operationLabel, type Metrics } from './metrics.js';
 import { createMaxAliasesRule, createMaxDepthRule } from './protection.js';
+import { adminRootFields, telemetryPlugin } from './telemetryPlugin.js';
+import type { FlagStore } from '../flags/flagStore.js';
+import type { Telemetry } from '../ops/telemetry.js';
 
 /** Codes Apollo itself assigns to request errors whose messages are safe to show. */
 const apolloPublicCodes = new Set([
@@ -117,7 +120,7 @@ function complexityPlugin(maxComplexity: number): ApolloServerPlugin<Context> {
 export function createApollo(
   schema: GraphQLSchema,
   config: Config,
-  deps: { metrics: Metrics; logger: Logger },
+  deps: { metrics: Metrics; logger: Logger; telemetry: Telemetry; flags: FlagStore },
 ): ApolloServer<Context> {
   return new ApolloServer<Context>({
     schema,
@@ -139,6 +142,7 @@ export function createApollo(
       ApolloServerPluginLandingPageDisabled(),
       metricsPlugin(deps.metrics),
       complexityPlugin(config.graphql.maxComplexity),
+      telemetryPlugin({ telemetry: deps.telemetry, flags: deps.flags, adminFields: adminRootFields(schema) }),
     ],
   });
 }

@@ -21,6 +21,9 @@ import { createRateLimits } from '../social/rateLimits.js';
 import { createFeedSettings } from '../resolvers/feed.js';
 import { createSchema } from '../schema/index.js';
 import { createApollo } from './apollo.js';
+import { createFlagStore } from '../flags/flagStore.js';
+import { createTelemetry } from '../ops/telemetry.js';
+import { registerAlertMetrics } from './alertMetrics.js';
 import { readiness } from './health.js';
 import { registerIde } from './ide.js';
 import { loggerOptions, type Logger } from './logger.js';
@@ -151,11 +154,25 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
     reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
   );
 
-  const apollo = createApollo(createSchema(), config, { metrics, logger: deps.logger });
+  const telemetry = createTelemetry({
+    pool: db.pool,
+    logger: deps.logger,
+    flushMs: config.ops.telemetryFlushMs,
+    onDropped: (n) => metrics.telemetryDropped.inc(n),
+  });
+  const flags = await createFlagStore({
+    pool: db.pool,
+    logger: deps.logger,
+    refreshMs: config.flags.refreshSec * 1000,
+  });
+  registerAlertMetrics(metrics, db.pool, config.ops.alerts, deps.logger);
+  const apollo = createApollo(createSchema(), config, { metrics, logger: deps.logger, telemetry, flags });
   await apollo.start();
   // Fastify's close stops accepting and waits for in-flight requests; only then does Apollo stop.
   app.addHook('onClose', async () => {
     await apollo.stop();
+    flags.close();
+    await telemetry.close();
   });
 
   const feed = createFeedSettings(config, { service: db.service, logger: deps.logger, redis, metrics });
@@ -185,6 +202,7 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
         features,
         rateLimits,
         idempotencyKey: headerValue(request.headers['idempotency-key']),
+        flags,
       };
     },
   });
@@ -198,9 +216,14 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
     url: '/graphql',
     // The token is checked before Apollo runs: a bad token is a 401, never a silent anonymous request.
     preHandler: async (request, reply) => {
+      const started = performance.now();
+      const hasToken = request.headers.authorization !== undefined;
       try {
         viewers.set(request, await verifyToken(request.headers.authorization));
+        if (hasToken) telemetry.recordKernel('auth', performance.now() - started, true);
       } catch (error) {
+        // A refused token is the caller's problem, not a failure of the auth kernel.
+        if (hasToken) telemetry.recordKernel('auth', performance.now() - started, true);
         const message = error instanceof Error ? error.message : 'invalid token';
         return sendGraphQLError(reply.header('www-authenticate', 'Bearer'), 401, 'UNAUTHENTICATED', message);
       }

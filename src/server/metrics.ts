@@ -16,6 +16,7 @@ export interface Metrics {
   featureBatchSize: Histogram<'kind'>;
   featureBreakerState: Gauge;
   rateLimited: Counter<'action'>;
+  telemetryDropped: Counter;
 }
 
 export function createMetrics(): Metrics {
@@ -23,6 +24,11 @@ export function createMetrics(): Metrics {
   collectDefaultMetrics({ register: registry, prefix: 'lodestar_' });
   return {
     registry,
+    telemetryDropped: new Counter({
+      name: 'lodestar_telemetry_dropped_total',
+      help: 'Kernel latency samples dropped (database slow or down, or the buffer full)',
+      registers: [registry],
+    }),
     requests: new Counter({
       name: 'lodestar_graphql_requests_total',
       help: 'GraphQL operations by operation name and outcome (ok, error)',

@@ -1,6 +1,7 @@
 import { createBadUserInputError, createForbiddenError, createNotFoundError } from '../errors/errors.js';
 import { listingTarget } from './listingTarget.js';
 import { runWrite, type WriteContext } from './runWrite.js';
+import { hasControlCharacters } from '../validation/hasControlCharacters.js';
 
 export const MAX_COMMENT_LENGTH = 2000;
 
@@ -22,8 +23,7 @@ export interface CommentResult {
  */
 export function normaliseCommentBody(body: string): string {
   const text = body.replace(/\r\n/g, '\n').trim();
-  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
-  if (/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/.test(text)) {
+  if (hasControlCharacters(text)) {
     throw createBadUserInputError(
       'body must not contain control characters (newlines and tabs are fine)',
       'body',

@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { coerceError } from '../errors/errors.js';
+import { evaluateRollouts } from '../flags/evaluateRollouts.js';
+import { recordAudit } from '../ops/audit.js';
+import { gcInSteps } from '../ops/maintenanceActions.js';
 import type { Logger } from '../server/logger.js';
 
 export interface MaintenanceTask {
@@ -20,6 +23,8 @@ export interface MaintenanceIntervals {
   gapSec: number;
   /** Look for hot tables changed in bulk since their last ANALYZE, and analyze those. @default 300 */
   analyzeSec: number;
+  /** evaluateRollouts: roll back flags whose exposed traffic breaks their limits. @default 60 */
+  rolloutsSec: number;
 }
 
 export const defaultMaintenanceIntervals: MaintenanceIntervals = {
@@ -27,6 +32,7 @@ export const defaultMaintenanceIntervals: MaintenanceIntervals = {
   decaySec: 7 * 86_400,
   gapSec: 3600,
   analyzeSec: 300,
+  rolloutsSec: 60,
 };
 
 /** The worst gaps (demand without candidates), enqueued for discovery at most once a day each. */
@@ -37,26 +43,17 @@ SELECT g.interest_id, g.category_id, 'gap_severity',
 FROM (SELECT * FROM vw_gap_severity WHERE candidate_listings = 0 LIMIT $1) g
 ON CONFLICT (idempotency_key) DO NOTHING`;
 
-/** Rows one GC statement may delete, so each stays well inside the 5 s statement timeout. */
-const GC_STEP_ROWS = 20_000;
-
-/** Deletes in bounded statements until a step deletes less than a full step; returns the total. */
-async function gcInSteps(tx: pg.PoolClient, fn: 'gc_intent_signals' | 'gc_learning_events'): Promise<number> {
-  let total = 0;
-  for (;;) {
-    const { rows } = await tx.query<{ n: string }>(`SELECT ${fn}(p_max_rows => $1) AS n`, [GC_STEP_ROWS]);
-    const n = Number(rows[0]?.n ?? 0);
-    total += n;
-    if (n < GC_STEP_ROWS) return total;
-  }
-}
-
 /**
  * The runbook's maintenance on its cadence: GC daily, interest decay weekly, gap discovery hourly, and
  * ANALYZE of the hot tables after bulk work (checked every few minutes; only changed tables are analyzed).
  */
 export function defaultMaintenanceTasks(
-  options: { gapLimit?: number; intervals?: Partial<MaintenanceIntervals> } = {},
+  options: {
+    gapLimit?: number;
+    intervals?: Partial<MaintenanceIntervals>;
+    /** How evaluateRollouts judges flags (FLAGS_EVALUATION_WINDOW_SEC, FLAGS_MIN_REQUESTS). */
+    rollouts?: { windowSec: number; minRequests: number };
+  } = {},
 ): MaintenanceTask[] {
   const every = { ...defaultMaintenanceIntervals, ...options.intervals };
   const gcMs = every.gcSec * 1000;
@@ -66,17 +63,23 @@ export function defaultMaintenanceTasks(
     {
       name: 'gc_intent_signals',
       intervalMs: gcMs,
-      run: (tx) => gcInSteps(tx, 'gc_intent_signals'),
+      run: (tx) => gcInSteps('gc_intent_signals', undefined, (sql, values) => tx.query(sql, values)),
     },
     {
       name: 'gc_learning_events',
       intervalMs: gcMs,
-      run: (tx) => gcInSteps(tx, 'gc_learning_events'),
+      run: (tx) => gcInSteps('gc_learning_events', undefined, (sql, values) => tx.query(sql, values)),
     },
     {
       name: 'gc_idempotency_keys',
       intervalMs: gcMs,
       run: (tx) => scalar(tx, 'SELECT gc_idempotency_keys() AS v'),
+    },
+    {
+      // Kernel latency samples and flag exposure aggregates older than 7 days.
+      name: 'gc_ops_telemetry',
+      intervalMs: gcMs,
+      run: (tx) => scalar(tx, 'SELECT gc_ops_telemetry() AS v'),
     },
     {
       name: 'decay_interest_affinity',
@@ -87,6 +90,34 @@ export function defaultMaintenanceTasks(
       name: 'enqueue_gap_discovery',
       intervalMs: every.gapSec * 1000,
       run: async (tx) => (await tx.query(enqueueGapsSql, [options.gapLimit ?? 20])).rowCount,
+    },
+    {
+      // The runbook's auto-rollback on a schedule, so a bad flag goes back to 0% with nobody watching.
+      name: 'evaluate_rollouts',
+      intervalMs: every.rolloutsSec * 1000,
+      run: async (tx) => {
+        const started = performance.now();
+        const actor = { id: null, role: 'worker', requestId: 'worker:evaluate_rollouts' };
+        const evaluations = await evaluateRollouts(
+          tx,
+          (fn) => fn(tx),
+          actor,
+          options.rollouts ?? { windowSec: 900, minRequests: 200 },
+        );
+        const rolledBack = evaluations
+          .filter((e) => e.decision === 'rolled_back')
+          .map((e) => ({ key: e.key, reasons: e.reasons }));
+        if (rolledBack.length > 0) {
+          await recordAudit(tx, actor, {
+            action: 'evaluateRollouts',
+            args: {},
+            result: rolledBack,
+            ok: true,
+            durationMs: performance.now() - started,
+          });
+        }
+        return rolledBack;
+      },
     },
     {
       // Bulk work from any source (GC, a backfill, an import) shows up in n_mod_since_analyze.

@@ -105,7 +105,10 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
   await listen();
   for (const consumer of consumers.values()) await consumer.start();
   let maintenance: Promise<unknown> = Promise.resolve();
-  const tasks = defaultMaintenanceTasks({ intervals: config.worker.intervals });
+  const tasks = defaultMaintenanceTasks({
+    intervals: config.worker.intervals,
+    rollouts: { windowSec: config.flags.evaluationWindowSec, minRequests: config.flags.minRequests },
+  });
   const checkEveryMs = Math.min(MAINTENANCE_CHECK_MS, ...tasks.map((t) => t.intervalMs));
   const checkMaintenance = () => {
     maintenance = runDueMaintenance(pool, tasks, logger.child({ consumer: 'maintenance' })).catch(() => []);

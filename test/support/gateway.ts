@@ -12,6 +12,7 @@ import { scopedPrisma } from '../../src/db/identity.js';
 import { createLoaders } from '../../src/loaders/createLoaders.js';
 import { createFeatureStore, type FeatureStore } from '../../src/features/featureStore.js';
 import { createFeedSettings } from '../../src/resolvers/feed.js';
+import { createFlagStore } from '../../src/flags/flagStore.js';
 import { createRateLimits } from '../../src/social/rateLimits.js';
 import { createSchema } from '../../src/schema/index.js';
 import { createApp } from '../../src/server/app.js';
@@ -138,6 +139,11 @@ export function createInProcess(
     logger,
   });
   const rateLimits = createRateLimits({ redis, limits: config.rateLimits, metrics });
+  const flagsReady = createFlagStore({
+    pool: database.pool,
+    logger,
+    refreshMs: config.flags.refreshSec * 1000,
+  });
   let requests = 0;
   return {
     config,
@@ -170,6 +176,7 @@ export function createInProcess(
         features,
         rateLimits,
         idempotencyKey: options.idempotencyKey ?? null,
+        flags: await flagsReady,
       };
       return (await graphql({
         schema,
@@ -179,6 +186,7 @@ export function createInProcess(
       })) as ExecutionResult<T>;
     },
     close: async () => {
+      (await flagsReady).close();
       feed.stop();
       await features.settled();
       await database.close();

@@ -1,0 +1,28 @@
+import type pg from 'pg';
+import { withIdentity } from '../db/identity.js';
+import type { OpsActor } from './audit.js';
+
+/** Where and as whom ops actions run: the gateway (an admin's request) or the CLI. */
+export interface OpsRunner {
+  /** The gateway's pool (role lodestar_app) or, for the CLI, the schema owner's. */
+  pool: pg.Pool;
+  actor: OpsActor;
+  /** Each batch's statement timeout (the runbook's 5 s for heavy RPCs). */
+  statementTimeoutMs: number;
+  /** The schema owner's connection, needed only to rebuild an index; undefined refuses that action. */
+  ownerUrl: string | undefined;
+  /** Statement timeout of an index build (one statement by nature; built CONCURRENTLY). */
+  indexBuildTimeoutMs: number;
+}
+
+/**
+ * One transaction as an admin (RLS sees every row) under the batch statement timeout. Long actions
+ * call this once per batch, so no statement outlives the timeout and progress commits as it goes.
+ */
+export function inAdminTx<T>(runner: OpsRunner, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  return withIdentity(runner.pool, { role: 'admin', userId: runner.actor.id ?? '' }, async (client) => {
+    // A whole number from config, not input: safe to inline (SET takes no parameters).
+    await client.query(`SET LOCAL statement_timeout = ${Math.trunc(runner.statementTimeoutMs)}`);
+    return fn(client);
+  });
+}

@@ -1,0 +1,98 @@
+import { randomUUID } from 'node:crypto';
+import { createBadUserInputError, createNotFoundError } from '../errors/errors.js';
+import { inAdminTx, type OpsRunner } from './opsRunner.js';
+
+/** Rows one requeue statement touches, so each stays well inside the statement timeout. */
+const REQUEUE_BATCH = 10_000;
+
+/**
+ * The runbook's requeue statements ("Worker Stuck", "Discovery Queue Backlog"), bounded per statement;
+ * table and status names are constants here, never input.
+ */
+const requeueSql = {
+  stuckEvents: `
+UPDATE events_queue SET status = 'queued', lease_token = NULL, lease_expires_at = NULL
+ WHERE id IN (SELECT id FROM events_queue WHERE status = 'leased' AND lease_expires_at < now() LIMIT $1)
+   AND status = 'leased' AND lease_expires_at < now()`,
+  stuckDiscovery: `
+UPDATE marketplace_discovery_queue SET status = 'queued', lease_token = NULL, lease_expires_at = NULL
+ WHERE id IN (SELECT id FROM marketplace_discovery_queue
+              WHERE status = 'processing' AND lease_expires_at < now() LIMIT $1)
+   AND status = 'processing' AND lease_expires_at < now()`,
+  discoveryErrors: `
+UPDATE marketplace_discovery_queue SET status = 'queued', attempts = 0, last_error = NULL, run_after = now()
+ WHERE id IN (SELECT id FROM marketplace_discovery_queue WHERE status = 'error' AND attempts < $2 LIMIT $1)
+   AND status = 'error'`,
+} as const;
+
+async function requeueInBatches(runner: OpsRunner, sql: string, extra: unknown[] = []): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const n = await inAdminTx(
+      runner,
+      async (client) => (await client.query(sql, [REQUEUE_BATCH, ...extra])).rowCount ?? 0,
+    );
+    total += n;
+    if (n < REQUEUE_BATCH) return total;
+  }
+}
+
+/** Runbook "Worker Stuck": expired events leases back to queued. */
+export async function requeueStuckEvents(runner: OpsRunner): Promise<{ requeued: number }> {
+  return { requeued: await requeueInBatches(runner, requeueSql.stuckEvents) };
+}
+
+/** Expired discovery leases (status processing) back to queued. */
+export async function requeueStuckDiscovery(runner: OpsRunner): Promise<{ requeued: number }> {
+  return { requeued: await requeueInBatches(runner, requeueSql.stuckDiscovery) };
+}
+
+/**
+ * Runbook "Discovery Queue Backlog": failed items with attempts below `maxAttempts` (the runbook's 5)
+ * back to queued with attempts reset. Raise it to bring back items that exhausted their retries.
+ */
+export async function requeueDiscoveryErrors(
+  runner: OpsRunner,
+  args: { maxAttempts: number },
+): Promise<{ requeued: number; maxAttempts: number }> {
+  const requeued = await requeueInBatches(runner, requeueSql.discoveryErrors, [args.maxAttempts]);
+  return { requeued, maxAttempts: args.maxAttempts };
+}
+
+/** enqueue discovery: the interest's own category unless one is given; both must exist. */
+const interestSql = `
+SELECT i.category_id, (SELECT c.id FROM categories c WHERE c.id = $2) AS asked_category
+FROM interest_catalog i WHERE i.id = $1`;
+const pendingSql = `
+SELECT id::text FROM marketplace_discovery_queue
+WHERE interest_id = $1 AND category_id = $2 AND status IN ('queued', 'processing') LIMIT 1`;
+const enqueueSql = `
+INSERT INTO marketplace_discovery_queue (interest_id, category_id, reason, idempotency_key)
+VALUES ($1, $2, 'ops', $3) RETURNING id::text`;
+
+/**
+ * Queues discovery for one (interest, category). An item for the pair that is still waiting or
+ * running is returned instead of a second one.
+ */
+export async function enqueueDiscovery(
+  runner: OpsRunner,
+  args: { interestId: number; categoryId?: number | undefined },
+): Promise<{ enqueued: boolean; itemId: string; interestId: number; categoryId: number }> {
+  return inAdminTx(runner, async (client) => {
+    const { rows } = await client.query<{ category_id: number; asked_category: number | null }>(interestSql, [
+      args.interestId,
+      args.categoryId ?? null,
+    ]);
+    const interest = rows[0];
+    if (!interest) throw createNotFoundError('interest', args.interestId);
+    if (args.categoryId !== undefined && interest.asked_category === null) {
+      throw createBadUserInputError(`category ${args.categoryId} was not found`, 'categoryId');
+    }
+    const categoryId = args.categoryId ?? interest.category_id;
+    const pending = (await client.query<{ id: string }>(pendingSql, [args.interestId, categoryId])).rows[0];
+    if (pending) return { enqueued: false, itemId: pending.id, interestId: args.interestId, categoryId };
+    const key = `discovery:ops:${args.interestId}:${categoryId}:${randomUUID()}`;
+    const inserted = await client.query<{ id: string }>(enqueueSql, [args.interestId, categoryId, key]);
+    return { enqueued: true, itemId: inserted.rows[0]?.id ?? '', interestId: args.interestId, categoryId };
+  });
+}

@@ -1,0 +1,197 @@
+import pg from 'pg';
+import { createBadUserInputError, createNotFoundError, createUnavailableError } from '../errors/errors.js';
+import { inAdminTx, type OpsRunner } from './opsRunner.js';
+
+/** The planner skips a vector index when too few rows have a vector (runbook "Vector Indexes"). */
+export const PLANNER_MIN_NON_NULL_SHARE = 0.05;
+
+export interface EmbeddingCoverage {
+  table: string;
+  rows: number;
+  withEmbedding: number;
+  /** withEmbedding / rows; null for an empty table. */
+  share: number | null;
+  /** share > 5%: the planner can use the table's vector index. */
+  plannerCondition: boolean;
+}
+
+export interface VectorIndex {
+  name: string;
+  table: string;
+  /** ivfflat or hnsw. */
+  method: string;
+  /** Its build parameters as `key=value` (lists, m, ef_construction). */
+  options: string[];
+  valid: boolean;
+  sizeBytes: number;
+  definition: string;
+}
+
+export interface VectorHealth {
+  installed: boolean;
+  version: string | null;
+  coverage: EmbeddingCoverage[];
+  indexes: VectorIndex[];
+}
+
+/** Vector health: every table with an embedding column, and every ivfflat/hnsw index in public. */
+const coverageSql = `
+SELECT 'profiles' AS table, count(*)::bigint AS rows, count(embedding)::bigint AS with_embedding FROM profiles
+UNION ALL SELECT 'interest_catalog', count(*), count(embedding) FROM interest_catalog
+UNION ALL SELECT 'marketplace_listings', count(*), count(embedding) FROM marketplace_listings`;
+const indexesSql = `
+SELECT c.relname AS name, t.relname AS table, am.amname AS method, coalesce(c.reloptions, '{}') AS options,
+       i.indisvalid AS valid, pg_relation_size(c.oid)::bigint AS size_bytes, pg_get_indexdef(c.oid) AS definition
+FROM pg_index i
+JOIN pg_class c ON c.oid = i.indexrelid
+JOIN pg_class t ON t.oid = i.indrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_am am ON am.oid = c.relam
+WHERE n.nspname = 'public' AND am.amname IN ('ivfflat', 'hnsw')
+ORDER BY t.relname, c.relname`;
+
+interface IndexRow {
+  name: string;
+  table: string;
+  method: string;
+  options: string[];
+  valid: boolean;
+  size_bytes: string;
+  definition: string;
+}
+
+const indexOf = (row: IndexRow): VectorIndex => ({
+  name: row.name,
+  table: row.table,
+  method: row.method,
+  options: row.options,
+  valid: row.valid,
+  sizeBytes: Number(row.size_bytes),
+  definition: row.definition,
+});
+
+export async function vectorHealth(runner: OpsRunner): Promise<VectorHealth> {
+  return inAdminTx(runner, async (client) => {
+    const ext = await client.query<{ extversion: string }>(
+      `SELECT extversion FROM pg_extension WHERE extname = 'vector'`,
+    );
+    const version = ext.rows[0]?.extversion ?? null;
+    if (!version) return { installed: false, version: null, coverage: [], indexes: [] };
+    const coverage = await client.query<{ table: string; rows: string; with_embedding: string }>(coverageSql);
+    const indexes = await client.query<IndexRow>(indexesSql);
+    return {
+      installed: true,
+      version,
+      coverage: coverage.rows.map((r) => {
+        const rows = Number(r.rows);
+        const withEmbedding = Number(r.with_embedding);
+        const share = rows === 0 ? null : withEmbedding / rows;
+        return {
+          table: r.table,
+          rows,
+          withEmbedding,
+          share,
+          plannerCondition: share !== null && share > PLANNER_MIN_NON_NULL_SHARE,
+        };
+      }),
+      indexes: indexes.rows.map(indexOf),
+    };
+  });
+}
+
+export interface RebuildArgs {
+  index: string;
+  lists?: number | undefined;
+  m?: number | undefined;
+  efConstruction?: number | undefined;
+}
+
+/** The WITH (...) of the new build from the method and the asked parameters (all whole numbers). */
+function buildOptions(method: string, args: RebuildArgs, current: string[]): string[] {
+  const keep = new Map(current.map((o) => o.split('=') as [string, string]));
+  if (method === 'ivfflat') {
+    if (args.m !== undefined || args.efConstruction !== undefined) {
+      throw createBadUserInputError('m and efConstruction apply to hnsw indexes; ivfflat takes lists', 'm');
+    }
+    if (args.lists !== undefined) keep.set('lists', String(args.lists));
+  } else {
+    if (args.lists !== undefined) {
+      throw createBadUserInputError(
+        'lists applies to ivfflat indexes; hnsw takes m and efConstruction',
+        'lists',
+      );
+    }
+    if (args.m !== undefined) keep.set('m', String(args.m));
+    if (args.efConstruction !== undefined) keep.set('ef_construction', String(args.efConstruction));
+  }
+  return [...keep].map(([k, v]) => `${k}=${v}`);
+}
+
+/**
+ * The index definition with a new name and build options, built CONCURRENTLY. pg_get_indexdef gives
+ * `CREATE [UNIQUE] INDEX name ON table USING method (cols) [WITH (...)] [WHERE ...]`.
+ */
+export function rebuildDefinition(definition: string, newName: string, options: string[]): string {
+  const withClause =
+    options.length > 0 ? ` WITH (${options.map((o) => o.replace('=', ' = ')).join(', ')})` : '';
+  const renamed = definition
+    .replace(/^CREATE (UNIQUE )?INDEX \S+ ON /, `CREATE $1INDEX CONCURRENTLY ${newName} ON `)
+    .replace(/ WITH \([^)]*\)/, '');
+  const where = renamed.indexOf(' WHERE ');
+  return where === -1
+    ? `${renamed}${withClause}`
+    : `${renamed.slice(0, where)}${withClause}${renamed.slice(where)}`;
+}
+
+/**
+ * Rebuilds a vector index with new parameters without blocking the feed: builds a copy CONCURRENTLY
+ * (reads and writes go on), then swaps names in one short transaction. Needs the schema owner's
+ * connection, and runs under its own timeout: an index build is one statement that cannot be batched.
+ */
+export async function rebuildVectorIndex(
+  runner: OpsRunner,
+  args: RebuildArgs,
+): Promise<{ index: string; table: string; method: string; previousOptions: string[]; options: string[] }> {
+  if (!/^[a-z_][a-z0-9_]{0,54}$/.test(args.index)) {
+    throw createBadUserInputError('index must be the name of a vector index in schema public', 'index');
+  }
+  const { rows } = await inAdminTx(runner, (client) =>
+    client.query<IndexRow>(`SELECT * FROM (${indexesSql}) v WHERE v.name = $1`, [args.index]),
+  );
+  const row = rows[0];
+  if (!row) throw createNotFoundError('vector index', args.index);
+  const current = indexOf(row);
+  const options = buildOptions(current.method, args, current.options);
+  if (!runner.ownerUrl) {
+    throw createUnavailableError(
+      'rebuilding an index needs the schema owner: set MIGRATION_DATABASE_URL for the gateway or use the ops CLI',
+    );
+  }
+  const temp = `${current.name}_rebuild`;
+  const owner = new pg.Client({ connectionString: runner.ownerUrl, application_name: 'lodestar-ops' });
+  await owner.connect();
+  try {
+    await owner.query(`SET statement_timeout = ${Math.trunc(runner.indexBuildTimeoutMs)}`);
+    // A build that failed before leaves an invalid copy behind: drop it first.
+    await owner.query(`DROP INDEX CONCURRENTLY IF EXISTS public.${temp}`);
+    await owner.query(rebuildDefinition(current.definition, temp, options));
+    await owner.query('BEGIN');
+    await owner.query(`SET LOCAL lock_timeout = '5s'`);
+    await owner.query(`DROP INDEX public.${current.name}`);
+    await owner.query(`ALTER INDEX public.${temp} RENAME TO ${current.name}`);
+    await owner.query('COMMIT');
+    await owner.query(`ANALYZE public.${current.table}`);
+  } catch (error) {
+    await owner.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    await owner.end().catch(() => undefined);
+  }
+  return {
+    index: current.name,
+    table: current.table,
+    method: current.method,
+    previousOptions: current.options,
+    options,
+  };
+}

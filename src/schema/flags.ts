@@ -1,0 +1,216 @@
+import { builder } from '../builder.js';
+import type { RolloutEvaluation, VariantStats } from '../flags/evaluateRollouts.js';
+import type { FlagValue } from '../flags/flagStore.js';
+import type { Flag, FlagThresholds } from '../flags/flags.js';
+import { reportProblem } from '../resolvers/flags.js';
+import * as ops from '../resolvers/ops.js';
+import { OpsRef } from './ops.js';
+import { AuditedRef, type Audited } from './opsActions.js';
+import { ViewerRef } from './profile.js';
+
+const FlagStateEnum = builder.enumType('FlagState', {
+  values: {
+    OFF: { value: 'off' },
+    ROLLING: { value: 'rolling' },
+    COMPLETE: { value: 'complete' },
+    ROLLED_BACK: { value: 'rolled_back' },
+  } as const,
+});
+
+const FlagThresholdsRef = builder.objectRef<FlagThresholds>('FlagThresholds').implement({
+  description: 'Auto-rollback limits: error rate, p95 as a multiple of the baseline, complaining users.',
+  fields: (t) => ({
+    maxErrorRate: t.exposeFloat('maxErrorRate'),
+    maxP95Multiplier: t.exposeFloat('maxP95Multiplier'),
+    maxComplaints: t.exposeInt('maxComplaints'),
+  }),
+});
+
+const FlagChangeRef = builder.objectRef<ops.FlagChange>('FlagChange').implement({
+  fields: (t) => ({
+    fromPct: t.exposeInt('fromPct', { nullable: true }),
+    toPct: t.exposeInt('toPct'),
+    fromState: t.exposeString('fromState', { nullable: true }),
+    toState: t.exposeString('toState'),
+    actor: t.exposeString('actor'),
+    reason: t.exposeString('reason', { nullable: true }),
+    at: t.expose('at', { type: 'DateTime' }),
+  }),
+});
+
+export const FeatureFlagRef = builder.objectRef<Flag>('FeatureFlag').implement({
+  description:
+    'A staged rollout: users whose bucket (hash of flag and user, 0–99) is below rolloutPct see it.',
+  fields: (t) => ({
+    key: t.exposeString('key'),
+    description: t.exposeString('description'),
+    rolloutPct: t.exposeInt('rolloutPct'),
+    state: t.field({ type: FlagStateEnum, resolve: (f) => f.state }),
+    baselineP95Ms: t.exposeFloat('baselineP95Ms', { nullable: true }),
+    thresholds: t.field({ type: FlagThresholdsRef, resolve: (f) => f.thresholds }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    history: t.field({
+      type: [FlagChangeRef],
+      description: 'Rollout changes, newest first (limit 1–100).',
+      args: { limit: t.arg.int({ defaultValue: 20 }) },
+      resolve: (f, args, ctx) => ops.flagHistory(ctx, f.key, args.limit ?? 20),
+    }),
+  }),
+});
+
+const FlagValueRef = builder.objectRef<FlagValue>('FlagValue').implement({
+  description: 'A flag as the caller sees it; stable per user while the rollout only grows.',
+  fields: (t) => ({
+    key: t.exposeString('key'),
+    on: t.exposeBoolean('on'),
+    variant: t.exposeString('variant', { description: 'on or off.' }),
+  }),
+});
+
+const VariantStatsRef = builder.objectRef<VariantStats>('RolloutVariantStats').implement({
+  fields: (t) => ({
+    requests: t.exposeInt('requests'),
+    errors: t.exposeInt('errors'),
+    errorRate: t.exposeFloat('errorRate', { nullable: true }),
+    p95Ms: t.exposeFloat('p95Ms', { nullable: true }),
+  }),
+});
+
+const RolloutEvaluationRef = builder.objectRef<RolloutEvaluation>('RolloutEvaluation').implement({
+  fields: (t) => ({
+    key: t.exposeString('key'),
+    rolloutPct: t.exposeInt('rolloutPct', { description: 'The rollout that was judged.' }),
+    decision: t.exposeString('decision', {
+      description: 'rolled_back, would_roll_back (dry run), healthy or insufficient_data.',
+    }),
+    reasons: t.exposeStringList('reasons'),
+    since: t.expose('since', { type: 'DateTime' }),
+    on: t.field({ type: VariantStatsRef, resolve: (e) => e.on }),
+    off: t.field({ type: VariantStatsRef, resolve: (e) => e.off }),
+    baselineP95Ms: t.exposeFloat('baselineP95Ms', { nullable: true }),
+    complaints: t.exposeInt('complaints'),
+  }),
+});
+
+const FlagChangeResultRef = builder
+  .objectRef<{ flag: Flag; previous: Flag; changed: boolean } & Audited>('FlagRolloutResult')
+  .implement({
+    interfaces: [AuditedRef],
+    fields: (t) => ({
+      flag: t.field({ type: FeatureFlagRef, resolve: (r) => r.flag }),
+      previousRolloutPct: t.int({ resolve: (r) => r.previous.rolloutPct }),
+      changed: t.exposeBoolean('changed'),
+    }),
+  });
+
+const SaveFlagResultRef = builder.objectRef<Flag & Audited>('SaveFlagResult').implement({
+  interfaces: [AuditedRef],
+  fields: (t) => ({ flag: t.field({ type: FeatureFlagRef, resolve: (r) => r }) }),
+});
+
+const EvaluateRolloutsResultRef = builder
+  .objectRef<{ evaluations: RolloutEvaluation[] } & Audited>('EvaluateRolloutsResult')
+  .implement({
+    interfaces: [AuditedRef],
+    fields: (t) => ({
+      evaluations: t.field({ type: [RolloutEvaluationRef], resolve: (r) => r.evaluations }),
+    }),
+  });
+
+const FlagThresholdsInput = builder.inputType('FlagThresholdsInput', {
+  fields: (t) => ({
+    maxErrorRate: t.float(),
+    maxP95Multiplier: t.float(),
+    maxComplaints: t.int(),
+  }),
+});
+
+builder.objectFields(OpsRef, (t) => ({
+  flags: t.field({
+    type: [FeatureFlagRef],
+    description: 'Every feature flag with its rollout and limits.',
+    resolve: (_ops, _args, ctx) => ops.flags(ctx),
+  }),
+}));
+
+builder.objectField(ViewerRef, 'flags', (t) =>
+  t.field({
+    type: [FlagValueRef],
+    description: 'Every feature flag as this person sees it, so apps can branch.',
+    resolve: (_profile, _args, ctx) => ctx.flags.valuesFor(ctx.viewer.userId),
+  }),
+);
+
+builder.queryFields((t) => ({
+  flags: t.field({
+    type: [FlagValueRef],
+    description: 'Every feature flag as the caller sees it (anonymous callers: on only at 100%).',
+    resolve: (_root, _args, ctx) => ctx.flags.valuesFor(ctx.viewer.userId),
+  }),
+}));
+
+const admin = { admin: true } as const;
+
+builder.mutationFields((t) => ({
+  saveFlag: t.field({
+    type: SaveFlagResultRef,
+    description: 'Admin: create a flag at 0%, or change its description, baseline p95 and thresholds.',
+    authScopes: admin,
+    args: {
+      key: t.arg.string({ required: true }),
+      description: t.arg.string(),
+      baselineP95Ms: t.arg.float(),
+      thresholds: t.arg({ type: FlagThresholdsInput }),
+    },
+    resolve: (_root, args, ctx) =>
+      ops.runAction(ctx, 'saveFlag', {
+        ...args,
+        thresholds: args.thresholds
+          ? Object.fromEntries(Object.entries(args.thresholds).filter(([, v]) => v != null))
+          : undefined,
+      }),
+  }),
+  advanceRollout: t.field({
+    type: FlagChangeResultRef,
+    description: 'Admin: the next rollout step, 1% → 5% → 25% → 100%.',
+    authScopes: admin,
+    args: { key: t.arg.string({ required: true }), reason: t.arg.string() },
+    resolve: (_root, args, ctx) => ops.runAction(ctx, 'advanceRollout', args),
+  }),
+  setRollout: t.field({
+    type: FlagChangeResultRef,
+    description: 'Admin: set a flag to any percentage (0–100).',
+    authScopes: admin,
+    args: {
+      key: t.arg.string({ required: true }),
+      rolloutPct: t.arg.int({ required: true }),
+      reason: t.arg.string(),
+    },
+    resolve: (_root, args, ctx) => ops.runAction(ctx, 'setRollout', args),
+  }),
+  rollback: t.field({
+    type: FlagChangeResultRef,
+    description: 'Admin: roll a flag back to 0% (state ROLLED_BACK).',
+    authScopes: admin,
+    args: { key: t.arg.string({ required: true }), reason: t.arg.string() },
+    resolve: (_root, args, ctx) => ops.runAction(ctx, 'rollback', args),
+  }),
+  evaluateRollouts: t.field({
+    type: EvaluateRolloutsResultRef,
+    description:
+      'Admin: roll back every flag whose exposed traffic breaks its limits (error rate, p95 vs baseline, ' +
+      'complaints); the worker also runs this every WORKER_ROLLOUT_CHECK_SEC. dryRun only reports.',
+    authScopes: admin,
+    args: { dryRun: t.arg.boolean({ defaultValue: false }) },
+    resolve: (_root, args, ctx) => ops.runAction(ctx, 'evaluateRollouts', args),
+  }),
+  reportProblem: t.field({
+    type: 'Boolean',
+    description:
+      'Tell us a flag you see is causing trouble; counts towards its auto-rollback (distinct users). ' +
+      'Shares the comments rate limit.',
+    authScopes: { user: true },
+    args: { flagKey: t.arg.string({ required: true }), message: t.arg.string() },
+    resolve: (_root, args, ctx) => reportProblem(ctx, args.flagKey, args.message ?? ''),
+  }),
+}));

@@ -1,0 +1,222 @@
+import { builder } from '../builder.js';
+import type { Alert } from '../ops/alerts.js';
+import type { BackfillProgress } from '../ops/maintenanceActions.js';
+import type { EmbeddingCoverage, VectorHealth, VectorIndex } from '../ops/vectorIndexes.js';
+import * as ops from '../resolvers/ops.js';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../resolvers/pagination.js';
+import { OpsRef } from './ops.js';
+
+const QueueNameEnum = builder.enumType('QueueName', {
+  values: { EVENTS: { value: 'events' }, DISCOVERY: { value: 'discovery' } } as const,
+});
+
+const QueueHealthRef = builder.objectRef<ops.QueueHealth>('QueueHealth').implement({
+  description:
+    'vw_events_queue_health / vw_discovery_queue_health. Ages count from created_at of unfinished items.',
+  fields: (t) => ({
+    queue: t.field({ type: QueueNameEnum, resolve: (q) => q.queue }),
+    queued: t.exposeInt('queued'),
+    inFlight: t.exposeInt('inFlight', { description: 'Leased (events) or processing (discovery).' }),
+    done: t.exposeInt('done'),
+    error: t.exposeInt('error'),
+    total: t.exposeInt('total'),
+    oldestWaitingAt: t.expose('oldestWaitingAt', { type: 'DateTime', nullable: true }),
+    oldestAgeSec: t.exposeFloat('oldestAgeSec'),
+    p95AgeSec: t.exposeFloat('p95AgeSec'),
+    highRetryCount: t.exposeInt('highRetryCount', {
+      description: 'Unfinished or failed items with 3+ attempts.',
+    }),
+    stuckLeases: t.exposeInt('stuckLeases', { description: 'In flight with an expired lease.' }),
+  }),
+});
+
+const StuckLeasesRef = builder.objectRef<{ events: number; discovery: number }>('StuckLeases').implement({
+  description: 'The runbook’s stuck-lease counts: in flight with lease_expires_at < now().',
+  fields: (t) => ({ events: t.exposeInt('events'), discovery: t.exposeInt('discovery') }),
+});
+
+const KernelSloRef = builder.objectRef<ops.KernelSlo>('KernelSlo').implement({
+  description: 'Latency of one kernel (auth, onboarding, feed, write, ops, read) over the window.',
+  fields: (t) => ({
+    kernel: t.exposeString('kernel'),
+    n: t.exposeInt('n'),
+    p50Ms: t.exposeFloat('p50Ms'),
+    p95Ms: t.exposeFloat('p95Ms'),
+    p99Ms: t.exposeFloat('p99Ms'),
+    errorRate: t.exposeFloat('errorRate'),
+  }),
+});
+
+const GapRef = builder.objectRef<ops.GapRow>('GapSeverity').implement({
+  description:
+    'Demand (users, summed affinity) against active listings; severity = demand_weight / (supply + 1).',
+  fields: (t) => ({
+    interestId: t.id({ resolve: (g) => g.interest_id }),
+    interestSlug: t.string({ resolve: (g) => g.interest_slug }),
+    categoryId: t.id({ resolve: (g) => g.category_id }),
+    categorySlug: t.string({ resolve: (g) => g.category_slug }),
+    demandUsers: t.int({ resolve: (g) => Number(g.demand_users) }),
+    demandWeight: t.float({ resolve: (g) => g.demand_weight }),
+    supplyListings: t.int({ resolve: (g) => Number(g.supply_listings) }),
+    candidateListings: t.int({ resolve: (g) => Number(g.candidate_listings) }),
+    severity: t.float({ resolve: (g) => g.severity }),
+  }),
+});
+
+const DiscoveryErrorRef = builder.objectRef<ops.DiscoveryErrorRow>('DiscoveryError').implement({
+  fields: (t) => ({
+    id: t.id({ resolve: (e) => e.id }),
+    interestId: t.id({ resolve: (e) => e.interest_id }),
+    categoryId: t.id({ resolve: (e) => e.category_id }),
+    reason: t.string({ resolve: (e) => e.reason }),
+    lastError: t.string({ nullable: true, resolve: (e) => e.last_error }),
+    attempts: t.int({ resolve: (e) => e.attempts }),
+    updatedAt: t.field({ type: 'DateTime', resolve: (e) => e.updated_at }),
+  }),
+});
+
+const CoverageRef = builder.objectRef<EmbeddingCoverage>('EmbeddingCoverage').implement({
+  fields: (t) => ({
+    table: t.exposeString('table'),
+    rows: t.exposeInt('rows'),
+    withEmbedding: t.exposeInt('withEmbedding'),
+    share: t.exposeFloat('share', { nullable: true }),
+    plannerCondition: t.exposeBoolean('plannerCondition', {
+      description: 'More than 5% of rows have a vector, so the planner can use the vector index.',
+    }),
+  }),
+});
+
+const VectorIndexRef = builder.objectRef<VectorIndex>('VectorIndex').implement({
+  fields: (t) => ({
+    name: t.exposeString('name'),
+    table: t.exposeString('table'),
+    method: t.exposeString('method', { description: 'ivfflat or hnsw.' }),
+    options: t.exposeStringList('options', { description: 'Build parameters, e.g. lists=200 or m=16.' }),
+    valid: t.exposeBoolean('valid'),
+    sizeBytes: t.exposeFloat('sizeBytes'),
+    definition: t.exposeString('definition'),
+  }),
+});
+
+const VectorHealthRef = builder.objectRef<VectorHealth>('VectorHealth').implement({
+  fields: (t) => ({
+    installed: t.exposeBoolean('installed'),
+    version: t.exposeString('version', { nullable: true }),
+    coverage: t.field({ type: [CoverageRef], resolve: (v) => v.coverage }),
+    indexes: t.field({ type: [VectorIndexRef], resolve: (v) => v.indexes }),
+  }),
+});
+
+const AlertSeverityEnum = builder.enumType('AlertSeverity', {
+  values: { CRITICAL: { value: 'critical' }, WARNING: { value: 'warning' } } as const,
+});
+
+const AlertRef = builder.objectRef<Alert>('Alert').implement({
+  description: 'One rule of the runbook’s "Monitoring Alerts", evaluated now.',
+  fields: (t) => ({
+    rule: t.exposeString('rule'),
+    severity: t.field({ type: AlertSeverityEnum, resolve: (a) => a.severity }),
+    firing: t.exposeBoolean('firing'),
+    value: t.exposeFloat('value', { nullable: true }),
+    threshold: t.exposeFloat('threshold'),
+    message: t.exposeString('message'),
+    action: t.exposeString('action', { description: 'What the runbook says to do.' }),
+  }),
+});
+
+export const BackfillProgressRef = builder.objectRef<BackfillProgress>('BackfillProgress').implement({
+  fields: (t) => ({
+    total: t.exposeInt('total'),
+    processed: t.exposeInt('processed'),
+    updated: t.exposeInt('updated', {
+      description: 'Users whose profile has an embedding after the recompute.',
+    }),
+    batches: t.exposeInt('batches'),
+    batchesRun: t.exposeInt('batchesRun', { description: 'Batches this call ran.' }),
+    remaining: t.exposeInt('remaining'),
+    cursor: t.exposeString('cursor', { nullable: true }),
+    done: t.exposeBoolean('done'),
+    startedAt: t.expose('startedAt', { type: 'DateTime' }),
+    finishedAt: t.expose('finishedAt', { type: 'DateTime', nullable: true }),
+  }),
+});
+
+const AuditEntryRef = builder.objectRef<ops.AuditRow>('AuditEntry').implement({
+  description: 'One admin action: who, what, with which arguments, how it ended and how long it took.',
+  fields: (t) => ({
+    id: t.id({ resolve: (a) => a.id }),
+    actorId: t.id({ nullable: true, resolve: (a) => a.actor_id }),
+    actorRole: t.string({ resolve: (a) => a.actor_role }),
+    action: t.string({ resolve: (a) => a.action }),
+    argsJson: t.string({ resolve: (a) => JSON.stringify(a.args) }),
+    resultJson: t.string({
+      nullable: true,
+      resolve: (a) => (a.result == null ? null : JSON.stringify(a.result)),
+    }),
+    ok: t.boolean({ resolve: (a) => a.ok }),
+    error: t.string({ nullable: true, resolve: (a) => a.error }),
+    durationMs: t.float({ resolve: (a) => a.duration_ms }),
+    requestId: t.string({ nullable: true, resolve: (a) => a.request_id }),
+    at: t.field({ type: 'DateTime', resolve: (a) => a.at }),
+  }),
+});
+
+builder.objectFields(OpsRef, (t) => ({
+  queueHealth: t.field({
+    type: QueueHealthRef,
+    description: 'Runbook "Worker Health": backlog of one queue.',
+    args: { queue: t.arg({ type: QueueNameEnum, required: true }) },
+    resolve: (_ops, args, ctx) => ops.queueHealth(ctx, args.queue),
+  }),
+  stuckLeases: t.field({
+    type: StuckLeasesRef,
+    description: 'Runbook "Worker Health": stuck leases per queue.',
+    resolve: (_ops, _args, ctx) => ops.stuckLeases(ctx),
+  }),
+  kernelSlos: t.field({
+    type: [KernelSloRef],
+    description:
+      'Runbook "Performance SLOs": per kernel over the last `windowMinutes` (60 = vw_kernel_slos).',
+    args: { windowMinutes: t.arg.int({ defaultValue: 60 }) },
+    resolve: (_ops, args, ctx) => ops.kernelSlos(ctx, args.windowMinutes ?? 60),
+  }),
+  gapSeverity: t.field({
+    type: [GapRef],
+    description: 'Runbook "Gap severity": the worst `limit` gaps (1–100).',
+    args: { limit: t.arg.int({ defaultValue: 20 }) },
+    resolve: (_ops, args, ctx) => ops.gapSeverity(ctx, args.limit ?? 20),
+  }),
+  discoveryErrors: t.field({
+    type: [DiscoveryErrorRef],
+    description: 'Runbook "Discovery Queue Backlog: inspect errors", most recent first.',
+    args: { limit: t.arg.int({ defaultValue: 20 }) },
+    resolve: (_ops, args, ctx) => ops.discoveryErrors(ctx, args.limit ?? 20),
+  }),
+  vectorHealth: t.field({
+    type: VectorHealthRef,
+    description: 'Runbook "Vector Health": pgvector, embedding coverage per table, vector indexes.',
+    resolve: (_ops, _args, ctx) => ops.vectorHealth(ctx),
+  }),
+  alerts: t.field({
+    type: [AlertRef],
+    description: 'Runbook "Monitoring Alerts": every rule, evaluated now (thresholds: ALERT_*).',
+    resolve: (_ops, _args, ctx) => ops.alerts(ctx),
+  }),
+  backfill: t.field({
+    type: BackfillProgressRef,
+    nullable: true,
+    description: 'Progress of the profile embedding backfill (null when none ever ran).',
+    resolve: (_ops, _args, ctx) => ops.backfill(ctx),
+  }),
+  auditLog: t.connection(
+    {
+      type: AuditEntryRef,
+      description: `Every admin action, newest first (${DEFAULT_PAGE_SIZE} per page, at most ${MAX_PAGE_SIZE}).`,
+      args: { action: t.arg.string({ description: 'Only this action.' }) },
+      resolve: (_ops, args, ctx) => ops.auditLog(ctx, args),
+    },
+    { name: 'AuditEntryConnection' },
+    { name: 'AuditEntryEdge' },
+  ),
+}));
