@@ -142,7 +142,12 @@ export function createApollo(
       ApolloServerPluginLandingPageDisabled(),
       metricsPlugin(deps.metrics),
       complexityPlugin(config.graphql.maxComplexity),
-      telemetryPlugin({ telemetry: deps.telemetry, flags: deps.flags, adminFields: adminRootFields(schema) }),
+      telemetryPlugin({
+        telemetry: deps.telemetry,
+        flags: deps.flags,
+        metrics: deps.metrics,
+        adminFields: adminRootFields(schema),
+      }),
     ],
   });
 }

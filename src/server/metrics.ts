@@ -17,6 +17,8 @@ export interface Metrics {
   featureBreakerState: Gauge;
   rateLimited: Counter<'action'>;
   telemetryDropped: Counter;
+  flagRequests: Counter<'flag' | 'variant' | 'outcome'>;
+  flagDuration: Histogram<'flag' | 'variant'>;
 }
 
 export function createMetrics(): Metrics {
@@ -24,6 +26,19 @@ export function createMetrics(): Metrics {
   collectDefaultMetrics({ register: registry, prefix: 'lodestar_' });
   return {
     registry,
+    flagRequests: new Counter({
+      name: 'lodestar_flag_requests_total',
+      help: 'Signed-in requests by feature flag (above 0%), the variant the viewer sees, and outcome (ok, error = server error)',
+      labelNames: ['flag', 'variant', 'outcome'],
+      registers: [registry],
+    }),
+    flagDuration: new Histogram({
+      name: 'lodestar_flag_request_duration_seconds',
+      help: 'Latency of signed-in requests by feature flag (above 0%) and variant',
+      labelNames: ['flag', 'variant'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
     telemetryDropped: new Counter({
       name: 'lodestar_telemetry_dropped_total',
       help: 'Kernel latency samples dropped (database slow or down, or the buffer full)',

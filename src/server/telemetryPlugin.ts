@@ -4,6 +4,7 @@ import type { Context } from '../context.js';
 import type { FlagStore } from '../flags/flagStore.js';
 import { kernelOf, type Kernel } from '../ops/kernels.js';
 import type { Telemetry } from '../ops/telemetry.js';
+import type { Metrics } from './metrics.js';
 
 /** Errors that count against a kernel's or a flag's error rate: ours, not the caller's. */
 const serverErrorCodes = new Set(['INTERNAL_SERVER_ERROR', 'TIMEOUT', 'UNAVAILABLE']);
@@ -37,6 +38,7 @@ export function adminRootFields(schema: GraphQLSchema): Set<string> {
 export function telemetryPlugin(deps: {
   telemetry: Telemetry;
   flags: FlagStore;
+  metrics: Metrics;
   adminFields: ReadonlySet<string>;
 }): ApolloServerPlugin<Context> {
   return {
@@ -55,7 +57,12 @@ export function telemetryPlugin(deps: {
           const ok = !errors.some((e) => serverErrorCodes.has(String(e.extensions?.code)));
           const ms = performance.now() - started;
           deps.telemetry.recordKernel(kernel, ms, ok);
-          deps.telemetry.recordExposures(deps.flags.exposuresFor(contextValue.viewer.userId), ms, ok);
+          const exposures = deps.flags.exposuresFor(contextValue.viewer.userId);
+          deps.telemetry.recordExposures(exposures, ms, ok);
+          for (const { flag, variant } of exposures) {
+            deps.metrics.flagRequests.inc({ flag, variant, outcome: ok ? 'ok' : 'error' });
+            deps.metrics.flagDuration.observe({ flag, variant }, ms / 1000);
+          }
         },
       };
     },
