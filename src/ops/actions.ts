@@ -150,11 +150,14 @@ export const opsActions = {
       'Auto-rollback: flags whose exposed traffic breaks their error, latency or complaint limits go to 0%',
     args: z.object({ dryRun: flag.default(false) }),
     changesFlags: true,
+    // One admin transaction: the reads must see every user's complaints (RLS), and a few flags fit in 5 s.
     run: async (runner, args) => ({
-      evaluations: await evaluateRollouts(runner.pool, (fn) => inAdminTx(runner, fn), runner.actor, {
-        ...runner.rollouts,
-        dryRun: args.dryRun,
-      }),
+      evaluations: await inAdminTx(runner, (client) =>
+        evaluateRollouts(client, (fn) => fn(client), runner.actor, {
+          ...runner.rollouts,
+          dryRun: args.dryRun,
+        }),
+      ),
     }),
   }),
 };

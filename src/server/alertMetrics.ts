@@ -26,6 +26,10 @@ export function registerAlertMetrics(
     name: 'lodestar_alert_evaluation_ok',
     help: '1 when the last alert evaluation read the database, 0 when it failed',
     registers: [metrics.registry],
+    // Collected first: evaluate here, so even the first scrape reports this evaluation's outcome.
+    async collect() {
+      await current();
+    },
   });
   const current = async (): Promise<Alert[] | undefined> => {
     if (cached && Date.now() - cached.at < CACHE_MS) return cached.alerts;

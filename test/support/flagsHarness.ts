@@ -1,0 +1,164 @@
+import type pg from 'pg';
+import { pino } from 'pino';
+import type { Viewer } from '../../src/auth/viewer.js';
+import { bucketIndex, emptyBuckets } from '../../src/flags/exposureStats.js';
+import { createTelemetry } from '../../src/ops/telemetry.js';
+import type { InProcess } from './gateway.js';
+import { dataOf } from './graphqlResult.js';
+
+/** Feature flag fixtures: the GraphQL documents, exposure traffic, stable user ids. */
+
+export const SAVE_FLAG = `mutation Save($key: String!, $description: String, $baseline: Float, $thresholds: FlagThresholdsInput) {
+  saveFlag(key: $key, description: $description, baselineP95Ms: $baseline, thresholds: $thresholds) {
+    auditId
+    flag { key description rolloutPct state baselineP95Ms thresholds { maxErrorRate maxP95Multiplier maxComplaints } }
+  }
+}`;
+export const ADVANCE = `mutation Advance($key: String!, $reason: String) {
+  advanceRollout(key: $key, reason: $reason) { previousRolloutPct changed flag { key rolloutPct state } }
+}`;
+export const SET_ROLLOUT = `mutation Set($key: String!, $pct: Int!, $reason: String) {
+  setRollout(key: $key, rolloutPct: $pct, reason: $reason) { previousRolloutPct changed flag { key rolloutPct state } }
+}`;
+export const ROLLBACK = `mutation Rollback($key: String!, $reason: String) {
+  rollback(key: $key, reason: $reason) { previousRolloutPct changed flag { key rolloutPct state } }
+}`;
+export const EVALUATE = `mutation Evaluate($dryRun: Boolean) {
+  evaluateRollouts(dryRun: $dryRun) {
+    evaluations {
+      key rolloutPct decision reasons since complaints baselineP95Ms
+      on { requests errors errorRate p95Ms }
+      off { requests errors errorRate p95Ms }
+    }
+  }
+}`;
+export const OPS_FLAGS = `query OpsFlags {
+  ops { flags { key rolloutPct state history(limit: 100) { fromPct toPct fromState toState actor reason at } } }
+}`;
+export const FLAG_VALUES = `query Flags { flags { key on variant } }`;
+export const ME_FLAGS = `query MeFlags { me { id flags { key on variant } } }`;
+export const REPORT = `mutation Report($key: String!, $message: String) { reportProblem(flagKey: $key, message: $message) }`;
+
+export type FlagStateShown = 'OFF' | 'ROLLING' | 'COMPLETE' | 'ROLLED_BACK';
+
+export interface FlagShown {
+  key: string;
+  rolloutPct: number;
+  state: FlagStateShown;
+}
+
+export interface RolloutChangeData {
+  previousRolloutPct: number;
+  changed: boolean;
+  flag: FlagShown;
+}
+
+export interface FlagValueShown {
+  key: string;
+  on: boolean;
+  variant: string;
+}
+
+export interface VariantStatsShown {
+  requests: number;
+  errors: number;
+  errorRate: number | null;
+  p95Ms: number | null;
+}
+
+export interface EvaluationShown {
+  key: string;
+  rolloutPct: number;
+  decision: 'rolled_back' | 'would_roll_back' | 'healthy' | 'insufficient_data';
+  reasons: string[];
+  since: string;
+  complaints: number;
+  baselineP95Ms: number | null;
+  on: VariantStatsShown;
+  off: VariantStatsShown;
+}
+
+export interface HistoryShown {
+  fromPct: number | null;
+  toPct: number;
+  fromState: string | null;
+  toState: string;
+  actor: string;
+  reason: string | null;
+  at: string;
+}
+
+/** A well-formed, deterministic uuid per index (the same users in every run). */
+export const stableUserId = (i: number, group = 0): string =>
+  `${group.toString(16).padStart(8, '0')}-0000-4000-8000-${i.toString(16).padStart(12, '0')}`;
+
+export const stableUserIds = (n: number, group = 0): string[] =>
+  Array.from({ length: n }, (_, i) => stableUserId(i, group));
+
+/** The admin calls of the flag console, in-process. */
+export function flagConsole(h: InProcess, admin: Viewer) {
+  const run = async <T>(source: string, variables: Record<string, unknown> = {}): Promise<T> =>
+    dataOf(await h.execute<T>(source, { viewer: admin, variables }));
+  return {
+    save: (key: string, extra: Record<string, unknown> = {}) =>
+      run<{ saveFlag: { auditId: string; flag: FlagShown & Record<string, unknown> } }>(SAVE_FLAG, {
+        key,
+        ...extra,
+      }),
+    setRollout: async (key: string, pct: number, reason?: string) =>
+      (await run<{ setRollout: RolloutChangeData }>(SET_ROLLOUT, { key, pct, reason })).setRollout,
+    evaluate: async (dryRun = false) =>
+      (await run<{ evaluateRollouts: { evaluations: EvaluationShown[] } }>(EVALUATE, { dryRun }))
+        .evaluateRollouts.evaluations,
+    flag: async (key: string) => {
+      const data = await run<{ ops: { flags: (FlagShown & { history: HistoryShown[] })[] } }>(OPS_FLAGS);
+      const flag = data.ops.flags.find((f) => f.key === key);
+      if (!flag) throw new Error(`no flag ${key}`);
+      return flag;
+    },
+  };
+}
+
+export interface VariantTraffic {
+  requests: number;
+  errors?: number;
+  /** Every request's duration. @default 10 */
+  ms?: number;
+}
+
+/**
+ * Exposure traffic as the gateway records it: one recordExposures per request through the real
+ * telemetry recorder, written with one flush into flag_exposure_stats.
+ */
+export async function recordTraffic(
+  pool: Pick<pg.Pool, 'query'>,
+  flag: string,
+  traffic: { on?: VariantTraffic; off?: VariantTraffic },
+): Promise<void> {
+  const telemetry = createTelemetry({ pool, logger: pino({ level: 'silent' }), flushMs: 60_000 });
+  try {
+    for (const variant of ['on', 'off'] as const) {
+      const t = traffic[variant];
+      if (!t) continue;
+      for (let i = 0; i < t.requests; i += 1) {
+        telemetry.recordExposures([{ flag, variant }], t.ms ?? 10, i >= (t.errors ?? 0));
+      }
+    }
+  } finally {
+    await telemetry.close();
+  }
+}
+
+/** One flag_exposure_stats row written directly (bucket layout of src/flags/exposureStats.ts). */
+export async function insertExposureRow(
+  pool: Pick<pg.Pool, 'query'>,
+  row: { flag: string; variant: 'on' | 'off'; requests: number; errors: number; ms: number; ago: string },
+): Promise<void> {
+  const buckets = emptyBuckets();
+  buckets[bucketIndex(row.ms)] = row.requests;
+  await pool.query(
+    `INSERT INTO flag_exposure_stats (flag_key, variant, requests, errors, latency_buckets, at)
+     VALUES ($1, $2, $3, $4, $5::integer[], now() - $6::interval)`,
+    [row.flag, row.variant, row.requests, row.errors, buckets, row.ago],
+  );
+}
