@@ -59,6 +59,9 @@ function isUnreachable(nodes: Node[]): boolean {
   );
 }
 
+/** True for a statement cancelled by statement_timeout (or a cancel request). */
+export const isStatementTimeout = (error: unknown): boolean => sqlState(chain(error)) === QUERY_CANCELED;
+
 /**
  * Maps a database failure to the public error a client should see: a statement timeout is TIMEOUT,
  * an unreachable database is UNAVAILABLE. Returns undefined for everything else (masked as internal).

@@ -21,7 +21,15 @@ export function parseArgs(argv: readonly string[]): Record<string, unknown> {
   for (let i = 0; i < argv.length; i += 1) {
     const token = argv[i] ?? '';
     if (!token.startsWith('--') || token.length < 3) throw new UsageError(`expected --name, got "${token}"`);
-    const [name, inline] = token.slice(2).split('=', 2) as [string, string | undefined];
+    const body = token.slice(2);
+    const eq = body.indexOf('=');
+    const name = eq === -1 ? body : body.slice(0, eq);
+    const inline = eq === -1 ? undefined : body.slice(eq + 1);
+    const path = name.split('.');
+    // Plain names only: nothing like __proto__ can reach an object's prototype.
+    if (!path.every((part) => /^[A-Za-z][A-Za-z0-9]*$/.test(part))) {
+      throw new UsageError(`"--${name}" is not an argument name (letters and digits, nested with dots)`);
+    }
     let value: unknown = inline;
     if (value === undefined) {
       const next = argv[i + 1];
@@ -31,7 +39,6 @@ export function parseArgs(argv: readonly string[]): Record<string, unknown> {
         i += 1;
       }
     }
-    const path = name.split('.');
     let target = args;
     for (const part of path.slice(0, -1)) {
       const child = target[part];

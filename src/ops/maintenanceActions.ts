@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { isStatementTimeout } from '../errors/databaseErrors.js';
 import { inAdminTx, type OpsRunner } from './opsRunner.js';
 
 /** Rows one GC statement may delete, so each stays well inside the 5 s statement timeout. */
@@ -71,6 +72,8 @@ export interface BackfillProgress {
   done: boolean;
   startedAt: Date;
   finishedAt: Date | null;
+  /** The batch size in use at the end (smaller than asked after statement timeouts). */
+  batchSize?: number;
 }
 
 interface BackfillRow {
@@ -137,34 +140,59 @@ export async function backfillProfileEmbeddings(
   args: { batchSize: number; maxBatches?: number | undefined; restart: boolean },
 ): Promise<BackfillProgress> {
   let batchesRun = 0;
+  let size = args.batchSize;
   for (;;) {
-    const { row, finished } = await inAdminTx(runner, async (client) => {
-      let state = (await client.query<BackfillRow>(lockStateSql, [BACKFILL])).rows[0];
-      // A call starts over when nothing ran yet, the last backfill finished, or it is asked to.
-      if (!state || (batchesRun === 0 && (state.finished_at !== null || args.restart))) {
-        state = (await client.query<BackfillRow>(restartSql, [BACKFILL])).rows[0];
+    let outcome: { row: BackfillRow; finished: boolean };
+    try {
+      outcome = await runBackfillBatch(runner, size, batchesRun === 0, args.restart);
+    } catch (error) {
+      // A batch that outlives the statement timeout (a loaded server, index upkeep) rolled back whole:
+      // retry the same users in smaller batches rather than fail the backfill.
+      if (isStatementTimeout(error) && size > MIN_BATCH) {
+        size = Math.max(MIN_BATCH, Math.floor(size / 2));
+        continue;
       }
-      if (!state) throw new Error('the backfill state row is missing');
-      const { rows } = await client.query<{ n: number; updated: number; last: string | null }>(batchSql, [
-        state.cursor_user_id,
-        args.batchSize,
-      ]);
-      const batch = rows[0] ?? { n: 0, updated: 0, last: null };
-      const done = batch.n < args.batchSize;
-      const next = await client.query<BackfillRow>(advanceSql, [
-        BACKFILL,
-        batch.last,
-        batch.n,
-        batch.updated,
-        done,
-      ]);
-      return { row: next.rows[0] ?? state, finished: done };
-    });
+      throw error;
+    }
     batchesRun += 1;
-    if (finished || (args.maxBatches !== undefined && batchesRun >= args.maxBatches)) {
-      return progressOf(row, batchesRun);
+    if (outcome.finished || (args.maxBatches !== undefined && batchesRun >= args.maxBatches)) {
+      return { ...progressOf(outcome.row, batchesRun), batchSize: size };
     }
   }
+}
+
+/** Smallest batch the backfill shrinks to after statement timeouts. */
+const MIN_BATCH = 50;
+
+/** One batch in its own admin transaction: lock the state, recompute `size` users, move the cursor. */
+function runBackfillBatch(
+  runner: OpsRunner,
+  size: number,
+  firstOfCall: boolean,
+  restart: boolean,
+): Promise<{ row: BackfillRow; finished: boolean }> {
+  return inAdminTx(runner, async (client) => {
+    let state = (await client.query<BackfillRow>(lockStateSql, [BACKFILL])).rows[0];
+    // A call starts over when nothing ran yet, the last backfill finished, or it is asked to.
+    if (!state || (firstOfCall && (state.finished_at !== null || restart))) {
+      state = (await client.query<BackfillRow>(restartSql, [BACKFILL])).rows[0];
+    }
+    if (!state) throw new Error('the backfill state row is missing');
+    const { rows } = await client.query<{ n: number; updated: number; last: string | null }>(batchSql, [
+      state.cursor_user_id,
+      size,
+    ]);
+    const batch = rows[0] ?? { n: 0, updated: 0, last: null };
+    const done = batch.n < size;
+    const next = await client.query<BackfillRow>(advanceSql, [
+      BACKFILL,
+      batch.last,
+      batch.n,
+      batch.updated,
+      done,
+    ]);
+    return { row: next.rows[0] ?? state, finished: done };
+  });
 }
 
 /** The backfill's saved progress, or null when none ever ran. */

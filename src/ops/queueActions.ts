@@ -89,6 +89,8 @@ export async function enqueueDiscovery(
       throw createBadUserInputError(`category ${args.categoryId} was not found`, 'categoryId');
     }
     const categoryId = args.categoryId ?? interest.category_id;
+    // Two calls for the same pair at once: the second waits here, then finds the first one's item.
+    await client.query('SELECT pg_advisory_xact_lock($1::int, $2::int)', [args.interestId, categoryId]);
     const pending = (await client.query<{ id: string }>(pendingSql, [args.interestId, categoryId])).rows[0];
     if (pending) return { enqueued: false, itemId: pending.id, interestId: args.interestId, categoryId };
     const key = `discovery:ops:${args.interestId}:${categoryId}:${randomUUID()}`;

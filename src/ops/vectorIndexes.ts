@@ -111,7 +111,10 @@ function buildOptions(method: string, args: RebuildArgs, current: string[]): str
   const keep = new Map(current.map((o) => o.split('=') as [string, string]));
   if (method === 'ivfflat') {
     if (args.m !== undefined || args.efConstruction !== undefined) {
-      throw createBadUserInputError('m and efConstruction apply to hnsw indexes; ivfflat takes lists', 'm');
+      throw createBadUserInputError(
+        'm and efConstruction apply to hnsw indexes; ivfflat takes lists',
+        args.m !== undefined ? 'm' : 'efConstruction',
+      );
     }
     if (args.lists !== undefined) keep.set('lists', String(args.lists));
   } else {
@@ -123,6 +126,15 @@ function buildOptions(method: string, args: RebuildArgs, current: string[]): str
     }
     if (args.m !== undefined) keep.set('m', String(args.m));
     if (args.efConstruction !== undefined) keep.set('ef_construction', String(args.efConstruction));
+    // pgvector's own rule, checked before anything is built (its error would leave a half-built copy).
+    const m = Number(keep.get('m') ?? 16);
+    const ef = Number(keep.get('ef_construction') ?? 64);
+    if (ef < 2 * m) {
+      throw createBadUserInputError(
+        `efConstruction (${ef}) must be at least 2 × m (${2 * m}) for an hnsw index`,
+        args.efConstruction !== undefined ? 'efConstruction' : 'm',
+      );
+    }
   }
   return [...keep].map(([k, v]) => `${k}=${v}`);
 }

@@ -181,7 +181,8 @@ export async function discoveryErrors(ctx: Context, limit: number): Promise<Disc
   const { rows } = await inAdminTx(opsRunnerOf(ctx), (client) =>
     client.query<DiscoveryErrorRow>(
       `SELECT id::text, interest_id, category_id, reason, last_error, attempts, updated_at
-       FROM marketplace_discovery_queue WHERE status = 'error' ORDER BY updated_at DESC, id DESC LIMIT $1`,
+       FROM marketplace_discovery_queue WHERE status = 'error'
+       ORDER BY updated_at DESC, marketplace_discovery_queue.id DESC LIMIT $1`,
       [limit],
     ),
   );
@@ -212,7 +213,10 @@ export interface AuditRow {
 
 const auditKey = z.tuple([z.string().regex(/^\d{1,19}$/)]);
 
-/** The audit log, newest first, keyset-paged on id (ids grow with time). */
+/**
+ * The audit log, newest first, keyset-paged on id (ids grow with time). Ordered by the table's bigint
+ * id, not the text id of the output.
+ */
 export async function auditLog(
   ctx: Context,
   args: ConnectionArgs & { action?: string | null },
@@ -224,7 +228,7 @@ export async function auditLog(
       `SELECT id::text, actor_id, actor_role, action, args, result, ok, error, duration_ms, request_id, at
        FROM ops_audit
        WHERE ($1::bigint IS NULL OR ${forward ? 'id < $1' : 'id > $1'}) AND ($2::text IS NULL OR action = $2)
-       ORDER BY id ${forward ? 'DESC' : 'ASC'} LIMIT $3`,
+       ORDER BY ops_audit.id ${forward ? 'DESC' : 'ASC'} LIMIT $3`,
       [request.cursor?.[0] ?? null, args.action ?? null, request.size + 1],
     ),
   );

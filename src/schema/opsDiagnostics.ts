@@ -137,6 +137,11 @@ export const BackfillProgressRef = builder.objectRef<BackfillProgress>('Backfill
     remaining: t.exposeInt('remaining'),
     cursor: t.exposeString('cursor', { nullable: true }),
     done: t.exposeBoolean('done'),
+    batchSize: t.int({
+      nullable: true,
+      description: 'The batch size this call ended with: halved after each statement timeout (down to 50).',
+      resolve: (p) => p.batchSize ?? null,
+    }),
     startedAt: t.expose('startedAt', { type: 'DateTime' }),
     finishedAt: t.expose('finishedAt', { type: 'DateTime', nullable: true }),
   }),

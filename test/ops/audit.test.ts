@@ -1,0 +1,184 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { cursorOf, dataOf, expectErrorCode, type ConnectionOf } from '../support/graphqlResult.js';
+import { openOpsFile, type OpsFile } from '../support/opsHarness.js';
+
+/** ops_audit: one row per admin action, success or failure, and the ops.auditLog that pages it. */
+
+const AUDIT_LOG = `query Audit($first: Int, $after: String, $last: Int, $before: String, $action: String) {
+  ops {
+    auditLog(first: $first, after: $after, last: $last, before: $before, action: $action) {
+      edges { cursor node { id actorId action actorRole argsJson resultJson ok error durationMs requestId at } }
+      pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+    }
+  }
+}`;
+
+interface AuditEntryShown {
+  id: string;
+  actorId: string | null;
+  action: string;
+  actorRole: string;
+  argsJson: string;
+  resultJson: string | null;
+  ok: boolean;
+  error: string | null;
+  durationMs: number;
+  requestId: string | null;
+  at: string;
+}
+
+type AuditPage = ConnectionOf<AuditEntryShown>;
+
+describe('ops audit', () => {
+  let file: OpsFile;
+
+  const page = async (variables: Record<string, unknown>) =>
+    (await file.data<{ ops: { auditLog: AuditPage } }>(AUDIT_LOG, variables)).ops.auditLog;
+  /** Every entry, following endCursor `size` at a time. */
+  const pageThrough = async (size: number, action?: string) => {
+    const ids: string[] = [];
+    let after: string | null = null;
+    for (let guard = 0; guard < 100; guard += 1) {
+      const current: AuditPage = await page({ first: size, after, action });
+      ids.push(...current.edges.map((e) => e.node.id));
+      if (!current.pageInfo.hasNextPage) return ids;
+      after = current.pageInfo.endCursor;
+    }
+    throw new Error('auditLog never reached its last page');
+  };
+  /** The audit ids newest first, read from the table. */
+  const newestFirst = async (action?: string) => (await file.audit(action)).map((r) => r.id).reverse();
+
+  beforeAll(async () => {
+    file = await openOpsFile();
+  });
+
+  afterEach(async () => {
+    expect(await file.openTransactions()).toBe(0);
+  });
+
+  afterAll(async () => {
+    await file?.close();
+  });
+
+  it('records who ran which action, with which arguments, the result, the duration and the request id', async () => {
+    const result = dataOf(
+      await file.execute<{
+        requeueDiscoveryErrors: { requeued: number; auditId: string; durationMs: number };
+      }>(
+        'mutation { requeueDiscoveryErrors(maxAttempts: 4) { requeued auditId durationMs } }',
+        {},
+        { requestId: 'req-audit-1' },
+      ),
+    ).requeueDiscoveryErrors;
+    const [row] = await file.audit('requeueDiscoveryErrors');
+    expect(row).toEqual({
+      id: result.auditId,
+      actor_id: file.admin.userId,
+      actor_role: 'admin',
+      action: 'requeueDiscoveryErrors',
+      args: { maxAttempts: 4 },
+      result: { requeued: 0, maxAttempts: 4 },
+      ok: true,
+      error: null,
+      duration_ms: expect.any(Number) as unknown,
+      request_id: 'req-audit-1',
+    });
+    expect(row!.duration_ms).toBeGreaterThan(0);
+    expect(row!.duration_ms).toBeCloseTo(result.durationMs, 6);
+
+    // The defaults the action applied are what it ran with, so they are what is recorded.
+    await file.data('mutation { requeueDiscoveryErrors { requeued } }');
+    expect((await file.audit('requeueDiscoveryErrors')).at(-1)?.args).toEqual({ maxAttempts: 5 });
+  });
+
+  it('records a failing action with ok = false and its error message', async () => {
+    expectErrorCode(
+      await file.execute(
+        'mutation { enqueueDiscovery(interestId: 424242) { enqueued } }',
+        {},
+        { requestId: 'req-audit-fail' },
+      ),
+      'NOT_FOUND',
+    );
+    const row = (await file.audit('enqueueDiscovery')).at(-1);
+    expect(row).toMatchObject({
+      actor_id: file.admin.userId,
+      actor_role: 'admin',
+      args: { interestId: 424242 },
+      result: null,
+      ok: false,
+      error: 'interest 424242 was not found',
+      request_id: 'req-audit-fail',
+    });
+  });
+
+  it('auditLog shows the newest entry first with its arguments and result', async () => {
+    await file.data('mutation { gcIntentSignals(retentionDays: 30) { deleted } }');
+    await file.data('mutation { analyzeHotTables { tables } }');
+    const first = await page({ first: 2 });
+    expect(first.edges.map((e) => e.node)).toMatchObject([
+      {
+        action: 'analyzeHotTables',
+        actorRole: 'admin',
+        argsJson: '{}',
+        ok: true,
+        error: null,
+      },
+      {
+        action: 'gcIntentSignals',
+        actorId: file.admin.userId,
+        argsJson: '{"retentionDays":30}',
+        resultJson: '{"deleted":0}',
+        ok: true,
+      },
+    ]);
+    expect(JSON.parse(first.edges[0]!.node.resultJson ?? 'null')).toEqual({
+      tables: [
+        'interest_catalog',
+        'profiles',
+        'marketplace_listings',
+        'events_queue',
+        'marketplace_discovery_queue',
+      ],
+    });
+    expect(first.pageInfo).toMatchObject({ hasNextPage: true, hasPreviousPage: false });
+  });
+
+  it('auditLog pages newest first, two at a time, past the tenth entry', async () => {
+    for (let i = 0; i < 6; i += 1) {
+      await file.data('mutation { decayInterests { decayed } }');
+      await file.data('mutation { requeueStuckEvents { requeued } }');
+    }
+    const expected = await newestFirst();
+    expect(expected.length).toBeGreaterThan(12);
+    const firstPage = await page({ first: 2 });
+    expect(firstPage.edges.map((e) => e.node.id)).toEqual(expected.slice(0, 2));
+    expect(await pageThrough(2)).toEqual(expected);
+  });
+
+  it('auditLog(action:) lists only that action, newest first', async () => {
+    const decays = await page({ first: 100, action: 'decayInterests' });
+    expect(new Set(decays.edges.map((e) => e.node.action))).toEqual(new Set(['decayInterests']));
+    expect(decays.edges.map((e) => e.node.id)).toEqual(await newestFirst('decayInterests'));
+    expect(await pageThrough(4, 'requeueStuckEvents')).toEqual(await newestFirst('requeueStuckEvents'));
+    expect((await page({ first: 5, action: 'noSuchAction' })).edges).toEqual([]);
+  });
+
+  it('auditLog pages backwards with last/before', async () => {
+    const expected = await newestFirst();
+    const oldest = await page({ last: 3 });
+    expect(oldest.edges.map((e) => e.node.id)).toEqual(expected.slice(-3));
+    expect(oldest.pageInfo).toMatchObject({ hasPreviousPage: true, hasNextPage: false });
+    const newer = await page({ last: 3, before: oldest.pageInfo.startCursor });
+    expect(newer.edges.map((e) => e.node.id)).toEqual(expected.slice(-6, -3));
+  });
+
+  it('auditLog refuses a cursor it did not make', async () => {
+    const error = expectErrorCode(
+      await file.execute(AUDIT_LOG, { first: 2, after: cursorOf({ v: 1, k: ['1; DROP TABLE ops_audit'] }) }),
+      'BAD_USER_INPUT',
+    );
+    expect(error.extensions.field).toBe('after');
+  });
+});
