@@ -12,14 +12,14 @@ import { promisify } from 'node:util';
  * is then its own, without the load generator, the raw-SQL pool or tsx.
  */
 
-const projectRoot = fileURLToPath(new URL('..', import.meta.url));
+export const projectRoot = fileURLToPath(new URL('..', import.meta.url));
 /** The `start` script's command line, minus `node`. */
 export const GATEWAY_ARGS = ['--enable-source-maps', 'dist/main.js'];
 
-/** Gateways still running: killed whenever the bench exits, a crash or Ctrl-C included. */
+/** Child processes still running: killed whenever the bench exits, a crash or Ctrl-C included. */
 const running = new Set<ChildProcess>();
 let exitHooked = false;
-function killOnExit(child: ChildProcess): void {
+export function killOnExit(child: ChildProcess): void {
   running.add(child);
   child.once('exit', () => running.delete(child));
   if (exitHooked) return;
@@ -51,7 +51,7 @@ export async function buildGateway(): Promise<number> {
   return (performance.now() - started) / 1000;
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = net.createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as net.AddressInfo;

@@ -6,6 +6,7 @@ import { featuresMarkdown, type FeaturesResults } from './featuresReport.js';
 import { likesMarkdown, type LikesResults } from './likesReport.js';
 import type { LoadResult } from './load.js';
 import type { StatementCount } from './statements.js';
+import { workersMarkdown, type WorkersResults } from './workersReport.js';
 
 export interface Target {
   name: string;
@@ -173,11 +174,15 @@ async function writeFormatted(path: string, text: string): Promise<void> {
 
 /**
  * latest.json: the feed results at the top (as before the other phases), the features phase under
- * `features`, the likes phase under `likes`.
+ * `features`, the likes phase under `likes`, the workers phase under `workers`.
  */
-export type LatestResults = Partial<BenchResults> & { features?: FeaturesResults; likes?: LikesResults };
+export type LatestResults = Partial<BenchResults> & {
+  features?: FeaturesResults;
+  likes?: LikesResults;
+  workers?: WorkersResults;
+};
 
-type Ran = { feed: boolean; features: boolean; likes: boolean };
+type Ran = { feed: boolean; features: boolean; likes: boolean; workers: boolean };
 
 const isFeedResults = (r: LatestResults): r is BenchResults & { features?: FeaturesResults } =>
   Array.isArray(r.runs) && Array.isArray(r.statements) && r.rss !== undefined;
@@ -190,6 +195,7 @@ export function latestMarkdown(latest: LatestResults, ran: Ran): string {
   if (isFeedResults(latest)) parts.push(`${carried('feed')}${toMarkdown(latest)}`);
   if (latest.features) parts.push(`${carried('features')}${featuresMarkdown(latest.features)}`);
   if (latest.likes) parts.push(`${carried('likes')}${likesMarkdown(latest.likes)}`);
+  if (latest.workers) parts.push(`${carried('workers')}${workersMarkdown(latest.workers)}`);
   return parts.join('\n');
 }
 
@@ -201,10 +207,11 @@ export async function writeResults(
   feed: BenchResults | null,
   features: FeaturesResults | null,
   likes: LikesResults | null,
+  workers: WorkersResults | null,
 ): Promise<{ json: string; latest: string; md: string; markdown: string }> {
   const dir = fileURLToPath(new URL('./results/', import.meta.url));
   await mkdir(dir, { recursive: true });
-  const date = feed?.date ?? features?.date ?? likes?.date ?? new Date().toISOString();
+  const date = feed?.date ?? features?.date ?? likes?.date ?? workers?.date ?? new Date().toISOString();
   const paths = {
     json: `${dir}feed-${date.replace(/[:.]/g, '-')}.json`,
     latest: `${dir}latest.json`,
@@ -217,15 +224,27 @@ export async function writeResults(
     ...(feed ?? {}),
     ...(features ? { features } : {}),
     ...(likes ? { likes } : {}),
+    ...(workers ? { workers } : {}),
   };
-  const { features: previousFeatures, likes: previousLikes, ...previousFeed } = previous;
+  const {
+    features: previousFeatures,
+    likes: previousLikes,
+    workers: previousWorkers,
+    ...previousFeed
+  } = previous;
   const latest: LatestResults = {
     ...(feed ? {} : previousFeed),
     ...run,
     ...(features ? {} : { features: previousFeatures }),
     ...(likes ? {} : { likes: previousLikes }),
+    ...(workers ? {} : { workers: previousWorkers }),
   };
-  const ran = { feed: feed !== null, features: features !== null, likes: likes !== null };
+  const ran = {
+    feed: feed !== null,
+    features: features !== null,
+    likes: likes !== null,
+    workers: workers !== null,
+  };
   const markdown = latestMarkdown(latest, ran);
   await writeFormatted(paths.json, JSON.stringify(run, null, 2));
   await writeFormatted(paths.latest, JSON.stringify(latest, null, 2));

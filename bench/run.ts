@@ -1,8 +1,9 @@
 /**
  * npm run bench: the feed (`suggestions`) through the real gateway vs. the same SQL issued directly,
  * on a 100k-listing database (the feed phase), the feature store's cached / uncached / Redis-down
- * modes (the features phase), and likeListing with and without its idempotency key and rate limits
- * (the likes phase). See bench/README.md for what is measured and how to read it.
+ * modes (the features phase), likeListing with and without its idempotency key and rate limits
+ * (the likes phase), and the queue worker's throughput and queue age (the workers phase). See
+ * bench/README.md for what is measured and how to read it.
  */
 import os from 'node:os';
 import { signToken } from '../src/auth/signToken.js';
@@ -19,6 +20,8 @@ import { evaluateTargets, writeResults, type BenchResults } from './report.js';
 import { BENCH_REDIS_PREFIX, readSettings, type BenchSettings } from './settings.js';
 import { startStatementProxy } from './statementProxy.js';
 import { countPerRequest, type StatementCount } from './statements.js';
+import { runWorkersPhase } from './workersPhase.js';
+import type { WorkersResults } from './workersReport.js';
 
 /** The page size of the measured query; the statement count also tries 10 and 50. */
 const FIRST = 20;
@@ -198,7 +201,10 @@ async function main(): Promise<number> {
   let likes: LikesResults | null = null;
   if (runLikes) likes = await runLikesPhase(env, settings, config);
 
-  const paths = await writeResults(feed, features, likes);
+  let workers: WorkersResults | null = null;
+  if (settings.phases.has('workers')) workers = await runWorkersPhase(env, settings);
+
+  const paths = await writeResults(feed, features, likes, workers);
   console.log(`\n${paths.markdown}`);
   console.log(`results: ${paths.json}\n         ${paths.latest}\n         ${paths.md}`);
   const runs = [...(feed?.runs ?? []), ...(features?.runs ?? []), ...(likes?.runs ?? [])];
@@ -206,7 +212,14 @@ async function main(): Promise<number> {
   if (errors > 0) console.error(`bench: ${errors} request(s) failed; see firstError in the results`);
   const unrestored = likes !== null && !likes.cleanup.restored;
   if (unrestored) console.error('bench: the likes phase did not leave the like totals as it found them');
-  return errors > 0 || unrestored ? 1 : 0;
+  const failedItems = (workers?.drains ?? []).reduce(
+    (n, d) => n + d.errorItems,
+    workers?.steady?.unfinished ?? 0,
+  );
+  if (failedItems > 0) console.error(`bench: ${failedItems} queue item(s) ended in error or unfinished`);
+  const workersUnrestored = workers !== null && !workers.state.restored;
+  if (workersUnrestored) console.error('bench: the workers phase did not leave the database as it found it');
+  return errors > 0 || unrestored || failedItems > 0 || workersUnrestored ? 1 : 0;
 }
 
 try {

@@ -22,7 +22,8 @@ export interface BenchSettings {
   dataset: { users: number; listings: number; interests: number; categories: number; seed: number };
   /**
    * Which parts run: `feed` (gateway vs raw SQL, statements, RSS), `features` (feature store modes),
-   * `likes` (likeListing with and without idempotency key and rate limits).
+   * `likes` (likeListing with and without idempotency key and rate limits), `workers` (queue worker
+   * processes draining events_queue, and queue age at a steady enqueue rate).
    */
   phases: ReadonlySet<BenchPhase>;
   /** The features phase: viewers (and so stable pages) it rotates through. */
@@ -31,9 +32,13 @@ export interface BenchSettings {
   featuresConcurrencies: number[];
   /** The likes phase's concurrencies: always 1, plus this one when above 1. */
   likesConcurrencies: number[];
+  /** The workers phase: events_queue items each drain run starts with (the issue's 50,000). */
+  workersItems: number;
+  /** The workers phase: measured seconds of the steady-rate run (after the warm-up). */
+  workersSteadySec: number;
 }
 
-export const BENCH_PHASES = ['feed', 'features', 'likes'] as const;
+export const BENCH_PHASES = ['feed', 'features', 'likes', 'workers'] as const;
 export type BenchPhase = (typeof BENCH_PHASES)[number];
 
 export const BENCH_DATABASE = 'lodestar_bench';
@@ -89,6 +94,8 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): BenchSetting
     featuresViewers: number(env, 'BENCH_FEATURES_VIEWERS', 100, 1, 20_000),
     featuresConcurrencies: featuresHighC > 1 ? [1, featuresHighC] : [1],
     likesConcurrencies: likesHighC > 1 ? [1, likesHighC] : [1],
+    workersItems: number(env, 'BENCH_WORKERS_ITEMS', 50_000, 1000, 1_000_000),
+    workersSteadySec: number(env, 'BENCH_WORKERS_STEADY_SEC', 20, 5, 300),
   };
 }
 
