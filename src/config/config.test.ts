@@ -110,4 +110,11 @@ describe('loadConfig', () => {
       'JWT_CLOCK_TOLERANCE_SEC must be a whole number from 0 to 300, got "3600"',
     ]);
   });
+
+  it('lets the worker start in production with only its own database URL (no JWT, no DATABASE_URL)', () => {
+    const env = { NODE_ENV: 'production', WORKER_DATABASE_URL: 'postgres://owner@db/lodestar' };
+    expect(loadConfig(env, 'worker').worker.databaseUrl).toBe('postgres://owner@db/lodestar');
+    expect(() => loadConfig(env)).toThrow(/JWT_SECRET or JWT_JWKS_URL must be set/);
+    expect(() => loadConfig({ NODE_ENV: 'production' }, 'worker')).toThrow(/WORKER_DATABASE_URL/);
+  });
 });

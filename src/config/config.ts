@@ -291,7 +291,11 @@ function describeValue(env: NodeJS.ProcessEnv, key: string): string {
  * Reads and validates the configuration from environment variables, once, at start.
  * Every problem is reported at once, one line per variable, saying what to fix.
  */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+export function loadConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  /** The worker and the ops CLI verify no tokens and need only their own database URL. */
+  role: 'gateway' | 'worker' = 'gateway',
+): Config {
   // An empty string means "not set" for optional variables (common in .env files and CI).
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const parsed = envSchema.safeParse(cleaned);
@@ -305,11 +309,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const e = parsed.data;
   const problems: string[] = [];
   const production = e.NODE_ENV === 'production';
-  if (production && !e.JWT_SECRET && !e.JWT_JWKS_URL) {
+  const gateway = role === 'gateway';
+  if (gateway && production && !e.JWT_SECRET && !e.JWT_JWKS_URL) {
     problems.push('JWT_SECRET or JWT_JWKS_URL must be set (HS256 secret of 32+ characters, or a JWKS URL)');
   }
-  if (production && !e.DATABASE_URL) {
+  if (gateway && production && !e.DATABASE_URL) {
     problems.push('DATABASE_URL must be set in production (the embedded database is for development only)');
+  }
+  if (!gateway && !e.WORKER_DATABASE_URL && !e.MIGRATION_DATABASE_URL && !e.DATABASE_URL) {
+    problems.push('WORKER_DATABASE_URL (or MIGRATION_DATABASE_URL or DATABASE_URL) must be set');
   }
   if (e.JWT_SECRET && e.JWT_JWKS_URL) {
     problems.push('JWT_SECRET and JWT_JWKS_URL are both set: choose one way to verify tokens');

@@ -114,7 +114,7 @@ export async function runCli(
 const isMain = process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].replace(/\\/g, '/'));
 if (isMain) {
   try {
-    const config = loadConfig();
+    const config = loadConfig(process.env, 'worker');
     process.exitCode = await runCli(process.argv.slice(2), config, (line) =>
       process.stdout.write(`${line}\n`),
     );

@@ -47,15 +47,33 @@ export function createConsumer(options: ConsumerOptions): Consumer {
   let running = false;
   let loop: Promise<void> | undefined;
   let wakeUp: (() => void) | undefined;
+  // A wake-up that came while the loop was busy (claiming): the next sleep returns at once.
+  let wakePending = false;
+  let lastReclaim = 0;
+  // Expired leases are rare: look for them every so often, not before every claim.
+  const reclaimEveryMs = Math.min(5000, leaseMs / 2);
 
   const sleep = () =>
     new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, pollMs);
+      if (wakePending) {
+        wakePending = false;
+        resolve();
+        return;
+      }
+      const timer = setTimeout(() => {
+        wakeUp = undefined;
+        resolve();
+      }, pollMs);
       wakeUp = () => {
         clearTimeout(timer);
+        wakeUp = undefined;
         resolve();
       };
     });
+  const wake = () => {
+    if (wakeUp) wakeUp();
+    else wakePending = true;
+  };
 
   async function work(item: LeasedItem): Promise<void> {
     const started = performance.now();
@@ -101,7 +119,11 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       let claimed: LeasedItem[] = [];
       if (free > 0) {
         try {
-          await queue.reclaimExpired(pool);
+          if (Date.now() - lastReclaim >= reclaimEveryMs) {
+            lastReclaim = Date.now();
+            await queue.reclaimExpired(pool);
+          }
+          wakePending = false;
           claimed = await queue.claim(pool, free, leaseMs);
         } catch (error) {
           logger.error(
@@ -115,7 +137,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
         // Keyed by lease: this consumer may re-claim its own item after a lease ran out mid-run.
         const done = work(item).finally(() => {
           inflight.delete(item.leaseToken);
-          wakeUp?.();
+          wake();
         });
         inflight.set(item.leaseToken, { item, done });
       }
@@ -132,7 +154,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
     },
     async stop(deadlineMs) {
       running = false;
-      wakeUp?.();
+      wake();
       await loop;
       const all = Promise.all([...inflight.values()].map((f) => f.done));
       const timedOut = await Promise.race([
@@ -149,6 +171,6 @@ export function createConsumer(options: ConsumerOptions): Consumer {
         );
       }
     },
-    wake: () => wakeUp?.(),
+    wake,
   };
 }

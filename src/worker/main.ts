@@ -6,7 +6,7 @@ import { startWorker } from './startWorker.js';
 
 let config;
 try {
-  config = loadConfig();
+  config = loadConfig(process.env, 'worker');
 } catch (error) {
   if (error instanceof ConfigError) {
     process.stderr.write(`lodestar worker: ${error.message}\n`);

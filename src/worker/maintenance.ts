@@ -76,6 +76,12 @@ export function defaultMaintenanceTasks(
       run: (tx) => scalar(tx, 'SELECT gc_idempotency_keys() AS v'),
     },
     {
+      // Done queue items older than 7 days, so the health views and queue metrics stay cheap.
+      name: 'gc_done_queue_items',
+      intervalMs: gcMs,
+      run: (tx) => scalar(tx, 'SELECT gc_done_queue_items() AS v'),
+    },
+    {
       // Kernel latency samples and flag exposure aggregates older than 7 days.
       name: 'gc_ops_telemetry',
       intervalMs: gcMs,

@@ -30,7 +30,10 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
   const url = config.worker.databaseUrl;
   if (!url) throw new Error('the worker needs WORKER_DATABASE_URL, MIGRATION_DATABASE_URL or DATABASE_URL');
   const consumers = new Map<QueueName, Consumer>();
-  const poolMax = config.worker.events.concurrency + config.worker.discovery.concurrency + 2;
+  const enabledConcurrency = (['events', 'discovery'] as const)
+    .filter((name) => config.worker[name].enabled)
+    .reduce((sum, name) => sum + config.worker[name].concurrency, 0);
+  const poolMax = enabledConcurrency + 2;
   const pool = new pg.Pool({
     connectionString: url,
     max: poolMax,

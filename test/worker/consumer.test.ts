@@ -314,4 +314,44 @@ describe('queue consumer', () => {
       await worker.stop(5000);
     }
   });
+
+  it('a wake-up that arrives while a claim is running is not lost: the item starts at once, not a poll later', async () => {
+    const real = createLeaseQueue('events');
+    const claimed = createGate();
+    const letReturn = createGate();
+    // The first claim finds nothing, then waits for the test before returning: the item and its
+    // wake-up arrive in between, as a NOTIFY does when it lands mid-claim.
+    let first = true;
+    const queue: LeaseQueue = {
+      ...real,
+      claim: async (client, limit, leaseMs) => {
+        const items = await real.claim(client, limit, leaseMs);
+        if (first) {
+          first = false;
+          claimed.open();
+          await letReturn.wait;
+        }
+        return items;
+      },
+    };
+    const consumer = createConsumer({
+      queue,
+      handler: recordEffect,
+      pool: workerPool(),
+      logger: silentLogger,
+      pollMs: 60_000,
+    });
+    await consumer.start();
+    try {
+      await claimed.wait;
+      const [id] = await enqueueEvents(pool, 'test', [{}]);
+      consumer.wake();
+      const woken = performance.now();
+      letReturn.open();
+      await waitUntil(async () => (await queueRow(pool, 'events', id!)).status === 'done', 'the item', 2000);
+      expect(performance.now() - woken).toBeLessThan(2000);
+    } finally {
+      await consumer.stop(1000);
+    }
+  });
 });

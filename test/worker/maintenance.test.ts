@@ -114,4 +114,23 @@ describe('scheduled maintenance', () => {
     expect(interval('decay_interest_affinity')).toBe(7 * 86_400_000);
     expect(interval('enqueue_gap_discovery')).toBe(3_600_000);
   });
+
+  it('deletes done queue items after 7 days and keeps everything else', async () => {
+    const tasks = defaultMaintenanceTasks().filter((t) => t.name === 'gc_done_queue_items');
+    await db.pool.query('TRUNCATE events_queue, marketplace_discovery_queue');
+    await db.pool.query(
+      `INSERT INTO events_queue (kind, status) VALUES ('old', 'done'), ('recent', 'done'), ('waiting', 'queued'),
+         ('failed', 'error')`,
+    );
+    // updated_at is kept by a trigger on UPDATE: age the rows with the trigger's own column directly.
+    await db.pool.query(
+      `ALTER TABLE events_queue DISABLE TRIGGER USER;
+       UPDATE events_queue SET updated_at = now() - interval '8 days' WHERE kind IN ('old', 'waiting', 'failed');
+       ALTER TABLE events_queue ENABLE TRIGGER USER;`,
+    );
+    await db.pool.query(`DELETE FROM maintenance_runs WHERE task = 'gc_done_queue_items'`);
+    expect(await runDueMaintenance(workerPool(), tasks, logger)).toEqual(['gc_done_queue_items']);
+    const { rows } = await db.pool.query<{ kind: string }>('SELECT kind FROM events_queue ORDER BY kind');
+    expect(rows.map((r) => r.kind)).toEqual(['failed', 'recent', 'waiting']);
+  });
 });
