@@ -16,7 +16,7 @@ import {
 import { memorySummary, startGatewayProcess } from './gatewayProcess.js';
 import { createGraphqlClient } from './http.js';
 import { startRedisMonitor } from './redisMonitor.js';
-import { BENCH_REDIS_PREFIX, type BenchSettings } from './settings.js';
+import { BENCH_REDIS_PREFIX, type BenchSettings, COUNTING_ENV } from './settings.js';
 import { startStatementProxy } from './statementProxy.js';
 
 /**
@@ -121,7 +121,7 @@ async function countModes(
   );
   const probes = { statements: proxy, redis: monitor };
   // The experiment is re-read on a timer, not per request: keep that read out of the counted window.
-  const counting = { DATABASE_URL: proxy.url, FEED_EXPERIMENT_REFRESH_SEC: '3600' };
+  const counting = { DATABASE_URL: proxy.url, ...COUNTING_ENV };
   try {
     for (const [name, gatewayEnv, modes] of [
       ['counting, with Redis', envs.withRedis, ['cached', 'uncached', 'no-features']],

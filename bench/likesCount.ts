@@ -5,7 +5,7 @@ import type { LikesResults } from './likesReport.js';
 import { LIKE_MODES, likeTask, type LikeMode, type Liker, type LikesEnvs } from './likesWorkload.js';
 import type { Task } from './load.js';
 import { SCRIPT_SOURCE, startRedisMonitor, type RedisCommand, type RedisMonitor } from './redisMonitor.js';
-import { BENCH_REDIS_PREFIX, type BenchSettings } from './settings.js';
+import { BENCH_REDIS_PREFIX, type BenchSettings, COUNTING_ENV } from './settings.js';
 import { startStatementProxy } from './statementProxy.js';
 import { labelOf, stats, transactionControl } from './statements.js';
 
@@ -138,7 +138,7 @@ export async function countLikeModes(
   const monitor = await startRedisMonitor(settings.redisUrl ?? '', BENCH_REDIS_PREFIX, new Set());
   const probes = { statements: proxy, redis: monitor };
   // The experiment is re-read on a timer, not per request: keep that read out of the counted window.
-  const counting = { DATABASE_URL: proxy.url, FEED_EXPERIMENT_REFRESH_SEC: '3600' };
+  const counting = { DATABASE_URL: proxy.url, ...COUNTING_ENV };
   const perRequest: LikeRequestCount[] = [];
   try {
     for (const [name, env, limits] of [

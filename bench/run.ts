@@ -17,7 +17,7 @@ import { runLikesPhase } from './likesPhase.js';
 import type { LikesResults } from './likesReport.js';
 import { runLoadComparison } from './loadRuns.js';
 import { evaluateTargets, writeResults, type BenchResults } from './report.js';
-import { BENCH_REDIS_PREFIX, readSettings, type BenchSettings } from './settings.js';
+import { BENCH_REDIS_PREFIX, readSettings, type BenchSettings, COUNTING_ENV } from './settings.js';
 import { startStatementProxy } from './statementProxy.js';
 import { countPerRequest, type StatementCount } from './statements.js';
 import { runWorkersPhase } from './workersPhase.js';
@@ -60,7 +60,7 @@ async function countStatements(
   try {
     const gateway = await startGatewayProcess(
       // The experiment is re-read on a timer, not per request: keep that read out of the counted window.
-      { ...env, DATABASE_URL: proxy.url, FEED_EXPERIMENT_REFRESH_SEC: '3600' },
+      { ...env, DATABASE_URL: proxy.url, ...COUNTING_ENV },
       'gateway (counting)',
     );
     const client = createGraphqlClient(gateway.url, 1);

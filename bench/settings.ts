@@ -105,3 +105,13 @@ export function redact(url: string): string {
   if (parsed.password !== '') parsed.password = '***';
   return parsed.toString();
 }
+
+/**
+ * Settings of a gateway whose statements are counted: its timed background reads and writes (the
+ * experiment and flag re-reads, the telemetry flush) must not land inside a counted request.
+ */
+export const COUNTING_ENV = {
+  FEED_EXPERIMENT_REFRESH_SEC: '3600',
+  FLAGS_REFRESH_SEC: '3600',
+  TELEMETRY_FLUSH_MS: '60000',
+} as const;
