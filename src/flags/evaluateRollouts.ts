@@ -44,12 +44,16 @@ SELECT ${flagColumns},
 FROM feature_flags f WHERE rollout_pct > 0 ORDER BY key`;
 /** Per variant: requests, errors and the summed latency histogram since the flag's window start. */
 const statsSql = `
-SELECT s.variant, b.i::int AS i, sum(b.n)::bigint AS n,
-       (SELECT sum(requests) FROM flag_exposure_stats x WHERE x.flag_key = $1 AND x.at >= $2 AND x.variant = s.variant)::bigint AS requests,
-       (SELECT sum(errors) FROM flag_exposure_stats x WHERE x.flag_key = $1 AND x.at >= $2 AND x.variant = s.variant)::bigint AS errors
-FROM flag_exposure_stats s CROSS JOIN LATERAL unnest(s.latency_buckets) WITH ORDINALITY AS b(n, i)
-WHERE s.flag_key = $1 AND s.at >= $2
-GROUP BY s.variant, b.i`;
+WITH window_rows AS (
+  SELECT variant, requests, errors, latency_buckets FROM flag_exposure_stats WHERE flag_key = $1 AND at >= $2
+), totals AS (
+  SELECT variant, sum(requests)::bigint AS requests, sum(errors)::bigint AS errors FROM window_rows GROUP BY variant
+), buckets AS (
+  SELECT w.variant, b.i::int AS i, sum(b.n)::bigint AS n
+  FROM window_rows w CROSS JOIN LATERAL unnest(w.latency_buckets) WITH ORDINALITY AS b(n, i)
+  GROUP BY w.variant, b.i
+)
+SELECT b.variant, b.i, b.n, t.requests, t.errors FROM buckets b JOIN totals t USING (variant)`;
 const complaintsSql = `
 SELECT count(DISTINCT user_id)::int AS n FROM flag_problem_reports WHERE flag_key = $1 AND at >= $2`;
 
