@@ -1,10 +1,9 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
-import { createInterface } from 'node:readline';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { startNodeProcess } from './nodeProcess.js';
 
 /**
  * The gateway as production runs it: `npm run build`, then `node --enable-source-maps dist/main.js`
@@ -81,61 +80,13 @@ export async function startGatewayProcess(
   label: string,
 ): Promise<GatewayProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, GATEWAY_ARGS, {
-    cwd: projectRoot,
-    // Nothing from the bench's environment leaks in (a stray FEED_POLICY, NODE_OPTIONS from tsx…).
-    env: { PATH: process.env.PATH ?? '', ...env, PORT: String(port) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  killOnExit(child);
-  const pid = child.pid;
-  if (pid === undefined) throw new Error(`${label}: could not spawn node`);
-  const tail: string[] = [];
-  for (const stream of [child.stdout, child.stderr]) {
-    createInterface({ input: stream }).on('line', (line) => {
-      tail.push(line);
-      if (tail.length > 20) tail.shift();
-      console.error(`${label}: ${line}`);
-    });
-  }
-  // Set by the exit listener; an object so the checks below are not narrowed away.
-  const state: { exited: string | null } = { exited: null };
-  const exit = new Promise<string>((resolve) =>
-    child.once('exit', (code, signal) => {
-      state.exited = signal ? `signal ${signal}` : `exit ${code}`;
-      resolve(state.exited);
-    }),
-  );
   const url = `http://127.0.0.1:${port}`;
-
-  const stop = async (graceMs = 15_000) => {
-    if (state.exited) return state.exited;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-    try {
-      return await exit;
-    } finally {
-      clearTimeout(timer);
-    }
-  };
-
-  try {
-    const deadline = performance.now() + 60_000;
-    for (;;) {
-      if (state.exited)
-        throw new Error(`${label} ended (${state.exited}) before it was ready:\n${tail.join('\n')}`);
-      const ready = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2000) }).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (ready) break;
-      if (performance.now() > deadline) throw new Error(`${label} was not ready within 60 s`);
-      await sleep(200);
-    }
-  } catch (error) {
-    await stop(2000);
-    throw error;
-  }
+  const { pid, stop } = await startNodeProcess({
+    args: GATEWAY_ARGS,
+    env: { ...env, PORT: String(port) },
+    label,
+    readyUrl: `${url}/readyz`,
+  });
 
   return {
     pid,

@@ -1,7 +1,5 @@
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort, killOnExit, projectRoot } from './gatewayProcess.js';
+import { freePort } from './gatewayProcess.js';
+import { startNodeProcess } from './nodeProcess.js';
 
 /**
  * The queue worker as production runs it (`npm run worker` without its `npm run build`): `node
@@ -50,67 +48,20 @@ function parseCounters(text: string): WorkerCounters {
  */
 export async function startWorkerProcess(env: Record<string, string>, label: string): Promise<WorkerProcess> {
   const port = await freePort();
-  const started = performance.now();
-  const child = spawn(process.execPath, WORKER_ARGS, {
-    cwd: projectRoot,
-    // Nothing from the bench's environment leaks in (NODE_OPTIONS from tsx, a stray WORKER_*…).
-    env: { PATH: process.env.PATH ?? '', ...env, HOST: '127.0.0.1', WORKER_METRICS_PORT: String(port) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  killOnExit(child);
-  const pid = child.pid;
-  if (pid === undefined) throw new Error(`${label}: could not spawn node`);
-  const tail: string[] = [];
-  for (const stream of [child.stdout, child.stderr]) {
-    createInterface({ input: stream }).on('line', (line) => {
-      tail.push(line);
-      if (tail.length > 20) tail.shift();
-      console.error(`${label}: ${line}`);
-    });
-  }
-  const state: { exited: string | null } = { exited: null };
-  const exit = new Promise<string>((resolve) =>
-    child.once('exit', (code, signal) => {
-      state.exited = signal ? `signal ${signal}` : `exit ${code}`;
-      resolve(state.exited);
-    }),
-  );
   const metricsUrl = `http://127.0.0.1:${port}/metrics`;
-
-  const stop = async (graceMs = 15_000) => {
-    if (state.exited) return state.exited;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-    try {
-      return await exit;
-    } finally {
-      clearTimeout(timer);
-    }
-  };
-
   // Each answered scrape runs the worker's queue-depth SQL, so probe until the first answer only.
-  try {
-    const deadline = started + 60_000;
-    for (;;) {
-      if (state.exited)
-        throw new Error(`${label} ended (${state.exited}) before it was ready:\n${tail.join('\n')}`);
-      const ready = await fetch(metricsUrl, { signal: AbortSignal.timeout(2000) }).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (ready) break;
-      if (performance.now() > deadline) throw new Error(`${label} was not ready within 60 s`);
-      await sleep(25);
-    }
-  } catch (error) {
-    await stop(2000);
-    throw error;
-  }
+  const { pid, readyMs, stop } = await startNodeProcess({
+    args: WORKER_ARGS,
+    env: { ...env, HOST: '127.0.0.1', WORKER_METRICS_PORT: String(port) },
+    label,
+    readyUrl: metricsUrl,
+    probeMs: 25,
+  });
 
   return {
     pid,
     label,
-    readyMs: Math.round(performance.now() - started),
+    readyMs,
     counters: async () => parseCounters(await (await fetch(metricsUrl)).text()),
     stop,
   };
