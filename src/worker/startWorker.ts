@@ -55,8 +55,13 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
     );
   const invalidate: InvalidateFeatures = async (ids) => {
     const keys = featureKeysOf(ids);
-    if (!redis || redis.status !== 'ready' || keys.length === 0) return;
-    await redis.del(...keys).catch(() => undefined);
+    if (!redis || keys.length === 0) return;
+    // Redis down: the keys go stale until their TTL; counted so a dashboard shows it.
+    if (redis.status !== 'ready') {
+      metrics.invalidationSkipped(keys.length);
+      return;
+    }
+    await redis.del(...keys).catch(() => metrics.invalidationSkipped(keys.length));
   };
   const handlers: Record<QueueName, JobHandler> = {
     events: createEventHandler(invalidate),

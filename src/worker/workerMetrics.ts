@@ -8,6 +8,8 @@ export type ItemOutcome = 'claimed' | 'succeeded' | 'failed' | 'lost' | 'release
 export interface WorkerMetrics {
   registry: Registry;
   count: (queue: QueueName, outcome: ItemOutcome, ms?: number) => void;
+  /** Cached feature keys the worker could not drop (Redis down): they go stale until their TTL. */
+  invalidationSkipped: (keys: number) => void;
   /** Serves GET /metrics on a port of its own; resolves with the bound port. */
   serve: (host: string, port: number) => Promise<{ port: number; close: () => Promise<void> }>;
 }
@@ -29,6 +31,11 @@ export function createWorkerMetrics(pool: pg.Pool, queues: QueueName[]): WorkerM
     name: 'lodestar_worker_items_total',
     help: 'Queue items by queue and outcome (claimed, succeeded, failed = retried or moved to error, lost = lease lost, released)',
     labelNames: ['queue', 'outcome'],
+    registers: [registry],
+  });
+  const skipped = new Counter({
+    name: 'lodestar_worker_feature_invalidations_skipped_total',
+    help: 'Cached feature keys not dropped because Redis was unavailable (they expire by TTL instead)',
     registers: [registry],
   });
   const duration = new Histogram({
@@ -70,6 +77,7 @@ export function createWorkerMetrics(pool: pg.Pool, queues: QueueName[]): WorkerM
       items.inc({ queue, outcome });
       if (ms !== undefined && outcome !== 'claimed') duration.observe({ queue }, ms / 1000);
     },
+    invalidationSkipped: (keys) => skipped.inc(keys),
     serve: async (host, port) => {
       const server: Server = createServer((request, response) => {
         if (request.method !== 'GET' || request.url !== '/metrics') {

@@ -45,4 +45,27 @@ describe('worker metrics', () => {
       await worker.stop(1000);
     }
   });
+
+  it('counts the cached features it could not drop while Redis is unreachable', async () => {
+    const worker = await startWorker(
+      testConfig(db, {
+        WORKER_METRICS_PORT: '0',
+        WORKER_MAINTENANCE: 'false',
+        WORKER_POLL_MS: '100',
+        // Nothing listens on port 1: the worker runs without Redis, as during an outage.
+        REDIS_URL: 'redis://127.0.0.1:1',
+      }),
+      silentLogger,
+    );
+    try {
+      const [id] = await enqueueEvents(db.pool, 'comment.created', [{ listingId: '999999' }]);
+      await waitUntil(async () => (await queueRow(db.pool, 'events', id!)).status === 'done', 'the item');
+      await waitUntil(async () => {
+        const text = await (await fetch(`http://127.0.0.1:${worker.metricsPort}/metrics`)).text();
+        return /lodestar_worker_feature_invalidations_skipped_total [1-9]/.test(text);
+      }, 'the skipped invalidation to be counted');
+    } finally {
+      await worker.stop(2000);
+    }
+  });
 });
