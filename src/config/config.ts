@@ -109,6 +109,11 @@ const envSchema = z.object({
   FEATURE_BREAKER_OPEN_MS: int(100, 600_000).default(2000),
   MAX_INTERESTS: int(1, 1000).default(50),
   WORKER_DATABASE_URL: postgresUrl.optional(),
+  WORKER_DATABASE_ROLE: z
+    .string()
+    .trim()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a PostgreSQL role name such as lodestar_worker')
+    .default('lodestar_worker'),
   WORKER_EVENTS: booleanFlag.default(true),
   WORKER_DISCOVERY: booleanFlag.default(true),
   WORKER_MAINTENANCE: booleanFlag.default(true),
@@ -181,8 +186,10 @@ export interface Config {
   };
   /** The queue worker (npm run worker). */
   worker: {
-    /** Connects as the schema owner by default: it runs maintenance (ANALYZE, GC) and derived writes. */
+    /** Where the worker connects (the owner's URL by default); each session switches to `role`. */
     databaseUrl: string | undefined;
+    /** The least-privilege role every worker session runs as (lodestar_worker). */
+    role: string;
     events: { enabled: boolean; concurrency: number };
     discovery: { enabled: boolean; concurrency: number };
     /** Scheduled maintenance (GC, decay, gap discovery, ANALYZE); one worker runs each task per interval. */
@@ -347,6 +354,7 @@ export function loadConfig(
     redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX, commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS },
     worker: {
       databaseUrl: e.WORKER_DATABASE_URL ?? e.MIGRATION_DATABASE_URL ?? e.DATABASE_URL,
+      role: e.WORKER_DATABASE_ROLE,
       events: { enabled: e.WORKER_EVENTS, concurrency: e.WORKER_EVENTS_CONCURRENCY },
       discovery: { enabled: e.WORKER_DISCOVERY, concurrency: e.WORKER_DISCOVERY_CONCURRENCY },
       maintenance: e.WORKER_MAINTENANCE,

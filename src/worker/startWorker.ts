@@ -38,7 +38,8 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
     connectionString: url,
     max: poolMax,
     application_name: 'lodestar-worker',
-    options: `-c statement_timeout=${config.database.statementTimeoutMs}`,
+    // The worker's own role (not the owner's), acting as the service identity for RLS.
+    options: `-c statement_timeout=${config.database.statementTimeoutMs} -c role=${config.worker.role} -c lodestar.role=service`,
   });
   pool.on('error', (error) => logger.warn({ err: error }, 'idle worker connection lost'));
   const enabled = (['events', 'discovery'] as const).filter((name) => config.worker[name].enabled);
