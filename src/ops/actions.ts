@@ -4,7 +4,7 @@ import { evaluateRollouts } from '../flags/evaluateRollouts.js';
 import { changeRollout, flagThresholdsSchema, nextStep, saveFlag } from '../flags/flags.js';
 import { withAudit } from './audit.js';
 import { analyzeHotTables, backfillProfileEmbeddings, decayInterests, runGc } from './maintenanceActions.js';
-import { inAdminTx, type OpsRunner } from './opsRunner.js';
+import { inAdminTx, type OpsRunner, type RolloutSettings } from './opsRunner.js';
 import {
   enqueueDiscovery,
   requeueDiscoveryErrors,
@@ -20,10 +20,7 @@ const flag = z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : 
 const reason = z.string().trim().max(500).optional();
 const flagKey = z.string().trim().min(1).max(64);
 
-export interface RolloutSettings {
-  windowSec: number;
-  minRequests: number;
-}
+export type { RolloutSettings };
 
 interface ActionDef<S extends z.ZodType, R> {
   description: string;

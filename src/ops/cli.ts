@@ -6,6 +6,7 @@ import { ConfigError, loadConfig, type Config } from '../config/config.js';
 import { coerceError } from '../errors/errors.js';
 import { isOpsActionName, opsActions, runOpsAction } from './actions.js';
 import { evaluateAlerts } from './alerts.js';
+import { createOpsRunner } from './opsRunner.js';
 
 const usage = `usage: npm run ops -- <action> [--name value ...]
        npm run ops -- list            the actions and their arguments
@@ -93,14 +94,11 @@ export async function runCli(
       }
     })();
     const { result, auditId, durationMs } = await runOpsAction(
-      {
+      createOpsRunner(config, {
         pool,
         actor: { id: null, role: 'cli', requestId: `cli:${user}@${os.hostname()}` },
-        statementTimeoutMs: config.database.statementTimeoutMs,
         ownerUrl: url,
-        indexBuildTimeoutMs: config.ops.indexBuildTimeoutMs,
-        rollouts: { windowSec: config.flags.evaluationWindowSec, minRequests: config.flags.minRequests },
-      },
+      }),
       command,
       parseArgs(rest),
     );

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { isStatementTimeout } from '../errors/databaseErrors.js';
+import { repeatUntilShort } from './batches.js';
 import { inAdminTx, type OpsRunner } from './opsRunner.js';
 
 /** Rows one GC statement may delete, so each stays well inside the 5 s statement timeout. */
@@ -22,12 +23,7 @@ export async function gcInSteps(
       ? `SELECT ${fn}(p_max_rows => $1) AS n`
       : `SELECT ${fn}(p_retention => make_interval(days => $2), p_max_rows => $1) AS n`;
   const values = retentionDays === undefined ? [GC_STEP_ROWS] : [GC_STEP_ROWS, retentionDays];
-  let total = 0;
-  for (;;) {
-    const n = Number((await step(sql, values)).rows[0]?.n ?? 0);
-    total += n;
-    if (n < GC_STEP_ROWS) return total;
-  }
+  return repeatUntilShort(GC_STEP_ROWS, async () => Number((await step(sql, values)).rows[0]?.n ?? 0));
 }
 
 /** Runbook "Cleanup Old Signals", one bounded statement per transaction. */

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { Config } from '../config/config.js';
 import { withIdentity } from '../db/identity.js';
 import type { OpsActor } from './audit.js';
 
@@ -25,4 +26,23 @@ export function inAdminTx<T>(runner: OpsRunner, fn: (client: pg.PoolClient) => P
     await client.query(`SET LOCAL statement_timeout = ${Math.trunc(runner.statementTimeoutMs)}`);
     return fn(client);
   });
+}
+
+/** How evaluateRollouts judges flags (FLAGS_EVALUATION_WINDOW_SEC, FLAGS_MIN_REQUESTS). */
+export interface RolloutSettings {
+  windowSec: number;
+  minRequests: number;
+}
+
+/** A runner with the configured batch timeout, index build timeout and rollout judgement. */
+export function createOpsRunner(
+  config: Pick<Config, 'database' | 'ops' | 'flags'>,
+  where: Pick<OpsRunner, 'pool' | 'actor' | 'ownerUrl'>,
+): OpsRunner & { rollouts: RolloutSettings } {
+  return {
+    ...where,
+    statementTimeoutMs: config.database.statementTimeoutMs,
+    indexBuildTimeoutMs: config.ops.indexBuildTimeoutMs,
+    rollouts: { windowSec: config.flags.evaluationWindowSec, minRequests: config.flags.minRequests },
+  };
 }

@@ -1,50 +1,32 @@
 import { randomUUID } from 'node:crypto';
 import { createBadUserInputError, createNotFoundError } from '../errors/errors.js';
+import { createLeaseQueue, type QueueName } from '../worker/leaseQueue.js';
+import { repeatUntilShort } from './batches.js';
 import { inAdminTx, type OpsRunner } from './opsRunner.js';
 
 /** Rows one requeue statement touches, so each stays well inside the statement timeout. */
 const REQUEUE_BATCH = 10_000;
 
-/**
- * The runbook's requeue statements ("Worker Stuck", "Discovery Queue Backlog"), bounded per statement;
- * table and status names are constants here, never input.
- */
-const requeueSql = {
-  stuckEvents: `
-UPDATE events_queue SET status = 'queued', lease_token = NULL, lease_expires_at = NULL
- WHERE id IN (SELECT id FROM events_queue WHERE status = 'leased' AND lease_expires_at < now() LIMIT $1)
-   AND status = 'leased' AND lease_expires_at < now()`,
-  stuckDiscovery: `
-UPDATE marketplace_discovery_queue SET status = 'queued', lease_token = NULL, lease_expires_at = NULL
- WHERE id IN (SELECT id FROM marketplace_discovery_queue
-              WHERE status = 'processing' AND lease_expires_at < now() LIMIT $1)
-   AND status = 'processing' AND lease_expires_at < now()`,
-  discoveryErrors: `
+/** Runbook "Discovery Queue Backlog": failed items below the threshold, a bounded batch per statement. */
+const requeueErrorsSql = `
 UPDATE marketplace_discovery_queue SET status = 'queued', attempts = 0, last_error = NULL, run_after = now()
  WHERE id IN (SELECT id FROM marketplace_discovery_queue WHERE status = 'error' AND attempts < $2 LIMIT $1)
-   AND status = 'error'`,
-} as const;
+   AND status = 'error'`;
 
-async function requeueInBatches(runner: OpsRunner, sql: string, extra: unknown[] = []): Promise<number> {
-  let total = 0;
-  for (;;) {
-    const n = await inAdminTx(
-      runner,
-      async (client) => (await client.query(sql, [REQUEUE_BATCH, ...extra])).rowCount ?? 0,
-    );
-    total += n;
-    if (n < REQUEUE_BATCH) return total;
-  }
-}
+/** The worker's own requeue of expired leases, in bounded batches, each its own admin transaction. */
+const requeueExpired = (runner: OpsRunner, queue: QueueName): Promise<number> =>
+  repeatUntilShort(REQUEUE_BATCH, () =>
+    inAdminTx(runner, (client) => createLeaseQueue(queue).reclaimExpired(client, REQUEUE_BATCH)),
+  );
 
 /** Runbook "Worker Stuck": expired events leases back to queued. */
 export async function requeueStuckEvents(runner: OpsRunner): Promise<{ requeued: number }> {
-  return { requeued: await requeueInBatches(runner, requeueSql.stuckEvents) };
+  return { requeued: await requeueExpired(runner, 'events') };
 }
 
 /** Expired discovery leases (status processing) back to queued. */
 export async function requeueStuckDiscovery(runner: OpsRunner): Promise<{ requeued: number }> {
-  return { requeued: await requeueInBatches(runner, requeueSql.stuckDiscovery) };
+  return { requeued: await requeueExpired(runner, 'discovery') };
 }
 
 /**
@@ -55,7 +37,13 @@ export async function requeueDiscoveryErrors(
   runner: OpsRunner,
   args: { maxAttempts: number },
 ): Promise<{ requeued: number; maxAttempts: number }> {
-  const requeued = await requeueInBatches(runner, requeueSql.discoveryErrors, [args.maxAttempts]);
+  const requeued = await repeatUntilShort(REQUEUE_BATCH, () =>
+    inAdminTx(
+      runner,
+      async (client) =>
+        (await client.query(requeueErrorsSql, [REQUEUE_BATCH, args.maxAttempts])).rowCount ?? 0,
+    ),
+  );
   return { requeued, maxAttempts: args.maxAttempts };
 }
 

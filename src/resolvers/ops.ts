@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Context } from '../context.js';
 import { createBadUserInputError } from '../errors/errors.js';
-import { flagColumns, flagFromRow, type Flag, type FlagRow } from '../flags/flags.js';
+import { listFlags, type Flag } from '../flags/flags.js';
 import {
   changesFlags,
   runOpsAction,
@@ -12,21 +12,17 @@ import {
 import { evaluateAlerts, type Alert } from '../ops/alerts.js';
 import { actorOf } from '../ops/audit.js';
 import { backfillProgress, type BackfillProgress } from '../ops/maintenanceActions.js';
-import { inAdminTx, type OpsRunner } from '../ops/opsRunner.js';
+import { createOpsRunner, inAdminTx, type OpsRunner } from '../ops/opsRunner.js';
 import { vectorHealth as readVectorHealth, type VectorHealth } from '../ops/vectorIndexes.js';
 import { pageRequest, toConnection, type Connection, type ConnectionArgs } from './pagination.js';
 
 /** The ops runner of an admin's request: the gateway pool, the admin as actor, the 5 s batches. */
-export function opsRunnerOf(ctx: Context): OpsRunner & { rollouts: RolloutSettings } {
-  return {
+export const opsRunnerOf = (ctx: Context): OpsRunner & { rollouts: RolloutSettings } =>
+  createOpsRunner(ctx.config, {
     pool: ctx.db.pool,
     actor: actorOf(ctx),
-    statementTimeoutMs: ctx.config.database.statementTimeoutMs,
     ownerUrl: ctx.config.database.migrationUrl,
-    indexBuildTimeoutMs: ctx.config.ops.indexBuildTimeoutMs,
-    rollouts: { windowSec: ctx.config.flags.evaluationWindowSec, minRequests: ctx.config.flags.minRequests },
-  };
-}
+  });
 
 /** Runs an audited ops action for the admin; flag changes apply to this instance at once. */
 export async function runAction<N extends OpsActionName>(
@@ -235,12 +231,7 @@ export async function auditLog(
   return toConnection(request, rows, (row) => [row.id] as const);
 }
 
-export async function flags(ctx: Context): Promise<Flag[]> {
-  const { rows } = await inAdminTx(opsRunnerOf(ctx), (client) =>
-    client.query<FlagRow>(`SELECT ${flagColumns} FROM feature_flags ORDER BY key`),
-  );
-  return rows.map(flagFromRow);
-}
+export const flags = (ctx: Context): Promise<Flag[]> => inAdminTx(opsRunnerOf(ctx), listFlags);
 
 export interface FlagChange {
   fromPct: number | null;

@@ -51,8 +51,11 @@ export interface LeaseQueue {
   fail(client: Queryable, item: LeasedItem, error: Error): Promise<boolean>;
   /** Gives a lease back unfinished (shutdown): queued again at once, no attempt counted. */
   release(client: Queryable, item: LeasedItem): Promise<boolean>;
-  /** Expired leases back to queued: the runbook's requeue statement, run by every worker. */
-  reclaimExpired(client: Queryable): Promise<number>;
+  /**
+   * Expired leases back to queued (at most `limit`): the runbook's requeue statement, run by every
+   * worker and by the ops requeue actions.
+   */
+  reclaimExpired(client: Queryable, limit?: number): Promise<number>;
 }
 
 export function createLeaseQueue(name: QueueName): LeaseQueue {
@@ -80,9 +83,11 @@ UPDATE ${table}
        lease_token = NULL, lease_expires_at = NULL
  WHERE ${ownedBy}`;
   const releaseSql = `UPDATE ${table} SET status = 'queued', lease_token = NULL, lease_expires_at = NULL WHERE ${ownedBy}`;
+  // LIMIT NULL is no limit: the worker takes every expired lease, the ops action a bounded batch.
   const reclaimSql = `
 UPDATE ${table} SET status = 'queued', lease_token = NULL, lease_expires_at = NULL
- WHERE status = '${leased}' AND lease_expires_at < now()`;
+ WHERE id IN (SELECT id FROM ${table} WHERE status = '${leased}' AND lease_expires_at < now() LIMIT $1)
+   AND status = '${leased}' AND lease_expires_at < now()`;
 
   return {
     name,
@@ -117,8 +122,8 @@ UPDATE ${table} SET status = 'queued', lease_token = NULL, lease_expires_at = NU
     async release(client, item) {
       return (await client.query(releaseSql, [item.id, item.leaseToken])).rowCount === 1;
     },
-    async reclaimExpired(client) {
-      return (await client.query(reclaimSql)).rowCount ?? 0;
+    async reclaimExpired(client, limit) {
+      return (await client.query(reclaimSql, [limit ?? null])).rowCount ?? 0;
     },
   };
 }
