@@ -220,12 +220,12 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
       const hasToken = request.headers.authorization !== undefined;
       try {
         viewers.set(request, await verifyToken(request.headers.authorization));
-        if (hasToken) telemetry.recordKernel('auth', performance.now() - started, true);
       } catch (error) {
-        // A refused token is the caller's problem, not a failure of the auth kernel.
-        if (hasToken) telemetry.recordKernel('auth', performance.now() - started, true);
         const message = error instanceof Error ? error.message : 'invalid token';
         return sendGraphQLError(reply.header('www-authenticate', 'Bearer'), 401, 'UNAUTHENTICATED', message);
+      } finally {
+        // A refused token is the caller's problem, not a failure of the auth kernel: ok either way.
+        if (hasToken) telemetry.recordKernel('auth', performance.now() - started, true);
       }
     },
     handler: handler,
