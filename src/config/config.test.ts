@@ -35,6 +35,8 @@ describe('loadConfig', () => {
       maxAliases: 30,
       maxTokens: 3000,
       maxComplexity: 5000,
+      maxFields: 2000,
+      hideSuggestions: false,
     });
     expect(config.bodyLimitBytes).toBe(1024 * 1024);
   });

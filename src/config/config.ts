@@ -78,6 +78,7 @@ const envSchema = z.object({
   GRAPHQL_MAX_ALIASES: int(0, 1000).default(30),
   GRAPHQL_MAX_TOKENS: int(10, 100_000).default(3000),
   GRAPHQL_MAX_COMPLEXITY: int(1, 1_000_000).default(5000),
+  GRAPHQL_MAX_FIELDS: int(1, 1_000_000).default(2000),
   FEED_EPSILON: zeroToOne.default(0.1),
   FEED_POLICY: z.enum(['epsilon_greedy', 'thompson']).default('epsilon_greedy'),
   FEED_POSTERIOR_REFRESH_SEC: int(5, 86_400).default(60),
@@ -252,6 +253,10 @@ export interface Config {
     maxAliases: number;
     maxTokens: number;
     maxComplexity: number;
+    /** Most field selections per operation once fragments are expanded. */
+    maxFields: number;
+    /** Leave graphql-js's "Did you mean …?" suggestions out of every error (production). */
+    hideSuggestions: boolean;
   };
   feed: {
     /** Which exploration policy serves the feed. */
@@ -415,6 +420,8 @@ export function loadConfig(
       maxAliases: e.GRAPHQL_MAX_ALIASES,
       maxTokens: e.GRAPHQL_MAX_TOKENS,
       maxComplexity: e.GRAPHQL_MAX_COMPLEXITY,
+      maxFields: e.GRAPHQL_MAX_FIELDS,
+      hideSuggestions: production || e.GRAPHQL_INTROSPECTION === false,
     },
     feed: {
       policy: e.FEED_POLICY,

@@ -2,14 +2,26 @@ import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { createComplexityRule } from '@pothos/plugin-complexity';
-import { GraphQLError, validate, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
+import {
+  getVariableValues,
+  GraphQLError,
+  OperationTypeNode,
+  validate,
+  type GraphQLFormattedError,
+  type GraphQLSchema,
+} from 'graphql';
 import type { Config } from '../config/config.js';
 import type { Context } from '../context.js';
 import { toPublicDatabaseError } from '../errors/databaseErrors.js';
 import { createError, publicErrorCodes } from '../errors/errors.js';
 import type { Logger } from './logger.js';
 import { operationLabel, type Metrics } from './metrics.js';
-import { createMaxAliasesRule, createMaxDepthRule } from './protection.js';
+import {
+  createMaxAliasesRule,
+  createMaxDepthRule,
+  createMaxFieldsRule,
+  rootResponseNames,
+} from './protection.js';
 import { adminRootFields, telemetryPlugin } from './telemetryPlugin.js';
 import type { FlagStore } from '../flags/flagStore.js';
 import type { Telemetry } from '../ops/telemetry.js';
@@ -41,20 +53,61 @@ function isPublic(formatted: GraphQLFormattedError, error: unknown): boolean {
   return publicErrorCodes.has(code) || apolloPublicCodes.has(code);
 }
 
+/** graphql-js's "Did you mean …?" suggestions name schema members the caller did not ask about. */
+const suggestionPattern = / ?Did you mean [^?]*\?/g;
+
+export function stripSuggestions(message: string): string {
+  return message.replace(suggestionPattern, '');
+}
+
+/**
+ * Apollo labels every validation error GRAPHQL_VALIDATION_FAILED; a refusal of ours that carries a
+ * public code of its own (QUERY_TOO_COMPLEX for too many fields) keeps it.
+ */
+function publicCodeOf(formatted: GraphQLFormattedError, error: unknown): string | undefined {
+  if (codeOf(formatted) !== 'GRAPHQL_VALIDATION_FAILED' || !(error instanceof GraphQLError)) return undefined;
+  const original = error.originalError;
+  if (!(original instanceof GraphQLError)) return undefined;
+  const code = original.extensions.code;
+  return typeof code === 'string' && publicErrorCodes.has(code) ? code : undefined;
+}
+
 /**
  * Apollo passes resolver messages through unchanged even in production: everything that is not one of
  * our coded errors is replaced by a generic message (and logged with the request id elsewhere).
+ * With `hideSuggestions` (production) no message keeps graphql-js's "Did you mean …?" suggestions.
  */
-export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
-  const { locations, path } = formatted;
-  if (isPublic(formatted, error)) {
-    const { stacktrace: _stacktrace, http: _http, ...extensions } = formatted.extensions ?? {};
-    return { message: formatted.message, locations, path, extensions };
-  }
-  const mapped = toPublicDatabaseError(unwrapResolverError(error));
-  if (mapped) return { message: mapped.message, locations, path, extensions: { code: codeOf(mapped) } };
-  return { message: 'internal server error', locations, path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
+export function createFormatError(
+  options: { hideSuggestions: boolean } = { hideSuggestions: false },
+): (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError {
+  const message = (text: string) => (options.hideSuggestions ? stripSuggestions(text) : text);
+  return (formatted, error) => {
+    const { locations, path } = formatted;
+    if (isPublic(formatted, error)) {
+      const { stacktrace: _stacktrace, http: _http, ...extensions } = formatted.extensions ?? {};
+      const code = publicCodeOf(formatted, error);
+      return {
+        message: message(formatted.message),
+        locations,
+        path,
+        extensions: code ? { ...extensions, code } : extensions,
+      };
+    }
+    const mapped = toPublicDatabaseError(unwrapResolverError(error));
+    if (mapped) {
+      return { message: message(mapped.message), locations, path, extensions: { code: codeOf(mapped) } };
+    }
+    return {
+      message: 'internal server error',
+      locations,
+      path,
+      extensions: { code: 'INTERNAL_SERVER_ERROR' },
+    };
+  };
 }
+
+/** The formatter without suggestion hiding (development). */
+export const formatError = createFormatError();
 
 function rejectionReason(error: GraphQLError): string | undefined {
   const reason = error.extensions.reason;
@@ -95,22 +148,72 @@ function metricsPlugin(metrics: Metrics): ApolloServerPlugin<Context> {
   };
 }
 
-/** Cost limit, checked after the operation is known and before anything executes. */
-function complexityPlugin(maxComplexity: number): ApolloServerPlugin<Context> {
+/**
+ * Cost limit, checked after the operation is known and before anything executes. The variables are
+ * coerced first: a value of the wrong type or an unknown enum value is the caller's mistake
+ * (BAD_USER_INPUT), not a cost problem.
+ */
+function complexityPlugin(maxComplexity: number, hideSuggestions: boolean): ApolloServerPlugin<Context> {
   return {
     requestDidStart: async () => ({
-      didResolveOperation: async ({ document, operationName, request, contextValue, schema }) => {
+      didResolveOperation: async ({ document, operation, operationName, request, contextValue, schema }) => {
+        // No operation: execution reports the unknown or missing operation name.
+        if (!operation) return;
+        const coerced = getVariableValues(
+          schema,
+          operation.variableDefinitions ?? [],
+          request.variables ?? {},
+          {
+            hideSuggestions,
+            maxErrors: 10,
+          },
+        );
+        if (coerced.errors) {
+          const [first] = coerced.errors;
+          throw createError('BAD_USER_INPUT', first?.message ?? 'invalid variables', {
+            http: { status: 400 },
+          });
+        }
         const rule = createComplexityRule({
           context: contextValue,
           variableValues: request.variables ?? {},
           operationName,
           maxComplexity,
         });
-        const [error] = validate(schema, document, [rule]);
+        const [error] = validate(schema, document, [rule], { hideSuggestions });
         if (error) {
           throw createError('QUERY_TOO_COMPLEX', `the query is too expensive: ${error.message}`, {
             reason: 'complexity',
           });
+        }
+      },
+    }),
+  };
+}
+
+/**
+ * One Idempotency-Key header names one write: a document with more than one mutation field under a
+ * header key is refused before anything runs (otherwise the first field commits under the key and the
+ * second is answered as a reuse of it). Fields may still carry their own `idempotencyKey` argument.
+ */
+function idempotencyHeaderPlugin(): ApolloServerPlugin<Context> {
+  return {
+    requestDidStart: async () => ({
+      didResolveOperation: async ({ document, operation, contextValue }) => {
+        if (
+          !operation ||
+          operation.operation !== OperationTypeNode.MUTATION ||
+          contextValue.idempotencyKey === null
+        )
+          return;
+        const fields = rootResponseNames(document, operation);
+        if (fields.size > 1) {
+          throw createError(
+            'BAD_REQUEST',
+            `an Idempotency-Key header covers exactly one mutation field, and this operation has ${fields.size}; ` +
+              'send one mutation per request, or give each field its own idempotencyKey argument without the header',
+            { reason: 'idempotency' },
+          );
         }
       },
     }),
@@ -132,16 +235,20 @@ export function createApollo(
     includeStacktraceInErrorResponses: false,
     allowBatchedHttpRequests: false,
     parseOptions: { maxTokens: config.graphql.maxTokens },
+    // Each of our rules walks the document once, memoising fragments: linear in the document's size.
     validationRules: [
+      createMaxFieldsRule(config.graphql.maxFields),
       createMaxDepthRule(config.graphql.maxDepth),
       createMaxAliasesRule(config.graphql.maxAliases),
     ],
-    formatError,
+    validationOptions: { hideSuggestions: config.graphql.hideSuggestions },
+    formatError: createFormatError({ hideSuggestions: config.graphql.hideSuggestions }),
     logger: deps.logger,
     plugins: [
       ApolloServerPluginLandingPageDisabled(),
       metricsPlugin(deps.metrics),
-      complexityPlugin(config.graphql.maxComplexity),
+      idempotencyHeaderPlugin(),
+      complexityPlugin(config.graphql.maxComplexity, config.graphql.hideSuggestions),
       telemetryPlugin({
         telemetry: deps.telemetry,
         flags: deps.flags,
