@@ -3,6 +3,7 @@ import {
   Kind,
   type ASTVisitor,
   type DocumentNode,
+  type FieldNode,
   type FragmentDefinitionNode,
   type OperationDefinitionNode,
   type SelectionSetNode,
@@ -97,20 +98,20 @@ export class DocumentWalker {
 }
 
 /**
- * The response names of an operation's root fields, through fragments and inline fragments (each
- * fragment expanded once, like execution's field collection). `__typename` is left out.
+ * An operation's root fields, through fragments and inline fragments, each fragment expanded once
+ * (like execution's field collection): linear in the document.
  */
-export function rootResponseNames(document: DocumentNode, operation: OperationDefinitionNode): Set<string> {
+export function rootFields(document: DocumentNode, operation: OperationDefinitionNode): FieldNode[] {
   const fragments = new Map<string, FragmentDefinitionNode>();
   for (const definition of document.definitions) {
     if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
   }
-  const names = new Set<string>();
+  const fields: FieldNode[] = [];
   const expanded = new Set<string>();
   const collect = (selectionSet: SelectionSetNode): void => {
     for (const selection of selectionSet.selections) {
       if (selection.kind === Kind.FIELD) {
-        if (selection.name.value !== '__typename') names.add((selection.alias ?? selection.name).value);
+        fields.push(selection);
       } else if (selection.kind === Kind.INLINE_FRAGMENT) {
         collect(selection.selectionSet);
       } else {
@@ -123,6 +124,15 @@ export function rootResponseNames(document: DocumentNode, operation: OperationDe
     }
   };
   collect(operation.selectionSet);
+  return fields;
+}
+
+/** The response names of an operation's root fields (fields of one name run once); no `__typename`. */
+export function rootResponseNames(document: DocumentNode, operation: OperationDefinitionNode): Set<string> {
+  const names = new Set<string>();
+  for (const field of rootFields(document, operation)) {
+    if (field.name.value !== '__typename') names.add((field.alias ?? field.name).value);
+  }
   return names;
 }
 
