@@ -6,6 +6,7 @@ import { featuresMarkdown, type FeaturesResults } from './featuresReport.js';
 import { likesMarkdown, type LikesResults } from './likesReport.js';
 import type { LoadResult } from './load.js';
 import type { StatementCount } from './statements.js';
+import { validationMarkdown, type ValidationResults } from './validationPhase.js';
 import { workersMarkdown, type WorkersResults } from './workersReport.js';
 
 export interface Target {
@@ -180,9 +181,10 @@ export type LatestResults = Partial<BenchResults> & {
   features?: FeaturesResults;
   likes?: LikesResults;
   workers?: WorkersResults;
+  validation?: ValidationResults;
 };
 
-type Ran = { feed: boolean; features: boolean; likes: boolean; workers: boolean };
+type Ran = { feed: boolean; features: boolean; likes: boolean; workers: boolean; validation: boolean };
 
 const isFeedResults = (r: LatestResults): r is BenchResults & { features?: FeaturesResults } =>
   Array.isArray(r.runs) && Array.isArray(r.statements) && r.rss !== undefined;
@@ -196,6 +198,7 @@ export function latestMarkdown(latest: LatestResults, ran: Ran): string {
   if (latest.features) parts.push(`${carried('features')}${featuresMarkdown(latest.features)}`);
   if (latest.likes) parts.push(`${carried('likes')}${likesMarkdown(latest.likes)}`);
   if (latest.workers) parts.push(`${carried('workers')}${workersMarkdown(latest.workers)}`);
+  if (latest.validation) parts.push(`${carried('validation')}${validationMarkdown(latest.validation)}`);
   return parts.join('\n');
 }
 
@@ -208,10 +211,17 @@ export async function writeResults(
   features: FeaturesResults | null,
   likes: LikesResults | null,
   workers: WorkersResults | null,
+  validation: ValidationResults | null = null,
 ): Promise<{ json: string; latest: string; md: string; markdown: string }> {
   const dir = fileURLToPath(new URL('./results/', import.meta.url));
   await mkdir(dir, { recursive: true });
-  const date = feed?.date ?? features?.date ?? likes?.date ?? workers?.date ?? new Date().toISOString();
+  const date =
+    feed?.date ??
+    features?.date ??
+    likes?.date ??
+    workers?.date ??
+    validation?.date ??
+    new Date().toISOString();
   const paths = {
     json: `${dir}feed-${date.replace(/[:.]/g, '-')}.json`,
     latest: `${dir}latest.json`,
@@ -225,11 +235,13 @@ export async function writeResults(
     ...(features ? { features } : {}),
     ...(likes ? { likes } : {}),
     ...(workers ? { workers } : {}),
+    ...(validation ? { validation } : {}),
   };
   const {
     features: previousFeatures,
     likes: previousLikes,
     workers: previousWorkers,
+    validation: previousValidation,
     ...previousFeed
   } = previous;
   const latest: LatestResults = {
@@ -238,12 +250,14 @@ export async function writeResults(
     ...(features ? {} : { features: previousFeatures }),
     ...(likes ? {} : { likes: previousLikes }),
     ...(workers ? {} : { workers: previousWorkers }),
+    ...(validation ? {} : { validation: previousValidation }),
   };
   const ran = {
     feed: feed !== null,
     features: features !== null,
     likes: likes !== null,
     workers: workers !== null,
+    validation: validation !== null,
   };
   const markdown = latestMarkdown(latest, ran);
   await writeFormatted(paths.json, JSON.stringify(run, null, 2));

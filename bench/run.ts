@@ -20,6 +20,7 @@ import { evaluateTargets, writeResults, type BenchResults } from './report.js';
 import { BENCH_REDIS_PREFIX, readSettings, type BenchSettings, COUNTING_ENV } from './settings.js';
 import { startStatementProxy } from './statementProxy.js';
 import { countPerRequest, type StatementCount } from './statements.js';
+import { runValidationPhase, type ValidationResults } from './validationPhase.js';
 import { runWorkersPhase } from './workersPhase.js';
 import type { WorkersResults } from './workersReport.js';
 
@@ -156,7 +157,9 @@ async function main(): Promise<number> {
   const startedAt = new Date().toISOString();
   const loadAverageAtStart = os.loadavg();
   console.log(`phases: ${[...settings.phases].join(', ')} (BENCH_PHASES)`);
-  const dataset = await prepareBenchDatabase(settings);
+  // The validation phase needs no data (it uses a small database of its own): alone, it skips the big one.
+  const onlyValidation = [...settings.phases].every((phase) => phase === 'validation');
+  const dataset = onlyValidation ? null : await prepareBenchDatabase(settings);
   const env = gatewayEnv(settings);
   // What the gateway process will read from the same environment: token settings, pool sizes, feed knobs.
   const config = loadConfig({ ...env, PORT: '0' });
@@ -179,7 +182,7 @@ async function main(): Promise<number> {
   }
 
   let feed: BenchResults | null = null;
-  if (runFeed) {
+  if (runFeed && dataset) {
     const feedViewers = viewers.slice(0, settings.viewers);
     const feedTokens = tokens.slice(0, settings.viewers);
     feed = await runFeedPhase(env, settings, {
@@ -204,7 +207,10 @@ async function main(): Promise<number> {
   let workers: WorkersResults | null = null;
   if (settings.phases.has('workers')) workers = await runWorkersPhase(env, settings);
 
-  const paths = await writeResults(feed, features, likes, workers);
+  let validation: ValidationResults | null = null;
+  if (settings.phases.has('validation')) validation = await runValidationPhase(env, settings);
+
+  const paths = await writeResults(feed, features, likes, workers, validation);
   console.log(`\n${paths.markdown}`);
   console.log(`results: ${paths.json}\n         ${paths.latest}\n         ${paths.md}`);
   const runs = [...(feed?.runs ?? []), ...(features?.runs ?? []), ...(likes?.runs ?? [])];
@@ -219,7 +225,12 @@ async function main(): Promise<number> {
   if (failedItems > 0) console.error(`bench: ${failedItems} queue item(s) ended in error or unfinished`);
   const workersUnrestored = workers !== null && !workers.state.restored;
   if (workersUnrestored) console.error('bench: the workers phase did not leave the database as it found it');
-  return errors > 0 || unrestored || failedItems > 0 || workersUnrestored ? 1 : 0;
+  const validationFailed =
+    validation !== null &&
+    (validation.healthzFailures > 0 || validation.documents.some((d) => d.unexpected > 0 || d.refused === 0));
+  if (validationFailed)
+    console.error('bench: the validation phase saw an unrefused document or a failed /healthz');
+  return errors > 0 || unrestored || failedItems > 0 || workersUnrestored || validationFailed ? 1 : 0;
 }
 
 try {

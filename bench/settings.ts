@@ -38,7 +38,7 @@ export interface BenchSettings {
   workersSteadySec: number;
 }
 
-export const BENCH_PHASES = ['feed', 'features', 'likes', 'workers'] as const;
+export const BENCH_PHASES = ['feed', 'features', 'likes', 'workers', 'validation'] as const;
 export type BenchPhase = (typeof BENCH_PHASES)[number];
 
 export const BENCH_DATABASE = 'lodestar_bench';
