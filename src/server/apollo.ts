@@ -6,7 +6,7 @@ import { GraphQLError, validate, type GraphQLFormattedError, type GraphQLSchema 
 import type { Config } from '../config/config.js';
 import type { Context } from '../context.js';
 import { toPublicDatabaseError } from '../errors/databaseErrors.js';
-import { createError, publicErrorCodes } from '../errors/errors.js';
+import { createError, publicErrorCodes, UNAVAILABLE_RETRY_AFTER_SEC } from '../errors/errors.js';
 import type { Logger } from './logger.js';
 import { operationLabel, type Metrics } from './metrics.js';
 import { createMaxAliasesRule, createMaxDepthRule } from './protection.js';
@@ -52,7 +52,7 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
     return { message: formatted.message, locations, path, extensions };
   }
   const mapped = toPublicDatabaseError(unwrapResolverError(error));
-  if (mapped) return { message: mapped.message, locations, path, extensions: { code: codeOf(mapped) } };
+  if (mapped) return { message: mapped.message, locations, path, extensions: mapped.extensions };
   return { message: 'internal server error', locations, path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
 }
 
@@ -92,6 +92,25 @@ function metricsPlugin(metrics: Metrics): ApolloServerPlugin<Context> {
         },
       };
     },
+  };
+}
+
+/**
+ * UNAVAILABLE (Postgres away, a lost connection) tells the client when to come back: a `Retry-After`
+ * header, and HTTP 503 when nothing was served (no data at all), so proxies and clients that retry on
+ * 503 do the right thing. Partial results keep the GraphQL convention of 200.
+ */
+function unavailablePlugin(): ApolloServerPlugin<Context> {
+  return {
+    requestDidStart: async () => ({
+      willSendResponse: async ({ response }) => {
+        if (response.body.kind !== 'single') return;
+        const { errors, data } = response.body.singleResult;
+        if (!errors?.some((error) => codeOf(error) === 'UNAVAILABLE')) return;
+        response.http.headers.set('retry-after', String(UNAVAILABLE_RETRY_AFTER_SEC));
+        if (data === null || data === undefined) response.http.status = 503;
+      },
+    }),
   };
 }
 
@@ -141,6 +160,7 @@ export function createApollo(
     plugins: [
       ApolloServerPluginLandingPageDisabled(),
       metricsPlugin(deps.metrics),
+      unavailablePlugin(),
       complexityPlugin(config.graphql.maxComplexity),
       telemetryPlugin({
         telemetry: deps.telemetry,
