@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Viewer } from '../auth/viewer.js';
 import type { PrismaClient } from '../generated/prisma/client.js';
+import { withTransaction } from './checkout.js';
 
 /** The RLS identity of a viewer: what the policies read via app_current_user_id()/app_current_role(). */
 export function identityOf(viewer: Viewer): { userId: string; role: string } {
@@ -16,20 +17,11 @@ export async function withIdentity<T>(
   viewer: Viewer,
   fn: (client: pg.PoolClient) => Promise<T>,
 ): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  return withTransaction(pool, async (client) => {
     const { userId, role } = identityOf(viewer);
     await client.query(setIdentitySql, [userId, role]);
-    const result = await fn(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+    return fn(client);
+  });
 }
 
 /** Models whose tables have row-level security keyed on the caller. */

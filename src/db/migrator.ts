@@ -171,6 +171,8 @@ export async function migrate(client: pg.ClientBase, options: MigrateOptions = {
 /** Connects with a URL, migrates, disconnects. */
 export async function migrateUrl(url: string, options: MigrateOptions = {}): Promise<string[]> {
   const client = new pg.Client({ connectionString: url });
+  // A lost connection fails the statement in progress; the event itself must not end the process.
+  client.on('error', () => undefined);
   await client.connect();
   try {
     await client.query(`SET client_min_messages = warning`);

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { withTransaction } from './checkout.js';
 
 /**
  * The service path: statements that run as lodestar_service with the 'service' identity — the feed's
@@ -25,26 +26,16 @@ export function createServiceDb(options: {
   const { shared } = options;
   if (shared) {
     return {
-      query: async <R extends pg.QueryResultRow>(text: string, values: unknown[]) => {
-        const client = await shared.connect();
-        try {
-          await client.query('BEGIN');
+      query: <R extends pg.QueryResultRow>(text: string, values: unknown[]) =>
+        withTransaction(shared, async (client) => {
           await client.query('SET LOCAL ROLE lodestar_service');
           await client.query(
             `SELECT set_config('lodestar.role', 'service', true), set_config('ivfflat.probes', $1, true),
                     set_config('ivfflat.iterative_scan', $2, true)`,
             [vectorSettings['ivfflat.probes'], vectorSettings['ivfflat.iterative_scan']],
           );
-          const result = await client.query<R>(text, values);
-          await client.query('COMMIT');
-          return result.rows;
-        } catch (error) {
-          await client.query('ROLLBACK').catch(() => undefined);
-          throw error;
-        } finally {
-          client.release();
-        }
-      },
+          return (await client.query<R>(text, values)).rows;
+        }),
       close: async () => undefined,
     };
   }

@@ -100,9 +100,16 @@ export const createIdempotencyKeyInProgressError = (): GraphQLError =>
 export const createTimeoutError = (message = 'the operation took too long and was cancelled'): GraphQLError =>
   createError('TIMEOUT', message);
 
+/** How long a client should wait before retrying after UNAVAILABLE (the Retry-After header, in seconds). */
+export const UNAVAILABLE_RETRY_AFTER_SEC = 2;
+
+/**
+ * A backing service (Postgres) is away: `extensions.retryAfterMs`; the HTTP layer adds `Retry-After`
+ * (and answers 503 when nothing was served), see the Apollo plugin in src/server/apollo.ts.
+ */
 export const createUnavailableError = (
   message = 'a backing service is unavailable; try again shortly',
-): GraphQLError => createError('UNAVAILABLE', message);
+): GraphQLError => createError('UNAVAILABLE', message, { retryAfterMs: UNAVAILABLE_RETRY_AFTER_SEC * 1000 });
 
 /** `catch (e)` gives `unknown`; coerce it once. */
 export function coerceError(error: unknown): Error {

@@ -78,6 +78,8 @@ export async function runCli(
   const url = config.worker.databaseUrl;
   if (!url) throw new UsageError('set WORKER_DATABASE_URL, MIGRATION_DATABASE_URL or DATABASE_URL');
   const pool = new pg.Pool({ connectionString: url, max: 2, application_name: 'lodestar-ops-cli' });
+  // An idle client losing its connection must not end the CLI with an unhandled 'error' event.
+  pool.on('error', () => undefined);
   try {
     if (command === 'alerts') {
       const alerts = await evaluateAlerts(pool, config.ops.alerts);

@@ -181,6 +181,8 @@ export async function rebuildVectorIndex(
   }
   const temp = `${current.name}_rebuild`;
   const owner = new pg.Client({ connectionString: runner.ownerUrl, application_name: 'lodestar-ops' });
+  // A lost connection fails the statement in progress; the event itself must not end the process.
+  owner.on('error', () => undefined);
   await owner.connect();
   try {
     await owner.query(`SET statement_timeout = ${Math.trunc(runner.indexBuildTimeoutMs)}`);

@@ -13,7 +13,7 @@ import {
 import type { Config } from '../config/config.js';
 import type { Context } from '../context.js';
 import { toPublicDatabaseError } from '../errors/databaseErrors.js';
-import { createError, publicErrorCodes } from '../errors/errors.js';
+import { createError, publicErrorCodes, UNAVAILABLE_RETRY_AFTER_SEC } from '../errors/errors.js';
 import type { Logger } from './logger.js';
 import { operationLabel, type Metrics } from './metrics.js';
 import {
@@ -95,7 +95,7 @@ export function createFormatError(
     }
     const mapped = toPublicDatabaseError(unwrapResolverError(error));
     if (mapped) {
-      return { message: message(mapped.message), locations, path, extensions: { code: codeOf(mapped) } };
+      return { message: message(mapped.message), locations, path, extensions: mapped.extensions };
     }
     return {
       message: 'internal server error',
@@ -145,6 +145,25 @@ function metricsPlugin(metrics: Metrics): ApolloServerPlugin<Context> {
         },
       };
     },
+  };
+}
+
+/**
+ * UNAVAILABLE (Postgres away, a lost connection) tells the client when to come back: a `Retry-After`
+ * header, and HTTP 503 when nothing was served (no data at all), so proxies and clients that retry on
+ * 503 do the right thing. Partial results keep the GraphQL convention of 200.
+ */
+function unavailablePlugin(): ApolloServerPlugin<Context> {
+  return {
+    requestDidStart: async () => ({
+      willSendResponse: async ({ response }) => {
+        if (response.body.kind !== 'single') return;
+        const { errors, data } = response.body.singleResult;
+        if (!errors?.some((error) => codeOf(error) === 'UNAVAILABLE')) return;
+        response.http.headers.set('retry-after', String(UNAVAILABLE_RETRY_AFTER_SEC));
+        if (data === null || data === undefined) response.http.status = 503;
+      },
+    }),
   };
 }
 
@@ -247,6 +266,7 @@ export function createApollo(
     plugins: [
       ApolloServerPluginLandingPageDisabled(),
       metricsPlugin(deps.metrics),
+      unavailablePlugin(),
       idempotencyHeaderPlugin(),
       complexityPlugin(config.graphql.maxComplexity, config.graphql.hideSuggestions),
       telemetryPlugin({

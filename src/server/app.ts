@@ -14,7 +14,7 @@ import type { Config } from '../config/config.js';
 import type { Context } from '../context.js';
 import type { Database } from '../db/database.js';
 import { scopedPrisma } from '../db/identity.js';
-import { createError, type ErrorCode } from '../errors/errors.js';
+import { createError, UNAVAILABLE_RETRY_AFTER_SEC, type ErrorCode } from '../errors/errors.js';
 import { createLoaders } from '../loaders/createLoaders.js';
 import { createFeatureStore } from '../features/featureStore.js';
 import { createRateLimits } from '../social/rateLimits.js';
@@ -51,12 +51,13 @@ function sendGraphQLError(
   status: number,
   code: ErrorCode,
   message: string,
+  extensions: Record<string, unknown> = {},
 ): FastifyReply {
   const error = createError(code, message);
   return reply
     .code(status)
     .type('application/json; charset=utf-8')
-    .send({ errors: [{ message: error.message, extensions: { code } }] });
+    .send({ errors: [{ message: error.message, extensions: { code, ...extensions } }] });
 }
 
 function describeFastifyError(
@@ -116,11 +117,33 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
       const header = req.headers['x-request-id'];
       return typeof header === 'string' && requestIdPattern.test(header) ? header : randomUUID();
     },
-    return503OnClosing: true,
+    // Fastify's own 503 while closing is a plain body; ours (below) is GraphQL-shaped with Retry-After.
+    return503OnClosing: false,
   });
 
+  // Draining (SIGTERM): from the moment close starts, requests still arriving on open keep-alive
+  // connections get UNAVAILABLE in the GraphQL shape with Retry-After, and every response (in-flight
+  // ones too) says `Connection: close`, so clients reconnect — to another instance — instead of reusing
+  // a socket that is about to go away.
+  let draining = false;
+  app.addHook('preClose', async () => {
+    draining = true;
+  });
   app.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id);
+    if (draining) {
+      return sendGraphQLError(
+        reply.header('retry-after', String(UNAVAILABLE_RETRY_AFTER_SEC)),
+        503,
+        'UNAVAILABLE',
+        'the server is shutting down; retry shortly',
+        { retryAfterMs: UNAVAILABLE_RETRY_AFTER_SEC * 1000 },
+      );
+    }
+  });
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (draining) void reply.header('connection', 'close');
+    return payload;
   });
   app.addHook('onResponse', async (request, reply) => {
     request.log.info(

@@ -31,6 +31,8 @@ export async function developmentJwtSecret(config: Config): Promise<string> {
 /** Loads the demo data into an empty database; a database with any profile is left alone. */
 export async function seedDemoDataIfEmpty(url: string, logger: Logger): Promise<boolean> {
   const client = new pg.Client({ connectionString: url });
+  // A lost connection fails the statement in progress; the event itself must not end the process.
+  client.on('error', () => undefined);
   await client.connect();
   try {
     // demo seed: only a database without any user gets the demo data

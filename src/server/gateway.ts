@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { createTokenVerifier } from '../auth/verifyToken.js';
 import type { Config } from '../config/config.js';
+import { withClient } from '../db/checkout.js';
 import { checkGatewayRole, createDatabase, type Database } from '../db/database.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../db/embedded.js';
 import { migrateUrl, migrationStatus } from '../db/migrator.js';
@@ -28,13 +29,7 @@ export interface Gateway {
 
 /** Refuses to serve a database that is behind the code, unless told to migrate it. */
 async function ensureMigrated(db: Database, migrationUrl: string, migrateOnStart: boolean, logger: Logger) {
-  const client = await db.pool.connect();
-  let pending: string[];
-  try {
-    pending = (await migrationStatus(client)).pending;
-  } finally {
-    client.release();
-  }
+  const { pending } = await withClient(db.pool, (client) => migrationStatus(client));
   if (pending.length === 0) return;
   if (!migrateOnStart) {
     throw new Error(

@@ -1,5 +1,7 @@
 import type { Redis } from 'ioredis';
+import { withClient } from '../db/checkout.js';
 import type { Database } from '../db/database.js';
+import { isConnectionError } from '../errors/databaseErrors.js';
 import { migrationStatus } from '../db/migrator.js';
 import { redisState, type RedisState } from './redis.js';
 
@@ -24,25 +26,25 @@ export async function readiness(db: Database, redis: Redis | null): Promise<Read
 }
 
 async function postgresReadiness(db: Database): Promise<ReadinessReport['postgres']> {
-  let client;
   try {
-    client = await db.pool.connect();
+    return await withClient(db.pool, async (client) => {
+      try {
+        const { pending } = await migrationStatus(client);
+        return { reachable: true, migrated: pending.length === 0, pendingMigrations: pending };
+      } catch (error) {
+        if (isConnectionError(error)) throw error;
+        // A failed or edited migration: not ready. The details are for operators (db:migrate says
+        // them), not for an unauthenticated probe.
+        return {
+          reachable: true,
+          migrated: false,
+          pendingMigrations: [],
+          error: 'the migration history does not match this build; run npm run db:migrate for details',
+        };
+      }
+    });
   } catch {
+    // Could not check out a client, or its connection died while we asked (Postgres going away).
     return { reachable: false, migrated: false, pendingMigrations: [], error: 'cannot connect to Postgres' };
-  }
-  try {
-    const { pending } = await migrationStatus(client);
-    return { reachable: true, migrated: pending.length === 0, pendingMigrations: pending };
-  } catch {
-    // A failed or edited migration: not ready. The details are for operators (db:migrate says them),
-    // not for an unauthenticated probe.
-    return {
-      reachable: true,
-      migrated: false,
-      pendingMigrations: [],
-      error: 'the migration history does not match this build; run npm run db:migrate for details',
-    };
-  } finally {
-    client.release();
   }
 }

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { rollbackQuietly, withClient } from '../db/checkout.js';
 import { coerceError } from '../errors/errors.js';
 import type { Logger } from '../server/logger.js';
 import type { LeasedItem, LeaseQueue } from './leaseQueue.js';
@@ -83,18 +84,30 @@ export function createConsumer(options: ConsumerOptions): Consumer {
         .heartbeat(pool, item, leaseMs)
         .catch((error: unknown) => log.warn({ err: coerceError(error) }, 'lease heartbeat failed'));
     }, leaseMs / 3);
-    let client: pg.PoolClient | undefined;
     try {
-      client = await pool.connect();
-      await client.query('BEGIN');
-      const afterCommit = await handler(item, client);
-      if (!(await queue.complete(client, item))) {
-        await client.query('ROLLBACK');
+      // withClient: a connection that dies mid-item (Postgres restarting) is an error of this item,
+      // never an unhandled 'error' event, and the broken client is destroyed, not pooled.
+      const outcome = await withClient(pool, async (client) => {
+        await client.query('BEGIN');
+        try {
+          const after = await handler(item, client);
+          if (!(await queue.complete(client, item))) {
+            await client.query('ROLLBACK');
+            return { lost: true as const };
+          }
+          await client.query('COMMIT');
+          return { lost: false as const, afterCommit: after };
+        } catch (error) {
+          await rollbackQuietly(client);
+          throw error;
+        }
+      });
+      if (outcome.lost) {
         log.warn('lease lost before completion; the work was rolled back');
         options.onOutcome?.('lost', item, performance.now() - started);
         return;
       }
-      await client.query('COMMIT');
+      const { afterCommit } = outcome;
       if (afterCommit) {
         await afterCommit().catch((error: unknown) =>
           log.warn({ err: coerceError(error) }, 'after-commit step failed'),
@@ -103,13 +116,11 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       options.onOutcome?.('succeeded', item, performance.now() - started);
     } catch (caught) {
       const error = coerceError(caught);
-      await client?.query('ROLLBACK').catch(() => undefined);
       const recorded = await queue.fail(pool, item, error).catch(() => false);
       log.warn({ err: error, recorded }, 'job failed');
       options.onOutcome?.('failed', item, performance.now() - started);
     } finally {
       clearInterval(beat);
-      client?.release();
     }
   }
 

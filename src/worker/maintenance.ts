@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
+import { withTransaction } from '../db/checkout.js';
 import { coerceError } from '../errors/errors.js';
 import { evaluateRollouts } from '../flags/evaluateRollouts.js';
 import { recordAudit } from '../ops/audit.js';
@@ -159,34 +160,33 @@ export async function runDueMaintenance(
 ): Promise<string[]> {
   const ran: string[] = [];
   for (const task of tasks) {
-    const client = await pool.connect();
     try {
-      await client.query('BEGIN');
-      const { rows } = await client.query<{ locked: boolean }>(
-        'SELECT pg_try_advisory_xact_lock($1::bigint) AS locked',
-        [lockKey(task.name)],
-      );
-      const recent = (await client.query<{ recent: boolean }>(claimSql, [task.name, task.intervalMs / 1000]))
-        .rows[0]?.recent;
-      if (!rows[0]?.locked || recent) {
-        await client.query('ROLLBACK');
-        continue;
-      }
-      const started = performance.now();
-      const result = await task.run(client);
-      const ms = performance.now() - started;
-      await client.query(recordSql, [task.name, JSON.stringify(result ?? null), ms]);
-      await client.query('COMMIT');
+      // One transaction per task; withTransaction guards the client (a connection lost mid-task is
+      // this task's failure, never an unhandled 'error' event) and rolls back on any error.
+      const done = await withTransaction(pool, async (client) => {
+        const { rows } = await client.query<{ locked: boolean }>(
+          'SELECT pg_try_advisory_xact_lock($1::bigint) AS locked',
+          [lockKey(task.name)],
+        );
+        const recent = (
+          await client.query<{ recent: boolean }>(claimSql, [task.name, task.intervalMs / 1000])
+        ).rows[0]?.recent;
+        // Another worker holds it, or it ran within its interval: nothing to do (the commit is a no-op).
+        if (!rows[0]?.locked || recent) return undefined;
+        const started = performance.now();
+        const result = await task.run(client);
+        const ms = performance.now() - started;
+        await client.query(recordSql, [task.name, JSON.stringify(result ?? null), ms]);
+        return { result, ms };
+      });
+      if (!done) continue;
       ran.push(task.name);
-      logger.info({ task: task.name, result, ms: Math.round(ms) }, 'maintenance task ran');
+      logger.info({ task: task.name, result: done.result, ms: Math.round(done.ms) }, 'maintenance task ran');
     } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
       logger.error(
         { err: coerceError(error), task: task.name },
         'maintenance task failed; it will be tried again',
       );
-    } finally {
-      client.release();
     }
   }
   return ran;

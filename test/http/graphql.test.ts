@@ -429,5 +429,9 @@ describe('an unreachable database', () => {
     expect(firstCode(res.body)).toBe('UNAVAILABLE');
     expect(res.body.errors?.[0]?.message).toMatch(/unavailable/);
     expect(res.raw).not.toMatch(/127\.0\.0\.1|reach database|P1001/);
+    // Nothing was served: 503, and the client is told when to come back.
+    expect(res.status).toBe(503);
+    expect(res.headers['retry-after']).toBe('2');
+    expect(res.body.errors?.[0]?.extensions?.retryAfterMs).toBe(2000);
   });
 });

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { markBroken, withClient } from '../checkout.js';
 import { buildSeedPlan } from './buildSeedPlan.js';
 import { createStatementQueue } from './createStatementQueue.js';
 import type { StatementQueue } from './createStatementQueue.js';
@@ -70,14 +71,17 @@ export async function seedDatabase(
   const problems = validateSeedOptions(options);
   if (problems.length > 0) throw new SeedError(`invalid seed options: ${problems.join('; ')}`);
 
-  let pooled: pg.PoolClient | null = null;
-  let client: pg.ClientBase;
-  if (isPool(db)) {
-    pooled = await db.connect();
-    client = pooled;
-  } else {
-    client = db;
-  }
+  // From a pool: one checked-out client, guarded (and destroyed if it broke) by withClient.
+  if (isPool(db)) return withClient(db, (pooled) => seedOnClient(pooled, options, onProgress, pooled));
+  return seedOnClient(db, options, onProgress);
+}
+
+async function seedOnClient(
+  client: pg.ClientBase,
+  options: SeedOptions,
+  onProgress: ((progress: SeedProgress) => void) | undefined,
+  pooled?: pg.PoolClient,
+): Promise<SeedSummary> {
   const started = performance.now();
   const phases: SeedProgress[] = [];
   const rows: Record<SeededTable, number> = {
@@ -163,10 +167,7 @@ export async function seedDatabase(
       () => false,
     );
     // A pooled connection that cannot even roll back is broken: destroy it rather than reuse it.
-    pooled?.release(!rolledBack);
-    pooled = null;
+    if (pooled && !rolledBack) markBroken(pooled, new Error('ROLLBACK failed after a seed error'));
     throw error;
-  } finally {
-    pooled?.release();
   }
 }

@@ -1,0 +1,112 @@
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
+
+/**
+ * A private PostgreSQL cluster for tests that stop and start the server (never the shared one): its own
+ * data directory under /tmp, a spare loopback port, its socket inside the data directory. initdb and
+ * pg_ctl refuse to run as root, so as root they run as the `postgres` OS user (runuser). pgvector's
+ * extension files are system-wide, so `CREATE EXTENSION vector` works here too.
+ *
+ * Start it once per test run: only the outage test uses it, and it starts it once in its beforeAll.
+ */
+export interface OwnPostgres {
+  port: number;
+  /** Superuser URL of database `name` (default postgres). */
+  url: (name?: string) => string;
+  /** `pg_ctl stop -m immediate`: every backend dies at once, as in a crash. */
+  stopImmediate: () => void;
+  /** Starts it again (waits until it accepts connections). */
+  start: () => void;
+  /** Stops it and deletes the data directory; safe to call twice. */
+  destroy: () => void;
+}
+
+const binDir = process.env.PG_BIN_DIR ?? '/usr/lib/postgresql/15/bin';
+
+export function ownPostgresAvailable(): boolean {
+  return existsSync(join(binDir, 'initdb')) && existsSync(join(binDir, 'pg_ctl'));
+}
+
+function run(command: string, args: string[]): SpawnSyncReturns<string> {
+  const asRoot = process.getuid?.() === 0;
+  const result = asRoot
+    ? spawnSync('runuser', ['-u', 'postgres', '--', join(binDir, command), ...args], { encoding: 'utf8' })
+    : spawnSync(join(binDir, command), args, { encoding: 'utf8' });
+  return result;
+}
+
+function check(result: SpawnSyncReturns<string>, what: string, logFile?: string): void {
+  if (result.status === 0) return;
+  const log = logFile && existsSync(logFile) ? readFileSync(logFile, 'utf8').slice(-2000) : '';
+  throw new Error(`${what} failed (${String(result.status)}): ${result.stderr}${result.stdout}\n${log}`);
+}
+
+/** A port nobody listens on right now (the OS picks it). */
+export async function sparePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (!address || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+export async function startOwnPostgres(): Promise<OwnPostgres> {
+  const dir = mkdtempSync('/tmp/lodestar-pg-');
+  const dataDir = join(dir, 'data');
+  const logFile = join(dir, 'server.log');
+  if (process.getuid?.() === 0) {
+    const { uid, gid } = postgresUser();
+    chownSync(dir, uid, gid);
+  }
+  const port = await sparePort();
+  check(run('initdb', ['-D', dataDir, '-U', 'postgres', '-A', 'trust', '--no-sync', '-E', 'UTF8']), 'initdb');
+  const options = [
+    `-p ${port}`,
+    `-k ${dataDir}`,
+    '-c listen_addresses=127.0.0.1',
+    '-c fsync=off',
+    '-c full_page_writes=off',
+    '-c max_connections=100',
+  ].join(' ');
+  const start = () =>
+    check(
+      run('pg_ctl', ['-D', dataDir, '-o', options, '-l', logFile, '-w', '-t', '60', 'start']),
+      'pg_ctl start',
+      logFile,
+    );
+  let destroyed = false;
+  const destroy = () => {
+    if (destroyed) return;
+    destroyed = true;
+    run('pg_ctl', ['-D', dataDir, '-m', 'immediate', '-w', 'stop']);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  // A test run that dies (or forgets afterAll) must not leave a server behind.
+  process.once('exit', destroy);
+  try {
+    start();
+  } catch (error) {
+    destroy();
+    throw error;
+  }
+  return {
+    port,
+    url: (name = 'postgres') => `postgresql://postgres@127.0.0.1:${port}/${name}`,
+    stopImmediate: () =>
+      check(run('pg_ctl', ['-D', dataDir, '-m', 'immediate', '-w', 'stop']), 'pg_ctl stop', logFile),
+    start,
+    destroy,
+  };
+}
+
+function postgresUser(): { uid: number; gid: number } {
+  const line = readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .find((entry) => entry.startsWith('postgres:'));
+  const [, , uid, gid] = line?.split(':') ?? [];
+  if (!uid || !gid) throw new Error('no postgres OS user (needed to run initdb as root)');
+  return { uid: Number(uid), gid: Number(gid) };
+}
