@@ -104,7 +104,7 @@ function viewerOf(request: FastifyRequest): Viewer {
   return viewer;
 }
 
-/** Builds the HTTP app: /graphql, /healthz, /readyz, /metrics. Does not listen. */
+/** Builds the HTTP app: /graphql, /healthz, /readyz (and /metrics outside production). Does not listen. */
 export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
   const { config, db, redis, metrics, verifyToken } = deps;
   const app = Fastify({
@@ -173,9 +173,13 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
     metrics.redisUp.set(report.redis === 'up' ? 1 : 0);
     return reply.code(report.ready ? 200 : 503).send(report);
   });
-  app.get('/metrics', async (_request, reply) =>
-    reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
-  );
+  // Production serves metrics only on METRICS_PORT (src/server/gateway.ts): they show alert values
+  // and traffic that the public API refuses to anonymous callers (docs/security.md).
+  if (config.metrics.onPublicPort) {
+    app.get('/metrics', async (_request, reply) =>
+      reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
+    );
+  }
 
   const telemetry = createTelemetry({
     pool: db.pool,
