@@ -24,6 +24,7 @@ import { createApollo } from './apollo.js';
 import { createFlagStore } from '../flags/flagStore.js';
 import { createTelemetry } from '../ops/telemetry.js';
 import { registerAlertMetrics } from './alertMetrics.js';
+import { registerTableBloatMetrics } from './tableBloatMetrics.js';
 import { readiness } from './health.js';
 import { registerIde } from './ide.js';
 import { loggerOptions, type Logger } from './logger.js';
@@ -193,6 +194,7 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
     refreshMs: config.flags.refreshSec * 1000,
   });
   registerAlertMetrics(metrics, db.pool, config.ops.alerts, deps.logger);
+  registerTableBloatMetrics(metrics, db.pool, deps.logger);
   const apollo = createApollo(createSchema(), config, { metrics, logger: deps.logger, telemetry, flags });
   await apollo.start();
   // Fastify's close stops accepting and waits for in-flight requests; only then does Apollo stop.
