@@ -12,6 +12,8 @@ export interface AlertThresholds {
   profilePctHasVec: number;
   /** Warning: no learning event for longer than this. @default 86400 */
   learningSilenceSec: number;
+  /** Warning: a vector index's last measured recall@20 below this. @default 0.9 */
+  vectorRecallMin: number;
 }
 
 export const defaultAlertThresholds: AlertThresholds = {
@@ -20,6 +22,7 @@ export const defaultAlertThresholds: AlertThresholds = {
   discoveryHighRetry: 10,
   profilePctHasVec: 0.5,
   learningSilenceSec: 86_400,
+  vectorRecallMin: 0.9,
 };
 
 export type AlertSeverity = 'critical' | 'warning';
@@ -49,6 +52,10 @@ interface AlertValues {
 
 /** Every rule's input in one read (ops_alert_values: SECURITY DEFINER, aggregates only). */
 const alertValuesSql = 'SELECT v.*, now() AS now FROM ops_alert_values() v';
+/** The vector index with the worst last measured recall (vector_index_state: ops data, no user data). */
+const worstRecallSql = `
+SELECT index_name, recall, recall_k FROM vector_index_state
+WHERE recall IS NOT NULL ORDER BY recall, index_name LIMIT 1`;
 
 /**
  * Evaluates every rule of the runbook's "Monitoring Alerts" now. Each rule is returned, firing or not,
@@ -62,6 +69,10 @@ export async function evaluateAlerts(
   const { rows } = await db.query<AlertValues>(alertValuesSql);
   const v = rows[0];
   if (!v) throw new Error('ops_alert_values returned no row');
+  const worst = (
+    await db.query<{ index_name: string; recall: number; recall_k: number | null }>(worstRecallSql)
+  ).rows[0];
+  const recall = worst?.recall ?? null;
   const highRetry = Number(v.discovery_high_retry_ct);
   const silenceSec =
     v.learning_last_at === null ? null : (v.now.getTime() - v.learning_last_at.getTime()) / 1000;
@@ -125,6 +136,19 @@ export async function evaluateAlerts(
           : `the last learning event was ${Math.round(silenceSec / 3600)} h ago (limit ${thresholds.learningSilenceSec / 3600} h): exploration stopped`,
       action:
         'Learning events stopped: check that the feed serves (suggestions) and the service role can insert',
+    },
+    {
+      rule: 'vector_index_recall',
+      severity: 'warning',
+      firing: recall !== null && recall < thresholds.vectorRecallMin,
+      value: recall,
+      threshold: thresholds.vectorRecallMin,
+      message:
+        recall === null || !worst
+          ? 'no vector index recall measured yet'
+          : `index ${worst.index_name} returns ${(recall * 100).toFixed(1)}% of the true ${worst.recall_k ?? 20} nearest neighbours (minimum ${thresholds.vectorRecallMin * 100}%): stale or mis-sized index`,
+      action:
+        'Vector Indexes: check ops.vectorHealth (rows vs rowsAtBuild, suggestedLists), rebuildVectorIndex with the suggested lists, then measureVectorRecall',
     },
   ];
 }
