@@ -39,6 +39,7 @@ const RULES = [
   'discovery_high_retry',
   'profile_embeddings_coverage',
   'learning_events_silence',
+  'vector_index_recall',
 ] as const;
 type Rule = (typeof RULES)[number];
 
@@ -58,6 +59,15 @@ describe('ops.alerts: the runbook "Monitoring Alerts" rules', () => {
     const alert = (await alertsOf(harness)).get(rule);
     if (!alert) throw new Error(`no alert ${rule}`);
     return alert;
+  };
+
+  /** A vector index whose last measured recall@20 is `value` (as the worker records it). */
+  const recall = async (index: string, value: number): Promise<void> => {
+    await db.pool.query(
+      `INSERT INTO vector_index_state (index_name, table_name, method, recall, recall_k, recall_samples, recall_measured_at)
+       VALUES ($1, 'marketplace_listings', 'ivfflat', $2, 20, 200, now())`,
+      [index, value],
+    );
   };
 
   /** Discovery items created `ages` seconds ago. */
@@ -118,6 +128,7 @@ describe('ops.alerts: the runbook "Monitoring Alerts" rules', () => {
     await db.pool.query('DELETE FROM learning_events');
     await db.pool.query(`DELETE FROM user_interests`);
     await db.pool.query(`DELETE FROM profiles WHERE role = 'user'`);
+    await db.pool.query('DELETE FROM vector_index_state');
   });
 
   it('returns every rule with its severity, threshold, message and runbook action', async () => {
@@ -130,6 +141,7 @@ describe('ops.alerts: the runbook "Monitoring Alerts" rules', () => {
       discovery_high_retry: 'CRITICAL',
       profile_embeddings_coverage: 'WARNING',
       learning_events_silence: 'WARNING',
+      vector_index_recall: 'WARNING',
     });
     const thresholds = Object.fromEntries([...alerts.values()].map((a) => [a.rule, a.threshold]));
     expect(thresholds).toEqual({
@@ -138,6 +150,7 @@ describe('ops.alerts: the runbook "Monitoring Alerts" rules', () => {
       discovery_high_retry: 10,
       profile_embeddings_coverage: 0.5,
       learning_events_silence: 86_400,
+      vector_index_recall: 0.9,
     });
     for (const alert of alerts.values()) {
       expect(alert.message.length, alert.rule).toBeGreaterThan(0);
@@ -277,6 +290,29 @@ describe('ops.alerts: the runbook "Monitoring Alerts" rules', () => {
     });
   });
 
+  describe('vector_index_recall (warning, the worst measured recall@20 below 0.9)', () => {
+    it('fires when an index’s last recall is just below 0.9, naming the index', async () => {
+      await recall('good_idx', 0.99);
+      await recall('stale_idx', 0.89);
+      const alert = await alertOf('vector_index_recall');
+      expect(alert).toMatchObject({ firing: true, value: 0.89, threshold: 0.9 });
+      expect(alert.message).toContain('stale_idx');
+    });
+
+    it('stays silent when the worst is just above 0.9', async () => {
+      await recall('good_idx', 0.99);
+      await recall('fine_idx', 0.91);
+      expect(await alertOf('vector_index_recall')).toMatchObject({ firing: false, value: 0.91 });
+    });
+
+    it('stays silent (no value) when no recall was measured yet', async () => {
+      await db.pool.query(
+        `INSERT INTO vector_index_state (index_name, table_name, method) VALUES ('unmeasured_idx', 't', 'hnsw')`,
+      );
+      expect(await alertOf('vector_index_recall')).toMatchObject({ firing: false, value: null });
+    });
+  });
+
   describe('thresholds from ALERT_* variables', () => {
     it('a raised or lowered threshold changes the threshold shown and whether the rule fires', async () => {
       await kernelSamples('feed', 1500);
@@ -284,6 +320,7 @@ describe('ops.alerts: the runbook "Monitoring Alerts" rules', () => {
       await discoveryItems(new Array<number>(4).fill(5), 'error', 3);
       await profileCoverage(7, 10);
       await insertLearningEvent(db.pool, { userId: null, listingId, createdAgo: '2 hours' });
+      await recall('tuned_idx', 0.92);
 
       const defaults = await alertsOf();
       expect(Object.fromEntries([...defaults.values()].map((a) => [a.rule, a.firing]))).toEqual({
@@ -292,6 +329,7 @@ describe('ops.alerts: the runbook "Monitoring Alerts" rules', () => {
         discovery_high_retry: false,
         profile_embeddings_coverage: false,
         learning_events_silence: false,
+        vector_index_recall: false,
       });
 
       const tuned = createInProcess(db, {
@@ -300,6 +338,7 @@ describe('ops.alerts: the runbook "Monitoring Alerts" rules', () => {
         ALERT_DISCOVERY_HIGH_RETRY: '3',
         ALERT_PROFILE_PCT_HAS_VEC: '0.75',
         ALERT_LEARNING_SILENCE_SEC: '3600',
+        ALERT_VECTOR_RECALL_MIN: '0.95',
       });
       try {
         const alerts = await alertsOf(tuned);
@@ -310,6 +349,7 @@ describe('ops.alerts: the runbook "Monitoring Alerts" rules', () => {
           discovery_high_retry: [true, 3],
           profile_embeddings_coverage: [true, 0.75],
           learning_events_silence: [true, 3600],
+          vector_index_recall: [true, 0.95],
         });
       } finally {
         await tuned.close();
@@ -324,6 +364,7 @@ describe('ops.alerts: the runbook "Monitoring Alerts" rules', () => {
         ALERT_DISCOVERY_HIGH_RETRY: '0',
         ALERT_PROFILE_PCT_HAS_VEC: '0.9',
         ALERT_LEARNING_SILENCE_SEC: '7200',
+        ALERT_VECTOR_RECALL_MIN: '0.8',
       });
       expect(config.ops.alerts).toEqual({
         discoveryP95AgeSec: 600,
@@ -331,6 +372,7 @@ describe('ops.alerts: the runbook "Monitoring Alerts" rules', () => {
         discoveryHighRetry: 0,
         profilePctHasVec: 0.9,
         learningSilenceSec: 7200,
+        vectorRecallMin: 0.8,
       });
       expect(loadConfig({ NODE_ENV: 'test' }).ops.alerts).toEqual({
         discoveryP95AgeSec: 300,
@@ -338,6 +380,7 @@ describe('ops.alerts: the runbook "Monitoring Alerts" rules', () => {
         discoveryHighRetry: 10,
         profilePctHasVec: 0.5,
         learningSilenceSec: 86_400,
+        vectorRecallMin: 0.9,
       });
     });
 
@@ -350,6 +393,7 @@ describe('ops.alerts: the runbook "Monitoring Alerts" rules', () => {
       ['ALERT_PROFILE_PCT_HAS_VEC', '1.5'],
       ['ALERT_PROFILE_PCT_HAS_VEC', '50%'],
       ['ALERT_LEARNING_SILENCE_SEC', '30'],
+      ['ALERT_VECTOR_RECALL_MIN', '1.5'],
     ])('%s=%s is a ConfigError naming the variable and the bad value', (name, value) => {
       let thrown: unknown;
       try {
