@@ -105,7 +105,8 @@ export const opsActions = {
     args: z.object({ index: z.string().trim().min(1).max(63).optional() }),
     run: async (runner, args) => {
       const measurements = await measureVectorRecall((fn) => inAdminTx(runner, fn), { index: args.index });
-      if (args.index !== undefined && measurements.length === 0) throw createNotFoundError('vector index', args.index);
+      if (args.index !== undefined && measurements.length === 0)
+        throw createNotFoundError('vector index', args.index);
       return { measurements };
     },
   }),

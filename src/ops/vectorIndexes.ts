@@ -252,10 +252,7 @@ export function rebuildDefinition(definition: string, newName: string, options: 
  * (reads and writes go on), then swaps names in one short transaction. Needs the schema owner's
  * connection, and runs under its own timeout: an index build is one statement that cannot be batched.
  */
-export async function rebuildVectorIndex(
-  runner: OpsRunner,
-  args: RebuildArgs,
-): Promise<RebuildResult> {
+export async function rebuildVectorIndex(runner: OpsRunner, args: RebuildArgs): Promise<RebuildResult> {
   if (!/^[a-z_][a-z0-9_]{0,54}$/.test(args.index)) {
     throw createBadUserInputError('index must be the name of a vector index in schema public', 'index');
   }

@@ -77,7 +77,9 @@ export async function vectorIndexShapes(client: pg.ClientBase): Promise<IndexSha
   }>(shapesSql);
   return rows.flatMap((r) => {
     const operator = operatorOf(r.opclass);
-    return operator ? [{ name: r.name, table: r.table, method: r.method, column: r.column, operator, key: r.key }] : [];
+    return operator
+      ? [{ name: r.name, table: r.table, method: r.method, column: r.column, operator, key: r.key }]
+      : [];
   });
 }
 
@@ -177,7 +179,8 @@ export async function measureVectorRecall(
     (s) => options.index === undefined || s.name === options.index,
   );
   const results: RecallMeasurement[] = [];
-  for (const shape of shapes) results.push(await inTx((client) => measureIndexRecall(client, shape, options)));
+  for (const shape of shapes)
+    results.push(await inTx((client) => measureIndexRecall(client, shape, options)));
   return results;
 }
 

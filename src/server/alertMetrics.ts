@@ -102,7 +102,8 @@ export function registerAlertMetrics(
       }
       const rows = await recalls.rows;
       this.reset();
-      for (const r of rows) this.set({ index: r.index_name, table: r.table_name, method: r.method }, r.recall);
+      for (const r of rows)
+        this.set({ index: r.index_name, table: r.table_name, method: r.method }, r.recall);
     },
   });
   new Gauge({

@@ -72,8 +72,7 @@ describe('vector health and index rebuilds', () => {
     m?: number;
     efConstruction?: number;
     force?: boolean;
-  }) =>
-    file.execute<{ rebuildVectorIndex: RebuildShown }>(REBUILD, variables);
+  }) => file.execute<{ rebuildVectorIndex: RebuildShown }>(REBUILD, variables);
   /** Indexes of a table as the catalog sees them (past the ops code), with validity. */
   const catalogIndexes = async (table: string) => {
     const { rows } = await file.db.pool.query<{ name: string; valid: boolean }>(

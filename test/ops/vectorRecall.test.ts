@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
 import { createLogger } from '../../src/server/logger.js';
 import { defaultMaintenanceTasks, runDueMaintenance } from '../../src/worker/maintenance.js';
-import { insertCategory } from '../support/fixtures.js';
+import { insertCategory, sqlStateOf, withRollback } from '../support/fixtures.js';
 import { createTestGateway } from '../support/gateway.js';
 import { expectErrorCode } from '../support/graphqlResult.js';
 import { metricValue } from '../support/http.js';
@@ -105,7 +105,8 @@ describe('vector index recall', () => {
     ).measureVectorRecall;
   /** `n` listings with pseudo-random vectors (seeded, so every run imports the same catalogue). */
   const importListings = async (n: number, seed: number) => {
-    await file.db.pool.query(`SELECT setseed(${seed}); INSERT INTO marketplace_listings (category_id, title, price, embedding)
+    await file.db.pool
+      .query(`SELECT setseed(${seed}); INSERT INTO marketplace_listings (category_id, title, price, embedding)
       SELECT ${categoryId}, 'imported ' || g, 10,
              (SELECT array_agg(random() * 2 - 1) FROM generate_series(1, 384) WHERE g > 0)::vector(384)
       FROM generate_series(1, ${n}) g`);
@@ -168,7 +169,9 @@ describe('vector index recall', () => {
         method: 'ivfflat',
       }),
     ).toBeCloseTo(listings.recall!, 10);
-    expect(metricValue(text, 'lodestar_alert_firing', { rule: 'vector_index_recall', severity: 'warning' })).toBe(1);
+    expect(
+      metricValue(text, 'lodestar_alert_firing', { rule: 'vector_index_recall', severity: 'warning' }),
+    ).toBe(1);
 
     // One index on demand; an unknown one is NOT_FOUND.
     expect((await measure(IVFFLAT)).measurements.map((m) => m.index)).toEqual([IVFFLAT]);
@@ -177,7 +180,10 @@ describe('vector index recall', () => {
 
   it('refuses lists that leave fewer than 50 rows per list unless force; suggests pgvector’s value', async () => {
     // 200 lists (the runbook's value for its own, far bigger catalogue) on 1,682 rows: 8.4 rows per list.
-    const runbook = expectErrorCode(await file.execute(REBUILD, { index: IVFFLAT, lists: 200 }), 'BAD_USER_INPUT');
+    const runbook = expectErrorCode(
+      await file.execute(REBUILD, { index: IVFFLAT, lists: 200 }),
+      'BAD_USER_INPUT',
+    );
     expect(runbook.extensions.field).toBe('lists');
     expect(runbook.message).toContain('pgvector suggests 1');
     // 34 lists: 49.5 rows per list, just under the rule.
@@ -258,7 +264,71 @@ describe('vector index recall', () => {
       SELECT id FROM marketplace_listings ORDER BY id DESC LIMIT 1700)`);
     expect(await ivfflat()).toMatchObject({ needsRebuild: true, rows: CATALOGUE });
     await runWorkerPass();
-    expect(await ivfflat()).toMatchObject({ options: ['lists=1'], rowsAtBuild: CATALOGUE, needsRebuild: false });
+    expect(await ivfflat()).toMatchObject({
+      options: ['lists=1'],
+      rowsAtBuild: CATALOGUE,
+      needsRebuild: false,
+    });
     expect(await file.openTransactions()).toBe(0);
+  });
+
+  it('grants exactly that: the worker reads profile vectors only, rebuilds only ivfflat; the app writes state only as an admin', async () => {
+    const as = (role: string, identity: string) =>
+      withRollback(file.db, async (client) => {
+        await client.query(`SET LOCAL ROLE ${role}`);
+        await client.query(`SELECT set_config('lodestar.role', $1, true)`, [identity]);
+        return {
+          profileVectors: await sqlStateOf(client, 'SELECT user_id, embedding FROM profiles LIMIT 1'),
+          profileHandles: await sqlStateOf(client, 'SELECT handle FROM profiles LIMIT 1'),
+          rebuildHnsw: await sqlStateOf(client, `SELECT rebuild_ivfflat_index('profiles_embedding_hnsw', 1)`),
+          rebuildIvfflat: await sqlStateOf(client, `SELECT rebuild_ivfflat_index($1, 1)`, [IVFFLAT]),
+          dropIndex: await sqlStateOf(client, `DROP INDEX ${IVFFLAT}`),
+          readState: await sqlStateOf(client, 'SELECT * FROM vector_index_state'),
+          updated: await (async () => {
+            await client.query('SAVEPOINT probe_update');
+            try {
+              const r = await client.query(`UPDATE vector_index_state SET recall = 1 WHERE index_name = $1`, [
+                IVFFLAT,
+              ]);
+              return r.rowCount;
+            } catch (error) {
+              await client.query('ROLLBACK TO SAVEPOINT probe_update');
+              return (error as { code?: string }).code;
+            }
+          })(),
+          insertState: await sqlStateOf(
+            client,
+            `INSERT INTO vector_index_state (index_name, table_name, method) VALUES ('forged', 't', 'ivfflat')`,
+          ),
+        };
+      });
+    expect(await as('lodestar_worker', 'service')).toEqual({
+      profileVectors: undefined,
+      profileHandles: '42501',
+      rebuildHnsw: '42704',
+      rebuildIvfflat: undefined,
+      dropIndex: '42501',
+      readState: undefined,
+      updated: 1,
+      insertState: undefined,
+    });
+    for (const identity of ['anonymous', 'user', 'service']) {
+      expect(await as('lodestar_app', identity), identity).toMatchObject({
+        rebuildIvfflat: '42501',
+        dropIndex: '42501',
+        readState: undefined,
+        updated: 0,
+        insertState: '42501',
+      });
+    }
+    expect(await as('lodestar_app', 'admin')).toMatchObject({
+      rebuildIvfflat: '42501',
+      updated: 1,
+      insertState: undefined,
+    });
+    expect(await as('lodestar_service', 'service')).toMatchObject({
+      rebuildIvfflat: '42501',
+      readState: '42501',
+    });
   });
 });
