@@ -282,7 +282,7 @@ export async function rebuildVectorIndex(runner: OpsRunner, args: RebuildArgs): 
     await owner.query(`SET LOCAL lock_timeout = '5s'`);
     await owner.query(`DROP INDEX public.${current.name}`);
     await owner.query(`ALTER INDEX public.${temp} RENAME TO ${current.name}`);
-    await recordBuild(owner, current, options, 'rebuildVectorIndex');
+    await recordVectorIndexBuild(owner, current, 'rebuildVectorIndex');
     await owner.query('COMMIT');
     await owner.query(`ANALYZE public.${current.table}`);
   } catch (error) {
@@ -315,24 +315,24 @@ export interface RebuildResult {
 }
 
 /**
- * Records a build in vector_index_state (in the swap's transaction): the rows it indexed (the build
- * sets the index's reltuples), its lists, and no recall yet (the last one measured the old build).
+ * Records a build in vector_index_state (in the build's transaction, as the owner): the rows it indexed
+ * (the build sets the index's reltuples), its lists, and no recall yet (the last one measured the old
+ * build). Every path that builds a vector index calls it, so maintenance knows what each was built on.
  */
-async function recordBuild(
-  client: pg.ClientBase,
+export async function recordVectorIndexBuild(
+  client: Pick<pg.ClientBase, 'query'>,
   index: Pick<VectorIndex, 'name' | 'table' | 'method'>,
-  options: string[],
   by: string,
 ): Promise<void> {
-  const lists = options.find((o) => o.startsWith('lists='))?.split('=')[1];
   await client.query(
     `INSERT INTO vector_index_state (index_name, table_name, method, rows_at_build, lists, built_at, built_by)
-     SELECT $1, $2, $3, greatest(c.reltuples, 0)::bigint, $4::int, now(), $5
+     SELECT $1, $2, $3, greatest(c.reltuples, 0)::bigint,
+            (SELECT split_part(o, '=', 2)::int FROM unnest(c.reloptions) o WHERE o LIKE 'lists=%'), now(), $4
      FROM pg_class c WHERE c.oid = to_regclass('public.' || quote_ident($1))
      ON CONFLICT (index_name) DO UPDATE SET table_name = EXCLUDED.table_name, method = EXCLUDED.method,
        rows_at_build = EXCLUDED.rows_at_build, lists = EXCLUDED.lists, built_at = EXCLUDED.built_at,
        built_by = EXCLUDED.built_by, recall = NULL, recall_k = NULL, recall_samples = NULL, recall_ms = NULL,
        recall_measured_at = NULL, updated_at = now()`,
-    [index.name, index.table, index.method, lists ?? null, by],
+    [index.name, index.table, index.method, by],
   );
 }
