@@ -125,25 +125,38 @@ export async function measureIndexRecall(
   const nearest = async (q: { id: string; v: string }) =>
     new Set((await client.query<{ id: string }>(nearestSql, [q.v, q.id, k])).rows.map((r) => r.id));
 
+  const saved = (
+    await client.query<{ seq: string; idx: string }>(
+      `SELECT current_setting('enable_seqscan') AS seq, current_setting('enable_indexscan') AS idx`,
+    )
+  ).rows[0];
   for (const [name, value] of Object.entries(vectorSearchSettings)) await setting(client, name, value);
   await setting(client, 'enable_seqscan', 'off');
+  // The approximate half must go through this index; if the planner will not use it, there is no
+  // recall to speak of (an exact scan would report 1.0): nothing is measured.
+  const first = queries.rows[0];
+  const usesIndex =
+    first !== undefined &&
+    (await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${nearestSql}`, [first.v, first.id, k])).rows.some(
+      (r) => r['QUERY PLAN'].includes(shape.name),
+    );
   const approximate: Set<string>[] = [];
-  for (const q of queries.rows) approximate.push(await nearest(q));
-  await setting(client, 'enable_seqscan', 'on');
+  if (usesIndex) for (const q of queries.rows) approximate.push(await nearest(q));
+  await setting(client, 'enable_seqscan', saved?.seq ?? 'on');
   await setting(client, 'enable_indexscan', 'off');
   let found = 0;
   let expected = 0;
-  for (const [i, q] of queries.rows.entries()) {
+  for (const [i, q] of usesIndex ? queries.rows.entries() : []) {
     const exact = await nearest(q);
     expected += exact.size;
     for (const id of exact) if (approximate[i]?.has(id)) found += 1;
   }
-  await setting(client, 'enable_indexscan', 'on');
+  await setting(client, 'enable_indexscan', saved?.idx ?? 'on');
   const measurement: RecallMeasurement = {
     index: shape.name,
     table: shape.table,
     method: shape.method,
-    recall: expected === 0 ? null : found / expected,
+    recall: expected === 0 || !usesIndex ? null : found / expected,
     k,
     samples: queries.rows.length,
     ms: performance.now() - started,

@@ -272,6 +272,21 @@ describe('vector index recall', () => {
     expect(await file.openTransactions()).toBe(0);
   });
 
+  it('reports no recall (null) for an index the planner cannot use for the query, rather than exact search’s 1.0', async () => {
+    // A partial index the unfiltered nearest-neighbour query cannot use.
+    await file.db.pool.query(
+      `CREATE INDEX listings_sold_ivf ON marketplace_listings USING ivfflat (embedding vector_l2_ops)
+         WITH (lists = 1) WHERE status = 'sold'`,
+    );
+    try {
+      const [only] = (await measure('listings_sold_ivf')).measurements;
+      expect(only).toMatchObject({ index: 'listings_sold_ivf', recall: null, samples: 200 });
+    } finally {
+      await file.db.pool.query('DROP INDEX listings_sold_ivf');
+      await file.db.pool.query(`DELETE FROM vector_index_state WHERE index_name = 'listings_sold_ivf'`);
+    }
+  });
+
   it('grants exactly that: the worker reads profile vectors only, rebuilds only ivfflat; the app writes state only as an admin', async () => {
     const as = (role: string, identity: string) =>
       withRollback(file.db, async (client) => {
