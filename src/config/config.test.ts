@@ -113,6 +113,32 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('reads the vector index maintenance intervals and the recall alert threshold, within bounds', () => {
+    const defaults = loadConfig(base);
+    expect(defaults.worker.intervals).toMatchObject({ vectorIndexSec: 3600, vectorRecallSec: 3600 });
+    expect(defaults.ops.alerts.vectorRecallMin).toBe(0.9);
+    const tuned = loadConfig({
+      ...base,
+      WORKER_VECTOR_INDEX_CHECK_SEC: '600',
+      WORKER_VECTOR_RECALL_INTERVAL_SEC: '7200',
+      ALERT_VECTOR_RECALL_MIN: '0.95',
+    });
+    expect(tuned.worker.intervals).toMatchObject({ vectorIndexSec: 600, vectorRecallSec: 7200 });
+    expect(tuned.ops.alerts.vectorRecallMin).toBe(0.95);
+    expect(
+      problemsOf({
+        ...base,
+        WORKER_VECTOR_INDEX_CHECK_SEC: '5',
+        WORKER_VECTOR_RECALL_INTERVAL_SEC: 'hourly',
+        ALERT_VECTOR_RECALL_MIN: '90%',
+      }),
+    ).toEqual([
+      'WORKER_VECTOR_INDEX_CHECK_SEC must be a whole number from 60 to 2592000, got "5"',
+      'WORKER_VECTOR_RECALL_INTERVAL_SEC must be a whole number from 60 to 2592000, got "hourly"',
+      'ALERT_VECTOR_RECALL_MIN must be a number from 0 to 1, got "90%"',
+    ]);
+  });
+
   it('lets the worker start in production with only its own database URL (no JWT, no DATABASE_URL)', () => {
     const env = { NODE_ENV: 'production', WORKER_DATABASE_URL: 'postgres://owner@db/lodestar' };
     expect(loadConfig(env, 'worker').worker.databaseUrl).toBe('postgres://owner@db/lodestar');

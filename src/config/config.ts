@@ -130,6 +130,8 @@ const envSchema = z.object({
   WORKER_GAP_INTERVAL_SEC: int(60, 30 * 86_400).default(3600),
   WORKER_ANALYZE_CHECK_SEC: int(10, 86_400).default(300),
   WORKER_ROLLOUT_CHECK_SEC: int(10, 86_400).default(60),
+  WORKER_VECTOR_INDEX_CHECK_SEC: int(60, 30 * 86_400).default(3600),
+  WORKER_VECTOR_RECALL_INTERVAL_SEC: int(60, 30 * 86_400).default(3600),
   ALERT_DISCOVERY_P95_AGE_SEC: int(1, 86_400 * 30).default(300),
   ALERT_KERNEL_P95_MS: int(1, 600_000).default(1000),
   ALERT_DISCOVERY_HIGH_RETRY: int(0, 1_000_000_000).default(10),
@@ -137,6 +139,7 @@ const envSchema = z.object({
   ALERT_LEARNING_SILENCE_SEC: int(60, 86_400 * 365).default(86_400),
   ALERT_DEAD_TUPLE_SHARE: zeroToOne.default(0.2),
   ALERT_DEAD_TUPLE_MIN: int(0, 1_000_000_000_000).default(1000),
+  ALERT_VECTOR_RECALL_MIN: zeroToOne.default(0.9),
   FLAGS_REFRESH_SEC: int(1, 3600).default(5),
   FLAGS_EVALUATION_WINDOW_SEC: int(60, 7 * 86_400).default(900),
   FLAGS_MIN_REQUESTS: int(1, 10_000_000).default(200),
@@ -210,7 +213,15 @@ export interface Config {
     /** Serve GET /metrics on this port (0 = any free port); unset = no metrics endpoint. */
     metricsPort: number | undefined;
     /** How often each maintenance task runs (see MaintenanceIntervals in src/worker/maintenance.ts). */
-    intervals: { gcSec: number; decaySec: number; gapSec: number; analyzeSec: number; rolloutsSec: number };
+    intervals: {
+      gcSec: number;
+      decaySec: number;
+      gapSec: number;
+      analyzeSec: number;
+      rolloutsSec: number;
+      vectorIndexSec: number;
+      vectorRecallSec: number;
+    };
   };
   /** The ops console: alert thresholds and long-running actions. */
   ops: {
@@ -392,6 +403,8 @@ export function loadConfig(
         gapSec: e.WORKER_GAP_INTERVAL_SEC,
         analyzeSec: e.WORKER_ANALYZE_CHECK_SEC,
         rolloutsSec: e.WORKER_ROLLOUT_CHECK_SEC,
+        vectorIndexSec: e.WORKER_VECTOR_INDEX_CHECK_SEC,
+        vectorRecallSec: e.WORKER_VECTOR_RECALL_INTERVAL_SEC,
       },
     },
     ops: {
@@ -403,6 +416,7 @@ export function loadConfig(
         learningSilenceSec: e.ALERT_LEARNING_SILENCE_SEC,
         deadTupleShare: e.ALERT_DEAD_TUPLE_SHARE,
         deadTupleMin: e.ALERT_DEAD_TUPLE_MIN,
+        vectorRecallMin: e.ALERT_VECTOR_RECALL_MIN,
       },
       indexBuildTimeoutMs: e.OPS_INDEX_BUILD_TIMEOUT_MS,
       telemetryFlushMs: e.TELEMETRY_FLUSH_MS,

@@ -13,7 +13,7 @@ export interface ServiceDb {
 }
 
 /** Search settings for the ivfflat index: enough lists probed for recall, scans that keep going past filters. */
-const vectorSettings = { 'ivfflat.probes': '10', 'ivfflat.iterative_scan': 'relaxed_order' };
+export const vectorSearchSettings = { 'ivfflat.probes': '10', 'ivfflat.iterative_scan': 'relaxed_order' };
 
 export function createServiceDb(options: {
   url: string;
@@ -32,7 +32,7 @@ export function createServiceDb(options: {
           await client.query(
             `SELECT set_config('lodestar.role', 'service', true), set_config('ivfflat.probes', $1, true),
                     set_config('ivfflat.iterative_scan', $2, true)`,
-            [vectorSettings['ivfflat.probes'], vectorSettings['ivfflat.iterative_scan']],
+            [vectorSearchSettings['ivfflat.probes'], vectorSearchSettings['ivfflat.iterative_scan']],
           );
           return (await client.query<R>(text, values)).rows;
         }),
@@ -43,7 +43,7 @@ export function createServiceDb(options: {
     role: 'lodestar_service',
     'lodestar.role': 'service',
     statement_timeout: String(options.statementTimeoutMs),
-    ...vectorSettings,
+    ...vectorSearchSettings,
   };
   const pool = new pg.Pool({
     connectionString: options.url,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { createBadUserInputError } from '../errors/errors.js';
+import { createBadUserInputError, createNotFoundError } from '../errors/errors.js';
 import { evaluateRollouts } from '../flags/evaluateRollouts.js';
 import { changeRollout, flagThresholdsSchema, nextStep, saveFlag } from '../flags/flags.js';
 import { withAudit } from './audit.js';
@@ -12,6 +12,7 @@ import {
   requeueStuckEvents,
 } from './queueActions.js';
 import { rebuildVectorIndex } from './vectorIndexes.js';
+import { measureVectorRecall, RECALL_K, RECALL_SAMPLES } from './vectorRecall.js';
 
 /** Whole numbers from GraphQL (numbers) or the CLI (strings). */
 const whole = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -95,8 +96,19 @@ export const opsActions = {
       lists: whole(1, 32_768).optional(),
       m: whole(2, 100).optional(),
       efConstruction: whole(4, 1000).optional(),
+      force: flag.default(false),
     }),
     run: (runner, args) => rebuildVectorIndex(runner, args),
+  }),
+  measureVectorRecall: define({
+    description: `recall@${RECALL_K} of every vector index (or one) against exact search on ${RECALL_SAMPLES} sampled vectors`,
+    args: z.object({ index: z.string().trim().min(1).max(63).optional() }),
+    run: async (runner, args) => {
+      const measurements = await measureVectorRecall((fn) => inAdminTx(runner, fn), { index: args.index });
+      if (args.index !== undefined && measurements.length === 0)
+        throw createNotFoundError('vector index', args.index);
+      return { measurements };
+    },
   }),
   saveFlag: define({
     description: 'Create a feature flag at 0%, or change its description, baseline p95 and thresholds',

@@ -13,6 +13,8 @@ export interface AlertThresholds extends BloatThresholds {
   profilePctHasVec: number;
   /** Warning: no learning event for longer than this. @default 86400 */
   learningSilenceSec: number;
+  /** Warning: a vector index's last measured recall@20 below this. @default 0.9 */
+  vectorRecallMin: number;
 }
 
 export const defaultAlertThresholds: AlertThresholds = {
@@ -23,6 +25,7 @@ export const defaultAlertThresholds: AlertThresholds = {
   learningSilenceSec: 86_400,
   deadTupleShare: 0.2,
   deadTupleMin: 1000,
+  vectorRecallMin: 0.9,
 };
 
 export type AlertSeverity = 'critical' | 'warning';
@@ -52,6 +55,10 @@ interface AlertValues {
 
 /** Every rule's input in one read (ops_alert_values: SECURITY DEFINER, aggregates only). */
 const alertValuesSql = 'SELECT v.*, now() AS now FROM ops_alert_values() v';
+/** The vector index with the worst last measured recall (vector_index_state: ops data, no user data). */
+const worstRecallSql = `
+SELECT index_name, recall, recall_k FROM vector_index_state
+WHERE recall IS NOT NULL ORDER BY recall, index_name LIMIT 1`;
 
 /**
  * Evaluates every rule of the runbook's "Monitoring Alerts" now. Each rule is returned, firing or not,
@@ -67,6 +74,10 @@ export async function evaluateAlerts(
   const bloat = (await readTableBloat(db)).find((t) => t.deadTuples >= thresholds.deadTupleMin);
   const v = rows[0];
   if (!v) throw new Error('ops_alert_values returned no row');
+  const worst = (
+    await db.query<{ index_name: string; recall: number; recall_k: number | null }>(worstRecallSql)
+  ).rows[0];
+  const recall = worst?.recall ?? null;
   const highRetry = Number(v.discovery_high_retry_ct);
   const silenceSec =
     v.learning_last_at === null ? null : (v.now.getTime() - v.learning_last_at.getTime()) / 1000;
@@ -143,6 +154,19 @@ export async function evaluateAlerts(
           : `${bloat.table}: ${(bloat.deadTupleShare * 100).toFixed(1)}% of its tuples are dead (${bloat.deadTuples}; limit ${Number((thresholds.deadTupleShare * 100).toFixed(2))}% once ${thresholds.deadTupleMin}+ are dead), autovacuum ${bloat.autovacuumEnabled ? 'on' : 'OFF'}: table bloat`,
       action:
         'Monitor bloat (pg_stat_user_tables, ops.tableBloat): VACUUM (ANALYZE) the table as the owner; if autovacuum is on, look for long transactions holding back cleanup (pg_stat_activity) and lower its autovacuum_vacuum_scale_factor (the queues use 2%)',
+    },
+    {
+      rule: 'vector_index_recall',
+      severity: 'warning',
+      firing: recall !== null && recall < thresholds.vectorRecallMin,
+      value: recall,
+      threshold: thresholds.vectorRecallMin,
+      message:
+        recall === null || !worst
+          ? 'no vector index recall measured yet'
+          : `index ${worst.index_name} returns ${(recall * 100).toFixed(1)}% of the true ${worst.recall_k ?? 20} nearest neighbours (minimum ${thresholds.vectorRecallMin * 100}%): stale or mis-sized index`,
+      action:
+        'Vector Indexes: check ops.vectorHealth (rows vs rowsAtBuild, suggestedLists), rebuildVectorIndex with the suggested lists, then measureVectorRecall',
     },
   ];
 }

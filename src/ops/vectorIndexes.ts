@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { createBadUserInputError, createNotFoundError, createUnavailableError } from '../errors/errors.js';
 import { inAdminTx, type OpsRunner } from './opsRunner.js';
+import { listsTooMany, MIN_ROWS_PER_LIST, outgrown, suggestLists } from './vectorRecall.js';
 
 /** The planner skips a vector index when too few rows have a vector (runbook "Vector Indexes"). */
 export const PLANNER_MIN_NON_NULL_SHARE = 0.05;
@@ -25,6 +26,20 @@ export interface VectorIndex {
   valid: boolean;
   sizeBytes: number;
   definition: string;
+  /** Rows of its table with a vector now (what a build would index). */
+  rows: number;
+  /** Rows it indexed when built; null when unknown (built by a migration, perhaps on an empty table). */
+  rowsAtBuild: number | null;
+  builtAt: Date | null;
+  /** ivfflat: pgvector's lists for `rows` (rows/1000 up to 1M, sqrt above); null for hnsw. */
+  suggestedLists: number | null;
+  /** ivfflat: the table grew or shrank more than 2× since the build (maintenance rebuilds it). */
+  needsRebuild: boolean;
+  /** Last measured recall@k against exact search; null when never measured (or no vectors). */
+  recall: number | null;
+  recallK: number | null;
+  recallSamples: number | null;
+  recallMeasuredAt: Date | null;
 }
 
 export interface VectorHealth {
@@ -60,15 +75,71 @@ interface IndexRow {
   definition: string;
 }
 
-const indexOf = (row: IndexRow): VectorIndex => ({
-  name: row.name,
-  table: row.table,
-  method: row.method,
-  options: row.options,
-  valid: row.valid,
-  sizeBytes: Number(row.size_bytes),
-  definition: row.definition,
-});
+interface StateRow {
+  rows: string;
+  rows_at_build: string | null;
+  built_at: Date | null;
+  recall: number | null;
+  recall_k: number | null;
+  recall_samples: number | null;
+  recall_measured_at: Date | null;
+}
+
+const noState: StateRow = {
+  rows: '0',
+  rows_at_build: null,
+  built_at: null,
+  recall: null,
+  recall_k: null,
+  recall_samples: null,
+  recall_measured_at: null,
+};
+
+const indexOf = (row: IndexRow, state: StateRow = noState): VectorIndex => {
+  const rows = Number(state.rows);
+  const rowsAtBuild = state.rows_at_build === null ? null : Number(state.rows_at_build);
+  const ivfflat = row.method === 'ivfflat';
+  return {
+    name: row.name,
+    table: row.table,
+    method: row.method,
+    options: row.options,
+    valid: row.valid,
+    sizeBytes: Number(row.size_bytes),
+    definition: row.definition,
+    rows,
+    rowsAtBuild,
+    builtAt: state.built_at,
+    suggestedLists: ivfflat ? suggestLists(rows) : null,
+    needsRebuild: ivfflat && outgrown(rows, rowsAtBuild),
+    recall: state.recall,
+    recallK: state.recall_k,
+    recallSamples: state.recall_samples,
+    recallMeasuredAt: state.recall_measured_at,
+  };
+};
+
+/** The indexed column of a vector index (its first and only key column). */
+const columnSql = `
+SELECT a.attname AS column FROM pg_index i
+JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+WHERE i.indexrelid = to_regclass('public.' || quote_ident($1))`;
+
+/** One index's rows with a vector now, and its vector_index_state row. */
+async function stateOf(client: pg.ClientBase, row: IndexRow): Promise<StateRow> {
+  const column = (await client.query<{ column: string }>(columnSql, [row.name])).rows[0]?.column;
+  // Identifiers from the catalogue, quoted.
+  const count = column
+    ? `(SELECT count(${pg.escapeIdentifier(column)}) FROM public.${pg.escapeIdentifier(row.table)})`
+    : '0';
+  const { rows } = await client.query<StateRow>(
+    `SELECT ${count}::bigint AS rows, s.rows_at_build, s.built_at, s.recall, s.recall_k, s.recall_samples,
+            s.recall_measured_at
+     FROM (SELECT 1) one LEFT JOIN vector_index_state s ON s.index_name = $1`,
+    [row.name],
+  );
+  return rows[0] ?? noState;
+}
 
 export async function vectorHealth(runner: OpsRunner): Promise<VectorHealth> {
   return inAdminTx(runner, async (client) => {
@@ -79,6 +150,8 @@ export async function vectorHealth(runner: OpsRunner): Promise<VectorHealth> {
     if (!version) return { installed: false, version: null, coverage: [], indexes: [] };
     const coverage = await client.query<{ table: string; rows: string; with_embedding: string }>(coverageSql);
     const indexes = await client.query<IndexRow>(indexesSql);
+    const states: StateRow[] = [];
+    for (const row of indexes.rows) states.push(await stateOf(client, row));
     return {
       installed: true,
       version,
@@ -94,7 +167,7 @@ export async function vectorHealth(runner: OpsRunner): Promise<VectorHealth> {
           plannerCondition: share !== null && share > PLANNER_MIN_NON_NULL_SHARE,
         };
       }),
-      indexes: indexes.rows.map(indexOf),
+      indexes: indexes.rows.map((row, i) => indexOf(row, states[i])),
     };
   });
 }
@@ -104,10 +177,29 @@ export interface RebuildArgs {
   lists?: number | undefined;
   m?: number | undefined;
   efConstruction?: number | undefined;
+  /** Accept an ivfflat `lists` that leaves fewer than 50 rows per list. */
+  force?: boolean | undefined;
+}
+
+/**
+ * The lists of an ivfflat rebuild: pgvector's suggestion when none is asked; an asked value that leaves
+ * fewer than 50 rows per list (centroids of noise: low recall) only with `force`.
+ */
+function lists(args: RebuildArgs, rows: number): number {
+  const suggested = suggestLists(rows);
+  if (args.lists === undefined) return suggested;
+  if (listsTooMany(args.lists, rows) && !args.force) {
+    throw createBadUserInputError(
+      `lists ${args.lists} leaves ${(rows / args.lists).toFixed(1)} rows per list on ${rows} rows with a vector ` +
+        `(at least ${MIN_ROWS_PER_LIST} keep recall; pgvector suggests ${suggested}); pass force: true to build it anyway`,
+      'lists',
+    );
+  }
+  return args.lists;
 }
 
 /** The WITH (...) of the new build from the method and the asked parameters (all whole numbers). */
-function buildOptions(method: string, args: RebuildArgs, current: string[]): string[] {
+function buildOptions(method: string, args: RebuildArgs, current: string[], rows: number): string[] {
   const keep = new Map(current.map((o) => o.split('=') as [string, string]));
   if (method === 'ivfflat') {
     if (args.m !== undefined || args.efConstruction !== undefined) {
@@ -116,7 +208,7 @@ function buildOptions(method: string, args: RebuildArgs, current: string[]): str
         args.m !== undefined ? 'm' : 'efConstruction',
       );
     }
-    if (args.lists !== undefined) keep.set('lists', String(args.lists));
+    keep.set('lists', String(lists(args, rows)));
   } else {
     if (args.lists !== undefined) {
       throw createBadUserInputError(
@@ -160,10 +252,7 @@ export function rebuildDefinition(definition: string, newName: string, options: 
  * (reads and writes go on), then swaps names in one short transaction. Needs the schema owner's
  * connection, and runs under its own timeout: an index build is one statement that cannot be batched.
  */
-export async function rebuildVectorIndex(
-  runner: OpsRunner,
-  args: RebuildArgs,
-): Promise<{ index: string; table: string; method: string; previousOptions: string[]; options: string[] }> {
+export async function rebuildVectorIndex(runner: OpsRunner, args: RebuildArgs): Promise<RebuildResult> {
   if (!/^[a-z_][a-z0-9_]{0,54}$/.test(args.index)) {
     throw createBadUserInputError('index must be the name of a vector index in schema public', 'index');
   }
@@ -172,8 +261,8 @@ export async function rebuildVectorIndex(
   );
   const row = rows[0];
   if (!row) throw createNotFoundError('vector index', args.index);
-  const current = indexOf(row);
-  const options = buildOptions(current.method, args, current.options);
+  const current = indexOf(row, await inAdminTx(runner, (client) => stateOf(client, row)));
+  const options = buildOptions(current.method, args, current.options, current.rows);
   if (!runner.ownerUrl) {
     throw createUnavailableError(
       'rebuilding an index needs the schema owner: set MIGRATION_DATABASE_URL for the gateway or use the ops CLI',
@@ -193,6 +282,7 @@ export async function rebuildVectorIndex(
     await owner.query(`SET LOCAL lock_timeout = '5s'`);
     await owner.query(`DROP INDEX public.${current.name}`);
     await owner.query(`ALTER INDEX public.${temp} RENAME TO ${current.name}`);
+    await recordVectorIndexBuild(owner, current, 'rebuildVectorIndex');
     await owner.query('COMMIT');
     await owner.query(`ANALYZE public.${current.table}`);
   } catch (error) {
@@ -207,5 +297,42 @@ export async function rebuildVectorIndex(
     method: current.method,
     previousOptions: current.options,
     options,
+    rows: current.rows,
+    suggestedLists: current.suggestedLists,
   };
+}
+
+export interface RebuildResult {
+  index: string;
+  table: string;
+  method: string;
+  previousOptions: string[];
+  options: string[];
+  /** Rows with a vector the new build indexed. */
+  rows: number;
+  /** ivfflat: pgvector's lists for those rows; null for hnsw. */
+  suggestedLists: number | null;
+}
+
+/**
+ * Records a build in vector_index_state (in the build's transaction, as the owner): the rows it indexed
+ * (the build sets the index's reltuples), its lists, and no recall yet (the last one measured the old
+ * build). Every path that builds a vector index calls it, so maintenance knows what each was built on.
+ */
+export async function recordVectorIndexBuild(
+  client: Pick<pg.ClientBase, 'query'>,
+  index: Pick<VectorIndex, 'name' | 'table' | 'method'>,
+  by: string,
+): Promise<void> {
+  await client.query(
+    `INSERT INTO vector_index_state (index_name, table_name, method, rows_at_build, lists, built_at, built_by)
+     SELECT $1, $2, $3, greatest(c.reltuples, 0)::bigint,
+            (SELECT split_part(o, '=', 2)::int FROM unnest(c.reloptions) o WHERE o LIKE 'lists=%'), now(), $4
+     FROM pg_class c WHERE c.oid = to_regclass('public.' || quote_ident($1))
+     ON CONFLICT (index_name) DO UPDATE SET table_name = EXCLUDED.table_name, method = EXCLUDED.method,
+       rows_at_build = EXCLUDED.rows_at_build, lists = EXCLUDED.lists, built_at = EXCLUDED.built_at,
+       built_by = EXCLUDED.built_by, recall = NULL, recall_k = NULL, recall_samples = NULL, recall_ms = NULL,
+       recall_measured_at = NULL, updated_at = now()`,
+    [index.name, index.table, index.method, by],
+  );
 }

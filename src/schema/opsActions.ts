@@ -1,5 +1,7 @@
 import { builder } from '../builder.js';
 import type { BackfillProgress } from '../ops/maintenanceActions.js';
+import type { RebuildResult } from '../ops/vectorIndexes.js';
+import type { RecallMeasurement } from '../ops/vectorRecall.js';
 import * as ops from '../resolvers/ops.js';
 import { BackfillProgressRef } from './opsDiagnostics.js';
 
@@ -71,18 +73,44 @@ const BackfillRunRef = builder.objectRef<BackfillProgress & Audited>('BackfillRu
   }),
 });
 
-const RebuildResultRef = builder
-  .objectRef<
-    { index: string; table: string; method: string; previousOptions: string[]; options: string[] } & Audited
-  >('RebuildIndexResult')
+const RebuildResultRef = builder.objectRef<RebuildResult & Audited>('RebuildIndexResult').implement({
+  interfaces: [AuditedRef],
+  fields: (t) => ({
+    index: t.exposeString('index'),
+    table: t.exposeString('table'),
+    method: t.exposeString('method'),
+    previousOptions: t.exposeStringList('previousOptions'),
+    options: t.exposeStringList('options'),
+    rows: t.exposeInt('rows', { description: 'Rows with a vector when the rebuild started.' }),
+    suggestedLists: t.exposeInt('suggestedLists', {
+      nullable: true,
+      description: 'ivfflat: pgvector’s lists for those rows (rows/1000 up to 1M, sqrt(rows) above).',
+    }),
+  }),
+});
+
+const RecallMeasurementRef = builder.objectRef<RecallMeasurement>('VectorRecallMeasurement').implement({
+  fields: (t) => ({
+    index: t.exposeString('index'),
+    table: t.exposeString('table'),
+    method: t.exposeString('method'),
+    recall: t.exposeFloat('recall', {
+      nullable: true,
+      description: 'Share of the exact k nearest neighbours the index returned (null: no vectors).',
+    }),
+    k: t.exposeInt('k'),
+    samples: t.exposeInt('samples', { description: 'Query vectors sampled from the table.' }),
+    ms: t.exposeFloat('ms'),
+    measuredAt: t.expose('measuredAt', { type: 'DateTime' }),
+  }),
+});
+
+const MeasureRecallResultRef = builder
+  .objectRef<{ measurements: RecallMeasurement[] } & Audited>('MeasureVectorRecallResult')
   .implement({
     interfaces: [AuditedRef],
     fields: (t) => ({
-      index: t.exposeString('index'),
-      table: t.exposeString('table'),
-      method: t.exposeString('method'),
-      previousOptions: t.exposeStringList('previousOptions'),
-      options: t.exposeStringList('options'),
+      measurements: t.field({ type: [RecallMeasurementRef], resolve: (r) => r.measurements }),
     }),
   });
 
@@ -161,14 +189,29 @@ builder.mutationFields((t) => ({
     type: RebuildResultRef,
     description:
       'Admin: rebuild a vector index CONCURRENTLY with new parameters (ivfflat: lists; hnsw: m, efConstruction), ' +
-      'then swap it in. Needs MIGRATION_DATABASE_URL (the schema owner).',
+      'then swap it in. Needs MIGRATION_DATABASE_URL (the schema owner). ivfflat lists default to pgvector’s ' +
+      'rule (rows/1000 up to 1M rows, sqrt(rows) above); a lists leaving fewer than 50 rows per list is ' +
+      'refused (BAD_USER_INPUT) unless force.',
     authScopes: admin,
     args: {
       index: t.arg.string({ required: true }),
       lists: t.arg.int(),
       m: t.arg.int(),
       efConstruction: t.arg.int(),
+      force: t.arg.boolean({
+        defaultValue: false,
+        description: 'Build an ivfflat index even when lists leaves fewer than 50 rows per list.',
+      }),
     },
     resolve: (_root, args, ctx) => ops.runAction(ctx, 'rebuildVectorIndex', args),
+  }),
+  measureVectorRecall: t.field({
+    type: MeasureRecallResultRef,
+    description:
+      'Admin: recall@20 of every vector index (or `index`) against exact search on 200 vectors sampled from ' +
+      'its table; stored for ops.vectorHealth, /metrics and ops.alerts (the worker measures hourly).',
+    authScopes: admin,
+    args: { index: t.arg.string() },
+    resolve: (_root, args, ctx) => ops.runAction(ctx, 'measureVectorRecall', args),
   }),
 }));

@@ -96,6 +96,26 @@ const VectorIndexRef = builder.objectRef<VectorIndex>('VectorIndex').implement({
     valid: t.exposeBoolean('valid'),
     sizeBytes: t.exposeFloat('sizeBytes'),
     definition: t.exposeString('definition'),
+    rows: t.exposeInt('rows', { description: 'Rows of its table with a vector now.' }),
+    rowsAtBuild: t.exposeInt('rowsAtBuild', {
+      nullable: true,
+      description: 'Rows it indexed when built; null when unknown (built by a migration).',
+    }),
+    builtAt: t.expose('builtAt', { type: 'DateTime', nullable: true }),
+    suggestedLists: t.exposeInt('suggestedLists', {
+      nullable: true,
+      description: 'ivfflat: pgvector’s lists for `rows` (rows/1000 up to 1M, sqrt(rows) above).',
+    }),
+    needsRebuild: t.exposeBoolean('needsRebuild', {
+      description: 'ivfflat: the table grew or shrank more than 2× since the build; the worker rebuilds it.',
+    }),
+    recall: t.exposeFloat('recall', {
+      nullable: true,
+      description: 'Last measured recall@k against exact search (null: never measured).',
+    }),
+    recallK: t.exposeInt('recallK', { nullable: true }),
+    recallSamples: t.exposeInt('recallSamples', { nullable: true }),
+    recallMeasuredAt: t.expose('recallMeasuredAt', { type: 'DateTime', nullable: true }),
   }),
 });
 

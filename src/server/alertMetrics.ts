@@ -8,6 +8,14 @@ import type { Metrics } from './metrics.js';
 /** Scrapes closer together than this share one evaluation (one statement), whatever the scrapers. */
 const CACHE_MS = 10_000;
 
+interface RecallRow {
+  index_name: string;
+  table_name: string;
+  method: string;
+  recall: number;
+}
+const recallSql = `SELECT index_name, table_name, method, recall FROM vector_index_state WHERE recall IS NOT NULL`;
+
 /**
  * The runbook's alerts on /metrics, so Prometheus can alert without polling GraphQL:
  * `lodestar_alert_firing{rule,severity}` (0/1), `lodestar_alert_value{rule}` and
@@ -70,6 +78,32 @@ export function registerAlertMetrics(
       for (const alert of (await current()) ?? []) {
         if (alert.value !== null) this.set({ rule: alert.rule }, alert.value);
       }
+    },
+  });
+  let recalls: { at: number; rows: Promise<RecallRow[]> } | undefined;
+  new Gauge({
+    name: 'lodestar_vector_index_recall',
+    help: 'Last measured recall@k of each vector index against exact search (absent until measured)',
+    labelNames: ['index', 'table', 'method'],
+    registers: [metrics.registry],
+    async collect() {
+      if (!recalls || Date.now() - recalls.at >= CACHE_MS) {
+        recalls = {
+          at: Date.now(),
+          rows: pool
+            .query<RecallRow>(recallSql)
+            .then((r) => r.rows)
+            .catch((error: unknown) => {
+              logger.warn({ err: coerceError(error) }, 'vector recall for /metrics failed');
+              recalls = undefined;
+              return [];
+            }),
+        };
+      }
+      const rows = await recalls.rows;
+      this.reset();
+      for (const r of rows)
+        this.set({ index: r.index_name, table: r.table_name, method: r.method }, r.recall);
     },
   });
   new Gauge({

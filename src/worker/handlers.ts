@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { vectorSearchSettings } from '../db/service.js';
 import type { JobHandler } from './consumer.js';
 import { PermanentJobError } from './leaseQueue.js';
 
@@ -109,7 +110,8 @@ export const handleDiscovery: JobHandler = async (item, tx) => {
   if (!rows[0].has) throw new PermanentJobError(`interest ${interestId} has no embedding yet`);
   // The vector index keeps scanning past listings the filters reject (pgvector 0.8 iterative scans).
   await tx.query(
-    `SELECT set_config('ivfflat.probes', '10', true), set_config('ivfflat.iterative_scan', 'relaxed_order', true)`,
+    `SELECT set_config('ivfflat.probes', $1, true), set_config('ivfflat.iterative_scan', $2, true)`,
+    [vectorSearchSettings['ivfflat.probes'], vectorSearchSettings['ivfflat.iterative_scan']],
   );
   await tx.query(dropCandidatesSql, [interestId, categoryId]);
   await tx.query(insertCandidatesSql, [interestId, categoryId, DISCOVERY_TOP_K]);

@@ -5,6 +5,7 @@ import { coerceError } from '../errors/errors.js';
 import { evaluateRollouts } from '../flags/evaluateRollouts.js';
 import { recordAudit } from '../ops/audit.js';
 import { gcInSteps } from '../ops/maintenanceActions.js';
+import { measureVectorRecall, rebuildOutgrownIvfflat } from '../ops/vectorRecall.js';
 import type { Logger } from '../server/logger.js';
 
 export interface MaintenanceTask {
@@ -26,6 +27,10 @@ export interface MaintenanceIntervals {
   analyzeSec: number;
   /** evaluateRollouts: roll back flags whose exposed traffic breaks their limits. @default 60 */
   rolloutsSec: number;
+  /** Rebuild ivfflat indexes whose table grew or shrank more than 2× since their build. @default 3600 */
+  vectorIndexSec: number;
+  /** Measure recall@20 of every vector index against exact search. @default 3600 */
+  vectorRecallSec: number;
 }
 
 export const defaultMaintenanceIntervals: MaintenanceIntervals = {
@@ -34,6 +39,8 @@ export const defaultMaintenanceIntervals: MaintenanceIntervals = {
   gapSec: 3600,
   analyzeSec: 300,
   rolloutsSec: 60,
+  vectorIndexSec: 3600,
+  vectorRecallSec: 3600,
 };
 
 /** The worst gaps (demand without candidates), enqueued for discovery at most once a day each. */
@@ -54,6 +61,8 @@ export function defaultMaintenanceTasks(
     intervals?: Partial<MaintenanceIntervals>;
     /** How evaluateRollouts judges flags (FLAGS_EVALUATION_WINDOW_SEC, FLAGS_MIN_REQUESTS). */
     rollouts?: { windowSec: number; minRequests: number };
+    /** Statement timeout of an ivfflat rebuild (OPS_INDEX_BUILD_TIMEOUT_MS). @default 1800000 */
+    indexBuildTimeoutMs?: number;
   } = {},
 ): MaintenanceTask[] {
   const every = { ...defaultMaintenanceIntervals, ...options.intervals };
@@ -131,6 +140,19 @@ export function defaultMaintenanceTasks(
       name: 'analyze_changed_hot_tables',
       intervalMs: every.analyzeSec * 1000,
       run: (tx) => scalar(tx, 'SELECT analyze_changed_hot_tables() AS v'),
+    },
+    {
+      // An ivfflat index's centroids come from the rows at its build (none, when a migration built it):
+      // rebuilt with pgvector's lists once the table is more than 2× bigger or smaller.
+      name: 'rebuild_outgrown_vector_indexes',
+      intervalMs: every.vectorIndexSec * 1000,
+      run: (tx) => rebuildOutgrownIvfflat(tx, options.indexBuildTimeoutMs ?? 1_800_000),
+    },
+    {
+      // After the rebuild check, so a fresh build is measured in the same pass.
+      name: 'measure_vector_recall',
+      intervalMs: every.vectorRecallSec * 1000,
+      run: (tx) => measureVectorRecall((fn) => fn(tx)),
     },
   ];
 }

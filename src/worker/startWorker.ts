@@ -117,6 +117,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
   const tasks = defaultMaintenanceTasks({
     intervals: config.worker.intervals,
     rollouts: { windowSec: config.flags.evaluationWindowSec, minRequests: config.flags.minRequests },
+    indexBuildTimeoutMs: config.ops.indexBuildTimeoutMs,
   });
   const checkEveryMs = Math.min(MAINTENANCE_CHECK_MS, ...tasks.map((t) => t.intervalMs));
   const checkMaintenance = () => {

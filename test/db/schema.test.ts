@@ -32,7 +32,11 @@ describe('SECURITY DEFINER functions', () => {
     expect(rows.length).toBeGreaterThan(0);
     expect(rows.map((r) => r.name)).toContain('recompute_profile_embedding(uuid)');
     const unpinned = rows
-      .filter((r) => !(r.proconfig ?? []).includes('search_path=public'))
+      // pg_temp last (item 3) is the safe form; the older functions still pin public alone.
+      .filter(
+        (r) =>
+          !['search_path=public', 'search_path=public, pg_temp'].some((c) => (r.proconfig ?? []).includes(c)),
+      )
       .map((r) => r.name);
     expect(unpinned).toEqual([]);
   });

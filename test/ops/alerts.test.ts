@@ -40,6 +40,7 @@ const RULES = [
   'profile_embeddings_coverage',
   'learning_events_silence',
   'table_bloat',
+  'vector_index_recall',
 ] as const;
 type Rule = (typeof RULES)[number];
 
@@ -59,6 +60,15 @@ describe('ops.alerts: the runbook "Monitoring Alerts" rules', () => {
     const alert = (await alertsOf(harness)).get(rule);
     if (!alert) throw new Error(`no alert ${rule}`);
     return alert;
+  };
+
+  /** A vector index whose last measured recall@20 is `value` (as the worker records it). */
+  const recall = async (index: string, value: number): Promise<void> => {
+    await db.pool.query(
+      `INSERT INTO vector_index_state (index_name, table_name, method, recall, recall_k, recall_samples, recall_measured_at)
+       VALUES ($1, 'marketplace_listings', 'ivfflat', $2, 20, 200, now())`,
+      [index, value],
+    );
   };
 
   /** Discovery items created `ages` seconds ago. */
@@ -119,6 +129,7 @@ describe('ops.alerts: the runbook "Monitoring Alerts" rules', () => {
     await db.pool.query('DELETE FROM learning_events');
     await db.pool.query(`DELETE FROM user_interests`);
     await db.pool.query(`DELETE FROM profiles WHERE role = 'user'`);
+    await db.pool.query('DELETE FROM vector_index_state');
   });
 
   it('returns every rule with its severity, threshold, message and runbook action', async () => {
@@ -132,6 +143,7 @@ describe('ops.alerts: the runbook "Monitoring Alerts" rules', () => {
       profile_embeddings_coverage: 'WARNING',
       learning_events_silence: 'WARNING',
       table_bloat: 'WARNING',
+      vector_index_recall: 'WARNING',
     });
     const thresholds = Object.fromEntries([...alerts.values()].map((a) => [a.rule, a.threshold]));
     expect(thresholds).toEqual({
@@ -141,6 +153,7 @@ describe('ops.alerts: the runbook "Monitoring Alerts" rules', () => {
       profile_embeddings_coverage: 0.5,
       learning_events_silence: 86_400,
       table_bloat: 0.2,
+      vector_index_recall: 0.9,
     });
     for (const alert of alerts.values()) {
       expect(alert.message.length, alert.rule).toBeGreaterThan(0);
@@ -280,6 +293,29 @@ describe('ops.alerts: the runbook "Monitoring Alerts" rules', () => {
     });
   });
 
+  describe('vector_index_recall (warning, the worst measured recall@20 below 0.9)', () => {
+    it('fires when an index’s last recall is just below 0.9, naming the index', async () => {
+      await recall('good_idx', 0.99);
+      await recall('stale_idx', 0.89);
+      const alert = await alertOf('vector_index_recall');
+      expect(alert).toMatchObject({ firing: true, value: 0.89, threshold: 0.9 });
+      expect(alert.message).toContain('stale_idx');
+    });
+
+    it('stays silent when the worst is just above 0.9', async () => {
+      await recall('good_idx', 0.99);
+      await recall('fine_idx', 0.91);
+      expect(await alertOf('vector_index_recall')).toMatchObject({ firing: false, value: 0.91 });
+    });
+
+    it('stays silent (no value) when no recall was measured yet', async () => {
+      await db.pool.query(
+        `INSERT INTO vector_index_state (index_name, table_name, method) VALUES ('unmeasured_idx', 't', 'hnsw')`,
+      );
+      expect(await alertOf('vector_index_recall')).toMatchObject({ firing: false, value: null });
+    });
+  });
+
   describe('thresholds from ALERT_* variables', () => {
     it('a raised or lowered threshold changes the threshold shown and whether the rule fires', async () => {
       await kernelSamples('feed', 1500);
@@ -287,6 +323,7 @@ describe('ops.alerts: the runbook "Monitoring Alerts" rules', () => {
       await discoveryItems(new Array<number>(4).fill(5), 'error', 3);
       await profileCoverage(7, 10);
       await insertLearningEvent(db.pool, { userId: null, listingId, createdAgo: '2 hours' });
+      await recall('tuned_idx', 0.92);
 
       const defaults = await alertsOf();
       expect(Object.fromEntries([...defaults.values()].map((a) => [a.rule, a.firing]))).toEqual({
@@ -296,6 +333,7 @@ describe('ops.alerts: the runbook "Monitoring Alerts" rules', () => {
         profile_embeddings_coverage: false,
         learning_events_silence: false,
         table_bloat: false,
+        vector_index_recall: false,
       });
 
       const tuned = createInProcess(db, {
@@ -305,6 +343,7 @@ describe('ops.alerts: the runbook "Monitoring Alerts" rules', () => {
         ALERT_PROFILE_PCT_HAS_VEC: '0.75',
         ALERT_LEARNING_SILENCE_SEC: '3600',
         ALERT_DEAD_TUPLE_SHARE: '0.3',
+        ALERT_VECTOR_RECALL_MIN: '0.95',
       });
       try {
         const alerts = await alertsOf(tuned);
@@ -316,6 +355,7 @@ describe('ops.alerts: the runbook "Monitoring Alerts" rules', () => {
           profile_embeddings_coverage: [true, 0.75],
           learning_events_silence: [true, 3600],
           table_bloat: [false, 0.3],
+          vector_index_recall: [true, 0.95],
         });
       } finally {
         await tuned.close();
@@ -330,6 +370,7 @@ describe('ops.alerts: the runbook "Monitoring Alerts" rules', () => {
         ALERT_DISCOVERY_HIGH_RETRY: '0',
         ALERT_PROFILE_PCT_HAS_VEC: '0.9',
         ALERT_LEARNING_SILENCE_SEC: '7200',
+        ALERT_VECTOR_RECALL_MIN: '0.8',
       });
       expect(config.ops.alerts).toEqual({
         discoveryP95AgeSec: 600,
@@ -339,6 +380,7 @@ describe('ops.alerts: the runbook "Monitoring Alerts" rules', () => {
         learningSilenceSec: 7200,
         deadTupleShare: 0.2,
         deadTupleMin: 1000,
+        vectorRecallMin: 0.8,
       });
       expect(loadConfig({ NODE_ENV: 'test' }).ops.alerts).toEqual({
         discoveryP95AgeSec: 300,
@@ -348,6 +390,7 @@ describe('ops.alerts: the runbook "Monitoring Alerts" rules', () => {
         learningSilenceSec: 86_400,
         deadTupleShare: 0.2,
         deadTupleMin: 1000,
+        vectorRecallMin: 0.9,
       });
     });
 
@@ -360,6 +403,7 @@ describe('ops.alerts: the runbook "Monitoring Alerts" rules', () => {
       ['ALERT_PROFILE_PCT_HAS_VEC', '1.5'],
       ['ALERT_PROFILE_PCT_HAS_VEC', '50%'],
       ['ALERT_LEARNING_SILENCE_SEC', '30'],
+      ['ALERT_VECTOR_RECALL_MIN', '1.5'],
     ])('%s=%s is a ConfigError naming the variable and the bad value', (name, value) => {
       let thrown: unknown;
       try {

@@ -203,7 +203,7 @@ describe('ops CLI', () => {
         .map((line) => line.split(' ')[0]);
       expect(names).toEqual(Object.keys(opsActions));
       expect(run.stdout).toContain('requeueDiscoveryErrors [--maxAttempts]');
-      expect(run.stdout).toContain('rebuildVectorIndex [--index --lists --m --efConstruction]');
+      expect(run.stdout).toContain('rebuildVectorIndex [--index --lists --m --efConstruction --force]');
     });
 
     it('an unknown action exits 2 naming it, and runs nothing', async ({ expect }) => {
@@ -239,6 +239,7 @@ describe('ops CLI', () => {
         'profile_embeddings_coverage',
         'learning_events_silence',
         'table_bloat',
+        'vector_index_recall',
       ]);
       expect(alerts.filter((a) => a.firing && a.severity === 'critical')).toEqual([]);
       // No learning event was ever recorded: the warning fires, which does not fail the command.

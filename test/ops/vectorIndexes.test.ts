@@ -16,8 +16,8 @@ const VECTOR_HEALTH = `{
   }
 }`;
 
-const REBUILD = `mutation Rebuild($index: String!, $lists: Int, $m: Int, $efConstruction: Int) {
-  rebuildVectorIndex(index: $index, lists: $lists, m: $m, efConstruction: $efConstruction) {
+const REBUILD = `mutation Rebuild($index: String!, $lists: Int, $m: Int, $efConstruction: Int, $force: Boolean) {
+  rebuildVectorIndex(index: $index, lists: $lists, m: $m, efConstruction: $efConstruction, force: $force) {
     index table method previousOptions options auditId
   }
 }`;
@@ -66,8 +66,13 @@ describe('vector health and index rebuilds', () => {
   const vectorHealth = async () =>
     (await file.data<{ ops: { vectorHealth: VectorHealthShown } }>(VECTOR_HEALTH)).ops.vectorHealth;
   const indexNamed = async (name: string) => (await vectorHealth()).indexes.find((i) => i.name === name);
-  const rebuild = (variables: { index: string; lists?: number; m?: number; efConstruction?: number }) =>
-    file.execute<{ rebuildVectorIndex: RebuildShown }>(REBUILD, variables);
+  const rebuild = (variables: {
+    index: string;
+    lists?: number;
+    m?: number;
+    efConstruction?: number;
+    force?: boolean;
+  }) => file.execute<{ rebuildVectorIndex: RebuildShown }>(REBUILD, variables);
   /** Indexes of a table as the catalog sees them (past the ops code), with validity. */
   const catalogIndexes = async (table: string) => {
     const { rows } = await file.db.pool.query<{ name: string; valid: boolean }>(
@@ -160,7 +165,8 @@ describe('vector health and index rebuilds', () => {
 
   it('rebuildVectorIndex swaps in an ivfflat index with the new lists under the same name', async () => {
     const before = await indexNamed(IVFFLAT);
-    const result = await rebuild({ index: IVFFLAT, lists: 50 });
+    // 42 rows: any lists above 1 is below 50 rows per list (item 18), so these mechanics need force.
+    const result = await rebuild({ index: IVFFLAT, lists: 50, force: true });
     expect(result.errors).toBeUndefined();
     expect(result.data?.rebuildVectorIndex).toMatchObject({
       index: IVFFLAT,
@@ -243,7 +249,7 @@ describe('vector health and index rebuilds', () => {
     ]);
     expect(await indexNamed(leftover)).toMatchObject({ valid: false, options: ['lists=1'] });
 
-    const result = await rebuild({ index: IVFFLAT, lists: 25 });
+    const result = await rebuild({ index: IVFFLAT, lists: 25, force: true });
     expect(result.errors).toBeUndefined();
     expect(result.data?.rebuildVectorIndex.options).toEqual(['lists=25']);
     const indexes = (await vectorHealth()).indexes.filter((i) => i.table === 'marketplace_listings');
@@ -255,7 +261,11 @@ describe('vector health and index rebuilds', () => {
   it('without the schema owner’s connection the rebuild is UNAVAILABLE, audited, and nothing changes', async () => {
     const before = await indexNamed(IVFFLAT);
     await expect(
-      runOpsAction(file.runner({ ownerUrl: undefined }), 'rebuildVectorIndex', { index: IVFFLAT, lists: 10 }),
+      runOpsAction(file.runner({ ownerUrl: undefined }), 'rebuildVectorIndex', {
+        index: IVFFLAT,
+        lists: 10,
+        force: true,
+      }),
     ).rejects.toMatchObject({
       message: expect.stringContaining('MIGRATION_DATABASE_URL') as unknown,
       extensions: { code: 'UNAVAILABLE' },

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { recordVectorIndexBuild } from '../../ops/vectorIndexes.js';
 import { SEEDED_TABLES } from './prepareDatabase.js';
 
 /**
@@ -82,6 +83,12 @@ export async function syncIdentitySequences(client: pg.ClientBase): Promise<void
 export async function rebuildListingVectorIndex(client: pg.ClientBase): Promise<void> {
   await useBuildMemory(client);
   await client.query('REINDEX INDEX marketplace_listings_embedding_ivfflat');
+  // What it was built on, so the worker rebuilds it only once the catalogue doubles or halves.
+  await recordVectorIndexBuild(
+    client,
+    { name: 'marketplace_listings_embedding_ivfflat', table: 'marketplace_listings', method: 'ivfflat' },
+    'seed',
+  );
 }
 
 /** Fresh statistics so the planner sees 100k listings rather than the empty tables it last saw. */
