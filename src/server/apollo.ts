@@ -23,6 +23,7 @@ import {
   rootResponseNames,
 } from './protection.js';
 import { adminRootFields, telemetryPlugin } from './telemetryPlugin.js';
+import { textInputPlugin } from './textInputPlugin.js';
 import type { FlagStore } from '../flags/flagStore.js';
 import type { Telemetry } from '../ops/telemetry.js';
 
@@ -268,6 +269,7 @@ export function createApollo(
       ApolloServerPluginLandingPageDisabled(),
       metricsPlugin(deps.metrics),
       unavailablePlugin(),
+      textInputPlugin(),
       idempotencyHeaderPlugin(),
       complexityPlugin(config.graphql.maxComplexity, config.graphql.hideSuggestions),
       telemetryPlugin({
