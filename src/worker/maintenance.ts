@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { withTransaction } from '../db/checkout.js';
 import { coerceError } from '../errors/errors.js';
-import { evaluateRollouts } from '../flags/evaluateRollouts.js';
-import { recordAudit } from '../ops/audit.js';
+import { evaluateRollouts, type RolloutEvaluationOptions } from '../flags/evaluateRollouts.js';
+import { appendAudit } from '../ops/audit.js';
 import { gcInSteps } from '../ops/maintenanceActions.js';
 import type { Logger } from '../server/logger.js';
 
@@ -52,8 +52,8 @@ export function defaultMaintenanceTasks(
   options: {
     gapLimit?: number;
     intervals?: Partial<MaintenanceIntervals>;
-    /** How evaluateRollouts judges flags (FLAGS_EVALUATION_WINDOW_SEC, FLAGS_MIN_REQUESTS). */
-    rollouts?: { windowSec: number; minRequests: number };
+    /** How evaluateRollouts judges flags (FLAGS_EVALUATION_WINDOW_SEC, FLAGS_MIN_REQUESTS…). */
+    rollouts?: RolloutEvaluationOptions;
   } = {},
 ): MaintenanceTask[] {
   const every = { ...defaultMaintenanceIntervals, ...options.intervals };
@@ -115,7 +115,8 @@ export function defaultMaintenanceTasks(
           .filter((e) => e.decision === 'rolled_back')
           .map((e) => ({ key: e.key, reasons: e.reasons }));
         if (rolledBack.length > 0) {
-          await recordAudit(tx, actor, {
+          // No RETURNING: the worker role may append to ops_audit but not read it.
+          await appendAudit(tx, actor, {
             action: 'evaluateRollouts',
             args: {},
             result: rolledBack,

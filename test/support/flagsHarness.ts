@@ -124,6 +124,11 @@ export interface VariantTraffic {
   errors?: number;
   /** Every request's duration. @default 10 */
   ms?: number;
+  /**
+   * Who made the erroring requests, in turn (the first error by the first user, …). By default every
+   * error comes from a user of its own (stableUserId(i, 0xe)).
+   */
+  errorUsers?: readonly string[];
 }
 
 /**
@@ -141,7 +146,9 @@ export async function recordTraffic(
       const t = traffic[variant];
       if (!t) continue;
       for (let i = 0; i < t.requests; i += 1) {
-        telemetry.recordExposures([{ flag, variant }], t.ms ?? 10, i >= (t.errors ?? 0));
+        const ok = i >= (t.errors ?? 0);
+        const user = t.errorUsers ? t.errorUsers[i % t.errorUsers.length] : stableUserId(i, 0xe);
+        telemetry.recordExposures([{ flag, variant }], t.ms ?? 10, ok, ok ? null : user);
       }
     }
   } finally {
