@@ -537,6 +537,59 @@ describe('feature flags through GraphQL', () => {
       }
     });
 
+    it('weighs errors per user: FLAGS_MAX_ERRORS_PER_USER caps each, FLAGS_MIN_AFFECTED_USERS must have errors', async () => {
+      // 4 users with 10 errors each (40 of 1000 = 4%): under the default 5 users, held.
+      await rollingFlag('four-users', 5);
+      await recordTraffic(telemetryPool, 'four-users', {
+        on: { requests: 1000, errors: 40, errorUsers: stableUserIds(4, 0xb) },
+      });
+      // 5 users, one of them with 100 errors, the others 2 each (108 raw; counted 10 + 8 = 18 = 1.8%).
+      await rollingFlag('one-heavy', 5);
+      const heavy = stableUserIds(5, 0xc);
+      await recordTraffic(telemetryPool, 'one-heavy', {
+        on: {
+          requests: 1000,
+          errors: 108,
+          errorUsers: [...Array.from({ length: 100 }, () => heavy[0]!), ...heavy.slice(1), ...heavy.slice(1)],
+        },
+      });
+      const evaluations = await console_.evaluate(true);
+      const four = evaluationOf(evaluations, 'four-users');
+      expect(four).toMatchObject({
+        decision: 'healthy',
+        reasons: [],
+        on: { requests: 1000, errors: 40, countedErrors: 40, affectedUsers: 4 },
+      });
+      expect(four.held).toEqual([
+        'error rate 4.0% > 2.0% over 1000 exposed requests, but from 4 user(s) (at least 5 needed)',
+      ]);
+      const oneHeavy = evaluationOf(evaluations, 'one-heavy');
+      expect(oneHeavy).toMatchObject({
+        decision: 'healthy',
+        held: [],
+        on: { requests: 1000, errors: 108, countedErrors: 18, affectedUsers: 5 },
+      });
+      expect(oneHeavy.on.errorRate).toBeCloseTo(0.018, 9);
+
+      const lenient = createInProcess(db, {
+        FLAGS_MIN_AFFECTED_USERS: '4',
+        FLAGS_MAX_ERRORS_PER_USER: '100',
+      });
+      try {
+        const judged = await flagConsole(lenient, admin).evaluate(true);
+        expect(evaluationOf(judged, 'four-users')).toMatchObject({
+          decision: 'would_roll_back',
+          reasons: ['error rate 4.0% > 2.0% over 1000 exposed requests from 4 users'],
+        });
+        expect(evaluationOf(judged, 'one-heavy')).toMatchObject({
+          decision: 'would_roll_back',
+          on: { countedErrors: 108 },
+        });
+      } finally {
+        await lenient.close();
+      }
+    });
+
     it('dryRun reports would_roll_back and changes nothing', async () => {
       await rollingFlag('dry', 5);
       await recordTraffic(telemetryPool, 'dry', { on: { requests: 500, errors: 50 } });

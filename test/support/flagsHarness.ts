@@ -26,9 +26,9 @@ export const ROLLBACK = `mutation Rollback($key: String!, $reason: String) {
 export const EVALUATE = `mutation Evaluate($dryRun: Boolean) {
   evaluateRollouts(dryRun: $dryRun) {
     evaluations {
-      key rolloutPct decision reasons since complaints baselineP95Ms
-      on { requests errors errorRate p95Ms }
-      off { requests errors errorRate p95Ms }
+      key rolloutPct decision reasons held since complaints baselineP95Ms
+      on { requests errors countedErrors affectedUsers errorRate p95Ms }
+      off { requests errors countedErrors affectedUsers errorRate p95Ms }
     }
   }
 }`;
@@ -62,6 +62,8 @@ export interface FlagValueShown {
 export interface VariantStatsShown {
   requests: number;
   errors: number;
+  countedErrors: number;
+  affectedUsers: number;
   errorRate: number | null;
   p95Ms: number | null;
 }
@@ -71,6 +73,7 @@ export interface EvaluationShown {
   rolloutPct: number;
   decision: 'rolled_back' | 'would_roll_back' | 'healthy' | 'insufficient_data';
   reasons: string[];
+  held: string[];
   since: string;
   complaints: number;
   baselineP95Ms: number | null;
