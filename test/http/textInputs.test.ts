@@ -31,7 +31,7 @@ type Location = (string | number)[];
 /** Every String/ID position inside an argument of this type (lists, input objects, nested). */
 function textLocations(type: GraphQLInputType, seen = new Set<string>()): Location[] {
   const t = getNullableType(type);
-  if (isListType(t)) return textLocations(t.ofType as GraphQLInputType, seen).map((l) => [0, ...l]);
+  if (isListType(t)) return textLocations(t.ofType, seen).map((l) => [0, ...l]);
   if (isScalarType(t)) return t.name === 'String' || t.name === 'ID' ? [[]] : [];
   if (isInputObjectType(t)) {
     if (seen.has(t.name)) return [];
@@ -48,7 +48,7 @@ const BAD = 'before\u0000after';
 /** A value of this type that passes coercion, with BAD at `target` (when given). */
 function sample(type: GraphQLInputType, target?: Location): unknown {
   const t = getNullableType(type);
-  if (isListType(t)) return [sample(t.ofType as GraphQLInputType, target?.slice(1))];
+  if (isListType(t)) return [sample(t.ofType, target?.slice(1))];
   if (isEnumType(t)) return t.getValues()[0]?.name;
   if (isInputObjectType(t)) {
     const value: Record<string, unknown> = {};

@@ -232,12 +232,16 @@ describe('ops CLI', () => {
     }) => {
       const config = testConfig(db);
       const before = await countWhere(db.pool, 'ops_audit', `action = 'saveFlag'`);
-      await expect(
-        runCli(['saveFlag', '--key', 'nul-flag', '--description', 'bad\u0000'], config, () => undefined),
-      ).rejects.toMatchObject({
-        extensions: { code: 'BAD_USER_INPUT', field: 'description' },
-        message: expect.stringMatching(/^description: holds a NUL character/),
-      });
+      const failure = await runCli(
+        ['saveFlag', '--key', 'nul-flag', '--description', 'bad\u0000'],
+        config,
+        () => undefined,
+      ).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(failure).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', field: 'description' } });
+      expect((failure as Error).message).toMatch(/^description: holds a NUL character/);
       expect(await countWhere(db.pool, 'feature_flags', `key = 'nul-flag'`)).toBe(0);
       expect(await countWhere(db.pool, 'ops_audit', `action = 'saveFlag'`)).toBe(before);
     });
