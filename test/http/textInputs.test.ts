@@ -294,6 +294,11 @@ describe('text inputs Postgres cannot store are refused at the edge (BAD_USER_IN
     expect(res.body.errors?.[0]?.message).toMatch(/^variable \$q holds a NUL character/);
     const after = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM intent_signals');
     expect(after.rows[0]!.n).toBe(before.rows[0]!.n);
+    // Counted as a refusal (lodestar_graphql_rejections_total{reason="text"}), not as a server error.
+    const rejections = await gateway.metrics.rejections.get();
+    expect(rejections.values.find((v) => v.labels.reason === 'text')?.value).toBeGreaterThan(0);
+    const errors = await gateway.metrics.errors.get();
+    expect(errors.values.find((v) => v.labels.code === 'INTERNAL_SERVER_ERROR')?.value ?? 0).toBe(0);
   });
 
   it('an unpaired surrogate is refused too; storable text (emoji, accents, tabs) is served', async () => {
