@@ -660,6 +660,14 @@ describe('feature flags through GraphQL', () => {
   });
 
   describe('the worker’s scheduled evaluate_rollouts', () => {
+    /** A pool as the worker connects: its own role, acting as the service identity (src/worker/startWorker.ts). */
+    const asWorker = () =>
+      new pg.Pool({
+        connectionString: db.url,
+        max: 2,
+        options: '-c role=lodestar_worker -c lodestar.role=service',
+      });
+
     it('rolls a bad flag back and records an ops_audit row with actor_role worker', async () => {
       await rollingFlag('worker-bad', 5);
       await rollingFlag('worker-fine', 5);
@@ -669,7 +677,7 @@ describe('feature flags through GraphQL', () => {
       const tasks = defaultMaintenanceTasks({ rollouts: { windowSec: 900, minRequests: 200 } }).filter(
         (t) => t.name === 'evaluate_rollouts',
       );
-      const workerPool = new pg.Pool({ connectionString: db.url, max: 2 });
+      const workerPool = asWorker();
       workerPool.on('error', () => undefined);
       try {
         expect(await runDueMaintenance(workerPool, tasks, pino({ level: 'silent' }))).toEqual([
@@ -713,7 +721,7 @@ describe('feature flags through GraphQL', () => {
       }
       await db.pool.query(`DELETE FROM maintenance_runs WHERE task = 'evaluate_rollouts'`);
       const tasks = defaultMaintenanceTasks().filter((t) => t.name === 'evaluate_rollouts');
-      const workerPool = new pg.Pool({ connectionString: db.url, max: 2 });
+      const workerPool = asWorker();
       workerPool.on('error', () => undefined);
       try {
         await runDueMaintenance(workerPool, tasks, pino({ level: 'silent' }));
