@@ -139,6 +139,17 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('rollout judgement: at most FLAGS_MAX_ERRORS_PER_USER errors per user, FLAGS_MIN_AFFECTED_USERS users', () => {
+    expect(loadConfig(base).flags).toMatchObject({ maxErrorsPerUser: 10, minAffectedUsers: 5 });
+    expect(
+      loadConfig({ ...base, FLAGS_MAX_ERRORS_PER_USER: '3', FLAGS_MIN_AFFECTED_USERS: '20' }).flags,
+    ).toMatchObject({ maxErrorsPerUser: 3, minAffectedUsers: 20 });
+    expect(problemsOf({ ...base, FLAGS_MAX_ERRORS_PER_USER: '0', FLAGS_MIN_AFFECTED_USERS: '0' })).toEqual([
+      'FLAGS_MAX_ERRORS_PER_USER must be a whole number from 1 to 10000000, got "0"',
+      'FLAGS_MIN_AFFECTED_USERS must be a whole number from 1 to 1000000, got "0"',
+    ]);
+  });
+
   it('lets the worker start in production with only its own database URL (no JWT, no DATABASE_URL)', () => {
     const env = { NODE_ENV: 'production', WORKER_DATABASE_URL: 'postgres://owner@db/lodestar' };
     expect(loadConfig(env, 'worker').worker.databaseUrl).toBe('postgres://owner@db/lodestar');

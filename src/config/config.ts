@@ -143,6 +143,8 @@ const envSchema = z.object({
   FLAGS_REFRESH_SEC: int(1, 3600).default(5),
   FLAGS_EVALUATION_WINDOW_SEC: int(60, 7 * 86_400).default(900),
   FLAGS_MIN_REQUESTS: int(1, 10_000_000).default(200),
+  FLAGS_MAX_ERRORS_PER_USER: int(1, 10_000_000).default(10),
+  FLAGS_MIN_AFFECTED_USERS: int(1, 1_000_000).default(5),
   TELEMETRY_FLUSH_MS: int(100, 60_000).default(1000),
   OPS_INDEX_BUILD_TIMEOUT_MS: int(1000, 24 * 3_600_000).default(1_800_000),
   RATE_LIMITS_ENABLED: booleanFlag.default(true),
@@ -238,6 +240,10 @@ export interface Config {
     evaluationWindowSec: number;
     /** Exposed requests needed before error rate and latency are judged. */
     minRequests: number;
+    /** Server errors counted per user and flag variant at most; one caller's flood weighs no more. */
+    maxErrorsPerUser: number;
+    /** Distinct users with server errors needed before the error rate can roll a flag back. */
+    minAffectedUsers: number;
   };
   /** Most interests one user may have. */
   maxInterests: number;
@@ -425,6 +431,8 @@ export function loadConfig(
       refreshSec: e.FLAGS_REFRESH_SEC,
       evaluationWindowSec: e.FLAGS_EVALUATION_WINDOW_SEC,
       minRequests: e.FLAGS_MIN_REQUESTS,
+      maxErrorsPerUser: e.FLAGS_MAX_ERRORS_PER_USER,
+      minAffectedUsers: e.FLAGS_MIN_AFFECTED_USERS,
     },
     maxInterests: e.MAX_INTERESTS,
     rateLimits: {

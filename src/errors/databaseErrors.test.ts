@@ -1,12 +1,23 @@
 import { describe, expect, it } from 'vitest';
 import { Prisma } from '../generated/prisma/client.js';
-import { isConnectionError, isStatementTimeout, toPublicDatabaseError } from './databaseErrors.js';
+import {
+  isConnectionError,
+  isStatementTimeout,
+  toClientError,
+  toOutageError,
+  toPublicDatabaseError,
+} from './databaseErrors.js';
 
 const clientVersion = '7.0.0';
 
 /** A pg DatabaseError as node-postgres builds it from a server ErrorResponse. */
-function pgError(code: string, message: string, severity = 'ERROR'): Error {
-  return Object.assign(new Error(message), { code, severity, name: 'error' });
+function pgError(
+  code: string,
+  message: string,
+  severity = 'ERROR',
+  fields: { constraint?: string; detail?: string; table?: string } = {},
+): Error {
+  return Object.assign(new Error(message), { code, severity, name: 'error', ...fields });
 }
 
 /** A Node socket error (net.Socket). */
@@ -149,17 +160,102 @@ const connectionErrors: [string, unknown][] = [
   ],
 ];
 
-const otherErrors: [string, unknown][] = [
-  ['a unique violation', pgError('23505', 'duplicate key value violates unique constraint "likes_pkey"')],
-  ['an invalid text representation', pgError('22P02', 'invalid input syntax for type uuid')],
-  ['an RLS refusal', pgError('42501', 'new row violates row-level security policy')],
-  ['a serialization failure', pgError('40001', 'could not serialize access')],
-  ['a plain bug', new Error('Cannot read properties of undefined')],
-  ['a string', 'boom'],
-  ['null', null],
+/** Caller mistakes that reach Postgres: [name, error, the public code]. */
+const clientErrors: [string, unknown, string][] = [
   [
-    'Prisma P2002 unique violation',
-    new Prisma.PrismaClientKnownRequestError('Unique constraint failed', { code: 'P2002', clientVersion }),
+    '22P02 invalid text representation (a malformed uuid)',
+    pgError('22P02', 'invalid input syntax for type uuid: "x"'),
+    'BAD_USER_INPUT',
+  ],
+  [
+    '22001 value too long',
+    pgError('22001', 'value too long for type character varying(64)'),
+    'BAD_USER_INPUT',
+  ],
+  [
+    '22021 bad encoding (a NUL byte in text)',
+    pgError('22021', 'invalid byte sequence for encoding "UTF8": 0x00'),
+    'BAD_USER_INPUT',
+  ],
+  [
+    '22P05 untranslatable character (\\u0000 in jsonb)',
+    pgError('22P05', 'unsupported Unicode escape sequence'),
+    'BAD_USER_INPUT',
+  ],
+  ['22003 numeric out of range', pgError('22003', 'integer out of range'), 'BAD_USER_INPUT'],
+  [
+    '22025 LIKE pattern ending in an escape',
+    pgError('22025', 'LIKE pattern must not end with escape character'),
+    'BAD_USER_INPUT',
+  ],
+  [
+    '2201B invalid regular expression',
+    pgError('2201B', 'invalid regular expression: parentheses () not balanced'),
+    'BAD_USER_INPUT',
+  ],
+  [
+    '23514 check violation',
+    pgError('23514', 'new row violates check constraint "comments_body_length"', 'ERROR', {
+      constraint: 'comments_body_length',
+    }),
+    'BAD_USER_INPUT',
+  ],
+  [
+    '23505 a duplicate the caller sent',
+    pgError('23505', 'duplicate key value violates unique constraint "likes_pkey"', 'ERROR', {
+      constraint: 'likes_pkey',
+      detail: 'Key (user_id, listing_id)=(…, 1) already exists.',
+    }),
+    'BAD_USER_INPUT',
+  ],
+  [
+    '23503 a reference to a listing that does not exist',
+    pgError(
+      '23503',
+      'insert or update on table "likes" violates foreign key constraint "likes_listing_id_fkey"',
+      'ERROR',
+      {
+        constraint: 'likes_listing_id_fkey',
+        detail: 'Key (listing_id)=(999) is not present in table "marketplace_listings".',
+      },
+    ),
+    'BAD_USER_INPUT',
+  ],
+  [
+    '23503 a follow of a user who does not exist (the target, not the caller)',
+    pgError(
+      '23503',
+      'insert or update on table "follows" violates foreign key constraint "follows_followee_id_fkey"',
+      'ERROR',
+      {
+        constraint: 'follows_followee_id_fkey',
+        detail: 'Key (followee_id)=(…) is not present in table "profiles".',
+      },
+    ),
+    'BAD_USER_INPUT',
+  ],
+  [
+    '23503 a write by a token whose user does not exist',
+    pgError(
+      '23503',
+      'insert or update on table "intent_signals" violates foreign key constraint "intent_signals_user_id_fkey"',
+      'ERROR',
+      {
+        constraint: 'intent_signals_user_id_fkey',
+        detail: 'Key (user_id)=(…) is not present in table "profiles".',
+      },
+    ),
+    'UNAUTHENTICATED',
+  ],
+  [
+    'Prisma P2039 (adapter) wrapping a 23503 on the caller’s own user_id',
+    prismaWrapped('P2039', {
+      kind: 'ForeignKeyConstraintViolation',
+      originalCode: '23503',
+      originalMessage: 'insert or update on table "likes" violates foreign key constraint',
+      constraint: { index: 'likes_user_id_fkey' },
+    }),
+    'UNAUTHENTICATED',
   ],
   [
     'Prisma P2010 wrapping a unique violation',
@@ -168,6 +264,46 @@ const otherErrors: [string, unknown][] = [
       originalCode: '23505',
       originalMessage: 'duplicate key',
     }),
+    'BAD_USER_INPUT',
+  ],
+  [
+    'Prisma wrapping a 22P02',
+    prismaWrapped('P2010', {
+      kind: 'InvalidInputValue',
+      originalCode: '22P02',
+      originalMessage: 'invalid input syntax',
+    }),
+    'BAD_USER_INPUT',
+  ],
+  [
+    '42501 refused by a row-level security policy',
+    pgError('42501', 'new row violates row-level security policy for table "likes"'),
+    'FORBIDDEN',
+  ],
+];
+
+/** Our own failures: they stay INTERNAL_SERVER_ERROR (and count as server errors). */
+const otherErrors: [string, unknown][] = [
+  ['a missing grant (our misconfiguration)', pgError('42501', 'permission denied for table ops_audit')],
+  [
+    'a duplicate generated id (our sequence)',
+    pgError('23505', 'duplicate key value violates unique constraint "ops_audit_pkey"', 'ERROR', {
+      constraint: 'ops_audit_pkey',
+      detail: 'Key (id)=(1) already exists.',
+    }),
+  ],
+  ['a not-null violation (a value we failed to send)', pgError('23502', 'null value in column "kind"')],
+  ['a serialization failure', pgError('40001', 'could not serialize access')],
+  ['a deadlock', pgError('40P01', 'deadlock detected')],
+  ['an undefined column (our SQL)', pgError('42703', 'column "x" does not exist')],
+  ['a raised exception', pgError('P0001', 'boom')],
+  ['a division by zero', pgError('22012', 'division by zero')],
+  ['a plain bug', new Error('Cannot read properties of undefined')],
+  ['a string', 'boom'],
+  ['null', null],
+  [
+    'Prisma P2002 without a SQLSTATE',
+    new Prisma.PrismaClientKnownRequestError('Unique constraint failed', { code: 'P2002', clientVersion }),
   ],
 ];
 
@@ -181,7 +317,25 @@ describe('database error classification', () => {
 
   it.each(otherErrors)('%s is not a connection error and stays unmapped', (_name, error) => {
     expect(isConnectionError(error)).toBe(false);
+    expect(toClientError(error)).toBeUndefined();
     expect(toPublicDatabaseError(error)).toBeUndefined();
+  });
+
+  it.each(clientErrors)('%s is the caller’s mistake: %s', (_name, error, code) => {
+    expect(isConnectionError(error)).toBe(false);
+    expect(toOutageError(error)).toBeUndefined();
+    const mapped = toPublicDatabaseError(error);
+    expect(mapped?.extensions.code).toBe(code);
+    expect(toClientError(error)?.extensions.code).toBe(code);
+    // The message names the problem, never a constraint, table or the value sent.
+    expect(mapped?.message).not.toMatch(/constraint|table|likes|profiles|uuid|UTF8/);
+  });
+
+  it('an outage wins over a client mapping (toOutageError first)', () => {
+    const lost = new Error('query failed', {
+      cause: pgError('57P01', 'terminating connection due to administrator command', 'FATAL'),
+    });
+    expect(toPublicDatabaseError(lost)?.extensions.code).toBe('UNAVAILABLE');
   });
 
   it('a statement timeout (57014) is TIMEOUT, never UNAVAILABLE, also wrapped by Prisma', () => {

@@ -1,5 +1,5 @@
 import type { GraphQLError } from 'graphql';
-import { createTimeoutError, createUnavailableError } from './errors.js';
+import { createError, createTimeoutError, createUnavailableError, type ErrorCode } from './errors.js';
 
 /** SQLSTATEs a client can act on; everything else stays an internal error. */
 const QUERY_CANCELED = '57014';
@@ -118,13 +118,99 @@ export function isConnectionError(error: unknown): boolean {
 }
 
 /**
- * Maps a database failure to the public error a client should see: a statement timeout is TIMEOUT,
- * an unreachable database or lost connection is UNAVAILABLE (with Retry-After). Returns undefined for
- * everything else (masked as internal).
+ * The statement failed because of what the caller sent, not because of us: the value or the reference
+ * is wrong, and the same request will fail again. Each maps to a 4xx-style code with a message that
+ * names the problem but never the schema (constraint and table names stay in the logs).
  */
-export function toPublicDatabaseError(error: unknown): GraphQLError | undefined {
+const CLIENT_STATES: Record<string, { code: ErrorCode; message: string }> = {
+  // Class 22, data exception: a value Postgres cannot take as given.
+  '22001': { code: 'BAD_USER_INPUT', message: 'a value is too long' },
+  '22003': { code: 'BAD_USER_INPUT', message: 'a number is out of range' },
+  '22007': { code: 'BAD_USER_INPUT', message: 'a date or time is not valid' },
+  '22008': { code: 'BAD_USER_INPUT', message: 'a date or time is out of range' },
+  '22019': { code: 'BAD_USER_INPUT', message: 'a pattern has an invalid escape character' },
+  '22021': { code: 'BAD_USER_INPUT', message: 'a text value holds a character that cannot be stored' },
+  '22023': { code: 'BAD_USER_INPUT', message: 'a value is not valid here' },
+  '22025': { code: 'BAD_USER_INPUT', message: 'a pattern has an invalid escape sequence' },
+  '2201B': { code: 'BAD_USER_INPUT', message: 'a pattern is not a valid regular expression' },
+  '22P02': { code: 'BAD_USER_INPUT', message: 'a value has the wrong format' },
+  '22P05': { code: 'BAD_USER_INPUT', message: 'a text value holds a character that cannot be stored' },
+  // Class 23, integrity constraint violation (23503 and 23505 are refined below).
+  '23503': { code: 'BAD_USER_INPUT', message: 'the request refers to something that does not exist' },
+  '23505': { code: 'BAD_USER_INPUT', message: 'this conflicts with something that already exists' },
+  '23514': { code: 'BAD_USER_INPUT', message: 'a value is not allowed here' },
+  '23P01': { code: 'BAD_USER_INPUT', message: 'this conflicts with something that already exists' },
+  // 54000 program limit: an index row or a tsvector too large for a caller-supplied value.
+  '54000': { code: 'BAD_USER_INPUT', message: 'a value is too large' },
+};
+
+/**
+ * Columns that hold the caller's own identity (RLS makes every user write use the caller's id there):
+ * a foreign-key miss on one of them means the token's user does not exist (deleted, or never did).
+ */
+const IDENTITY_FK = /(^|[^a-z])(user_id|follower_id|seller_id)([^a-z]|$)/;
+
+/**
+ * What a constraint error says about where it happened, raw pg (constraint, detail "Key (col)=(…)",
+ * column) or through Prisma's adapter (constraint: { index } or { fields }).
+ */
+function constraintParts(nodes: Node[]): string[] {
+  const parts: string[] = [];
+  for (const node of nodes) {
+    for (const value of [node.constraint, node.detail, node.column]) {
+      if (typeof value === 'string') parts.push(value);
+      else if (isNode(value)) {
+        if (typeof value.index === 'string') parts.push(value.index);
+        if (Array.isArray(value.fields)) parts.push(`Key (${value.fields.map(String).join(', ')})`);
+      }
+    }
+  }
+  return parts;
+}
+
+/** Permission errors that are the caller's: an RLS policy or one of our guards said no. */
+const RLS_REFUSAL = /row-level security|only an admin may/i;
+
+/**
+ * Maps an error the caller caused (bad value, missing reference, duplicate, refused by a row policy)
+ * to a typed 4xx-style error; undefined for everything else. A missing grant ("permission denied for
+ * table") is our misconfiguration and stays internal; so do serialization failures and deadlocks.
+ */
+export function toClientError(error: unknown): GraphQLError | undefined {
+  const nodes = chain(error);
+  const state = sqlState(nodes);
+  if (state === undefined) return undefined;
+  if (state === '42501') {
+    const messages = nodes.map((n) => [n.message, n.originalMessage].join(' ')).join(' ');
+    return RLS_REFUSAL.test(messages)
+      ? createError('FORBIDDEN', 'you are not allowed to do this')
+      : undefined;
+  }
+  const mapped = CLIENT_STATES[state];
+  if (!mapped) return undefined;
+  const where = constraintParts(nodes).join(' ');
+  if (state === '23503' && IDENTITY_FK.test(where)) {
+    return createError('UNAUTHENTICATED', 'the account of this token does not exist');
+  }
+  // A duplicate generated id is our sequence's fault, not the caller's.
+  if (state === '23505' && /Key \(id\)/.test(where)) return undefined;
+  return createError(mapped.code, mapped.message);
+}
+
+/** Maps a lost or unreachable database (UNAVAILABLE) or a statement timeout (TIMEOUT); undefined otherwise. */
+export function toOutageError(error: unknown): GraphQLError | undefined {
   if (isStatementTimeout(error)) return createTimeoutError();
   if (isConnectionError(error))
     return createUnavailableError('the database is unavailable; try again shortly');
   return undefined;
+}
+
+/**
+ * Maps a database failure to the public error a client should see: a statement timeout is TIMEOUT,
+ * an unreachable database or lost connection is UNAVAILABLE (with Retry-After), and a failure the
+ * caller caused is BAD_USER_INPUT, UNAUTHENTICATED or FORBIDDEN (toClientError). Returns undefined for
+ * everything else (masked as internal; only those count as server errors in kernel and flag stats).
+ */
+export function toPublicDatabaseError(error: unknown): GraphQLError | undefined {
+  return toOutageError(error) ?? toClientError(error);
 }

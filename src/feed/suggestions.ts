@@ -1,7 +1,7 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import type { Listing } from '../generated/prisma/client.js';
 import type { Context } from '../context.js';
-import { toPublicDatabaseError } from '../errors/databaseErrors.js';
+import { toOutageError } from '../errors/databaseErrors.js';
 import { coerceError, createBadUserInputError } from '../errors/errors.js';
 import { MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE } from '../resolvers/pagination.js';
 import { fetchCandidates, type Candidate, type CandidateSet, type Pool } from './candidates.js';
@@ -127,7 +127,7 @@ export async function suggestions(
     set = await candidatesFor(ctx, cursor, args.categoryId, first, personal);
   } catch (error) {
     // A similarity query that times out (or pgvector trouble) must not fail the feed.
-    if (!personal || !toPublicDatabaseError(error)) throw error;
+    if (!personal || !toOutageError(error)) throw error;
     ctx.logger.warn({ err: coerceError(error) }, 'similarity query failed; serving the fallback chain');
     reason = 'SIMILARITY_UNAVAILABLE';
     set = await candidatesFor(ctx, cursor, args.categoryId, first, false);

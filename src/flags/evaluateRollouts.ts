@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { Config } from '../config/config.js';
 import type { OpsActor } from '../ops/audit.js';
 import { emptyBuckets, quantileOf } from './exposureStats.js';
 import { changeRollout, flagColumns, flagFromRow, type Flag, type FlagRow } from './flags.js';
@@ -8,13 +9,36 @@ export interface RolloutEvaluationOptions {
   windowSec: number;
   /** Exposed requests needed before error rate and latency are judged. */
   minRequests: number;
+  /** Each user's server errors count at most this many times per variant (FLAGS_MAX_ERRORS_PER_USER). @default 10 */
+  maxErrorsPerUser?: number;
+  /** Distinct users with server errors needed before the error rate may roll back (FLAGS_MIN_AFFECTED_USERS). @default 5 */
+  minAffectedUsers?: number;
   /** Only report; change nothing. */
   dryRun?: boolean;
 }
 
+/**
+ * How evaluateRollouts judges flags, from config: FLAGS_EVALUATION_WINDOW_SEC, FLAGS_MIN_REQUESTS,
+ * FLAGS_MAX_ERRORS_PER_USER, FLAGS_MIN_AFFECTED_USERS.
+ */
+export type RolloutSettings = Required<Omit<RolloutEvaluationOptions, 'dryRun'>>;
+
+export const rolloutSettingsOf = (config: Pick<Config, 'flags'>): RolloutSettings => ({
+  windowSec: config.flags.evaluationWindowSec,
+  minRequests: config.flags.minRequests,
+  maxErrorsPerUser: config.flags.maxErrorsPerUser,
+  minAffectedUsers: config.flags.minAffectedUsers,
+});
+
 export interface VariantStats {
   requests: number;
+  /** Every server error recorded. */
   errors: number;
+  /** The errors judged: each user's counted at most maxErrorsPerUser times. */
+  countedErrors: number;
+  /** Distinct users with at least one server error. */
+  affectedUsers: number;
+  /** countedErrors / requests. */
   errorRate: number | null;
   p95Ms: number | null;
 }
@@ -28,6 +52,8 @@ export interface RolloutEvaluation {
    */
   decision: 'rolled_back' | 'would_roll_back' | 'healthy' | 'insufficient_data';
   reasons: string[];
+  /** Limits broken that did not count: an error rate from fewer than minAffectedUsers users. */
+  held: string[];
   since: Date;
   on: VariantStats;
   off: VariantStats;
@@ -54,11 +80,25 @@ WITH window_rows AS (
   GROUP BY w.variant, b.i
 )
 SELECT b.variant, b.i, b.n, t.requests, t.errors FROM buckets b JOIN totals t USING (variant)`;
+/**
+ * Per variant: the distinct users with server errors, and the errors beyond each one's cap (subtracted
+ * from the raw count, so errors a gateway could not attribute still count).
+ */
+const errorUsersSql = `
+SELECT variant, count(*)::int AS users, coalesce(sum(greatest(n - $3, 0)), 0)::bigint AS excess
+FROM (
+  SELECT s.variant, u.user_id, sum(u.n)::bigint AS n
+  FROM flag_exposure_stats s CROSS JOIN LATERAL unnest(s.error_user_ids, s.error_user_counts) AS u(user_id, n)
+  WHERE s.flag_key = $1 AND s.at >= $2
+  GROUP BY s.variant, u.user_id
+) per_user
+GROUP BY variant`;
 const complaintsSql = `
 SELECT count(DISTINCT user_id)::int AS n FROM flag_problem_reports WHERE flag_key = $1 AND at >= $2`;
 
 function variantStats(
   rows: { variant: string; i: number; n: string; requests: string; errors: string }[],
+  users: { variant: string; users: number; excess: string }[],
   variant: string,
 ): VariantStats & { buckets: number[] } {
   const mine = rows.filter((r) => r.variant === variant);
@@ -66,10 +106,14 @@ function variantStats(
   for (const r of mine) if (r.i - 1 < buckets.length) buckets[r.i - 1] = Number(r.n);
   const requests = Number(mine[0]?.requests ?? 0);
   const errors = Number(mine[0]?.errors ?? 0);
+  const attributed = users.find((u) => u.variant === variant);
+  const countedErrors = Math.max(0, errors - Number(attributed?.excess ?? 0));
   return {
     requests,
     errors,
-    errorRate: requests > 0 ? errors / requests : null,
+    countedErrors,
+    affectedUsers: attributed?.users ?? 0,
+    errorRate: requests > 0 ? countedErrors / requests : null,
     p95Ms: quantileOf(buckets, 0.95),
     buckets,
   };
@@ -77,21 +121,27 @@ function variantStats(
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 
-/** Judges one flag's exposed traffic against its thresholds; returns the reasons to roll it back. */
+/**
+ * Judges one flag's exposed traffic against its thresholds; returns the reasons to roll it back. An
+ * error rate counts only when at least minAffectedUsers distinct users had errors (one caller, however
+ * many requests it sends, cannot roll a flag back for everyone); `held` says when that alone held it.
+ */
 export function judge(
   flag: Flag,
   on: VariantStats,
   baselineP95Ms: number | null,
   complaints: number,
   minRequests: number,
-): { reasons: string[]; enoughTraffic: boolean } {
+  minAffectedUsers = 5,
+): { reasons: string[]; enoughTraffic: boolean; held: string[] } {
   const reasons: string[] = [];
+  const held: string[] = [];
   const enoughTraffic = on.requests >= minRequests;
   const t = flag.thresholds;
   if (enoughTraffic && on.errorRate !== null && on.errorRate > t.maxErrorRate) {
-    reasons.push(
-      `error rate ${pct(on.errorRate)} > ${pct(t.maxErrorRate)} over ${on.requests} exposed requests`,
-    );
+    const rate = `error rate ${pct(on.errorRate)} > ${pct(t.maxErrorRate)} over ${on.requests} exposed requests`;
+    if (on.affectedUsers >= minAffectedUsers) reasons.push(`${rate} from ${on.affectedUsers} users`);
+    else held.push(`${rate}, but from ${on.affectedUsers} user(s) (at least ${minAffectedUsers} needed)`);
   }
   if (
     enoughTraffic &&
@@ -106,7 +156,7 @@ export function judge(
   if (complaints > t.maxComplaints) {
     reasons.push(`${complaints} users reported problems (limit ${t.maxComplaints})`);
   }
-  return { reasons, enoughTraffic };
+  return { reasons, enoughTraffic, held };
 }
 
 /**
@@ -132,11 +182,22 @@ export async function evaluateRollouts(
       requests: string;
       errors: string;
     }>(statsSql, [flag.key, row.since]);
-    const on = variantStats(rows, 'on');
-    const off = variantStats(rows, 'off');
+    const { rows: users } = await db.query<{ variant: string; users: number; excess: string }>(
+      errorUsersSql,
+      [flag.key, row.since, options.maxErrorsPerUser ?? 10],
+    );
+    const on = variantStats(rows, users, 'on');
+    const off = variantStats(rows, users, 'off');
     const baselineP95Ms = flag.baselineP95Ms ?? (off.requests >= options.minRequests ? off.p95Ms : null);
     const complaints = (await db.query<{ n: number }>(complaintsSql, [flag.key, row.since])).rows[0]?.n ?? 0;
-    const { reasons, enoughTraffic } = judge(flag, on, baselineP95Ms, complaints, options.minRequests);
+    const { reasons, enoughTraffic, held } = judge(
+      flag,
+      on,
+      baselineP95Ms,
+      complaints,
+      options.minRequests,
+      options.minAffectedUsers ?? 5,
+    );
     let decision: RolloutEvaluation['decision'] = enoughTraffic ? 'healthy' : 'insufficient_data';
     if (reasons.length > 0 && !options.dryRun) {
       await inTransaction((client) =>
@@ -159,6 +220,7 @@ export async function evaluateRollouts(
       rolloutPct: flag.rolloutPct,
       decision,
       reasons,
+      held,
       since: row.since,
       on: strip(on),
       off: strip(off),

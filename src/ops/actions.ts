@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { createBadUserInputError, createNotFoundError } from '../errors/errors.js';
 import { evaluateRollouts } from '../flags/evaluateRollouts.js';
 import { changeRollout, flagThresholdsSchema, nextStep, saveFlag } from '../flags/flags.js';
+import { findUnstorableText } from '../validation/storableText.js';
 import { withAudit } from './audit.js';
 import { analyzeHotTables, backfillProfileEmbeddings, decayInterests, runGc } from './maintenanceActions.js';
 import { inAdminTx, type OpsRunner, type RolloutSettings } from './opsRunner.js';
@@ -194,6 +195,14 @@ export async function runOpsAction<N extends OpsActionName>(
     throw createBadUserInputError(
       `unknown argument ${unknown.join(', ')} for ${name}; it takes ${known.join(', ') || 'no arguments'}`,
       unknown[0],
+    );
+  }
+  // The same edge check as GraphQL's (src/server/textInputPlugin.ts): text Postgres cannot store.
+  const unstorable = findUnstorableText(rawArgs);
+  if (unstorable) {
+    throw createBadUserInputError(
+      `${unstorable.path}: holds ${unstorable.reason}, which cannot be stored`,
+      unstorable.path,
     );
   }
   const parsed = action.args.safeParse(rawArgs);

@@ -30,27 +30,47 @@ export interface AuditEntry {
 /** ops audit: who ran which admin action with what, and how it ended (one row per action). */
 const insertAuditSql = `
 INSERT INTO ops_audit (actor_id, actor_role, action, args, result, ok, error, duration_ms, request_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-RETURNING id::text`;
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`;
 
-/** Records an admin action in ops_audit; pass the action's own client to commit both together. */
+const auditValues = (actor: OpsActor, entry: AuditEntry): unknown[] => [
+  actor.id,
+  actor.role,
+  entry.action,
+  JSON.stringify(entry.args),
+  entry.result === undefined ? null : JSON.stringify(entry.result),
+  entry.ok,
+  entry.error ?? null,
+  entry.durationMs,
+  actor.requestId,
+];
+
+/**
+ * Records an admin action in ops_audit and returns the row's id; pass the action's own client to
+ * commit both together. RETURNING needs SELECT on ops_audit: only for roles that may read the audit
+ * (the gateway's); a role that may only append to it (the worker) uses appendAudit.
+ */
 export async function recordAudit(
   client: Pick<pg.PoolClient, 'query'>,
   actor: OpsActor,
   entry: AuditEntry,
 ): Promise<string> {
-  const { rows } = await client.query<{ id: string }>(insertAuditSql, [
-    actor.id,
-    actor.role,
-    entry.action,
-    JSON.stringify(entry.args),
-    entry.result === undefined ? null : JSON.stringify(entry.result),
-    entry.ok,
-    entry.error ?? null,
-    entry.durationMs,
-    actor.requestId,
-  ]);
+  const { rows } = await client.query<{ id: string }>(
+    `${insertAuditSql} RETURNING id::text`,
+    auditValues(actor, entry),
+  );
   return rows[0]?.id ?? '';
+}
+
+/**
+ * Appends an audit row without reading anything back: INSERT alone needs only INSERT on ops_audit,
+ * which is all the worker role (lodestar_worker) has — it must not read other actors' audit rows.
+ */
+export async function appendAudit(
+  client: Pick<pg.PoolClient, 'query'>,
+  actor: OpsActor,
+  entry: AuditEntry,
+): Promise<void> {
+  await client.query(insertAuditSql, auditValues(actor, entry));
 }
 
 /**

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { Config } from '../config/config.js';
 import { withIdentity } from '../db/identity.js';
 import type { OpsActor } from './audit.js';
+import { rolloutSettingsOf, type RolloutSettings } from '../flags/evaluateRollouts.js';
 
 /** Where and as whom ops actions run: the gateway (an admin's request) or the CLI. */
 export interface OpsRunner {
@@ -28,11 +29,7 @@ export function inAdminTx<T>(runner: OpsRunner, fn: (client: pg.PoolClient) => P
   });
 }
 
-/** How evaluateRollouts judges flags (FLAGS_EVALUATION_WINDOW_SEC, FLAGS_MIN_REQUESTS). */
-export interface RolloutSettings {
-  windowSec: number;
-  minRequests: number;
-}
+export type { RolloutSettings } from '../flags/evaluateRollouts.js';
 
 /** A runner with the configured batch timeout, index build timeout and rollout judgement. */
 export function createOpsRunner(
@@ -43,6 +40,6 @@ export function createOpsRunner(
     ...where,
     statementTimeoutMs: config.database.statementTimeoutMs,
     indexBuildTimeoutMs: config.ops.indexBuildTimeoutMs,
-    rollouts: { windowSec: config.flags.evaluationWindowSec, minRequests: config.flags.minRequests },
+    rollouts: rolloutSettingsOf(config),
   };
 }

@@ -70,8 +70,14 @@ const FlagValueRef = builder.objectRef<FlagValue>('FlagValue').implement({
 const VariantStatsRef = builder.objectRef<VariantStats>('RolloutVariantStats').implement({
   fields: (t) => ({
     requests: t.exposeInt('requests'),
-    errors: t.exposeInt('errors'),
-    errorRate: t.exposeFloat('errorRate', { nullable: true }),
+    errors: t.exposeInt('errors', { description: 'Every server error of the exposed requests.' }),
+    countedErrors: t.exposeInt('countedErrors', {
+      description: 'The errors judged: each user’s counted at most FLAGS_MAX_ERRORS_PER_USER times.',
+    }),
+    affectedUsers: t.exposeInt('affectedUsers', {
+      description: 'Distinct users with server errors (FLAGS_MIN_AFFECTED_USERS needed to roll back).',
+    }),
+    errorRate: t.exposeFloat('errorRate', { nullable: true, description: 'countedErrors / requests.' }),
     p95Ms: t.exposeFloat('p95Ms', { nullable: true }),
   }),
 });
@@ -84,6 +90,9 @@ const RolloutEvaluationRef = builder.objectRef<RolloutEvaluation>('RolloutEvalua
       description: 'rolled_back, would_roll_back (dry run), healthy or insufficient_data.',
     }),
     reasons: t.exposeStringList('reasons'),
+    held: t.exposeStringList('held', {
+      description: 'Limits broken that did not count: an error rate from too few distinct users.',
+    }),
     since: t.expose('since', { type: 'DateTime' }),
     on: t.field({ type: VariantStatsRef, resolve: (e) => e.on }),
     off: t.field({ type: VariantStatsRef, resolve: (e) => e.off }),

@@ -12,7 +12,7 @@ import {
 } from 'graphql';
 import type { Config } from '../config/config.js';
 import type { Context } from '../context.js';
-import { toPublicDatabaseError } from '../errors/databaseErrors.js';
+import { toClientError, toPublicDatabaseError } from '../errors/databaseErrors.js';
 import { createError, publicErrorCodes, UNAVAILABLE_RETRY_AFTER_SEC } from '../errors/errors.js';
 import type { Logger } from './logger.js';
 import { operationLabel, type Metrics } from './metrics.js';
@@ -23,6 +23,7 @@ import {
   rootResponseNames,
 } from './protection.js';
 import { adminRootFields, telemetryPlugin } from './telemetryPlugin.js';
+import { textInputPlugin } from './textInputPlugin.js';
 import type { FlagStore } from '../flags/flagStore.js';
 import type { Telemetry } from '../ops/telemetry.js';
 
@@ -128,7 +129,8 @@ function metricsPlugin(metrics: Metrics): ApolloServerPlugin<Context> {
             if (reason) metrics.rejections.inc({ reason });
             const original = unwrapResolverError(error);
             const internal = !(original instanceof GraphQLError) || !publicErrorCodes.has(codeOf(original));
-            if (internal && error.path) {
+            // A database refusal the caller caused (formatError maps it to a 4xx code) is not our failure.
+            if (internal && error.path && !toClientError(original)) {
               contextValue.logger.error(
                 { err: original, path: error.path.join('.'), operation: operationName ?? null },
                 'resolver failed',
@@ -267,6 +269,7 @@ export function createApollo(
       ApolloServerPluginLandingPageDisabled(),
       metricsPlugin(deps.metrics),
       unavailablePlugin(),
+      textInputPlugin(),
       idempotencyHeaderPlugin(),
       complexityPlugin(config.graphql.maxComplexity, config.graphql.hideSuggestions),
       telemetryPlugin({

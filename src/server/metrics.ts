@@ -59,7 +59,7 @@ export function createMetrics(): Metrics {
     }),
     rejections: new Counter({
       name: 'lodestar_graphql_rejections_total',
-      help: 'Requests refused before execution, by reason (depth, aliases, fields, tokens, complexity, idempotency, body, csrf, parse)',
+      help: 'Requests refused before execution, by reason (depth, aliases, fields, tokens, complexity, idempotency, text, body, csrf, parse)',
       labelNames: ['reason'],
       registers: [registry],
     }),

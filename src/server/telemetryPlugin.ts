@@ -6,7 +6,10 @@ import { kernelOf, type Kernel } from '../ops/kernels.js';
 import type { Telemetry } from '../ops/telemetry.js';
 import type { Metrics } from './metrics.js';
 
-/** Errors that count against a kernel's or a flag's error rate: ours, not the caller's. */
+/**
+ * Errors that count against a kernel's or a flag's error rate: ours, not the caller's. A caller's
+ * mistake that reached Postgres is already a 4xx code here (formatError, toClientError).
+ */
 const serverErrorCodes = new Set(['INTERNAL_SERVER_ERROR', 'TIMEOUT', 'UNAVAILABLE']);
 
 function rootFieldNames(selectionSet: SelectionSetNode): string[] {
@@ -58,7 +61,7 @@ export function telemetryPlugin(deps: {
           const ms = performance.now() - started;
           deps.telemetry.recordKernel(kernel, ms, ok);
           const exposures = deps.flags.exposuresFor(contextValue.viewer.userId);
-          deps.telemetry.recordExposures(exposures, ms, ok);
+          deps.telemetry.recordExposures(exposures, ms, ok, contextValue.viewer.userId);
           for (const { flag, variant } of exposures) {
             deps.metrics.flagRequests.inc({ flag, variant, outcome: ok ? 'ok' : 'error' });
             deps.metrics.flagDuration.observe({ flag, variant }, ms / 1000);

@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { withTransaction } from '../db/checkout.js';
 import { coerceError } from '../errors/errors.js';
-import { evaluateRollouts } from '../flags/evaluateRollouts.js';
-import { recordAudit } from '../ops/audit.js';
+import { evaluateRollouts, type RolloutEvaluationOptions } from '../flags/evaluateRollouts.js';
+import { appendAudit } from '../ops/audit.js';
 import { gcInSteps } from '../ops/maintenanceActions.js';
 import { measureVectorRecall, rebuildOutgrownIvfflat } from '../ops/vectorRecall.js';
 import type { Logger } from '../server/logger.js';
@@ -59,8 +59,8 @@ export function defaultMaintenanceTasks(
   options: {
     gapLimit?: number;
     intervals?: Partial<MaintenanceIntervals>;
-    /** How evaluateRollouts judges flags (FLAGS_EVALUATION_WINDOW_SEC, FLAGS_MIN_REQUESTS). */
-    rollouts?: { windowSec: number; minRequests: number };
+    /** How evaluateRollouts judges flags (FLAGS_EVALUATION_WINDOW_SEC, FLAGS_MIN_REQUESTS…). */
+    rollouts?: RolloutEvaluationOptions;
     /** Statement timeout of an ivfflat rebuild (OPS_INDEX_BUILD_TIMEOUT_MS). @default 1800000 */
     indexBuildTimeoutMs?: number;
   } = {},
@@ -124,7 +124,8 @@ export function defaultMaintenanceTasks(
           .filter((e) => e.decision === 'rolled_back')
           .map((e) => ({ key: e.key, reasons: e.reasons }));
         if (rolledBack.length > 0) {
-          await recordAudit(tx, actor, {
+          // No RETURNING: the worker role may append to ops_audit but not read it.
+          await appendAudit(tx, actor, {
             action: 'evaluateRollouts',
             args: {},
             result: rolledBack,

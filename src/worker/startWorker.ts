@@ -9,6 +9,7 @@ import { createEventHandler, handleDiscovery, type InvalidateFeatures } from './
 import { createLeaseQueue, QUEUES, type QueueName } from './leaseQueue.js';
 import { defaultMaintenanceTasks, runDueMaintenance } from './maintenance.js';
 import { createWorkerMetrics } from './workerMetrics.js';
+import { rolloutSettingsOf } from '../flags/evaluateRollouts.js';
 
 /** How often a worker looks for due maintenance at most (the tasks themselves run minutes to weeks apart). */
 const MAINTENANCE_CHECK_MS = 60_000;
@@ -116,7 +117,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
   let maintenance: Promise<unknown> = Promise.resolve();
   const tasks = defaultMaintenanceTasks({
     intervals: config.worker.intervals,
-    rollouts: { windowSec: config.flags.evaluationWindowSec, minRequests: config.flags.minRequests },
+    rollouts: rolloutSettingsOf(config),
     indexBuildTimeoutMs: config.ops.indexBuildTimeoutMs,
   });
   const checkEveryMs = Math.min(MAINTENANCE_CHECK_MS, ...tasks.map((t) => t.intervalMs));

@@ -227,6 +227,25 @@ describe('ops CLI', () => {
       expect(await countWhere(db.pool, 'ops_audit', `args ? 'maxAttemps'`)).toBe(0);
     });
 
+    it('a NUL in an argument is BAD_USER_INPUT naming it, and neither runs nor audits anything', async ({
+      expect,
+    }) => {
+      const config = testConfig(db);
+      const before = await countWhere(db.pool, 'ops_audit', `action = 'saveFlag'`);
+      const failure = await runCli(
+        ['saveFlag', '--key', 'nul-flag', '--description', 'bad\u0000'],
+        config,
+        () => undefined,
+      ).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(failure).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', field: 'description' } });
+      expect((failure as Error).message).toMatch(/^description: holds a NUL character/);
+      expect(await countWhere(db.pool, 'feature_flags', `key = 'nul-flag'`)).toBe(0);
+      expect(await countWhere(db.pool, 'ops_audit', `action = 'saveFlag'`)).toBe(before);
+    });
+
     it('alerts prints every rule as JSON and exits 0 while no critical rule fires', async ({ expect }) => {
       const run = await runOps(db, ['alerts']);
       expect(run.stderr).toBe('');

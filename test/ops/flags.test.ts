@@ -537,6 +537,59 @@ describe('feature flags through GraphQL', () => {
       }
     });
 
+    it('weighs errors per user: FLAGS_MAX_ERRORS_PER_USER caps each, FLAGS_MIN_AFFECTED_USERS must have errors', async () => {
+      // 4 users with 10 errors each (40 of 1000 = 4%): under the default 5 users, held.
+      await rollingFlag('four-users', 5);
+      await recordTraffic(telemetryPool, 'four-users', {
+        on: { requests: 1000, errors: 40, errorUsers: stableUserIds(4, 0xb) },
+      });
+      // 5 users, one of them with 100 errors, the others 2 each (108 raw; counted 10 + 8 = 18 = 1.8%).
+      await rollingFlag('one-heavy', 5);
+      const heavy = stableUserIds(5, 0xc);
+      await recordTraffic(telemetryPool, 'one-heavy', {
+        on: {
+          requests: 1000,
+          errors: 108,
+          errorUsers: [...Array.from({ length: 100 }, () => heavy[0]!), ...heavy.slice(1), ...heavy.slice(1)],
+        },
+      });
+      const evaluations = await console_.evaluate(true);
+      const four = evaluationOf(evaluations, 'four-users');
+      expect(four).toMatchObject({
+        decision: 'healthy',
+        reasons: [],
+        on: { requests: 1000, errors: 40, countedErrors: 40, affectedUsers: 4 },
+      });
+      expect(four.held).toEqual([
+        'error rate 4.0% > 2.0% over 1000 exposed requests, but from 4 user(s) (at least 5 needed)',
+      ]);
+      const oneHeavy = evaluationOf(evaluations, 'one-heavy');
+      expect(oneHeavy).toMatchObject({
+        decision: 'healthy',
+        held: [],
+        on: { requests: 1000, errors: 108, countedErrors: 18, affectedUsers: 5 },
+      });
+      expect(oneHeavy.on.errorRate).toBeCloseTo(0.018, 9);
+
+      const lenient = createInProcess(db, {
+        FLAGS_MIN_AFFECTED_USERS: '4',
+        FLAGS_MAX_ERRORS_PER_USER: '100',
+      });
+      try {
+        const judged = await flagConsole(lenient, admin).evaluate(true);
+        expect(evaluationOf(judged, 'four-users')).toMatchObject({
+          decision: 'would_roll_back',
+          reasons: ['error rate 4.0% > 2.0% over 1000 exposed requests from 4 users'],
+        });
+        expect(evaluationOf(judged, 'one-heavy')).toMatchObject({
+          decision: 'would_roll_back',
+          on: { countedErrors: 108 },
+        });
+      } finally {
+        await lenient.close();
+      }
+    });
+
     it('dryRun reports would_roll_back and changes nothing', async () => {
       await rollingFlag('dry', 5);
       await recordTraffic(telemetryPool, 'dry', { on: { requests: 500, errors: 50 } });
@@ -607,6 +660,14 @@ describe('feature flags through GraphQL', () => {
   });
 
   describe('the worker’s scheduled evaluate_rollouts', () => {
+    /** A pool as the worker connects: its own role, acting as the service identity (src/worker/startWorker.ts). */
+    const asWorker = () =>
+      new pg.Pool({
+        connectionString: db.url,
+        max: 2,
+        options: '-c role=lodestar_worker -c lodestar.role=service',
+      });
+
     it('rolls a bad flag back and records an ops_audit row with actor_role worker', async () => {
       await rollingFlag('worker-bad', 5);
       await rollingFlag('worker-fine', 5);
@@ -616,7 +677,7 @@ describe('feature flags through GraphQL', () => {
       const tasks = defaultMaintenanceTasks({ rollouts: { windowSec: 900, minRequests: 200 } }).filter(
         (t) => t.name === 'evaluate_rollouts',
       );
-      const workerPool = new pg.Pool({ connectionString: db.url, max: 2 });
+      const workerPool = asWorker();
       workerPool.on('error', () => undefined);
       try {
         expect(await runDueMaintenance(workerPool, tasks, pino({ level: 'silent' }))).toEqual([
@@ -660,7 +721,7 @@ describe('feature flags through GraphQL', () => {
       }
       await db.pool.query(`DELETE FROM maintenance_runs WHERE task = 'evaluate_rollouts'`);
       const tasks = defaultMaintenanceTasks().filter((t) => t.name === 'evaluate_rollouts');
-      const workerPool = new pg.Pool({ connectionString: db.url, max: 2 });
+      const workerPool = asWorker();
       workerPool.on('error', () => undefined);
       try {
         await runDueMaintenance(workerPool, tasks, pino({ level: 'silent' }));

@@ -26,9 +26,9 @@ export const ROLLBACK = `mutation Rollback($key: String!, $reason: String) {
 export const EVALUATE = `mutation Evaluate($dryRun: Boolean) {
   evaluateRollouts(dryRun: $dryRun) {
     evaluations {
-      key rolloutPct decision reasons since complaints baselineP95Ms
-      on { requests errors errorRate p95Ms }
-      off { requests errors errorRate p95Ms }
+      key rolloutPct decision reasons held since complaints baselineP95Ms
+      on { requests errors countedErrors affectedUsers errorRate p95Ms }
+      off { requests errors countedErrors affectedUsers errorRate p95Ms }
     }
   }
 }`;
@@ -62,6 +62,8 @@ export interface FlagValueShown {
 export interface VariantStatsShown {
   requests: number;
   errors: number;
+  countedErrors: number;
+  affectedUsers: number;
   errorRate: number | null;
   p95Ms: number | null;
 }
@@ -71,6 +73,7 @@ export interface EvaluationShown {
   rolloutPct: number;
   decision: 'rolled_back' | 'would_roll_back' | 'healthy' | 'insufficient_data';
   reasons: string[];
+  held: string[];
   since: string;
   complaints: number;
   baselineP95Ms: number | null;
@@ -124,6 +127,11 @@ export interface VariantTraffic {
   errors?: number;
   /** Every request's duration. @default 10 */
   ms?: number;
+  /**
+   * Who made the erroring requests, in turn (the first error by the first user, …). By default every
+   * error comes from a user of its own (stableUserId(i, 0xe)).
+   */
+  errorUsers?: readonly string[];
 }
 
 /**
@@ -141,7 +149,9 @@ export async function recordTraffic(
       const t = traffic[variant];
       if (!t) continue;
       for (let i = 0; i < t.requests; i += 1) {
-        telemetry.recordExposures([{ flag, variant }], t.ms ?? 10, i >= (t.errors ?? 0));
+        const ok = i >= (t.errors ?? 0);
+        const user = t.errorUsers ? t.errorUsers[i % t.errorUsers.length] : stableUserId(i, 0xe);
+        telemetry.recordExposures([{ flag, variant }], t.ms ?? 10, ok, ok ? null : user);
       }
     }
   } finally {

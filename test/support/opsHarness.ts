@@ -9,6 +9,7 @@ import { createTestDatabase, type TestDatabase } from './db.js';
 import { createInProcess, type InProcess } from './gateway.js';
 import { dataOf } from './graphqlResult.js';
 import { openTransactions } from './socialWorld.js';
+import { rolloutSettingsOf } from '../../src/flags/evaluateRollouts.js';
 
 /**
  * Support for the ops console tests: one database per file, the gateway in-process, an admin who runs
@@ -88,7 +89,7 @@ export async function openOpsFile(env: Record<string, string> = {}): Promise<Ops
         statementTimeoutMs: h.config.database.statementTimeoutMs,
         ownerUrl: h.config.database.migrationUrl,
         indexBuildTimeoutMs: h.config.ops.indexBuildTimeoutMs,
-        rollouts: { windowSec: h.config.flags.evaluationWindowSec, minRequests: h.config.flags.minRequests },
+        rollouts: rolloutSettingsOf(h.config),
         ...overrides,
       };
     },

@@ -5,6 +5,7 @@ import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { createFeedViewer, seedFeedWorld, type FeedWorld } from '../support/feedWorld.js';
 import { sqlStateOf } from '../support/fixtures.js';
 import { testConfig } from '../support/gateway.js';
+import { recordTraffic } from '../support/flagsHarness.js';
 import { enqueueEvents, queueRow, silentLogger, waitUntil } from '../support/workerHarness.js';
 
 /**
@@ -88,6 +89,83 @@ describe('the worker role (lodestar_worker)', () => {
     } finally {
       await worker.stop(5000);
     }
+  });
+
+  it('runs the scheduled auto-rollback as itself: a 5% flag with 3% errors from 30 users goes to 0%, audited', async () => {
+    // Records which role wrote the flag's history (a trigger runs as the invoking role).
+    await db.pool.query(`
+      CREATE TABLE flag_writers (role text NOT NULL);
+      GRANT INSERT ON flag_writers TO lodestar_worker;
+      CREATE FUNCTION log_flag_writer() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        INSERT INTO flag_writers VALUES (current_user);
+        RETURN NULL;
+      END $$;
+      CREATE TRIGGER feature_flag_history_writer AFTER INSERT ON feature_flag_history
+        FOR EACH ROW EXECUTE FUNCTION log_flag_writer();`);
+    await db.pool.query(
+      `INSERT INTO feature_flags (key, rollout_pct, state) VALUES ('worker-role-bad', 5, 'rolling')`,
+    );
+    // 3% errors, each from a user of its own (30 users ≥ FLAGS_MIN_AFFECTED_USERS).
+    await recordTraffic(db.pool, 'worker-role-bad', {
+      on: { requests: 1000, errors: 30 },
+      off: { requests: 1000 },
+    });
+    await db.pool.query(`DELETE FROM maintenance_runs WHERE task = 'evaluate_rollouts'`);
+    const auditBefore = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM ops_audit');
+    const worker = await startWorker(
+      testConfig(db, { WORKER_POLL_MS: '100', WORKER_EVENTS: 'false', WORKER_DISCOVERY: 'false' }),
+      silentLogger,
+    );
+    try {
+      await waitUntil(async () => {
+        const { rows } = await db.pool.query<{ task: string }>(
+          `SELECT task FROM maintenance_runs WHERE task = 'evaluate_rollouts'`,
+        );
+        return rows.length === 1;
+      }, 'evaluate_rollouts to run');
+    } finally {
+      await worker.stop(5000);
+    }
+    // Before the fix the audit INSERT … RETURNING needed SELECT on ops_audit: the task failed, the
+    // transaction rolled back and the flag stayed at 5% (on every run).
+    const flag = await db.pool.query<{ rollout_pct: number; state: string }>(
+      `SELECT rollout_pct, state FROM feature_flags WHERE key = 'worker-role-bad'`,
+    );
+    expect(flag.rows).toEqual([{ rollout_pct: 0, state: 'rolled_back' }]);
+    const history = await db.pool.query<{ to_pct: number; actor: string; reason: string }>(
+      `SELECT to_pct, actor, reason FROM feature_flag_history WHERE flag_key = 'worker-role-bad'`,
+    );
+    expect(history.rows).toHaveLength(1);
+    expect(history.rows[0]).toMatchObject({ to_pct: 0, actor: 'worker:evaluate_rollouts' });
+    expect(history.rows[0]!.reason).toMatch(
+      /^auto-rollback: error rate 3\.0% > 2\.0% over 1000 exposed requests from 30 users$/,
+    );
+    const writers = await db.pool.query<{ role: string }>('SELECT DISTINCT role FROM flag_writers');
+    expect(writers.rows).toEqual([{ role: 'lodestar_worker' }]);
+    const audit = await db.pool.query<{
+      actor_role: string;
+      actor_id: string | null;
+      action: string;
+      ok: boolean;
+      result: unknown;
+    }>(`SELECT actor_role, actor_id, action, ok, result FROM ops_audit ORDER BY id OFFSET $1`, [
+      auditBefore.rows[0]!.n,
+    ]);
+    expect(audit.rows).toEqual([
+      {
+        actor_role: 'worker',
+        actor_id: null,
+        action: 'evaluateRollouts',
+        ok: true,
+        result: [{ key: 'worker-role-bad', reasons: [expect.stringMatching(/error rate 3\.0%/)] }],
+      },
+    ]);
+    // Without reading ops_audit: the role still has no SELECT on it.
+    const canRead = await db.pool.query<{ ok: boolean }>(
+      `SELECT has_table_privilege('lodestar_worker', 'ops_audit', 'SELECT') AS ok`,
+    );
+    expect(canRead.rows[0]!.ok).toBe(false);
   });
 
   it('cannot change what is not derived data: listing titles, profiles, the schema', async () => {
