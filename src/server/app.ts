@@ -8,6 +8,7 @@ import Fastify, {
   type FastifyRequest,
 } from 'fastify';
 import type { Redis } from 'ioredis';
+import { createRoleResolver, roleErrorStatus, serviceRoleLookup } from '../auth/effectiveRole.js';
 import type { TokenVerifier } from '../auth/verifyToken.js';
 import type { Viewer } from '../auth/viewer.js';
 import type { Config } from '../config/config.js';
@@ -208,6 +209,12 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   app.addHook('onClose', async () => features.settled());
   const rateLimits = createRateLimits({ redis, limits: config.rateLimits, metrics });
+  // A person's role is profiles.role (cached briefly, batched), never the token's claim.
+  const roles = createRoleResolver({
+    lookup: serviceRoleLookup(db.service),
+    cacheMs: config.auth.roleCacheMs,
+    onQuery: () => metrics.roleQueries.inc(),
+  });
   app.addHook('onClose', async () => feed.stop());
   const handler = fastifyApolloHandler<Context>(apollo, {
     context: async (request) => {
@@ -242,7 +249,24 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
       const started = performance.now();
       const hasToken = request.headers.authorization !== undefined;
       try {
-        viewers.set(request, await verifyToken(request.headers.authorization));
+        const identity = await verifyToken(request.headers.authorization);
+        try {
+          viewers.set(request, await roles.effectiveViewer(identity));
+        } catch (error) {
+          const refusal = roleErrorStatus(error);
+          if (!refusal) throw error;
+          const message = error instanceof Error ? error.message : 'the role lookup failed';
+          if (refusal.code === 'UNAUTHENTICATED') {
+            return sendGraphQLError(reply.header('www-authenticate', 'Bearer'), 401, refusal.code, message);
+          }
+          return sendGraphQLError(
+            reply.header('retry-after', String(UNAVAILABLE_RETRY_AFTER_SEC)),
+            503,
+            refusal.code,
+            message,
+            { retryAfterMs: UNAVAILABLE_RETRY_AFTER_SEC * 1000 },
+          );
+        }
       } catch (error) {
         const message = error instanceof Error ? error.message : 'invalid token';
         return sendGraphQLError(reply.header('www-authenticate', 'Bearer'), 401, 'UNAUTHENTICATED', message);
