@@ -58,7 +58,9 @@ describe('the effective role comes from profiles.role, not the token', () => {
 
   it('an admin (by profiles.role) is an admin whatever the token claims', async () => {
     const token = await gateway.token({ sub: adminId, role: 'user' });
-    const res = await postGraphQL<{ schemaMigrations: { pending: string[] } }>(gateway, ADMIN_FIELD, { token });
+    const res = await postGraphQL<{ schemaMigrations: { pending: string[] } }>(gateway, ADMIN_FIELD, {
+      token,
+    });
     expect(res.body.errors).toBeUndefined();
     expect(res.body.data?.schemaMigrations.pending).toEqual([]);
   });
@@ -116,9 +118,13 @@ describe('the effective role comes from profiles.role, not the token', () => {
   it('a service token (service audience) is a service caller; no role query is made for it', async () => {
     const before = await roleQueries(gateway);
     const token = await gateway.token({ sub: 'feed-worker', role: 'service' });
-    const res = await postGraphQL<MeData & { categories: unknown[] }>(gateway, '{ me { id } categories { id } }', {
-      token,
-    });
+    const res = await postGraphQL<MeData & { categories: unknown[] }>(
+      gateway,
+      '{ me { id } categories { id } }',
+      {
+        token,
+      },
+    );
     expect(res.status).toBe(200);
     expect(res.body.errors).toBeUndefined();
     expect(res.body.data?.me).toBeNull();
@@ -143,7 +149,9 @@ describe('the effective role comes from profiles.role, not the token', () => {
     // Its own gateway with a long window, so that nothing expires while the test runs.
     const cached = await createTestGateway(db, { AUTH_ROLE_CACHE_MS: '30000' });
     try {
-      const ids = await Promise.all(Array.from({ length: n }, () => insertProfile(db.pool, { role: 'user' })));
+      const ids = await Promise.all(
+        Array.from({ length: n }, () => insertProfile(db.pool, { role: 'user' })),
+      );
       const tokens = await Promise.all(ids.map((sub) => cached.token({ sub, role: 'admin' })));
       const results = await Promise.all(tokens.map((token) => postGraphQL<MeData>(cached, ME, { token })));
       const used = await roleQueries(cached);
