@@ -121,7 +121,9 @@ export function createRoleResolver(options: {
         throw error;
       }
       if (role === null) {
-        throw createUnauthenticatedError('invalid token: no user has this id (the account may have been deleted)');
+        throw createUnauthenticatedError(
+          'invalid token: no user has this id (the account may have been deleted)',
+        );
       }
       return { role, userId: identity.userId };
     },
@@ -129,7 +131,9 @@ export function createRoleResolver(options: {
 }
 
 /** HTTP status for an error thrown by `effectiveViewer`. */
-export function roleErrorStatus(error: unknown): { status: number; code: 'UNAUTHENTICATED' | 'UNAVAILABLE' } | undefined {
+export function roleErrorStatus(
+  error: unknown,
+): { status: number; code: 'UNAUTHENTICATED' | 'UNAVAILABLE' } | undefined {
   if (!(error instanceof GraphQLError)) return undefined;
   if (error.extensions.code === 'UNAUTHENTICATED') return { status: 401, code: 'UNAUTHENTICATED' };
   if (error.extensions.code === 'UNAVAILABLE') return { status: 503, code: 'UNAVAILABLE' };
