@@ -1,6 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asIdentity, createTestDatabase, type TestDatabase } from '../support/db.js';
-import { embeddingFor, insertCategory, insertListing, insertProfile, unique } from '../support/fixtures.js';
+import {
+  embeddingFor,
+  insertCategory,
+  insertInterest,
+  insertListing,
+  insertProfile,
+  insertUserInterest,
+  unique,
+} from '../support/fixtures.js';
 import { createTestGateway, type TestGateway } from '../support/gateway.js';
 import { firstCode, postGraphQL, type HttpResult } from '../support/http.js';
 
@@ -70,6 +78,16 @@ describe('removed listings are visible only to their seller and admins', () => {
       [removedId, otherId],
     );
     commentId = rows[0]!.id;
+    // The discovery worker matched it to an interest everyone has while it was active: the feed's SIMILAR
+    // pool would find it through interest_listing_candidates if it did not keep to active listings.
+    const interestId = await insertInterest(db.pool, { categoryId, embedding: embeddingFor(1) });
+    await db.pool.query(
+      `INSERT INTO interest_listing_candidates (interest_id, listing_id, score) VALUES ($1, $2, 0.99)`,
+      [interestId, removedId],
+    );
+    for (const userId of [sellerId, otherId, adminId]) {
+      await insertUserInterest(db.pool, { userId, interestId, affinity: 1 });
+    }
     await db.pool.query(`UPDATE marketplace_listings SET status = 'removed' WHERE id = $1`, [removedId]);
     gateway = await createTestGateway(db);
     tokens.set('anonymous', undefined);
