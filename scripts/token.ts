@@ -1,6 +1,8 @@
 // npm run token -- --handle alice | --sub <uuid> [--role user|admin|service] [--expires 1h]
 // Mints a development token signed with JWT_SECRET (HS256), accepted by a gateway with the same
 // JWT_SECRET/JWT_ISSUER/JWT_AUDIENCE. Production tokens come from your identity provider.
+// --role service mints a service token (audience JWT_SERVICE_AUDIENCE); for people the gateway ignores
+// the role claim and reads profiles.role, so --role admin does not make anyone an admin.
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { signToken } from '../src/auth/signToken.js';
@@ -62,6 +64,7 @@ const token = await signToken(
     jwtSecret: secret,
     issuer: process.env.JWT_ISSUER || 'lodestar',
     audience: process.env.JWT_AUDIENCE || 'lodestar',
+    serviceAudience: process.env.JWT_SERVICE_AUDIENCE || 'lodestar-service',
   },
   { sub: sub ?? '', role: role ?? 'user' },
   { expiresIn: values.expires },

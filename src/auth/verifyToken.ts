@@ -8,12 +8,23 @@ import {
 } from 'jose';
 import type { Config } from '../config/config.js';
 import { createUnauthenticatedError } from '../errors/errors.js';
-import { anonymousViewer, type Viewer } from './viewer.js';
+import { anonymousViewer, type AnonymousViewer, type ServiceViewer } from './viewer.js';
 import { isUuid } from '../validation/isUuid.js';
 
-const ROLES = new Set(['user', 'admin', 'service']);
+/**
+ * What a verified token says about its bearer, before the database is asked. A person's role is NOT
+ * here: the token's role claim is ignored and the effective role comes from profiles.role
+ * (src/auth/effectiveRole.ts). A service caller is a token issued for the service audience.
+ */
+export type TokenIdentity = AnonymousViewer | ServiceViewer | PersonClaim;
 
-export type TokenVerifier = (authorization: string | undefined) => Promise<Viewer>;
+/** A token for the user audience: a person whose role is still to be read from the database. */
+export interface PersonClaim {
+  role: 'person';
+  userId: string;
+}
+
+export type TokenVerifier = (authorization: string | undefined) => Promise<TokenIdentity>;
 
 type KeySource = { kind: 'secret'; key: Uint8Array } | { kind: 'jwks'; getKey: JWTVerifyGetKey };
 
@@ -37,23 +48,46 @@ function reasonFor(error: unknown): string {
   return 'the token could not be verified';
 }
 
-function viewerFrom(payload: JWTPayload): Viewer {
-  const role = payload.role ?? 'user';
-  if (typeof role !== 'string' || !ROLES.has(role)) {
-    throw createUnauthenticatedError('invalid token: the role claim must be user, admin or service');
-  }
+/** Role claims a token may carry; well-formed or refused, but never what decides a person's role. */
+const ROLE_CLAIMS = new Set(['user', 'admin', 'service']);
+
+function audiencesOf(payload: JWTPayload): string[] {
+  if (typeof payload.aud === 'string') return [payload.aud];
+  return Array.isArray(payload.aud) ? payload.aud : [];
+}
+
+function identityFrom(payload: JWTPayload, auth: Config['auth']): TokenIdentity {
   const sub = payload.sub;
   if (typeof sub !== 'string' || sub.length === 0) {
     throw createUnauthenticatedError('invalid token: the sub claim is missing');
   }
-  if (role === 'service') return { role: 'service', userId: null, subject: sub };
-  if (!isUuid(sub)) throw createUnauthenticatedError('invalid token: the sub claim must be a user id (uuid)');
-  return { role: role as 'user' | 'admin', userId: sub.toLowerCase() };
+  if (payload.role !== undefined && (typeof payload.role !== 'string' || !ROLE_CLAIMS.has(payload.role))) {
+    throw createUnauthenticatedError('invalid token: the role claim must be user, admin or service');
+  }
+  const audiences = audiencesOf(payload);
+  const forService = audiences.includes(auth.serviceAudience);
+  if (forService && audiences.includes(auth.audience)) {
+    throw createUnauthenticatedError('invalid token: a token is for people or for services, not both');
+  }
+  if (forService) {
+    // The service audience is what makes a service caller; a role claim, if any, must agree.
+    if (payload.role !== undefined && payload.role !== 'service') {
+      throw createUnauthenticatedError('invalid token: a service token cannot carry a person role');
+    }
+    return { role: 'service', userId: null, subject: sub };
+  }
+  // A token for people: its role claim (user, admin, even service) grants nothing.
+  if (!isUuid(sub)) {
+    throw createUnauthenticatedError(
+      'invalid token: the sub claim must be a user id (uuid); service callers need a service-audience token',
+    );
+  }
+  return { role: 'person', userId: sub.toLowerCase() };
 }
 
 /**
- * Verifies `Authorization: Bearer <JWT>`: signature (HS256 secret or a JWKS), issuer, audience,
- * expiry with bounded clock skew. No header → anonymous; anything wrong with a token that was sent
+ * Verifies `Authorization: Bearer <JWT>`: signature (HS256 secret or a JWKS), issuer, audience (the
+ * user audience or the service audience), expiry with bounded clock skew. No header → anonymous; anything wrong with a token that was sent
  * → UNAUTHENTICATED, never anonymous.
  */
 export function createTokenVerifier(
@@ -63,7 +97,7 @@ export function createTokenVerifier(
   const source: KeySource = options.jwks ? { kind: 'jwks', getKey: options.jwks } : keySource(auth);
   const verifyOptions = {
     issuer: auth.issuer,
-    audience: auth.audience,
+    audience: [auth.audience, auth.serviceAudience],
     clockTolerance: auth.clockToleranceSec,
     requiredClaims: ['exp', 'sub'],
     algorithms:
@@ -85,7 +119,7 @@ export function createTokenVerifier(
     } catch (error) {
       throw createUnauthenticatedError(`invalid token: ${reasonFor(error)}`);
     }
-    return viewerFrom(payload);
+    return identityFrom(payload, auth);
   };
 }
 

@@ -150,6 +150,17 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('reads the role cache window and the service audience (item 4 of issue 13)', () => {
+    expect(loadConfig(base).auth).toMatchObject({ roleCacheMs: 2000, serviceAudience: 'lodestar-service' });
+    expect(loadConfig({ ...base, AUTH_ROLE_CACHE_MS: '0' }).auth.roleCacheMs).toBe(0);
+    expect(problemsOf({ ...base, AUTH_ROLE_CACHE_MS: '600000' })).toEqual([
+      'AUTH_ROLE_CACHE_MS must be a whole number from 0 to 30000, got "600000"',
+    ]);
+    expect(problemsOf({ ...base, JWT_SERVICE_AUDIENCE: 'lodestar' })).toEqual([
+      'JWT_SERVICE_AUDIENCE must differ from JWT_AUDIENCE (service callers are told apart by their audience)',
+    ]);
+  });
+
   it('lets the worker start in production with only its own database URL (no JWT, no DATABASE_URL)', () => {
     const env = { NODE_ENV: 'production', WORKER_DATABASE_URL: 'postgres://owner@db/lodestar' };
     expect(loadConfig(env, 'worker').worker.databaseUrl).toBe('postgres://owner@db/lodestar');

@@ -74,6 +74,8 @@ const envSchema = z.object({
   JWT_ISSUER: z.string().trim().min(1).default('lodestar'),
   JWT_AUDIENCE: z.string().trim().min(1).default('lodestar'),
   JWT_CLOCK_TOLERANCE_SEC: int(0, 300).default(30),
+  JWT_SERVICE_AUDIENCE: z.string().trim().min(1).default('lodestar-service'),
+  AUTH_ROLE_CACHE_MS: int(0, 30_000).default(2000),
   GRAPHQL_INTROSPECTION: booleanFlag.optional(),
   GRAPHQL_IDE: booleanFlag.optional(),
   GRAPHQL_MAX_DEPTH: int(1, 100).default(12),
@@ -270,7 +272,14 @@ export interface Config {
     jwksUrl: string | undefined;
     issuer: string;
     audience: string;
+    /**
+     * The audience of service tokens (JWT_SERVICE_AUDIENCE): a token for it is a service caller; a token
+     * for `audience` is a person, whatever its role claim says. Never equal to `audience`.
+     */
+    serviceAudience: string;
     clockToleranceSec: number;
+    /** How long a person's role read from profiles.role is reused by this process (0 = every request). */
+    roleCacheMs: number;
   };
   graphql: {
     introspection: boolean;
@@ -366,6 +375,11 @@ export function loadConfig(
   if (e.JWT_SECRET && e.JWT_JWKS_URL) {
     problems.push('JWT_SECRET and JWT_JWKS_URL are both set: choose one way to verify tokens');
   }
+  if (e.JWT_SERVICE_AUDIENCE === e.JWT_AUDIENCE) {
+    problems.push(
+      'JWT_SERVICE_AUDIENCE must differ from JWT_AUDIENCE (service callers are told apart by their audience)',
+    );
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
@@ -455,7 +469,9 @@ export function loadConfig(
       jwksUrl: e.JWT_JWKS_URL,
       issuer: e.JWT_ISSUER,
       audience: e.JWT_AUDIENCE,
+      serviceAudience: e.JWT_SERVICE_AUDIENCE,
       clockToleranceSec: e.JWT_CLOCK_TOLERANCE_SEC,
+      roleCacheMs: e.AUTH_ROLE_CACHE_MS,
     },
     graphql: {
       introspection: e.GRAPHQL_INTROSPECTION ?? !production,

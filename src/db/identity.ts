@@ -33,7 +33,12 @@ const userDataModels = new Set([
   'Follow',
   'IntentSignal',
   'LearningEvent',
+  // Removed listings are visible only to their seller and admins (policy marketplace_listings_read).
+  'Listing',
 ]);
+
+/** Listings are mostly read anonymously: the anonymous identity is what an unset one reads as anyway. */
+const anonymousDefaultModels = new Set(['Listing']);
 
 /**
  * A Prisma client for one request: operations on user-data models run in a transaction that first
@@ -46,6 +51,7 @@ export function scopedPrisma(prisma: PrismaClient, viewer: Viewer) {
       $allModels: {
         async $allOperations({ model, args, query }) {
           if (!userDataModels.has(model)) return query(args);
+          if (viewer.role === 'anonymous' && anonymousDefaultModels.has(model)) return query(args);
           const [, result] = await prisma.$transaction([
             prisma.$queryRawUnsafe(setIdentitySql, userId, role),
             query(args),

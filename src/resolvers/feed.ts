@@ -105,16 +105,26 @@ export async function hideListing(ctx: Context, listingId: string) {
   return { listingId: String(id), hidden: true };
 }
 
-/** similar listings: nearest active listings to one listing's embedding (item-to-item). */
+/**
+ * similar listings: nearest active listings to one listing's embedding (item-to-item). The anchor must be
+ * visible to the viewer (a removed listing is its seller's and admins' only): the vector search runs on
+ * the service path, past that policy, so it is checked here first — unless the caller is the anchor's
+ * own `similar` field, whose parent was already read under the viewer's identity.
+ */
 export async function similarListings(
   ctx: Context,
   listingId: string | number,
   first: number | null | undefined,
+  options: { anchorVisible?: boolean } = {},
 ) {
   const id = parseListingId(listingId, 'listingId');
   const size = first ?? 10;
   if (!Number.isInteger(size) || size < 1 || size > 100) {
     throw createBadUserInputError(`first must be between 1 and 100, got ${size}`, 'first');
+  }
+  if (!options.anchorVisible) {
+    const anchor = await ctx.prisma.listing.findUnique({ where: { id }, select: { id: true } });
+    if (!anchor) return [];
   }
   const rows = await ctx.db.service.query<{ id: number; score: number }>(similarListingsSql, [id, size]);
   const listings = await ctx.prisma.listing.findMany({ where: { id: { in: rows.map((r) => r.id) } } });

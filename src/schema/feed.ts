@@ -103,7 +103,8 @@ builder.objectField(ListingRef, 'similar', (t) =>
     description: 'Listings most similar to this one.',
     args: { first: t.arg.int() },
     complexity: (args) => ({ field: 5, multiplier: Math.min(args.first ?? 10, MAX_PAGE_SIZE) }),
-    resolve: (listing, args, ctx) => feed.similarListings(ctx, listing.id, args.first),
+    resolve: (listing, args, ctx) =>
+      feed.similarListings(ctx, listing.id, args.first, { anchorVisible: true }),
   }),
 );
 

@@ -14,8 +14,10 @@ const LikePayloadRef = builder.objectRef<LikeResult>('LikePayload').implement({
   fields: (t) => ({
     listing: t.prismaField({
       type: ListingRef,
+      nullable: true,
+      description: 'Null when the viewer may not see the listing (removed: only its seller and admins may).',
       resolve: (query, result, _args, ctx) =>
-        ctx.prisma.listing.findUniqueOrThrow({ ...query, where: { id: result.listingId } }),
+        ctx.prisma.listing.findUnique({ ...query, where: { id: result.listingId } }),
     }),
     liked: t.exposeBoolean('liked'),
     changed: t.exposeBoolean('changed', {
@@ -42,8 +44,10 @@ const CommentRef = builder.objectRef<CommentResult>('Comment').implement({
     }),
     listing: t.prismaField({
       type: ListingRef,
+      nullable: true,
+      description: 'Null when the viewer may not see the listing (removed: only its seller and admins may).',
       resolve: (query, c, _args, ctx) =>
-        ctx.prisma.listing.findUniqueOrThrow({ ...query, where: { id: c.listingId } }),
+        ctx.prisma.listing.findUnique({ ...query, where: { id: c.listingId } }),
     }),
   }),
 });

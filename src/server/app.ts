@@ -8,7 +8,8 @@ import Fastify, {
   type FastifyRequest,
 } from 'fastify';
 import type { Redis } from 'ioredis';
-import type { TokenVerifier } from '../auth/verifyToken.js';
+import { createRoleResolver, roleErrorStatus, serviceRoleLookup } from '../auth/effectiveRole.js';
+import type { TokenIdentity, TokenVerifier } from '../auth/verifyToken.js';
 import type { Viewer } from '../auth/viewer.js';
 import type { Config } from '../config/config.js';
 import type { Context } from '../context.js';
@@ -214,6 +215,12 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   app.addHook('onClose', async () => features.settled());
   const rateLimits = createRateLimits({ redis, limits: config.rateLimits, metrics });
+  // A person's role is profiles.role (cached briefly, batched), never the token's claim.
+  const roles = createRoleResolver({
+    lookup: serviceRoleLookup(db.service),
+    cacheMs: config.auth.roleCacheMs,
+    onQuery: () => metrics.roleQueries.inc(),
+  });
   app.addHook('onClose', async () => feed.stop());
   const handler = fastifyApolloHandler<Context>(apollo, {
     context: async (request) => {
@@ -247,14 +254,45 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
     preHandler: async (request, reply) => {
       const started = performance.now();
       const hasToken = request.headers.authorization !== undefined;
+      let ok = true;
       try {
-        viewers.set(request, await verifyToken(request.headers.authorization));
-      } catch (error) {
-        const message = error instanceof Error ? error.message : 'invalid token';
-        return sendGraphQLError(reply.header('www-authenticate', 'Bearer'), 401, 'UNAUTHENTICATED', message);
+        let identity: TokenIdentity;
+        try {
+          identity = await verifyToken(request.headers.authorization);
+        } catch (error) {
+          const message = error instanceof Error ? error.message : 'invalid token';
+          return sendGraphQLError(
+            reply.header('www-authenticate', 'Bearer'),
+            401,
+            'UNAUTHENTICATED',
+            message,
+          );
+        }
+        try {
+          viewers.set(request, await roles.effectiveViewer(identity));
+        } catch (error) {
+          const refusal = roleErrorStatus(error);
+          if (refusal?.code === 'UNAUTHENTICATED') {
+            const message = error instanceof Error ? error.message : 'invalid token';
+            return sendGraphQLError(reply.header('www-authenticate', 'Bearer'), 401, refusal.code, message);
+          }
+          ok = false;
+          if (refusal?.code === 'UNAVAILABLE') {
+            return sendGraphQLError(
+              reply.header('retry-after', String(UNAVAILABLE_RETRY_AFTER_SEC)),
+              503,
+              refusal.code,
+              error instanceof Error ? error.message : 'the database is unavailable; try again shortly',
+              { retryAfterMs: UNAVAILABLE_RETRY_AFTER_SEC * 1000 },
+            );
+          }
+          request.log.error({ err: error, reqId: request.id }, 'role lookup failed');
+          return sendGraphQLError(reply, 500, 'INTERNAL_SERVER_ERROR', 'internal server error');
+        }
       } finally {
-        // A refused token is the caller's problem, not a failure of the auth kernel: ok either way.
-        if (hasToken) telemetry.recordKernel('auth', performance.now() - started, true);
+        // A refused token is the caller's problem, not a failure of the auth kernel; a failed role
+        // lookup is the kernel's.
+        if (hasToken) telemetry.recordKernel('auth', performance.now() - started, ok);
       }
     },
     handler: handler,

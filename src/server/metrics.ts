@@ -17,6 +17,8 @@ export interface Metrics {
   featureBreakerState: Gauge;
   rateLimited: Counter<'action'>;
   telemetryDropped: Counter;
+  /** Statements that read people's roles from profiles (one per batch of users; see src/auth/effectiveRole.ts). */
+  roleQueries: Counter;
   flagRequests: Counter<'flag' | 'variant' | 'outcome'>;
   flagDuration: Histogram<'flag' | 'variant'>;
 }
@@ -37,6 +39,11 @@ export function createMetrics(): Metrics {
       help: 'Latency of signed-in requests by feature flag (above 0%) and variant',
       labelNames: ['flag', 'variant'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    roleQueries: new Counter({
+      name: 'lodestar_auth_role_queries_total',
+      help: 'Statements that read signed-in users’ roles from profiles.role (each covers a batch of users)',
       registers: [registry],
     }),
     telemetryDropped: new Counter({

@@ -13,7 +13,9 @@ const hsAuth: Config['auth'] = {
   jwksUrl: undefined,
   issuer: 'lodestar',
   audience: 'lodestar',
+  serviceAudience: 'lodestar-service',
   clockToleranceSec: 30,
+  roleCacheMs: 2000,
 };
 
 const now = (): number => Math.floor(Date.now() / 1000);
@@ -73,24 +75,47 @@ describe('createTokenVerifier with an HS256 secret', () => {
   it('accepts a valid user token and returns the user id from sub', async () => {
     const userId = randomUUID();
     const token = await craft({ sub: userId, role: 'user' });
-    expect(await verify(`Bearer ${token}`)).toEqual({ role: 'user', userId });
+    expect(await verify(`Bearer ${token}`)).toEqual({ role: 'person', userId });
   });
 
   it('lower-cases an upper-case uuid sub', async () => {
     const userId = randomUUID();
     const token = await craft({ sub: userId.toUpperCase(), role: 'user' });
-    expect(await verify(`Bearer ${token}`)).toEqual({ role: 'user', userId });
+    expect(await verify(`Bearer ${token}`)).toEqual({ role: 'person', userId });
   });
 
-  it('accepts an admin token as an admin viewer', async () => {
+  it('ignores the role claim of a person token: admin is decided by profiles.role, not the token', async () => {
     const userId = randomUUID();
     const token = await craft({ sub: userId, role: 'admin' });
-    expect(await verify(`Bearer ${token}`)).toEqual({ role: 'admin', userId });
+    expect(await verify(`Bearer ${token}`)).toEqual({ role: 'person', userId });
   });
 
-  it('accepts a service token with a non-uuid subject as a service viewer without a user id', async () => {
-    const token = await craft({ sub: 'worker-1', role: 'service' });
+  it('accepts a service-audience token with a non-uuid subject as a service caller', async () => {
+    const token = await craft({ sub: 'worker-1', role: 'service', audience: 'lodestar-service' });
     expect(await verify(`Bearer ${token}`)).toEqual({ role: 'service', userId: null, subject: 'worker-1' });
+    const noRole = await craft({ sub: 'worker-2', audience: 'lodestar-service' });
+    expect(await verify(`Bearer ${noRole}`)).toEqual({ role: 'service', userId: null, subject: 'worker-2' });
+  });
+
+  it('never makes a service caller of a person-audience token with role "service"', async () => {
+    const userId = randomUUID();
+    const asPerson = await craft({ sub: userId, role: 'service' });
+    expect(await verify(`Bearer ${asPerson}`)).toEqual({ role: 'person', userId });
+    const oldStyle = await craft({ sub: 'worker-1', role: 'service' });
+    expect(await rejection(verify, `Bearer ${oldStyle}`)).toMatch(/service-audience/);
+  });
+
+  it('refuses a service-audience token with a person role, or a token for both audiences', async () => {
+    const admin = await craft({ sub: 'worker-1', role: 'admin', audience: 'lodestar-service' });
+    expect(await rejection(verify, `Bearer ${admin}`)).toMatch(/service token/);
+    const both = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(randomUUID())
+      .setIssuer('lodestar')
+      .setAudience(['lodestar', 'lodestar-service'])
+      .setExpirationTime(now() + 3600)
+      .sign(new TextEncoder().encode(secret));
+    expect(await rejection(verify, `Bearer ${both}`)).toMatch(/not both/);
   });
 
   it('rejects a token that expired longer ago than the clock tolerance, saying it expired', async () => {
@@ -101,7 +126,7 @@ describe('createTokenVerifier with an HS256 secret', () => {
   it('still accepts a token that expired 10 s ago (inside the 30 s tolerance)', async () => {
     const userId = randomUUID();
     const token = await craft({ sub: userId, role: 'user', exp: now() - 10 });
-    expect(await verify(`Bearer ${token}`)).toEqual({ role: 'user', userId });
+    expect(await verify(`Bearer ${token}`)).toEqual({ role: 'person', userId });
   });
 
   it('rejects a token signed with another secret', async () => {
@@ -205,11 +230,17 @@ describe('createTokenVerifier with a JWKS', () => {
   it('accepts an RS256 token signed with the key in the set', async () => {
     const userId = randomUUID();
     const token = await craft({ sub: userId, role: 'user', alg: 'RS256', key: privateKey, kid: 'key-1' });
-    expect(await verify(`Bearer ${token}`)).toEqual({ role: 'user', userId });
+    expect(await verify(`Bearer ${token}`)).toEqual({ role: 'person', userId });
   });
 
   it('accepts a matching RS256 token without a kid (the set has a single key)', async () => {
-    const token = await craft({ sub: 'worker-1', role: 'service', alg: 'RS256', key: privateKey });
+    const token = await craft({
+      sub: 'worker-1',
+      role: 'service',
+      alg: 'RS256',
+      key: privateKey,
+      audience: 'lodestar-service',
+    });
     expect(await verify(`Bearer ${token}`)).toEqual({ role: 'service', userId: null, subject: 'worker-1' });
   });
 

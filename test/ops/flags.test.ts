@@ -827,6 +827,12 @@ describe('flag exposure through the real request path', () => {
     const expectedOn = ids.filter((id) => flagVariant('half', 50, id) === 'on').length;
     expect(expectedOn).toBeGreaterThan(5);
     expect(expectedOn).toBeLessThan(35);
+    // A token counts only for a user who exists (the gateway reads their role from profiles).
+    await db.pool.query(
+      `INSERT INTO profiles (user_id, handle, display_name)
+       SELECT u.id, 'flag_user_' || u.n, 'flag user' FROM unnest($1::uuid[]) WITH ORDINALITY AS u(id, n)`,
+      [ids],
+    );
     for (const id of ids) {
       const token = await gateway.token({ sub: id, role: 'user' });
       const res = await postGraphQL<{ flags: FlagValueShown[] }>(gateway, FLAG_VALUES, { token });

@@ -226,7 +226,18 @@ describe('addComment and deleteComment', () => {
       expect(extensions.field).toBe('listingId');
     });
 
-    it.each(['sold', 'inactive', 'removed'])(
+    it('a removed listing is NOT_FOUND to anyone but its seller and admins (its state is not theirs to know)', async () => {
+      const viewer = await oneUser();
+      await file.db.pool.query(`UPDATE marketplace_listings SET status = 'removed' WHERE id = $1`, [
+        listingId,
+      ]);
+      const { message } = expectErrorCode(await add(viewer, 'hello'), 'NOT_FOUND');
+      expect(message).toBe(`listing ${listingId} was not found`);
+      expect(await counts()).toEqual({ comment_count: 0, visible: 0, all: 0 });
+      expect(await outbox()).toEqual([]);
+    });
+
+    it.each(['sold', 'inactive'])(
       'a listing that is %s cannot be commented on: BAD_USER_INPUT naming its status, nothing written',
       async (status) => {
         const viewer = await oneUser();

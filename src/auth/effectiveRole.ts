@@ -1,0 +1,141 @@
+import { GraphQLError } from 'graphql';
+import type { ServiceDb } from '../db/service.js';
+import { toPublicDatabaseError } from '../errors/databaseErrors.js';
+import { createUnauthenticatedError, createUnavailableError } from '../errors/errors.js';
+import type { TokenIdentity } from './verifyToken.js';
+import type { Viewer } from './viewer.js';
+
+/** A person's role as profiles.role says; null when no profile has that id (deleted or never existed). */
+export type PersonRole = 'user' | 'admin' | null;
+
+/** Reads the roles of many users in one statement: user id → profiles.role, absent ids left out. */
+export type RoleLookup = (userIds: string[]) => Promise<Map<string, string>>;
+
+/**
+ * One statement for a whole batch of users, on the service path (lodestar_service with the 'service'
+ * identity, which may read every profile's role; RLS would hide other people's profiles from the app role).
+ */
+export const profileRolesSql = `SELECT user_id::text AS user_id, role FROM profiles WHERE user_id = ANY($1::uuid[])`;
+
+export function serviceRoleLookup(service: Pick<ServiceDb, 'query'>): RoleLookup {
+  return async (userIds) => {
+    const rows = await service.query<{ user_id: string; role: string }>(profileRolesSql, [userIds]);
+    return new Map(rows.map((row) => [row.user_id, row.role]));
+  };
+}
+
+export interface RoleResolver {
+  /** The viewer a verified token stands for, with the role from the database (see `effectiveViewer`). */
+  effectiveViewer: (identity: TokenIdentity) => Promise<Viewer>;
+  /** One person's role (cached for `cacheMs`, batched with every other lookup of the same tick). */
+  roleOf: (userId: string) => Promise<PersonRole>;
+}
+
+/** Most distinct users whose roles are kept; beyond that the oldest entries go first. */
+const MAX_CACHED = 50_000;
+/** Most users asked for in one statement. */
+const MAX_BATCH = 500;
+
+/**
+ * The effective role of a person comes from profiles.role, never from the token: an admin claim for an
+ * ordinary user is an ordinary user, a token for an id without a profile is UNAUTHENTICATED, and a
+ * promotion or demotion applies within `cacheMs` (per process). Lookups are batched: every user asked for
+ * in the same tick of the event loop is read by one statement, and concurrent lookups of one user share it.
+ * A lookup that cannot reach Postgres is UNAVAILABLE (the caller retries); nothing is cached then.
+ */
+export function createRoleResolver(options: {
+  lookup: RoleLookup;
+  cacheMs: number;
+  /** Called once per statement, with how many users it read (metrics, tests). */
+  onQuery?: (users: number) => void;
+  now?: () => number;
+}): RoleResolver {
+  const { lookup, cacheMs } = options;
+  const now = options.now ?? (() => performance.now());
+  const cache = new Map<string, { role: PersonRole; until: number }>();
+  const inFlight = new Map<string, Promise<PersonRole>>();
+  let queued = new Map<string, { resolve: (role: PersonRole) => void; reject: (error: unknown) => void }>();
+  let scheduled = false;
+
+  const remember = (userId: string, role: PersonRole) => {
+    if (cacheMs <= 0) return;
+    cache.delete(userId);
+    if (cache.size >= MAX_CACHED) {
+      const oldest = cache.keys().next();
+      if (!oldest.done) cache.delete(oldest.value);
+    }
+    cache.set(userId, { role, until: now() + cacheMs });
+  };
+
+  const flush = async () => {
+    scheduled = false;
+    const batch = queued;
+    queued = new Map();
+    const ids = [...batch.keys()];
+    for (let start = 0; start < ids.length; start += MAX_BATCH) {
+      const chunk = ids.slice(start, start + MAX_BATCH);
+      try {
+        options.onQuery?.(chunk.length);
+        const roles = await lookup(chunk);
+        for (const id of chunk) {
+          const stored = roles.get(id);
+          // profiles.role may say 'service' (a backend's own profile); a person token never carries it.
+          const role: PersonRole = stored === undefined ? null : stored === 'admin' ? 'admin' : 'user';
+          remember(id, role);
+          batch.get(id)?.resolve(role);
+        }
+      } catch (error) {
+        for (const id of chunk) batch.get(id)?.reject(error);
+      }
+    }
+  };
+
+  const roleOf = (userId: string): Promise<PersonRole> => {
+    const cached = cache.get(userId);
+    if (cached && cached.until > now()) return Promise.resolve(cached.role);
+    const pending = inFlight.get(userId);
+    if (pending) return pending;
+    const promise = new Promise<PersonRole>((resolve, reject) => {
+      queued.set(userId, { resolve, reject });
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(() => void flush());
+      }
+    }).finally(() => inFlight.delete(userId));
+    inFlight.set(userId, promise);
+    return promise;
+  };
+
+  return {
+    roleOf,
+    effectiveViewer: async (identity) => {
+      if (identity.role !== 'person') return identity;
+      let role: PersonRole;
+      try {
+        role = await roleOf(identity.userId);
+      } catch (error) {
+        // Postgres away (or too slow): the caller may retry; never a 500, never a guessed role.
+        const mapped = toPublicDatabaseError(error);
+        if (mapped?.extensions.code === 'UNAVAILABLE') throw mapped;
+        if (mapped) throw createUnavailableError('the role lookup timed out; try again shortly');
+        throw error;
+      }
+      if (role === null) {
+        throw createUnauthenticatedError(
+          'invalid token: no user has this id (the account may have been deleted)',
+        );
+      }
+      return { role, userId: identity.userId };
+    },
+  };
+}
+
+/** HTTP status for an error thrown by `effectiveViewer`. */
+export function roleErrorStatus(
+  error: unknown,
+): { status: number; code: 'UNAUTHENTICATED' | 'UNAVAILABLE' } | undefined {
+  if (!(error instanceof GraphQLError)) return undefined;
+  if (error.extensions.code === 'UNAUTHENTICATED') return { status: 401, code: 'UNAUTHENTICATED' };
+  if (error.extensions.code === 'UNAVAILABLE') return { status: 503, code: 'UNAVAILABLE' };
+  return undefined;
+}
