@@ -27,7 +27,8 @@ export async function recordImpressions(
 ): Promise<string[]> {
   if (page.length === 0) return [];
   const ids = page.map(() => randomUUID());
-  await ctx.db.service.query(insertImpressionsSql, [
+  // Bound to the viewer: the insert policy accepts only rows of the identity it runs for.
+  await ctx.db.service.queryFor(ctx.viewer.userId, insertImpressionsSql, [
     ids,
     page.map(() => ctx.viewer.userId),
     page.map((d) => d.item.id),
