@@ -9,15 +9,6 @@ import { withTransaction } from './checkout.js';
  */
 export interface ServiceDb {
   query: <R extends pg.QueryResultRow>(text: string, values: unknown[]) => Promise<R[]>;
-  /**
-   * One statement for one viewer: `lodestar.user_id` is set to `userId` (none for an anonymous viewer)
-   * for its transaction, so row-level checks bind the rows it writes to that viewer (learning events).
-   */
-  queryFor: <R extends pg.QueryResultRow>(
-    userId: string | null,
-    text: string,
-    values: unknown[],
-  ) => Promise<R[]>;
   close: () => Promise<void>;
 }
 
@@ -34,19 +25,17 @@ export function createServiceDb(options: {
 }): ServiceDb {
   const { shared } = options;
   if (shared) {
-    const run = <R extends pg.QueryResultRow>(userId: string | null, text: string, values: unknown[]) =>
-      withTransaction(shared, async (client) => {
-        await client.query('SET LOCAL ROLE lodestar_service');
-        await client.query(
-          `SELECT set_config('lodestar.role', 'service', true), set_config('ivfflat.probes', $1, true),
-                  set_config('ivfflat.iterative_scan', $2, true), set_config('lodestar.user_id', $3, true)`,
-          [vectorSettings['ivfflat.probes'], vectorSettings['ivfflat.iterative_scan'], userId ?? ''],
-        );
-        return (await client.query<R>(text, values)).rows;
-      });
     return {
-      query: (text, values) => run(null, text, values),
-      queryFor: run,
+      query: <R extends pg.QueryResultRow>(text: string, values: unknown[]) =>
+        withTransaction(shared, async (client) => {
+          await client.query('SET LOCAL ROLE lodestar_service');
+          await client.query(
+            `SELECT set_config('lodestar.role', 'service', true), set_config('ivfflat.probes', $1, true),
+                    set_config('ivfflat.iterative_scan', $2, true)`,
+            [vectorSettings['ivfflat.probes'], vectorSettings['ivfflat.iterative_scan']],
+          );
+          return (await client.query<R>(text, values)).rows;
+        }),
       close: async () => undefined,
     };
   }
@@ -70,11 +59,6 @@ export function createServiceDb(options: {
   return {
     query: async <R extends pg.QueryResultRow>(text: string, values: unknown[]) =>
       (await pool.query<R>(text, values)).rows,
-    queryFor: <R extends pg.QueryResultRow>(userId: string | null, text: string, values: unknown[]) =>
-      withTransaction(pool, async (client) => {
-        await client.query(`SELECT set_config('lodestar.user_id', $1, true)`, [userId ?? '']);
-        return (await client.query<R>(text, values)).rows;
-      }),
     close: () => pool.end(),
   };
 }
