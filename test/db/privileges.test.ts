@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { changeRollout } from '../../src/flags/flags.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import {
   insertCategory,
@@ -264,6 +265,22 @@ describe('database privileges', () => {
       });
       expect(await flagPct('priv_flag')).toBe(5);
     });
+  });
+
+  it('the worker rolls a flag back with the same code as evaluateRollouts (changeRollout), as itself', async () => {
+    await db.pool.query(
+      `INSERT INTO feature_flags (key, rollout_pct, state) VALUES ('priv_rollback', 10, 'rolling')`,
+    );
+    const actor = { id: null, role: 'worker', requestId: 'worker:evaluate_rollouts' };
+    const result = await as('worker', worker, async (client) => {
+      const change = await changeRollout(client, 'priv_rollback', () => ({ pct: 0 }), actor, 'errors');
+      const raise = await sqlStateOf(
+        client,
+        `UPDATE feature_flags SET rollout_pct = 50 WHERE key = 'priv_rollback'`,
+      );
+      return { pct: change.flag.rolloutPct, changed: change.changed, raise };
+    });
+    expect(result).toEqual({ pct: 0, changed: true, raise: '42501' });
   });
 
   describe('the worker role', () => {
