@@ -5,6 +5,7 @@ import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import {
   insertCategory,
   insertIntentSignal,
+  insertInterest,
   insertLearningEvent,
   insertListing,
   insertProfile,
@@ -39,7 +40,8 @@ describe('database privileges', () => {
     fn: (client: pg.PoolClient) => Promise<T>,
   ): Promise<T> {
     const client = await db.pool.connect();
-    client.on('error', () => undefined);
+    const onError = () => undefined;
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       await client.query(`SET LOCAL ROLE ${matrixRoles[role]}`);
@@ -52,6 +54,7 @@ describe('database privileges', () => {
       return await fn(client);
     } finally {
       await client.query('ROLLBACK').catch(() => undefined);
+      client.removeListener('error', onError);
       client.release();
     }
   }
@@ -281,6 +284,43 @@ describe('database privileges', () => {
       return { pct: change.flag.rolloutPct, changed: change.changed, raise };
     });
     expect(result).toEqual({ pct: 0, changed: true, raise: '42501' });
+  });
+
+  it('lodestar_app without an admin identity cannot requeue, enqueue discovery or move a backfill', async () => {
+    const eventId = (
+      await db.pool.query<{ id: string }>(
+        `INSERT INTO events_queue (kind, payload, status) VALUES ('priv.kind', '{}', 'error') RETURNING id::text`,
+      )
+    ).rows[0]!.id;
+    await db.pool.query(`INSERT INTO ops_backfills (name, total) VALUES ('priv_backfill', 10)`);
+    const categoryId = await insertCategory(db.pool);
+    const interestId = await insertInterest(db.pool, { categoryId });
+    for (const identity of [null, { role: 'user' }, { role: 'service' }] as const) {
+      const result = await as('app', identity, async (client) => ({
+        requeue: (await client.query(`UPDATE events_queue SET status = 'queued' WHERE id = $1`, [eventId]))
+          .rowCount,
+        discovery: await sqlStateOf(
+          client,
+          `INSERT INTO marketplace_discovery_queue (interest_id, category_id, reason) VALUES ($1, $2, 'ops')`,
+          [interestId, categoryId],
+        ),
+        backfill: (await client.query(`UPDATE ops_backfills SET processed = 10 WHERE name = 'priv_backfill'`))
+          .rowCount,
+        // The outbox: any signed-in write enqueues its follow-up event.
+        outbox: await sqlStateOf(
+          client,
+          `INSERT INTO events_queue (kind, payload) VALUES ('like.created', '{}')`,
+        ),
+      }));
+      expect(result).toEqual({ requeue: 0, discovery: '42501', backfill: 0, outbox: undefined });
+    }
+    const admin = await as(
+      'app',
+      { role: 'admin' },
+      async (client) =>
+        (await client.query(`UPDATE events_queue SET status = 'queued' WHERE id = $1`, [eventId])).rowCount,
+    );
+    expect(admin).toBe(1);
   });
 
   describe('the worker role', () => {
