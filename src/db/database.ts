@@ -79,9 +79,19 @@ export interface RoleCheck {
   superuser: boolean;
   bypassRls: boolean;
   ownsTables: boolean;
+  /** The login role (`session_user`): what an injected `RESET ROLE` would return to. */
+  sessionUser: string;
+  sessionSuperuser: boolean;
+  sessionBypassRls: boolean;
+  sessionOwnsTables: boolean;
+  /** The gateway's roles (its own and lodestar_service) that may still create temporary objects. */
+  temporaryRoles: string[];
 }
 
-/** What the gateway's effective role can do: RLS only protects a role that is none of these. */
+/**
+ * What the gateway's effective role and its login role can do: RLS only protects a role that is none
+ * of superuser, BYPASSRLS or table owner, and only as long as the session cannot get back to its login.
+ */
 export async function checkGatewayRole(pool: pg.Pool): Promise<RoleCheck> {
   // gateway role check: superuser / BYPASSRLS / table ownership would all silently skip RLS
   const { rows } = await pool.query<{
@@ -89,11 +99,23 @@ export async function checkGatewayRole(pool: pg.Pool): Promise<RoleCheck> {
     rolsuper: boolean;
     rolbypassrls: boolean;
     owns: boolean;
+    session_user: string;
+    session_super: boolean;
+    session_bypassrls: boolean;
+    session_owns: boolean;
+    temporary_roles: string[];
   }>(
     `SELECT current_user, r.rolsuper, r.rolbypassrls,
             EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                     WHERE n.nspname = 'public' AND c.relkind = 'r' AND pg_has_role(current_user, c.relowner, 'USAGE')) AS owns
-       FROM pg_roles r WHERE r.rolname = current_user`,
+                     WHERE n.nspname = 'public' AND c.relkind = 'r' AND pg_has_role(current_user, c.relowner, 'USAGE')) AS owns,
+            session_user, s.rolsuper AS session_super, s.rolbypassrls AS session_bypassrls,
+            EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                     WHERE n.nspname = 'public' AND c.relkind = 'r' AND pg_has_role(session_user, c.relowner, 'USAGE')) AS session_owns,
+            ARRAY(SELECT t.rolname::text FROM pg_roles t
+                   WHERE t.rolname IN (current_user, 'lodestar_service')
+                     AND has_database_privilege(t.oid, current_database(), 'TEMPORARY')
+                   ORDER BY t.rolname) AS temporary_roles
+       FROM pg_roles r, pg_roles s WHERE r.rolname = current_user AND s.rolname = session_user`,
   );
   const row = rows[0];
   if (!row) throw new Error('could not read the current database role');
@@ -102,5 +124,10 @@ export async function checkGatewayRole(pool: pg.Pool): Promise<RoleCheck> {
     superuser: row.rolsuper,
     bypassRls: row.rolbypassrls,
     ownsTables: row.owns,
+    sessionUser: row.session_user,
+    sessionSuperuser: row.session_super,
+    sessionBypassRls: row.session_bypassrls,
+    sessionOwnsTables: row.session_owns,
+    temporaryRoles: row.temporary_roles,
   };
 }

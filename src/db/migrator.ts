@@ -162,10 +162,34 @@ export async function migrate(client: pg.ClientBase, options: MigrateOptions = {
       appliedNow.push(file.name);
       options.onApplied?.(file.name, performance.now() - t0);
     }
+    await restrictTemporaryObjects(client);
     return appliedNow;
   } finally {
     await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
   }
+}
+
+/**
+ * TEMP on the database is granted to PUBLIC by default, so every role (the gateway's, the worker's)
+ * could create temporary tables and views, which shadow the schema's own for any code that does not
+ * search pg_temp last. Only the database owner keeps it. Database-level grants are not copied by
+ * `CREATE DATABASE ... TEMPLATE` and are not part of any migration's objects, so this runs on every
+ * migrate (idempotent, also when nothing is pending) rather than once in a migration file. A migrating
+ * role that may not grant on the database (neither owner nor superuser) changes nothing here; the
+ * gateway and the worker then refuse to start in production while their role still has TEMP.
+ */
+export async function restrictTemporaryObjects(client: pg.ClientBase): Promise<void> {
+  await client.query(`
+DO $$
+DECLARE
+  v_db text := current_database();
+  v_owner text := (SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database());
+BEGIN
+  EXECUTE format('REVOKE TEMPORARY ON DATABASE %I FROM PUBLIC', v_db);
+  EXECUTE format('GRANT TEMPORARY ON DATABASE %I TO %I', v_db, v_owner);
+EXCEPTION WHEN insufficient_privilege THEN
+  RAISE WARNING 'could not revoke TEMPORARY on database % from PUBLIC: %', v_db, SQLERRM;
+END $$`);
 }
 
 /** Connects with a URL, migrates, disconnects. */

@@ -5,11 +5,15 @@ import type { SlotDecision } from './policies/types.js';
 /**
  * learning events: one batched insert per feed page, through the service role (insert-only; nobody
  * reads learning_events directly). Impression ids are made here, so no RETURNING (which would need
- * SELECT) is required.
+ * SELECT) is required. The statement first declares the viewer it writes for (transaction-local, and
+ * the statement is its own transaction): the insert policy accepts only rows of that identity, never
+ * with a reward.
  */
 const insertImpressionsSql = `
+WITH identity AS MATERIALIZED (SELECT set_config('lodestar.user_id', $9, true))
 INSERT INTO learning_events (id, user_id, listing_id, policy, source, propensity, position, context)
-SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::float8[], $7::int[], $8::jsonb[])`;
+SELECT u.* FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::float8[], $7::int[], $8::jsonb[]) u,
+     identity`;
 
 export async function recordImpressions(
   ctx: Context,
@@ -43,6 +47,7 @@ export async function recordImpressions(
         ...(meta.experiment ? { experiment: meta.experiment, arm: meta.arm } : {}),
       }),
     ),
+    ctx.viewer.userId ?? '',
   ]);
   return ids;
 }

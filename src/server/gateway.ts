@@ -45,8 +45,14 @@ async function ensureMigrated(db: Database, migrationUrl: string, migrateOnStart
   });
 }
 
-/** RLS protects nothing if the gateway's role could bypass it: refuse to start in that case. */
-async function ensureRoleIsConfined(db: Database): Promise<void> {
+/**
+ * RLS protects nothing if the gateway's role could bypass it: refuse to start in that case. In
+ * production the login role (session_user) must not be able to bypass it either — an injected
+ * `RESET ROLE` would return to it — and no gateway role may create temporary objects (they could
+ * shadow tables). Development, tests and the embedded database (one superuser session narrowed with
+ * SET ROLE) only warn about those two.
+ */
+async function ensureRoleIsConfined(db: Database, production: boolean, logger: Logger): Promise<void> {
   const role = await checkGatewayRole(db.pool);
   const problems = [
     role.superuser && 'is a superuser',
@@ -59,6 +65,27 @@ async function ensureRoleIsConfined(db: Database): Promise<void> {
         'would not apply: set DATABASE_ROLE=lodestar_app (the default) or connect as a member of lodestar_app',
     );
   }
+  const loginProblems = [
+    role.sessionSuperuser && 'is a superuser',
+    role.sessionBypassRls && 'has BYPASSRLS',
+    role.sessionOwnsTables && 'owns tables in schema public',
+  ].filter(Boolean);
+  const refusals: string[] = [];
+  if (loginProblems.length > 0) {
+    refusals.push(
+      `the login role "${role.sessionUser}" ${loginProblems.join(' and ')}, which a RESET ROLE would regain: ` +
+        'log in as a role that is only a member of lodestar_app (see docs/security.md)',
+    );
+  }
+  if (role.temporaryRoles.length > 0) {
+    refusals.push(
+      `the role(s) ${role.temporaryRoles.join(', ')} may create temporary objects on this database: run the ` +
+        'migrator (npm run db:migrate), which revokes TEMPORARY from PUBLIC, or revoke it by hand',
+    );
+  }
+  if (refusals.length === 0) return;
+  if (production) throw new Error(refusals.join('; '));
+  for (const refusal of refusals) logger.warn(`${refusal} (refused in production)`);
 }
 
 /**
@@ -111,7 +138,7 @@ export async function startGateway(baseConfig: Config, logger: Logger): Promise<
   });
   try {
     await ensureMigrated(db, config.database.migrationUrl ?? url, config.database.migrateOnStart, logger);
-    await ensureRoleIsConfined(db);
+    await ensureRoleIsConfined(db, config.env === 'production', logger);
     if (redis) {
       await redis.connect().catch((error: unknown) => {
         logger.warn({ err: coerceError(error) }, 'Redis is unreachable: running degraded until it is back');

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { Config } from '../config/config.js';
+import { withClient } from '../db/checkout.js';
 import { coerceError } from '../errors/errors.js';
 import type { Logger } from '../server/logger.js';
 import { createConsumer, type Consumer, type JobHandler } from './consumer.js';
@@ -13,6 +14,26 @@ import { rolloutSettingsOf } from '../flags/evaluateRollouts.js';
 
 /** How often a worker looks for due maintenance at most (the tasks themselves run minutes to weeks apart). */
 const MAINTENANCE_CHECK_MS = 60_000;
+
+/**
+ * A role that may create temporary objects can shadow tables for code that searches pg_temp first.
+ * The migrator revokes TEMPORARY from PUBLIC; production refuses to run while the worker's role still
+ * has it (other environments warn).
+ */
+async function ensureNoTemporaryObjects(pool: pg.Pool, production: boolean, logger: Logger): Promise<void> {
+  const { rows } = await withClient(pool, (client) =>
+    client.query<{ role: string; temporary: boolean }>(
+      `SELECT current_user AS role, has_database_privilege(current_user, current_database(), 'TEMPORARY') AS temporary`,
+    ),
+  );
+  const row = rows[0];
+  if (!row?.temporary) return;
+  const message =
+    `the worker's role "${row.role}" may create temporary objects on this database: run the migrator ` +
+    '(npm run db:migrate), which revokes TEMPORARY from PUBLIC, or revoke it by hand';
+  if (production) throw new Error(message);
+  logger.warn(`${message} (refused in production)`);
+}
 
 export interface Worker {
   /** The port serving GET /metrics, when WORKER_METRICS_PORT is set. */
@@ -43,6 +64,12 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
     options: `-c statement_timeout=${config.database.statementTimeoutMs} -c role=${config.worker.role} -c lodestar.role=service`,
   });
   pool.on('error', (error) => logger.warn({ err: error }, 'idle worker connection lost'));
+  try {
+    await ensureNoTemporaryObjects(pool, config.env === 'production', logger);
+  } catch (error) {
+    await pool.end();
+    throw error;
+  }
   const enabled = (['events', 'discovery'] as const).filter((name) => config.worker[name].enabled);
   const metrics = createWorkerMetrics(pool, enabled);
   // Redis only to drop cached features the worker's changes made stale; optional like everywhere.

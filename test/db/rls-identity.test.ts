@@ -57,7 +57,8 @@ describe('learning_events', () => {
   });
 
   it('accepts an INSERT after SET LOCAL ROLE lodestar_service, which still cannot read or change them', async () => {
-    await asIdentity(db, { userId: null, role: 'service' }, async (client) => {
+    // The insert is bound to the identity it runs for (test/db/privileges.test.ts): Alice's row.
+    await asIdentity(db, { userId: d.alice, role: 'service' }, async (client) => {
       await client.query('SET LOCAL ROLE lodestar_service');
       expect((await client.query(insertLearningEvent, [d.alice, d.bobListing])).rowCount).toBe(1);
       expect(await sqlStateOf(client, 'SELECT id FROM learning_events')).toBe('42501');

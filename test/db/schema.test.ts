@@ -22,7 +22,7 @@ afterAll(async () => {
 const queueTables = ['events_queue', 'marketplace_discovery_queue'] as const;
 
 describe('SECURITY DEFINER functions', () => {
-  it('every SECURITY DEFINER function in public pins search_path=public, and there are some', async () => {
+  it('every SECURITY DEFINER function in public pins search_path=public, pg_temp, and there are some', async () => {
     const { rows } = await db.pool.query<{ name: string; proconfig: string[] | null }>(
       `SELECT p.oid::regprocedure::text AS name, p.proconfig
        FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
@@ -32,11 +32,7 @@ describe('SECURITY DEFINER functions', () => {
     expect(rows.length).toBeGreaterThan(0);
     expect(rows.map((r) => r.name)).toContain('recompute_profile_embedding(uuid)');
     const unpinned = rows
-      // pg_temp last (item 3) is the safe form; the older functions still pin public alone.
-      .filter(
-        (r) =>
-          !['search_path=public', 'search_path=public, pg_temp'].some((c) => (r.proconfig ?? []).includes(c)),
-      )
+      .filter((r) => !(r.proconfig ?? []).includes('search_path=public, pg_temp'))
       .map((r) => r.name);
     expect(unpinned).toEqual([]);
   });

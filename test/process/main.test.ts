@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrateUrl } from '../../src/db/migrator.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { testJwtSecret } from '../support/gateway.js';
 import {
@@ -10,15 +12,29 @@ import {
 describe('gateway process', () => {
   let db: TestDatabase;
   let empty: TestDatabase;
+  /** A production-style login: LOGIN, a member of lodestar_app and nothing else (docs/security.md). */
+  const login = `lodestar_gw_${randomBytes(4).toString('hex')}`;
+  let loginUrl: string;
 
   beforeAll(async () => {
     db = await createTestDatabase();
     empty = await createTestDatabase({ template: null });
+    // A clone has the default database ACL (TEMP for PUBLIC); the migrator takes TEMP away, as it does
+    // on every real database it migrates.
+    await migrateUrl(db.url);
+    await db.pool.query(
+      `CREATE ROLE ${login} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE IN ROLE lodestar_app`,
+    );
+    const url = new URL(db.url);
+    url.username = login;
+    loginUrl = url.toString();
   });
 
   afterAll(async () => {
     killGatewayProcesses();
     await db.drop();
+    // Roles are cluster-wide: drop the login once its database (and so its sessions) is gone.
+    await empty.pool.query(`DROP ROLE IF EXISTS ${login}`);
     await empty.drop();
   });
 
@@ -51,13 +67,52 @@ describe('gateway process', () => {
     expect(started.output()).toContain('row-level security would not apply');
   });
 
+  it('in production refuses a superuser login (RESET ROLE would regain it) with one clear line, exit 1', async () => {
+    const started = startProcess({ DATABASE_URL: db.url, JWT_SECRET: testJwtSecret, NODE_ENV: 'production' });
+    expect(await started.exit).toBe(1);
+    expect(started.output()).toContain(
+      'the login role \\"postgres\\" is a superuser and has BYPASSRLS and owns tables in schema public, ' +
+        'which a RESET ROLE would regain',
+    );
+    expect(started.output()).not.toContain('Lodestar gateway is listening');
+  });
+
+  it('outside production starts with a superuser login but warns about it', async () => {
+    const started = startProcess({ DATABASE_URL: db.url, JWT_SECRET: testJwtSecret, NODE_ENV: 'test' });
+    await listeningUrl(started);
+    expect(started.output()).toContain('the login role \\"postgres\\" is a superuser');
+    expect(started.output()).toContain('(refused in production)');
+    started.child.kill('SIGTERM');
+    expect(await started.exit).toBe(0);
+  });
+
+  it('in production refuses while the gateway roles may create temporary objects', async () => {
+    const clone = await createTestDatabase();
+    try {
+      const url = new URL(clone.url);
+      url.username = login;
+      const started = startProcess({
+        DATABASE_URL: url.toString(),
+        JWT_SECRET: testJwtSecret,
+        NODE_ENV: 'production',
+      });
+      expect(await started.exit).toBe(1);
+      expect(started.output()).toContain(
+        'the role(s) lodestar_app, lodestar_service may create temporary objects on this database',
+      );
+    } finally {
+      await clone.drop();
+    }
+  });
+
   it('in production serves no IDE, prints no demo tokens and hides introspection; development does all three', async () => {
     await db.pool.query(
       `INSERT INTO profiles (handle, display_name, role) VALUES ('demo', 'Demo', 'user'), ('admin', 'Admin', 'admin')`,
     );
     const introspection = JSON.stringify({ query: '{ __schema { queryType { name } } }' });
     const run = async (env: Record<string, string>) => {
-      const started = startProcess({ DATABASE_URL: db.url, JWT_SECRET: testJwtSecret, ...env });
+      // Production refuses a superuser login: every run logs in as a member of lodestar_app.
+      const started = startProcess({ DATABASE_URL: loginUrl, JWT_SECRET: testJwtSecret, ...env });
       const url = await listeningUrl(started);
       const ide = await fetch(url.replace(/\/graphql$/, '/graphiql'));
       const schema = await fetch(url, {

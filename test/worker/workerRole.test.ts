@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrateUrl } from '../../src/db/migrator.js';
 import { defaultMaintenanceTasks } from '../../src/worker/maintenance.js';
 import { startWorker } from '../../src/worker/startWorker.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
@@ -188,5 +189,16 @@ describe('the worker role (lodestar_worker)', () => {
     } finally {
       client.release();
     }
+  });
+
+  it('refuses to start in production while its role may create temporary objects', async () => {
+    // A clone of the template has the default database ACL: TEMP for PUBLIC.
+    const production = testConfig(db, { NODE_ENV: 'production', WORKER_POLL_MS: '100' });
+    await expect(startWorker(production, silentLogger)).rejects.toThrow(
+      'the worker\'s role "lodestar_worker" may create temporary objects on this database',
+    );
+    await migrateUrl(db.url);
+    const worker = await startWorker(production, silentLogger);
+    await worker.stop(5000);
   });
 });

@@ -1,0 +1,100 @@
+/**
+ * The privileges matrix: what each application role may do on every table and view in schema public,
+ * and which roles may execute every function there. test/db/privileges.test.ts reads the catalogue and
+ * compares it with this, both ways: a new table, view or function without a row here fails the test, and
+ * so does a grant (or a revoke) nobody wrote down. Change a grant in a migration, then here, on purpose.
+ *
+ * A relation's privileges are four characters, SELECT INSERT UPDATE DELETE in that order: the capital
+ * letter for the whole table, the small one for some columns only (a column grant), '-' for none.
+ * `rls` says whether row-level security is enabled (the policies then narrow the rows further; the
+ * behavioural tests in privileges.test.ts exercise them).
+ */
+
+/** The roles the application runs as; every NOLOGIN lodestar_* role must be one of them. */
+export const matrixRoles = {
+  app: 'lodestar_app',
+  service: 'lodestar_service',
+  worker: 'lodestar_worker',
+} as const;
+
+export type MatrixRole = keyof typeof matrixRoles;
+
+export interface RelationRow {
+  rls: boolean;
+  app: string;
+  service: string;
+  worker: string;
+}
+
+export const relationPrivileges: Record<string, RelationRow> = {
+  _prisma_migrations: { rls: false, app: 'S---', service: '----', worker: '----' },
+  categories: { rls: false, app: 'S---', service: 'S---', worker: 'S---' },
+  comments: { rls: true, app: 'SiuD', service: '----', worker: '----' },
+  events_queue: { rls: true, app: 'SIU-', service: '----', worker: 'S-u-' },
+  experiments: { rls: true, app: 'SIU-', service: 'S---', worker: '----' },
+  feature_flag_history: { rls: true, app: 'SI--', service: '----', worker: 'SI--' },
+  feature_flags: { rls: true, app: 'SIU-', service: '----', worker: 'S-u-' },
+  flag_exposure_stats: { rls: false, app: 'SI--', service: '----', worker: 'S---' },
+  flag_problem_reports: { rls: true, app: 'SI--', service: '----', worker: 'S---' },
+  follows: { rls: true, app: 'Si-D', service: '----', worker: '----' },
+  hidden_listings: { rls: true, app: 'Si-D', service: 'S---', worker: '----' },
+  idempotency_keys: { rls: true, app: 'SIuD', service: '----', worker: '----' },
+  intent_signals: { rls: true, app: 'Si-D', service: '----', worker: '----' },
+  interest_catalog: { rls: false, app: 'S---', service: 'S---', worker: 'S---' },
+  interest_listing_candidates: { rls: false, app: 'S---', service: 'S---', worker: 'SI-D' },
+  kernel_latency: { rls: false, app: 'SI--', service: '----', worker: '----' },
+  learning_events: { rls: true, app: '----', service: '-i--', worker: '----' },
+  likes: { rls: true, app: 'Si-D', service: 'S---', worker: '----' },
+  maintenance_runs: { rls: false, app: '----', service: '----', worker: 'SIU-' },
+  marketplace_discovery_queue: { rls: true, app: 'SIU-', service: '----', worker: 'Siu-' },
+  marketplace_listings: { rls: true, app: 'Siu-', service: 'S---', worker: 'S-u-' },
+  ops_audit: { rls: true, app: 'SI--', service: '----', worker: '-I--' },
+  ops_backfills: { rls: true, app: 'SIU-', service: '----', worker: '----' },
+  profiles: { rls: true, app: 'SiuD', service: 'S---', worker: '----' },
+  public_comments: { rls: false, app: 'S---', service: '----', worker: '----' },
+  public_profiles: { rls: false, app: 'S---', service: '----', worker: '----' },
+  user_interests: { rls: true, app: 'SiuD', service: 'S---', worker: '----' },
+  vw_discovery_queue_health: { rls: false, app: 'S---', service: '----', worker: 'S---' },
+  vw_events_queue_health: { rls: false, app: 'S---', service: '----', worker: 'S---' },
+  vw_gap_severity: { rls: false, app: 'S---', service: '----', worker: 'S---' },
+  vw_kernel_slos: { rls: false, app: 'S---', service: '----', worker: '----' },
+};
+
+/** Functions by identity signature (regprocedure), with the roles that may execute them. */
+export const functionExecute: Record<string, MatrixRole[]> = {
+  'analyze_changed_hot_tables(bigint,double precision)': ['app', 'worker'],
+  'analyze_hot_tables()': ['app'],
+  'app_current_role()': ['app', 'service', 'worker'],
+  'app_current_user_id()': ['app', 'service', 'worker'],
+  'app_is_owner_session()': ['app', 'service', 'worker'],
+  'app_is_privileged()': ['app', 'service', 'worker'],
+  'app_require_maintainer(text)': [],
+  'app_setting_interval(text,interval)': ['app', 'service', 'worker'],
+  'decay_interest_affinity(timestamp with time zone)': ['app', 'worker'],
+  'gc_batched(regclass,timestamp with time zone,integer,bigint)': [],
+  'gc_done_queue_items(interval,integer)': ['app', 'worker'],
+  'gc_idempotency_keys(interval,integer)': ['app', 'worker'],
+  'gc_intent_signals(interval,integer,bigint)': ['app', 'worker'],
+  'gc_learning_events(interval,integer,bigint)': ['app', 'worker'],
+  'gc_ops_telemetry(interval,integer)': ['app', 'worker'],
+  'hide_listing(integer)': ['app'],
+  'kernel_slos(interval)': ['app', 'service', 'worker'],
+  'learning_arm_stats(timestamp with time zone)': ['service'],
+  'learning_policy_report(timestamp with time zone)': ['service'],
+  'listing_features(integer[])': ['service'],
+  'ops_alert_values()': ['app'],
+  'recently_served_listings(uuid,interval,text)': ['service'],
+  'recompute_profile_embedding(uuid)': ['app', 'worker'],
+  'record_learning_reward(uuid,double precision)': ['app', 'service'],
+  'reinforce_listing_interests(uuid,integer,real)': ['worker'],
+  'request_profile_recompute(uuid)': [],
+  'set_updated_at()': ['app', 'service', 'worker'],
+  'trg_comments_count()': [],
+  'trg_feature_flags_guard_raise()': ['app', 'service', 'worker'],
+  'trg_follows_count()': [],
+  'trg_likes_count()': [],
+  'trg_likes_reward()': [],
+  'trg_profiles_guard_role()': ['app', 'service', 'worker'],
+  'trg_queue_notify()': ['app', 'service', 'worker'],
+  'user_features(uuid[])': ['service'],
+};
