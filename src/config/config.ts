@@ -144,6 +144,11 @@ const envSchema = z.object({
   RATE_LIMIT_FOLLOWS_PER_MIN: int(1, 100_000).default(60),
   RATE_LIMIT_INTERESTS_PER_MIN: int(1, 100_000).default(60),
   RATE_LIMIT_SIGNALS_PER_MIN: int(1, 100_000).default(600),
+  RATE_LIMIT_HIDES_PER_MIN: int(1, 100_000).default(60),
+  RATE_LIMIT_FEEDBACK_PER_MIN: int(1, 100_000).default(300),
+  RATE_LIMIT_ADMIN_PER_MIN: int(1, 100_000).default(600),
+  RATE_LIMIT_FEED_PER_MIN: int(1, 100_000).default(120),
+  RATE_LIMIT_READS_PER_MIN: int(1, 1_000_000).default(600),
   FEED_EXPERIMENT: z
     .string()
     .trim()
@@ -229,6 +234,14 @@ export interface Config {
     follow: number;
     interest: number;
     signal: number;
+    hide: number;
+    feedback: number;
+    /** Admin operations (ops actions, flags, experiments), shared. */
+    admin: number;
+    /** suggestions pages per client (user, or anonymous client address) per minute. */
+    feed: number;
+    /** Other costly reads (search, listings, vectors) per client per minute. */
+    read: number;
   };
   /** The Redis-backed feature store (see src/features/featureStore.ts for each option). */
   features: {
@@ -398,6 +411,11 @@ export function loadConfig(
       follow: e.RATE_LIMIT_FOLLOWS_PER_MIN,
       interest: e.RATE_LIMIT_INTERESTS_PER_MIN,
       signal: e.RATE_LIMIT_SIGNALS_PER_MIN,
+      hide: e.RATE_LIMIT_HIDES_PER_MIN,
+      feedback: e.RATE_LIMIT_FEEDBACK_PER_MIN,
+      admin: e.RATE_LIMIT_ADMIN_PER_MIN,
+      feed: e.RATE_LIMIT_FEED_PER_MIN,
+      read: e.RATE_LIMIT_READS_PER_MIN,
     },
     features: {
       ttlSec: e.FEATURE_TTL_SEC,

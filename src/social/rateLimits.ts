@@ -6,14 +6,20 @@ import {
   type RateLimiterAbstract,
 } from 'rate-limiter-flexible';
 import type { Config } from '../config/config.js';
+import type { Context } from '../context.js';
 import { createRateLimitedError } from '../errors/errors.js';
 import type { Metrics } from '../server/metrics.js';
+import {
+  RATE_LIMITED_ACTIONS,
+  USER_WRITE_ACTIONS,
+  type RateLimitedAction,
+  type UserWriteAction,
+} from './budgets.js';
 
-export const RATE_LIMITED_ACTIONS = ['like', 'comment', 'follow', 'interest', 'signal'] as const;
-export type RateLimitedAction = (typeof RATE_LIMITED_ACTIONS)[number];
+export { RATE_LIMITED_ACTIONS, type RateLimitedAction } from './budgets.js';
 
 export interface RateLimitStatus {
-  action: RateLimitedAction;
+  action: UserWriteAction;
   limit: number;
   remaining: number;
   resetAt: Date;
@@ -27,6 +33,18 @@ export interface RateLimits {
 }
 
 const WINDOW_SEC = 60;
+
+/**
+ * Whose budget a request spends: the signed-in user; a service caller by its subject; an anonymous
+ * caller by its client address (src/server/app.ts: the socket peer, or X-Forwarded-For when the peer
+ * is one of TRUSTED_PROXIES).
+ */
+export function budgetKeyOf(ctx: Pick<Context, 'viewer' | 'clientAddress'>): string {
+  const { viewer } = ctx;
+  if (viewer.userId !== null) return viewer.userId;
+  if (viewer.role === 'service') return `service:${viewer.subject}`;
+  return `ip:${ctx.clientAddress ?? 'unknown'}`;
+}
 
 /**
  * Per-user, per-action limits over a fixed one-minute window, kept in Redis so every gateway instance
@@ -74,7 +92,7 @@ export function createRateLimits(deps: {
     },
     status: async (userId) =>
       Promise.all(
-        RATE_LIMITED_ACTIONS.map(async (action) => {
+        USER_WRITE_ACTIONS.map(async (action) => {
           const limit = deps.limits[action];
           const res = await limiterFor(action).get(userId);
           return {

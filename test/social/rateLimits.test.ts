@@ -119,6 +119,8 @@ describe('per-user rate limits on likes', () => {
       ['FOLLOW', 60, 60],
       ['INTEREST', 60, 60],
       ['SIGNAL', 600, 600],
+      ['HIDE', 60, 60],
+      ['FEEDBACK', 300, 300],
     ]);
   });
 
