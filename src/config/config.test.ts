@@ -119,4 +119,16 @@ describe('loadConfig', () => {
     expect(() => loadConfig(env)).toThrow(/JWT_SECRET or JWT_JWKS_URL must be set/);
     expect(() => loadConfig({ NODE_ENV: 'production' }, 'worker')).toThrow(/WORKER_DATABASE_URL/);
   });
+
+  it('rate limits: every budget has a default; expected instances is a whole number from 1', () => {
+    const limits = loadConfig(base).rateLimits;
+    expect(limits).toMatchObject({ hide: 60, feedback: 300, admin: 600, feed: 120, read: 600 });
+    expect(limits.expectedInstances).toBe(2);
+    expect(loadConfig({ ...base, RATE_LIMIT_EXPECTED_INSTANCES: '3' }).rateLimits.expectedInstances).toBe(3);
+    for (const bad of ['0', '-1', '1.5', 'two', '1001']) {
+      expect(problemsOf({ ...base, RATE_LIMIT_EXPECTED_INSTANCES: bad })).toEqual([
+        expect.stringContaining('RATE_LIMIT_EXPECTED_INSTANCES'),
+      ]);
+    }
+  });
 });

@@ -147,6 +147,7 @@ const envSchema = z.object({
   RATE_LIMIT_HIDES_PER_MIN: int(1, 100_000).default(60),
   RATE_LIMIT_FEEDBACK_PER_MIN: int(1, 100_000).default(300),
   RATE_LIMIT_ADMIN_PER_MIN: int(1, 100_000).default(600),
+  RATE_LIMIT_EXPECTED_INSTANCES: int(1, 1000).default(2),
   RATE_LIMIT_FEED_PER_MIN: int(1, 100_000).default(120),
   RATE_LIMIT_READS_PER_MIN: int(1, 1_000_000).default(600),
   FEED_EXPERIMENT: z
@@ -238,6 +239,11 @@ export interface Config {
     feedback: number;
     /** Admin operations (ops actions, flags, experiments), shared. */
     admin: number;
+    /**
+     * Gateway instances expected to share the limits: while Redis is unavailable each instance allows
+     * at most ⌊limit / expectedInstances⌋ per window on its own (docs/security.md).
+     */
+    expectedInstances: number;
     /** suggestions pages per client (user, or anonymous client address) per minute. */
     feed: number;
     /** Other costly reads (search, listings, vectors) per client per minute. */
@@ -414,6 +420,7 @@ export function loadConfig(
       hide: e.RATE_LIMIT_HIDES_PER_MIN,
       feedback: e.RATE_LIMIT_FEEDBACK_PER_MIN,
       admin: e.RATE_LIMIT_ADMIN_PER_MIN,
+      expectedInstances: e.RATE_LIMIT_EXPECTED_INSTANCES,
       feed: e.RATE_LIMIT_FEED_PER_MIN,
       read: e.RATE_LIMIT_READS_PER_MIN,
     },
