@@ -131,4 +131,16 @@ describe('loadConfig', () => {
       ]);
     }
   });
+
+  it('TRUSTED_PROXIES: comma-separated IPs and CIDRs, none by default', () => {
+    expect(loadConfig(base).trustedProxies).toEqual([]);
+    expect(
+      loadConfig({ ...base, TRUSTED_PROXIES: ' 10.0.0.0/8, 192.0.2.7 ,fd00::/8,::1' }).trustedProxies,
+    ).toEqual(['10.0.0.0/8', '192.0.2.7', 'fd00::/8', '::1']);
+    for (const bad of ['10.0.0.0/33', 'proxy.internal', '10.0.0/8', '1.2.3.4/8/1', 'fd00::/129', '*']) {
+      expect(problemsOf({ ...base, TRUSTED_PROXIES: bad })).toEqual([
+        expect.stringContaining('TRUSTED_PROXIES'),
+      ]);
+    }
+  });
 });
