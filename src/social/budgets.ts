@@ -87,8 +87,9 @@ export const QUERY_BUDGETS = {
   categories: 'read',
   ops: 'read',
   schemaMigrations: 'read',
-  // In memory (refreshed on a timer) or the caller's own token.
+  // The signed-in viewer (null otherwise), with their features and interests.
+  me: 'read',
+  // In memory, refreshed on a timer.
   flags: null,
-  me: null,
 } as const satisfies Record<string, RateLimitedAction | null>;
 export type BudgetedQuery = keyof typeof QUERY_BUDGETS;

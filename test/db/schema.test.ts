@@ -32,7 +32,10 @@ describe('SECURITY DEFINER functions', () => {
     expect(rows.length).toBeGreaterThan(0);
     expect(rows.map((r) => r.name)).toContain('recompute_profile_embedding(uuid)');
     const unpinned = rows
-      .filter((r) => !(r.proconfig ?? []).includes('search_path=public'))
+      .filter(
+        (r) =>
+          !(r.proconfig ?? []).some((c) => c === 'search_path=public' || c === 'search_path=public, pg_temp'),
+      )
       .map((r) => r.name);
     expect(unpinned).toEqual([]);
   });

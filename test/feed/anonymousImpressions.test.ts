@@ -20,6 +20,17 @@ describe('anonymous impressions and the bandit', () => {
   let h: FeedHarness;
 
   const armStats = () => h.database.service.query<Record<string, unknown>>(armStatsSql, []);
+  /** The off-policy report's sums and every listing's 30-day feed impressions (its CTR's denominator). */
+  const otherStats = async () => ({
+    report: await h.database.service.query(
+      `SELECT * FROM learning_policy_report(now() - interval '1 day') ORDER BY 1, 2, 3, 4`,
+      [],
+    ),
+    listings: await h.database.service.query(
+      'SELECT listing_id, feed_impressions_30d, feed_rewards_30d FROM listing_features($1) ORDER BY 1',
+      [world.listings.flat().map((l) => l.id)],
+    ),
+  });
   const anonymousEvents = async () =>
     (
       await db.pool.query<{ n: number }>(
@@ -40,6 +51,7 @@ describe('anonymous impressions and the bandit', () => {
 
   it('anonymous suggestions leave the arm statistics (posteriors) unchanged; signed-in ones move them', async () => {
     const before = await armStats();
+    const othersBefore = await otherStats();
     const eventsBefore = await anonymousEvents();
     for (let i = 0; i < 3; i += 1) {
       const page = await suggestionsPage(h, anonymousViewer, { first: 20 });
@@ -55,6 +67,7 @@ describe('anonymous impressions and the bandit', () => {
       `arm-stat impressions: ${impressions(before)} before, ${impressions(after)} after 60 anonymous`,
     );
     expect(after).toEqual(before);
+    expect(await otherStats()).toEqual(othersBefore);
 
     const viewer = await createFeedViewer(db.pool, [{ interestId: world.interestIds[0]!, affinity: 0.9 }]);
     await suggestionsPage(h, viewer, { first: 10 });
