@@ -92,8 +92,8 @@ describe('rate limits during Redis trouble', () => {
     await redis.kill();
     const during = await likes(h, viewer!, 30);
     await redis.start();
-    // Reconnect, then the breaker's probe.
-    await sleep(3000);
+    // Reconnect (ioredis backs off up to a few seconds), re-seed, then the breaker's probe.
+    await sleep(4000);
     const after = await likes(h, viewer!, 30, 20);
     const total = before + during + after;
     console.log(`kill+restart: before ${before}, during ${during}, after ${after}, total ${total}`);
@@ -122,7 +122,7 @@ describe('rate limits during Redis trouble', () => {
     await redis.kill();
     const during = await roundRobin(45);
     await redis.start();
-    await sleep(3000);
+    await sleep(4000);
     const after = await roundRobin(45, 20);
     const total = before + during + after;
     console.log(`3 gateways: before ${before}, during ${during}, after ${after}, total ${total}`);
