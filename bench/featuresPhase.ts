@@ -63,20 +63,20 @@ async function measureModes(
   const client = createGraphqlClient(gateway.url, highC);
   const downClient = createGraphqlClient(downGateway.url, highC);
   try {
-    const warm = await warmPages(client.post, gateway.url, tokens, first, pages);
+    const warm = await warmPages(client.post, gateway.metricsUrl, tokens, first, pages);
     console.log(`features: warmed, ${warm.note}`);
     const withFeatures = client.queryTask(featuresQuery(first), tokens, checkFeatures(first));
     const specs: ModeSpec[] = [
-      { mode: 'cached', gatewayUrl: gateway.url, task: withFeatures },
-      { mode: 'uncached', gatewayUrl: gateway.url, task: withFeatures, evictor },
+      { mode: 'cached', metricsUrl: gateway.metricsUrl, task: withFeatures },
+      { mode: 'uncached', metricsUrl: gateway.metricsUrl, task: withFeatures, evictor },
       {
         mode: 'redis-down',
-        gatewayUrl: downGateway.url,
+        metricsUrl: downGateway.metricsUrl,
         task: downClient.queryTask(featuresQuery(first), tokens, checkFeatures(first)),
       },
       {
         mode: 'no-features',
-        gatewayUrl: gateway.url,
+        metricsUrl: gateway.metricsUrl,
         task: client.queryTask(noFeaturesQuery(first), tokens, checkNoFeatures(first)),
       },
     ];

@@ -13,8 +13,8 @@ import { runRounds, toLoadResult, type Task } from './load.js';
 
 export interface ModeSpec {
   mode: FeatureMode;
-  /** The gateway serving this mode, whose /metrics tell its cache outcomes. */
-  gatewayUrl: string;
+  /** The /metrics (METRICS_PORT) of the gateway serving this mode: its cache outcomes. */
+  metricsUrl: string;
   task: Task;
   /** The uncached mode's eviction before each request. */
   evictor?: Evictor;
@@ -27,7 +27,7 @@ export interface ModeSpec {
  */
 export async function warmPages(
   post: (body: string, token: string) => Promise<string>,
-  gatewayUrl: string,
+  metricsUrl: string,
   tokens: readonly string[],
   first: number,
   /** Filled in place: viewer i's page of listing ids. */
@@ -45,14 +45,14 @@ export async function warmPages(
   pages.length = 0;
   for (const token of tokens) pages.push(await read(token));
   const firstPassSec = (performance.now() - started) / 1000;
-  const before = await readFeatureCounters(gatewayUrl);
+  const before = await readFeatureCounters(metricsUrl);
   let stablePages = 0;
   for (const [i, token] of tokens.entries()) {
     const again = await read(token);
     if (again.join(',') === pages[i]?.join(',')) stablePages += 1;
     pages[i] = again;
   }
-  const secondPass = outcomeBetween(before, await readFeatureCounters(gatewayUrl));
+  const secondPass = outcomeBetween(before, await readFeatureCounters(metricsUrl));
   const l = secondPass.lookups;
   const note =
     `2 sequential passes over the ${tokens.length} viewers (first ${firstPassSec.toFixed(1)} s); ` +
@@ -95,10 +95,10 @@ export async function runInterleaved(
   const runs = await runRounds(tasks, concurrency, timing, {
     beforeSlice: async (s) => {
       s.spec.evictor?.takeEvicted();
-      s.before = await readFeatureCounters(s.spec.gatewayUrl);
+      s.before = await readFeatureCounters(s.spec.metricsUrl);
     },
     afterSlice: async (s) => {
-      s.cache = addOutcomes(s.cache, outcomeBetween(s.before, await readFeatureCounters(s.spec.gatewayUrl)));
+      s.cache = addOutcomes(s.cache, outcomeBetween(s.before, await readFeatureCounters(s.spec.metricsUrl)));
       const e = s.spec.evictor?.takeEvicted();
       if (e) {
         s.evicted.evictions += e.evictions;

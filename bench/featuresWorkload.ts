@@ -113,9 +113,9 @@ export interface CacheOutcome {
 
 type Counters = Map<string, number>;
 
-/** The `lodestar_feature_*_total` series of the gateway's /metrics, keyed `name|label=value,…`. */
-export async function readFeatureCounters(baseUrl: string): Promise<Counters> {
-  const text = await (await fetch(new URL('/metrics', baseUrl))).text();
+/** The `lodestar_feature_*_total` series of the gateway's /metrics (its METRICS_PORT), keyed `name|label=value,…`. */
+export async function readFeatureCounters(metricsUrl: string): Promise<Counters> {
+  const text = await (await fetch(metricsUrl)).text();
   const counters: Counters = new Map();
   for (const match of text.matchAll(/^(lodestar_feature_\w+_total)\{([^}]*)\} (\S+)$/gm)) {
     const labels = [...(match[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((l) => `${l[1]}=${l[2]}`).sort();

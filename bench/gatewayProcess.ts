@@ -67,6 +67,8 @@ export interface ProcessMemory {
 export interface GatewayProcess {
   pid: number;
   url: string;
+  /** GET /metrics on the gateway's METRICS_PORT (production serves no metrics on the public port). */
+  metricsUrl: string;
   memory: () => Promise<ProcessMemory>;
   /** Selected Node memory gauges from the gateway's own /metrics, in bytes. */
   heap: () => Promise<Record<'heapUsed' | 'heapTotal' | 'external', number>>;
@@ -74,16 +76,21 @@ export interface GatewayProcess {
   stop: (graceMs?: number) => Promise<string>;
 }
 
-/** Starts the built gateway with exactly `env` (plus PATH and a free PORT) and waits for /readyz. */
+/**
+ * Starts the built gateway with exactly `env` (plus PATH, a free PORT and a free METRICS_PORT) and
+ * waits for /readyz.
+ */
 export async function startGatewayProcess(
   env: Record<string, string>,
   label: string,
 ): Promise<GatewayProcess> {
   const port = await freePort();
+  const metricsPort = await freePort();
   const url = `http://127.0.0.1:${port}`;
+  const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
   const { pid, stop } = await startNodeProcess({
     args: GATEWAY_ARGS,
-    env: { ...env, PORT: String(port) },
+    env: { ...env, PORT: String(port), METRICS_PORT: String(metricsPort) },
     label,
     readyUrl: `${url}/readyz`,
   });
@@ -91,9 +98,10 @@ export async function startGatewayProcess(
   return {
     pid,
     url,
+    metricsUrl,
     memory: () => readMemory(pid),
     heap: async () => {
-      const text = await (await fetch(`${url}/metrics`)).text();
+      const text = await (await fetch(metricsUrl)).text();
       const gauge = (name: string) => Number(new RegExp(`^lodestar_${name} (\\S+)$`, 'm').exec(text)?.[1]);
       return {
         heapUsed: gauge('nodejs_heap_size_used_bytes'),

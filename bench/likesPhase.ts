@@ -52,7 +52,7 @@ function createLikerSupply(users: Awaited<ReturnType<typeof pickLikers>>, tokens
 
 /** `lodestar_rate_limited_total{action="like"}` from a gateway's /metrics (0 when never refused). */
 async function likesRefused(g: GatewayProcess): Promise<number> {
-  const text = await (await fetch(new URL('/metrics', g.url))).text();
+  const text = await (await fetch(g.metricsUrl)).text();
   return Number(/^lodestar_rate_limited_total\{action="like"\} (\S+)$/m.exec(text)?.[1] ?? 0);
 }
 

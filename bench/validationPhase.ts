@@ -131,8 +131,8 @@ function request(
 }
 
 /** Sum and count of the anonymous operations' duration histogram on a gateway's /metrics. */
-async function anonymousDuration(base: string): Promise<{ sum: number; count: number } | null> {
-  const res = await fetch(new URL('/metrics', base)).catch(() => null);
+async function anonymousDuration(metricsUrl: string): Promise<{ sum: number; count: number } | null> {
+  const res = await fetch(metricsUrl).catch(() => null);
   if (!res?.ok) return null;
   const text = await res.text();
   const read = (suffix: string) =>
@@ -206,7 +206,7 @@ export async function runValidationPhase(
     const graphqlUrl = new URL('/graphql', gateway.url);
     const deadline = performance.now() + LOAD_MS;
     const done = () => performance.now() >= deadline;
-    const before = await anonymousDuration(gateway.url);
+    const before = await anonymousDuration(gateway.metricsUrl);
     const started = performance.now();
     const worker = async (slot: number) => {
       for (let i = slot; !done(); i += CONCURRENCY) {
@@ -228,7 +228,7 @@ export async function runValidationPhase(
     ]);
     const elapsedSec = (performance.now() - started) / 1000;
     agent.destroy();
-    const after = await anonymousDuration(gateway.url);
+    const after = await anonymousDuration(gateway.metricsUrl);
     const counted = before && after ? after.count - before.count : 0;
     const gatewayMsPerDocument =
       before && after && counted > 0 ? Math.round(((after.sum - before.sum) / counted) * 1e5) / 100 : null;

@@ -19,7 +19,14 @@ const logger = createLogger(config);
 
 try {
   const gateway = await startGateway(config, logger);
-  logger.info({ url: `${gateway.url}/graphql`, env: config.env }, 'Lodestar gateway is listening');
+  logger.info(
+    {
+      url: `${gateway.url}/graphql`,
+      metrics: gateway.metricsUrl ?? 'off (set METRICS_PORT)',
+      env: config.env,
+    },
+    'Lodestar gateway is listening',
+  );
   if (config.graphql.ide) logger.info({ url: `${gateway.url}/graphiql` }, 'GraphQL IDE (open in a browser)');
   if (gateway.demoTokens) {
     // Development only (never in production): ready-made logins for the seeded demo accounts.

@@ -143,4 +143,29 @@ describe('loadConfig', () => {
       ]);
     }
   });
+
+  it('serves /metrics on METRICS_PORT when set; unset, on the public port outside production and nowhere in production', () => {
+    expect(loadConfig(base).metrics).toEqual({ port: undefined, host: '127.0.0.1', onPublicPort: true });
+    expect(loadConfig({ ...base, NODE_ENV: 'production' }).metrics).toEqual({
+      port: undefined,
+      host: '127.0.0.1',
+      onPublicPort: false,
+    });
+    expect(
+      loadConfig({ ...base, NODE_ENV: 'production', HOST: '0.0.0.0', METRICS_PORT: '9464' }).metrics,
+    ).toEqual({ port: 9464, host: '0.0.0.0', onPublicPort: false });
+    expect(loadConfig({ ...base, METRICS_PORT: '9464', METRICS_HOST: '10.0.0.5' }).metrics).toEqual({
+      port: 9464,
+      host: '10.0.0.5',
+      onPublicPort: false,
+    });
+    expect(problemsOf({ ...base, METRICS_PORT: 'metrics' })).toEqual([
+      'METRICS_PORT must be a whole number from 0 to 65535, got "metrics"',
+    ]);
+    expect(problemsOf({ ...base, PORT: '4000', METRICS_PORT: '4000' })).toEqual([
+      'METRICS_PORT must differ from PORT (4000): metrics are served on a port of their own',
+    ]);
+    // 0 = any free port, for both: they can never collide.
+    expect(loadConfig({ ...base, PORT: '0', METRICS_PORT: '0' }).metrics.port).toBe(0);
+  });
 });

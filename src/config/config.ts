@@ -72,6 +72,8 @@ const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   HOST: z.string().trim().min(1).default('127.0.0.1'),
   PORT: int(0, 65535).default(4000),
+  METRICS_PORT: int(0, 65535).optional(),
+  METRICS_HOST: z.string().trim().min(1).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DATABASE_URL: postgresUrl.optional(),
   EMBEDDED_DATA_DIR: z.string().trim().min(1).default('.data/pglite'),
@@ -157,6 +159,8 @@ const envSchema = z.object({
   ALERT_DISCOVERY_HIGH_RETRY: int(0, 1_000_000_000).default(10),
   ALERT_PROFILE_PCT_HAS_VEC: zeroToOne.default(0.5),
   ALERT_LEARNING_SILENCE_SEC: int(60, 86_400 * 365).default(86_400),
+  ALERT_DEAD_TUPLE_SHARE: zeroToOne.default(0.2),
+  ALERT_DEAD_TUPLE_MIN: int(0, 1_000_000_000_000).default(1000),
   FLAGS_REFRESH_SEC: int(1, 3600).default(5),
   FLAGS_EVALUATION_WINDOW_SEC: int(60, 7 * 86_400).default(900),
   FLAGS_MIN_REQUESTS: int(1, 10_000_000).default(200),
@@ -191,6 +195,12 @@ export interface Config {
   env: AppEnv;
   host: string;
   port: number;
+  /**
+   * Prometheus metrics. With `port` set they are served only there (GET /metrics on `host`, 0 = any
+   * free port), never on the public port; unset, development and test keep /metrics on the public
+   * port and production serves none (docs/security.md).
+   */
+  metrics: { port: number | undefined; host: string; onPublicPort: boolean };
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
   database: {
     /**
@@ -380,6 +390,11 @@ export function loadConfig(
   if (!gateway && !e.WORKER_DATABASE_URL && !e.MIGRATION_DATABASE_URL && !e.DATABASE_URL) {
     problems.push('WORKER_DATABASE_URL (or MIGRATION_DATABASE_URL or DATABASE_URL) must be set');
   }
+  if (gateway && e.METRICS_PORT !== undefined && e.METRICS_PORT !== 0 && e.METRICS_PORT === e.PORT) {
+    problems.push(
+      `METRICS_PORT must differ from PORT (${e.PORT}): metrics are served on a port of their own`,
+    );
+  }
   if (e.JWT_SECRET && e.JWT_JWKS_URL) {
     problems.push('JWT_SECRET and JWT_JWKS_URL are both set: choose one way to verify tokens');
   }
@@ -389,6 +404,11 @@ export function loadConfig(
     env: e.NODE_ENV,
     host: e.HOST,
     port: e.PORT,
+    metrics: {
+      port: e.METRICS_PORT,
+      host: e.METRICS_HOST ?? e.HOST,
+      onPublicPort: e.METRICS_PORT === undefined && !production,
+    },
     logLevel: e.LOG_LEVEL,
     database: {
       url: e.DATABASE_URL,
@@ -430,6 +450,8 @@ export function loadConfig(
         discoveryHighRetry: e.ALERT_DISCOVERY_HIGH_RETRY,
         profilePctHasVec: e.ALERT_PROFILE_PCT_HAS_VEC,
         learningSilenceSec: e.ALERT_LEARNING_SILENCE_SEC,
+        deadTupleShare: e.ALERT_DEAD_TUPLE_SHARE,
+        deadTupleMin: e.ALERT_DEAD_TUPLE_MIN,
       },
       indexBuildTimeoutMs: e.OPS_INDEX_BUILD_TIMEOUT_MS,
       telemetryFlushMs: e.TELEMETRY_FLUSH_MS,

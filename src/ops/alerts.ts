@@ -1,7 +1,8 @@
 import type pg from 'pg';
+import { isBloated, readTableBloat, type BloatThresholds } from './tableBloat.js';
 
-/** Thresholds of the runbook's "Monitoring Alerts" (ALERT_* variables). */
-export interface AlertThresholds {
+/** Thresholds of the runbook's "Monitoring Alerts" (ALERT_* variables); bloat: see BloatThresholds. */
+export interface AlertThresholds extends BloatThresholds {
   /** Critical: vw_discovery_queue_health.p95_age_sec above this. @default 300 */
   discoveryP95AgeSec: number;
   /** Critical: any kernel's vw_kernel_slos.p95_ms above this. @default 1000 */
@@ -20,6 +21,8 @@ export const defaultAlertThresholds: AlertThresholds = {
   discoveryHighRetry: 10,
   profilePctHasVec: 0.5,
   learningSilenceSec: 86_400,
+  deadTupleShare: 0.2,
+  deadTupleMin: 1000,
 };
 
 export type AlertSeverity = 'critical' | 'warning';
@@ -60,6 +63,8 @@ export async function evaluateAlerts(
   thresholds: AlertThresholds,
 ): Promise<Alert[]> {
   const { rows } = await db.query<AlertValues>(alertValuesSql);
+  // The most bloated hot table among those with enough dead tuples to count (the view's order).
+  const bloat = (await readTableBloat(db)).find((t) => t.deadTuples >= thresholds.deadTupleMin);
   const v = rows[0];
   if (!v) throw new Error('ops_alert_values returned no row');
   const highRetry = Number(v.discovery_high_retry_ct);
@@ -125,6 +130,19 @@ export async function evaluateAlerts(
           : `the last learning event was ${Math.round(silenceSec / 3600)} h ago (limit ${thresholds.learningSilenceSec / 3600} h): exploration stopped`,
       action:
         'Learning events stopped: check that the feed serves (suggestions) and the service role can insert',
+    },
+    {
+      rule: 'table_bloat',
+      severity: 'warning',
+      firing: bloat !== undefined && isBloated(bloat, thresholds),
+      value: bloat?.deadTupleShare ?? 0,
+      threshold: thresholds.deadTupleShare,
+      message:
+        bloat === undefined
+          ? `no hot table has ${thresholds.deadTupleMin} or more dead tuples`
+          : `${bloat.table}: ${(bloat.deadTupleShare * 100).toFixed(1)}% of its tuples are dead (${bloat.deadTuples}; limit ${Number((thresholds.deadTupleShare * 100).toFixed(2))}% once ${thresholds.deadTupleMin}+ are dead), autovacuum ${bloat.autovacuumEnabled ? 'on' : 'OFF'}: table bloat`,
+      action:
+        'Monitor bloat (pg_stat_user_tables, ops.tableBloat): VACUUM (ANALYZE) the table as the owner; if autovacuum is on, look for long transactions holding back cleanup (pg_stat_activity) and lower its autovacuum_vacuum_scale_factor (the queues use 2%)',
     },
   ];
 }

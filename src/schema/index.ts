@@ -11,6 +11,7 @@ import './ops.js';
 import './features.js';
 import './social.js';
 import './opsDiagnostics.js';
+import './opsTableBloat.js';
 import './opsActions.js';
 import './flags.js';
 

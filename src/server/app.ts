@@ -24,6 +24,7 @@ import { createApollo } from './apollo.js';
 import { createFlagStore } from '../flags/flagStore.js';
 import { createTelemetry } from '../ops/telemetry.js';
 import { registerAlertMetrics } from './alertMetrics.js';
+import { registerTableBloatMetrics } from './tableBloatMetrics.js';
 import { readiness } from './health.js';
 import { registerIde } from './ide.js';
 import { loggerOptions, type Logger } from './logger.js';
@@ -104,7 +105,7 @@ function viewerOf(request: FastifyRequest): Viewer {
   return viewer;
 }
 
-/** Builds the HTTP app: /graphql, /healthz, /readyz, /metrics. Does not listen. */
+/** Builds the HTTP app: /graphql, /healthz, /readyz (and /metrics outside production). Does not listen. */
 export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
   const { config, db, redis, metrics, verifyToken } = deps;
   const app = Fastify({
@@ -176,9 +177,13 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
     metrics.redisUp.set(report.redis === 'up' ? 1 : 0);
     return reply.code(report.ready ? 200 : 503).send(report);
   });
-  app.get('/metrics', async (_request, reply) =>
-    reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
-  );
+  // Production serves metrics only on METRICS_PORT (src/server/gateway.ts): they show alert values
+  // and traffic that the public API refuses to anonymous callers (docs/security.md).
+  if (config.metrics.onPublicPort) {
+    app.get('/metrics', async (_request, reply) =>
+      reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
+    );
+  }
 
   const telemetry = createTelemetry({
     pool: db.pool,
@@ -192,6 +197,7 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
     refreshMs: config.flags.refreshSec * 1000,
   });
   registerAlertMetrics(metrics, db.pool, config.ops.alerts, deps.logger);
+  registerTableBloatMetrics(metrics, db.pool, deps.logger);
   const apollo = createApollo(createSchema(), config, { metrics, logger: deps.logger, telemetry, flags });
   await apollo.start();
   // Fastify's close stops accepting and waits for in-flight requests; only then does Apollo stop.

@@ -11,6 +11,7 @@ import { createApp } from './app.js';
 import { demoTokens, developmentJwtSecret, seedDemoDataIfEmpty, type DemoTokens } from './devSupport.js';
 import type { Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
+import { serveMetrics, type MetricsServer } from './metricsServer.js';
 import { createRedis } from './redis.js';
 
 export interface Gateway {
@@ -19,6 +20,8 @@ export interface Gateway {
   redis: Redis | null;
   /** The listening address, e.g. http://127.0.0.1:4000 */
   url: string;
+  /** Where Prometheus scrapes: METRICS_PORT's /metrics, the public port's outside production, else undefined. */
+  metricsUrl: string | undefined;
   /** Set when the gateway runs on its embedded database. */
   embedded: EmbeddedPostgres | undefined;
   /** Development only: tokens for the seeded demo user and admin. */
@@ -117,16 +120,32 @@ export async function startGateway(baseConfig: Config, logger: Logger): Promise<
       logger.info('REDIS_URL is not set: running without Redis (degraded mode)');
     }
     const tokens = config.env === 'development' ? await demoTokens(db.pool, config.auth) : undefined;
+    const metrics = createMetrics();
     const app = await createApp({
       config,
       logger,
       db,
       redis,
-      metrics: createMetrics(),
+      metrics,
       verifyToken: createTokenVerifier(config.auth),
       ideHeaders: tokens ? { authorization: `Bearer ${tokens.user}` } : undefined,
     });
     const listening = await app.listen({ host: config.host, port: config.port });
+    let metricsServer: MetricsServer | undefined;
+    if (config.metrics.port !== undefined) {
+      try {
+        metricsServer = await serveMetrics(metrics.registry, config.metrics.host, config.metrics.port);
+      } catch (error) {
+        await app.close();
+        throw error;
+      }
+    } else if (!config.metrics.onPublicPort) {
+      logger.warn(
+        'METRICS_PORT is not set: no /metrics endpoint (production never serves it on the public port)',
+      );
+    }
+    const metricsUrl =
+      metricsServer?.url ?? (config.metrics.onPublicPort ? `${listening}/metrics` : undefined);
     let stopping: Promise<void> | undefined;
     const stop = () => {
       stopping ??= (async () => {
@@ -138,13 +157,15 @@ export async function startGateway(baseConfig: Config, logger: Logger): Promise<
         } finally {
           clearInterval(sweeper);
         }
+        // Scraped until the public port has drained, so the drain itself shows in the metrics.
+        await metricsServer?.close();
         await db.close();
         redis?.disconnect();
         await embedded?.close();
       })();
       return stopping;
     };
-    return { app, db, redis, url: listening, embedded, demoTokens: tokens, stop };
+    return { app, db, redis, url: listening, metricsUrl, embedded, demoTokens: tokens, stop };
   } catch (error) {
     await db.close();
     redis?.disconnect();

@@ -1,6 +1,6 @@
-import { createServer, type Server } from 'node:http';
 import type pg from 'pg';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { serveMetrics } from '../server/metricsServer.js';
 import { QUEUES, type QueueName } from './leaseQueue.js';
 
 export type ItemOutcome = 'claimed' | 'succeeded' | 'failed' | 'lost' | 'released';
@@ -79,25 +79,8 @@ export function createWorkerMetrics(pool: pg.Pool, queues: QueueName[]): WorkerM
     },
     invalidationSkipped: (keys) => skipped.inc(keys),
     serve: async (host, port) => {
-      const server: Server = createServer((request, response) => {
-        if (request.method !== 'GET' || request.url !== '/metrics') {
-          response.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
-          return;
-        }
-        registry.metrics().then(
-          (text) => response.writeHead(200, { 'content-type': registry.contentType }).end(text),
-          () => response.writeHead(503, { 'content-type': 'text/plain' }).end('metrics unavailable\n'),
-        );
-      });
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, host, resolve);
-      });
-      const address = server.address();
-      return {
-        port: typeof address === 'object' && address ? address.port : port,
-        close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-      };
+      const served = await serveMetrics(registry, host, port);
+      return { port: served.port, close: served.close };
     },
   };
 }

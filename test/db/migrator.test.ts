@@ -66,10 +66,19 @@ describe('migrator', () => {
       expect(row.applied_steps_count).toBe(1);
       expect(row.logs).toBeNull();
     });
-    const { rows: views } = await db.pool.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM pg_views WHERE schemaname = 'public' AND viewname LIKE 'vw\\_%'`,
+    const { rows: views } = await db.pool.query<{ viewname: string }>(
+      `SELECT viewname FROM pg_views WHERE schemaname = 'public' AND viewname LIKE 'vw\\_%' ORDER BY viewname`,
     );
-    expect(views[0]!.n).toBe(4);
+    // The runbook's four views, and the bloat view over pg_stat_user_tables.
+    expect(views.map((v) => v.viewname)).toEqual(
+      expect.arrayContaining([
+        'vw_discovery_queue_health',
+        'vw_events_queue_health',
+        'vw_gap_severity',
+        'vw_kernel_slos',
+        'vw_table_bloat',
+      ]),
+    );
   });
 
   it('does nothing on a second run', async () => {

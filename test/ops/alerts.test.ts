@@ -39,6 +39,7 @@ const RULES = [
   'discovery_high_retry',
   'profile_embeddings_coverage',
   'learning_events_silence',
+  'table_bloat',
 ] as const;
 type Rule = (typeof RULES)[number];
 
@@ -130,6 +131,7 @@ describe('ops.alerts: the runbook "Monitoring Alerts" rules', () => {
       discovery_high_retry: 'CRITICAL',
       profile_embeddings_coverage: 'WARNING',
       learning_events_silence: 'WARNING',
+      table_bloat: 'WARNING',
     });
     const thresholds = Object.fromEntries([...alerts.values()].map((a) => [a.rule, a.threshold]));
     expect(thresholds).toEqual({
@@ -138,6 +140,7 @@ describe('ops.alerts: the runbook "Monitoring Alerts" rules', () => {
       discovery_high_retry: 10,
       profile_embeddings_coverage: 0.5,
       learning_events_silence: 86_400,
+      table_bloat: 0.2,
     });
     for (const alert of alerts.values()) {
       expect(alert.message.length, alert.rule).toBeGreaterThan(0);
@@ -292,6 +295,7 @@ describe('ops.alerts: the runbook "Monitoring Alerts" rules', () => {
         discovery_high_retry: false,
         profile_embeddings_coverage: false,
         learning_events_silence: false,
+        table_bloat: false,
       });
 
       const tuned = createInProcess(db, {
@@ -300,6 +304,7 @@ describe('ops.alerts: the runbook "Monitoring Alerts" rules', () => {
         ALERT_DISCOVERY_HIGH_RETRY: '3',
         ALERT_PROFILE_PCT_HAS_VEC: '0.75',
         ALERT_LEARNING_SILENCE_SEC: '3600',
+        ALERT_DEAD_TUPLE_SHARE: '0.3',
       });
       try {
         const alerts = await alertsOf(tuned);
@@ -310,6 +315,7 @@ describe('ops.alerts: the runbook "Monitoring Alerts" rules', () => {
           discovery_high_retry: [true, 3],
           profile_embeddings_coverage: [true, 0.75],
           learning_events_silence: [true, 3600],
+          table_bloat: [false, 0.3],
         });
       } finally {
         await tuned.close();
@@ -331,6 +337,8 @@ describe('ops.alerts: the runbook "Monitoring Alerts" rules', () => {
         discoveryHighRetry: 0,
         profilePctHasVec: 0.9,
         learningSilenceSec: 7200,
+        deadTupleShare: 0.2,
+        deadTupleMin: 1000,
       });
       expect(loadConfig({ NODE_ENV: 'test' }).ops.alerts).toEqual({
         discoveryP95AgeSec: 300,
@@ -338,6 +346,8 @@ describe('ops.alerts: the runbook "Monitoring Alerts" rules', () => {
         discoveryHighRetry: 10,
         profilePctHasVec: 0.5,
         learningSilenceSec: 86_400,
+        deadTupleShare: 0.2,
+        deadTupleMin: 1000,
       });
     });
 

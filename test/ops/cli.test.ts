@@ -238,6 +238,7 @@ describe('ops CLI', () => {
         'discovery_high_retry',
         'profile_embeddings_coverage',
         'learning_events_silence',
+        'table_bloat',
       ]);
       expect(alerts.filter((a) => a.firing && a.severity === 'critical')).toEqual([]);
       // No learning event was ever recorded: the warning fires, which does not fail the command.
