@@ -44,6 +44,10 @@ function gatewayEnv(settings: BenchSettings): Record<string, string> {
     DATABASE_URL: settings.benchUrl,
     MIGRATE_ON_START: 'false',
     JWT_SECRET,
+    // The load phases measure throughput from one address and a few hundred viewers: the per-client
+    // read budgets (docs/security.md) at their ceiling, so they never refuse. Write limits stay as set.
+    RATE_LIMIT_READS_PER_MIN: '1000000',
+    RATE_LIMIT_FEED_PER_MIN: '100000',
     ...(settings.redisUrl ? { REDIS_URL: settings.redisUrl, REDIS_KEY_PREFIX: BENCH_REDIS_PREFIX } : {}),
   };
 }

@@ -25,6 +25,11 @@ export interface Context {
   feed: FeedSettings;
   /** Per-user write limits shared through Redis, one per process. */
   rateLimits: RateLimits;
+  /**
+   * The client's address for per-client read budgets of anonymous callers (the socket peer, or
+   * X-Forwarded-For behind TRUSTED_PROXIES); absent outside HTTP.
+   */
+  clientAddress?: string | null;
   /** The request's Idempotency-Key header, if any (a mutation's idempotencyKey argument wins). */
   idempotencyKey: string | null;
   /** Feature flags of this process (re-read every FLAGS_REFRESH_SEC; at once after a change here). */

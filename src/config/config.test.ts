@@ -167,6 +167,31 @@ describe('loadConfig', () => {
     expect(() => loadConfig(env)).toThrow(/JWT_SECRET or JWT_JWKS_URL must be set/);
     expect(() => loadConfig({ NODE_ENV: 'production' }, 'worker')).toThrow(/WORKER_DATABASE_URL/);
   });
+
+  it('rate limits: every budget has a default; expected instances is a whole number from 1', () => {
+    const limits = loadConfig(base).rateLimits;
+    expect(limits).toMatchObject({ hide: 60, feedback: 300, admin: 600, feed: 120, read: 600 });
+    expect(limits.expectedInstances).toBe(2);
+    expect(loadConfig({ ...base, RATE_LIMIT_EXPECTED_INSTANCES: '3' }).rateLimits.expectedInstances).toBe(3);
+    for (const bad of ['0', '-1', '1.5', 'two', '1001']) {
+      expect(problemsOf({ ...base, RATE_LIMIT_EXPECTED_INSTANCES: bad })).toEqual([
+        expect.stringContaining('RATE_LIMIT_EXPECTED_INSTANCES'),
+      ]);
+    }
+  });
+
+  it('TRUSTED_PROXIES: comma-separated IPs and CIDRs, none by default', () => {
+    expect(loadConfig(base).trustedProxies).toEqual([]);
+    expect(
+      loadConfig({ ...base, TRUSTED_PROXIES: ' 10.0.0.0/8, 192.0.2.7 ,fd00::/8,::1' }).trustedProxies,
+    ).toEqual(['10.0.0.0/8', '192.0.2.7', 'fd00::/8', '::1']);
+    for (const bad of ['10.0.0.0/33', 'proxy.internal', '10.0.0/8', '1.2.3.4/8/1', 'fd00::/129', '*']) {
+      expect(problemsOf({ ...base, TRUSTED_PROXIES: bad })).toEqual([
+        expect.stringContaining('TRUSTED_PROXIES'),
+      ]);
+    }
+  });
+
   it('serves /metrics on METRICS_PORT when set; unset, on the public port outside production and nowhere in production', () => {
     expect(loadConfig(base).metrics).toEqual({ port: undefined, host: '127.0.0.1', onPublicPort: true });
     expect(loadConfig({ ...base, NODE_ENV: 'production' }).metrics).toEqual({

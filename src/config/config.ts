@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import type { AlertThresholds } from '../ops/alerts.js';
 
@@ -43,6 +44,29 @@ const redisUrl = z
   .string()
   .trim()
   .refine((v) => /^rediss?:\/\//.test(v) && URL.canParse(v), 'must be a redis:// or rediss:// URL');
+
+/** One IP address, or a CIDR block (`10.0.0.0/8`, `fd00::/8`). */
+const isIpOrCidr = (value: string): boolean => {
+  const [address = '', prefix, ...rest] = value.split('/');
+  const version = isIP(address);
+  if (version === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (version === 4 ? 32 : 128);
+};
+
+/** Comma-separated IPs / CIDRs; empty = none. */
+const ipList = z
+  .string()
+  .transform((v) =>
+    v
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0),
+  )
+  .refine(
+    (list) => list.every(isIpOrCidr),
+    'must be comma-separated IP addresses or CIDR blocks, e.g. 10.0.0.0/8,192.168.1.10',
+  );
 
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
@@ -155,6 +179,12 @@ const envSchema = z.object({
   RATE_LIMIT_FOLLOWS_PER_MIN: int(1, 100_000).default(60),
   RATE_LIMIT_INTERESTS_PER_MIN: int(1, 100_000).default(60),
   RATE_LIMIT_SIGNALS_PER_MIN: int(1, 100_000).default(600),
+  RATE_LIMIT_HIDES_PER_MIN: int(1, 100_000).default(60),
+  RATE_LIMIT_FEEDBACK_PER_MIN: int(1, 100_000).default(300),
+  RATE_LIMIT_ADMIN_PER_MIN: int(1, 100_000).default(600),
+  RATE_LIMIT_EXPECTED_INSTANCES: int(1, 1000).default(2),
+  RATE_LIMIT_FEED_PER_MIN: int(1, 100_000).default(120),
+  RATE_LIMIT_READS_PER_MIN: int(1, 1_000_000).default(600),
   FEED_EXPERIMENT: z
     .string()
     .trim()
@@ -164,6 +194,7 @@ const envSchema = z.object({
   FEED_LIKE_ATTRIBUTION_MINUTES: int(0, 7 * 24 * 60).default(30),
   FEED_PROFILE_RECOMPUTE_SEC: int(0, 86_400).default(60),
   BODY_LIMIT_BYTES: int(1024, 50 * 1024 * 1024).default(1024 * 1024),
+  TRUSTED_PROXIES: ipList.default([]),
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
 });
 
@@ -258,6 +289,19 @@ export interface Config {
     follow: number;
     interest: number;
     signal: number;
+    hide: number;
+    feedback: number;
+    /** Admin operations (ops actions, flags, experiments), shared. */
+    admin: number;
+    /**
+     * Gateway instances expected to share the limits: while Redis is unavailable each instance allows
+     * at most ⌊limit / expectedInstances⌋ per window on its own (docs/security.md).
+     */
+    expectedInstances: number;
+    /** suggestions pages per client (user, or anonymous client address) per minute. */
+    feed: number;
+    /** Other costly reads (search, listings, vectors) per client per minute. */
+    read: number;
   };
   /** The Redis-backed feature store (see src/features/featureStore.ts for each option). */
   features: {
@@ -318,6 +362,11 @@ export interface Config {
   };
   bodyLimitBytes: number;
   shutdownTimeoutMs: number;
+  /**
+   * Reverse proxies whose X-Forwarded-For is believed (IPs / CIDRs; Fastify trustProxy): the client
+   * address of a request is the socket peer unless the peer is one of these. Empty: never believed.
+   */
+  trustedProxies: string[];
 }
 
 /** Thrown when the environment is invalid; `problems` has one line per bad variable. */
@@ -456,6 +505,12 @@ export function loadConfig(
       follow: e.RATE_LIMIT_FOLLOWS_PER_MIN,
       interest: e.RATE_LIMIT_INTERESTS_PER_MIN,
       signal: e.RATE_LIMIT_SIGNALS_PER_MIN,
+      hide: e.RATE_LIMIT_HIDES_PER_MIN,
+      feedback: e.RATE_LIMIT_FEEDBACK_PER_MIN,
+      admin: e.RATE_LIMIT_ADMIN_PER_MIN,
+      expectedInstances: e.RATE_LIMIT_EXPECTED_INSTANCES,
+      feed: e.RATE_LIMIT_FEED_PER_MIN,
+      read: e.RATE_LIMIT_READS_PER_MIN,
     },
     features: {
       ttlSec: e.FEATURE_TTL_SEC,
@@ -497,5 +552,6 @@ export function loadConfig(
     },
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    trustedProxies: e.TRUSTED_PROXIES,
   };
 }

@@ -69,10 +69,19 @@ export const createBadUserInputError = (message: string, field?: string): GraphQ
 export const createNotFoundError = (what: string, id: string | number): GraphQLError =>
   createError('NOT_FOUND', `${what} ${String(id)} was not found`);
 
+/** How a refusal names a budget whose plural is not `${action}s`. */
+const rateLimitNouns: Record<string, string> = {
+  admin: 'admin operations',
+  feed: 'feed pages',
+  feedback: 'feedback calls',
+  read: 'requests',
+};
+
 /** 429 with Retry-After (whole seconds, at least 1), as well as `extensions.retryAfterMs`. */
 export const createRateLimitedError = (retryAfterMs: number, action?: string): GraphQLError => {
   const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
-  return new GraphQLError(`too many ${action ? `${action}s` : 'requests'}; retry in ${seconds} s`, {
+  const noun = action ? (rateLimitNouns[action] ?? `${action}s`) : 'requests';
+  return new GraphQLError(`too many ${noun}; retry in ${seconds} s`, {
     extensions: {
       code: 'RATE_LIMITED',
       retryAfterMs,

@@ -8,6 +8,8 @@ import {
   type ExperimentRow,
 } from '../experiments/experimentArms.js';
 import { actorOf, withAudit } from '../ops/audit.js';
+import { MUTATION_BUDGETS } from '../social/budgets.js';
+import { budgetKeyOf } from '../social/rateLimits.js';
 
 export interface SaveExperimentInput {
   key: string;
@@ -57,6 +59,7 @@ export async function saveExperiment(ctx: Context, input: SaveExperimentInput): 
     throw createBadUserInputError(`${where}${issue?.message ?? 'invalid arms'}`, 'arms');
   }
   const args = { key: input.key, description, arms: arms.data, active: input.active };
+  await ctx.rateLimits.consume(MUTATION_BUDGETS.saveExperiment, budgetKeyOf(ctx));
   const { result: saved } = await withAudit(ctx.db.pool, actorOf(ctx), 'saveExperiment', args, () =>
     withIdentity(ctx.db.pool, ctx.viewer, async (client) => {
       const { rows } = await client.query<ExperimentRow>(upsertExperimentSql, [

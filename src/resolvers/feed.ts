@@ -20,6 +20,8 @@ import type { Metrics } from '../server/metrics.js';
 import { similarListingsSql } from '../db/sql/feedCandidates.js';
 import { parseListingId } from './catalog.js';
 import { isUuid } from '../validation/isUuid.js';
+import { MUTATION_BUDGETS } from '../social/budgets.js';
+import { budgetKeyOf } from '../social/rateLimits.js';
 
 /** Built once per process: the policies (per experiment arm) and the cursor-signing key. */
 export function createFeedSettings(
@@ -74,6 +76,7 @@ export async function recordFeedback(ctx: Context, impressionId: string, reward:
   if (!Number.isFinite(reward) || reward < 0 || reward > 1) {
     throw createBadUserInputError(`reward must be between 0 and 1, got ${reward}`, 'reward');
   }
+  await ctx.rateLimits.consume(MUTATION_BUDGETS.recordFeedback, budgetKeyOf(ctx));
   const recorded = await withIdentity(ctx.db.pool, ctx.viewer, async (client) => {
     const { rows } = await client.query<{ recorded: boolean }>(
       'SELECT record_learning_reward($1::uuid, $2::float8) AS recorded',
@@ -98,6 +101,7 @@ export async function recordFeedback(ctx: Context, impressionId: string, reward:
 /** "Not interested": never served to this viewer again; a zero reward on its latest impression. */
 export async function hideListing(ctx: Context, listingId: string) {
   const id = parseListingId(listingId, 'listingId');
+  await ctx.rateLimits.consume(MUTATION_BUDGETS.hideListing, budgetKeyOf(ctx));
   const listing = await ctx.prisma.listing.findUnique({ where: { id }, select: { id: true } });
   if (!listing) throw createNotFoundError('listing', id);
   await withIdentity(ctx.db.pool, ctx.viewer, (client) => client.query('SELECT hide_listing($1)', [id]));

@@ -7,6 +7,7 @@ import {
 } from '../errors/errors.js';
 import { flagVariant } from '../flags/flagBucket.js';
 import { flagKeyPattern } from '../flags/flags.js';
+import { MUTATION_BUDGETS } from '../social/budgets.js';
 import { hasControlCharacters } from '../validation/hasControlCharacters.js';
 
 const flagSql = 'SELECT rollout_pct FROM feature_flags WHERE key = $1';
@@ -26,7 +27,7 @@ export async function reportProblem(ctx: Context, flagKey: string, message: stri
   if (hasControlCharacters(text)) {
     throw createBadUserInputError('message must not contain control characters', 'message');
   }
-  await ctx.rateLimits.consume('comment', userId);
+  await ctx.rateLimits.consume(MUTATION_BUDGETS.reportProblem, userId);
   return withIdentity(ctx.db.pool, ctx.viewer, async (client) => {
     const flag = (await client.query<{ rollout_pct: number }>(flagSql, [flagKey])).rows[0];
     if (!flag) throw createNotFoundError('feature flag', flagKey);

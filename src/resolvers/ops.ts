@@ -14,6 +14,7 @@ import { actorOf } from '../ops/audit.js';
 import { backfillProgress, type BackfillProgress } from '../ops/maintenanceActions.js';
 import { createOpsRunner, inAdminTx, type OpsRunner } from '../ops/opsRunner.js';
 import { vectorHealth as readVectorHealth, type VectorHealth } from '../ops/vectorIndexes.js';
+import { budgetKeyOf } from '../social/rateLimits.js';
 import { pageRequest, toConnection, type Connection, type ConnectionArgs } from './pagination.js';
 
 /** The ops runner of an admin's request: the gateway pool, the admin as actor, the 5 s batches. */
@@ -32,6 +33,8 @@ export async function runAction<N extends OpsActionName>(
 ): Promise<OpsActionResult<N> & { auditId: string; durationMs: number }> {
   // GraphQL passes omitted optional arguments as undefined or null; the action's defaults apply.
   const given = Object.fromEntries(Object.entries(args).filter(([, v]) => v !== undefined && v !== null));
+  // Every ops action is an admin mutation: they share the 'admin' budget (src/social/budgets.ts).
+  await ctx.rateLimits.consume('admin', budgetKeyOf(ctx));
   const { result, auditId, durationMs } = await runOpsAction(opsRunnerOf(ctx), name, given);
   if (changesFlags(name)) await ctx.flags.refresh();
   return { ...result, auditId, durationMs };

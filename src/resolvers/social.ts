@@ -5,6 +5,7 @@ import * as follows from '../social/follows.js';
 import * as interests from '../social/interests.js';
 import * as likes from '../social/likes.js';
 import * as signals from '../social/signals.js';
+import { MUTATION_BUDGETS } from '../social/budgets.js';
 import { parseListingId } from './catalog.js';
 
 type UserContext = Context & { viewer: UserViewer };
@@ -15,13 +16,13 @@ const keyOf = (ctx: Context, argument: string | null | undefined) => argument ??
 /** likeListing: rate limited per user, idempotent, counted exactly once. */
 export async function likeListing(ctx: UserContext, listingId: string, idempotencyKey?: string | null) {
   const id = parseListingId(listingId, 'listingId');
-  await ctx.rateLimits.consume('like', ctx.viewer.userId);
+  await ctx.rateLimits.consume(MUTATION_BUDGETS.likeListing, ctx.viewer.userId);
   return likes.likeListing(ctx, id, keyOf(ctx, idempotencyKey));
 }
 
 export async function unlikeListing(ctx: UserContext, listingId: string, idempotencyKey?: string | null) {
   const id = parseListingId(listingId, 'listingId');
-  await ctx.rateLimits.consume('like', ctx.viewer.userId);
+  await ctx.rateLimits.consume(MUTATION_BUDGETS.unlikeListing, ctx.viewer.userId);
   return likes.unlikeListing(ctx, id, keyOf(ctx, idempotencyKey));
 }
 
@@ -33,32 +34,32 @@ export async function addComment(
 ) {
   const id = parseListingId(listingId, 'listingId');
   comments.normaliseCommentBody(body);
-  await ctx.rateLimits.consume('comment', ctx.viewer.userId);
+  await ctx.rateLimits.consume(MUTATION_BUDGETS.addComment, ctx.viewer.userId);
   return comments.addComment(ctx, id, body, keyOf(ctx, idempotencyKey));
 }
 
 export async function deleteComment(ctx: UserContext, commentId: string, idempotencyKey?: string | null) {
   comments.parseCommentId(commentId);
-  await ctx.rateLimits.consume('comment', ctx.viewer.userId);
+  await ctx.rateLimits.consume(MUTATION_BUDGETS.deleteComment, ctx.viewer.userId);
   return comments.deleteComment(ctx, commentId, keyOf(ctx, idempotencyKey));
 }
 
 export async function follow(ctx: UserContext, userId: string, idempotencyKey?: string | null) {
   follows.followTargetOf(ctx.viewer.userId, userId, 'follow');
-  await ctx.rateLimits.consume('follow', ctx.viewer.userId);
+  await ctx.rateLimits.consume(MUTATION_BUDGETS.follow, ctx.viewer.userId);
   return follows.follow(ctx, userId, keyOf(ctx, idempotencyKey));
 }
 
 export async function unfollow(ctx: UserContext, userId: string, idempotencyKey?: string | null) {
   follows.followTargetOf(ctx.viewer.userId, userId, 'unfollow');
-  await ctx.rateLimits.consume('follow', ctx.viewer.userId);
+  await ctx.rateLimits.consume(MUTATION_BUDGETS.unfollow, ctx.viewer.userId);
   return follows.unfollow(ctx, userId, keyOf(ctx, idempotencyKey));
 }
 
 type InterestArg = { interestId: string | number; affinity?: number | null };
 
 export async function setInterests(ctx: UserContext, list: InterestArg[], idempotencyKey?: string | null) {
-  await ctx.rateLimits.consume('interest', ctx.viewer.userId);
+  await ctx.rateLimits.consume(MUTATION_BUDGETS.setInterests, ctx.viewer.userId);
   return interests.changeInterests(
     ctx,
     { mode: 'set', interests: list },
@@ -68,7 +69,7 @@ export async function setInterests(ctx: UserContext, list: InterestArg[], idempo
 }
 
 export async function addInterest(ctx: UserContext, item: InterestArg, idempotencyKey?: string | null) {
-  await ctx.rateLimits.consume('interest', ctx.viewer.userId);
+  await ctx.rateLimits.consume(MUTATION_BUDGETS.addInterest, ctx.viewer.userId);
   return interests.changeInterests(
     ctx,
     { mode: 'add', interests: [item] },
@@ -78,7 +79,7 @@ export async function addInterest(ctx: UserContext, item: InterestArg, idempoten
 }
 
 export async function removeInterest(ctx: UserContext, interestId: string, idempotencyKey?: string | null) {
-  await ctx.rateLimits.consume('interest', ctx.viewer.userId);
+  await ctx.rateLimits.consume(MUTATION_BUDGETS.removeInterest, ctx.viewer.userId);
   return interests.changeInterests(
     ctx,
     { mode: 'remove', interestIds: [interestId] },
@@ -98,7 +99,7 @@ export async function recordSignal(
   idempotencyKey?: string | null,
 ) {
   const listingId = args.listingId == null ? null : parseListingId(args.listingId, 'listingId');
-  await ctx.rateLimits.consume('signal', ctx.viewer.userId);
+  await ctx.rateLimits.consume(MUTATION_BUDGETS.recordSignal, ctx.viewer.userId);
   return signals.recordSignal(
     ctx,
     { kind: args.kind, listingId, query: args.query ?? null, weight: args.weight ?? null },

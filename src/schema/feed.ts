@@ -123,14 +123,14 @@ const HideListingPayloadRef = builder
 builder.mutationFields((t) => ({
   recordFeedback: t.field({
     type: FeedbackPayloadRef,
-    description: 'Rewards one impression (0..1), once; a second call is refused.',
+    description: 'Rewards one impression (0..1), once; a second call is refused. Rate limited per user.',
     authScopes: { user: true },
     args: { impressionId: t.arg.id({ required: true }), reward: t.arg.float({ required: true }) },
     resolve: (_root, args, ctx) => feed.recordFeedback(ctx, String(args.impressionId), args.reward),
   }),
   hideListing: t.field({
     type: HideListingPayloadRef,
-    description: '"Not interested": never suggest this listing to the viewer again.',
+    description: '"Not interested": never suggest this listing to the viewer again. Rate limited per user.',
     authScopes: { user: true },
     args: { listingId: t.arg.id({ required: true }) },
     resolve: (_root, args, ctx) => feed.hideListing(ctx, String(args.listingId)),

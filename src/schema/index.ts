@@ -1,5 +1,6 @@
 import type { GraphQLSchema } from 'graphql';
 import { builder } from '../builder.js';
+import { applyBudgets } from './budgets.js';
 import './scalars.js';
 import './profile.js';
 import './catalog.js';
@@ -18,6 +19,6 @@ let schema: GraphQLSchema | undefined;
 
 /** The gateway's schema, built once per process. */
 export function createSchema(): GraphQLSchema {
-  schema ??= builder.toSchema({ sortSchema: true });
+  schema ??= applyBudgets(builder.toSchema({ sortSchema: true }));
   return schema;
 }

@@ -255,6 +255,8 @@ const RateLimitActionEnum = builder.enumType('RateLimitAction', {
     FOLLOW: { value: 'follow' },
     INTEREST: { value: 'interest' },
     SIGNAL: { value: 'signal' },
+    HIDE: { value: 'hide', description: 'hideListing' },
+    FEEDBACK: { value: 'feedback', description: 'recordFeedback' },
   } as const,
 });
 

@@ -121,6 +121,9 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
     },
     // Fastify's own 503 while closing is a plain body; ours (below) is GraphQL-shaped with Retry-After.
     return503OnClosing: false,
+    // request.ip (the per-client read budgets of anonymous callers) comes from X-Forwarded-For only
+    // when the socket peer is a configured proxy (TRUSTED_PROXIES); otherwise it is the peer itself.
+    trustProxy: config.trustedProxies.length > 0 ? config.trustedProxies : false,
   });
 
   // Draining (SIGTERM): from the moment close starts, requests still arriving on open keep-alive
@@ -238,6 +241,7 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
         features,
         rateLimits,
         idempotencyKey: headerValue(request.headers['idempotency-key']),
+        clientAddress: request.ip,
         flags,
       };
     },

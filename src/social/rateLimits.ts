@@ -1,89 +1,295 @@
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import {
-  RateLimiterMemory,
-  RateLimiterRedis,
-  RateLimiterRes,
-  type RateLimiterAbstract,
-} from 'rate-limiter-flexible';
 import type { Config } from '../config/config.js';
+import type { Context } from '../context.js';
 import { createRateLimitedError } from '../errors/errors.js';
+import { createCircuitBreaker, type BreakerState } from '../features/circuitBreaker.js';
 import type { Metrics } from '../server/metrics.js';
+import { USER_WRITE_ACTIONS, type RateLimitedAction, type UserWriteAction } from './budgets.js';
 
-export const RATE_LIMITED_ACTIONS = ['like', 'comment', 'follow', 'interest', 'signal'] as const;
-export type RateLimitedAction = (typeof RATE_LIMITED_ACTIONS)[number];
+export { RATE_LIMITED_ACTIONS, type RateLimitedAction } from './budgets.js';
 
 export interface RateLimitStatus {
-  action: RateLimitedAction;
+  action: UserWriteAction;
   limit: number;
   remaining: number;
   resetAt: Date;
 }
 
 export interface RateLimits {
-  /** Takes one unit of the user's budget for the action, or throws RATE_LIMITED (429, Retry-After). */
-  consume: (action: RateLimitedAction, userId: string) => Promise<void>;
-  /** What is left of each budget, without consuming. */
+  /** Takes one unit of the key's budget for the action, or throws RATE_LIMITED (429, Retry-After). */
+  consume: (action: RateLimitedAction, key: string) => Promise<void>;
+  /** What is left of each of a user's write budgets, without consuming. */
   status: (userId: string) => Promise<RateLimitStatus[]>;
+  /** The Redis circuit breaker (closed when Redis answers in time). */
+  readonly breakerState: BreakerState;
+  /** Waits for pending re-syncs of local counts into Redis (tests, shutdown). */
+  settled: () => Promise<void>;
 }
 
-const WINDOW_SEC = 60;
+export type RateLimitSettings = Config['rateLimits'];
+
+export interface RateLimitOptions {
+  /** Window length; windows are aligned to multiples of it, so every instance and Redis agree. @default 60000 */
+  windowMs?: number;
+  /** Consecutive Redis failures (errors or timeouts) that open the breaker. @default 3 */
+  breakerFailures?: number;
+  /** How long the open breaker keeps every call off Redis before one probe. @default 2000 */
+  breakerOpenMs?: number;
+  now?: () => number;
+}
 
 /**
- * Per-user, per-action limits over a fixed one-minute window, kept in Redis so every gateway instance
- * shares them (rate-limiter-flexible, atomic in Redis). When Redis is down or slow the insurance limiter
- * — the same limits in this process's memory — decides, so writes are never unlimited.
+ * Whose budget a request spends: the signed-in user; a service caller by its subject; an anonymous
+ * caller by its client address (src/server/app.ts: the socket peer, or X-Forwarded-For when the peer
+ * is one of TRUSTED_PROXIES).
  */
-export function createRateLimits(deps: {
-  redis: Redis | null;
-  limits: Config['rateLimits'];
-  metrics: Metrics;
-}): RateLimits {
-  const limiters = new Map<RateLimitedAction, RateLimiterAbstract>();
-  for (const action of RATE_LIMITED_ACTIONS) {
-    const points = deps.limits[action];
-    const memory = new RateLimiterMemory({ points, duration: WINDOW_SEC, keyPrefix: `rl:${action}` });
-    limiters.set(
-      action,
-      deps.redis
-        ? new RateLimiterRedis({
-            storeClient: deps.redis,
-            points,
-            duration: WINDOW_SEC,
-            keyPrefix: `rl:v1:${action}`,
-            rejectIfRedisNotReady: true,
-            insuranceLimiter: memory,
-          })
-        : memory,
-    );
+export function budgetKeyOf(ctx: Pick<Context, 'viewer' | 'clientAddress'>): string {
+  const { viewer } = ctx;
+  if (viewer.userId !== null) return viewer.userId;
+  if (viewer.role === 'service') return `service:${viewer.subject}`;
+  return `ip:${ctx.clientAddress ?? 'unknown'}`;
+}
+
+/**
+ * One atomic step on a window's counter. KEYS: counter, epoch. ARGV: a new epoch (used when Redis has
+ * none: it restarted or was flushed), the epoch this process last synced the counter in, what this
+ * process allowed since then without Redis (unsynced), everything this process allowed in the window,
+ * the cost of this request (0 = sync only), the limit, the counter's TTL in ms.
+ * When the epoch changed, Redis lost the counter: the process adds back everything it allowed in the
+ * window, not only the unsynced part. Returns [allowed 0|1, counter, epoch].
+ */
+const consumeScript = `
+local epoch = redis.call('GET', KEYS[2])
+if not epoch then
+  epoch = ARGV[1]
+  redis.call('SET', KEYS[2], epoch)
+end
+local add = tonumber(ARGV[3])
+if epoch ~= ARGV[2] then add = tonumber(ARGV[4]) end
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+if add > 0 then
+  count = redis.call('INCRBY', KEYS[1], add)
+  redis.call('PEXPIRE', KEYS[1], ARGV[7])
+end
+local cost = tonumber(ARGV[5])
+local allowed = 0
+if cost > 0 and count + cost <= tonumber(ARGV[6]) then
+  count = redis.call('INCRBY', KEYS[1], cost)
+  redis.call('PEXPIRE', KEYS[1], ARGV[7])
+  allowed = 1
+end
+return {allowed, count, epoch}`;
+
+interface LocalCount {
+  window: number;
+  /** Everything this process allowed for the key in the window (by Redis or on its own). */
+  total: number;
+  /** Allowed on its own (Redis down, slow or breaker open) and not yet added to Redis. */
+  unsynced: number;
+  /** The Redis epoch the counter was last synced in ('' = never). */
+  epoch: string;
+}
+
+type RedisWithScript = Redis & {
+  lodestarRateLimit: (...args: (string | number)[]) => Promise<[number, number, string]>;
+};
+
+/**
+ * Per-key, per-action limits over aligned fixed windows (one minute), kept in Redis so every gateway
+ * shares them; the guarantee is written down in docs/security.md ("Rate limits during Redis trouble").
+ *
+ * - Redis answers in time: it decides, counting everything every process has told it.
+ * - Redis is down, slow (a call past REDIS_COMMAND_TIMEOUT_MS) or the breaker is open: this process
+ *   decides alone with a budget of ⌊limit / RATE_LIMIT_EXPECTED_INSTANCES⌋ (at least 1), counted against
+ *   everything it allowed in the window, Redis-decided requests included — so a slow call at the limit
+ *   is refused, and N instances on their own stay within N × ⌊limit / N⌋ ≤ limit.
+ * - What a process allowed on its own is added to Redis on its next successful call; if Redis lost its
+ *   counters (a restart: the epoch key is gone), each process adds back everything it allowed in the
+ *   window, so a restarted Redis does not hand out a fresh budget.
+ * - A breaker (consecutive failures) keeps calls off Redis while it is away, so writes do not each wait
+ *   for a timeout.
+ */
+export function createRateLimits(
+  deps: {
+    redis: Redis | null;
+    limits: RateLimitSettings;
+    metrics: Metrics;
+  },
+  options: RateLimitOptions = {},
+): RateLimits {
+  const windowMs = options.windowMs ?? 60_000;
+  const now = options.now ?? Date.now;
+  const breaker = createCircuitBreaker({
+    failureThreshold: options.breakerFailures ?? 3,
+    openMs: options.breakerOpenMs ?? 2000,
+    now,
+  });
+  const redis = deps.redis as RedisWithScript | null;
+  if (redis && typeof redis.lodestarRateLimit !== 'function') {
+    redis.defineCommand('lodestarRateLimit', { numberOfKeys: 2, lua: consumeScript });
   }
-  const limiterFor = (action: RateLimitedAction): RateLimiterAbstract => {
-    const limiter = limiters.get(action);
-    if (!limiter) throw new Error(`no rate limiter for ${action}`);
-    return limiter;
+  const local = new Map<string, LocalCount>();
+  const dirty = new Set<string>();
+  let sweptWindow = -1;
+  let syncing: Promise<void> | null = null;
+
+  const limitOf = (action: RateLimitedAction) => deps.limits[action];
+  /** What one instance may allow on its own in a window. */
+  const localBudget = (action: RateLimitedAction) =>
+    Math.max(1, Math.floor(limitOf(action) / deps.limits.expectedInstances));
+  const windowOf = (at: number) => Math.floor(at / windowMs);
+  const windowEnd = (window: number) => (window + 1) * windowMs;
+  const counterKey = (action: RateLimitedAction, key: string, window: number) =>
+    `rl:v2:${action}:${key}:${window}`;
+  const epochKey = 'rl:v2:epoch';
+
+  const localFor = (id: string, window: number): LocalCount => {
+    if (window !== sweptWindow) {
+      // A new window: the counts of earlier windows are over (a map of the active keys only).
+      for (const [k, v] of local) if (v.window < window) local.delete(k);
+      for (const k of dirty) if (!local.has(k)) dirty.delete(k);
+      sweptWindow = window;
+    }
+    let entry = local.get(id);
+    if (!entry) {
+      entry = { window, total: 0, unsynced: 0, epoch: '' };
+      local.set(id, entry);
+    }
+    return entry;
   };
-  return {
-    consume: async (action, userId) => {
-      if (!deps.limits.enabled) return;
-      try {
-        await limiterFor(action).consume(userId, 1);
-      } catch (rejection) {
-        if (!(rejection instanceof RateLimiterRes)) throw rejection;
-        deps.metrics.rateLimited.inc({ action });
-        throw createRateLimitedError(rejection.msBeforeNext, action);
+
+  /** Redis usable right now: a client, connected, breaker letting calls through. */
+  const redisReady = () => redis !== null && redis.status === 'ready' && breaker.allow();
+
+  /** One script call; updates the local entry from what Redis saw. Throws on Redis trouble. */
+  const callRedis = async (
+    action: RateLimitedAction,
+    key: string,
+    entry: LocalCount,
+    window: number,
+    cost: number,
+  ): Promise<{ allowed: boolean; count: number }> => {
+    if (!redis) throw new Error('no Redis');
+    const sentUnsynced = entry.unsynced;
+    const sentTotal = entry.total;
+    let reply: [number, number, string];
+    try {
+      reply = await redis.lodestarRateLimit(
+        counterKey(action, key, window),
+        epochKey,
+        // A fresh candidate each call: a restarted Redis must get an epoch no process has synced in.
+        randomUUID(),
+        entry.epoch,
+        sentUnsynced,
+        sentTotal,
+        cost,
+        limitOf(action),
+        Math.max(1, windowEnd(window) - now()),
+      );
+    } catch (error) {
+      breaker.failure();
+      throw error;
+    }
+    breaker.success();
+    const [allowed, count, epoch] = reply;
+    // What was added is synced; anything allowed locally meanwhile stays unsynced.
+    entry.unsynced = Math.max(0, entry.unsynced - sentUnsynced);
+    entry.epoch = String(epoch);
+    if (entry.unsynced === 0) dirty.delete(`${action}\u0000${key}`);
+    return { allowed: allowed === 1, count: Number(count) };
+  };
+
+  /**
+   * Adds counts to Redis without consuming (single flight): after Redis answers again, the counts
+   * allowed on their own; after a reconnect (`all`), every count of the window, so a restarted Redis
+   * (new epoch) is re-seeded by every instance at once rather than one request at a time.
+   */
+  const sync = (all: boolean) => {
+    if (syncing) {
+      if (all) void syncing.then(() => sync(true));
+      return;
+    }
+    const ids = all ? [...local.keys()] : [...dirty];
+    if (ids.length === 0) return;
+    syncing = (async () => {
+      const window = windowOf(now());
+      for (let i = 0; i < ids.length; i += 100) {
+        if (!redisReady()) return;
+        await Promise.all(
+          ids.slice(i, i + 100).map(async (id) => {
+            const entry = local.get(id);
+            if (!entry || entry.window !== window) return;
+            const [action, key] = id.split('\u0000') as [RateLimitedAction, string];
+            await callRedis(action, key, entry, window, 0).catch(() => undefined);
+          }),
+        );
       }
+    })().finally(() => {
+      syncing = null;
+    });
+  };
+  // A (re)connect may be to a restarted, empty Redis: re-seed it from this instance's counts.
+  redis?.on('ready', () => sync(true));
+
+  const refuse = (action: RateLimitedAction, window: number): never => {
+    deps.metrics.rateLimited.inc({ action });
+    throw createRateLimitedError(Math.max(1, windowEnd(window) - now()), action);
+  };
+
+  return {
+    get breakerState() {
+      return breaker.state;
     },
-    status: async (userId) =>
-      Promise.all(
-        RATE_LIMITED_ACTIONS.map(async (action) => {
-          const limit = deps.limits[action];
-          const res = await limiterFor(action).get(userId);
-          return {
-            action,
-            limit,
-            remaining: res ? Math.max(0, limit - res.consumedPoints) : limit,
-            resetAt: new Date(Date.now() + (res?.msBeforeNext ?? 0)),
-          };
-        }),
-      ),
+    settled: async () => {
+      while (syncing) await syncing;
+    },
+    consume: async (action, key) => {
+      if (!deps.limits.enabled) return;
+      const window = windowOf(now());
+      const id = `${action}\u0000${key}`;
+      const entry = localFor(id, window);
+      if (redisReady()) {
+        let allowed: boolean | null = null;
+        try {
+          ({ allowed } = await callRedis(action, key, entry, window, 1));
+        } catch {
+          // Redis failed or timed out: it may or may not have counted this call; decide locally below
+          // (if it did count it, the later sync counts it twice: stricter, never looser).
+        }
+        if (allowed !== null) {
+          if (!allowed) refuse(action, window);
+          entry.total += 1;
+          sync(false);
+          return;
+        }
+      }
+      if (entry.total >= localBudget(action)) refuse(action, window);
+      entry.total += 1;
+      entry.unsynced += 1;
+      dirty.add(id);
+    },
+    status: async (userId) => {
+      const window = windowOf(now());
+      const resetAt = new Date(windowEnd(window));
+      let counts: (string | null)[] | null = null;
+      if (redisReady()) {
+        try {
+          counts = await redis!.mget(USER_WRITE_ACTIONS.map((a) => counterKey(a, userId, window)));
+          breaker.success();
+        } catch {
+          breaker.failure();
+        }
+      }
+      return USER_WRITE_ACTIONS.map((action, i) => {
+        const limit = limitOf(action);
+        const entry = local.get(`${action}\u0000${userId}`);
+        const mine = entry && entry.window === window ? entry : null;
+        const used = counts
+          ? Number(counts[i] ?? 0) + (mine?.unsynced ?? 0)
+          : (mine?.total ?? 0) + limit - localBudget(action);
+        return { action, limit, remaining: Math.max(0, Math.min(limit, limit - used)), resetAt };
+      });
+    },
   };
 }

@@ -524,7 +524,8 @@ describe('learning_policy_report', () => {
       { userId: w.user, listingId: home, source: 'SIMILAR', propensity: 0.5, reward: 1 },
       { userId: w.user, listingId: home, source: 'SIMILAR', propensity: 0.5 },
       { userId: w.bob, listingId: away, source: 'SIMILAR', propensity: 0.8, reward: 0.5 },
-      { userId: null, listingId: away, source: 'POPULAR', propensity: 0.25, reward: 0 },
+      // Anonymous: never rewardable, left out of the report (issue 13, item 6).
+      { userId: null, listingId: away, source: 'POPULAR', propensity: 0.25 },
       // Before p_since: left out.
       { userId: w.user, listingId: away, source: 'POPULAR', propensity: 0.25, reward: 1, ago: '2 days' },
       {
@@ -542,7 +543,6 @@ describe('learning_policy_report', () => {
     for (const e of events) await insertImpression(c, e);
   };
   const expected = (w: World): ReportLine[] => [
-    ['epsilon-greedy', '', '', 'POPULAR', [1, 0, 0, 4, 0, 16, 0, 0]],
     ['epsilon-greedy', '', '', 'SIMILAR', [3, 2, 1.5, 5.25, 2.625, 9.5625, 4.78125, 4.390625]],
     ['epsilon-greedy', 'ranker', 'b', 'SIMILAR', [1, 0, 0, 1, 0, 1, 0, 0]],
     ['thompson', '', '', `POPULAR:${w.away}`, [1, 0, 0, 10, 0, 100, 0, 0]],

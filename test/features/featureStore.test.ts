@@ -54,7 +54,14 @@ describe('feature store: Redis in front of the SQL feature functions', () => {
   const harnesses: InProcess[] = [];
 
   const harness = (env: Record<string, string> = {}): InProcess => {
-    const h = createInProcess(db, { REDIS_URL: testRedisUrl, REDIS_KEY_PREFIX: prefix, ...env });
+    // These tests count every Redis command and key under the prefix: the read rate limits (which also
+    // keep their counters in Redis, tested in test/http/clientRateLimit.test.ts) are off here.
+    const h = createInProcess(db, {
+      REDIS_URL: testRedisUrl,
+      REDIS_KEY_PREFIX: prefix,
+      RATE_LIMITS_ENABLED: 'false',
+      ...env,
+    });
     harnesses.push(h);
     return h;
   };

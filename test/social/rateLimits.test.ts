@@ -119,6 +119,8 @@ describe('per-user rate limits on likes', () => {
       ['FOLLOW', 60, 60],
       ['INTEREST', 60, 60],
       ['SIGNAL', 600, 600],
+      ['HIDE', 60, 60],
+      ['FEEDBACK', 300, 300],
     ]);
   });
 
@@ -151,7 +153,10 @@ describe('per-user rate limits on likes', () => {
     const viewer = (await insertUsers(db.pool, 1))[0]!;
     for (let i = 0; i < LIMIT; i += 1) dataOf(await like(h, viewer, i));
     expectErrorCode(await like(h, viewer, LIMIT), 'RATE_LIMITED');
-    const key = `rl:v1:like:${viewer.userId}`;
+    const keys = await redis.redis.keys(`${redis.prefix}rl:v2:like:${viewer.userId}:*`);
+    expect(keys).toHaveLength(1);
+    // KEYS returns full names; the client would prefix them again.
+    const key = keys[0]!.slice(redis.prefix.length);
     const ttl = await redis.redis.pttl(key);
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(WINDOW_MS);
@@ -172,8 +177,8 @@ describe('per-user rate limits on likes', () => {
     expect(await likeBudget(one, viewer)).toMatchObject({ remaining: 0 });
   });
 
-  it('with Redis down the in-process insurance limiter still refuses past the limit, quickly, per instance', async () => {
-    const down = harness({ REDIS_URL: 'redis://127.0.0.1:1' });
+  it('with Redis down each instance allows ⌊limit / RATE_LIMIT_EXPECTED_INSTANCES⌋ on its own, quickly', async () => {
+    const down = harness({ REDIS_URL: 'redis://127.0.0.1:1', RATE_LIMIT_EXPECTED_INSTANCES: '1' });
     const viewer = (await insertUsers(db.pool, 1))[0]!;
     const started = performance.now();
     for (let i = 0; i < LIMIT; i += 1) dataOf(await like(down, viewer, i));
@@ -186,8 +191,13 @@ describe('per-user rate limits on likes', () => {
     expect(await rateLimitedCount(down)).toBe(1);
     expect(await likeBudget(down, viewer)).toMatchObject({ remaining: 0 });
     // Nothing reached the shared Redis; another instance without Redis has its own budget.
-    expect(await redis.redis.exists(`rl:v1:like:${viewer.userId}`)).toBe(0);
-    const alsoDown = harness({ REDIS_URL: 'redis://127.0.0.1:1' });
+    expect(await redis.redis.keys(`${redis.prefix}rl:v2:like:${viewer.userId}:*`)).toEqual([]);
+    const alsoDown = harness({ REDIS_URL: 'redis://127.0.0.1:1', RATE_LIMIT_EXPECTED_INSTANCES: '1' });
     expect(dataOf(await like(alsoDown, viewer, LIMIT)).likeListing.changed).toBe(true);
+    // Expecting 3 instances, one alone allows ⌊3 / 3⌋ = 1.
+    const third = harness({ REDIS_URL: 'redis://127.0.0.1:1', RATE_LIMIT_EXPECTED_INSTANCES: '3' });
+    const other = (await insertUsers(db.pool, 1))[0]!;
+    dataOf(await like(third, other, 0));
+    expectErrorCode(await like(third, other, 1), 'RATE_LIMITED');
   });
 });
