@@ -50,14 +50,18 @@ export const relationPrivileges: Record<string, RelationRow> = {
   marketplace_listings: { rls: true, app: 'Siu-', service: 'S---', worker: 'S-u-' },
   ops_audit: { rls: true, app: 'SI--', service: '----', worker: '-I--' },
   ops_backfills: { rls: true, app: 'SIU-', service: '----', worker: '----' },
-  profiles: { rls: true, app: 'SiuD', service: 'S---', worker: '----' },
+  // The worker reads profiles(user_id, embedding) only, to measure the profiles vector index's recall.
+  profiles: { rls: true, app: 'SiuD', service: 'S---', worker: 's---' },
   public_comments: { rls: false, app: 'S---', service: '----', worker: '----' },
   public_profiles: { rls: false, app: 'S---', service: '----', worker: '----' },
   user_interests: { rls: true, app: 'SiuD', service: 'S---', worker: '----' },
+  // The app writes it only under an admin identity (RLS); the worker for its rebuild/recall tasks.
+  vector_index_state: { rls: true, app: 'SIU-', service: '----', worker: 'SIU-' },
   vw_discovery_queue_health: { rls: false, app: 'S---', service: '----', worker: 'S---' },
   vw_events_queue_health: { rls: false, app: 'S---', service: '----', worker: 'S---' },
   vw_gap_severity: { rls: false, app: 'S---', service: '----', worker: 'S---' },
   vw_kernel_slos: { rls: false, app: 'S---', service: '----', worker: '----' },
+  vw_table_bloat: { rls: false, app: 'S---', service: '----', worker: '----' },
 };
 
 /** Functions by identity signature (regprocedure), with the roles that may execute them. */
@@ -83,6 +87,7 @@ export const functionExecute: Record<string, MatrixRole[]> = {
   'learning_policy_report(timestamp with time zone)': ['service'],
   'listing_features(integer[])': ['service'],
   'ops_alert_values()': ['app'],
+  'rebuild_ivfflat_index(text,integer)': ['worker'],
   'recently_served_listings(uuid,interval,text)': ['service'],
   'recompute_profile_embedding(uuid)': ['app', 'worker'],
   'record_learning_reward(uuid,double precision)': ['app', 'service'],

@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
+import { migrateUrl } from '../../src/db/migrator.js';
 import { startGateway, type Gateway } from '../../src/server/gateway.js';
 import { loggerOptions } from '../../src/server/logger.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
@@ -61,6 +62,9 @@ describe('/metrics: a port of its own in production (METRICS_PORT)', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
+    // A clone has the default database ACL (TEMP for PUBLIC); the migrator takes TEMP away, as it does
+    // on every real database it migrates, and a production gateway refuses to start without that.
+    await migrateUrl(db.url);
     await seedHttpFixtures(db.pool, 'mport');
     productionUrl = await gatewayLoginUrl(db);
   });
