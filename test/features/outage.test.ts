@@ -54,6 +54,9 @@ describe('feature store while Redis is unreachable, paused or stopped', () => {
         REDIS_COMMAND_TIMEOUT_MS: String(COMMAND_TIMEOUT_MS),
         FEATURE_BREAKER_FAILURES: String(BREAKER_FAILURES),
         FEATURE_BREAKER_OPEN_MS: String(BREAKER_OPEN_MS),
+        // The subject is the feature cache; the feed's rate limit (its own breaker and fallback budget
+        // while Redis is away) is proven in test/process/rateLimitOutage.test.ts.
+        RATE_LIMITS_ENABLED: 'false',
       },
       { captureLogs: true },
     );

@@ -180,12 +180,22 @@ describe.skipIf(!ownPostgresAvailable())('Postgres stopping and starting under l
       for (const listingId of listings[user] ?? []) {
         if (!running) return;
         const attempt = { user, listingId, key: `outage-${user}-${listingId}` };
-        const { outcome } = await post('write', tokens[user] ?? '', likeQuery, {
-          id: String(listingId),
-          key: attempt.key,
-        });
-        if (outcome.ok) acknowledged.set(attempt.key, attempt);
-        else failedWrites.push(attempt);
+        // A client that was told UNAVAILABLE retries the same write with the same key until it is
+        // acknowledged (how the Retry-After contract is meant to be used); fast refusals during the
+        // outage must not use up the writer's listings before Postgres is back.
+        for (;;) {
+          const { outcome } = await post('write', tokens[user] ?? '', likeQuery, {
+            id: String(listingId),
+            key: attempt.key,
+          });
+          if (outcome.ok) {
+            acknowledged.set(attempt.key, attempt);
+            break;
+          }
+          if (!failedWrites.includes(attempt)) failedWrites.push(attempt);
+          if (!running) return;
+          await sleep(50);
+        }
       }
     };
     const reader = async (user: number) => {
