@@ -2,7 +2,13 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { migrateUrl, migrationStatus } from '../src/db/migrator.js';
-import { BENCH_DATABASE, redact, type BenchSettings } from './settings.js';
+import {
+  BENCH_DATABASE,
+  BENCH_GATEWAY_LOGIN,
+  BENCH_WORKER_LOGIN,
+  redact,
+  type BenchSettings,
+} from './settings.js';
 
 export interface DatasetInfo {
   /** What this run did to get the database: reused / created+seeded, and why. */
@@ -119,6 +125,26 @@ async function recreateAndSeed(settings: BenchSettings): Promise<number> {
 }
 
 /**
+ * The production-style logins of the bench's processes: LOGIN, a member of one application role and
+ * nothing else (roles are cluster-wide; the migrations create lodestar_app and lodestar_worker).
+ */
+export async function ensureBenchLogins(ownerUrl: string): Promise<void> {
+  await withClient(ownerUrl, async (client) => {
+    for (const [login, role] of [
+      [BENCH_GATEWAY_LOGIN, 'lodestar_app'],
+      [BENCH_WORKER_LOGIN, 'lodestar_worker'],
+    ] as const) {
+      const { rowCount } = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [login]);
+      if (!rowCount) {
+        await client.query(
+          `CREATE ROLE ${login} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE IN ROLE ${role}`,
+        );
+      }
+    }
+  });
+}
+
+/**
  * Makes lodestar_bench ready: reuses it when it is big enough and its applied migrations match the
  * files (seeding takes ~35 s), applying any pending ones; otherwise drops, migrates and seeds it.
  * Either way learning_events is emptied, so every run starts with the same "recently served"
@@ -140,6 +166,8 @@ export async function prepareBenchDatabase(settings: BenchSettings): Promise<Dat
       const applied = await migrateUrl(settings.benchUrl);
       action = `reused (big enough), applied ${applied.join(', ')}`;
     } else if (problem === null) {
+      // Nothing pending, but migrating also re-applies the database-level grants (TEMPORARY).
+      await migrateUrl(settings.benchUrl);
       action = 'reused (migrated, big enough)';
     } else {
       console.log(`database: recreating and seeding, because ${problem}`);
@@ -147,6 +175,7 @@ export async function prepareBenchDatabase(settings: BenchSettings): Promise<Dat
       action = `created, migrated and seeded in ${seedSeconds.toFixed(1)} s (because ${problem})`;
     }
   }
+  await ensureBenchLogins(settings.benchUrl);
   const counts = await withClient(settings.benchUrl, async (client) => {
     await client.query('TRUNCATE learning_events');
     return countRows(client);

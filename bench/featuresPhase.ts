@@ -113,7 +113,7 @@ async function countModes(
     `features: counting Redis commands and SQL statements over ${COUNT_REQUESTS} requests per mode`,
   );
   const perRequest: FeatureRequestCount[] = [];
-  const proxy = await startStatementProxy(settings.benchUrl);
+  const proxy = await startStatementProxy(settings.gatewayUrl);
   const monitor = await startRedisMonitor(
     settings.redisUrl ?? '',
     BENCH_REDIS_PREFIX,

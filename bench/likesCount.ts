@@ -134,7 +134,7 @@ export async function countLikeModes(
   gateways: LikesResults['gateways'],
 ): Promise<LikeRequestCount[]> {
   console.log(`likes: counting SQL statements and Redis commands over ${COUNT_REQUESTS} likes per mode`);
-  const proxy = await startStatementProxy(settings.benchUrl);
+  const proxy = await startStatementProxy(settings.gatewayUrl);
   const monitor = await startRedisMonitor(settings.redisUrl ?? '', BENCH_REDIS_PREFIX, new Set());
   const probes = { statements: proxy, redis: monitor };
   // The experiment is re-read on a timer, not per request: keep that read out of the counted window.

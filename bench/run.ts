@@ -41,7 +41,7 @@ function gatewayEnv(settings: BenchSettings): Record<string, string> {
     NODE_ENV: 'production',
     HOST: '127.0.0.1',
     LOG_LEVEL: 'warn',
-    DATABASE_URL: settings.benchUrl,
+    DATABASE_URL: settings.gatewayUrl,
     MIGRATE_ON_START: 'false',
     JWT_SECRET,
     // The load phases measure throughput from one address and a few hundred viewers: the per-client
@@ -61,7 +61,7 @@ async function countStatements(
   settings: BenchSettings,
   tokens: string[],
 ): Promise<{ counts: StatementCount[]; exit: string }> {
-  const proxy = await startStatementProxy(settings.benchUrl);
+  const proxy = await startStatementProxy(settings.gatewayUrl);
   try {
     const gateway = await startGatewayProcess(
       // The experiment is re-read on a timer, not per request: keep that read out of the counted window.

@@ -3,7 +3,15 @@
 export interface BenchSettings {
   /** Admin URL of the Postgres server; the bench uses its own database `lodestar_bench` on it. */
   adminUrl: string;
+  /** The bench database as its owner: migrations, seeding, setup and assertions. */
   benchUrl: string;
+  /**
+   * The bench database as the processes log in in production (docs/security.md "Login roles in
+   * production"): a LOGIN role that is only a member of lodestar_app (gateways) or lodestar_worker
+   * (workers). A production gateway refuses a superuser login.
+   */
+  gatewayUrl: string;
+  workerUrl: string;
   /** Measured seconds per (path × concurrency) run. */
   durationSec: number;
   /** Unmeasured seconds before each run: JIT, plan caches, pool connections. */
@@ -79,6 +87,8 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): BenchSetting
   return {
     adminUrl,
     benchUrl: bench.toString(),
+    gatewayUrl: asLogin(bench.toString(), BENCH_GATEWAY_LOGIN),
+    workerUrl: asLogin(bench.toString(), BENCH_WORKER_LOGIN),
     durationSec: number(env, 'BENCH_DURATION_SEC', 10, 1, 120),
     warmupSec: number(env, 'BENCH_WARMUP_SEC', 2, 0, 60),
     concurrencies: [1, number(env, 'BENCH_CONCURRENCY', 16, 2, 256)],
@@ -97,6 +107,18 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): BenchSetting
     workersItems: number(env, 'BENCH_WORKERS_ITEMS', 50_000, 1000, 1_000_000),
     workersSteadySec: number(env, 'BENCH_WORKERS_STEADY_SEC', 20, 5, 300),
   };
+}
+
+/** LOGIN roles the bench's gateway and worker processes connect as (created by ensureBenchLogins). */
+export const BENCH_GATEWAY_LOGIN = 'lodestar_bench_gateway';
+export const BENCH_WORKER_LOGIN = 'lodestar_bench_worker';
+
+/** The same database as another login role (no password: the bench server trusts local logins). */
+export function asLogin(url: string, login: string): string {
+  const parsed = new URL(url);
+  parsed.username = login;
+  parsed.password = '';
+  return parsed.toString();
 }
 
 /** The URL without its password, safe to print. */

@@ -5,10 +5,10 @@ import { loadConfig } from '../src/config/config.js';
 import { migrateUrl } from '../src/db/migrator.js';
 import { createSchema } from '../src/schema/index.js';
 import { createMaxAliasesRule, createMaxDepthRule, createMaxFieldsRule } from '../src/server/protection.js';
-import { withClient } from './database.js';
+import { ensureBenchLogins, withClient } from './database.js';
 import { memorySummary, startGatewayProcess } from './gatewayProcess.js';
 import { summarize, type LatencySummary } from './load.js';
-import type { BenchSettings } from './settings.js';
+import { asLogin, BENCH_GATEWAY_LOGIN, type BenchSettings } from './settings.js';
 
 /**
  * The validation phase: documents whose fragments expand enormously (the review's 1 KB document of
@@ -175,10 +175,11 @@ async function ensureDatabase(settings: BenchSettings): Promise<string> {
     if (!rowCount) await admin.query(`CREATE DATABASE ${VALIDATION_DATABASE}`);
   });
   const applied = await migrateUrl(url.toString());
+  await ensureBenchLogins(url.toString());
   console.log(
     `validation: database ${VALIDATION_DATABASE}${applied.length ? `, applied ${applied.length} migration(s)` : ' (migrated)'}`,
   );
-  return url.toString();
+  return asLogin(url.toString(), BENCH_GATEWAY_LOGIN);
 }
 
 export async function runValidationPhase(

@@ -27,9 +27,9 @@ function workerEnv(gatewayEnv: Record<string, string>, settings: BenchSettings):
   return {
     NODE_ENV: 'production',
     LOG_LEVEL: 'warn',
-    DATABASE_URL: settings.benchUrl,
+    DATABASE_URL: settings.gatewayUrl,
     JWT_SECRET: gatewayEnv.JWT_SECRET ?? '',
-    WORKER_DATABASE_URL: settings.benchUrl,
+    WORKER_DATABASE_URL: settings.workerUrl,
     WORKER_DISCOVERY: 'false',
     WORKER_MAINTENANCE: 'false',
     ...(settings.redisUrl ? { REDIS_URL: settings.redisUrl, REDIS_KEY_PREFIX: BENCH_REDIS_PREFIX } : {}),
