@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signToken } from '../../src/auth/signToken.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { insertProfile } from '../support/fixtures.js';
 import { createTestGateway, type TestGateway } from '../support/gateway.js';
 import { firstCode, postGraphQL } from '../support/http.js';
+import { startTcpProxy } from '../support/tcpProxy.js';
 
 /**
  * Issue 13, item 4: the effective role is profiles.role (cached per process for AUTH_ROLE_CACHE_MS,
@@ -183,7 +183,7 @@ describe('a role lookup that cannot reach Postgres', () => {
   beforeAll(async () => {
     db = await createTestDatabase();
     userId = await insertProfile(db.pool, { role: 'user' });
-    proxy = await startProxy(new URL(db.url));
+    proxy = await startTcpProxy(new URL(db.url));
     const proxied = new URL(db.url);
     proxied.port = String(proxy.port);
     gateway = await createTestGateway({ url: proxied.toString() }, { AUTH_ROLE_CACHE_MS: '0' });
@@ -208,32 +208,3 @@ describe('a role lookup that cannot reach Postgres', () => {
     expect(health.statusCode).toBe(200);
   });
 });
-
-/** A TCP proxy in front of Postgres; `stop` cuts every connection and refuses new ones. */
-async function startProxy(target: URL): Promise<{ port: number; stop: () => Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((inbound) => {
-    const outbound = net.connect(Number(target.port || 5432), target.hostname);
-    for (const socket of [inbound, outbound]) {
-      sockets.add(socket);
-      socket.on('error', () => undefined);
-      socket.on('close', () => sockets.delete(socket));
-    }
-    inbound.pipe(outbound).pipe(inbound);
-    inbound.on('close', () => outbound.destroy());
-    outbound.on('close', () => inbound.destroy());
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  let stopped: Promise<void> | undefined;
-  return {
-    port,
-    stop: () => {
-      stopped ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const socket of sockets) socket.destroy();
-      });
-      return stopped;
-    },
-  };
-}

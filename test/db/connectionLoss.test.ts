@@ -1,4 +1,3 @@
-import net from 'node:net';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,46 +6,20 @@ import { withIdentity } from '../../src/db/identity.js';
 import { isConnectionError, toPublicDatabaseError } from '../../src/errors/databaseErrors.js';
 import { PrismaClient } from '../../src/generated/prisma/client.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
-
-/** A TCP proxy in front of Postgres whose connections the test can cut, as a dying server would. */
-async function startProxy(
-  target: URL,
-): Promise<{ port: number; cut: () => void; close: () => Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((inbound) => {
-    const outbound = net.connect(Number(target.port || 5432), target.hostname);
-    for (const socket of [inbound, outbound]) {
-      sockets.add(socket);
-      socket.on('error', () => undefined);
-      socket.on('close', () => sockets.delete(socket));
-    }
-    inbound.pipe(outbound).pipe(inbound);
-    inbound.on('close', () => outbound.destroy());
-    outbound.on('close', () => inbound.destroy());
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address() as net.AddressInfo;
-  return {
-    port: address.port,
-    cut: () => {
-      for (const socket of sockets) socket.destroy();
-    },
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
+import { startTcpProxy, type TcpProxy } from '../support/tcpProxy.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('a checked-out client whose connection dies', () => {
   let db: TestDatabase;
-  let proxy: Awaited<ReturnType<typeof startProxy>>;
+  let proxy: TcpProxy;
   let pool: pg.Pool;
   const idleErrors: Error[] = [];
 
   beforeAll(async () => {
     db = await createTestDatabase();
     const target = new URL(db.url);
-    proxy = await startProxy(target);
+    proxy = await startTcpProxy(target);
     const proxied = new URL(db.url);
     proxied.port = String(proxy.port);
     pool = new pg.Pool({ connectionString: proxied.toString(), max: 2 });
