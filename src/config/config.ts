@@ -387,12 +387,10 @@ export const envSchema = z.object({
   ALERT_DISCOVERY_P95_AGE_SEC: int(1, 86_400 * 30)
     .default(300)
     .register(envDocs, { group: 'ops', doc: 'critical alert: discovery queue p95 age above this' }),
-  ALERT_KERNEL_P95_MS: int(1, 600_000)
-    .default(1000)
-    .register(envDocs, {
-      group: 'ops',
-      doc: "critical alert: any kernel's p95 over the last hour above this",
-    }),
+  ALERT_KERNEL_P95_MS: int(1, 600_000).default(1000).register(envDocs, {
+    group: 'ops',
+    doc: "critical alert: any kernel's p95 over the last hour above this",
+  }),
   ALERT_DISCOVERY_HIGH_RETRY: int(0, 1_000_000_000)
     .default(10)
     .register(envDocs, { group: 'ops', doc: 'critical alert: discovery items with 3+ attempts above this' }),
