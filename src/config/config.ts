@@ -8,7 +8,7 @@ import type { AlertThresholds } from '../ops/alerts.js';
 const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
 
 /** Where the process runs; production turns off developer conveniences. */
-export type AppEnv = 'development' | 'test' | 'production';
+export type AppEnv = EnvVars['NODE_ENV'];
 
 const booleanFlag = z
   .string()
@@ -68,306 +68,465 @@ const ipList = z
     'must be comma-separated IP addresses or CIDR blocks, e.g. 10.0.0.0/8,192.168.1.10',
   );
 
-const envSchema = z.object({
-  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
-  HOST: z.string().trim().min(1).default('127.0.0.1'),
-  PORT: int(0, 65535).default(4000),
-  METRICS_PORT: int(0, 65535).optional(),
-  METRICS_HOST: z.string().trim().min(1).optional(),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  DATABASE_URL: postgresUrl.optional(),
-  EMBEDDED_DATA_DIR: z.string().trim().min(1).default('.data/pglite'),
-  SEED_DEMO_DATA: booleanFlag.default(true),
-  MIGRATION_DATABASE_URL: postgresUrl.optional(),
+/** The sections of docs/configuration.md, in the order they are listed (npm run docs:config). */
+export const envGroups = {
+  server: 'Server and HTTP',
+  database: 'Database',
+  redis: 'Redis and the feature cache',
+  auth: 'Authentication',
+  graphql: 'GraphQL limits',
+  feed: 'Feed',
+  limits: 'Rate limits and quotas',
+  worker: 'Worker',
+  ops: 'Ops console and alerts',
+  flags: 'Feature flags',
+} as const;
+
+/** How docs/configuration.md lists one variable; every variable of `envSchema` has one. */
+export interface EnvVarDoc {
+  group: keyof typeof envGroups;
+  /** What it does, in Markdown. */
+  doc: string;
+  /** The default as the docs show it, when it is not the schema's own default (unset, another variable). */
+  shownDefault?: string;
+}
+
+/** The documentation of each variable, registered beside its definition. */
+export const envDocs = z.registry<EnvVarDoc>();
+
+/** Every environment variable: name, validation, default and documentation (the one source). */
+export const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development').register(envDocs, {
+    group: 'server',
+    doc: '`development`, `test` or `production` (production turns introspection, the IDE and public metrics off by default)',
+  }),
+  HOST: z
+    .string()
+    .trim()
+    .min(1)
+    .default('127.0.0.1')
+    .register(envDocs, { group: 'server', doc: 'interface to listen on (`0.0.0.0` in containers)' }),
+  PORT: int(0, 65535)
+    .default(4000)
+    .register(envDocs, { group: 'server', doc: 'HTTP port (`0` = any free port)' }),
+  METRICS_PORT: int(0, 65535).optional().register(envDocs, {
+    group: 'server',
+    doc: 'Prometheus `GET /metrics` only on this port (`0` = any); unset: on `PORT`, but none at all in production',
+  }),
+  METRICS_HOST: z.string().trim().min(1).optional().register(envDocs, {
+    group: 'server',
+    doc: 'interface of the metrics port (e.g. a private one that only Prometheus reaches)',
+    shownDefault: '`HOST`',
+  }),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default('info')
+    .register(envDocs, {
+      group: 'server',
+      doc: '`fatal` `error` `warn` `info` `debug` `trace` `silent`; logs are JSON lines on stdout',
+    }),
+  DATABASE_URL: postgresUrl.optional().register(envDocs, {
+    group: 'database',
+    doc: '`postgresql://` URL the gateway connects with; required in production (unset in development: an embedded PGlite database started by the gateway)',
+    shownDefault: 'embedded (development only)',
+  }),
+  EMBEDDED_DATA_DIR: z.string().trim().min(1).default('.data/pglite').register(envDocs, {
+    group: 'database',
+    doc: 'where the embedded database keeps its data, relative to the project folder (one gateway at a time per folder)',
+  }),
+  SEED_DEMO_DATA: booleanFlag.default(true).register(envDocs, {
+    group: 'database',
+    doc: 'embedded database: load the demo data set into an empty database at start (`false` starts empty)',
+  }),
+  MIGRATION_DATABASE_URL: postgresUrl.optional().register(envDocs, {
+    group: 'database',
+    doc: 'URL of the schema owner, for `db:migrate`, `db:seed`, `MIGRATE_ON_START`, `rebuildVectorIndex`',
+    shownDefault: '`DATABASE_URL`',
+  }),
   DATABASE_ROLE: z
     .string()
     .trim()
     .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a PostgreSQL role name such as lodestar_app')
-    .default('lodestar_app'),
-  DATABASE_POOL_MAX: int(1, 500).default(10),
-  STATEMENT_TIMEOUT_MS: int(100, 600_000).default(5000),
-  MIGRATE_ON_START: booleanFlag.default(false),
-  REDIS_URL: redisUrl.optional(),
-  REDIS_KEY_PREFIX: z.string().max(64).default('lodestar:'),
-  JWT_SECRET: z.string().min(32, 'must be at least 32 characters (HS256 secret)').optional(),
+    .default('lodestar_app')
+    .register(envDocs, {
+      group: 'database',
+      doc: 'role the gateway `SET`s on every connection, so row-level security applies; the login must be a member of it',
+    }),
+  DATABASE_POOL_MAX: int(1, 500)
+    .default(10)
+    .register(envDocs, { group: 'database', doc: 'connections per gateway process' }),
+  STATEMENT_TIMEOUT_MS: int(100, 600_000).default(5000).register(envDocs, {
+    group: 'database',
+    doc: 'per-statement timeout on gateway connections; a timeout is a `TIMEOUT` error',
+  }),
+  MIGRATE_ON_START: booleanFlag.default(false).register(envDocs, {
+    group: 'database',
+    doc: 'apply pending migrations at start instead of refusing to serve',
+  }),
+  REDIS_URL: redisUrl.optional().register(envDocs, {
+    group: 'redis',
+    doc: '`redis://` or `rediss://`; unset = run without Redis (degraded mode)',
+  }),
+  REDIS_KEY_PREFIX: z
+    .string()
+    .max(64)
+    .default('lodestar:')
+    .register(envDocs, { group: 'redis', doc: 'prefix of every Redis key' }),
+  JWT_SECRET: z
+    .string()
+    .min(32, 'must be at least 32 characters (HS256 secret)')
+    .optional()
+    .register(envDocs, { group: 'auth', doc: 'HS256 secret (32+ characters); set this or `JWT_JWKS_URL`' }),
   JWT_JWKS_URL: z
     .string()
     .trim()
     .refine((v) => /^https?:\/\//.test(v) && URL.canParse(v), 'must be an http(s):// URL')
-    .optional(),
-  JWT_ISSUER: z.string().trim().min(1).default('lodestar'),
-  JWT_AUDIENCE: z.string().trim().min(1).default('lodestar'),
-  JWT_CLOCK_TOLERANCE_SEC: int(0, 300).default(30),
-  JWT_SERVICE_AUDIENCE: z.string().trim().min(1).default('lodestar-service'),
-  AUTH_ROLE_CACHE_MS: int(0, 30_000).default(2000),
-  GRAPHQL_INTROSPECTION: booleanFlag.optional(),
-  GRAPHQL_IDE: booleanFlag.optional(),
-  GRAPHQL_MAX_DEPTH: int(1, 100).default(12),
-  GRAPHQL_MAX_ALIASES: int(0, 1000).default(30),
-  GRAPHQL_MAX_TOKENS: int(10, 100_000).default(3000),
-  GRAPHQL_MAX_COMPLEXITY: int(1, 1_000_000).default(5000),
-  GRAPHQL_MAX_FIELDS: int(1, 1_000_000).default(2000),
-  FEED_EPSILON: zeroToOne.default(0.1),
-  FEED_POLICY: z.enum(['epsilon_greedy', 'thompson']).default('epsilon_greedy'),
-  FEED_POSTERIOR_REFRESH_SEC: int(5, 86_400).default(60),
-  FEED_SERVED_WINDOW_MINUTES: int(0, 7 * 24 * 60).default(30),
+    .optional()
+    .register(envDocs, { group: 'auth', doc: 'JWKS URL of your identity provider (RS/ES/PS/EdDSA tokens)' }),
+  JWT_ISSUER: z
+    .string()
+    .trim()
+    .min(1)
+    .default('lodestar')
+    .register(envDocs, { group: 'auth', doc: 'required `iss` claim' }),
+  JWT_AUDIENCE: z
+    .string()
+    .trim()
+    .min(1)
+    .default('lodestar')
+    .register(envDocs, { group: 'auth', doc: 'required `aud` claim' }),
+  JWT_CLOCK_TOLERANCE_SEC: int(0, 300)
+    .default(30)
+    .register(envDocs, { group: 'auth', doc: 'accepted clock skew for `exp`/`nbf` (0–300)' }),
+  JWT_SERVICE_AUDIENCE: z.string().trim().min(1).default('lodestar-service').register(envDocs, {
+    group: 'auth',
+    doc: '`aud` of service tokens (must differ from `JWT_AUDIENCE`); see [security.md](security.md)',
+  }),
+  AUTH_ROLE_CACHE_MS: int(0, 30_000).default(2000).register(envDocs, {
+    group: 'auth',
+    doc: "how long a process reuses a user's role read from `profiles.role` (0–30000; 0 = every request)",
+  }),
+  GRAPHQL_INTROSPECTION: booleanFlag.optional().register(envDocs, {
+    group: 'graphql',
+    doc: 'allow `__schema` queries; off also leaves the "Did you mean …?" suggestions out of errors',
+    shownDefault: 'on, off in production',
+  }),
+  GRAPHQL_IDE: booleanFlag.optional().register(envDocs, {
+    group: 'graphql',
+    doc: 'serve the in-browser GraphQL IDE (GraphiQL) at `/graphiql`',
+    shownDefault: 'on, off in production',
+  }),
+  GRAPHQL_MAX_DEPTH: int(1, 100)
+    .default(12)
+    .register(envDocs, { group: 'graphql', doc: 'deepest field nesting per operation' }),
+  GRAPHQL_MAX_ALIASES: int(0, 1000)
+    .default(30)
+    .register(envDocs, { group: 'graphql', doc: 'aliased fields per document' }),
+  GRAPHQL_MAX_TOKENS: int(10, 100_000)
+    .default(3000)
+    .register(envDocs, { group: 'graphql', doc: 'lexical tokens per document (parse stops beyond it)' }),
+  GRAPHQL_MAX_COMPLEXITY: int(1, 1_000_000).default(5000).register(envDocs, {
+    group: 'graphql',
+    doc: 'cost limit: each field costs 1, list fields multiply by their page size',
+  }),
+  GRAPHQL_MAX_FIELDS: int(1, 1_000_000).default(2000).register(envDocs, {
+    group: 'graphql',
+    doc: 'fields per operation once fragments are expanded (`QUERY_TOO_COMPLEX`; [graphql-validation.md](graphql-validation.md))',
+  }),
+  FEED_EPSILON: zeroToOne.default(0.1).register(envDocs, {
+    group: 'feed',
+    doc: 'ε-greedy: probability that a slot is filled from the exploration pools (0–1)',
+  }),
+  FEED_POLICY: z.enum(['epsilon_greedy', 'thompson']).default('epsilon_greedy').register(envDocs, {
+    group: 'feed',
+    doc: 'default feed policy (`epsilon_greedy` or `thompson`) for viewers outside an active feed experiment',
+  }),
+  FEED_POSTERIOR_REFRESH_SEC: int(5, 86_400).default(60).register(envDocs, {
+    group: 'feed',
+    doc: 'Thompson sampling: how often the Beta posteriors are rebuilt from learning events',
+  }),
+  FEED_SERVED_WINDOW_MINUTES: int(0, 7 * 24 * 60)
+    .default(30)
+    .register(envDocs, {
+      group: 'feed',
+      doc: 'listings served to a viewer within this window are not served again',
+    }),
   FEED_CATEGORY_SHARE: z
     .string()
     .trim()
     .regex(/^(0?\.\d+|1(\.0+)?)$/, 'must be a share above 0 and at most 1, e.g. 0.4')
     .transform(Number)
     .refine((n) => n > 0, 'must be a share above 0 and at most 1, e.g. 0.4')
-    .default(0.4),
-  FEED_CURSOR_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
-  REDIS_COMMAND_TIMEOUT_MS: int(10, 10_000).default(100),
-  FEATURE_TTL_SEC: int(1, 7 * 24 * 3600).default(3600),
+    .default(0.4)
+    .register(envDocs, { group: 'feed', doc: 'most of one category on a page, as a share of the page' }),
+  FEED_CURSOR_SECRET: z.string().min(32, 'must be at least 32 characters').optional().register(envDocs, {
+    group: 'feed',
+    doc: 'key that signs feed cursors (32+ characters; every replica needs the same)',
+    shownDefault: '`JWT_SECRET`, else a random key per process',
+  }),
+  REDIS_COMMAND_TIMEOUT_MS: int(10, 10_000).default(100).register(envDocs, {
+    group: 'redis',
+    doc: 'every Redis command fails after this long (no offline queue, no retry), so a slow Redis never holds a request',
+  }),
+  FEATURE_TTL_SEC: int(1, 7 * 24 * 3600)
+    .default(3600)
+    .register(envDocs, {
+      group: 'redis',
+      doc: 'base TTL of cached features; each key gets TTL × uniform(1 − jitter, 1 + jitter)',
+    }),
   FEATURE_TTL_JITTER: z
     .string()
     .trim()
     .regex(/^0?\.\d+$|^0$/, 'must be a share from 0 to below 1, e.g. 0.1')
     .transform(Number)
     .refine((n) => n < 1, 'must be a share from 0 to below 1, e.g. 0.1')
-    .default(0.1),
+    .default(0.1)
+    .register(envDocs, {
+      group: 'redis',
+      doc: 'TTL jitter share (0 to below 1), so keys written together do not expire together',
+    }),
   FEATURE_EARLY_REFRESH_BETA: z
     .string()
     .trim()
     .regex(/^\d+(\.\d+)?$/, 'must be a number >= 0 (0 turns early refresh off)')
     .transform(Number)
-    .default(1),
-  FEATURE_BREAKER_FAILURES: int(1, 1000).default(3),
-  FEATURE_BREAKER_OPEN_MS: int(100, 600_000).default(2000),
-  MAX_INTERESTS: int(1, 1000).default(50),
-  WORKER_DATABASE_URL: postgresUrl.optional(),
+    .default(1)
+    .register(envDocs, {
+      group: 'redis',
+      doc: 'probabilistic early refresh near expiry (XFetch β); `0` turns it off',
+    }),
+  FEATURE_BREAKER_FAILURES: int(1, 1000).default(3).register(envDocs, {
+    group: 'redis',
+    doc: "consecutive Redis failures that open the feature cache's circuit breaker",
+  }),
+  FEATURE_BREAKER_OPEN_MS: int(100, 600_000).default(2000).register(envDocs, {
+    group: 'redis',
+    doc: 'how long the open breaker keeps requests off Redis before one probe',
+  }),
+  MAX_INTERESTS: int(1, 1000)
+    .default(50)
+    .register(envDocs, { group: 'limits', doc: 'most interests one user may have' }),
+  WORKER_DATABASE_URL: postgresUrl.optional().register(envDocs, {
+    group: 'worker',
+    doc: "the worker's (and the ops CLI's) connection; the worker's sessions switch to `WORKER_DATABASE_ROLE`",
+    shownDefault: '`MIGRATION_DATABASE_URL`, else `DATABASE_URL`',
+  }),
   WORKER_DATABASE_ROLE: z
     .string()
     .trim()
     .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a PostgreSQL role name such as lodestar_worker')
-    .default('lodestar_worker'),
-  WORKER_EVENTS: booleanFlag.default(true),
-  WORKER_DISCOVERY: booleanFlag.default(true),
-  WORKER_MAINTENANCE: booleanFlag.default(true),
-  WORKER_EVENTS_CONCURRENCY: int(1, 64).default(4),
-  WORKER_DISCOVERY_CONCURRENCY: int(1, 64).default(2),
-  WORKER_LEASE_MS: int(1000, 3_600_000).default(30_000),
-  WORKER_POLL_MS: int(50, 60_000).default(1000),
-  WORKER_METRICS_PORT: int(0, 65_535).optional(),
-  WORKER_GC_INTERVAL_SEC: int(60, 30 * 86_400).default(86_400),
-  WORKER_DECAY_INTERVAL_SEC: int(60, 30 * 86_400).default(7 * 86_400),
-  WORKER_GAP_INTERVAL_SEC: int(60, 30 * 86_400).default(3600),
-  WORKER_ANALYZE_CHECK_SEC: int(10, 86_400).default(300),
-  WORKER_ROLLOUT_CHECK_SEC: int(10, 86_400).default(60),
-  WORKER_VECTOR_INDEX_CHECK_SEC: int(60, 30 * 86_400).default(3600),
-  WORKER_VECTOR_RECALL_INTERVAL_SEC: int(60, 30 * 86_400).default(3600),
-  ALERT_DISCOVERY_P95_AGE_SEC: int(1, 86_400 * 30).default(300),
-  ALERT_KERNEL_P95_MS: int(1, 600_000).default(1000),
-  ALERT_DISCOVERY_HIGH_RETRY: int(0, 1_000_000_000).default(10),
-  ALERT_PROFILE_PCT_HAS_VEC: zeroToOne.default(0.5),
-  ALERT_LEARNING_SILENCE_SEC: int(60, 86_400 * 365).default(86_400),
-  ALERT_DEAD_TUPLE_SHARE: zeroToOne.default(0.2),
-  ALERT_DEAD_TUPLE_MIN: int(0, 1_000_000_000_000).default(1000),
-  ALERT_VECTOR_RECALL_MIN: zeroToOne.default(0.9),
-  FLAGS_REFRESH_SEC: int(1, 3600).default(5),
-  FLAGS_EVALUATION_WINDOW_SEC: int(60, 7 * 86_400).default(900),
-  FLAGS_MIN_REQUESTS: int(1, 10_000_000).default(200),
-  FLAGS_MAX_ERRORS_PER_USER: int(1, 10_000_000).default(10),
-  FLAGS_MIN_AFFECTED_USERS: int(1, 1_000_000).default(5),
-  TELEMETRY_FLUSH_MS: int(100, 60_000).default(1000),
-  OPS_INDEX_BUILD_TIMEOUT_MS: int(1000, 24 * 3_600_000).default(1_800_000),
-  RATE_LIMITS_ENABLED: booleanFlag.default(true),
-  RATE_LIMIT_LIKES_PER_MIN: int(1, 100_000).default(120),
-  RATE_LIMIT_COMMENTS_PER_MIN: int(1, 100_000).default(10),
-  RATE_LIMIT_FOLLOWS_PER_MIN: int(1, 100_000).default(60),
-  RATE_LIMIT_INTERESTS_PER_MIN: int(1, 100_000).default(60),
-  RATE_LIMIT_SIGNALS_PER_MIN: int(1, 100_000).default(600),
-  RATE_LIMIT_HIDES_PER_MIN: int(1, 100_000).default(60),
-  RATE_LIMIT_FEEDBACK_PER_MIN: int(1, 100_000).default(300),
-  RATE_LIMIT_ADMIN_PER_MIN: int(1, 100_000).default(600),
-  RATE_LIMIT_EXPECTED_INSTANCES: int(1, 1000).default(2),
-  RATE_LIMIT_FEED_PER_MIN: int(1, 100_000).default(120),
-  RATE_LIMIT_READS_PER_MIN: int(1, 1_000_000).default(600),
+    .default('lodestar_worker')
+    .register(envDocs, {
+      group: 'worker',
+      doc: 'the least-privilege role the worker runs as (queues, derived columns, maintenance functions; RLS applies)',
+    }),
+  WORKER_EVENTS: booleanFlag
+    .default(true)
+    .register(envDocs, { group: 'worker', doc: 'run the events consumer in this worker process' }),
+  WORKER_DISCOVERY: booleanFlag
+    .default(true)
+    .register(envDocs, { group: 'worker', doc: 'run the discovery consumer in this worker process' }),
+  WORKER_MAINTENANCE: booleanFlag.default(true).register(envDocs, {
+    group: 'worker',
+    doc: 'run the scheduled maintenance tasks from this worker (each task still runs once per interval overall)',
+  }),
+  WORKER_EVENTS_CONCURRENCY: int(1, 64)
+    .default(4)
+    .register(envDocs, { group: 'worker', doc: 'events the events consumer works on at once' }),
+  WORKER_DISCOVERY_CONCURRENCY: int(1, 64)
+    .default(2)
+    .register(envDocs, { group: 'worker', doc: 'items the discovery consumer works on at once' }),
+  WORKER_LEASE_MS: int(1000, 3_600_000)
+    .default(30_000)
+    .register(envDocs, { group: 'worker', doc: 'lease length; running items extend it every third of it' }),
+  WORKER_POLL_MS: int(50, 60_000)
+    .default(1000)
+    .register(envDocs, { group: 'worker', doc: 'poll interval when no NOTIFY arrives (the fallback)' }),
+  WORKER_METRICS_PORT: int(0, 65_535).optional().register(envDocs, {
+    group: 'worker',
+    doc: "serve the worker's Prometheus metrics at `GET /metrics` on this port (`HOST` interface; `0` = any free port)",
+  }),
+  WORKER_GC_INTERVAL_SEC: int(60, 30 * 86_400)
+    .default(86_400)
+    .register(envDocs, {
+      group: 'worker',
+      doc: 'how often `gc_intent_signals`, `gc_learning_events` and `gc_idempotency_keys` run',
+    }),
+  WORKER_DECAY_INTERVAL_SEC: int(60, 30 * 86_400)
+    .default(7 * 86_400)
+    .register(envDocs, {
+      group: 'worker',
+      doc: 'how often interest decay runs (it decays by whole weeks, so any cadence is safe)',
+    }),
+  WORKER_GAP_INTERVAL_SEC: int(60, 30 * 86_400)
+    .default(3600)
+    .register(envDocs, {
+      group: 'worker',
+      doc: 'how often the worst gaps of `vw_gap_severity` are enqueued for discovery',
+    }),
+  WORKER_ANALYZE_CHECK_SEC: int(10, 86_400).default(300).register(envDocs, {
+    group: 'worker',
+    doc: 'how often the hot tables are checked for bulk changes and the changed ones analyzed',
+  }),
+  WORKER_ROLLOUT_CHECK_SEC: int(10, 86_400).default(60).register(envDocs, {
+    group: 'worker',
+    doc: 'how often the worker runs `evaluateRollouts` (feature flag auto-rollback)',
+  }),
+  WORKER_VECTOR_INDEX_CHECK_SEC: int(60, 30 * 86_400)
+    .default(3600)
+    .register(envDocs, {
+      group: 'worker',
+      doc: 'how often ivfflat indexes whose table grew or shrank > 2× since their build are rebuilt (pgvector lists)',
+    }),
+  WORKER_VECTOR_RECALL_INTERVAL_SEC: int(60, 30 * 86_400)
+    .default(3600)
+    .register(envDocs, {
+      group: 'worker',
+      doc: 'how often recall@20 of every vector index is measured against exact search (200 sampled vectors)',
+    }),
+  ALERT_DISCOVERY_P95_AGE_SEC: int(1, 86_400 * 30)
+    .default(300)
+    .register(envDocs, { group: 'ops', doc: 'critical alert: discovery queue p95 age above this' }),
+  ALERT_KERNEL_P95_MS: int(1, 600_000).default(1000).register(envDocs, {
+    group: 'ops',
+    doc: "critical alert: any kernel's p95 over the last hour above this",
+  }),
+  ALERT_DISCOVERY_HIGH_RETRY: int(0, 1_000_000_000)
+    .default(10)
+    .register(envDocs, { group: 'ops', doc: 'critical alert: discovery items with 3+ attempts above this' }),
+  ALERT_PROFILE_PCT_HAS_VEC: zeroToOne.default(0.5).register(envDocs, {
+    group: 'ops',
+    doc: 'warning: share of users with interests that have a profile embedding below this',
+  }),
+  ALERT_LEARNING_SILENCE_SEC: int(60, 86_400 * 365)
+    .default(86_400)
+    .register(envDocs, { group: 'ops', doc: 'warning: no learning event for longer than this' }),
+  ALERT_DEAD_TUPLE_SHARE: zeroToOne.default(0.2).register(envDocs, {
+    group: 'ops',
+    doc: "warning `table_bloat`: a hot table's dead-tuple share above this (0–1) …",
+  }),
+  ALERT_DEAD_TUPLE_MIN: int(0, 1_000_000_000_000).default(1000).register(envDocs, {
+    group: 'ops',
+    doc: '… once it has at least this many dead tuples (tiny tables never alert)',
+  }),
+  ALERT_VECTOR_RECALL_MIN: zeroToOne.default(0.9).register(envDocs, {
+    group: 'ops',
+    doc: "warning: a vector index's last measured recall@20 below this",
+  }),
+  FLAGS_REFRESH_SEC: int(1, 3600)
+    .default(5)
+    .register(envDocs, { group: 'flags', doc: 'how often each gateway re-reads feature flags' }),
+  FLAGS_EVALUATION_WINDOW_SEC: int(60, 7 * 86_400)
+    .default(900)
+    .register(envDocs, {
+      group: 'flags',
+      doc: '`evaluateRollouts` judges at most this much recent traffic (and only since the last rollout change)',
+    }),
+  FLAGS_MIN_REQUESTS: int(1, 10_000_000).default(200).register(envDocs, {
+    group: 'flags',
+    doc: 'exposed requests needed before error rate and latency are judged',
+  }),
+  FLAGS_MAX_ERRORS_PER_USER: int(1, 10_000_000).default(10).register(envDocs, {
+    group: 'flags',
+    doc: "each user's server errors count at most this many times per flag variant ([security.md](security.md))",
+  }),
+  FLAGS_MIN_AFFECTED_USERS: int(1, 1_000_000).default(5).register(envDocs, {
+    group: 'flags',
+    doc: 'distinct users with server errors needed before an error rate can roll a flag back ([security.md](security.md))',
+  }),
+  TELEMETRY_FLUSH_MS: int(100, 60_000).default(1000).register(envDocs, {
+    group: 'ops',
+    doc: 'how often kernel latency samples and flag exposure aggregates are written',
+  }),
+  OPS_INDEX_BUILD_TIMEOUT_MS: int(1000, 24 * 3_600_000)
+    .default(1_800_000)
+    .register(envDocs, {
+      group: 'ops',
+      doc: 'statement timeout of `rebuildVectorIndex` (an index build is one statement)',
+    }),
+  RATE_LIMITS_ENABLED: booleanFlag.default(true).register(envDocs, {
+    group: 'limits',
+    doc: '`false` turns the write rate limits off — only to measure their cost or in an emergency',
+  }),
+  RATE_LIMIT_LIKES_PER_MIN: int(1, 100_000).default(120).register(envDocs, {
+    group: 'limits',
+    doc: 'likes + unlikes per user per minute (all instances together)',
+  }),
+  RATE_LIMIT_COMMENTS_PER_MIN: int(1, 100_000)
+    .default(10)
+    .register(envDocs, { group: 'limits', doc: 'comments added or deleted per user per minute' }),
+  RATE_LIMIT_FOLLOWS_PER_MIN: int(1, 100_000)
+    .default(60)
+    .register(envDocs, { group: 'limits', doc: 'follows + unfollows per user per minute' }),
+  RATE_LIMIT_INTERESTS_PER_MIN: int(1, 100_000)
+    .default(60)
+    .register(envDocs, { group: 'limits', doc: 'interest changes per user per minute' }),
+  RATE_LIMIT_SIGNALS_PER_MIN: int(1, 100_000)
+    .default(600)
+    .register(envDocs, { group: 'limits', doc: 'signals per user per minute' }),
+  RATE_LIMIT_HIDES_PER_MIN: int(1, 100_000)
+    .default(60)
+    .register(envDocs, { group: 'limits', doc: '`hideListing` calls per user per minute' }),
+  RATE_LIMIT_FEEDBACK_PER_MIN: int(1, 100_000)
+    .default(300)
+    .register(envDocs, { group: 'limits', doc: '`recordFeedback` calls per user per minute' }),
+  RATE_LIMIT_ADMIN_PER_MIN: int(1, 100_000).default(600).register(envDocs, {
+    group: 'limits',
+    doc: 'admin mutations (ops actions, flags, experiments) per admin per minute, one shared budget',
+  }),
+  RATE_LIMIT_EXPECTED_INSTANCES: int(1, 1000).default(2).register(envDocs, {
+    group: 'limits',
+    doc: 'gateways sharing the limits: without Redis each allows ⌊limit / this⌋ a minute alone ([security.md](security.md))',
+  }),
+  RATE_LIMIT_FEED_PER_MIN: int(1, 100_000).default(120).register(envDocs, {
+    group: 'limits',
+    doc: '`suggestions` pages per client (user; anonymous: client address) per minute',
+  }),
+  RATE_LIMIT_READS_PER_MIN: int(1, 1_000_000).default(600).register(envDocs, {
+    group: 'limits',
+    doc: 'other costly reads (listings, search, similar, features, ops) per client per minute',
+  }),
   FEED_EXPERIMENT: z
     .string()
     .trim()
     .regex(/^[a-z0-9_.-]{1,64}$/, 'must be an experiment key (a-z, 0-9, _ . -, at most 64)')
-    .default('feed-policy'),
-  FEED_EXPERIMENT_REFRESH_SEC: int(1, 3600).default(30),
-  FEED_LIKE_ATTRIBUTION_MINUTES: int(0, 7 * 24 * 60).default(30),
-  FEED_PROFILE_RECOMPUTE_SEC: int(0, 86_400).default(60),
-  BODY_LIMIT_BYTES: int(1024, 50 * 1024 * 1024).default(1024 * 1024),
-  TRUSTED_PROXIES: ipList.default([]),
-  SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
+    .default('feed-policy')
+    .register(envDocs, {
+      group: 'feed',
+      doc: 'key of the experiment whose arms choose the feed policy while it is active',
+    }),
+  FEED_EXPERIMENT_REFRESH_SEC: int(1, 3600)
+    .default(30)
+    .register(envDocs, { group: 'feed', doc: 'how often each gateway re-reads that experiment' }),
+  FEED_LIKE_ATTRIBUTION_MINUTES: int(0, 7 * 24 * 60)
+    .default(30)
+    .register(envDocs, {
+      group: 'feed',
+      doc: 'a like within this many minutes of an impression of the listing rewards that impression',
+    }),
+  FEED_PROFILE_RECOMPUTE_SEC: int(0, 86_400).default(60).register(envDocs, {
+    group: 'feed',
+    doc: "interest drift recomputes a viewer's profile embedding at most once per this many seconds",
+  }),
+  BODY_LIMIT_BYTES: int(1024, 50 * 1024 * 1024)
+    .default(1024 * 1024)
+    .register(envDocs, { group: 'server', doc: 'largest request body (413 beyond it)' }),
+  TRUSTED_PROXIES: ipList.default([]).register(envDocs, {
+    group: 'server',
+    doc: 'IPs/CIDRs of your reverse proxies, comma-separated: only from these is `X-Forwarded-For` believed (client address)',
+    shownDefault: 'none',
+  }),
+  SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000).register(envDocs, {
+    group: 'server',
+    doc: 'how long SIGTERM/SIGINT waits for in-flight requests before exiting',
+  }),
 });
 
-export interface Config {
-  env: AppEnv;
-  host: string;
-  port: number;
-  /**
-   * Prometheus metrics. With `port` set they are served only there (GET /metrics on `host`, 0 = any
-   * free port), never on the public port; unset, development and test keep /metrics on the public
-   * port and production serves none (docs/security.md).
-   */
-  metrics: { port: number | undefined; host: string; onPublicPort: boolean };
-  logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
-  database: {
-    /**
-     * Where Postgres is; undefined = the embedded default (PGlite, started by the gateway, with its
-     * data under `embeddedDataDir`). Development only.
-     */
-    url: string | undefined;
-    migrationUrl: string | undefined;
-    embeddedDataDir: string;
-    /** Embedded mode: load the demo data set into an empty database at start. */
-    seedDemoData: boolean;
-    /** Role the gateway switches to on every connection so RLS applies. */
-    role: string;
-    poolMax: number;
-    statementTimeoutMs: number;
-    migrateOnStart: boolean;
-    /** `lodestar.*` settings every gateway session carries; SQL functions read them (current_setting). */
-    sessionSettings: Record<string, string>;
-  };
-  redis: {
-    url: string | undefined;
-    keyPrefix: string;
-    /** Every Redis command fails after this long (no offline queue), so a slow Redis never holds a request. */
-    commandTimeoutMs: number;
-  };
-  /** The queue worker (npm run worker). */
-  worker: {
-    /** Where the worker connects (the owner's URL by default); each session switches to `role`. */
-    databaseUrl: string | undefined;
-    /** The least-privilege role every worker session runs as (lodestar_worker). */
-    role: string;
-    events: { enabled: boolean; concurrency: number };
-    discovery: { enabled: boolean; concurrency: number };
-    /** Scheduled maintenance (GC, decay, gap discovery, ANALYZE); one worker runs each task per interval. */
-    maintenance: boolean;
-    leaseMs: number;
-    pollMs: number;
-    /** Serve GET /metrics on this port (0 = any free port); unset = no metrics endpoint. */
-    metricsPort: number | undefined;
-    /** How often each maintenance task runs (see MaintenanceIntervals in src/worker/maintenance.ts). */
-    intervals: {
-      gcSec: number;
-      decaySec: number;
-      gapSec: number;
-      analyzeSec: number;
-      rolloutsSec: number;
-      vectorIndexSec: number;
-      vectorRecallSec: number;
-    };
-  };
-  /** The ops console: alert thresholds and long-running actions. */
-  ops: {
-    alerts: AlertThresholds;
-    /** An index rebuild is one statement; it gets this timeout instead of the 5 s of batches. */
-    indexBuildTimeoutMs: number;
-    /** How often request telemetry (kernel latency, flag exposure) is written. */
-    telemetryFlushMs: number;
-  };
-  /** Feature flags: how often each process re-reads them, and how rollouts are judged. */
-  flags: {
-    refreshSec: number;
-    /** evaluateRollouts looks at this much recent traffic (and only since the last rollout change). */
-    evaluationWindowSec: number;
-    /** Exposed requests needed before error rate and latency are judged. */
-    minRequests: number;
-    /** Server errors counted per user and flag variant at most; one caller's flood weighs no more. */
-    maxErrorsPerUser: number;
-    /** Distinct users with server errors needed before the error rate can roll a flag back. */
-    minAffectedUsers: number;
-  };
-  /** Most interests one user may have. */
-  maxInterests: number;
-  /** Writes per user per minute, by action (shared by all instances through Redis). */
-  rateLimits: {
-    /** Off only to measure their cost (npm run bench) or in an emergency; never unlimited by accident. */
-    enabled: boolean;
-    like: number;
-    comment: number;
-    follow: number;
-    interest: number;
-    signal: number;
-    hide: number;
-    feedback: number;
-    /** Admin operations (ops actions, flags, experiments), shared. */
-    admin: number;
-    /**
-     * Gateway instances expected to share the limits: while Redis is unavailable each instance allows
-     * at most ⌊limit / expectedInstances⌋ per window on its own (docs/security.md).
-     */
-    expectedInstances: number;
-    /** suggestions pages per client (user, or anonymous client address) per minute. */
-    feed: number;
-    /** Other costly reads (search, listings, vectors) per client per minute. */
-    read: number;
-  };
-  /** The Redis-backed feature store (see src/features/featureStore.ts for each option). */
-  features: {
-    ttlSec: number;
-    ttlJitter: number;
-    earlyRefreshBeta: number;
-    breakerFailures: number;
-    breakerOpenMs: number;
-  };
-  auth: {
-    jwtSecret: string | undefined;
-    jwksUrl: string | undefined;
-    issuer: string;
-    audience: string;
-    /**
-     * The audience of service tokens (JWT_SERVICE_AUDIENCE): a token for it is a service caller; a token
-     * for `audience` is a person, whatever its role claim says. Never equal to `audience`.
-     */
-    serviceAudience: string;
-    clockToleranceSec: number;
-    /** How long a person's role read from profiles.role is reused by this process (0 = every request). */
-    roleCacheMs: number;
-  };
-  graphql: {
-    introspection: boolean;
-    /** Serve the in-browser GraphQL IDE (GraphiQL) at /graphiql. */
-    ide: boolean;
-    maxDepth: number;
-    maxAliases: number;
-    maxTokens: number;
-    maxComplexity: number;
-    /** Most field selections per operation once fragments are expanded. */
-    maxFields: number;
-    /** Leave graphql-js's "Did you mean …?" suggestions out of every error (production). */
-    hideSuggestions: boolean;
-  };
-  feed: {
-    /** Which exploration policy serves the feed. */
-    policy: 'epsilon_greedy' | 'thompson';
-    /** ε-greedy: the share of slots filled from the exploration pools. */
-    epsilon: number;
-    /** Thompson sampling: how often the posteriors are rebuilt from learning events. */
-    posteriorRefreshSec: number;
-    /** Listings served to a viewer within this many minutes are not served again. */
-    servedWindowMinutes: number;
-    /** Most of one category on a page, as a share of the page size. */
-    categoryShare: number;
-    /** Key that signs feed cursors; defaults to JWT_SECRET, else a per-process random key. */
-    cursorSecret: string | undefined;
-    /** The experiment whose arms choose each viewer's feed policy (when it exists and is active). */
-    experimentKey: string;
-    /** How often the experiment definitions are re-read from the database. */
-    experimentRefreshSec: number;
-    /** A like within this many minutes of an impression of the listing rewards that impression. */
-    likeAttributionMinutes: number;
-    /** Interest drift recomputes a viewer's profile embedding at most once per this many seconds. */
-    profileRecomputeSec: number;
-  };
-  bodyLimitBytes: number;
-  shutdownTimeoutMs: number;
-  /**
-   * Reverse proxies whose X-Forwarded-For is believed (IPs / CIDRs; Fastify trustProxy): the client
-   * address of a request is the socket peer unless the peer is one of these. Empty: never believed.
-   */
-  trustedProxies: string[];
-}
+/** The validated environment variables (the output of `envSchema`). */
+export type EnvVars = z.infer<typeof envSchema>;
+
+/** The configuration every process reads: what `configFrom` makes of the validated variables. */
+export type Config = ReturnType<typeof configFrom>;
 
 /** Thrown when the environment is invalid; `problems` has one line per bad variable. */
 export class ConfigError extends Error {
@@ -430,11 +589,36 @@ export function loadConfig(
     );
   }
   if (problems.length > 0) throw new ConfigError(problems);
+  return configFrom(e);
+}
 
+/** The one mapping from variables to configuration; its return type is `Config`. */
+function configFrom(e: EnvVars) {
+  const production = e.NODE_ENV === 'production';
+  /** `lodestar.*` settings every gateway session carries; SQL functions read them (current_setting). */
+  const sessionSettings: Record<string, string> = {
+    'lodestar.like_attribution_window': `${e.FEED_LIKE_ATTRIBUTION_MINUTES}min`,
+    'lodestar.profile_recompute_interval': `${e.FEED_PROFILE_RECOMPUTE_SEC}s`,
+  };
+  const alerts: AlertThresholds = {
+    discoveryP95AgeSec: e.ALERT_DISCOVERY_P95_AGE_SEC,
+    kernelP95Ms: e.ALERT_KERNEL_P95_MS,
+    discoveryHighRetry: e.ALERT_DISCOVERY_HIGH_RETRY,
+    profilePctHasVec: e.ALERT_PROFILE_PCT_HAS_VEC,
+    learningSilenceSec: e.ALERT_LEARNING_SILENCE_SEC,
+    deadTupleShare: e.ALERT_DEAD_TUPLE_SHARE,
+    deadTupleMin: e.ALERT_DEAD_TUPLE_MIN,
+    vectorRecallMin: e.ALERT_VECTOR_RECALL_MIN,
+  };
   return {
     env: e.NODE_ENV,
     host: e.HOST,
     port: e.PORT,
+    /**
+     * Prometheus metrics. With `port` set they are served only there (GET /metrics on `host`, 0 = any
+     * free port), never on the public port; unset, development and test keep /metrics on the public
+     * port and production serves none (docs/security.md).
+     */
     metrics: {
       port: e.METRICS_PORT,
       host: e.METRICS_HOST ?? e.HOST,
@@ -442,30 +626,44 @@ export function loadConfig(
     },
     logLevel: e.LOG_LEVEL,
     database: {
+      /**
+       * Where Postgres is; undefined = the embedded default (PGlite, started by the gateway, with its
+       * data under `embeddedDataDir`). Development only.
+       */
       url: e.DATABASE_URL,
       migrationUrl: e.MIGRATION_DATABASE_URL ?? e.DATABASE_URL,
       // Relative to the project folder, not the working directory, so every start finds the same data.
       embeddedDataDir: path.resolve(projectRoot, e.EMBEDDED_DATA_DIR),
+      /** Embedded mode: load the demo data set into an empty database at start. */
       seedDemoData: e.SEED_DEMO_DATA,
+      /** Role the gateway switches to on every connection so RLS applies. */
       role: e.DATABASE_ROLE,
       poolMax: e.DATABASE_POOL_MAX,
       statementTimeoutMs: e.STATEMENT_TIMEOUT_MS,
       migrateOnStart: e.MIGRATE_ON_START,
-      sessionSettings: {
-        'lodestar.like_attribution_window': `${e.FEED_LIKE_ATTRIBUTION_MINUTES}min`,
-        'lodestar.profile_recompute_interval': `${e.FEED_PROFILE_RECOMPUTE_SEC}s`,
-      },
+      sessionSettings,
     },
-    redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX, commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS },
+    redis: {
+      url: e.REDIS_URL,
+      keyPrefix: e.REDIS_KEY_PREFIX,
+      /** Every Redis command fails after this long (no offline queue), so a slow Redis never holds a request. */
+      commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
+    },
+    /** The queue worker (npm run worker). */
     worker: {
+      /** Where the worker connects (the owner's URL by default); each session switches to `role`. */
       databaseUrl: e.WORKER_DATABASE_URL ?? e.MIGRATION_DATABASE_URL ?? e.DATABASE_URL,
+      /** The least-privilege role every worker session runs as (lodestar_worker). */
       role: e.WORKER_DATABASE_ROLE,
       events: { enabled: e.WORKER_EVENTS, concurrency: e.WORKER_EVENTS_CONCURRENCY },
       discovery: { enabled: e.WORKER_DISCOVERY, concurrency: e.WORKER_DISCOVERY_CONCURRENCY },
+      /** Scheduled maintenance (GC, decay, gap discovery, ANALYZE); one worker runs each task per interval. */
       maintenance: e.WORKER_MAINTENANCE,
       leaseMs: e.WORKER_LEASE_MS,
       pollMs: e.WORKER_POLL_MS,
+      /** Serve GET /metrics on this port (0 = any free port); unset = no metrics endpoint. */
       metricsPort: e.WORKER_METRICS_PORT,
+      /** How often each maintenance task runs (see MaintenanceIntervals in src/worker/maintenance.ts). */
       intervals: {
         gcSec: e.WORKER_GC_INTERVAL_SEC,
         decaySec: e.WORKER_DECAY_INTERVAL_SEC,
@@ -476,29 +674,31 @@ export function loadConfig(
         vectorRecallSec: e.WORKER_VECTOR_RECALL_INTERVAL_SEC,
       },
     },
+    /** The ops console: alert thresholds and long-running actions. */
     ops: {
-      alerts: {
-        discoveryP95AgeSec: e.ALERT_DISCOVERY_P95_AGE_SEC,
-        kernelP95Ms: e.ALERT_KERNEL_P95_MS,
-        discoveryHighRetry: e.ALERT_DISCOVERY_HIGH_RETRY,
-        profilePctHasVec: e.ALERT_PROFILE_PCT_HAS_VEC,
-        learningSilenceSec: e.ALERT_LEARNING_SILENCE_SEC,
-        deadTupleShare: e.ALERT_DEAD_TUPLE_SHARE,
-        deadTupleMin: e.ALERT_DEAD_TUPLE_MIN,
-        vectorRecallMin: e.ALERT_VECTOR_RECALL_MIN,
-      },
+      alerts,
+      /** An index rebuild is one statement; it gets this timeout instead of the 5 s of batches. */
       indexBuildTimeoutMs: e.OPS_INDEX_BUILD_TIMEOUT_MS,
+      /** How often request telemetry (kernel latency, flag exposure) is written. */
       telemetryFlushMs: e.TELEMETRY_FLUSH_MS,
     },
+    /** Feature flags: how often each process re-reads them, and how rollouts are judged. */
     flags: {
       refreshSec: e.FLAGS_REFRESH_SEC,
+      /** evaluateRollouts looks at this much recent traffic (and only since the last rollout change). */
       evaluationWindowSec: e.FLAGS_EVALUATION_WINDOW_SEC,
+      /** Exposed requests needed before error rate and latency are judged. */
       minRequests: e.FLAGS_MIN_REQUESTS,
+      /** Server errors counted per user and flag variant at most; one caller's flood weighs no more. */
       maxErrorsPerUser: e.FLAGS_MAX_ERRORS_PER_USER,
+      /** Distinct users with server errors needed before the error rate can roll a flag back. */
       minAffectedUsers: e.FLAGS_MIN_AFFECTED_USERS,
     },
+    /** Most interests one user may have. */
     maxInterests: e.MAX_INTERESTS,
+    /** Writes per user per minute, by action (shared by all instances through Redis). */
     rateLimits: {
+      /** Off only to measure their cost (npm run bench) or in an emergency; never unlimited by accident. */
       enabled: e.RATE_LIMITS_ENABLED,
       like: e.RATE_LIMIT_LIKES_PER_MIN,
       comment: e.RATE_LIMIT_COMMENTS_PER_MIN,
@@ -507,11 +707,19 @@ export function loadConfig(
       signal: e.RATE_LIMIT_SIGNALS_PER_MIN,
       hide: e.RATE_LIMIT_HIDES_PER_MIN,
       feedback: e.RATE_LIMIT_FEEDBACK_PER_MIN,
+      /** Admin operations (ops actions, flags, experiments), shared. */
       admin: e.RATE_LIMIT_ADMIN_PER_MIN,
+      /**
+       * Gateway instances expected to share the limits: while Redis is unavailable each instance allows
+       * at most ⌊limit / expectedInstances⌋ per window on its own (docs/security.md).
+       */
       expectedInstances: e.RATE_LIMIT_EXPECTED_INSTANCES,
+      /** suggestions pages per client (user, or anonymous client address) per minute. */
       feed: e.RATE_LIMIT_FEED_PER_MIN,
+      /** Other costly reads (search, listings, vectors) per client per minute. */
       read: e.RATE_LIMIT_READS_PER_MIN,
     },
+    /** The Redis-backed feature store (see src/features/featureStore.ts for each option). */
     features: {
       ttlSec: e.FEATURE_TTL_SEC,
       ttlJitter: e.FEATURE_TTL_JITTER,
@@ -524,34 +732,56 @@ export function loadConfig(
       jwksUrl: e.JWT_JWKS_URL,
       issuer: e.JWT_ISSUER,
       audience: e.JWT_AUDIENCE,
+      /**
+       * The audience of service tokens (JWT_SERVICE_AUDIENCE): a token for it is a service caller; a token
+       * for `audience` is a person, whatever its role claim says. Never equal to `audience`.
+       */
       serviceAudience: e.JWT_SERVICE_AUDIENCE,
       clockToleranceSec: e.JWT_CLOCK_TOLERANCE_SEC,
+      /** How long a person's role read from profiles.role is reused by this process (0 = every request). */
       roleCacheMs: e.AUTH_ROLE_CACHE_MS,
     },
     graphql: {
       introspection: e.GRAPHQL_INTROSPECTION ?? !production,
+      /** Serve the in-browser GraphQL IDE (GraphiQL) at /graphiql. */
       ide: e.GRAPHQL_IDE ?? !production,
       maxDepth: e.GRAPHQL_MAX_DEPTH,
       maxAliases: e.GRAPHQL_MAX_ALIASES,
       maxTokens: e.GRAPHQL_MAX_TOKENS,
       maxComplexity: e.GRAPHQL_MAX_COMPLEXITY,
+      /** Most field selections per operation once fragments are expanded. */
       maxFields: e.GRAPHQL_MAX_FIELDS,
+      /** Leave graphql-js's "Did you mean …?" suggestions out of every error (production). */
       hideSuggestions: production || e.GRAPHQL_INTROSPECTION === false,
     },
     feed: {
+      /** Which exploration policy serves the feed. */
       policy: e.FEED_POLICY,
+      /** ε-greedy: the share of slots filled from the exploration pools. */
       epsilon: e.FEED_EPSILON,
+      /** Thompson sampling: how often the posteriors are rebuilt from learning events. */
       posteriorRefreshSec: e.FEED_POSTERIOR_REFRESH_SEC,
+      /** Listings served to a viewer within this many minutes are not served again. */
       servedWindowMinutes: e.FEED_SERVED_WINDOW_MINUTES,
+      /** Most of one category on a page, as a share of the page size. */
       categoryShare: e.FEED_CATEGORY_SHARE,
+      /** Key that signs feed cursors; defaults to JWT_SECRET, else a per-process random key. */
       cursorSecret: e.FEED_CURSOR_SECRET,
+      /** The experiment whose arms choose each viewer's feed policy (when it exists and is active). */
       experimentKey: e.FEED_EXPERIMENT,
+      /** How often the experiment definitions are re-read from the database. */
       experimentRefreshSec: e.FEED_EXPERIMENT_REFRESH_SEC,
+      /** A like within this many minutes of an impression of the listing rewards that impression. */
       likeAttributionMinutes: e.FEED_LIKE_ATTRIBUTION_MINUTES,
+      /** Interest drift recomputes a viewer's profile embedding at most once per this many seconds. */
       profileRecomputeSec: e.FEED_PROFILE_RECOMPUTE_SEC,
     },
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    /**
+     * Reverse proxies whose X-Forwarded-For is believed (IPs / CIDRs; Fastify trustProxy): the client
+     * address of a request is the socket peer unless the peer is one of these. Empty: never believed.
+     */
     trustedProxies: e.TRUSTED_PROXIES,
   };
 }
