@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import type { Config } from '../config/config.js';
 
 /**
- * Redis is optional: losing it degrades, never breaks (docs/architecture.md, "Redis outage"). Commands
+ * Redis is optional: losing it degrades, never breaks (docs/architecture.md#redis-outage). Commands
  * fail fast instead of queueing: no offline queue, a short command timeout, no retry, bounded reconnect
  * backoff.
  */
