@@ -1,6 +1,6 @@
 import { GraphQLError } from 'graphql';
 
-/** Stable `extensions.code` values clients may branch on (DESIGN §3). */
+/** Stable `extensions.code` values clients may branch on (docs/architecture.md#errors). */
 export type ErrorCode =
   | 'UNAUTHENTICATED'
   | 'FORBIDDEN'

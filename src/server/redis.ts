@@ -2,8 +2,9 @@ import { Redis } from 'ioredis';
 import type { Config } from '../config/config.js';
 
 /**
- * Redis is optional (DESIGN §1: losing it degrades, never breaks). Commands fail fast instead of
- * queueing: no offline queue, a short command timeout, one retry, bounded reconnect backoff.
+ * Redis is optional: losing it degrades, never breaks (docs/architecture.md#redis-outage). Commands
+ * fail fast instead of queueing: no offline queue, a short command timeout, no retry, bounded reconnect
+ * backoff.
  */
 export function createRedis(config: Config['redis'], onError: (error: Error) => void): Redis | null {
   if (!config.url) return null;
