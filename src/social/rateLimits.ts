@@ -4,7 +4,7 @@ import type { Config } from '../config/config.js';
 import type { Context } from '../context.js';
 import { createRateLimitedError } from '../errors/errors.js';
 import { createCircuitBreaker, type BreakerState } from '../features/circuitBreaker.js';
-import type { Metrics } from '../server/metrics.js';
+import type { Metrics } from '../platform/metrics.js';
 import { USER_WRITE_ACTIONS, type RateLimitedAction, type UserWriteAction } from './budgets.js';
 
 export { RATE_LIMITED_ACTIONS, type RateLimitedAction } from './budgets.js';

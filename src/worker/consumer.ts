@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { rollbackQuietly, withClient } from '../db/checkout.js';
 import { coerceError } from '../errors/errors.js';
-import type { Logger } from '../server/logger.js';
+import type { Logger } from '../platform/logger.js';
 import type { LeasedItem, LeaseQueue } from './leaseQueue.js';
 
 /**

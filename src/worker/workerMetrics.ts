@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { serveMetrics } from '../server/metricsServer.js';
+import { serveMetrics } from '../platform/metricsServer.js';
 import { QUEUES, type QueueName } from './leaseQueue.js';
 
 export type ItemOutcome = 'claimed' | 'succeeded' | 'failed' | 'lost' | 'released';

@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import type pg from 'pg';
 import { createConsumer, type Consumer, type JobHandler } from '../../src/worker/consumer.js';
 import { createLeaseQueue, QUEUES, type LeasedItem, type QueueName } from '../../src/worker/leaseQueue.js';
-import type { Logger } from '../../src/server/logger.js';
+import type { Logger } from '../../src/platform/logger.js';
 import type { Queryable } from './fixtures.js';
 
 /** Worker fixtures: queue rows, a silent logger, consumers run to a condition, the worker process. */
