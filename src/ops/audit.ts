@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { Context } from '../context.js';
+import type { Viewer } from '../auth/viewer.js';
 import { coerceError } from '../errors/errors.js';
 
 /** Who ran an admin action: a signed-in admin (GraphQL), the CLI, or the worker's schedule. */
@@ -12,7 +12,7 @@ export interface OpsActor {
   requestId: string | null;
 }
 
-export const actorOf = (ctx: Pick<Context, 'viewer' | 'requestId'>): OpsActor => ({
+export const actorOf = (ctx: { viewer: Viewer; requestId: string }): OpsActor => ({
   id: ctx.viewer.userId,
   role: ctx.viewer.role,
   requestId: ctx.requestId,
