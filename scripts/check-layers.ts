@@ -46,7 +46,17 @@ export const LAYERS: readonly Layer[] = [
   {
     name: 'domain',
     rank: 1,
-    members: ['auth/', 'feed/', 'social/', 'flags/', 'experiments/', 'features/', 'ops/', 'worker/'],
+    members: [
+      'auth/',
+      'feed/',
+      'social/',
+      'flags/',
+      'experiments/',
+      'features/',
+      'ops/',
+      'queue/',
+      'worker/',
+    ],
   },
   {
     name: 'leaves',

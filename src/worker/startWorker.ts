@@ -8,7 +8,7 @@ import { featureKeysOf } from '../features/featureKinds.js';
 import { createPool } from '../platform/pool.js';
 import { createRedis } from '../platform/redis.js';
 import { createEventHandler, handleDiscovery, type InvalidateFeatures } from './handlers.js';
-import { createLeaseQueue, QUEUES, type QueueName } from './leaseQueue.js';
+import { createLeaseQueue, QUEUES, type QueueName } from '../queue/leaseQueue.js';
 import { defaultMaintenanceTasks, runDueMaintenance } from './maintenance.js';
 import { createWorkerMetrics } from './workerMetrics.js';
 import { rolloutSettingsOf } from '../flags/evaluateRollouts.js';

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import type pg from 'pg';
 import { createConsumer, type Consumer, type JobHandler } from '../../src/worker/consumer.js';
-import { createLeaseQueue, QUEUES, type LeasedItem, type QueueName } from '../../src/worker/leaseQueue.js';
+import { createLeaseQueue, QUEUES, type LeasedItem, type QueueName } from '../../src/queue/leaseQueue.js';
 import type { Logger } from '../../src/platform/logger.js';
 import type { Queryable } from './fixtures.js';
 
