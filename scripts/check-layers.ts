@@ -10,14 +10,18 @@
  *   rank  layer         modules
  *   ----  ------------  ---------------------------------------------------------------------------
  *   6     entry         main.ts
- *   5     server        server/ (HTTP: Fastify, Apollo, plugins, IDE, health, /metrics)
+ *   5     server        server/ (HTTP: Fastify, Apollo, plugins, IDE, health)
  *   4     schema        schema/, builder.ts (Pothos types; the GraphQL surface)
  *   3     resolvers     resolvers/ (parse arguments, call one domain function)
  *   2     context       context.ts, loaders/ (the per-request GraphQL Context)
- *   1     domain        auth/, feed/, social/, flags/, experiments/, features/, ops/, worker/
- *   0     leaves        db/, platform/, errors/, validation/, config/, random/, generated/
+ *   1     domain        auth/, feed/, social/, flags/, experiments/, features/, ops/, queue/, worker/,
+ *                       db/seed/ (demo data: written through domain functions, so above them)
+ *   0     leaves        db/, platform/ (logger, metrics, redis, pg pools), errors/, validation/, config/,
+ *                       random/, generated/
  *
- * Tests (*.test.ts) are not part of the graph: they may import anything.
+ * A module belongs to the most specific member that matches it (db/seed/x.ts: db/seed/, not db/); the
+ * folder graph has one node per member. Tests (*.test.ts) may import anything and src/generated/ is
+ * not read: neither is part of the graph.
  *
  * Usage: tsx scripts/check-layers.ts [--quiet]   — exits 1 on any cycle or back-up import.
  */
@@ -56,6 +60,7 @@ export const LAYERS: readonly Layer[] = [
       'ops/',
       'queue/',
       'worker/',
+      'db/seed/',
     ],
   },
   {
@@ -65,11 +70,21 @@ export const LAYERS: readonly Layer[] = [
   },
 ];
 
-function layerOf(rel: string): Layer | undefined {
-  return LAYERS.find((layer) =>
-    layer.members.some((member) => (member.endsWith('/') ? rel.startsWith(member) : rel === member)),
-  );
+const matches = (rel: string, member: string): boolean =>
+  member.endsWith('/') ? rel.startsWith(member) : rel === member;
+
+/** The most specific member a module belongs to (db/seed/ wins over db/), with its layer. */
+function memberOf(rel: string): { member: string; layer: Layer } | undefined {
+  let best: { member: string; layer: Layer } | undefined;
+  for (const layer of LAYERS) {
+    for (const member of layer.members) {
+      if (matches(rel, member) && (!best || member.length > best.member.length)) best = { member, layer };
+    }
+  }
+  return best;
 }
+
+const layerOf = (rel: string): Layer | undefined => memberOf(rel)?.layer;
 
 function listSources(dir: string): string[] {
   const out: string[] = [];
@@ -215,8 +230,8 @@ function shortestLoop(
 const components = stronglyConnected(graph);
 const cycles = components.map((component) => shortestLoop(graph, component[0]!, new Set(component)));
 
-// Folder loops: the same, over top-level folders of src/ (a root file is its own node).
-const folderOf = (file: string): string => (file.includes('/') ? `${file.split('/')[0]!}/` : file);
+// Folder loops: the same over the members of the layer table (a folder, or a root file).
+const folderOf = (file: string): string => memberOf(file)?.member ?? file;
 const folderGraph = new Map<string, string[]>();
 for (const [from, targets] of graph) {
   const edges = folderGraph.get(folderOf(from)) ?? [];
