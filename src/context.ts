@@ -7,8 +7,8 @@ import type { FlagStore } from './flags/flagStore.js';
 import type { FeedSettings } from './feed/suggestions.js';
 import type { RateLimits } from './social/rateLimits.js';
 import type { Loaders } from './loaders/createLoaders.js';
-import type { Logger } from './server/logger.js';
-import type { Metrics } from './server/metrics.js';
+import type { Logger } from './platform/logger.js';
+import type { Metrics } from './platform/metrics.js';
 
 /** Everything a resolver may use for one request. Built once per request; never shared. */
 export interface Context {

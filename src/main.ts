@@ -2,7 +2,7 @@
 import { ConfigError, loadConfig } from './config/config.js';
 import { coerceError } from './errors/errors.js';
 import { startGateway } from './server/gateway.js';
-import { createLogger } from './server/logger.js';
+import { createLogger } from './platform/logger.js';
 
 let config;
 try {

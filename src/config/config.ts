@@ -2,7 +2,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import type { AlertThresholds } from '../ops/alerts.js';
+import type { AlertThresholds } from './alertThresholds.js';
 
 /** The project folder (src/config or dist/config are two levels below it). */
 const projectRoot = fileURLToPath(new URL('../..', import.meta.url));

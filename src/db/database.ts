@@ -1,7 +1,8 @@
 import { PrismaPg } from '@prisma/adapter-pg';
-import pg from 'pg';
+import type pg from 'pg';
 import type { Config } from '../config/config.js';
 import { PrismaClient } from '../generated/prisma/client.js';
+import { createPool } from '../platform/pool.js';
 import { createServiceDb, type ServiceDb } from './service.js';
 
 export interface Database {
@@ -14,24 +15,6 @@ export interface Database {
   close: () => Promise<void>;
 }
 
-/**
- * Every gateway connection switches to the gateway role (so RLS applies even when the login role
- * could bypass it) and gets the statement timeout that protects the pool from runaway queries.
- */
-export function connectionOptions(
-  config: Pick<Config['database'], 'role' | 'statementTimeoutMs'> &
-    Partial<Pick<Config['database'], 'sessionSettings'>>,
-  url: string,
-): string {
-  const existing = new URL(url).searchParams.get('options') ?? '';
-  const ours = [
-    `-c statement_timeout=${config.statementTimeoutMs}`,
-    `-c role=${config.role}`,
-    ...Object.entries(config.sessionSettings ?? {}).map(([key, value]) => `-c ${key}=${value}`),
-  ];
-  return [existing, ...ours].filter(Boolean).join(' ');
-}
-
 export function createDatabase(
   config: Pick<Config['database'], 'role' | 'statementTimeoutMs' | 'poolMax'> &
     Partial<Pick<Config['database'], 'sessionSettings'>> & {
@@ -41,16 +24,18 @@ export function createDatabase(
     },
   onPoolError: (error: Error) => void,
 ): Database {
-  const pool = new pg.Pool({
-    connectionString: config.url,
-    options: connectionOptions(config, config.url),
+  // Every gateway connection switches to the gateway role (so RLS applies even when the login role
+  // could bypass it) and gets the statement timeout that protects the pool from runaway queries.
+  const pool = createPool({
+    url: config.url,
+    role: config.role,
+    settings: { statement_timeout: config.statementTimeoutMs, ...config.sessionSettings },
+    applicationName: 'lodestar-gateway',
     max: config.poolMax,
     connectionTimeoutMillis: 3000,
     idleTimeoutMillis: 30_000,
-    application_name: 'lodestar-gateway',
+    onError: onPoolError,
   });
-  // An idle client losing its server connection must not crash the process.
-  pool.on('error', onPoolError);
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   const service = createServiceDb({
     url: config.url,

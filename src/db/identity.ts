@@ -1,10 +1,15 @@
 import type pg from 'pg';
-import type { Viewer } from '../auth/viewer.js';
 import type { PrismaClient } from '../generated/prisma/client.js';
 import { withTransaction } from './checkout.js';
 
+/** Who a statement runs for: any auth/viewer.ts Viewer (typed narrowly so db/ stays below auth/). */
+export interface RlsViewer {
+  userId: string | null;
+  role: string;
+}
+
 /** The RLS identity of a viewer: what the policies read via app_current_user_id()/app_current_role(). */
-export function identityOf(viewer: Viewer): { userId: string; role: string } {
+export function identityOf(viewer: RlsViewer): { userId: string; role: string } {
   return { userId: viewer.userId ?? '', role: viewer.role };
 }
 
@@ -14,7 +19,7 @@ const setIdentitySql = `SELECT set_config('lodestar.user_id', $1, true), set_con
 /** Runs raw SQL in one transaction under the viewer's RLS identity. */
 export async function withIdentity<T>(
   pool: pg.Pool,
-  viewer: Viewer,
+  viewer: RlsViewer,
   fn: (client: pg.PoolClient) => Promise<T>,
 ): Promise<T> {
   return withTransaction(pool, async (client) => {
@@ -44,7 +49,7 @@ const anonymousDefaultModels = new Set(['Listing']);
  * A Prisma client for one request: operations on user-data models run in a transaction that first
  * sets the viewer's identity, so RLS filters them; public models go straight through.
  */
-export function scopedPrisma(prisma: PrismaClient, viewer: Viewer) {
+export function scopedPrisma(prisma: PrismaClient, viewer: RlsViewer) {
   const { userId, role } = identityOf(viewer);
   return prisma.$extends({
     query: {

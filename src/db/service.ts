@@ -1,4 +1,5 @@
-import pg from 'pg';
+import type pg from 'pg';
+import { createPool } from '../platform/pool.js';
 import { withTransaction } from './checkout.js';
 
 /**
@@ -39,23 +40,20 @@ export function createServiceDb(options: {
       close: async () => undefined,
     };
   }
-  const settings = {
+  const pool = createPool({
+    url: options.url,
     role: 'lodestar_service',
-    'lodestar.role': 'service',
-    statement_timeout: String(options.statementTimeoutMs),
-    ...vectorSearchSettings,
-  };
-  const pool = new pg.Pool({
-    connectionString: options.url,
-    options: Object.entries(settings)
-      .map(([key, value]) => `-c ${key}=${value}`)
-      .join(' '),
+    settings: {
+      'lodestar.role': 'service',
+      statement_timeout: options.statementTimeoutMs,
+      ...vectorSearchSettings,
+    },
+    applicationName: 'lodestar-gateway-service',
     max: options.poolMax,
     connectionTimeoutMillis: 3000,
     idleTimeoutMillis: 30_000,
-    application_name: 'lodestar-gateway-service',
+    onError: options.onPoolError,
   });
-  pool.on('error', options.onPoolError);
   return {
     query: async <R extends pg.QueryResultRow>(text: string, values: unknown[]) =>
       (await pool.query<R>(text, values)).rows,

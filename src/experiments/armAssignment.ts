@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { coerceError } from '../errors/errors.js';
-import type { Logger } from '../server/logger.js';
+import type { Logger } from '../platform/logger.js';
 import { armForBucket, hashBucket, type Experiment, type ExperimentArm } from './experimentArms.js';
 
 /** Sticky assignments outlive any realistic experiment; an expired one is re-derived from the hash. */

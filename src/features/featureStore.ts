@@ -1,8 +1,8 @@
 import type { Redis } from 'ioredis';
 import type { ServiceDb } from '../db/service.js';
 import { coerceError } from '../errors/errors.js';
-import type { Logger } from '../server/logger.js';
-import type { Metrics } from '../server/metrics.js';
+import type { Logger } from '../platform/logger.js';
+import type { Metrics } from '../platform/metrics.js';
 import { createCircuitBreaker, type BreakerState } from './circuitBreaker.js';
 import { createMissLog, type Bypass } from './missLog.js';
 import type { FeatureKind } from './featureKinds.js';

@@ -1,4 +1,4 @@
-import type { Logger } from '../server/logger.js';
+import type { Logger } from '../platform/logger.js';
 
 /** Why a lookup did not ask Redis: not configured, not connected, breaker open, or the command failed. */
 export type Bypass = 'disabled' | 'unavailable' | 'breaker_open' | 'error';

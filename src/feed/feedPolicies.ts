@@ -10,8 +10,8 @@ import {
   type ExperimentRow,
   type FeedPolicyName,
 } from '../experiments/experimentArms.js';
-import type { Logger } from '../server/logger.js';
-import type { Metrics } from '../server/metrics.js';
+import type { Logger } from '../platform/logger.js';
+import type { Metrics } from '../platform/metrics.js';
 import { createEpsilonGreedyPolicy } from './policies/epsilonGreedy.js';
 import type { FeedPolicy } from './policies/types.js';
 import { createRefreshingThompson, type RefreshingThompson } from './thompsonRefresher.js';

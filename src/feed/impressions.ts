@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Context } from '../context.js';
+import type { Viewer } from '../auth/viewer.js';
+import type { ServiceDb } from '../db/service.js';
 import type { SlotDecision } from './policies/types.js';
 
 /**
@@ -16,7 +17,7 @@ SELECT u.* FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[]
      identity`;
 
 export async function recordImpressions(
-  ctx: Context,
+  ctx: { requestId: string; viewer: Viewer; db: { service: ServiceDb } },
   page: SlotDecision[],
   sourceOf: (decision: SlotDecision) => string,
   meta: {

@@ -1,15 +1,29 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import type { Listing } from '../generated/prisma/client.js';
-import type { Context } from '../context.js';
+import type { Viewer } from '../auth/viewer.js';
+import type { Config } from '../config/config.js';
+import type { ServiceDb } from '../db/service.js';
 import { toOutageError } from '../errors/databaseErrors.js';
 import { coerceError, createBadUserInputError } from '../errors/errors.js';
-import { MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE } from '../resolvers/pagination.js';
+import { MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE } from '../validation/pageSize.js';
 import { fetchCandidates, type Candidate, type CandidateSet, type Pool } from './candidates.js';
 import { decodeFeedCursor, encodeFeedCursor, type FeedCursor } from './feedCursor.js';
 import { recordImpressions } from './impressions.js';
 import { createRng } from './policies/random.js';
 import type { SlotDecision } from './policies/types.js';
 import type { FeedPolicies } from './feedPolicies.js';
+import type { Logger } from '../platform/logger.js';
+import type { Metrics } from '../platform/metrics.js';
+
+/** What the feed reads from one request: the slice of the GraphQL Context it uses, nothing more. */
+export interface FeedRequest {
+  requestId: string;
+  viewer: Viewer;
+  logger: Logger;
+  metrics: Pick<Metrics, 'feedFallbacks'>;
+  config: Pick<Config, 'feed'>;
+  db: { service: ServiceDb };
+}
 
 export type FallbackReason =
   'ANONYMOUS' | 'NO_PROFILE_EMBEDDING' | 'NOT_ENOUGH_CANDIDATES' | 'SIMILARITY_UNAVAILABLE';
@@ -82,7 +96,7 @@ function fillFromFallback(
 }
 
 async function candidatesFor(
-  ctx: Context,
+  ctx: FeedRequest,
   cursor: FeedCursor,
   categoryId: number | null,
   first: number,
@@ -101,12 +115,12 @@ async function candidatesFor(
 }
 
 /** Most items of one category on a page of `first`. */
-function categoryCapFor(ctx: Context, first: number): number {
+function categoryCapFor(ctx: FeedRequest, first: number): number {
   return Math.max(1, Math.ceil(first * ctx.config.feed.categoryShare));
 }
 
 export async function suggestions(
-  ctx: Context,
+  ctx: FeedRequest,
   args: { first?: number | null; after?: string | null; categoryId: number | null },
   settings: FeedSettings,
 ): Promise<SuggestionConnection> {

@@ -1,6 +1,6 @@
 import type { ServiceDb } from '../db/service.js';
 import { coerceError } from '../errors/errors.js';
-import type { Logger } from '../server/logger.js';
+import type { Logger } from '../platform/logger.js';
 import {
   posteriorsFromCounts,
   resolvePriorOptions,

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Config } from '../config/config.js';
-import type { OpsActor } from '../ops/audit.js';
+import type { OpsActor } from '../auth/actor.js';
 import { emptyBuckets, quantileOf } from './exposureStats.js';
 import { changeRollout, flagColumns, flagFromRow, type Flag, type FlagRow } from './flags.js';
 

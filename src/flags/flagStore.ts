@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { coerceError } from '../errors/errors.js';
-import type { Logger } from '../server/logger.js';
+import type { Logger } from '../platform/logger.js';
 import { flagVariant, type FlagVariant } from './flagBucket.js';
 import { listFlags, type Flag } from './flags.js';
 

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { z } from 'zod';
 import { createBadUserInputError, createNotFoundError } from '../errors/errors.js';
-import type { OpsActor } from '../ops/audit.js';
+import type { OpsActor } from '../auth/actor.js';
 
 export type FlagState = 'off' | 'rolling' | 'complete' | 'rolled_back';
 

@@ -1,32 +1,6 @@
 import type pg from 'pg';
-import { isBloated, readTableBloat, type BloatThresholds } from './tableBloat.js';
-
-/** Thresholds of the runbook's "Monitoring Alerts" (ALERT_* variables); bloat: see BloatThresholds. */
-export interface AlertThresholds extends BloatThresholds {
-  /** Critical: vw_discovery_queue_health.p95_age_sec above this. @default 300 */
-  discoveryP95AgeSec: number;
-  /** Critical: any kernel's vw_kernel_slos.p95_ms above this. @default 1000 */
-  kernelP95Ms: number;
-  /** Critical: discovery high_retry_ct above this. @default 10 */
-  discoveryHighRetry: number;
-  /** Warning: share of users with interests whose profile has an embedding below this. @default 0.5 */
-  profilePctHasVec: number;
-  /** Warning: no learning event for longer than this. @default 86400 */
-  learningSilenceSec: number;
-  /** Warning: a vector index's last measured recall@20 below this. @default 0.9 */
-  vectorRecallMin: number;
-}
-
-export const defaultAlertThresholds: AlertThresholds = {
-  discoveryP95AgeSec: 300,
-  kernelP95Ms: 1000,
-  discoveryHighRetry: 10,
-  profilePctHasVec: 0.5,
-  learningSilenceSec: 86_400,
-  deadTupleShare: 0.2,
-  deadTupleMin: 1000,
-  vectorRecallMin: 0.9,
-};
+import type { AlertThresholds } from '../config/alertThresholds.js';
+import { isBloated, readTableBloat } from './tableBloat.js';
 
 export type AlertSeverity = 'critical' | 'warning';
 

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { Config } from '../config/config.js';
 import { withIdentity } from '../db/identity.js';
-import type { OpsActor } from './audit.js';
+import type { OpsActor } from '../auth/actor.js';
 import { rolloutSettingsOf, type RolloutSettings } from '../flags/evaluateRollouts.js';
 
 /** Where and as whom ops actions run: the gateway (an admin's request) or the CLI. */

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createBadUserInputError, createNotFoundError } from '../errors/errors.js';
-import { createLeaseQueue, type QueueName } from '../worker/leaseQueue.js';
+import { createLeaseQueue, type QueueName } from '../queue/leaseQueue.js';
 import { repeatUntilShort } from './batches.js';
 import { inAdminTx, type OpsRunner } from './opsRunner.js';
 

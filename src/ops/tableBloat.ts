@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { BloatThresholds } from '../config/alertThresholds.js';
 
 /** One hot table's bloat, from pg_stat_user_tables (vw_table_bloat). */
 export interface TableBloat {
@@ -12,14 +13,6 @@ export interface TableBloat {
   vacuumCount: number;
   autovacuumCount: number;
   autovacuumEnabled: boolean;
-}
-
-/** When a table counts as bloated (ALERT_DEAD_TUPLE_SHARE, ALERT_DEAD_TUPLE_MIN). */
-export interface BloatThresholds {
-  /** A dead-tuple share above this is bloat. @default 0.2 */
-  deadTupleShare: number;
-  /** ...once the table has at least this many dead tuples, so tiny tables never alert. @default 1000 */
-  deadTupleMin: number;
 }
 
 interface BloatRow {

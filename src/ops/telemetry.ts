@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { coerceError } from '../errors/errors.js';
 import { bucketIndex, emptyBuckets } from '../flags/exposureStats.js';
 import type { FlagVariant } from '../flags/flagBucket.js';
-import type { Logger } from '../server/logger.js';
+import type { Logger } from '../platform/logger.js';
 import { isUuid } from '../validation/isUuid.js';
 
 export interface Exposure {

@@ -7,7 +7,8 @@ import {
   type Experiment,
   type ExperimentRow,
 } from '../experiments/experimentArms.js';
-import { actorOf, withAudit } from '../ops/audit.js';
+import { actorOf } from '../auth/actor.js';
+import { withAudit } from '../ops/audit.js';
 import { MUTATION_BUDGETS } from '../social/budgets.js';
 import { budgetKeyOf } from '../social/rateLimits.js';
 

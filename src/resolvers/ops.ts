@@ -10,7 +10,7 @@ import {
   type RolloutSettings,
 } from '../ops/actions.js';
 import { evaluateAlerts, type Alert } from '../ops/alerts.js';
-import { actorOf } from '../ops/audit.js';
+import { actorOf } from '../auth/actor.js';
 import { backfillProgress, type BackfillProgress } from '../ops/maintenanceActions.js';
 import { createOpsRunner, inAdminTx, type OpsRunner } from '../ops/opsRunner.js';
 import { vectorHealth as readVectorHealth, type VectorHealth } from '../ops/vectorIndexes.js';

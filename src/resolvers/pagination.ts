@@ -1,9 +1,6 @@
 import { z } from 'zod';
 import { createBadUserInputError } from '../errors/errors.js';
-
-/** Every connection pages 1..100 items; 20 when the client does not say. */
-export const MAX_PAGE_SIZE = 100;
-export const DEFAULT_PAGE_SIZE = 20;
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../validation/pageSize.js';
 
 export interface ConnectionArgs {
   first?: number | null;

@@ -1,6 +1,6 @@
 import { builder } from '../builder.js';
 import * as catalog from '../resolvers/catalog.js';
-import { MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE } from '../resolvers/pagination.js';
+import { MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE } from '../validation/pageSize.js';
 import { queryFromInfo } from '@pothos/plugin-prisma';
 import { PublicProfileRef } from './profile.js';
 

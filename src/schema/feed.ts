@@ -2,7 +2,7 @@ import { builder } from '../builder.js';
 import type { Suggestion } from '../feed/suggestions.js';
 import type { Listing } from '../generated/prisma/client.js';
 import * as feed from '../resolvers/feed.js';
-import { MAX_PAGE_SIZE } from '../resolvers/pagination.js';
+import { MAX_PAGE_SIZE } from '../validation/pageSize.js';
 import { createBadUserInputError } from '../errors/errors.js';
 import { ListingRef } from './catalog.js';
 

@@ -3,7 +3,7 @@ import type { Alert } from '../ops/alerts.js';
 import type { BackfillProgress } from '../ops/maintenanceActions.js';
 import type { EmbeddingCoverage, VectorHealth, VectorIndex } from '../ops/vectorIndexes.js';
 import * as ops from '../resolvers/ops.js';
-import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../resolvers/pagination.js';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../validation/pageSize.js';
 import { OpsRef } from './ops.js';
 
 const QueueNameEnum = builder.enumType('QueueName', {

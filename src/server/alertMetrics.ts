@@ -1,9 +1,10 @@
 import type pg from 'pg';
 import { Gauge } from 'prom-client';
 import { coerceError } from '../errors/errors.js';
-import { evaluateAlerts, type Alert, type AlertThresholds } from '../ops/alerts.js';
-import type { Logger } from './logger.js';
-import type { Metrics } from './metrics.js';
+import type { AlertThresholds } from '../config/alertThresholds.js';
+import { evaluateAlerts, type Alert } from '../ops/alerts.js';
+import type { Logger } from '../platform/logger.js';
+import type { Metrics } from '../platform/metrics.js';
 
 /** Scrapes closer together than this share one evaluation (one statement), whatever the scrapers. */
 const CACHE_MS = 10_000;

@@ -14,8 +14,8 @@ import type { Config } from '../config/config.js';
 import type { Context } from '../context.js';
 import { toClientError, toPublicDatabaseError } from '../errors/databaseErrors.js';
 import { createError, publicErrorCodes, UNAVAILABLE_RETRY_AFTER_SEC } from '../errors/errors.js';
-import type { Logger } from './logger.js';
-import { operationLabel, type Metrics } from './metrics.js';
+import type { Logger } from '../platform/logger.js';
+import { operationLabel, type Metrics } from '../platform/metrics.js';
 import {
   createMaxAliasesRule,
   createMaxDepthRule,

@@ -28,8 +28,8 @@ import { registerAlertMetrics } from './alertMetrics.js';
 import { registerTableBloatMetrics } from './tableBloatMetrics.js';
 import { readiness } from './health.js';
 import { registerIde } from './ide.js';
-import { loggerOptions, type Logger } from './logger.js';
-import type { Metrics } from './metrics.js';
+import { loggerOptions, type Logger } from '../platform/logger.js';
+import type { Metrics } from '../platform/metrics.js';
 
 /** The viewer of each request, resolved once in preHandler before Apollo runs. */
 const viewers = new WeakMap<FastifyRequest, Viewer>();

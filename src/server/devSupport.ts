@@ -5,7 +5,7 @@ import pg from 'pg';
 import { signToken } from '../auth/signToken.js';
 import type { Config } from '../config/config.js';
 import { seedDatabase } from '../db/seed/seedDatabase.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../platform/logger.js';
 
 /** The demo data set a newcomer gets on first start: a few hundred users, a few thousand listings. */
 export const demoSeed = { users: 300, listings: 3000, interests: 120, categories: 12, seed: 42 } as const;

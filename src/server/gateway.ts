@@ -9,10 +9,10 @@ import { migrateUrl, migrationStatus } from '../db/migrator.js';
 import { coerceError } from '../errors/errors.js';
 import { createApp } from './app.js';
 import { demoTokens, developmentJwtSecret, seedDemoDataIfEmpty, type DemoTokens } from './devSupport.js';
-import type { Logger } from './logger.js';
-import { createMetrics } from './metrics.js';
-import { serveMetrics, type MetricsServer } from './metricsServer.js';
-import { createRedis } from './redis.js';
+import type { Logger } from '../platform/logger.js';
+import { createMetrics } from '../platform/metrics.js';
+import { serveMetrics, type MetricsServer } from '../platform/metricsServer.js';
+import { createRedis } from '../platform/redis.js';
 
 export interface Gateway {
   app: FastifyInstance;

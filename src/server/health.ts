@@ -3,7 +3,7 @@ import { withClient } from '../db/checkout.js';
 import type { Database } from '../db/database.js';
 import { isConnectionError } from '../errors/databaseErrors.js';
 import { migrationStatus } from '../db/migrator.js';
-import { redisState, type RedisState } from './redis.js';
+import { redisState, type RedisState } from '../platform/redis.js';
 
 export interface ReadinessReport {
   ready: boolean;

@@ -2,8 +2,8 @@ import type pg from 'pg';
 import { Gauge } from 'prom-client';
 import { coerceError } from '../errors/errors.js';
 import { readTableBloat, type TableBloat } from '../ops/tableBloat.js';
-import type { Logger } from './logger.js';
-import type { Metrics } from './metrics.js';
+import type { Logger } from '../platform/logger.js';
+import type { Metrics } from '../platform/metrics.js';
 
 /** Scrapes closer together than this share one read of pg_stat_user_tables. */
 const CACHE_MS = 10_000;

@@ -4,7 +4,7 @@ import type { Context } from '../context.js';
 import type { FlagStore } from '../flags/flagStore.js';
 import { kernelOf, type Kernel } from '../ops/kernels.js';
 import type { Telemetry } from '../ops/telemetry.js';
-import type { Metrics } from './metrics.js';
+import type { Metrics } from '../platform/metrics.js';
 
 /**
  * Errors that count against a kernel's or a flag's error rate: ours, not the caller's. A caller's

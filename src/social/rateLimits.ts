@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/config.js';
-import type { Context } from '../context.js';
+import type { Viewer } from '../auth/viewer.js';
 import { createRateLimitedError } from '../errors/errors.js';
 import { createCircuitBreaker, type BreakerState } from '../features/circuitBreaker.js';
-import type { Metrics } from '../server/metrics.js';
+import type { Metrics } from '../platform/metrics.js';
 import { USER_WRITE_ACTIONS, type RateLimitedAction, type UserWriteAction } from './budgets.js';
 
 export { RATE_LIMITED_ACTIONS, type RateLimitedAction } from './budgets.js';
@@ -44,7 +44,7 @@ export interface RateLimitOptions {
  * caller by its client address (src/server/app.ts: the socket peer, or X-Forwarded-For when the peer
  * is one of TRUSTED_PROXIES).
  */
-export function budgetKeyOf(ctx: Pick<Context, 'viewer' | 'clientAddress'>): string {
+export function budgetKeyOf(ctx: { viewer: Viewer; clientAddress?: string | null }): string {
   const { viewer } = ctx;
   if (viewer.userId !== null) return viewer.userId;
   if (viewer.role === 'service') return `service:${viewer.subject}`;

@@ -1,15 +1,21 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { UserViewer } from '../auth/viewer.js';
-import type { Context } from '../context.js';
+import type { Database } from '../db/database.js';
 import { withIdentity } from '../db/identity.js';
+import type { FeatureStore } from '../features/featureStore.js';
 import {
   createBadUserInputError,
   createIdempotencyKeyInProgressError,
   createIdempotencyKeyReusedError,
 } from '../errors/errors.js';
 
-export type WriteContext = Context & { viewer: UserViewer };
+/** What a social write uses of the request: the signed-in viewer, the pool, the feature cache to invalidate. */
+export interface WriteContext {
+  viewer: UserViewer;
+  db: Pick<Database, 'pool'>;
+  features: Pick<FeatureStore, 'invalidate'>;
+}
 
 /** A mutation's first result: plain JSON, stored with the key and replayed from it. */
 export type StoredResult = object;

@@ -1,8 +1,8 @@
 import type pg from 'pg';
 import { rollbackQuietly, withClient } from '../db/checkout.js';
 import { coerceError } from '../errors/errors.js';
-import type { Logger } from '../server/logger.js';
-import type { LeasedItem, LeaseQueue } from './leaseQueue.js';
+import type { Logger } from '../platform/logger.js';
+import type { LeasedItem, LeaseQueue } from '../queue/leaseQueue.js';
 
 /**
  * Does one item's work inside the transaction that also completes it; may return what to do once that

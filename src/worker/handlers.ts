@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { vectorSearchSettings } from '../db/service.js';
 import type { JobHandler } from './consumer.js';
-import { PermanentJobError } from './leaseQueue.js';
+import { PermanentJobError } from '../queue/leaseQueue.js';
 
 /** Popularity points per engagement (a like, a comment); its removal takes them back. */
 const POPULARITY = { like: 1, comment: 2 } as const;

@@ -1,7 +1,7 @@
 // The worker process (npm run worker): queue consumers until SIGTERM/SIGINT, then a graceful drain.
 import { ConfigError, loadConfig } from '../config/config.js';
 import { coerceError } from '../errors/errors.js';
-import { createLogger } from '../server/logger.js';
+import { createLogger } from '../platform/logger.js';
 import { startWorker } from './startWorker.js';
 
 let config;

@@ -6,7 +6,7 @@ import { evaluateRollouts, type RolloutEvaluationOptions } from '../flags/evalua
 import { appendAudit } from '../ops/audit.js';
 import { gcInSteps } from '../ops/maintenanceActions.js';
 import { measureVectorRecall, rebuildOutgrownIvfflat } from '../ops/vectorRecall.js';
-import type { Logger } from '../server/logger.js';
+import type { Logger } from '../platform/logger.js';
 
 export interface MaintenanceTask {
   name: string;

@@ -2,12 +2,13 @@ import pg from 'pg';
 import type { Config } from '../config/config.js';
 import { withClient } from '../db/checkout.js';
 import { coerceError } from '../errors/errors.js';
-import type { Logger } from '../server/logger.js';
+import type { Logger } from '../platform/logger.js';
 import { createConsumer, type Consumer, type JobHandler } from './consumer.js';
 import { featureKeysOf } from '../features/featureKinds.js';
-import { createRedis } from '../server/redis.js';
+import { createPool } from '../platform/pool.js';
+import { createRedis } from '../platform/redis.js';
 import { createEventHandler, handleDiscovery, type InvalidateFeatures } from './handlers.js';
-import { createLeaseQueue, QUEUES, type QueueName } from './leaseQueue.js';
+import { createLeaseQueue, QUEUES, type QueueName } from '../queue/leaseQueue.js';
 import { defaultMaintenanceTasks, runDueMaintenance } from './maintenance.js';
 import { createWorkerMetrics } from './workerMetrics.js';
 import { rolloutSettingsOf } from '../flags/evaluateRollouts.js';
@@ -56,14 +57,15 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
     .filter((name) => config.worker[name].enabled)
     .reduce((sum, name) => sum + config.worker[name].concurrency, 0);
   const poolMax = enabledConcurrency + 2;
-  const pool = new pg.Pool({
-    connectionString: url,
-    max: poolMax,
-    application_name: 'lodestar-worker',
+  const pool = createPool({
+    url,
     // The worker's own role (not the owner's), acting as the service identity for RLS.
-    options: `-c statement_timeout=${config.database.statementTimeoutMs} -c role=${config.worker.role} -c lodestar.role=service`,
+    role: config.worker.role,
+    settings: { statement_timeout: config.database.statementTimeoutMs, 'lodestar.role': 'service' },
+    applicationName: 'lodestar-worker',
+    max: poolMax,
+    onError: (error) => logger.warn({ err: error }, 'idle worker connection lost'),
   });
-  pool.on('error', (error) => logger.warn({ err: error }, 'idle worker connection lost'));
   try {
     await ensureNoTemporaryObjects(pool, config.env === 'production', logger);
   } catch (error) {

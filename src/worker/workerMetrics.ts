@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { serveMetrics } from '../server/metricsServer.js';
-import { QUEUES, type QueueName } from './leaseQueue.js';
+import { serveMetrics } from '../platform/metricsServer.js';
+import { QUEUES, type QueueName } from '../queue/leaseQueue.js';
 
 export type ItemOutcome = 'claimed' | 'succeeded' | 'failed' | 'lost' | 'released';
 

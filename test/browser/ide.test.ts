@@ -5,8 +5,8 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTokenVerifier } from '../../src/auth/verifyToken.js';
 import { createApp } from '../../src/server/app.js';
-import { createLogger } from '../../src/server/logger.js';
-import { createMetrics } from '../../src/server/metrics.js';
+import { createLogger } from '../../src/platform/logger.js';
+import { createMetrics } from '../../src/platform/metrics.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { insertCategory, insertListing, insertProfile } from '../support/fixtures.js';
 import { createTestGateway, type TestGateway } from '../support/gateway.js';

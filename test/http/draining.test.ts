@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/server/logger.js';
+import { createLogger } from '../../src/platform/logger.js';
 import { startGateway, type Gateway } from '../../src/server/gateway.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { insertCategory } from '../support/fixtures.js';

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
 import { migrateUrl } from '../../src/db/migrator.js';
 import { startGateway, type Gateway } from '../../src/server/gateway.js';
-import { loggerOptions } from '../../src/server/logger.js';
+import { loggerOptions } from '../../src/platform/logger.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { testJwtSecret } from '../support/gateway.js';
 import { metricValue, seedHttpFixtures } from '../support/http.js';

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { handleDiscovery, handleEvent } from '../../src/worker/handlers.js';
-import { createLeaseQueue } from '../../src/worker/leaseQueue.js';
+import { createLeaseQueue } from '../../src/queue/leaseQueue.js';
 import {
   embeddingFor,
   insertCategory,

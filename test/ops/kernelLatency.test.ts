@@ -5,7 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { LATENCY_BUCKETS_MS } from '../../src/flags/exposureStats.js';
 import { kernelOf } from '../../src/ops/kernels.js';
 import { createTelemetry, type Telemetry } from '../../src/ops/telemetry.js';
-import type { Logger } from '../../src/server/logger.js';
+import type { Logger } from '../../src/platform/logger.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { insertInterest } from '../support/fixtures.js';
 import { createTestGateway, type TestGateway } from '../support/gateway.js';

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
-import { createLogger } from '../../src/server/logger.js';
+import { createLogger } from '../../src/platform/logger.js';
 import { defaultMaintenanceTasks, runDueMaintenance } from '../../src/worker/maintenance.js';
 import { insertCategory, sqlStateOf, withRollback } from '../support/fixtures.js';
 import { createTestGateway } from '../support/gateway.js';

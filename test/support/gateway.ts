@@ -16,9 +16,9 @@ import { createFlagStore } from '../../src/flags/flagStore.js';
 import { createRateLimits } from '../../src/social/rateLimits.js';
 import { createSchema } from '../../src/schema/index.js';
 import { createApp } from '../../src/server/app.js';
-import { createLogger, loggerOptions, type Logger } from '../../src/server/logger.js';
-import { createMetrics, type Metrics } from '../../src/server/metrics.js';
-import { createRedis } from '../../src/server/redis.js';
+import { createLogger, loggerOptions, type Logger } from '../../src/platform/logger.js';
+import { createMetrics, type Metrics } from '../../src/platform/metrics.js';
+import { createRedis } from '../../src/platform/redis.js';
 import type { TestDatabase } from './db.js';
 
 export const testJwtSecret = 'test-secret-test-secret-test-secret-0123456789';

@@ -3,7 +3,7 @@ import type { ExecutionResult } from 'graphql';
 import type pg from 'pg';
 import type { UserViewer, Viewer } from '../../src/auth/viewer.js';
 import type { RolloutSettings } from '../../src/ops/actions.js';
-import type { OpsActor } from '../../src/ops/audit.js';
+import type { OpsActor } from '../../src/auth/actor.js';
 import type { OpsRunner } from '../../src/ops/opsRunner.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
 import { createInProcess, type InProcess } from './gateway.js';

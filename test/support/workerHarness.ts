@@ -4,8 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import type pg from 'pg';
 import { createConsumer, type Consumer, type JobHandler } from '../../src/worker/consumer.js';
-import { createLeaseQueue, QUEUES, type LeasedItem, type QueueName } from '../../src/worker/leaseQueue.js';
-import type { Logger } from '../../src/server/logger.js';
+import { createLeaseQueue, QUEUES, type LeasedItem, type QueueName } from '../../src/queue/leaseQueue.js';
+import type { Logger } from '../../src/platform/logger.js';
 import type { Queryable } from './fixtures.js';
 
 /** Worker fixtures: queue rows, a silent logger, consumers run to a condition, the worker process. */

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createConsumer, type JobHandler } from '../../src/worker/consumer.js';
-import { createLeaseQueue, type LeasedItem, type LeaseQueue } from '../../src/worker/leaseQueue.js';
+import { createLeaseQueue, type LeasedItem, type LeaseQueue } from '../../src/queue/leaseQueue.js';
 import { startWorker } from '../../src/worker/startWorker.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { testConfig } from '../support/gateway.js';

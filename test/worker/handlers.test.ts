@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createConsumer, type JobHandler } from '../../src/worker/consumer.js';
 import { DISCOVERY_TOP_K, handleDiscovery, handleEvent } from '../../src/worker/handlers.js';
-import { createLeaseQueue } from '../../src/worker/leaseQueue.js';
+import { createLeaseQueue } from '../../src/queue/leaseQueue.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { createFeedViewer, seedFeedWorld, type FeedWorld } from '../support/feedWorld.js';
 import { insertListing } from '../support/fixtures.js';

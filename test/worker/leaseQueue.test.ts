@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createLeaseQueue, PermanentJobError, type LeasedItem } from '../../src/worker/leaseQueue.js';
+import { createLeaseQueue, PermanentJobError, type LeasedItem } from '../../src/queue/leaseQueue.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { insertCategory, insertInterest } from '../support/fixtures.js';
 import { enqueueEvents, queueRow } from '../support/workerHarness.js';
