@@ -69,7 +69,7 @@ export function rawFeedTask(
       viewer: { role: 'user', userId },
       requestId: `bench-raw-${index}`,
     } satisfies Pick<Context, 'requestId' | 'viewer'> & { db: Pick<Context['db'], 'service'> };
-    await recordImpressions(ctx as unknown as Context, page, (d) => pools.get(d.item.id) ?? d.source, {
+    await recordImpressions(ctx, page, (d) => pools.get(d.item.id) ?? d.source, {
       policy: options.policyName,
       session,
       basePosition: 0,
