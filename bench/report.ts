@@ -1,13 +1,13 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import prettier from 'prettier';
-import type { DatasetInfo } from './database.js';
-import { featuresMarkdown, type FeaturesResults } from './featuresReport.js';
-import { likesMarkdown, type LikesResults } from './likesReport.js';
-import type { LoadResult } from './load.js';
-import type { StatementCount } from './statements.js';
-import { validationMarkdown, type ValidationResults } from './validationPhase.js';
-import { workersMarkdown, type WorkersResults } from './workersReport.js';
+import type { DatasetInfo } from './shared/database.js';
+import { featuresMarkdown, type FeaturesResults } from './features/featuresReport.js';
+import { likesMarkdown, type LikesResults } from './likes/likesReport.js';
+import type { LoadResult } from './shared/load.js';
+import type { StatementCount } from './shared/statements.js';
+import { validationMarkdown, type ValidationResults } from './validation/validationPhase.js';
+import { workersMarkdown, type WorkersResults } from './workers/workersReport.js';
 
 export interface Target {
   name: string;

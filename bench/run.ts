@@ -8,21 +8,21 @@
 import os from 'node:os';
 import { signToken } from '../src/auth/signToken.js';
 import { loadConfig, type Config } from '../src/config/config.js';
-import { pickViewers, prepareBenchDatabase, type DatasetInfo } from './database.js';
-import type { FeaturesResults } from './featuresReport.js';
-import { runFeaturesPhase } from './featuresPhase.js';
-import { buildGateway, GATEWAY_ARGS, startGatewayProcess } from './gatewayProcess.js';
-import { createGraphqlClient, feedQuery } from './http.js';
-import { runLikesPhase } from './likesPhase.js';
-import type { LikesResults } from './likesReport.js';
-import { runLoadComparison } from './loadRuns.js';
+import { pickViewers, prepareBenchDatabase, type DatasetInfo } from './shared/database.js';
+import type { FeaturesResults } from './features/featuresReport.js';
+import { runFeaturesPhase } from './features/featuresPhase.js';
+import { buildGateway, GATEWAY_ARGS, startGatewayProcess } from './shared/gatewayProcess.js';
+import { createGraphqlClient, feedQuery } from './shared/http.js';
+import { runLikesPhase } from './likes/likesPhase.js';
+import type { LikesResults } from './likes/likesReport.js';
+import { runLoadComparison } from './feed/loadRuns.js';
 import { evaluateTargets, writeResults, type BenchResults } from './report.js';
-import { BENCH_REDIS_PREFIX, readSettings, type BenchSettings, COUNTING_ENV } from './settings.js';
-import { startStatementProxy } from './statementProxy.js';
-import { countPerRequest, type StatementCount } from './statements.js';
-import { runValidationPhase, type ValidationResults } from './validationPhase.js';
-import { runWorkersPhase } from './workersPhase.js';
-import type { WorkersResults } from './workersReport.js';
+import { BENCH_REDIS_PREFIX, readSettings, type BenchSettings, COUNTING_ENV } from './shared/settings.js';
+import { startStatementProxy } from './shared/statementProxy.js';
+import { countPerRequest, type StatementCount } from './shared/statements.js';
+import { runValidationPhase, type ValidationResults } from './validation/validationPhase.js';
+import { runWorkersPhase } from './workers/workersPhase.js';
+import type { WorkersResults } from './workers/workersReport.js';
 
 /** The page size of the measured query; the statement count also tries 10 and 50. */
 const FIRST = 20;

@@ -1,13 +1,18 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startGatewayProcess } from './gatewayProcess.js';
-import { createGraphqlClient } from './http.js';
+import { startGatewayProcess } from '../shared/gatewayProcess.js';
+import { createGraphqlClient } from '../shared/http.js';
 import type { LikesResults } from './likesReport.js';
 import { LIKE_MODES, likeTask, type LikeMode, type Liker, type LikesEnvs } from './likesWorkload.js';
-import type { Task } from './load.js';
-import { SCRIPT_SOURCE, startRedisMonitor, type RedisCommand, type RedisMonitor } from './redisMonitor.js';
-import { BENCH_REDIS_PREFIX, type BenchSettings, COUNTING_ENV } from './settings.js';
-import { startStatementProxy } from './statementProxy.js';
-import { labelOf, stats, transactionControl } from './statements.js';
+import type { Task } from '../shared/load.js';
+import {
+  SCRIPT_SOURCE,
+  startRedisMonitor,
+  type RedisCommand,
+  type RedisMonitor,
+} from '../shared/redisMonitor.js';
+import { BENCH_REDIS_PREFIX, type BenchSettings, COUNTING_ENV } from '../shared/settings.js';
+import { startStatementProxy } from '../shared/statementProxy.js';
+import { labelOf, stats, transactionControl } from '../shared/statements.js';
 
 /**
  * The likes phase's statements and commands per request: sequential likes on a gateway nothing else

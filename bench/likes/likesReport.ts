@@ -1,7 +1,7 @@
 import type { LikesCleanup, LikeTotals } from './likesData.js';
 import type { LikeRequestCount } from './likesCount.js';
 import type { LikeMode } from './likesWorkload.js';
-import type { LoadResult } from './load.js';
+import type { LoadResult } from '../shared/load.js';
 
 export type LikesRun = { mode: LikeMode; key: boolean; limits: boolean } & LoadResult;
 

@@ -11,7 +11,7 @@ import { startNodeProcess } from './nodeProcess.js';
  * is then its own, without the load generator, the raw-SQL pool or tsx.
  */
 
-export const projectRoot = fileURLToPath(new URL('..', import.meta.url));
+export const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
 /** The `start` script's command line, minus `node`. */
 export const GATEWAY_ARGS = ['--enable-source-maps', 'dist/main.js'];
 
