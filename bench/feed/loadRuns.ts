@@ -4,7 +4,7 @@ import { GATEWAY_ARGS, startGatewayProcess, type GatewayProcess } from '../share
 import { createGraphqlClient } from '../shared/http.js';
 import { runLoad, type LoadResult } from '../shared/load.js';
 import { createRawServicePool, rawFeedTask } from './rawSql.js';
-import type { BenchResults, HeapSnapshot } from '../report.js';
+import type { BenchResults, HeapSnapshot } from './feedReport.js';
 import { createRssSampler } from '../shared/rssSampler.js';
 import type { BenchSettings } from '../shared/settings.js';
 

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startGatewayProcess } from '../shared/gatewayProcess.js';
 import { createGraphqlClient } from '../shared/http.js';
-import type { LikesResults } from './likesReport.js';
+import type { LikeRequestCount, LikesResults } from './likesReport.js';
 import { LIKE_MODES, likeTask, type LikeMode, type Liker, type LikesEnvs } from './likesWorkload.js';
 import type { Task } from '../shared/load.js';
 import {
@@ -21,32 +21,6 @@ import { labelOf, stats, transactionControl } from '../shared/statements.js';
  */
 
 const COUNT_REQUESTS = 20;
-
-type Stats = { min: number; max: number; mean: number };
-
-/** One mode's statements and commands per request, over sequential requests. */
-export interface LikeRequestCount {
-  mode: LikeMode;
-  requests: number;
-  sql: {
-    /** Every statement, BEGIN and COMMIT included. */
-    statements: Stats;
-    withoutTransactionControl: Stats;
-    /** The first counted request's statements, in order. */
-    sequence: string[];
-    /** Summed over the requests: statement label → count. */
-    breakdown: Record<string, number>;
-  };
-  redis: {
-    /**
-     * Round trips per request: commands the gateway sent (it pipelines none of these), not counting
-     * the ones a script ran inside Redis (listed in brackets in `sequence`).
-     */
-    commands: Stats;
-    sequence: string[];
-    breakdown: Record<string, number>;
-  };
-}
 
 /** The keys a command names: EVAL/EVALSHA say how many, DEL/MGET take only keys, the rest one. */
 function keysOf(c: RedisCommand): string[] {

@@ -4,9 +4,9 @@ import type { Config } from '../../src/config/config.js';
 import { resetLearningEvents } from '../shared/database.js';
 import { memorySummary, startGatewayProcess, type GatewayProcess } from '../shared/gatewayProcess.js';
 import { createGraphqlClient } from '../shared/http.js';
-import { countLikeModes, type LikeRequestCount } from './likesCount.js';
+import { countLikeModes } from './likesCount.js';
 import { activeListings, cleanUpLikes, likeTotals, pickLikers, type LikesCleanup } from './likesData.js';
-import { likesOverheads, type LikesResults, type LikesRun } from './likesReport.js';
+import { likesOverheads, type LikeRequestCount, type LikesResults, type LikesRun } from './likesReport.js';
 import {
   createLiker,
   LIKE_MODES,
