@@ -7,27 +7,21 @@
  */
 import os from 'node:os';
 import { signToken } from '../src/auth/signToken.js';
-import { loadConfig, type Config } from '../src/config/config.js';
-import { pickViewers, prepareBenchDatabase, type DatasetInfo } from './database.js';
-import type { FeaturesResults } from './featuresReport.js';
-import { runFeaturesPhase } from './featuresPhase.js';
-import { buildGateway, GATEWAY_ARGS, startGatewayProcess } from './gatewayProcess.js';
-import { createGraphqlClient, feedQuery } from './http.js';
-import { runLikesPhase } from './likesPhase.js';
-import type { LikesResults } from './likesReport.js';
-import { runLoadComparison } from './loadRuns.js';
-import { evaluateTargets, writeResults, type BenchResults } from './report.js';
-import { BENCH_REDIS_PREFIX, readSettings, type BenchSettings, COUNTING_ENV } from './settings.js';
-import { startStatementProxy } from './statementProxy.js';
-import { countPerRequest, type StatementCount } from './statements.js';
-import { runValidationPhase, type ValidationResults } from './validationPhase.js';
-import { runWorkersPhase } from './workersPhase.js';
-import type { WorkersResults } from './workersReport.js';
+import { loadConfig } from '../src/config/config.js';
+import { runFeaturesPhase } from './features/featuresPhase.js';
+import type { FeaturesResults } from './features/featuresReport.js';
+import { runFeedPhase } from './feed/feedPhase.js';
+import type { BenchResults } from './feed/feedReport.js';
+import { runLikesPhase } from './likes/likesPhase.js';
+import type { LikesResults } from './likes/likesReport.js';
+import { writeResults } from './report.js';
+import { pickViewers, prepareBenchDatabase } from './shared/database.js';
+import { buildGateway } from './shared/gatewayProcess.js';
+import { BENCH_REDIS_PREFIX, readSettings, type BenchSettings } from './shared/settings.js';
+import { runValidationPhase, type ValidationResults } from './validation/validationPhase.js';
+import { runWorkersPhase } from './workers/workersPhase.js';
+import type { WorkersResults } from './workers/workersReport.js';
 
-/** The page size of the measured query; the statement count also tries 10 and 50. */
-const FIRST = 20;
-const COUNT_FIRSTS = [10, 50];
-const COUNT_REQUESTS = 20;
 /** Fixed so tokens signed here verify in the gateway; HS256 needs 32+ characters. */
 const JWT_SECRET = 'lodestar-bench-only-jwt-secret-0123456789';
 
@@ -50,110 +44,6 @@ function gatewayEnv(settings: BenchSettings): Record<string, string> {
     RATE_LIMIT_FEED_PER_MIN: '100000',
     ...(settings.redisUrl ? { REDIS_URL: settings.redisUrl, REDIS_KEY_PREFIX: BENCH_REDIS_PREFIX } : {}),
   };
-}
-
-/**
- * A gateway process of its own, started after the load runs, whose Postgres connections go through
- * the counting proxy; nothing else uses it while it is counted.
- */
-async function countStatements(
-  env: Record<string, string>,
-  settings: BenchSettings,
-  tokens: string[],
-): Promise<{ counts: StatementCount[]; exit: string }> {
-  const proxy = await startStatementProxy(settings.gatewayUrl);
-  try {
-    const gateway = await startGatewayProcess(
-      // The experiment is re-read on a timer, not per request: keep that read out of the counted window.
-      { ...env, DATABASE_URL: proxy.url, ...COUNTING_ENV },
-      'gateway (counting)',
-    );
-    const client = createGraphqlClient(gateway.url, 1);
-    const counts: StatementCount[] = [];
-    let exit = 'not stopped';
-    try {
-      for (const first of COUNT_FIRSTS) {
-        counts.push(await countPerRequest(proxy, client.feedTask(first, tokens), first, COUNT_REQUESTS));
-      }
-    } finally {
-      client.close();
-      exit = await gateway.stop();
-    }
-    return { counts, exit };
-  } finally {
-    await proxy.close();
-  }
-}
-
-/** The feed phase: gateway vs raw SQL at both concurrencies, statements per request, the gateway's RSS. */
-async function runFeedPhase(
-  env: Record<string, string>,
-  settings: BenchSettings,
-  context: {
-    config: Config;
-    viewers: string[];
-    tokens: string[];
-    startedAt: string;
-    loadAverageAtStart: number[];
-    dataset: DatasetInfo;
-    build: string;
-  },
-): Promise<BenchResults> {
-  const { config, viewers, tokens, startedAt, loadAverageAtStart, dataset, build } = context;
-  const { runs, rss, exit } = await runLoadComparison(env, config, settings, viewers, tokens, FIRST);
-
-  console.log(
-    `statements: ${COUNT_REQUESTS} requests each for first = ${COUNT_FIRSTS.join(', ')}, ` +
-      'counted at the Postgres wire protocol',
-  );
-  const { counts: statements, exit: countingExit } = await countStatements(env, settings, tokens);
-  for (const c of statements) {
-    console.log(
-      `  first=${c.first}: ${c.perRequest.max} max (${c.withTransactionControl.max} with tx control)`,
-    );
-  }
-
-  const [, highC] = settings.concurrencies;
-  const find = (path: string, c: number) => runs.find((r) => r.path === path && r.concurrency === c);
-  const [gwLow, rawLow, gwHigh, rawHigh] = [
-    find('gateway', 1),
-    find('raw-sql', 1),
-    find('gateway', highC),
-    find('raw-sql', highC),
-  ];
-  if (!gwLow || !rawLow || !gwHigh || !rawHigh) throw new Error('a load run is missing');
-  const round2 = (n: number) => Math.round(n * 100) / 100;
-  const partial: Omit<BenchResults, 'targets'> = {
-    date: startedAt,
-    node: process.version,
-    cpus: os.cpus().length,
-    cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
-    loadAverageAtStart,
-    dataset: { ...dataset, dimensions: 384 },
-    settings: {
-      durationSec: settings.durationSec,
-      warmupSec: settings.warmupSec,
-      viewers: viewers.length,
-      first: FIRST,
-      query: feedQuery(FIRST),
-      gatewayPoolMax: config.database.poolMax,
-      servicePoolMax: Math.max(1, Math.ceil(config.database.poolMax / 2)),
-    },
-    gateway: {
-      command: `node ${GATEWAY_ARGS.join(' ')}`,
-      build,
-      redis: settings.redisUrl ? 'with Redis' : 'without Redis',
-      exits: { load: exit, counting: countingExit },
-    },
-    runs,
-    ratios: {
-      p50GatewayOverRawAtC1: round2(gwLow.latencyMs.p50 / rawLow.latencyMs.p50),
-      throughputGatewayOverRawAtHighC: round2(gwHigh.requestsPerSec / rawHigh.requestsPerSec),
-    },
-    statements,
-    rss,
-  };
-  return { ...partial, targets: evaluateTargets(partial, highC) };
 }
 
 async function main(): Promise<number> {

@@ -23,6 +23,10 @@
  * folder graph has one node per member. Tests (*.test.ts) may import anything and src/generated/ is
  * not read: neither is part of the graph.
  *
+ * bench/ is checked the same way with a table of its own (BENCH_LAYERS): bench/shared/ at the bottom,
+ * one folder per phase above it (a phase imports shared/ and src/, never another phase), run.ts and
+ * report.ts on top; no module cycles.
+ *
  * Usage: tsx scripts/check-layers.ts [--quiet]   — exits 1 on any cycle or back-up import.
  */
 import { readdirSync, readFileSync, existsSync, statSync } from 'node:fs';
@@ -74,9 +78,12 @@ const matches = (rel: string, member: string): boolean =>
   member.endsWith('/') ? rel.startsWith(member) : rel === member;
 
 /** The most specific member a module belongs to (db/seed/ wins over db/), with its layer. */
-function memberOf(rel: string): { member: string; layer: Layer } | undefined {
+function memberOf(
+  rel: string,
+  layers: readonly Layer[] = LAYERS,
+): { member: string; layer: Layer } | undefined {
   let best: { member: string; layer: Layer } | undefined;
-  for (const layer of LAYERS) {
+  for (const layer of layers) {
     for (const member of layer.members) {
       if (matches(rel, member) && (!best || member.length > best.member.length)) best = { member, layer };
     }
@@ -282,5 +289,49 @@ if (violations.length > 0) {
   console.log(`${violations.length} back-up import(s) (a lower layer importing a higher one):`);
   for (const violation of violations) console.log(`  ${violation}`);
 }
-if (cycles.length + folderCycles.length + violations.length + unassigned.size > 0) process.exit(1);
+// bench/: the same checks over its own table. Imports of src/ are allowed and not part of this graph.
+const benchDir = path.join(root, 'bench');
+export const BENCH_LAYERS: readonly Layer[] = [
+  { name: 'entry', rank: 2, members: ['run.ts', 'report.ts'] },
+  { name: 'phase', rank: 1, members: ['feed/', 'features/', 'likes/', 'workers/', 'validation/'] },
+  { name: 'shared', rank: 0, members: ['shared/'] },
+];
+const benchRel = (file: string): string => path.relative(benchDir, file).split(path.sep).join('/');
+const benchGraph = new Map<string, string[]>();
+for (const file of listSources(benchDir).sort()) {
+  const targets = new Set<string>();
+  for (const specifier of specifiersOf(file)) {
+    const target = resolveLocal(file, specifier);
+    if (target && target.startsWith(benchDir + path.sep)) targets.add(benchRel(target));
+  }
+  benchGraph.set(benchRel(file), [...targets].sort());
+}
+const benchProblems: string[] = [];
+for (const [from, targets] of benchGraph) {
+  const fromMember = memberOf(from, BENCH_LAYERS);
+  if (!fromMember) benchProblems.push(`no bench layer: bench/${from} (add it to BENCH_LAYERS)`);
+  for (const to of targets) {
+    const toMember = memberOf(to, BENCH_LAYERS);
+    if (!fromMember || !toMember) continue;
+    if (toMember.layer.rank > fromMember.layer.rank) {
+      benchProblems.push(
+        `back-up import: bench/${from} (${fromMember.layer.name}) -> bench/${to} (${toMember.layer.name})`,
+      );
+    } else if (fromMember.layer.name === 'phase' && toMember.layer.name === 'phase') {
+      if (fromMember.member !== toMember.member)
+        benchProblems.push(`phase imports another phase: bench/${from} -> bench/${to}`);
+    }
+  }
+}
+const benchComponents = stronglyConnected(benchGraph);
+for (const component of benchComponents) {
+  const loop = shortestLoop(benchGraph, component[0]!, new Set(component));
+  benchProblems.push(`import cycle: ${loop.map((file) => `bench/${file}`).join(' -> ')}`);
+}
+const benchEdges = [...benchGraph.values()].reduce((sum, targets) => sum + targets.length, 0);
+if (!quiet) console.log(`check-layers: ${benchGraph.size} modules, ${benchEdges} imports inside bench/`);
+for (const problem of benchProblems) console.log(problem);
+
+const failures = cycles.length + folderCycles.length + violations.length + unassigned.size;
+if (failures + benchProblems.length > 0) process.exit(1);
 if (!quiet) console.log('check-layers: no cycles (modules or folders), no back-up imports');

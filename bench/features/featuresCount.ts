@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FeatureMode, FeatureRequestCount } from './featuresReport.js';
-import type { BeforeEach, Task } from './load.js';
-import type { RedisCommand, RedisMonitor } from './redisMonitor.js';
-import { labelOf, stats, transactionControl } from './statements.js';
+import type { BeforeEach, Task } from '../shared/load.js';
+import type { RedisCommand, RedisMonitor } from '../shared/redisMonitor.js';
+import { labelOf, stats, transactionControl } from '../shared/statements.js';
 
 /**
  * Commands and statements per request of each features mode, over sequential requests on a gateway

@@ -1,6 +1,6 @@
 import type pg from 'pg';
-import { createSfc32 } from '../src/random/createSfc32.js';
-import { withClient } from './database.js';
+import { createSfc32 } from '../../src/random/createSfc32.js';
+import { withClient } from '../shared/database.js';
 
 /**
  * The workers phase's events_queue items: the kinds the gateway's writes enqueue (src/social/*.ts),

@@ -1,12 +1,12 @@
 import os from 'node:os';
-import { signToken } from '../src/auth/signToken.js';
-import type { Config } from '../src/config/config.js';
-import { resetLearningEvents } from './database.js';
-import { memorySummary, startGatewayProcess, type GatewayProcess } from './gatewayProcess.js';
-import { createGraphqlClient } from './http.js';
-import { countLikeModes, type LikeRequestCount } from './likesCount.js';
+import { signToken } from '../../src/auth/signToken.js';
+import type { Config } from '../../src/config/config.js';
+import { resetLearningEvents } from '../shared/database.js';
+import { memorySummary, startGatewayProcess, type GatewayProcess } from '../shared/gatewayProcess.js';
+import { createGraphqlClient } from '../shared/http.js';
+import { countLikeModes } from './likesCount.js';
 import { activeListings, cleanUpLikes, likeTotals, pickLikers, type LikesCleanup } from './likesData.js';
-import { likesOverheads, type LikesResults, type LikesRun } from './likesReport.js';
+import { likesOverheads, type LikeRequestCount, type LikesResults, type LikesRun } from './likesReport.js';
 import {
   createLiker,
   LIKE_MODES,
@@ -16,9 +16,9 @@ import {
   type Liker,
   type LikesEnvs,
 } from './likesWorkload.js';
-import { runRounds, toLoadResult } from './load.js';
-import { deleteKeysMatching } from './redisMonitor.js';
-import { BENCH_REDIS_PREFIX, type BenchSettings } from './settings.js';
+import { runRounds, toLoadResult } from '../shared/load.js';
+import { deleteKeysMatching } from '../shared/redisMonitor.js';
+import { BENCH_REDIS_PREFIX, type BenchSettings } from '../shared/settings.js';
 
 /**
  * The likes phase: `likeListing` at c=1 and c=16, each worker a user of its own and every request a

@@ -1,13 +1,18 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startGatewayProcess } from './gatewayProcess.js';
-import { createGraphqlClient } from './http.js';
-import type { LikesResults } from './likesReport.js';
+import { startGatewayProcess } from '../shared/gatewayProcess.js';
+import { createGraphqlClient } from '../shared/http.js';
+import type { LikeRequestCount, LikesResults } from './likesReport.js';
 import { LIKE_MODES, likeTask, type LikeMode, type Liker, type LikesEnvs } from './likesWorkload.js';
-import type { Task } from './load.js';
-import { SCRIPT_SOURCE, startRedisMonitor, type RedisCommand, type RedisMonitor } from './redisMonitor.js';
-import { BENCH_REDIS_PREFIX, type BenchSettings, COUNTING_ENV } from './settings.js';
-import { startStatementProxy } from './statementProxy.js';
-import { labelOf, stats, transactionControl } from './statements.js';
+import type { Task } from '../shared/load.js';
+import {
+  SCRIPT_SOURCE,
+  startRedisMonitor,
+  type RedisCommand,
+  type RedisMonitor,
+} from '../shared/redisMonitor.js';
+import { BENCH_REDIS_PREFIX, type BenchSettings, COUNTING_ENV } from '../shared/settings.js';
+import { startStatementProxy } from '../shared/statementProxy.js';
+import { labelOf, stats, transactionControl } from '../shared/statements.js';
 
 /**
  * The likes phase's statements and commands per request: sequential likes on a gateway nothing else
@@ -16,32 +21,6 @@ import { labelOf, stats, transactionControl } from './statements.js';
  */
 
 const COUNT_REQUESTS = 20;
-
-type Stats = { min: number; max: number; mean: number };
-
-/** One mode's statements and commands per request, over sequential requests. */
-export interface LikeRequestCount {
-  mode: LikeMode;
-  requests: number;
-  sql: {
-    /** Every statement, BEGIN and COMMIT included. */
-    statements: Stats;
-    withoutTransactionControl: Stats;
-    /** The first counted request's statements, in order. */
-    sequence: string[];
-    /** Summed over the requests: statement label → count. */
-    breakdown: Record<string, number>;
-  };
-  redis: {
-    /**
-     * Round trips per request: commands the gateway sent (it pipelines none of these), not counting
-     * the ones a script ran inside Redis (listed in brackets in `sequence`).
-     */
-    commands: Stats;
-    sequence: string[];
-    breakdown: Record<string, number>;
-  };
-}
 
 /** The keys a command names: EVAL/EVALSHA say how many, DEL/MGET take only keys, the rest one. */
 function keysOf(c: RedisCommand): string[] {

@@ -1,7 +1,32 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { killOnExit, projectRoot } from './gatewayProcess.js';
+import { fileURLToPath } from 'node:url';
+
+/** The project folder (two up from bench/shared/): child processes start there. */
+export const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
+
+/** Child processes still running: killed whenever the bench exits, a crash or Ctrl-C included. */
+const running = new Set<ChildProcess>();
+let exitHooked = false;
+export function killOnExit(child: ChildProcess): void {
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  if (exitHooked) return;
+  exitHooked = true;
+  process.once('exit', () => {
+    for (const c of running) c.kill('SIGKILL');
+  });
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const) {
+    process.once(signal, () => {
+      console.error(`bench: ${signal}, stopping`);
+      process.exit(code); // the exit hook above kills the gateways
+    });
+  }
+}
 
 export interface NodeProcess {
   pid: number;

@@ -1,14 +1,18 @@
 import http from 'node:http';
 import os from 'node:os';
 import { parse, specifiedRules, validate } from 'graphql';
-import { loadConfig } from '../src/config/config.js';
-import { migrateUrl } from '../src/db/migrator.js';
-import { createSchema } from '../src/schema/index.js';
-import { createMaxAliasesRule, createMaxDepthRule, createMaxFieldsRule } from '../src/server/protection.js';
-import { ensureBenchLogins, withClient } from './database.js';
-import { memorySummary, startGatewayProcess } from './gatewayProcess.js';
-import { summarize, type LatencySummary } from './load.js';
-import { asLogin, BENCH_GATEWAY_LOGIN, type BenchSettings } from './settings.js';
+import { loadConfig } from '../../src/config/config.js';
+import { migrateUrl } from '../../src/db/migrator.js';
+import { createSchema } from '../../src/schema/index.js';
+import {
+  createMaxAliasesRule,
+  createMaxDepthRule,
+  createMaxFieldsRule,
+} from '../../src/server/protection.js';
+import { ensureBenchLogins, withClient } from '../shared/database.js';
+import { memorySummary, startGatewayProcess } from '../shared/gatewayProcess.js';
+import { summarize, type LatencySummary } from '../shared/load.js';
+import { asLogin, BENCH_GATEWAY_LOGIN, type BenchSettings } from '../shared/settings.js';
 
 /**
  * The validation phase: documents whose fragments expand enormously (the review's 1 KB document of

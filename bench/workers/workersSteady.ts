@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { percentile } from './load.js';
+import { percentile } from '../shared/load.js';
 import {
   startWorkerProcesses,
   stopWorkerProcesses,

@@ -1,9 +1,8 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { startNodeProcess } from './nodeProcess.js';
+import { killOnExit, projectRoot, startNodeProcess } from './nodeProcess.js';
 
 /**
  * The gateway as production runs it: `npm run build`, then `node --enable-source-maps dist/main.js`
@@ -11,31 +10,8 @@ import { startNodeProcess } from './nodeProcess.js';
  * is then its own, without the load generator, the raw-SQL pool or tsx.
  */
 
-export const projectRoot = fileURLToPath(new URL('..', import.meta.url));
 /** The `start` script's command line, minus `node`. */
 export const GATEWAY_ARGS = ['--enable-source-maps', 'dist/main.js'];
-
-/** Child processes still running: killed whenever the bench exits, a crash or Ctrl-C included. */
-const running = new Set<ChildProcess>();
-let exitHooked = false;
-export function killOnExit(child: ChildProcess): void {
-  running.add(child);
-  child.once('exit', () => running.delete(child));
-  if (exitHooked) return;
-  exitHooked = true;
-  process.once('exit', () => {
-    for (const c of running) c.kill('SIGKILL');
-  });
-  for (const [signal, code] of [
-    ['SIGINT', 130],
-    ['SIGTERM', 143],
-  ] as const) {
-    process.once(signal, () => {
-      console.error(`bench: ${signal}, stopping`);
-      process.exit(code); // the exit hook above kills the gateways
-    });
-  }
-}
 
 /** `npm run build` (tsc -p tsconfig.build.json into dist/); returns the seconds it took. */
 export async function buildGateway(): Promise<number> {

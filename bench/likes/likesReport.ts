@@ -1,7 +1,32 @@
 import type { LikesCleanup, LikeTotals } from './likesData.js';
-import type { LikeRequestCount } from './likesCount.js';
 import type { LikeMode } from './likesWorkload.js';
-import type { LoadResult } from './load.js';
+import type { LoadResult } from '../shared/load.js';
+
+type Stats = { min: number; max: number; mean: number };
+
+/** One mode's statements and commands per request, over sequential requests. */
+export interface LikeRequestCount {
+  mode: LikeMode;
+  requests: number;
+  sql: {
+    /** Every statement, BEGIN and COMMIT included. */
+    statements: Stats;
+    withoutTransactionControl: Stats;
+    /** The first counted request's statements, in order. */
+    sequence: string[];
+    /** Summed over the requests: statement label → count. */
+    breakdown: Record<string, number>;
+  };
+  redis: {
+    /**
+     * Round trips per request: commands the gateway sent (it pipelines none of these), not counting
+     * the ones a script ran inside Redis (listed in brackets in `sequence`).
+     */
+    commands: Stats;
+    sequence: string[];
+    breakdown: Record<string, number>;
+  };
+}
 
 export type LikesRun = { mode: LikeMode; key: boolean; limits: boolean } & LoadResult;
 

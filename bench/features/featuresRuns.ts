@@ -9,7 +9,7 @@ import {
   readFeatureCounters,
   type Evictor,
 } from './featuresWorkload.js';
-import { runRounds, toLoadResult, type Task } from './load.js';
+import { runRounds, toLoadResult, type Task } from '../shared/load.js';
 
 export interface ModeSpec {
   mode: FeatureMode;

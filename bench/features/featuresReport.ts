@@ -1,6 +1,6 @@
 import type { CacheOutcome } from './featuresWorkload.js';
-import type { LoadResult } from './load.js';
-import type { Target } from './report.js';
+import type { LoadResult } from '../shared/load.js';
+import type { Target } from '../shared/target.js';
 
 /** cached / uncached: the gateway with Redis; redis-down: one whose Redis is unreachable; no-features: reference. */
 export type FeatureMode = 'cached' | 'uncached' | 'redis-down' | 'no-features';

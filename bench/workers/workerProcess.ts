@@ -1,5 +1,5 @@
-import { freePort } from './gatewayProcess.js';
-import { startNodeProcess } from './nodeProcess.js';
+import { freePort } from '../shared/gatewayProcess.js';
+import { startNodeProcess } from '../shared/nodeProcess.js';
 
 /**
  * The queue worker as production runs it (`npm run worker` without its `npm run build`): `node

@@ -1,12 +1,12 @@
 import { randomInt, randomUUID } from 'node:crypto';
-import type { Config } from '../src/config/config.js';
-import type { Context } from '../src/context.js';
-import { createServiceDb, type ServiceDb } from '../src/db/service.js';
-import { feedCandidatesSql } from '../src/db/sql/feedCandidates.js';
-import type { Pool } from '../src/feed/candidates.js';
-import { recordImpressions } from '../src/feed/impressions.js';
-import type { FeedSource, SlotDecision } from '../src/feed/policies/types.js';
-import type { Task } from './load.js';
+import type { Config } from '../../src/config/config.js';
+import type { Context } from '../../src/context.js';
+import { createServiceDb, type ServiceDb } from '../../src/db/service.js';
+import { feedCandidatesSql } from '../../src/db/sql/feedCandidates.js';
+import type { Pool } from '../../src/feed/candidates.js';
+import { recordImpressions } from '../../src/feed/impressions.js';
+import type { FeedSource, SlotDecision } from '../../src/feed/policies/types.js';
+import type { Task } from '../shared/load.js';
 
 /**
  * The service pool exactly as the gateway builds it (src/db/service.ts: role lodestar_service,

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
-import { listingFeatureKind, userFeatureKind } from '../src/features/featureKinds.js';
-import type { BeforeEach } from './load.js';
-import { clientAddress, deleteKeysMatching } from './redisMonitor.js';
+import { listingFeatureKind, userFeatureKind } from '../../src/features/featureKinds.js';
+import type { BeforeEach } from '../shared/load.js';
+import { clientAddress, deleteKeysMatching } from '../shared/redisMonitor.js';
 
 /**
  * What the features phase sends and how it controls the cache: the queries, the feed pages each

@@ -1,5 +1,5 @@
-import { createSfc32 } from '../src/random/createSfc32.js';
-import { withClient } from './database.js';
+import { createSfc32 } from '../../src/random/createSfc32.js';
+import { withClient } from '../shared/database.js';
 
 /**
  * The likes phase's data: the users who like (none of them a feed viewer), the active listings they

@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { analyzeLearningEvents, resetLearningEvents } from './database.js';
+import { analyzeLearningEvents, resetLearningEvents } from '../shared/database.js';
 import { countFeatureRequests } from './featuresCount.js';
 import { evaluateFeatureTargets, type FeatureRequestCount, type FeaturesResults } from './featuresReport.js';
 import { runInterleaved, warmPages, type ModeSpec } from './featuresRuns.js';
@@ -13,11 +13,11 @@ import {
   flushFeatureKeys,
   noFeaturesQuery,
 } from './featuresWorkload.js';
-import { memorySummary, startGatewayProcess } from './gatewayProcess.js';
-import { createGraphqlClient } from './http.js';
-import { startRedisMonitor } from './redisMonitor.js';
-import { BENCH_REDIS_PREFIX, type BenchSettings, COUNTING_ENV } from './settings.js';
-import { startStatementProxy } from './statementProxy.js';
+import { memorySummary, startGatewayProcess } from '../shared/gatewayProcess.js';
+import { createGraphqlClient } from '../shared/http.js';
+import { startRedisMonitor } from '../shared/redisMonitor.js';
+import { BENCH_REDIS_PREFIX, type BenchSettings, COUNTING_ENV } from '../shared/settings.js';
+import { startStatementProxy } from '../shared/statementProxy.js';
 
 /**
  * The features phase: `features` inside `suggestions(first: 50)` with the cache warm (cached), with

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { migrateUrl, migrationStatus } from '../src/db/migrator.js';
+import { migrateUrl, migrationStatus } from '../../src/db/migrator.js';
 import {
   BENCH_DATABASE,
   BENCH_GATEWAY_LOGIN,
@@ -100,7 +100,7 @@ function runSeedCli(settings: BenchSettings): Promise<void> {
     ...['--users', d.users, '--listings', d.listings, '--interests', d.interests],
     ...['--categories', d.categories, '--seed', d.seed, '--database-url', settings.benchUrl],
   ].map(String);
-  const cwd = fileURLToPath(new URL('..', import.meta.url));
+  const cwd = fileURLToPath(new URL('../..', import.meta.url));
   const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/seed.ts', ...args], {
     cwd,
     stdio: 'inherit',

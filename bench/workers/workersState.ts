@@ -1,4 +1,4 @@
-import { withClient } from './database.js';
+import { withClient } from '../shared/database.js';
 import type { WorkloadPlan } from './workersWorkload.js';
 import { WORKERS_KEY_PREFIX } from './workersWorkload.js';
 

@@ -1,12 +1,12 @@
-import type { Config } from '../src/config/config.js';
-import { createEpsilonGreedyPolicy } from '../src/feed/policies/epsilonGreedy.js';
-import { GATEWAY_ARGS, startGatewayProcess, type GatewayProcess } from './gatewayProcess.js';
-import { createGraphqlClient } from './http.js';
-import { runLoad, type LoadResult } from './load.js';
+import type { Config } from '../../src/config/config.js';
+import { createEpsilonGreedyPolicy } from '../../src/feed/policies/epsilonGreedy.js';
+import { GATEWAY_ARGS, startGatewayProcess, type GatewayProcess } from '../shared/gatewayProcess.js';
+import { createGraphqlClient } from '../shared/http.js';
+import { runLoad, type LoadResult } from '../shared/load.js';
 import { createRawServicePool, rawFeedTask } from './rawSql.js';
-import type { BenchResults, HeapSnapshot } from './report.js';
-import { createRssSampler } from './rssSampler.js';
-import type { BenchSettings } from './settings.js';
+import type { BenchResults, HeapSnapshot } from './feedReport.js';
+import { createRssSampler } from '../shared/rssSampler.js';
+import type { BenchSettings } from '../shared/settings.js';
 
 const mb = (kb: number) => Math.round(kb / 1024);
 

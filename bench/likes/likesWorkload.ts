@@ -1,5 +1,5 @@
 import { BENCH_KEY_PREFIX, type LikerUser } from './likesData.js';
-import type { Task } from './load.js';
+import type { Task } from '../shared/load.js';
 
 /**
  * What the likes phase sends: `likeListing` with or without an idempotency key, each worker as a user

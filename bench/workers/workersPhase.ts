@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { BENCH_REDIS_PREFIX, redact, type BenchSettings } from './settings.js';
+import { BENCH_REDIS_PREFIX, redact, type BenchSettings } from '../shared/settings.js';
 import { WORKER_ARGS } from './workerProcess.js';
 import { DRAIN_POLL_MS, runDrain } from './workersDrain.js';
 import type { DrainRun, SteadyRun, WorkersResults } from './workersReport.js';

@@ -1,0 +1,156 @@
+/** The feed phase's results (the top of latest.json), its targets and its Markdown section. */
+import type { DatasetInfo } from '../shared/database.js';
+import type { LoadResult } from '../shared/load.js';
+import type { StatementCount } from '../shared/statements.js';
+import type { Target } from '../shared/target.js';
+
+export interface HeapSnapshot {
+  heapUsedMb: number;
+  heapTotalMb: number;
+  externalMb: number;
+}
+
+export interface BenchResults {
+  date: string;
+  node: string;
+  cpus: number;
+  cpuModel: string;
+  /** 1/5/15-minute load averages when the bench started: the machine is shared. */
+  loadAverageAtStart: number[];
+  dataset: DatasetInfo & { dimensions: number };
+  settings: {
+    durationSec: number;
+    warmupSec: number;
+    viewers: number;
+    first: number;
+    query: string;
+    gatewayPoolMax: number;
+    servicePoolMax: number;
+  };
+  /** How the gateway ran: its own process, built from this tree. */
+  gateway: {
+    command: string;
+    /** `npm run build` time, or why it was skipped. */
+    build: string;
+    redis: string;
+    /** How each gateway process ended on SIGTERM (the measured one, then the counting one). */
+    exits: { load: string; counting: string };
+  };
+  runs: ({ path: 'gateway' | 'raw-sql' } & LoadResult)[];
+  ratios: { p50GatewayOverRawAtC1: number; throughputGatewayOverRawAtHighC: number };
+  statements: StatementCount[];
+  /** The gateway process's memory (the bench process is not in it). */
+  rss: {
+    source: string;
+    /** After /readyz, before any request. */
+    readyMb: number;
+    /** Median while the gateway idled during the raw-SQL c=1 run, after its own c=1 run. */
+    idleAfterWarmupMb: number;
+    /** Highest sample during each gateway run ("c=1", "c=16"). */
+    peakByRunMb: Record<string, number>;
+    /** VmHWM at the end: the highest RSS over the process's whole life. */
+    peakMb: number;
+    /** After all runs, before SIGTERM. */
+    endMb: number;
+    /** From the gateway's /metrics (prom-client defaults) when ready, idle after c=1, and at the end. */
+    heap: { ready: HeapSnapshot; idle: HeapSnapshot | null; end: HeapSnapshot };
+    samples: number;
+    note: string;
+  };
+  targets: Target[];
+}
+
+export function evaluateTargets(r: Omit<BenchResults, 'targets'>, highC: number): Target[] {
+  const maxStatements = Math.max(...r.statements.map((s) => s.perRequest.max));
+  const perFirst = r.statements.map((s) => `${s.perRequest.max} (first ${s.first})`).join(', ');
+  return [
+    {
+      name: 'SQL statements per feed request (max over requests)',
+      value: perFirst,
+      target: '≤ 4 whatever `first` is',
+      pass: maxStatements <= 4,
+    },
+    {
+      name: 'gateway p50 / raw-SQL p50 at c=1',
+      value: `${r.ratios.p50GatewayOverRawAtC1.toFixed(2)}×`,
+      target: '≤ 1.5×',
+      pass: r.ratios.p50GatewayOverRawAtC1 <= 1.5,
+    },
+    {
+      name: `gateway / raw-SQL throughput at c=${highC}`,
+      value: `${(r.ratios.throughputGatewayOverRawAtHighC * 100).toFixed(0)} %`,
+      target: '≥ 50 %',
+      pass: r.ratios.throughputGatewayOverRawAtHighC >= 0.5,
+    },
+    {
+      name: 'gateway process RSS, peak over its life (VmHWM)',
+      value: `${r.rss.peakMb} MB`,
+      target: '< 300 MB',
+      pass: r.rss.peakMb < 300,
+    },
+  ];
+}
+
+const fmt = (n: number) => n.toLocaleString('en-US');
+
+export function toMarkdown(r: BenchResults): string {
+  const d = r.dataset;
+  const s = r.settings;
+  const m = r.rss;
+  const heap = (h: HeapSnapshot | null) =>
+    h ? `${h.heapUsedMb} / ${h.heapTotalMb} / ${h.externalMb}` : 'n/a';
+  const lines = [
+    `# Feed bench, ${r.date}`,
+    '',
+    `- Dataset: ${fmt(d.listings)} listings × ${d.dimensions} dims, ${fmt(d.users)} users ` +
+      `(${fmt(d.usersWithEmbedding)} with profile embeddings), ${fmt(d.interests)} interests; database ${d.action}`,
+    `- Machine: Node ${r.node}, ${r.cpus} CPUs (${r.cpuModel}), load average at start ` +
+      r.loadAverageAtStart.map((n) => n.toFixed(2)).join(' / '),
+    `- Each run: ${s.warmupSec} s warm-up, then ${s.durationSec} s measured; ${s.viewers} viewers rotating; ` +
+      `\`suggestions(first: ${s.first})\`; pools: gateway ${s.gatewayPoolMax} + service ${s.servicePoolMax}, ` +
+      `raw SQL ${s.servicePoolMax} (same settings as the service pool)`,
+    `- Gateway: \`${r.gateway.command}\` in its own process (NODE_ENV=production, ${r.gateway.redis}); ` +
+      `${r.gateway.build}; stopped with SIGTERM: ${r.gateway.exits.load} (counting instance: ${r.gateway.exits.counting})`,
+    '',
+    '| Path | Concurrency | Requests | req/s | p50 ms | p95 ms | p99 ms | Errors |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...r.runs.map(
+      (run) =>
+        `| ${run.path} | ${run.concurrency} | ${fmt(run.requests)} | ${run.requestsPerSec} | ` +
+        `${run.latencyMs.p50} | ${run.latencyMs.p95} | ${run.latencyMs.p99} | ${run.errors} |`,
+    ),
+    '',
+    '| SQL per feed request (max / mean) | ' +
+      r.statements.map((c) => `first = ${c.first}`).join(' | ') +
+      ' |',
+    '| --- |' + r.statements.map(() => ' ---: |').join(''),
+    '| statements (no BEGIN/COMMIT/ROLLBACK) | ' +
+      r.statements.map((c) => `${c.perRequest.max} / ${c.perRequest.mean}`).join(' | ') +
+      ' |',
+    '| all statements, BEGIN/COMMIT included | ' +
+      r.statements
+        .map((c) => `${c.withTransactionControl.max} / ${c.withTransactionControl.mean}`)
+        .join(' | ') +
+      ' |',
+    '',
+    `Statements seen: ${Object.keys(r.statements[0]?.breakdown ?? {})
+      .map((label) => `\`${label.slice(0, 60)}\``)
+      .join(', ')}.`,
+    '',
+    '| Target | Value | Wanted | Result |',
+    '| --- | --- | --- | --- |',
+    ...r.targets.map((t) => `| ${t.name} | ${t.value} | ${t.target} | ${t.pass ? 'PASS' : 'FAIL'} |`),
+    '',
+    '| Gateway process memory | RSS MB | V8 heap used / total / external MB |',
+    '| --- | ---: | ---: |',
+    `| ready, before any request | ${m.readyMb} | ${heap(m.heap.ready)} |`,
+    `| idle after its c=1 run | ${m.idleAfterWarmupMb} | ${heap(m.heap.idle)} |`,
+    ...Object.entries(m.peakByRunMb).map(([run, v]) => `| peak sampled during the ${run} run | ${v} | |`),
+    `| peak over its life (VmHWM) | ${m.peakMb} | |`,
+    `| end, after all runs | ${m.endMb} | ${heap(m.heap.end)} |`,
+    '',
+    `RSS: ${m.note}`,
+    '',
+  ];
+  return lines.join('\n');
+}
