@@ -17,7 +17,7 @@ import { withIdentity } from '../db/identity.js';
 import type { ServiceDb } from '../db/service.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
-import { similarListingsSql } from '../db/sql/feedCandidates.js';
+import { similarListingsSql } from '../feed/sql.js';
 import { parseListingId } from './catalog.js';
 import { isUuid } from '../validation/isUuid.js';
 import { MUTATION_BUDGETS } from '../social/budgets.js';
