@@ -93,3 +93,9 @@ WHERE l.status = 'active' AND l.id <> $1 AND l.embedding IS NOT NULL
   AND (SELECT embedding FROM marketplace_listings WHERE id = $1) IS NOT NULL
 ORDER BY l.embedding <=> (SELECT embedding FROM marketplace_listings WHERE id = $1)
 LIMIT $2`;
+
+/** record feedback: $1 impression id (uuid), $2 reward (0..1); true when recorded (or the same reward again). */
+export const recordLearningRewardSql = 'SELECT record_learning_reward($1::uuid, $2::float8) AS recorded';
+
+/** hide listing: $1 listing id; the viewer (RLS identity) never sees it in the feed again. */
+export const hideListingSql = 'SELECT hide_listing($1)';
