@@ -99,3 +99,9 @@ export const recordLearningRewardSql = 'SELECT record_learning_reward($1::uuid, 
 
 /** hide listing: $1 listing id; the viewer (RLS identity) never sees it in the feed again. */
 export const hideListingSql = 'SELECT hide_listing($1)';
+
+/** learning policy report: IPS/SNIPS sums per policy, experiment arm and action since $1 (service path). */
+export const policyReportSql = `
+SELECT policy, experiment, arm, action, impressions::float8 AS impressions, rewarded::float8 AS rewarded,
+       reward_sum, w_sum, wr_sum, w2_sum, w2r_sum, w2r2_sum
+FROM learning_policy_report($1)`;
