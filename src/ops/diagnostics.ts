@@ -1,4 +1,8 @@
+import type { AlertThresholds, BloatThresholds } from '../config/alertThresholds.js';
+import { listFlags, type Flag } from '../flags/flags.js';
+import { evaluateAlerts, type Alert } from './alerts.js';
 import { inAdminTx, type OpsRunner } from './opsRunner.js';
+import { isBloated, readTableBloat, type TableBloat } from './tableBloat.js';
 import {
   auditLogBackwardSql,
   auditLogForwardSql,
@@ -268,4 +272,20 @@ export async function flagHistory(runner: OpsRunner, key: string, limit: number)
     reason: c.reason,
     at: c.at,
   }));
+}
+
+/** Runbook "Monitoring Alerts": every rule, evaluated now. */
+export const alerts = (runner: OpsRunner, thresholds: AlertThresholds): Promise<Alert[]> =>
+  inAdminTx(runner, (client) => evaluateAlerts(client, thresholds));
+
+/** Every feature flag, by key. */
+export const flags = (runner: OpsRunner): Promise<Flag[]> => inAdminTx(runner, listFlags);
+
+/** Runbook "Monitor bloat with pg_stat_user_tables": every hot table, flagged when over the thresholds. */
+export async function tableBloat(
+  runner: OpsRunner,
+  thresholds: BloatThresholds,
+): Promise<(TableBloat & { bloated: boolean })[]> {
+  const tables = await inAdminTx(runner, readTableBloat);
+  return tables.map((table) => ({ ...table, bloated: isBloated(table, thresholds) }));
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Context } from '../context.js';
 import { createBadUserInputError } from '../errors/errors.js';
-import { listFlags, type Flag } from '../flags/flags.js';
+import type { Flag } from '../flags/flags.js';
 import {
   changesFlags,
   runOpsAction,
@@ -9,7 +9,7 @@ import {
   type OpsActionResult,
   type RolloutSettings,
 } from '../ops/actions.js';
-import { evaluateAlerts, type Alert } from '../ops/alerts.js';
+import type { Alert } from '../ops/alerts.js';
 import * as diagnostics from '../ops/diagnostics.js';
 import type {
   AuditEntry,
@@ -22,7 +22,8 @@ import type {
 } from '../ops/diagnostics.js';
 import { actorOf } from '../auth/actor.js';
 import { backfillProgress, type BackfillProgress } from '../ops/maintenanceActions.js';
-import { createOpsRunner, inAdminTx, type OpsRunner } from '../ops/opsRunner.js';
+import { createOpsRunner, type OpsRunner } from '../ops/opsRunner.js';
+import type { TableBloat } from '../ops/tableBloat.js';
 import { vectorHealth as readVectorHealth, type VectorHealth } from '../ops/vectorIndexes.js';
 import { budgetKeyOf } from '../social/rateLimits.js';
 import { pageRequest, toConnection, type Connection, type ConnectionArgs } from './pagination.js';
@@ -86,7 +87,10 @@ export async function discoveryErrors(ctx: Context, limit: number): Promise<Disc
 export const vectorHealth = (ctx: Context): Promise<VectorHealth> => readVectorHealth(opsRunnerOf(ctx));
 
 export const alerts = (ctx: Context): Promise<Alert[]> =>
-  inAdminTx(opsRunnerOf(ctx), (client) => evaluateAlerts(client, ctx.config.ops.alerts));
+  diagnostics.alerts(opsRunnerOf(ctx), ctx.config.ops.alerts);
+
+export const tableBloat = (ctx: Context): Promise<(TableBloat & { bloated: boolean })[]> =>
+  diagnostics.tableBloat(opsRunnerOf(ctx), ctx.config.ops.alerts);
 
 export const backfill = (ctx: Context): Promise<BackfillProgress | null> =>
   backfillProgress(opsRunnerOf(ctx));
@@ -108,7 +112,7 @@ export async function auditLog(
   return toConnection(request, rows, (row) => [row.id] as const);
 }
 
-export const flags = (ctx: Context): Promise<Flag[]> => inAdminTx(opsRunnerOf(ctx), listFlags);
+export const flags = (ctx: Context): Promise<Flag[]> => diagnostics.flags(opsRunnerOf(ctx));
 
 export async function flagHistory(ctx: Context, key: string, limit: number): Promise<FlagChange[]> {
   checkLimit(limit);
