@@ -2,7 +2,7 @@ import { randomInt, randomUUID } from 'node:crypto';
 import type { Config } from '../../src/config/config.js';
 import type { Context } from '../../src/context.js';
 import { createServiceDb, type ServiceDb } from '../../src/db/service.js';
-import { feedCandidatesSql } from '../../src/db/sql/feedCandidates.js';
+import { feedCandidatesSql } from '../../src/feed/sql.js';
 import type { Pool } from '../../src/feed/candidates.js';
 import { recordImpressions } from '../../src/feed/impressions.js';
 import type { FeedSource, SlotDecision } from '../../src/feed/policies/types.js';

@@ -1,5 +1,5 @@
 import type { ServiceDb } from '../db/service.js';
-import { listingFeaturesSql, userFeaturesSql } from '../db/sql/features.js';
+import { listingFeaturesSql, userFeaturesSql } from './sql.js';
 
 /**
  * Bump when a feature's shape or meaning changes: keys carry it, so a deploy never reads values

@@ -1,6 +1,6 @@
 import { Prisma, type Listing } from '../generated/prisma/client.js';
 import type { ServiceDb } from '../db/service.js';
-import { feedCandidatesSql } from '../db/sql/feedCandidates.js';
+import { feedCandidatesSql } from './sql.js';
 
 export type Pool = 'SIMILAR' | 'POPULAR' | 'RECENT' | 'EXPLORE' | 'GLOBAL';
 

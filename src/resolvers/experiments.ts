@@ -1,14 +1,8 @@
 import type { Context } from '../context.js';
-import { withIdentity } from '../db/identity.js';
 import { createBadUserInputError } from '../errors/errors.js';
-import {
-  experimentArmsSchema,
-  experimentFromRow,
-  type Experiment,
-  type ExperimentRow,
-} from '../experiments/experimentArms.js';
+import { experimentArmsSchema, type Experiment } from '../experiments/experimentArms.js';
+import * as store from '../experiments/experiments.js';
 import { actorOf } from '../auth/actor.js';
-import { withAudit } from '../ops/audit.js';
 import { MUTATION_BUDGETS } from '../social/budgets.js';
 import { budgetKeyOf } from '../social/rateLimits.js';
 
@@ -19,27 +13,12 @@ export interface SaveExperimentInput {
   active: boolean;
 }
 
-/** experiments: every experiment, newest change first. */
-const listExperimentsSql = `
-SELECT key, description, arms, active, updated_at FROM experiments ORDER BY updated_at DESC, key`;
-
-export async function experiments(ctx: Context): Promise<Experiment[]> {
-  const { rows } = await ctx.db.pool.query<ExperimentRow>(listExperimentsSql);
-  return rows.map((row) => experimentFromRow(row).experiment);
-}
-
-/** save experiment: create or replace one experiment's arms, description and state. */
-const upsertExperimentSql = `
-INSERT INTO experiments (key, description, arms, active) VALUES ($1, $2, $3, $4)
-ON CONFLICT (key) DO UPDATE SET description = EXCLUDED.description, arms = EXCLUDED.arms, active = EXCLUDED.active
-RETURNING key, description, arms, active, updated_at`;
+/** experiments: every experiment, newest change first (src/experiments/experiments.ts). */
+export const experiments = (ctx: Context): Promise<Experiment[]> => store.listExperiments(ctx.db);
 
 const keyPattern = /^[a-z0-9_.-]{1,64}$/;
 
-/**
- * Admin: creates or replaces an experiment. Viewers already assigned keep their arm while it exists
- * with a weight above 0 (the weights steer new viewers); audited in ops_audit.
- */
+/** saveExperiment (admin): checks the key, description and arms, then saves (src/experiments/experiments.ts). */
 export async function saveExperiment(ctx: Context, input: SaveExperimentInput): Promise<Experiment> {
   if (!keyPattern.test(input.key)) {
     throw createBadUserInputError(
@@ -59,20 +38,10 @@ export async function saveExperiment(ctx: Context, input: SaveExperimentInput): 
     const where = issue?.path.length ? `arms.${issue.path.join('.')}: ` : 'arms: ';
     throw createBadUserInputError(`${where}${issue?.message ?? 'invalid arms'}`, 'arms');
   }
-  const args = { key: input.key, description, arms: arms.data, active: input.active };
   await ctx.rateLimits.consume(MUTATION_BUDGETS.saveExperiment, budgetKeyOf(ctx));
-  const { result: saved } = await withAudit(ctx.db.pool, actorOf(ctx), 'saveExperiment', args, () =>
-    withIdentity(ctx.db.pool, ctx.viewer, async (client) => {
-      const { rows } = await client.query<ExperimentRow>(upsertExperimentSql, [
-        input.key,
-        description,
-        JSON.stringify(arms.data),
-        input.active,
-      ]);
-      const row = rows[0];
-      if (!row) throw new Error('the experiment upsert returned no row');
-      return experimentFromRow(row).experiment;
-    }),
+  const saved = await store.saveExperiment(
+    { viewer: ctx.viewer, db: ctx.db, actor: actorOf(ctx) },
+    { key: input.key, description, arms: arms.data, active: input.active },
   );
   // This instance applies it now; the others within FEED_EXPERIMENT_REFRESH_SEC.
   if (saved.key === ctx.config.feed.experimentKey) await ctx.feed.policies.refresh();

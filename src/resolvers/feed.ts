@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config/config.js';
 import type { Context } from '../context.js';
-import { createBadUserInputError, createNotFoundError } from '../errors/errors.js';
+import { createBadUserInputError } from '../errors/errors.js';
 import type { Redis } from 'ioredis';
 import { createFeedPolicies } from '../feed/feedPolicies.js';
 import {
@@ -13,11 +13,12 @@ import {
 
 export type FallbackReasonValue = FallbackReason;
 export type SuggestionConnectionShape = SuggestionConnection;
-import { withIdentity } from '../db/identity.js';
 import type { ServiceDb } from '../db/service.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
-import { similarListingsSql } from '../db/sql/feedCandidates.js';
+import * as feedback from '../feed/feedback.js';
+import * as hide from '../feed/hide.js';
+import * as similar from '../feed/similar.js';
 import { parseListingId } from './catalog.js';
 import { isUuid } from '../validation/isUuid.js';
 import { MUTATION_BUDGETS } from '../social/budgets.js';
@@ -65,10 +66,7 @@ export async function suggestions(
   );
 }
 
-/**
- * record feedback: the reward of one impression, once; the same reward again is a success (a retried
- * request), a different one is refused. The SQL function checks the impression is the caller's.
- */
+/** recordFeedback: checks the impression id and reward, then records it once (src/feed/feedback.ts). */
 export async function recordFeedback(ctx: Context, impressionId: string, reward: number) {
   if (!isUuid(impressionId)) {
     throw createBadUserInputError('impressionId must be an impression id from suggestions', 'impressionId');
@@ -77,43 +75,19 @@ export async function recordFeedback(ctx: Context, impressionId: string, reward:
     throw createBadUserInputError(`reward must be between 0 and 1, got ${reward}`, 'reward');
   }
   await ctx.rateLimits.consume(MUTATION_BUDGETS.recordFeedback, budgetKeyOf(ctx));
-  const recorded = await withIdentity(ctx.db.pool, ctx.viewer, async (client) => {
-    const { rows } = await client.query<{ recorded: boolean }>(
-      'SELECT record_learning_reward($1::uuid, $2::float8) AS recorded',
-      [impressionId, reward],
-    );
-    return rows[0]?.recorded === true;
-  });
-  if (recorded) {
-    // The viewer's CTR and (with drift) top categories changed; the listing's 30-day CTR moves by one
-    // reward and is left to its TTL.
-    await ctx.features.invalidate({ users: ctx.viewer.userId ? [ctx.viewer.userId] : [] });
-  }
-  if (!recorded) {
-    throw createBadUserInputError(
-      'this impression is not yours, does not exist, or already has a different reward (feedback is recorded once)',
-      'impressionId',
-    );
-  }
-  return { impressionId, reward };
+  return feedback.recordFeedback(ctx, impressionId, reward);
 }
 
-/** "Not interested": never served to this viewer again; a zero reward on its latest impression. */
+/** hideListing: "not interested" (src/feed/hide.ts). */
 export async function hideListing(ctx: Context, listingId: string) {
   const id = parseListingId(listingId, 'listingId');
   await ctx.rateLimits.consume(MUTATION_BUDGETS.hideListing, budgetKeyOf(ctx));
-  const listing = await ctx.prisma.listing.findUnique({ where: { id }, select: { id: true } });
-  if (!listing) throw createNotFoundError('listing', id);
-  await withIdentity(ctx.db.pool, ctx.viewer, (client) => client.query('SELECT hide_listing($1)', [id]));
-  await ctx.features.invalidate({ users: ctx.viewer.userId ? [ctx.viewer.userId] : [], listings: [id] });
-  return { listingId: String(id), hidden: true };
+  return hide.hideListing(ctx, id);
 }
 
 /**
- * similar listings: nearest active listings to one listing's embedding (item-to-item). The anchor must be
- * visible to the viewer (a removed listing is its seller's and admins' only): the vector search runs on
- * the service path, past that policy, so it is checked here first — unless the caller is the anchor's
- * own `similar` field, whose parent was already read under the viewer's identity.
+ * similarListings: nearest listings to one listing (src/feed/similar.ts); `anchorVisible` when the
+ * caller is the anchor's own `similar` field, whose parent was already read under the viewer's identity.
  */
 export async function similarListings(
   ctx: Context,
@@ -126,15 +100,5 @@ export async function similarListings(
   if (!Number.isInteger(size) || size < 1 || size > 100) {
     throw createBadUserInputError(`first must be between 1 and 100, got ${size}`, 'first');
   }
-  if (!options.anchorVisible) {
-    const anchor = await ctx.prisma.listing.findUnique({ where: { id }, select: { id: true } });
-    if (!anchor) return [];
-  }
-  const rows = await ctx.db.service.query<{ id: number; score: number }>(similarListingsSql, [id, size]);
-  const listings = await ctx.prisma.listing.findMany({ where: { id: { in: rows.map((r) => r.id) } } });
-  const byId = new Map(listings.map((l) => [l.id, l]));
-  return rows.flatMap((row) => {
-    const listing = byId.get(row.id);
-    return listing ? [{ listing, score: row.score }] : [];
-  });
+  return similar.similarListings(ctx, id, size, options);
 }

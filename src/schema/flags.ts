@@ -3,6 +3,7 @@ import type { RolloutEvaluation, VariantStats } from '../flags/evaluateRollouts.
 import type { FlagValue } from '../flags/flagStore.js';
 import type { Flag, FlagThresholds } from '../flags/flags.js';
 import { reportProblem } from '../resolvers/flags.js';
+import type { FlagChange } from '../ops/diagnostics.js';
 import * as ops from '../resolvers/ops.js';
 import { OpsRef } from './ops.js';
 import { AuditedRef, type Audited } from './opsActions.js';
@@ -26,7 +27,7 @@ const FlagThresholdsRef = builder.objectRef<FlagThresholds>('FlagThresholds').im
   }),
 });
 
-const FlagChangeRef = builder.objectRef<ops.FlagChange>('FlagChange').implement({
+const FlagChangeRef = builder.objectRef<FlagChange>('FlagChange').implement({
   fields: (t) => ({
     fromPct: t.exposeInt('fromPct', { nullable: true }),
     toPct: t.exposeInt('toPct'),

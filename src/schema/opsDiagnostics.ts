@@ -1,5 +1,13 @@
 import { builder } from '../builder.js';
 import type { Alert } from '../ops/alerts.js';
+import type {
+  AuditEntry,
+  DiscoveryError,
+  GapSeverity,
+  KernelSlo,
+  QueueHealth,
+  StuckLeases,
+} from '../ops/diagnostics.js';
 import type { BackfillProgress } from '../ops/maintenanceActions.js';
 import type { EmbeddingCoverage, VectorHealth, VectorIndex } from '../ops/vectorIndexes.js';
 import * as ops from '../resolvers/ops.js';
@@ -10,7 +18,7 @@ const QueueNameEnum = builder.enumType('QueueName', {
   values: { EVENTS: { value: 'events' }, DISCOVERY: { value: 'discovery' } } as const,
 });
 
-const QueueHealthRef = builder.objectRef<ops.QueueHealth>('QueueHealth').implement({
+const QueueHealthRef = builder.objectRef<QueueHealth>('QueueHealth').implement({
   description:
     'vw_events_queue_health / vw_discovery_queue_health. Ages count from created_at of unfinished items.',
   fields: (t) => ({
@@ -30,12 +38,12 @@ const QueueHealthRef = builder.objectRef<ops.QueueHealth>('QueueHealth').impleme
   }),
 });
 
-const StuckLeasesRef = builder.objectRef<{ events: number; discovery: number }>('StuckLeases').implement({
+const StuckLeasesRef = builder.objectRef<StuckLeases>('StuckLeases').implement({
   description: 'The runbook’s stuck-lease counts: in flight with lease_expires_at < now().',
   fields: (t) => ({ events: t.exposeInt('events'), discovery: t.exposeInt('discovery') }),
 });
 
-const KernelSloRef = builder.objectRef<ops.KernelSlo>('KernelSlo').implement({
+const KernelSloRef = builder.objectRef<KernelSlo>('KernelSlo').implement({
   description: 'Latency of one kernel (auth, onboarding, feed, write, ops, read) over the window.',
   fields: (t) => ({
     kernel: t.exposeString('kernel'),
@@ -47,31 +55,31 @@ const KernelSloRef = builder.objectRef<ops.KernelSlo>('KernelSlo').implement({
   }),
 });
 
-const GapRef = builder.objectRef<ops.GapRow>('GapSeverity').implement({
+const GapRef = builder.objectRef<GapSeverity>('GapSeverity').implement({
   description:
     'Demand (users, summed affinity) against active listings; severity = demand_weight / (supply + 1).',
   fields: (t) => ({
-    interestId: t.id({ resolve: (g) => g.interest_id }),
-    interestSlug: t.string({ resolve: (g) => g.interest_slug }),
-    categoryId: t.id({ resolve: (g) => g.category_id }),
-    categorySlug: t.string({ resolve: (g) => g.category_slug }),
-    demandUsers: t.int({ resolve: (g) => Number(g.demand_users) }),
-    demandWeight: t.float({ resolve: (g) => g.demand_weight }),
-    supplyListings: t.int({ resolve: (g) => Number(g.supply_listings) }),
-    candidateListings: t.int({ resolve: (g) => Number(g.candidate_listings) }),
-    severity: t.float({ resolve: (g) => g.severity }),
+    interestId: t.exposeID('interestId'),
+    interestSlug: t.exposeString('interestSlug'),
+    categoryId: t.exposeID('categoryId'),
+    categorySlug: t.exposeString('categorySlug'),
+    demandUsers: t.exposeInt('demandUsers'),
+    demandWeight: t.exposeFloat('demandWeight'),
+    supplyListings: t.exposeInt('supplyListings'),
+    candidateListings: t.exposeInt('candidateListings'),
+    severity: t.exposeFloat('severity'),
   }),
 });
 
-const DiscoveryErrorRef = builder.objectRef<ops.DiscoveryErrorRow>('DiscoveryError').implement({
+const DiscoveryErrorRef = builder.objectRef<DiscoveryError>('DiscoveryError').implement({
   fields: (t) => ({
-    id: t.id({ resolve: (e) => e.id }),
-    interestId: t.id({ resolve: (e) => e.interest_id }),
-    categoryId: t.id({ resolve: (e) => e.category_id }),
-    reason: t.string({ resolve: (e) => e.reason }),
-    lastError: t.string({ nullable: true, resolve: (e) => e.last_error }),
-    attempts: t.int({ resolve: (e) => e.attempts }),
-    updatedAt: t.field({ type: 'DateTime', resolve: (e) => e.updated_at }),
+    id: t.exposeID('id'),
+    interestId: t.exposeID('interestId'),
+    categoryId: t.exposeID('categoryId'),
+    reason: t.exposeString('reason'),
+    lastError: t.exposeString('lastError', { nullable: true }),
+    attempts: t.exposeInt('attempts'),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
   }),
 });
 
@@ -167,23 +175,20 @@ export const BackfillProgressRef = builder.objectRef<BackfillProgress>('Backfill
   }),
 });
 
-const AuditEntryRef = builder.objectRef<ops.AuditRow>('AuditEntry').implement({
+const AuditEntryRef = builder.objectRef<AuditEntry>('AuditEntry').implement({
   description: 'One admin action: who, what, with which arguments, how it ended and how long it took.',
   fields: (t) => ({
-    id: t.id({ resolve: (a) => a.id }),
-    actorId: t.id({ nullable: true, resolve: (a) => a.actor_id }),
-    actorRole: t.string({ resolve: (a) => a.actor_role }),
-    action: t.string({ resolve: (a) => a.action }),
-    argsJson: t.string({ resolve: (a) => JSON.stringify(a.args) }),
-    resultJson: t.string({
-      nullable: true,
-      resolve: (a) => (a.result == null ? null : JSON.stringify(a.result)),
-    }),
-    ok: t.boolean({ resolve: (a) => a.ok }),
-    error: t.string({ nullable: true, resolve: (a) => a.error }),
-    durationMs: t.float({ resolve: (a) => a.duration_ms }),
-    requestId: t.string({ nullable: true, resolve: (a) => a.request_id }),
-    at: t.field({ type: 'DateTime', resolve: (a) => a.at }),
+    id: t.exposeID('id'),
+    actorId: t.exposeID('actorId', { nullable: true }),
+    actorRole: t.exposeString('actorRole'),
+    action: t.exposeString('action'),
+    argsJson: t.exposeString('argsJson'),
+    resultJson: t.exposeString('resultJson', { nullable: true }),
+    ok: t.exposeBoolean('ok'),
+    error: t.exposeString('error', { nullable: true }),
+    durationMs: t.exposeFloat('durationMs'),
+    requestId: t.exposeString('requestId', { nullable: true }),
+    at: t.expose('at', { type: 'DateTime' }),
   }),
 });
 

@@ -1,7 +1,6 @@
 import { builder } from '../builder.js';
-import { inAdminTx } from '../ops/opsRunner.js';
-import { isBloated, readTableBloat, type TableBloat } from '../ops/tableBloat.js';
-import { opsRunnerOf } from '../resolvers/ops.js';
+import type { TableBloat } from '../ops/tableBloat.js';
+import * as ops from '../resolvers/ops.js';
 import { OpsRef } from './ops.js';
 
 const TableBloatRef = builder.objectRef<TableBloat & { bloated: boolean }>('TableBloat').implement({
@@ -37,9 +36,6 @@ builder.objectFields(OpsRef, (t) => ({
     type: [TableBloatRef],
     description:
       'Runbook "Monitor bloat with pg_stat_user_tables": dead tuples and last (auto)vacuum of every hot table, the most bloated first.',
-    resolve: async (_ops, _args, ctx) => {
-      const tables = await inAdminTx(opsRunnerOf(ctx), readTableBloat);
-      return tables.map((table) => ({ ...table, bloated: isBloated(table, ctx.config.ops.alerts) }));
-    },
+    resolve: (_ops, _args, ctx) => ops.tableBloat(ctx),
   }),
 }));

@@ -1,10 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  feedCandidatesSql,
-  nearestListingsSql,
-  similarListingsSql,
-} from '../../src/db/sql/feedCandidates.js';
+import { feedCandidatesSql, nearestListingsSql, similarListingsSql } from '../../src/feed/sql.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { clusterCentre } from '../support/feedWorld.js';
 import { insertCategory, insertProfile, toVectorLiteral } from '../support/fixtures.js';

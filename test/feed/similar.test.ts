@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { similarListingsSql } from '../../src/db/sql/feedCandidates.js';
+import { similarListingsSql } from '../../src/feed/sql.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { createFeedHarness, type FeedHarness } from '../support/feedHarness.js';
 import { clusterVector, refreshVectorIndex, seedFeedWorld, type FeedWorld } from '../support/feedWorld.js';

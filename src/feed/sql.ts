@@ -93,3 +93,15 @@ WHERE l.status = 'active' AND l.id <> $1 AND l.embedding IS NOT NULL
   AND (SELECT embedding FROM marketplace_listings WHERE id = $1) IS NOT NULL
 ORDER BY l.embedding <=> (SELECT embedding FROM marketplace_listings WHERE id = $1)
 LIMIT $2`;
+
+/** record feedback: $1 impression id (uuid), $2 reward (0..1); true when recorded (or the same reward again). */
+export const recordLearningRewardSql = 'SELECT record_learning_reward($1::uuid, $2::float8) AS recorded';
+
+/** hide listing: $1 listing id; the viewer (RLS identity) never sees it in the feed again. */
+export const hideListingSql = 'SELECT hide_listing($1)';
+
+/** learning policy report: IPS/SNIPS sums per policy, experiment arm and action since $1 (service path). */
+export const policyReportSql = `
+SELECT policy, experiment, arm, action, impressions::float8 AS impressions, rewarded::float8 AS rewarded,
+       reward_sum, w_sum, wr_sum, w2_sum, w2r_sum, w2r2_sum
+FROM learning_policy_report($1)`;
