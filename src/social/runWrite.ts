@@ -4,6 +4,7 @@ import type { UserViewer } from '../auth/viewer.js';
 import type { Database } from '../db/database.js';
 import { withIdentity } from '../db/identity.js';
 import type { FeatureStore } from '../features/featureStore.js';
+import type { EventKind, EventPayloads } from '../queue/events.js';
 import {
   createBadUserInputError,
   createIdempotencyKeyInProgressError,
@@ -60,7 +61,7 @@ VALUES ($1, $2, $1 || ':' || $3 || ':' || txid_current() || ':' || $4)`;
 export interface WriteTx {
   client: pg.PoolClient;
   /** Adds a follow-up event to events_queue, committed (or not) with the change itself. */
-  enqueue: (kind: string, payload: Record<string, unknown>) => Promise<void>;
+  enqueue: <K extends EventKind>(kind: K, payload: EventPayloads[K]) => Promise<void>;
 }
 
 /** Checks an idempotency key: 1–255 characters, no control characters. */
