@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { vectorSearchSettings } from '../db/service.js';
 import type { JobHandler } from './consumer.js';
 import { PermanentJobError } from '../queue/leaseQueue.js';
+import { enqueueDiscoveryPairs, type DiscoveryPair } from '../queue/discovery.js';
 import { isEventKind, readEventPayload, type EventKind, type HandlerPayload } from '../queue/events.js';
 
 /** Popularity points per engagement (a like, a comment); its removal takes them back. */
@@ -12,13 +13,8 @@ const LIKE_REINFORCEMENT = 0.05;
 export const DISCOVERY_TOP_K = 50;
 
 const bumpPopularitySql = `UPDATE marketplace_listings SET popularity = greatest(0, popularity + $2) WHERE id = $1`;
-/** discovery enqueue: one item per new interest and its category, at most one per day (idempotency key). */
-const enqueueDiscoverySql = `
-INSERT INTO marketplace_discovery_queue (interest_id, category_id, reason, idempotency_key)
-SELECT ic.id, ic.category_id, 'new_interest',
-       'discovery:new_interest:' || ic.id || ':' || ic.category_id || ':' || to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD')
-FROM interest_catalog ic WHERE ic.id = ANY($1::int[])
-ON CONFLICT (idempotency_key) DO NOTHING`;
+/** The categories of the interests a user added: each pair is queued for discovery. */
+const interestCategoriesSql = `SELECT id AS "interestId", category_id AS "categoryId" FROM interest_catalog WHERE id = ANY($1::int[])`;
 
 /** Drops cached features after a change (the gateway's feature store keys); never throws. */
 export type InvalidateFeatures = (ids: { users?: string[]; listings?: number[] }) => Promise<void>;
@@ -59,7 +55,9 @@ const eventHandlers: { [K in EventKind]: EventHandler<K> } = {
     return { listings: [p.listingId] };
   },
   'interests.changed': async (p, tx) => {
-    if (p.added.length > 0) await tx.query(enqueueDiscoverySql, [p.added]);
+    if (p.added.length === 0) return;
+    const { rows } = await tx.query<DiscoveryPair>(interestCategoriesSql, [p.added]);
+    await enqueueDiscoveryPairs(tx, 'new_interest', rows);
   },
   // Recorded for analytics and the feature store's counters; nothing to derive yet.
   'follow.created': async () => undefined,
