@@ -23,6 +23,7 @@ import { isUuid } from '../validation/isUuid.js';
 import { MUTATION_BUDGETS } from '../social/budgets.js';
 import { budgetKeyOf } from '../social/rateLimits.js';
 import { categoryIdOfSlug } from '../validation/categorySlug.js';
+import { checkPageSize } from '../validation/pageSize.js';
 
 /** Built once per process: the policies (per experiment arm) and the cursor-signing key. */
 export function createFeedSettings(
@@ -112,10 +113,7 @@ export async function similarListings(
   options: { anchorVisible?: boolean } = {},
 ) {
   const id = parseListingId(listingId, 'listingId');
-  const size = first ?? 10;
-  if (!Number.isInteger(size) || size < 1 || size > 100) {
-    throw createBadUserInputError(`first must be between 1 and 100, got ${size}`, 'first');
-  }
+  const size = checkPageSize('first', first ?? 10);
   if (!options.anchorVisible) {
     const anchor = await ctx.prisma.listing.findUnique({ where: { id }, select: { id: true } });
     if (!anchor) return [];

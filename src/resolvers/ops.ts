@@ -16,6 +16,7 @@ import { createOpsRunner, inAdminTx, type OpsRunner } from '../ops/opsRunner.js'
 import { vectorHealth as readVectorHealth, type VectorHealth } from '../ops/vectorIndexes.js';
 import { budgetKeyOf } from '../social/rateLimits.js';
 import { pageRequest, toConnection, type Connection, type ConnectionArgs } from './pagination.js';
+import { checkPageSize } from '../validation/pageSize.js';
 
 /** The ops runner of an admin's request: the gateway pool, the admin as actor, the 5 s batches. */
 export const opsRunnerOf = (ctx: Context): OpsRunner & { rollouts: RolloutSettings } =>
@@ -137,12 +138,6 @@ export async function kernelSlos(ctx: Context, windowMinutes: number): Promise<K
   }));
 }
 
-const checkLimit = (limit: number, max = 100) => {
-  if (!Number.isInteger(limit) || limit < 1 || limit > max) {
-    throw createBadUserInputError(`limit must be a whole number from 1 to ${max}`, 'limit');
-  }
-};
-
 export interface GapRow {
   interest_id: number;
   interest_slug: string;
@@ -157,7 +152,7 @@ export interface GapRow {
 
 /** Runbook "Gap severity": the worst gaps first. */
 export async function gapSeverity(ctx: Context, limit: number): Promise<GapRow[]> {
-  checkLimit(limit);
+  checkPageSize('limit', limit);
   const { rows } = await inAdminTx(opsRunnerOf(ctx), (client) =>
     client.query<GapRow>('SELECT * FROM vw_gap_severity LIMIT $1', [limit]),
   );
@@ -176,7 +171,7 @@ export interface DiscoveryErrorRow {
 
 /** Runbook "Discovery Queue Backlog: inspect errors". */
 export async function discoveryErrors(ctx: Context, limit: number): Promise<DiscoveryErrorRow[]> {
-  checkLimit(limit);
+  checkPageSize('limit', limit);
   const { rows } = await inAdminTx(opsRunnerOf(ctx), (client) =>
     client.query<DiscoveryErrorRow>(
       `SELECT id::text, interest_id, category_id, reason, last_error, attempts, updated_at
@@ -247,7 +242,7 @@ export interface FlagChange {
 }
 
 export async function flagHistory(ctx: Context, key: string, limit: number): Promise<FlagChange[]> {
-  checkLimit(limit);
+  checkPageSize('limit', limit);
   const { rows } = await inAdminTx(opsRunnerOf(ctx), (client) =>
     client.query<FlagChange>(
       `SELECT from_pct AS "fromPct", to_pct AS "toPct", from_state AS "fromState", to_state AS "toState",
