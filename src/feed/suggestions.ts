@@ -4,8 +4,8 @@ import type { Viewer } from '../auth/viewer.js';
 import type { Config } from '../config/config.js';
 import type { ServiceDb } from '../db/service.js';
 import { toOutageError } from '../errors/databaseErrors.js';
-import { coerceError, createBadUserInputError } from '../errors/errors.js';
-import { MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE } from '../validation/pageSize.js';
+import { coerceError } from '../errors/errors.js';
+import { checkPageSize, DEFAULT_PAGE_SIZE } from '../validation/pageSize.js';
 import { fetchCandidates, type Candidate, type CandidateSet, type Pool } from './candidates.js';
 import { decodeFeedCursor, encodeFeedCursor, type FeedCursor } from './feedCursor.js';
 import { recordImpressions } from './impressions.js';
@@ -124,10 +124,7 @@ export async function suggestions(
   args: { first?: number | null; after?: string | null; categoryId: number | null },
   settings: FeedSettings,
 ): Promise<SuggestionConnection> {
-  const first = args.first ?? DEFAULT_PAGE_SIZE;
-  if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE_SIZE) {
-    throw createBadUserInputError(`first must be between 1 and ${MAX_PAGE_SIZE}, got ${first}`, 'first');
-  }
+  const first = checkPageSize('first', args.first ?? DEFAULT_PAGE_SIZE);
   const cursor: FeedCursor = args.after
     ? decodeFeedCursor(args.after, settings.cursorKey)
     : { session: randomUUID(), position: 0, seed: randomInt(2 ** 31 - 1) };

@@ -1,5 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import { createBadUserInputError, createNotFoundError } from '../errors/errors.js';
+import { enqueueDiscoveryPairs } from '../queue/discovery.js';
 import { createLeaseQueue, type QueueName } from '../queue/leaseQueue.js';
 import { repeatUntilShort } from './batches.js';
 import { inAdminTx, type OpsRunner } from './opsRunner.js';
@@ -54,9 +54,6 @@ FROM interest_catalog i WHERE i.id = $1`;
 const pendingSql = `
 SELECT id::text FROM marketplace_discovery_queue
 WHERE interest_id = $1 AND category_id = $2 AND status IN ('queued', 'processing') LIMIT 1`;
-const enqueueSql = `
-INSERT INTO marketplace_discovery_queue (interest_id, category_id, reason, idempotency_key)
-VALUES ($1, $2, 'ops', $3) RETURNING id::text`;
 
 /**
  * Queues discovery for one (interest, category). An item for the pair that is still waiting or
@@ -81,8 +78,10 @@ export async function enqueueDiscovery(
     await client.query('SELECT pg_advisory_xact_lock($1::int, $2::int)', [args.interestId, categoryId]);
     const pending = (await client.query<{ id: string }>(pendingSql, [args.interestId, categoryId])).rows[0];
     if (pending) return { enqueued: false, itemId: pending.id, interestId: args.interestId, categoryId };
-    const key = `discovery:ops:${args.interestId}:${categoryId}:${randomUUID()}`;
-    const inserted = await client.query<{ id: string }>(enqueueSql, [args.interestId, categoryId, key]);
-    return { enqueued: true, itemId: inserted.rows[0]?.id ?? '', interestId: args.interestId, categoryId };
+    // A fresh key each call (the `ops` recipe): the pending check above is this action's dedup.
+    const [itemId = ''] = await enqueueDiscoveryPairs(client, 'ops', [
+      { interestId: args.interestId, categoryId },
+    ]);
+    return { enqueued: true, itemId, interestId: args.interestId, categoryId };
   });
 }

@@ -3,10 +3,10 @@ import type { Context } from '../context.js';
 import { createBadUserInputError } from '../errors/errors.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import { pageRequest, toConnection, type ConnectionArgs } from './pagination.js';
+import { categoryIdOfSlug } from '../validation/categorySlug.js';
 
 type Query<T> = Omit<T, 'where' | 'orderBy' | 'take' | 'cursor' | 'skip'>;
 
-const slugPattern = /^[a-z0-9-]{1,64}$/;
 const MAX_INT4 = 2_147_483_647;
 export type ListingStatus = 'active' | 'sold' | 'inactive' | 'removed';
 
@@ -27,17 +27,8 @@ export async function categories(ctx: Context, query: Query<Prisma.CategoryFindM
   return ctx.prisma.category.findMany({ ...query, orderBy: [{ name: 'asc' }, { id: 'asc' }] });
 }
 
-async function categoryIdBySlug(ctx: Context, slug: string): Promise<number> {
-  if (!slugPattern.test(slug)) {
-    throw createBadUserInputError(
-      `category must be a category slug such as "electronics", got "${slug}"`,
-      'category',
-    );
-  }
-  const category = await ctx.prisma.category.findUnique({ where: { slug }, select: { id: true } });
-  if (!category) throw createBadUserInputError(`there is no category "${slug}"`, 'category');
-  return category.id;
-}
+const categoryIdBySlug = (ctx: Context, slug: string): Promise<number> =>
+  categoryIdOfSlug(slug, (s) => ctx.prisma.category.findUnique({ where: { slug: s }, select: { id: true } }));
 
 export async function listing(ctx: Context, id: string, query: Query<Prisma.ListingFindUniqueArgs>) {
   return ctx.prisma.listing.findUnique({ ...query, where: { id: parseListingId(id) } });

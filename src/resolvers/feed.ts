@@ -23,6 +23,8 @@ import { parseListingId } from './catalog.js';
 import { isUuid } from '../validation/isUuid.js';
 import { MUTATION_BUDGETS } from '../social/budgets.js';
 import { budgetKeyOf } from '../social/rateLimits.js';
+import { categoryIdOfSlug } from '../validation/categorySlug.js';
+import { checkPageSize } from '../validation/pageSize.js';
 
 /** Built once per process: the policies (per experiment arm) and the cursor-signing key. */
 export function createFeedSettings(
@@ -40,19 +42,8 @@ export function createFeedSettings(
   };
 }
 
-const slugPattern = /^[a-z0-9-]{1,64}$/;
-
 async function categoryId(ctx: Context, slug: string | null | undefined): Promise<number | null> {
-  if (slug == null) return null;
-  if (!slugPattern.test(slug)) {
-    throw createBadUserInputError(
-      `category must be a category slug such as "electronics", got "${slug}"`,
-      'category',
-    );
-  }
-  const category = await ctx.loaders.categoryBySlug.load(slug);
-  if (!category) throw createBadUserInputError(`there is no category "${slug}"`, 'category');
-  return category.id;
+  return slug == null ? null : categoryIdOfSlug(slug, (s) => ctx.loaders.categoryBySlug.load(s));
 }
 
 export async function suggestions(
@@ -96,9 +87,6 @@ export async function similarListings(
   options: { anchorVisible?: boolean } = {},
 ) {
   const id = parseListingId(listingId, 'listingId');
-  const size = first ?? 10;
-  if (!Number.isInteger(size) || size < 1 || size > 100) {
-    throw createBadUserInputError(`first must be between 1 and 100, got ${size}`, 'first');
-  }
+  const size = checkPageSize('first', first ?? 10);
   return similar.similarListings(ctx, id, size, options);
 }

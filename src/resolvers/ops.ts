@@ -27,6 +27,7 @@ import type { TableBloat } from '../ops/tableBloat.js';
 import { vectorHealth as readVectorHealth, type VectorHealth } from '../ops/vectorIndexes.js';
 import { budgetKeyOf } from '../social/rateLimits.js';
 import { pageRequest, toConnection, type Connection, type ConnectionArgs } from './pagination.js';
+import { checkPageSize } from '../validation/pageSize.js';
 
 /** The ops runner of an admin's request: the gateway pool, the admin as actor, the 5 s batches. */
 export const opsRunnerOf = (ctx: Context): OpsRunner & { rollouts: RolloutSettings } =>
@@ -66,21 +67,15 @@ export async function kernelSlos(ctx: Context, windowMinutes: number): Promise<K
   return diagnostics.kernelSlos(opsRunnerOf(ctx), windowMinutes);
 }
 
-const checkLimit = (limit: number, max = 100) => {
-  if (!Number.isInteger(limit) || limit < 1 || limit > max) {
-    throw createBadUserInputError(`limit must be a whole number from 1 to ${max}`, 'limit');
-  }
-};
-
 /** Runbook "Gap severity": the worst gaps first. */
 export async function gapSeverity(ctx: Context, limit: number): Promise<GapSeverity[]> {
-  checkLimit(limit);
+  checkPageSize('limit', limit);
   return diagnostics.gapSeverity(opsRunnerOf(ctx), limit);
 }
 
 /** Runbook "Discovery Queue Backlog: inspect errors". */
 export async function discoveryErrors(ctx: Context, limit: number): Promise<DiscoveryError[]> {
-  checkLimit(limit);
+  checkPageSize('limit', limit);
   return diagnostics.discoveryErrors(opsRunnerOf(ctx), limit);
 }
 
@@ -115,6 +110,6 @@ export async function auditLog(
 export const flags = (ctx: Context): Promise<Flag[]> => diagnostics.flags(opsRunnerOf(ctx));
 
 export async function flagHistory(ctx: Context, key: string, limit: number): Promise<FlagChange[]> {
-  checkLimit(limit);
+  checkPageSize('limit', limit);
   return diagnostics.flagHistory(opsRunnerOf(ctx), key, limit);
 }

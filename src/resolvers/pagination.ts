@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { createBadUserInputError } from '../errors/errors.js';
-import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../validation/pageSize.js';
+import { checkPageSize, DEFAULT_PAGE_SIZE } from '../validation/pageSize.js';
 
 export interface ConnectionArgs {
   first?: number | null;
@@ -48,17 +48,10 @@ export function decodeCursor<K>(cursor: string, keySchema: z.ZodType<K>, argName
   return envelope.data.k;
 }
 
-function checkSize(name: 'first' | 'last', value: number | null | undefined): void {
-  if (value === null || value === undefined) return;
-  if (!Number.isInteger(value) || value < 1 || value > MAX_PAGE_SIZE) {
-    throw createBadUserInputError(`${name} must be between 1 and ${MAX_PAGE_SIZE}, got ${value}`, name);
-  }
-}
-
 /** Validates Relay arguments: page sizes 1..100, one direction at a time, well-formed cursors. */
 export function pageRequest<K>(args: ConnectionArgs, keySchema: z.ZodType<K>): PageRequest<K> {
-  checkSize('first', args.first);
-  checkSize('last', args.last);
+  if (args.first != null) checkPageSize('first', args.first);
+  if (args.last != null) checkPageSize('last', args.last);
   const backward = args.last != null || args.before != null;
   if (backward && (args.first != null || args.after != null)) {
     throw createBadUserInputError(

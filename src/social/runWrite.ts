@@ -4,6 +4,8 @@ import type { UserViewer } from '../auth/viewer.js';
 import type { Database } from '../db/database.js';
 import { withIdentity } from '../db/identity.js';
 import type { FeatureStore } from '../features/featureStore.js';
+import { hasControlCharacters } from '../validation/hasControlCharacters.js';
+import type { EventKind, EventPayloads } from '../queue/events.js';
 import {
   createBadUserInputError,
   createIdempotencyKeyInProgressError,
@@ -60,14 +62,13 @@ VALUES ($1, $2, $1 || ':' || $3 || ':' || txid_current() || ':' || $4)`;
 export interface WriteTx {
   client: pg.PoolClient;
   /** Adds a follow-up event to events_queue, committed (or not) with the change itself. */
-  enqueue: (kind: string, payload: Record<string, unknown>) => Promise<void>;
+  enqueue: <K extends EventKind>(kind: K, payload: EventPayloads[K]) => Promise<void>;
 }
 
 /** Checks an idempotency key: 1–255 characters, no control characters. */
 export function normaliseIdempotencyKey(key: string | null | undefined): string | null {
   if (key == null) return null;
-  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
-  if (key.length < 1 || key.length > 255 || /[\u0000-\u001f\u007f-\u009f]/.test(key)) {
+  if (key.length < 1 || key.length > 255 || hasControlCharacters(key, { singleLine: true })) {
     throw createBadUserInputError('idempotencyKey must be 1 to 255 printable characters', 'idempotencyKey');
   }
   return key;

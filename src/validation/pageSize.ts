@@ -1,6 +1,22 @@
+import { createBadUserInputError } from '../errors/errors.js';
+
 /**
  * Every connection pages 1..100 items; 20 when the client does not say. A leaf module, so the schema
  * (argument defaults), the resolvers (pagination) and the feed all read the same numbers.
  */
 export const MAX_PAGE_SIZE = 100;
 export const DEFAULT_PAGE_SIZE = 20;
+
+/**
+ * Checks a page-size argument (`first`, `last`, `limit`): a whole number from 1 to MAX_PAGE_SIZE, else
+ * BAD_USER_INPUT on that argument with the one message every connection and list uses.
+ */
+export function checkPageSize(argument: string, size: number): number {
+  if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE_SIZE) {
+    throw createBadUserInputError(
+      `${argument} must be a whole number from 1 to ${MAX_PAGE_SIZE}, got ${size}`,
+      argument,
+    );
+  }
+  return size;
+}

@@ -2,6 +2,8 @@ import type pg from 'pg';
 import { vectorSearchSettings } from '../db/service.js';
 import type { JobHandler } from './consumer.js';
 import { PermanentJobError } from '../queue/leaseQueue.js';
+import { enqueueDiscoveryPairs, type DiscoveryPair } from '../queue/discovery.js';
+import { isEventKind, readEventPayload, type EventKind, type HandlerPayload } from '../queue/events.js';
 
 /** Popularity points per engagement (a like, a comment); its removal takes them back. */
 const POPULARITY = { like: 1, comment: 2 } as const;
@@ -10,29 +12,16 @@ const LIKE_REINFORCEMENT = 0.05;
 /** Candidates kept per (interest, category). */
 export const DISCOVERY_TOP_K = 50;
 
-const text = (payload: Record<string, unknown>, key: string): string => {
-  const value = payload[key];
-  if (typeof value !== 'string' && typeof value !== 'number') {
-    throw new PermanentJobError(`payload.${key} is missing`);
-  }
-  return String(value);
-};
-
 const bumpPopularitySql = `UPDATE marketplace_listings SET popularity = greatest(0, popularity + $2) WHERE id = $1`;
-/** discovery enqueue: one item per new interest and its category, at most one per day (idempotency key). */
-const enqueueDiscoverySql = `
-INSERT INTO marketplace_discovery_queue (interest_id, category_id, reason, idempotency_key)
-SELECT ic.id, ic.category_id, 'new_interest',
-       'discovery:new_interest:' || ic.id || ':' || ic.category_id || ':' || to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD')
-FROM interest_catalog ic WHERE ic.id = ANY($1::int[])
-ON CONFLICT (idempotency_key) DO NOTHING`;
+/** The categories of the interests a user added: each pair is queued for discovery. */
+const interestCategoriesSql = `SELECT id AS "interestId", category_id AS "categoryId" FROM interest_catalog WHERE id = ANY($1::int[])`;
 
 /** Drops cached features after a change (the gateway's feature store keys); never throws. */
 export type InvalidateFeatures = (ids: { users?: string[]; listings?: number[] }) => Promise<void>;
 
 /** Which cached features an event's effect changes: returned as an after-commit step. */
-type EventHandler = (
-  payload: Record<string, unknown>,
+type EventHandler<K extends EventKind> = (
+  payload: HandlerPayload<K>,
   tx: pg.PoolClient,
 ) => Promise<void | { users?: string[]; listings?: number[] }>;
 
@@ -40,34 +29,35 @@ type EventHandler = (
  * What each event kind does. Every effect runs in the transaction that completes the item, so an item
  * processed twice (a lost lease, a retry) has the effect of once.
  */
-const eventHandlers: Record<string, EventHandler> = {
+const eventHandlers: { [K in EventKind]: EventHandler<K> } = {
   'profile.recompute': async (p, tx) => {
-    await tx.query('SELECT recompute_profile_embedding($1)', [text(p, 'userId')]);
+    await tx.query('SELECT recompute_profile_embedding($1)', [p.userId]);
   },
   'like.created': async (p, tx) => {
-    await tx.query(bumpPopularitySql, [text(p, 'listingId'), POPULARITY.like]);
+    await tx.query(bumpPopularitySql, [p.listingId, POPULARITY.like]);
     await tx.query('SELECT reinforce_listing_interests($1, $2, $3)', [
-      text(p, 'userId'),
-      text(p, 'listingId'),
+      p.userId,
+      p.listingId,
       LIKE_REINFORCEMENT,
     ]);
-    return { users: [text(p, 'userId')], listings: [Number(text(p, 'listingId'))] };
+    return { users: [p.userId], listings: [p.listingId] };
   },
   'like.deleted': async (p, tx) => {
-    await tx.query(bumpPopularitySql, [text(p, 'listingId'), -POPULARITY.like]);
-    return { listings: [Number(text(p, 'listingId'))] };
+    await tx.query(bumpPopularitySql, [p.listingId, -POPULARITY.like]);
+    return { listings: [p.listingId] };
   },
   'comment.created': async (p, tx) => {
-    await tx.query(bumpPopularitySql, [text(p, 'listingId'), POPULARITY.comment]);
-    return { listings: [Number(text(p, 'listingId'))] };
+    await tx.query(bumpPopularitySql, [p.listingId, POPULARITY.comment]);
+    return { listings: [p.listingId] };
   },
   'comment.deleted': async (p, tx) => {
-    await tx.query(bumpPopularitySql, [text(p, 'listingId'), -POPULARITY.comment]);
-    return { listings: [Number(text(p, 'listingId'))] };
+    await tx.query(bumpPopularitySql, [p.listingId, -POPULARITY.comment]);
+    return { listings: [p.listingId] };
   },
   'interests.changed': async (p, tx) => {
-    const added = Array.isArray(p.added) ? p.added.map(Number).filter(Number.isInteger) : [];
-    if (added.length > 0) await tx.query(enqueueDiscoverySql, [added]);
+    if (p.added.length === 0) return;
+    const { rows } = await tx.query<DiscoveryPair>(interestCategoriesSql, [p.added]);
+    await enqueueDiscoveryPairs(tx, 'new_interest', rows);
   },
   // Recorded for analytics and the feature store's counters; nothing to derive yet.
   'follow.created': async () => undefined,
@@ -75,13 +65,18 @@ const eventHandlers: Record<string, EventHandler> = {
   'signal.recorded': async () => undefined,
 };
 
+/** Checks the stored payload against what kind K's handler reads, then runs that handler. */
+function runEventHandler<K extends EventKind>(kind: K, stored: unknown, tx: pg.PoolClient) {
+  const handler: EventHandler<K> = eventHandlers[kind];
+  return handler(readEventPayload(kind, stored), tx);
+}
+
 /** The events handler; with `invalidate`, the features an effect changed are dropped after commit. */
 export function createEventHandler(invalidate?: InvalidateFeatures): JobHandler {
   return async (item, tx) => {
     const kind = String(item.row.kind);
-    const handler = eventHandlers[kind];
-    if (!handler) throw new PermanentJobError(`no handler for event kind "${kind}"`);
-    const stale = await handler((item.row.payload ?? {}) as Record<string, unknown>, tx);
+    if (!isEventKind(kind)) throw new PermanentJobError(`no handler for event kind "${kind}"`);
+    const stale = await runEventHandler(kind, item.row.payload, tx);
     if (stale && invalidate) return () => invalidate(stale);
   };
 }

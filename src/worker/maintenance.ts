@@ -7,6 +7,7 @@ import { appendAudit } from '../ops/audit.js';
 import { gcInSteps } from '../ops/maintenanceActions.js';
 import { measureVectorRecall, rebuildOutgrownIvfflat } from '../ops/vectorRecall.js';
 import type { Logger } from '../platform/logger.js';
+import { enqueueDiscoveryPairs, type DiscoveryPair } from '../queue/discovery.js';
 
 export interface MaintenanceTask {
   name: string;
@@ -44,12 +45,9 @@ export const defaultMaintenanceIntervals: MaintenanceIntervals = {
 };
 
 /** The worst gaps (demand without candidates), enqueued for discovery at most once a day each. */
-const enqueueGapsSql = `
-INSERT INTO marketplace_discovery_queue (interest_id, category_id, reason, idempotency_key)
-SELECT g.interest_id, g.category_id, 'gap_severity',
-       'discovery:gap:' || g.interest_id || ':' || g.category_id || ':' || to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD')
-FROM (SELECT * FROM vw_gap_severity WHERE candidate_listings = 0 LIMIT $1) g
-ON CONFLICT (idempotency_key) DO NOTHING`;
+const worstGapsSql = `
+SELECT g.interest_id AS "interestId", g.category_id AS "categoryId"
+FROM (SELECT * FROM vw_gap_severity WHERE candidate_listings = 0 LIMIT $1) g`;
 
 /**
  * The runbook's maintenance on its cadence: GC daily, interest decay weekly, gap discovery hourly, and
@@ -105,7 +103,10 @@ export function defaultMaintenanceTasks(
     {
       name: 'enqueue_gap_discovery',
       intervalMs: every.gapSec * 1000,
-      run: async (tx) => (await tx.query(enqueueGapsSql, [options.gapLimit ?? 20])).rowCount,
+      run: async (tx) => {
+        const gaps = await tx.query<DiscoveryPair>(worstGapsSql, [options.gapLimit ?? 20]);
+        return (await enqueueDiscoveryPairs(tx, 'gap_severity', gaps.rows)).length;
+      },
     },
     {
       // The runbook's auto-rollback on a schedule, so a bad flag goes back to 0% with nobody watching.

@@ -326,7 +326,11 @@ describe('idempotency keys on likeListing and unlikeListing', () => {
           serviceContext(h, viewer),
           { operation: 'probe', idempotencyKey: 'k-stale', input: { listingId: second } },
           async (tx) => {
-            await tx.enqueue('like.created', { userId: viewer.userId, listingId: second, probe: true });
+            await tx.enqueue('like.created', {
+              userId: viewer.userId,
+              listingId: second,
+              sellerId: world.sellerId,
+            });
             return { ran: true };
           },
         );
