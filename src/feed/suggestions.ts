@@ -47,11 +47,9 @@ export interface SuggestionConnection {
   fallback: { reason: FallbackReason; source: Pool } | null;
 }
 
+/** Built once per process (src/feed/feedSettings.ts); the tunables are read from ctx.config.feed. */
 export interface FeedSettings {
   policies: FeedPolicies;
-  servedWindowMinutes: number;
-  /** Most of one category on a page, as a share of the page. */
-  categoryShare: number;
   cursorKey: string;
 }
 

@@ -1,21 +1,13 @@
-import { randomBytes } from 'node:crypto';
-import type { Config } from '../config/config.js';
 import type { Context } from '../context.js';
 import { createBadUserInputError } from '../errors/errors.js';
-import type { Redis } from 'ioredis';
-import { createFeedPolicies } from '../feed/feedPolicies.js';
 import {
   suggestions as serveSuggestions,
   type FallbackReason,
-  type FeedSettings,
   type SuggestionConnection,
 } from '../feed/suggestions.js';
 
 export type FallbackReasonValue = FallbackReason;
 export type SuggestionConnectionShape = SuggestionConnection;
-import type { ServiceDb } from '../db/service.js';
-import type { Logger } from '../platform/logger.js';
-import type { Metrics } from '../platform/metrics.js';
 import * as feedback from '../feed/feedback.js';
 import * as hide from '../feed/hide.js';
 import * as similar from '../feed/similar.js';
@@ -25,22 +17,6 @@ import { MUTATION_BUDGETS } from '../social/budgets.js';
 import { budgetKeyOf } from '../social/rateLimits.js';
 import { categoryIdOfSlug } from '../validation/categorySlug.js';
 import { checkPageSize } from '../validation/pageSize.js';
-
-/** Built once per process: the policies (per experiment arm) and the cursor-signing key. */
-export function createFeedSettings(
-  config: Config,
-  deps: { service: ServiceDb; logger: Logger; redis: Redis | null; metrics: Metrics },
-): FeedSettings & { stop: () => void } {
-  const policies = createFeedPolicies({ config, ...deps });
-  return {
-    stop: () => policies.stop(),
-    policies,
-    servedWindowMinutes: config.feed.servedWindowMinutes,
-    categoryShare: config.feed.categoryShare,
-    // Replicas must share the key for cursors to work across them: FEED_CURSOR_SECRET or JWT_SECRET.
-    cursorKey: config.feed.cursorSecret ?? config.auth.jwtSecret ?? randomBytes(32).toString('hex'),
-  };
-}
 
 async function categoryId(ctx: Context, slug: string | null | undefined): Promise<number | null> {
   return slug == null ? null : categoryIdOfSlug(slug, (s) => ctx.loaders.categoryBySlug.load(s));

@@ -19,7 +19,7 @@ import { createError, UNAVAILABLE_RETRY_AFTER_SEC, type ErrorCode } from '../err
 import { createLoaders } from '../loaders/createLoaders.js';
 import { createFeatureStore } from '../features/featureStore.js';
 import { createRateLimits } from '../social/rateLimits.js';
-import { createFeedSettings } from '../resolvers/feed.js';
+import { createFeedSettings } from '../feed/feedSettings.js';
 import { createSchema } from '../schema/index.js';
 import { createApollo } from './apollo.js';
 import { createFlagStore } from '../flags/flagStore.js';

@@ -11,7 +11,7 @@ import { createDatabase, type Database } from '../../src/db/database.js';
 import { scopedPrisma } from '../../src/db/identity.js';
 import { createLoaders } from '../../src/loaders/createLoaders.js';
 import { createFeatureStore, type FeatureStore } from '../../src/features/featureStore.js';
-import { createFeedSettings } from '../../src/resolvers/feed.js';
+import { createFeedSettings } from '../../src/feed/feedSettings.js';
 import { createFlagStore } from '../../src/flags/flagStore.js';
 import { createRateLimits } from '../../src/social/rateLimits.js';
 import { createSchema } from '../../src/schema/index.js';

@@ -1,0 +1,22 @@
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Config } from '../config/config.js';
+import type { ServiceDb } from '../db/service.js';
+import type { Logger } from '../platform/logger.js';
+import type { Metrics } from '../platform/metrics.js';
+import { createFeedPolicies } from './feedPolicies.js';
+import type { FeedSettings } from './suggestions.js';
+
+/** Built once per process: the policies (per experiment arm) and the cursor-signing key. */
+export function createFeedSettings(
+  config: Config,
+  deps: { service: ServiceDb; logger: Logger; redis: Redis | null; metrics: Metrics },
+): FeedSettings & { stop: () => void } {
+  const policies = createFeedPolicies({ config, ...deps });
+  return {
+    stop: () => policies.stop(),
+    policies,
+    // Replicas must share the key for cursors to work across them: FEED_CURSOR_SECRET or JWT_SECRET.
+    cursorKey: config.feed.cursorSecret ?? config.auth.jwtSecret ?? randomBytes(32).toString('hex'),
+  };
+}
