@@ -4,21 +4,6 @@
  * Query fields and fails on any field missing here.
  */
 
-/** The budgets, each `limit` per minute per key (a user, or for anonymous reads the client address). */
-export const RATE_LIMITED_ACTIONS = [
-  'like',
-  'comment',
-  'follow',
-  'interest',
-  'signal',
-  'hide',
-  'feedback',
-  'admin',
-  'feed',
-  'read',
-] as const;
-export type RateLimitedAction = (typeof RATE_LIMITED_ACTIONS)[number];
-
 /** The budgets a signed-in user sees in `me { rateLimits }`. */
 export const USER_WRITE_ACTIONS = [
   'like',
@@ -28,7 +13,11 @@ export const USER_WRITE_ACTIONS = [
   'signal',
   'hide',
   'feedback',
-] as const satisfies readonly RateLimitedAction[];
+] as const;
+
+/** The budgets, each `limit` per minute per key (a user, or for anonymous reads the client address). */
+export const RATE_LIMITED_ACTIONS = [...USER_WRITE_ACTIONS, 'admin', 'feed', 'read'] as const;
+export type RateLimitedAction = (typeof RATE_LIMITED_ACTIONS)[number];
 export type UserWriteAction = (typeof USER_WRITE_ACTIONS)[number];
 
 /**
