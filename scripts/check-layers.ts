@@ -9,11 +9,11 @@
  *
  *   rank  layer         modules
  *   ----  ------------  ---------------------------------------------------------------------------
- *   6     entry         main.ts
+ *   6     entry         main.ts, worker/main.ts, worker/startWorker.ts, ops/cli.ts (the processes)
  *   5     server        server/ (HTTP: Fastify, Apollo, plugins, IDE, health)
  *   4     schema        schema/, builder.ts (Pothos types; the GraphQL surface)
  *   3     resolvers     resolvers/ (parse arguments, call one domain function)
- *   2     context       context.ts, loaders/ (the per-request GraphQL Context)
+ *   2     composition   services/ (the composition root), context.ts, loaders/ (the per-request Context)
  *   1     domain        auth/, feed/, social/, flags/, experiments/, features/, ops/, queue/, worker/,
  *                       db/seed/ (demo data: written through domain functions, so above them)
  *   0     leaves        db/, platform/ (logger, metrics, redis, pg pools), errors/, validation/, config/,
@@ -46,11 +46,11 @@ interface Layer {
 }
 
 export const LAYERS: readonly Layer[] = [
-  { name: 'entry', rank: 6, members: ['main.ts'] },
+  { name: 'entry', rank: 6, members: ['main.ts', 'worker/main.ts', 'worker/startWorker.ts', 'ops/cli.ts'] },
   { name: 'server', rank: 5, members: ['server/'] },
   { name: 'schema', rank: 4, members: ['schema/', 'builder.ts'] },
   { name: 'resolvers', rank: 3, members: ['resolvers/'] },
-  { name: 'context', rank: 2, members: ['context.ts', 'loaders/'] },
+  { name: 'composition', rank: 2, members: ['services/', 'context.ts', 'loaders/'] },
   {
     name: 'domain',
     rank: 1,

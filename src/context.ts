@@ -1,23 +1,29 @@
 import type { Viewer } from './auth/viewer.js';
 import type { Config } from './config/config.js';
 import type { Database } from './db/database.js';
-import type { ScopedPrisma } from './db/identity.js';
+import { scopedPrisma, type ScopedPrisma } from './db/identity.js';
 import type { FeatureStore } from './features/featureStore.js';
 import type { FlagStore } from './flags/flagStore.js';
 import type { FeedSettings } from './feed/suggestions.js';
 import type { RateLimits } from './social/rateLimits.js';
-import type { Loaders } from './loaders/createLoaders.js';
+import { createLoaders, type Loaders } from './loaders/createLoaders.js';
 import type { Logger } from './platform/logger.js';
 import type { Metrics } from './platform/metrics.js';
+import type { Services } from './services/services.js';
 
-/** Everything a resolver may use for one request. Built once per request; never shared. */
+/**
+ * Everything a resolver may use for one request: the process's services (src/services/services.ts)
+ * plus what belongs to this request. Built by `createContext`, once per request; never shared.
+ */
 export interface Context {
   requestId: string;
   viewer: Viewer;
+  /** The request's logger (carries the request id). */
   logger: Logger;
   /** Prisma scoped to the viewer's RLS identity. */
   prisma: ScopedPrisma;
   db: Database;
+  /** Per-request batching and caching of reads (one statement per level). */
   loaders: Loaders;
   config: Config;
   metrics: Metrics;
@@ -36,4 +42,35 @@ export interface Context {
   flags: FlagStore;
   /** The Redis-backed feature store, one per process (read through `loaders`; writes invalidate here). */
   features: FeatureStore;
+}
+
+/** What one request brings: who asks, its id and logger, and its headers that matter. */
+export interface RequestInfo {
+  requestId: string;
+  viewer: Viewer;
+  /** @default the services' logger */
+  logger?: Logger;
+  idempotencyKey?: string | null;
+  clientAddress?: string | null;
+}
+
+/** The one way a Context is made: by the HTTP layer, the in-process test executor and the bench alike. */
+export function createContext(services: Services, request: RequestInfo): Context {
+  const { db, config, metrics, feed, rateLimits, flags, features } = services;
+  return {
+    requestId: request.requestId,
+    viewer: request.viewer,
+    logger: request.logger ?? services.logger,
+    prisma: scopedPrisma(db.prisma, request.viewer),
+    db,
+    loaders: createLoaders(db.prisma, features),
+    config,
+    metrics,
+    feed,
+    rateLimits,
+    flags,
+    features,
+    idempotencyKey: request.idempotencyKey ?? null,
+    clientAddress: request.clientAddress ?? null,
+  };
 }

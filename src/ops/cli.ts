@@ -1,7 +1,7 @@
 // npm run ops -- <action> [--name value ...]: the ops console's actions from a shell or cron, with the
 // same argument rules and the same ops_audit rows as the GraphQL mutations.
 import os from 'node:os';
-import { createPool } from '../platform/pool.js';
+import { openOpsPool } from '../services/connections.js';
 import { ConfigError, loadConfig, type Config } from '../config/config.js';
 import { coerceError } from '../errors/errors.js';
 import { isOpsActionName, opsActions, runOpsAction } from './actions.js';
@@ -77,8 +77,7 @@ export async function runCli(
   }
   const url = config.worker.databaseUrl;
   if (!url) throw new UsageError('set WORKER_DATABASE_URL, MIGRATION_DATABASE_URL or DATABASE_URL');
-  // An idle client losing its connection must not end the CLI with an unhandled 'error' event.
-  const pool = createPool({ url, applicationName: 'lodestar-ops-cli', max: 2, onError: () => undefined });
+  const pool = openOpsPool(config);
   try {
     if (command === 'alerts') {
       const alerts = await evaluateAlerts(pool, config.ops.alerts);

@@ -7,39 +7,24 @@ import Fastify, {
   type FastifyReply,
   type FastifyRequest,
 } from 'fastify';
-import type { Redis } from 'ioredis';
-import { createRoleResolver, roleErrorStatus, serviceRoleLookup } from '../auth/effectiveRole.js';
+import { roleErrorStatus } from '../auth/effectiveRole.js';
 import type { TokenIdentity, TokenVerifier } from '../auth/verifyToken.js';
 import type { Viewer } from '../auth/viewer.js';
-import type { Config } from '../config/config.js';
-import type { Context } from '../context.js';
-import type { Database } from '../db/database.js';
-import { scopedPrisma } from '../db/identity.js';
+import { createContext, type Context } from '../context.js';
 import { createError, UNAVAILABLE_RETRY_AFTER_SEC, type ErrorCode } from '../errors/errors.js';
-import { createLoaders } from '../loaders/createLoaders.js';
-import { createFeatureStore } from '../features/featureStore.js';
-import { createRateLimits } from '../social/rateLimits.js';
-import { createFeedSettings } from '../feed/feedSettings.js';
 import { createSchema } from '../schema/index.js';
+import type { Services } from '../services/services.js';
 import { createApollo } from './apollo.js';
-import { createFlagStore } from '../flags/flagStore.js';
-import { createTelemetry } from '../ops/telemetry.js';
 import { registerAlertMetrics } from './alertMetrics.js';
 import { registerTableBloatMetrics } from './tableBloatMetrics.js';
 import { readiness } from './health.js';
 import { registerIde } from './ide.js';
-import { loggerOptions, type Logger } from '../platform/logger.js';
-import type { Metrics } from '../platform/metrics.js';
+import { loggerOptions } from '../platform/logger.js';
 
 /** The viewer of each request, resolved once in preHandler before Apollo runs. */
 const viewers = new WeakMap<FastifyRequest, Viewer>();
 
-export interface AppDeps {
-  config: Config;
-  logger: Logger;
-  db: Database;
-  redis: Redis | null;
-  metrics: Metrics;
+export interface AppOptions {
   verifyToken: TokenVerifier;
   /** Development: headers the IDE starts with (the demo user's bearer token). */
   ideHeaders?: Record<string, string> | undefined;
@@ -106,9 +91,14 @@ function viewerOf(request: FastifyRequest): Viewer {
   return viewer;
 }
 
-/** Builds the HTTP app: /graphql, /healthz, /readyz (and /metrics outside production). Does not listen. */
-export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
-  const { config, db, redis, metrics, verifyToken } = deps;
+/**
+ * Builds the HTTP app on the process's services: /graphql, /healthz, /readyz (and /metrics outside
+ * production). Does not listen. Closing the app drains requests and stops Apollo; the caller closes
+ * the services afterwards (`services.close()`).
+ */
+export async function createApp(services: Services, options: AppOptions): Promise<FastifyInstance> {
+  const { config, db, redis, metrics, telemetry, flags, roles } = services;
+  const { verifyToken } = options;
   const app = Fastify({
     logger: loggerOptions(config),
     // One access-log line per request (onResponse below) instead of Fastify's two.
@@ -186,69 +176,26 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
     );
   }
 
-  const telemetry = createTelemetry({
-    pool: db.pool,
-    logger: deps.logger,
-    flushMs: config.ops.telemetryFlushMs,
-    onDropped: (n) => metrics.telemetryDropped.inc(n),
-  });
-  const flags = await createFlagStore({
-    pool: db.pool,
-    logger: deps.logger,
-    refreshMs: config.flags.refreshSec * 1000,
-  });
-  registerAlertMetrics(metrics, db.pool, config.ops.alerts, deps.logger);
-  registerTableBloatMetrics(metrics, db.pool, deps.logger);
-  const apollo = createApollo(createSchema(), config, { metrics, logger: deps.logger, telemetry, flags });
+  registerAlertMetrics(metrics, db.pool, config.ops.alerts, services.logger);
+  registerTableBloatMetrics(metrics, db.pool, services.logger);
+  const apollo = createApollo(createSchema(), config, { metrics, logger: services.logger, telemetry, flags });
   await apollo.start();
   // Fastify's close stops accepting and waits for in-flight requests; only then does Apollo stop.
-  app.addHook('onClose', async () => {
-    await apollo.stop();
-    flags.close();
-    await telemetry.close();
-  });
+  app.addHook('onClose', async () => apollo.stop());
 
-  const feed = createFeedSettings(config, { service: db.service, logger: deps.logger, redis, metrics });
-  const features = createFeatureStore({
-    redis,
-    service: db.service,
-    options: config.features,
-    metrics,
-    logger: deps.logger,
-  });
-  app.addHook('onClose', async () => features.settled());
-  const rateLimits = createRateLimits({ redis, limits: config.rateLimits, metrics });
-  // A person's role is profiles.role (cached briefly, batched), never the token's claim.
-  const roles = createRoleResolver({
-    lookup: serviceRoleLookup(db.service),
-    cacheMs: config.auth.roleCacheMs,
-    onQuery: () => metrics.roleQueries.inc(),
-  });
-  app.addHook('onClose', async () => feed.stop());
   const handler = fastifyApolloHandler<Context>(apollo, {
-    context: async (request) => {
-      const viewer = viewerOf(request);
-      return {
+    context: async (request) =>
+      createContext(services, {
         requestId: request.id,
-        viewer,
+        viewer: viewerOf(request),
         logger: request.log,
-        prisma: scopedPrisma(db.prisma, viewer),
-        db,
-        loaders: createLoaders(db.prisma, features),
-        config,
-        metrics,
-        feed,
-        features,
-        rateLimits,
         idempotencyKey: headerValue(request.headers['idempotency-key']),
         clientAddress: request.ip,
-        flags,
-      };
-    },
+      }),
   });
 
   if (config.graphql.ide) {
-    await registerIde(app, { path: '/graphiql', graphqlPath: '/graphql', headers: deps.ideHeaders });
+    await registerIde(app, { path: '/graphiql', graphqlPath: '/graphql', headers: options.ideHeaders });
   }
 
   app.route({

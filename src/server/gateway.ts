@@ -3,16 +3,21 @@ import type { Redis } from 'ioredis';
 import { createTokenVerifier } from '../auth/verifyToken.js';
 import type { Config } from '../config/config.js';
 import { withClient } from '../db/checkout.js';
-import { checkGatewayRole, createDatabase, type Database } from '../db/database.js';
+import { checkGatewayRole, type Database } from '../db/database.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../db/embedded.js';
 import { migrateUrl, migrationStatus } from '../db/migrator.js';
 import { coerceError } from '../errors/errors.js';
 import { createApp } from './app.js';
 import { demoTokens, developmentJwtSecret, seedDemoDataIfEmpty, type DemoTokens } from './devSupport.js';
 import type { Logger } from '../platform/logger.js';
-import { createMetrics } from '../platform/metrics.js';
 import { serveMetrics, type MetricsServer } from '../platform/metricsServer.js';
-import { createRedis } from '../platform/redis.js';
+import {
+  closeInfrastructure,
+  connectRedis,
+  createServices,
+  openInfrastructure,
+  type Services,
+} from '../services/services.js';
 
 export interface Gateway {
   app: FastifyInstance;
@@ -124,36 +129,36 @@ export async function startGateway(baseConfig: Config, logger: Logger): Promise<
   }
   const embedded = config.database.url ? undefined : await startEmbedded(config, logger);
   const url = embedded?.url ?? config.database.url ?? '';
-  // PGlite is a single session: one pooled connection, so transactions never interleave.
-  const poolMax = embedded ? 1 : config.database.poolMax;
-  const db = createDatabase({ ...config.database, url, poolMax, embedded: embedded !== undefined }, (error) =>
-    logger.warn({ err: error }, 'idle Postgres connection failed'),
-  );
   let redisErrorLogged = 0;
-  const redis = createRedis(config.redis, (error) => {
-    // One line per minute at most while Redis is down, not one per reconnect attempt.
-    if (Date.now() - redisErrorLogged < 60_000) return;
-    redisErrorLogged = Date.now();
-    logger.warn({ err: error }, 'Redis connection error (running degraded while it lasts)');
+  const infrastructure = openInfrastructure(config, logger, {
+    url,
+    // PGlite is a single session: one pooled connection, so transactions never interleave.
+    poolMax: embedded ? 1 : config.database.poolMax,
+    embedded: embedded !== undefined,
+    onRedisError: (error) => {
+      // One line per minute at most while Redis is down, not one per reconnect attempt.
+      if (Date.now() - redisErrorLogged < 60_000) return;
+      redisErrorLogged = Date.now();
+      logger.warn({ err: error }, 'Redis connection error (running degraded while it lasts)');
+    },
   });
+  const { db, redis } = infrastructure;
+  let services: Services | undefined;
   try {
     await ensureMigrated(db, config.database.migrationUrl ?? url, config.database.migrateOnStart, logger);
     await ensureRoleIsConfined(db, config.env === 'production', logger);
     if (redis) {
-      await redis.connect().catch((error: unknown) => {
+      await connectRedis(redis, (error) => {
         logger.warn({ err: coerceError(error) }, 'Redis is unreachable: running degraded until it is back');
       });
     } else {
       logger.info('REDIS_URL is not set: running without Redis (degraded mode)');
     }
     const tokens = config.env === 'development' ? await demoTokens(db.pool, config.auth) : undefined;
-    const metrics = createMetrics();
-    const app = await createApp({
-      config,
-      logger,
-      db,
-      redis,
-      metrics,
+    const running = await createServices(infrastructure);
+    services = running;
+    const { metrics } = running;
+    const app = await createApp(running, {
       verifyToken: createTokenVerifier(config.auth),
       ideHeaders: tokens ? { authorization: `Bearer ${tokens.user}` } : undefined,
     });
@@ -186,16 +191,14 @@ export async function startGateway(baseConfig: Config, logger: Logger): Promise<
         }
         // Scraped until the public port has drained, so the drain itself shows in the metrics.
         await metricsServer?.close();
-        await db.close();
-        redis?.disconnect();
+        await running.close();
         await embedded?.close();
       })();
       return stopping;
     };
     return { app, db, redis, url: listening, metricsUrl, embedded, demoTokens: tokens, stop };
   } catch (error) {
-    await db.close();
-    redis?.disconnect();
+    await (services ? services.close() : closeInfrastructure(infrastructure));
     await embedded?.close();
     throw error;
   }

@@ -1,12 +1,11 @@
-import pg from 'pg';
+import type pg from 'pg';
 import type { Config } from '../config/config.js';
 import { withClient } from '../db/checkout.js';
 import { coerceError } from '../errors/errors.js';
 import type { Logger } from '../platform/logger.js';
 import { createConsumer, type Consumer, type JobHandler } from './consumer.js';
 import { featureKeysOf } from '../features/featureKinds.js';
-import { createPool } from '../platform/pool.js';
-import { createRedis } from '../platform/redis.js';
+import { createListenClient, openWorkerConnections } from '../services/connections.js';
 import { createEventHandler, handleDiscovery, type InvalidateFeatures } from './handlers.js';
 import { createLeaseQueue, QUEUES, type QueueName } from '../queue/leaseQueue.js';
 import { defaultMaintenanceTasks, runDueMaintenance } from './maintenance.js';
@@ -50,40 +49,18 @@ const RELISTEN_MS = 2000;
  * on a dedicated connection; if that connection drops, polling carries on and it reconnects.
  */
 export async function startWorker(config: Config, logger: Logger): Promise<Worker> {
-  const url = config.worker.databaseUrl;
-  if (!url) throw new Error('the worker needs WORKER_DATABASE_URL, MIGRATION_DATABASE_URL or DATABASE_URL');
   const consumers = new Map<QueueName, Consumer>();
-  const enabledConcurrency = (['events', 'discovery'] as const)
-    .filter((name) => config.worker[name].enabled)
-    .reduce((sum, name) => sum + config.worker[name].concurrency, 0);
-  const poolMax = enabledConcurrency + 2;
-  const pool = createPool({
-    url,
-    // The worker's own role (not the owner's), acting as the service identity for RLS.
-    role: config.worker.role,
-    settings: { statement_timeout: config.database.statementTimeoutMs, 'lodestar.role': 'service' },
-    applicationName: 'lodestar-worker',
-    max: poolMax,
-    onError: (error) => logger.warn({ err: error }, 'idle worker connection lost'),
-  });
+  const enabled = (['events', 'discovery'] as const).filter((name) => config.worker[name].enabled);
+  const poolMax = enabled.reduce((sum, name) => sum + config.worker[name].concurrency, 0) + 2;
+  const connections = await openWorkerConnections(config, logger, poolMax);
+  const { url, pool, redis } = connections;
   try {
     await ensureNoTemporaryObjects(pool, config.env === 'production', logger);
   } catch (error) {
-    await pool.end();
+    await connections.close();
     throw error;
   }
-  const enabled = (['events', 'discovery'] as const).filter((name) => config.worker[name].enabled);
   const metrics = createWorkerMetrics(pool, enabled);
-  // Redis only to drop cached features the worker's changes made stale; optional like everywhere.
-  const redis = createRedis(config.redis, () => undefined);
-  await redis
-    ?.connect()
-    .catch((error: unknown) =>
-      logger.warn(
-        { err: coerceError(error) },
-        'Redis is unreachable: cached features expire by TTL meanwhile',
-      ),
-    );
   const invalidate: InvalidateFeatures = async (ids) => {
     const keys = featureKeysOf(ids);
     if (!redis || keys.length === 0) return;
@@ -121,7 +98,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
   let stopping = false;
   const listen = async (): Promise<void> => {
     if (stopping) return;
-    const client = new pg.Client({ connectionString: url, application_name: 'lodestar-worker-listen' });
+    const client = createListenClient(url);
     client.on('notification', (message) => {
       for (const [name, consumer] of consumers)
         if (message.channel === `lodestar_${QUEUES[name].table}`) consumer.wake();
@@ -180,8 +157,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
       await Promise.all([...consumers.values()].map((c) => c.stop(deadlineMs)));
       await listener?.end().catch(() => undefined);
       await served?.close();
-      redis?.disconnect();
-      await pool.end();
+      await connections.close();
     },
   };
 }

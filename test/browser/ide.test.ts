@@ -5,11 +5,10 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTokenVerifier } from '../../src/auth/verifyToken.js';
 import { createApp } from '../../src/server/app.js';
-import { createLogger } from '../../src/platform/logger.js';
-import { createMetrics } from '../../src/platform/metrics.js';
+import type { Services } from '../../src/services/services.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { insertCategory, insertListing, insertProfile } from '../support/fixtures.js';
-import { createTestGateway, type TestGateway } from '../support/gateway.js';
+import { createTestGateway, createTestServices, type TestGateway } from '../support/gateway.js';
 
 const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const screenshotPath = 'test-results/graphiql.png';
@@ -73,6 +72,7 @@ describe('GraphQL IDE in a real browser', () => {
   let db: TestDatabase;
   let gateway: TestGateway;
   let devApp: FastifyInstance | undefined;
+  let devServices: Services | undefined;
   let browser: Browser;
   let sellerId: string;
   const sellerHandle = 'ide_seller';
@@ -106,6 +106,7 @@ describe('GraphQL IDE in a real browser', () => {
   afterAll(async () => {
     await browser?.close();
     await devApp?.close();
+    await devServices?.close();
     await gateway?.close();
     await db?.drop();
   });
@@ -143,12 +144,8 @@ describe('GraphQL IDE in a real browser', () => {
   it('starts with the configured Authorization header and sends it', { timeout: 120_000 }, async () => {
     // createTestGateway passes no IDE headers, so this app is built as the development gateway does.
     const config = gateway.config;
-    devApp = await createApp({
-      config,
-      logger: createLogger(config),
-      db: gateway.database,
-      redis: null,
-      metrics: createMetrics(),
+    devServices = await createTestServices(db);
+    devApp = await createApp(devServices, {
       verifyToken: createTokenVerifier(config.auth),
       ideHeaders: { authorization: `Bearer ${await gateway.token({ sub: sellerId, role: 'user' })}` },
     });

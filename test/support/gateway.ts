@@ -6,19 +6,19 @@ import { createTokenVerifier } from '../../src/auth/verifyToken.js';
 import { signToken, type TokenClaims } from '../../src/auth/signToken.js';
 import type { Viewer } from '../../src/auth/viewer.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
-import type { Context } from '../../src/context.js';
-import { createDatabase, type Database } from '../../src/db/database.js';
-import { scopedPrisma } from '../../src/db/identity.js';
-import { createLoaders } from '../../src/loaders/createLoaders.js';
-import { createFeatureStore, type FeatureStore } from '../../src/features/featureStore.js';
-import { createFeedSettings } from '../../src/feed/feedSettings.js';
-import { createFlagStore } from '../../src/flags/flagStore.js';
-import { createRateLimits } from '../../src/social/rateLimits.js';
+import { createContext } from '../../src/context.js';
+import type { Database } from '../../src/db/database.js';
+import type { FeatureStore } from '../../src/features/featureStore.js';
 import { createSchema } from '../../src/schema/index.js';
 import { createApp } from '../../src/server/app.js';
 import { createLogger, loggerOptions, type Logger } from '../../src/platform/logger.js';
-import { createMetrics, type Metrics } from '../../src/platform/metrics.js';
-import { createRedis } from '../../src/platform/redis.js';
+import type { Metrics } from '../../src/platform/metrics.js';
+import {
+  connectRedis,
+  createServices,
+  openInfrastructure,
+  type Services,
+} from '../../src/services/services.js';
 import type { TestDatabase } from './db.js';
 
 export const testJwtSecret = 'test-secret-test-secret-test-secret-0123456789';
@@ -34,11 +34,31 @@ export function testConfig(db: Pick<TestDatabase, 'url'>, env: Record<string, st
   });
 }
 
+/**
+ * The gateway's services on a test database, wired by the same composition root as `npm start`
+ * (src/services/services.ts); Redis is connected when REDIS_URL is given and reachable.
+ */
+export async function createTestServices(
+  db: Pick<TestDatabase, 'url'>,
+  env: Record<string, string> = {},
+  logger?: Logger,
+): Promise<Services> {
+  const config = testConfig(db, env);
+  const infrastructure = openInfrastructure(config, logger ?? createLogger(config), {
+    url: db.url,
+    onPoolError: () => undefined,
+  });
+  await connectRedis(infrastructure.redis);
+  return createServices(infrastructure);
+}
+
 export interface TestGateway {
   app: FastifyInstance;
   config: Config;
   database: Database;
   metrics: Metrics;
+  /** The services the app runs on (closed by `close`). */
+  services: Services;
   /** A signed HS256 token the gateway accepts. */
   token: (claims: TokenClaims, options?: { expiresIn?: string | number }) => Promise<string>;
   close: () => Promise<void>;
@@ -49,31 +69,20 @@ export async function createTestGateway(
   db: Pick<TestDatabase, 'url'>,
   env: Record<string, string> = {},
 ): Promise<TestGateway> {
-  const config = testConfig(db, env);
-  const logger = createLogger(config);
-  const database = createDatabase({ ...config.database, url: db.url }, () => undefined);
-  const redis = createRedis(config.redis, () => undefined);
-  if (redis) await redis.connect().catch(() => undefined);
-  const metrics = createMetrics();
-  const app = await createApp({
-    config,
-    logger,
-    db: database,
-    redis,
-    metrics,
-    verifyToken: createTokenVerifier(config.auth),
-  });
+  const services = await createTestServices(db, env);
+  const { config } = services;
+  const app = await createApp(services, { verifyToken: createTokenVerifier(config.auth) });
   await app.ready();
   return {
     app,
     config,
-    database,
-    metrics,
+    database: services.db,
+    metrics: services.metrics,
+    services,
     token: (claims, options) => signToken(config.auth, claims, options),
     close: async () => {
       await app.close();
-      await database.close();
-      redis?.disconnect();
+      await services.close();
     },
   };
 }
@@ -125,30 +134,29 @@ export function createInProcess(
   const config = testConfig(db, env);
   const logs: LogLine[] = [];
   const logger = options.captureLogs ? createCapturingLogger(config, logs) : createLogger(config);
-  const database = createDatabase({ ...config.database, url: db.url }, () => undefined);
   const schema = createSchema();
-  const metrics = createMetrics();
-  const redis = createRedis(config.redis, () => undefined);
-  const redisReady = redis?.connect().catch(() => undefined);
-  const feed = createFeedSettings(config, { service: database.service, logger, redis, metrics });
-  const features = createFeatureStore({
-    redis,
-    service: database.service,
-    options: config.features,
-    metrics,
-    logger,
-  });
-  const rateLimits = createRateLimits({ redis, limits: config.rateLimits, metrics });
-  const flagsReady = createFlagStore({
-    pool: database.pool,
-    logger,
-    refreshMs: config.flags.refreshSec * 1000,
-  });
+  // Built synchronously (callers read `database` and `features` at once); Redis connects and the
+  // flags load in the background, awaited by the first `execute` and by `close`.
+  const infrastructure = openInfrastructure(config, logger, { url: db.url, onPoolError: () => undefined });
+  let ready: Services | undefined;
+  const servicesReady = connectRedis(infrastructure.redis)
+    .then(() => createServices(infrastructure))
+    .then((services) => (ready = services));
+  // The process's feature store, reachable before the services have finished starting.
+  const features: FeatureStore = {
+    load: async (kind, ids) => (await servicesReady).features.load(kind, ids),
+    invalidate: async (ids) => (await servicesReady).features.invalidate(ids),
+    get breakerState() {
+      if (!ready) throw new Error('createInProcess: the feature store is not started yet');
+      return ready.features.breakerState;
+    },
+    settled: async () => (await servicesReady).features.settled(),
+  };
   let requests = 0;
   return {
     config,
-    database,
-    metrics,
+    database: infrastructure.db,
+    metrics: infrastructure.metrics,
     logs,
     features,
     execute: async <T>(
@@ -160,24 +168,13 @@ export function createInProcess(
         idempotencyKey?: string;
       } = {},
     ) => {
-      const viewer: Viewer = options.viewer ?? { role: 'anonymous', userId: null };
-      await redisReady;
+      const services = await servicesReady;
       requests += 1;
-      const contextValue: Context = {
+      const contextValue = createContext(services, {
         requestId: options.requestId ?? `test-${requests}`,
-        viewer,
-        logger,
-        prisma: scopedPrisma(database.prisma, viewer),
-        db: database,
-        loaders: createLoaders(database.prisma, features),
-        config,
-        metrics,
-        feed,
-        features,
-        rateLimits,
+        viewer: options.viewer ?? { role: 'anonymous', userId: null },
         idempotencyKey: options.idempotencyKey ?? null,
-        flags: await flagsReady,
-      };
+      });
       return (await graphql({
         schema,
         source,
@@ -185,12 +182,6 @@ export function createInProcess(
         variableValues: options.variables,
       })) as ExecutionResult<T>;
     },
-    close: async () => {
-      (await flagsReady).close();
-      feed.stop();
-      await features.settled();
-      await database.close();
-      redis?.disconnect();
-    },
+    close: async () => (await servicesReady).close(),
   };
 }
