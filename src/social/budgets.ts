@@ -61,7 +61,7 @@ export type BudgetedMutation = keyof typeof MUTATION_BUDGETS;
 
 /**
  * Query field → budget, spent per client (the user; anonymous callers by client address) before the
- * field resolves (src/schema/readBudgets.ts). `null`: served from memory or one primary-key lookup,
+ * field resolves (src/schema/budgets.ts, applyBudgets). `null`: served from memory or one primary-key lookup,
  * no budget (listed so the choice is explicit).
  */
 export const QUERY_BUDGETS = {
