@@ -1,4 +1,4 @@
-import pg from 'pg';
+import type pg from 'pg';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/config.js';
 import { coerceError } from '../errors/errors.js';
@@ -74,9 +74,4 @@ export function openOpsPool(config: Config): pg.Pool {
     max: 2,
     onError: () => undefined,
   });
-}
-
-/** The worker's LISTEN connection (not pooled: it holds its session). The caller adds the error listener. */
-export function createListenClient(url: string): pg.Client {
-  return new pg.Client({ connectionString: url, application_name: 'lodestar-worker-listen' });
 }

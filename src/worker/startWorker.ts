@@ -1,11 +1,11 @@
-import type pg from 'pg';
+import pg from 'pg';
 import type { Config } from '../config/config.js';
 import { withClient } from '../db/checkout.js';
 import { coerceError } from '../errors/errors.js';
 import type { Logger } from '../platform/logger.js';
 import { createConsumer, type Consumer, type JobHandler } from './consumer.js';
 import { featureKeysOf } from '../features/featureKinds.js';
-import { createListenClient, openWorkerConnections } from '../services/connections.js';
+import { openWorkerConnections } from '../services/connections.js';
 import { createEventHandler, handleDiscovery, type InvalidateFeatures } from './handlers.js';
 import { createLeaseQueue, QUEUES, type QueueName } from '../queue/leaseQueue.js';
 import { defaultMaintenanceTasks, runDueMaintenance } from './maintenance.js';
@@ -98,7 +98,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
   let stopping = false;
   const listen = async (): Promise<void> => {
     if (stopping) return;
-    const client = createListenClient(url);
+    const client = new pg.Client({ connectionString: url, application_name: 'lodestar-worker-listen' });
     client.on('notification', (message) => {
       for (const [name, consumer] of consumers)
         if (message.channel === `lodestar_${QUEUES[name].table}`) consumer.wake();
