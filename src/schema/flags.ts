@@ -127,7 +127,7 @@ export const EvaluateRolloutsResultRef = builder
     }),
   });
 
-/** saveFlag's thresholds: each omitted limit keeps its value (the flag mutations are in opsActions.ts). */
+/** saveFlag's thresholds (the flag mutations are generated with the other ops actions in opsActions.ts). */
 export const FlagThresholdsInput = builder.inputType('FlagThresholdsInput', {
   fields: (t) => ({
     maxErrorRate: t.float(),
