@@ -24,7 +24,14 @@ const flagKey = z.string().trim().min(1).max(64);
 
 export type { RolloutSettings };
 
+/** The runbook's attempt limit for requeueing failed discovery items. */
+const MAX_ATTEMPTS = 5;
+
 interface ActionDef<S extends z.ZodType, R> {
+  /**
+   * Written once, for both surfaces: `npm run ops -- list` prints it and the GraphQL mutation is
+   * described as "Admin: " + it (src/schema/opsActions.ts); arguments carry theirs with .describe().
+   */
   description: string;
   args: S;
   run: (runner: OpsRunner & { rollouts: RolloutSettings }, args: z.output<S>) => Promise<R>;
@@ -40,23 +47,24 @@ const define = <S extends z.ZodType, R>(def: ActionDef<S, R>): ActionDef<S, R> =
  */
 export const opsActions = {
   requeueStuckEvents: define({
-    description: 'Runbook "Worker Stuck": events with expired leases back to queued',
+    description: 'runbook "Worker Stuck" — events with expired leases back to queued.',
     args: z.object({}),
     run: (runner) => requeueStuckEvents(runner),
   }),
   requeueStuckDiscovery: define({
-    description: 'Discovery items with expired leases (processing) back to queued',
+    description: 'discovery items with expired leases back to queued.',
     args: z.object({}),
     run: (runner) => requeueStuckDiscovery(runner),
   }),
   requeueDiscoveryErrors: define({
-    description: 'Runbook "Discovery Queue Backlog": errors with attempts < maxAttempts back to queued',
-    args: z.object({ maxAttempts: whole(1, 1000).default(5) }),
+    description: `runbook "Discovery Queue Backlog" — failed items with attempts < maxAttempts (default ${MAX_ATTEMPTS}) back to queued.`,
+    args: z.object({ maxAttempts: whole(1, 1000).default(MAX_ATTEMPTS) }),
     run: (runner, args) => requeueDiscoveryErrors(runner, args),
   }),
   backfillProfileEmbeddings: define({
     description:
-      'Runbook "Backfill Profile Embeddings": batches of 1,000, resumable (maxBatches bounds one call)',
+      'runbook "Backfill Profile Embeddings" — batches of batchSize (≤ 1,000), each committed with its cursor; ' +
+      'call again to resume. maxBatches bounds this call.',
     args: z.object({
       batchSize: whole(1, 1000).default(1000),
       maxBatches: whole(1, 1_000_000).optional(),
@@ -65,44 +73,51 @@ export const opsActions = {
     run: (runner, args) => backfillProfileEmbeddings(runner, args),
   }),
   gcIntentSignals: define({
-    description: 'Runbook "Cleanup Old Signals": intent signals past retention (default 90 days)',
+    description: 'runbook "Cleanup Old Signals" — intent signals older than retentionDays (default 90).',
     args: z.object({ retentionDays: whole(1, 3650).optional() }),
     run: (runner, args) => runGc(runner, 'gc_intent_signals', args),
   }),
   gcLearningEvents: define({
-    description: 'Runbook "Cleanup Old Signals": learning events past retention (default 180 days)',
+    description: 'runbook "Cleanup Old Signals" — learning events older than retentionDays (default 180).',
     args: z.object({ retentionDays: whole(1, 3650).optional() }),
     run: (runner, args) => runGc(runner, 'gc_learning_events', args),
   }),
   analyzeHotTables: define({
-    description: 'Runbook "Analyze After Bulk Updates": ANALYZE the hot tables',
+    description: 'runbook "Analyze After Bulk Updates".',
     args: z.object({}),
     run: (runner) => analyzeHotTables(runner),
   }),
   enqueueDiscovery: define({
-    description: 'Queue discovery for an interest (in its category unless categoryId is given)',
+    description: 'queue discovery for an interest, in its own category unless categoryId is given.',
     args: z.object({ interestId: whole(1, 2_147_483_647), categoryId: whole(1, 2_147_483_647).optional() }),
     run: (runner, args) => enqueueDiscovery(runner, args),
   }),
   decayInterests: define({
-    description: 'Interest drift: affinity × 0.98 per whole week unless reinforced',
+    description: 'interest drift — affinity × 0.98 per whole week since last reinforced or decayed.',
     args: z.object({}),
     run: (runner) => decayInterests(runner),
   }),
   rebuildVectorIndex: define({
     description:
-      'Rebuild a vector index with new parameters (ivfflat lists; hnsw m, efConstruction), CONCURRENTLY',
+      'rebuild a vector index CONCURRENTLY with new parameters (ivfflat: lists; hnsw: m, efConstruction), ' +
+      'then swap it in. Needs MIGRATION_DATABASE_URL (the schema owner). ivfflat lists default to pgvector’s ' +
+      'rule (rows/1000 up to 1M rows, sqrt(rows) above); a lists leaving fewer than 50 rows per list is ' +
+      'refused (BAD_USER_INPUT) unless force.',
     args: z.object({
       index: z.string().trim().min(1).max(63),
       lists: whole(1, 32_768).optional(),
       m: whole(2, 100).optional(),
       efConstruction: whole(4, 1000).optional(),
-      force: flag.default(false),
+      force: flag
+        .default(false)
+        .describe('Build an ivfflat index even when lists leaves fewer than 50 rows per list.'),
     }),
     run: (runner, args) => rebuildVectorIndex(runner, args),
   }),
   measureVectorRecall: define({
-    description: `recall@${RECALL_K} of every vector index (or one) against exact search on ${RECALL_SAMPLES} sampled vectors`,
+    description:
+      `recall@${RECALL_K} of every vector index (or \`index\`) against exact search on ${RECALL_SAMPLES} vectors ` +
+      'sampled from its table; stored for ops.vectorHealth, /metrics and ops.alerts (the worker measures hourly).',
     args: z.object({ index: z.string().trim().min(1).max(63).optional() }),
     run: async (runner, args) => {
       const measurements = await measureVectorRecall((fn) => inAdminTx(runner, fn), { index: args.index });
@@ -112,7 +127,7 @@ export const opsActions = {
     },
   }),
   saveFlag: define({
-    description: 'Create a feature flag at 0%, or change its description, baseline p95 and thresholds',
+    description: 'create a flag at 0%, or change its description, baseline p95 and thresholds.',
     args: z.object({
       key: flagKey,
       description: z.string().max(500).optional(),
@@ -123,7 +138,7 @@ export const opsActions = {
     run: (runner, args) => inAdminTx(runner, (client) => saveFlag(client, args)),
   }),
   advanceRollout: define({
-    description: 'Next rollout step: 1% → 5% → 25% → 100%',
+    description: 'the next rollout step, 1% → 5% → 25% → 100%.',
     args: z.object({ key: flagKey, reason }),
     changesFlags: true,
     run: (runner, args) =>
@@ -132,7 +147,7 @@ export const opsActions = {
       ),
   }),
   setRollout: define({
-    description: 'Set a flag to any percentage (0–100)',
+    description: 'set a flag to any percentage (0–100).',
     args: z.object({ key: flagKey, rolloutPct: whole(0, 100), reason }),
     changesFlags: true,
     run: (runner, args) =>
@@ -141,7 +156,7 @@ export const opsActions = {
       ),
   }),
   rollback: define({
-    description: 'Roll a flag back to 0% (state rolled_back)',
+    description: 'roll a flag back to 0% (state ROLLED_BACK).',
     args: z.object({ key: flagKey, reason }),
     changesFlags: true,
     run: (runner, args) =>
@@ -157,7 +172,8 @@ export const opsActions = {
   }),
   evaluateRollouts: define({
     description:
-      'Auto-rollback: flags whose exposed traffic breaks their error, latency or complaint limits go to 0%',
+      'roll back every flag whose exposed traffic breaks its limits (error rate, p95 vs baseline, ' +
+      'complaints); the worker also runs this every WORKER_ROLLOUT_CHECK_SEC. dryRun only reports.',
     args: z.object({ dryRun: flag.default(false) }),
     changesFlags: true,
     // One admin transaction: the reads must see every user's complaints (RLS), and a few flags fit in 5 s.

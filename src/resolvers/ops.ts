@@ -37,17 +37,35 @@ export const opsRunnerOf = (ctx: Context): OpsRunner & { rollouts: RolloutSettin
     ownerUrl: ctx.config.database.migrationUrl,
   });
 
-/** Runs an audited ops action for the admin; flag changes apply to this instance at once. */
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' &&
+  value !== null &&
+  [Object.prototype, null].includes(Object.getPrototypeOf(value) as object | null);
+
+/**
+ * GraphQL passes omitted optional arguments, also inside input objects (saveFlag's thresholds), as
+ * undefined or null: drop them so the action's defaults apply and an omitted threshold is kept.
+ */
+function givenArgs(args: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(args)
+      .filter(([, v]) => v !== undefined && v !== null)
+      .map(([k, v]) => [k, isPlainObject(v) ? givenArgs(v) : v]),
+  );
+}
+
+/**
+ * Runs an audited ops action for the admin (every generated ops mutation resolves here); the action
+ * parses the arguments with its own schema. Flag changes apply to this instance at once.
+ */
 export async function runAction<N extends OpsActionName>(
   ctx: Context,
   name: N,
   args: Record<string, unknown>,
 ): Promise<OpsActionResult<N> & { auditId: string; durationMs: number }> {
-  // GraphQL passes omitted optional arguments as undefined or null; the action's defaults apply.
-  const given = Object.fromEntries(Object.entries(args).filter(([, v]) => v !== undefined && v !== null));
   // Every ops action is an admin mutation: they share the 'admin' budget (src/social/budgets.ts).
   await ctx.rateLimits.consume('admin', budgetKeyOf(ctx));
-  const { result, auditId, durationMs } = await runOpsAction(opsRunnerOf(ctx), name, given);
+  const { result, auditId, durationMs } = await runOpsAction(opsRunnerOf(ctx), name, givenArgs(args));
   if (changesFlags(name)) await ctx.flags.refresh();
   return { ...result, auditId, durationMs };
 }

@@ -5,8 +5,8 @@ import type { Flag, FlagThresholds } from '../flags/flags.js';
 import { reportProblem } from '../resolvers/flags.js';
 import type { FlagChange } from '../ops/diagnostics.js';
 import * as ops from '../resolvers/ops.js';
+import { AuditedRef, type Audited } from './audited.js';
 import { OpsRef } from './ops.js';
-import { AuditedRef, type Audited } from './opsActions.js';
 import { ViewerRef } from './profile.js';
 
 const FlagStateEnum = builder.enumType('FlagState', {
@@ -102,7 +102,7 @@ const RolloutEvaluationRef = builder.objectRef<RolloutEvaluation>('RolloutEvalua
   }),
 });
 
-const FlagChangeResultRef = builder
+export const FlagChangeResultRef = builder
   .objectRef<{ flag: Flag; previous: Flag; changed: boolean } & Audited>('FlagRolloutResult')
   .implement({
     interfaces: [AuditedRef],
@@ -113,12 +113,12 @@ const FlagChangeResultRef = builder
     }),
   });
 
-const SaveFlagResultRef = builder.objectRef<Flag & Audited>('SaveFlagResult').implement({
+export const SaveFlagResultRef = builder.objectRef<Flag & Audited>('SaveFlagResult').implement({
   interfaces: [AuditedRef],
   fields: (t) => ({ flag: t.field({ type: FeatureFlagRef, resolve: (r) => r }) }),
 });
 
-const EvaluateRolloutsResultRef = builder
+export const EvaluateRolloutsResultRef = builder
   .objectRef<{ evaluations: RolloutEvaluation[] } & Audited>('EvaluateRolloutsResult')
   .implement({
     interfaces: [AuditedRef],
@@ -127,7 +127,8 @@ const EvaluateRolloutsResultRef = builder
     }),
   });
 
-const FlagThresholdsInput = builder.inputType('FlagThresholdsInput', {
+/** saveFlag's thresholds (the flag mutations are generated with the other ops actions in opsActions.ts). */
+export const FlagThresholdsInput = builder.inputType('FlagThresholdsInput', {
   fields: (t) => ({
     maxErrorRate: t.float(),
     maxP95Multiplier: t.float(),
@@ -159,61 +160,7 @@ builder.queryFields((t) => ({
   }),
 }));
 
-const admin = { admin: true } as const;
-
 builder.mutationFields((t) => ({
-  saveFlag: t.field({
-    type: SaveFlagResultRef,
-    description: 'Admin: create a flag at 0%, or change its description, baseline p95 and thresholds.',
-    authScopes: admin,
-    args: {
-      key: t.arg.string({ required: true }),
-      description: t.arg.string(),
-      baselineP95Ms: t.arg.float(),
-      thresholds: t.arg({ type: FlagThresholdsInput }),
-    },
-    resolve: (_root, args, ctx) =>
-      ops.runAction(ctx, 'saveFlag', {
-        ...args,
-        thresholds: args.thresholds
-          ? Object.fromEntries(Object.entries(args.thresholds).filter(([, v]) => v != null))
-          : undefined,
-      }),
-  }),
-  advanceRollout: t.field({
-    type: FlagChangeResultRef,
-    description: 'Admin: the next rollout step, 1% → 5% → 25% → 100%.',
-    authScopes: admin,
-    args: { key: t.arg.string({ required: true }), reason: t.arg.string() },
-    resolve: (_root, args, ctx) => ops.runAction(ctx, 'advanceRollout', args),
-  }),
-  setRollout: t.field({
-    type: FlagChangeResultRef,
-    description: 'Admin: set a flag to any percentage (0–100).',
-    authScopes: admin,
-    args: {
-      key: t.arg.string({ required: true }),
-      rolloutPct: t.arg.int({ required: true }),
-      reason: t.arg.string(),
-    },
-    resolve: (_root, args, ctx) => ops.runAction(ctx, 'setRollout', args),
-  }),
-  rollback: t.field({
-    type: FlagChangeResultRef,
-    description: 'Admin: roll a flag back to 0% (state ROLLED_BACK).',
-    authScopes: admin,
-    args: { key: t.arg.string({ required: true }), reason: t.arg.string() },
-    resolve: (_root, args, ctx) => ops.runAction(ctx, 'rollback', args),
-  }),
-  evaluateRollouts: t.field({
-    type: EvaluateRolloutsResultRef,
-    description:
-      'Admin: roll back every flag whose exposed traffic breaks its limits (error rate, p95 vs baseline, ' +
-      'complaints); the worker also runs this every WORKER_ROLLOUT_CHECK_SEC. dryRun only reports.',
-    authScopes: admin,
-    args: { dryRun: t.arg.boolean({ defaultValue: false }) },
-    resolve: (_root, args, ctx) => ops.runAction(ctx, 'evaluateRollouts', args),
-  }),
   reportProblem: t.field({
     type: 'Boolean',
     description:

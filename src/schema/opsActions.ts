@@ -1,22 +1,19 @@
+import type { ArgBuilder, InputFieldMap } from '@pothos/core';
+import type { z } from 'zod';
 import { builder } from '../builder.js';
+import { opsActions, type OpsActionName, type OpsActionResult } from '../ops/actions.js';
 import type { BackfillProgress } from '../ops/maintenanceActions.js';
 import type { RebuildResult } from '../ops/vectorIndexes.js';
 import type { RecallMeasurement } from '../ops/vectorRecall.js';
 import * as ops from '../resolvers/ops.js';
+import { AuditedRef, type Audited } from './audited.js';
+import {
+  EvaluateRolloutsResultRef,
+  FlagChangeResultRef,
+  FlagThresholdsInput,
+  SaveFlagResultRef,
+} from './flags.js';
 import { BackfillProgressRef } from './opsDiagnostics.js';
-
-export interface Audited {
-  auditId: string;
-  durationMs: number;
-}
-
-/** Every action's result says which ops_audit row recorded it and how long it took. */
-export const AuditedRef = builder.interfaceRef<Audited>('AuditedAction').implement({
-  fields: (t) => ({
-    auditId: t.id({ description: 'The ops_audit row of this action.', resolve: (r) => r.auditId }),
-    durationMs: t.float({ resolve: (r) => r.durationMs }),
-  }),
-});
 
 const RequeueResultRef = builder
   .objectRef<{ requeued: number; maxAttempts?: number } & Audited>('RequeueResult')
@@ -114,104 +111,132 @@ const MeasureRecallResultRef = builder
     }),
   });
 
-const admin = { admin: true } as const;
+type Types = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : never;
+type Actions = typeof opsActions;
+type ArgName<N extends OpsActionName> = keyof Actions[N]['args']['shape'] & string;
 
-builder.mutationFields((t) => ({
-  requeueStuckEvents: t.field({
-    type: RequeueResultRef,
-    description: 'Admin: runbook "Worker Stuck" — events with expired leases back to queued.',
-    authScopes: admin,
-    resolve: (_root, _args, ctx) => ops.runAction(ctx, 'requeueStuckEvents', {}),
-  }),
-  requeueStuckDiscovery: t.field({
-    type: RequeueResultRef,
-    description: 'Admin: discovery items with expired leases back to queued.',
-    authScopes: admin,
-    resolve: (_root, _args, ctx) => ops.runAction(ctx, 'requeueStuckDiscovery', {}),
-  }),
-  requeueDiscoveryErrors: t.field({
-    type: RequeueResultRef,
-    description:
-      'Admin: runbook "Discovery Queue Backlog" — failed items with attempts < maxAttempts (default 5) back to queued.',
-    authScopes: admin,
-    args: { maxAttempts: t.arg.int({ defaultValue: 5 }) },
-    resolve: (_root, args, ctx) => ops.runAction(ctx, 'requeueDiscoveryErrors', args),
-  }),
-  backfillProfileEmbeddings: t.field({
-    type: BackfillRunRef,
-    description:
-      'Admin: runbook "Backfill Profile Embeddings" — batches of batchSize (≤ 1,000), each committed with its cursor; ' +
-      'call again to resume. maxBatches bounds this call.',
-    authScopes: admin,
-    args: {
-      batchSize: t.arg.int({ defaultValue: 1000 }),
-      maxBatches: t.arg.int(),
-      restart: t.arg.boolean({ defaultValue: false }),
-    },
-    resolve: (_root, args, ctx) => ops.runAction(ctx, 'backfillProfileEmbeddings', args),
-  }),
-  gcIntentSignals: t.field({
-    type: GcResultRef,
-    description:
-      'Admin: runbook "Cleanup Old Signals" — intent signals older than retentionDays (default 90).',
-    authScopes: admin,
-    args: { retentionDays: t.arg.int() },
-    resolve: (_root, args, ctx) => ops.runAction(ctx, 'gcIntentSignals', args),
-  }),
-  gcLearningEvents: t.field({
-    type: GcResultRef,
-    description:
-      'Admin: runbook "Cleanup Old Signals" — learning events older than retentionDays (default 180).',
-    authScopes: admin,
-    args: { retentionDays: t.arg.int() },
-    resolve: (_root, args, ctx) => ops.runAction(ctx, 'gcLearningEvents', args),
-  }),
-  analyzeHotTables: t.field({
-    type: AnalyzeResultRef,
-    description: 'Admin: runbook "Analyze After Bulk Updates".',
-    authScopes: admin,
-    resolve: (_root, _args, ctx) => ops.runAction(ctx, 'analyzeHotTables', {}),
-  }),
-  enqueueDiscovery: t.field({
-    type: EnqueueResultRef,
-    description: 'Admin: queue discovery for an interest, in its own category unless categoryId is given.',
-    authScopes: admin,
-    args: { interestId: t.arg.int({ required: true }), categoryId: t.arg.int() },
-    resolve: (_root, args, ctx) => ops.runAction(ctx, 'enqueueDiscovery', args),
-  }),
-  decayInterests: t.field({
-    type: DecayResultRef,
-    description: 'Admin: interest drift — affinity × 0.98 per whole week since last reinforced or decayed.',
-    authScopes: admin,
-    resolve: (_root, _args, ctx) => ops.runAction(ctx, 'decayInterests', {}),
-  }),
-  rebuildVectorIndex: t.field({
-    type: RebuildResultRef,
-    description:
-      'Admin: rebuild a vector index CONCURRENTLY with new parameters (ivfflat: lists; hnsw: m, efConstruction), ' +
-      'then swap it in. Needs MIGRATION_DATABASE_URL (the schema owner). ivfflat lists default to pgvector’s ' +
-      'rule (rows/1000 up to 1M rows, sqrt(rows) above); a lists leaving fewer than 50 rows per list is ' +
-      'refused (BAD_USER_INPUT) unless force.',
-    authScopes: admin,
-    args: {
-      index: t.arg.string({ required: true }),
-      lists: t.arg.int(),
-      m: t.arg.int(),
-      efConstruction: t.arg.int(),
-      force: t.arg.boolean({
-        defaultValue: false,
-        description: 'Build an ivfflat index even when lists leaves fewer than 50 rows per list.',
+/**
+ * What the registry (src/ops/actions.ts) does not say about an action's mutation: its result type and,
+ * for an object argument, the input type that carries it. Everything else comes from the registry.
+ */
+interface MutationShape<N extends OpsActionName> {
+  result: PothosSchemaTypes.ObjectRef<Types, unknown>;
+  inputs?: Partial<Record<ArgName<N>, PothosSchemaTypes.InputObjectRef<Types, unknown>>>;
+}
+
+const shapes = {
+  requeueStuckEvents: { result: RequeueResultRef },
+  requeueStuckDiscovery: { result: RequeueResultRef },
+  requeueDiscoveryErrors: { result: RequeueResultRef },
+  backfillProfileEmbeddings: { result: BackfillRunRef },
+  gcIntentSignals: { result: GcResultRef },
+  gcLearningEvents: { result: GcResultRef },
+  analyzeHotTables: { result: AnalyzeResultRef },
+  enqueueDiscovery: { result: EnqueueResultRef },
+  decayInterests: { result: DecayResultRef },
+  rebuildVectorIndex: { result: RebuildResultRef },
+  measureVectorRecall: { result: MeasureRecallResultRef },
+  saveFlag: { result: SaveFlagResultRef, inputs: { thresholds: FlagThresholdsInput } },
+  advanceRollout: { result: FlagChangeResultRef },
+  setRollout: { result: FlagChangeResultRef },
+  rollback: { result: FlagChangeResultRef },
+  evaluateRollouts: { result: EvaluateRolloutsResultRef },
+} satisfies { [N in OpsActionName]: MutationShape<N> };
+
+/** The actions whose result (with its audit row) is not what their result type shows: none may be. */
+type Misfits = {
+  [N in OpsActionName]: OpsActionResult<N> & Audited extends (typeof shapes)[N]['result']['$inferType']
+    ? never
+    : N;
+}[OpsActionName];
+const resultsFit: [Misfits] extends [never] ? true : Misfits = true;
+void resultsFit;
+
+/** A registry argument as GraphQL sees it: whether it must be given, its default, its description. */
+interface ArgSpec {
+  /** The schema under optional, nullable, default and preprocess. */
+  base: z.core.$ZodTypes;
+  required: boolean;
+  defaultValue?: unknown;
+  description?: string;
+}
+
+/**
+ * Reads an argument's zod schema: optional, nullable and default make it optional (a default is shown
+ * as GraphQL's); a preprocess (the CLI's flags) is typed by what it hands on.
+ */
+function argSpecOf(schema: z.ZodType): ArgSpec {
+  let current = schema as unknown as z.core.$ZodTypes;
+  const spec: Omit<ArgSpec, 'base'> = { required: true };
+  for (;;) {
+    spec.description ??= (current as unknown as z.ZodType).description;
+    const def = current._zod.def;
+    if (def.type === 'optional' || def.type === 'nullable') spec.required = false;
+    else if (def.type === 'default') {
+      spec.required = false;
+      spec.defaultValue ??= def.defaultValue;
+    } else if (def.type !== 'pipe') return { base: current, ...spec };
+    current = (
+      def.type === 'pipe' ? (def.in._zod.def.type === 'transform' ? def.out : def.in) : def.innerType
+    ) as z.core.$ZodTypes;
+  }
+}
+
+/** GraphQL's scalar for a plain zod type; anything else needs an input type in `shapes`. */
+function scalarOf(where: string, base: z.core.$ZodTypes): 'Int' | 'Float' | 'String' | 'Boolean' {
+  const def = base._zod.def;
+  switch (def.type) {
+    case 'number':
+      // .int() is the safeint format (z.int32() and z.uint32() fit too); other numbers are floats.
+      return /^(safeint|u?int32)$/.test((base as unknown as z.ZodNumber).format ?? '') ? 'Int' : 'Float';
+    case 'string':
+      return 'String';
+    case 'boolean':
+      return 'Boolean';
+    default:
+      throw new Error(`${where}: no GraphQL scalar for a zod ${def.type}; give it an input type in shapes`);
+  }
+}
+
+function argsOf(arg: ArgBuilder<Types>, name: OpsActionName): InputFieldMap {
+  const entry = shapes[name];
+  const inputs: Partial<Record<string, PothosSchemaTypes.InputObjectRef<Types, unknown>>> =
+    'inputs' in entry ? entry.inputs : {};
+  const shape: Record<string, z.ZodType> = opsActions[name].args.shape;
+  return Object.fromEntries(
+    Object.entries(shape).map(([argName, schema]) => {
+      const { base, required, defaultValue, description } = argSpecOf(schema);
+      const where = `${name}.${argName}`;
+      const input = inputs[argName];
+      if (input) {
+        // An input object shows no default: the action's schema fills in what is omitted.
+        if (defaultValue !== undefined) throw new Error(`${where}: an input type with a default`);
+        return [argName, arg({ type: input, required, description })];
+      }
+      const scalar = scalarOf(where, base);
+      const expected = scalar === 'String' ? 'string' : scalar === 'Boolean' ? 'boolean' : 'number';
+      if (defaultValue !== undefined && typeof defaultValue !== expected) {
+        throw new Error(`${where}: the default ${JSON.stringify(defaultValue)} is not a ${scalar}`);
+      }
+      // Checked just above: the default is of the argument's scalar.
+      const shown = defaultValue as number | string | boolean | undefined;
+      return [argName, arg({ type: scalar, required, defaultValue: shown, description })];
+    }),
+  );
+}
+
+/** Every ops action is an admin mutation, generated from the registry: one shape for both surfaces. */
+builder.mutationFields((t) =>
+  Object.fromEntries(
+    (Object.keys(opsActions) as OpsActionName[]).map((name) => [
+      name,
+      t.field({
+        type: shapes[name].result,
+        description: `Admin: ${opsActions[name].description}`,
+        authScopes: { admin: true },
+        args: argsOf(t.arg, name),
+        resolve: (_root, args, ctx) => ops.runAction(ctx, name, args),
       }),
-    },
-    resolve: (_root, args, ctx) => ops.runAction(ctx, 'rebuildVectorIndex', args),
-  }),
-  measureVectorRecall: t.field({
-    type: MeasureRecallResultRef,
-    description:
-      'Admin: recall@20 of every vector index (or `index`) against exact search on 200 vectors sampled from ' +
-      'its table; stored for ops.vectorHealth, /metrics and ops.alerts (the worker measures hourly).',
-    authScopes: admin,
-    args: { index: t.arg.string() },
-    resolve: (_root, args, ctx) => ops.runAction(ctx, 'measureVectorRecall', args),
-  }),
-}));
+    ]),
+  ),
+);
