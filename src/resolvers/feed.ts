@@ -13,10 +13,9 @@ import * as hide from '../feed/hide.js';
 import * as similar from '../feed/similar.js';
 import { parseListingId } from './catalog.js';
 import { isUuid } from '../validation/isUuid.js';
-import { MUTATION_BUDGETS } from '../social/budgets.js';
-import { budgetKeyOf } from '../social/rateLimits.js';
 import { categoryIdOfSlug } from '../validation/categorySlug.js';
 import { checkPageSize } from '../validation/pageSize.js';
+import { writeMutation } from './writeMutation.js';
 
 async function categoryId(ctx: Context, slug: string | null | undefined): Promise<number | null> {
   return slug == null ? null : categoryIdOfSlug(slug, (s) => ctx.loaders.categoryBySlug.load(s));
@@ -34,23 +33,25 @@ export async function suggestions(
 }
 
 /** recordFeedback: checks the impression id and reward, then records it once (src/feed/feedback.ts). */
-export async function recordFeedback(ctx: Context, impressionId: string, reward: number) {
-  if (!isUuid(impressionId)) {
-    throw createBadUserInputError('impressionId must be an impression id from suggestions', 'impressionId');
-  }
-  if (!Number.isFinite(reward) || reward < 0 || reward > 1) {
-    throw createBadUserInputError(`reward must be between 0 and 1, got ${reward}`, 'reward');
-  }
-  await ctx.rateLimits.consume(MUTATION_BUDGETS.recordFeedback, budgetKeyOf(ctx));
-  return feedback.recordFeedback(ctx, impressionId, reward);
-}
+export const recordFeedback = writeMutation('recordFeedback', {
+  parse: ({ impressionId, reward }: { impressionId: string; reward: number }) => {
+    if (!isUuid(impressionId)) {
+      throw createBadUserInputError('impressionId must be an impression id from suggestions', 'impressionId');
+    }
+    if (!Number.isFinite(reward) || reward < 0 || reward > 1) {
+      throw createBadUserInputError(`reward must be between 0 and 1, got ${reward}`, 'reward');
+    }
+    return { impressionId, reward };
+  },
+  // Recorded once by impression id: no idempotency key.
+  run: (ctx: Context, { impressionId, reward }) => feedback.recordFeedback(ctx, impressionId, reward),
+});
 
 /** hideListing: "not interested" (src/feed/hide.ts). */
-export async function hideListing(ctx: Context, listingId: string) {
-  const id = parseListingId(listingId, 'listingId');
-  await ctx.rateLimits.consume(MUTATION_BUDGETS.hideListing, budgetKeyOf(ctx));
-  return hide.hideListing(ctx, id);
-}
+export const hideListing = writeMutation('hideListing', {
+  parse: ({ listingId }: { listingId: string }) => parseListingId(listingId, 'listingId'),
+  run: (ctx: Context, id) => hide.hideListing(ctx, id),
+});
 
 /**
  * similarListings: nearest listings to one listing (src/feed/similar.ts); `anchorVisible` when the

@@ -5,107 +5,92 @@ import * as follows from '../social/follows.js';
 import * as interests from '../social/interests.js';
 import * as likes from '../social/likes.js';
 import * as signals from '../social/signals.js';
-import { MUTATION_BUDGETS } from '../social/budgets.js';
 import { parseListingId } from './catalog.js';
+import { writeMutation } from './writeMutation.js';
 
 type UserContext = Context & { viewer: UserViewer };
 
-/** The mutation argument wins over the Idempotency-Key header. */
-const keyOf = (ctx: Context, argument: string | null | undefined) => argument ?? ctx.idempotencyKey;
+const listingIdOf = ({ listingId }: { listingId: string }) => parseListingId(listingId, 'listingId');
 
 /** likeListing: rate limited per user, idempotent, counted exactly once. */
-export async function likeListing(ctx: UserContext, listingId: string, idempotencyKey?: string | null) {
-  const id = parseListingId(listingId, 'listingId');
-  await ctx.rateLimits.consume(MUTATION_BUDGETS.likeListing, ctx.viewer.userId);
-  return likes.likeListing(ctx, id, keyOf(ctx, idempotencyKey));
-}
+export const likeListing = writeMutation('likeListing', {
+  parse: listingIdOf,
+  run: (ctx: UserContext, id, key) => likes.likeListing(ctx, id, key),
+});
 
-export async function unlikeListing(ctx: UserContext, listingId: string, idempotencyKey?: string | null) {
-  const id = parseListingId(listingId, 'listingId');
-  await ctx.rateLimits.consume(MUTATION_BUDGETS.unlikeListing, ctx.viewer.userId);
-  return likes.unlikeListing(ctx, id, keyOf(ctx, idempotencyKey));
-}
+export const unlikeListing = writeMutation('unlikeListing', {
+  parse: listingIdOf,
+  run: (ctx: UserContext, id, key) => likes.unlikeListing(ctx, id, key),
+});
 
-export async function addComment(
-  ctx: UserContext,
-  listingId: string,
-  body: string,
-  idempotencyKey?: string | null,
-) {
-  const id = parseListingId(listingId, 'listingId');
-  comments.normaliseCommentBody(body);
-  await ctx.rateLimits.consume(MUTATION_BUDGETS.addComment, ctx.viewer.userId);
-  return comments.addComment(ctx, id, body, keyOf(ctx, idempotencyKey));
-}
+export const addComment = writeMutation('addComment', {
+  parse: (args: { listingId: string; body: string }) => {
+    const id = listingIdOf(args);
+    comments.normaliseCommentBody(args.body);
+    // The domain normalises the body again; it is passed as given.
+    return { id, body: args.body };
+  },
+  run: (ctx: UserContext, { id, body }, key) => comments.addComment(ctx, id, body, key),
+});
 
-export async function deleteComment(ctx: UserContext, commentId: string, idempotencyKey?: string | null) {
-  comments.parseCommentId(commentId);
-  await ctx.rateLimits.consume(MUTATION_BUDGETS.deleteComment, ctx.viewer.userId);
-  return comments.deleteComment(ctx, commentId, keyOf(ctx, idempotencyKey));
-}
+export const deleteComment = writeMutation('deleteComment', {
+  parse: ({ commentId }: { commentId: string }) => comments.parseCommentId(commentId),
+  run: (ctx: UserContext, commentId, key) => comments.deleteComment(ctx, commentId, key),
+});
 
-export async function follow(ctx: UserContext, userId: string, idempotencyKey?: string | null) {
-  follows.followTargetOf(ctx.viewer.userId, userId, 'follow');
-  await ctx.rateLimits.consume(MUTATION_BUDGETS.follow, ctx.viewer.userId);
-  return follows.follow(ctx, userId, keyOf(ctx, idempotencyKey));
-}
+export const follow = writeMutation('follow', {
+  parse: ({ userId }: { userId: string }, ctx: UserContext) =>
+    follows.followTargetOf(ctx.viewer.userId, userId, 'follow'),
+  run: (ctx, userId, key) => follows.follow(ctx, userId, key),
+});
 
-export async function unfollow(ctx: UserContext, userId: string, idempotencyKey?: string | null) {
-  follows.followTargetOf(ctx.viewer.userId, userId, 'unfollow');
-  await ctx.rateLimits.consume(MUTATION_BUDGETS.unfollow, ctx.viewer.userId);
-  return follows.unfollow(ctx, userId, keyOf(ctx, idempotencyKey));
-}
+export const unfollow = writeMutation('unfollow', {
+  parse: ({ userId }: { userId: string }, ctx: UserContext) =>
+    follows.followTargetOf(ctx.viewer.userId, userId, 'unfollow'),
+  run: (ctx, userId, key) => follows.unfollow(ctx, userId, key),
+});
 
-type InterestArg = { interestId: string | number; affinity?: number | null };
+type InterestArg = { interestId: string; affinity?: number | null };
 
-export async function setInterests(ctx: UserContext, list: InterestArg[], idempotencyKey?: string | null) {
-  await ctx.rateLimits.consume(MUTATION_BUDGETS.setInterests, ctx.viewer.userId);
-  return interests.changeInterests(
-    ctx,
-    { mode: 'set', interests: list },
-    ctx.config.maxInterests,
-    keyOf(ctx, idempotencyKey),
-  );
-}
+/** The interest changes check their ids and affinities in the domain, after the budget. */
+const changeInterests = (ctx: UserContext, change: interests.InterestChange, key: string | null) =>
+  interests.changeInterests(ctx, change, ctx.config.maxInterests, key);
 
-export async function addInterest(ctx: UserContext, item: InterestArg, idempotencyKey?: string | null) {
-  await ctx.rateLimits.consume(MUTATION_BUDGETS.addInterest, ctx.viewer.userId);
-  return interests.changeInterests(
-    ctx,
-    { mode: 'add', interests: [item] },
-    ctx.config.maxInterests,
-    keyOf(ctx, idempotencyKey),
-  );
-}
+export const setInterests = writeMutation('setInterests', {
+  parse: (args: { interests: InterestArg[] }) => ({ mode: 'set' as const, interests: args.interests }),
+  run: changeInterests,
+});
 
-export async function removeInterest(ctx: UserContext, interestId: string, idempotencyKey?: string | null) {
-  await ctx.rateLimits.consume(MUTATION_BUDGETS.removeInterest, ctx.viewer.userId);
-  return interests.changeInterests(
-    ctx,
-    { mode: 'remove', interestIds: [interestId] },
-    ctx.config.maxInterests,
-    keyOf(ctx, idempotencyKey),
-  );
-}
+export const addInterest = writeMutation('addInterest', {
+  parse: ({ interestId, affinity }: InterestArg) => ({
+    mode: 'add' as const,
+    interests: [{ interestId, affinity }],
+  }),
+  run: changeInterests,
+});
 
-export async function recordSignal(
-  ctx: UserContext,
-  args: {
+export const removeInterest = writeMutation('removeInterest', {
+  parse: ({ interestId }: { interestId: string }) => ({
+    mode: 'remove' as const,
+    interestIds: [interestId],
+  }),
+  run: changeInterests,
+});
+
+export const recordSignal = writeMutation('recordSignal', {
+  parse: (args: {
     kind: signals.SignalKind;
     listingId?: string | null;
     query?: string | null;
     weight?: number | null;
-  },
-  idempotencyKey?: string | null,
-) {
-  const listingId = args.listingId == null ? null : parseListingId(args.listingId, 'listingId');
-  await ctx.rateLimits.consume(MUTATION_BUDGETS.recordSignal, ctx.viewer.userId);
-  return signals.recordSignal(
-    ctx,
-    { kind: args.kind, listingId, query: args.query ?? null, weight: args.weight ?? null },
-    keyOf(ctx, idempotencyKey),
-  );
-}
+  }) => ({
+    kind: args.kind,
+    listingId: args.listingId == null ? null : parseListingId(args.listingId, 'listingId'),
+    query: args.query ?? null,
+    weight: args.weight ?? null,
+  }),
+  run: (ctx: UserContext, input, key) => signals.recordSignal(ctx, input, key),
+});
 
 /** viewer.rateLimits: what is left of each write budget. */
 export async function rateLimitStatus(ctx: Context, userId: string) {

@@ -126,13 +126,13 @@ builder.mutationFields((t) => ({
     description: 'Rewards one impression (0..1), once; a second call is refused. Rate limited per user.',
     authScopes: { user: true },
     args: { impressionId: t.arg.id({ required: true }), reward: t.arg.float({ required: true }) },
-    resolve: (_root, args, ctx) => feed.recordFeedback(ctx, String(args.impressionId), args.reward),
+    resolve: (_root, args, ctx) => feed.recordFeedback(ctx, args),
   }),
   hideListing: t.field({
     type: HideListingPayloadRef,
     description: '"Not interested": never suggest this listing to the viewer again. Rate limited per user.',
     authScopes: { user: true },
     args: { listingId: t.arg.id({ required: true }) },
-    resolve: (_root, args, ctx) => feed.hideListing(ctx, String(args.listingId)),
+    resolve: (_root, args, ctx) => feed.hideListing(ctx, args),
   }),
 }));

@@ -132,7 +132,7 @@ builder.mutationFields((t) => ({
       interests: t.arg({ type: [InterestInputRef], required: true }),
       idempotencyKey: t.arg.string({ description: idempotencyDescription }),
     },
-    resolve: (_root, args, ctx) => social.setInterests(ctx, args.interests, args.idempotencyKey),
+    resolve: (_root, args, ctx) => social.setInterests(ctx, args),
   }),
   addInterest: t.authField({
     type: InterestsPayloadRef,
@@ -143,12 +143,7 @@ builder.mutationFields((t) => ({
       affinity: t.arg.float({ description: '0..1, default 0.5.' }),
       idempotencyKey: t.arg.string({ description: idempotencyDescription }),
     },
-    resolve: (_root, args, ctx) =>
-      social.addInterest(
-        ctx,
-        { interestId: String(args.interestId), affinity: args.affinity },
-        args.idempotencyKey,
-      ),
+    resolve: (_root, args, ctx) => social.addInterest(ctx, args),
   }),
   removeInterest: t.authField({
     type: InterestsPayloadRef,
@@ -158,7 +153,7 @@ builder.mutationFields((t) => ({
       interestId: t.arg.id({ required: true }),
       idempotencyKey: t.arg.string({ description: idempotencyDescription }),
     },
-    resolve: (_root, args, ctx) => social.removeInterest(ctx, String(args.interestId), args.idempotencyKey),
+    resolve: (_root, args, ctx) => social.removeInterest(ctx, args),
   }),
   recordSignal: t.authField({
     type: SignalPayloadRef,
@@ -172,17 +167,7 @@ builder.mutationFields((t) => ({
       weight: t.arg.float({ description: '0..1000, default 1.' }),
       idempotencyKey: t.arg.string({ description: idempotencyDescription }),
     },
-    resolve: (_root, args, ctx) =>
-      social.recordSignal(
-        ctx,
-        {
-          kind: args.kind,
-          listingId: args.listingId == null ? null : String(args.listingId),
-          query: args.query,
-          weight: args.weight,
-        },
-        args.idempotencyKey,
-      ),
+    resolve: (_root, args, ctx) => social.recordSignal(ctx, args),
   }),
   addComment: t.authField({
     type: CommentPayloadRef,
@@ -193,8 +178,7 @@ builder.mutationFields((t) => ({
       body: t.arg.string({ required: true }),
       idempotencyKey: t.arg.string({ description: idempotencyDescription }),
     },
-    resolve: (_root, args, ctx) =>
-      social.addComment(ctx, String(args.listingId), args.body, args.idempotencyKey),
+    resolve: (_root, args, ctx) => social.addComment(ctx, args),
   }),
   deleteComment: t.authField({
     type: CommentPayloadRef,
@@ -204,7 +188,7 @@ builder.mutationFields((t) => ({
       commentId: t.arg.id({ required: true }),
       idempotencyKey: t.arg.string({ description: idempotencyDescription }),
     },
-    resolve: (_root, args, ctx) => social.deleteComment(ctx, String(args.commentId), args.idempotencyKey),
+    resolve: (_root, args, ctx) => social.deleteComment(ctx, args),
   }),
   follow: t.authField({
     type: FollowPayloadRef,
@@ -214,7 +198,7 @@ builder.mutationFields((t) => ({
       userId: t.arg.id({ required: true }),
       idempotencyKey: t.arg.string({ description: idempotencyDescription }),
     },
-    resolve: (_root, args, ctx) => social.follow(ctx, String(args.userId), args.idempotencyKey),
+    resolve: (_root, args, ctx) => social.follow(ctx, args),
   }),
   unfollow: t.authField({
     type: FollowPayloadRef,
@@ -224,7 +208,7 @@ builder.mutationFields((t) => ({
       userId: t.arg.id({ required: true }),
       idempotencyKey: t.arg.string({ description: idempotencyDescription }),
     },
-    resolve: (_root, args, ctx) => social.unfollow(ctx, String(args.userId), args.idempotencyKey),
+    resolve: (_root, args, ctx) => social.unfollow(ctx, args),
   }),
   likeListing: t.authField({
     type: LikePayloadRef,
@@ -234,7 +218,7 @@ builder.mutationFields((t) => ({
       listingId: t.arg.id({ required: true }),
       idempotencyKey: t.arg.string({ description: idempotencyDescription }),
     },
-    resolve: (_root, args, ctx) => social.likeListing(ctx, String(args.listingId), args.idempotencyKey),
+    resolve: (_root, args, ctx) => social.likeListing(ctx, args),
   }),
   unlikeListing: t.authField({
     type: LikePayloadRef,
@@ -244,7 +228,7 @@ builder.mutationFields((t) => ({
       listingId: t.arg.id({ required: true }),
       idempotencyKey: t.arg.string({ description: idempotencyDescription }),
     },
-    resolve: (_root, args, ctx) => social.unlikeListing(ctx, String(args.listingId), args.idempotencyKey),
+    resolve: (_root, args, ctx) => social.unlikeListing(ctx, args),
   }),
 }));
 

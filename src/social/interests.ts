@@ -56,16 +56,19 @@ function parseInterestId(raw: string | number): number {
   return id;
 }
 
+/** What an interest change asks for; ids and affinities are checked by `changeInterests`. */
+export type InterestChange =
+  | { mode: 'set'; interests: { interestId: string | number; affinity?: number | null }[] }
+  | { mode: 'add'; interests: { interestId: string | number; affinity?: number | null }[] }
+  | { mode: 'remove'; interestIds: (string | number)[] };
+
 /**
  * Changes the viewer's interests: `set` replaces them all, `add` adds or re-weights some, `remove` drops
  * some. At most `maxInterests` in total.
  */
 export async function changeInterests(
   ctx: WriteContext,
-  change:
-    | { mode: 'set'; interests: { interestId: string | number; affinity?: number | null }[] }
-    | { mode: 'add'; interests: { interestId: string | number; affinity?: number | null }[] }
-    | { mode: 'remove'; interestIds: (string | number)[] },
+  change: InterestChange,
   maxInterests: number,
   idempotencyKey?: string | null,
 ): Promise<InterestsResult> {
