@@ -4,6 +4,7 @@ import { createBadUserInputError } from '../errors/errors.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import { pageRequest, toConnection, type ConnectionArgs } from './pagination.js';
 import { categoryIdOfSlug } from '../validation/categorySlug.js';
+import { parseListingId } from '../validation/ids.js';
 
 type Query<T> = Omit<T, 'where' | 'orderBy' | 'take' | 'cursor' | 'skip'>;
 
@@ -11,17 +12,7 @@ const MAX_INT4 = 2_147_483_647;
 export type ListingStatus = 'active' | 'sold' | 'inactive' | 'removed';
 
 /** Listing ids are positive 32-bit integers; anything else is a client mistake, not "not found". */
-export function parseListingId(id: string | number, field = 'id'): number {
-  const text = String(id);
-  const n = Number(text);
-  if (!/^\d{1,10}$/.test(text) || !Number.isSafeInteger(n) || n < 1 || n > MAX_INT4) {
-    throw createBadUserInputError(
-      `${field} must be a listing id (a positive whole number), got "${text}"`,
-      field,
-    );
-  }
-  return n;
-}
+export { parseListingId };
 
 export async function categories(ctx: Context, query: Query<Prisma.CategoryFindManyArgs>) {
   return ctx.prisma.category.findMany({ ...query, orderBy: [{ name: 'asc' }, { id: 'asc' }] });

@@ -1,12 +1,11 @@
 import type { Context } from '../context.js';
-import { createBadUserInputError, createForbiddenError, createNotFoundError } from '../errors/errors.js';
+import { createForbiddenError, createNotFoundError } from '../errors/errors.js';
 import type { ListingFeatures, UserFeatures } from '../features/featureKinds.js';
-import { isUuid } from '../validation/isUuid.js';
+import { parseUuid } from '../validation/ids.js';
 
 /** userFeatures(userId): a user reads their own features, an admin anyone's; others are refused. */
 export async function userFeatures(ctx: Context, userId: string): Promise<UserFeatures> {
-  if (!isUuid(userId)) throw createBadUserInputError('userId must be a user id (a uuid)', 'userId');
-  const id = userId.toLowerCase();
+  const id = parseUuid(userId, 'userId', 'user');
   if (ctx.viewer.role !== 'admin' && ctx.viewer.userId !== id) {
     throw createForbiddenError('you may read only your own features');
   }

@@ -12,7 +12,7 @@ import * as feedback from '../feed/feedback.js';
 import * as hide from '../feed/hide.js';
 import * as similar from '../feed/similar.js';
 import { parseListingId } from './catalog.js';
-import { isUuid } from '../validation/isUuid.js';
+import { parseUuid } from '../validation/ids.js';
 import { categoryIdOfSlug } from '../validation/categorySlug.js';
 import { checkPageSize } from '../validation/pageSize.js';
 import { writeMutation } from './writeMutation.js';
@@ -35,9 +35,7 @@ export async function suggestions(
 /** recordFeedback: checks the impression id and reward, then records it once (src/feed/feedback.ts). */
 export const recordFeedback = writeMutation('recordFeedback', {
   parse: ({ impressionId, reward }: { impressionId: string; reward: number }) => {
-    if (!isUuid(impressionId)) {
-      throw createBadUserInputError('impressionId must be an impression id from suggestions', 'impressionId');
-    }
+    parseUuid(impressionId, 'impressionId', 'impression');
     if (!Number.isFinite(reward) || reward < 0 || reward > 1) {
       throw createBadUserInputError(`reward must be between 0 and 1, got ${reward}`, 'reward');
     }

@@ -2,6 +2,7 @@ import { createBadUserInputError, createForbiddenError, createNotFoundError } fr
 import { listingTarget } from './listingTarget.js';
 import { runWrite, type WriteContext } from './runWrite.js';
 import { hasControlCharacters } from '../validation/hasControlCharacters.js';
+import { parseBigintId } from '../validation/ids.js';
 
 export const MAX_COMMENT_LENGTH = 2000;
 
@@ -98,12 +99,7 @@ export async function addComment(
 
 /** Soft-deletes a comment: its author or an admin (RLS lets nobody else even see it). Deleting twice is a no-op. */
 /** A comment id as stored (a positive bigint). */
-export function parseCommentId(commentId: string): string {
-  if (!/^[1-9]\d{0,17}$/.test(commentId)) {
-    throw createBadUserInputError('commentId must be a comment id', 'commentId');
-  }
-  return commentId;
-}
+export const parseCommentId = (commentId: string): string => parseBigintId(commentId, 'commentId', 'comment');
 
 export async function deleteComment(ctx: WriteContext, commentId: string, idempotencyKey?: string | null) {
   parseCommentId(commentId);

@@ -1,6 +1,6 @@
 import { createBadUserInputError, createNotFoundError } from '../errors/errors.js';
 import { runWrite, type WriteContext, type WriteTx } from './runWrite.js';
-import { isUuid } from '../validation/isUuid.js';
+import { parseUuid } from '../validation/ids.js';
 
 export interface FollowResult {
   userId: string;
@@ -21,8 +21,7 @@ SELECT (SELECT follower_count FROM public_profiles WHERE user_id = $2) AS follow
 
 /** The user to (un)follow: a well-formed id that is not the viewer's own. */
 export function followTargetOf(viewerId: string, userId: string, operation: 'follow' | 'unfollow'): string {
-  if (!isUuid(userId)) throw createBadUserInputError('userId must be a user id (a uuid)', 'userId');
-  const id = userId.toLowerCase();
+  const id = parseUuid(userId, 'userId', 'user');
   if (id === viewerId) throw createBadUserInputError(`you cannot ${operation} yourself`, 'userId');
   return id;
 }

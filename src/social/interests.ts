@@ -1,5 +1,6 @@
 import { createBadUserInputError, createNotFoundError } from '../errors/errors.js';
 import { runWrite, type WriteContext, type WriteTx } from './runWrite.js';
+import { parseSerialId } from '../validation/ids.js';
 
 export interface InterestInput {
   interestId: number;
@@ -48,13 +49,7 @@ async function requireKnown(tx: WriteTx, ids: number[]): Promise<void> {
   if (unknown !== undefined) throw createNotFoundError('interest', unknown);
 }
 
-function parseInterestId(raw: string | number): number {
-  const id = /^[1-9]\d{0,9}$/.test(String(raw)) ? Number(raw) : NaN;
-  if (!Number.isSafeInteger(id) || id > 2_147_483_647) {
-    throw createBadUserInputError(`interestId must be an interest id, got "${String(raw)}"`, 'interestId');
-  }
-  return id;
-}
+const parseInterestId = (raw: string | number): number => parseSerialId(raw, 'interestId', 'interest');
 
 /** What an interest change asks for; ids and affinities are checked by `changeInterests`. */
 export type InterestChange =

@@ -347,7 +347,7 @@ describe('addComment and deleteComment', () => {
       const { message } = expectErrorCode(await remove(viewer, '999999999999'), 'NOT_FOUND');
       expect(message).toBe('comment 999999999999 was not found');
       const malformed = expectErrorCode(await remove(viewer, 'abc'), 'BAD_USER_INPUT');
-      expect(malformed.message).toBe('commentId must be a comment id');
+      expect(malformed.message).toBe('commentId must be a comment id (a positive whole number), got "abc"');
       expect(malformed.extensions.field).toBe('commentId');
     });
 

@@ -135,7 +135,7 @@ describe('follow and unfollow', () => {
       async (id) => {
         const [a] = await pair();
         const { message, extensions } = expectErrorCode(await follow(a, id), 'BAD_USER_INPUT');
-        expect(message).toBe('userId must be a user id (a uuid)');
+        expect(message).toBe(`userId must be a user id (a uuid), got "${id}"`);
         expect(extensions.field).toBe('userId');
         expectErrorCode(await unfollow(a, id), 'BAD_USER_INPUT');
         expect(await state(a.userId)).toEqual(exact(0, 0));

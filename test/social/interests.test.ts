@@ -325,7 +325,7 @@ describe('setInterests, addInterest and removeInterest', () => {
       'a malformed interest id (%s) is BAD_USER_INPUT on interestId',
       async (bad) => {
         const { message, extensions } = expectErrorCode(await add(bad), 'BAD_USER_INPUT');
-        expect(message).toBe(`interestId must be an interest id, got "${bad}"`);
+        expect(message).toBe(`interestId must be an interest id (a positive whole number), got "${bad}"`);
         expect(extensions.field).toBe('interestId');
         expectErrorCode(await set([{ interestId: bad }]), 'BAD_USER_INPUT');
         expectErrorCode(await remove(bad), 'BAD_USER_INPUT');
