@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect } from 'vitest';
 import type { UserViewer, Viewer } from '../../src/auth/viewer.js';
-import { asIdentity, createTestDatabase, type TestDatabase } from '../support/db.js';
+import { asIdentity, type TestDatabase } from '../support/db.js';
 import { testRedisUrl } from '../support/env.js';
 import {
   clearPrefix,
@@ -24,6 +24,7 @@ import { clusterCentre, createFeedViewer, seedFeedWorld, type FeedWorld } from '
 import { insertInterest, insertListing, insertProfile } from '../support/fixtures.js';
 import { createInProcess, type InProcess } from '../support/gateway.js';
 import { dataOf, expectErrorCode } from '../support/graphqlResult.js';
+import { it, test } from '../support/testFixtures.js';
 
 const ME = `{ me { features { ${USER_FEATURE_FIELDS} } } }`;
 const USER = `query ($userId: ID!) { userFeatures(userId: $userId) { ${USER_FEATURE_FIELDS} } }`;
@@ -80,8 +81,8 @@ describe('feature store: Redis in front of the SQL feature functions', () => {
     dataOf(await h.execute<PageData>(PAGE, { variables: { first } })).listings.edges.map((e) => e.node);
   const featureKeys = async () => (await redis.keys(`${prefix}*`)).map((k) => k.slice(prefix.length)).sort();
 
-  beforeAll(async () => {
-    db = await createTestDatabase();
+  test.beforeAll(async ({ db: fileDb }) => {
+    db = fileDb;
     const q = db.pool;
     world = await seedFeedWorld(q, [12, 12, 12, 12, 12, 12, 12]);
     // Two interests in categories 0 and 3, so the top categories rank summed affinity (c0 wins only
@@ -188,7 +189,6 @@ describe('feature store: Redis in front of the SQL feature functions', () => {
       await clearPrefix(redis, prefix);
       redis.disconnect();
     }
-    await db?.drop();
   });
 
   it('serves user features equal to the SQL truth: computed on the first read, from Redis on the next', async () => {

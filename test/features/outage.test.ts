@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { afterAll, afterEach, describe, expect } from 'vitest';
+import type { TestDatabase } from '../support/db.js';
 import {
   expectListingFeatures,
   listingFeaturesTruth,
@@ -14,6 +14,7 @@ import { seedFeedWorld } from '../support/feedWorld.js';
 import { insertProfile } from '../support/fixtures.js';
 import { createInProcess, type InProcess, type LogLine } from '../support/gateway.js';
 import { dataOf } from '../support/graphqlResult.js';
+import { it, test } from '../support/testFixtures.js';
 
 /** The anonymous feed with features that do not move while the tests run (impressions do). */
 const FEED = `query ($first: Int) {
@@ -90,8 +91,8 @@ describe('feature store while Redis is unreachable, paused or stopped', () => {
     return ms;
   }
 
-  beforeAll(async () => {
-    db = await createTestDatabase();
+  test.beforeAll(async ({ db: fileDb }) => {
+    db = fileDb;
     const world = await seedFeedWorld(db.pool, [15, 15]);
     const fans = [await insertProfile(db.pool), await insertProfile(db.pool), await insertProfile(db.pool)];
     const ids = world.listings.flat().map((l) => l.id);
@@ -118,7 +119,6 @@ describe('feature store while Redis is unreachable, paused or stopped', () => {
 
   afterAll(async () => {
     for (const s of servers) await s.kill();
-    await db?.drop();
   });
 
   it('answers from Postgres without waiting while Redis is unreachable, with a warn log and bypass metrics', async () => {

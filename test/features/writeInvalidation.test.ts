@@ -1,11 +1,9 @@
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
-import { testRedisUrl } from '../support/env.js';
-import { clearPrefix } from '../support/featuresHarness.js';
+import { describe, expect } from 'vitest';
+import type { TestDatabase } from '../support/db.js';
 import { createFeedViewer, seedFeedWorld, type FeedWorld } from '../support/feedWorld.js';
-import { createInProcess, type InProcess } from '../support/gateway.js';
+import type { InProcess } from '../support/gateway.js';
 import { dataOf } from '../support/graphqlResult.js';
+import { it, test } from '../support/testFixtures.js';
 
 const READ = `query ($id: ID!) {
   listing(id: $id) { features { likeCount commentCount } }
@@ -24,21 +22,11 @@ describe('feature freshness after writes', () => {
   let db: TestDatabase;
   let world: FeedWorld;
   let h: InProcess;
-  let prefix: string;
 
-  beforeAll(async () => {
-    db = await createTestDatabase();
+  test.beforeAll(async ({ db: fileDb, inProcess }) => {
+    db = fileDb;
+    h = inProcess;
     world = await seedFeedWorld(db.pool, [4]);
-    prefix = `lodestar:t:${db.name}:`;
-    h = createInProcess(db, { REDIS_URL: testRedisUrl, REDIS_KEY_PREFIX: prefix });
-  });
-
-  afterAll(async () => {
-    await h?.close();
-    const redis = new Redis(testRedisUrl);
-    await clearPrefix(redis, prefix);
-    redis.disconnect();
-    await db?.drop();
   });
 
   it('shows a like, a comment, a follow and a new interest on the next read, though the old values were cached', async () => {

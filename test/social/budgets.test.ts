@@ -1,18 +1,19 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { MUTATION_BUDGETS, QUERY_BUDGETS, RATE_LIMITED_ACTIONS } from '../../src/social/budgets.js';
 import { createSchema } from '../../src/schema/index.js';
-import type { TestDatabase } from '../support/db.js';
-import { testRedisUrl } from '../support/env.js';
-import { createTestGateway, type TestGateway } from '../support/gateway.js';
 import { postGraphQL } from '../support/http.js';
-import {
-  createPrefixedRedis,
-  createSocialDatabase,
-  insertUsers,
-  seedSocialWorld,
-  type SocialWorld,
-} from '../support/socialWorld.js';
+import { insertUsers, seedSocialWorld, type SocialWorld } from '../support/socialWorld.js';
+import { it, test } from '../support/testFixtures.js';
+
+const LIMIT = 3;
+
+test.override('env', {
+  REDIS_COMMAND_TIMEOUT_MS: '1000',
+  RATE_LIMIT_HIDES_PER_MIN: String(LIMIT),
+  RATE_LIMIT_FEEDBACK_PER_MIN: String(LIMIT),
+  RATE_LIMIT_ADMIN_PER_MIN: String(LIMIT),
+});
 
 /** Every root field has a budget in src/social/budgets.ts: a new mutation without one fails here. */
 describe('the budget table covers the schema', () => {
@@ -37,40 +38,22 @@ describe('the budget table covers the schema', () => {
 });
 
 describe('hideListing, recordFeedback and the admin operations spend a budget', () => {
-  const LIMIT = 3;
-  let db: TestDatabase;
   let world: SocialWorld;
-  let gateway: TestGateway;
-  let redis: Awaited<ReturnType<typeof createPrefixedRedis>>;
 
-  beforeAll(async () => {
-    db = await createSocialDatabase();
+  test.beforeAll(async ({ db }) => {
     world = await seedSocialWorld(db.pool, 2 * LIMIT + 2);
-    const prefix = `lodestar:t:${db.name}:`;
-    redis = await createPrefixedRedis(testRedisUrl, prefix);
-    gateway = await createTestGateway(db, {
-      REDIS_URL: testRedisUrl,
-      REDIS_KEY_PREFIX: prefix,
-      REDIS_COMMAND_TIMEOUT_MS: '1000',
-      RATE_LIMIT_HIDES_PER_MIN: String(LIMIT),
-      RATE_LIMIT_FEEDBACK_PER_MIN: String(LIMIT),
-      RATE_LIMIT_ADMIN_PER_MIN: String(LIMIT),
-    });
-  });
-
-  afterAll(async () => {
-    await gateway?.close();
-    await redis?.flush();
-    redis?.close();
-    await db?.drop();
   });
 
   const codes = (body: { errors?: { extensions?: Record<string, unknown> }[] }) =>
     body.errors?.map((e) => e.extensions?.code) ?? [];
 
-  it('hides past the budget are RATE_LIMITED (429, Retry-After) and hide nothing', async () => {
+  it('hides past the budget are RATE_LIMITED (429, Retry-After) and hide nothing', async ({
+    db,
+    gateway,
+    tokens,
+  }) => {
     const [viewer] = await insertUsers(db.pool, 1);
-    const token = await gateway.token({ sub: viewer!.userId, role: 'user' });
+    const token = await tokens.user(viewer!.userId);
     const statuses: number[] = [];
     for (let i = 0; i < LIMIT * 2; i += 1) {
       const { status, body, headers } = await postGraphQL(
@@ -92,9 +75,9 @@ describe('hideListing, recordFeedback and the admin operations spend a budget', 
     expect(rows[0]?.n).toBe(LIMIT);
   });
 
-  it('feedback past the budget is RATE_LIMITED', async () => {
+  it('feedback past the budget is RATE_LIMITED', async ({ db, gateway, tokens }) => {
     const [viewer] = await insertUsers(db.pool, 1);
-    const token = await gateway.token({ sub: viewer!.userId, role: 'user' });
+    const token = await tokens.user(viewer!.userId);
     const seen: unknown[] = [];
     for (let i = 0; i < LIMIT + 2; i += 1) {
       const { body } = await postGraphQL(
@@ -108,10 +91,10 @@ describe('hideListing, recordFeedback and the admin operations spend a budget', 
     expect(seen).toEqual([...Array<string>(LIMIT).fill('BAD_USER_INPUT'), 'RATE_LIMITED', 'RATE_LIMITED']);
   });
 
-  it('admin operations share one admin budget', async () => {
+  it('admin operations share one admin budget', async ({ db, gateway, tokens }) => {
     const [admin] = await insertUsers(db.pool, 1);
     await db.pool.query(`UPDATE profiles SET role = 'admin' WHERE user_id = $1`, [admin!.userId]);
-    const token = await gateway.token({ sub: admin!.userId, role: 'admin' });
+    const token = await tokens.admin(admin!.userId);
     const seen: unknown[] = [];
     for (const query of [
       'mutation { evaluateRollouts(dryRun: true) { auditId } }',

@@ -1,11 +1,19 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect } from 'vitest';
 import type { UserViewer } from '../../src/auth/viewer.js';
 import { runWrite } from '../../src/social/runWrite.js';
 import { insertCategory, insertListing, insertProfile } from '../support/fixtures.js';
 import type { InProcess } from '../support/gateway.js';
 import { dataOf, expectErrorCode } from '../support/graphqlResult.js';
 import { serviceContext } from '../support/socialWorld.js';
-import { ascending, oneTo, openSocialFile, outboxWhere, type SocialFile } from '../support/socialWrites.js';
+import {
+  ascending,
+  oneTo,
+  outboxWhere,
+  socialEnv,
+  socialFile,
+  type SocialFile,
+} from '../support/socialWrites.js';
+import { it, test } from '../support/testFixtures.js';
 
 const ADD_COMMENT = `mutation AddComment($listingId: ID!, $body: String!) {
   addComment(listingId: $listingId, body: $body) {
@@ -41,6 +49,8 @@ interface CommentPayloadShown {
 const UNKNOWN_LISTING = 2_000_000_000;
 const CONTROL_MESSAGE = 'body must not contain control characters (newlines and tabs are fine)';
 const lengthMessage = (length: number) => `body must be 1 to 2000 characters after trimming, got ${length}`;
+
+test.override('env', socialEnv());
 
 describe('addComment and deleteComment', () => {
   let file: SocialFile;
@@ -95,8 +105,8 @@ describe('addComment and deleteComment', () => {
   const commentOf = async (viewer: UserViewer, body = 'a comment') =>
     dataOf(await add(viewer, body)).addComment.comment.id;
 
-  beforeAll(async () => {
-    file = await openSocialFile();
+  test.beforeAll(async ({ db, redis, inProcess, inProcessWith }) => {
+    file = socialFile({ db, redis, inProcess, inProcessWith });
     categoryId = await insertCategory(file.db.pool);
     sellerId = await insertProfile(file.db.pool);
   });
@@ -108,10 +118,6 @@ describe('addComment and deleteComment', () => {
 
   afterEach(async () => {
     expect(await file.openTransactions()).toBe(0);
-  });
-
-  afterAll(async () => {
-    await file?.close();
   });
 
   describe('adding', () => {

@@ -1,10 +1,18 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect } from 'vitest';
 import type { UserViewer } from '../../src/auth/viewer.js';
 import { asIdentity } from '../support/db.js';
 import type { InProcess } from '../support/gateway.js';
 import { dataOf, expectErrorCode } from '../support/graphqlResult.js';
-import { ascending, oneTo, openSocialFile, outboxWhere, type SocialFile } from '../support/socialWrites.js';
+import {
+  ascending,
+  oneTo,
+  outboxWhere,
+  socialEnv,
+  socialFile,
+  type SocialFile,
+} from '../support/socialWrites.js';
+import { it, test } from '../support/testFixtures.js';
 
 const FOLLOW = `mutation Follow($userId: ID!) {
   follow(userId: $userId) { user { handle } following changed followerCount followingCount }
@@ -21,6 +29,8 @@ interface FollowPayloadShown {
   followerCount: number;
   followingCount: number;
 }
+
+test.override('env', socialEnv());
 
 describe('follow and unfollow', () => {
   let file: SocialFile;
@@ -64,8 +74,8 @@ describe('follow and unfollow', () => {
     ...(await outboxWhere(file.db.pool, ['follow.created', 'follow.deleted'], { followeeId: userId })),
   ];
 
-  beforeAll(async () => {
-    file = await openSocialFile();
+  test.beforeAll(async ({ db, redis, inProcess, inProcessWith }) => {
+    file = socialFile({ db, redis, inProcess, inProcessWith });
   });
 
   beforeEach(async () => {
@@ -74,10 +84,6 @@ describe('follow and unfollow', () => {
 
   afterEach(async () => {
     expect(await file.openTransactions()).toBe(0);
-  });
-
-  afterAll(async () => {
-    await file?.close();
   });
 
   describe('following', () => {

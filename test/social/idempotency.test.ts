@@ -1,14 +1,11 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect } from 'vitest';
 import type { UserViewer } from '../../src/auth/viewer.js';
 import { runWrite } from '../../src/social/runWrite.js';
 import type { TestDatabase } from '../support/db.js';
-import { testRedisUrl } from '../support/env.js';
-import { createInProcess, createTestGateway, type InProcess, type TestGateway } from '../support/gateway.js';
+import type { InProcess, TestGateway } from '../support/gateway.js';
 import { dataOf, expectErrorCode } from '../support/graphqlResult.js';
 import { postGraphQL } from '../support/http.js';
 import {
-  createPrefixedRedis,
-  createSocialDatabase,
   hasLike,
   insertUsers,
   openTransactions,
@@ -23,13 +20,13 @@ import {
   type SocialWorld,
   type UnlikeData,
 } from '../support/socialWorld.js';
+import { it, test } from '../support/testFixtures.js';
 
 describe('idempotency keys on likeListing and unlikeListing', () => {
   let db: TestDatabase;
   let world: SocialWorld;
   let h: InProcess;
   let gateway: TestGateway;
-  let redis: Awaited<ReturnType<typeof createPrefixedRedis>>;
   /** Two fresh listings per test, so counts and outbox items start at zero. */
   let first: number;
   let second: number;
@@ -48,17 +45,14 @@ describe('idempotency keys on likeListing and unlikeListing', () => {
     return rows[0]!.id;
   };
 
-  beforeAll(async () => {
-    db = await createSocialDatabase();
+  test.beforeAll(async ({ db: fileDb, inProcess, gateway: fileGateway }) => {
+    db = fileDb;
+    h = inProcess;
+    gateway = fileGateway;
     world = await seedSocialWorld(db.pool, 1);
-    const prefix = `lodestar:t:${db.name}:`;
-    redis = await createPrefixedRedis(testRedisUrl, prefix);
-    const env = { REDIS_URL: testRedisUrl, REDIS_KEY_PREFIX: prefix };
-    h = createInProcess(db, env);
-    gateway = await createTestGateway(db, env);
   });
 
-  beforeEach(async () => {
+  test.beforeEach(async ({ redis }) => {
     await redis.flush();
     first = await newListing();
     second = await newListing();
@@ -67,14 +61,6 @@ describe('idempotency keys on likeListing and unlikeListing', () => {
   afterEach(async () => {
     // Every write committed or rolled back: no connection is left holding a transaction (and its locks).
     expect(await openTransactions(db.pool, db.name)).toBe(0);
-  });
-
-  afterAll(async () => {
-    await gateway?.close();
-    await h?.close();
-    await redis?.flush();
-    redis?.close();
-    await db?.drop();
   });
 
   describe('replay', () => {

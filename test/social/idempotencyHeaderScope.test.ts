@@ -1,12 +1,9 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import type { UserViewer } from '../../src/auth/viewer.js';
 import type { TestDatabase } from '../support/db.js';
-import { testRedisUrl } from '../support/env.js';
-import { createTestGateway, type TestGateway } from '../support/gateway.js';
+import type { TestGateway } from '../support/gateway.js';
 import { firstCode, postGraphQL } from '../support/http.js';
 import {
-  createPrefixedRedis,
-  createSocialDatabase,
   insertUsers,
   likeState,
   outboxFor,
@@ -14,6 +11,7 @@ import {
   storedKeys,
   type SocialWorld,
 } from '../support/socialWorld.js';
+import { it, test } from '../support/testFixtures.js';
 
 /**
  * One Idempotency-Key header names one write. A document with two mutation fields under one header
@@ -24,7 +22,6 @@ describe('the Idempotency-Key header covers exactly one mutation field', () => {
   let db: TestDatabase;
   let world: SocialWorld;
   let gateway: TestGateway;
-  let redis: Awaited<ReturnType<typeof createPrefixedRedis>>;
   let viewer: UserViewer;
   let first: number;
   let second: number;
@@ -54,26 +51,17 @@ describe('the Idempotency-Key header covers exactly one mutation field', () => {
     expect(await storedKeys(db.pool, viewer.userId)).toEqual([]);
   };
 
-  beforeAll(async () => {
-    db = await createSocialDatabase();
+  test.beforeAll(async ({ db: fileDb, gateway: fileGateway }) => {
+    db = fileDb;
+    gateway = fileGateway;
     world = await seedSocialWorld(db.pool, 1);
-    const prefix = `lodestar:t:${db.name}:`;
-    redis = await createPrefixedRedis(testRedisUrl, prefix);
-    gateway = await createTestGateway(db, { REDIS_URL: testRedisUrl, REDIS_KEY_PREFIX: prefix });
   });
 
-  beforeEach(async () => {
+  test.beforeEach(async ({ redis }) => {
     await redis.flush();
     [viewer] = (await insertUsers(db.pool, 1)) as [UserViewer];
     first = await newListing();
     second = await newListing();
-  });
-
-  afterAll(async () => {
-    await gateway?.close();
-    await redis?.flush();
-    redis?.close();
-    await db?.drop();
   });
 
   const refusedDocuments: [string, string][] = [

@@ -1,11 +1,12 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect } from 'vitest';
 import type { UserViewer } from '../../src/auth/viewer.js';
 import { asIdentity } from '../support/db.js';
 import { clusterCentre } from '../support/feedWorld.js';
 import { insertCategory, insertInterest, parseVector } from '../support/fixtures.js';
 import type { InProcess } from '../support/gateway.js';
 import { dataOf, expectErrorCode } from '../support/graphqlResult.js';
-import { openSocialFile, outboxWhere, type SocialFile } from '../support/socialWrites.js';
+import { outboxWhere, socialEnv, socialFile, type SocialFile } from '../support/socialWrites.js';
+import { it, test } from '../support/testFixtures.js';
 
 const PAYLOAD = `interests { affinity interest { id } } interestCount addedInterestIds removedInterestIds hasEmbedding changed`;
 
@@ -42,6 +43,8 @@ function expectedEmbedding(weights: readonly [cluster: number, affinity: number]
   const norm = Math.hypot(...sum);
   return sum.map((x) => x / norm);
 }
+
+test.override('env', socialEnv({ MAX_INTERESTS: String(MAX_INTERESTS) }));
 
 describe('setInterests, addInterest and removeInterest', () => {
   let file: SocialFile;
@@ -96,8 +99,8 @@ describe('setInterests, addInterest and removeInterest', () => {
     expect(await outbox()).toEqual([]);
   };
 
-  beforeAll(async () => {
-    file = await openSocialFile({ MAX_INTERESTS: String(MAX_INTERESTS) });
+  test.beforeAll(async ({ db, redis, inProcess, inProcessWith }) => {
+    file = socialFile({ db, redis, inProcess, inProcessWith });
     const categoryId = await insertCategory(file.db.pool);
     withEmbedding = [];
     for (let k = 0; k < 6; k += 1) {
@@ -113,10 +116,6 @@ describe('setInterests, addInterest and removeInterest', () => {
 
   afterEach(async () => {
     expect(await file.openTransactions()).toBe(0);
-  });
-
-  afterAll(async () => {
-    await file?.close();
   });
 
   describe('setInterests', () => {

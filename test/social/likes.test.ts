@@ -1,14 +1,11 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect } from 'vitest';
 import { anonymousViewer, type Viewer } from '../../src/auth/viewer.js';
 import * as likes from '../../src/social/likes.js';
 import { runWrite } from '../../src/social/runWrite.js';
 import type { TestDatabase } from '../support/db.js';
-import { testRedisUrl } from '../support/env.js';
-import { createInProcess, type InProcess } from '../support/gateway.js';
+import type { InProcess } from '../support/gateway.js';
 import { dataOf, expectErrorCode } from '../support/graphqlResult.js';
 import {
-  createPrefixedRedis,
-  createSocialDatabase,
   hasLike,
   insertUsers,
   openTransactions,
@@ -23,12 +20,15 @@ import {
   type SocialWorld,
   type UnlikeData,
 } from '../support/socialWorld.js';
+import { it, test } from '../support/testFixtures.js';
+
+// 100 concurrent likes need more than the default 10 connections to finish quickly.
+test.override('env', { DATABASE_POOL_MAX: '20' });
 
 describe('likeListing and unlikeListing', () => {
   let db: TestDatabase;
   let world: SocialWorld;
   let h: InProcess;
-  let redis: Awaited<ReturnType<typeof createPrefixedRedis>>;
   /** A fresh listing per test, so counts and outbox items start at zero. */
   let listingId: number;
 
@@ -38,16 +38,13 @@ describe('likeListing and unlikeListing', () => {
     h.execute<UnlikeData>(UNLIKE, { viewer, variables: { listingId: String(id), key } });
   const oneUser = async () => (await insertUsers(db.pool, 1))[0]!;
 
-  beforeAll(async () => {
-    db = await createSocialDatabase();
+  test.beforeAll(async ({ db: fileDb, inProcess }) => {
+    db = fileDb;
+    h = inProcess;
     world = await seedSocialWorld(db.pool, 1);
-    const prefix = `lodestar:t:${db.name}:`;
-    redis = await createPrefixedRedis(testRedisUrl, prefix);
-    // 100 concurrent likes need more than the default 10 connections to finish quickly.
-    h = createInProcess(db, { REDIS_URL: testRedisUrl, REDIS_KEY_PREFIX: prefix, DATABASE_POOL_MAX: '20' });
   });
 
-  beforeEach(async () => {
+  test.beforeEach(async ({ redis }) => {
     await redis.flush();
     const { rows } = await db.pool.query<{ id: number }>(
       `INSERT INTO marketplace_listings (category_id, seller_id, title, price) VALUES ($1, $2, 'Likeable', 10)
@@ -60,13 +57,6 @@ describe('likeListing and unlikeListing', () => {
   afterEach(async () => {
     // Every write committed or rolled back: no connection is left holding a transaction (and its locks).
     expect(await openTransactions(db.pool, db.name)).toBe(0);
-  });
-
-  afterAll(async () => {
-    await h?.close();
-    await redis?.flush();
-    redis?.close();
-    await db?.drop();
   });
 
   describe('validation', () => {

@@ -1,13 +1,10 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect } from 'vitest';
 import type { UserViewer } from '../../src/auth/viewer.js';
 import type { TestDatabase } from '../support/db.js';
-import { testRedisUrl } from '../support/env.js';
-import { createInProcess, createTestGateway, type InProcess, type TestGateway } from '../support/gateway.js';
+import type { InProcess, TestGateway } from '../support/gateway.js';
 import { dataOf, expectErrorCode } from '../support/graphqlResult.js';
 import { metricValue, postGraphQL } from '../support/http.js';
 import {
-  createPrefixedRedis,
-  createSocialDatabase,
   hasLike,
   insertUsers,
   openTransactions,
@@ -19,23 +16,25 @@ import {
   type RateLimitsData,
   type SocialWorld,
 } from '../support/socialWorld.js';
+import { it, test, type FileEnv, type PrefixedRedis } from '../support/testFixtures.js';
 
 const LIMIT = 3;
 const WINDOW_MS = 60_000;
 
+test.override('env', {
+  RATE_LIMIT_LIKES_PER_MIN: String(LIMIT),
+  // A busy CI Redis must not push a consume past the 100 ms default into the per-instance insurance.
+  REDIS_COMMAND_TIMEOUT_MS: '1000',
+});
+
 describe('per-user rate limits on likes', () => {
   let db: TestDatabase;
   let world: SocialWorld;
-  let redis: Awaited<ReturnType<typeof createPrefixedRedis>>;
-  let env: Record<string, string>;
-  const harnesses: InProcess[] = [];
+  let redis: PrefixedRedis;
+  /** Another gateway instance on the file's database and Redis, `overrides` on top; closed with the file. */
+  let harness: (overrides?: FileEnv) => InProcess;
   let gateway: TestGateway;
 
-  const harness = (overrides: Record<string, string> = {}) => {
-    const h = createInProcess(db, { ...env, ...overrides });
-    harnesses.push(h);
-    return h;
-  };
   const like = (h: InProcess, viewer: UserViewer, listingIndex: number) =>
     h.execute<LikeData>(LIKE, { viewer, variables: { listingId: String(world.listingIds[listingIndex]) } });
   const likeBudget = async (h: InProcess, viewer: UserViewer) => {
@@ -47,19 +46,12 @@ describe('per-user rate limits on likes', () => {
   const rateLimitedCount = async (h: Pick<InProcess, 'metrics'>) =>
     metricValue(await h.metrics.registry.metrics(), 'lodestar_rate_limited_total', { action: 'like' });
 
-  beforeAll(async () => {
-    db = await createSocialDatabase();
+  test.beforeAll(async ({ db: fileDb, redis: fileRedis, inProcessWith, gateway: fileGateway }) => {
+    db = fileDb;
+    redis = fileRedis;
+    harness = inProcessWith;
+    gateway = fileGateway;
     world = await seedSocialWorld(db.pool, LIMIT + 2);
-    const prefix = `lodestar:t:${db.name}:`;
-    redis = await createPrefixedRedis(testRedisUrl, prefix);
-    env = {
-      REDIS_URL: testRedisUrl,
-      REDIS_KEY_PREFIX: prefix,
-      RATE_LIMIT_LIKES_PER_MIN: String(LIMIT),
-      // A busy CI Redis must not push a consume past the 100 ms default into the per-instance insurance.
-      REDIS_COMMAND_TIMEOUT_MS: '1000',
-    };
-    gateway = await createTestGateway(db, env);
   });
 
   beforeEach(async () => {
@@ -69,14 +61,6 @@ describe('per-user rate limits on likes', () => {
   afterEach(async () => {
     // Every write committed or rolled back: no connection is left holding a transaction (and its locks).
     expect(await openTransactions(db.pool, db.name)).toBe(0);
-  });
-
-  afterAll(async () => {
-    await gateway?.close();
-    for (const h of harnesses) await h.close();
-    await redis?.flush();
-    redis?.close();
-    await db?.drop();
   });
 
   it('the like after the limit is RATE_LIMITED with retryAfterMs, writes nothing and is counted', async () => {

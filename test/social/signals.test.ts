@@ -1,10 +1,11 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect } from 'vitest';
 import { anonymousViewer, type UserViewer, type Viewer } from '../../src/auth/viewer.js';
 import { asIdentity } from '../support/db.js';
 import { insertCategory, insertListing, insertProfile } from '../support/fixtures.js';
 import type { InProcess } from '../support/gateway.js';
 import { dataOf, expectErrorCode } from '../support/graphqlResult.js';
-import { openSocialFile, outboxWhere, type SocialFile } from '../support/socialWrites.js';
+import { outboxWhere, socialEnv, socialFile, type SocialFile } from '../support/socialWrites.js';
+import { it, test } from '../support/testFixtures.js';
 
 const RECORD_SIGNAL = `mutation RecordSignal($kind: SignalKind!, $listingId: ID, $query: String, $weight: Float) {
   recordSignal(kind: $kind, listingId: $listingId, query: $query, weight: $weight) { signalId kind listingId weight }
@@ -28,6 +29,8 @@ interface StoredSignal {
 const LISTING_KINDS = ['VIEW', 'CLICK', 'DWELL', 'SHARE', 'SAVE'] as const;
 const UNKNOWN_LISTING = 2_000_000_000;
 const QUERY_MESSAGE = 'a search signal needs a query of 1 to 200 characters';
+
+test.override('env', socialEnv());
 
 describe('recordSignal', () => {
   let file: SocialFile;
@@ -58,8 +61,8 @@ describe('recordSignal', () => {
     expect(await outbox()).toEqual([]);
   };
 
-  beforeAll(async () => {
-    file = await openSocialFile();
+  test.beforeAll(async ({ db, redis, inProcess, inProcessWith }) => {
+    file = socialFile({ db, redis, inProcess, inProcessWith });
     const categoryId = await insertCategory(file.db.pool);
     const sellerId = await insertProfile(file.db.pool);
     listingId = await insertListing(file.db.pool, { categoryId, sellerId });
@@ -73,10 +76,6 @@ describe('recordSignal', () => {
 
   afterEach(async () => {
     expect(await file.openTransactions()).toBe(0);
-  });
-
-  afterAll(async () => {
-    await file?.close();
   });
 
   describe('listing signals', () => {

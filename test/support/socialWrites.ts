@@ -1,73 +1,62 @@
 import type { UserViewer } from '../../src/auth/viewer.js';
-import { createTestDatabase, type TestDatabase } from './db.js';
-import { testRedisUrl } from './env.js';
+import type { TestDatabase } from './db.js';
 import type { Queryable } from './fixtures.js';
-import { createInProcess, type InProcess } from './gateway.js';
-import { createPrefixedRedis, insertUsers, openTransactions } from './socialWorld.js';
+import type { InProcess } from './gateway.js';
+import { insertUsers, openTransactions } from './socialWorld.js';
+import type { FileEnv, PrefixedRedis } from './testFixtures.js';
 
 /**
- * Support for the comment, follow, interest and signal tests: one database and one Redis prefix per
- * file, the gateway in-process with budgets no test reaches, a second gateway with a small budget for
- * the one refusal per action, and a reader for the outbox items a write leaves behind.
+ * Support for the comment, follow, interest and signal tests: the file fixtures (one database and one
+ * Redis prefix per file, the gateway in-process) seen as one `SocialFile`, with budgets no test reaches
+ * and a second gateway with a small budget for the one refusal per action, and a reader for the outbox
+ * items a write leaves behind.
  */
 
-/** Budgets no test reaches, so only the rate-limit tests ever see RATE_LIMITED. */
-const generousLimits: Record<string, string> = {
+/**
+ * The file environment of a social-write test (`test.override('env', socialEnv())`): budgets no test
+ * reaches, so only the rate-limit tests ever see RATE_LIMITED; `env` on top.
+ */
+export const socialEnv = (env: FileEnv = {}): FileEnv => ({
   RATE_LIMIT_COMMENTS_PER_MIN: '100000',
   RATE_LIMIT_FOLLOWS_PER_MIN: '100000',
   RATE_LIMIT_INTERESTS_PER_MIN: '100000',
   RATE_LIMIT_SIGNALS_PER_MIN: '100000',
-};
+  // A busy Redis must not push a consume past the 100 ms default into the per-process insurance.
+  REDIS_COMMAND_TIMEOUT_MS: '1000',
+  // Enough connections for the concurrency tests, few enough for several files on one cluster.
+  DATABASE_POOL_MAX: '12',
+  ...env,
+});
 
 export interface SocialFile {
   db: TestDatabase;
-  /** The gateway in-process, with generous budgets and the file's `env`. */
+  /** The gateway in-process, with the file's env. */
   h: InProcess;
   /** Another gateway on the same database and Redis with `env` on top (e.g. a small budget); closed with the file. */
-  harness: (env: Record<string, string>) => InProcess;
+  harness: (env: FileEnv) => InProcess;
   /** `n` new signed-in users. */
   users: (n: number) => Promise<UserViewer[]>;
   /** Deletes the file's Redis keys (rate-limit budgets, cached features). */
   flushRedis: () => Promise<void>;
   /** Connections of the file's database left inside a transaction: a write that never ended. */
   openTransactions: () => Promise<number>;
-  close: () => Promise<void>;
 }
 
-/** A fresh database and Redis prefix for one test file; call `close` in afterAll. */
-export async function openSocialFile(env: Record<string, string> = {}): Promise<SocialFile> {
-  const db = await createTestDatabase();
-  const prefix = `lodestar:t:${db.name}:`;
-  const redis = await createPrefixedRedis(testRedisUrl, prefix);
-  const base = {
-    REDIS_URL: testRedisUrl,
-    REDIS_KEY_PREFIX: prefix,
-    // A busy Redis must not push a consume past the 100 ms default into the per-process insurance.
-    REDIS_COMMAND_TIMEOUT_MS: '1000',
-    // Enough connections for the concurrency tests, few enough for several files on one cluster.
-    DATABASE_POOL_MAX: '12',
-    ...generousLimits,
-    ...env,
-  };
-  const harnesses: InProcess[] = [];
-  const harness = (overrides: Record<string, string>) => {
-    const h = createInProcess(db, { ...base, ...overrides });
-    harnesses.push(h);
-    return h;
-  };
-  const h = harness({});
+/** The file fixtures as one object; they are closed by the fixtures after the file. */
+export function socialFile(fixtures: {
+  db: TestDatabase;
+  redis: PrefixedRedis;
+  inProcess: InProcess;
+  inProcessWith: (env: FileEnv) => InProcess;
+}): SocialFile {
+  const { db, redis, inProcess, inProcessWith } = fixtures;
   return {
     db,
-    h,
-    harness,
+    h: inProcess,
+    harness: inProcessWith,
     users: (n) => insertUsers(db.pool, n),
     flushRedis: () => redis.flush(),
     openTransactions: () => openTransactions(db.pool, db.name),
-    close: async () => {
-      for (const each of harnesses) await each.close();
-      redis.close();
-      await db.drop();
-    },
   };
 }
 

@@ -1,9 +1,9 @@
 import pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect } from 'vitest';
 import { createConsumer, type JobHandler } from '../../src/worker/consumer.js';
 import { createLeaseQueue, type LeasedItem, type LeaseQueue } from '../../src/queue/leaseQueue.js';
 import { startWorker } from '../../src/worker/startWorker.js';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import type { TestDatabase } from '../support/db.js';
 import { testConfig } from '../support/gateway.js';
 import {
   createGate,
@@ -13,6 +13,7 @@ import {
   statusCounts,
   waitUntil,
 } from '../support/workerHarness.js';
+import { it, test } from '../support/testFixtures.js';
 
 type Outcome = 'claimed' | 'succeeded' | 'failed' | 'lost' | 'released';
 
@@ -40,8 +41,8 @@ describe('queue consumer', () => {
       ])
     ).rows[0]!.n;
 
-  beforeAll(async () => {
-    db = await createTestDatabase();
+  test.beforeAll(async ({ db: fileDb }) => {
+    db = fileDb;
     pool = db.pool;
     await pool.query('CREATE TABLE worker_effects (item_id bigint NOT NULL, at timestamptz DEFAULT now())');
   });
@@ -54,10 +55,6 @@ describe('queue consumer', () => {
     );
     expect(rows[0]!.n).toBe(0);
     await pool.query('TRUNCATE events_queue, worker_effects');
-  });
-
-  afterAll(async () => {
-    await db.drop();
   });
 
   it('two workers on 1,000 items apply every effect exactly once', async () => {

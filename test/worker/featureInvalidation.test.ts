@@ -1,31 +1,24 @@
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { listingFeatureKind, userFeatureKind } from '../../src/features/featureKinds.js';
 import { startWorker } from '../../src/worker/startWorker.js';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import type { TestDatabase } from '../support/db.js';
 import { testRedisUrl } from '../support/env.js';
 import { createFeedViewer, seedFeedWorld, type FeedWorld } from '../support/feedWorld.js';
 import { testConfig } from '../support/gateway.js';
 import { enqueueEvents, queueRow, silentLogger, waitUntil } from '../support/workerHarness.js';
+import { it, test, type PrefixedRedis } from '../support/testFixtures.js';
 
 describe('worker and the feature cache', () => {
   let db: TestDatabase;
   let world: FeedWorld;
-  let redis: Redis;
+  /** A client under the file's prefix; the fixture deletes its keys after the file. */
+  let redis: PrefixedRedis['redis'];
   let prefix: string;
 
-  beforeAll(async () => {
-    db = await createTestDatabase();
+  test.beforeAll(async ({ db: fileDb, redis: fileRedis }) => {
+    db = fileDb;
+    ({ redis, prefix } = fileRedis);
     world = await seedFeedWorld(db.pool, [3]);
-    prefix = `lodestar:t:${db.name}:`;
-    redis = new Redis(testRedisUrl, { keyPrefix: prefix });
-  });
-
-  afterAll(async () => {
-    const keys = await redis.keys(`${prefix}*`);
-    if (keys.length > 0) await redis.del(...keys.map((k) => k.slice(prefix.length)));
-    redis.disconnect();
-    await db?.drop();
   });
 
   it('drops the cached features a like’s popularity and drift change, after the change commits', async () => {

@@ -1,9 +1,9 @@
 import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { createConsumer, type JobHandler } from '../../src/worker/consumer.js';
 import { DISCOVERY_TOP_K, handleDiscovery, handleEvent } from '../../src/worker/handlers.js';
 import { createLeaseQueue } from '../../src/queue/leaseQueue.js';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import type { TestDatabase } from '../support/db.js';
 import { createFeedViewer, seedFeedWorld, type FeedWorld } from '../support/feedWorld.js';
 import { insertListing } from '../support/fixtures.js';
 import {
@@ -14,6 +14,7 @@ import {
   silentLogger,
   waitUntil,
 } from '../support/workerHarness.js';
+import { it, test } from '../support/testFixtures.js';
 
 describe('worker handlers', () => {
   let db: TestDatabase;
@@ -34,15 +35,11 @@ describe('worker handlers', () => {
     return new Map(rows.map((r) => [r.interest_id, r.affinity]));
   };
 
-  beforeAll(async () => {
-    db = await createTestDatabase();
+  test.beforeAll(async ({ db: fileDb }) => {
+    db = fileDb;
     pool = db.pool;
     // Category 0 has more active listings than discovery keeps.
     world = await seedFeedWorld(pool, [70, 12]);
-  });
-
-  afterAll(async () => {
-    await db.drop();
   });
 
   it("like.created adds 1 to popularity and reinforces the liker's interests in the listing's category", async () => {

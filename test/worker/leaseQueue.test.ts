@@ -1,9 +1,10 @@
 import pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect } from 'vitest';
 import { createLeaseQueue, PermanentJobError, type LeasedItem } from '../../src/queue/leaseQueue.js';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import type { TestDatabase } from '../support/db.js';
 import { insertCategory, insertInterest } from '../support/fixtures.js';
 import { enqueueEvents, queueRow } from '../support/workerHarness.js';
+import { it, test } from '../support/testFixtures.js';
 
 // The runbook's requeue statements, verbatim.
 const requeueExpiredEventsSql = `UPDATE public.events_queue SET status='queued', lease_token=NULL, lease_expires_at=NULL WHERE status='leased' AND lease_expires_at < now();`;
@@ -17,17 +18,13 @@ describe('lease queue', () => {
   let db: TestDatabase;
   let pool: pg.Pool;
 
-  beforeAll(async () => {
-    db = await createTestDatabase();
+  test.beforeAll(async ({ db: fileDb }) => {
+    db = fileDb;
     pool = db.pool;
   });
 
   afterEach(async () => {
     await pool.query('TRUNCATE events_queue, marketplace_discovery_queue');
-  });
-
-  afterAll(async () => {
-    await db.drop();
   });
 
   /** Claims exactly one item (the only runnable one). */

@@ -1,11 +1,12 @@
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { defaultMaintenanceTasks, runDueMaintenance } from '../../src/worker/maintenance.js';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import type { TestDatabase } from '../support/db.js';
 import { waitUntil } from '../support/workerHarness.js';
 import { createFeedViewer, seedFeedWorld, type FeedWorld } from '../support/feedWorld.js';
+import { it, test } from '../support/testFixtures.js';
 
 const logger = createLogger(loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent' }));
 
@@ -20,14 +21,13 @@ describe('scheduled maintenance', () => {
     return pool;
   };
 
-  beforeAll(async () => {
-    db = await createTestDatabase();
+  test.beforeAll(async ({ db: fileDb }) => {
+    db = fileDb;
     world = await seedFeedWorld(db.pool, [3, 3]);
   });
 
   afterAll(async () => {
     for (const pool of pools) await pool.end();
-    await db?.drop();
   });
 
   it('runs every due task once across two workers, and nothing again within its interval', async () => {

@@ -1,18 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { startWorker } from '../../src/worker/startWorker.js';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import type { TestDatabase } from '../support/db.js';
 import { testConfig } from '../support/gateway.js';
 import { enqueueEvents, queueRow, silentLogger, waitUntil } from '../support/workerHarness.js';
+import { it, test } from '../support/testFixtures.js';
 
 describe('worker metrics', () => {
   let db: TestDatabase;
 
-  beforeAll(async () => {
-    db = await createTestDatabase();
-  });
-
-  afterAll(async () => {
-    await db?.drop();
+  test.beforeAll(async ({ db: fileDb }) => {
+    db = fileDb;
   });
 
   it('serves items by outcome, processing time and queue depth and age on WORKER_METRICS_PORT', async () => {

@@ -1,6 +1,6 @@
 import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { afterAll, describe, expect } from 'vitest';
+import type { TestDatabase } from '../support/db.js';
 import { insertCategory, insertListing } from '../support/fixtures.js';
 import {
   enqueueEvents,
@@ -11,6 +11,7 @@ import {
   waitForWorkerLog,
   waitUntil,
 } from '../support/workerHarness.js';
+import { it, test } from '../support/testFixtures.js';
 
 describe('worker process', () => {
   let db: TestDatabase;
@@ -51,15 +52,14 @@ describe('worker process', () => {
       'the worker to block on the listing lock',
     );
 
-  beforeAll(async () => {
-    db = await createTestDatabase();
+  test.beforeAll(async ({ db: fileDb }) => {
+    db = fileDb;
     pool = db.pool;
     listingId = await insertListing(pool, { categoryId: await insertCategory(pool) });
   });
 
   afterAll(async () => {
     killWorkerProcesses();
-    await db.drop();
   });
 
   it('works items enqueued while it runs, and exits 0 on SIGTERM', async () => {

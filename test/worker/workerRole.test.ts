@@ -1,13 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { migrateUrl } from '../../src/db/migrator.js';
 import { defaultMaintenanceTasks } from '../../src/worker/maintenance.js';
 import { startWorker } from '../../src/worker/startWorker.js';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import type { TestDatabase } from '../support/db.js';
 import { createFeedViewer, seedFeedWorld, type FeedWorld } from '../support/feedWorld.js';
 import { sqlStateOf } from '../support/fixtures.js';
 import { testConfig } from '../support/gateway.js';
 import { recordTraffic } from '../support/flagsHarness.js';
 import { enqueueEvents, queueRow, silentLogger, waitUntil } from '../support/workerHarness.js';
+import { it, test } from '../support/testFixtures.js';
 
 /**
  * The worker runs as lodestar_worker, not as the schema owner it logs in as: everything it does —
@@ -18,8 +19,8 @@ describe('the worker role (lodestar_worker)', () => {
   let db: TestDatabase;
   let world: FeedWorld;
 
-  beforeAll(async () => {
-    db = await createTestDatabase();
+  test.beforeAll(async ({ db: fileDb }) => {
+    db = fileDb;
     world = await seedFeedWorld(db.pool, [3, 3]);
     // Records who wrote discovery candidates: a trigger runs as the invoking role.
     await db.pool.query(`
@@ -32,10 +33,6 @@ describe('the worker role (lodestar_worker)', () => {
       END $$;
       CREATE TRIGGER interest_listing_candidates_writer AFTER INSERT ON interest_listing_candidates
         FOR EACH STATEMENT EXECUTE FUNCTION log_candidate_writer();`);
-  });
-
-  afterAll(async () => {
-    await db?.drop();
   });
 
   it('does every event kind, discovery and every maintenance task with its own grants', async () => {
