@@ -1,15 +1,18 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect } from 'vitest';
 import type { UserViewer } from '../../src/auth/viewer.js';
 import { writeMutation } from '../../src/resolvers/writeMutation.js';
 import { dataOf, expectErrorCode } from '../support/graphqlResult.js';
 import { RATE_LIMITS, storedKeys, type RateLimitsData } from '../support/socialWorld.js';
-import { openSocialFile, type SocialFile } from '../support/socialWrites.js';
+import { socialEnv, socialFile, type SocialFile } from '../support/socialWrites.js';
+import { it, test } from '../support/testFixtures.js';
 
 /**
  * The order every write mutation keeps (src/resolvers/writeMutation.ts): arguments checked, then the
  * budget spent, then the idempotency key picked (argument over header), then the domain called.
  */
+test.override('env', socialEnv());
+
 describe('writeMutation: the order of a write', () => {
   let file: SocialFile;
 
@@ -20,8 +23,8 @@ describe('writeMutation: the order of a write', () => {
   };
   const nothingSpent = { LIKE: 0, COMMENT: 0, FOLLOW: 0, INTEREST: 0, SIGNAL: 0, HIDE: 0, FEEDBACK: 0 };
 
-  beforeAll(async () => {
-    file = await openSocialFile();
+  test.beforeAll(async ({ db, redis, inProcess, inProcessWith }) => {
+    file = socialFile({ db, redis, inProcess, inProcessWith });
   });
 
   beforeEach(async () => {
@@ -30,10 +33,6 @@ describe('writeMutation: the order of a write', () => {
 
   afterEach(async () => {
     expect(await file.openTransactions()).toBe(0);
-  });
-
-  afterAll(async () => {
-    await file?.close();
   });
 
   it('input refused as BAD_USER_INPUT spends no budget; well-formed input that fails later does', async () => {
