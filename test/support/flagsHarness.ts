@@ -5,6 +5,7 @@ import { bucketIndex, emptyBuckets } from '../../src/flags/exposureStats.js';
 import { createTelemetry } from '../../src/ops/telemetry.js';
 import type { InProcess } from './gateway.js';
 import { dataOf } from './graphqlResult.js';
+import type { Operation } from './graphql.js';
 
 /** Feature flag fixtures: the GraphQL documents, exposure traffic, stable user ids. */
 
@@ -100,7 +101,7 @@ export const stableUserIds = (n: number, group = 0): string[] =>
 
 /** The admin calls of the flag console, in-process. */
 export function flagConsole(h: InProcess, admin: Viewer) {
-  const run = async <T>(source: string, variables: Record<string, unknown> = {}): Promise<T> =>
+  const run = async <T>(source: Operation<T>, variables: Record<string, unknown> = {}): Promise<T> =>
     dataOf(await h.execute<T>(source, { viewer: admin, variables }));
   return {
     save: (key: string, extra: Record<string, unknown> = {}) =>
