@@ -11,6 +11,8 @@ export const graphql = initGraphQLTada<{
   introspection: introspection;
   // What the wire carries: src/schema/scalars.ts serializes both to strings.
   scalars: { DateTime: string; Decimal: string };
+  // A fragment's fields read as part of the result, as the server sends them (no readFragment).
+  disableMasking: true;
 }>();
 
 export type { ResultOf, VariablesOf, TadaDocumentNode } from 'gql.tada';
