@@ -464,7 +464,7 @@ describe('feature flags through GraphQL', () => {
       await rollingFlag('ten-complainers', 5);
       const reporters = stableUserIds(11, 7);
       for (const id of reporters) {
-        const result = await h.execute<{ reportProblem: boolean }>(REPORT, {
+        const result = await h.execute(REPORT, {
           viewer: user(id),
           variables: { key: 'complained', message: 'the page is blank' },
         });

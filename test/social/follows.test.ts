@@ -5,30 +5,43 @@ import { asIdentity } from '../support/db.js';
 import type { InProcess } from '../support/gateway.js';
 import { dataOf, expectErrorCode } from '../support/graphqlResult.js';
 import { ascending, oneTo, openSocialFile, outboxWhere, type SocialFile } from '../support/socialWrites.js';
+import { graphql } from '../support/graphql.js';
 
-const FOLLOW = `mutation Follow($userId: ID!) {
-  follow(userId: $userId) { user { handle } following changed followerCount followingCount }
-}`;
+const FOLLOW = graphql(`
+  mutation Follow($userId: ID!) {
+    follow(userId: $userId) {
+      user {
+        handle
+      }
+      following
+      changed
+      followerCount
+      followingCount
+    }
+  }
+`);
 
-const UNFOLLOW = `mutation Unfollow($userId: ID!) {
-  unfollow(userId: $userId) { user { handle } following changed followerCount followingCount }
-}`;
-
-interface FollowPayloadShown {
-  user: { handle: string } | null;
-  following: boolean;
-  changed: boolean;
-  followerCount: number;
-  followingCount: number;
-}
+const UNFOLLOW = graphql(`
+  mutation Unfollow($userId: ID!) {
+    unfollow(userId: $userId) {
+      user {
+        handle
+      }
+      following
+      changed
+      followerCount
+      followingCount
+    }
+  }
+`);
 
 describe('follow and unfollow', () => {
   let file: SocialFile;
 
   const follow = (viewer: UserViewer | undefined, userId: string, h?: InProcess) =>
-    (h ?? file.h).execute<{ follow: FollowPayloadShown }>(FOLLOW, { viewer, variables: { userId } });
+    (h ?? file.h).execute(FOLLOW, { viewer, variables: { userId } });
   const unfollow = (viewer: UserViewer | undefined, userId: string) =>
-    file.h.execute<{ unfollow: FollowPayloadShown }>(UNFOLLOW, { viewer, variables: { userId } });
+    file.h.execute(UNFOLLOW, { viewer, variables: { userId } });
   const pair = async () => {
     const [a, b] = await file.users(2);
     return [a!, b!] as const;

@@ -3,7 +3,7 @@ import type { UserViewer } from '../../src/auth/viewer.js';
 import type { WriteContext } from '../../src/social/runWrite.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
 import type { InProcess } from './gateway.js';
-import { graphql, type ResultOf } from './graphql.js';
+import { graphql } from './graphql.js';
 import { insertCategory, insertListing, insertProfile, unique, type Queryable } from './fixtures.js';
 
 /**
@@ -52,10 +52,6 @@ export const RATE_LIMITS = graphql(`
     }
   }
 `);
-
-export type LikeData = ResultOf<typeof LIKE>;
-export type UnlikeData = ResultOf<typeof UNLIKE>;
-export type RateLimitsData = ResultOf<typeof RATE_LIMITS>;
 
 export interface SocialWorld {
   categoryId: number;
