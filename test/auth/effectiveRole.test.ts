@@ -6,6 +6,7 @@ import { insertProfile } from '../support/fixtures.js';
 import { createTestGateway, type TestGateway } from '../support/gateway.js';
 import { firstCode, postGraphQL } from '../support/http.js';
 import { startTcpProxy } from '../support/tcpProxy.js';
+import { graphql } from '../support/graphql.js';
 
 /**
  * Issue 13, item 4: the effective role is profiles.role (cached per process for AUTH_ROLE_CACHE_MS,
@@ -107,9 +108,15 @@ describe('the effective role comes from profiles.role, not the token', () => {
 
   it('admin checks inside resolvers see the database role too (userFeatures of someone else)', async () => {
     const token = await gateway.token({ sub: userId, role: 'admin' });
-    const res = await postGraphQL<{ userFeatures: unknown }>(
+    const res = await postGraphQL(
       gateway,
-      `query($id: ID!) { userFeatures(userId: $id) { likesGiven } }`,
+      graphql(`
+        query ($id: ID!) {
+          userFeatures(userId: $id) {
+            likesGiven
+          }
+        }
+      `),
       { token, variables: { id: adminId } },
     );
     expect(firstCode(res.body)).toBe('FORBIDDEN');
@@ -118,13 +125,9 @@ describe('the effective role comes from profiles.role, not the token', () => {
   it('a service token (service audience) is a service caller; no role query is made for it', async () => {
     const before = await roleQueries(gateway);
     const token = await gateway.token({ sub: 'feed-worker', role: 'service' });
-    const res = await postGraphQL<MeData & { categories: unknown[] }>(
-      gateway,
-      '{ me { id } categories { id } }',
-      {
-        token,
-      },
-    );
+    const res = await postGraphQL(gateway, graphql('{ me { id } categories { id } }'), {
+      token,
+    });
     expect(res.status).toBe(200);
     expect(res.body.errors).toBeUndefined();
     expect(res.body.data?.me).toBeNull();

@@ -15,27 +15,68 @@ import {
   sleep,
   USER_FEATURE_FIELDS,
   userFeaturesTruth,
-  type ListingFeaturesShown,
   type RedisMonitor,
   type StatementRecorder,
-  type UserFeaturesShown,
 } from '../support/featuresHarness.js';
 import { clusterCentre, createFeedViewer, seedFeedWorld, type FeedWorld } from '../support/feedWorld.js';
 import { insertInterest, insertListing, insertProfile } from '../support/fixtures.js';
 import { createInProcess, type InProcess } from '../support/gateway.js';
+import { graphql } from '../support/graphql.js';
 import { dataOf, expectErrorCode } from '../support/graphqlResult.js';
 import { it, test } from '../support/testFixtures.js';
 
-const ME = `{ me { features { ${USER_FEATURE_FIELDS} } } }`;
-const USER = `query ($userId: ID!) { userFeatures(userId: $userId) { ${USER_FEATURE_FIELDS} } }`;
-const LISTING = `query ($id: ID!) { listing(id: $id) { id features { ${LISTING_FEATURE_FIELDS} } } }`;
-const PAGE = `query ($first: Int) {
-  listings(first: $first) { edges { node { id features { ${LISTING_FEATURE_FIELDS} } } } }
-}`;
-
-interface PageData {
-  listings: { edges: { node: { id: string; features: ListingFeaturesShown } }[] };
-}
+const ME = graphql(
+  `
+    {
+      me {
+        features {
+          ...UserFeatureFields
+        }
+      }
+    }
+  `,
+  [USER_FEATURE_FIELDS],
+);
+const USER = graphql(
+  `
+    query ($userId: ID!) {
+      userFeatures(userId: $userId) {
+        ...UserFeatureFields
+      }
+    }
+  `,
+  [USER_FEATURE_FIELDS],
+);
+const LISTING = graphql(
+  `
+    query ($id: ID!) {
+      listing(id: $id) {
+        id
+        features {
+          ...ListingFeatureFields
+        }
+      }
+    }
+  `,
+  [LISTING_FEATURE_FIELDS],
+);
+const PAGE = graphql(
+  `
+    query ($first: Int) {
+      listings(first: $first) {
+        edges {
+          node {
+            id
+            features {
+              ...ListingFeatureFields
+            }
+          }
+        }
+      }
+    }
+  `,
+  [LISTING_FEATURE_FIELDS],
+);
 
 const admin: Viewer = { role: 'admin', userId: '00000000-0000-4000-8000-00000000a001' };
 const userFeaturesSql = /\buser_features\(/;
@@ -69,16 +110,13 @@ describe('feature store: Redis in front of the SQL feature functions', () => {
   const lookups = (h: InProcess, kind: string, result: string) =>
     metricValue(h.metrics.featureLookups, { kind, result });
   const computed = (h: InProcess, kind: string) => metricValue(h.metrics.featureComputed, { kind });
-  const me = async (h: InProcess, viewer: Viewer) =>
-    dataOf(await h.execute<{ me: { features: UserFeaturesShown } }>(ME, { viewer })).me.features;
+  const me = async (h: InProcess, viewer: Viewer) => dataOf(await h.execute(ME, { viewer })).me!.features;
   const userFeatures = async (h: InProcess, viewer: Viewer, userId: string) =>
-    dataOf(await h.execute<{ userFeatures: UserFeaturesShown }>(USER, { viewer, variables: { userId } }))
-      .userFeatures;
+    dataOf(await h.execute(USER, { viewer, variables: { userId } })).userFeatures;
   const listing = async (h: InProcess, id: number) =>
-    dataOf(await h.execute<{ listing: { features: ListingFeaturesShown } }>(LISTING, { variables: { id } }))
-      .listing.features;
+    dataOf(await h.execute(LISTING, { variables: { id } })).listing!.features;
   const page = async (h: InProcess, first: number) =>
-    dataOf(await h.execute<PageData>(PAGE, { variables: { first } })).listings.edges.map((e) => e.node);
+    dataOf(await h.execute(PAGE, { variables: { first } })).listings.edges.map((e) => e.node);
   const featureKeys = async () => (await redis.keys(`${prefix}*`)).map((k) => k.slice(prefix.length)).sort();
 
   test.beforeAll(async ({ db: fileDb }) => {

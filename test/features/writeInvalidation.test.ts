@@ -4,18 +4,26 @@ import { createFeedViewer, seedFeedWorld, type FeedWorld } from '../support/feed
 import type { InProcess } from '../support/gateway.js';
 import { dataOf } from '../support/graphqlResult.js';
 import { it, test } from '../support/testFixtures.js';
+import { graphql } from '../support/graphql.js';
 
-const READ = `query ($id: ID!) {
-  listing(id: $id) { features { likeCount commentCount } }
-  me { features { likesGiven commentsGiven followsGiven interestCount } }
-}`;
-
-interface Read {
-  listing: { features: { likeCount: number; commentCount: number } };
-  me: {
-    features: { likesGiven: number; commentsGiven: number; followsGiven: number; interestCount: number };
-  };
-}
+const READ = graphql(`
+  query ($id: ID!) {
+    listing(id: $id) {
+      features {
+        likeCount
+        commentCount
+      }
+    }
+    me {
+      features {
+        likesGiven
+        commentsGiven
+        followsGiven
+        interestCount
+      }
+    }
+  }
+`);
 
 /** Writes through the gateway's mutations drop the cached features they change (no waiting for the TTL). */
 describe('feature freshness after writes', () => {
@@ -33,7 +41,7 @@ describe('feature freshness after writes', () => {
     const who = await createFeedViewer(db.pool, []);
     const other = await createFeedViewer(db.pool, []);
     const id = String(world.listings[0]![0]!.id);
-    const read = async () => dataOf(await h.execute<Read>(READ, { viewer: who, variables: { id } }));
+    const read = async () => dataOf(await h.execute(READ, { viewer: who, variables: { id } }));
     expect(await read()).toEqual({
       listing: { features: { likeCount: 0, commentCount: 0 } },
       me: { features: { likesGiven: 0, commentsGiven: 0, followsGiven: 0, interestCount: 0 } },

@@ -193,7 +193,7 @@ describe('feed fallback chain', () => {
       const viewer = await createFeedViewer(db.pool, []);
       const token = await gateway.token({ sub: viewer.userId, role: 'user' });
       for (const options of [{}, {}, { token }]) {
-        const res = await postGraphQL<{ suggestions: SuggestionsPage }>(gateway, SUGGESTIONS, {
+        const res = await postGraphQL(gateway, SUGGESTIONS, {
           variables: { first: 3 },
           ...options,
         });

@@ -17,6 +17,7 @@ import {
 } from '../support/feedWorld.js';
 import { insertLearningEvent, insertListing } from '../support/fixtures.js';
 import { dataOf } from '../support/graphqlResult.js';
+import { graphql } from '../support/graphql.js';
 
 /** Clusters: A (0), B (1), C (2) with 8 listings each; D (3) with 6, used by the exclusion test only. */
 const A = 0;
@@ -132,8 +133,8 @@ describe('personalised suggestions', () => {
       viewer.userId,
       liked!.id,
     ]);
-    const hide = await uncapped.execute<{ hideListing: { listingId: string; hidden: boolean } }>(
-      'mutation ($id: ID!) { hideListing(listingId: $id) { listingId hidden } }',
+    const hide = await uncapped.execute(
+      graphql('mutation ($id: ID!) { hideListing(listingId: $id) { listingId hidden } }'),
       { viewer, variables: { id: String(hidden!.id) } },
     );
     expect(dataOf(hide).hideListing).toEqual({ listingId: String(hidden!.id), hidden: true });

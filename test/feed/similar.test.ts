@@ -5,18 +5,44 @@ import { createFeedHarness, type FeedHarness } from '../support/feedHarness.js';
 import { clusterVector, refreshVectorIndex, seedFeedWorld, type FeedWorld } from '../support/feedWorld.js';
 import { insertListing } from '../support/fixtures.js';
 import { dataOf, expectErrorCode } from '../support/graphqlResult.js';
+import { graphql } from '../support/graphql.js';
 
 interface SimilarNode {
   listing: { id: string; status: string; category: { id: string } };
   score: number;
 }
 
-const SIMILAR_LISTINGS = `query ($id: ID!, $first: Int) {
-  similarListings(listingId: $id, first: $first) { listing { id status category { id } } score }
-}`;
-const LISTING_SIMILAR = `query ($id: ID!, $first: Int) {
-  listing(id: $id) { id similar(first: $first) { listing { id status category { id } } score } }
-}`;
+const SIMILAR_LISTINGS = graphql(`
+  query ($id: ID!, $first: Int) {
+    similarListings(listingId: $id, first: $first) {
+      listing {
+        id
+        status
+        category {
+          id
+        }
+      }
+      score
+    }
+  }
+`);
+const LISTING_SIMILAR = graphql(`
+  query ($id: ID!, $first: Int) {
+    listing(id: $id) {
+      id
+      similar(first: $first) {
+        listing {
+          id
+          status
+          category {
+            id
+          }
+        }
+        score
+      }
+    }
+  }
+`);
 
 describe('similar listings', () => {
   let db: TestDatabase;
@@ -39,8 +65,7 @@ describe('similar listings', () => {
   }
 
   async function similarListings(variables: Record<string, unknown>): Promise<SimilarNode[]> {
-    return dataOf(await h.execute<{ similarListings: SimilarNode[] }>(SIMILAR_LISTINGS, { variables }))
-      .similarListings;
+    return dataOf(await h.execute(SIMILAR_LISTINGS, { variables })).similarListings;
   }
 
   beforeAll(async () => {
@@ -91,10 +116,10 @@ describe('similar listings', () => {
 
   it('answers Listing.similar like similarListings', async () => {
     const viaField = dataOf(
-      await h.execute<{ listing: { id: string; similar: SimilarNode[] } }>(LISTING_SIMILAR, {
+      await h.execute(LISTING_SIMILAR, {
         variables: { id: String(target), first: 4 },
       }),
-    ).listing.similar;
+    ).listing!.similar;
     const viaQuery = await similarListings({ id: String(target), first: 4 });
     expect(viaField.map((n) => n.listing.id)).toEqual(viaQuery.map((n) => n.listing.id));
     expect(viaField).toHaveLength(4);

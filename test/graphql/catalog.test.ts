@@ -3,6 +3,7 @@ import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { seedCatalog, type CatalogData, type CatalogStatus } from '../support/catalogData.js';
 import { createInProcess, type InProcess } from '../support/gateway.js';
 import { cursorOf, dataOf, expectErrorCode, type ConnectionOf } from '../support/graphqlResult.js';
+import { graphql } from '../support/graphql.js';
 
 interface ListingNode {
   id: string;
@@ -15,18 +16,62 @@ interface InterestNode {
   popularity: number;
 }
 
-const LISTINGS = `query ($first: Int, $after: String, $last: Int, $before: String, $category: String, $status: ListingStatus) {
-  listings(first: $first, after: $after, last: $last, before: $before, category: $category, status: $status) {
-    edges { cursor node { id status category { slug } } }
-    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+const LISTINGS = graphql(`
+  query (
+    $first: Int
+    $after: String
+    $last: Int
+    $before: String
+    $category: String
+    $status: ListingStatus
+  ) {
+    listings(
+      first: $first
+      after: $after
+      last: $last
+      before: $before
+      category: $category
+      status: $status
+    ) {
+      edges {
+        cursor
+        node {
+          id
+          status
+          category {
+            slug
+          }
+        }
+      }
+      pageInfo {
+        hasNextPage
+        hasPreviousPage
+        startCursor
+        endCursor
+      }
+    }
   }
-}`;
-const INTERESTS = `query ($first: Int, $after: String, $last: Int, $before: String, $search: String) {
-  interests(first: $first, after: $after, last: $last, before: $before, search: $search) {
-    edges { cursor node { id name popularity } }
-    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+`);
+const INTERESTS = graphql(`
+  query ($first: Int, $after: String, $last: Int, $before: String, $search: String) {
+    interests(first: $first, after: $after, last: $last, before: $before, search: $search) {
+      edges {
+        cursor
+        node {
+          id
+          name
+          popularity
+        }
+      }
+      pageInfo {
+        hasNextPage
+        hasPreviousPage
+        startCursor
+        endCursor
+      }
+    }
   }
-}`;
+`);
 
 /** catalogInterests by popularity descending, then id ascending. */
 const interestOrder = [
@@ -57,8 +102,7 @@ describe('catalog queries', () => {
   }
 
   async function listings(variables: Record<string, unknown>): Promise<ConnectionOf<ListingNode>> {
-    return dataOf(await gw.execute<{ listings: ConnectionOf<ListingNode> }>(LISTINGS, { variables }))
-      .listings;
+    return dataOf(await gw.execute(LISTINGS, { variables })).listings;
   }
 
   /** Pages forward with `first: size`, calling `between` after each page; returns ids in order. */
@@ -91,17 +135,30 @@ describe('catalog queries', () => {
   });
 
   it('lists categories sorted by name', async () => {
-    const data = dataOf(
-      await gw.execute<{ categories: { name: string; slug: string }[] }>('{ categories { name slug } }'),
-    );
+    const data = dataOf(await gw.execute(graphql('{ categories { name slug } }')));
     expect(data.categories.map((c) => c.name)).toEqual(['Books', 'Electronics', 'Toys']);
   });
 
   it('returns a listing with a 2-decimal price, its status, category and seller handle', async () => {
-    const query = `query ($id: ID!) { listing(id: $id) {
-      id title price currency status category { slug name } seller { handle } } }`;
-    type L = { listing: Record<string, unknown> | null };
-    const active = dataOf(await gw.execute<L>(query, { variables: { id: String(listingIds[4]) } }));
+    const query = graphql(`
+      query ($id: ID!) {
+        listing(id: $id) {
+          id
+          title
+          price
+          currency
+          status
+          category {
+            slug
+            name
+          }
+          seller {
+            handle
+          }
+        }
+      }
+    `);
+    const active = dataOf(await gw.execute(query, { variables: { id: String(listingIds[4]) } }));
     expect(active.listing).toEqual({
       id: String(listingIds[4]),
       title: 'Listing 4',
@@ -111,7 +168,7 @@ describe('catalog queries', () => {
       category: { slug: 'books', name: 'Books' },
       seller: { handle: 'seller_two' },
     });
-    const sold = dataOf(await gw.execute<L>(query, { variables: { id: String(listingIds[3]) } }));
+    const sold = dataOf(await gw.execute(query, { variables: { id: String(listingIds[3]) } }));
     expect(sold.listing).toMatchObject({ status: 'SOLD', price: '4.50', seller: { handle: 'seller_one' } });
   });
 
@@ -224,8 +281,7 @@ describe('catalog queries', () => {
 
   describe('interests', () => {
     async function interests(variables: Record<string, unknown>): Promise<ConnectionOf<InterestNode>> {
-      return dataOf(await gw.execute<{ interests: ConnectionOf<InterestNode> }>(INTERESTS, { variables }))
-        .interests;
+      return dataOf(await gw.execute(INTERESTS, { variables })).interests;
     }
 
     it('orders by popularity descending, then id ascending', async () => {

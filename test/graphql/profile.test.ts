@@ -6,22 +6,44 @@ import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { insertCategory, insertInterest, insertProfile, insertUserInterest } from '../support/fixtures.js';
 import { createInProcess, type InProcess } from '../support/gateway.js';
 import { dataOf, expectErrorCode } from '../support/graphqlResult.js';
+import { graphql } from '../support/graphql.js';
 
-interface MeData {
-  me: {
-    id: string;
-    handle: string;
-    role: string;
-    interests: { affinity: number; interest: { name: string; category: { name: string } } }[];
-  } | null;
-}
-interface ProfileData {
-  profile: { id: string; handle: string; displayName: string; followerCount: number } | null;
-}
-
-const ME = `{ me { id handle role interests { affinity interest { name category { name } } } } }`;
-const PROFILE = `query ($handle: String!) { profile(handle: $handle) { id handle displayName followerCount } }`;
-const MIGRATIONS = `{ schemaMigrations { applied pending } }`;
+const ME = graphql(`
+  {
+    me {
+      id
+      handle
+      role
+      interests {
+        affinity
+        interest {
+          name
+          category {
+            name
+          }
+        }
+      }
+    }
+  }
+`);
+const PROFILE = graphql(`
+  query ($handle: String!) {
+    profile(handle: $handle) {
+      id
+      handle
+      displayName
+      followerCount
+    }
+  }
+`);
+const MIGRATIONS = graphql(`
+  {
+    schemaMigrations {
+      applied
+      pending
+    }
+  }
+`);
 
 const anonymous: Viewer = { role: 'anonymous', userId: null };
 const service: Viewer = { role: 'service', userId: null, subject: 'worker' };
@@ -75,15 +97,15 @@ describe('profile and viewer queries', () => {
 
   describe('me', () => {
     it('is null without an error for an anonymous viewer', async () => {
-      expect(dataOf(await gw.execute<MeData>(ME, { viewer: anonymous }))).toEqual({ me: null });
+      expect(dataOf(await gw.execute(ME, { viewer: anonymous }))).toEqual({ me: null });
     });
 
     it('is null without an error for a service caller', async () => {
-      expect(dataOf(await gw.execute<MeData>(ME, { viewer: service }))).toEqual({ me: null });
+      expect(dataOf(await gw.execute(ME, { viewer: service }))).toEqual({ me: null });
     });
 
     it('returns the user’s handle, role USER and interests by affinity descending, ties by interest id', async () => {
-      const { me } = dataOf(await gw.execute<MeData>(ME, { viewer: asUser(alice) }));
+      const { me } = dataOf(await gw.execute(ME, { viewer: asUser(alice) }));
       expect(me).toMatchObject({ id: alice, handle: 'alice', role: 'USER' });
       expect(me!.interests.map((i) => i.interest.name)).toEqual(['Kites', 'Chess', 'Poetry', 'Origami']);
       expect(me!.interests[0]!.affinity).toBeCloseTo(0.9, 5);
@@ -91,18 +113,18 @@ describe('profile and viewer queries', () => {
     });
 
     it('returns role ADMIN for an admin', async () => {
-      const { me } = dataOf(await gw.execute<MeData>(ME, { viewer: { role: 'admin', userId: admin } }));
+      const { me } = dataOf(await gw.execute(ME, { viewer: { role: 'admin', userId: admin } }));
       expect(me).toMatchObject({ id: admin, handle: 'admin_ann', role: 'ADMIN', interests: [] });
     });
 
     it('is null without an error for a signed-in user id that has no profile row', async () => {
-      expect(dataOf(await gw.execute<MeData>(ME, { viewer: asUser(randomUUID()) }))).toEqual({ me: null });
+      expect(dataOf(await gw.execute(ME, { viewer: asUser(randomUUID()) }))).toEqual({ me: null });
     });
 
     it('shows each user only their own interests (RLS through the gateway)', async () => {
       const [a, b] = await Promise.all([
-        gw.execute<MeData>(ME, { viewer: asUser(alice) }),
-        gw.execute<MeData>(ME, { viewer: asUser(bob) }),
+        gw.execute(ME, { viewer: asUser(alice) }),
+        gw.execute(ME, { viewer: asUser(bob) }),
       ]);
       expect(dataOf(a).me!.interests).toHaveLength(4);
       const bobs = dataOf(b).me!.interests;
@@ -118,28 +140,26 @@ describe('profile and viewer queries', () => {
       ['anonymous', anonymous],
       ['service', service],
     ] as const)('returns another user’s public fields to an %s viewer', async (_label, viewer) => {
-      const { profile } = dataOf(
-        await gw.execute<ProfileData>(PROFILE, { viewer, variables: { handle: 'alice' } }),
-      );
+      const { profile } = dataOf(await gw.execute(PROFILE, { viewer, variables: { handle: 'alice' } }));
       expect(profile).toEqual({ id: alice, handle: 'alice', displayName: 'Alice A', followerCount: 0 });
     });
 
     it('returns another user’s public fields to a signed-in user', async () => {
       const { profile } = dataOf(
-        await gw.execute<ProfileData>(PROFILE, { viewer: asUser(bob), variables: { handle: 'alice' } }),
+        await gw.execute(PROFILE, { viewer: asUser(bob), variables: { handle: 'alice' } }),
       );
       expect(profile).toMatchObject({ id: alice, handle: 'alice' });
     });
 
     it.each(['Alice', 'ALICE', '  alice '])('looks the handle "%s" up case-insensitively', async (handle) => {
-      const { profile } = dataOf(await gw.execute<ProfileData>(PROFILE, { variables: { handle } }));
+      const { profile } = dataOf(await gw.execute(PROFILE, { variables: { handle } }));
       expect(profile?.id).toBe(alice);
     });
 
     it.each(['nobody_here', 'ab', 'a!ice', '', 'x'.repeat(31), "alice' OR '1'='1"])(
       'returns null without an error for the unknown or invalid handle "%s"',
       async (handle) => {
-        expect(dataOf(await gw.execute<ProfileData>(PROFILE, { variables: { handle } }))).toEqual({
+        expect(dataOf(await gw.execute(PROFILE, { variables: { handle } }))).toEqual({
           profile: null,
         });
       },
@@ -148,10 +168,7 @@ describe('profile and viewer queries', () => {
 
   describe('schemaMigrations', () => {
     it('shows an admin every applied migration and none pending', async () => {
-      const result = await gw.execute<{ schemaMigrations: { applied: string[]; pending: string[] } }>(
-        MIGRATIONS,
-        { viewer: { role: 'admin', userId: admin } },
-      );
+      const result = await gw.execute(MIGRATIONS, { viewer: { role: 'admin', userId: admin } });
       const { schemaMigrations } = dataOf(result);
       const expected = (await readMigrations()).map((m) => m.name);
       expect(expected.length).toBeGreaterThan(0);

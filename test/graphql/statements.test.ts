@@ -4,7 +4,8 @@ import type { Viewer } from '../../src/auth/viewer.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { insertCategory, insertInterest, insertProfile, insertUserInterest } from '../support/fixtures.js';
 import { createInProcess, type InProcess } from '../support/gateway.js';
-import { dataOf, type ConnectionOf } from '../support/graphqlResult.js';
+import { dataOf } from '../support/graphqlResult.js';
+import { graphql, type Operation } from '../support/graphql.js';
 
 /** Transaction control and the per-transaction RLS identity are overhead, not data statements. */
 const overhead = /^\s*(BEGIN|COMMIT|ROLLBACK|SET TRANSACTION|SAVEPOINT|RELEASE SAVEPOINT)\b|set_config\(/i;
@@ -25,23 +26,54 @@ function recordStatements(pool: pg.Pool): { all: string[] } {
   return log;
 }
 
-const LISTINGS = `query ($first: Int) {
-  listings(first: $first) { edges { node { id title category { name } seller { handle } } } }
-}`;
-const ME = `{ me { handle interests { affinity interest { name category { name } } } } }`;
-const INTERESTS = `query ($first: Int) { interests(first: $first) { edges { node { name category { name } } } } }`;
-
-interface ListingsData {
-  listings: ConnectionOf<{
-    id: string;
-    title: string;
-    category: { name: string };
-    seller: { handle: string } | null;
-  }>;
-}
-interface MeData {
-  me: { handle: string; interests: { interest: { name: string; category: { name: string } } }[] } | null;
-}
+const LISTINGS = graphql(`
+  query ($first: Int) {
+    listings(first: $first) {
+      edges {
+        node {
+          id
+          title
+          category {
+            name
+          }
+          seller {
+            handle
+          }
+        }
+      }
+    }
+  }
+`);
+const ME = graphql(`
+  {
+    me {
+      handle
+      interests {
+        affinity
+        interest {
+          name
+          category {
+            name
+          }
+        }
+      }
+    }
+  }
+`);
+const INTERESTS = graphql(`
+  query ($first: Int) {
+    interests(first: $first) {
+      edges {
+        node {
+          name
+          category {
+            name
+          }
+        }
+      }
+    }
+  }
+`);
 
 describe('SQL statements per operation (N+1 guard)', () => {
   let db: TestDatabase;
@@ -52,7 +84,7 @@ describe('SQL statements per operation (N+1 guard)', () => {
 
   /** Runs one operation and returns its data statements (overhead excluded) next to its data. */
   async function measure<T>(
-    query: string,
+    query: Operation<T>,
     options: { viewer?: Viewer; variables?: Record<string, unknown> } = {},
   ): Promise<{ data: T; statements: string[] }> {
     log.all.length = 0;
@@ -101,8 +133,8 @@ describe('SQL statements per operation (N+1 guard)', () => {
   });
 
   it('resolves listings with category and seller in a small constant number of statements', async () => {
-    const small = await measure<ListingsData>(LISTINGS, { variables: { first: 5 } });
-    const large = await measure<ListingsData>(LISTINGS, { variables: { first: 50 } });
+    const small = await measure(LISTINGS, { variables: { first: 5 } });
+    const large = await measure(LISTINGS, { variables: { first: 50 } });
     expect(small.data.listings.edges).toHaveLength(5);
     expect(large.data.listings.edges).toHaveLength(50);
     const sellers = new Set(large.data.listings.edges.map((e) => e.node.seller?.handle));
@@ -113,8 +145,8 @@ describe('SQL statements per operation (N+1 guard)', () => {
   });
 
   it('resolves me with interests and their categories in the same bounded number of statements', async () => {
-    const few = await measure<MeData>(ME, { viewer: { role: 'user', userId: fewInterests } });
-    const many = await measure<MeData>(ME, { viewer: { role: 'user', userId: manyInterests } });
+    const few = await measure(ME, { viewer: { role: 'user', userId: fewInterests } });
+    const many = await measure(ME, { viewer: { role: 'user', userId: manyInterests } });
     expect(few.data.me?.interests).toHaveLength(3);
     expect(many.data.me?.interests).toHaveLength(12);
     expect(many.data.me!.interests.every((i) => i.interest.category.name.length > 0)).toBe(true);
@@ -123,9 +155,8 @@ describe('SQL statements per operation (N+1 guard)', () => {
   });
 
   it('resolves an interests page with categories in the same number of statements for 2 and 12 rows', async () => {
-    type Data = { interests: ConnectionOf<{ name: string; category: { name: string } }> };
-    const small = await measure<Data>(INTERESTS, { variables: { first: 2 } });
-    const large = await measure<Data>(INTERESTS, { variables: { first: 50 } });
+    const small = await measure(INTERESTS, { variables: { first: 2 } });
+    const large = await measure(INTERESTS, { variables: { first: 50 } });
     expect(small.data.interests.edges).toHaveLength(2);
     expect(large.data.interests.edges).toHaveLength(12);
     expect(large.statements.length, large.statements.join('\n---\n')).toBeLessThanOrEqual(3);
@@ -133,8 +164,25 @@ describe('SQL statements per operation (N+1 guard)', () => {
   });
 
   it('counts every statement the harness runs, so a per-row query would show up', async () => {
-    const { statements } = await measure<{ listings: ConnectionOf<{ id: string }> }>(
-      `{ a: listings(first: 1) { edges { node { id } } } b: listings(first: 1) { edges { node { id } } } }`,
+    const { statements } = await measure(
+      graphql(`
+        {
+          a: listings(first: 1) {
+            edges {
+              node {
+                id
+              }
+            }
+          }
+          b: listings(first: 1) {
+            edges {
+              node {
+                id
+              }
+            }
+          }
+        }
+      `),
     );
     expect(statements.filter((s) => /marketplace_listings/.test(s))).toHaveLength(2);
   });

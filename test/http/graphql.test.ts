@@ -10,20 +10,11 @@ import {
   type GraphQLBody,
   type HttpFixtures,
 } from '../support/http.js';
+import { graphql } from '../support/graphql.js';
 
 interface ListingsData {
   listings: { edges: { node: { id: string; title: string; category: { slug: string } } }[] };
 }
-interface MeData {
-  me: { id: string; handle: string } | null;
-}
-interface MigrationsData {
-  schemaMigrations: { applied: string[]; pending: string[] };
-}
-interface CategoriesData {
-  categories: { id: string; name: string }[];
-}
-
 const listingsQuery =
   'query Listings { listings(first: 10) { edges { node { id title category { slug } } } } }';
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -196,7 +187,7 @@ describe('POST/GET /graphql over HTTP', () => {
 
   describe('authentication and authorization', () => {
     it('returns me = null without a token', async () => {
-      const res = await postGraphQL<MeData>(gateway, '{ me { id handle } }');
+      const res = await postGraphQL(gateway, graphql('{ me { id handle } }'));
       expect(res.status).toBe(200);
       expect(res.body.errors).toBeUndefined();
       expect(res.body.data).toEqual({ me: null });
@@ -204,7 +195,7 @@ describe('POST/GET /graphql over HTTP', () => {
 
     it('returns the signed-in user as me, with the token sub as id', async () => {
       const token = await gateway.token({ sub: fixtures.userId, role: 'user' });
-      const res = await postGraphQL<MeData>(gateway, '{ me { id handle } }', { token });
+      const res = await postGraphQL(gateway, graphql('{ me { id handle } }'), { token });
       expect(res.status).toBe(200);
       expect(res.body.errors).toBeUndefined();
       expect(res.body.data?.me).toEqual({ id: fixtures.userId, handle: fixtures.userHandle });
@@ -212,7 +203,7 @@ describe('POST/GET /graphql over HTTP', () => {
 
     it('lets an admin read schemaMigrations: all applied, none pending', async () => {
       const token = await gateway.token({ sub: fixtures.adminId, role: 'admin' });
-      const res = await postGraphQL<MigrationsData>(gateway, '{ schemaMigrations { applied pending } }', {
+      const res = await postGraphQL(gateway, graphql('{ schemaMigrations { applied pending } }'), {
         token,
       });
       expect(res.status).toBe(200);
@@ -223,7 +214,7 @@ describe('POST/GET /graphql over HTTP', () => {
 
     it('refuses schemaMigrations to a plain user with FORBIDDEN and data null', async () => {
       const token = await gateway.token({ sub: fixtures.userId, role: 'user' });
-      const res = await postGraphQL<MigrationsData>(gateway, '{ schemaMigrations { applied pending } }', {
+      const res = await postGraphQL(gateway, graphql('{ schemaMigrations { applied pending } }'), {
         token,
       });
       expect(res.status).toBe(200);
@@ -234,7 +225,7 @@ describe('POST/GET /graphql over HTTP', () => {
     });
 
     it('refuses schemaMigrations to an anonymous caller with UNAUTHENTICATED', async () => {
-      const res = await postGraphQL<MigrationsData>(gateway, '{ schemaMigrations { applied pending } }');
+      const res = await postGraphQL(gateway, graphql('{ schemaMigrations { applied pending } }'));
       expect(res.body.data).toBeNull();
       expect(firstCode(res.body)).toBe('UNAUTHENTICATED');
       errorBodies.push({ what: 'anonymous admin field', raw: res.raw });
@@ -274,7 +265,7 @@ describe('POST/GET /graphql over HTTP', () => {
       'answers %s with HTTP 401, UNAUTHENTICATED and WWW-Authenticate',
       async (what, make) => {
         const token = await make(gateway);
-        const res = await postGraphQL<MeData>(gateway, '{ me { id } }', { token });
+        const res = await postGraphQL(gateway, graphql('{ me { id } }'), { token });
         expect(res.status).toBe(401);
         expect(res.headers['content-type']).toMatch(/^application\/json/);
         expect(res.headers['www-authenticate']).toMatch(/^Bearer/);
@@ -285,7 +276,7 @@ describe('POST/GET /graphql over HTTP', () => {
     );
 
     it('answers a malformed Authorization header with 401 rather than treating it as anonymous', async () => {
-      const res = await postGraphQL<MeData>(gateway, '{ me { id } }', {
+      const res = await postGraphQL(gateway, graphql('{ me { id } }'), {
         authorization: 'Basic dXNlcjpwdw==',
       });
       expect(res.status).toBe(401);
@@ -295,7 +286,7 @@ describe('POST/GET /graphql over HTTP', () => {
 
   describe('error masking', () => {
     it('shows our own coded error for a bad listing id (BAD_USER_INPUT, message kept)', async () => {
-      const res = await postGraphQL<{ listing: unknown }>(gateway, '{ listing(id: "abc") { id } }');
+      const res = await postGraphQL(gateway, graphql('{ listing(id: "abc") { id } }'));
       expect(res.status).toBe(200);
       expect(firstCode(res.body)).toBe('BAD_USER_INPUT');
       expect(res.body.errors?.[0]?.message).toContain('"abc"');
@@ -306,7 +297,7 @@ describe('POST/GET /graphql over HTTP', () => {
     it('masks an unexpected database failure as "internal server error" without SQL details', async () => {
       await db.pool.query('ALTER TABLE categories RENAME COLUMN name TO name_x');
       try {
-        const res = await postGraphQL<CategoriesData>(gateway, '{ categories { id name } }');
+        const res = await postGraphQL(gateway, graphql('{ categories { id name } }'));
         expect(res.status).toBe(200);
         expect(res.body.data ?? null).toBeNull();
         expect(res.body.errors).toHaveLength(1);
@@ -317,7 +308,7 @@ describe('POST/GET /graphql over HTTP', () => {
       } finally {
         await db.pool.query('ALTER TABLE categories RENAME COLUMN name_x TO name');
       }
-      const after = await postGraphQL<CategoriesData>(gateway, '{ categories { id name } }');
+      const after = await postGraphQL(gateway, graphql('{ categories { id name } }'));
       expect(after.body.errors).toBeUndefined();
       expect(after.body.data?.categories.map((c) => c.name)).toContain(fixtures.categorySlug);
     });
@@ -369,7 +360,7 @@ describe('request body limit', () => {
   });
 
   it('still accepts a body under the limit', async () => {
-    const res = await postGraphQL<CategoriesData>(gateway, '{ categories { id } }');
+    const res = await postGraphQL(gateway, graphql('{ categories { id } }'));
     expect(res.status).toBe(200);
     expect(res.body.errors).toBeUndefined();
   });
@@ -391,7 +382,7 @@ describe('database failures a client can act on', () => {
 
   it('maps a query cancelled by statement_timeout to TIMEOUT', async () => {
     // Warm the pool so the lock wait, not connection setup, is what runs into the timeout.
-    const warm = await postGraphQL<CategoriesData>(gateway, '{ categories { id } }');
+    const warm = await postGraphQL(gateway, graphql('{ categories { id } }'));
     expect(warm.body.errors).toBeUndefined();
 
     const locker = await db.pool.connect();
@@ -399,7 +390,7 @@ describe('database failures a client can act on', () => {
       await locker.query('BEGIN');
       await locker.query('LOCK TABLE categories IN ACCESS EXCLUSIVE MODE');
       const started = Date.now();
-      const res = await postGraphQL<CategoriesData>(gateway, '{ categories { id name } }');
+      const res = await postGraphQL(gateway, graphql('{ categories { id name } }'));
       expect(Date.now() - started).toBeLessThan(5000);
       expect(res.body.data ?? null).toBeNull();
       expect(firstCode(res.body)).toBe('TIMEOUT');
@@ -424,7 +415,7 @@ describe('an unreachable database', () => {
   });
 
   it('maps a query that cannot reach Postgres to UNAVAILABLE, not an internal error', async () => {
-    const res = await postGraphQL<CategoriesData>(gateway, '{ categories { id } }');
+    const res = await postGraphQL(gateway, graphql('{ categories { id } }'));
     expect(res.body.data ?? null).toBeNull();
     expect(firstCode(res.body)).toBe('UNAVAILABLE');
     expect(res.body.errors?.[0]?.message).toMatch(/unavailable/);

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { createTestGateway, type TestGateway } from '../support/gateway.js';
 import { firstCode, metricValue, postGraphQL, seedHttpFixtures, type HttpResult } from '../support/http.js';
+import { graphql } from '../support/graphql.js';
 
 interface ListingsData {
   listings: { edges: { node: { id: string } }[] };
@@ -99,7 +100,7 @@ describe('GraphQL request protection', () => {
     });
 
     it('accepts a query exactly at the depth limit', async () => {
-      const res = await postGraphQL<{ me: null }>(shallow, '{ me { interests { affinity } } }');
+      const res = await postGraphQL(shallow, graphql('{ me { interests { affinity } } }'));
       expect(res.status).toBe(200);
       expect(res.body.errors).toBeUndefined();
       expect(res.body.data).toEqual({ me: null });
@@ -159,10 +160,7 @@ describe('GraphQL request protection', () => {
     });
 
     it('prices a page by its size, so the same query with first: 2 passes', async () => {
-      const res = await postGraphQL<ListingsData>(
-        limited,
-        '{ listings(first: 2) { edges { node { id } } } }',
-      );
+      const res = await postGraphQL(limited, graphql('{ listings(first: 2) { edges { node { id } } } }'));
       expect(res.status).toBe(200);
       expect(res.body.errors).toBeUndefined();
       expect(res.body.data?.listings.edges).toHaveLength(2);
@@ -185,10 +183,7 @@ describe('GraphQL request protection', () => {
     });
 
     it('still runs ordinary queries in production', async () => {
-      const res = await postGraphQL<ListingsData>(
-        production,
-        '{ listings(first: 1) { edges { node { id } } } }',
-      );
+      const res = await postGraphQL(production, graphql('{ listings(first: 1) { edges { node { id } } } }'));
       expect(res.status).toBe(200);
       expect(res.body.errors).toBeUndefined();
     });

@@ -13,12 +13,21 @@ import {
 import { dataOf, expectErrorCode } from '../support/graphqlResult.js';
 import { countWhere, openOpsFile, type OpsFile } from '../support/opsHarness.js';
 import { queueRow, waitUntil } from '../support/workerHarness.js';
+import { graphql } from '../support/graphql.js';
 
 /** The runbook's maintenance actions and the checks on their arguments, as an admin runs them. */
 
-const ENQUEUE = `mutation Enqueue($interestId: Int!, $categoryId: Int) {
-  enqueueDiscovery(interestId: $interestId, categoryId: $categoryId) { enqueued itemId interestId categoryId auditId }
-}`;
+const ENQUEUE = graphql(`
+  mutation Enqueue($interestId: Int!, $categoryId: Int) {
+    enqueueDiscovery(interestId: $interestId, categoryId: $categoryId) {
+      enqueued
+      itemId
+      interestId
+      categoryId
+      auditId
+    }
+  }
+`);
 
 interface EnqueueShown {
   enqueued: boolean;
@@ -57,16 +66,12 @@ describe('ops maintenance actions', () => {
     for (const ago of ['100 days', '95 days', '40 days', '10 days', '0 seconds']) {
       await insertIntentSignal(file.db.pool, { userId, listingId, createdAgo: ago });
     }
-    const byDefault = await file.data<{ gcIntentSignals: { deleted: number } }>(
-      'mutation { gcIntentSignals { deleted } }',
-    );
+    const byDefault = await file.data(graphql('mutation { gcIntentSignals { deleted } }'));
     // The runbook's default retention: 90 days.
     expect(byDefault.gcIntentSignals.deleted).toBe(2);
     expect(await countWhere(file.db.pool, 'intent_signals')).toBe(3);
 
-    const shorter = await file.data<{ gcIntentSignals: { deleted: number } }>(
-      'mutation { gcIntentSignals(retentionDays: 30) { deleted } }',
-    );
+    const shorter = await file.data(graphql('mutation { gcIntentSignals(retentionDays: 30) { deleted } }'));
     expect(shorter.gcIntentSignals.deleted).toBe(1);
     expect(await countWhere(file.db.pool, 'intent_signals', `created_at < now() - interval '30 days'`)).toBe(
       0,
@@ -78,26 +83,18 @@ describe('ops maintenance actions', () => {
     for (const ago of ['200 days', '181 days', '100 days', '0 seconds']) {
       await insertLearningEvent(file.db.pool, { userId, listingId, createdAgo: ago });
     }
-    const byDefault = await file.data<{ gcLearningEvents: { deleted: number } }>(
-      'mutation { gcLearningEvents { deleted } }',
-    );
+    const byDefault = await file.data(graphql('mutation { gcLearningEvents { deleted } }'));
     // 180 days by default.
     expect(byDefault.gcLearningEvents.deleted).toBe(2);
-    const shorter = await file.data<{ gcLearningEvents: { deleted: number } }>(
-      'mutation { gcLearningEvents(retentionDays: 90) { deleted } }',
-    );
+    const shorter = await file.data(graphql('mutation { gcLearningEvents(retentionDays: 90) { deleted } }'));
     expect(shorter.gcLearningEvents.deleted).toBe(1);
     expect(await countWhere(file.db.pool, 'learning_events')).toBe(1);
-    const again = await file.data<{ gcLearningEvents: { deleted: number } }>(
-      'mutation { gcLearningEvents(retentionDays: 90) { deleted } }',
-    );
+    const again = await file.data(graphql('mutation { gcLearningEvents(retentionDays: 90) { deleted } }'));
     expect(again.gcLearningEvents.deleted).toBe(0);
   });
 
   it('analyzeHotTables analyzes and names the hot tables', async () => {
-    const { analyzeHotTables } = await file.data<{ analyzeHotTables: { tables: string[] } }>(
-      'mutation { analyzeHotTables { tables } }',
-    );
+    const { analyzeHotTables } = await file.data(graphql('mutation { analyzeHotTables { tables } }'));
     expect(analyzeHotTables.tables).toEqual([
       'interest_catalog',
       'profiles',
@@ -117,9 +114,7 @@ describe('ops maintenance actions', () => {
       reinforcedAt: new Date(Date.now() - 15 * 86_400_000).toISOString(),
     });
     await insertUserInterest(file.db.pool, { userId: fresh, interestId, affinity: 0.5 });
-    const { decayInterests } = await file.data<{ decayInterests: { decayed: number } }>(
-      'mutation { decayInterests { decayed } }',
-    );
+    const { decayInterests } = await file.data(graphql('mutation { decayInterests { decayed } }'));
     expect(decayInterests.decayed).toBe(1);
     const { rows } = await file.db.pool.query<{ user_id: string; affinity: number }>(
       'SELECT user_id, affinity FROM user_interests WHERE user_id = ANY($1::uuid[])',
@@ -129,14 +124,12 @@ describe('ops maintenance actions', () => {
     expect(rows.find((r) => r.user_id === stale)?.affinity).toBeCloseTo(0.5 * 0.98 ** 2, 5);
     expect(rows.find((r) => r.user_id === fresh)?.affinity).toBe(0.5);
     // Decay is applied up to now: running again decays nothing more.
-    const again = await file.data<{ decayInterests: { decayed: number } }>(
-      'mutation { decayInterests { decayed } }',
-    );
+    const again = await file.data(graphql('mutation { decayInterests { decayed } }'));
     expect(again.decayInterests.decayed).toBe(0);
   });
 
   it('enqueueDiscovery queues the interest in its own category, and returns the pending item on a second call', async () => {
-    const first = await file.data<{ enqueueDiscovery: EnqueueShown }>(ENQUEUE, { interestId });
+    const first = await file.data(ENQUEUE, { interestId });
     expect(first.enqueueDiscovery).toMatchObject({
       enqueued: true,
       interestId: String(interestId),
@@ -150,7 +143,7 @@ describe('ops maintenance actions', () => {
     );
     expect(rows[0]).toEqual({ interest_id: interestId, category_id: categoryId, reason: 'ops' });
 
-    const second = await file.data<{ enqueueDiscovery: EnqueueShown }>(ENQUEUE, { interestId });
+    const second = await file.data(ENQUEUE, { interestId });
     expect(second.enqueueDiscovery).toMatchObject({ enqueued: false, itemId: item });
     // Still pending while a worker runs it.
     await file.db.pool.query(
@@ -158,7 +151,7 @@ describe('ops maintenance actions', () => {
               lease_expires_at = now() + interval '1 minute' WHERE id = $1`,
       [item],
     );
-    const running = await file.data<{ enqueueDiscovery: EnqueueShown }>(ENQUEUE, { interestId, categoryId });
+    const running = await file.data(ENQUEUE, { interestId, categoryId });
     expect(running.enqueueDiscovery).toMatchObject({ enqueued: false, itemId: item });
     expect(await countWhere(file.db.pool, 'marketplace_discovery_queue')).toBe(1);
 
@@ -168,12 +161,12 @@ describe('ops maintenance actions', () => {
         WHERE id = $1`,
       [item],
     );
-    const again = await file.data<{ enqueueDiscovery: EnqueueShown }>(ENQUEUE, { interestId });
+    const again = await file.data(ENQUEUE, { interestId });
     expect(again.enqueueDiscovery.enqueued).toBe(true);
     expect(again.enqueueDiscovery.itemId).not.toBe(item);
 
     // Another category is another pair.
-    const elsewhere = await file.data<{ enqueueDiscovery: EnqueueShown }>(ENQUEUE, {
+    const elsewhere = await file.data(ENQUEUE, {
       interestId,
       categoryId: otherCategoryId,
     });
@@ -205,9 +198,7 @@ describe('ops maintenance actions', () => {
     try {
       await blocker.query('BEGIN');
       await blocker.query('LOCK TABLE marketplace_discovery_queue IN SHARE ROW EXCLUSIVE MODE');
-      const calls = [0, 1].map(() =>
-        file.execute<{ enqueueDiscovery: EnqueueShown }>(ENQUEUE, { interestId: racedInterest }),
-      );
+      const calls = [0, 1].map(() => file.execute(ENQUEUE, { interestId: racedInterest }));
       await waitUntil(async () => {
         const { rows } = await file.db.pool.query<{ n: number }>(
           `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'`,

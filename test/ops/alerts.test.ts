@@ -14,10 +14,25 @@ import {
 import { createInProcess, createTestGateway, type InProcess } from '../support/gateway.js';
 import { dataOf } from '../support/graphqlResult.js';
 import { metricValue } from '../support/http.js';
+import { graphql } from '../support/graphql.js';
 
 /** The runbook's "Monitoring Alerts", each at threshold + ε (firing) and threshold − ε (silent). */
 
-const ALERTS = `query Alerts { ops { alerts { rule severity firing value threshold message action } } }`;
+const ALERTS = graphql(`
+  query Alerts {
+    ops {
+      alerts {
+        rule
+        severity
+        firing
+        value
+        threshold
+        message
+        action
+      }
+    }
+  }
+`);
 
 interface AlertShown {
   rule: string;
@@ -27,10 +42,6 @@ interface AlertShown {
   threshold: number;
   message: string;
   action: string;
-}
-
-interface AlertsData {
-  ops: { alerts: AlertShown[] };
 }
 
 const RULES = [
@@ -53,7 +64,7 @@ describe('ops.alerts: the runbook "Monitoring Alerts" rules', () => {
   let listingId: number;
 
   const alertsOf = async (harness: InProcess = h): Promise<Map<string, AlertShown>> => {
-    const data = dataOf(await harness.execute<AlertsData>(ALERTS, { viewer: admin }));
+    const data = dataOf(await harness.execute(ALERTS, { viewer: admin }));
     return new Map(data.ops.alerts.map((a) => [a.rule, a]));
   };
   const alertOf = async (rule: Rule, harness: InProcess = h): Promise<AlertShown> => {

@@ -1,17 +1,40 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cursorOf, dataOf, expectErrorCode, type ConnectionOf } from '../support/graphqlResult.js';
 import { openOpsFile, type OpsFile } from '../support/opsHarness.js';
+import { graphql } from '../support/graphql.js';
 
 /** ops_audit: one row per admin action, success or failure, and the ops.auditLog that pages it. */
 
-const AUDIT_LOG = `query Audit($first: Int, $after: String, $last: Int, $before: String, $action: String) {
-  ops {
-    auditLog(first: $first, after: $after, last: $last, before: $before, action: $action) {
-      edges { cursor node { id actorId action actorRole argsJson resultJson ok error durationMs requestId at } }
-      pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+const AUDIT_LOG = graphql(`
+  query Audit($first: Int, $after: String, $last: Int, $before: String, $action: String) {
+    ops {
+      auditLog(first: $first, after: $after, last: $last, before: $before, action: $action) {
+        edges {
+          cursor
+          node {
+            id
+            actorId
+            action
+            actorRole
+            argsJson
+            resultJson
+            ok
+            error
+            durationMs
+            requestId
+            at
+          }
+        }
+        pageInfo {
+          hasNextPage
+          hasPreviousPage
+          startCursor
+          endCursor
+        }
+      }
     }
   }
-}`;
+`);
 
 interface AuditEntryShown {
   id: string;
@@ -33,7 +56,7 @@ describe('ops audit', () => {
   let file: OpsFile;
 
   const page = async (variables: Record<string, unknown>) =>
-    (await file.data<{ ops: { auditLog: AuditPage } }>(AUDIT_LOG, variables)).ops.auditLog;
+    (await file.data(AUDIT_LOG, variables)).ops.auditLog;
   /** Every entry, following endCursor `size` at a time. */
   const pageThrough = async (size: number, action?: string) => {
     const ids: string[] = [];
@@ -63,10 +86,8 @@ describe('ops audit', () => {
 
   it('records who ran which action, with which arguments, the result, the duration and the request id', async () => {
     const result = dataOf(
-      await file.execute<{
-        requeueDiscoveryErrors: { requeued: number; auditId: string; durationMs: number };
-      }>(
-        'mutation { requeueDiscoveryErrors(maxAttempts: 4) { requeued auditId durationMs } }',
+      await file.execute(
+        graphql('mutation { requeueDiscoveryErrors(maxAttempts: 4) { requeued auditId durationMs } }'),
         {},
         { requestId: 'req-audit-1' },
       ),

@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { runOpsAction } from '../../src/ops/actions.js';
 import { embeddingFor, insertCategory, insertInterest } from '../support/fixtures.js';
 import { countWhere, openOpsFile, type OpsFile } from '../support/opsHarness.js';
+import { graphql } from '../support/graphql.js';
 
 /**
  * Runbook "Backfill Profile Embeddings": every user with interests, in keyset batches of 1,000, each
@@ -22,7 +23,17 @@ const BACKFILL = `mutation Backfill($batchSize: Int, $maxBatches: Int, $restart:
 
 const SAVED = `{ ops { backfill { ${PROGRESS_FIELDS} } } }`;
 
-const COVERAGE_ALERT = `{ ops { alerts { rule firing value } } }`;
+const COVERAGE_ALERT = graphql(`
+  {
+    ops {
+      alerts {
+        rule
+        firing
+        value
+      }
+    }
+  }
+`);
 
 interface ProgressShown {
   total: number;
@@ -63,11 +74,7 @@ describe('profile embedding backfill', () => {
     return rows[0]!;
   };
   const coverageAlert = async () =>
-    (
-      await file.data<{ ops: { alerts: { rule: string; firing: boolean; value: number | null }[] } }>(
-        COVERAGE_ALERT,
-      )
-    ).ops.alerts.find((a) => a.rule === 'profile_embeddings_coverage');
+    (await file.data(COVERAGE_ALERT)).ops.alerts.find((a) => a.rule === 'profile_embeddings_coverage');
 
   beforeAll(async () => {
     // Batches of 1,000 must not hit the 5 s timeout on a busy test machine; the limit is not under test here.

@@ -21,7 +21,6 @@ import {
   stableUserIds,
   type EvaluationShown,
   type FlagValueShown,
-  type RolloutChangeData,
 } from '../support/flagsHarness.js';
 import { createInProcess, createTestGateway, type InProcess, type TestGateway } from '../support/gateway.js';
 import { dataOf, expectErrorCode } from '../support/graphqlResult.js';
@@ -132,7 +131,7 @@ describe('feature flags through GraphQL', () => {
   let telemetryPool: pg.Pool;
 
   const flags = async (viewer: Viewer): Promise<Map<string, FlagValueShown>> => {
-    const data = dataOf(await h.execute<{ flags: FlagValueShown[] }>(FLAG_VALUES, { viewer }));
+    const data = dataOf(await h.execute(FLAG_VALUES, { viewer }));
     return new Map(data.flags.map((f) => [f.key, f]));
   };
   const evaluationOf = (evaluations: EvaluationShown[], key: string): EvaluationShown => {
@@ -211,12 +210,10 @@ describe('feature flags through GraphQL', () => {
       await console_.setRollout('me-flag', 50);
       const ids = await Promise.all(Array.from({ length: 12 }, () => insertProfile(db.pool)));
       for (const id of ids) {
-        const data = dataOf(
-          await h.execute<{ me: { id: string; flags: FlagValueShown[] } }>(ME_FLAGS, { viewer: user(id) }),
-        );
-        expect(data.me.id).toBe(id);
+        const data = dataOf(await h.execute(ME_FLAGS, { viewer: user(id) }));
+        expect(data.me?.id).toBe(id);
         const variant = flagVariant('me-flag', 50, id);
-        expect(data.me.flags.find((f) => f.key === 'me-flag')).toEqual({
+        expect(data.me?.flags.find((f) => f.key === 'me-flag')).toEqual({
           key: 'me-flag',
           on: variant === 'on',
           variant,
@@ -254,7 +251,7 @@ describe('feature flags through GraphQL', () => {
       const steps: [number, number, string][] = [];
       for (let i = 0; i < 4; i += 1) {
         const data = dataOf(
-          await h.execute<{ advanceRollout: RolloutChangeData }>(ADVANCE, {
+          await h.execute(ADVANCE, {
             viewer: admin,
             variables: { key: 'steps', reason: `step ${i + 1}` },
           }),
@@ -287,7 +284,7 @@ describe('feature flags through GraphQL', () => {
     it('advanceRollout from a hand-set percentage goes to the next step above it', async () => {
       await rollingFlag('between', 10);
       const data = dataOf(
-        await h.execute<{ advanceRollout: RolloutChangeData }>(ADVANCE, {
+        await h.execute(ADVANCE, {
           viewer: admin,
           variables: { key: 'between' },
         }),
@@ -314,7 +311,7 @@ describe('feature flags through GraphQL', () => {
     it('rollback goes to 0% ROLLED_BACK with a history row naming the admin and the reason', async () => {
       await rollingFlag('undo', 25);
       const data = dataOf(
-        await h.execute<{ rollback: RolloutChangeData }>(ROLLBACK, {
+        await h.execute(ROLLBACK, {
           viewer: admin,
           variables: { key: 'undo', reason: 'checkout errors in the EU' },
         }),
@@ -347,7 +344,8 @@ describe('feature flags through GraphQL', () => {
         [SET_ROLLOUT, { key: 'nope', pct: 5 }],
         [ROLLBACK, { key: 'nope' }],
       ] as const) {
-        expectErrorCode(await h.execute(source, { viewer: admin, variables }), 'NOT_FOUND');
+        // Three documents of different result types: only the error matters here.
+        expectErrorCode(await h.execute<unknown>(source, { viewer: admin, variables }), 'NOT_FOUND');
       }
     });
 
@@ -466,7 +464,7 @@ describe('feature flags through GraphQL', () => {
       await rollingFlag('ten-complainers', 5);
       const reporters = stableUserIds(11, 7);
       for (const id of reporters) {
-        const result = await h.execute<{ reportProblem: boolean }>(REPORT, {
+        const result = await h.execute(REPORT, {
           viewer: user(id),
           variables: { key: 'complained', message: 'the page is blank' },
         });
@@ -819,7 +817,7 @@ describe('flag exposure through the real request path', () => {
     await console_.save('everyone');
     await console_.setRollout('everyone', 100);
     await waitUntil(async () => {
-      const res = await postGraphQL<{ flags: FlagValueShown[] }>(gateway, FLAG_VALUES);
+      const res = await postGraphQL(gateway, FLAG_VALUES);
       return res.body.data?.flags.some((f) => f.key === 'everyone' && f.on) ?? false;
     }, 'the gateway to re-read the flags');
 
@@ -835,7 +833,7 @@ describe('flag exposure through the real request path', () => {
     );
     for (const id of ids) {
       const token = await gateway.token({ sub: id, role: 'user' });
-      const res = await postGraphQL<{ flags: FlagValueShown[] }>(gateway, FLAG_VALUES, { token });
+      const res = await postGraphQL(gateway, FLAG_VALUES, { token });
       expect(res.body.data?.flags.find((f) => f.key === 'half')?.variant).toBe(flagVariant('half', 50, id));
       // Anonymous requests in between: no identity, no exposure.
       await postGraphQL(gateway, '{ categories { id } }');

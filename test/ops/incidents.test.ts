@@ -12,80 +12,83 @@ import {
 import { refreshVectorIndex } from '../support/feedWorld.js';
 import { openOpsFile, type OpsFile } from '../support/opsHarness.js';
 import { queueRow, runUntilSettled, statusCounts } from '../support/workerHarness.js';
+import { graphql } from '../support/graphql.js';
 
 /**
  * The runbook's "Incident Response", end to end: the diagnostics show the incident, the ops mutation
  * does what the runbook's SQL did, and a real consumer then finishes the work.
  */
 
-const HEALTH = `query Health($queue: QueueName!) {
-  ops {
-    queueHealth(queue: $queue) {
-      queue queued inFlight done error total oldestAgeSec p95AgeSec highRetryCount stuckLeases
+const HEALTH = graphql(`
+  query Health($queue: QueueName!) {
+    ops {
+      queueHealth(queue: $queue) {
+        queue
+        queued
+        inFlight
+        done
+        error
+        total
+        oldestAgeSec
+        p95AgeSec
+        highRetryCount
+        stuckLeases
+      }
+      stuckLeases {
+        events
+        discovery
+      }
     }
-    stuckLeases { events discovery }
   }
-}`;
+`);
 
-const ALERTS = `{ ops { alerts { rule severity firing value threshold } } }`;
+const ALERTS = graphql(`
+  {
+    ops {
+      alerts {
+        rule
+        severity
+        firing
+        value
+        threshold
+      }
+    }
+  }
+`);
 
-const DISCOVERY_ERRORS = `query Errors($limit: Int) {
-  ops { discoveryErrors(limit: $limit) { id interestId categoryId reason lastError attempts updatedAt } }
-}`;
+const DISCOVERY_ERRORS = graphql(`
+  query Errors($limit: Int) {
+    ops {
+      discoveryErrors(limit: $limit) {
+        id
+        interestId
+        categoryId
+        reason
+        lastError
+        attempts
+        updatedAt
+      }
+    }
+  }
+`);
 
-const REQUEUE_ERRORS = `mutation Requeue($maxAttempts: Int) {
-  requeueDiscoveryErrors(maxAttempts: $maxAttempts) { requeued maxAttempts auditId }
-}`;
-
-interface QueueHealthShown {
-  queue: 'EVENTS' | 'DISCOVERY';
-  queued: number;
-  inFlight: number;
-  done: number;
-  error: number;
-  total: number;
-  oldestAgeSec: number;
-  p95AgeSec: number;
-  highRetryCount: number;
-  stuckLeases: number;
-}
-
-interface HealthData {
-  ops: { queueHealth: QueueHealthShown; stuckLeases: { events: number; discovery: number } };
-}
-
-interface AlertShown {
-  rule: string;
-  severity: string;
-  firing: boolean;
-  value: number | null;
-  threshold: number;
-}
-
-interface DiscoveryErrorShown {
-  id: string;
-  interestId: string;
-  categoryId: string;
-  reason: string;
-  lastError: string | null;
-  attempts: number;
-  updatedAt: string;
-}
-
-interface RequeueShown {
-  requeued: number;
-  maxAttempts: number | null;
-  auditId: string;
-}
+const REQUEUE_ERRORS = graphql(`
+  mutation Requeue($maxAttempts: Int) {
+    requeueDiscoveryErrors(maxAttempts: $maxAttempts) {
+      requeued
+      maxAttempts
+      auditId
+    }
+  }
+`);
 
 describe('runbook incidents', () => {
   let file: OpsFile;
   let categoryId: number;
   let interestId: number;
 
-  const health = (queue: 'EVENTS' | 'DISCOVERY') => file.data<HealthData>(HEALTH, { queue });
-  const alert = async (rule: string) =>
-    (await file.data<{ ops: { alerts: AlertShown[] } }>(ALERTS)).ops.alerts.find((a) => a.rule === rule);
+  const health = (queue: 'EVENTS' | 'DISCOVERY') => file.data(HEALTH, { queue });
+  const alert = async (rule: string) => (await file.data(ALERTS)).ops.alerts.find((a) => a.rule === rule);
 
   /** A user with one interest (embedding set) and no profile embedding yet. */
   const userWithoutEmbedding = async () => {
@@ -185,8 +188,8 @@ describe('runbook incidents', () => {
     expect(before.queueHealth.p95AgeSec).toBeLessThan(660);
     expect(before.queueHealth.oldestAgeSec).toBeGreaterThanOrEqual(600);
 
-    const { requeueStuckEvents } = await file.data<{ requeueStuckEvents: RequeueShown }>(
-      'mutation { requeueStuckEvents { requeued maxAttempts auditId } }',
+    const { requeueStuckEvents } = await file.data(
+      graphql('mutation { requeueStuckEvents { requeued maxAttempts auditId } }'),
     );
     expect(requeueStuckEvents).toMatchObject({ requeued: 3, maxAttempts: null });
     const after = (await health('EVENTS')).ops;
@@ -249,8 +252,8 @@ describe('runbook incidents', () => {
       threshold: 300,
     });
 
-    const { requeueStuckDiscovery } = await file.data<{ requeueStuckDiscovery: RequeueShown }>(
-      'mutation { requeueStuckDiscovery { requeued auditId } }',
+    const { requeueStuckDiscovery } = await file.data(
+      graphql('mutation { requeueStuckDiscovery { requeued auditId } }'),
     );
     expect(requeueStuckDiscovery.requeued).toBe(2);
     expect((await health('DISCOVERY')).ops).toMatchObject({
@@ -275,8 +278,8 @@ describe('runbook incidents', () => {
 
   it('a requeue with nothing stuck changes nothing and says 0', async () => {
     const live = await discoveryItem({ status: 'processing', leaseExpiresIn: '5 minutes' });
-    const result = await file.data<{ a: RequeueShown; b: RequeueShown }>(
-      'mutation { a: requeueStuckEvents { requeued } b: requeueStuckDiscovery { requeued } }',
+    const result = await file.data(
+      graphql('mutation { a: requeueStuckEvents { requeued } b: requeueStuckDiscovery { requeued } }'),
     );
     expect(result).toEqual({ a: { requeued: 0 }, b: { requeued: 0 } });
     expect((await queueRow(file.db.pool, 'discovery', live)).status).toBe('processing');
@@ -300,7 +303,7 @@ describe('runbook incidents', () => {
     // Neither failed nor waiting on a retry: never listed, never touched.
     const done = await discoveryItem({ status: 'done', attempts: 4, updatedAgo: '1 minute' });
 
-    const listed = await file.data<{ ops: { discoveryErrors: DiscoveryErrorShown[] } }>(DISCOVERY_ERRORS, {
+    const listed = await file.data(DISCOVERY_ERRORS, {
       limit: 20,
     });
     expect(listed.ops.discoveryErrors.map((e) => e.id)).toEqual([third, sixth]);
@@ -311,13 +314,13 @@ describe('runbook incidents', () => {
       lastError: 'listing search timed out',
       attempts: 3,
     });
-    const limited = await file.data<{ ops: { discoveryErrors: DiscoveryErrorShown[] } }>(DISCOVERY_ERRORS, {
+    const limited = await file.data(DISCOVERY_ERRORS, {
       limit: 1,
     });
     expect(limited.ops.discoveryErrors.map((e) => e.id)).toEqual([third]);
     expect((await health('DISCOVERY')).ops.queueHealth).toMatchObject({ error: 2, highRetryCount: 2 });
 
-    const first = await file.data<{ requeueDiscoveryErrors: RequeueShown }>(REQUEUE_ERRORS);
+    const first = await file.data(REQUEUE_ERRORS);
     expect(first.requeueDiscoveryErrors).toMatchObject({ requeued: 1, maxAttempts: 5 });
     expect(await queueRow(file.db.pool, 'discovery', third)).toMatchObject({
       status: 'queued',
@@ -331,7 +334,7 @@ describe('runbook incidents', () => {
       error: 1,
       highRetryCount: 1,
     });
-    const remaining = await file.data<{ ops: { discoveryErrors: DiscoveryErrorShown[] } }>(DISCOVERY_ERRORS);
+    const remaining = await file.data(DISCOVERY_ERRORS);
     expect(remaining.ops.discoveryErrors.map((e) => e.id)).toEqual([sixth]);
 
     // Claimable at once: a worker's next claim takes it, without waiting for a backoff.
@@ -340,7 +343,7 @@ describe('runbook incidents', () => {
     expect(claimed.map((c) => c.id)).toEqual([third]);
     expect(await queue.release(file.db.pool, claimed[0]!)).toBe(true);
 
-    const second = await file.data<{ requeueDiscoveryErrors: RequeueShown }>(REQUEUE_ERRORS, {
+    const second = await file.data(REQUEUE_ERRORS, {
       maxAttempts: 7,
     });
     expect(second.requeueDiscoveryErrors).toMatchObject({ requeued: 1, maxAttempts: 7 });
@@ -367,7 +370,7 @@ describe('runbook incidents', () => {
        SELECT g, $1, $2, 'new_interest', 'error', 1, 'boom ' || g FROM generate_series(995, 1004) g`,
       [interestId, categoryId],
     );
-    const listed = await file.data<{ ops: { discoveryErrors: DiscoveryErrorShown[] } }>(DISCOVERY_ERRORS, {
+    const listed = await file.data(DISCOVERY_ERRORS, {
       limit: 3,
     });
     expect(listed.ops.discoveryErrors.map((e) => e.id)).toEqual(['1004', '1003', '1002']);

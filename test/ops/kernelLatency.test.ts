@@ -11,6 +11,7 @@ import { insertInterest } from '../support/fixtures.js';
 import { createTestGateway, type TestGateway } from '../support/gateway.js';
 import { firstCode, metricValue, postGraphQL, seedHttpFixtures, type HttpFixtures } from '../support/http.js';
 import { waitUntil } from '../support/workerHarness.js';
+import { graphql } from '../support/graphql.js';
 
 /** Runbook "Performance SLOs": every request is one sample of its kernel, written in batches. */
 
@@ -353,9 +354,9 @@ describe('kernel latency through the HTTP gateway', () => {
     for (let i = 0; i < 3; i += 1) await postGraphQL(gateway, '{ categories { id } }');
     for (let i = 0; i < 2; i += 1) await postGraphQL(gateway, '{ me { id } }');
     await expectSamples({ onboarding: 3, read: 2 });
-    const res = await postGraphQL<{
-      ops: { kernelSlos: { kernel: string; n: number; p95Ms: number; errorRate: number }[] };
-    }>(gateway, '{ ops { kernelSlos { kernel n p95Ms errorRate } } }', { token: adminToken });
+    const res = await postGraphQL(gateway, graphql('{ ops { kernelSlos { kernel n p95Ms errorRate } } }'), {
+      token: adminToken,
+    });
     expect(res.body.errors).toBeUndefined();
     const slos = res.body.data!.ops.kernelSlos;
     // The admin's token was verified before the resolver read the table; its sample may or may not be in.

@@ -5,6 +5,7 @@ import { stableUserId } from '../support/flagsHarness.js';
 import { createTestGateway, type TestGateway } from '../support/gateway.js';
 import { firstCode, postGraphQL, seedHttpFixtures } from '../support/http.js';
 import { waitUntil } from '../support/workerHarness.js';
+import { graphql } from '../support/graphql.js';
 
 /**
  * Issue #13 item 5, end to end through the HTTP gateway: one signed-in user exposed to a 5% flag
@@ -15,9 +16,25 @@ import { waitUntil } from '../support/workerHarness.js';
 
 const FLAG = 'one-caller-probe';
 const SEARCH = 'query($s: String) { interests(search: $s) { edges { node { id } } } }';
-const EVALUATE = `mutation { evaluateRollouts {
-  evaluations { key decision reasons held on { requests errors countedErrors affectedUsers errorRate } }
-} }`;
+const EVALUATE = graphql(`
+  mutation {
+    evaluateRollouts {
+      evaluations {
+        key
+        decision
+        reasons
+        held
+        on {
+          requests
+          errors
+          countedErrors
+          affectedUsers
+          errorRate
+        }
+      }
+    }
+  }
+`);
 
 interface Evaluation {
   key: string;
@@ -55,7 +72,7 @@ describe('a flag rollout cannot be rolled back by one caller', () => {
     waitUntil(async () => (await exposedStats()).requests >= requests, `${requests} exposed requests`);
 
   const evaluate = async (): Promise<Evaluation> => {
-    const res = await postGraphQL<{ evaluateRollouts: { evaluations: Evaluation[] } }>(gateway, EVALUATE, {
+    const res = await postGraphQL(gateway, EVALUATE, {
       token: adminToken,
     });
     expect(res.body.errors, res.raw).toBeUndefined();

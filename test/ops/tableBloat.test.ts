@@ -6,40 +6,37 @@ import { insertProfile } from '../support/fixtures.js';
 import { createInProcess, createTestGateway, type InProcess } from '../support/gateway.js';
 import { dataOf } from '../support/graphqlResult.js';
 import { metricValue } from '../support/http.js';
+import { graphql } from '../support/graphql.js';
 
 /** Runbook "Autovacuum": "Monitor bloat with pg_stat_user_tables" — ops.tableBloat, alert, /metrics. */
 
-const QUERY = `query Bloat {
-  ops {
-    tableBloat { table liveTuples deadTuples deadTupleShare bloated lastVacuum lastAutovacuum vacuumCount autovacuumCount autovacuumEnabled }
-    alerts { rule severity firing value threshold message action }
+const QUERY = graphql(`
+  query Bloat {
+    ops {
+      tableBloat {
+        table
+        liveTuples
+        deadTuples
+        deadTupleShare
+        bloated
+        lastVacuum
+        lastAutovacuum
+        vacuumCount
+        autovacuumCount
+        autovacuumEnabled
+      }
+      alerts {
+        rule
+        severity
+        firing
+        value
+        threshold
+        message
+        action
+      }
+    }
   }
-}`;
-
-interface TableShown {
-  table: string;
-  liveTuples: number;
-  deadTuples: number;
-  deadTupleShare: number;
-  bloated: boolean;
-  lastVacuum: string | null;
-  lastAutovacuum: string | null;
-  vacuumCount: number;
-  autovacuumCount: number;
-  autovacuumEnabled: boolean;
-}
-interface AlertShown {
-  rule: string;
-  severity: string;
-  firing: boolean;
-  value: number | null;
-  threshold: number;
-  message: string;
-  action: string;
-}
-interface BloatData {
-  ops: { tableBloat: TableShown[]; alerts: AlertShown[] };
-}
+`);
 
 const HOT_TABLES = [
   'events_queue',
@@ -59,7 +56,7 @@ describe('table bloat (pg_stat_user_tables) in ops, alerts and /metrics', () => 
   let admin: Viewer;
 
   const read = async (harness: InProcess = h) => {
-    const data = dataOf(await harness.execute<BloatData>(QUERY, { viewer: admin }));
+    const data = dataOf(await harness.execute(QUERY, { viewer: admin }));
     const table = data.ops.tableBloat.find((t) => t.table === 'events_queue');
     const alert = data.ops.alerts.find((a) => a.rule === 'table_bloat');
     if (!table || !alert) throw new Error('no events_queue row or no table_bloat alert');

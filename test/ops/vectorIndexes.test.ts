@@ -3,58 +3,49 @@ import { runOpsAction } from '../../src/ops/actions.js';
 import { embeddingFor, insertCategory, insertListing, toVectorLiteral } from '../support/fixtures.js';
 import { expectErrorCode } from '../support/graphqlResult.js';
 import { openOpsFile, type OpsFile } from '../support/opsHarness.js';
+import { graphql } from '../support/graphql.js';
 
 /** Runbook "Vector Health" and "Vector Indexes": what an operator reads, and rebuilding an index. */
 
-const VECTOR_HEALTH = `{
-  ops {
-    vectorHealth {
-      installed version
-      coverage { table rows withEmbedding share plannerCondition }
-      indexes { name table method options valid sizeBytes definition }
+const VECTOR_HEALTH = graphql(`
+  {
+    ops {
+      vectorHealth {
+        installed
+        version
+        coverage {
+          table
+          rows
+          withEmbedding
+          share
+          plannerCondition
+        }
+        indexes {
+          name
+          table
+          method
+          options
+          valid
+          sizeBytes
+          definition
+        }
+      }
     }
   }
-}`;
+`);
 
-const REBUILD = `mutation Rebuild($index: String!, $lists: Int, $m: Int, $efConstruction: Int, $force: Boolean) {
-  rebuildVectorIndex(index: $index, lists: $lists, m: $m, efConstruction: $efConstruction, force: $force) {
-    index table method previousOptions options auditId
+const REBUILD = graphql(`
+  mutation Rebuild($index: String!, $lists: Int, $m: Int, $efConstruction: Int, $force: Boolean) {
+    rebuildVectorIndex(index: $index, lists: $lists, m: $m, efConstruction: $efConstruction, force: $force) {
+      index
+      table
+      method
+      previousOptions
+      options
+      auditId
+    }
   }
-}`;
-
-interface CoverageShown {
-  table: string;
-  rows: number;
-  withEmbedding: number;
-  share: number | null;
-  plannerCondition: boolean;
-}
-
-interface IndexShown {
-  name: string;
-  table: string;
-  method: string;
-  options: string[];
-  valid: boolean;
-  sizeBytes: number;
-  definition: string;
-}
-
-interface VectorHealthShown {
-  installed: boolean;
-  version: string | null;
-  coverage: CoverageShown[];
-  indexes: IndexShown[];
-}
-
-interface RebuildShown {
-  index: string;
-  table: string;
-  method: string;
-  previousOptions: string[];
-  options: string[];
-  auditId: string;
-}
+`);
 
 const IVFFLAT = 'marketplace_listings_embedding_ivfflat';
 const HNSW = 'profiles_embedding_hnsw';
@@ -63,8 +54,7 @@ describe('vector health and index rebuilds', () => {
   let file: OpsFile;
   let categoryId: number;
 
-  const vectorHealth = async () =>
-    (await file.data<{ ops: { vectorHealth: VectorHealthShown } }>(VECTOR_HEALTH)).ops.vectorHealth;
+  const vectorHealth = async () => (await file.data(VECTOR_HEALTH)).ops.vectorHealth;
   const indexNamed = async (name: string) => (await vectorHealth()).indexes.find((i) => i.name === name);
   const rebuild = (variables: {
     index: string;
@@ -72,7 +62,7 @@ describe('vector health and index rebuilds', () => {
     m?: number;
     efConstruction?: number;
     force?: boolean;
-  }) => file.execute<{ rebuildVectorIndex: RebuildShown }>(REBUILD, variables);
+  }) => file.execute(REBUILD, variables);
   /** Indexes of a table as the catalog sees them (past the ops code), with validity. */
   const catalogIndexes = async (table: string) => {
     const { rows } = await file.db.pool.query<{ name: string; valid: boolean }>(

@@ -8,6 +8,7 @@ import { createTestGateway } from '../support/gateway.js';
 import { expectErrorCode } from '../support/graphqlResult.js';
 import { metricValue } from '../support/http.js';
 import { openOpsFile, type OpsFile } from '../support/opsHarness.js';
+import { graphql } from '../support/graphql.js';
 
 /**
  * Issue 13, item 18: vector indexes lose recall silently. The ivfflat index on marketplace_listings is
@@ -20,50 +21,60 @@ import { openOpsFile, type OpsFile } from '../support/opsHarness.js';
 const IVFFLAT = 'marketplace_listings_embedding_ivfflat';
 const CATALOGUE = 1682;
 
-const MEASURE = `mutation Measure($index: String) {
-  measureVectorRecall(index: $index) { auditId measurements { index table method recall k samples } }
-}`;
-const HEALTH = `{
-  ops {
-    vectorHealth {
-      indexes { name method options rows rowsAtBuild builtAt suggestedLists needsRebuild recall recallK recallSamples recallMeasuredAt }
+const MEASURE = graphql(`
+  mutation Measure($index: String) {
+    measureVectorRecall(index: $index) {
+      auditId
+      measurements {
+        index
+        table
+        method
+        recall
+        k
+        samples
+      }
     }
-    alerts { rule firing value threshold message }
   }
-}`;
-const REBUILD = `mutation Rebuild($index: String!, $lists: Int, $force: Boolean) {
-  rebuildVectorIndex(index: $index, lists: $lists, force: $force) { options previousOptions rows suggestedLists }
-}`;
-
-interface Measured {
-  index: string;
-  table: string;
-  method: string;
-  recall: number | null;
-  k: number;
-  samples: number;
-}
-interface IndexShown {
-  name: string;
-  method: string;
-  options: string[];
-  rows: number;
-  rowsAtBuild: number | null;
-  builtAt: string | null;
-  suggestedLists: number | null;
-  needsRebuild: boolean;
-  recall: number | null;
-  recallK: number | null;
-  recallSamples: number | null;
-  recallMeasuredAt: string | null;
-}
-interface AlertShown {
-  rule: string;
-  firing: boolean;
-  value: number | null;
-  threshold: number;
-  message: string;
-}
+`);
+const HEALTH = graphql(`
+  {
+    ops {
+      vectorHealth {
+        indexes {
+          name
+          method
+          options
+          rows
+          rowsAtBuild
+          builtAt
+          suggestedLists
+          needsRebuild
+          recall
+          recallK
+          recallSamples
+          recallMeasuredAt
+        }
+      }
+      alerts {
+        rule
+        firing
+        value
+        threshold
+        message
+      }
+    }
+  }
+`);
+const REBUILD = graphql(`
+  mutation Rebuild($index: String!, $lists: Int, $force: Boolean) {
+    rebuildVectorIndex(index: $index, lists: $lists, force: $force) {
+      options
+      previousOptions
+      rows
+      suggestedLists
+    }
+  }
+`);
 
 const logger = createLogger(loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent' }));
 
@@ -92,17 +103,11 @@ describe('vector index recall', () => {
     );
     return runDueMaintenance(workerPool(), vectorTasks(), logger);
   };
-  const health = async () =>
-    file.data<{ ops: { vectorHealth: { indexes: IndexShown[] }; alerts: AlertShown[] } }>(HEALTH);
+  const health = async () => file.data(HEALTH);
   const ivfflat = async () => (await health()).ops.vectorHealth.indexes.find((i) => i.name === IVFFLAT)!;
   const recallAlert = async () => (await health()).ops.alerts.find((a) => a.rule === 'vector_index_recall')!;
   const measure = async (index?: string) =>
-    (
-      await file.data<{ measureVectorRecall: { auditId: string; measurements: Measured[] } }>(
-        MEASURE,
-        index ? { index } : {},
-      )
-    ).measureVectorRecall;
+    (await file.data(MEASURE, index ? { index } : {})).measureVectorRecall;
   /** `n` listings with pseudo-random vectors (seeded, so every run imports the same catalogue). */
   const importListings = async (n: number, seed: number) => {
     await file.db.pool
@@ -191,7 +196,7 @@ describe('vector index recall', () => {
     expect(await ivfflat()).toMatchObject({ options: ['lists=200'] });
 
     // 5 lists (the issue's example) is ~336 rows per list: within the rule, accepted.
-    const five = await file.data<{ rebuildVectorIndex: { options: string[]; rows: number } }>(REBUILD, {
+    const five = await file.data(REBUILD, {
       index: IVFFLAT,
       lists: 5,
     });
@@ -199,7 +204,7 @@ describe('vector index recall', () => {
     expect(await ivfflat()).toMatchObject({ rowsAtBuild: CATALOGUE, needsRebuild: false, recall: null });
 
     // force builds a refused value anyway.
-    const forced = await file.data<{ rebuildVectorIndex: { options: string[] } }>(REBUILD, {
+    const forced = await file.data(REBUILD, {
       index: IVFFLAT,
       lists: 200,
       force: true,
@@ -207,10 +212,7 @@ describe('vector index recall', () => {
     expect(forced.rebuildVectorIndex.options).toEqual(['lists=200']);
 
     // No lists: pgvector's rule (1,682 / 1000 → 1).
-    const suggested = await file.data<{ rebuildVectorIndex: { options: string[]; suggestedLists: number } }>(
-      REBUILD,
-      { index: IVFFLAT },
-    );
+    const suggested = await file.data(REBUILD, { index: IVFFLAT });
     expect(suggested.rebuildVectorIndex).toMatchObject({ options: ['lists=1'], suggestedLists: 1 });
     const audit = (await file.audit('rebuildVectorIndex')).filter((a) => !a.ok);
     expect(audit.map((a) => a.args.lists)).toEqual([200, 34]);

@@ -14,37 +14,50 @@ import {
   type SocialFile,
 } from '../support/socialWrites.js';
 import { it, test } from '../support/testFixtures.js';
+import { graphql } from '../support/graphql.js';
 
-const ADD_COMMENT = `mutation AddComment($listingId: ID!, $body: String!) {
-  addComment(listingId: $listingId, body: $body) {
-    comment { id body createdAt deleted author { handle } listing { id commentCount } }
-    commentCount
-    changed
+const ADD_COMMENT = graphql(`
+  mutation AddComment($listingId: ID!, $body: String!) {
+    addComment(listingId: $listingId, body: $body) {
+      comment {
+        id
+        body
+        createdAt
+        deleted
+        author {
+          handle
+        }
+        listing {
+          id
+          commentCount
+        }
+      }
+      commentCount
+      changed
+    }
   }
-}`;
+`);
 
-const DELETE_COMMENT = `mutation DeleteComment($commentId: ID!) {
-  deleteComment(commentId: $commentId) {
-    comment { id body deleted author { handle } listing { id commentCount } }
-    commentCount
-    changed
+const DELETE_COMMENT = graphql(`
+  mutation DeleteComment($commentId: ID!) {
+    deleteComment(commentId: $commentId) {
+      comment {
+        id
+        body
+        deleted
+        author {
+          handle
+        }
+        listing {
+          id
+          commentCount
+        }
+      }
+      commentCount
+      changed
+    }
   }
-}`;
-
-interface CommentShown {
-  id: string;
-  body: string;
-  createdAt?: string;
-  deleted: boolean;
-  author: { handle: string } | null;
-  listing: { id: string; commentCount: number };
-}
-
-interface CommentPayloadShown {
-  comment: CommentShown;
-  commentCount: number;
-  changed: boolean;
-}
+`);
 
 const UNKNOWN_LISTING = 2_000_000_000;
 const CONTROL_MESSAGE = 'body must not contain control characters (newlines and tabs are fine)';
@@ -65,12 +78,12 @@ describe('addComment and deleteComment', () => {
     id: number | string = listingId,
     h?: InProcess,
   ) =>
-    (h ?? file.h).execute<{ addComment: CommentPayloadShown }>(ADD_COMMENT, {
+    (h ?? file.h).execute(ADD_COMMENT, {
       viewer,
       variables: { listingId: String(id), body },
     });
   const remove = (viewer: UserViewer | undefined, commentId: string, h?: InProcess) =>
-    (h ?? file.h).execute<{ deleteComment: CommentPayloadShown }>(DELETE_COMMENT, {
+    (h ?? file.h).execute(DELETE_COMMENT, {
       viewer,
       variables: { commentId },
     });
@@ -136,7 +149,7 @@ describe('addComment and deleteComment', () => {
         commentCount: 1,
         changed: true,
       });
-      expect(Math.abs(Date.parse(payload.comment.createdAt!) - Date.now())).toBeLessThan(60_000);
+      expect(Math.abs(Date.parse(payload.comment.createdAt) - Date.now())).toBeLessThan(60_000);
       expect(await storedComment(payload.comment.id)).toEqual({
         user_id: viewer.userId,
         listing_id: listingId,

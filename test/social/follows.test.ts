@@ -13,22 +13,35 @@ import {
   type SocialFile,
 } from '../support/socialWrites.js';
 import { it, test } from '../support/testFixtures.js';
+import { graphql } from '../support/graphql.js';
 
-const FOLLOW = `mutation Follow($userId: ID!) {
-  follow(userId: $userId) { user { handle } following changed followerCount followingCount }
-}`;
+const FOLLOW = graphql(`
+  mutation Follow($userId: ID!) {
+    follow(userId: $userId) {
+      user {
+        handle
+      }
+      following
+      changed
+      followerCount
+      followingCount
+    }
+  }
+`);
 
-const UNFOLLOW = `mutation Unfollow($userId: ID!) {
-  unfollow(userId: $userId) { user { handle } following changed followerCount followingCount }
-}`;
-
-interface FollowPayloadShown {
-  user: { handle: string } | null;
-  following: boolean;
-  changed: boolean;
-  followerCount: number;
-  followingCount: number;
-}
+const UNFOLLOW = graphql(`
+  mutation Unfollow($userId: ID!) {
+    unfollow(userId: $userId) {
+      user {
+        handle
+      }
+      following
+      changed
+      followerCount
+      followingCount
+    }
+  }
+`);
 
 test.override('env', socialEnv());
 
@@ -36,9 +49,9 @@ describe('follow and unfollow', () => {
   let file: SocialFile;
 
   const follow = (viewer: UserViewer | undefined, userId: string, h?: InProcess) =>
-    (h ?? file.h).execute<{ follow: FollowPayloadShown }>(FOLLOW, { viewer, variables: { userId } });
+    (h ?? file.h).execute(FOLLOW, { viewer, variables: { userId } });
   const unfollow = (viewer: UserViewer | undefined, userId: string) =>
-    file.h.execute<{ unfollow: FollowPayloadShown }>(UNFOLLOW, { viewer, variables: { userId } });
+    file.h.execute(UNFOLLOW, { viewer, variables: { userId } });
   const pair = async () => {
     const [a, b] = await file.users(2);
     return [a!, b!] as const;

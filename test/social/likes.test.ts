@@ -16,9 +16,7 @@ import {
   serviceContext,
   storedKeys,
   UNLIKE,
-  type LikeData,
   type SocialWorld,
-  type UnlikeData,
 } from '../support/socialWorld.js';
 import { it, test } from '../support/testFixtures.js';
 
@@ -33,9 +31,9 @@ describe('likeListing and unlikeListing', () => {
   let listingId: number;
 
   const like = (viewer: Viewer, id: number | string, key?: string) =>
-    h.execute<LikeData>(LIKE, { viewer, variables: { listingId: String(id), key } });
+    h.execute(LIKE, { viewer, variables: { listingId: String(id), key } });
   const unlike = (viewer: Viewer, id: number | string, key?: string) =>
-    h.execute<UnlikeData>(UNLIKE, { viewer, variables: { listingId: String(id), key } });
+    h.execute(UNLIKE, { viewer, variables: { listingId: String(id), key } });
   const oneUser = async () => (await insertUsers(db.pool, 1))[0]!;
 
   test.beforeAll(async ({ db: fileDb, inProcess }) => {

@@ -12,8 +12,6 @@ import {
   RATE_LIMITS,
   seedSocialWorld,
   UNLIKE,
-  type LikeData,
-  type RateLimitsData,
   type SocialWorld,
 } from '../support/socialWorld.js';
 import { it, test, type FileEnv, type PrefixedRedis } from '../support/testFixtures.js';
@@ -36,9 +34,9 @@ describe('per-user rate limits on likes', () => {
   let gateway: TestGateway;
 
   const like = (h: InProcess, viewer: UserViewer, listingIndex: number) =>
-    h.execute<LikeData>(LIKE, { viewer, variables: { listingId: String(world.listingIds[listingIndex]) } });
+    h.execute(LIKE, { viewer, variables: { listingId: String(world.listingIds[listingIndex]) } });
   const likeBudget = async (h: InProcess, viewer: UserViewer) => {
-    const limits = dataOf(await h.execute<RateLimitsData>(RATE_LIMITS, { viewer })).me?.rateLimits ?? [];
+    const limits = dataOf(await h.execute(RATE_LIMITS, { viewer })).me?.rateLimits ?? [];
     const budget = limits.find((l) => l.action === 'LIKE');
     if (!budget) throw new Error(`no LIKE budget in ${JSON.stringify(limits)}`);
     return { ...budget, resetInMs: Date.parse(budget.resetAt) - Date.now() };
@@ -96,7 +94,7 @@ describe('per-user rate limits on likes', () => {
       expect(budget.resetInMs).toBeLessThanOrEqual(WINDOW_MS);
     }
     expect(seen).toEqual([2, 1, 0]);
-    const all = dataOf(await h.execute<RateLimitsData>(RATE_LIMITS, { viewer })).me!.rateLimits;
+    const all = dataOf(await h.execute(RATE_LIMITS, { viewer })).me!.rateLimits;
     expect(all.map((l) => [l.action, l.limit, l.remaining])).toEqual([
       ['LIKE', LIMIT, 0],
       ['COMMENT', 10, 10],
@@ -112,7 +110,7 @@ describe('per-user rate limits on likes', () => {
     const viewer = (await insertUsers(db.pool, 1))[0]!;
     const token = await gateway.token({ sub: viewer.userId, role: 'user' });
     const post = (i: number) =>
-      postGraphQL<LikeData>(gateway, LIKE, { token, variables: { listingId: String(world.listingIds[i]) } });
+      postGraphQL(gateway, LIKE, { token, variables: { listingId: String(world.listingIds[i]) } });
     for (let i = 0; i < LIMIT; i += 1) {
       const ok = await post(i);
       expect(ok.status).toBe(200);

@@ -6,17 +6,18 @@ import type { InProcess } from '../support/gateway.js';
 import { dataOf, expectErrorCode } from '../support/graphqlResult.js';
 import { outboxWhere, socialEnv, socialFile, type SocialFile } from '../support/socialWrites.js';
 import { it, test } from '../support/testFixtures.js';
+import { graphql } from '../support/graphql.js';
 
-const RECORD_SIGNAL = `mutation RecordSignal($kind: SignalKind!, $listingId: ID, $query: String, $weight: Float) {
-  recordSignal(kind: $kind, listingId: $listingId, query: $query, weight: $weight) { signalId kind listingId weight }
-}`;
-
-interface SignalPayloadShown {
-  signalId: string;
-  kind: string;
-  listingId: string | null;
-  weight: number;
-}
+const RECORD_SIGNAL = graphql(`
+  mutation RecordSignal($kind: SignalKind!, $listingId: ID, $query: String, $weight: Float) {
+    recordSignal(kind: $kind, listingId: $listingId, query: $query, weight: $weight) {
+      signalId
+      kind
+      listingId
+      weight
+    }
+  }
+`);
 
 interface StoredSignal {
   id: string;
@@ -43,7 +44,7 @@ describe('recordSignal', () => {
     as: Viewer = viewer,
     h?: InProcess,
   ) =>
-    (h ?? file.h).execute<{ recordSignal: SignalPayloadShown }>(RECORD_SIGNAL, {
+    (h ?? file.h).execute(RECORD_SIGNAL, {
       viewer: as,
       variables: { ...args, listingId: args.listingId === undefined ? undefined : String(args.listingId) },
     });

@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect } from 'vitest';
 import type { UserViewer } from '../../src/auth/viewer.js';
 import { writeMutation } from '../../src/resolvers/writeMutation.js';
 import { dataOf, expectErrorCode } from '../support/graphqlResult.js';
-import { RATE_LIMITS, storedKeys, type RateLimitsData } from '../support/socialWorld.js';
+import { RATE_LIMITS, storedKeys } from '../support/socialWorld.js';
 import { socialEnv, socialFile, type SocialFile } from '../support/socialWrites.js';
 import { it, test } from '../support/testFixtures.js';
 
@@ -18,7 +18,7 @@ describe('writeMutation: the order of a write', () => {
 
   /** What each write budget has spent so far, by action. */
   const spent = async (viewer: UserViewer) => {
-    const limits = dataOf(await file.h.execute<RateLimitsData>(RATE_LIMITS, { viewer })).me?.rateLimits ?? [];
+    const limits = dataOf(await file.h.execute(RATE_LIMITS, { viewer })).me?.rateLimits ?? [];
     return Object.fromEntries(limits.map((l) => [l.action, l.limit - l.remaining]));
   };
   const nothingSpent = { LIKE: 0, COMMENT: 0, FOLLOW: 0, INTEREST: 0, SIGNAL: 0, HIDE: 0, FEEDBACK: 0 };

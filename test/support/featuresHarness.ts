@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { expect } from 'vitest';
 import type { Queryable } from './fixtures.js';
+import { graphql, type ResultOf } from './graphql.js';
 
 /**
  * Support for the feature store tests: the SQL truth the features are checked against (plain SQL on
@@ -12,38 +13,42 @@ import type { Queryable } from './fixtures.js';
  * restart without touching the shared one.
  */
 
-export const USER_FEATURE_FIELDS = `userId interestCount topCategories { categoryId slug affinity }
-  likesGiven likesReceived commentsGiven commentsReceived followsGiven followers lastActivityAt
-  feedImpressions30d feedCtr30d`;
+export const USER_FEATURE_FIELDS = graphql(`
+  fragment UserFeatureFields on UserFeatures {
+    userId
+    interestCount
+    topCategories {
+      categoryId
+      slug
+      affinity
+    }
+    likesGiven
+    likesReceived
+    commentsGiven
+    commentsReceived
+    followsGiven
+    followers
+    lastActivityAt
+    feedImpressions30d
+    feedCtr30d
+  }
+`);
 
-export const LISTING_FEATURE_FIELDS = `categoryId categorySlug likeCount commentCount popularity ageSeconds
-  feedImpressions30d feedCtr30d`;
+export const LISTING_FEATURE_FIELDS = graphql(`
+  fragment ListingFeatureFields on ListingFeatures {
+    categoryId
+    categorySlug
+    likeCount
+    commentCount
+    popularity
+    ageSeconds
+    feedImpressions30d
+    feedCtr30d
+  }
+`);
 
-export interface UserFeaturesShown {
-  userId: string;
-  interestCount: number;
-  topCategories: { categoryId: string; slug: string; affinity: number }[];
-  likesGiven: number;
-  likesReceived: number;
-  commentsGiven: number;
-  commentsReceived: number;
-  followsGiven: number;
-  followers: number;
-  lastActivityAt: string | null;
-  feedImpressions30d: number;
-  feedCtr30d: number | null;
-}
-
-export interface ListingFeaturesShown {
-  categoryId: string;
-  categorySlug: string;
-  likeCount: number;
-  commentCount: number;
-  popularity: number;
-  ageSeconds: number;
-  feedImpressions30d: number;
-  feedCtr30d: number | null;
-}
+export type UserFeaturesShown = ResultOf<typeof USER_FEATURE_FIELDS>;
+export type ListingFeaturesShown = ResultOf<typeof LISTING_FEATURE_FIELDS>;
 
 /** A user's features as the product defines them, from the base tables (read as the owner, past RLS). */
 export async function userFeaturesTruth(q: Queryable, userId: string): Promise<UserFeaturesShown> {

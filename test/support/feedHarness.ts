@@ -1,6 +1,7 @@
 import type { Viewer } from '../../src/auth/viewer.js';
 import type { TestDatabase } from './db.js';
 import { dataOf } from './graphqlResult.js';
+import { graphql, type ResultOf } from './graphql.js';
 import { createInProcess, type InProcess, type LogLine } from './gateway.js';
 
 export type { LogLine };
@@ -25,34 +26,40 @@ export function createFeedHarness(
   };
 }
 
-export const SUGGESTIONS = `query ($first: Int, $after: String, $last: Int, $category: String) {
-  suggestions(first: $first, after: $after, last: $last, category: $category) {
-    edges { cursor node { listing { id category { id } } score source position impressionId } }
-    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
-    fallback { reason source }
+export const SUGGESTIONS = graphql(`
+  query ($first: Int, $after: String, $last: Int, $category: String) {
+    suggestions(first: $first, after: $after, last: $last, category: $category) {
+      edges {
+        cursor
+        node {
+          listing {
+            id
+            category {
+              id
+            }
+          }
+          score
+          source
+          position
+          impressionId
+        }
+      }
+      pageInfo {
+        hasNextPage
+        hasPreviousPage
+        startCursor
+        endCursor
+      }
+      fallback {
+        reason
+        source
+      }
+    }
   }
-}`;
+`);
 
-export type Source = 'SIMILAR' | 'EXPLORE' | 'POPULAR' | 'RECENT' | 'GLOBAL';
-
-export interface SuggestionNode {
-  listing: { id: string; category: { id: string } };
-  score: number;
-  source: Source;
-  position: number;
-  impressionId: string;
-}
-
-export interface SuggestionsPage {
-  edges: { cursor: string; node: SuggestionNode }[];
-  pageInfo: {
-    hasNextPage: boolean;
-    hasPreviousPage: boolean;
-    startCursor: string | null;
-    endCursor: string | null;
-  };
-  fallback: { reason: string; source: Source } | null;
-}
+export type SuggestionsPage = ResultOf<typeof SUGGESTIONS>['suggestions'];
+export type Source = SuggestionsPage['edges'][number]['node']['source'];
 
 /** One suggestions page, asserting no errors. */
 export async function suggestionsPage(
@@ -60,8 +67,7 @@ export async function suggestionsPage(
   viewer: Viewer | undefined,
   variables: Record<string, unknown>,
 ): Promise<SuggestionsPage> {
-  return dataOf(await h.execute<{ suggestions: SuggestionsPage }>(SUGGESTIONS, { viewer, variables }))
-    .suggestions;
+  return dataOf(await h.execute(SUGGESTIONS, { viewer, variables })).suggestions;
 }
 
 export const listingIdsOf = (page: SuggestionsPage): number[] =>

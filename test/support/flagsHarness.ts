@@ -5,91 +5,149 @@ import { bucketIndex, emptyBuckets } from '../../src/flags/exposureStats.js';
 import { createTelemetry } from '../../src/ops/telemetry.js';
 import type { InProcess } from './gateway.js';
 import { dataOf } from './graphqlResult.js';
+import { graphql, type Operation, type ResultOf } from './graphql.js';
 
 /** Feature flag fixtures: the GraphQL documents, exposure traffic, stable user ids. */
 
-export const SAVE_FLAG = `mutation Save($key: String!, $description: String, $baseline: Float, $thresholds: FlagThresholdsInput) {
-  saveFlag(key: $key, description: $description, baselineP95Ms: $baseline, thresholds: $thresholds) {
-    auditId
-    flag { key description rolloutPct state baselineP95Ms thresholds { maxErrorRate maxP95Multiplier maxComplaints } }
-  }
-}`;
-export const ADVANCE = `mutation Advance($key: String!, $reason: String) {
-  advanceRollout(key: $key, reason: $reason) { previousRolloutPct changed flag { key rolloutPct state } }
-}`;
-export const SET_ROLLOUT = `mutation Set($key: String!, $pct: Int!, $reason: String) {
-  setRollout(key: $key, rolloutPct: $pct, reason: $reason) { previousRolloutPct changed flag { key rolloutPct state } }
-}`;
-export const ROLLBACK = `mutation Rollback($key: String!, $reason: String) {
-  rollback(key: $key, reason: $reason) { previousRolloutPct changed flag { key rolloutPct state } }
-}`;
-export const EVALUATE = `mutation Evaluate($dryRun: Boolean) {
-  evaluateRollouts(dryRun: $dryRun) {
-    evaluations {
-      key rolloutPct decision reasons held since complaints baselineP95Ms
-      on { requests errors countedErrors affectedUsers errorRate p95Ms }
-      off { requests errors countedErrors affectedUsers errorRate p95Ms }
+export const SAVE_FLAG = graphql(`
+  mutation Save($key: String!, $description: String, $baseline: Float, $thresholds: FlagThresholdsInput) {
+    saveFlag(key: $key, description: $description, baselineP95Ms: $baseline, thresholds: $thresholds) {
+      auditId
+      flag {
+        key
+        description
+        rolloutPct
+        state
+        baselineP95Ms
+        thresholds {
+          maxErrorRate
+          maxP95Multiplier
+          maxComplaints
+        }
+      }
     }
   }
-}`;
-export const OPS_FLAGS = `query OpsFlags {
-  ops { flags { key rolloutPct state history(limit: 100) { fromPct toPct fromState toState actor reason at } } }
-}`;
-export const FLAG_VALUES = `query Flags { flags { key on variant } }`;
-export const ME_FLAGS = `query MeFlags { me { id flags { key on variant } } }`;
-export const REPORT = `mutation Report($key: String!, $message: String) { reportProblem(flagKey: $key, message: $message) }`;
+`);
+export const ADVANCE = graphql(`
+  mutation Advance($key: String!, $reason: String) {
+    advanceRollout(key: $key, reason: $reason) {
+      previousRolloutPct
+      changed
+      flag {
+        key
+        rolloutPct
+        state
+      }
+    }
+  }
+`);
+export const SET_ROLLOUT = graphql(`
+  mutation Set($key: String!, $pct: Int!, $reason: String) {
+    setRollout(key: $key, rolloutPct: $pct, reason: $reason) {
+      previousRolloutPct
+      changed
+      flag {
+        key
+        rolloutPct
+        state
+      }
+    }
+  }
+`);
+export const ROLLBACK = graphql(`
+  mutation Rollback($key: String!, $reason: String) {
+    rollback(key: $key, reason: $reason) {
+      previousRolloutPct
+      changed
+      flag {
+        key
+        rolloutPct
+        state
+      }
+    }
+  }
+`);
+export const EVALUATE = graphql(`
+  mutation Evaluate($dryRun: Boolean) {
+    evaluateRollouts(dryRun: $dryRun) {
+      evaluations {
+        key
+        rolloutPct
+        decision
+        reasons
+        held
+        since
+        complaints
+        baselineP95Ms
+        on {
+          requests
+          errors
+          countedErrors
+          affectedUsers
+          errorRate
+          p95Ms
+        }
+        off {
+          requests
+          errors
+          countedErrors
+          affectedUsers
+          errorRate
+          p95Ms
+        }
+      }
+    }
+  }
+`);
+export const OPS_FLAGS = graphql(`
+  query OpsFlags {
+    ops {
+      flags {
+        key
+        rolloutPct
+        state
+        history(limit: 100) {
+          fromPct
+          toPct
+          fromState
+          toState
+          actor
+          reason
+          at
+        }
+      }
+    }
+  }
+`);
+export const FLAG_VALUES = graphql(`
+  query Flags {
+    flags {
+      key
+      on
+      variant
+    }
+  }
+`);
+export const ME_FLAGS = graphql(`
+  query MeFlags {
+    me {
+      id
+      flags {
+        key
+        on
+        variant
+      }
+    }
+  }
+`);
+export const REPORT = graphql(`
+  mutation Report($key: String!, $message: String) {
+    reportProblem(flagKey: $key, message: $message)
+  }
+`);
 
-export type FlagStateShown = 'OFF' | 'ROLLING' | 'COMPLETE' | 'ROLLED_BACK';
-
-export interface FlagShown {
-  key: string;
-  rolloutPct: number;
-  state: FlagStateShown;
-}
-
-export interface RolloutChangeData {
-  previousRolloutPct: number;
-  changed: boolean;
-  flag: FlagShown;
-}
-
-export interface FlagValueShown {
-  key: string;
-  on: boolean;
-  variant: string;
-}
-
-export interface VariantStatsShown {
-  requests: number;
-  errors: number;
-  countedErrors: number;
-  affectedUsers: number;
-  errorRate: number | null;
-  p95Ms: number | null;
-}
-
-export interface EvaluationShown {
-  key: string;
-  rolloutPct: number;
-  decision: 'rolled_back' | 'would_roll_back' | 'healthy' | 'insufficient_data';
-  reasons: string[];
-  held: string[];
-  since: string;
-  complaints: number;
-  baselineP95Ms: number | null;
-  on: VariantStatsShown;
-  off: VariantStatsShown;
-}
-
-export interface HistoryShown {
-  fromPct: number | null;
-  toPct: number;
-  fromState: string | null;
-  toState: string;
-  actor: string;
-  reason: string | null;
-  at: string;
-}
+export type FlagValueShown = ResultOf<typeof FLAG_VALUES>['flags'][number];
+export type EvaluationShown = ResultOf<typeof EVALUATE>['evaluateRollouts']['evaluations'][number];
 
 /** A well-formed, deterministic uuid per index (the same users in every run). */
 export const stableUserId = (i: number, group = 0): string =>
@@ -100,21 +158,19 @@ export const stableUserIds = (n: number, group = 0): string[] =>
 
 /** The admin calls of the flag console, in-process. */
 export function flagConsole(h: InProcess, admin: Viewer) {
-  const run = async <T>(source: string, variables: Record<string, unknown> = {}): Promise<T> =>
+  const run = async <T>(source: Operation<T>, variables: Record<string, unknown> = {}): Promise<T> =>
     dataOf(await h.execute<T>(source, { viewer: admin, variables }));
   return {
     save: (key: string, extra: Record<string, unknown> = {}) =>
-      run<{ saveFlag: { auditId: string; flag: FlagShown & Record<string, unknown> } }>(SAVE_FLAG, {
+      run(SAVE_FLAG, {
         key,
         ...extra,
       }),
     setRollout: async (key: string, pct: number, reason?: string) =>
-      (await run<{ setRollout: RolloutChangeData }>(SET_ROLLOUT, { key, pct, reason })).setRollout,
-    evaluate: async (dryRun = false) =>
-      (await run<{ evaluateRollouts: { evaluations: EvaluationShown[] } }>(EVALUATE, { dryRun }))
-        .evaluateRollouts.evaluations,
+      (await run(SET_ROLLOUT, { key, pct, reason })).setRollout,
+    evaluate: async (dryRun = false) => (await run(EVALUATE, { dryRun })).evaluateRollouts.evaluations,
     flag: async (key: string) => {
-      const data = await run<{ ops: { flags: (FlagShown & { history: HistoryShown[] })[] } }>(OPS_FLAGS);
+      const data = await run(OPS_FLAGS);
       const flag = data.ops.flags.find((f) => f.key === key);
       if (!flag) throw new Error(`no flag ${key}`);
       return flag;

@@ -20,6 +20,7 @@ import {
   type Services,
 } from '../../src/services/services.js';
 import type { TestDatabase } from './db.js';
+import { sourceOf, type Operation } from './graphql.js';
 
 export const testJwtSecret = 'test-secret-test-secret-test-secret-0123456789';
 
@@ -100,7 +101,7 @@ export interface InProcess {
   features: FeatureStore;
   /** Runs one operation against the schema with an explicit viewer, as the HTTP layer would. */
   execute: <T = Record<string, unknown>>(
-    source: string,
+    source: Operation<T>,
     options?: {
       viewer?: Viewer;
       variables?: Record<string, unknown>;
@@ -160,7 +161,7 @@ export function createInProcess(
     logs,
     features,
     execute: async <T>(
-      source: string,
+      source: Operation<T>,
       options: {
         viewer?: Viewer;
         variables?: Record<string, unknown>;
@@ -177,7 +178,7 @@ export function createInProcess(
       });
       return (await graphql({
         schema,
-        source,
+        source: sourceOf(source),
         contextValue,
         variableValues: options.variables,
       })) as ExecutionResult<T>;

@@ -1,4 +1,5 @@
 import type { TestGateway } from './gateway.js';
+import { sourceOf, type Operation } from './graphql.js';
 import { insertCategory, insertListing, insertProfile, type Queryable } from './fixtures.js';
 
 /** One error in a GraphQL-shaped JSON body. */
@@ -43,13 +44,13 @@ export interface PostOptions {
 /** POSTs a GraphQL operation as JSON through the real Fastify app. */
 export async function postGraphQL<T = Record<string, unknown>>(
   gateway: Pick<TestGateway, 'app'>,
-  query: string,
+  query: Operation<T>,
   options: PostOptions = {},
 ): Promise<HttpResult<T>> {
   const headers: Record<string, string> = { 'content-type': 'application/json', ...options.headers };
   if (options.authorization !== undefined) headers.authorization = options.authorization;
   else if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
-  const payload: Record<string, unknown> = { query };
+  const payload: Record<string, unknown> = { query: sourceOf(query) };
   if (options.variables) payload.variables = options.variables;
   if (options.operationName) payload.operationName = options.operationName;
   const response = await gateway.app.inject({

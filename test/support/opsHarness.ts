@@ -8,6 +8,7 @@ import type { OpsRunner } from '../../src/ops/opsRunner.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
 import { createInProcess, type InProcess } from './gateway.js';
 import { dataOf } from './graphqlResult.js';
+import type { Operation } from './graphql.js';
 import { openTransactions } from './socialWorld.js';
 import { rolloutSettingsOf } from '../../src/flags/evaluateRollouts.js';
 
@@ -36,12 +37,12 @@ export interface OpsFile {
   admin: UserViewer;
   /** Runs an operation as the admin; `requestId` defaults to a fresh one. */
   execute: <T>(
-    source: string,
+    source: Operation<T>,
     variables?: Record<string, unknown>,
     options?: { viewer?: Viewer; requestId?: string },
   ) => Promise<ExecutionResult<T>>;
   /** Runs an operation as the admin and returns its data, asserting it raised no error. */
-  data: <T>(source: string, variables?: Record<string, unknown>) => Promise<T>;
+  data: <T>(source: Operation<T>, variables?: Record<string, unknown>) => Promise<T>;
   /** The ops_audit rows, oldest first, of one action (or all). */
   audit: (action?: string) => Promise<AuditRow[]>;
   /** A runner as the gateway builds it for this admin, to call `runOpsAction` directly. */
@@ -57,7 +58,7 @@ export async function openOpsFile(env: Record<string, string> = {}): Promise<Ops
   const h = createInProcess(db, { DATABASE_POOL_MAX: '6', ...env });
   const admin: UserViewer = { role: 'admin', userId: randomUUID() };
   const execute = <T>(
-    source: string,
+    source: Operation<T>,
     variables: Record<string, unknown> = {},
     options: { viewer?: Viewer; requestId?: string } = {},
   ) =>
@@ -71,7 +72,7 @@ export async function openOpsFile(env: Record<string, string> = {}): Promise<Ops
     h,
     admin,
     execute,
-    data: async <T>(source: string, variables: Record<string, unknown> = {}) =>
+    data: async <T>(source: Operation<T>, variables: Record<string, unknown> = {}) =>
       dataOf(await execute<T>(source, variables)),
     audit: async (action) => {
       const { rows } = await db.pool.query<AuditRow>(

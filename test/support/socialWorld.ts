@@ -3,6 +3,7 @@ import type { UserViewer } from '../../src/auth/viewer.js';
 import type { WriteContext } from '../../src/social/runWrite.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
 import type { InProcess } from './gateway.js';
+import { graphql } from './graphql.js';
 import { insertCategory, insertListing, insertProfile, unique, type Queryable } from './fixtures.js';
 
 /**
@@ -11,34 +12,46 @@ import { insertCategory, insertListing, insertProfile, unique, type Queryable } 
  * read as the owner past RLS.
  */
 
-export const LIKE = `mutation Like($listingId: ID!, $key: String) {
-  likeListing(listingId: $listingId, idempotencyKey: $key) { listing { id likeCount } liked changed likeCount }
-}`;
+export const LIKE = graphql(`
+  mutation Like($listingId: ID!, $key: String) {
+    likeListing(listingId: $listingId, idempotencyKey: $key) {
+      listing {
+        id
+        likeCount
+      }
+      liked
+      changed
+      likeCount
+    }
+  }
+`);
 
-export const UNLIKE = `mutation Unlike($listingId: ID!, $key: String) {
-  unlikeListing(listingId: $listingId, idempotencyKey: $key) { listing { id likeCount } liked changed likeCount }
-}`;
+export const UNLIKE = graphql(`
+  mutation Unlike($listingId: ID!, $key: String) {
+    unlikeListing(listingId: $listingId, idempotencyKey: $key) {
+      listing {
+        id
+        likeCount
+      }
+      liked
+      changed
+      likeCount
+    }
+  }
+`);
 
-export const RATE_LIMITS = `query RateLimits { me { rateLimits { action limit remaining resetAt } } }`;
-
-export interface LikePayloadShown {
-  listing: { id: string; likeCount: number };
-  liked: boolean;
-  changed: boolean;
-  likeCount: number;
-}
-
-export interface LikeData {
-  likeListing: LikePayloadShown;
-}
-
-export interface UnlikeData {
-  unlikeListing: LikePayloadShown;
-}
-
-export interface RateLimitsData {
-  me: { rateLimits: { action: string; limit: number; remaining: number; resetAt: string }[] } | null;
-}
+export const RATE_LIMITS = graphql(`
+  query RateLimits {
+    me {
+      rateLimits {
+        action
+        limit
+        remaining
+        resetAt
+      }
+    }
+  }
+`);
 
 export interface SocialWorld {
   categoryId: number;
