@@ -6,11 +6,22 @@ import type { OpsActor } from '../auth/actor.js';
 export type FlagState = 'off' | 'rolling' | 'complete' | 'rolled_back';
 
 /** Auto-rollback limits (runbook "Feature Flags"), per flag. */
+const thresholdRules = {
+  maxErrorRate: z.coerce.number().min(0).max(1),
+  maxP95Multiplier: z.coerce.number().min(1).max(100),
+  maxComplaints: z.coerce.number().int().min(0).max(1_000_000),
+};
+/** A flag's rollback thresholds; a new flag starts with the runbook's defaults. */
 export const flagThresholdsSchema = z.object({
-  maxErrorRate: z.coerce.number().min(0).max(1).default(0.02),
-  maxP95Multiplier: z.coerce.number().min(1).max(100).default(2),
-  maxComplaints: z.coerce.number().int().min(0).max(1_000_000).default(10),
+  maxErrorRate: thresholdRules.maxErrorRate.default(0.02),
+  maxP95Multiplier: thresholdRules.maxP95Multiplier.default(2),
+  maxComplaints: thresholdRules.maxComplaints.default(10),
 });
+/**
+ * A change to some thresholds: those left out keep their value. (Not `flagThresholdsSchema.partial()`:
+ * zod 4 still fills a partial object's defaults in, which would reset the thresholds left out.)
+ */
+export const flagThresholdsChangeSchema = z.object(thresholdRules).partial();
 export type FlagThresholds = z.infer<typeof flagThresholdsSchema>;
 
 export interface Flag {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { createBadUserInputError, createNotFoundError } from '../errors/errors.js';
 import { evaluateRollouts } from '../flags/evaluateRollouts.js';
-import { changeRollout, flagThresholdsSchema, nextStep, saveFlag } from '../flags/flags.js';
+import { changeRollout, flagThresholdsChangeSchema, nextStep, saveFlag } from '../flags/flags.js';
 import { findUnstorableText } from '../validation/storableText.js';
 import { withAudit } from './audit.js';
 import { analyzeHotTables, backfillProfileEmbeddings, decayInterests, runGc } from './maintenanceActions.js';
@@ -132,7 +132,7 @@ export const opsActions = {
       key: flagKey,
       description: z.string().max(500).optional(),
       baselineP95Ms: z.coerce.number().positive().max(600_000).nullable().optional(),
-      thresholds: flagThresholdsSchema.partial().optional(),
+      thresholds: flagThresholdsChangeSchema.optional(),
     }),
     changesFlags: true,
     run: (runner, args) => inAdminTx(runner, (client) => saveFlag(client, args)),

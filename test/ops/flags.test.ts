@@ -244,6 +244,14 @@ describe('feature flags through GraphQL', () => {
         baselineP95Ms: 120,
         thresholds: { maxErrorRate: 0.02, maxP95Multiplier: 2, maxComplaints: 3 },
       });
+      // Thresholds left out keep their value: changing one never resets the others to the defaults.
+      await console_.save('checkout', { thresholds: { maxErrorRate: 0.05, maxP95Multiplier: 3 } });
+      const third = await console_.save('checkout', { thresholds: { maxComplaints: 7 } });
+      expect(third.saveFlag.flag.thresholds).toEqual({
+        maxErrorRate: 0.05,
+        maxP95Multiplier: 3,
+        maxComplaints: 7,
+      });
     });
 
     it('advanceRollout goes 0 → 1 → 5 → 25 → 100 (ROLLING, then COMPLETE), then refuses with BAD_USER_INPUT', async () => {
