@@ -1,9 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { testRedisUrl } from '../support/env.js';
 import { createFeedViewer, seedFeedWorld } from '../support/feedWorld.js';
 import { createTestGateway, type TestGateway } from '../support/gateway.js';
 import { parseJson, type GraphQLBody } from '../support/http.js';
+import { awayFromWindowEdge } from '../support/rateWindow.js';
 import { createPrefixedRedis } from '../support/socialWorld.js';
 
 const READS = 5;
@@ -36,6 +37,10 @@ describe('per-client read budgets', () => {
     };
     direct = await createTestGateway(db, env);
     proxied = await createTestGateway(db, { ...env, TRUSTED_PROXIES: '10.0.0.0/8, 192.0.2.7' });
+  });
+
+  beforeEach(async () => {
+    await awayFromWindowEdge();
   });
 
   afterAll(async () => {

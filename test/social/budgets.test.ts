@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { describe, expect } from 'vitest';
+import { beforeEach, describe, expect } from 'vitest';
 import { MUTATION_BUDGETS, QUERY_BUDGETS, RATE_LIMITED_ACTIONS } from '../../src/social/budgets.js';
 import { createSchema } from '../../src/schema/index.js';
 import { postGraphQL } from '../support/http.js';
 import { insertUsers, seedSocialWorld, type SocialWorld } from '../support/socialWorld.js';
 import { it, test } from '../support/testFixtures.js';
+import { awayFromWindowEdge } from '../support/rateWindow.js';
 
 const LIMIT = 3;
 
@@ -42,6 +43,10 @@ describe('hideListing, recordFeedback and the admin operations spend a budget', 
 
   test.beforeAll(async ({ db }) => {
     world = await seedSocialWorld(db.pool, 2 * LIMIT + 2);
+  });
+
+  beforeEach(async () => {
+    await awayFromWindowEdge();
   });
 
   const codes = (body: { errors?: { extensions?: Record<string, unknown> }[] }) =>

@@ -14,6 +14,7 @@ import {
   UNLIKE,
   type SocialWorld,
 } from '../support/socialWorld.js';
+import { awayFromWindowEdge } from '../support/rateWindow.js';
 import { it, test, type FileEnv, type PrefixedRedis } from '../support/testFixtures.js';
 
 const LIMIT = 3;
@@ -54,6 +55,7 @@ describe('per-user rate limits on likes', () => {
 
   beforeEach(async () => {
     await redis.flush();
+    await awayFromWindowEdge();
   });
 
   afterEach(async () => {

@@ -5,6 +5,7 @@ import { writeMutation } from '../../src/resolvers/writeMutation.js';
 import { dataOf, expectErrorCode } from '../support/graphqlResult.js';
 import { RATE_LIMITS, storedKeys } from '../support/socialWorld.js';
 import { socialEnv, socialFile, type SocialFile } from '../support/socialWrites.js';
+import { awayFromWindowEdge } from '../support/rateWindow.js';
 import { it, test } from '../support/testFixtures.js';
 
 /**
@@ -29,6 +30,7 @@ describe('writeMutation: the order of a write', () => {
 
   beforeEach(async () => {
     await file.flushRedis();
+    await awayFromWindowEdge();
   });
 
   afterEach(async () => {
