@@ -15,6 +15,7 @@ import type { Metrics } from '../platform/metrics.js';
 import { createEpsilonGreedyPolicy } from './policies/epsilonGreedy.js';
 import type { FeedPolicy } from './policies/types.js';
 import { createRefreshingThompson, type RefreshingThompson } from './thompsonRefresher.js';
+import { experimentSql } from './sql.js';
 
 /** The policy serving one viewer's page, and the experiment arm that chose it (stamped on impressions). */
 export interface PolicyChoice {
@@ -30,10 +31,6 @@ export interface FeedPolicies {
   refresh: () => Promise<void>;
   stop: () => void;
 }
-
-/** experiment definition: the feed experiment's arms, read by the service path. */
-const experimentSql = `
-SELECT key, description, arms, active, updated_at FROM experiments WHERE key = $1`;
 
 /**
  * Feed policies per experiment arm. The experiment is re-read every FEED_EXPERIMENT_REFRESH_SEC (not

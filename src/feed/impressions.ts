@@ -2,19 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Viewer } from '../auth/viewer.js';
 import type { ServiceDb } from '../db/service.js';
 import type { SlotDecision } from './policies/types.js';
-
-/**
- * learning events: one batched insert per feed page, through the service role (insert-only; nobody
- * reads learning_events directly). Impression ids are made here, so no RETURNING (which would need
- * SELECT) is required. The statement first declares the viewer it writes for (transaction-local, and
- * the statement is its own transaction): the insert policy accepts only rows of that identity, never
- * with a reward.
- */
-const insertImpressionsSql = `
-WITH identity AS MATERIALIZED (SELECT set_config('lodestar.user_id', $9, true))
-INSERT INTO learning_events (id, user_id, listing_id, policy, source, propensity, position, context)
-SELECT u.* FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::float8[], $7::int[], $8::jsonb[]) u,
-     identity`;
+import { insertImpressionsSql } from './sql.js';
 
 export async function recordImpressions(
   ctx: { requestId: string; viewer: Viewer; db: { service: ServiceDb } },

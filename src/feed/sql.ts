@@ -105,3 +105,27 @@ export const policyReportSql = `
 SELECT policy, experiment, arm, action, impressions::float8 AS impressions, rewarded::float8 AS rewarded,
        reward_sum, w_sum, wr_sum, w2_sum, w2r_sum, w2r2_sum
 FROM learning_policy_report($1)`;
+
+/**
+ * learning events: one batched insert per feed page, through the service role (insert-only; nobody
+ * reads learning_events directly). Impression ids are made here, so no RETURNING (which would need
+ * SELECT) is required. The statement first declares the viewer it writes for (transaction-local, and
+ * the statement is its own transaction): the insert policy accepts only rows of that identity, never
+ * with a reward.
+ */
+export const insertImpressionsSql = `
+WITH identity AS MATERIALIZED (SELECT set_config('lodestar.user_id', $9, true))
+INSERT INTO learning_events (id, user_id, listing_id, policy, source, propensity, position, context)
+SELECT u.* FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::float8[], $7::int[], $8::jsonb[]) u,
+     identity`;
+
+/** experiment definition: the feed experiment's arms, read by the service path. */
+export const experimentSql = `
+SELECT key, description, arms, active, updated_at FROM experiments WHERE key = $1`;
+
+/** learning arm stats: rewards per source and category over the window (service path, aggregates only). */
+export const armStatsSql = `
+SELECT source, category_id, sum(impressions)::float8 AS impressions, sum(rewards)::float8 AS rewards
+FROM learning_arm_stats(now() - make_interval(days => $1))
+WHERE source IN ('SIMILAR', 'POPULAR', 'RECENT', 'EXPLORE')
+GROUP BY source, category_id`;

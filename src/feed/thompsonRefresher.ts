@@ -9,13 +9,7 @@ import {
 } from './policies/posteriors.js';
 import { createThompsonPolicy } from './policies/thompson.js';
 import type { FeedPolicy, FeedSource } from './policies/types.js';
-
-/** learning arm stats: rewards per source and category over the window (service path, aggregates only). */
-const armStatsSql = `
-SELECT source, category_id, sum(impressions)::float8 AS impressions, sum(rewards)::float8 AS rewards
-FROM learning_arm_stats(now() - make_interval(days => $1))
-WHERE source IN ('SIMILAR', 'POPULAR', 'RECENT', 'EXPLORE')
-GROUP BY source, category_id`;
+import { armStatsSql } from './sql.js';
 
 export interface RefreshingThompson {
   policy: FeedPolicy;
