@@ -7,11 +7,25 @@ import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { testRedisUrl } from '../support/env.js';
 import { createFeedHarness, sourcesOf, suggestionsPage, type FeedHarness } from '../support/feedHarness.js';
 import { createFeedViewer, learningEvents, seedFeedWorld, type FeedWorld } from '../support/feedWorld.js';
+import { graphql } from '../support/graphql.js';
 import { dataOf, expectErrorCode } from '../support/graphqlResult.js';
 
-const SAVE = `mutation ($input: SaveExperimentInput!) {
-  saveExperiment(input: $input) { key description active updatedAt arms { name weight policy epsilon } }
-}`;
+const SAVE = graphql(`
+  mutation ($input: SaveExperimentInput!) {
+    saveExperiment(input: $input) {
+      key
+      description
+      active
+      updatedAt
+      arms {
+        name
+        weight
+        policy
+        epsilon
+      }
+    }
+  }
+`);
 
 const admin: Viewer = { role: 'admin', userId: '00000000-0000-4000-8000-00000000a001' };
 
@@ -40,7 +54,7 @@ describe('A/B experiments on the feed policy', () => {
   };
   const viewer = () => createFeedViewer(db.pool, [{ interestId: world.interestIds[0]!, affinity: 0.9 }]);
   const save = (h: FeedHarness, arms: unknown[], active = true, who: Viewer = admin) =>
-    h.execute<{ saveExperiment: { arms: { name: string }[] } }>(SAVE, {
+    h.execute(SAVE, {
       viewer: who,
       variables: { input: { key: 'feed-policy', description: 'ε extremes', arms, active } },
     });

@@ -9,12 +9,50 @@ import {
 } from '../support/feedHarness.js';
 import { createFeedViewer, learningEvents, seedFeedWorld, type FeedWorld } from '../support/feedWorld.js';
 import { sqlStateOf } from '../support/fixtures.js';
+import { graphql } from '../support/graphql.js';
 import { dataOf, expectErrorCode } from '../support/graphqlResult.js';
 
-const FEEDBACK = `mutation ($id: ID!, $reward: Float!) {
-  recordFeedback(impressionId: $id, reward: $reward) { impressionId reward }
-}`;
-const HIDE = 'mutation ($id: ID!) { hideListing(listingId: $id) { listingId hidden } }';
+const FEEDBACK = graphql(`
+  mutation ($id: ID!, $reward: Float!) {
+    recordFeedback(impressionId: $id, reward: $reward) {
+      impressionId
+      reward
+    }
+  }
+`);
+const HIDE = graphql('mutation ($id: ID!) { hideListing(listingId: $id) { listingId hidden } }');
+/** The page after `after`, with everything a served item shows. */
+const SECOND_PAGE = graphql(`
+  query ($after: String) {
+    suggestions(first: 4, after: $after) {
+      edges {
+        cursor
+        node {
+          listing {
+            id
+            category {
+              id
+            }
+          }
+          score
+          source
+          position
+          impressionId
+        }
+      }
+      pageInfo {
+        hasNextPage
+        hasPreviousPage
+        startCursor
+        endCursor
+      }
+      fallback {
+        reason
+        source
+      }
+    }
+  }
+`);
 
 const sessionOf = (cursor: string): string =>
   (JSON.parse(Buffer.from(cursor.split('.')[0]!, 'base64url').toString('utf8')) as { s: string }).s;
@@ -67,12 +105,11 @@ describe('learning events', () => {
     const who = await viewer();
     const first = await suggestionsPage(h, who, { first: 6 });
     const second = dataOf(
-      await h.execute<{ suggestions: typeof first }>(
-        `query ($after: String) { suggestions(first: 4, after: $after) {
-           edges { cursor node { listing { id category { id } } score source position impressionId } }
-           pageInfo { hasNextPage hasPreviousPage startCursor endCursor } fallback { reason source } } }`,
-        { viewer: who, variables: { after: first.pageInfo.endCursor }, requestId: 'req-second-page' },
-      ),
+      await h.execute(SECOND_PAGE, {
+        viewer: who,
+        variables: { after: first.pageInfo.endCursor },
+        requestId: 'req-second-page',
+      }),
     ).suggestions;
     const served = [...first.edges, ...second.edges].map((e) => e.node);
     const events = await learningEvents(

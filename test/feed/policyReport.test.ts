@@ -3,41 +3,62 @@ import type { Viewer } from '../../src/auth/viewer.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { createFeedHarness, suggestionsPage, type FeedHarness } from '../support/feedHarness.js';
 import { createFeedViewer, seedFeedWorld, type FeedWorld } from '../support/feedWorld.js';
+import { graphql } from '../support/graphql.js';
 import { dataOf, expectErrorCode } from '../support/graphqlResult.js';
 
-const REPORT = `query ($since: DateTime) {
-  ops { policyReport(since: $since) {
-    since
-    policies { policy impressions rewarded ctr { value low high } }
-    arms { policy experiment arm impressions rewarded
-      actions { action impressions rewarded ctr { value } ips { value low high } snips { value low high } effectiveSampleSize } }
-  } }
-}`;
+const REPORT = graphql(`
+  query ($since: DateTime) {
+    ops {
+      policyReport(since: $since) {
+        since
+        policies {
+          policy
+          impressions
+          rewarded
+          ctr {
+            value
+            low
+            high
+          }
+        }
+        arms {
+          policy
+          experiment
+          arm
+          impressions
+          rewarded
+          actions {
+            action
+            impressions
+            rewarded
+            ctr {
+              value
+            }
+            ips {
+              value
+              low
+              high
+            }
+            snips {
+              value
+              low
+              high
+            }
+            effectiveSampleSize
+          }
+        }
+      }
+    }
+  }
+`);
 
-interface Estimate {
-  value: number;
-  low: number | null;
-  high: number | null;
-}
-interface Report {
-  since: string;
-  policies: { policy: string; impressions: number; rewarded: number; ctr: Estimate | null }[];
-  arms: {
-    policy: string;
-    experiment: string | null;
-    arm: string | null;
-    impressions: number;
-    rewarded: number;
-    actions: {
-      action: string;
-      impressions: number;
-      rewarded: number;
-      ips: Estimate | null;
-      snips: Estimate | null;
-      effectiveSampleSize: number | null;
-    }[];
-  }[];
-}
+const RECORD_FEEDBACK = graphql(`
+  mutation ($id: ID!) {
+    recordFeedback(impressionId: $id, reward: 1) {
+      reward
+    }
+  }
+`);
 
 const admin: Viewer = { role: 'admin', userId: '00000000-0000-4000-8000-00000000a002' };
 
@@ -47,9 +68,7 @@ describe('ops.policyReport', () => {
   let h: FeedHarness;
 
   const report = async (since?: string) =>
-    dataOf(
-      await h.execute<{ ops: { policyReport: Report } }>(REPORT, { viewer: admin, variables: { since } }),
-    ).ops.policyReport;
+    dataOf(await h.execute(REPORT, { viewer: admin, variables: { since } })).ops.policyReport;
 
   beforeAll(async () => {
     db = await createTestDatabase();
@@ -74,7 +93,7 @@ describe('ops.policyReport', () => {
       served += page.edges.length;
       // The viewer likes what came first on the page.
       const first = page.edges[0]!.node.impressionId;
-      await h.execute(`mutation ($id: ID!) { recordFeedback(impressionId: $id, reward: 1) { reward } }`, {
+      await h.execute(RECORD_FEEDBACK, {
         viewer: who,
         variables: { id: first },
       });

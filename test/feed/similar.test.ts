@@ -7,11 +7,6 @@ import { insertListing } from '../support/fixtures.js';
 import { dataOf, expectErrorCode } from '../support/graphqlResult.js';
 import { graphql } from '../support/graphql.js';
 
-interface SimilarNode {
-  listing: { id: string; status: string; category: { id: string } };
-  score: number;
-}
-
 const SIMILAR_LISTINGS = graphql(`
   query ($id: ID!, $first: Int) {
     similarListings(listingId: $id, first: $first) {
@@ -64,7 +59,7 @@ describe('similar listings', () => {
     return rows;
   }
 
-  async function similarListings(variables: Record<string, unknown>): Promise<SimilarNode[]> {
+  async function similarListings(variables: Record<string, unknown>) {
     return dataOf(await h.execute(SIMILAR_LISTINGS, { variables })).similarListings;
   }
 

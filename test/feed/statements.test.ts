@@ -5,24 +5,30 @@ import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { createFeedHarness, type FeedHarness } from '../support/feedHarness.js';
 import { createFeedViewer, seedFeedWorld } from '../support/feedWorld.js';
 import { insertProfile } from '../support/fixtures.js';
+import { graphql } from '../support/graphql.js';
 import { dataOf } from '../support/graphqlResult.js';
 
-const SUGGESTIONS = `query ($first: Int) {
-  suggestions(first: $first) {
-    edges { node { source listing { id title category { name } seller { handle } } } }
+const SUGGESTIONS = graphql(`
+  query ($first: Int) {
+    suggestions(first: $first) {
+      edges {
+        node {
+          source
+          listing {
+            id
+            title
+            category {
+              name
+            }
+            seller {
+              handle
+            }
+          }
+        }
+      }
+    }
   }
-}`;
-
-interface Data {
-  suggestions: {
-    edges: {
-      node: {
-        source: string;
-        listing: { id: string; title: string; category: { name: string }; seller: { handle: string } | null };
-      };
-    }[];
-  };
-}
+`);
 
 /** Transaction control is overhead, not a data statement. */
 const transactionControl = /^\s*(BEGIN|COMMIT|ROLLBACK)\b/i;
@@ -59,14 +65,11 @@ describe('SQL statements per suggestions page (N+1 guard)', () => {
   let h: FeedHarness;
   let log: ReturnType<typeof recordAllClients>;
 
-  async function measure(
-    viewer: Viewer | undefined,
-    first: number,
-  ): Promise<{ data: Data; statements: string[] }> {
+  async function measure(viewer: Viewer | undefined, first: number) {
     log.statements.length = 0;
     log.recording = true;
     try {
-      const data = dataOf(await h.execute<Data>(SUGGESTIONS, { viewer, variables: { first } }));
+      const data = dataOf(await h.execute(SUGGESTIONS, { viewer, variables: { first } }));
       return { data, statements: log.statements.filter((s) => !transactionControl.test(s)) };
     } finally {
       log.recording = false;

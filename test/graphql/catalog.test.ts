@@ -2,19 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { seedCatalog, type CatalogData, type CatalogStatus } from '../support/catalogData.js';
 import { createInProcess, type InProcess } from '../support/gateway.js';
-import { cursorOf, dataOf, expectErrorCode, type ConnectionOf } from '../support/graphqlResult.js';
-import { graphql } from '../support/graphql.js';
-
-interface ListingNode {
-  id: string;
-  status: string;
-  category: { slug: string };
-}
-interface InterestNode {
-  id: string;
-  name: string;
-  popularity: number;
-}
+import { cursorOf, dataOf, expectErrorCode } from '../support/graphqlResult.js';
+import { graphql, type ResultOf } from '../support/graphql.js';
 
 const LISTINGS = graphql(`
   query (
@@ -101,7 +90,9 @@ describe('catalog queries', () => {
     return rows.map((r) => r.id);
   }
 
-  async function listings(variables: Record<string, unknown>): Promise<ConnectionOf<ListingNode>> {
+  async function listings(
+    variables: Record<string, unknown>,
+  ): Promise<ResultOf<typeof LISTINGS>['listings']> {
     return dataOf(await gw.execute(LISTINGS, { variables })).listings;
   }
 
@@ -280,7 +271,9 @@ describe('catalog queries', () => {
   });
 
   describe('interests', () => {
-    async function interests(variables: Record<string, unknown>): Promise<ConnectionOf<InterestNode>> {
+    async function interests(
+      variables: Record<string, unknown>,
+    ): Promise<ResultOf<typeof INTERESTS>['interests']> {
       return dataOf(await gw.execute(INTERESTS, { variables })).interests;
     }
 

@@ -1,4 +1,4 @@
-import { getIntrospectionQuery } from 'graphql';
+import { getIntrospectionQuery, type IntrospectionQuery } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { createTestGateway, type TestGateway } from '../support/gateway.js';
@@ -76,7 +76,7 @@ describe('documents whose fragments expand enormously', () => {
   });
 
   it('an ordinary query that reuses a fragment still runs', async () => {
-    const res = await postGraphQL<{ a: unknown; b: unknown }>(
+    const res = await postGraphQL(
       gateway,
       '{ a: listings(first: 2) { edges { node { ...L } } } b: listings(first: 1) { edges { node { ...L } } } } ' +
         'fragment L on Listing { id title category { ...C } } fragment C on Category { id name }',
@@ -86,7 +86,7 @@ describe('documents whose fragments expand enormously', () => {
   });
 
   it("GraphiQL's full introspection query fits the field limit", async () => {
-    const res = await postGraphQL<{ __schema: unknown }>(gateway, getIntrospectionQuery());
+    const res = await postGraphQL<IntrospectionQuery>(gateway, getIntrospectionQuery());
     expect(res.status).toBe(200);
     expect(res.body.errors).toBeUndefined();
     expect(res.body.data?.__schema).toBeTruthy();

@@ -5,6 +5,8 @@ import { startGateway, type Gateway } from '../../src/server/gateway.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { insertCategory } from '../support/fixtures.js';
 import { testConfig } from '../support/gateway.js';
+import { graphql, sourceOf, type Operation, type ResultOf } from '../support/graphql.js';
+import type { GraphQLBody } from '../support/http.js';
 
 interface RawResponse {
   status: number;
@@ -84,8 +86,10 @@ class RawConnection {
   }
 }
 
-function graphqlRequest(query: string): { head: string; body: string } {
-  const body = JSON.stringify({ query });
+const CATEGORIES = graphql('{ categories { id slug } }');
+
+function graphqlRequest(query: Operation<unknown>): { head: string; body: string } {
+  const body = JSON.stringify({ query: sourceOf(query) });
   const head =
     'POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n' +
     `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n`;
@@ -110,7 +114,7 @@ describe('draining on shutdown', () => {
     const config = testConfig(db, { PORT: '0', STATEMENT_TIMEOUT_MS: '20000' });
     gateway = await startGateway(config, createLogger(config));
     const port = Number(new URL(gateway.url).port);
-    const categories = graphqlRequest('{ categories { id slug } }');
+    const categories = graphqlRequest(CATEGORIES);
 
     // An in-flight request that holds the drain open: its statement waits for a lock we hold.
     const locker = await db.pool.connect();
@@ -153,7 +157,7 @@ describe('draining on shutdown', () => {
       const finished = await inflight.read();
       expect(finished.status).toBe(200);
       expect(finished.headers.connection).toBe('close');
-      const served = JSON.parse(finished.body) as { data?: { categories: { slug: string }[] } };
+      const served = JSON.parse(finished.body) as GraphQLBody<ResultOf<typeof CATEGORIES>>;
       expect(served.data?.categories.map((c) => c.slug)).toEqual(['drain-cat']);
       await inflight.waitClosed();
       await stopping;

@@ -10,13 +10,25 @@ import {
   type GraphQLBody,
   type HttpFixtures,
 } from '../support/http.js';
-import { graphql } from '../support/graphql.js';
+import { graphql, sourceOf, type ResultOf } from '../support/graphql.js';
 
-interface ListingsData {
-  listings: { edges: { node: { id: string; title: string; category: { slug: string } } }[] };
-}
-const listingsQuery =
-  'query Listings { listings(first: 10) { edges { node { id title category { slug } } } } }';
+const LISTINGS = graphql(`
+  query Listings {
+    listings(first: 10) {
+      edges {
+        node {
+          id
+          title
+          category {
+            slug
+          }
+        }
+      }
+    }
+  }
+`);
+/** LISTINGS as text, for the requests built by hand (GET, text/plain, form-encoded). */
+const listingsQuery = sourceOf(LISTINGS);
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const forbiddenText = ['stack', 'stacktrace', 'SELECT', 'prisma', 'at /'];
 
@@ -47,7 +59,7 @@ describe('POST/GET /graphql over HTTP', () => {
 
   describe('transport', () => {
     it('answers a JSON POST with 200 and the listings from the database', async () => {
-      const res = await postGraphQL<ListingsData>(gateway, listingsQuery);
+      const res = await postGraphQL(gateway, LISTINGS);
       expect(res.status).toBe(200);
       expect(res.headers['content-type']).toMatch(/^application\/json/);
       expect(res.body.errors).toBeUndefined();
@@ -64,7 +76,7 @@ describe('POST/GET /graphql over HTTP', () => {
         headers: { 'apollo-require-preflight': 'true' },
       });
       expect(res.statusCode).toBe(200);
-      const body = parseJson<GraphQLBody<ListingsData>>(res.body);
+      const body = parseJson<GraphQLBody<ResultOf<typeof LISTINGS>>>(res.body);
       expect(body.errors).toBeUndefined();
       expect(body.data?.listings.edges).toHaveLength(fixtures.listingIds.length);
     });
@@ -77,7 +89,7 @@ describe('POST/GET /graphql over HTTP', () => {
       });
       expect(res.statusCode).toBe(400);
       expect(res.headers['content-type']).toMatch(/json/);
-      const body = parseJson<GraphQLBody<ListingsData>>(res.body);
+      const body = parseJson<GraphQLBody<ResultOf<typeof LISTINGS>>>(res.body);
       expect(body.data).toBeUndefined();
       expect(body.errors?.[0]?.message).toMatch(/Cross-Site Request Forgery|CSRF/i);
       errorBodies.push({ what: 'csrf GET', raw: res.body });
@@ -92,7 +104,7 @@ describe('POST/GET /graphql over HTTP', () => {
       });
       expect(res.statusCode).toBe(400);
       expect(res.headers['content-type']).toMatch(/json/);
-      const body = parseJson<GraphQLBody<ListingsData>>(res.body);
+      const body = parseJson<GraphQLBody<ResultOf<typeof LISTINGS>>>(res.body);
       expect(body.data ?? null).toBeNull();
       expect(body.errors?.length).toBeGreaterThan(0);
       errorBodies.push({ what: 'csrf text/plain', raw: res.body });

@@ -1,3 +1,4 @@
+import type { ExecutionResult } from 'graphql';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runOpsAction } from '../../src/ops/actions.js';
 import {
@@ -13,7 +14,7 @@ import {
 import { dataOf, expectErrorCode } from '../support/graphqlResult.js';
 import { countWhere, openOpsFile, type OpsFile } from '../support/opsHarness.js';
 import { queueRow, waitUntil } from '../support/workerHarness.js';
-import { graphql } from '../support/graphql.js';
+import { graphql, type ResultOf } from '../support/graphql.js';
 
 /** The runbook's maintenance actions and the checks on their arguments, as an admin runs them. */
 
@@ -28,14 +29,6 @@ const ENQUEUE = graphql(`
     }
   }
 `);
-
-interface EnqueueShown {
-  enqueued: boolean;
-  itemId: string;
-  interestId: string;
-  categoryId: string;
-  auditId: string;
-}
 
 describe('ops maintenance actions', () => {
   let file: OpsFile;
@@ -194,7 +187,7 @@ describe('ops maintenance actions', () => {
     const racedInterest = await insertInterest(file.db.pool, { categoryId, embedding: embeddingFor(9) });
     // Hold back every insert into the queue until both calls have checked for a pending item.
     const blocker = await file.db.pool.connect();
-    let results: Awaited<ReturnType<typeof file.execute<{ enqueueDiscovery: EnqueueShown }>>>[];
+    let results: ExecutionResult<ResultOf<typeof ENQUEUE>>[];
     try {
       await blocker.query('BEGIN');
       await blocker.query('LOCK TABLE marketplace_discovery_queue IN SHARE ROW EXCLUSIVE MODE');

@@ -34,16 +34,6 @@ const ALERTS = graphql(`
   }
 `);
 
-interface AlertShown {
-  rule: string;
-  severity: 'CRITICAL' | 'WARNING';
-  firing: boolean;
-  value: number | null;
-  threshold: number;
-  message: string;
-  action: string;
-}
-
 const RULES = [
   'discovery_queue_p95_age',
   'kernel_p95_latency',
@@ -63,11 +53,11 @@ describe('ops.alerts: the runbook "Monitoring Alerts" rules', () => {
   let interestId: number;
   let listingId: number;
 
-  const alertsOf = async (harness: InProcess = h): Promise<Map<string, AlertShown>> => {
+  const alertsOf = async (harness: InProcess = h) => {
     const data = dataOf(await harness.execute(ALERTS, { viewer: admin }));
     return new Map(data.ops.alerts.map((a) => [a.rule, a]));
   };
-  const alertOf = async (rule: Rule, harness: InProcess = h): Promise<AlertShown> => {
+  const alertOf = async (rule: Rule, harness: InProcess = h) => {
     const alert = (await alertsOf(harness)).get(rule);
     if (!alert) throw new Error(`no alert ${rule}`);
     return alert;

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { cursorOf, dataOf, expectErrorCode, type ConnectionOf } from '../support/graphqlResult.js';
+import { cursorOf, dataOf, expectErrorCode } from '../support/graphqlResult.js';
 import { openOpsFile, type OpsFile } from '../support/opsHarness.js';
-import { graphql } from '../support/graphql.js';
+import { graphql, type ResultOf } from '../support/graphql.js';
 
 /** ops_audit: one row per admin action, success or failure, and the ops.auditLog that pages it. */
 
@@ -36,22 +36,6 @@ const AUDIT_LOG = graphql(`
   }
 `);
 
-interface AuditEntryShown {
-  id: string;
-  actorId: string | null;
-  action: string;
-  actorRole: string;
-  argsJson: string;
-  resultJson: string | null;
-  ok: boolean;
-  error: string | null;
-  durationMs: number;
-  requestId: string | null;
-  at: string;
-}
-
-type AuditPage = ConnectionOf<AuditEntryShown>;
-
 describe('ops audit', () => {
   let file: OpsFile;
 
@@ -62,7 +46,11 @@ describe('ops audit', () => {
     const ids: string[] = [];
     let after: string | null = null;
     for (let guard = 0; guard < 100; guard += 1) {
-      const current: AuditPage = await page({ first: size, after, action });
+      const current: ResultOf<typeof AUDIT_LOG>['ops']['auditLog'] = await page({
+        first: size,
+        after,
+        action,
+      });
       ids.push(...current.edges.map((e) => e.node.id));
       if (!current.pageInfo.hasNextPage) return ids;
       after = current.pageInfo.endCursor;

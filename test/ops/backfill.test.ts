@@ -11,17 +11,47 @@ import { graphql } from '../support/graphql.js';
 
 const USERS = 2500;
 
-const PROGRESS_FIELDS =
-  'total processed updated batches batchesRun remaining cursor done startedAt finishedAt';
-
-const BACKFILL = `mutation Backfill($batchSize: Int, $maxBatches: Int, $restart: Boolean) {
-  backfillProfileEmbeddings(batchSize: $batchSize, maxBatches: $maxBatches, restart: $restart) {
-    auditId
-    progress { ${PROGRESS_FIELDS} }
+const PROGRESS_FIELDS = graphql(`
+  fragment ProgressFields on BackfillProgress {
+    total
+    processed
+    updated
+    batches
+    batchesRun
+    remaining
+    cursor
+    done
+    startedAt
+    finishedAt
   }
-}`;
+`);
 
-const SAVED = `{ ops { backfill { ${PROGRESS_FIELDS} } } }`;
+const BACKFILL = graphql(
+  `
+    mutation Backfill($batchSize: Int, $maxBatches: Int, $restart: Boolean) {
+      backfillProfileEmbeddings(batchSize: $batchSize, maxBatches: $maxBatches, restart: $restart) {
+        auditId
+        progress {
+          ...ProgressFields
+        }
+      }
+    }
+  `,
+  [PROGRESS_FIELDS],
+);
+
+const SAVED = graphql(
+  `
+    {
+      ops {
+        backfill {
+          ...ProgressFields
+        }
+      }
+    }
+  `,
+  [PROGRESS_FIELDS],
+);
 
 const COVERAGE_ALERT = graphql(`
   {
@@ -35,19 +65,6 @@ const COVERAGE_ALERT = graphql(`
   }
 `);
 
-interface ProgressShown {
-  total: number;
-  processed: number;
-  updated: number;
-  batches: number;
-  batchesRun: number;
-  remaining: number;
-  cursor: string | null;
-  done: boolean;
-  startedAt: string;
-  finishedAt: string | null;
-}
-
 describe('profile embedding backfill', () => {
   let file: OpsFile;
   /** The users with interests, in the backfill's (uuid) order. */
@@ -55,14 +72,8 @@ describe('profile embedding backfill', () => {
   let withoutInterests: string[];
 
   const backfill = async (variables: { batchSize?: number; maxBatches?: number; restart?: boolean } = {}) =>
-    (
-      await file.data<{ backfillProfileEmbeddings: { auditId: string; progress: ProgressShown } }>(
-        BACKFILL,
-        variables,
-      )
-    ).backfillProfileEmbeddings.progress;
-  const saved = async () =>
-    (await file.data<{ ops: { backfill: ProgressShown | null } }>(SAVED)).ops.backfill;
+    (await file.data(BACKFILL, variables)).backfillProfileEmbeddings.progress;
+  const saved = async () => (await file.data(SAVED)).ops.backfill;
   const withEmbedding = () => countWhere(file.db.pool, 'profiles', 'embedding IS NOT NULL');
   /** Recomputes per user since the last reset (a trigger logs every one). */
   const recomputes = async () => {

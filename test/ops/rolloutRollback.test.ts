@@ -15,7 +15,7 @@ import { graphql } from '../support/graphql.js';
  */
 
 const FLAG = 'one-caller-probe';
-const SEARCH = 'query($s: String) { interests(search: $s) { edges { node { id } } } }';
+const SEARCH = graphql('query($s: String) { interests(search: $s) { edges { node { id } } } }');
 const EVALUATE = graphql(`
   mutation {
     evaluateRollouts {
@@ -35,20 +35,6 @@ const EVALUATE = graphql(`
     }
   }
 `);
-
-interface Evaluation {
-  key: string;
-  decision: string;
-  reasons: string[];
-  held: string[];
-  on: {
-    requests: number;
-    errors: number;
-    countedErrors: number;
-    affectedUsers: number;
-    errorRate: number | null;
-  };
-}
 
 describe('a flag rollout cannot be rolled back by one caller', () => {
   let db: TestDatabase;
@@ -71,7 +57,7 @@ describe('a flag rollout cannot be rolled back by one caller', () => {
   const flushed = (requests: number) =>
     waitUntil(async () => (await exposedStats()).requests >= requests, `${requests} exposed requests`);
 
-  const evaluate = async (): Promise<Evaluation> => {
+  const evaluate = async () => {
     const res = await postGraphQL(gateway, EVALUATE, {
       token: adminToken,
     });

@@ -12,6 +12,9 @@ import {
   postGraphQLTo,
   startGatewayProcess,
 } from '../support/process.js';
+import { graphql } from '../support/graphql.js';
+
+const RATE_LIMITS = graphql('{ me { rateLimits { action remaining } } }');
 
 /** Two real gateway processes on one Redis: a user alternating between them meets one shared limit. */
 describe('rate limits across gateway processes', () => {
@@ -57,7 +60,7 @@ describe('rate limits across gateway processes', () => {
     const listings = world.listings[0]!;
     const outcomes: string[] = [];
     for (let i = 0; i <= LIMIT; i += 1) {
-      const { body, status } = await postGraphQLTo<{ likeListing: { likeCount: number } }>(
+      const { body, status } = await postGraphQLTo(
         urls[i % 2]!,
         `mutation { likeListing(listingId: "${listings[i]!.id}") { likeCount } }`,
         auth,
@@ -67,12 +70,8 @@ describe('rate limits across gateway processes', () => {
     }
     expect(outcomes).toEqual([...Array<string>(LIMIT).fill('ok 200'), 'RATE_LIMITED']);
     for (const url of urls) {
-      const { body } = await postGraphQLTo<{ me: { rateLimits: { action: string; remaining: number }[] } }>(
-        url,
-        '{ me { rateLimits { action remaining } } }',
-        auth,
-      );
-      expect(body.data?.me.rateLimits.find((r) => r.action === 'LIKE')?.remaining).toBe(0);
+      const { body } = await postGraphQLTo(url, RATE_LIMITS, auth);
+      expect(body.data?.me?.rateLimits.find((r) => r.action === 'LIKE')?.remaining).toBe(0);
     }
     const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM likes WHERE user_id = $1', [
       who.userId,

@@ -4,32 +4,59 @@ import { asIdentity } from '../support/db.js';
 import { clusterCentre } from '../support/feedWorld.js';
 import { insertCategory, insertInterest, parseVector } from '../support/fixtures.js';
 import type { InProcess } from '../support/gateway.js';
+import { graphql } from '../support/graphql.js';
 import { dataOf, expectErrorCode } from '../support/graphqlResult.js';
 import { outboxWhere, socialEnv, socialFile, type SocialFile } from '../support/socialWrites.js';
 import { it, test } from '../support/testFixtures.js';
 
-const PAYLOAD = `interests { affinity interest { id } } interestCount addedInterestIds removedInterestIds hasEmbedding changed`;
+const PAYLOAD = graphql(`
+  fragment InterestsPayloadFields on InterestsPayload {
+    interests {
+      affinity
+      interest {
+        id
+      }
+    }
+    interestCount
+    addedInterestIds
+    removedInterestIds
+    hasEmbedding
+    changed
+  }
+`);
 
-const SET_INTERESTS = `mutation SetInterests($interests: [InterestInput!]!) {
-  setInterests(interests: $interests) { ${PAYLOAD} }
-}`;
+const SET_INTERESTS = graphql(
+  `
+    mutation SetInterests($interests: [InterestInput!]!) {
+      setInterests(interests: $interests) {
+        ...InterestsPayloadFields
+      }
+    }
+  `,
+  [PAYLOAD],
+);
 
-const ADD_INTEREST = `mutation AddInterest($interestId: ID!, $affinity: Float) {
-  addInterest(interestId: $interestId, affinity: $affinity) { ${PAYLOAD} }
-}`;
+const ADD_INTEREST = graphql(
+  `
+    mutation AddInterest($interestId: ID!, $affinity: Float) {
+      addInterest(interestId: $interestId, affinity: $affinity) {
+        ...InterestsPayloadFields
+      }
+    }
+  `,
+  [PAYLOAD],
+);
 
-const REMOVE_INTEREST = `mutation RemoveInterest($interestId: ID!) {
-  removeInterest(interestId: $interestId) { ${PAYLOAD} }
-}`;
-
-interface InterestsPayloadShown {
-  interests: { affinity: number; interest: { id: string } }[];
-  interestCount: number;
-  addedInterestIds: string[];
-  removedInterestIds: string[];
-  hasEmbedding: boolean;
-  changed: boolean;
-}
+const REMOVE_INTEREST = graphql(
+  `
+    mutation RemoveInterest($interestId: ID!) {
+      removeInterest(interestId: $interestId) {
+        ...InterestsPayloadFields
+      }
+    }
+  `,
+  [PAYLOAD],
+);
 
 const MAX_INTERESTS = 3;
 const UNKNOWN_INTEREST = 2_000_000_000;
@@ -56,17 +83,17 @@ describe('setInterests, addInterest and removeInterest', () => {
 
   const id = (k: number) => String(withEmbedding[k]!);
   const set = (interests: { interestId: string; affinity?: number }[], as = viewer, h?: InProcess) =>
-    (h ?? file.h).execute<{ setInterests: InterestsPayloadShown }>(SET_INTERESTS, {
+    (h ?? file.h).execute(SET_INTERESTS, {
       viewer: as,
       variables: { interests },
     });
   const add = (interestId: string, affinity?: number, as = viewer) =>
-    file.h.execute<{ addInterest: InterestsPayloadShown }>(ADD_INTEREST, {
+    file.h.execute(ADD_INTEREST, {
       viewer: as,
       variables: { interestId, affinity },
     });
   const remove = (interestId: string, as = viewer) =>
-    file.h.execute<{ removeInterest: InterestsPayloadShown }>(REMOVE_INTEREST, {
+    file.h.execute(REMOVE_INTEREST, {
       viewer: as,
       variables: { interestId },
     });

@@ -2,11 +2,16 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect } from 'vitest';
 import type { UserViewer } from '../../src/auth/viewer.js';
 import { writeMutation } from '../../src/resolvers/writeMutation.js';
+import { graphql } from '../support/graphql.js';
 import { dataOf, expectErrorCode } from '../support/graphqlResult.js';
 import { RATE_LIMITS, storedKeys } from '../support/socialWorld.js';
 import { socialEnv, socialFile, type SocialFile } from '../support/socialWrites.js';
 import { awayFromWindowEdge } from '../support/rateWindow.js';
 import { it, test } from '../support/testFixtures.js';
+
+const FOLLOW = graphql(
+  'mutation ($userId: ID!, $key: String) { follow(userId: $userId, idempotencyKey: $key) { changed } }',
+);
 
 /**
  * The order every write mutation keeps (src/resolvers/writeMutation.ts): arguments checked, then the
@@ -71,10 +76,11 @@ describe('writeMutation: the order of a write', () => {
   it('the idempotencyKey argument wins over the Idempotency-Key header; without one the header is used', async () => {
     const [viewer, a, b, c] = await file.users(4);
     const follow = (userId: string, key: string | null | undefined, header?: string) =>
-      file.h.execute<{ follow: { changed: boolean } }>(
-        'mutation($userId: ID!, $key: String) { follow(userId: $userId, idempotencyKey: $key) { changed } }',
-        { viewer, variables: { userId, key }, ...(header === undefined ? {} : { idempotencyKey: header }) },
-      );
+      file.h.execute(FOLLOW, {
+        viewer,
+        variables: { userId, key },
+        ...(header === undefined ? {} : { idempotencyKey: header }),
+      });
     expect(dataOf(await follow(a!.userId, 'arg-1', 'header-1')).follow.changed).toBe(true);
     expect((await storedKeys(file.db.pool, viewer!.userId)).map((k) => k.key)).toEqual(['arg-1']);
     // The header alone is the key: bound to following a, so following b with it is refused.

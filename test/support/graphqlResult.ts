@@ -24,15 +24,3 @@ export function expectErrorCode(
 export function cursorOf(payload: unknown): string {
   return Buffer.from(JSON.stringify(payload), 'utf8').toString('base64url');
 }
-
-export interface PageInfo {
-  hasNextPage: boolean;
-  hasPreviousPage: boolean;
-  startCursor: string | null;
-  endCursor: string | null;
-}
-
-export interface ConnectionOf<N> {
-  edges: { cursor: string; node: N }[];
-  pageInfo: PageInfo;
-}

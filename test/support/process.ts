@@ -1,6 +1,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { sourceOf, type Operation } from './graphql.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -69,9 +70,9 @@ export async function listeningUrl(started: GatewayProcess): Promise<string> {
   return (await waitForLogLine<{ url: string }>(started, 'Lodestar gateway is listening')).url;
 }
 
-export async function postGraphQLTo<T>(
+export async function postGraphQLTo<T = Record<string, unknown>>(
   url: string,
-  query: string,
+  query: Operation<T>,
   headers: Record<string, string> = {},
 ): Promise<{
   status: number;
@@ -80,7 +81,7 @@ export async function postGraphQLTo<T>(
   const response = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
-    body: JSON.stringify({ query }),
+    body: JSON.stringify({ query: sourceOf(query) }),
   });
   return { status: response.status, body: (await response.json()) as { data?: T } };
 }
