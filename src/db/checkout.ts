@@ -70,6 +70,8 @@ const ends = /^\s*(COMMIT|END|ROLLBACK(?!\s+TO\b)|ABORT)\b/i;
  * changed: every transaction switches with SET LOCAL ROLE and set_config(…, true) right after its
  * BEGIN, and a statement outside a transaction runs in one of its own, so Postgres itself restores the
  * gateway's role and settings at each COMMIT or ROLLBACK, whatever happened in between.
+ * A client destroyed mid-transaction is no hole either: PGlite's socket server rolls back the open
+ * transaction of a connection that closes.
  *
  * It answers `query` and `connect` (what withClient, withTransaction and the lease queue use) on the
  * shared pool; a checked-out client is the pool's own, wrapped only to add the switch to its queries.
