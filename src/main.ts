@@ -3,6 +3,7 @@ import { ConfigError, loadConfig } from './config/config.js';
 import { coerceError } from './errors/errors.js';
 import { startGateway } from './server/gateway.js';
 import { createLogger } from './platform/logger.js';
+import { startInProcessWorker, type Worker } from './worker/startWorker.js';
 
 let config;
 try {
@@ -36,6 +37,16 @@ try {
     );
   }
 
+  let worker: Worker | undefined;
+  try {
+    worker = config.worker.inProcess ? await startInProcessWorker(config, logger, gateway) : undefined;
+  } catch (error) {
+    await gateway.stop();
+    throw error;
+  }
+  if (!worker)
+    logger.info('WORKER_IN_PROCESS is off: run the worker (npm run worker) for queues and maintenance');
+
   const shutdown = (signal: NodeJS.Signals) => {
     logger.info({ signal }, 'shutting down: finishing in-flight requests');
     const deadline = setTimeout(() => {
@@ -43,16 +54,21 @@ try {
       process.exit(1);
     }, config.shutdownTimeoutMs);
     deadline.unref();
-    gateway.stop().then(
-      () => {
-        logger.info('stopped');
-        process.exit(0);
-      },
-      (error: unknown) => {
-        logger.error({ err: coerceError(error) }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
+    // The worker first: its in-flight items finish (or are released) while the connections are open.
+    // Half the deadline at most, so the gateway's drain keeps the other half.
+    const stopWorker = worker?.stop(config.shutdownTimeoutMs / 2) ?? Promise.resolve();
+    stopWorker
+      .then(() => gateway.stop())
+      .then(
+        () => {
+          logger.info('stopped');
+          process.exit(0);
+        },
+        (error: unknown) => {
+          logger.error({ err: coerceError(error) }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
   };
   process.once('SIGTERM', shutdown);
   process.once('SIGINT', shutdown);

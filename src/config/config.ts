@@ -320,6 +320,11 @@ export const envSchema = z.object({
       group: 'worker',
       doc: 'the least-privilege role the worker runs as (queues, derived columns, maintenance functions; RLS applies)',
     }),
+  WORKER_IN_PROCESS: booleanFlag.optional().register(envDocs, {
+    group: 'worker',
+    doc: "run the worker's consumers and maintenance inside the gateway process (`npm start`); on the embedded database they share its one session, each transaction as `WORKER_DATABASE_ROLE`",
+    shownDefault: '`true` without `DATABASE_URL` (embedded), else `false`',
+  }),
   WORKER_EVENTS: booleanFlag
     .default(true)
     .register(envDocs, { group: 'worker', doc: 'run the events consumer in this worker process' }),
@@ -655,6 +660,8 @@ function configFrom(e: EnvVars) {
       databaseUrl: e.WORKER_DATABASE_URL ?? e.MIGRATION_DATABASE_URL ?? e.DATABASE_URL,
       /** The least-privilege role every worker session runs as (lodestar_worker). */
       role: e.WORKER_DATABASE_ROLE,
+      /** The gateway runs the consumers and maintenance itself; by default only on the embedded database. */
+      inProcess: e.WORKER_IN_PROCESS ?? !e.DATABASE_URL,
       events: { enabled: e.WORKER_EVENTS, concurrency: e.WORKER_EVENTS_CONCURRENCY },
       discovery: { enabled: e.WORKER_DISCOVERY, concurrency: e.WORKER_DISCOVERY_CONCURRENCY },
       /** Scheduled maintenance (GC, decay, gap discovery, ANALYZE); one worker runs each task per interval. */

@@ -1,6 +1,8 @@
 import pg from 'pg';
+import type { Redis } from 'ioredis';
 import type { Config } from '../config/config.js';
-import { withClient } from '../db/checkout.js';
+import { createSharedRolePool, withClient } from '../db/checkout.js';
+import type { Database } from '../db/database.js';
 import { coerceError } from '../errors/errors.js';
 import type { Logger } from '../platform/logger.js';
 import { createConsumer, type Consumer, type JobHandler } from './consumer.js';
@@ -44,22 +46,92 @@ export interface Worker {
 
 const RELISTEN_MS = 2000;
 
+/** Where runWorker does its work: connections someone else opened (and closes). */
+export interface WorkerRun {
+  config: Config;
+  logger: Logger;
+  pool: pg.Pool;
+  /** Only to drop cached features the worker's changes made stale. */
+  redis: Redis | null;
+  /** A URL for a dedicated LISTEN connection; without it the consumers only poll (WORKER_POLL_MS). */
+  listenUrl?: string;
+  /** Maintenance tasks this worker leaves to another (by name). */
+  skipTasks?: readonly string[];
+}
+
+/** The consumers the config enables, and the pool size they need to each hold a connection. */
+function enabledConsumers(config: Config): { enabled: QueueName[]; poolMax: number } {
+  const enabled = (['events', 'discovery'] as const).filter((name) => config.worker[name].enabled);
+  return { enabled, poolMax: enabled.reduce((sum, name) => sum + config.worker[name].concurrency, 0) + 2 };
+}
+
 /**
- * One worker process: the events and discovery consumers (each optional) on one pool, woken by LISTEN
- * on a dedicated connection; if that connection drops, polling carries on and it reconnects.
+ * One worker process: its own connections under the worker's role, and runWorker on them.
  */
 export async function startWorker(config: Config, logger: Logger): Promise<Worker> {
-  const consumers = new Map<QueueName, Consumer>();
-  const enabled = (['events', 'discovery'] as const).filter((name) => config.worker[name].enabled);
-  const poolMax = enabled.reduce((sum, name) => sum + config.worker[name].concurrency, 0) + 2;
-  const connections = await openWorkerConnections(config, logger, poolMax);
+  const connections = await openWorkerConnections(config, logger, enabledConsumers(config).poolMax);
   const { url, pool, redis } = connections;
   try {
     await ensureNoTemporaryObjects(pool, config.env === 'production', logger);
+    const worker = await runWorker({ config, logger, pool, redis, listenUrl: url });
+    return {
+      metricsPort: worker.metricsPort,
+      stop: async (deadlineMs) => {
+        await worker.stop(deadlineMs);
+        await connections.close();
+      },
+    };
   } catch (error) {
     await connections.close();
     throw error;
   }
+}
+
+/**
+ * Maintenance the in-process worker leaves out on the embedded database: measuring recall is one long
+ * transaction of exact searches (seconds on the demo data) that would hold the gateway's one connection
+ * and time requests out; it is a diagnostic, run by `npm run worker` on a real Postgres.
+ */
+const EMBEDDED_SKIPPED_TASKS = ['measure_vector_recall'];
+
+/**
+ * The worker inside the gateway process (WORKER_IN_PROCESS). On a real Postgres it is a worker like any
+ * other, on its own connections. On the embedded database (one session) it shares the gateway's pool:
+ * each of its transactions switches to the worker's role and the service identity locally (see
+ * createSharedRolePool), it polls (no second session to LISTEN on), and each consumer works on one item
+ * at a time, as more would only queue on the one connection ahead of requests.
+ */
+export async function startInProcessWorker(
+  config: Config,
+  logger: Logger,
+  gateway: { db: Database; redis: Redis | null; embedded: unknown },
+): Promise<Worker> {
+  const log = logger.child({ worker: 'in-process' });
+  if (!gateway.embedded) return startWorker(config, log);
+  const pool = createSharedRolePool(gateway.db.pool, config.worker.role, { 'lodestar.role': 'service' });
+  const worker = {
+    ...config.worker,
+    events: { ...config.worker.events, concurrency: 1 },
+    discovery: { ...config.worker.discovery, concurrency: 1 },
+  };
+  return runWorker({
+    config: { ...config, worker },
+    logger: log,
+    pool,
+    redis: gateway.redis,
+    skipTasks: EMBEDDED_SKIPPED_TASKS,
+  });
+}
+
+/**
+ * The events and discovery consumers (each optional) and the maintenance schedule on a given pool,
+ * woken by LISTEN on a dedicated connection when given one; if that connection drops, polling carries
+ * on and it reconnects. Stopping leaves the pool and Redis open (their opener closes them).
+ */
+export async function runWorker(run: WorkerRun): Promise<Worker> {
+  const { config, logger, pool, redis, listenUrl, skipTasks = [] } = run;
+  const consumers = new Map<QueueName, Consumer>();
+  const { enabled } = enabledConsumers(config);
   const metrics = createWorkerMetrics(pool, enabled);
   const invalidate: InvalidateFeatures = async (ids) => {
     const keys = featureKeysOf(ids);
@@ -96,7 +168,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
 
   let listener: pg.Client | undefined;
   let stopping = false;
-  const listen = async (): Promise<void> => {
+  const listen = async (url: string): Promise<void> => {
     if (stopping) return;
     const client = new pg.Client({ connectionString: url, application_name: 'lodestar-worker-listen' });
     client.on('notification', (message) => {
@@ -106,7 +178,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
     client.on('error', (error) => {
       logger.warn({ err: error }, 'LISTEN connection lost; polling until it is back');
       listener = undefined;
-      setTimeout(() => void listen().catch(() => undefined), RELISTEN_MS).unref();
+      setTimeout(() => void listen(url).catch(() => undefined), RELISTEN_MS).unref();
     });
     try {
       await client.connect();
@@ -115,17 +187,17 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
     } catch (error) {
       logger.warn({ err: coerceError(error) }, 'could not LISTEN; polling until it works');
       await client.end().catch(() => undefined);
-      setTimeout(() => void listen().catch(() => undefined), RELISTEN_MS).unref();
+      setTimeout(() => void listen(url).catch(() => undefined), RELISTEN_MS).unref();
     }
   };
-  await listen();
+  if (listenUrl) await listen(listenUrl);
   for (const consumer of consumers.values()) await consumer.start();
   let maintenance: Promise<unknown> = Promise.resolve();
   const tasks = defaultMaintenanceTasks({
     intervals: config.worker.intervals,
     rollouts: rolloutSettingsOf(config),
     indexBuildTimeoutMs: config.ops.indexBuildTimeoutMs,
-  });
+  }).filter((task) => !skipTasks.includes(task.name));
   const checkEveryMs = Math.min(MAINTENANCE_CHECK_MS, ...tasks.map((t) => t.intervalMs));
   const checkMaintenance = () => {
     maintenance = runDueMaintenance(pool, tasks, logger.child({ consumer: 'maintenance' })).catch(() => []);
@@ -157,7 +229,6 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
       await Promise.all([...consumers.values()].map((c) => c.stop(deadlineMs)));
       await listener?.end().catch(() => undefined);
       await served?.close();
-      await connections.close();
     },
   };
 }
