@@ -4,6 +4,7 @@ import { asIdentity, createTestDatabase, type TestDatabase } from '../support/db
 import {
   createFeedHarness,
   listingIdsOf,
+  SUGGESTIONS,
   suggestionsPage,
   type FeedHarness,
 } from '../support/feedHarness.js';
@@ -21,39 +22,6 @@ const FEEDBACK = graphql(`
   }
 `);
 const HIDE = graphql('mutation ($id: ID!) { hideListing(listingId: $id) { listingId hidden } }');
-/** The page after `after`, with everything a served item shows. */
-const SECOND_PAGE = graphql(`
-  query ($after: String) {
-    suggestions(first: 4, after: $after) {
-      edges {
-        cursor
-        node {
-          listing {
-            id
-            category {
-              id
-            }
-          }
-          score
-          source
-          position
-          impressionId
-        }
-      }
-      pageInfo {
-        hasNextPage
-        hasPreviousPage
-        startCursor
-        endCursor
-      }
-      fallback {
-        reason
-        source
-      }
-    }
-  }
-`);
-
 const sessionOf = (cursor: string): string =>
   (JSON.parse(Buffer.from(cursor.split('.')[0]!, 'base64url').toString('utf8')) as { s: string }).s;
 
@@ -105,9 +73,9 @@ describe('learning events', () => {
     const who = await viewer();
     const first = await suggestionsPage(h, who, { first: 6 });
     const second = dataOf(
-      await h.execute(SECOND_PAGE, {
+      await h.execute(SUGGESTIONS, {
         viewer: who,
-        variables: { after: first.pageInfo.endCursor },
+        variables: { first: 4, after: first.pageInfo.endCursor },
         requestId: 'req-second-page',
       }),
     ).suggestions;

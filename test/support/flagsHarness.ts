@@ -28,45 +28,48 @@ export const SAVE_FLAG = graphql(`
     }
   }
 `);
-export const ADVANCE = graphql(`
-  mutation Advance($key: String!, $reason: String) {
-    advanceRollout(key: $key, reason: $reason) {
-      previousRolloutPct
-      changed
-      flag {
-        key
-        rolloutPct
-        state
-      }
+/** What every rollout change answers: the step it came from, whether it moved, the flag now. */
+const ROLLOUT_CHANGE = graphql(`
+  fragment RolloutChange on FlagRolloutResult {
+    previousRolloutPct
+    changed
+    flag {
+      key
+      rolloutPct
+      state
     }
   }
 `);
-export const SET_ROLLOUT = graphql(`
-  mutation Set($key: String!, $pct: Int!, $reason: String) {
-    setRollout(key: $key, rolloutPct: $pct, reason: $reason) {
-      previousRolloutPct
-      changed
-      flag {
-        key
-        rolloutPct
-        state
+export const ADVANCE = graphql(
+  `
+    mutation Advance($key: String!, $reason: String) {
+      advanceRollout(key: $key, reason: $reason) {
+        ...RolloutChange
       }
     }
-  }
-`);
-export const ROLLBACK = graphql(`
-  mutation Rollback($key: String!, $reason: String) {
-    rollback(key: $key, reason: $reason) {
-      previousRolloutPct
-      changed
-      flag {
-        key
-        rolloutPct
-        state
+  `,
+  [ROLLOUT_CHANGE],
+);
+export const SET_ROLLOUT = graphql(
+  `
+    mutation Set($key: String!, $pct: Int!, $reason: String) {
+      setRollout(key: $key, rolloutPct: $pct, reason: $reason) {
+        ...RolloutChange
       }
     }
-  }
-`);
+  `,
+  [ROLLOUT_CHANGE],
+);
+export const ROLLBACK = graphql(
+  `
+    mutation Rollback($key: String!, $reason: String) {
+      rollback(key: $key, reason: $reason) {
+        ...RolloutChange
+      }
+    }
+  `,
+  [ROLLOUT_CHANGE],
+);
 export const EVALUATE = graphql(`
   mutation Evaluate($dryRun: Boolean) {
     evaluateRollouts(dryRun: $dryRun) {
