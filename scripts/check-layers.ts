@@ -14,8 +14,8 @@
  *   4     schema        schema/, builder.ts (Pothos types; the GraphQL surface)
  *   3     resolvers     resolvers/ (parse arguments, call one domain function)
  *   2     composition   services/ (the composition root), context.ts, loaders/ (the per-request Context)
- *   1     domain        auth/, feed/, social/, flags/, experiments/, features/, ops/, queue/, worker/,
- *                       db/seed/ (demo data: written through domain functions, so above them)
+ *   1     domain        auth/, feed/, social/, flags/, experiments/, features/, ops/, queue/, worker/, catalog/,
+ *                       import/, db/seed/ (demo data: written through domain functions, so above them)
  *   0     leaves        db/, platform/ (logger, metrics, redis, pg pools), errors/, validation/, config/,
  *                       random/, generated/
  *
@@ -64,6 +64,8 @@ export const LAYERS: readonly Layer[] = [
       'ops/',
       'queue/',
       'worker/',
+      'catalog/',
+      'import/',
       'db/seed/',
     ],
   },

@@ -32,6 +32,8 @@ interface Row {
   popularity: number;
   created_at: Date;
   updated_at: Date;
+  source: string | null;
+  external_id: string | null;
 }
 
 /** Rows become the same Listing objects Prisma returns, so the Listing type resolves them as usual. */
@@ -48,6 +50,8 @@ function toListing(row: Row): Listing {
     likeCount: row.like_count,
     commentCount: row.comment_count,
     popularity: row.popularity,
+    source: row.source,
+    externalId: row.external_id,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };

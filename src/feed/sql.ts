@@ -75,7 +75,8 @@ WITH viewer AS (
 )
 SELECT p.pool, p.score::float8 AS score, (SELECT embedding IS NOT NULL FROM viewer) AS has_embedding,
        l.id, l.category_id, l.seller_id, l.title, l.description, l.price::text AS price, l.currency, l.status,
-       l.like_count, l.comment_count, l.popularity, l.created_at, l.updated_at
+       l.like_count, l.comment_count, l.popularity, l.created_at, l.updated_at,
+       l.source, l.external_id
 FROM pools p JOIN marketplace_listings l ON l.id = p.id`;
 
 /** The nearest-neighbour part alone, for EXPLAIN in tests: $1 vector literal, $2 limit. */

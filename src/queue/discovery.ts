@@ -9,6 +9,8 @@ import type { Queryable } from './leaseQueue.js';
  *   the UTC day, so each pair is queued at most once a day per reason however often the trigger fires.
  * - `ops` (the enqueueDiscovery action): the period is a fresh UUID, so an operator can always queue the
  *   pair again; the action dedups in flight itself (an item still queued or processing is returned).
+ * - `catalog` (src/catalog/sql.ts, enqueueCatalogDiscoverySql, written there in one statement): a fresh
+ *   UUID per item like `ops`, skipped while the interest already has an item queued.
  * A NULL category makes the key NULL, which the unique index does not compare: never deduplicated.
  */
 export const DISCOVERY_REASONS = {

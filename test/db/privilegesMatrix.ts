@@ -40,7 +40,8 @@ export const relationPrivileges: Record<string, RelationRow> = {
   hidden_listings: { rls: true, app: 'Si-D', service: 'S---', worker: '----' },
   idempotency_keys: { rls: true, app: 'SIuD', service: '----', worker: '----' },
   intent_signals: { rls: true, app: 'Si-D', service: '----', worker: '----' },
-  interest_catalog: { rls: false, app: 'S---', service: 'S---', worker: 'S---' },
+  // Written by the catalogue API under a service or admin identity only (RLS).
+  interest_catalog: { rls: true, app: 'Siu-', service: 'S---', worker: 'S---' },
   interest_listing_candidates: { rls: false, app: 'S---', service: 'S---', worker: 'SI-D' },
   kernel_latency: { rls: false, app: 'SI--', service: '----', worker: '----' },
   learning_events: { rls: true, app: '----', service: '-i--', worker: '----' },
