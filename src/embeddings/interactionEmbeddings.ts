@@ -45,11 +45,11 @@ export const DEFAULT_INTERACTION_EMBEDDING_OPTIONS = {
   rank: 64,
   dimension: EMBEDDING_DIMENSIONS,
   seed: 1,
-  powerIterations: 3,
+  powerIterations: 2,
   oversampling: 10,
   weighting: 'log',
-  factorScaling: 'sqrt',
-  popularityDamping: 0,
+  factorScaling: 'full',
+  popularityDamping: 0.25,
 } as const satisfies Required<InteractionEmbeddingOptions>;
 
 export interface InteractionEmbeddings {

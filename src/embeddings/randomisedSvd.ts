@@ -5,10 +5,10 @@
  * then solve the small problem exactly. Cost: (2q + 2) sparse products of nnz * l plus O((rows + cols) * l²)
  * dense work, l = rank + oversampling; memory O((rows + cols) * l).
  */
-import { createSfc32 } from '../random/createSfc32.js';
 import { gram, multiplySmall, orthonormaliseColumns, symmetricEigen } from './denseLinearAlgebra.js';
 import type { Csr } from './sparseMatrix.js';
 import { multiplyDense } from './sparseMatrix.js';
+import { seededRandom } from './seededRandom.js';
 
 export interface TruncatedSvd {
   /** Components actually found: at most the requested rank, fewer when the matrix has lower rank. */
@@ -31,31 +31,6 @@ export interface SvdOptions {
   readonly rightScaling: number;
 }
 
-/** Uniform 32-bit words from the seed, spread by splitmix32 so neighbouring seeds share nothing. */
-function seededWords(seed: number): () => number {
-  let s = seed >>> 0;
-  const mix = (): number => {
-    s = (s + 0x9e3779b9) | 0;
-    let z = s;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-    return (z ^ (z >>> 16)) >>> 0;
-  };
-  return createSfc32(mix(), mix(), mix(), mix());
-}
-
-/**
- * Approximately standard-normal draws from the sum of four uniforms (Irwin-Hall, rescaled): the range
- * finder only needs a rotation-invariant-ish sketch, and this avoids Math.log/Math.cos, whose last bits
- * differ between engines, so the same seed gives the same embeddings everywhere.
- */
-function fillGaussian(out: Float64Array, nextWord: () => number): void {
-  const scale = Math.sqrt(3) / 4294967296;
-  for (let i = 0; i < out.length; i += 1) {
-    out[i] = (nextWord() + nextWord() + nextWord() + nextWord() - 2 * 4294967296) * scale;
-  }
-}
-
 /** σ^(s - 1), with the usual exponents spelled out: Math.pow's last bits are not fixed by the spec. */
 function scaleFor(sigma: number, rightScaling: number): number {
   if (rightScaling === 1) return 1;
@@ -69,8 +44,10 @@ export function randomisedSvd(a: Csr, aT: Csr, options: SvdOptions): TruncatedSv
   const width = Math.min(rank + oversampling, a.nRows, a.nCols);
   if (width === 0) return { rank: 0, singularValues: new Float64Array(0), rightFactors: new Float64Array(0) };
 
+  // A Gaussian sketch; sums of uniforms are close enough for a range finder and engine-independent.
   const omega = new Float64Array(a.nCols * width);
-  fillGaussian(omega, seededWords(seed));
+  const random = seededRandom(seed);
+  for (let i = 0; i < omega.length; i += 1) omega[i] = random.gaussian();
   const left = new Float64Array(a.nRows * width);
   const right = omega; // reused: the sketch is not needed after the first product
   const scratch = new Float64Array(Math.max(a.nRows, a.nCols) * width);
