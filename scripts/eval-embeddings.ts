@@ -12,7 +12,9 @@
 import { parseArgs } from 'node:util';
 import {
   DEFAULT_INTERACTION_EMBEDDING_OPTIONS,
+  EmbeddingOptionsError,
   interactionEmbeddings,
+  resolveInteractionEmbeddingOptions,
   type InteractionEmbeddingOptions,
 } from '../src/embeddings/interactionEmbeddings.js';
 import {
@@ -101,6 +103,14 @@ const baseOptions: InteractionEmbeddingOptions = {
   popularityDamping: numberFlag('popularity-damping', flags['popularity-damping'], false),
   seed: numberFlag('seed', flags.seed, true),
 };
+
+try {
+  resolveInteractionEmbeddingOptions(baseOptions);
+} catch (error) {
+  if (!(error instanceof EmbeddingOptionsError)) throw error;
+  // The option names are the flags' camelCase: "powerIterations must …" -> "--power-iterations must …".
+  fail(`--${error.message.replace(/^\w+/, (name) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`))}`);
+}
 
 interface DatasetStats {
   source: string;
@@ -237,4 +247,4 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+await main().catch((error: unknown) => fail(error instanceof Error ? error.message : String(error)));
