@@ -57,8 +57,16 @@ export function applyWeighting(a: Csr, weighting: InteractionWeighting, populari
   if (popularityDamping > 0) {
     const columnScale = new Float64Array(a.nCols);
     for (let j = 0; j < a.nCols; j += 1)
-      columnScale[j] = itemUsers[j]! > 0 ? 1 / Math.pow(itemUsers[j]!, popularityDamping) : 0;
+      columnScale[j] = itemUsers[j]! > 0 ? 1 / power(itemUsers[j]!, popularityDamping) : 0;
     for (let e = 0; e < nnz; e += 1) value[e]! *= columnScale[a.col[e]!]!;
   }
   return { ...a, value };
+}
+
+/** x^p, with the usual exponents as square roots (exact in IEEE arithmetic, unlike Math.pow). */
+function power(x: number, p: number): number {
+  if (p === 1) return x;
+  if (p === 0.5) return Math.sqrt(x);
+  if (p === 0.25) return Math.sqrt(Math.sqrt(x));
+  return Math.pow(x, p);
 }
