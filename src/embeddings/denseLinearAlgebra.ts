@@ -167,6 +167,15 @@ export function orthonormaliseColumns(
     const g = gram(x, rows, width, scratch);
     if (pass > 0 && isNearIdentityOnSupport(g, width)) return;
     const { values, vectors } = symmetricEigen(g, width);
+    // Full rank and well conditioned (the usual case inside the power iterations): Q = X R⁻¹ with
+    // G = RᵀR costs half the full product below and is as orthogonal, so one pass does.
+    if (values[width - 1]! > 0 && values[0]! / values[width - 1]! < ONE_PASS_CONDITION_SQUARED) {
+      const r = choleskyColumns(g, width);
+      if (r !== undefined) {
+        solveUpperInPlace(x, rows, width, r);
+        return;
+      }
+    }
     const floor = Math.max(values[0]!, 0) * RELATIVE_EIGEN_FLOOR;
     const transform = new Float64Array(width * width);
     let smallest = Infinity;
@@ -180,6 +189,40 @@ export function orthonormaliseColumns(
     multiplySmall(x, rows, width, transform, width, scratch);
     x.set(scratch.subarray(0, rows * width));
     if (smallest === Infinity || values[0]! / smallest < ONE_PASS_CONDITION_SQUARED) return;
+  }
+}
+
+/**
+ * The Cholesky factor R (G = RᵀR, R upper triangular) stored by columns: rCol[c * width + a] = R[a][c],
+ * so the solve below reads contiguous memory. Undefined when a pivot is not positive.
+ */
+function choleskyColumns(g: Float64Array, width: number): Float64Array | undefined {
+  const rCol = new Float64Array(width * width);
+  for (let c = 0; c < width; c += 1) {
+    const cc = c * width;
+    for (let d = 0; d <= c; d += 1) {
+      // R[d][c] = (G[d][c] - Σ_{a<d} R[a][d] R[a][c]) / R[d][d]; the diagonal takes a square root.
+      const dd = d * width;
+      let sum = g[d * width + c]!;
+      for (let a = 0; a < d; a += 1) sum -= rCol[dd + a]! * rCol[cc + a]!;
+      if (d < c) rCol[cc + d] = sum / rCol[dd + d]!;
+      else if (sum > 0) rCol[cc + c] = Math.sqrt(sum);
+      else return undefined;
+    }
+  }
+  return rCol;
+}
+
+/** Each row x of X (rows x width) becomes q with q R = x (forward substitution, in place). */
+function solveUpperInPlace(x: Float64Array, rows: number, width: number, rCol: Float64Array): void {
+  for (let row = 0; row < rows; row += 1) {
+    const o = row * width;
+    for (let c = 0; c < width; c += 1) {
+      const cc = c * width;
+      let sum = x[o + c]!;
+      for (let a = 0; a < c; a += 1) sum -= x[o + a]! * rCol[cc + a]!;
+      x[o + c] = sum / rCol[cc + c]!;
+    }
   }
 }
 
