@@ -15,7 +15,8 @@
  *   3     resolvers     resolvers/ (parse arguments, call one domain function)
  *   2     composition   services/ (the composition root), context.ts, loaders/ (the per-request Context)
  *   1     domain        auth/, feed/, social/, flags/, experiments/, features/, ops/, queue/, worker/, catalog/,
- *                       import/, db/seed/ (demo data: written through domain functions, so above them)
+ *                       import/, db/seed/ (demo data: written through domain functions, so above them),
+ *                       embeddings/ (item embeddings from interactions; pure, imports only leaves)
  *   0     leaves        db/, platform/ (logger, metrics, redis, pg pools), errors/, validation/, config/,
  *                       random/, generated/
  *
@@ -67,6 +68,7 @@ export const LAYERS: readonly Layer[] = [
       'catalog/',
       'import/',
       'db/seed/',
+      'embeddings/',
     ],
   },
   {

@@ -1,4 +1,8 @@
-/** The dimension of every vector column (listings, interests, profiles): `vector(384)` in the schema. */
+/**
+ * The deployment's embedding width: every `vector(384)` column in the migrations (listings, interests,
+ * profiles). A leaf, so the seeder, the catalogue checks and the interaction embeddings share one
+ * number; changing it means a migration of those columns too.
+ */
 export const EMBEDDING_DIMENSIONS = 384;
 
 /** The largest magnitude pgvector stores: vectors are single-precision floats. */

@@ -1,7 +1,8 @@
+import { EMBEDDING_DIMENSIONS } from '../../validation/embedding.js';
 import type { Rng } from './createRng.js';
 
-/** The deployment's embedding width (vector(384) in the migrations). */
-export const EMBEDDING_DIM = 384;
+/** The deployment's embedding width (vector(384) in the migrations); the one constant lives in a leaf. */
+export const EMBEDDING_DIM = EMBEDDING_DIMENSIONS;
 
 // Noise is scaled so its expected length is `spread`, independent of the dimension.
 const NOISE_SCALE = 1 / Math.sqrt(EMBEDDING_DIM);
