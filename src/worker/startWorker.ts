@@ -10,6 +10,7 @@ import { featureKeysOf } from '../features/featureKinds.js';
 import { openWorkerConnections } from '../services/connections.js';
 import { createEventHandler, handleDiscovery, type InvalidateFeatures } from './handlers.js';
 import { createLeaseQueue, QUEUES, type QueueName } from '../queue/leaseQueue.js';
+import type { QueueWakeups } from '../queue/wakeups.js';
 import { defaultMaintenanceTasks, runDueMaintenance } from './maintenance.js';
 import { createWorkerMetrics } from './workerMetrics.js';
 import { rolloutSettingsOf } from '../flags/evaluateRollouts.js';
@@ -57,6 +58,8 @@ export interface WorkerRun {
   listenUrl?: string;
   /** Maintenance tasks this worker leaves to another (by name). */
   skipTasks?: readonly string[];
+  /** Wake-ups from writes in this process (the in-process worker's stand-in for LISTEN). */
+  wakeups?: Pick<QueueWakeups, 'subscribe'>;
 }
 
 /** The consumers the config enables, and the pool size they need to each hold a connection. */
@@ -104,7 +107,7 @@ const EMBEDDED_SKIPPED_TASKS = ['measure_vector_recall'];
 export async function startInProcessWorker(
   config: Config,
   logger: Logger,
-  gateway: { db: Database; redis: Redis | null; embedded: unknown },
+  gateway: { db: Database; redis: Redis | null; embedded: unknown; queueWakeups?: QueueWakeups },
 ): Promise<Worker> {
   const log = logger.child({ worker: 'in-process' });
   if (!gateway.embedded) return startWorker(config, log);
@@ -120,6 +123,9 @@ export async function startInProcessWorker(
     pool,
     redis: gateway.redis,
     skipTasks: EMBEDDED_SKIPPED_TASKS,
+    // No LISTEN on the embedded database: the gateway's writes wake the consumers instead, so a like
+    // is taken at once rather than at the next poll.
+    wakeups: gateway.queueWakeups,
   });
 }
 
@@ -129,7 +135,7 @@ export async function startInProcessWorker(
  * on and it reconnects. Stopping leaves the pool and Redis open (their opener closes them).
  */
 export async function runWorker(run: WorkerRun): Promise<Worker> {
-  const { config, logger, pool, redis, listenUrl, skipTasks = [] } = run;
+  const { config, logger, pool, redis, listenUrl, skipTasks = [], wakeups } = run;
   const consumers = new Map<QueueName, Consumer>();
   const { enabled } = enabledConsumers(config);
   const metrics = createWorkerMetrics(pool, enabled);
@@ -191,6 +197,9 @@ export async function runWorker(run: WorkerRun): Promise<Worker> {
     }
   };
   if (listenUrl) await listen(listenUrl);
+  const unsubscribe = [...consumers].map(([name, consumer]) =>
+    wakeups ? wakeups.subscribe(name, () => consumer.wake()) : () => false,
+  );
   for (const consumer of consumers.values()) await consumer.start();
   let maintenance: Promise<unknown> = Promise.resolve();
   const tasks = defaultMaintenanceTasks({
@@ -224,6 +233,7 @@ export async function runWorker(run: WorkerRun): Promise<Worker> {
     metricsPort: served?.port ?? null,
     stop: async (deadlineMs) => {
       stopping = true;
+      for (const off of unsubscribe) off();
       clearInterval(maintenanceTimer);
       await maintenance;
       await Promise.all([...consumers.values()].map((c) => c.stop(deadlineMs)));
