@@ -98,6 +98,13 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
 const EMBEDDED_SKIPPED_TASKS = ['measure_vector_recall'];
 
 /**
+ * Requests first on the embedded database's one connection: the in-process worker hands the connection
+ * on to requests that queued for it while it waited, for at most this long per checkout, then takes it
+ * (so under constant request load it is slowed down, never starved). See createSharedRolePool.
+ */
+const EMBEDDED_GIVE_WAY_MS = 100;
+
+/**
  * The worker inside the gateway process (WORKER_IN_PROCESS). On a real Postgres it is a worker like any
  * other, on its own connections. On the embedded database (one session) it shares the gateway's pool:
  * each of its transactions switches to the worker's role and the service identity locally (see
@@ -111,7 +118,12 @@ export async function startInProcessWorker(
 ): Promise<Worker> {
   const log = logger.child({ worker: 'in-process' });
   if (!gateway.embedded) return startWorker(config, log);
-  const pool = createSharedRolePool(gateway.db.pool, config.worker.role, { 'lodestar.role': 'service' });
+  const pool = createSharedRolePool(
+    gateway.db.pool,
+    config.worker.role,
+    { 'lodestar.role': 'service' },
+    { giveWayMs: EMBEDDED_GIVE_WAY_MS },
+  );
   const worker = {
     ...config.worker,
     events: { ...config.worker.events, concurrency: 1 },
