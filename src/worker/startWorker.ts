@@ -11,7 +11,7 @@ import { openWorkerConnections } from '../services/connections.js';
 import { createEventHandler, handleDiscovery, type InvalidateFeatures } from './handlers.js';
 import { createLeaseQueue, QUEUES, type QueueName } from '../queue/leaseQueue.js';
 import type { QueueWakeups } from '../queue/wakeups.js';
-import { defaultMaintenanceTasks, runDueMaintenance } from './maintenance.js';
+import { defaultMaintenanceTasks, runDueMaintenance, type MaintenanceBounds } from './maintenance.js';
 import { createWorkerMetrics } from './workerMetrics.js';
 import { rolloutSettingsOf } from '../flags/evaluateRollouts.js';
 
@@ -60,6 +60,8 @@ export interface WorkerRun {
   skipTasks?: readonly string[];
   /** Wake-ups from writes in this process (the in-process worker's stand-in for LISTEN). */
   wakeups?: Pick<QueueWakeups, 'subscribe'>;
+  /** Size bounds of maintenance runs, for a worker whose connection requests share. */
+  bounds?: MaintenanceBounds;
 }
 
 /** The consumers the config enables, and the pool size they need to each hold a connection. */
@@ -105,6 +107,14 @@ const EMBEDDED_SKIPPED_TASKS = ['measure_vector_recall'];
 const EMBEDDED_GIVE_WAY_MS = 100;
 
 /**
+ * Maintenance on the embedded database holds the one connection for its whole transaction, and
+ * statement_timeout does not fire on PGlite: what grows with the data is cut to runs of bounded size
+ * (docs/architecture.md#embedded-default lists every task and its bound). 2,000 rows of GC take tens of
+ * milliseconds there; an ivfflat build over 10,000 rows a few hundred.
+ */
+const EMBEDDED_BOUNDS: MaintenanceBounds = { gcRowsPerRun: 2000, maxIndexBuildRows: 10_000 };
+
+/**
  * The worker inside the gateway process (WORKER_IN_PROCESS). On a real Postgres it is a worker like any
  * other, on its own connections. On the embedded database (one session) it shares the gateway's pool:
  * each of its transactions switches to the worker's role and the service identity locally (see
@@ -135,6 +145,7 @@ export async function startInProcessWorker(
     pool,
     redis: gateway.redis,
     skipTasks: EMBEDDED_SKIPPED_TASKS,
+    bounds: EMBEDDED_BOUNDS,
     // No LISTEN on the embedded database: the gateway's writes wake the consumers instead, so a like
     // is taken at once rather than at the next poll.
     wakeups: gateway.queueWakeups,
@@ -147,7 +158,7 @@ export async function startInProcessWorker(
  * on and it reconnects. Stopping leaves the pool and Redis open (their opener closes them).
  */
 export async function runWorker(run: WorkerRun): Promise<Worker> {
-  const { config, logger, pool, redis, listenUrl, skipTasks = [], wakeups } = run;
+  const { config, logger, pool, redis, listenUrl, skipTasks = [], wakeups, bounds } = run;
   const consumers = new Map<QueueName, Consumer>();
   const { enabled } = enabledConsumers(config);
   const metrics = createWorkerMetrics(pool, enabled);
@@ -218,6 +229,7 @@ export async function runWorker(run: WorkerRun): Promise<Worker> {
     intervals: config.worker.intervals,
     rollouts: rolloutSettingsOf(config),
     indexBuildTimeoutMs: config.ops.indexBuildTimeoutMs,
+    ...(bounds ? { bounds } : {}),
   }).filter((task) => !skipTasks.includes(task.name));
   const checkEveryMs = Math.min(MAINTENANCE_CHECK_MS, ...tasks.map((t) => t.intervalMs));
   const checkMaintenance = () => {
