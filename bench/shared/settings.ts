@@ -122,7 +122,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): BenchSetting
     embedded: {
       rounds: number(env, 'BENCH_EMBEDDED_ROUNDS', 6, 1, 50),
       sliceSec: number(env, 'BENCH_EMBEDDED_SLICE_SEC', 5, 1, 60),
-      writesPerSec: number(env, 'BENCH_EMBEDDED_WRITES_PER_SEC', 20, 1, 500),
+      writesPerSec: number(env, 'BENCH_EMBEDDED_WRITES_PER_SEC', 5, 1, 500),
       concurrency: number(env, 'BENCH_EMBEDDED_CONCURRENCY', 4, 2, 64),
       worker: !/^(0|false|no)$/i.test(env.BENCH_EMBEDDED_WORKER ?? ''),
     },
