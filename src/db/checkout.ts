@@ -155,12 +155,21 @@ export function createSharedRolePool(
     return wrapped;
   };
 
+  // This pool's own callers queued on the shared pool: they never give way to each other (two consumers
+  // would otherwise hand the connection back and forth until the bound).
+  let ownWaiting = 0;
   const checkout = async (): Promise<pg.PoolClient> => {
     const until = performance.now() + giveWayMs;
     for (;;) {
-      const client = await shared.connect();
-      // Someone queued behind us while we waited: they go first (the pool serves its queue in order).
-      if (shared.waitingCount === 0 || performance.now() >= until) return client;
+      ownWaiting += 1;
+      let client: pg.PoolClient;
+      try {
+        client = await shared.connect();
+      } finally {
+        ownWaiting -= 1;
+      }
+      // Others queued behind us while we waited: they go first (the pool serves its queue in order).
+      if (shared.waitingCount <= ownWaiting || performance.now() >= until) return client;
       client.release();
     }
   };
