@@ -1,6 +1,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import prettier from 'prettier';
+import { embeddedMarkdown, type EmbeddedResults } from './embedded/embeddedPhase.js';
 import { toMarkdown, type BenchResults } from './feed/feedReport.js';
 import { featuresMarkdown, type FeaturesResults } from './features/featuresReport.js';
 import { likesMarkdown, type LikesResults } from './likes/likesReport.js';
@@ -22,9 +23,17 @@ export type LatestResults = Partial<BenchResults> & {
   likes?: LikesResults;
   workers?: WorkersResults;
   validation?: ValidationResults;
+  embedded?: EmbeddedResults;
 };
 
-type Ran = { feed: boolean; features: boolean; likes: boolean; workers: boolean; validation: boolean };
+type Ran = {
+  feed: boolean;
+  features: boolean;
+  likes: boolean;
+  workers: boolean;
+  validation: boolean;
+  embedded: boolean;
+};
 
 const isFeedResults = (r: LatestResults): r is BenchResults & { features?: FeaturesResults } =>
   Array.isArray(r.runs) && Array.isArray(r.statements) && r.rss !== undefined;
@@ -39,6 +48,7 @@ export function latestMarkdown(latest: LatestResults, ran: Ran): string {
   if (latest.likes) parts.push(`${carried('likes')}${likesMarkdown(latest.likes)}`);
   if (latest.workers) parts.push(`${carried('workers')}${workersMarkdown(latest.workers)}`);
   if (latest.validation) parts.push(`${carried('validation')}${validationMarkdown(latest.validation)}`);
+  if (latest.embedded) parts.push(`${carried('embedded')}${embeddedMarkdown(latest.embedded)}`);
   return parts.join('\n');
 }
 
@@ -52,6 +62,7 @@ export async function writeResults(
   likes: LikesResults | null,
   workers: WorkersResults | null,
   validation: ValidationResults | null = null,
+  embedded: EmbeddedResults | null = null,
 ): Promise<{ json: string; latest: string; md: string; markdown: string }> {
   const dir = fileURLToPath(new URL('./results/', import.meta.url));
   await mkdir(dir, { recursive: true });
@@ -61,6 +72,7 @@ export async function writeResults(
     likes?.date ??
     workers?.date ??
     validation?.date ??
+    embedded?.date ??
     new Date().toISOString();
   const paths = {
     json: `${dir}feed-${date.replace(/[:.]/g, '-')}.json`,
@@ -76,12 +88,14 @@ export async function writeResults(
     ...(likes ? { likes } : {}),
     ...(workers ? { workers } : {}),
     ...(validation ? { validation } : {}),
+    ...(embedded ? { embedded } : {}),
   };
   const {
     features: previousFeatures,
     likes: previousLikes,
     workers: previousWorkers,
     validation: previousValidation,
+    embedded: previousEmbedded,
     ...previousFeed
   } = previous;
   const latest: LatestResults = {
@@ -91,6 +105,7 @@ export async function writeResults(
     ...(likes ? {} : { likes: previousLikes }),
     ...(workers ? {} : { workers: previousWorkers }),
     ...(validation ? {} : { validation: previousValidation }),
+    ...(embedded ? {} : { embedded: previousEmbedded }),
   };
   const ran = {
     feed: feed !== null,
@@ -98,6 +113,7 @@ export async function writeResults(
     likes: likes !== null,
     workers: workers !== null,
     validation: validation !== null,
+    embedded: embedded !== null,
   };
   const markdown = latestMarkdown(latest, ran);
   await writeFormatted(paths.json, JSON.stringify(run, null, 2));

@@ -8,6 +8,7 @@
 import os from 'node:os';
 import { signToken } from '../src/auth/signToken.js';
 import { loadConfig } from '../src/config/config.js';
+import { runEmbeddedPhase, type EmbeddedResults } from './embedded/embeddedPhase.js';
 import { runFeaturesPhase } from './features/featuresPhase.js';
 import type { FeaturesResults } from './features/featuresReport.js';
 import { runFeedPhase } from './feed/feedPhase.js';
@@ -51,8 +52,10 @@ async function main(): Promise<number> {
   const startedAt = new Date().toISOString();
   const loadAverageAtStart = os.loadavg();
   console.log(`phases: ${[...settings.phases].join(', ')} (BENCH_PHASES)`);
-  // The validation phase needs no data (it uses a small database of its own): alone, it skips the big one.
-  const onlyValidation = [...settings.phases].every((phase) => phase === 'validation');
+  // The validation and embedded phases need no data of the big database (each has a small one of its
+  // own): alone, they skip it.
+  const ownData = ['validation', 'embedded'];
+  const onlyValidation = [...settings.phases].every((phase) => ownData.includes(phase));
   const dataset = onlyValidation ? null : await prepareBenchDatabase(settings);
   const env = gatewayEnv(settings);
   // What the gateway process will read from the same environment: token settings, pool sizes, feed knobs.
@@ -104,10 +107,18 @@ async function main(): Promise<number> {
   let validation: ValidationResults | null = null;
   if (settings.phases.has('validation')) validation = await runValidationPhase(env, settings);
 
-  const paths = await writeResults(feed, features, likes, workers, validation);
+  let embedded: EmbeddedResults | null = null;
+  if (settings.phases.has('embedded')) embedded = await runEmbeddedPhase(settings);
+
+  const paths = await writeResults(feed, features, likes, workers, validation, embedded);
   console.log(`\n${paths.markdown}`);
   console.log(`results: ${paths.json}\n         ${paths.latest}\n         ${paths.md}`);
-  const runs = [...(feed?.runs ?? []), ...(features?.runs ?? []), ...(likes?.runs ?? [])];
+  const runs = [
+    ...(feed?.runs ?? []),
+    ...(features?.runs ?? []),
+    ...(likes?.runs ?? []),
+    ...(embedded?.slices ?? []),
+  ];
   const errors = runs.reduce((n, r) => n + r.errors, 0);
   if (errors > 0) console.error(`bench: ${errors} request(s) failed; see firstError in the results`);
   const unrestored = likes !== null && !likes.cleanup.restored;
@@ -124,7 +135,17 @@ async function main(): Promise<number> {
     (validation.healthzFailures > 0 || validation.documents.some((d) => d.unexpected > 0 || d.refused === 0));
   if (validationFailed)
     console.error('bench: the validation phase saw an unrefused document or a failed /healthz');
-  return errors > 0 || unrestored || failedItems > 0 || workersUnrestored || validationFailed ? 1 : 0;
+  const embeddedWriteErrors = (embedded?.slices ?? []).reduce((n, s) => n + (s.writes?.errors ?? 0), 0);
+  if (embeddedWriteErrors > 0)
+    console.error(`bench: ${embeddedWriteErrors} write(s) of the embedded phase's busy load failed`);
+  return errors > 0 ||
+    embeddedWriteErrors > 0 ||
+    unrestored ||
+    failedItems > 0 ||
+    workersUnrestored ||
+    validationFailed
+    ? 1
+    : 0;
 }
 
 try {

@@ -297,7 +297,11 @@ if (violations.length > 0) {
 const benchDir = path.join(root, 'bench');
 export const BENCH_LAYERS: readonly Layer[] = [
   { name: 'entry', rank: 2, members: ['run.ts', 'report.ts'] },
-  { name: 'phase', rank: 1, members: ['feed/', 'features/', 'likes/', 'workers/', 'validation/'] },
+  {
+    name: 'phase',
+    rank: 1,
+    members: ['feed/', 'features/', 'likes/', 'workers/', 'validation/', 'embedded/'],
+  },
   { name: 'shared', rank: 0, members: ['shared/'] },
 ];
 const benchRel = (file: string): string => path.relative(benchDir, file).split(path.sep).join('/');

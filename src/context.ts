@@ -9,6 +9,7 @@ import type { RateLimits } from './social/rateLimits.js';
 import { createLoaders, type Loaders } from './loaders/createLoaders.js';
 import type { Logger } from './platform/logger.js';
 import type { Metrics } from './platform/metrics.js';
+import type { QueueWakeups } from './queue/wakeups.js';
 import type { Services } from './services/services.js';
 
 /**
@@ -42,6 +43,8 @@ export interface Context {
   flags: FlagStore;
   /** The Redis-backed feature store, one per process (read through `loaders`; writes invalidate here). */
   features: FeatureStore;
+  /** Tells this process's in-process worker (if any) that a write enqueued work. */
+  queueWakeups: Pick<QueueWakeups, 'enqueued'>;
 }
 
 /** What one request brings: who asks, its id and logger, and its headers that matter. */
@@ -56,7 +59,7 @@ export interface RequestInfo {
 
 /** The one way a Context is made: by the HTTP layer, the in-process test executor and the bench alike. */
 export function createContext(services: Services, request: RequestInfo): Context {
-  const { db, config, metrics, feed, rateLimits, flags, features } = services;
+  const { db, config, metrics, feed, rateLimits, flags, features, queueWakeups } = services;
   return {
     requestId: request.requestId,
     viewer: request.viewer,
@@ -70,6 +73,7 @@ export function createContext(services: Services, request: RequestInfo): Context
     rateLimits,
     flags,
     features,
+    queueWakeups,
     idempotencyKey: request.idempotencyKey ?? null,
     clientAddress: request.clientAddress ?? null,
   };

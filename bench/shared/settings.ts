@@ -31,7 +31,8 @@ export interface BenchSettings {
   /**
    * Which parts run: `feed` (gateway vs raw SQL, statements, RSS), `features` (feature store modes),
    * `likes` (likeListing with and without idempotency key and rate limits), `workers` (queue worker
-   * processes draining events_queue, and queue age at a steady enqueue rate).
+   * processes draining events_queue, and queue age at a steady enqueue rate), `validation`, and
+   * `embedded` (the embedded default's feed with its in-process worker idle vs busy).
    */
   phases: ReadonlySet<BenchPhase>;
   /** The features phase: viewers (and so stable pages) it rotates through. */
@@ -44,9 +45,21 @@ export interface BenchSettings {
   workersItems: number;
   /** The workers phase: measured seconds of the steady-rate run (after the warm-up). */
   workersSteadySec: number;
+  /**
+   * The embedded phase (the gateway on PGlite with the worker in its process): interleaved rounds,
+   * seconds per slice, the busy load's writes per second, and its concurrency besides 1.
+   */
+  embedded: {
+    rounds: number;
+    sliceSec: number;
+    writesPerSec: number;
+    concurrency: number;
+    /** false: the same run with WORKER_IN_PROCESS=false, the control (the writes' own cost, no worker). */
+    worker: boolean;
+  };
 }
 
-export const BENCH_PHASES = ['feed', 'features', 'likes', 'workers', 'validation'] as const;
+export const BENCH_PHASES = ['feed', 'features', 'likes', 'workers', 'validation', 'embedded'] as const;
 export type BenchPhase = (typeof BENCH_PHASES)[number];
 
 export const BENCH_DATABASE = 'lodestar_bench';
@@ -106,6 +119,13 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): BenchSetting
     likesConcurrencies: likesHighC > 1 ? [1, likesHighC] : [1],
     workersItems: number(env, 'BENCH_WORKERS_ITEMS', 50_000, 1000, 1_000_000),
     workersSteadySec: number(env, 'BENCH_WORKERS_STEADY_SEC', 20, 5, 300),
+    embedded: {
+      rounds: number(env, 'BENCH_EMBEDDED_ROUNDS', 6, 1, 50),
+      sliceSec: number(env, 'BENCH_EMBEDDED_SLICE_SEC', 5, 1, 60),
+      writesPerSec: number(env, 'BENCH_EMBEDDED_WRITES_PER_SEC', 5, 1, 500),
+      concurrency: number(env, 'BENCH_EMBEDDED_CONCURRENCY', 4, 2, 64),
+      worker: !/^(0|false|no)$/i.test(env.BENCH_EMBEDDED_WORKER ?? ''),
+    },
   };
 }
 

@@ -64,6 +64,19 @@ const begins = /^\s*(BEGIN|START\s+TRANSACTION)\b/i;
 // ROLLBACK TO SAVEPOINT keeps the transaction open; a plain ROLLBACK, COMMIT or END closes it.
 const ends = /^\s*(COMMIT|END|ROLLBACK(?!\s+TO\b)|ABORT)\b/i;
 
+/** SQL string literal (standard_conforming_strings, Postgres' default: only quotes are doubled). */
+const literal = (value: string) => `'${value.replace(/'/g, "''")}'`;
+
+export interface SharedRoleOptions {
+  /**
+   * Requests first: when others queued for the shared connection while this pool's caller waited for
+   * it, it is handed on to them and asked for again (behind them), for at most this long in total; then
+   * the caller keeps it, so its work is delayed, never starved. 0 = plain first come, first served.
+   * @default 0
+   */
+  giveWayMs?: number;
+}
+
 /**
  * Another role's work on the embedded database's one shared session (the in-process worker on the
  * gateway's single-connection pool). The session's own role (the gateway's lodestar_app) is never
@@ -73,6 +86,10 @@ const ends = /^\s*(COMMIT|END|ROLLBACK(?!\s+TO\b)|ABORT)\b/i;
  * A client destroyed mid-transaction is no hole either: PGlite's socket server rolls back the open
  * transaction of a connection that closes.
  *
+ * The BEGIN and the switch go in one round trip (a simple-query message of three statements): every
+ * statement on the embedded database costs about a millisecond of the one connection, on top of its
+ * work, and the worker's transactions are short.
+ *
  * It answers `query` and `connect` (what withClient, withTransaction and the lease queue use) on the
  * shared pool; a checked-out client is the pool's own, wrapped only to add the switch to its queries.
  */
@@ -80,14 +97,29 @@ export function createSharedRolePool(
   shared: pg.Pool,
   role: string,
   settings: Record<string, string>,
+  options: SharedRoleOptions = {},
 ): pg.Pool {
   if (!sharedRoleName.test(role)) throw new Error(`not a role name: ${role}`);
-  const keys = Object.keys(settings);
-  const settingsSql = `SELECT ${keys.map((_, i) => `set_config($${2 * i + 1}, $${2 * i + 2}, true)`).join(', ')}`;
-  const settingsValues = keys.flatMap((key) => [key, settings[key] ?? '']);
-  const switchTo = async (client: pg.PoolClient) => {
-    await client.query(`SET LOCAL ROLE ${role}`);
-    if (keys.length > 0) await client.query(settingsSql, settingsValues);
+  const { giveWayMs = 0 } = options;
+  // Keys and values come from code, not from input; quoted all the same.
+  const switchSql = [
+    `SET LOCAL ROLE ${role}`,
+    ...Object.entries(settings).map(
+      ([key, value]) => `SELECT set_config(${literal(key)}, ${literal(value)}, true)`,
+    ),
+  ].join('; ');
+  /** BEGIN (as the caller spelled it) and the switch, in one round trip. */
+  const beginAndSwitch = async (client: pg.PoolClient, begin: string) => {
+    let results: unknown;
+    try {
+      results = await client.query(`${begin.trim().replace(/;+$/, '')}; ${switchSql}`);
+    } catch (error) {
+      // BEGIN may have gone through before the switch failed: never leave that transaction open.
+      await rollbackQuietly(client);
+      throw error;
+    }
+    // A multi-statement query answers with one result per statement: the caller asked for BEGIN's.
+    return (Array.isArray(results) ? results[0] : results) as pg.QueryResult;
   };
 
   const wrap = (client: pg.PoolClient): pg.PoolClient => {
@@ -95,9 +127,8 @@ export function createSharedRolePool(
     const query = async (text: unknown, values?: unknown[]) => {
       if (typeof text !== 'string') throw new Error('the shared-role pool takes SQL text only');
       if (begins.test(text)) {
-        const result = await client.query(text);
+        const result = await beginAndSwitch(client, text);
         inTransaction = true;
-        await switchTo(client);
         return result;
       }
       if (ends.test(text)) {
@@ -107,9 +138,8 @@ export function createSharedRolePool(
       if (inTransaction) return client.query(text, values);
       // A statement on its own: its own transaction, so the switch ends with it. A ROLLBACK that fails
       // marks the client broken, so it is destroyed rather than handed back still in the worker's role.
-      await client.query('BEGIN');
+      await beginAndSwitch(client, 'BEGIN');
       try {
-        await switchTo(client);
         const result = await client.query(text, values);
         await client.query('COMMIT');
         return result;
@@ -125,8 +155,27 @@ export function createSharedRolePool(
     return wrapped;
   };
 
+  // This pool's own callers queued on the shared pool: they never give way to each other (two consumers
+  // would otherwise hand the connection back and forth until the bound).
+  let ownWaiting = 0;
+  const checkout = async (): Promise<pg.PoolClient> => {
+    const until = performance.now() + giveWayMs;
+    for (;;) {
+      ownWaiting += 1;
+      let client: pg.PoolClient;
+      try {
+        client = await shared.connect();
+      } finally {
+        ownWaiting -= 1;
+      }
+      // Others queued behind us while we waited: they go first (the pool serves its queue in order).
+      if (shared.waitingCount <= ownWaiting || performance.now() >= until) return client;
+      client.release();
+    }
+  };
+
   const rolePool = {
-    connect: async () => wrap(await shared.connect()),
+    connect: async () => wrap(await checkout()),
     query: (text: string, values?: unknown[]) =>
       withClient(rolePool as unknown as pg.Pool, (client) => client.query(text, values)),
     end: async () => undefined,

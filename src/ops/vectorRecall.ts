@@ -246,11 +246,29 @@ export async function ivfflatSizes(client: pg.ClientBase): Promise<RebuildCandid
 export async function rebuildOutgrownIvfflat(
   client: pg.ClientBase,
   buildTimeoutMs: number,
-): Promise<{ index: string; rowsAtBuild: number | null; rows: number; lists: number }[]> {
-  const rebuilt: { index: string; rowsAtBuild: number | null; rows: number; lists: number }[] = [];
+  /** Tables with more rows are left alone (listed with `skipped`): a build this big would hold the connection too long. */
+  maxRows = Number.POSITIVE_INFINITY,
+): Promise<{ index: string; rowsAtBuild: number | null; rows: number; lists: number; skipped?: true }[]> {
+  const rebuilt: {
+    index: string;
+    rowsAtBuild: number | null;
+    rows: number;
+    lists: number;
+    skipped?: true;
+  }[] = [];
   for (const candidate of await ivfflatSizes(client)) {
     if (!outgrown(candidate.rows, candidate.rowsAtBuild)) continue;
     const lists = suggestLists(candidate.rows);
+    if (candidate.rows > maxRows) {
+      rebuilt.push({
+        index: candidate.index,
+        rowsAtBuild: candidate.rowsAtBuild,
+        rows: candidate.rows,
+        lists,
+        skipped: true,
+      });
+      continue;
+    }
     // One statement that cannot be batched: its own timeout; writers wait at most 5 s for its lock.
     const saved = (
       await client.query<{ st: string; lt: string }>(

@@ -4,6 +4,7 @@ import { createTokenVerifier } from '../auth/verifyToken.js';
 import type { Config } from '../config/config.js';
 import { withClient } from '../db/checkout.js';
 import { checkGatewayRole, type Database } from '../db/database.js';
+import type { QueueWakeups } from '../queue/wakeups.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../db/embedded.js';
 import { migrateUrl, migrationStatus } from '../db/migrator.js';
 import { coerceError } from '../errors/errors.js';
@@ -31,6 +32,8 @@ export interface Gateway {
   embedded: EmbeddedPostgres | undefined;
   /** Development only: tokens for the seeded demo user and admin. */
   demoTokens: DemoTokens | undefined;
+  /** Its writes' "events enqueued" signal, for a worker in this process (startInProcessWorker). */
+  queueWakeups: QueueWakeups;
   /** Stops accepting, lets in-flight requests finish, then closes Postgres and Redis. */
   stop: () => Promise<void>;
 }
@@ -196,7 +199,17 @@ export async function startGateway(baseConfig: Config, logger: Logger): Promise<
       })();
       return stopping;
     };
-    return { app, db, redis, url: listening, metricsUrl, embedded, demoTokens: tokens, stop };
+    return {
+      app,
+      db,
+      redis,
+      url: listening,
+      metricsUrl,
+      embedded,
+      demoTokens: tokens,
+      queueWakeups: running.queueWakeups,
+      stop,
+    };
   } catch (error) {
     await (services ? services.close() : closeInfrastructure(infrastructure));
     await embedded?.close();

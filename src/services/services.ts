@@ -10,6 +10,7 @@ import { createTelemetry, type Telemetry } from '../ops/telemetry.js';
 import type { Logger } from '../platform/logger.js';
 import { createMetrics, type Metrics } from '../platform/metrics.js';
 import { createRedis } from '../platform/redis.js';
+import { createQueueWakeups, type QueueWakeups } from '../queue/wakeups.js';
 import { createRateLimits, type RateLimits } from '../social/rateLimits.js';
 
 /**
@@ -45,6 +46,11 @@ export interface Services extends Infrastructure {
   telemetry: Telemetry;
   /** A person's role from profiles.role (cached briefly, batched), never the token's claim. */
   roles: RoleResolver;
+  /**
+   * The write path's "events were enqueued" signal; an in-process worker (WORKER_IN_PROCESS) subscribes
+   * its consumers to it, since the embedded database cannot LISTEN for the queue triggers' NOTIFY.
+   */
+  queueWakeups: QueueWakeups;
   /**
    * Stops the services' timers, writes what they buffer (telemetry, feature write-backs), then closes
    * Redis and Postgres. Call it after the HTTP server has drained. Idempotent.
@@ -132,6 +138,7 @@ export async function createServices(infrastructure: Infrastructure): Promise<Se
     flags,
     telemetry,
     roles,
+    queueWakeups: createQueueWakeups(),
     close: () => {
       closing ??= (async () => {
         flags.close();

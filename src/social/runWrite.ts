@@ -6,6 +6,7 @@ import { withIdentity } from '../db/identity.js';
 import type { FeatureStore } from '../features/featureStore.js';
 import { hasControlCharacters } from '../validation/hasControlCharacters.js';
 import type { EventKind, EventPayloads } from '../queue/events.js';
+import type { QueueWakeups } from '../queue/wakeups.js';
 import {
   createBadUserInputError,
   createIdempotencyKeyInProgressError,
@@ -17,6 +18,8 @@ export interface WriteContext {
   viewer: UserViewer;
   db: Pick<Database, 'pool'>;
   features: Pick<FeatureStore, 'invalidate'>;
+  /** Told after a commit that enqueued events, so an in-process worker takes them at once. */
+  queueWakeups?: Pick<QueueWakeups, 'enqueued'>;
 }
 
 /** A mutation's first result: plain JSON, stored with the key and replayed from it. */
@@ -90,8 +93,10 @@ export async function runWrite<R extends StoredResult>(
   const hash = createHash('sha256')
     .update(JSON.stringify({ operation: request.operation, input: request.input }))
     .digest('hex');
+  // Events enqueued by the attempt that committed (a failed attempt's roll back with it).
+  let enqueued = 0;
   try {
-    return await withIdentity(ctx.db.pool, ctx.viewer, async (client) => {
+    const outcome = await withIdentity(ctx.db.pool, ctx.viewer, async (client) => {
       if (key !== null) {
         await client.query(`SET LOCAL lock_timeout = ${KEY_WAIT_MS}`);
         const claimed = await client.query(claimKeySql, [userId, key, request.operation, hash]);
@@ -124,8 +129,12 @@ export async function runWrite<R extends StoredResult>(
       };
       const result = await effect(tx);
       if (key !== null) await client.query(storeResultSql, [userId, key, JSON.stringify(result)]);
+      enqueued = sequence;
       return { result, replayed: false };
     });
+    // Committed: only now can a consumer see the items.
+    if (enqueued > 0) ctx.queueWakeups?.enqueued('events');
+    return outcome;
   } catch (error) {
     if ((error as { code?: unknown }).code === LOCK_NOT_AVAILABLE)
       throw createIdempotencyKeyInProgressError();

@@ -44,6 +44,41 @@ export const defaultMaintenanceIntervals: MaintenanceIntervals = {
   vectorRecallSec: 3600,
 };
 
+/**
+ * Bounds of a worker that shares its one connection with requests (the in-process worker on the
+ * embedded database, where statement_timeout does not fire): each task's one transaction holds that
+ * connection, so what grows with the data is cut into runs of a bounded size or left out.
+ */
+export interface MaintenanceBounds {
+  /**
+   * Rows one run of gc_intent_signals or gc_learning_events deletes at most; a run that stopped at
+   * this bound is due again at the next maintenance check, not a day later.
+   */
+  gcRowsPerRun: number;
+  /** ivfflat indexes on tables with more rows are not rebuilt by this worker (listed as `skipped`). */
+  maxIndexBuildRows: number;
+}
+
+/** A task's result that says it stopped at its bound with work left: it is due again at once. */
+export interface Unfinished {
+  more: true;
+}
+
+const isUnfinished = (result: unknown): result is Unfinished =>
+  typeof result === 'object' && result !== null && (result as { more?: unknown }).more === true;
+
+/** At most `maxRows` rows of one gc function, in one statement of the caller's transaction. */
+async function gcBounded(
+  tx: pg.PoolClient,
+  fn: 'gc_intent_signals' | 'gc_learning_events',
+  maxRows: number,
+): Promise<{ deleted: number; more?: true }> {
+  // The function name is one of two constants; the bound is bound.
+  const { rows } = await tx.query<{ n: string }>(`SELECT ${fn}(p_max_rows => $1) AS n`, [maxRows]);
+  const deleted = Number(rows[0]?.n ?? 0);
+  return deleted >= maxRows ? { deleted, more: true } : { deleted };
+}
+
 /** The worst gaps (demand without candidates), enqueued for discovery at most once a day each. */
 const worstGapsSql = `
 SELECT g.interest_id AS "interestId", g.category_id AS "categoryId"
@@ -61,9 +96,12 @@ export function defaultMaintenanceTasks(
     rollouts?: RolloutEvaluationOptions;
     /** Statement timeout of an ivfflat rebuild (OPS_INDEX_BUILD_TIMEOUT_MS). @default 1800000 */
     indexBuildTimeoutMs?: number;
+    /** Set for a worker sharing its connection with requests; unbounded (a worker of its own) when absent. */
+    bounds?: MaintenanceBounds;
   } = {},
 ): MaintenanceTask[] {
   const every = { ...defaultMaintenanceIntervals, ...options.intervals };
+  const { bounds } = options;
   const gcMs = every.gcSec * 1000;
   const scalar = async (tx: pg.PoolClient, sql: string, values: unknown[] = []) =>
     (await tx.query<{ v: unknown }>(sql, values)).rows[0]?.v;
@@ -71,12 +109,18 @@ export function defaultMaintenanceTasks(
     {
       name: 'gc_intent_signals',
       intervalMs: gcMs,
-      run: (tx) => gcInSteps('gc_intent_signals', undefined, (sql, values) => tx.query(sql, values)),
+      run: (tx) =>
+        bounds
+          ? gcBounded(tx, 'gc_intent_signals', bounds.gcRowsPerRun)
+          : gcInSteps('gc_intent_signals', undefined, (sql, values) => tx.query(sql, values)),
     },
     {
       name: 'gc_learning_events',
       intervalMs: gcMs,
-      run: (tx) => gcInSteps('gc_learning_events', undefined, (sql, values) => tx.query(sql, values)),
+      run: (tx) =>
+        bounds
+          ? gcBounded(tx, 'gc_learning_events', bounds.gcRowsPerRun)
+          : gcInSteps('gc_learning_events', undefined, (sql, values) => tx.query(sql, values)),
     },
     {
       name: 'gc_idempotency_keys',
@@ -148,7 +192,8 @@ export function defaultMaintenanceTasks(
       // rebuilt with pgvector's lists once the table is more than 2× bigger or smaller.
       name: 'rebuild_outgrown_vector_indexes',
       intervalMs: every.vectorIndexSec * 1000,
-      run: (tx) => rebuildOutgrownIvfflat(tx, options.indexBuildTimeoutMs ?? 1_800_000),
+      run: (tx) =>
+        rebuildOutgrownIvfflat(tx, options.indexBuildTimeoutMs ?? 1_800_000, bounds?.maxIndexBuildRows),
     },
     {
       // After the rebuild check, so a fresh build is measured in the same pass.
@@ -168,9 +213,12 @@ const lockKey = (task: string): string =>
 
 const claimSql = `
 SELECT last_run_at > now() - make_interval(secs => $2) AS recent FROM maintenance_runs WHERE task = $1`;
+/** $4: the task stopped at its bound, so it is recorded as last run one interval ago (due at the next check). */
 const recordSql = `
-INSERT INTO maintenance_runs (task, last_run_at, last_result, last_ms) VALUES ($1, now(), $2, $3)
-ON CONFLICT (task) DO UPDATE SET last_run_at = now(), last_result = EXCLUDED.last_result, last_ms = EXCLUDED.last_ms`;
+INSERT INTO maintenance_runs (task, last_run_at, last_result, last_ms)
+VALUES ($1, CASE WHEN $4 THEN now() - make_interval(secs => $5) ELSE now() END, $2, $3)
+ON CONFLICT (task) DO UPDATE SET last_run_at = EXCLUDED.last_run_at, last_result = EXCLUDED.last_result,
+                                 last_ms = EXCLUDED.last_ms`;
 
 /**
  * Runs each task that is due, once across all workers: a transaction-level advisory lock keeps two
@@ -200,7 +248,13 @@ export async function runDueMaintenance(
         const started = performance.now();
         const result = await task.run(client);
         const ms = performance.now() - started;
-        await client.query(recordSql, [task.name, JSON.stringify(result ?? null), ms]);
+        await client.query(recordSql, [
+          task.name,
+          JSON.stringify(result ?? null),
+          ms,
+          isUnfinished(result),
+          task.intervalMs / 1000,
+        ]);
         return { result, ms };
       });
       if (!done) continue;

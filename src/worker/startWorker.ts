@@ -10,7 +10,8 @@ import { featureKeysOf } from '../features/featureKinds.js';
 import { openWorkerConnections } from '../services/connections.js';
 import { createEventHandler, handleDiscovery, type InvalidateFeatures } from './handlers.js';
 import { createLeaseQueue, QUEUES, type QueueName } from '../queue/leaseQueue.js';
-import { defaultMaintenanceTasks, runDueMaintenance } from './maintenance.js';
+import type { QueueWakeups } from '../queue/wakeups.js';
+import { defaultMaintenanceTasks, runDueMaintenance, type MaintenanceBounds } from './maintenance.js';
 import { createWorkerMetrics } from './workerMetrics.js';
 import { rolloutSettingsOf } from '../flags/evaluateRollouts.js';
 
@@ -57,6 +58,10 @@ export interface WorkerRun {
   listenUrl?: string;
   /** Maintenance tasks this worker leaves to another (by name). */
   skipTasks?: readonly string[];
+  /** Wake-ups from writes in this process (the in-process worker's stand-in for LISTEN). */
+  wakeups?: Pick<QueueWakeups, 'subscribe'>;
+  /** Size bounds of maintenance runs, for a worker whose connection requests share. */
+  bounds?: MaintenanceBounds;
 }
 
 /** The consumers the config enables, and the pool size they need to each hold a connection. */
@@ -95,6 +100,21 @@ export async function startWorker(config: Config, logger: Logger): Promise<Worke
 const EMBEDDED_SKIPPED_TASKS = ['measure_vector_recall'];
 
 /**
+ * Requests first on the embedded database's one connection: the in-process worker hands the connection
+ * on to requests that queued for it while it waited, for at most this long per checkout, then takes it
+ * (so under constant request load it is slowed down, never starved). See createSharedRolePool.
+ */
+const EMBEDDED_GIVE_WAY_MS = 100;
+
+/**
+ * Maintenance on the embedded database holds the one connection for its whole transaction, and
+ * statement_timeout does not fire on PGlite: what grows with the data is cut to runs of bounded size
+ * (docs/architecture.md#embedded-default lists every task and its bound). 2,000 rows of GC take tens of
+ * milliseconds there; an ivfflat build over 10,000 rows a few hundred.
+ */
+const EMBEDDED_BOUNDS: MaintenanceBounds = { gcRowsPerRun: 2000, maxIndexBuildRows: 10_000 };
+
+/**
  * The worker inside the gateway process (WORKER_IN_PROCESS). On a real Postgres it is a worker like any
  * other, on its own connections. On the embedded database (one session) it shares the gateway's pool:
  * each of its transactions switches to the worker's role and the service identity locally (see
@@ -104,11 +124,16 @@ const EMBEDDED_SKIPPED_TASKS = ['measure_vector_recall'];
 export async function startInProcessWorker(
   config: Config,
   logger: Logger,
-  gateway: { db: Database; redis: Redis | null; embedded: unknown },
+  gateway: { db: Database; redis: Redis | null; embedded: unknown; queueWakeups?: QueueWakeups },
 ): Promise<Worker> {
   const log = logger.child({ worker: 'in-process' });
   if (!gateway.embedded) return startWorker(config, log);
-  const pool = createSharedRolePool(gateway.db.pool, config.worker.role, { 'lodestar.role': 'service' });
+  const pool = createSharedRolePool(
+    gateway.db.pool,
+    config.worker.role,
+    { 'lodestar.role': 'service' },
+    { giveWayMs: EMBEDDED_GIVE_WAY_MS },
+  );
   const worker = {
     ...config.worker,
     events: { ...config.worker.events, concurrency: 1 },
@@ -120,6 +145,10 @@ export async function startInProcessWorker(
     pool,
     redis: gateway.redis,
     skipTasks: EMBEDDED_SKIPPED_TASKS,
+    bounds: EMBEDDED_BOUNDS,
+    // No LISTEN on the embedded database: the gateway's writes wake the consumers instead, so a like
+    // is taken at once rather than at the next poll.
+    wakeups: gateway.queueWakeups,
   });
 }
 
@@ -129,7 +158,7 @@ export async function startInProcessWorker(
  * on and it reconnects. Stopping leaves the pool and Redis open (their opener closes them).
  */
 export async function runWorker(run: WorkerRun): Promise<Worker> {
-  const { config, logger, pool, redis, listenUrl, skipTasks = [] } = run;
+  const { config, logger, pool, redis, listenUrl, skipTasks = [], wakeups, bounds } = run;
   const consumers = new Map<QueueName, Consumer>();
   const { enabled } = enabledConsumers(config);
   const metrics = createWorkerMetrics(pool, enabled);
@@ -191,12 +220,16 @@ export async function runWorker(run: WorkerRun): Promise<Worker> {
     }
   };
   if (listenUrl) await listen(listenUrl);
+  const unsubscribe = [...consumers].map(([name, consumer]) =>
+    wakeups ? wakeups.subscribe(name, () => consumer.wake()) : () => false,
+  );
   for (const consumer of consumers.values()) await consumer.start();
   let maintenance: Promise<unknown> = Promise.resolve();
   const tasks = defaultMaintenanceTasks({
     intervals: config.worker.intervals,
     rollouts: rolloutSettingsOf(config),
     indexBuildTimeoutMs: config.ops.indexBuildTimeoutMs,
+    ...(bounds ? { bounds } : {}),
   }).filter((task) => !skipTasks.includes(task.name));
   const checkEveryMs = Math.min(MAINTENANCE_CHECK_MS, ...tasks.map((t) => t.intervalMs));
   const checkMaintenance = () => {
@@ -224,6 +257,7 @@ export async function runWorker(run: WorkerRun): Promise<Worker> {
     metricsPort: served?.port ?? null,
     stop: async (deadlineMs) => {
       stopping = true;
+      for (const off of unsubscribe) off();
       clearInterval(maintenanceTimer);
       await maintenance;
       await Promise.all([...consumers.values()].map((c) => c.stop(deadlineMs)));

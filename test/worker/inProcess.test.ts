@@ -170,6 +170,25 @@ describe('the worker in the gateway process on the embedded default', () => {
     expect(rows[0]?.n).toBe(0);
   });
 
+  it('requests first: the worker hands the connection on to requests that queued while it waited', async () => {
+    const shared = gateway.db.pool;
+    const settings = { 'lodestar.role': 'service' };
+    const polite = createSharedRolePool(shared, config.worker.role, settings, { giveWayMs: 5000 });
+    const plain = createSharedRolePool(shared, config.worker.role, settings);
+    const orderWith = async (worker: pg.Pool) => {
+      const order: string[] = [];
+      const held = await shared.connect(); // the one connection is busy (a request in progress)
+      const work = worker.query('SELECT 1', []).then(() => order.push('worker'));
+      await new Promise((resolve) => setTimeout(resolve, 50)); // the worker queued first
+      const request = shared.query('SELECT 1').then(() => order.push('request'));
+      held.release();
+      await Promise.all([work, request]);
+      return order;
+    };
+    expect(await orderWith(plain)).toEqual(['worker', 'request']);
+    expect(await orderWith(polite)).toEqual(['request', 'worker']);
+  });
+
   it('stops: in-flight items finish, nothing is left leased', async () => {
     await worker.stop(5000);
     const { rows } = await asWorker.query<{ n: number }>(

@@ -133,4 +133,57 @@ describe('scheduled maintenance', () => {
     const { rows } = await db.pool.query<{ kind: string }>('SELECT kind FROM events_queue ORDER BY kind');
     expect(rows.map((r) => r.kind)).toEqual(['failed', 'recent', 'waiting']);
   });
+  // The in-process worker on the embedded database: no statement_timeout there, so runs are cut to size.
+  it('bounded: a gc run deletes at most gcRowsPerRun and is due again at once until it is done', async () => {
+    const bounds = { gcRowsPerRun: 2, maxIndexBuildRows: 1_000_000 };
+    const tasks = defaultMaintenanceTasks({ bounds }).filter((t) => t.name === 'gc_intent_signals');
+    const who = await createFeedViewer(db.pool, [{ interestId: world.interestIds[0]!, affinity: 0.8 }]);
+    await db.pool.query(
+      `INSERT INTO intent_signals (user_id, kind, listing_id, created_at)
+       SELECT $1, 'view', $2, now() - interval '100 days' FROM generate_series(1, 5)`,
+      [who.userId, world.listings[0]![0]!.id],
+    );
+    await db.pool.query(`DELETE FROM maintenance_runs WHERE task = 'gc_intent_signals'`);
+    const old = async () =>
+      (
+        await db.pool.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM intent_signals WHERE created_at < now() - interval '90 days'`,
+        )
+      ).rows[0]?.n;
+    const results: unknown[] = [];
+    const lastResult = async () =>
+      (
+        await db.pool.query<{ last_result: unknown }>(
+          `SELECT last_result FROM maintenance_runs WHERE task = 'gc_intent_signals'`,
+        )
+      ).rows[0]?.last_result;
+    for (const left of [3, 1, 0]) {
+      expect(await runDueMaintenance(workerPool(), tasks, logger)).toEqual(['gc_intent_signals']);
+      expect(await old()).toBe(left);
+      results.push(await lastResult());
+    }
+    expect(results).toEqual([{ deleted: 2, more: true }, { deleted: 2, more: true }, { deleted: 1 }]);
+    // Done: not due again within its interval.
+    expect(await runDueMaintenance(workerPool(), tasks, logger)).toEqual([]);
+  });
+
+  it('bounded: ivfflat indexes of tables above maxIndexBuildRows are left alone and listed as skipped', async () => {
+    const bounds = { gcRowsPerRun: 2000, maxIndexBuildRows: 0 };
+    const tasks = defaultMaintenanceTasks({ bounds }).filter(
+      (t) => t.name === 'rebuild_outgrown_vector_indexes',
+    );
+    await db.pool.query(`DELETE FROM maintenance_runs WHERE task = 'rebuild_outgrown_vector_indexes'`);
+    await db.pool.query('DELETE FROM vector_index_state');
+    expect(await runDueMaintenance(workerPool(), tasks, logger)).toEqual(['rebuild_outgrown_vector_indexes']);
+    const { rows } = await db.pool.query<{ last_result: { index: string; rows: number; skipped?: true }[] }>(
+      `SELECT last_result FROM maintenance_runs WHERE task = 'rebuild_outgrown_vector_indexes'`,
+    );
+    const result = rows[0]?.last_result ?? [];
+    const nonEmpty = result.filter((r) => r.rows > 0);
+    expect(nonEmpty.length).toBeGreaterThan(0);
+    expect(nonEmpty.every((r) => r.skipped === true)).toBe(true);
+    // Nothing was built: no index has a recorded build.
+    const built = await db.pool.query('SELECT 1 FROM vector_index_state WHERE built_at IS NOT NULL');
+    expect(built.rowCount).toBe(0);
+  });
 });
