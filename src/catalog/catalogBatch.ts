@@ -26,6 +26,7 @@ import {
   type BatchResult,
   type RowOutcome,
 } from './writeCatalog.js';
+import { interestSlugHoldersSql } from './sql.js';
 
 /**
  * The catalogue API's batches (upsertListings, setListingStatus, upsertInterests): checked whole before
@@ -117,17 +118,33 @@ const sqlStateOf = (error: unknown): string | undefined => {
 };
 
 /**
- * A unique violation that the writers' checks could not see coming: another batch took an interest's
- * slug between the check and the insert. Mapped to the row that asked for the slug.
+ * A unique violation that the writers' checks could not see coming: another transaction took an
+ * interest's slug between the check and the insert. Postgres leaves the key out of the error for a
+ * role without SELECT on every column of the index, so the slugs are looked up again, after the
+ * rollback: the first row whose slug someone else now holds is the one refused.
  */
-function slugRace(error: unknown, rows: readonly { slug?: string }[]): CatalogRowError | undefined {
+async function slugRace(
+  ctx: CatalogWriteContext,
+  error: unknown,
+  source: string,
+  rows: readonly { externalId: string; slug?: string }[],
+): Promise<CatalogRowError | undefined> {
   if (sqlStateOf(error) !== UNIQUE_VIOLATION) return undefined;
-  const { constraint, detail } = error as { constraint?: unknown; detail?: unknown };
-  if (constraint !== 'interest_catalog_slug_key' || typeof detail !== 'string') return undefined;
-  const slug = /=\((.*)\)/.exec(detail)?.[1];
-  const index = rows.findIndex((r) => r.slug === slug);
+  if ((error as { constraint?: unknown }).constraint !== 'interest_catalog_slug_key') return undefined;
+  const slugs = rows.flatMap((r) => (r.slug === undefined ? [] : [r.slug]));
+  const { rows: holders } = await withIdentity(ctx.db.pool, ctx.viewer, (client) =>
+    client.query<{ slug: string; source: string | null; external_id: string | null }>(
+      interestSlugHoldersSql,
+      [slugs],
+    ),
+  );
+  const holderOf = new Map(holders.map((h) => [h.slug, h]));
+  const index = rows.findIndex((r) => {
+    const holder = r.slug === undefined ? undefined : holderOf.get(r.slug);
+    return holder !== undefined && (holder.source !== source || holder.external_id !== r.externalId);
+  });
   return index >= 0
-    ? new CatalogRowError(index, 'slug', `"${slug}" was just taken by another interest`)
+    ? new CatalogRowError(index, 'slug', `"${rows[index]?.slug}" was just taken by another interest`)
     : undefined;
 }
 
@@ -170,7 +187,7 @@ async function writeBatch<T extends { externalId: string }>(
       return result;
     } catch (error) {
       if (error instanceof CatalogRowError) throw catalogRowInputError(error, batch.arg);
-      const race = slugRace(error, batch.rows as readonly { slug?: string }[]);
+      const race = await slugRace(ctx, error, batch.source, batch.rows);
       if (race) throw catalogRowInputError(race, batch.arg);
       const state = sqlStateOf(error);
       if (state !== undefined && RETRYABLE_STATES.has(state) && attempt < ATTEMPTS) continue;

@@ -107,6 +107,18 @@ const countRows = async (db: TestDatabase, sql: string, params: unknown[]): Prom
   return rows[0]?.n ?? 0;
 };
 
+/** Waits until some backend waits for a lock (the API's insert behind the uncommitted slug). */
+async function waitForLockWait(db: TestDatabase): Promise<void> {
+  for (let i = 0; i < 200; i += 1) {
+    const { rows } = await db.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`,
+    );
+    if ((rows[0]?.n ?? 0) > 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error('the API never waited for the slug');
+}
+
 describe('upsertListings / upsertInterests', () => {
   it('upserts listings with embeddings and interests; a re-sent batch is all UNCHANGED', async ({
     db,
@@ -262,6 +274,61 @@ describe('upsertListings / upsertInterests', () => {
     expect(result.body.errors?.[0]?.extensions).toMatchObject({ field: 'listings' });
     expect(result.body.errors?.[0]?.message).toContain(`at most ${MAX_CATALOG_BATCH} rows`);
     expect(await countRows(db, `SELECT 1 FROM marketplace_listings WHERE source = 'oversize'`, [])).toBe(0);
+  });
+});
+
+describe('races and budget', () => {
+  it('a slug taken by a concurrent transaction after the check is BAD_USER_INPUT on that row, not INTERNAL', async ({
+    db,
+    gateway,
+    tokens,
+  }) => {
+    const slug = unique('race-');
+    const other = await db.pool.connect();
+    other.on('error', () => undefined);
+    try {
+      // Holds the slug uncommitted: the API's check does not see it, its insert waits on the unique index.
+      await other.query('BEGIN');
+      await other.query(`INSERT INTO interest_catalog (slug, name, category_id) VALUES ($1, $1, $2)`, [
+        slug,
+        categoryId,
+      ]);
+      const pending = postGraphQL(gateway, UPSERT_INTERESTS, {
+        token: await tokens.service(),
+        variables: {
+          source: 'raceshop',
+          interests: [
+            { externalId: 'r-0', slug: unique('calm-'), name: 'Calm', category: categorySlug },
+            { externalId: 'r-1', slug, name: 'Raced', category: categorySlug },
+          ],
+        },
+      });
+      await waitForLockWait(db);
+      await other.query('COMMIT');
+      const result = await pending;
+      expect(result.body.errors?.[0]?.extensions).toMatchObject({
+        code: 'BAD_USER_INPUT',
+        field: 'interests[1].slug',
+        index: 1,
+      });
+      expect(await countRows(db, `SELECT 1 FROM interest_catalog WHERE source = 'raceshop'`, [])).toBe(0);
+    } finally {
+      other.release();
+    }
+  });
+
+  it('each batch spends one unit of the catalog budget', async ({ inProcessWith }) => {
+    const app = inProcessWith({ RATE_LIMIT_CATALOG_PER_MIN: '2' });
+    const viewer = { role: 'service' as const, userId: null, subject: unique('budget-') };
+    const run = () =>
+      app.execute(UPSERT_LISTINGS, {
+        viewer,
+        variables: { source: 'budgetshop', listings: [listing('q-1', 40)] },
+      });
+    expect((await run()).errors).toBeUndefined();
+    expect((await run()).errors).toBeUndefined();
+    const third = await run();
+    expect(third.errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
   });
 });
 
