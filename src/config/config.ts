@@ -479,6 +479,10 @@ export const envSchema = z.object({
     group: 'limits',
     doc: 'admin mutations (ops actions, flags, experiments) per admin per minute, one shared budget',
   }),
+  RATE_LIMIT_CATALOG_PER_MIN: int(1, 100_000).default(120).register(envDocs, {
+    group: 'limits',
+    doc: 'catalogue batches (`upsertListings`, `setListingStatus`, `upsertInterests`) per service caller or admin per minute',
+  }),
   RATE_LIMIT_EXPECTED_INSTANCES: int(1, 1000).default(2).register(envDocs, {
     group: 'limits',
     doc: 'gateways sharing the limits: without Redis each allows ⌊limit / this⌋ a minute alone ([security.md](security.md))',
@@ -515,7 +519,16 @@ export const envSchema = z.object({
   }),
   BODY_LIMIT_BYTES: int(1024, 50 * 1024 * 1024)
     .default(1024 * 1024)
-    .register(envDocs, { group: 'server', doc: 'largest request body (413 beyond it)' }),
+    .register(envDocs, {
+      group: 'server',
+      doc: 'largest request body of people and anonymous callers (413 beyond it)',
+    }),
+  SERVICE_BODY_LIMIT_BYTES: int(1024, 256 * 1024 * 1024)
+    .default(16 * 1024 * 1024)
+    .register(envDocs, {
+      group: 'server',
+      doc: 'largest request body of a verified service token (catalogue batches; [api.md](api.md#catalogue-api)); at least `BODY_LIMIT_BYTES` applies',
+    }),
   TRUSTED_PROXIES: ipList.default([]).register(envDocs, {
     group: 'server',
     doc: 'IPs/CIDRs of your reverse proxies, comma-separated: only from these is `X-Forwarded-For` believed (client address)',
@@ -716,6 +729,8 @@ function configFrom(e: EnvVars) {
       feedback: e.RATE_LIMIT_FEEDBACK_PER_MIN,
       /** Admin operations (ops actions, flags, experiments), shared. */
       admin: e.RATE_LIMIT_ADMIN_PER_MIN,
+      /** Catalogue batches per service caller or admin. */
+      catalog: e.RATE_LIMIT_CATALOG_PER_MIN,
       /**
        * Gateway instances expected to share the limits: while Redis is unavailable each instance allows
        * at most ⌊limit / expectedInstances⌋ per window on its own (docs/security.md).
@@ -784,6 +799,8 @@ function configFrom(e: EnvVars) {
       profileRecomputeSec: e.FEED_PROFILE_RECOMPUTE_SEC,
     },
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
+    /** A verified service token's body limit (never below bodyLimitBytes). */
+    serviceBodyLimitBytes: Math.max(e.SERVICE_BODY_LIMIT_BYTES, e.BODY_LIMIT_BYTES),
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     /**
      * Reverse proxies whose X-Forwarded-For is believed (IPs / CIDRs; Fastify trustProxy): the client

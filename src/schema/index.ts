@@ -4,6 +4,7 @@ import { applyBudgets } from './budgets.js';
 import './scalars.js';
 import './profile.js';
 import './catalog.js';
+import './catalogWrites.js';
 import './system.js';
 import './feed.js';
 import './experiments.js';

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { Transform, type Readable } from 'node:stream';
 import { fastifyApolloHandler } from '@as-integrations/fastify';
 import Fastify, {
+  errorCodes,
   LogController,
   type FastifyError,
   type FastifyInstance,
@@ -85,6 +87,32 @@ function describeFastifyError(
   }
 }
 
+/**
+ * The body limit of a caller who is not a verified service: the route accepts up to the service limit
+ * (Fastify's parser takes one limit per route), so everyone else is held to BODY_LIMIT_BYTES here, by
+ * Content-Length when given and by counting the bytes as they stream otherwise.
+ */
+function limitBody(request: FastifyRequest, payload: Readable, limit: number): Readable {
+  const declared = Number(request.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) throw new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE();
+  let received = 0;
+  const counted = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      received += chunk.length;
+      if (received > limit) callback(new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE());
+      else callback(null, chunk);
+    },
+  });
+  payload.on('error', (error) => counted.destroy(error));
+  return payload.pipe(counted);
+}
+
+/** The body limit that applies to a request: a verified service token's, or everyone else's. */
+const bodyLimitOf = (
+  request: FastifyRequest,
+  limits: { bodyLimitBytes: number; serviceBodyLimitBytes: number },
+) => (viewers.get(request)?.role === 'service' ? limits.serviceBodyLimitBytes : limits.bodyLimitBytes);
+
 function viewerOf(request: FastifyRequest): Viewer {
   const viewer = viewers.get(request);
   if (!viewer) throw new Error('the viewer was not resolved before the GraphQL handler ran');
@@ -148,7 +176,7 @@ export async function createApp(services: Services, options: AppOptions): Promis
   });
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    const { status, code, message } = describeFastifyError(error, config.bodyLimitBytes);
+    const { status, code, message } = describeFastifyError(error, bodyLimitOf(request, config));
     if (status >= 500) request.log.error({ err: error, reqId: request.id }, 'request failed');
     if (code === 'PAYLOAD_TOO_LARGE') metrics.rejections.inc({ reason: 'body' });
     return sendGraphQLError(reply, status, code, message);
@@ -201,8 +229,12 @@ export async function createApp(services: Services, options: AppOptions): Promis
   app.route({
     method: ['GET', 'POST', 'OPTIONS'],
     url: '/graphql',
-    // The token is checked before Apollo runs: a bad token is a 401, never a silent anonymous request.
-    preHandler: async (request, reply) => {
+    // Service callers may send catalogue batches up to SERVICE_BODY_LIMIT_BYTES; preParsing holds
+    // everyone else to BODY_LIMIT_BYTES.
+    bodyLimit: config.serviceBodyLimitBytes,
+    // The token is checked before the body is read (so the larger limit applies only to a verified
+    // service token) and before Apollo runs: a bad token is a 401, never a silent anonymous request.
+    onRequest: async (request, reply) => {
       const started = performance.now();
       const hasToken = request.headers.authorization !== undefined;
       let ok = true;
@@ -246,6 +278,8 @@ export async function createApp(services: Services, options: AppOptions): Promis
         if (hasToken) telemetry.recordKernel('auth', performance.now() - started, ok);
       }
     },
+    preParsing: async (request, _reply, payload) =>
+      viewers.get(request)?.role === 'service' ? payload : limitBody(request, payload, config.bodyLimitBytes),
     handler: handler,
   });
 

@@ -16,7 +16,7 @@ export const USER_WRITE_ACTIONS = [
 ] as const;
 
 /** The budgets, each `limit` per minute per key (a user, or for anonymous reads the client address). */
-export const RATE_LIMITED_ACTIONS = [...USER_WRITE_ACTIONS, 'admin', 'feed', 'read'] as const;
+export const RATE_LIMITED_ACTIONS = [...USER_WRITE_ACTIONS, 'admin', 'catalog', 'feed', 'read'] as const;
 export type RateLimitedAction = (typeof RATE_LIMITED_ACTIONS)[number];
 export type UserWriteAction = (typeof USER_WRITE_ACTIONS)[number];
 
@@ -56,6 +56,10 @@ export const MUTATION_BUDGETS = {
   setRollout: 'admin',
   rollback: 'admin',
   evaluateRollouts: 'admin',
+  // Catalogue batches (src/catalog/catalogBatch.ts), per service caller or admin: one unit per batch.
+  upsertListings: 'catalog',
+  setListingStatus: 'catalog',
+  upsertInterests: 'catalog',
 } as const satisfies Record<string, RateLimitedAction>;
 export type BudgetedMutation = keyof typeof MUTATION_BUDGETS;
 
