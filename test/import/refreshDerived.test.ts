@@ -54,7 +54,7 @@ async function buildWorld(pool: pg.Pool): Promise<World> {
     );
   }
   // An interest without an embedding: discovery skips it; its stale candidate stays.
-  const bare = await insertInterest(pool, { categoryId: categories[0]!, embedding: null });
+  await insertInterest(pool, { categoryId: categories[0]!, embedding: null });
   const users: string[] = [];
   for (let i = 0; i < 12; i += 1) users.push(await insertProfile(pool));
   const listings: number[] = [];
