@@ -98,7 +98,9 @@ WHERE l.id = s.id AND (l.like_count <> s.likes OR l.comment_count <> s.comments)
  */
 const listingPopularitySql = `
 WITH pending AS (
-  SELECT DISTINCT (e.payload->>'listingId')::int AS id FROM events_queue e
+  -- A malformed payload (the handler rejects it) must not fail the step: only whole numbers are read.
+  SELECT DISTINCT CASE WHEN e.payload->>'listingId' ~ '^[0-9]{1,9}$' THEN (e.payload->>'listingId')::int END AS id
+  FROM events_queue e
   WHERE e.status IN ('queued', 'leased')
     AND e.kind IN ('like.created', 'like.deleted', 'comment.created', 'comment.deleted'))
 UPDATE marketplace_listings l SET popularity = s.popularity
