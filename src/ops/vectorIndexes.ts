@@ -268,26 +268,13 @@ export async function rebuildVectorIndex(runner: OpsRunner, args: RebuildArgs): 
       'rebuilding an index needs the schema owner: set MIGRATION_DATABASE_URL for the gateway or use the ops CLI',
     );
   }
-  const temp = `${current.name}_rebuild`;
   const owner = new pg.Client({ connectionString: runner.ownerUrl, application_name: 'lodestar-ops' });
   // A lost connection fails the statement in progress; the event itself must not end the process.
   owner.on('error', () => undefined);
   await owner.connect();
   try {
     await owner.query(`SET statement_timeout = ${Math.trunc(runner.indexBuildTimeoutMs)}`);
-    // A build that failed before leaves an invalid copy behind: drop it first.
-    await owner.query(`DROP INDEX CONCURRENTLY IF EXISTS public.${temp}`);
-    await owner.query(rebuildDefinition(current.definition, temp, options));
-    await owner.query('BEGIN');
-    await owner.query(`SET LOCAL lock_timeout = '5s'`);
-    await owner.query(`DROP INDEX public.${current.name}`);
-    await owner.query(`ALTER INDEX public.${temp} RENAME TO ${current.name}`);
-    await recordVectorIndexBuild(owner, current, 'rebuildVectorIndex');
-    await owner.query('COMMIT');
-    await owner.query(`ANALYZE public.${current.table}`);
-  } catch (error) {
-    await owner.query('ROLLBACK').catch(() => undefined);
-    throw error;
+    await buildAndSwapVectorIndex(owner, current, options, 'rebuildVectorIndex');
   } finally {
     await owner.end().catch(() => undefined);
   }
@@ -300,6 +287,51 @@ export async function rebuildVectorIndex(runner: OpsRunner, args: RebuildArgs): 
     rows: current.rows,
     suggestedLists: current.suggestedLists,
   };
+}
+
+/**
+ * The concurrent rebuild itself, on an owner's session outside any transaction (CONCURRENTLY cannot run
+ * in one): a copy built with CREATE INDEX CONCURRENTLY (SHARE UPDATE EXCLUSIVE: reads and writes go on),
+ * then one short transaction that drops the old index and renames the copy (ACCESS EXCLUSIVE on the
+ * table for milliseconds, waiting at most 5 s for it), recording the build; then ANALYZE. Shared by
+ * ops.rebuildVectorIndex and the refresh after an import (src/import/refreshDerived.ts).
+ */
+export async function buildAndSwapVectorIndex(
+  owner: Pick<pg.ClientBase, 'query'>,
+  current: Pick<VectorIndex, 'name' | 'table' | 'method' | 'definition'>,
+  options: string[],
+  by: string,
+): Promise<void> {
+  const temp = `${current.name}_rebuild`;
+  try {
+    // A build that failed before leaves an invalid copy behind: drop it first.
+    await owner.query(`DROP INDEX CONCURRENTLY IF EXISTS public.${temp}`);
+    await owner.query(rebuildDefinition(current.definition, temp, options));
+    await owner.query('BEGIN');
+    await owner.query(`SET LOCAL lock_timeout = '5s'`);
+    await owner.query(`DROP INDEX public.${current.name}`);
+    await owner.query(`ALTER INDEX public.${temp} RENAME TO ${current.name}`);
+    await recordVectorIndexBuild(owner, current, by);
+    await owner.query('COMMIT');
+  } catch (error) {
+    await owner.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+  await owner.query(`ANALYZE public.${current.table}`);
+}
+
+/** Every ivfflat/hnsw index in schema public with its definition and build options (WITH …). */
+export async function listVectorIndexes(
+  client: Pick<pg.ClientBase, 'query'>,
+): Promise<Pick<VectorIndex, 'name' | 'table' | 'method' | 'options' | 'definition'>[]> {
+  const { rows } = await client.query<IndexRow>(indexesSql);
+  return rows.map((r) => ({
+    name: r.name,
+    table: r.table,
+    method: r.method,
+    options: r.options,
+    definition: r.definition,
+  }));
 }
 
 export interface RebuildResult {

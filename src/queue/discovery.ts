@@ -57,3 +57,22 @@ export async function enqueueDiscoveryPairs(
   ]);
   return rows.map((r) => r.id);
 }
+
+/**
+ * Discovery's search, shared by the worker's one-pair handler and the bulk refresh after an import
+ * (src/import/refreshDerived.ts): for each (interest, category) pair, the interest's $3 nearest active
+ * listings with an embedding (in that category; a NULL category is any), scored 1 − cosine distance.
+ * $1 interest ids, $2 category ids (same order). Interests without an embedding give no rows. Run it
+ * with the vector search settings (ivfflat.probes, iterative scans) so the index keeps scanning past
+ * listings the filters reject. Rows: interest_id, listing_id, score.
+ */
+export const nearestCandidatesSql = `
+SELECT p.interest_id, n.listing_id, n.score
+FROM unnest($1::int[], $2::int[]) AS p(interest_id, category_id)
+JOIN interest_catalog i ON i.id = p.interest_id AND i.embedding IS NOT NULL
+CROSS JOIN LATERAL (
+  SELECT l.id AS listing_id, 1 - (l.embedding <=> i.embedding) AS score
+  FROM marketplace_listings l
+  WHERE l.status = 'active' AND l.embedding IS NOT NULL AND (p.category_id IS NULL OR l.category_id = p.category_id)
+  ORDER BY l.embedding <=> i.embedding
+  LIMIT $3) n`;

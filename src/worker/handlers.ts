@@ -2,11 +2,11 @@ import type pg from 'pg';
 import { vectorSearchSettings } from '../db/service.js';
 import type { JobHandler } from './consumer.js';
 import { PermanentJobError } from '../queue/leaseQueue.js';
-import { enqueueDiscoveryPairs, type DiscoveryPair } from '../queue/discovery.js';
+import { enqueueDiscoveryPairs, nearestCandidatesSql, type DiscoveryPair } from '../queue/discovery.js';
 import { isEventKind, readEventPayload, type EventKind, type HandlerPayload } from '../queue/events.js';
 
 /** Popularity points per engagement (a like, a comment); its removal takes them back. */
-const POPULARITY = { like: 1, comment: 2 } as const;
+export const POPULARITY = { like: 1, comment: 2 } as const;
 /** Interest drift per like (attributed feed likes add +0.1 more in the like's own transaction). */
 const LIKE_REINFORCEMENT = 0.05;
 /** Candidates kept per (interest, category). */
@@ -91,11 +91,7 @@ DELETE FROM interest_listing_candidates c USING marketplace_listings l
 WHERE c.interest_id = $1 AND l.id = c.listing_id AND ($2::int IS NULL OR l.category_id = $2)`;
 const insertCandidatesSql = `
 INSERT INTO interest_listing_candidates (interest_id, listing_id, score, computed_at)
-SELECT $1, l.id, 1 - (l.embedding <=> i.embedding), now()
-FROM marketplace_listings l, (SELECT embedding FROM interest_catalog WHERE id = $1) i
-WHERE l.status = 'active' AND l.embedding IS NOT NULL AND ($2::int IS NULL OR l.category_id = $2)
-ORDER BY l.embedding <=> i.embedding
-LIMIT $3`;
+SELECT n.interest_id, n.listing_id, n.score, now() FROM (${nearestCandidatesSql}) n`;
 
 export const handleDiscovery: JobHandler = async (item, tx) => {
   const interestId = Number(item.row.interest_id);
@@ -109,5 +105,5 @@ export const handleDiscovery: JobHandler = async (item, tx) => {
     [vectorSearchSettings['ivfflat.probes'], vectorSearchSettings['ivfflat.iterative_scan']],
   );
   await tx.query(dropCandidatesSql, [interestId, categoryId]);
-  await tx.query(insertCandidatesSql, [interestId, categoryId, DISCOVERY_TOP_K]);
+  await tx.query(insertCandidatesSql, [[interestId], [categoryId], DISCOVERY_TOP_K]);
 };
