@@ -12,7 +12,12 @@ import { startEmbeddedPostgres, type EmbeddedPostgres } from '../src/db/embedded
 import { migrateUrl } from '../src/db/migrator.js';
 import { KIND_NAMES, type KindName } from '../src/import/kinds.js';
 import { createProgress } from '../src/import/progress.js';
-import { runImport, type AfterImport, type ImportFiles, type ImportSummary } from '../src/import/runImport.js';
+import {
+  runImport,
+  type AfterImport,
+  type ImportFiles,
+  type ImportSummary,
+} from '../src/import/runImport.js';
 import { ownerCheckSql } from '../src/import/sql.js';
 import { createPool } from '../src/platform/pool.js';
 
@@ -103,7 +108,8 @@ function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv): CliArgs {
       continue;
     }
     const match = /^--([a-z-]+)(?:=(.*))?$/s.exec(arg);
-    if (match === null) throw new UsageError(`unexpected argument "${arg}": options look like --users u.ndjson`);
+    if (match === null)
+      throw new UsageError(`unexpected argument "${arg}": options look like --users u.ndjson`);
     const name = match[1] ?? '';
     if (name === 'no-refresh') {
       switches.add(name);
@@ -135,7 +141,11 @@ function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv): CliArgs {
     const problem = sourceProblem(source);
     if (problem) throw new UsageError(`--source ${problem}`);
     if (Object.keys(files).length === 0) {
-      throw new UsageError(`give at least one file: ${Object.keys(FILE_FLAGS).map((f) => `--${f}`).join(', ')}`);
+      throw new UsageError(
+        `give at least one file: ${Object.keys(FILE_FLAGS)
+          .map((f) => `--${f}`)
+          .join(', ')}`,
+      );
     }
   }
   const batch = values.get('batch-size');
@@ -145,7 +155,8 @@ function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv): CliArgs {
     files,
     rejectsPath: values.get('rejects') ?? DEFAULT_REJECTS,
     batchSize: batch === undefined ? DEFAULT_BATCH : whole('batch-size', batch, 1, 10_000),
-    retentionDays: retention === undefined ? DEFAULT_RETENTION_DAYS : whole('retention-days', retention, 1, 36_500),
+    retentionDays:
+      retention === undefined ? DEFAULT_RETENTION_DAYS : whole('retention-days', retention, 1, 36_500),
     refresh: !switches.has('no-refresh'),
     databaseUrl: values.get('database-url') || env.MIGRATION_DATABASE_URL || env.DATABASE_URL || null,
     help,
@@ -167,7 +178,9 @@ function printSummary(summary: ImportSummary): void {
   const header = ['file', 'read', 'inserted', 'updated', 'unchanged', 'rejected', 'skipped-old'];
   const rows = summary.files.map((f) => [
     f.kind,
-    ...[f.read, f.inserted, f.updated, f.unchanged, f.rejected, f.skippedOld].map((n) => n.toLocaleString('en-US')),
+    ...[f.read, f.inserted, f.updated, f.unchanged, f.rejected, f.skippedOld].map((n) =>
+      n.toLocaleString('en-US'),
+    ),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: readonly string[]) =>
@@ -177,7 +190,9 @@ function printSummary(summary: ImportSummary): void {
   const rejected = summary.files.reduce((n, f) => n + f.rejected, 0);
   console.log(
     `imported in ${(summary.elapsedMs / 1000).toFixed(1)} s` +
-      (rejected > 0 ? `; ${rejected.toLocaleString('en-US')} rejected rows in ${summary.rejectsPath}` : '; no rejected rows'),
+      (rejected > 0
+        ? `; ${rejected.toLocaleString('en-US')} rejected rows in ${summary.rejectsPath}`
+        : '; no rejected rows'),
   );
   if (summary.derived) {
     const parts = Object.entries(summary.derived).map(([k, n]) => `${k} ${n.toLocaleString('en-US')}`);
@@ -220,7 +235,9 @@ async function main(): Promise<number> {
       url = embedded.url;
       await migrateUrl(url);
     } catch (error) {
-      console.error(`import: cannot open the embedded database: ${error instanceof Error ? error.message : String(error)}`);
+      console.error(
+        `import: cannot open the embedded database: ${error instanceof Error ? error.message : String(error)}`,
+      );
       await embedded?.close();
       return 1;
     }
@@ -243,7 +260,8 @@ async function main(): Promise<number> {
       return 1;
     }
     console.error(`import: source "${args.source}" -> ${embedded ? 'embedded database' : redact(url)}`);
-    if (args.refresh && !REFRESH) console.error('import: no derived-structure refresh in this build; skipped');
+    if (args.refresh && !REFRESH)
+      console.error('import: no derived-structure refresh in this build; skipped');
     const summary = await runImport({
       pool,
       source: args.source,

@@ -80,7 +80,8 @@ export function timestampOf(value: unknown, now: number): Field<Date | null> {
     typeof raw === 'string' || typeof raw === 'number' ? new Date(raw) : raw instanceof Date ? raw : null;
   if (!date || Number.isNaN(date.getTime()))
     return { problem: 'must be an ISO 8601 timestamp or epoch milliseconds' };
-  if (date.getTime() < EARLIEST_TIMESTAMP) return { problem: 'is before 1995 (seconds given as milliseconds?)' };
+  if (date.getTime() < EARLIEST_TIMESTAMP)
+    return { problem: 'is before 1995 (seconds given as milliseconds?)' };
   if (date.getTime() > now + FUTURE_SLACK_MS) return { problem: 'is in the future' };
   return { value: date };
 }
@@ -130,7 +131,10 @@ export function checkUserInterest(input: Input, now = Date.now()): Checked<UserI
   return first(
     [
       ['user', () => externalId(input.user)],
-      [isBlank(input.interest) && !isBlank(input.interestSlug) ? 'interestSlug' : 'interest', () => interestRef(input)],
+      [
+        isBlank(input.interest) && !isBlank(input.interestSlug) ? 'interestSlug' : 'interest',
+        () => interestRef(input),
+      ],
       ['affinity', () => numberIn(input.affinity, 0, 1, 0.5)],
       ['createdAt', () => timestampOf(input.createdAt, now)],
     ],

@@ -8,12 +8,7 @@ import {
   type UserRow,
 } from '../catalog/rows.js';
 import { interestIdsSql, listingIdsSql, profilesByExternalIdSql } from '../catalog/sql.js';
-import {
-  upsertInterests,
-  upsertListings,
-  upsertUsers,
-  type RowOutcome,
-} from '../catalog/writeCatalog.js';
+import { upsertInterests, upsertListings, upsertUsers, type RowOutcome } from '../catalog/writeCatalog.js';
 import type { Queryable } from '../queue/leaseQueue.js';
 import {
   checkCategory,
@@ -180,7 +175,11 @@ const userInterests: Kind<UserInterestRow> = {
     rows.forEach((row, index) => {
       const userId = people.get(row.userExternalId);
       if (userId === undefined) {
-        outcome.rejects.push({ index, field: 'user', message: `names no user imported from source "${source}"` });
+        outcome.rejects.push({
+          index,
+          field: 'user',
+          message: `names no user imported from source "${source}"`,
+        });
         return;
       }
       const interestId =
@@ -243,7 +242,9 @@ const interactions: Kind<InteractionRow> = {
     const people = await userIds(
       client,
       source,
-      live.flatMap(({ row }) => (row.type === 'follow' ? [row.userExternalId, row.targetExternalId] : [row.userExternalId])),
+      live.flatMap(({ row }) =>
+        row.type === 'follow' ? [row.userExternalId, row.targetExternalId] : [row.userExternalId],
+      ),
     );
     const listingsById = await listingIds(
       client,
@@ -254,7 +255,11 @@ const interactions: Kind<InteractionRow> = {
     for (const { row, index } of live) {
       const userId = people.get(row.userExternalId);
       if (userId === undefined) {
-        outcome.rejects.push({ index, field: 'user', message: `names no user imported from source "${source}"` });
+        outcome.rejects.push({
+          index,
+          field: 'user',
+          message: `names no user imported from source "${source}"`,
+        });
         continue;
       }
       if (row.type === 'follow') {
@@ -276,7 +281,11 @@ const interactions: Kind<InteractionRow> = {
       }
       const listingId = listingsById.get(row.targetExternalId);
       if (listingId === undefined) {
-        outcome.rejects.push({ index, field: 'target', message: `names no listing imported from source "${source}"` });
+        outcome.rejects.push({
+          index,
+          field: 'target',
+          message: `names no listing imported from source "${source}"`,
+        });
         continue;
       }
       if (row.type === 'like') {
@@ -298,7 +307,8 @@ const interactions: Kind<InteractionRow> = {
     }
     if (follows.follower.length > 0) {
       inserted +=
-        (await client.query(insertFollowsSql, [follows.follower, follows.followee, follows.at])).rowCount ?? 0;
+        (await client.query(insertFollowsSql, [follows.follower, follows.followee, follows.at])).rowCount ??
+        0;
     }
     if (signals.user.length > 0) {
       inserted +=

@@ -65,12 +65,19 @@ async function* csvRecords(input: NodeJS.ReadableStream): AsyncGenerator<SourceR
     skip_records_with_error: true,
     on_skip: (error: CsvError | undefined) => {
       const line = typeof error?.lines === 'number' ? error.lines : 0;
-      skipped.push({ line, value: null, problem: `is not a valid CSV row (${error?.message ?? 'unreadable'})` });
+      skipped.push({
+        line,
+        value: null,
+        problem: `is not a valid CSV row (${error?.message ?? 'unreadable'})`,
+      });
       return undefined;
     },
   });
   input.pipe(parser);
-  for await (const entry of parser as AsyncIterable<{ info: { lines: number }; record: Record<string, string> }>) {
+  for await (const entry of parser as AsyncIterable<{
+    info: { lines: number };
+    record: Record<string, string>;
+  }>) {
     while (skipped.length > 0) yield skipped.shift() as SourceRecord;
     yield { line: entry.info.lines, value: entry.record };
   }

@@ -201,7 +201,12 @@ class FileImport<T> {
 
   private rejectIn(counts: FileCounts, rows: readonly Pending<T>[], r: RowReject): void {
     counts.rejected += 1;
-    this.rejects.push({ file: this.path, line: rows[r.index]?.line ?? 0, field: r.field, message: r.message });
+    this.rejects.push({
+      file: this.path,
+      line: rows[r.index]?.line ?? 0,
+      field: r.field,
+      message: r.message,
+    });
   }
 }
 
@@ -231,19 +236,21 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
   const summaries: FileSummary[] = [];
   let batches = 0;
   try {
-    const { rows: earlier } = await client.query<{ n: string }>(
-      countCheckpointsSql,
-      [options.source, plan.map((p) => p.kind), fingerprints],
-    );
+    const { rows: earlier } = await client.query<{ n: string }>(countCheckpointsSql, [
+      options.source,
+      plan.map((p) => p.kind),
+      fingerprints,
+    ]);
     // A fresh run starts a fresh rejects file; a resumed one adds to the interrupted run's.
     if (Number(earlier[0]?.n ?? 0) === 0) await writeFile(options.rejectsPath, '');
     for (const [i, { kind, path }] of plan.entries()) {
       const fingerprint = fingerprints[i] as string;
       const fileStarted = Date.now();
-      const { rows: saved } = await client.query<{ rows_done: string; counts: FileCounts; finished: boolean }>(
-        readCheckpointSql,
-        [options.source, kind, fingerprint],
-      );
+      const { rows: saved } = await client.query<{
+        rows_done: string;
+        counts: FileCounts;
+        finished: boolean;
+      }>(readCheckpointSql, [options.source, kind, fingerprint]);
       const checkpoint = saved[0];
       const resumedAfter = checkpoint ? Number(checkpoint.rows_done) : 0;
       const counts = { ...emptyCounts(), ...(checkpoint?.counts ?? {}) };
