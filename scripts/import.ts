@@ -10,7 +10,7 @@ import path from 'node:path';
 import { sourceProblem } from '../src/catalog/rows.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../src/db/embedded.js';
 import { migrateUrl } from '../src/db/migrator.js';
-import { KIND_NAMES, type KindName } from '../src/import/kinds.js';
+import type { KindName } from '../src/import/kinds.js';
 import { createProgress } from '../src/import/progress.js';
 import {
   runImport,

@@ -165,7 +165,7 @@ export async function writeImportDataset(now = Date.now()): Promise<ImportDatase
 
 /** Everything an import writes, in a comparable form (no generated ids, no wall-clock times). */
 export async function snapshot(pool: pg.Pool): Promise<Record<string, unknown>> {
-  const q = async (sql: string) => (await pool.query(sql)).rows;
+  const q = async (sql: string): Promise<unknown[]> => (await pool.query<Record<string, unknown>>(sql)).rows;
   return {
     categories: await q(`SELECT slug, name FROM categories ORDER BY slug`),
     profiles: await q(
@@ -204,7 +204,7 @@ export async function snapshot(pool: pg.Pool): Promise<Record<string, unknown>> 
 
 /** The wall-clock columns an import touches: a re-run must leave them as they are. */
 export async function updatedAts(pool: pg.Pool): Promise<unknown[]> {
-  const { rows } = await pool.query(
+  const { rows } = await pool.query<Record<string, unknown>>(
     `SELECT 'p' AS t, external_id, updated_at FROM profiles WHERE source IS NOT NULL
      UNION ALL SELECT 'l', external_id, updated_at FROM marketplace_listings WHERE source IS NOT NULL
      ORDER BY 1, 2`,

@@ -133,7 +133,7 @@ describe('bulk import', () => {
       expect.objectContaining({
         file: data.files.interactions,
         field: 'target',
-        message: expect.stringMatching(/no listing/),
+        message: expect.stringMatching(/no listing/) as unknown,
       }),
     );
     expect(rejects).toContainEqual(
