@@ -166,6 +166,27 @@ describe('bulk import', () => {
     expect(await updatedAts(db.pool)).toEqual(stamps);
   });
 
+  test('runs the afterImport hook on the same pool once the files are in', async () => {
+    const db = await freshDatabase();
+    const data = await writeImportDataset();
+    const seen: number[] = [];
+    const summary = await runImport(
+      options(db, data, {
+        files: { categories: data.files.categories },
+        afterImport: async (pool, log) => {
+          log('refreshing');
+          const { rows } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM categories`);
+          seen.push(rows[0]?.n ?? -1);
+          return { categories: rows[0]?.n ?? -1 };
+        },
+      }),
+    );
+    expect(seen).toEqual([3]);
+    expect(summary.derived).toEqual({ categories: 3 });
+    const without = await runImport(options(db, data, { files: { categories: data.files.categories } }));
+    expect(without.derived).toBeNull();
+  });
+
   test('a changed row is updated in place; the rest stays', async () => {
     const db = await freshDatabase();
     const data = await writeImportDataset();
