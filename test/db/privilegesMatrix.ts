@@ -42,6 +42,8 @@ export const relationPrivileges: Record<string, RelationRow> = {
   intent_signals: { rls: true, app: 'Si-D', service: '----', worker: '----' },
   // Written by the catalogue API under a service or admin identity only (RLS).
   interest_catalog: { rls: true, app: 'Siu-', service: 'S---', worker: 'S---' },
+  // The bulk importer's checkpoints: written by the owner only (npm run import connects as the owner).
+  import_checkpoints: { rls: false, app: '----', service: '----', worker: '----' },
   interest_listing_candidates: { rls: false, app: 'S---', service: 'S---', worker: 'SI-D' },
   kernel_latency: { rls: false, app: 'SI--', service: '----', worker: '----' },
   learning_events: { rls: true, app: '----', service: '-i--', worker: '----' },
