@@ -218,6 +218,8 @@ describe('vector index recall', () => {
     expect(audit.map((a) => a.args.lists)).toEqual([200, 34]);
   });
 
+  // Two concurrent index builds (CREATE INDEX CONCURRENTLY waits out other transactions): ~11 s alone, more
+  // on a loaded machine, so this test gets twice the default time.
   it('the worker (as lodestar_worker) rebuilds an index built empty, and again after the table doubles; recall ≥ 0.9', async () => {
     // Back to what the migration left: lists = 200, built on nothing, build size unknown.
     await file.db.pool.query(`DROP INDEX ${IVFFLAT}`);
@@ -272,7 +274,7 @@ describe('vector index recall', () => {
       needsRebuild: false,
     });
     expect(await file.openTransactions()).toBe(0);
-  });
+  }, 60_000);
 
   it('reports no recall (null) for an index the planner cannot use for the query, rather than exact search’s 1.0', async () => {
     // A partial index the unfiltered nearest-neighbour query cannot use.
