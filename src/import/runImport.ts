@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import { appendFile, stat, writeFile } from 'node:fs/promises';
 import type pg from 'pg';
 import { CatalogRowError } from '../catalog/rows.js';
+import { withClient } from '../db/checkout.js';
 import { KIND_NAMES, KINDS, type Kind, type KindName, type RowReject } from './kinds.js';
 import type { ProgressSink } from './progress.js';
 import { formatOf, readRecords, type SourceRecord } from './readRecords.js';
@@ -213,14 +214,6 @@ class FileImport<T> {
   }
 }
 
-function withCheckedError(client: pg.PoolClient, log: (line: string) => void): () => void {
-  // A connection lost while idle between batches must not end the process with an unhandled 'error';
-  // the next query fails and the run stops (resumable).
-  const onError = (error: Error) => log(`import: database connection error: ${error.message}`);
-  client.on('error', onError);
-  return () => client.off('error', onError);
-}
-
 export async function runImport(options: ImportOptions): Promise<ImportSummary> {
   const started = Date.now();
   const now = options.now ?? Date.now;
@@ -234,11 +227,10 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
   }
   const fingerprints = await Promise.all(plan.map(({ path }) => fingerprintOf(path)));
 
-  const client = await options.pool.connect();
-  const detach = withCheckedError(client, options.log);
   const summaries: FileSummary[] = [];
   let batches = 0;
-  try {
+  // withClient guards the connection (an 'error' listener; a broken client is destroyed, not reused).
+  await withClient(options.pool, async (client) => {
     const { rows: earlier } = await client.query<{ n: string }>(countCheckpointsSql, [
       options.source,
       plan.map((p) => p.kind),
@@ -295,10 +287,7 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
     }
     // Everything is in: a later run of the same files starts from the top (and changes nothing).
     await client.query(dropCheckpointsSql, [options.source, plan.map((p) => p.kind), fingerprints]);
-  } finally {
-    detach();
-    client.release();
-  }
+  });
 
   let derived: Record<string, number> | null = null;
   if (options.afterImport) {
