@@ -116,6 +116,8 @@ export interface EmbedCounts {
   /** Interests none of whose category's listings has a derived vector. */
   interestsWithout: number;
   fitMs: number;
+  /** The whole step: read, fit and writes. */
+  elapsedMs: number;
 }
 
 interface History {
@@ -247,7 +249,9 @@ export async function embedFromInteractions(
     interestsWritten: 0,
     interestsWithout: 0,
     fitMs: 0,
+    elapsedMs: 0,
   };
+  const stepStarted = performance.now();
   const history = await withClient(pool, (client) => readHistory(client, options));
   const { rows: total } = await pool.query<{ n: number }>(
     `SELECT count(*)::int AS n FROM marketplace_listings WHERE source = $1`,
@@ -259,6 +263,7 @@ export async function embedFromInteractions(
   if (counts.pairs === 0) {
     counts.listingsCold = total[0]?.n ?? 0;
     log(`embed: no interactions with the listings of "${options.source}"; nothing to embed`);
+    counts.elapsedMs = Math.round(performance.now() - stepStarted);
     return counts;
   }
   const started = performance.now();
@@ -284,10 +289,12 @@ export async function embedFromInteractions(
   );
   const derived = await writeListings(pool, options, fit, history.listingIds, counts);
   await writeInterests(pool, options, fit, history.listingIds, derived, counts);
+  counts.elapsedMs = Math.round(performance.now() - stepStarted);
   log(
     `embed: listings ${counts.listingsWritten} written, ${counts.listingsUnchanged} unchanged, ` +
       `${counts.listingsKept} kept their own vector, ${counts.listingsCold} without one (no interactions); ` +
-      `interests ${counts.interestsWritten} written, ${counts.interestsWithout} without derived listings`,
+      `interests ${counts.interestsWritten} written, ${counts.interestsWithout} without derived listings; ` +
+      `${counts.elapsedMs} ms in all`,
   );
   return counts;
 }
