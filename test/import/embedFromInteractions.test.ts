@@ -250,5 +250,19 @@ describe('npm run import -- --embed interactions', () => {
     expect(similar[0]!.node.listing.category.id).toBe(String(category[0]!.id));
     const lowestIn = Math.min(...inGroup.map((e) => e.node.score));
     for (const e of outside) expect(e.node.score).toBeLessThan(lowestIn);
+
+    // --embed-overwrite: the own-model listing gets its derived vector, which joins its category's
+    // mean (that interest changes); every other vector is already the derived one and is not rewritten.
+    const overwritten = await embedFromInteractions(
+      pool,
+      { source: 'embshop', retentionCutoff: new Date(Date.now() - 90 * day), overwrite: true },
+      () => undefined,
+    );
+    expect(overwritten).toMatchObject({
+      listingsWritten: 1,
+      listingsUnchanged: GROUPS * WARM_PER_GROUP,
+      listingsKept: 0,
+      interestsWritten: 1,
+    });
   });
 });
