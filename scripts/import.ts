@@ -10,17 +10,24 @@ import path from 'node:path';
 import { sourceProblem } from '../src/catalog/rows.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../src/db/embedded.js';
 import { migrateUrl } from '../src/db/migrator.js';
+import { embedFromInteractions } from '../src/import/embedFromInteractions.js';
 import type { KindName } from '../src/import/kinds.js';
 import { createProgress } from '../src/import/progress.js';
 import {
   runImport,
   type AfterImport,
+  type BeforeRefresh,
   type ImportFiles,
   type ImportSummary,
 } from '../src/import/runImport.js';
 import { refreshDerived } from '../src/import/refreshDerived.js';
 import { ownerCheckSql } from '../src/import/sql.js';
 import { createPool } from '../src/platform/pool.js';
+import {
+  DEFAULT_INTERACTION_EMBEDDING_OPTIONS,
+  MAX_RANK,
+  MIN_RANK,
+} from '../src/embeddings/interactionEmbeddings.js';
 
 const DEFAULT_BATCH = 1000;
 const DEFAULT_RETENTION_DAYS = 90;
@@ -30,6 +37,23 @@ const CRASH_ENV = 'LODESTAR_IMPORT_CRASH_AFTER_BATCHES';
 
 /** After the files: every derived structure brought up to date in bulk (src/import/refreshDerived.ts). */
 const REFRESH: AfterImport = refreshDerived;
+
+/** --embed interactions: src/import/embedFromInteractions.ts with the run's source and retention. */
+const embedStep =
+  (embed: NonNullable<CliArgs['embed']>): BeforeRefresh =>
+  async (pool, log, { source, retentionCutoff }) => {
+    const counts = await embedFromInteractions(
+      pool,
+      {
+        source,
+        retentionCutoff,
+        overwrite: embed.overwrite,
+        ...(embed.rank === undefined ? {} : { rank: embed.rank }),
+      },
+      log,
+    );
+    return { ...counts };
+  };
 
 const FILE_FLAGS: Record<string, KindName> = {
   categories: 'categories',
@@ -59,6 +83,14 @@ Options:
   --batch-size N         rows per transaction, 1-10000 (default ${DEFAULT_BATCH})
   --retention-days D     views and other intent signals older than D days are counted and skipped
                          (default ${DEFAULT_RETENTION_DAYS}, the intent-signal retention the gc uses)
+  --embed interactions   derive embeddings from the interaction history in the database (after the files,
+                         before the refresh): listings of the source without an embedding get one from a
+                         seeded truncated SVD of the user x listing matrix (likes 1; save, share 0.5;
+                         view, click, dwell 0.2, inside the retention window); listings nobody interacted
+                         with stay without one; interests of the source without an embedding get the
+                         normalised mean of their category's derived listings. A re-run writes nothing.
+  --embed-rank N         the SVD's rank, ${MIN_RANK}-${MAX_RANK} (default ${DEFAULT_INTERACTION_EMBEDDING_OPTIONS.rank})
+  --embed-overwrite      also replace the vectors the source's listings and interests already have
   --no-refresh           do not refresh derived structures (popularity, profiles, candidates, indexes)
   --database-url URL     default: $MIGRATION_DATABASE_URL, else $DATABASE_URL, else the embedded
                          database in $EMBEDDED_DATA_DIR (default .data/pglite; stop the gateway first)
@@ -76,6 +108,8 @@ interface CliArgs {
   batchSize: number;
   retentionDays: number;
   refresh: boolean;
+  /** --embed interactions: null when not asked for. */
+  embed: { rank: number | undefined; overwrite: boolean } | null;
   databaseUrl: string | null;
   help: boolean;
 }
@@ -98,6 +132,8 @@ function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv): CliArgs {
     'batch-size',
     'retention-days',
     'database-url',
+    'embed',
+    'embed-rank',
   ]);
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i] ?? '';
@@ -109,7 +145,7 @@ function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv): CliArgs {
     if (match === null)
       throw new UsageError(`unexpected argument "${arg}": options look like --users u.ndjson`);
     const name = match[1] ?? '';
-    if (name === 'no-refresh') {
+    if (name === 'no-refresh' || name === 'embed-overwrite') {
       switches.add(name);
     } else if (valueFlags.has(name)) {
       const value = match[2] ?? argv[i + 1];
@@ -138,13 +174,21 @@ function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv): CliArgs {
     if (source === '') throw new UsageError('--source is required: the short name of the upstream system');
     const problem = sourceProblem(source);
     if (problem) throw new UsageError(`--source ${problem}`);
-    if (Object.keys(files).length === 0) {
+    if (Object.keys(files).length === 0 && !values.has('embed')) {
       throw new UsageError(
-        `give at least one file: ${Object.keys(FILE_FLAGS)
+        `give at least one file (or --embed interactions): ${Object.keys(FILE_FLAGS)
           .map((f) => `--${f}`)
           .join(', ')}`,
       );
     }
+  }
+  const embedFrom = values.get('embed');
+  if (embedFrom !== undefined && embedFrom !== 'interactions') {
+    throw new UsageError(`--embed ${embedFrom}: the only way to derive embeddings is --embed interactions`);
+  }
+  const rank = values.get('embed-rank');
+  if (embedFrom === undefined && (rank !== undefined || switches.has('embed-overwrite'))) {
+    throw new UsageError('--embed-rank and --embed-overwrite go with --embed interactions');
   }
   const batch = values.get('batch-size');
   const retention = values.get('retention-days');
@@ -156,6 +200,13 @@ function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv): CliArgs {
     retentionDays:
       retention === undefined ? DEFAULT_RETENTION_DAYS : whole('retention-days', retention, 1, 36_500),
     refresh: !switches.has('no-refresh'),
+    embed:
+      embedFrom === undefined
+        ? null
+        : {
+            rank: rank === undefined ? undefined : whole('embed-rank', rank, MIN_RANK, MAX_RANK),
+            overwrite: switches.has('embed-overwrite'),
+          },
     databaseUrl: values.get('database-url') || env.MIGRATION_DATABASE_URL || env.DATABASE_URL || null,
     help,
   };
@@ -192,6 +243,10 @@ function printSummary(summary: ImportSummary): void {
         ? `; ${rejected.toLocaleString('en-US')} rejected rows in ${summary.rejectsPath}`
         : '; no rejected rows'),
   );
+  if (summary.embedded) {
+    const parts = Object.entries(summary.embedded).map(([k, n]) => `${k} ${n.toLocaleString('en-US')}`);
+    console.log(`embedded: ${parts.join(', ')}`);
+  }
   if (summary.derived) {
     const parts = Object.entries(summary.derived).map(([k, n]) => `${k} ${n.toLocaleString('en-US')}`);
     console.log(`derived: ${parts.join(', ')}`);
@@ -267,6 +322,7 @@ async function main(): Promise<number> {
       retentionDays: args.retentionDays,
       progress: createProgress({ write: (t) => process.stderr.write(t), tty: process.stderr.isTTY === true }),
       log: (line) => console.error(line),
+      ...(args.embed ? { beforeRefresh: embedStep(args.embed) } : {}),
       ...(args.refresh ? { afterImport: REFRESH } : {}),
       onBatchCommitted: (batches) => {
         if (crashAfter > 0 && batches >= crashAfter) process.kill(process.pid, 'SIGKILL');

@@ -19,7 +19,8 @@ export const profilesByIdSql = `SELECT user_id::text FROM profiles WHERE user_id
  * whose stored values already equal the new ones is not touched (no updated_at bump, nothing queued):
  * a re-sent batch changes nothing. Returns the rows inserted or changed, with the category they had
  * before (NULL for new ones) so both the old and the new category's candidates get refreshed. created_at
- * is set once, on insert.
+ * is set once, on insert. A row without an embedding keeps the stored one (e.g. one derived by
+ * `--embed interactions`), so re-sending a catalogue that has no model's vectors changes nothing.
  */
 export const upsertListingsSql = `
 WITH before AS (
@@ -35,11 +36,11 @@ FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[
 ON CONFLICT (source, external_id) DO UPDATE
   SET title = EXCLUDED.title, description = EXCLUDED.description, price = EXCLUDED.price,
       currency = EXCLUDED.currency, category_id = EXCLUDED.category_id, seller_id = EXCLUDED.seller_id,
-      status = EXCLUDED.status, embedding = EXCLUDED.embedding
+      status = EXCLUDED.status, embedding = coalesce(EXCLUDED.embedding, l.embedding)
   WHERE (l.title, l.description, l.price, l.currency, l.category_id, l.seller_id, l.status)
           IS DISTINCT FROM (EXCLUDED.title, EXCLUDED.description, EXCLUDED.price, EXCLUDED.currency,
                             EXCLUDED.category_id, EXCLUDED.seller_id, EXCLUDED.status)
-     OR l.embedding IS DISTINCT FROM EXCLUDED.embedding
+     OR (EXCLUDED.embedding IS NOT NULL AND l.embedding IS DISTINCT FROM EXCLUDED.embedding)
 RETURNING l.id, l.external_id, l.category_id, (SELECT b.category_id FROM before b WHERE b.id = l.id) AS old_category_id`;
 
 /** $1 source, $2 external ids → their listing ids. */
@@ -59,16 +60,17 @@ RETURNING l.id, l.external_id, l.category_id`;
 /**
  * Interests upsert by (source, external_id): $1 source, $2 external ids, $3 slugs, $4 names, $5 category
  * ids, $6 embeddings (text, NULL: none). The slug is fixed once created (clients link to it). Returns
- * the interests inserted or changed.
+ * the interests inserted or changed. As for listings, a row without an embedding keeps the stored one.
  */
 export const upsertInterestsSql = `
 INSERT INTO interest_catalog AS i (source, external_id, slug, name, category_id, embedding)
 SELECT $1, t.external_id, t.slug, t.name, t.category_id, t.embedding::vector
 FROM unnest($2::text[], $3::text[], $4::text[], $5::int[], $6::text[]) AS t(external_id, slug, name, category_id, embedding)
 ON CONFLICT (source, external_id) DO UPDATE
-  SET name = EXCLUDED.name, category_id = EXCLUDED.category_id, embedding = EXCLUDED.embedding
+  SET name = EXCLUDED.name, category_id = EXCLUDED.category_id,
+      embedding = coalesce(EXCLUDED.embedding, i.embedding)
   WHERE (i.name, i.category_id) IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.category_id)
-     OR i.embedding IS DISTINCT FROM EXCLUDED.embedding
+     OR (EXCLUDED.embedding IS NOT NULL AND i.embedding IS DISTINCT FROM EXCLUDED.embedding)
 RETURNING i.id, i.external_id, i.slug`;
 
 /** $1 source, $2 external ids → their interest ids and slugs. */

@@ -20,13 +20,28 @@ import {
  * interactions), each streamed and written a batch per transaction through the same checks and
  * writers as the API, as the owner. Each batch's transaction also moves the file's checkpoint (keyed by
  * a fingerprint of the content), so a crash loses nothing and a re-run resumes after the last committed
- * batch. Bad rows go to the rejects file and the import goes on. Afterwards the `afterImport` hook
- * (the derived-structure refresh) runs on the same pool.
+ * batch. Bad rows go to the rejects file and the import goes on. Afterwards the `beforeRefresh` step
+ * (`--embed interactions`) and then the `afterImport` hook (the derived-structure refresh) run on the
+ * same pool.
  */
 
 export type ImportFiles = Partial<Record<KindName, string>>;
 
 export type AfterImport = (pool: pg.Pool, log: (line: string) => void) => Promise<Record<string, number>>;
+
+/** What a step between the files and the refresh knows of the run. */
+export interface ImportContext {
+  source: string;
+  /** The retention cutoff the run applied to intent signals. */
+  retentionCutoff: Date;
+}
+
+/** A step after the files and before `afterImport` (e.g. `--embed interactions`); returns its counts. */
+export type BeforeRefresh = (
+  pool: pg.Pool,
+  log: (line: string) => void,
+  context: ImportContext,
+) => Promise<Record<string, number>>;
 
 export interface ImportOptions {
   /** Connects as the owner of the tables. */
@@ -40,6 +55,8 @@ export interface ImportOptions {
   retentionDays: number;
   progress: ProgressSink;
   log: (line: string) => void;
+  /** Runs after the files, before `afterImport` (which then derives from what it wrote). */
+  beforeRefresh?: BeforeRefresh;
   afterImport?: AfterImport;
   /** Called after each committed batch (a test hook: the CLI crashes itself after N). */
   onBatchCommitted?: (batches: number) => void;
@@ -66,6 +83,8 @@ export interface FileSummary extends FileCounts {
 export interface ImportSummary {
   files: FileSummary[];
   rejectsPath: string;
+  /** What the beforeRefresh step reported; null when it did not run. */
+  embedded: Record<string, number> | null;
   /** What the afterImport hook reported; null when it did not run. */
   derived: Record<string, number> | null;
   elapsedMs: number;
@@ -289,10 +308,23 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
     await client.query(dropCheckpointsSql, [options.source, plan.map((p) => p.kind), fingerprints]);
   });
 
+  let embedded: Record<string, number> | null = null;
+  if (options.beforeRefresh) {
+    embedded = await options.beforeRefresh(options.pool, options.log, {
+      source: options.source,
+      retentionCutoff,
+    });
+  }
   let derived: Record<string, number> | null = null;
   if (options.afterImport) {
     options.log('refreshing derived structures');
     derived = await options.afterImport(options.pool, options.log);
   }
-  return { files: summaries, rejectsPath: options.rejectsPath, derived, elapsedMs: Date.now() - started };
+  return {
+    files: summaries,
+    rejectsPath: options.rejectsPath,
+    embedded,
+    derived,
+    elapsedMs: Date.now() - started,
+  };
 }

@@ -24,7 +24,7 @@ const CatalogListingInputRef = builder.inputType('CatalogListingInput', {
     sellerId: t.id({ description: 'The seller by Lodestar user id. Neither: no seller.' }),
     status: t.field({ type: ListingStatusEnum, description: 'Default ACTIVE.' }),
     embedding: t.floatList({
-      description: `${EMBEDDING_DIMENSIONS} finite numbers with a norm > 0 (from your own model). Absent: none, and the listing reaches feeds only through popularity and recency.`,
+      description: `${EMBEDDING_DIMENSIONS} finite numbers with a norm > 0 (from your own model). Absent: the stored one is kept; a new listing has none and reaches feeds only through popularity and recency.`,
     }),
     createdAt: t.field({
       type: 'DateTime',
@@ -52,7 +52,7 @@ const CatalogInterestInputRef = builder.inputType('CatalogInterestInput', {
     name: t.string({ required: true, description: '1–200 characters.' }),
     category: t.string({ required: true, description: 'The category’s slug (it must exist).' }),
     embedding: t.floatList({
-      description: `${EMBEDDING_DIMENSIONS} finite numbers, norm > 0. Without one the interest gets no candidates.`,
+      description: `${EMBEDDING_DIMENSIONS} finite numbers, norm > 0. Absent: the stored one is kept; an interest without one gets no candidates.`,
     }),
   }),
 });
