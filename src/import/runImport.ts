@@ -3,9 +3,10 @@ import { createReadStream } from 'node:fs';
 import { appendFile, stat, writeFile } from 'node:fs/promises';
 import type pg from 'pg';
 import { CatalogRowError } from '../catalog/rows.js';
-import { KIND_NAMES, KINDS, type Kind, type KindName, type RowReject } from './kinds.js';
+import { KIND_NAMES, KINDS, type Kind, type KindName, type RowReject, type Touched } from './kinds.js';
 import type { ProgressSink } from './progress.js';
 import { formatOf, readRecords, type SourceRecord } from './readRecords.js';
+import { recountCounters } from './refreshDerived.js';
 import {
   countCheckpointsSql,
   dropCheckpointsSql,
@@ -19,8 +20,9 @@ import {
  * interactions), each streamed and written a batch per transaction through the same checks and
  * writers as the API, as the owner. Each batch's transaction also moves the file's checkpoint (keyed by
  * a fingerprint of the content), so a crash loses nothing and a re-run resumes after the last committed
- * batch. Bad rows go to the rejects file and the import goes on. Afterwards the `afterImport` hook
- * (the derived-structure refresh) runs on the same pool.
+ * batch. Bad rows go to the rejects file and the import goes on. History batches defer the like and
+ * follow counters (lodestar.defer_counters), which are recounted after the files, with or without the
+ * `afterImport` hook (the derived-structure refresh, on the same pool).
  */
 
 export type ImportFiles = Partial<Record<KindName, string>>;
@@ -67,6 +69,8 @@ export interface ImportSummary {
   rejectsPath: string;
   /** What the afterImport hook reported; null when it did not run. */
   derived: Record<string, number> | null;
+  /** Counter rows the recount after the files corrected (0 and 0 when no interactions were imported). */
+  recounted: { listings: number; profiles: number };
   elapsedMs: number;
 }
 
@@ -114,6 +118,7 @@ class FileImport<T> {
     readonly counts: FileCounts,
     resumedAfter: number,
     private readonly retentionCutoff: Date,
+    private readonly touched: Touched,
     private readonly committed: () => void,
   ) {
     this.position = resumedAfter;
@@ -165,7 +170,7 @@ class FileImport<T> {
           const outcome = await this.kind.write(
             this.client,
             rows.map((p) => p.row),
-            { source, retentionCutoff: this.retentionCutoff },
+            { source, retentionCutoff: this.retentionCutoff, touched: this.touched },
           );
           counts.inserted += outcome.inserted;
           counts.updated += outcome.updated;
@@ -238,6 +243,9 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
   const detach = withCheckedError(client, options.log);
   const summaries: FileSummary[] = [];
   let batches = 0;
+  const touched: Touched = { listings: new Set(), profiles: new Set() };
+  // An interrupted run's history batches deferred counters for rows this run does not see again.
+  let resumedHistory = false;
   try {
     const { rows: earlier } = await client.query<{ n: string }>(countCheckpointsSql, [
       options.source,
@@ -257,6 +265,7 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
       const checkpoint = saved[0];
       const resumedAfter = checkpoint ? Number(checkpoint.rows_done) : 0;
       const counts = { ...emptyCounts(), ...(checkpoint?.counts ?? {}) };
+      if (kind === 'interactions' && resumedAfter > 0) resumedHistory = true;
       if (checkpoint?.finished) {
         options.log(`${kind}: ${path} was imported completely by the interrupted run; skipped`);
         summaries.push({ kind, path, ...counts, resumedAfter, elapsedMs: 0 });
@@ -273,6 +282,7 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
         counts,
         resumedAfter,
         retentionCutoff,
+        touched,
         () => {
           batches += 1;
           options.onBatchCommitted?.(batches);
@@ -300,10 +310,28 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
     client.release();
   }
 
+  // After the client is back (PGlite has one session). A crash before this ends leaves the counters of
+  // the imported likes and follows short until a re-run of the same command gets here.
+  let recounted = { listings: 0, profiles: 0 };
+  if (plan.some((p) => p.kind === 'interactions')) {
+    const recountStarted = Date.now();
+    recounted = await recountCounters(options.pool, resumedHistory ? null : touched);
+    options.log(
+      `counters recounted (${resumedHistory ? 'all, after a resumed run' : `${touched.listings.size} listings, ${touched.profiles.size} profiles`}): ` +
+        `${recounted.listings} listings and ${recounted.profiles} profiles corrected in ${Date.now() - recountStarted} ms`,
+    );
+  }
+
   let derived: Record<string, number> | null = null;
   if (options.afterImport) {
     options.log('refreshing derived structures');
     derived = await options.afterImport(options.pool, options.log);
   }
-  return { files: summaries, rejectsPath: options.rejectsPath, derived, elapsedMs: Date.now() - started };
+  return {
+    files: summaries,
+    rejectsPath: options.rejectsPath,
+    derived,
+    recounted,
+    elapsedMs: Date.now() - started,
+  };
 }
