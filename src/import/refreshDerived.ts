@@ -192,7 +192,6 @@ const recountProfiles = (pool: pg.Pool, batches: AsyncGenerator<string[]>) =>
   updateInBatches(pool, batches, lockProfilesSql, followCountersSql);
 
 /** A set's keys in key order (the lock order of the triggers and the steps), `size` at a time. */
-// eslint-disable-next-line @typescript-eslint/require-await -- an async generator, as updateInBatches takes
 async function* sortedBatches<K extends number | string>(
   keys: Iterable<K>,
   size: number,
