@@ -8,9 +8,10 @@
 -- a member of the tables' owner). The gateway and the worker always SET ROLE, so a person's session that
 -- sets the GUC (any role may set a custom one) still counts. No ALTER TABLE ... DISABLE TRIGGER: that
 -- takes a lock on a live table and needs the owner for the whole run. Everything else is unchanged from
--- 20261128000100_views_functions (likes) and 20261128040100_follow_counts_lock_order (follows).
+-- 20261128000100_views_functions (likes) and 20261128040100_follow_counts_lock_order (follows), with the
+-- search_path 20261203010000_definer_search_path pinned.
 CREATE OR REPLACE FUNCTION trg_likes_count() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 BEGIN
   -- The cheap test first: app_is_owner_session() reads the catalog.
   IF current_setting('lodestar.defer_counters', true) = 'on' AND app_is_owner_session() THEN
@@ -25,7 +26,7 @@ BEGIN
 END $$;
 
 CREATE OR REPLACE FUNCTION trg_follows_count() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
   v_follower uuid := CASE WHEN TG_OP = 'INSERT' THEN NEW.follower_id ELSE OLD.follower_id END;
   v_followee uuid := CASE WHEN TG_OP = 'INSERT' THEN NEW.followee_id ELSE OLD.followee_id END;
