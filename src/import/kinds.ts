@@ -23,6 +23,7 @@ import {
   insertFollowsSql,
   insertLikesSql,
   insertSignalsSql,
+  deferCountersSql,
   insertUserInterestsSql,
   interestsBySlugSql,
   upsertCategoriesSql,
@@ -60,10 +61,18 @@ export interface WriteOutcome {
   rejects: RowReject[];
 }
 
+/** What an import's history batches touched, recounted after the files (their counters are deferred). */
+export interface Touched {
+  listings: Set<number>;
+  profiles: Set<string>;
+}
+
 export interface WriteContext {
   source: string;
   /** Intent signals created before this are skipped (counted as skipped-old). */
   retentionCutoff: Date;
+  /** Filled by the interactions writer: every listing liked and profile followed or following. */
+  touched: Touched;
 }
 
 export interface Kind<T> {
@@ -232,8 +241,11 @@ class Columns {
 const interactions: Kind<InteractionRow> = {
   name: 'interactions',
   check: (input, now) => checkInteraction(input, now),
-  async write(client, rows, { source, retentionCutoff }) {
+  async write(client, rows, { source, retentionCutoff, touched }) {
     const outcome = none();
+    // The like and follow counters are recounted after the files (the runner, from `touched`): a
+    // counter update per like rewrote the listing's 1.6 KB row and every index entry of it.
+    await client.query(deferCountersSql);
     // Signals past retention are skipped before anything is looked up: they would be collected at once.
     const live = rows.flatMap((row, index) =>
       isSignalKind(row.type) && row.createdAt < retentionCutoff ? [] : [{ row, index }],
@@ -276,6 +288,7 @@ const interactions: Kind<InteractionRow> = {
           columns.follows.follower.push(userId);
           columns.follows.followee.push(followee);
           columns.follows.at.push(row.createdAt);
+          touched.profiles.add(userId).add(followee);
         }
         continue;
       }
@@ -292,6 +305,7 @@ const interactions: Kind<InteractionRow> = {
         columns.likes.user.push(userId);
         columns.likes.listing.push(listingId);
         columns.likes.at.push(row.createdAt);
+        touched.listings.add(listingId);
       } else {
         columns.signals.user.push(userId);
         columns.signals.kind.push(row.type);

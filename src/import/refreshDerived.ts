@@ -185,6 +185,44 @@ const listingIds = (pool: pg.Pool) =>
 const userIds = (pool: pg.Pool, size: number) =>
   keyBatches<string>(pool, 'profiles', 'user_id', 'uuid', size);
 
+/** The counter steps' statements, for any batches of keys: the whole table's, or a given set's. */
+const recountListings = (pool: pg.Pool, batches: AsyncGenerator<number[]>) =>
+  updateInBatches(pool, batches, lockListingsSql, listingCountersSql);
+const recountProfiles = (pool: pg.Pool, batches: AsyncGenerator<string[]>) =>
+  updateInBatches(pool, batches, lockProfilesSql, followCountersSql);
+
+/** A set's keys in key order (the lock order of the triggers and the steps), `size` at a time. */
+async function* sortedBatches<K extends number | string>(
+  keys: Iterable<K>,
+  size: number,
+): AsyncGenerator<K[]> {
+  const sorted = [...keys].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  for (let i = 0; i < sorted.length; i += size) yield sorted.slice(i, i + size);
+}
+
+/**
+ * The like and follow counters recounted after an import that deferred them (lodestar.defer_counters):
+ * exactly the listings and profiles it touched, or with `null` (a resumed run, which does not know what
+ * the interrupted one touched) every listing and profile, as the listing_counters and follow_counters
+ * steps do. The same statements and row locks as those steps, so exact under concurrent writes.
+ * Returns the rows written.
+ */
+export async function recountCounters(
+  pool: pg.Pool,
+  touched: { listings: Iterable<number>; profiles: Iterable<string> } | null,
+): Promise<{ listings: number; profiles: number }> {
+  if (touched === null) {
+    return {
+      listings: await recountListings(pool, listingIds(pool)),
+      profiles: await recountProfiles(pool, userIds(pool, PROFILE_BATCH)),
+    };
+  }
+  return {
+    listings: await recountListings(pool, sortedBatches(touched.listings, LISTING_BATCH)),
+    profiles: await recountProfiles(pool, sortedBatches(touched.profiles, PROFILE_BATCH)),
+  };
+}
+
 /** Rebuilds each ivfflat index whose lists no longer fit its table's rows (pgvector's rule) or that outgrew its build. */
 async function rebuildVectorIndexes(pool: pg.Pool): Promise<number> {
   return withClient(pool, async (client) => {
@@ -256,7 +294,7 @@ export const DERIVED_STEPS: readonly DerivedStep[] = [
     name: 'listing_counters',
     description: 'like_count and comment_count of every listing recounted from likes and live comments',
     locks: `row locks on ${LISTING_BATCH} listings at a time (a like of one of them waits for the batch)`,
-    run: (pool) => updateInBatches(pool, listingIds(pool), lockListingsSql, listingCountersSql),
+    run: (pool) => recountListings(pool, listingIds(pool)),
   },
   {
     name: 'listing_popularity',
@@ -275,7 +313,7 @@ export const DERIVED_STEPS: readonly DerivedStep[] = [
     name: 'follow_counters',
     description: 'follower_count and following_count of every profile recounted from follows',
     locks: `row locks on ${PROFILE_BATCH} profiles at a time, in user_id order like the follows trigger`,
-    run: (pool) => updateInBatches(pool, userIds(pool, PROFILE_BATCH), lockProfilesSql, followCountersSql),
+    run: (pool) => recountProfiles(pool, userIds(pool, PROFILE_BATCH)),
   },
   {
     name: 'interest_popularity',

@@ -4,9 +4,10 @@ import { appendFile, stat, writeFile } from 'node:fs/promises';
 import type pg from 'pg';
 import { CatalogRowError } from '../catalog/rows.js';
 import { withClient } from '../db/checkout.js';
-import { KIND_NAMES, KINDS, type Kind, type KindName, type RowReject } from './kinds.js';
+import { KIND_NAMES, KINDS, type Kind, type KindName, type RowReject, type Touched } from './kinds.js';
 import type { ProgressSink } from './progress.js';
 import { formatOf, readRecords, type SourceRecord } from './readRecords.js';
+import { recountCounters } from './refreshDerived.js';
 import {
   countCheckpointsSql,
   dropCheckpointsSql,
@@ -20,9 +21,10 @@ import {
  * interactions), each streamed and written a batch per transaction through the same checks and
  * writers as the API, as the owner. Each batch's transaction also moves the file's checkpoint (keyed by
  * a fingerprint of the content), so a crash loses nothing and a re-run resumes after the last committed
- * batch. Bad rows go to the rejects file and the import goes on. Afterwards the `beforeRefresh` step
- * (`--embed interactions`) and then the `afterImport` hook (the derived-structure refresh) run on the
- * same pool.
+ * batch. Bad rows go to the rejects file and the import goes on. History batches defer the like and
+ * follow counters (lodestar.defer_counters), which are recounted after the files. Then the
+ * `beforeRefresh` step (`--embed interactions`) and the `afterImport` hook (the derived-structure
+ * refresh) run on the same pool.
  */
 
 export type ImportFiles = Partial<Record<KindName, string>>;
@@ -87,6 +89,8 @@ export interface ImportSummary {
   embedded: Record<string, number> | null;
   /** What the afterImport hook reported; null when it did not run. */
   derived: Record<string, number> | null;
+  /** Counter rows the recount after the files corrected (0 and 0 when no interactions were imported). */
+  recounted: { listings: number; profiles: number };
   elapsedMs: number;
 }
 
@@ -134,6 +138,7 @@ class FileImport<T> {
     readonly counts: FileCounts,
     resumedAfter: number,
     private readonly retentionCutoff: Date,
+    private readonly touched: Touched,
     private readonly committed: () => void,
   ) {
     this.position = resumedAfter;
@@ -185,7 +190,7 @@ class FileImport<T> {
           const outcome = await this.kind.write(
             this.client,
             rows.map((p) => p.row),
-            { source, retentionCutoff: this.retentionCutoff },
+            { source, retentionCutoff: this.retentionCutoff, touched: this.touched },
           );
           counts.inserted += outcome.inserted;
           counts.updated += outcome.updated;
@@ -248,6 +253,9 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
 
   const summaries: FileSummary[] = [];
   let batches = 0;
+  const touched: Touched = { listings: new Set(), profiles: new Set() };
+  // An interrupted run's history batches deferred counters for rows this run does not see again.
+  let resumedHistory = false;
   // withClient guards the connection (an 'error' listener; a broken client is destroyed, not reused).
   await withClient(options.pool, async (client) => {
     const { rows: earlier } = await client.query<{ n: string }>(countCheckpointsSql, [
@@ -268,6 +276,7 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
       const checkpoint = saved[0];
       const resumedAfter = checkpoint ? Number(checkpoint.rows_done) : 0;
       const counts = { ...emptyCounts(), ...(checkpoint?.counts ?? {}) };
+      if (kind === 'interactions' && resumedAfter > 0) resumedHistory = true;
       if (checkpoint?.finished) {
         options.log(`${kind}: ${path} was imported completely by the interrupted run; skipped`);
         summaries.push({ kind, path, ...counts, resumedAfter, elapsedMs: 0 });
@@ -284,6 +293,7 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
         counts,
         resumedAfter,
         retentionCutoff,
+        touched,
         () => {
           batches += 1;
           options.onBatchCommitted?.(batches);
@@ -308,6 +318,18 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
     await client.query(dropCheckpointsSql, [options.source, plan.map((p) => p.kind), fingerprints]);
   });
 
+  // After the client is back (PGlite has one session). A crash before this ends leaves the counters of
+  // the imported likes and follows short until a re-run of the same command gets here.
+  let recounted = { listings: 0, profiles: 0 };
+  if (plan.some((p) => p.kind === 'interactions')) {
+    const recountStarted = Date.now();
+    recounted = await recountCounters(options.pool, resumedHistory ? null : touched);
+    options.log(
+      `counters recounted (${resumedHistory ? 'all, after a resumed run' : `${touched.listings.size} listings, ${touched.profiles.size} profiles`}): ` +
+        `${recounted.listings} listings and ${recounted.profiles} profiles corrected in ${Date.now() - recountStarted} ms`,
+    );
+  }
+
   let embedded: Record<string, number> | null = null;
   if (options.beforeRefresh) {
     embedded = await options.beforeRefresh(options.pool, options.log, {
@@ -315,6 +337,7 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
       retentionCutoff,
     });
   }
+
   let derived: Record<string, number> | null = null;
   if (options.afterImport) {
     options.log('refreshing derived structures');
@@ -325,6 +348,7 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
     rejectsPath: options.rejectsPath,
     embedded,
     derived,
+    recounted,
     elapsedMs: Date.now() - started,
   };
 }

@@ -1,8 +1,15 @@
 /**
  * The importer's own statements: one per batch and step, arrays in (INSERT ... SELECT FROM unnest), as
- * the owner. Triggers stay on (the database may be live), so the like and follow counters move only for
- * rows actually inserted: ON CONFLICT DO NOTHING makes a re-sent row a no-op, counters included.
+ * the owner. Triggers stay on (the database may be live); ON CONFLICT DO NOTHING makes a re-sent row a
+ * no-op. The like and follow counters are deferred in history batches and recounted after the files.
  */
+
+/**
+ * For the rest of this transaction the likes_count and follows_count triggers leave the counters alone
+ * (migration 20261203090000_defer_counters): honoured for the owner's session only, which the importer
+ * is; a person's session that sets it still counts.
+ */
+export const deferCountersSql = `SELECT set_config('lodestar.defer_counters', 'on', true)`;
 
 /** Categories upsert by slug: $1 slugs, $2 names. Returns the rows inserted or renamed (xmax = 0: inserted). */
 export const upsertCategoriesSql = `

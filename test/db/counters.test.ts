@@ -162,3 +162,50 @@ describe('follows keep follower_count / following_count exact', () => {
     expect(await followCounts(carol)).toEqual([0, 1]);
   });
 });
+
+// lodestar.defer_counters (migration 20261203090000_defer_counters): the importer, on the owner's own
+// session, skips the per-row counter updates and recounts afterwards. Any role may set a custom GUC, so
+// the triggers honour it only for the owner's session: a person's session must still count.
+describe('lodestar.defer_counters', () => {
+  const defer = `SELECT set_config('lodestar.defer_counters', 'on', true)`;
+
+  it('is ignored for lodestar_app: likes and follows still count', async () => {
+    const listing = await insertListing(db.pool, { categoryId, sellerId: bob });
+    const [dave, erin] = [await insertProfile(db.pool), await insertProfile(db.pool)];
+    await asIdentity(
+      db,
+      asUser(dave),
+      async (c) => {
+        await c.query(defer);
+        // Also as a session-wide setting: neither form lets a person skip counting.
+        await c.query(`SET lodestar.defer_counters = 'on'`);
+        await c.query('INSERT INTO likes (user_id, listing_id) VALUES ($1, $2)', [dave, listing]);
+        await c.query('INSERT INTO follows (follower_id, followee_id) VALUES ($1, $2)', [dave, erin]);
+        await c.query('RESET lodestar.defer_counters');
+      },
+      { commit: true },
+    );
+    expect((await listingCounts(db.pool, listing)).like_count).toBe(1);
+    expect(await followCounts(erin)).toEqual([1, 0]);
+    expect(await followCounts(dave)).toEqual([0, 1]);
+  });
+
+  it('lets the owner’s session skip them, for its transaction only', async () => {
+    const listing = await insertListing(db.pool, { categoryId, sellerId: bob });
+    const [frank, gina] = [await insertProfile(db.pool), await insertProfile(db.pool)];
+    const client = await db.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query(defer);
+      await client.query('INSERT INTO likes (user_id, listing_id) VALUES ($1, $2)', [frank, listing]);
+      await client.query('INSERT INTO follows (follower_id, followee_id) VALUES ($1, $2)', [frank, gina]);
+      await client.query('COMMIT');
+      // The next transaction counts again.
+      await client.query('INSERT INTO likes (user_id, listing_id) VALUES ($1, $2)', [gina, listing]);
+    } finally {
+      client.release();
+    }
+    expect((await listingCounts(db.pool, listing)).like_count).toBe(1);
+    expect(await followCounts(gina)).toEqual([0, 0]);
+  });
+});
