@@ -28,6 +28,7 @@ import {
   MAX_RANK,
   MIN_RANK,
 } from '../src/embeddings/interactionEmbeddings.js';
+import { redactUrl } from '../src/db/redactUrl.js';
 
 const DEFAULT_BATCH = 1000;
 const DEFAULT_RETENTION_DAYS = 90;
@@ -212,17 +213,6 @@ function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv): CliArgs {
   };
 }
 
-/** The URL without its password, safe to print. */
-function redact(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password !== '') parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '(unparseable database URL)';
-  }
-}
-
 function printSummary(summary: ImportSummary): void {
   const header = ['file', 'read', 'inserted', 'updated', 'unchanged', 'rejected', 'skipped-old'];
   const rows = summary.files.map((f) => [
@@ -307,12 +297,12 @@ async function main(): Promise<number> {
     const { rows } = await pool.query<{ owner: boolean; login: string }>(ownerCheckSql);
     if (!rows[0]?.owner) {
       console.error(
-        `import: ${redact(url)} connects as ${rows[0]?.login ?? '?'}, which does not own the tables; ` +
+        `import: ${redactUrl(url)} connects as ${rows[0]?.login ?? '?'}, which does not own the tables; ` +
           'connect as the owner (the migration role, MIGRATION_DATABASE_URL)',
       );
       return 1;
     }
-    console.error(`import: source "${args.source}" -> ${embedded ? 'embedded database' : redact(url)}`);
+    console.error(`import: source "${args.source}" -> ${embedded ? 'embedded database' : redactUrl(url)}`);
     const summary = await runImport({
       pool,
       source: args.source,

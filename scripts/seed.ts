@@ -16,6 +16,7 @@ import {
   validateSeedOptions,
 } from '../src/db/seed/seedOptions.js';
 import type { SeedOptions } from '../src/db/seed/seedOptions.js';
+import { redactUrl } from '../src/db/redactUrl.js';
 
 const DEFAULT_URL = 'postgresql://postgres@127.0.0.1:5432/postgres';
 
@@ -124,17 +125,6 @@ function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv): CliArgs {
   return { options, databaseUrl, help: switches.has('help') };
 }
 
-/** The URL without its password, safe to print. */
-function redact(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password !== '') parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '(unparseable database URL)';
-  }
-}
-
 function printProgress(p: SeedProgress): void {
   const rows = p.rows === undefined ? '' : `${p.rows.toLocaleString('en-US')} rows`;
   const detail = [rows, p.note ?? ''].filter((s) => s !== '').join(', ');
@@ -166,12 +156,12 @@ async function main(): Promise<number> {
     await client.connect();
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
-    console.error(`db:seed: cannot connect to ${redact(args.databaseUrl)}: ${reason}`);
+    console.error(`db:seed: cannot connect to ${redactUrl(args.databaseUrl)}: ${reason}`);
     return 1;
   }
   console.error(
     `seed: ${options.users} users, ${options.listings} listings, ${options.interests} interests, ` +
-      `${options.categories} categories, seed ${options.seed} -> ${redact(args.databaseUrl)}`,
+      `${options.categories} categories, seed ${options.seed} -> ${redactUrl(args.databaseUrl)}`,
   );
   try {
     const summary = await seedDatabase(client, options, printProgress);
