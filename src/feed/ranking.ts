@@ -1,0 +1,99 @@
+/**
+ * The feed's ranking stage: every personalised candidate, whichever generator found it, is scored by one
+ * linear model over the features below, and the exploit pool is served in that order. The features are
+ * logged with every impression (`learning_events.context.features`, in RANKING_FEATURES order), so the
+ * worker can learn the weights from feedback (src/feed/rankerTraining.ts); until it has enough data the
+ * fixed DEFAULT_RANKER_WEIGHTS serve, and they alone must be good (a new deployment has no log).
+ *
+ * Pure: no I/O. Values are plain numbers so a logged vector means the same thing to the trainer.
+ */
+
+/** The features, in the order of a logged vector. Changing the order or meaning needs a new version. */
+export const RANKING_FEATURES = [
+  /** cosine(viewer profile embedding, listing embedding); 0 without either */
+  'similarity',
+  /** log(1 + Σ co-engagement score of the listing with the viewer's recent likes) */
+  'coengagement',
+  /** log(1 + popularity) */
+  'popularity',
+  /** exp(−age in days / 30) */
+  'recency',
+  /** the viewer's highest declared interest affinity in the listing's category (0..1) */
+  'categoryAffinity',
+  /** share of the viewer's recent likes in the listing's category (0..1) */
+  'categoryShare',
+  /** 1 when the nearest-neighbour search on the profile found it */
+  'fromSimilar',
+  /** 1 when a declared interest's discovery candidates hold it */
+  'fromInterests',
+  /** 1 when co-engagement with the viewer's likes found it */
+  'fromCoengagement',
+  /** 1 when it is popular within one of the viewer's categories */
+  'fromCategoryPopular',
+] as const;
+
+export type RankingFeature = (typeof RANKING_FEATURES)[number];
+
+/** Version of the feature vector; logged beside it, and a model trained on another version is ignored. */
+export const RANKING_FEATURES_VERSION = 1;
+
+export type FeatureVector = Readonly<Record<RankingFeature, number>>;
+
+export interface RankerWeights {
+  readonly bias: number;
+  readonly weights: FeatureVector;
+}
+
+/**
+ * Defaults, chosen with the offline evaluation (`npm run eval`, docs/recommendations.md): similarity and
+ * co-engagement lead, popularity breaks ties among them, and the viewer's own categories count.
+ */
+export const DEFAULT_RANKER_WEIGHTS: RankerWeights = {
+  bias: 0,
+  weights: {
+    similarity: 2,
+    coengagement: 1.5,
+    popularity: 0.4,
+    recency: 0.2,
+    categoryAffinity: 0.3,
+    categoryShare: 1,
+    fromSimilar: 0,
+    fromInterests: 0,
+    fromCoengagement: 0,
+    fromCategoryPopular: 0,
+  },
+};
+
+/** The features as an array in RANKING_FEATURES order (what is logged and trained on). */
+export function featureArray(features: FeatureVector): number[] {
+  return RANKING_FEATURES.map((name) => features[name]);
+}
+
+/** The inverse of featureArray; null when the array does not have one finite number per feature. */
+export function featuresFromArray(values: unknown): FeatureVector | null {
+  if (!Array.isArray(values) || values.length !== RANKING_FEATURES.length) return null;
+  const out: Partial<Record<RankingFeature, number>> = {};
+  for (let i = 0; i < RANKING_FEATURES.length; i += 1) {
+    const v: unknown = values[i];
+    if (typeof v !== 'number' || !Number.isFinite(v)) return null;
+    out[RANKING_FEATURES[i]!] = v;
+  }
+  return out as FeatureVector;
+}
+
+/** The linear score w·x + b (its logistic is the predicted chance of a positive reaction). */
+export function rankScore(model: RankerWeights, features: FeatureVector): number {
+  let score = model.bias;
+  for (const name of RANKING_FEATURES) score += model.weights[name] * features[name];
+  return score;
+}
+
+/** Candidates best first by rankScore; ties by id so the order is deterministic. */
+export function rankCandidates<T extends { id: number; features: FeatureVector }>(
+  model: RankerWeights,
+  candidates: readonly T[],
+): (T & { rank: number })[] {
+  return candidates
+    .map((c) => ({ ...c, rank: rankScore(model, c.features) }))
+    .sort((a, b) => b.rank - a.rank || a.id - b.id);
+}
