@@ -517,6 +517,22 @@ export const envSchema = z.object({
     group: 'feed',
     doc: "interest drift recomputes a viewer's profile embedding at most once per this many seconds",
   }),
+  FEED_PROFILE_BEHAVIOUR: booleanFlag.default(true).register(envDocs, {
+    group: 'feed',
+    doc: "profile embeddings blend the viewer's engagement (likes, feedback, signals, hides) with their interests; `false` = interests only",
+  }),
+  FEED_RANKER: z.enum(['learned', 'fixed', 'off']).default('learned').register(envDocs, {
+    group: 'feed',
+    doc: 'ranking of personalised candidates: `learned` (weights the worker fits on feedback, the fixed defaults until it has enough), `fixed` (the defaults), `off` (similarity order only)',
+  }),
+  FEED_RANKER_MIN_EVENTS: int(1, 100_000_000).default(5000).register(envDocs, {
+    group: 'feed',
+    doc: 'logged impressions (with features) the worker needs before it trains ranking weights',
+  }),
+  FEED_COENGAGEMENT_CANDIDATES: int(0, 1000).default(50).register(envDocs, {
+    group: 'feed',
+    doc: 'candidates per page from co-engagement with the viewer\'s recent likes ("liked together"); 0 = none',
+  }),
   BODY_LIMIT_BYTES: int(1024, 50 * 1024 * 1024)
     .default(1024 * 1024)
     .register(envDocs, {
@@ -617,6 +633,7 @@ function configFrom(e: EnvVars) {
   const sessionSettings: Record<string, string> = {
     'lodestar.like_attribution_window': `${e.FEED_LIKE_ATTRIBUTION_MINUTES}min`,
     'lodestar.profile_recompute_interval': `${e.FEED_PROFILE_RECOMPUTE_SEC}s`,
+    'lodestar.profile_behaviour': e.FEED_PROFILE_BEHAVIOUR ? 'on' : 'off',
   };
   const alerts: AlertThresholds = {
     discoveryP95AgeSec: e.ALERT_DISCOVERY_P95_AGE_SEC,
@@ -797,6 +814,14 @@ function configFrom(e: EnvVars) {
       likeAttributionMinutes: e.FEED_LIKE_ATTRIBUTION_MINUTES,
       /** Interest drift recomputes a viewer's profile embedding at most once per this many seconds. */
       profileRecomputeSec: e.FEED_PROFILE_RECOMPUTE_SEC,
+      /** Profiles blend engagement with interests (lodestar.profile_behaviour); false = interests only. */
+      profileBehaviour: e.FEED_PROFILE_BEHAVIOUR,
+      /** How personalised candidates are ordered: learned weights, the fixed defaults, or similarity only. */
+      ranker: e.FEED_RANKER,
+      /** Logged impressions with features needed before the worker trains ranking weights. */
+      rankerMinEvents: e.FEED_RANKER_MIN_EVENTS,
+      /** Candidates per page from co-engagement with the viewer's recent likes; 0 = none. */
+      coengagementCandidates: e.FEED_COENGAGEMENT_CANDIDATES,
     },
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     /** A verified service token's body limit (never below bodyLimitBytes). */
