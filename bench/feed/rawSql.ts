@@ -54,11 +54,17 @@ export function rawFeedTask(
       randomInt(2 ** 31 - 1),
       // The category cap the resolver passes: ceil(first × FEED_CATEGORY_SHARE 0.4).
       Math.max(1, Math.ceil(first * 0.4)),
+      // FEED_COENGAGEMENT_CANDIDATES' default.
+      50,
     ]);
     // The page: the first `first` rows, as the policy would pick them (which ones does not change the SQL).
     const page: SlotDecision[] = rows.slice(0, first).map((row, position) => ({
       item: { id: row.id, categoryId: row.category_id, score: row.score },
-      source: (row.pool === 'GLOBAL' ? 'POPULAR' : row.pool) satisfies FeedSource,
+      source: (row.pool === 'GLOBAL' || row.pool === 'CATEGORY'
+        ? 'POPULAR'
+        : row.pool === 'COENGAGED'
+          ? 'SIMILAR'
+          : row.pool) satisfies FeedSource,
       position,
       propensity: 1,
     }));

@@ -1,8 +1,24 @@
 import { Prisma, type Listing } from '../generated/prisma/client.js';
 import type { ServiceDb } from '../db/service.js';
+import type { FeatureVector } from './ranking.js';
 import { feedCandidatesSql } from './sql.js';
 
-export type Pool = 'SIMILAR' | 'POPULAR' | 'RECENT' | 'EXPLORE' | 'GLOBAL';
+/**
+ * Where a candidate came from. SIMILAR, COENGAGED and CATEGORY are the personal generators (ranked
+ * together into the feed's exploit arm); POPULAR, RECENT and EXPLORE are the exploration pools; GLOBAL
+ * fills a category-filtered page that runs dry.
+ */
+export type Pool = 'SIMILAR' | 'COENGAGED' | 'CATEGORY' | 'POPULAR' | 'RECENT' | 'EXPLORE' | 'GLOBAL';
+
+export const POOLS: readonly Pool[] = [
+  'SIMILAR',
+  'COENGAGED',
+  'CATEGORY',
+  'POPULAR',
+  'RECENT',
+  'EXPLORE',
+  'GLOBAL',
+];
 
 export interface Candidate {
   pool: Pool;
@@ -13,6 +29,8 @@ export interface Candidate {
 export interface CandidateSet {
   hasEmbedding: boolean;
   pools: Record<Pool, Candidate[]>;
+  /** The ranking features of every candidate listing, by listing id. */
+  features: Map<number, FeatureVector>;
 }
 
 interface Row {
@@ -34,6 +52,12 @@ interface Row {
   updated_at: Date;
   source: string | null;
   external_id: string | null;
+  similarity: number;
+  coengagement: number;
+  category_affinity: number;
+  category_share: number;
+  from_similar: boolean;
+  from_interests: boolean;
 }
 
 /** Rows become the same Listing objects Prisma returns, so the Listing type resolves them as usual. */
@@ -57,11 +81,34 @@ function toListing(row: Row): Listing {
   };
 }
 
+const DAY_MS = 86_400_000;
+/** Recency decays with a 30-day time constant (ranking.ts: exp(−age in days / 30)). */
+const RECENCY_DAYS = 30;
+
+/** One listing's features from its rows (a listing in several pools has one row per pool). */
+function featuresOf(row: Row, pools: ReadonlySet<Pool>, nowMs: number): FeatureVector {
+  const ageDays = Math.max(0, (nowMs - row.created_at.getTime()) / DAY_MS);
+  return {
+    similarity: row.similarity,
+    coengagement: Math.log1p(Math.max(0, row.coengagement)),
+    popularity: Math.log1p(Math.max(0, row.popularity)),
+    recency: Math.exp(-ageDays / RECENCY_DAYS),
+    categoryAffinity: row.category_affinity,
+    categoryShare: row.category_share,
+    fromSimilar: row.from_similar ? 1 : 0,
+    fromInterests: row.from_interests ? 1 : 0,
+    fromCoengagement: pools.has('COENGAGED') ? 1 : 0,
+    fromCategoryPopular: pools.has('CATEGORY') ? 1 : 0,
+  };
+}
+
 export interface CandidateQuery {
   userId: string | null;
   categoryId: number | null;
   similarLimit: number;
   poolLimit: number;
+  /** Candidates from co-engagement with the viewer's latest likes (0 = none). */
+  coengagementLimit: number;
   servedWindowMinutes: number;
   session: string;
   seed: number;
@@ -69,8 +116,12 @@ export interface CandidateQuery {
   categoryCap: number;
 }
 
-/** One statement on the service path: every pool a feed page can draw from. */
-export async function fetchCandidates(service: ServiceDb, query: CandidateQuery): Promise<CandidateSet> {
+/** One statement on the service path: every pool a feed page can draw from, with the features to rank it. */
+export async function fetchCandidates(
+  service: ServiceDb,
+  query: CandidateQuery,
+  nowMs: number = Date.now(),
+): Promise<CandidateSet> {
   const rows = await service.query<Row>(feedCandidatesSql, [
     query.userId,
     query.categoryId,
@@ -80,13 +131,32 @@ export async function fetchCandidates(service: ServiceDb, query: CandidateQuery)
     query.session,
     query.seed,
     query.categoryCap,
+    query.coengagementLimit,
   ]);
-  const pools: Record<Pool, Candidate[]> = { SIMILAR: [], POPULAR: [], RECENT: [], EXPLORE: [], GLOBAL: [] };
-  for (const row of rows) pools[row.pool].push({ pool: row.pool, score: row.score, listing: toListing(row) });
+  const pools = Object.fromEntries(POOLS.map((pool) => [pool, [] as Candidate[]])) as Record<
+    Pool,
+    Candidate[]
+  >;
+  const memberships = new Map<number, Set<Pool>>();
+  for (const row of rows) {
+    pools[row.pool].push({ pool: row.pool, score: row.score, listing: toListing(row) });
+    const member = memberships.get(row.id) ?? new Set<Pool>();
+    member.add(row.pool);
+    memberships.set(row.id, member);
+  }
+  const features = new Map<number, FeatureVector>();
+  for (const row of rows) {
+    if (!features.has(row.id))
+      features.set(row.id, featuresOf(row, memberships.get(row.id) ?? new Set(), nowMs));
+  }
   // The statement's UNION keeps no order across pools: restore each pool's own ranking.
-  pools.SIMILAR.sort((a, b) => b.score - a.score || a.listing.id - b.listing.id);
-  pools.POPULAR.sort((a, b) => b.score - a.score || b.listing.id - a.listing.id);
-  pools.RECENT.sort((a, b) => b.score - a.score || b.listing.id - a.listing.id);
-  pools.GLOBAL.sort((a, b) => b.score - a.score || b.listing.id - a.listing.id);
-  return { hasEmbedding: rows.some((r) => r.has_embedding === true), pools };
+  const byScoreThenId = (a: Candidate, b: Candidate) => b.score - a.score || a.listing.id - b.listing.id;
+  const byScoreThenNewest = (a: Candidate, b: Candidate) => b.score - a.score || b.listing.id - a.listing.id;
+  pools.SIMILAR.sort(byScoreThenId);
+  pools.COENGAGED.sort(byScoreThenId);
+  pools.CATEGORY.sort(byScoreThenNewest);
+  pools.POPULAR.sort(byScoreThenNewest);
+  pools.RECENT.sort(byScoreThenNewest);
+  pools.GLOBAL.sort(byScoreThenNewest);
+  return { hasEmbedding: rows.some((r) => r.has_embedding === true), pools, features };
 }

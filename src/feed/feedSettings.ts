@@ -5,6 +5,8 @@ import type { ServiceDb } from '../db/service.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
 import { createFeedPolicies } from './feedPolicies.js';
+import { DEFAULT_RANKER_WEIGHTS } from './ranking.js';
+import type { RankerChoice } from './personalRanking.js';
 import type { FeedSettings } from './suggestions.js';
 
 /** Built once per process: the policies (per experiment arm) and the cursor-signing key. */
@@ -13,9 +15,14 @@ export function createFeedSettings(
   deps: { service: ServiceDb; logger: Logger; redis: Redis | null; metrics: Metrics },
 ): FeedSettings & { stop: () => void } {
   const policies = createFeedPolicies({ config, ...deps });
+  const ranker: RankerChoice = {
+    name: config.feed.ranker === 'off' ? 'off' : 'default',
+    weights: DEFAULT_RANKER_WEIGHTS,
+  };
   return {
     stop: () => policies.stop(),
     policies,
+    ranker: { current: () => ranker },
     // Replicas must share the key for cursors to work across them: FEED_CURSOR_SECRET or JWT_SECRET.
     cursorKey: config.feed.cursorSecret ?? config.auth.jwtSecret ?? randomBytes(32).toString('hex'),
   };

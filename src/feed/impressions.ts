@@ -16,6 +16,9 @@ export async function recordImpressions(
     /** The feed experiment and the viewer's arm, when an experiment chose the policy. */
     experiment?: string | null;
     arm?: string | null;
+    /** The ranking features of each item as shown (RANKING_FEATURES order), logged for training. */
+    features?: (decision: SlotDecision) => readonly number[] | null;
+    featuresVersion?: number;
   },
 ): Promise<string[]> {
   if (page.length === 0) return [];
@@ -28,14 +31,16 @@ export async function recordImpressions(
     page.map(sourceOf),
     page.map((d) => d.propensity),
     page.map((d, i) => meta.basePosition + i),
-    page.map((_d, i) =>
-      JSON.stringify({
+    page.map((d, i) => {
+      const features = meta.features?.(d) ?? null;
+      return JSON.stringify({
         session: meta.session,
         requestId: ctx.requestId,
         position: meta.basePosition + i,
         ...(meta.experiment ? { experiment: meta.experiment, arm: meta.arm } : {}),
-      }),
-    ),
+        ...(features ? { features, featuresVersion: meta.featuresVersion } : {}),
+      });
+    }),
     ctx.viewer.userId ?? '',
   ]);
   return ids;

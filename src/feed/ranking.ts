@@ -51,12 +51,12 @@ export interface RankerWeights {
 export const DEFAULT_RANKER_WEIGHTS: RankerWeights = {
   bias: 0,
   weights: {
-    similarity: 2,
-    coengagement: 1.5,
-    popularity: 0.4,
-    recency: 0.2,
-    categoryAffinity: 0.3,
-    categoryShare: 1,
+    similarity: 4,
+    coengagement: 0.75,
+    popularity: 0.2,
+    recency: 0.1,
+    categoryAffinity: 0.2,
+    categoryShare: 0.5,
     fromSimilar: 0,
     fromInterests: 0,
     fromCoengagement: 0,

@@ -1,21 +1,39 @@
 /**
  * feed candidates: in ONE statement, everything one feed page can be built from, as rows tagged with
- * the pool they come from:
- *   SIMILAR  nearest active listings to the viewer's profile embedding (ivfflat index), blended with the
- *            discovery worker's per-interest candidates (affinity × candidate score)
- *   POPULAR  most popular active listings      RECENT  newest active listings
- *   EXPLORE  a seeded random sample of active listings
- *   GLOBAL   most popular active listings in any category (fallback when a category filter runs dry)
+ * the pool they come from, each with the ranking features of its listing (src/feed/ranking.ts):
+ *   SIMILAR    nearest active listings to the viewer's profile embedding (ivfflat index), blended with the
+ *              discovery worker's per-interest candidates (affinity × candidate score)
+ *   COENGAGED  listings liked together with the viewer's latest likes (listing_coengagement)
+ *   CATEGORY   the most popular active listings of the viewer's own categories (their likes and interests)
+ *   POPULAR    most popular active listings      RECENT  newest active listings
+ *   EXPLORE    a seeded random sample of active listings
+ *   GLOBAL     most popular active listings in any category (fallback when a category filter runs dry)
  * Every pool leaves out the viewer's own listings, liked and hidden listings, and listings served to the
  * viewer in this feed session or in the last `served_window`. Runs as lodestar_service.
  *
- * $1 viewer uuid (NULL = anonymous: no SIMILAR, no exclusions)   $2 category id or NULL
+ * Feature columns (0 when they do not apply): similarity = cosine to the profile embedding; coengagement =
+ * Σ liked-together score with the viewer's latest likes; category_affinity = the viewer's highest interest
+ * affinity in the listing's category; category_share = share of the viewer's latest likes in that category;
+ * from_similar / from_interests = whether the nearest-neighbour search / the interests' discovery candidates
+ * found it (the pools a listing appears in say the rest).
+ *
+ * $1 viewer uuid (NULL = anonymous: no personal pools, no exclusions)   $2 category id or NULL
  * $3 SIMILAR limit   $4 limit of each other pool   $5 served window (interval)   $6 feed session id
  * $7 sample seed (integer)   $8 most GLOBAL items per category (the page's category cap)
+ * $9 COENGAGED limit (0 = none)
  */
 export const feedCandidatesSql = `
-WITH viewer AS (
+WITH viewer AS MATERIALIZED (
   SELECT embedding FROM profiles WHERE user_id = $1::uuid
+), recent_likes AS MATERIALIZED (
+  SELECT k.listing_id, l.category_id FROM likes k JOIN marketplace_listings l ON l.id = k.listing_id
+  WHERE k.user_id = $1::uuid ORDER BY k.created_at DESC LIMIT 100
+), like_share AS MATERIALIZED (
+  SELECT category_id, count(*)::float8 / sum(count(*)) OVER () AS share FROM recent_likes GROUP BY category_id
+), affinity AS MATERIALIZED (
+  SELECT ic.category_id, max(ui.affinity)::float8 AS affinity
+  FROM user_interests ui JOIN interest_catalog ic ON ic.id = ui.interest_id
+  WHERE ui.user_id = $1::uuid AND ui.affinity > 0 GROUP BY ic.category_id
 ), excluded AS (
   SELECT listing_id FROM likes WHERE user_id = $1::uuid
   UNION SELECT listing_id FROM hidden_listings WHERE user_id = $1::uuid
@@ -46,11 +64,32 @@ WITH viewer AS (
   ORDER BY 2 DESC
   LIMIT $3
 ), similar_ids AS (
-  SELECT s.id, max(s.score) AS score FROM (SELECT * FROM nearest UNION ALL SELECT * FROM from_interests) s
+  SELECT s.id, max(s.score) AS score, bool_or(s.ann) AS ann, bool_or(NOT s.ann) AS interest
+  FROM (SELECT id, score, true AS ann FROM nearest UNION ALL SELECT id, score, false FROM from_interests) s
   GROUP BY s.id
+), coengaged AS MATERIALIZED (
+  SELECT c.neighbour_id AS id, sum(c.score)::float8 AS score
+  FROM (SELECT listing_id FROM recent_likes LIMIT 50) r
+  JOIN listing_coengagement c ON c.listing_id = r.listing_id
+  WHERE $9::int > 0
+  GROUP BY c.neighbour_id
+), top_categories AS (
+  SELECT category_id FROM (
+    SELECT coalesce(s.category_id, a.category_id) AS category_id,
+           coalesce(s.share, 0) + coalesce(a.affinity, 0) / 4 AS weight
+    FROM like_share s FULL JOIN affinity a ON a.category_id = s.category_id) w
+  WHERE $2::int IS NULL OR w.category_id = $2::int
+  ORDER BY weight DESC, category_id LIMIT 3
 ), pools AS (
   (SELECT 'SIMILAR' AS pool, e.id, s.score FROM similar_ids s JOIN eligible e ON e.id = s.id
    ORDER BY s.score DESC, e.id LIMIT $3)
+  UNION ALL
+  (SELECT 'COENGAGED', e.id, c.score FROM coengaged c JOIN eligible e ON e.id = c.id
+   ORDER BY c.score DESC, e.id LIMIT $9)
+  UNION ALL
+  (SELECT 'CATEGORY', p.id, p.popularity FROM top_categories t CROSS JOIN LATERAL (
+     SELECT e.id, e.popularity FROM eligible e WHERE e.category_id = t.category_id
+     ORDER BY e.popularity DESC, e.id DESC LIMIT $4) p)
   UNION ALL
   (SELECT 'POPULAR', e.id, e.popularity FROM eligible e ORDER BY e.popularity DESC, e.id DESC LIMIT $4)
   UNION ALL
@@ -76,8 +115,18 @@ WITH viewer AS (
 SELECT p.pool, p.score::float8 AS score, (SELECT embedding IS NOT NULL FROM viewer) AS has_embedding,
        l.id, l.category_id, l.seller_id, l.title, l.description, l.price::text AS price, l.currency, l.status,
        l.like_count, l.comment_count, l.popularity, l.created_at, l.updated_at,
-       l.source, l.external_id
-FROM pools p JOIN marketplace_listings l ON l.id = p.id`;
+       l.source, l.external_id,
+       coalesce(1 - (l.embedding <=> (SELECT embedding FROM viewer)), 0)::float8 AS similarity,
+       coalesce(c.score, 0) AS coengagement,
+       coalesce(a.affinity, 0) AS category_affinity,
+       coalesce(s.share, 0) AS category_share,
+       coalesce(si.ann, false) AS from_similar,
+       coalesce(si.interest, false) AS from_interests
+FROM pools p JOIN marketplace_listings l ON l.id = p.id
+LEFT JOIN similar_ids si ON si.id = p.id
+LEFT JOIN coengaged c ON c.id = p.id
+LEFT JOIN affinity a ON a.category_id = l.category_id
+LEFT JOIN like_share s ON s.category_id = l.category_id`;
 
 /** The nearest-neighbour part alone, for EXPLAIN in tests: $1 vector literal, $2 limit. */
 export const nearestListingsSql = `

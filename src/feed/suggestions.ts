@@ -7,6 +7,9 @@ import { toOutageError } from '../errors/databaseErrors.js';
 import { coerceError } from '../errors/errors.js';
 import { checkPageSize, DEFAULT_PAGE_SIZE } from '../validation/pageSize.js';
 import { fetchCandidates, type Candidate, type CandidateSet, type Pool } from './candidates.js';
+import { personalRanking } from './personalRanking.js';
+import { featureArray, RANKING_FEATURES_VERSION } from './ranking.js';
+import type { RankerChoice } from './personalRanking.js';
 import { decodeFeedCursor, encodeFeedCursor, type FeedCursor } from './feedCursor.js';
 import { recordImpressions } from './impressions.js';
 import { createRng } from './policies/random.js';
@@ -28,10 +31,13 @@ export interface FeedRequest {
 export type FallbackReason =
   'ANONYMOUS' | 'NO_PROFILE_EMBEDDING' | 'NOT_ENOUGH_CANDIDATES' | 'SIMILARITY_UNAVAILABLE';
 
+/** What a served item says it came from: the personal generators are one arm, SIMILAR. */
+export type ServedSource = Exclude<Pool, 'COENGAGED' | 'CATEGORY'>;
+
 export interface Suggestion {
   listing: Listing;
   score: number;
-  source: Pool;
+  source: ServedSource;
   position: number;
   impressionId: string;
 }
@@ -44,30 +50,31 @@ export interface SuggestionConnection {
     startCursor: string | null;
     endCursor: string | null;
   };
-  fallback: { reason: FallbackReason; source: Pool } | null;
+  fallback: { reason: FallbackReason; source: ServedSource } | null;
 }
 
 /** Built once per process (src/feed/feedSettings.ts); the tunables are read from ctx.config.feed. */
 export interface FeedSettings {
   policies: FeedPolicies;
   cursorKey: string;
+  ranker: { current: () => RankerChoice };
 }
 
 /** Fallback chain when personalisation cannot fill the page: popular → recent → global. */
-const FALLBACK_ORDER: Pool[] = ['POPULAR', 'RECENT', 'GLOBAL'];
+const FALLBACK_ORDER: readonly ServedSource[] = ['POPULAR', 'RECENT', 'GLOBAL'];
 
 function fillFromFallback(
   set: CandidateSet,
   taken: SlotDecision[],
   slots: number,
   cap: number,
-): { picks: SlotDecision[]; firstSource: Pool | null; pools: Map<number, Pool> } {
+): { picks: SlotDecision[]; firstSource: ServedSource | null; pools: Map<number, ServedSource> } {
   const used = new Set(taken.map((t) => t.item.id));
   const perCategory = new Map<number, number>();
   for (const t of taken) perCategory.set(t.item.categoryId, (perCategory.get(t.item.categoryId) ?? 0) + 1);
   const picks: SlotDecision[] = [];
-  const pools = new Map<number, Pool>();
-  let firstSource: Pool | null = null;
+  const pools = new Map<number, ServedSource>();
+  let firstSource: ServedSource | null = null;
   // Two passes: first within the category cap, then relaxed, so the page is full whenever anything is left.
   for (const respectCap of [true, false]) {
     for (const pool of FALLBACK_ORDER) {
@@ -105,6 +112,7 @@ async function candidatesFor(
     categoryId,
     similarLimit: personalise ? Math.max(first * 4, 50) : 0,
     poolLimit: Math.max(first * 2, 20),
+    coengagementLimit: personalise ? ctx.config.feed.coengagementCandidates : 0,
     servedWindowMinutes: ctx.config.feed.servedWindowMinutes,
     session: cursor.session,
     seed: cursor.seed,
@@ -153,10 +161,11 @@ export async function suggestions(
   if (reason === null) {
     const toItems = (pool: Pool) =>
       set.pools[pool].map((c) => ({ id: c.listing.id, categoryId: c.listing.categoryId, score: c.score }));
+    const exploit = personalRanking(set, settings.ranker.current());
     decisions = choice.policy.fillPage(
       {
         pools: {
-          SIMILAR: toItems('SIMILAR'),
+          SIMILAR: exploit,
           POPULAR: toItems('POPULAR'),
           RECENT: toItems('RECENT'),
           EXPLORE: toItems('EXPLORE'),
@@ -166,14 +175,15 @@ export async function suggestions(
       },
       rng,
     );
-    if (set.pools.SIMILAR.length < first) reason = 'NOT_ENOUGH_CANDIDATES';
+    if (exploit.length < first) reason = 'NOT_ENOUGH_CANDIDATES';
   }
   const fallback =
     decisions.length < first
       ? fillFromFallback(set, decisions, first, cap)
-      : { picks: [], firstSource: null, pools: new Map<number, Pool>() };
+      : { picks: [], firstSource: null, pools: new Map<number, ServedSource>() };
   const page = [...decisions, ...fallback.picks];
-  const sourceOf = (decision: SlotDecision): Pool => fallback.pools.get(decision.item.id) ?? decision.source;
+  const sourceOf = (decision: SlotDecision): ServedSource =>
+    fallback.pools.get(decision.item.id) ?? decision.source;
   if (reason === 'NOT_ENOUGH_CANDIDATES' && fallback.picks.length === 0 && page.length === first)
     reason = null;
 
@@ -188,6 +198,12 @@ export async function suggestions(
     experiment: choice.experiment,
     arm: choice.arm,
     basePosition: cursor.position,
+    // What the ranker saw, so the worker can learn its weights from the feedback (src/feed/ranking.ts).
+    features: (decision) => {
+      const features = set.features.get(decision.item.id);
+      return features ? featureArray(features) : null;
+    },
+    featuresVersion: RANKING_FEATURES_VERSION,
   });
 
   if (reason !== null) {

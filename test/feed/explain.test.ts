@@ -73,6 +73,19 @@ describe('EXPLAIN of the vector queries on 3000 listings', () => {
     await db.pool.query('ANALYZE profiles');
     const { rows } = await db.pool.query<{ id: number }>('SELECT min(id) AS id FROM marketplace_listings');
     listingId = rows[0]!.id;
+    // The viewer's likes and what was liked together with them, so the personal generators have data.
+    await db.pool.query(
+      `INSERT INTO likes (user_id, listing_id, created_at)
+       SELECT $1, id, now() - make_interval(mins => id) FROM marketplace_listings ORDER BY id LIMIT 40`,
+      [viewerId],
+    );
+    await db.pool.query(
+      `INSERT INTO listing_coengagement (listing_id, neighbour_id, together, score)
+       SELECT a.id, b.id, 2, 1.0 / (1 + abs(a.id - b.id))
+       FROM marketplace_listings a JOIN marketplace_listings b ON b.id <> a.id AND abs(b.id - a.id) <= 25`,
+    );
+    await db.pool.query('ANALYZE likes');
+    await db.pool.query('ANALYZE listing_coengagement');
   });
 
   afterAll(async () => {
@@ -90,8 +103,15 @@ describe('EXPLAIN of the vector queries on 3000 listings', () => {
   });
 
   it('feedCandidatesSql finds the SIMILAR pool through marketplace_listings_embedding_ivfflat', async () => {
-    const plan = await explain(feedCandidatesSql, [viewerId, null, 50, 20, '30 minutes', randomUUID(), 7, 8]);
+    const plan = await explain(feedCandidatesSql, [viewerId, null, 50, 20, '30 minutes', randomUUID(), 7, 8, 50]);
     expect(usesIvfflat(plan), describePlan(plan)).toBe(true);
+  });
+
+  it('feedCandidatesSql reads co-engagement and category popularity through their indexes', async () => {
+    const plan = await explain(feedCandidatesSql, [viewerId, null, 50, 20, '30 minutes', randomUUID(), 7, 8, 50]);
+    const text = describePlan(plan);
+    expect(text).toContain('listing_coengagement_top_idx');
+    expect(text).toContain('marketplace_listings_active_category_popularity_idx');
   });
 
   it('finds listings through the rebuilt index from their own embeddings (distance 0 first)', async () => {

@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import type { Listing } from '../generated/prisma/client.js';
+import { POOLS, type Candidate, type CandidateSet, type Pool } from './candidates.js';
+import { personalRanking } from './personalRanking.js';
+import { DEFAULT_RANKER_WEIGHTS, RANKING_FEATURES, type FeatureVector } from './ranking.js';
+
+const zero = Object.fromEntries(RANKING_FEATURES.map((f) => [f, 0])) as unknown as FeatureVector;
+
+function listing(id: number, categoryId = 1): Listing {
+  // Only id and categoryId matter to the ranking; the rest is a plausible row.
+  return { id, categoryId } as Listing;
+}
+
+function setOf(rows: { pool: Pool; id: number; score: number; features?: Partial<FeatureVector> }[]): CandidateSet {
+  const pools = Object.fromEntries(POOLS.map((p) => [p, [] as Candidate[]])) as Record<Pool, Candidate[]>;
+  const features = new Map<number, FeatureVector>();
+  for (const r of rows) {
+    pools[r.pool].push({ pool: r.pool, score: r.score, listing: listing(r.id) });
+    features.set(r.id, { ...zero, ...features.get(r.id), ...r.features });
+  }
+  return { hasEmbedding: true, pools, features };
+}
+
+describe('personalRanking', () => {
+  it('ranks candidates of every personal generator together by the model', () => {
+    const set = setOf([
+      { pool: 'SIMILAR', id: 1, score: 0.9, features: { similarity: 0.3 } },
+      { pool: 'COENGAGED', id: 2, score: 2, features: { similarity: 0.25, coengagement: 1.2 } },
+      { pool: 'CATEGORY', id: 3, score: 50, features: { similarity: 0.2, popularity: 4 } },
+      { pool: 'RECENT', id: 4, score: 1, features: { similarity: 0.9 } },
+    ]);
+    const ranked = personalRanking(set, { name: 'default', weights: DEFAULT_RANKER_WEIGHTS });
+    // RECENT is an exploration pool, never part of the exploit ranking.
+    expect(ranked.map((r) => r.id)).toEqual([2, 3, 1]);
+    expect(ranked[0]!.score).toBeGreaterThan(ranked[1]!.score);
+  });
+
+  it('lists a listing found by several generators once', () => {
+    const set = setOf([
+      { pool: 'SIMILAR', id: 7, score: 0.5, features: { similarity: 0.5 } },
+      { pool: 'COENGAGED', id: 7, score: 1, features: { coengagement: 0.4 } },
+      { pool: 'POPULAR', id: 7, score: 9 },
+    ]);
+    expect(personalRanking(set, { name: 'learned', weights: DEFAULT_RANKER_WEIGHTS })).toHaveLength(1);
+  });
+
+  it('with the ranker off keeps the similarity order and interleaves co-engaged listings', () => {
+    const set = setOf([
+      { pool: 'SIMILAR', id: 1, score: 0.9 },
+      { pool: 'SIMILAR', id: 2, score: 0.8 },
+      { pool: 'COENGAGED', id: 3, score: 5 },
+      { pool: 'COENGAGED', id: 1, score: 4 },
+      { pool: 'COENGAGED', id: 4, score: 3 },
+      { pool: 'CATEGORY', id: 5, score: 100 },
+    ]);
+    const ranked = personalRanking(set, { name: 'off', weights: DEFAULT_RANKER_WEIGHTS });
+    expect(ranked.map((r) => r.id)).toEqual([1, 3, 2, 4]);
+  });
+});
