@@ -68,6 +68,10 @@ export interface EvaluationOptions {
   /** The environment the variants' overrides apply to (config is loaded from it). */
   env: NodeJS.ProcessEnv;
   log: (line: string) => void;
+  /** Keep every method's lists in the report (user id → listing ids, best first): large for big runs. */
+  includeLists?: boolean;
+  /** Test hook: called once the data is loaded, before the split. */
+  afterLoad?: (pool: pg.Pool) => Promise<void>;
   /** Test hook: called after the held-out likes are gone, before any feed request. */
   beforeServing?: (context: { pool: pg.Pool; split: LikeSplit; scratchUrl: string }) => Promise<void>;
 }
@@ -84,6 +88,8 @@ export interface MethodResult {
   profilesWithEmbedding?: number;
   /** Users whose page had fewer than k items. */
   shortPages?: number;
+  /** With `includeLists`: each scored user's list. */
+  lists?: Record<string, number[]>;
 }
 
 export interface DatasetShape {
@@ -396,6 +402,7 @@ export async function runEvaluation(options: EvaluationOptions): Promise<Evaluat
     const loaded = await timed(timings, 'load', () => loadData(pool, options));
     // Nothing runs the queues on a scratch database: a queued like event would only hold popularity back.
     await pool.query(`DELETE FROM events_queue`);
+    await options.afterLoad?.(pool);
 
     const likes = await timed(timings, 'split', async () => {
       const { rows } = await pool.query<LikeRow>(LIKE_ROWS_SQL);
@@ -473,6 +480,10 @@ export async function runEvaluation(options: EvaluationOptions): Promise<Evaluat
     await options.beforeServing?.({ pool, split, scratchUrl: scratch.url });
 
     const methods: MethodResult[] = [];
+    const listsOf = (lists: number[][]) =>
+      options.includeLists === true
+        ? { lists: Object.fromEntries(users.map((u, i) => [u.userId, lists[i] ?? []])) }
+        : {};
     const reference = (method: string, build: () => number[][]): void => {
       const started = performance.now();
       const lists = build();
@@ -481,6 +492,7 @@ export async function runEvaluation(options: EvaluationOptions): Promise<Evaluat
         kind: 'reference',
         metrics: scoreLists(catalogue, users, lists, k),
         ms: Math.round(performance.now() - started),
+        ...listsOf(lists),
       });
     };
     const vectors = await readVectors(pool);
@@ -493,7 +505,12 @@ export async function runEvaluation(options: EvaluationOptions): Promise<Evaluat
       const served = await serveVariant(scratch.url, pool, variant, users, options);
       const ms = Math.round(performance.now() - started);
       timings[`feed:${variant.name}`] = ms;
-      methods.push({ ...served.result, metrics: scoreLists(catalogue, users, served.lists, k), ms });
+      methods.push({
+        ...served.result,
+        metrics: scoreLists(catalogue, users, served.lists, k),
+        ms,
+        ...listsOf(served.lists),
+      });
       log(`${variant.name}: ${users.length} pages in ${ms} ms`);
     }
     return {
