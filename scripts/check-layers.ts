@@ -16,7 +16,8 @@
  *   2     composition   services/ (the composition root), context.ts, loaders/ (the per-request Context)
  *   1     domain        auth/, feed/, social/, flags/, experiments/, features/, ops/, queue/, worker/, catalog/,
  *                       import/, db/seed/ (demo data: written through domain functions, so above them),
- *                       embeddings/ (item embeddings from interactions; pure, imports only leaves)
+ *                       embeddings/ (item embeddings from interactions; pure, imports only leaves),
+ *                       evaluation/ (the offline evaluation through the feed: imports feed/, import/, db/seed/)
  *   0     leaves        db/, platform/ (logger, metrics, redis, pg pools), errors/, validation/, config/,
  *                       random/, generated/
  *
@@ -69,6 +70,7 @@ export const LAYERS: readonly Layer[] = [
       'import/',
       'db/seed/',
       'embeddings/',
+      'evaluation/',
     ],
   },
   {

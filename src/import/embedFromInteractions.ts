@@ -39,7 +39,8 @@ export const EVENT_WEIGHTS = {
 const WRITE_BATCH = 500;
 
 export interface EmbedFromInteractionsOptions {
-  source: string;
+  /** The source whose listings and interests are embedded; null: every listing and interest (the evaluation harness). */
+  source: string | null;
   /** Intent signals before this are not read (the importer's retention cutoff). */
   retentionCutoff: Date;
   /** 64..128; default the library's (64). */
@@ -54,7 +55,7 @@ export interface EmbedFromInteractionsOptions {
  * order: $1 source, $2 retention cutoff, $3.. the event weights. Read as the owner (no RLS).
  */
 const historySql = `
-WITH items AS (SELECT id FROM marketplace_listings WHERE source = $1),
+WITH items AS (SELECT id FROM marketplace_listings WHERE $1::text IS NULL OR source = $1),
 events AS (
   SELECT k.user_id, k.listing_id, $3::float8 AS w FROM likes k JOIN items i ON i.id = k.listing_id
   UNION ALL
@@ -66,8 +67,8 @@ events AS (
 SELECT user_id::text, listing_id, sum(w)::float8 AS w FROM events
 GROUP BY user_id, listing_id HAVING sum(w) > 0 ORDER BY user_id, listing_id`;
 
-/** The source's listings and their categories: $1 source. */
-const listingCategoriesSql = `SELECT id, category_id FROM marketplace_listings WHERE source = $1`;
+/** The source's listings and their categories: $1 source (NULL: every listing). */
+const listingCategoriesSql = `SELECT id, category_id FROM marketplace_listings WHERE $1::text IS NULL OR source = $1`;
 
 /**
  * One batch of derived listing vectors: $1 ids, $2 vectors (text), $3 source, $4 overwrite. Writes a
@@ -78,17 +79,17 @@ const writeListingsSql = `
 WITH t AS (SELECT id, e::vector AS e FROM unnest($1::int[], $2::text[]) AS t(id, e)),
 written AS (
   UPDATE marketplace_listings l SET embedding = t.e FROM t
-  WHERE l.id = t.id AND l.source = $3
+  WHERE l.id = t.id AND ($3::text IS NULL OR l.source = $3)
     AND (l.embedding IS NULL OR ($4::boolean AND l.embedding <> t.e))
   RETURNING l.id)
 SELECT l.id, (l.id IN (SELECT id FROM written)) AS written
 FROM marketplace_listings l JOIN t ON t.id = l.id
-WHERE l.source = $3 AND (l.id IN (SELECT id FROM written) OR l.embedding = t.e)`;
+WHERE ($3::text IS NULL OR l.source = $3) AND (l.id IN (SELECT id FROM written) OR l.embedding = t.e)`;
 
 /** The source's interests that may receive a derived vector: $1 source, $2 overwrite. */
 const interestsToEmbedSql = `
 SELECT id, category_id FROM interest_catalog
-WHERE source = $1 AND ($2::boolean OR embedding IS NULL) ORDER BY id`;
+WHERE ($1::text IS NULL OR source = $1) AND ($2::boolean OR embedding IS NULL) ORDER BY id`;
 
 /** One batch of interest vectors: $1 ids, $2 vectors (text), $3 overwrite. */
 const writeInterestsSql = `
@@ -254,7 +255,7 @@ export async function embedFromInteractions(
   const stepStarted = performance.now();
   const history = await withClient(pool, (client) => readHistory(client, options));
   const { rows: total } = await pool.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM marketplace_listings WHERE source = $1`,
+    `SELECT count(*)::int AS n FROM marketplace_listings WHERE $1::text IS NULL OR source = $1`,
     [options.source],
   );
   counts.pairs = history.weight.length;
@@ -262,7 +263,9 @@ export async function embedFromInteractions(
   counts.listings = history.listingIds.length;
   if (counts.pairs === 0) {
     counts.listingsCold = total[0]?.n ?? 0;
-    log(`embed: no interactions with the listings of "${options.source}"; nothing to embed`);
+    log(
+      `embed: no interactions with the listings of "${options.source ?? '(every source)'}"; nothing to embed`,
+    );
     counts.elapsedMs = Math.round(performance.now() - stepStarted);
     return counts;
   }

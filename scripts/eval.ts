@@ -1,0 +1,223 @@
+/**
+ * npm run eval -- [--dataset synthetic|seed] [--from-database URL] [--ablation | --variants LIST] ...
+ *
+ * Issue #16's offline evaluation through the real feed (src/evaluation/runEvaluation.ts) on a scratch
+ * database created on DATABASE_URL's server and dropped at the end. Prints a markdown table and writes
+ * it with the JSON report to --out. Exit codes: 0 done, 1 the run failed, 2 bad command line.
+ * Docs: docs/recommendations.md, "Offline evaluation".
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { DEFAULT_SYNTHETIC } from '../src/embeddings/syntheticInteractions.js';
+import { redactUrl } from '../src/db/redactUrl.js';
+import { formatReport } from '../src/evaluation/report.js';
+import { runEvaluation, type DatasetSpec } from '../src/evaluation/runEvaluation.js';
+import { EvaluationError } from '../src/evaluation/scratchDatabase.js';
+import { ABLATION, parseVariants, type Variant } from '../src/evaluation/variants.js';
+
+const HELP = `Usage: npm run eval -- [options]
+
+Evaluates the feed offline through its real code path (suggestions()) on a scratch database created on
+the Postgres server of --database-url (default $MIGRATION_DATABASE_URL, else $DATABASE_URL) and dropped
+at the end. Connect as a role that may CREATE DATABASE (the migration role or postgres).
+
+Data (one of):
+  --dataset synthetic     issue #16-shaped synthetic likes, loaded with the importer (default)
+      --users N (${DEFAULT_SYNTHETIC.users})  --items N (${DEFAULT_SYNTHETIC.items})  --seed S (${DEFAULT_SYNTHETIC.seed})
+  --dataset seed          the project's seeder: --users N (200) --listings N (2000) --seed S (42)
+  --from-database URL     a copy of that database (CREATE DATABASE … TEMPLATE: it must be idle)
+Protocol:
+  --test-share F          last share of each user's likes by time held out (0.2)
+  --min-positives N       users with fewer likes are not scored (5)
+  --max-users N           score at most N users (default all)
+  --k N                   page size and metric cut-off (10)
+  --item-embeddings train|keep   train: rank-64 SVD of the train likes over every listing (default for
+                          synthetic and --from-database; keep for seed)
+  --interests train|keep  train: declared interests = categories of the train likes by share (default
+                          for synthetic; keep otherwise)
+Variants (each an environment override set; default: the configuration as it is):
+  --ablation              ${ABLATION.map((v) => v.name).join(', ')}
+  --variants LIST         comma-separated ablation names or name:KEY=V+KEY=V
+  --concurrency N         feed requests in flight (4)
+Output:
+  --out DIR               markdown and JSON report (eval-results/)
+  --keep                  keep the scratch database (its name is printed)
+  -h, --help`;
+
+function fail(message: string): never {
+  console.error(`eval: ${message} (see --help)`);
+  process.exit(2);
+}
+
+const parsed = (() => {
+  try {
+    return parseArgs({
+      options: {
+        dataset: { type: 'string', default: 'synthetic' },
+        'from-database': { type: 'string' },
+        users: { type: 'string' },
+        items: { type: 'string' },
+        listings: { type: 'string' },
+        seed: { type: 'string' },
+        'test-share': { type: 'string', default: '0.2' },
+        'min-positives': { type: 'string', default: '5' },
+        'max-users': { type: 'string' },
+        k: { type: 'string', default: '10' },
+        'item-embeddings': { type: 'string' },
+        interests: { type: 'string' },
+        ablation: { type: 'boolean', default: false },
+        variants: { type: 'string' },
+        concurrency: { type: 'string', default: '4' },
+        out: { type: 'string', default: 'eval-results' },
+        keep: { type: 'boolean', default: false },
+        'database-url': { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (error) {
+    fail(error instanceof Error ? error.message : String(error));
+  }
+})();
+
+if (parsed.help) {
+  console.log(HELP);
+  process.exit(0);
+}
+
+function whole(name: string, raw: string | undefined, min: number, max: number, fallback?: number): number {
+  if (raw === undefined && fallback !== undefined) return fallback;
+  const value = raw !== undefined && /^\d+$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!Number.isSafeInteger(value) || value < min || value > max)
+    fail(`--${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
+  return value;
+}
+
+function share(name: string, raw: string): number {
+  const value = Number(raw);
+  if (raw.trim() === '' || !(value > 0 && value < 1))
+    fail(`--${name} must be a number between 0 and 1, got "${raw}"`);
+  return value;
+}
+
+function choice<T extends string>(
+  name: string,
+  raw: string | undefined,
+  options: readonly T[],
+  fallback: T,
+): T {
+  if (raw === undefined) return fallback;
+  if (!(options as readonly string[]).includes(raw))
+    fail(`--${name} must be one of ${options.join(', ')}, got "${raw}"`);
+  return raw as T;
+}
+
+function isPostgresUrl(url: string): boolean {
+  try {
+    return ['postgres:', 'postgresql:'].includes(new URL(url).protocol);
+  } catch {
+    return false;
+  }
+}
+
+const fromDatabase = parsed['from-database'];
+if (fromDatabase !== undefined && !isPostgresUrl(fromDatabase))
+  fail('--from-database must be a postgresql:// URL');
+const kind =
+  fromDatabase !== undefined
+    ? 'database'
+    : choice('dataset', parsed.dataset, ['synthetic', 'seed'], 'synthetic');
+const seedFlag = (fallback: number) => whole('seed', parsed.seed, 0, 2 ** 31 - 1, fallback);
+const dataset: DatasetSpec =
+  kind === 'database'
+    ? { kind, url: fromDatabase! }
+    : kind === 'seed'
+      ? {
+          kind,
+          users: whole('users', parsed.users, 1, 10_000_000, 200),
+          listings: whole('listings', parsed.listings, 1, 10_000_000, 2000),
+          seed: seedFlag(42),
+        }
+      : {
+          kind,
+          users: whole('users', parsed.users, 2, 1_000_000, DEFAULT_SYNTHETIC.users),
+          items: whole('items', parsed.items, 10, 1_000_000, DEFAULT_SYNTHETIC.items),
+          seed: seedFlag(DEFAULT_SYNTHETIC.seed),
+        };
+if (kind !== 'synthetic' && parsed.items !== undefined) fail('--items is for --dataset synthetic');
+if (kind !== 'seed' && parsed.listings !== undefined) fail('--listings is for --dataset seed');
+if (kind === 'database' && (parsed.users !== undefined || parsed.seed !== undefined))
+  fail('--users and --seed describe generated data, not --from-database');
+
+const serverUrl =
+  parsed['database-url'] ?? process.env.MIGRATION_DATABASE_URL ?? process.env.DATABASE_URL ?? fromDatabase;
+if (serverUrl === undefined || serverUrl === '' || !isPostgresUrl(serverUrl))
+  fail(
+    'the harness needs Postgres (it creates and drops a scratch database): set DATABASE_URL or pass ' +
+      '--database-url postgresql://… — the embedded development database cannot hold one',
+  );
+
+let variants: Variant[];
+try {
+  if (parsed.ablation && parsed.variants !== undefined) fail('--ablation and --variants exclude each other');
+  variants = parsed.ablation
+    ? [...ABLATION]
+    : parsed.variants !== undefined
+      ? parseVariants(parsed.variants)
+      : [{ name: 'as configured', env: {} }];
+} catch (error) {
+  fail(error instanceof Error ? error.message : String(error));
+}
+
+const options = {
+  serverUrl,
+  dataset,
+  testShare: share('test-share', parsed['test-share']),
+  minPositives: whole('min-positives', parsed['min-positives'], 2, 1_000_000),
+  maxUsers: parsed['max-users'] === undefined ? null : whole('max-users', parsed['max-users'], 1, 10_000_000),
+  k: whole('k', parsed.k, 1, 100),
+  itemEmbeddings: choice(
+    'item-embeddings',
+    parsed['item-embeddings'],
+    ['train', 'keep'],
+    kind === 'seed' ? 'keep' : 'train',
+  ),
+  interests: choice(
+    'interests',
+    parsed.interests,
+    ['train', 'keep'],
+    kind === 'synthetic' ? 'train' : 'keep',
+  ),
+  variants,
+  concurrency: whole('concurrency', parsed.concurrency, 1, 64),
+  seed: seedFlag(DEFAULT_SYNTHETIC.seed),
+  keep: parsed.keep,
+  env: process.env,
+  log: (line: string) => console.error(line),
+};
+
+const commandLine = `npm run eval -- ${process.argv
+  .slice(2)
+  .map((a) => (isPostgresUrl(a) ? redactUrl(a) : a))
+  .join(' ')}`.trim();
+console.error(`eval: scratch database on ${redactUrl(serverUrl)}`);
+try {
+  const report = await runEvaluation(options);
+  const markdown = formatReport(report, commandLine);
+  console.log(markdown);
+  await mkdir(parsed.out, { recursive: true });
+  const stamp = report.startedAt.replace(/[:.]/g, '-');
+  const base = path.join(parsed.out, `eval-${stamp}`);
+  await writeFile(`${base}.md`, markdown);
+  await writeFile(`${base}.json`, `${JSON.stringify({ ...report, commandLine }, null, 2)}\n`);
+  console.error(`eval: wrote ${base}.md and ${base}.json`);
+} catch (error) {
+  if (error instanceof EvaluationError) {
+    console.error(`eval: ${error.message}`);
+    process.exit(2);
+  }
+  console.error(`eval: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  process.exit(1);
+}
