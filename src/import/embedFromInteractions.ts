@@ -19,21 +19,13 @@ import { vectorLiteral } from '../validation/embedding.js';
  *   compares before writing, so a re-run over the same history rewrites no row.
  */
 
-/**
- * Weight of one event in the user × item matrix (summed per pair, then log(1 + sum)). A like is the
- * explicit positive. A save or share is deliberate but private: half. A view, click or dwell only says
- * the item was looked at (most views are not liked): a fifth, so about five views of one item count as
- * much as a like and a single view cannot outweigh one. The signal's own `weight` column is not used:
- * its unit differs by kind and client (dwell seconds, 1), and the log weighting already damps repeats.
+/*
+ * Weight of one event in the user × item matrix (summed per pair, then log(1 + sum)): the SQL function
+ * engagement_weight (prisma/migrations/20261204010000_behaviour_profiles), the one place the numbers
+ * live, shared with the behaviour profile (profile_embedding_of). The signal's own `weight` column is
+ * not used: its unit differs by kind and client (dwell seconds, 1), and the log weighting already damps
+ * repeats.
  */
-export const EVENT_WEIGHTS = {
-  like: 1,
-  save: 0.5,
-  share: 0.5,
-  click: 0.2,
-  dwell: 0.2,
-  view: 0.2,
-} as const;
 
 /** Listings (interests) per UPDATE: 500 × 384 floats as text is ~2.5 MB a statement. */
 const WRITE_BATCH = 500;
@@ -52,16 +44,14 @@ export interface EmbedFromInteractionsOptions {
 
 /**
  * The source's history, one row per (user, listing) with the summed event weight, in (user, listing)
- * order: $1 source, $2 retention cutoff, $3.. the event weights. Read as the owner (no RLS).
+ * order: $1 source, $2 retention cutoff. Read as the owner (no RLS).
  */
 const historySql = `
 WITH items AS (SELECT id FROM marketplace_listings WHERE $1::text IS NULL OR source = $1),
 events AS (
-  SELECT k.user_id, k.listing_id, $3::float8 AS w FROM likes k JOIN items i ON i.id = k.listing_id
+  SELECT k.user_id, k.listing_id, engagement_weight('like') AS w FROM likes k JOIN items i ON i.id = k.listing_id
   UNION ALL
-  SELECT s.user_id, s.listing_id,
-         CASE s.kind WHEN 'save' THEN $4::float8 WHEN 'share' THEN $5::float8 WHEN 'click' THEN $6::float8
-                     WHEN 'dwell' THEN $7::float8 WHEN 'view' THEN $8::float8 ELSE 0 END
+  SELECT s.user_id, s.listing_id, engagement_weight(s.kind)
   FROM intent_signals s JOIN items i ON i.id = s.listing_id
   WHERE s.created_at >= $2::timestamptz)
 SELECT user_id::text, listing_id, sum(w)::float8 AS w FROM events
@@ -130,10 +120,9 @@ interface History {
 }
 
 async function readHistory(client: pg.PoolClient, options: EmbedFromInteractionsOptions): Promise<History> {
-  const w = EVENT_WEIGHTS;
   const { rows } = await client.query<[string, number, number]>({
     text: historySql,
-    values: [options.source, options.retentionCutoff, w.like, w.save, w.share, w.click, w.dwell, w.view],
+    values: [options.source, options.retentionCutoff],
     rowMode: 'array',
   });
   // Users are indexed in user_id order (the rows' order), listings in id order: the same history

@@ -7,7 +7,10 @@ import { isEventKind, readEventPayload, type EventKind, type HandlerPayload } fr
 
 /** Popularity points per engagement (a like, a comment); its removal takes them back. */
 export const POPULARITY = { like: 1, comment: 2 } as const;
-/** Interest drift per like (attributed feed likes add +0.1 more in the like's own transaction). */
+/**
+ * Interest drift per like (attributed feed likes add +0.1 more in the like's own transaction); the call
+ * also requests the coalesced profile recompute.
+ */
 const LIKE_REINFORCEMENT = 0.05;
 /** Candidates kept per (interest, category). */
 export const DISCOVERY_TOP_K = 50;
@@ -44,7 +47,9 @@ const eventHandlers: { [K in EventKind]: EventHandler<K> } = {
   },
   'like.deleted': async (p, tx) => {
     await tx.query(bumpPopularitySql, [p.listingId, -POPULARITY.like]);
-    return { listings: [p.listingId] };
+    // The like no longer pulls the profile (a like's recompute is requested by reinforce_listing_interests).
+    await tx.query('SELECT request_profile_recompute($1)', [p.userId]);
+    return { users: [p.userId], listings: [p.listingId] };
   },
   'comment.created': async (p, tx) => {
     await tx.query(bumpPopularitySql, [p.listingId, POPULARITY.comment]);

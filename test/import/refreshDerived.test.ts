@@ -68,7 +68,7 @@ async function buildWorld(pool: pg.Pool): Promise<World> {
       }),
     );
   }
-  // Declared interests (the last user has none: a stale embedding must become NULL).
+  // Declared interests (the last user has none, and no likes: a stale embedding must become NULL).
   for (const [u, user] of users.slice(0, -1).entries()) {
     for (const [k, interest] of interests.entries()) {
       if ((u + k) % 3 === 0) {
@@ -79,7 +79,8 @@ async function buildWorld(pool: pg.Pool): Promise<World> {
   // History, triggers on, as the importer writes it.
   for (const user of users) {
     for (const listing of listings) {
-      if (random() < 0.2)
+      // The last user likes nothing either: with neither interests nor likes, the profile is NULL.
+      if (random() < 0.2 && user !== users.at(-1))
         await pool.query('INSERT INTO likes (user_id, listing_id) VALUES ($1, $2)', [user, listing]);
       if (random() < 0.03) {
         await pool.query(

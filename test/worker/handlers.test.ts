@@ -125,7 +125,7 @@ describe('worker handlers', () => {
         { listingId: listing.id },
       ])),
       ...(await enqueueEvents(pool, 'comment.deleted', [{ listingId: listing.id }])),
-      ...(await enqueueEvents(pool, 'like.deleted', [{ listingId: listing.id }])),
+      ...(await enqueueEvents(pool, 'like.deleted', [{ listingId: listing.id, userId: world.sellerId }])),
     ];
     await runUntilSettled(pool, 'events', handleEvent, ids);
     expect(await popularity(listing.id)).toBe(before + 2 + 2 - 2 - 1);

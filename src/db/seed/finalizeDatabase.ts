@@ -35,29 +35,18 @@ async function useBuildMemory(client: pg.ClientBase): Promise<void> {
 }
 
 /**
- * recompute_profile_embedding, set-based: the normalised affinity-weighted sum of each user's interest
- * embeddings, NULL when there is nothing to weigh (vector_norm, like the function: pgvector 0.8 has no
- * l2_norm overload for vector). One pass over user_interests instead of one function call per user.
- * $1 the embedding_updated_at to stamp, $2 the users (NULL = every profile). Only profiles whose
- * embedding changes are written (an L2 distance below 1e-6 is the same vector up to the sum's float
- * order), so running it again writes nothing. Shared by the seed and the refresh after an import
- * (src/import/refreshDerived.ts); a change to the function must change this too.
+ * recompute_profile_embedding for many profiles: each profile's embedding as profile_embedding_of (the
+ * function's own computation: interests blended with engagement) computes it, NULL when there is nothing
+ * to weigh. $1 the embedding_updated_at to stamp, $2 the users (NULL = every profile). Only profiles whose
+ * embedding changes are written (an L2 distance below 1e-6 is the same vector up to float order), so
+ * running it again writes nothing. Shared by the seed and the refresh after an import
+ * (src/import/refreshDerived.ts).
  */
 export const profileEmbeddingsSql = `
 UPDATE profiles p
    SET embedding = s.embedding, embedding_updated_at = $1::timestamptz
-  FROM (SELECT u.user_id,
-               CASE WHEN t.total IS NULL OR vector_norm(t.total) = 0 THEN NULL ELSE l2_normalize(t.total) END
-                 AS embedding
+  FROM (SELECT u.user_id, profile_embedding_of(u.user_id) AS embedding
           FROM profiles u
-          LEFT JOIN (SELECT ui.user_id,
-                            sum(ic.embedding * array_fill(ui.affinity::real, ARRAY[vector_dims(ic.embedding)])::vector)
-                              AS total
-                       FROM user_interests ui
-                       JOIN interest_catalog ic ON ic.id = ui.interest_id
-                      WHERE ic.embedding IS NOT NULL AND ui.affinity > 0
-                        AND ($2::uuid[] IS NULL OR ui.user_id = ANY($2::uuid[]))
-                      GROUP BY ui.user_id) t ON t.user_id = u.user_id
          WHERE $2::uuid[] IS NULL OR u.user_id = ANY($2::uuid[])) s
  WHERE p.user_id = s.user_id
    AND CASE WHEN p.embedding IS NULL OR s.embedding IS NULL THEN (p.embedding IS NULL) <> (s.embedding IS NULL)
