@@ -1,6 +1,11 @@
 import type pg from 'pg';
 import { featureArray, featuresFromArray, RANKING_FEATURES_VERSION } from './ranking.js';
-import { trainRanker, type TrainingMetrics, type TrainingOptions, type TrainingRow } from './rankerTraining.js';
+import {
+  trainRanker,
+  type TrainingMetrics,
+  type TrainingOptions,
+  type TrainingRow,
+} from './rankerTraining.js';
 
 export interface RankerTrainingOptions {
   /** Labelled impressions needed before training (FEED_RANKER_MIN_EVENTS). */

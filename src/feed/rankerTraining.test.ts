@@ -25,9 +25,16 @@ describe('trainRanker', () => {
     const bias = -1.2;
     const rows: TrainingRow[] = [];
     for (let i = 0; i < 40_000; i += 1) {
-      const features = Array.from({ length: D }, (_, j) => (j >= 6 ? (next() < 0.5 ? 1 : 0) : next() * 2 - 0.5));
+      const features = Array.from({ length: D }, (_, j) =>
+        j >= 6 ? (next() < 0.5 ? 1 : 0) : next() * 2 - 0.5,
+      );
       const z = bias + features.reduce((s, v, j) => s + v * truth[j]!, 0);
-      rows.push({ features, label: next() < sigmoid(z) ? 1 : 0, propensity: 1, createdAt: new Date(T0 + i * 1000) });
+      rows.push({
+        features,
+        label: next() < sigmoid(z) ? 1 : 0,
+        propensity: 1,
+        createdAt: new Date(T0 + i * 1000),
+      });
     }
     const result = trainRanker(rows, { l2: 1e-6 });
     expect(result.ok).toBe(true);
@@ -87,7 +94,15 @@ describe('trainRanker', () => {
     expect(trainRanker(allNegative)).toMatchObject({ ok: false, reason: 'only one label in the data' });
     expect(trainRanker([])).toMatchObject({ ok: false, samples: 0 });
     // NaN / wrong-length vectors are dropped: what is left has one label only.
-    const poisoned = [...allNegative, row(1, 900, RANKING_FEATURES.map(() => Number.NaN)), row(1, 901, [1, 2])];
+    const poisoned = [
+      ...allNegative,
+      row(
+        1,
+        900,
+        RANKING_FEATURES.map(() => Number.NaN),
+      ),
+      row(1, 901, [1, 2]),
+    ];
     expect(trainRanker(poisoned)).toMatchObject({ ok: false, samples: 500, positives: 0 });
     // Positives only in the holdout part: nothing to fit on.
     const late = [...allNegative, ...Array.from({ length: 50 }, (_, i) => row(1, 10_000 + i))];

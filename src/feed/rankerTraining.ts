@@ -17,7 +17,6 @@ import {
   RANKING_FEATURES,
   type FeatureVector,
   type RankerWeights,
-  type RankingFeature,
 } from './ranking.js';
 
 export interface TrainingRow {
@@ -76,7 +75,9 @@ interface Prepared {
 function prepare(rows: readonly TrainingRow[], minPropensity: number, maxWeight: number): Prepared {
   const x = rows.map((r) => Float64Array.from(r.features));
   const y = Uint8Array.from(rows.map((r) => r.label));
-  const w = Float64Array.from(rows.map((r) => Math.min(1 / Math.max(r.propensity, minPropensity), maxWeight)));
+  const w = Float64Array.from(
+    rows.map((r) => Math.min(1 / Math.max(r.propensity, minPropensity), maxWeight)),
+  );
   let total = 0;
   for (const v of w) total += v;
   const scale = rows.length / total;
@@ -162,7 +163,7 @@ function scoreOf(model: RankerWeights, x: Float64Array): number {
 }
 
 /** IPS-weighted log-loss and AUC of a model on prepared rows. AUC by sorting scores: O(n log n). */
-export function evaluateModel(model: RankerWeights, data: Prepared): HoldoutMetrics {
+function evaluateModel(model: RankerWeights, data: Prepared): HoldoutMetrics {
   const n = data.x.length;
   const scores = new Float64Array(n);
   let loss = 0;
@@ -180,7 +181,7 @@ export function evaluateModel(model: RankerWeights, data: Prepared): HoldoutMetr
   let posTotal = 0;
   let negTotal = 0;
   let concordant = 0;
-  for (let start = 0; start < n; ) {
+  for (let start = 0; start < n;) {
     let end = start;
     while (end < n && scores[order[end]!] === scores[order[start]!]) end += 1;
     let pos = 0;
@@ -207,10 +208,7 @@ export function evaluateModel(model: RankerWeights, data: Prepared): HoldoutMetr
  * Rows whose vector is not one finite number per feature, or whose propensity is not in (0, 1], are
  * dropped (and counted out of `samples`).
  */
-export function trainRanker(
-  input: readonly TrainingRow[],
-  options: TrainingOptions = {},
-): TrainingResult {
+export function trainRanker(input: readonly TrainingRow[], options: TrainingOptions = {}): TrainingResult {
   const l2 = options.l2 ?? 0.01;
   const minPropensity = options.minPropensity ?? 0.05;
   const maxWeight = options.maxWeight ?? 20;
@@ -236,15 +234,15 @@ export function trainRanker(
   const holdout = rows.slice(cut);
   const trainPositives = train.reduce((n, r) => n + r.label, 0);
   const holdoutPositives = holdout.reduce((n, r) => n + r.label, 0);
-  if (trainPositives === 0 || trainPositives === train.length) return fail('only one label in the training part');
+  if (trainPositives === 0 || trainPositives === train.length)
+    return fail('only one label in the training part');
   if (holdout.length === 0) return fail('no holdout rows');
   const fit = fitLogistic(prepare(train, minPropensity, maxWeight), l2, options.maxIterations ?? 50);
   if (!fit) return fail('the fit did not converge to finite weights');
-  const weights = Object.fromEntries(RANKING_FEATURES.map((name, j) => [name, fit.theta[j + 1]!])) as Record<
-    RankingFeature,
-    number
-  >;
-  const model: RankerWeights = { bias: fit.theta[0]!, weights: weights as FeatureVector };
+  const weights = Object.fromEntries(
+    RANKING_FEATURES.map((name, j) => [name, fit.theta[j + 1]!]),
+  ) as FeatureVector;
+  const model: RankerWeights = { bias: fit.theta[0]!, weights };
   const test = prepare(holdout, minPropensity, maxWeight);
   const learned = evaluateModel(model, test);
   if (!Number.isFinite(learned.logLoss)) return fail('the holdout log-loss is not finite');
