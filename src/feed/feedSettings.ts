@@ -7,9 +7,10 @@ import type { Metrics } from '../platform/metrics.js';
 import { createFeedPolicies } from './feedPolicies.js';
 import { DEFAULT_RANKER_WEIGHTS } from './ranking.js';
 import type { RankerChoice } from './personalRanking.js';
+import { createRankerModelSource } from './rankerModel.js';
 import type { FeedSettings } from './suggestions.js';
 
-/** Built once per process: the policies (per experiment arm) and the cursor-signing key. */
+/** Built once per process: the policies (per experiment arm), the ranker weights and the cursor-signing key. */
 export function createFeedSettings(
   config: Config,
   deps: { service: ServiceDb; logger: Logger; redis: Redis | null; metrics: Metrics },
@@ -19,10 +20,21 @@ export function createFeedSettings(
     name: config.feed.ranker === 'off' ? 'off' : 'default',
     weights: DEFAULT_RANKER_WEIGHTS,
   };
+  // Re-read on the Thompson posteriors' cadence: both learn from the same learning events.
+  const ranker = createRankerModelSource({
+    service: deps.service,
+    logger: deps.logger,
+    mode: config.feed.ranker,
+    refreshMs: config.feed.posteriorRefreshSec * 1000,
+  });
   return {
-    stop: () => policies.stop(),
+    stop: () => {
+      policies.stop();
+      ranker.stop();
+    },
     policies,
     ranker: { current: () => ranker },
+    ranker,
     // Replicas must share the key for cursors to work across them: FEED_CURSOR_SECRET or JWT_SECRET.
     cursorKey: config.feed.cursorSecret ?? config.auth.jwtSecret ?? randomBytes(32).toString('hex'),
   };

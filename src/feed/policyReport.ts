@@ -1,16 +1,47 @@
 import type { Database } from '../db/database.js';
 import { createPolicyReport, type PolicyReport } from './offPolicy.js';
+import {
+  readLatestRankerModel,
+  type RankerChoice,
+  type RankerName,
+  type StoredRankerModel,
+} from './rankerModel.js';
+import { RANKING_FEATURES, type RankerWeights } from './ranking.js';
 import { policyReportSql } from './sql.js';
+
+export interface FeatureWeight {
+  feature: string;
+  weight: number;
+}
+
+/** The ranking stage: which weights serve this gateway, and the latest learned model (served or not). */
+export interface RankerReport {
+  serving: RankerName;
+  bias: number;
+  weights: FeatureWeight[];
+  latest: StoredRankerModel | null;
+}
 
 export interface PolicyReportResult extends PolicyReport {
   since: Date;
+  ranker: RankerReport;
 }
+
+export const featureWeights = (model: RankerWeights): FeatureWeight[] =>
+  RANKING_FEATURES.map((feature) => ({ feature, weight: model.weights[feature] }));
 
 /**
  * How each feed policy and experiment arm performs since a moment, from the logged propensities
  * (service path). Fallback fills (policy 'fallback', propensity 1) are reported as their own policy.
+ * The ranker section says which ranking weights this gateway serves and shows the latest learned model.
  */
-export async function policyReport(db: Pick<Database, 'service'>, since: Date): Promise<PolicyReportResult> {
+export async function policyReport(
+  db: Pick<Database, 'service'>,
+  since: Date,
+  ranker: { current: () => RankerChoice },
+): Promise<PolicyReportResult> {
+  const serving = ranker.current();
+  const latest = await readLatestRankerModel(db.service);
   const rows = await db.service.query<{
     policy: string;
     experiment: string;
@@ -41,5 +72,14 @@ export async function policyReport(db: Pick<Database, 'service'>, since: Date): 
       w2r2Sum: r.w2r2_sum,
     })),
   );
-  return { since, ...report };
+  return {
+    since,
+    ...report,
+    ranker: {
+      serving: serving.name,
+      bias: serving.weights.bias,
+      weights: featureWeights(serving.weights),
+      latest,
+    },
+  };
 }

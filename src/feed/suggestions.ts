@@ -15,6 +15,7 @@ import { recordImpressions } from './impressions.js';
 import { createRng } from './policies/random.js';
 import type { SlotDecision } from './policies/types.js';
 import type { FeedPolicies } from './feedPolicies.js';
+import type { RankerModelSource } from './rankerModel.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
 
@@ -58,6 +59,8 @@ export interface FeedSettings {
   policies: FeedPolicies;
   cursorKey: string;
   ranker: { current: () => RankerChoice };
+  /** The ranking stage's weights (FEED_RANKER): learned, the defaults, or off (src/feed/rankerModel.ts). */
+  ranker: RankerModelSource;
 }
 
 /** Fallback chain when personalisation cannot fill the page: popular → recent → global. */

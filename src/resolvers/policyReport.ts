@@ -23,5 +23,5 @@ export async function policyReport(
   if (Date.now() - from.getTime() > MAX_WINDOW_DAYS * DAY_MS) {
     throw createBadUserInputError(`since must be within the last ${MAX_WINDOW_DAYS} days`, 'since');
   }
-  return readPolicyReport(ctx.db, from);
+  return readPolicyReport(ctx.db, from, ctx.feed.ranker);
 }

@@ -1,5 +1,8 @@
 import { builder } from '../builder.js';
 import type { ActionReport, Estimate, PolicyGroupReport, PolicyTotalReport } from '../feed/offPolicy.js';
+import { featureWeights, type FeatureWeight, type RankerReport } from '../feed/policyReport.js';
+import type { StoredRankerModel } from '../feed/rankerModel.js';
+import type { HoldoutMetrics } from '../feed/rankerTraining.js';
 import * as experiments from '../resolvers/experiments.js';
 import * as policyReport from '../resolvers/policyReport.js';
 import { ExperimentRef } from './experiments.js';
@@ -70,12 +73,74 @@ const PolicyTotalRef = builder.objectRef<PolicyTotalReport>('PolicyTotal').imple
   }),
 });
 
+const RankerServingEnum = builder.enumType('RankerServing', {
+  description: 'Which ranking weights order the personalised feed (FEED_RANKER).',
+  values: {
+    LEARNED: { value: 'learned', description: 'The latest model the worker learned from feedback.' },
+    DEFAULT: {
+      value: 'default',
+      description: 'The fixed default weights (no learned model yet, or FEED_RANKER=fixed).',
+    },
+    OFF: { value: 'off', description: 'No ranking stage: similarity order only (FEED_RANKER=off).' },
+  } as const,
+});
+
+const FeatureWeightRef = builder.objectRef<FeatureWeight>('RankerFeatureWeight').implement({
+  fields: (t) => ({
+    feature: t.exposeString('feature'),
+    weight: t.exposeFloat('weight'),
+  }),
+});
+
+const HoldoutMetricsRef = builder.objectRef<HoldoutMetrics>('RankerHoldoutMetrics').implement({
+  description: 'A model scored on the latest 20% of its training window (IPS-weighted).',
+  fields: (t) => ({
+    logLoss: t.exposeFloat('logLoss'),
+    auc: t.float({ nullable: true, resolve: (m) => m.auc }),
+  }),
+});
+
+const RankerModelRef = builder.objectRef<StoredRankerModel>('RankerModel').implement({
+  description: 'Ranking weights learned by the worker (ranker_training), with its holdout metrics.',
+  fields: (t) => ({
+    trainedAt: t.expose('trainedAt', { type: 'DateTime' }),
+    featuresVersion: t.exposeInt('featuresVersion'),
+    samples: t.exposeInt('samples'),
+    positives: t.exposeInt('positives'),
+    bias: t.float({ resolve: (m) => m.model.bias }),
+    weights: t.field({ type: [FeatureWeightRef], resolve: (m) => featureWeights(m.model) }),
+    learned: t.field({ type: HoldoutMetricsRef, nullable: true, resolve: (m) => m.learned }),
+    defaults: t.field({
+      type: HoldoutMetricsRef,
+      nullable: true,
+      description: 'The default weights on the same holdout.',
+      resolve: (m) => m.defaults,
+    }),
+  }),
+});
+
+const RankerReportRef = builder.objectRef<RankerReport>('RankerReport').implement({
+  description: 'The feed’s ranking stage: the weights this gateway serves and the latest learned model.',
+  fields: (t) => ({
+    serving: t.field({ type: RankerServingEnum, resolve: (r) => r.serving }),
+    bias: t.exposeFloat('bias'),
+    weights: t.field({ type: [FeatureWeightRef], resolve: (r) => r.weights }),
+    latest: t.field({
+      type: RankerModelRef,
+      nullable: true,
+      description: 'The latest stored model of the current feature version, whether it serves or not.',
+      resolve: (r) => r.latest,
+    }),
+  }),
+});
+
 const PolicyReportRef = builder.objectRef<policyReport.PolicyReportResult>('PolicyReport').implement({
   description: 'Off-policy evaluation of the feed policies from the logged propensities.',
   fields: (t) => ({
     since: t.expose('since', { type: 'DateTime' }),
     policies: t.field({ type: [PolicyTotalRef], resolve: (r) => r.policies }),
     arms: t.field({ type: [PolicyGroupRef], resolve: (r) => r.groups }),
+    ranker: t.field({ type: RankerReportRef, resolve: (r) => r.ranker }),
   }),
 });
 

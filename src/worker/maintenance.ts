@@ -5,6 +5,7 @@ import { coerceError } from '../errors/errors.js';
 import { evaluateRollouts, type RolloutEvaluationOptions } from '../flags/evaluateRollouts.js';
 import { appendAudit } from '../ops/audit.js';
 import { gcInSteps } from '../ops/maintenanceActions.js';
+import { runRankerTraining, type RankerTrainingOptions } from '../feed/rankerTask.js';
 import { measureVectorRecall, rebuildOutgrownIvfflat } from '../ops/vectorRecall.js';
 import type { Logger } from '../platform/logger.js';
 import { enqueueDiscoveryPairs, type DiscoveryPair } from '../queue/discovery.js';
@@ -32,6 +33,8 @@ export interface MaintenanceIntervals {
   vectorIndexSec: number;
   /** Measure recall@20 of every vector index against exact search. @default 3600 */
   vectorRecallSec: number;
+  /** Fit the feed's ranking weights on logged feedback (ranker_training). @default 21600 */
+  rankerSec: number;
 }
 
 export const defaultMaintenanceIntervals: MaintenanceIntervals = {
@@ -42,6 +45,7 @@ export const defaultMaintenanceIntervals: MaintenanceIntervals = {
   rolloutsSec: 60,
   vectorIndexSec: 3600,
   vectorRecallSec: 3600,
+  rankerSec: 6 * 3600,
 };
 
 /**
@@ -57,6 +61,8 @@ export interface MaintenanceBounds {
   gcRowsPerRun: number;
   /** ivfflat indexes on tables with more rows are not rebuilt by this worker (listed as `skipped`). */
   maxIndexBuildRows: number;
+  /** Labelled impressions one ranker_training run reads at most (the latest). @default 200000 */
+  rankerRows?: number;
 }
 
 /** A task's result that says it stopped at its bound with work left: it is due again at once. */
@@ -98,6 +104,8 @@ export function defaultMaintenanceTasks(
     indexBuildTimeoutMs?: number;
     /** Set for a worker sharing its connection with requests; unbounded (a worker of its own) when absent. */
     bounds?: MaintenanceBounds;
+    /** ranker_training's thresholds (FEED_RANKER_MIN_EVENTS, FEED_LIKE_ATTRIBUTION_MINUTES). */
+    ranker?: Pick<RankerTrainingOptions, 'minEvents' | 'attributionMinutes' | 'minPositives'>;
   } = {},
 ): MaintenanceTask[] {
   const every = { ...defaultMaintenanceIntervals, ...options.intervals };
@@ -200,6 +208,19 @@ export function defaultMaintenanceTasks(
       name: 'measure_vector_recall',
       intervalMs: every.vectorRecallSec * 1000,
       run: (tx) => measureVectorRecall((fn) => fn(tx)),
+    },
+    {
+      // Learned ranking weights from the last 30 days of labelled impressions (src/feed/rankerTask.ts);
+      // stored only when they beat the defaults on a time holdout.
+      name: 'ranker_training',
+      intervalMs: every.rankerSec * 1000,
+      run: (tx) =>
+        runRankerTraining(tx, {
+          minEvents: 5000,
+          attributionMinutes: 30,
+          ...options.ranker,
+          maxRows: bounds?.rankerRows ?? 200_000,
+        }),
     },
   ];
 }

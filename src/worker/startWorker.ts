@@ -112,7 +112,11 @@ const EMBEDDED_GIVE_WAY_MS = 100;
  * (docs/architecture.md#embedded-default lists every task and its bound). 2,000 rows of GC take tens of
  * milliseconds there; an ivfflat build over 10,000 rows a few hundred.
  */
-const EMBEDDED_BOUNDS: MaintenanceBounds = { gcRowsPerRun: 2000, maxIndexBuildRows: 10_000 };
+const EMBEDDED_BOUNDS: MaintenanceBounds = {
+  gcRowsPerRun: 2000,
+  maxIndexBuildRows: 10_000,
+  rankerRows: 20_000,
+};
 
 /**
  * The worker inside the gateway process (WORKER_IN_PROCESS). On a real Postgres it is a worker like any
@@ -229,6 +233,10 @@ export async function runWorker(run: WorkerRun): Promise<Worker> {
     intervals: config.worker.intervals,
     rollouts: rolloutSettingsOf(config),
     indexBuildTimeoutMs: config.ops.indexBuildTimeoutMs,
+    ranker: {
+      minEvents: config.feed.rankerMinEvents,
+      attributionMinutes: config.feed.likeAttributionMinutes,
+    },
     ...(bounds ? { bounds } : {}),
   }).filter((task) => !skipTasks.includes(task.name));
   const checkEveryMs = Math.min(MAINTENANCE_CHECK_MS, ...tasks.map((t) => t.intervalMs));

@@ -34,6 +34,8 @@ export const relationPrivileges: Record<string, RelationRow> = {
   experiments: { rls: true, app: 'SIU-', service: 'S---', worker: '----' },
   feature_flag_history: { rls: true, app: 'SI--', service: '----', worker: 'SI--' },
   feature_flags: { rls: true, app: 'SIU-', service: '----', worker: 'S-u-' },
+  // Learned ranking weights: the worker's ranker_training writes them, the feed's service path reads them.
+  feed_ranker_models: { rls: false, app: '----', service: 'S---', worker: 'SI-D' },
   flag_exposure_stats: { rls: false, app: 'SI--', service: '----', worker: 'S---' },
   flag_problem_reports: { rls: true, app: 'SI--', service: '----', worker: 'S---' },
   follows: { rls: true, app: 'Si-D', service: '----', worker: '----' },
@@ -94,6 +96,7 @@ export const functionExecute: Record<string, MatrixRole[]> = {
   'profile_embedding_of(uuid)': [],
   'rebuild_ivfflat_index(text,integer)': ['worker'],
   'recently_served_listings(uuid,interval,text)': ['service'],
+  'ranker_training_events(integer,timestamp with time zone,interval,integer)': ['worker'],
   'recompute_profile_embedding(uuid)': ['app', 'worker'],
   'record_learning_reward(uuid,double precision)': ['app', 'service'],
   'reinforce_listing_interests(uuid,integer,real)': ['worker'],

@@ -1,0 +1,264 @@
+/**
+ * Learning the ranking stage's weights from logged feedback (issue #16): an IPS-weighted, L2-regularised
+ * logistic regression over the feature vectors the feed logs with every impression
+ * (`learning_events.context.features`), fitted by Newton's method (IRLS) — cheap for ten features.
+ *
+ * Each impression is weighted by 1 / max(propensity, 0.05), clipped and normalised to mean 1, so the
+ * slots the logging policy chose rarely count for what they stand for (inverse propensity scoring). The
+ * latest 20 % of rows (by time) are held out: the learned model and DEFAULT_RANKER_WEIGHTS (read as a
+ * logistic model, sigmoid(rankScore)) are scored there by weighted log-loss and AUC, and the caller keeps
+ * the learned weights only when they beat the defaults.
+ *
+ * Pure: no I/O. Degenerate data (one label only, non-finite values, a singular system) gives no model
+ * rather than a bad one.
+ */
+import {
+  DEFAULT_RANKER_WEIGHTS,
+  RANKING_FEATURES,
+  type FeatureVector,
+  type RankerWeights,
+} from './ranking.js';
+
+export interface TrainingRow {
+  /** In RANKING_FEATURES order. */
+  features: readonly number[];
+  label: 0 | 1;
+  /** The logging policy's probability of this impression (0..1]. */
+  propensity: number;
+  createdAt: Date;
+}
+
+export interface TrainingOptions {
+  /** L2 penalty on the weights (not the bias), per unit of total sample weight. @default 0.01 */
+  l2?: number;
+  /** Propensities below this count as this (bounds the IPS weight). @default 0.05 */
+  minPropensity?: number;
+  /** IPS weights are clipped here before normalising. @default 20 */
+  maxWeight?: number;
+  /** Share of the latest rows held out for the metrics. @default 0.2 */
+  holdoutShare?: number;
+  /** Newton iterations at most. @default 50 */
+  maxIterations?: number;
+}
+
+export interface HoldoutMetrics {
+  /** IPS-weighted mean log-loss on the holdout. */
+  logLoss: number;
+  /** AUC on the holdout (IPS-weighted pairs); null when the holdout has only one label. */
+  auc: number | null;
+}
+
+export interface TrainingMetrics {
+  trainSamples: number;
+  trainPositives: number;
+  holdoutSamples: number;
+  holdoutPositives: number;
+  learned: HoldoutMetrics;
+  defaults: HoldoutMetrics;
+  iterations: number;
+}
+
+export type TrainingResult =
+  | { ok: true; model: RankerWeights; samples: number; positives: number; metrics: TrainingMetrics }
+  | { ok: false; reason: string; samples: number; positives: number };
+
+const sigmoid = (z: number): number => (z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z)));
+const EPS = 1e-12;
+
+interface Prepared {
+  x: Float64Array[];
+  y: Uint8Array;
+  w: Float64Array;
+}
+
+/** IPS weights, clipped and normalised to mean 1 over the given rows. */
+function prepare(rows: readonly TrainingRow[], minPropensity: number, maxWeight: number): Prepared {
+  const x = rows.map((r) => Float64Array.from(r.features));
+  const y = Uint8Array.from(rows.map((r) => r.label));
+  const w = Float64Array.from(
+    rows.map((r) => Math.min(1 / Math.max(r.propensity, minPropensity), maxWeight)),
+  );
+  let total = 0;
+  for (const v of w) total += v;
+  const scale = rows.length / total;
+  for (let i = 0; i < w.length; i += 1) w[i]! *= scale;
+  return { x, y, w };
+}
+
+/** Solves A·s = b in place by Gaussian elimination with partial pivoting; null when singular. */
+function solve(a: number[][], b: number[]): number[] | null {
+  const n = b.length;
+  for (let col = 0; col < n; col += 1) {
+    let pivot = col;
+    for (let r = col + 1; r < n; r += 1) if (Math.abs(a[r]![col]!) > Math.abs(a[pivot]![col]!)) pivot = r;
+    if (Math.abs(a[pivot]![col]!) < 1e-12) return null;
+    [a[col], a[pivot]] = [a[pivot]!, a[col]!];
+    [b[col], b[pivot]] = [b[pivot]!, b[col]!];
+    for (let r = col + 1; r < n; r += 1) {
+      const f = a[r]![col]! / a[col]![col]!;
+      if (f === 0) continue;
+      for (let c = col; c < n; c += 1) a[r]![c]! -= f * a[col]![c]!;
+      b[r]! -= f * b[col]!;
+    }
+  }
+  const s = new Array<number>(n).fill(0);
+  for (let r = n - 1; r >= 0; r -= 1) {
+    let v = b[r]!;
+    for (let c = r + 1; c < n; c += 1) v -= a[r]![c]! * s[c]!;
+    s[r] = v / a[r]![r]!;
+  }
+  return s;
+}
+
+/** Newton/IRLS on θ = [bias, w₁…w_d]; the penalty leaves the bias alone. */
+function fitLogistic(
+  data: Prepared,
+  l2: number,
+  maxIterations: number,
+): { theta: number[]; iterations: number } | null {
+  const d = RANKING_FEATURES.length + 1;
+  const theta = new Array<number>(d).fill(0);
+  let totalWeight = 0;
+  for (const v of data.w) totalWeight += v;
+  const lambda = l2 * totalWeight;
+  for (let iter = 1; iter <= maxIterations; iter += 1) {
+    const grad = new Array<number>(d).fill(0);
+    const hess = Array.from({ length: d }, () => new Array<number>(d).fill(0));
+    for (let i = 0; i < data.x.length; i += 1) {
+      const xi = data.x[i]!;
+      let z = theta[0]!;
+      for (let j = 1; j < d; j += 1) z += theta[j]! * xi[j - 1]!;
+      const p = sigmoid(z);
+      const wi = data.w[i]!;
+      const g = wi * (p - data.y[i]!);
+      const h = wi * Math.max(p * (1 - p), 1e-9);
+      for (let j = 0; j < d; j += 1) {
+        const xj = j === 0 ? 1 : xi[j - 1]!;
+        grad[j]! += g * xj;
+        const row = hess[j]!;
+        for (let k = j; k < d; k += 1) row[k]! += h * xj * (k === 0 ? 1 : xi[k - 1]!);
+      }
+    }
+    for (let j = 0; j < d; j += 1) for (let k = 0; k < j; k += 1) hess[j]![k] = hess[k]![j]!;
+    for (let j = 1; j < d; j += 1) {
+      grad[j]! += lambda * theta[j]!;
+      hess[j]![j]! += lambda;
+    }
+    const step = solve(hess, grad);
+    if (!step || step.some((s) => !Number.isFinite(s))) return null;
+    let largest = 0;
+    for (let j = 0; j < d; j += 1) {
+      theta[j]! -= step[j]!;
+      largest = Math.max(largest, Math.abs(step[j]!));
+    }
+    if (largest < 1e-8) return { theta, iterations: iter };
+  }
+  return theta.every(Number.isFinite) ? { theta, iterations: maxIterations } : null;
+}
+
+function scoreOf(model: RankerWeights, x: Float64Array): number {
+  let z = model.bias;
+  for (let j = 0; j < RANKING_FEATURES.length; j += 1) z += model.weights[RANKING_FEATURES[j]!] * x[j]!;
+  return z;
+}
+
+/** IPS-weighted log-loss and AUC of a model on prepared rows. AUC by sorting scores: O(n log n). */
+function evaluateModel(model: RankerWeights, data: Prepared): HoldoutMetrics {
+  const n = data.x.length;
+  const scores = new Float64Array(n);
+  let loss = 0;
+  let weight = 0;
+  for (let i = 0; i < n; i += 1) {
+    const s = scoreOf(model, data.x[i]!);
+    scores[i] = s;
+    const p = Math.min(Math.max(sigmoid(s), EPS), 1 - EPS);
+    loss += data.w[i]! * -(data.y[i] ? Math.log(p) : Math.log(1 - p));
+    weight += data.w[i]!;
+  }
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[a]! - scores[b]!);
+  // Weighted Mann-Whitney: each positive counts the negative weight scored below it (ties half).
+  let negBelow = 0;
+  let posTotal = 0;
+  let negTotal = 0;
+  let concordant = 0;
+  for (let start = 0; start < n;) {
+    let end = start;
+    while (end < n && scores[order[end]!] === scores[order[start]!]) end += 1;
+    let pos = 0;
+    let neg = 0;
+    for (let k = start; k < end; k += 1) {
+      const i = order[k]!;
+      if (data.y[i]) pos += data.w[i]!;
+      else neg += data.w[i]!;
+    }
+    concordant += pos * (negBelow + neg / 2);
+    negBelow += neg;
+    posTotal += pos;
+    negTotal += neg;
+    start = end;
+  }
+  return {
+    logLoss: weight > 0 ? loss / weight : Number.NaN,
+    auc: posTotal > 0 && negTotal > 0 ? concordant / (posTotal * negTotal) : null,
+  };
+}
+
+/**
+ * Fits weights on the earliest 80 % of rows (by createdAt) and scores them and the defaults on the rest.
+ * Rows whose vector is not one finite number per feature, or whose propensity is not in (0, 1], are
+ * dropped (and counted out of `samples`).
+ */
+export function trainRanker(input: readonly TrainingRow[], options: TrainingOptions = {}): TrainingResult {
+  const l2 = options.l2 ?? 0.01;
+  const minPropensity = options.minPropensity ?? 0.05;
+  const maxWeight = options.maxWeight ?? 20;
+  const holdoutShare = options.holdoutShare ?? 0.2;
+  const rows = input
+    .filter(
+      (r) =>
+        r.features.length === RANKING_FEATURES.length &&
+        r.features.every(Number.isFinite) &&
+        (r.label === 0 || r.label === 1) &&
+        Number.isFinite(r.propensity) &&
+        r.propensity > 0 &&
+        r.propensity <= 1 &&
+        Number.isFinite(r.createdAt.getTime()),
+    )
+    .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
+  const positives = rows.reduce((n, r) => n + r.label, 0);
+  const samples = rows.length;
+  const fail = (reason: string): TrainingResult => ({ ok: false, reason, samples, positives });
+  if (positives === 0 || positives === samples) return fail('only one label in the data');
+  const cut = Math.floor(samples * (1 - holdoutShare));
+  const train = rows.slice(0, cut);
+  const holdout = rows.slice(cut);
+  const trainPositives = train.reduce((n, r) => n + r.label, 0);
+  const holdoutPositives = holdout.reduce((n, r) => n + r.label, 0);
+  if (trainPositives === 0 || trainPositives === train.length)
+    return fail('only one label in the training part');
+  if (holdout.length === 0) return fail('no holdout rows');
+  const fit = fitLogistic(prepare(train, minPropensity, maxWeight), l2, options.maxIterations ?? 50);
+  if (!fit) return fail('the fit did not converge to finite weights');
+  const weights = Object.fromEntries(
+    RANKING_FEATURES.map((name, j) => [name, fit.theta[j + 1]!]),
+  ) as FeatureVector;
+  const model: RankerWeights = { bias: fit.theta[0]!, weights };
+  const test = prepare(holdout, minPropensity, maxWeight);
+  const learned = evaluateModel(model, test);
+  if (!Number.isFinite(learned.logLoss)) return fail('the holdout log-loss is not finite');
+  return {
+    ok: true,
+    model,
+    samples,
+    positives,
+    metrics: {
+      trainSamples: train.length,
+      trainPositives,
+      holdoutSamples: holdout.length,
+      holdoutPositives,
+      learned,
+      defaults: evaluateModel(DEFAULT_RANKER_WEIGHTS, test),
+      iterations: fit.iterations,
+    },
+  };
+}
