@@ -2,10 +2,9 @@ import { generateCatalog } from './generateCatalog.js';
 import type { CatalogPlan } from './generateCatalog.js';
 import { generateFollows } from './generateFollows.js';
 import type { FollowPlan } from './generateFollows.js';
-import { generateIntentSignals } from './generateIntentSignals.js';
+import { generateEngagement } from './generateEngagement.js';
+import type { CommentPlan, LikePlan } from './generateEngagement.js';
 import type { IntentSignalPlan } from './generateIntentSignals.js';
-import { generateComments, generateLikes } from './generateLikesAndComments.js';
-import type { CommentPlan, LikePlan } from './generateLikesAndComments.js';
 import { generateListings } from './generateListings.js';
 import type { ListingPlan } from './generateListings.js';
 import { generateUserInterests } from './generateUserInterests.js';
@@ -13,6 +12,8 @@ import type { UserInterestPlan } from './generateUserInterests.js';
 import { generateUsers } from './generateUsers.js';
 import type { UserPlan } from './generateUsers.js';
 import type { SeedOptions } from './seedOptions.js';
+import { generateTastes } from './tasteModel.js';
+import type { TastePlan } from './tasteModel.js';
 
 /** Every row to insert except listing embeddings, which are produced while loading. */
 export interface SeedPlan {
@@ -22,6 +23,8 @@ export interface SeedPlan {
   users: UserPlan;
   userInterests: UserInterestPlan;
   listings: ListingPlan;
+  /** The hidden tastes engagement is drawn from; listing embeddings carry part of them. */
+  taste: TastePlan;
   follows: FollowPlan;
   likes: LikePlan;
   comments: CommentPlan;
@@ -33,17 +36,18 @@ export function buildSeedPlan(options: SeedOptions, asOfMs: number): SeedPlan {
   const catalog = generateCatalog(options.categories, options.interests, seed);
   const users = generateUsers(options.users, catalog, seed, asOfMs);
   const listings = generateListings(options.listings, catalog, users, seed, asOfMs);
+  const userInterests = generateUserInterests(users, catalog, seed, asOfMs);
+  const taste = generateTastes(catalog, listings, seed);
   return {
     seed,
     asOfMs,
     catalog,
     users,
-    userInterests: generateUserInterests(users, catalog, seed, asOfMs),
+    userInterests,
     listings,
+    taste,
     follows: generateFollows(users, seed, asOfMs),
-    // These two also fill listings.likeCount / commentCount.
-    likes: generateLikes(users, listings, seed, asOfMs),
-    comments: generateComments(users, listings, seed, asOfMs),
-    intentSignals: generateIntentSignals(users, listings, catalog, seed, asOfMs),
+    // Also fills listings.likeCount / commentCount.
+    ...generateEngagement(users, userInterests, listings, catalog, taste, seed, asOfMs),
   };
 }

@@ -1,8 +1,7 @@
 import type { CatalogPlan } from './generateCatalog.js';
+import { VIEW_LEAD_MS } from './generateEngagement.js';
+import type { UserHistory } from './generateEngagement.js';
 import type { ListingPlan } from './generateListings.js';
-import { pickListingFor } from './generateLikesAndComments.js';
-import type { UserPlan } from './generateUsers.js';
-import { createRng } from './createRng.js';
 import type { Rng } from './createRng.js';
 import { DAY_MS, instantBetween } from './timeSpans.js';
 import { SEARCH_SUFFIXES } from './wordLists.js';
@@ -18,11 +17,8 @@ export interface IntentSignalPlan {
   createdAt: number[];
 }
 
-const MAX_SIGNALS_PER_USER = 30;
-// Recent behaviour only: the recommender reads the last few weeks, and retention keeps 90 days.
-const SIGNAL_WINDOW_DAYS = 30;
-
-function kindFor(rng: Rng): string {
+/** A browsing signal's kind: mostly views and clicks, now and then a save, share or search. */
+export function kindFor(rng: Rng): string {
   const u = rng.next();
   return u < 0.5
     ? 'view'
@@ -37,7 +33,7 @@ function kindFor(rng: Rng): string {
             : 'search';
 }
 
-function weightFor(kind: string, rng: Rng): number {
+export function weightFor(kind: string, rng: Rng): number {
   switch (kind) {
     case 'click':
       return 2;
@@ -53,59 +49,61 @@ function weightFor(kind: string, rng: Rng): number {
   }
 }
 
-export function generateIntentSignals(
-  users: UserPlan,
-  listings: ListingPlan,
-  catalog: CatalogPlan,
-  seed: number,
-  asOfMs: number,
-): IntentSignalPlan {
-  const rng = createRng(seed, 'intent-signals');
-  const raw: IntentSignalPlan = {
-    userIndex: [],
-    kinds: [],
-    listingIndex: [],
-    queries: [],
-    weights: [],
-    createdAt: [],
-  };
-  const windowStart = asOfMs - SIGNAL_WINDOW_DAYS * DAY_MS;
+const MAX_EXTRA_SIGNALS_PER_USER = 30;
+// Recent behaviour only: the recommender reads the last few weeks, and retention keeps 90 days.
+const SIGNAL_WINDOW_DAYS = 30;
+const ACCOMPANY_SHARE = 0.4;
+const ACCOMPANYING_KINDS = ['click', 'dwell', 'save'] as const;
+const NOTHING: ReadonlySet<number> = new Set<number>();
 
-  for (let user = 0; user < users.count; user += 1) {
-    const draw = rng.next();
-    const want = Math.floor(draw * draw * MAX_SIGNALS_PER_USER);
-    for (let n = 0; n < want; n += 1) {
-      const kind = kindFor(rng);
-      let listing = -1;
-      let query: string | null = null;
-      let since = windowStart;
-      if (kind === 'search') {
-        const home = catalog.categories[users.homeCategories[2 * user] ?? 0];
-        const interest = catalog.interests[rng.pick(home?.interestIndexes ?? [0])];
-        // People type searches in lower case.
-        query = `${(interest?.name ?? 'deals').toLowerCase()}${rng.pick(SEARCH_SUFFIXES)}`;
-      } else {
-        listing = pickListingFor(user, users, listings, rng);
-        since = Math.max(windowStart, listings.createdAt[listing] ?? windowStart);
-      }
-      raw.userIndex.push(user);
-      raw.kinds.push(kind);
-      raw.listingIndex.push(listing);
-      raw.queries.push(query);
-      raw.weights.push(weightFor(kind, rng));
-      raw.createdAt.push(instantBetween(since, asOfMs, rng.next()));
+/**
+ * One user's recent browsing: a view before each recent like (sometimes with a click, dwell or save),
+ * plus views and searches that led nowhere, drawn from the same drifting taste.
+ */
+export function addIntentSignals(
+  user: number,
+  history: UserHistory,
+  declaredInterests: readonly number[],
+  signals: IntentSignalPlan,
+  context: { listings: ListingPlan; catalog: CatalogPlan },
+  rng: Rng,
+  asOfMs: number,
+): void {
+  const { listings, catalog } = context;
+  const windowStart = asOfMs - SIGNAL_WINDOW_DAYS * DAY_MS;
+  const add = (kind: string, listing: number, query: string | null, at: number): void => {
+    signals.userIndex.push(user);
+    signals.kinds.push(kind);
+    signals.listingIndex.push(listing);
+    signals.queries.push(query);
+    signals.weights.push(weightFor(kind, rng));
+    signals.createdAt.push(at);
+  };
+  const { firstLike, likes, chooser, window } = history;
+  for (let row = firstLike; row < likes.userIndex.length; row += 1) {
+    const likedAt = likes.createdAt[row] ?? 0;
+    if (likedAt < windowStart) continue;
+    const listing = likes.listingIndex[row] ?? 0;
+    const since = Math.max(windowStart, listings.createdAt[listing] ?? likedAt, likedAt - VIEW_LEAD_MS);
+    const viewedAt = instantBetween(since, likedAt, rng.next());
+    add('view', listing, null, viewedAt);
+    if (rng.chance(ACCOMPANY_SHARE)) {
+      add(rng.pick(ACCOMPANYING_KINDS), listing, null, instantBetween(viewedAt, likedAt, rng.next()));
     }
   }
 
-  const order = raw.createdAt
-    .map((_, i) => i)
-    .sort((a, b) => (raw.createdAt[a] ?? 0) - (raw.createdAt[b] ?? 0));
-  return {
-    userIndex: order.map((i) => raw.userIndex[i] ?? 0),
-    kinds: order.map((i) => raw.kinds[i] ?? 'view'),
-    listingIndex: order.map((i) => raw.listingIndex[i] ?? -1),
-    queries: order.map((i) => raw.queries[i] ?? null),
-    weights: order.map((i) => raw.weights[i] ?? 1),
-    createdAt: order.map((i) => raw.createdAt[i] ?? 0),
-  };
+  const draw = rng.next();
+  const want = Math.floor(draw * draw * MAX_EXTRA_SIGNALS_PER_USER);
+  for (let n = 0; n < want; n += 1) {
+    const kind = kindFor(rng);
+    const at = instantBetween(windowStart, asOfMs, rng.next());
+    if (kind === 'search') {
+      const interest = catalog.interests[declaredInterests.length > 0 ? rng.pick(declaredInterests) : 0];
+      // People type searches in lower case.
+      add(kind, -1, `${(interest?.name ?? 'deals').toLowerCase()}${rng.pick(SEARCH_SUFFIXES)}`, at);
+      continue;
+    }
+    const listing = chooser.choose(window.progress(at), at, NOTHING, rng);
+    if (listing >= 0) add(kind, listing, null, at);
+  }
 }

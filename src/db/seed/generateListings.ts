@@ -2,6 +2,8 @@ import type { CatalogPlan } from './generateCatalog.js';
 import type { UserPlan } from './generateUsers.js';
 import { createRng } from './createRng.js';
 import type { Rng } from './createRng.js';
+import { blendItemTaste } from './tasteModel.js';
+import type { TastePlan } from './tasteModel.js';
 import { DAY_MS, instantBetween } from './timeSpans.js';
 import { jitterUnitVector } from './unitVectors.js';
 import { createWeightedSampler, powerLawWeight, ranksOf, shuffledIndexes } from './weightedSampler.js';
@@ -149,7 +151,12 @@ export function sampleListing(listings: ListingPlan, preferred: ListingGroup | u
  * Listing embeddings are made on demand, batch by batch, so 100k × 384 floats never sit in
  * memory at once. They must be requested in listing order: the stream is sequential.
  */
-export function createListingEmbedder(seed: number, catalog: CatalogPlan, listings: ListingPlan) {
+export function createListingEmbedder(
+  seed: number,
+  catalog: CatalogPlan,
+  listings: ListingPlan,
+  taste: TastePlan,
+) {
   const rng = createRng(seed, 'listing-embeddings');
   let expected = 0;
   return (listingIndex: number): Float64Array => {
@@ -161,6 +168,7 @@ export function createListingEmbedder(seed: number, catalog: CatalogPlan, listin
     expected += 1;
     const interest = catalog.interests[listings.interestIndex[listingIndex] ?? 0];
     if (interest === undefined) throw new Error('interest index out of range');
-    return jitterUnitVector(interest.embedding, LISTING_SPREAD, rng);
+    // Content only partly reflects taste: see EMBEDDING_TASTE_STRENGTH.
+    return blendItemTaste(jitterUnitVector(interest.embedding, LISTING_SPREAD, rng), taste, listingIndex);
   };
 }

@@ -98,7 +98,7 @@ export function loadUserInterests(queue: StatementQueue, plan: SeedPlan): Promis
 
 export function loadListings(queue: StatementQueue, plan: SeedPlan): Promise<number> {
   const { listings, users } = plan;
-  const embed = createListingEmbedder(plan.seed, plan.catalog, listings);
+  const embed = createListingEmbedder(plan.seed, plan.catalog, listings, plan.taste);
   return inBatches(
     queue,
     `INSERT INTO marketplace_listings (id, category_id, seller_id, title, description, price, status, embedding,

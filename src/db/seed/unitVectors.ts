@@ -7,7 +7,8 @@ export const EMBEDDING_DIM = EMBEDDING_DIMENSIONS;
 // Noise is scaled so its expected length is `spread`, independent of the dimension.
 const NOISE_SCALE = 1 / Math.sqrt(EMBEDDING_DIM);
 
-function normaliseInPlace(v: Float64Array): Float64Array {
+/** Scales `v` to unit length in place (and returns it). */
+export function normaliseInPlace(v: Float64Array): Float64Array {
   let sumSq = 0;
   for (let i = 0; i < v.length; i += 1) sumSq += (v[i] ?? 0) * (v[i] ?? 0);
   const norm = Math.sqrt(sumSq);
