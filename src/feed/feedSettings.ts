@@ -5,8 +5,6 @@ import type { ServiceDb } from '../db/service.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
 import { createFeedPolicies } from './feedPolicies.js';
-import { DEFAULT_RANKER_WEIGHTS } from './ranking.js';
-import type { RankerChoice } from './personalRanking.js';
 import { createRankerModelSource } from './rankerModel.js';
 import type { FeedSettings } from './suggestions.js';
 
@@ -16,10 +14,6 @@ export function createFeedSettings(
   deps: { service: ServiceDb; logger: Logger; redis: Redis | null; metrics: Metrics },
 ): FeedSettings & { stop: () => void } {
   const policies = createFeedPolicies({ config, ...deps });
-  const ranker: RankerChoice = {
-    name: config.feed.ranker === 'off' ? 'off' : 'default',
-    weights: DEFAULT_RANKER_WEIGHTS,
-  };
   // Re-read on the Thompson posteriors' cadence: both learn from the same learning events.
   const ranker = createRankerModelSource({
     service: deps.service,
@@ -33,7 +27,6 @@ export function createFeedSettings(
       ranker.stop();
     },
     policies,
-    ranker: { current: () => ranker },
     ranker,
     // Replicas must share the key for cursors to work across them: FEED_CURSOR_SECRET or JWT_SECRET.
     cursorKey: config.feed.cursorSecret ?? config.auth.jwtSecret ?? randomBytes(32).toString('hex'),

@@ -1,11 +1,7 @@
 import type { Candidate, CandidateSet } from './candidates.js';
-import { rankCandidates, type RankerWeights } from './ranking.js';
+import { rankCandidates } from './ranking.js';
 
-/** The weights ranking the personal candidates now; 'off' orders them by similarity alone. */
-export interface RankerChoice {
-  name: 'learned' | 'default' | 'off';
-  weights: RankerWeights;
-}
+import type { RankerChoice } from './rankerModel.js';
 
 export interface ExploitItem {
   id: number;
@@ -18,7 +14,10 @@ export interface ExploitItem {
  * the globally popular ones, by the model's score (a popular listing near the viewer's taste belongs in
  * their feed). With the ranker off: the similarity order, with co-engaged listings interleaved.
  */
-export function personalRanking(set: CandidateSet, ranker: RankerChoice): ExploitItem[] {
+export function personalRanking(
+  set: CandidateSet,
+  ranker: Pick<RankerChoice, 'name' | 'weights'>,
+): ExploitItem[] {
   const item = (c: Candidate, score: number): ExploitItem => ({
     id: c.listing.id,
     categoryId: c.listing.categoryId,

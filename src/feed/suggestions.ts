@@ -9,7 +9,6 @@ import { checkPageSize, DEFAULT_PAGE_SIZE } from '../validation/pageSize.js';
 import { fetchCandidates, type Candidate, type CandidateSet, type Pool } from './candidates.js';
 import { personalRanking } from './personalRanking.js';
 import { featureArray, RANKING_FEATURES_VERSION } from './ranking.js';
-import type { RankerChoice } from './personalRanking.js';
 import { decodeFeedCursor, encodeFeedCursor, type FeedCursor } from './feedCursor.js';
 import { recordImpressions } from './impressions.js';
 import { createRng } from './policies/random.js';
@@ -58,7 +57,6 @@ export interface SuggestionConnection {
 export interface FeedSettings {
   policies: FeedPolicies;
   cursorKey: string;
-  ranker: { current: () => RankerChoice };
   /** The ranking stage's weights (FEED_RANKER): learned, the defaults, or off (src/feed/rankerModel.ts). */
   ranker: RankerModelSource;
 }
