@@ -36,7 +36,7 @@ type ValueOf<R> = R extends 'text' ? string : R extends 'int' ? number : R exten
 const HANDLER_READS = {
   'profile.recompute': { userId: 'text' },
   'like.created': { userId: 'text', listingId: 'int' },
-  'like.deleted': { listingId: 'int' },
+  'like.deleted': { listingId: 'int', userId: 'text' },
   'comment.created': { listingId: 'int' },
   'comment.deleted': { listingId: 'int' },
   'interests.changed': { added: 'ints' },

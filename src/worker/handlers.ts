@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { vectorSearchSettings } from '../db/service.js';
+import { applyLikeCoengagement } from '../feed/coengagement.js';
 import type { JobHandler } from './consumer.js';
 import { PermanentJobError } from '../queue/leaseQueue.js';
 import { enqueueDiscoveryPairs, nearestCandidatesSql, type DiscoveryPair } from '../queue/discovery.js';
@@ -40,10 +41,13 @@ const eventHandlers: { [K in EventKind]: EventHandler<K> } = {
       p.listingId,
       LIKE_REINFORCEMENT,
     ]);
+    // Its pairs with the user's latest other likes, "liked together" (approximate until the daily rebuild).
+    await applyLikeCoengagement(tx, p, 1);
     return { users: [p.userId], listings: [p.listingId] };
   },
   'like.deleted': async (p, tx) => {
     await tx.query(bumpPopularitySql, [p.listingId, -POPULARITY.like]);
+    await applyLikeCoengagement(tx, p, -1);
     return { listings: [p.listingId] };
   },
   'comment.created': async (p, tx) => {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { afterAll, describe, expect } from 'vitest';
 import type { TestDatabase } from '../support/db.js';
@@ -82,7 +83,7 @@ describe('worker process', () => {
     const worker = startWorkerProcess(env());
     await waitForWorkerLog(worker, 'Lodestar worker is running');
     const lock = await lockListing();
-    const [id] = await enqueueEvents(pool, 'like.deleted', [{ listingId }]);
+    const [id] = await enqueueEvents(pool, 'like.deleted', [{ listingId, userId: randomUUID() }]);
     await waitForBlockedWorker();
     worker.child.kill('SIGTERM');
     await new Promise((resolve) => setTimeout(resolve, 300));
