@@ -157,16 +157,11 @@ describe('co-engagement ("liked together")', () => {
     await rebuildCoengagement(db.pool);
     const like = { userId: f.user.u4!, listingId: f.id.B };
     // u4 (C D) likes B: B has 4 likes; BC 2 → 3 (an existing row), BD a new pair of exact count 2 (u3 u4).
-    await db.pool.query(`INSERT INTO likes (user_id, listing_id) VALUES ($1, $2)`, [
-      like.userId,
-      like.listingId,
-    ]);
-    await runUntilSettled(
-      db.pool,
-      'events',
-      handleEvent,
-      await enqueueEvents(db.pool, 'like.created', [like]),
-    );
+    const event = async (kind: 'like.created' | 'like.deleted', sql: string) => {
+      await db.pool.query(sql, [like.userId, like.listingId]);
+      await runUntilSettled(db.pool, 'events', handleEvent, await enqueueEvents(db.pool, kind, [like]));
+    };
+    await event('like.created', 'INSERT INTO likes (user_id, listing_id) VALUES ($1, $2)');
     const liked = await table(db.pool, f);
     for (const [pair, value] of Object.entries(
       both({ BC: [3, 3 / Math.sqrt(12)], BD: [2, 2 / Math.sqrt(8)], CD: FIXTURE_TABLE.CD! }),
@@ -177,16 +172,7 @@ describe('co-engagement ("liked together")', () => {
     // Pairs the like did not touch keep their score until the rebuild (AB is 3/√16 after it).
     expect(liked.AB![1]).toBeCloseTo(3 / Math.sqrt(12), 6);
 
-    await db.pool.query(`DELETE FROM likes WHERE user_id = $1 AND listing_id = $2`, [
-      like.userId,
-      like.listingId,
-    ]);
-    await runUntilSettled(
-      db.pool,
-      'events',
-      handleEvent,
-      await enqueueEvents(db.pool, 'like.deleted', [like]),
-    );
+    await event('like.deleted', 'DELETE FROM likes WHERE user_id = $1 AND listing_id = $2');
     close(await table(db.pool, f), FIXTURE_TABLE);
     expect(await rebuildCoengagement(db.pool)).toBe(0);
   });
