@@ -1,5 +1,12 @@
 import type pg from 'pg';
 import { withClient, withTransaction } from '../db/checkout.js';
+import {
+  COENGAGEMENT_BATCH,
+  COENGAGEMENT_MIN_SUPPORT,
+  COENGAGEMENT_TOP_K,
+  COENGAGEMENT_USER_LIKES,
+  rebuildCoengagement,
+} from '../feed/coengagement.js';
 import { vectorSearchSettings } from '../db/service.js';
 import { profileEmbeddingsSql } from '../db/seed/finalizeDatabase.js';
 import { buildAndSwapVectorIndex, listVectorIndexes } from '../ops/vectorIndexes.js';
@@ -56,6 +63,7 @@ const DERIVED_TABLES = [
   'profiles',
   'interest_catalog',
   'interest_listing_candidates',
+  'listing_coengagement',
 ];
 
 /** The next `limit` keys after `after` (NULL = from the start), in key order. */
@@ -308,6 +316,15 @@ export const DERIVED_STEPS: readonly DerivedStep[] = [
         POPULARITY.like,
         POPULARITY.comment,
       ]),
+  },
+  {
+    name: 'coengagement',
+    description:
+      `"liked together": each listing's top ${COENGAGEMENT_TOP_K} neighbours by users who liked both ` +
+      `(each user's latest ${COENGAGEMENT_USER_LIKES} likes, at least ${COENGAGEMENT_MIN_SUPPORT} users), ` +
+      'scored by the cosine of their like columns (listing_coengagement)',
+    locks: `row locks on the co-engagement rows of ${COENGAGEMENT_BATCH} listings at a time`,
+    run: (pool) => rebuildCoengagement(pool),
   },
   {
     name: 'follow_counters',

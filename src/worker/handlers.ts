@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { vectorSearchSettings } from '../db/service.js';
+import { applyLikeCoengagement } from '../feed/coengagement.js';
 import type { JobHandler } from './consumer.js';
 import { PermanentJobError } from '../queue/leaseQueue.js';
 import { enqueueDiscoveryPairs, nearestCandidatesSql, type DiscoveryPair } from '../queue/discovery.js';
@@ -43,6 +44,8 @@ const eventHandlers: { [K in EventKind]: EventHandler<K> } = {
       p.listingId,
       LIKE_REINFORCEMENT,
     ]);
+    // Its pairs with the user's latest other likes, "liked together" (approximate until the daily rebuild).
+    await applyLikeCoengagement(tx, p, 1);
     return { users: [p.userId], listings: [p.listingId] };
   },
   'like.deleted': async (p, tx) => {
@@ -50,6 +53,8 @@ const eventHandlers: { [K in EventKind]: EventHandler<K> } = {
     // The like no longer pulls the profile (a like's recompute is requested by reinforce_listing_interests).
     await tx.query('SELECT request_profile_recompute($1)', [p.userId]);
     return { users: [p.userId], listings: [p.listingId] };
+    await applyLikeCoengagement(tx, p, -1);
+    return { listings: [p.listingId] };
   },
   'comment.created': async (p, tx) => {
     await tx.query(bumpPopularitySql, [p.listingId, POPULARITY.comment]);

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { withTransaction } from '../db/checkout.js';
 import { coerceError } from '../errors/errors.js';
+import { COENGAGEMENT_BATCH, rebuildCoengagementBatch } from '../feed/coengagement.js';
 import { evaluateRollouts, type RolloutEvaluationOptions } from '../flags/evaluateRollouts.js';
 import { appendAudit } from '../ops/audit.js';
 import { gcInSteps } from '../ops/maintenanceActions.js';
@@ -35,6 +36,8 @@ export interface MaintenanceIntervals {
   vectorRecallSec: number;
   /** Fit the feed's ranking weights on logged feedback (ranker_training). @default 21600 */
   rankerSec: number;
+  /** Rebuild listing_coengagement from likes (corrects the like events' approximation). @default 86400 */
+  coengagementSec: number;
 }
 
 export const defaultMaintenanceIntervals: MaintenanceIntervals = {
@@ -46,6 +49,7 @@ export const defaultMaintenanceIntervals: MaintenanceIntervals = {
   vectorIndexSec: 3600,
   vectorRecallSec: 3600,
   rankerSec: 6 * 3600,
+  coengagementSec: 86_400,
 };
 
 /**
@@ -63,7 +67,15 @@ export interface MaintenanceBounds {
   maxIndexBuildRows: number;
   /** Labelled impressions one ranker_training run reads at most (the latest). @default 200000 */
   rankerRows?: number;
+  /**
+   * Listings whose co-engagement one run of rebuild_coengagement rebuilds at most (it resumes after
+   * the last one at the next check). @default COENGAGEMENT_LISTINGS_PER_RUN
+   */
+  coengagementListingsPerRun?: number;
 }
+
+/** Listings one rebuild_coengagement run rebuilds, for a worker of its own (one transaction). */
+export const COENGAGEMENT_LISTINGS_PER_RUN = 5000;
 
 /** A task's result that says it stopped at its bound with work left: it is due again at once. */
 export interface Unfinished {
@@ -83,6 +95,36 @@ async function gcBounded(
   const { rows } = await tx.query<{ n: string }>(`SELECT ${fn}(p_max_rows => $1) AS n`, [maxRows]);
   const deleted = Number(rows[0]?.n ?? 0);
   return deleted >= maxRows ? { deleted, more: true } : { deleted };
+}
+
+/** Where the last rebuild_coengagement run stopped, when it stopped at its bound. */
+const coengagementCursorSql = `
+SELECT CASE WHEN last_result->>'more' = 'true' AND last_result->>'after' ~ '^[0-9]{1,9}$'
+            THEN (last_result->>'after')::int END AS after
+FROM maintenance_runs WHERE task = 'rebuild_coengagement'`;
+
+/**
+ * One run of the co-engagement rebuild in the task's transaction: at most `maxListings` listings, in
+ * batches, from where the previous run stopped (or the first listing). A run that stopped at its bound
+ * records where (`after`) and is due again at the next check; the one that reaches the last listing
+ * finishes the rebuild, and the next starts from the first a day later.
+ */
+async function rebuildCoengagementRun(
+  tx: pg.PoolClient,
+  maxListings: number,
+): Promise<{ changed: number; listings: number; after?: number; more?: true }> {
+  let after = (await tx.query<{ after: number | null }>(coengagementCursorSql)).rows[0]?.after ?? null;
+  let changed = 0;
+  let listings = 0;
+  while (listings < maxListings) {
+    const batch = Math.min(COENGAGEMENT_BATCH, maxListings - listings);
+    const done = await rebuildCoengagementBatch(tx, after, batch);
+    changed += done.changed;
+    if (done.lastId === null) return { changed, listings };
+    listings += done.listings;
+    after = done.lastId;
+  }
+  return { changed, listings, after: after ?? 0, more: true };
 }
 
 /** The worst gaps (demand without candidates), enqueued for discovery at most once a day each. */
@@ -202,6 +244,13 @@ export function defaultMaintenanceTasks(
       intervalMs: every.vectorIndexSec * 1000,
       run: (tx) =>
         rebuildOutgrownIvfflat(tx, options.indexBuildTimeoutMs ?? 1_800_000, bounds?.maxIndexBuildRows),
+    },
+    {
+      // "Liked together" rebuilt from likes: the like events keep it only approximately in between.
+      name: 'rebuild_coengagement',
+      intervalMs: every.coengagementSec * 1000,
+      run: (tx) =>
+        rebuildCoengagementRun(tx, bounds?.coengagementListingsPerRun ?? COENGAGEMENT_LISTINGS_PER_RUN),
     },
     {
       // After the rebuild check, so a fresh build is measured in the same pass.

@@ -110,12 +110,14 @@ const EMBEDDED_GIVE_WAY_MS = 100;
  * Maintenance on the embedded database holds the one connection for its whole transaction, and
  * statement_timeout does not fire on PGlite: what grows with the data is cut to runs of bounded size
  * (docs/architecture.md#embedded-default lists every task and its bound). 2,000 rows of GC take tens of
- * milliseconds there; an ivfflat build over 10,000 rows a few hundred.
+ * milliseconds there; an ivfflat build over 10,000 rows a few hundred; the co-engagement of 200 listings
+ * is one rebuild batch.
  */
 const EMBEDDED_BOUNDS: MaintenanceBounds = {
   gcRowsPerRun: 2000,
   maxIndexBuildRows: 10_000,
   rankerRows: 20_000,
+  coengagementListingsPerRun: 200,
 };
 
 /**

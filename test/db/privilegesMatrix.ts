@@ -49,6 +49,8 @@ export const relationPrivileges: Record<string, RelationRow> = {
   interest_listing_candidates: { rls: false, app: 'S---', service: 'S---', worker: 'SI-D' },
   kernel_latency: { rls: false, app: 'SI--', service: '----', worker: '----' },
   learning_events: { rls: true, app: '----', service: '-i--', worker: '----' },
+  // Derived "liked together" (issue #16): read by the feed; written only through the coengagement_* functions.
+  listing_coengagement: { rls: false, app: 'S---', service: 'S---', worker: '----' },
   likes: { rls: true, app: 'Si-D', service: 'S---', worker: '----' },
   maintenance_runs: { rls: false, app: '----', service: '----', worker: 'SIU-' },
   marketplace_discovery_queue: { rls: true, app: 'SIU-', service: '----', worker: 'Siu-' },
@@ -79,6 +81,9 @@ export const functionExecute: Record<string, MatrixRole[]> = {
   'app_is_privileged()': ['app', 'service', 'worker'],
   'app_require_maintainer(text)': [],
   'app_setting_interval(text,interval)': ['app', 'service', 'worker'],
+  'coengagement_apply_like(uuid,integer,integer,integer,integer,integer)': ['worker'],
+  'coengagement_check_params(integer,integer,integer)': [],
+  'coengagement_rebuild_batch(integer,integer,integer,integer,integer)': ['worker'],
   'decay_interest_affinity(timestamp with time zone)': ['app', 'worker'],
   'engagement_weight(text)': [],
   'gc_batched(regclass,timestamp with time zone,integer,bigint)': [],

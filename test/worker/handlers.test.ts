@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { describe, expect } from 'vitest';
 import { createConsumer, type JobHandler } from '../../src/worker/consumer.js';
@@ -126,6 +127,7 @@ describe('worker handlers', () => {
       ])),
       ...(await enqueueEvents(pool, 'comment.deleted', [{ listingId: listing.id }])),
       ...(await enqueueEvents(pool, 'like.deleted', [{ listingId: listing.id, userId: world.sellerId }])),
+      ...(await enqueueEvents(pool, 'like.deleted', [{ listingId: listing.id, userId: randomUUID() }])),
     ];
     await runUntilSettled(pool, 'events', handleEvent, ids);
     expect(await popularity(listing.id)).toBe(before + 2 + 2 - 2 - 1);
