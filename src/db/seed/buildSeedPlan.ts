@@ -3,7 +3,7 @@ import type { CatalogPlan } from './generateCatalog.js';
 import { generateFollows } from './generateFollows.js';
 import type { FollowPlan } from './generateFollows.js';
 import { generateEngagement } from './generateEngagement.js';
-import type { CommentPlan, LikePlan } from './generateEngagement.js';
+import type { CommentPlan, LikePlan } from './engagementRows.js';
 import type { IntentSignalPlan } from './generateIntentSignals.js';
 import { generateListings } from './generateListings.js';
 import type { ListingPlan } from './generateListings.js';

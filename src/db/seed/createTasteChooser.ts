@@ -14,6 +14,7 @@ import {
 } from './tasteModel.js';
 import type { TastePlan } from './tasteModel.js';
 import { normaliseInPlace } from './unitVectors.js';
+import { firstAbove } from './weightedSampler.js';
 
 /**
  * One user's choices under the latent-taste model (see tasteModel.ts):
@@ -185,18 +186,6 @@ function affinityWeight(cosine: number): number {
 
 function weightAt(running: Float64Array, i: number): number {
   return (running[i] ?? 0) - (i > 0 ? (running[i - 1] ?? 0) : 0);
-}
-
-/** First index whose running total exceeds `target`. */
-function firstAbove(running: Float64Array, target: number): number {
-  let lo = 0;
-  let hi = running.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((running[mid] ?? 0) > target) hi = mid;
-    else lo = mid + 1;
-  }
-  return lo;
 }
 
 /** Per user, the range of their rows in a plan grouped by user (as generateUserInterests makes it). */

@@ -94,8 +94,8 @@ describe('seeded engagement (latent-taste model)', () => {
       }
     }
     expect(self.length).toBeGreaterThan(20);
-    expect(mean(self)).toBeGreaterThan(mean(peer) + 0.05);
-    expect(mean(self)).toBeGreaterThan(mean(popularityOnly) + 0.05);
+    expect(mean(self)).toBeGreaterThan(mean(peer) + 0.1);
+    expect(mean(self)).toBeGreaterThan(mean(popularityOnly) + 0.03);
   });
 
   it("drifts: a user's early and late likes differ more than two interleaved halves", () => {

@@ -4,7 +4,8 @@ import { LISTING_WINDOW_DAYS } from './generateListings.js';
 import type { UserInterestPlan } from './generateUserInterests.js';
 import type { UserPlan } from './generateUsers.js';
 import { createTasteChooser, declaredInterests } from './createTasteChooser.js';
-import type { TasteChooser } from './createTasteChooser.js';
+import { VIEW_LEAD_MS } from './engagementRows.js';
+import type { CommentPlan, LikePlan, UserHistory, UserWindow } from './engagementRows.js';
 import { createRng } from './createRng.js';
 import type { Rng } from './createRng.js';
 import { addIntentSignals } from './generateIntentSignals.js';
@@ -13,23 +14,6 @@ import { portableExp } from './tasteModel.js';
 import type { TastePlan } from './tasteModel.js';
 import { DAY_MS, instantBetween } from './timeSpans.js';
 import { BUYER_COMMENTS, SELLER_REPLIES } from './wordLists.js';
-
-export interface LikePlan {
-  userIndex: number[];
-  listingIndex: number[];
-  createdAt: number[];
-}
-
-export interface CommentPlan {
-  /** Comment ids are 1..n in created_at order, as a live app would have assigned them. */
-  listingIndex: number[];
-  userIndex: number[];
-  bodies: string[];
-  createdAt: number[];
-  updatedAt: number[];
-  /** null while visible; soft-deleted comments do not count toward comment_count. */
-  deletedAt: (number | null)[];
-}
 
 export interface EngagementPlan {
   likes: LikePlan;
@@ -51,8 +35,6 @@ const MAX_COMMENTS_PER_USER = 10;
 const COMMENT_ON_LIKED_SHARE = 0.7;
 const SELLER_REPLY_RATE = 0.35;
 const SOFT_DELETE_RATE = 0.03;
-/** Views precede a like by up to this long; so do comments, or follow it. */
-export const VIEW_LEAD_MS = 2 * DAY_MS;
 
 const NOTHING: ReadonlySet<number> = new Set<number>();
 
@@ -74,13 +56,6 @@ function sortedByTime<T extends { createdAt: number[] }>(raw: T): T {
     out[key] = order.map((i) => column[i]);
   }
   return out as T;
-}
-
-export interface UserWindow {
-  from: number;
-  to: number;
-  /** Position in the user's drift at an instant: 0 at `from`, 1 at `to` and after. */
-  progress(at: number): number;
 }
 
 function activeWindow(user: number, users: UserPlan, rng: Rng, asOfMs: number): UserWindow {
@@ -164,14 +139,6 @@ export function generateEngagement(
   }
 
   return { likes, comments: sortedByTime(comments), intentSignals: sortedByTime(signals) };
-}
-
-export interface UserHistory {
-  /** This user's likes are likes[firstLike..]. */
-  firstLike: number;
-  likes: LikePlan;
-  chooser: TasteChooser;
-  window: UserWindow;
 }
 
 function addComments(

@@ -1,6 +1,6 @@
 import type { CatalogPlan } from './generateCatalog.js';
-import { VIEW_LEAD_MS } from './generateEngagement.js';
-import type { UserHistory } from './generateEngagement.js';
+import { VIEW_LEAD_MS } from './engagementRows.js';
+import type { UserHistory } from './engagementRows.js';
 import type { ListingPlan } from './generateListings.js';
 import type { Rng } from './createRng.js';
 import { DAY_MS, instantBetween } from './timeSpans.js';

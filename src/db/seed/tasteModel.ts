@@ -1,5 +1,4 @@
 import type { CatalogPlan } from './generateCatalog.js';
-import type { ListingPlan } from './generateListings.js';
 import { createRng } from './createRng.js';
 import type { Rng } from './createRng.js';
 import { EMBEDDING_DIM, normaliseInPlace, randomUnitVector } from './unitVectors.js';
@@ -80,7 +79,11 @@ function unitTaste(rng: Rng): Float64Array {
   return normaliseInPlace(gaussianTaste(rng));
 }
 
-export function generateTastes(catalog: CatalogPlan, listings: ListingPlan, seed: number): TastePlan {
+export function generateTastes(
+  catalog: CatalogPlan,
+  listings: { count: number; interestIndex: Int32Array },
+  seed: number,
+): TastePlan {
   const rng = createRng(seed, 'tastes');
   const category = catalog.categories.map(() => unitTaste(rng));
   const interest = catalog.interests.map(() => unitTaste(rng));

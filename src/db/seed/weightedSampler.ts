@@ -6,6 +6,18 @@ export interface WeightedSampler {
   sample(rng: Rng): number;
 }
 
+/** First index whose running total exceeds `target` (binary search over non-decreasing totals). */
+export function firstAbove(running: Float64Array, target: number): number {
+  let lo = 0;
+  let hi = running.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((running[mid] ?? 0) > target) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
 export function createWeightedSampler(weights: ArrayLike<number>): WeightedSampler {
   const cumulative = new Float64Array(weights.length);
   let total = 0;
@@ -17,16 +29,7 @@ export function createWeightedSampler(weights: ArrayLike<number>): WeightedSampl
     size: weights.length,
     sample(rng) {
       if (total <= 0) throw new Error('weighted sampler has no weight to draw from');
-      const target = rng.next() * total;
-      // First index whose running total exceeds the target.
-      let lo = 0;
-      let hi = cumulative.length - 1;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if ((cumulative[mid] ?? 0) > target) hi = mid;
-        else lo = mid + 1;
-      }
-      return lo;
+      return firstAbove(cumulative, rng.next() * total);
     },
   };
 }
