@@ -13,7 +13,7 @@ import { DEFAULT_SYNTHETIC } from '../src/embeddings/syntheticInteractions.js';
 import { redactUrl } from '../src/db/redactUrl.js';
 import { formatReport } from '../src/evaluation/report.js';
 import { runEvaluation, type DatasetSpec } from '../src/evaluation/runEvaluation.js';
-import { EvaluationError } from '../src/evaluation/scratchDatabase.js';
+import { EvaluationError, type ScratchDatabase } from '../src/evaluation/scratchDatabase.js';
 import { ABLATION, parseVariants, type Variant } from '../src/evaluation/variants.js';
 
 const HELP = `Usage: npm run eval -- [options]
@@ -196,6 +196,20 @@ const options = {
   keep: parsed.keep,
   env: process.env,
   log: (line: string) => console.error(line),
+  onScratch: (scratch: ScratchDatabase) => {
+    // Interrupted: the scratch database goes too (unless --keep), then the usual 130 / 143.
+    for (const [signal, code] of [
+      ['SIGINT', 130],
+      ['SIGTERM', 143],
+    ] as const) {
+      process.once(signal, () => {
+        console.error(
+          `eval: ${signal}; ${parsed.keep ? `keeping ${scratch.name}` : `dropping ${scratch.name}`}`,
+        );
+        void (parsed.keep ? Promise.resolve() : scratch.drop()).finally(() => process.exit(code));
+      });
+    }
+  },
 };
 
 const commandLine = `npm run eval -- ${process.argv

@@ -20,7 +20,12 @@ import { createLogger } from '../platform/logger.js';
 import { createMetrics } from '../platform/metrics.js';
 import { createPool } from '../platform/pool.js';
 import { interestsFromTrain, splitLikes, type LikeRow, type LikeSplit } from './likeSplit.js';
-import { createScratchDatabase, databaseNameOf, EvaluationError } from './scratchDatabase.js';
+import {
+  createScratchDatabase,
+  databaseNameOf,
+  EvaluationError,
+  type ScratchDatabase,
+} from './scratchDatabase.js';
 import {
   catalogueOf,
   mostPopularLists,
@@ -70,6 +75,8 @@ export interface EvaluationOptions {
   log: (line: string) => void;
   /** Keep every method's lists in the report (user id → listing ids, best first): large for big runs. */
   includeLists?: boolean;
+  /** Told the scratch database as soon as it exists (the CLI drops it on Ctrl-C). */
+  onScratch?: (scratch: ScratchDatabase) => void;
   /** Test hook: called once the data is loaded, before the split. */
   afterLoad?: (pool: pg.Pool) => Promise<void>;
   /** Test hook: called after the held-out likes are gone, before any feed request. */
@@ -391,6 +398,7 @@ export async function runEvaluation(options: EvaluationOptions): Promise<Evaluat
     ),
   );
   log(`scratch database ${scratch.name}`);
+  options.onScratch?.(scratch);
   const pool = createPool({
     url: scratch.url,
     applicationName: 'lodestar-eval',

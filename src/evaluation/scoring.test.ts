@@ -56,6 +56,9 @@ describe('reference methods', () => {
     const [list] = nearestLists(catalogue, vectors, [{ userId: 'a', train: [9, 2], test: [] }], 3);
     expect(list).toEqual([1, 3, 5]);
     expect(nearestLists(catalogue, vectors, [{ userId: 'c', train: [4], test: [] }], 3)).toEqual([[]]);
+    // Zero-padded to a wider column (as derived vectors are): the same neighbours.
+    const padded = new Map([...vectors].map(([id, v]) => [id, Float32Array.from([0, v[0]!, 0, v[1]!])]));
+    expect(nearestLists(catalogue, padded, [{ userId: 'a', train: [9, 2], test: [] }], 3)).toEqual([list]);
   });
 });
 

@@ -107,15 +107,23 @@ export function nearestLists(
   users: readonly ScoredUser[],
   k: number,
 ): number[][] {
+  // Derived vectors are rank-64 factors zero-padded to the column's width: only the columns some
+  // vector uses are kept, so scoring costs the rank, not the width, per item.
+  let width = 0;
+  for (const v of vectors.values()) width = Math.max(width, v.length);
+  const used = new Uint8Array(width);
+  for (const v of vectors.values()) for (let c = 0; c < v.length; c += 1) if (v[c] !== 0) used[c] = 1;
+  const columns = [...used.keys()].filter((c) => used[c] === 1);
   const unit = new Map<number, Float32Array>();
   for (const [id, v] of vectors) {
+    if (v.length !== width) continue;
     let s = 0;
     for (const x of v) s += x * x;
     if (s === 0) continue;
     const inv = 1 / Math.sqrt(s);
     unit.set(
       id,
-      v.map((x) => x * inv),
+      Float32Array.from(columns, (c) => v[c]! * inv),
     );
   }
   const rows = catalogue.listingIds.map((id) => unit.get(id) ?? null);
@@ -130,7 +138,7 @@ export function nearestLists(
     }
     if (mean === null) return [];
     rows.forEach((row, i) => {
-      if (row === null || row.length !== mean.length) {
+      if (row === null) {
         scores[i] = NaN;
         return;
       }
