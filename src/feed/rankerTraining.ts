@@ -29,7 +29,7 @@ export interface TrainingRow {
 }
 
 export interface TrainingOptions {
-  /** L2 penalty on the weights (not the bias), per unit of total sample weight. @default 0.01 */
+  /** L2 penalty on the weights (not the bias), per unit of total sample weight. @default 0.001 */
   l2?: number;
   /** Propensities below this count as this (bounds the IPS weight). @default 0.05 */
   minPropensity?: number;
@@ -209,7 +209,7 @@ function evaluateModel(model: RankerWeights, data: Prepared): HoldoutMetrics {
  * dropped (and counted out of `samples`).
  */
 export function trainRanker(input: readonly TrainingRow[], options: TrainingOptions = {}): TrainingResult {
-  const l2 = options.l2 ?? 0.01;
+  const l2 = options.l2 ?? 0.001;
   const minPropensity = options.minPropensity ?? 0.05;
   const maxWeight = options.maxWeight ?? 20;
   const holdoutShare = options.holdoutShare ?? 0.2;
