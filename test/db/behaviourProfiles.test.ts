@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { profileEmbeddingsSql } from '../../src/db/seed/finalizeDatabase.js';
 import { asIdentity, createTestDatabase, type TestDatabase } from '../support/db.js';
 import { clusterCentre, clusterVector } from '../support/feedWorld.js';
 import {
@@ -239,6 +240,44 @@ describe('recompute_profile_embedding from behaviour', () => {
       const without = (await recompute(client, user))!;
       await like(client, user, other, '1 day');
       expect(await recompute(client, user)).toEqual(without);
+    });
+  });
+});
+
+describe('the set-based statement (seed, import refresh)', () => {
+  it.each(['on', 'off'] as const)('computes what the function computes, behaviour %s', async (mode) => {
+    await withRollback(db, async (client) => {
+      await setBehaviour(client, mode);
+      const users: string[] = [];
+      for (let u = 0; u < 6; u += 1) {
+        const user = u % 3 === 2 ? await insertProfile(client) : await userWithInterestA(client);
+        users.push(user);
+        if (u % 3 === 2) continue; // no interests and no history: NULL
+        for (const [k, l] of listingsB.entries()) {
+          if ((k + u) % 2 === 0) await like(client, user, l.id, `${30 * k + 365 * u} days`);
+        }
+        const event = await insertLearningEvent(client, { userId: user, listingId: listingsA[u]!.id });
+        await client.query(`UPDATE learning_events SET reward = 0.7, rewarded_at = now() WHERE id = $1`, [
+          event,
+        ]);
+        await insertIntentSignal(client, { userId: user, listingId: listingsA[7 - u]!.id, kind: 'share' });
+        await insertIntentSignal(client, { userId: user, listingId: listingsB[u]!.id, kind: 'dwell' });
+        await client.query('INSERT INTO hidden_listings (user_id, listing_id) VALUES ($1, $2)', [
+          user,
+          listingsB[(u + 1) % 8]!.id,
+        ]);
+      }
+      await client.query(profileEmbeddingsSql, [new Date().toISOString(), users]);
+      for (const user of users) {
+        const bulk = await storedProfile(client, user);
+        const online = await recompute(client, user);
+        if (bulk === null || online === null) {
+          expect(bulk, user).toBe(online);
+          continue;
+        }
+        bulk.forEach((v, i) => expect(Math.abs(v - online[i]!), `component ${i}`).toBeLessThan(1e-6));
+      }
+      expect(await storedProfile(client, users[2]!)).toBeNull();
     });
   });
 });

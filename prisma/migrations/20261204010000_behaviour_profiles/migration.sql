@@ -28,7 +28,8 @@ CREATE INDEX likes_user_time_idx ON likes (user_id, created_at DESC);
 --       (-1, and hiding overrides any positive signal for that listing). Each signal decays with a
 --       half-life of 30 days, measured back from the user's own latest engagement (so an imported
 --       history a year old counts as much as a fresh one). Reads the latest 200 of each source, so a
---       heavy user costs a bounded statement. No positive weight → no B.
+--       heavy user costs a bounded statement (ties in time broken by id). No positive weight → no B.
+--       Sums run in id order, so the same rows give the same bits.
 --   profile = unit((1 - α)·I + α·B), α = n / (n + 5), n = the listings liked or rewarded: five likes
 --       make half the profile behaviour. No interests → B alone; neither → NULL.
 -- With the session setting lodestar.profile_behaviour = 'off' it is I alone (the interests-only
@@ -46,7 +47,8 @@ DECLARE
   v_alpha double precision;
   v_dims integer;
 BEGIN
-  SELECT sum(ic.embedding * array_fill(ui.affinity::real, ARRAY[vector_dims(ic.embedding)])::vector)
+  SELECT sum(ic.embedding * array_fill(ui.affinity::real, ARRAY[vector_dims(ic.embedding)])::vector
+             ORDER BY ui.interest_id)
     INTO v_interests
   FROM user_interests ui
   JOIN interest_catalog ic ON ic.id = ui.interest_id
@@ -61,19 +63,19 @@ BEGIN
 
   WITH events AS (
     (SELECT k.listing_id, k.created_at AS at, engagement_weight('like') AS w, true AS counted
-       FROM likes k WHERE k.user_id = p_user_id ORDER BY k.created_at DESC LIMIT c_reads)
+       FROM likes k WHERE k.user_id = p_user_id ORDER BY k.created_at DESC, k.listing_id LIMIT c_reads)
     UNION ALL
     (SELECT e.listing_id, coalesce(e.rewarded_at, e.created_at), e.reward, true
        FROM learning_events e WHERE e.user_id = p_user_id AND e.reward > 0
-      ORDER BY e.created_at DESC LIMIT c_reads)
+      ORDER BY e.created_at DESC, e.id LIMIT c_reads)
     UNION ALL
     (SELECT s.listing_id, s.created_at, engagement_weight(s.kind), false
        FROM intent_signals s
       WHERE s.user_id = p_user_id AND s.listing_id IS NOT NULL AND engagement_weight(s.kind) > 0
-      ORDER BY s.created_at DESC LIMIT c_reads)
+      ORDER BY s.created_at DESC, s.id LIMIT c_reads)
     UNION ALL
     (SELECT h.listing_id, h.created_at, -1.0::double precision, false
-       FROM hidden_listings h WHERE h.user_id = p_user_id ORDER BY h.created_at DESC LIMIT c_reads)
+       FROM hidden_listings h WHERE h.user_id = p_user_id ORDER BY h.created_at DESC, h.listing_id LIMIT c_reads)
   ),
   decayed AS (
     SELECT e.listing_id, e.counted,
@@ -86,7 +88,8 @@ BEGIN
            bool_or(d.counted) AND NOT bool_or(d.w < 0) AS counted
       FROM decayed d GROUP BY d.listing_id
   )
-  SELECT sum(l2_normalize(l.embedding) * array_fill(p.w::real, ARRAY[vector_dims(l.embedding)])::vector),
+  SELECT sum(l2_normalize(l.embedding) * array_fill(p.w::real, ARRAY[vector_dims(l.embedding)])::vector
+             ORDER BY p.listing_id),
          count(*) FILTER (WHERE p.counted),
          bool_or(p.w > 0)
     INTO v_behaviour, v_n, v_positive
