@@ -50,11 +50,10 @@ const eventHandlers: { [K in EventKind]: EventHandler<K> } = {
   },
   'like.deleted': async (p, tx) => {
     await tx.query(bumpPopularitySql, [p.listingId, -POPULARITY.like]);
+    await applyLikeCoengagement(tx, p, -1);
     // The like no longer pulls the profile (a like's recompute is requested by reinforce_listing_interests).
     await tx.query('SELECT request_profile_recompute($1)', [p.userId]);
     return { users: [p.userId], listings: [p.listingId] };
-    await applyLikeCoengagement(tx, p, -1);
-    return { listings: [p.listingId] };
   },
   'comment.created': async (p, tx) => {
     await tx.query(bumpPopularitySql, [p.listingId, POPULARITY.comment]);
