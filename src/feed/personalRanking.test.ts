@@ -11,7 +11,9 @@ function listing(id: number, categoryId = 1): Listing {
   return { id, categoryId } as Listing;
 }
 
-function setOf(rows: { pool: Pool; id: number; score: number; features?: Partial<FeatureVector> }[]): CandidateSet {
+function setOf(
+  rows: { pool: Pool; id: number; score: number; features?: Partial<FeatureVector> }[],
+): CandidateSet {
   const pools = Object.fromEntries(POOLS.map((p) => [p, [] as Candidate[]])) as Record<Pool, Candidate[]>;
   const features = new Map<number, FeatureVector>();
   for (const r of rows) {

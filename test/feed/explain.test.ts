@@ -103,12 +103,32 @@ describe('EXPLAIN of the vector queries on 3000 listings', () => {
   });
 
   it('feedCandidatesSql finds the SIMILAR pool through marketplace_listings_embedding_ivfflat', async () => {
-    const plan = await explain(feedCandidatesSql, [viewerId, null, 50, 20, '30 minutes', randomUUID(), 7, 8, 50]);
+    const plan = await explain(feedCandidatesSql, [
+      viewerId,
+      null,
+      50,
+      20,
+      '30 minutes',
+      randomUUID(),
+      7,
+      8,
+      50,
+    ]);
     expect(usesIvfflat(plan), describePlan(plan)).toBe(true);
   });
 
   it('feedCandidatesSql reads co-engagement and category popularity through their indexes', async () => {
-    const plan = await explain(feedCandidatesSql, [viewerId, null, 50, 20, '30 minutes', randomUUID(), 7, 8, 50]);
+    const plan = await explain(feedCandidatesSql, [
+      viewerId,
+      null,
+      50,
+      20,
+      '30 minutes',
+      randomUUID(),
+      7,
+      8,
+      50,
+    ]);
     const text = describePlan(plan);
     expect(text).toContain('listing_coengagement_top_idx');
     expect(text).toContain('marketplace_listings_active_category_popularity_idx');

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { describe, expect } from 'vitest';
 import { createConsumer, type JobHandler } from '../../src/worker/consumer.js';

@@ -16,8 +16,8 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
          END::double precision
 $$;
 
--- Bounded reads of a user's latest likes (the profile reads at most 200).
-CREATE INDEX likes_user_time_idx ON likes (user_id, created_at DESC);
+-- Bounded reads of a user's latest likes (the profile reads at most 200) use likes_user_recent_idx
+-- (user_id, created_at DESC, listing_id DESC), made with listing_coengagement (20261204020000).
 
 -- A user's profile embedding, computed (not written): recompute_profile_embedding, the seed and the
 -- refresh after an import all take it from here.
