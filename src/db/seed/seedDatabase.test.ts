@@ -173,6 +173,17 @@ describe('seedDatabase', () => {
     expect(r.top_share).toBeGreaterThan(0.25);
   });
 
+  it('dates every like after its user and listing were created, and gives demo a history', async () => {
+    const r = await one<{ early: string; demo: string }>(
+      db,
+      `SELECT count(*) FILTER (WHERE k.created_at < l.created_at OR k.created_at < p.created_at) AS early,
+              count(*) FILTER (WHERE p.handle = 'demo') AS demo
+         FROM likes k JOIN marketplace_listings l ON l.id = k.listing_id JOIN profiles p ON p.user_id = k.user_id`,
+    );
+    expect(r.early).toBe('0');
+    expect(Number(r.demo)).toBeGreaterThanOrEqual(20);
+  });
+
   it('sets each profile embedding to what recompute_profile_embedding computes', async () => {
     const { rows } = await db.query<{ user_id: string }>(
       'SELECT user_id FROM profiles ORDER BY handle LIMIT 3',
