@@ -38,7 +38,8 @@ async function useBuildMemory(client: pg.ClientBase): Promise<void> {
  * profile_embedding_of (prisma/migrations/20261204010000_behaviour_profiles) for many users in one
  * statement: the same reads (the latest 200 rows per source and user), weights, decay, per-listing
  * strongest signal, α = n / (n + 5) blend and NULL rule, as hash joins over the tables instead of one
- * indexed read per user and source (20k seeded users: ~10 s instead of ~45 s). A change to the function
+ * indexed read per user and source (20k seeded users: 10–20 s on a busy 2-CPU machine; ~45 s as 20k
+ * function calls). A change to the function
  * must change this too: test/db/behaviourProfiles.test.ts, the seed's and the refresh's tests compare them.
  * Sums run in id order (deterministic bits, also under parallel plans). $2 the users (NULL = every profile).
  */
