@@ -13,17 +13,12 @@ import { insertProfile } from '../support/fixtures.js';
 import { graphql } from '../support/graphql.js';
 import { dataOf } from '../support/graphqlResult.js';
 import { silentLogger, waitUntil } from '../support/workerHarness.js';
+import { createSfc32 } from '../../src/random/createSfc32.js';
 
-/** mulberry32: the same synthetic log on every run. */
+/** A seeded generator (src/random), so every run draws the same data. */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = createSfc32(seed, 0x9e3779b9, 0x243f6a88, 0xb7e15162);
+  return () => next() / 4294967296;
 }
 
 /** The behaviour the log is drawn from: popularity hurts here, co-engagement helps a lot (unlike the defaults). */
