@@ -1,17 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_RANKER_WEIGHTS, RANKING_FEATURES } from './ranking.js';
 import { trainRanker, type TrainingRow } from './rankerTraining.js';
+import { createSfc32 } from '../random/createSfc32.js';
 
-/** mulberry32: a small seeded generator, so every run draws the same data. */
+/** A seeded generator (src/random), so every run draws the same data. */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = createSfc32(seed, 0x9e3779b9, 0x243f6a88, 0xb7e15162);
+  return () => next() / 4294967296;
 }
 
 const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
