@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type pg from 'pg';
-import { loadConfig } from '../config/config.js';
+import { ConfigError, loadConfig, type Config } from '../config/config.js';
 import { withTransaction } from '../db/checkout.js';
 import { migrateUrl } from '../db/migrator.js';
 import { seedDatabase } from '../db/seed/seedDatabase.js';
@@ -289,6 +289,24 @@ function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
 }
 
+/** The gateway's configuration for a variant: the environment, the variant's overrides, the harness's. */
+function variantConfig(scratchUrl: string, variant: Variant, base: NodeJS.ProcessEnv): Config {
+  try {
+    return loadConfig({
+      LOG_LEVEL: 'warn',
+      ...base,
+      DATABASE_URL: scratchUrl,
+      // Nothing served earlier may be held back: every request is a fresh session of a fresh user.
+      FEED_SERVED_WINDOW_MINUTES: '0',
+      ...variant.env,
+    });
+  } catch (error) {
+    if (error instanceof ConfigError)
+      throw new EvaluationError(`variant "${variant.name}": ${error.problems.join('; ')}`);
+    throw error;
+  }
+}
+
 async function serveVariant(
   scratchUrl: string,
   pool: pg.Pool,
@@ -296,15 +314,7 @@ async function serveVariant(
   users: readonly ScoredUser[],
   options: EvaluationOptions,
 ): Promise<{ lists: number[][]; result: Omit<MethodResult, 'metrics' | 'ms'> }> {
-  const env: NodeJS.ProcessEnv = {
-    LOG_LEVEL: 'warn',
-    ...options.env,
-    DATABASE_URL: scratchUrl,
-    // Nothing served earlier may be held back: every request is a fresh session of a fresh user.
-    FEED_SERVED_WINDOW_MINUTES: '0',
-    ...variant.env,
-  };
-  const config = loadConfig(env);
+  const config = variantConfig(scratchUrl, variant, options.env);
   const behaviour = config.feed.profileBehaviour ? 'on' : 'off';
   const profiles = await recomputeProfiles(scratchUrl, behaviour);
   options.log(
@@ -390,6 +400,8 @@ export async function runEvaluation(options: EvaluationOptions): Promise<Evaluat
   const { log, k } = options;
   const startedAt = new Date();
   const timings: Record<string, number> = {};
+  // A variant the configuration refuses fails before any database work.
+  for (const variant of options.variants) variantConfig(options.serverUrl, variant, options.env);
   const serverUrl = options.dataset.kind === 'database' ? options.dataset.url : options.serverUrl;
   const scratch = await timed(timings, 'create', () =>
     createScratchDatabase(

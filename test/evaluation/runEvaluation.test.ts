@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { LikeSplit } from '../../src/evaluation/likeSplit.js';
-import { runEvaluation, type EvaluationReport } from '../../src/evaluation/runEvaluation.js';
+import { EvaluationError, runEvaluation, type EvaluationReport } from '../../src/evaluation/runEvaluation.js';
 import { ABLATION } from '../../src/evaluation/variants.js';
 import { testDatabaseAdminUrl } from '../support/env.js';
 
@@ -161,5 +161,28 @@ describe('runEvaluation (synthetic, 80 users × 150 items)', () => {
     expect(report.scratchDatabase).toEqual({ name: seen!.scratchName, kept: false });
     const { rows } = await admin.query(`SELECT 1 FROM pg_database WHERE datname = $1`, [seen!.scratchName]);
     expect(rows).toEqual([]);
+  });
+});
+
+describe('runEvaluation refuses before any database work', () => {
+  it('a variant the configuration refuses (EvaluationError naming the variant)', async () => {
+    const run = runEvaluation({
+      serverUrl: 'postgresql://nobody@127.0.0.1:1/none',
+      dataset: { kind: 'synthetic', users: 10, items: 20, seed: 1 },
+      testShare: 0.2,
+      minPositives: 5,
+      maxUsers: null,
+      k: K,
+      itemEmbeddings: 'train',
+      interests: 'train',
+      variants: [{ name: 'bad', env: { FEED_RANKER: 'bogus' } }],
+      concurrency: 1,
+      seed: 1,
+      keep: false,
+      env: {},
+      log: () => undefined,
+    });
+    await expect(run).rejects.toBeInstanceOf(EvaluationError);
+    await expect(run).rejects.toThrow(/variant "bad": FEED_RANKER/);
   });
 });
