@@ -1,25 +1,12 @@
-import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
-import path from 'node:path';
 import type pg from 'pg';
-import { loadConfig } from '../config/config.js';
 import { withTransaction } from '../db/checkout.js';
 import { migrateUrl } from '../db/migrator.js';
-import { seedDatabase } from '../db/seed/seedDatabase.js';
-import { DEFAULT_SEED_OPTIONS } from '../db/seed/seedOptions.js';
-import { createServiceDb } from '../db/service.js';
-import { syntheticInteractions } from '../embeddings/syntheticInteractions.js';
-import { createFeedSettings } from '../feed/feedSettings.js';
-import { suggestions } from '../feed/suggestions.js';
 import { embedFromInteractions } from '../import/embedFromInteractions.js';
-import { DERIVED_STEPS, refreshDerived } from '../import/refreshDerived.js';
-import { runImport } from '../import/runImport.js';
-import { insertUserInterestsSql } from '../import/sql.js';
-import { createLogger } from '../platform/logger.js';
-import { createMetrics } from '../platform/metrics.js';
+import { refreshDerived } from '../import/refreshDerived.js';
 import { createPool } from '../platform/pool.js';
-import { interestsFromTrain, splitLikes, type LikeRow, type LikeSplit } from './likeSplit.js';
+import { splitLikes, type LikeRow, type LikeSplit } from './likeSplit.js';
+import { loadData, writeTrainInterests, type DatasetSpec } from './loadData.js';
 import {
   createScratchDatabase,
   databaseNameOf,
@@ -36,7 +23,7 @@ import {
   type MethodMetrics,
   type ScoredUser,
 } from './scoring.js';
-import { SYNTHETIC_SOURCE, categorySlug, listingExternalId, writeSyntheticFiles } from './syntheticFiles.js';
+import { serveVariant, variantConfig } from './serveFeed.js';
 import type { Variant } from './variants.js';
 
 /**
@@ -47,11 +34,6 @@ import type { Variant } from './variants.js';
  * one page per scored user with `suggestions()` per variant and score it beside reference methods
  * computed on the same train data. The scratch database is dropped at the end unless `keep`.
  */
-
-export type DatasetSpec =
-  | { kind: 'synthetic'; users: number; items: number; seed: number }
-  | { kind: 'seed'; users: number; listings: number; seed: number }
-  | { kind: 'database'; url: string };
 
 export interface EvaluationOptions {
   /** A Postgres URL: the scratch database is created on its server with its login. */
@@ -140,6 +122,7 @@ const REMOVE_TEST_SQL = [
   `DELETE FROM learning_events e USING unnest($1::uuid[], $2::int[]) AS t(u, l) WHERE e.user_id = t.u AND e.listing_id = t.l`,
 ];
 
+/** Held-out pairs per DELETE. */
 const BATCH = 5000;
 
 async function timed<T>(timings: Record<string, number>, name: string, fn: () => Promise<T>): Promise<T> {
@@ -149,234 +132,6 @@ async function timed<T>(timings: Record<string, number>, name: string, fn: () =>
   } finally {
     timings[name] = Math.round(performance.now() - started);
   }
-}
-
-async function loadData(
-  pool: pg.Pool,
-  options: EvaluationOptions,
-): Promise<{ source: string; categoriesOfListing: ((id: number) => number[]) | null }> {
-  const { dataset, log } = options;
-  if (dataset.kind === 'seed') {
-    const summary = await seedDatabase(pool, {
-      ...DEFAULT_SEED_OPTIONS,
-      users: dataset.users,
-      listings: dataset.listings,
-      seed: dataset.seed,
-    });
-    log(
-      `seeded ${summary.rows.profiles} users, ${summary.rows.marketplace_listings} listings, ${summary.rows.likes} likes`,
-    );
-    return { source: `seed (seed ${dataset.seed})`, categoriesOfListing: null };
-  }
-  if (dataset.kind === 'database')
-    return { source: `copy of ${databaseNameOf(dataset.url)}`, categoriesOfListing: null };
-
-  const data = syntheticInteractions({ seed: dataset.seed, users: dataset.users, items: dataset.items });
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'lodestar-eval-'));
-  try {
-    const { files } = await writeSyntheticFiles(data, dir);
-    const summary = await runImport({
-      pool,
-      source: SYNTHETIC_SOURCE,
-      files,
-      rejectsPath: path.join(dir, 'rejects.ndjson'),
-      batchSize: 1000,
-      retentionDays: 36_500,
-      progress: { start: () => undefined, update: () => undefined, finish: () => undefined },
-      log,
-    });
-    const rejected = summary.files.reduce((n, f) => n + f.rejected, 0);
-    if (rejected > 0) throw new Error(`the importer rejected ${rejected} synthetic rows (a harness bug)`);
-    log(`imported the synthetic dataset in ${summary.elapsedMs} ms`);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-  // Every category of each item (the schema keeps only the first on the listing).
-  const { rows: categories } = await pool.query<{ id: number; slug: string }>(
-    `SELECT id, slug FROM categories`,
-  );
-  const categoryId = new Map(categories.map((c) => [c.slug, c.id]));
-  const { rows: listings } = await pool.query<{ id: number; external_id: string }>(
-    `SELECT id, external_id FROM marketplace_listings WHERE source = $1`,
-    [SYNTHETIC_SOURCE],
-  );
-  const itemOfExternal = new Map(Array.from({ length: data.nItems }, (_, i) => [listingExternalId(i), i]));
-  const byListing = new Map<number, number[]>();
-  for (const l of listings) {
-    const item = itemOfExternal.get(l.external_id);
-    if (item === undefined) continue;
-    byListing.set(
-      l.id,
-      data.itemCategories[item]!.flatMap((k) => {
-        const id = categoryId.get(categorySlug(k));
-        return id === undefined ? [] : [id];
-      }),
-    );
-  }
-  return {
-    source: `synthetic (seed ${dataset.seed}, ${dataset.users} users, ${dataset.items} items)`,
-    categoriesOfListing: (id) => byListing.get(id) ?? [],
-  };
-}
-
-/** Declared interests = the categories of each user's train likes by share, one interest per category. */
-async function writeTrainInterests(
-  pool: pg.Pool,
-  split: LikeSplit,
-  categoriesOfListing: ((id: number) => number[]) | null,
-): Promise<number> {
-  let categoryOf: (id: number) => number[];
-  if (categoriesOfListing) categoryOf = categoriesOfListing;
-  else {
-    const { rows } = await pool.query<{ id: number; category_id: number }>(
-      `SELECT id, category_id FROM marketplace_listings`,
-    );
-    const map = new Map(rows.map((r) => [r.id, [r.category_id]]));
-    categoryOf = (id) => map.get(id) ?? [];
-  }
-  // The category's interest: the lowest id among its interests.
-  const { rows: interests } = await pool.query<{ id: number; category_id: number }>(
-    `SELECT DISTINCT ON (category_id) id, category_id FROM interest_catalog ORDER BY category_id, id`,
-  );
-  const interestOf = new Map(interests.map((i) => [i.category_id, i.id]));
-  const weights = interestsFromTrain(split.split.trainItems, (item) => categoryOf(split.listingIds[item]!));
-  const users: string[] = [];
-  const ids: number[] = [];
-  const affinities: number[] = [];
-  weights.forEach((shares, u) => {
-    for (const [category, share] of shares) {
-      const interest = interestOf.get(category);
-      if (interest === undefined) continue;
-      users.push(split.userIds[u]!);
-      ids.push(interest);
-      affinities.push(share);
-    }
-  });
-  await withTransaction(pool, async (client) => {
-    await client.query(`DELETE FROM user_interests`);
-    for (let i = 0; i < users.length; i += BATCH) {
-      await client.query(insertUserInterestsSql, [
-        users.slice(i, i + BATCH),
-        ids.slice(i, i + BATCH),
-        affinities.slice(i, i + BATCH),
-        users.slice(i, i + BATCH).map(() => null),
-      ]);
-    }
-  });
-  return users.length;
-}
-
-/** The variant's profile setting applied: every profile recomputed in sessions carrying it. */
-async function recomputeProfiles(scratchUrl: string, behaviour: 'on' | 'off'): Promise<number> {
-  const step = DERIVED_STEPS.find((s) => s.name === 'profile_embeddings');
-  if (!step) throw new Error('refreshDerived has no profile_embeddings step');
-  const pool = createPool({
-    url: scratchUrl,
-    settings: { 'lodestar.profile_behaviour': behaviour },
-    applicationName: 'lodestar-eval-profiles',
-    max: 2,
-    onError: () => undefined,
-  });
-  try {
-    return await step.run(pool);
-  } finally {
-    await pool.end();
-  }
-}
-
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
-}
-
-async function serveVariant(
-  scratchUrl: string,
-  pool: pg.Pool,
-  variant: Variant,
-  users: readonly ScoredUser[],
-  options: EvaluationOptions,
-): Promise<{ lists: number[][]; result: Omit<MethodResult, 'metrics' | 'ms'> }> {
-  const env: NodeJS.ProcessEnv = {
-    LOG_LEVEL: 'warn',
-    ...options.env,
-    DATABASE_URL: scratchUrl,
-    // Nothing served earlier may be held back: every request is a fresh session of a fresh user.
-    FEED_SERVED_WINDOW_MINUTES: '0',
-    ...variant.env,
-  };
-  const config = loadConfig(env);
-  const behaviour = config.feed.profileBehaviour ? 'on' : 'off';
-  const profiles = await recomputeProfiles(scratchUrl, behaviour);
-  options.log(
-    `${variant.name}: profiles recomputed with lodestar.profile_behaviour=${behaviour} (${profiles} changed)`,
-  );
-  const { rows: withVector } = await pool.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM profiles WHERE embedding IS NOT NULL`,
-  );
-  const logger = createLogger(config);
-  const metrics = createMetrics();
-  const service = createServiceDb({
-    url: scratchUrl,
-    statementTimeoutMs: config.database.statementTimeoutMs,
-    poolMax: options.concurrency,
-    onPoolError: () => undefined,
-  });
-  const settings = createFeedSettings(config, { service, logger, redis: null, metrics });
-  const { rows: clock } = await pool.query<{ t: Date }>(`SELECT clock_timestamp() AS t`);
-  const lists: number[][] = new Array<number[]>(users.length);
-  const latencies: number[] = [];
-  let shortPages = 0;
-  try {
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      for (;;) {
-        const u = next;
-        next += 1;
-        if (u >= users.length) return;
-        const started = performance.now();
-        const page = await suggestions(
-          {
-            requestId: randomUUID(),
-            viewer: { role: 'user', userId: users[u]!.userId },
-            logger,
-            metrics,
-            config,
-            db: { service },
-          },
-          { first: options.k, categoryId: null },
-          settings,
-        );
-        latencies.push(performance.now() - started);
-        lists[u] = page.edges.map((e) => e.node.listing.id);
-        if (lists[u].length < options.k) shortPages += 1;
-      }
-    };
-    await Promise.all(Array.from({ length: Math.max(1, options.concurrency) }, worker));
-  } finally {
-    settings.stop();
-    await service.close();
-  }
-  // The impressions this variant logged are not train data for the next one.
-  await pool.query(`DELETE FROM learning_events WHERE created_at >= $1`, [clock[0]!.t]);
-  const fallbacks: Record<string, number> = {};
-  for (const v of (await metrics.feedFallbacks.get()).values)
-    if (v.value > 0) fallbacks[String(v.labels.reason)] = v.value;
-  latencies.sort((a, b) => a - b);
-  return {
-    lists,
-    result: {
-      method: `feed: ${variant.name}`,
-      kind: 'feed',
-      env: variant.env,
-      fallbacks,
-      latencyMs: {
-        p50: Math.round(percentile(latencies, 0.5)),
-        p95: Math.round(percentile(latencies, 0.95)),
-      },
-      profilesWithEmbedding: withVector[0]?.n ?? 0,
-      shortPages,
-    },
-  };
 }
 
 async function readVectors(pool: pg.Pool): Promise<Map<number, Float32Array>> {
@@ -390,6 +145,8 @@ export async function runEvaluation(options: EvaluationOptions): Promise<Evaluat
   const { log, k } = options;
   const startedAt = new Date();
   const timings: Record<string, number> = {};
+  // A variant the configuration refuses fails before any database work.
+  for (const variant of options.variants) variantConfig(options.serverUrl, variant, options.env);
   const serverUrl = options.dataset.kind === 'database' ? options.dataset.url : options.serverUrl;
   const scratch = await timed(timings, 'create', () =>
     createScratchDatabase(
@@ -407,7 +164,7 @@ export async function runEvaluation(options: EvaluationOptions): Promise<Evaluat
   });
   try {
     await timed(timings, 'migrate', () => migrateUrl(scratch.url));
-    const loaded = await timed(timings, 'load', () => loadData(pool, options));
+    const loaded = await timed(timings, 'load', () => loadData(pool, options.dataset, options.log));
     // Nothing runs the queues on a scratch database: a queued like event would only hold popularity back.
     await pool.query(`DELETE FROM events_queue`);
     await options.afterLoad?.(pool);
@@ -541,3 +298,4 @@ export async function runEvaluation(options: EvaluationOptions): Promise<Evaluat
 }
 
 export { EvaluationError };
+export type { DatasetSpec };

@@ -1,7 +1,12 @@
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { LikeSplit } from '../../src/evaluation/likeSplit.js';
-import { runEvaluation, type EvaluationReport } from '../../src/evaluation/runEvaluation.js';
+import {
+  EvaluationError,
+  runEvaluation,
+  type EvaluationOptions,
+  type EvaluationReport,
+} from '../../src/evaluation/runEvaluation.js';
 import { ABLATION } from '../../src/evaluation/variants.js';
 import { testDatabaseAdminUrl } from '../support/env.js';
 
@@ -27,26 +32,31 @@ interface Seen {
   scratchName: string;
 }
 
+/** The protocol's defaults at k = 10 on a tiny synthetic dataset, dropped at the end. */
+const tiny = {
+  serverUrl: testDatabaseAdminUrl,
+  dataset: { kind: 'synthetic', users: 80, items: 150, seed: 3 },
+  testShare: 0.2,
+  minPositives: 5,
+  maxUsers: null,
+  k: K,
+  itemEmbeddings: 'train',
+  interests: 'train',
+  seed: 7,
+  keep: false,
+  log: () => undefined,
+} satisfies Omit<EvaluationOptions, 'variants' | 'concurrency' | 'env'>;
+
 describe('runEvaluation (synthetic, 80 users × 150 items)', () => {
   let seen: Seen | undefined;
   let report: EvaluationReport;
 
   it('serves one page per scored user through the feed and scores it beside the references', async () => {
     report = await runEvaluation({
-      serverUrl: testDatabaseAdminUrl,
-      dataset: { kind: 'synthetic', users: 80, items: 150, seed: 3 },
-      testShare: 0.2,
-      minPositives: 5,
-      maxUsers: null,
-      k: K,
-      itemEmbeddings: 'train',
-      interests: 'train',
+      ...tiny,
       variants: [ABLATION[0]!, ABLATION.at(-1)!],
       concurrency: 4,
-      seed: 7,
-      keep: false,
       env: { LOG_LEVEL: 'silent' },
-      log: () => undefined,
       includeLists: true,
       // Every like also gets a view signal and a learning event: the held-out pairs' must go too.
       afterLoad: async (pool) => {
@@ -161,5 +171,19 @@ describe('runEvaluation (synthetic, 80 users × 150 items)', () => {
     expect(report.scratchDatabase).toEqual({ name: seen!.scratchName, kept: false });
     const { rows } = await admin.query(`SELECT 1 FROM pg_database WHERE datname = $1`, [seen!.scratchName]);
     expect(rows).toEqual([]);
+  });
+});
+
+describe('runEvaluation refuses before any database work', () => {
+  it('a variant the configuration refuses (EvaluationError naming the variant)', async () => {
+    const run = runEvaluation({
+      ...tiny,
+      serverUrl: 'postgresql://nobody@127.0.0.1:1/none',
+      variants: [{ name: 'bad', env: { FEED_RANKER: 'bogus' } }],
+      concurrency: 1,
+      env: {},
+    });
+    await expect(run).rejects.toBeInstanceOf(EvaluationError);
+    await expect(run).rejects.toThrow(/variant "bad": FEED_RANKER/);
   });
 });
