@@ -40,6 +40,11 @@ Variants (each an environment override set; default: the configuration as it is)
   --ablation              ${ABLATION.map((v) => v.name).join(', ')}
   --variants LIST         comma-separated ablation names or name:KEY=V+KEY=V
   --concurrency N         feed requests in flight (4)
+Learned ranking (variants with FEED_RANKER=learned; train data only, see docs/recommendations.md):
+  --feedback-share F      share of each user's train likes held back as feedback for a logging round
+                          before the variants (0.2; 0 = none: learned serves the defaults)
+  --feedback-page N       page size of the logging round (20)
+  --feedback-min-events N labelled impressions ranker_training needs (1000)
 Output:
   --out DIR               markdown and JSON report (eval-results/)
   --keep                  keep the scratch database (its name is printed)
@@ -69,6 +74,9 @@ const parsed = (() => {
         ablation: { type: 'boolean', default: false },
         variants: { type: 'string' },
         concurrency: { type: 'string', default: '4' },
+        'feedback-share': { type: 'string', default: '0.2' },
+        'feedback-page': { type: 'string', default: '20' },
+        'feedback-min-events': { type: 'string', default: '1000' },
         out: { type: 'string', default: 'eval-results' },
         keep: { type: 'boolean', default: false },
         'database-url': { type: 'string' },
@@ -192,6 +200,14 @@ const options = {
   ),
   variants,
   concurrency: whole('concurrency', parsed.concurrency, 1, 64),
+  feedback:
+    parsed['feedback-share'].trim() === '0'
+      ? null
+      : {
+          share: share('feedback-share', parsed['feedback-share']),
+          pageSize: whole('feedback-page', parsed['feedback-page'], 1, 100),
+          minEvents: whole('feedback-min-events', parsed['feedback-min-events'], 1, 100_000_000),
+        },
   seed: seedFlag(DEFAULT_SYNTHETIC.seed),
   keep: parsed.keep,
   env: process.env,

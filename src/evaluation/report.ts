@@ -29,8 +29,8 @@ export function formatReport(report: EvaluationReport, commandLine: string): str
   if (feeds.length > 0) {
     lines.push(
       '',
-      '| variant | overrides | fallbacks | short pages | profiles with vector | p50 ms | p95 ms |',
-      '|---|---|---|---|---|---|---|',
+      '| variant | overrides | ranker | fallbacks | short pages | profiles with vector | p50 ms | p95 ms |',
+      '|---|---|---|---|---|---|---|---|',
     );
     for (const m of feeds) {
       const env =
@@ -42,9 +42,24 @@ export function formatReport(report: EvaluationReport, commandLine: string): str
           .map(([key, v]) => `${key} ${v}`)
           .join(', ') || 'none';
       lines.push(
-        `| ${m.method.replace(/^feed: /, '')} | ${env} | ${fallbacks} | ${m.shortPages ?? 0} | ${m.profilesWithEmbedding ?? 0} | ${m.latencyMs?.p50 ?? 0} | ${m.latencyMs?.p95 ?? 0} |`,
+        `| ${m.method.replace(/^feed: /, '')} | ${env} | ${m.ranker ?? ''} | ${fallbacks} | ${m.shortPages ?? 0} | ${m.profilesWithEmbedding ?? 0} | ${m.latencyMs?.p50 ?? 0} | ${m.latencyMs?.p95 ?? 0} |`,
       );
     }
+  }
+  const fb = report.feedback;
+  if (fb) {
+    const t = fb.training;
+    const outcome = !t.trained
+      ? `no model (${t.reason})`
+      : t.stored
+        ? `a model was stored (holdout log-loss ${t.metrics.learned.logLoss.toFixed(4)} vs the defaults' ${t.metrics.defaults.logLoss.toFixed(4)}, AUC ${t.metrics.learned.auc?.toFixed(3) ?? 'n/a'} vs ${t.metrics.defaults.auc?.toFixed(3) ?? 'n/a'})`
+        : `the defaults stay (${t.reason ?? 'the model did not beat them'})`;
+    lines.push(
+      '',
+      `Feedback round for the learned ranker (train data only): ${fb.heldBackLikes} recent train likes held back, ` +
+        `${fb.impressions} impressions logged by the default-weight feed, ${fb.rewarded} rewarded (liked in the held-back slice); ` +
+        `ranker_training: ${outcome}.`,
+    );
   }
   lines.push(
     '',

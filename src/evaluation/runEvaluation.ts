@@ -23,6 +23,7 @@ import {
   type MethodMetrics,
   type ScoredUser,
 } from './scoring.js';
+import { feedbackRound, type FeedbackRoundResult } from './feedbackRound.js';
 import { serveVariant, variantConfig } from './serveFeed.js';
 import type { Variant } from './variants.js';
 
@@ -55,6 +56,11 @@ export interface EvaluationOptions {
   /** The environment the variants' overrides apply to (config is loaded from it). */
   env: NodeJS.ProcessEnv;
   log: (line: string) => void;
+  /**
+   * A round of logged feedback from train data before the variants, so `learned` variants have a model to
+   * serve (src/evaluation/feedbackRound.ts); null or share 0: none (learned = the defaults).
+   */
+  feedback?: { share: number; pageSize: number; minEvents: number } | null;
   /** Keep every method's lists in the report (user id → listing ids, best first): large for big runs. */
   includeLists?: boolean;
   /** Told the scratch database as soon as it exists (the CLI drops it on Ctrl-C). */
@@ -77,6 +83,8 @@ export interface MethodResult {
   profilesWithEmbedding?: number;
   /** Users whose page had fewer than k items. */
   shortPages?: number;
+  /** Which weights ranked the variant's pages. */
+  ranker?: 'learned' | 'default' | 'off';
   /** With `includeLists`: each scored user's list. */
   lists?: Record<string, number[]>;
 }
@@ -109,6 +117,8 @@ export interface EvaluationReport {
   scratchDatabase: { name: string; kept: boolean };
   loadAverage: number[];
   cpus: number;
+  /** The feedback round the learned variants were trained on, when one ran. */
+  feedback?: FeedbackRoundResult;
 }
 
 const LIKE_ROWS_SQL = `
@@ -265,6 +275,21 @@ export async function runEvaluation(options: EvaluationOptions): Promise<Evaluat
     reference('most popular (train likes)', () => mostPopularLists(catalogue, users, k));
     reference('nearest to mean of liked-item embeddings', () => nearestLists(catalogue, vectors, users, k));
 
+    let feedback: FeedbackRoundResult | undefined;
+    const learns = options.variants.some(
+      (v) => variantConfig(scratch.url, v, options.env).feed.ranker === 'learned',
+    );
+    if (learns && options.feedback && options.feedback.share > 0) {
+      const round = options.feedback;
+      feedback = await timed(timings, 'feedbackRound', () =>
+        feedbackRound(scratch.url, pool, users, { ...options, ...round }),
+      );
+      log(
+        `feedback round: ${feedback.impressions} impressions, ${feedback.rewarded} rewarded; ranker_training: ` +
+          JSON.stringify(feedback.training),
+      );
+    }
+
     for (const variant of options.variants) {
       const started = performance.now();
       const served = await serveVariant(scratch.url, pool, variant, users, options);
@@ -290,6 +315,7 @@ export async function runEvaluation(options: EvaluationOptions): Promise<Evaluat
       scratchDatabase: { name: scratch.name, kept: options.keep },
       loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100),
       cpus: os.cpus().length,
+      ...(feedback ? { feedback } : {}),
     };
   } finally {
     await pool.end();

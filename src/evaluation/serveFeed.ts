@@ -21,6 +21,8 @@ export interface FeedServingOptions {
   /** Requests in flight at once. */
   concurrency: number;
   log: (line: string) => void;
+  /** Keep the impressions the variant logged (the feedback round learns from them); default: deleted. */
+  keepImpressions?: boolean;
 }
 
 /** What a variant's run reports beside its metrics. */
@@ -34,6 +36,8 @@ export interface FeedVariantResult {
   profilesWithEmbedding: number;
   /** Users whose page had fewer than k items. */
   shortPages: number;
+  /** Which weights ranked: learned (a model was stored), default, or off. */
+  ranker: 'learned' | 'default' | 'off';
 }
 
 /** The variant's profile setting applied: every profile recomputed in sessions carrying it. */
@@ -102,6 +106,9 @@ export async function serveVariant(
     onPoolError: () => undefined,
   });
   const settings = createFeedSettings(config, { service, logger, redis: null, metrics });
+  // The learned weights as of now (the gateway reads them on a timer; here the first read is awaited).
+  await settings.ranker.refresh();
+  const ranker = settings.ranker.current().name;
   const { rows: clock } = await pool.query<{ t: Date }>(`SELECT clock_timestamp() AS t`);
   const lists: number[][] = new Array<number[]>(users.length);
   const latencies: number[] = [];
@@ -137,7 +144,8 @@ export async function serveVariant(
     await service.close();
   }
   // The impressions this variant logged are not train data for the next one.
-  await pool.query(`DELETE FROM learning_events WHERE created_at >= $1`, [clock[0]!.t]);
+  if (options.keepImpressions !== true)
+    await pool.query(`DELETE FROM learning_events WHERE created_at >= $1`, [clock[0]!.t]);
   const fallbacks: Record<string, number> = {};
   for (const v of (await metrics.feedFallbacks.get()).values)
     if (v.value > 0) fallbacks[String(v.labels.reason)] = v.value;
@@ -155,6 +163,7 @@ export async function serveVariant(
       },
       profilesWithEmbedding: withVector[0]?.n ?? 0,
       shortPages,
+      ranker,
     },
   };
 }

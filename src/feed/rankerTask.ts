@@ -111,13 +111,16 @@ export async function runRankerTraining(
   if (!result.ok) return { trained: false, reason: result.reason, samples, positives, skippedRows };
   const { metrics } = result;
   const base = { trained: true as const, samples, positives, skippedRows, metrics };
-  if (!(metrics.learned.logLoss < metrics.defaults.logLoss)) {
+  // Ranking is what the weights are for: the learned ones must order the holdout better (AUC). The
+  // defaults' scores are not probabilities, so their log-loss is reported but not compared.
+  const { learned, defaults } = metrics;
+  if (learned.auc === null || defaults.auc === null || !(learned.auc > defaults.auc)) {
     return {
       ...base,
       stored: false,
       reason:
-        `holdout log-loss ${metrics.learned.logLoss.toFixed(4)} is not below the defaults' ` +
-        `${metrics.defaults.logLoss.toFixed(4)}; the serving weights stay`,
+        `holdout AUC ${learned.auc?.toFixed(4) ?? 'n/a'} is not above the defaults' ` +
+        `${defaults.auc?.toFixed(4) ?? 'n/a'}; the serving weights stay`,
     };
   }
   const inserted = await tx.query<{ id: string }>(insertModelSql, [

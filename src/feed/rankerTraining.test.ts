@@ -78,6 +78,26 @@ describe('trainRanker', () => {
     expect(Math.abs(naive - target)).toBeGreaterThan(3 * Math.abs(withIps - target));
   });
 
+  it('keeps the serving weights where the log says nothing: labels unrelated to the features', () => {
+    const next = rng(3);
+    const rows: TrainingRow[] = Array.from({ length: 3000 }, (_, i) => ({
+      features: Array.from({ length: D }, () => next()),
+      label: next() < 0.1 ? 1 : 0,
+      propensity: 0.9,
+      createdAt: new Date(T0 + i * 1000),
+    }));
+    const result = trainRanker(rows);
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    // The penalty pulls towards DEFAULT_RANKER_WEIGHTS (the weights that wrote the log), not towards 0.
+    for (const name of RANKING_FEATURES) {
+      expect(Math.abs(result.model.weights[name] - DEFAULT_RANKER_WEIGHTS.weights[name]), name).toBeLessThan(
+        0.5,
+      );
+    }
+    expect(DEFAULT_RANKER_WEIGHTS.weights.similarity).toBeGreaterThan(1);
+  });
+
   it('gives no model for degenerate data', () => {
     const row = (label: 0 | 1, i: number, features = RANKING_FEATURES.map(() => i % 3)): TrainingRow => ({
       features,

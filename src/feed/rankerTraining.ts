@@ -29,8 +29,17 @@ export interface TrainingRow {
 }
 
 export interface TrainingOptions {
-  /** L2 penalty on the weights (not the bias), per unit of total sample weight. @default 0.001 */
+  /**
+   * L2 penalty pulling the weights (not the bias) towards `prior`, per unit of total sample weight.
+   * @default 0.1
+   */
   l2?: number;
+  /**
+   * Where the penalty pulls: the weights the feed served while the log was written (default
+   * DEFAULT_RANKER_WEIGHTS). The log only holds what that ranking put on pages, so it says little about
+   * the candidates it ranked low; centring the penalty there keeps what the log cannot contradict.
+   */
+  prior?: RankerWeights;
   /** Propensities below this count as this (bounds the IPS weight). @default 0.05 */
   minPropensity?: number;
   /** IPS weights are clipped here before normalising. @default 20 */
@@ -110,16 +119,25 @@ function solve(a: number[][], b: number[]): number[] | null {
   return s;
 }
 
-/** Newton/IRLS on θ = [bias, w₁…w_d]; the penalty leaves the bias alone. */
+/** Newton/IRLS on θ = [bias, w₁…w_d]; the penalty pulls the weights towards the prior's, never the bias. */
 function fitLogistic(
   data: Prepared,
   l2: number,
+  prior: RankerWeights,
   maxIterations: number,
 ): { theta: number[]; iterations: number } | null {
   const d = RANKING_FEATURES.length + 1;
+  const centre = [0, ...RANKING_FEATURES.map((name) => prior.weights[name])];
+  // Newton from zero weights (its usual, safe start) with the bias at the positive rate's log-odds.
   const theta = new Array<number>(d).fill(0);
   let totalWeight = 0;
-  for (const v of data.w) totalWeight += v;
+  let positiveWeight = 0;
+  for (let i = 0; i < data.x.length; i += 1) {
+    totalWeight += data.w[i]!;
+    positiveWeight += data.w[i]! * data.y[i]!;
+  }
+  const rate = Math.min(Math.max(positiveWeight / totalWeight, 1e-6), 1 - 1e-6);
+  theta[0] = Math.log(rate / (1 - rate));
   const lambda = l2 * totalWeight;
   for (let iter = 1; iter <= maxIterations; iter += 1) {
     const grad = new Array<number>(d).fill(0);
@@ -141,7 +159,7 @@ function fitLogistic(
     }
     for (let j = 0; j < d; j += 1) for (let k = 0; k < j; k += 1) hess[j]![k] = hess[k]![j]!;
     for (let j = 1; j < d; j += 1) {
-      grad[j]! += lambda * theta[j]!;
+      grad[j]! += lambda * (theta[j]! - centre[j]!);
       hess[j]![j]! += lambda;
     }
     const step = solve(hess, grad);
@@ -209,7 +227,8 @@ function evaluateModel(model: RankerWeights, data: Prepared): HoldoutMetrics {
  * dropped (and counted out of `samples`).
  */
 export function trainRanker(input: readonly TrainingRow[], options: TrainingOptions = {}): TrainingResult {
-  const l2 = options.l2 ?? 0.001;
+  const l2 = options.l2 ?? 0.1;
+  const prior = options.prior ?? DEFAULT_RANKER_WEIGHTS;
   const minPropensity = options.minPropensity ?? 0.05;
   const maxWeight = options.maxWeight ?? 20;
   const holdoutShare = options.holdoutShare ?? 0.2;
@@ -237,7 +256,7 @@ export function trainRanker(input: readonly TrainingRow[], options: TrainingOpti
   if (trainPositives === 0 || trainPositives === train.length)
     return fail('only one label in the training part');
   if (holdout.length === 0) return fail('no holdout rows');
-  const fit = fitLogistic(prepare(train, minPropensity, maxWeight), l2, options.maxIterations ?? 50);
+  const fit = fitLogistic(prepare(train, minPropensity, maxWeight), l2, prior, options.maxIterations ?? 50);
   if (!fit) return fail('the fit did not converge to finite weights');
   const weights = Object.fromEntries(
     RANKING_FEATURES.map((name, j) => [name, fit.theta[j + 1]!]),

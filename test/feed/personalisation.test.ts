@@ -17,6 +17,7 @@ import {
 } from '../support/feedWorld.js';
 import { insertLearningEvent, insertListing } from '../support/fixtures.js';
 import { dataOf } from '../support/graphqlResult.js';
+import { RANKING_FEATURES, RANKING_FEATURES_VERSION } from '../../src/feed/ranking.js';
 import { graphql } from '../support/graphql.js';
 
 /** Clusters: A (0), B (1), C (2) with 8 listings each; D (3) with 6, used by the exclusion test only. */
@@ -28,8 +29,10 @@ describe('personalised suggestions', () => {
   let world: FeedWorld;
   /** ε = 0 (no exploration), default category share 0.4 and served window 30 minutes. */
   let greedy: FeedHarness;
-  /** ε = 0 and no category cap (share 1), so the raw similarity ranking shows. */
+  /** ε = 0 and no category cap (share 1); the default ranking stage. */
   let uncapped: FeedHarness;
+  /** ε = 0, no category cap and FEED_RANKER=off, so the raw similarity ranking shows. */
+  let similarityOnly: FeedHarness;
   /** ε = 0, no category cap and FEED_SERVED_WINDOW_MINUTES = 0. */
   let noWindow: FeedHarness;
 
@@ -53,6 +56,11 @@ describe('personalised suggestions', () => {
     world = await seedFeedWorld(db.pool, [8, 8, 8, 6]);
     greedy = createFeedHarness(db, { FEED_EPSILON: '0' });
     uncapped = createFeedHarness(db, { FEED_EPSILON: '0', FEED_CATEGORY_SHARE: '1' });
+    similarityOnly = createFeedHarness(db, {
+      FEED_EPSILON: '0',
+      FEED_CATEGORY_SHARE: '1',
+      FEED_RANKER: 'off',
+    });
     noWindow = createFeedHarness(db, {
       FEED_EPSILON: '0',
       FEED_CATEGORY_SHARE: '1',
@@ -63,13 +71,14 @@ describe('personalised suggestions', () => {
   afterAll(async () => {
     await greedy?.close();
     await uncapped?.close();
+    await similarityOnly?.close();
     await noWindow?.close();
     await db?.drop();
   });
 
-  it('ranks every listing of the category the viewer is interested in above all other categories', async () => {
+  it('with FEED_RANKER=off ranks every listing of the viewer’s category above all other categories', async () => {
     const viewer = await viewerOf(A);
-    const page = await suggestionsPage(uncapped, viewer, { first: 10 });
+    const page = await suggestionsPage(similarityOnly, viewer, { first: 10 });
     expect(page.fallback).toBeNull();
     expect(sourcesOf(page)).toEqual(Array<string>(10).fill('SIMILAR'));
     const categories = categoryIdsOf(page);
@@ -81,9 +90,9 @@ describe('personalised suggestions', () => {
     expect(page.edges.map((e) => e.node.position)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   });
 
-  it('reports the cosine similarity to the profile as the score of SIMILAR suggestions', async () => {
+  it('with FEED_RANKER=off reports the cosine similarity to the profile as the score', async () => {
     const viewer = await viewerOf(A);
-    const page = await suggestionsPage(uncapped, viewer, { first: 10 });
+    const page = await suggestionsPage(similarityOnly, viewer, { first: 10 });
     const similarity = new Map((await exactNearest(viewer.userId)).map((r) => [r.id, r.similarity]));
     const scores = page.edges.map((e) => e.node.score);
     const expected = listingIdsOf(page).map((id) => similarity.get(id));
@@ -91,15 +100,59 @@ describe('personalised suggestions', () => {
     expect(scores[0]).toBeGreaterThan(0.8);
   });
 
-  it('never serves a listing without an embedding as SIMILAR', async () => {
+  it('with FEED_RANKER=off never serves a listing without an embedding as SIMILAR', async () => {
     const bare = await insertListing(db.pool, { categoryId: world.categoryIds[A]! });
     try {
       const viewer = await viewerOf(A);
-      const page = await suggestionsPage(uncapped, viewer, { first: 40 });
+      const page = await suggestionsPage(similarityOnly, viewer, { first: 40 });
       const edge = page.edges.find((e) => Number(e.node.listing.id) === bare);
       expect(edge?.node.source ?? 'not served').not.toBe('SIMILAR');
     } finally {
       await db.pool.query('DELETE FROM marketplace_listings WHERE id = $1', [bare]);
+    }
+  });
+
+  it('ranks the viewer’s own category first and, among the rest, what their likes were liked together with', async () => {
+    const viewer = await viewerOf(A);
+    // The viewer liked two listings of B; one listing of C was liked together with both (co-engagement).
+    const [b1, b2] = world.listings[1]!;
+    const coLiked = world.listings[2]![0]!;
+    await db.pool.query(
+      `INSERT INTO likes (user_id, listing_id, created_at) VALUES ($1, $2, now() - interval '1 day'), ($1, $3, now())`,
+      [viewer.userId, b1!.id, b2!.id],
+    );
+    await db.pool.query(
+      `INSERT INTO listing_coengagement (listing_id, neighbour_id, together, score)
+       VALUES ($1, $3, 5, 0.8), ($2, $3, 5, 0.8)`,
+      [b1!.id, b2!.id, coLiked.id],
+    );
+    try {
+      const page = await suggestionsPage(uncapped, viewer, { first: 10 });
+      expect(page.fallback).toBeNull();
+      expect(sourcesOf(page)).toEqual(Array<string>(10).fill('SIMILAR'));
+      const ids = listingIdsOf(page);
+      const categories = categoryIdsOf(page);
+      expect(categories.slice(0, 8)).toEqual(Array<number>(8).fill(world.categoryIds[A]!));
+      // Of every listing outside A, the co-liked one ranks first; the scores are the ranker's, best first.
+      expect(ids[8]).toBe(coLiked.id);
+      const scores = page.edges.map((e) => e.node.score);
+      expect([...scores].sort((a, b) => b - a)).toEqual(scores);
+      // What the ranker saw is logged with each impression, for the worker's training.
+      const { rows } = await db.pool.query<{ features: number[]; version: string }>(
+        `SELECT context -> 'features' AS features, context ->> 'featuresVersion' AS version
+           FROM learning_events WHERE user_id = $1 AND listing_id = $2`,
+        [viewer.userId, coLiked.id],
+      );
+      expect(rows).toHaveLength(1);
+      expect(rows[0]!.version).toBe(String(RANKING_FEATURES_VERSION));
+      expect(rows[0]!.features).toHaveLength(RANKING_FEATURES.length);
+      const logged = Object.fromEntries(RANKING_FEATURES.map((name, i) => [name, rows[0]!.features[i]]));
+      expect(logged.fromCoengagement).toBe(1);
+      expect(logged.coengagement).toBeCloseTo(Math.log1p(1.6), 5);
+      expect(logged.categoryShare).toBe(0);
+    } finally {
+      await db.pool.query('DELETE FROM listing_coengagement WHERE neighbour_id = $1', [coLiked.id]);
+      await db.pool.query('DELETE FROM likes WHERE user_id = $1', [viewer.userId]);
     }
   });
 

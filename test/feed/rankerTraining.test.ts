@@ -204,9 +204,10 @@ describe('learned ranking weights (ranker_training, feed_ranker_models, the mode
     const stored = latest.rows[0]!;
     expect(stored.id).toBe(result.modelId);
     expect(stored.samples).toBe(result.samples);
-    // The log's behaviour, recovered: co-engagement strongly up, popularity down (the defaults say up).
-    expect(stored.weights.coengagement).toBeGreaterThan(2);
-    expect(stored.weights.popularity).toBeLessThan(-0.8);
+    // The log's behaviour, recovered as moves away from the serving weights (the fit's prior): co-engagement
+    // up, popularity down (the defaults say up).
+    expect(stored.weights.coengagement).toBeGreaterThan(DEFAULT_RANKER_WEIGHTS.weights.coengagement + 0.2);
+    expect(stored.weights.popularity).toBeLessThan(DEFAULT_RANKER_WEIGHTS.weights.popularity - 0.2);
 
     const learned = createRankerModelSource({
       service,
@@ -311,9 +312,10 @@ describe('learned ranking weights (ranker_training, feed_ranker_models, the mode
     await insertImpressions(2000, { minutesAgo: 40, likedWith: popular });
     const result = await runTraining(1000);
     expect(result).toMatchObject({ trained: true, stored: false });
-    expect(String(result.reason)).toContain('not below the defaults');
-    const metrics = result.metrics as { learned: { logLoss: number }; defaults: { logLoss: number } };
-    expect(metrics.learned.logLoss).toBeGreaterThan(metrics.defaults.logLoss);
+    // Weights are kept only when they order the holdout better (AUC); a holdout of likes alone cannot show it.
+    expect(String(result.reason)).toContain('not above the defaults');
+    const metrics = result.metrics as { learned: { auc: number | null }; defaults: { auc: number | null } };
+    expect(metrics.learned.auc).toBeNull();
     const after = await db.pool.query<{ id: string }>(
       'SELECT id::text AS id FROM feed_ranker_models ORDER BY trained_at DESC, id DESC LIMIT 1',
     );

@@ -1,0 +1,132 @@
+import type pg from 'pg';
+import { withTransaction } from '../db/checkout.js';
+import { runRankerTraining, type RankerTrainingResult } from '../feed/rankerTask.js';
+import { refreshDerived } from '../import/refreshDerived.js';
+import type { ScoredUser } from './scoring.js';
+import { serveVariant, type FeedServingOptions } from './serveFeed.js';
+
+/**
+ * A round of logged feedback for the learned ranker, made from train data only, so the `+learned`
+ * variant is judged on what a deployment would have learned before the test period:
+ *
+ * 1. the latest `share` of each scored user's train likes (users with ≥ 5 of them, at least 4 kept) are
+ *    taken out, and everything derived is rebuilt without them;
+ * 2. the feed as the logging policy (the fixed default weights with ε-greedy exploration) serves each
+ *    scored user one page of `pageSize`, logging impressions with their features and propensities as usual;
+ * 3. an impression is rewarded 1 when the user liked that listing in the held-back slice, 0 otherwise
+ *    (the like the user "would" have given it);
+ * 4. the likes come back, everything derived is rebuilt again, and the worker's own `ranker_training`
+ *    (src/feed/rankerTask.ts) fits weights on the log; it stores them only when they beat the defaults on
+ *    its time holdout, as in production. The log is then deleted so no later variant sees it.
+ */
+export interface FeedbackRoundOptions extends FeedServingOptions {
+  /** Share of each user's train likes held back as the feedback to learn from. */
+  share: number;
+  /** Items per page in the logging round (one page per user). */
+  pageSize: number;
+  /** Labelled impressions needed to train (the worker's FEED_RANKER_MIN_EVENTS for this run). */
+  minEvents: number;
+}
+
+export interface FeedbackRoundResult {
+  heldBackLikes: number;
+  impressions: number;
+  rewarded: number;
+  training: RankerTrainingResult;
+  ms: number;
+}
+
+interface LikeRow {
+  user_id: string;
+  listing_id: number;
+  created_at: Date;
+}
+
+const TRAIN_LIKES_SQL = `
+SELECT user_id::text, listing_id, created_at FROM likes WHERE user_id = ANY($1::uuid[])
+ORDER BY user_id, created_at DESC, listing_id DESC`;
+
+const DELETE_LIKES_SQL = `
+DELETE FROM likes k USING unnest($1::uuid[], $2::int[]) AS t(u, l) WHERE k.user_id = t.u AND k.listing_id = t.l`;
+
+const RESTORE_LIKES_SQL = `
+INSERT INTO likes (user_id, listing_id, created_at)
+SELECT * FROM unnest($1::uuid[], $2::int[], $3::timestamptz[]) ON CONFLICT DO NOTHING`;
+
+/** Rewards of the round's impressions: 1 for a held-back like, else 0. $1 since, $2 users, $3 listings. */
+const LABEL_SQL = `
+WITH held AS (SELECT * FROM unnest($2::uuid[], $3::int[]) AS t(u, l))
+UPDATE learning_events e
+   SET reward = CASE WHEN EXISTS (SELECT 1 FROM held h WHERE h.u = e.user_id AND h.l = e.listing_id) THEN 1 ELSE 0 END,
+       rewarded_at = now()
+ WHERE e.created_at >= $1 AND e.user_id IS NOT NULL
+RETURNING e.reward`;
+
+/** The held-back slice: per user the latest `share` of their likes (at least 1, keeping at least 4). */
+export function heldBackSlice(
+  rows: readonly { userId: string; listingId: number; at: Date }[],
+  share: number,
+): { userId: string; listingId: number; at: Date }[] {
+  const out: { userId: string; listingId: number; at: Date }[] = [];
+  // Rows come newest first per user.
+  for (let start = 0; start < rows.length;) {
+    let end = start;
+    while (end < rows.length && rows[end]!.userId === rows[start]!.userId) end += 1;
+    const n = end - start;
+    if (n >= 5) out.push(...rows.slice(start, start + Math.max(1, Math.min(n - 4, Math.round(n * share)))));
+    start = end;
+  }
+  return out;
+}
+
+export async function feedbackRound(
+  scratchUrl: string,
+  pool: pg.Pool,
+  users: readonly ScoredUser[],
+  options: FeedbackRoundOptions,
+): Promise<FeedbackRoundResult> {
+  const started = performance.now();
+  const quiet = () => undefined;
+  const { rows } = await pool.query<LikeRow>(TRAIN_LIKES_SQL, [users.map((u) => u.userId)]);
+  const held = heldBackSlice(
+    rows.map((r) => ({ userId: r.user_id, listingId: r.listing_id, at: r.created_at })),
+    options.share,
+  );
+  const heldUsers = held.map((h) => h.userId);
+  const heldListings = held.map((h) => h.listingId);
+  await pool.query(DELETE_LIKES_SQL, [heldUsers, heldListings]);
+  // Nothing runs the queues on a scratch database; the like events would only hold popularity back.
+  await pool.query('DELETE FROM events_queue');
+  await refreshDerived(pool, quiet);
+
+  const { rows: clock } = await pool.query<{ t: Date }>('SELECT clock_timestamp() AS t');
+  const logging = { name: 'logging', env: { FEED_RANKER: 'fixed' } };
+  await serveVariant(scratchUrl, pool, logging, users, {
+    ...options,
+    k: options.pageSize,
+    keepImpressions: true,
+  });
+  const { rows: labels } = await pool.query<{ reward: number }>(LABEL_SQL, [
+    clock[0]!.t,
+    heldUsers,
+    heldListings,
+  ]);
+
+  await pool.query(RESTORE_LIKES_SQL, [heldUsers, heldListings, held.map((h) => h.at)]);
+  await pool.query('DELETE FROM events_queue');
+  await refreshDerived(pool, quiet);
+
+  // As the worker runs it: the service identity, which ranker_training_events requires.
+  const training = await withTransaction(pool, async (tx) => {
+    await tx.query(`SELECT set_config('lodestar.role', 'service', true)`);
+    return runRankerTraining(tx, { minEvents: options.minEvents, attributionMinutes: 0 });
+  });
+  await pool.query('DELETE FROM learning_events WHERE created_at >= $1', [clock[0]!.t]);
+  return {
+    heldBackLikes: held.length,
+    impressions: labels.length,
+    rewarded: labels.filter((l) => l.reward > 0).length,
+    training,
+    ms: Math.round(performance.now() - started),
+  };
+}
