@@ -144,7 +144,7 @@ function fitLogistic(
     const hess = Array.from({ length: d }, () => new Array<number>(d).fill(0));
     for (let i = 0; i < data.x.length; i += 1) {
       const xi = data.x[i]!;
-      let z = theta[0]!;
+      let z = theta[0];
       for (let j = 1; j < d; j += 1) z += theta[j]! * xi[j - 1]!;
       const p = sigmoid(z);
       const wi = data.w[i]!;
