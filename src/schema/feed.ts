@@ -9,7 +9,10 @@ import { ListingRef } from './catalog.js';
 const SuggestionSourceEnum = builder.enumType('SuggestionSource', {
   description: 'Where a suggestion came from.',
   values: {
-    SIMILAR: { description: 'Close to the viewer’s interests (vector similarity).' },
+    SIMILAR: {
+      description:
+        'Personalised: ranked for the viewer from what is close to their profile, liked together with what they liked, and popular in their categories.',
+    },
     EXPLORE: { description: 'A random active listing, to learn more about the viewer.' },
     POPULAR: { description: 'Popular right now.' },
     RECENT: { description: 'Newly listed.' },
@@ -43,7 +46,10 @@ const SuggestionRef = builder.objectRef<Suggestion>('Suggestion').implement({
   description: 'One listing in the viewer’s feed.',
   fields: (t) => ({
     listing: t.field({ type: ListingRef, resolve: (s) => s.listing }),
-    score: t.exposeFloat('score'),
+    score: t.exposeFloat('score', {
+      description:
+        'How the item ranked in its source, higher first: the ranking score for SIMILAR (the cosine similarity with FEED_RANKER=off), popularity for POPULAR and GLOBAL.',
+    }),
     source: t.field({ type: SuggestionSourceEnum, resolve: (s) => s.source }),
     position: t.exposeInt('position', { description: 'Position in the feed session, from 0.' }),
     impressionId: t.exposeID('impressionId', {
