@@ -29,6 +29,19 @@ interface CandidateRow {
   score: number;
 }
 
+/** The source an impression of a pool's row is logged with (the personal pools are the SIMILAR arm). */
+function servedSource(pool: Pool): FeedSource {
+  switch (pool) {
+    case 'GLOBAL':
+    case 'CATEGORY':
+      return 'POPULAR';
+    case 'COENGAGED':
+      return 'SIMILAR';
+    default:
+      return pool;
+  }
+}
+
 /**
  * One feed request's SQL without the gateway: feedCandidatesSql with the parameters
  * src/feed/suggestions.ts candidatesFor passes (signed-in viewer, no category), then the
@@ -60,16 +73,12 @@ export function rawFeedTask(
     // The page: the first `first` rows, as the policy would pick them (which ones does not change the SQL).
     const page: SlotDecision[] = rows.slice(0, first).map((row, position) => ({
       item: { id: row.id, categoryId: row.category_id, score: row.score },
-      source: (row.pool === 'GLOBAL' || row.pool === 'CATEGORY'
-        ? 'POPULAR'
-        : row.pool === 'COENGAGED'
-          ? 'SIMILAR'
-          : row.pool) satisfies FeedSource,
+      source: servedSource(row.pool),
       position,
       propensity: 1,
     }));
     if (page.length !== first) throw new Error(`expected ${first} candidates, got ${rows.length} rows`);
-    const pools = new Map(rows.map((row) => [row.id, row.pool]));
+    const pools = new Map(rows.map((row) => [row.id, servedSource(row.pool)]));
     const ctx = {
       db: { service },
       viewer: { role: 'user', userId },

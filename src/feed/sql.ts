@@ -4,7 +4,8 @@
  *   SIMILAR    nearest active listings to the viewer's profile embedding (ivfflat index), blended with the
  *              discovery worker's per-interest candidates (affinity × candidate score)
  *   COENGAGED  listings liked together with the viewer's latest likes (listing_coengagement)
- *   CATEGORY   the most popular active listings of the viewer's own categories (their likes and interests)
+ *   CATEGORY   the most popular active listings of the viewer's top 3 categories (their likes and interests),
+ *              half the pool limit each
  *   POPULAR    most popular active listings      RECENT  newest active listings
  *   EXPLORE    a seeded random sample of active listings
  *   GLOBAL     most popular active listings in any category (fallback when a category filter runs dry)
@@ -68,11 +69,13 @@ WITH viewer AS MATERIALIZED (
   FROM (SELECT id, score, true AS ann FROM nearest UNION ALL SELECT id, score, false FROM from_interests) s
   GROUP BY s.id
 ), coengaged AS MATERIALIZED (
+  -- The best 2 × $9 before the eligibility checks (a few are the viewer’s own or excluded).
   SELECT c.neighbour_id AS id, sum(c.score)::float8 AS score
   FROM (SELECT listing_id FROM recent_likes LIMIT 50) r
   JOIN listing_coengagement c ON c.listing_id = r.listing_id
   WHERE $9::int > 0
   GROUP BY c.neighbour_id
+  ORDER BY 2 DESC, 1 LIMIT 2 * $9
 ), top_categories AS (
   SELECT category_id FROM (
     SELECT coalesce(s.category_id, a.category_id) AS category_id,
@@ -89,7 +92,7 @@ WITH viewer AS MATERIALIZED (
   UNION ALL
   (SELECT 'CATEGORY', p.id, p.popularity FROM top_categories t CROSS JOIN LATERAL (
      SELECT e.id, e.popularity FROM eligible e WHERE e.category_id = t.category_id
-     ORDER BY e.popularity DESC, e.id DESC LIMIT $4) p)
+     ORDER BY e.popularity DESC, e.id DESC LIMIT ($4 + 1) / 2) p)
   UNION ALL
   (SELECT 'POPULAR', e.id, e.popularity FROM eligible e ORDER BY e.popularity DESC, e.id DESC LIMIT $4)
   UNION ALL
