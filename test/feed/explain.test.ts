@@ -45,6 +45,9 @@ describe('EXPLAIN of the vector queries on 3000 listings', () => {
   const usesIvfflat = (plan: PlanNode[]): boolean =>
     plan.some((n) => n['Node Type'] === 'Index Scan' && n['Index Name'] === IVFFLAT);
 
+  /** The feed statement's parameters for the viewer: no category, SIMILAR 50, pools 20, co-engaged 50. */
+  const feedParams = (): unknown[] => [viewerId, null, 50, 20, '30 minutes', randomUUID(), 7, 8, 50];
+
   const describePlan = (plan: PlanNode[]): string =>
     plan.map((n) => `${n['Node Type']}${n['Index Name'] ? ` using ${n['Index Name']}` : ''}`).join(' | ');
 
@@ -103,32 +106,12 @@ describe('EXPLAIN of the vector queries on 3000 listings', () => {
   });
 
   it('feedCandidatesSql finds the SIMILAR pool through marketplace_listings_embedding_ivfflat', async () => {
-    const plan = await explain(feedCandidatesSql, [
-      viewerId,
-      null,
-      50,
-      20,
-      '30 minutes',
-      randomUUID(),
-      7,
-      8,
-      50,
-    ]);
+    const plan = await explain(feedCandidatesSql, feedParams());
     expect(usesIvfflat(plan), describePlan(plan)).toBe(true);
   });
 
   it('feedCandidatesSql reads co-engagement and category popularity through their indexes', async () => {
-    const plan = await explain(feedCandidatesSql, [
-      viewerId,
-      null,
-      50,
-      20,
-      '30 minutes',
-      randomUUID(),
-      7,
-      8,
-      50,
-    ]);
+    const plan = await explain(feedCandidatesSql, feedParams());
     const text = describePlan(plan);
     expect(text).toContain('listing_coengagement_top_idx');
     expect(text).toContain('marketplace_listings_active_category_popularity_idx');
