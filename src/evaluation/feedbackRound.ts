@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { withTransaction } from '../db/checkout.js';
 import { runRankerTraining, type RankerTrainingResult } from '../feed/rankerTask.js';
 import { refreshDerived } from '../import/refreshDerived.js';
+import { splitLikes, type LikeRow } from './likeSplit.js';
 import type { ScoredUser } from './scoring.js';
 import { serveVariant, type FeedServingOptions } from './serveFeed.js';
 
@@ -9,8 +10,9 @@ import { serveVariant, type FeedServingOptions } from './serveFeed.js';
  * A round of logged feedback for the learned ranker, made from train data only, so the `+learned`
  * variant is judged on what a deployment would have learned before the test period:
  *
- * 1. the latest `share` of each scored user's train likes (users with ≥ 5 of them, at least 4 kept) are
- *    taken out, and everything derived is rebuilt without them;
+ * 1. the latest `share` of each scored user's train likes are taken out by the same per-user time split
+ *    as the test set's (src/evaluation/likeSplit.ts; users with ≥ 5 of them), and everything derived is
+ *    rebuilt without them;
  * 2. the feed as the logging policy (the fixed default weights with ε-greedy exploration) serves each
  *    scored user one page of `pageSize`, logging impressions with their features and propensities as usual;
  * 3. an impression is rewarded 1 when the user liked that listing in the held-back slice, 0 otherwise
@@ -36,18 +38,18 @@ export interface FeedbackRoundResult {
   ms: number;
 }
 
-interface LikeRow {
-  user_id: string;
-  listing_id: number;
-  created_at: Date;
-}
-
+/** The scored users' (train) likes, in the shape splitLikes reads: $1 user ids. */
 const TRAIN_LIKES_SQL = `
-SELECT user_id::text, listing_id, created_at FROM likes WHERE user_id = ANY($1::uuid[])
-ORDER BY user_id, created_at DESC, listing_id DESC`;
+SELECT user_id::text AS "userId", listing_id AS "listingId", (extract(epoch FROM created_at) * 1000)::float8 AS at
+FROM likes WHERE user_id = ANY($1::uuid[]) ORDER BY user_id, created_at, listing_id`;
 
+/** Users with fewer train likes hold none back. */
+const MIN_TRAIN_LIKES = 5;
+
+/** The held-back likes taken out, returned as they were so they can be put back: $1 users, $2 listings. */
 const DELETE_LIKES_SQL = `
-DELETE FROM likes k USING unnest($1::uuid[], $2::int[]) AS t(u, l) WHERE k.user_id = t.u AND k.listing_id = t.l`;
+DELETE FROM likes k USING unnest($1::uuid[], $2::int[]) AS t(u, l) WHERE k.user_id = t.u AND k.listing_id = t.l
+RETURNING k.user_id, k.listing_id, k.created_at`;
 
 const RESTORE_LIKES_SQL = `
 INSERT INTO likes (user_id, listing_id, created_at)
@@ -62,23 +64,6 @@ UPDATE learning_events e
  WHERE e.created_at >= $1 AND e.user_id IS NOT NULL
 RETURNING e.reward`;
 
-/** The held-back slice: per user the latest `share` of their likes (at least 1, keeping at least 4). */
-export function heldBackSlice(
-  rows: readonly { userId: string; listingId: number; at: Date }[],
-  share: number,
-): { userId: string; listingId: number; at: Date }[] {
-  const out: { userId: string; listingId: number; at: Date }[] = [];
-  // Rows come newest first per user.
-  for (let start = 0; start < rows.length;) {
-    let end = start;
-    while (end < rows.length && rows[end]!.userId === rows[start]!.userId) end += 1;
-    const n = end - start;
-    if (n >= 5) out.push(...rows.slice(start, start + Math.max(1, Math.min(n - 4, Math.round(n * share)))));
-    start = end;
-  }
-  return out;
-}
-
 export async function feedbackRound(
   scratchUrl: string,
   pool: pg.Pool,
@@ -88,13 +73,13 @@ export async function feedbackRound(
   const started = performance.now();
   const quiet = () => undefined;
   const { rows } = await pool.query<LikeRow>(TRAIN_LIKES_SQL, [users.map((u) => u.userId)]);
-  const held = heldBackSlice(
-    rows.map((r) => ({ userId: r.user_id, listingId: r.listing_id, at: r.created_at })),
-    options.share,
+  const held = splitLikes(rows, { testFraction: options.share, minPositives: MIN_TRAIN_LIKES }).test;
+  const heldUsers = held.userIds;
+  const heldListings = held.listingIds;
+  const { rows: removed } = await pool.query<{ user_id: string; listing_id: number; created_at: Date }>(
+    DELETE_LIKES_SQL,
+    [heldUsers, heldListings],
   );
-  const heldUsers = held.map((h) => h.userId);
-  const heldListings = held.map((h) => h.listingId);
-  await pool.query(DELETE_LIKES_SQL, [heldUsers, heldListings]);
   // Nothing runs the queues on a scratch database; the like events would only hold popularity back.
   await pool.query('DELETE FROM events_queue');
   await refreshDerived(pool, quiet);
@@ -112,7 +97,11 @@ export async function feedbackRound(
     heldListings,
   ]);
 
-  await pool.query(RESTORE_LIKES_SQL, [heldUsers, heldListings, held.map((h) => h.at)]);
+  await pool.query(RESTORE_LIKES_SQL, [
+    removed.map((r) => r.user_id),
+    removed.map((r) => r.listing_id),
+    removed.map((r) => r.created_at),
+  ]);
   await pool.query('DELETE FROM events_queue');
   await refreshDerived(pool, quiet);
 
@@ -123,7 +112,7 @@ export async function feedbackRound(
   });
   await pool.query('DELETE FROM learning_events WHERE created_at >= $1', [clock[0]!.t]);
   return {
-    heldBackLikes: held.length,
+    heldBackLikes: heldUsers.length,
     impressions: labels.length,
     rewarded: labels.filter((l) => l.reward > 0).length,
     training,

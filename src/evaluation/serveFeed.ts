@@ -106,14 +106,15 @@ export async function serveVariant(
     onPoolError: () => undefined,
   });
   const settings = createFeedSettings(config, { service, logger, redis: null, metrics });
-  // The learned weights as of now (the gateway reads them on a timer; here the first read is awaited).
-  await settings.ranker.refresh();
-  const ranker = settings.ranker.current().name;
   const { rows: clock } = await pool.query<{ t: Date }>(`SELECT clock_timestamp() AS t`);
   const lists: number[][] = new Array<number[]>(users.length);
   const latencies: number[] = [];
   let shortPages = 0;
+  let ranker: FeedVariantResult['ranker'];
   try {
+    // The learned weights as of now (the gateway reads them on a timer; here the first read is awaited).
+    await settings.ranker.refresh();
+    ranker = settings.ranker.current().name;
     let next = 0;
     const worker = async (): Promise<void> => {
       for (;;) {

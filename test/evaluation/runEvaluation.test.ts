@@ -174,6 +174,49 @@ describe('runEvaluation (synthetic, 80 users × 150 items)', () => {
   });
 });
 
+describe('runEvaluation with a feedback round for the learned ranker (synthetic, 80 users × 150 items)', () => {
+  it('logs a round from held-back train likes, trains on it, puts the likes back and leaves no impression', async () => {
+    let trainLikes = 0;
+    const report = await runEvaluation({
+      ...tiny,
+      keep: true,
+      variants: [ABLATION.find((v) => v.name === '+learned')!],
+      concurrency: 4,
+      env: { LOG_LEVEL: 'silent' },
+      feedback: { share: 0.2, pageSize: 10, minEvents: 50 },
+      beforeServing: async ({ pool }) => {
+        trainLikes = (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM likes')).rows[0]!.n;
+      },
+    });
+    const scratch = new pg.Pool({
+      connectionString: `${testDatabaseAdminUrl.replace(/\/[^/]*$/, '')}/${report.scratchDatabase.name}`,
+      max: 1,
+    });
+    scratch.on('error', () => undefined);
+    try {
+      const fb = report.feedback!;
+      expect(fb).toBeDefined();
+      // One page of 10 per scored user, each impression labelled; a like per user at least is held back.
+      expect(fb.impressions).toBe(10 * report.dataset.scoredUsers);
+      expect(fb.heldBackLikes).toBeGreaterThanOrEqual(report.dataset.scoredUsers);
+      expect(fb.rewarded).toBeGreaterThan(0);
+      expect(fb.rewarded).toBeLessThanOrEqual(fb.heldBackLikes);
+      // The worker's own task ran on the log: it trained (enough rows), stored or kept the defaults.
+      expect(fb.training).toMatchObject({ trained: true, samples: fb.impressions, positives: fb.rewarded });
+      const stored = fb.training.trained && fb.training.stored;
+      expect(report.methods.at(-1)!.ranker).toBe(stored ? 'learned' : 'default');
+      // The held-back likes are back (same rows, same times) and the round's impressions are gone.
+      const count = async (sql: string) => (await scratch.query<{ n: number }>(sql)).rows[0]!.n;
+      expect(await count('SELECT count(*)::int AS n FROM likes')).toBe(trainLikes);
+      expect(await count('SELECT count(*)::int AS n FROM learning_events')).toBe(0);
+      expect(await count('SELECT count(*)::int AS n FROM feed_ranker_models')).toBe(stored ? 1 : 0);
+    } finally {
+      await scratch.end();
+      await admin.query(`DROP DATABASE IF EXISTS "${report.scratchDatabase.name}" WITH (FORCE)`);
+    }
+  });
+});
+
 describe('runEvaluation refuses before any database work', () => {
   it('a variant the configuration refuses (EvaluationError naming the variant)', async () => {
     const run = runEvaluation({
