@@ -9,7 +9,11 @@ import { withTransaction } from './checkout.js';
  * database (one shared session) each query runs in a transaction that switches role locally.
  */
 export interface ServiceDb {
-  query: <R extends pg.QueryResultRow>(text: string, values: unknown[]) => Promise<R[]>;
+  /**
+   * Runs one statement. A `name` makes it a prepared statement on each pooled session (parsed once per
+   * session, planned per call): for the long statements run on every request. One name, one text.
+   */
+  query: <R extends pg.QueryResultRow>(text: string, values: unknown[], name?: string) => Promise<R[]>;
   close: () => Promise<void>;
 }
 
@@ -55,8 +59,8 @@ export function createServiceDb(options: {
     onError: options.onPoolError,
   });
   return {
-    query: async <R extends pg.QueryResultRow>(text: string, values: unknown[]) =>
-      (await pool.query<R>(text, values)).rows,
+    query: async <R extends pg.QueryResultRow>(text: string, values: unknown[], name?: string) =>
+      (await pool.query<R>(name === undefined ? { text, values } : { name, text, values })).rows,
     close: () => pool.end(),
   };
 }

@@ -122,17 +122,21 @@ export async function fetchCandidates(
   query: CandidateQuery,
   nowMs: number = Date.now(),
 ): Promise<CandidateSet> {
-  const rows = await service.query<Row>(feedCandidatesSql, [
-    query.userId,
-    query.categoryId,
-    query.similarLimit,
-    query.poolLimit,
-    `${query.servedWindowMinutes} minutes`,
-    query.session,
-    query.seed,
-    query.categoryCap,
-    query.coengagementLimit,
-  ]);
+  const rows = await service.query<Row>(
+    feedCandidatesSql,
+    [
+      query.userId,
+      query.categoryId,
+      query.similarLimit,
+      query.poolLimit,
+      `${query.servedWindowMinutes} minutes`,
+      query.session,
+      query.seed,
+      query.categoryCap,
+      query.coengagementLimit,
+    ],
+    'feed_candidates',
+  );
   const pools = Object.fromEntries(POOLS.map((pool) => [pool, [] as Candidate[]])) as Record<
     Pool,
     Candidate[]

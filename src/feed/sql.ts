@@ -35,16 +35,21 @@ WITH viewer AS MATERIALIZED (
   SELECT ic.category_id, max(ui.affinity)::float8 AS affinity
   FROM user_interests ui JOIN interest_catalog ic ON ic.id = ui.interest_id
   WHERE ui.user_id = $1::uuid AND ui.affinity > 0 GROUP BY ic.category_id
-), excluded AS (
-  SELECT listing_id FROM likes WHERE user_id = $1::uuid
-  UNION SELECT listing_id FROM hidden_listings WHERE user_id = $1::uuid
-  UNION SELECT recently_served_listings($1::uuid, $5::interval, $6::text)
+), excluded AS MATERIALIZED (
+  -- Tested with NOT IN, which PostgreSQL runs as one hash lookup per row ("hashed SubPlan"); NOT EXISTS
+  -- against this CTE was planned as a nested loop rescanning it for every row a pool looked at. No NULLs
+  -- (NOT IN would then match nothing).
+  SELECT listing_id FROM (
+    SELECT listing_id FROM likes WHERE user_id = $1::uuid
+    UNION SELECT listing_id FROM hidden_listings WHERE user_id = $1::uuid
+    UNION SELECT recently_served_listings($1::uuid, $5::interval, $6::text)) x
+  WHERE listing_id IS NOT NULL
 ), eligible AS NOT MATERIALIZED (
   SELECT l.* FROM marketplace_listings l
   WHERE l.status = 'active'
     AND ($2::int IS NULL OR l.category_id = $2::int)
     AND l.seller_id IS DISTINCT FROM $1::uuid
-    AND NOT EXISTS (SELECT 1 FROM excluded x WHERE x.listing_id = l.id)
+    AND l.id NOT IN (SELECT listing_id FROM excluded)
 ), nearest AS (
   SELECT l.id, 1 - (l.embedding <=> (SELECT embedding FROM viewer)) AS score
   FROM marketplace_listings l
@@ -53,7 +58,7 @@ WITH viewer AS MATERIALIZED (
     AND l.status = 'active'
     AND ($2::int IS NULL OR l.category_id = $2::int)
     AND l.seller_id IS DISTINCT FROM $1::uuid
-    AND NOT EXISTS (SELECT 1 FROM excluded x WHERE x.listing_id = l.id)
+    AND l.id NOT IN (SELECT listing_id FROM excluded)
   ORDER BY l.embedding <=> (SELECT embedding FROM viewer)
   LIMIT $3
 ), from_interests AS (
@@ -103,7 +108,7 @@ WITH viewer AS MATERIALIZED (
                           FROM pg_class c WHERE c.oid = 'marketplace_listings'::regclass)) REPEATABLE ($7)
    WHERE l.status = 'active' AND ($2::int IS NULL OR l.category_id = $2::int)
      AND l.seller_id IS DISTINCT FROM $1::uuid
-     AND NOT EXISTS (SELECT 1 FROM excluded x WHERE x.listing_id = l.id)
+     AND l.id NOT IN (SELECT listing_id FROM excluded)
    ORDER BY md5(l.id::text || $7::text) LIMIT $4)
   UNION ALL
   (SELECT 'GLOBAL', g.id, g.popularity FROM (
@@ -111,7 +116,7 @@ WITH viewer AS MATERIALIZED (
             row_number() OVER (PARTITION BY l.category_id ORDER BY l.popularity DESC, l.id DESC) AS rank_in_category
      FROM marketplace_listings l
      WHERE $2::int IS NOT NULL AND l.status = 'active' AND l.seller_id IS DISTINCT FROM $1::uuid
-       AND NOT EXISTS (SELECT 1 FROM excluded x WHERE x.listing_id = l.id)) g
+       AND l.id NOT IN (SELECT listing_id FROM excluded)) g
    WHERE g.rank_in_category <= $8
    ORDER BY g.popularity DESC, g.id DESC LIMIT $4)
 )

@@ -9,6 +9,8 @@ import { insertCategory, insertProfile, toVectorLiteral } from '../support/fixtu
 interface PlanNode {
   'Node Type': string;
   'Index Name'?: string;
+  'Join Type'?: string;
+  Filter?: string;
   Plans?: PlanNode[];
 }
 
@@ -115,6 +117,15 @@ describe('EXPLAIN of the vector queries on 3000 listings', () => {
     const text = describePlan(plan);
     expect(text).toContain('listing_coengagement_top_idx');
     expect(text).toContain('marketplace_listings_active_category_popularity_idx');
+  });
+
+  it('feedCandidatesSql checks the viewer’s exclusions with one hash lookup per row, never a rescan', async () => {
+    const plan = await explain(feedCandidatesSql, feedParams());
+    const subPlanFilters = plan.flatMap((n) => (n.Filter?.includes('SubPlan') ? [n.Filter] : []));
+    // The SIMILAR, POPULAR, RECENT, CATEGORY and EXPLORE pools each test their rows against the exclusions.
+    expect(subPlanFilters.length, describePlan(plan)).toBeGreaterThanOrEqual(4);
+    for (const filter of subPlanFilters) expect(filter).toContain('hashed SubPlan');
+    expect(plan.filter((n) => n['Join Type'] === 'Anti')).toEqual([]);
   });
 
   it('finds listings through the rebuilt index from their own embeddings (distance 0 first)', async () => {
