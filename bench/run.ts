@@ -18,34 +18,10 @@ import type { LikesResults } from './likes/likesReport.js';
 import { writeResults } from './report.js';
 import { pickViewers, prepareBenchDatabase } from './shared/database.js';
 import { buildGateway } from './shared/gatewayProcess.js';
-import { BENCH_REDIS_PREFIX, readSettings, type BenchSettings } from './shared/settings.js';
+import { gatewayEnv, readSettings } from './shared/settings.js';
 import { runValidationPhase, type ValidationResults } from './validation/validationPhase.js';
 import { runWorkersPhase } from './workers/workersPhase.js';
 import type { WorkersResults } from './workers/workersReport.js';
-
-/** Fixed so tokens signed here verify in the gateway; HS256 needs 32+ characters. */
-const JWT_SECRET = 'lodestar-bench-only-jwt-secret-0123456789';
-
-/**
- * The gateway's whole environment: production settings (no IDE, no introspection, no demo data),
- * quiet logs, the bench database (already migrated by prepareBenchDatabase) and Redis under a key
- * prefix of its own. The port is added per process.
- */
-function gatewayEnv(settings: BenchSettings): Record<string, string> {
-  return {
-    NODE_ENV: 'production',
-    HOST: '127.0.0.1',
-    LOG_LEVEL: 'warn',
-    DATABASE_URL: settings.gatewayUrl,
-    MIGRATE_ON_START: 'false',
-    JWT_SECRET,
-    // The load phases measure throughput from one address and a few hundred viewers: the per-client
-    // read budgets (docs/security.md) at their ceiling, so they never refuse. Write limits stay as set.
-    RATE_LIMIT_READS_PER_MIN: '1000000',
-    RATE_LIMIT_FEED_PER_MIN: '100000',
-    ...(settings.redisUrl ? { REDIS_URL: settings.redisUrl, REDIS_KEY_PREFIX: BENCH_REDIS_PREFIX } : {}),
-  };
-}
 
 async function main(): Promise<number> {
   const settings = readSettings();

@@ -6,7 +6,7 @@ import { loadConfig } from '../../src/config/config.js';
 import { freePort, GATEWAY_ARGS, startGatewayProcess } from '../shared/gatewayProcess.js';
 import { createGraphqlClient } from '../shared/http.js';
 import { runPhase, summarize, type Phase } from '../shared/load.js';
-import { BENCH_REDIS_PREFIX, type BenchSettings } from '../shared/settings.js';
+import { BENCH_JWT_SECRET, BENCH_REDIS_PREFIX, type BenchSettings } from '../shared/settings.js';
 import { prepareEmbeddedDataset, readAfterRun } from './embeddedData.js';
 import {
   embeddedMarkdown,
@@ -28,8 +28,6 @@ const SETTLE_MS = 5000;
 /** The worker counts as drained once no item finished for this long. */
 const QUIET_MS = 2000;
 const DRAIN_MAX_MS = 120_000;
-/** Fixed so the tokens signed here verify in the gateway; HS256 needs 32+ characters. */
-const JWT_SECRET = 'lodestar-bench-only-jwt-secret-0123456789';
 
 /** What the in-process worker's /metrics (WORKER_METRICS_PORT) says it did so far. */
 interface WorkerCounts {
@@ -89,7 +87,7 @@ export async function runEmbeddedPhase(settings: BenchSettings): Promise<Embedde
     HOST: '127.0.0.1',
     LOG_LEVEL: 'warn',
     EMBEDDED_DATA_DIR: dataset.dataDir,
-    JWT_SECRET,
+    JWT_SECRET: BENCH_JWT_SECRET,
     GRAPHQL_IDE: 'false',
     WORKER_IN_PROCESS: String(worker),
     WORKER_METRICS_PORT: String(workerMetricsPort),

@@ -54,11 +54,12 @@ export interface GatewayProcess {
 
 /**
  * Starts the built gateway with exactly `env` (plus PATH, a free PORT and a free METRICS_PORT) and
- * waits for /readyz.
+ * waits for /readyz. `cwd` runs another checkout's build (its dist/main.js) instead of this one's.
  */
 export async function startGatewayProcess(
   env: Record<string, string>,
   label: string,
+  cwd?: string,
 ): Promise<GatewayProcess> {
   const port = await freePort();
   const metricsPort = await freePort();
@@ -69,6 +70,7 @@ export async function startGatewayProcess(
     env: { ...env, PORT: String(port), METRICS_PORT: String(metricsPort) },
     label,
     readyUrl: `${url}/readyz`,
+    ...(cwd === undefined ? {} : { cwd }),
   });
 
   return {

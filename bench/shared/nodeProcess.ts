@@ -37,7 +37,7 @@ export interface NodeProcess {
 }
 
 /**
- * Starts `node <args>` from the project folder with exactly `env` (plus PATH: nothing of the bench's
+ * Starts `node <args>` from the project folder (or `cwd`) with exactly `env` (plus PATH: nothing of the bench's
  * own environment leaks in, such as NODE_OPTIONS from tsx), prints its output with `label`, and waits
  * until `readyUrl` answers 2xx (at most 60 s). A process that exits first fails with its last lines.
  */
@@ -48,11 +48,13 @@ export async function startNodeProcess(options: {
   readyUrl: string;
   /** How often readiness is probed. @default 200 */
   probeMs?: number;
+  /** Folder to run in. @default the project folder */
+  cwd?: string;
 }): Promise<NodeProcess> {
   const { label } = options;
   const started = performance.now();
   const child = spawn(process.execPath, options.args, {
-    cwd: projectRoot,
+    cwd: options.cwd ?? projectRoot,
     env: { PATH: process.env.PATH ?? '', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -157,3 +157,27 @@ export const COUNTING_ENV = {
   FLAGS_REFRESH_SEC: '3600',
   TELEMETRY_FLUSH_MS: '60000',
 } as const;
+
+/** Fixed so tokens signed here verify in the gateway; HS256 needs 32+ characters. */
+export const BENCH_JWT_SECRET = 'lodestar-bench-only-jwt-secret-0123456789';
+
+/**
+ * The gateway's whole environment: production settings (no IDE, no introspection, no demo data),
+ * quiet logs, the bench database (already migrated by prepareBenchDatabase) and Redis under a key
+ * prefix of its own. The port is added per process.
+ */
+export function gatewayEnv(settings: BenchSettings): Record<string, string> {
+  return {
+    NODE_ENV: 'production',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'warn',
+    DATABASE_URL: settings.gatewayUrl,
+    MIGRATE_ON_START: 'false',
+    JWT_SECRET: BENCH_JWT_SECRET,
+    // The load phases measure throughput from one address and a few hundred viewers: the per-client
+    // read budgets (docs/security.md) at their ceiling, so they never refuse. Write limits stay as set.
+    RATE_LIMIT_READS_PER_MIN: '1000000',
+    RATE_LIMIT_FEED_PER_MIN: '100000',
+    ...(settings.redisUrl ? { REDIS_URL: settings.redisUrl, REDIS_KEY_PREFIX: BENCH_REDIS_PREFIX } : {}),
+  };
+}

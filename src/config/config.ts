@@ -254,10 +254,10 @@ export const envSchema = z.object({
   FEED_CATEGORY_SHARE: z
     .string()
     .trim()
-    .regex(/^(0?\.\d+|1(\.0+)?)$/, 'must be a share above 0 and at most 1, e.g. 0.4')
+    .regex(/^(0?\.\d+|1(\.0+)?)$/, 'must be a share above 0 and at most 1, e.g. 0.6')
     .transform(Number)
-    .refine((n) => n > 0, 'must be a share above 0 and at most 1, e.g. 0.4')
-    .default(0.4)
+    .refine((n) => n > 0, 'must be a share above 0 and at most 1, e.g. 0.6')
+    .default(0.6)
     .register(envDocs, { group: 'feed', doc: 'most of one category on a page, as a share of the page' }),
   FEED_CURSOR_SECRET: z.string().min(32, 'must be at least 32 characters').optional().register(envDocs, {
     group: 'feed',

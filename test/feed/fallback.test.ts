@@ -68,7 +68,7 @@ describe('feed fallback chain', () => {
         WHERE category_id = $1`,
       [world.categoryIds[P]],
     );
-    h = createFeedHarness(db, { FEED_EPSILON: '0', STATEMENT_TIMEOUT_MS: '400' });
+    h = createFeedHarness(db, { FEED_EPSILON: '0', FEED_CATEGORY_SHARE: '0.4', STATEMENT_TIMEOUT_MS: '400' });
   });
 
   afterAll(async () => {

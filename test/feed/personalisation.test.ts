@@ -27,7 +27,7 @@ const D = 3;
 describe('personalised suggestions', () => {
   let db: TestDatabase;
   let world: FeedWorld;
-  /** ε = 0 (no exploration), default category share 0.4 and served window 30 minutes. */
+  /** ε = 0 (no exploration), category share 0.4 (the cap tests count 4 of 10) and served window 30 minutes. */
   let greedy: FeedHarness;
   /** ε = 0 and no category cap (share 1); the default ranking stage. */
   let uncapped: FeedHarness;
@@ -54,7 +54,7 @@ describe('personalised suggestions', () => {
   beforeAll(async () => {
     db = await createTestDatabase();
     world = await seedFeedWorld(db.pool, [8, 8, 8, 6]);
-    greedy = createFeedHarness(db, { FEED_EPSILON: '0' });
+    greedy = createFeedHarness(db, { FEED_EPSILON: '0', FEED_CATEGORY_SHARE: '0.4' });
     uncapped = createFeedHarness(db, { FEED_EPSILON: '0', FEED_CATEGORY_SHARE: '1' });
     similarityOnly = createFeedHarness(db, {
       FEED_EPSILON: '0',

@@ -1,0 +1,99 @@
+/**
+ * npm run bench:compare -- DIR [DIR …]: the feed of several built checkouts of Lodestar side by side
+ * on the bench database — each DIR's `dist/main.js` started as its own gateway with the same environment
+ * as the bench's, then `suggestions(first: 20)` from the same viewers, interleaved in rounds (so drift
+ * of the machine falls on every build alike), at c=1 and c=16. For "what did this change cost": build
+ * the other revision in a worktree (`git worktree add ../before REV && cd ../before && npm ci && npm run
+ * build`) and compare it with this one (`.`). The database must exist (run `npm run bench` once) and
+ * have every migration the newest build needs; each build reads it as it is (no migration, no reseed).
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { signToken } from '../src/auth/signToken.js';
+import { loadConfig } from '../src/config/config.js';
+import { pickViewers, resetLearningEvents } from './shared/database.js';
+import { startGatewayProcess, type GatewayProcess } from './shared/gatewayProcess.js';
+import { createGraphqlClient } from './shared/http.js';
+import { runRounds, summarize, type Phase } from './shared/load.js';
+import { gatewayEnv, readSettings } from './shared/settings.js';
+
+const VIEWERS = 300;
+const FIRST = 20;
+
+const median = (values: readonly number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+};
+
+/** Medians over slices: each slice's p50 and req/s, then the median of those. */
+function sliceMedians(slices: readonly Phase[]): {
+  p50: number;
+  rps: number;
+  requests: number;
+  errors: number;
+} {
+  return {
+    p50: median(slices.map((s) => summarize(s.latencies).p50)),
+    rps: median(slices.map((s) => (s.latencies.length / s.elapsedMs) * 1000)),
+    requests: slices.reduce((n, s) => n + s.latencies.length, 0),
+    errors: slices.reduce((n, s) => n + s.errors, 0),
+  };
+}
+
+async function main(): Promise<number> {
+  const dirs = process.argv.slice(2).map((dir) => path.resolve(dir));
+  if (dirs.length < 1) {
+    console.error('usage: npm run bench:compare -- DIR [DIR …]   (built checkouts of Lodestar)');
+    return 2;
+  }
+  const settings = readSettings();
+  const rounds = Number(process.env.BENCH_COMPARE_ROUNDS ?? 6);
+  const slice = Number(process.env.BENCH_COMPARE_SLICE_SEC ?? 5);
+  const env = gatewayEnv(settings);
+  const config = loadConfig({ ...env, PORT: '0' });
+  const viewers = await pickViewers(settings.benchUrl, VIEWERS);
+  const tokens = await Promise.all(
+    viewers.map((sub) => signToken(config.auth, { sub, role: 'user' }, { expiresIn: '2h' })),
+  );
+  // Every build starts from the same "recently served" exclusions.
+  await resetLearningEvents(settings.benchUrl);
+  const gateways: GatewayProcess[] = [];
+  try {
+    for (const [i, dir] of dirs.entries())
+      gateways.push(await startGatewayProcess(env, `gateway ${i + 1}`, dir));
+    const load = () =>
+      os
+        .loadavg()
+        .map((x) => x.toFixed(2))
+        .join(' / ');
+    console.log(
+      `${viewers.length} viewers, suggestions(first: ${FIRST}), ${rounds} rounds of ${slice} s per build`,
+    );
+    console.log(`| build | c | requests | req/s (median of slices) | p50 ms (median of slices) | errors |`);
+    console.log('| --- | --: | --: | --: | --: | --: |');
+    for (const concurrency of [1, 16]) {
+      const loadBefore = load();
+      const tasks = gateways.map((g, i) => ({
+        dir: dirs[i]!,
+        task: createGraphqlClient(g.url, concurrency).feedTask(FIRST, tokens),
+      }));
+      const results = await runRounds(tasks, concurrency, {
+        warmupSec: 3,
+        durationSec: rounds * slice,
+        rounds,
+      });
+      for (const { task, measured } of results) {
+        const m = sliceMedians(measured);
+        console.log(
+          `| ${task.dir} | ${concurrency} | ${m.requests} | ${m.rps.toFixed(1)} | ${m.p50.toFixed(2)} | ${m.errors} |`,
+        );
+      }
+      console.log(`load average ${loadBefore} before, ${load()} after (c=${concurrency})`);
+    }
+  } finally {
+    for (const g of gateways) await g.stop();
+  }
+  return 0;
+}
+
+process.exitCode = await main();
