@@ -103,7 +103,7 @@ export async function memorySummary(
 }
 
 /** VmRSS and VmHWM from /proc/<pid>/status (Linux), else RSS from `ps -o rss=`. */
-async function readMemory(pid: number): Promise<ProcessMemory> {
+export async function readMemory(pid: number): Promise<ProcessMemory> {
   try {
     const status = await readFile(`/proc/${pid}/status`, 'utf8');
     const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
