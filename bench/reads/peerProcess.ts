@@ -3,11 +3,10 @@
  * packages live in bench/peer/ (own package.json and package-lock.json, never the gateway's): the bench
  * runs `npm ci` there when they are missing.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { freePort, readMemory, type ProcessMemory } from '../shared/gatewayProcess.js';
-import { killOnExit, projectRoot, startNodeProcess } from '../shared/nodeProcess.js';
+import { projectRoot, runNpm, startNodeProcess } from '../shared/nodeProcess.js';
 
 export const PEER_DIR = path.join(projectRoot, 'bench', 'peer');
 export const PEER_ARGS = ['bench/peer/server.js'];
@@ -21,12 +20,7 @@ export async function ensurePeerInstalled(): Promise<string> {
   }
   console.log('bench/peer: packages missing, running npm ci in bench/peer (PostGraphile 4.14, graphql 15)');
   const started = performance.now();
-  const child = spawn('npm', ['ci', '--no-audit', '--no-fund'], { cwd: PEER_DIR, stdio: 'inherit' });
-  killOnExit(child);
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', resolve);
-  });
+  const code = await runNpm(['ci', '--no-audit', '--no-fund'], PEER_DIR);
   if (code !== 0) throw new Error(`npm ci in bench/peer failed (exit ${code})`);
   const done = `bench/peer: installed with npm ci in ${((performance.now() - started) / 1000).toFixed(1)} s`;
   console.log(done);

@@ -1,8 +1,8 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import { promisify } from 'node:util';
-import { killOnExit, projectRoot, startNodeProcess } from './nodeProcess.js';
+import { projectRoot, runNpm, startNodeProcess } from './nodeProcess.js';
 
 /**
  * The gateway as production runs it: `npm run build`, then `node --enable-source-maps dist/main.js`
@@ -16,12 +16,7 @@ export const GATEWAY_ARGS = ['--enable-source-maps', 'dist/main.js'];
 /** `npm run build` (tsc -p tsconfig.build.json into dist/); returns the seconds it took. */
 export async function buildGateway(): Promise<number> {
   const started = performance.now();
-  const child = spawn('npm', ['run', '--silent', 'build'], { cwd: projectRoot, stdio: 'inherit' });
-  killOnExit(child);
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', resolve);
-  });
+  const code = await runNpm(['run', '--silent', 'build'], projectRoot);
   if (code !== 0) throw new Error(`npm run build failed (exit ${code}); the gateway cannot start from dist/`);
   return (performance.now() - started) / 1000;
 }
