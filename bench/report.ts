@@ -5,6 +5,7 @@ import { embeddedMarkdown, type EmbeddedResults } from './embedded/embeddedPhase
 import { toMarkdown, type BenchResults } from './feed/feedReport.js';
 import { featuresMarkdown, type FeaturesResults } from './features/featuresReport.js';
 import { likesMarkdown, type LikesResults } from './likes/likesReport.js';
+import { readsMarkdown, type ReadsResults } from './reads/readsReport.js';
 import { validationMarkdown, type ValidationResults } from './validation/validationPhase.js';
 import { workersMarkdown, type WorkersResults } from './workers/workersReport.js';
 
@@ -24,6 +25,7 @@ export type LatestResults = Partial<BenchResults> & {
   workers?: WorkersResults;
   validation?: ValidationResults;
   embedded?: EmbeddedResults;
+  reads?: ReadsResults;
 };
 
 type Ran = {
@@ -33,6 +35,7 @@ type Ran = {
   workers: boolean;
   validation: boolean;
   embedded: boolean;
+  reads: boolean;
 };
 
 const isFeedResults = (r: LatestResults): r is BenchResults & { features?: FeaturesResults } =>
@@ -49,6 +52,7 @@ export function latestMarkdown(latest: LatestResults, ran: Ran): string {
   if (latest.workers) parts.push(`${carried('workers')}${workersMarkdown(latest.workers)}`);
   if (latest.validation) parts.push(`${carried('validation')}${validationMarkdown(latest.validation)}`);
   if (latest.embedded) parts.push(`${carried('embedded')}${embeddedMarkdown(latest.embedded)}`);
+  if (latest.reads) parts.push(`${carried('reads')}${readsMarkdown(latest.reads)}`);
   return parts.join('\n');
 }
 
@@ -63,6 +67,7 @@ export async function writeResults(
   workers: WorkersResults | null,
   validation: ValidationResults | null = null,
   embedded: EmbeddedResults | null = null,
+  reads: ReadsResults | null = null,
 ): Promise<{ json: string; latest: string; md: string; markdown: string }> {
   const dir = fileURLToPath(new URL('./results/', import.meta.url));
   await mkdir(dir, { recursive: true });
@@ -73,6 +78,7 @@ export async function writeResults(
     workers?.date ??
     validation?.date ??
     embedded?.date ??
+    reads?.date ??
     new Date().toISOString();
   const paths = {
     json: `${dir}feed-${date.replace(/[:.]/g, '-')}.json`,
@@ -89,6 +95,7 @@ export async function writeResults(
     ...(workers ? { workers } : {}),
     ...(validation ? { validation } : {}),
     ...(embedded ? { embedded } : {}),
+    ...(reads ? { reads } : {}),
   };
   const {
     features: previousFeatures,
@@ -96,6 +103,7 @@ export async function writeResults(
     workers: previousWorkers,
     validation: previousValidation,
     embedded: previousEmbedded,
+    reads: previousReads,
     ...previousFeed
   } = previous;
   const latest: LatestResults = {
@@ -106,6 +114,7 @@ export async function writeResults(
     ...(workers ? {} : { workers: previousWorkers }),
     ...(validation ? {} : { validation: previousValidation }),
     ...(embedded ? {} : { embedded: previousEmbedded }),
+    ...(reads ? {} : { reads: previousReads }),
   };
   const ran = {
     feed: feed !== null,
@@ -114,6 +123,7 @@ export async function writeResults(
     workers: workers !== null,
     validation: validation !== null,
     embedded: embedded !== null,
+    reads: reads !== null,
   };
   const markdown = latestMarkdown(latest, ran);
   await writeFormatted(paths.json, JSON.stringify(run, null, 2));

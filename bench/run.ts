@@ -14,6 +14,8 @@ import type { FeaturesResults } from './features/featuresReport.js';
 import { runFeedPhase } from './feed/feedPhase.js';
 import type { BenchResults } from './feed/feedReport.js';
 import { runLikesPhase } from './likes/likesPhase.js';
+import { runReadsPhase } from './reads/readsPhase.js';
+import type { ReadsResults } from './reads/readsReport.js';
 import type { LikesResults } from './likes/likesReport.js';
 import { writeResults } from './report.js';
 import { pickViewers, prepareBenchDatabase } from './shared/database.js';
@@ -86,7 +88,10 @@ async function main(): Promise<number> {
   let embedded: EmbeddedResults | null = null;
   if (settings.phases.has('embedded')) embedded = await runEmbeddedPhase(settings);
 
-  const paths = await writeResults(feed, features, likes, workers, validation, embedded);
+  let reads: ReadsResults | null = null;
+  if (settings.phases.has('reads')) reads = await runReadsPhase(env, settings, config);
+
+  const paths = await writeResults(feed, features, likes, workers, validation, embedded, reads);
   console.log(`\n${paths.markdown}`);
   console.log(`results: ${paths.json}\n         ${paths.latest}\n         ${paths.md}`);
   const runs = [
@@ -94,6 +99,7 @@ async function main(): Promise<number> {
     ...(features?.runs ?? []),
     ...(likes?.runs ?? []),
     ...(embedded?.slices ?? []),
+    ...(reads?.slices ?? []),
   ];
   const errors = runs.reduce((n, r) => n + r.errors, 0);
   if (errors > 0) console.error(`bench: ${errors} request(s) failed; see firstError in the results`);

@@ -1,8 +1,8 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import { promisify } from 'node:util';
-import { killOnExit, projectRoot, startNodeProcess } from './nodeProcess.js';
+import { projectRoot, runNpm, startNodeProcess } from './nodeProcess.js';
 
 /**
  * The gateway as production runs it: `npm run build`, then `node --enable-source-maps dist/main.js`
@@ -16,12 +16,7 @@ export const GATEWAY_ARGS = ['--enable-source-maps', 'dist/main.js'];
 /** `npm run build` (tsc -p tsconfig.build.json into dist/); returns the seconds it took. */
 export async function buildGateway(): Promise<number> {
   const started = performance.now();
-  const child = spawn('npm', ['run', '--silent', 'build'], { cwd: projectRoot, stdio: 'inherit' });
-  killOnExit(child);
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', resolve);
-  });
+  const code = await runNpm(['run', '--silent', 'build'], projectRoot);
   if (code !== 0) throw new Error(`npm run build failed (exit ${code}); the gateway cannot start from dist/`);
   return (performance.now() - started) / 1000;
 }
@@ -105,7 +100,7 @@ export async function memorySummary(
 }
 
 /** VmRSS and VmHWM from /proc/<pid>/status (Linux), else RSS from `ps -o rss=`. */
-async function readMemory(pid: number): Promise<ProcessMemory> {
+export async function readMemory(pid: number): Promise<ProcessMemory> {
   try {
     const status = await readFile(`/proc/${pid}/status`, 'utf8');
     const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);

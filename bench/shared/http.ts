@@ -23,7 +23,8 @@ export function createGraphqlClient(baseUrl: string, concurrency: number) {
           headers: {
             'content-type': 'application/json',
             'content-length': Buffer.byteLength(body),
-            authorization: `Bearer ${token}`,
+            // An empty token: an anonymous request, without the header.
+            ...(token === '' ? {} : { authorization: `Bearer ${token}` }),
           },
         },
         (response) => {

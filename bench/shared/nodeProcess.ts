@@ -28,6 +28,16 @@ export function killOnExit(child: ChildProcess): void {
   }
 }
 
+/** Runs `npm <args>` in `cwd` with the bench's output, killed with the bench; resolves with its exit code. */
+export async function runNpm(args: string[], cwd: string): Promise<number | null> {
+  const child = spawn('npm', args, { cwd, stdio: 'inherit' });
+  killOnExit(child);
+  return new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', resolve);
+  });
+}
+
 export interface NodeProcess {
   pid: number;
   /** From spawn until `readyUrl` first answered 2xx. */

@@ -32,7 +32,8 @@ export interface BenchSettings {
    * Which parts run: `feed` (gateway vs raw SQL, statements, RSS), `features` (feature store modes),
    * `likes` (likeListing with and without idempotency key and rate limits), `workers` (queue worker
    * processes draining events_queue, and queue age at a steady enqueue rate), `validation`, and
-   * `embedded` (the embedded default's feed with its in-process worker idle vs busy).
+   * `embedded` (the embedded default's feed with its in-process worker idle vs busy), and `reads`
+   * (five anonymous reads on the gateway vs PostGraphile 4.14).
    */
   phases: ReadonlySet<BenchPhase>;
   /** The features phase: viewers (and so stable pages) it rotates through. */
@@ -57,9 +58,19 @@ export interface BenchSettings {
     /** false: the same run with WORKER_IN_PROCESS=false, the control (the writes' own cost, no worker). */
     worker: boolean;
   };
+  /** The reads phase: interleaved rounds (at least 5 for the issue's medians) and seconds per slice. */
+  reads: { rounds: number; sliceSec: number };
 }
 
-export const BENCH_PHASES = ['feed', 'features', 'likes', 'workers', 'validation', 'embedded'] as const;
+export const BENCH_PHASES = [
+  'feed',
+  'features',
+  'likes',
+  'workers',
+  'validation',
+  'embedded',
+  'reads',
+] as const;
 export type BenchPhase = (typeof BENCH_PHASES)[number];
 
 export const BENCH_DATABASE = 'lodestar_bench';
@@ -125,6 +136,10 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): BenchSetting
       writesPerSec: number(env, 'BENCH_EMBEDDED_WRITES_PER_SEC', 5, 1, 500),
       concurrency: number(env, 'BENCH_EMBEDDED_CONCURRENCY', 4, 2, 64),
       worker: !/^(0|false|no)$/i.test(env.BENCH_EMBEDDED_WORKER ?? ''),
+    },
+    reads: {
+      rounds: number(env, 'BENCH_READS_ROUNDS', 5, 1, 50),
+      sliceSec: number(env, 'BENCH_READS_SLICE_SEC', 2, 1, 60),
     },
   };
 }
