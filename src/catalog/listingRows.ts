@@ -1,0 +1,108 @@
+import { Prisma, type Category, type Listing, type PublicProfile } from '../generated/prisma/client.js';
+
+/**
+ * A listing as raw statements select it (`listingColumns`), with its category joined in: the feed's
+ * candidate statement and the listings page map their rows here once, into the objects Prisma returns,
+ * so the Listing and Category types resolve them as usual.
+ */
+export interface ListingSqlRow {
+  id: number;
+  category_id: number;
+  seller_id: string | null;
+  title: string;
+  description: string;
+  price: string;
+  currency: string;
+  status: string;
+  like_count: number;
+  comment_count: number;
+  popularity: number;
+  created_at: Date;
+  updated_at: Date;
+  source: string | null;
+  external_id: string | null;
+  category_slug: string;
+  category_name: string;
+  category_created_at: Date;
+}
+
+/** The columns of ListingSqlRow, from `marketplace_listings l` joined to `categories cat`. */
+export const listingColumns = `l.id, l.category_id, l.seller_id, l.title, l.description, l.price::text AS price,
+       l.currency, l.status, l.like_count, l.comment_count, l.popularity, l.created_at, l.updated_at,
+       l.source, l.external_id,
+       cat.slug AS category_slug, cat.name AS category_name, cat.created_at AS category_created_at`;
+
+export function toListing(row: ListingSqlRow): Listing {
+  return {
+    id: row.id,
+    categoryId: row.category_id,
+    sellerId: row.seller_id,
+    title: row.title,
+    description: row.description,
+    price: new Prisma.Decimal(row.price),
+    currency: row.currency,
+    status: row.status,
+    likeCount: row.like_count,
+    commentCount: row.comment_count,
+    popularity: row.popularity,
+    source: row.source,
+    externalId: row.external_id,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+/** The distinct categories of some rows, each as Prisma returns a Category. */
+export function categoriesOf(rows: readonly ListingSqlRow[]): Category[] {
+  const byId = new Map<number, Category>();
+  for (const row of rows) {
+    if (!byId.has(row.category_id)) {
+      byId.set(row.category_id, {
+        id: row.category_id,
+        slug: row.category_slug,
+        name: row.category_name,
+        createdAt: row.category_created_at,
+      });
+    }
+  }
+  return [...byId.values()];
+}
+
+/** A row that also carries its seller's public profile (`sellerColumns`, NULL when there is none). */
+export interface ListingWithSellerSqlRow extends ListingSqlRow {
+  seller_handle: string | null;
+  seller_display_name: string | null;
+  seller_follower_count: number | null;
+  seller_following_count: number | null;
+  seller_created_at: Date | null;
+}
+
+/** The seller columns of ListingWithSellerSqlRow, from `public_profiles pp` (LEFT JOIN on seller_id). */
+export const sellerColumns = `pp.handle AS seller_handle, pp.display_name AS seller_display_name,
+       pp.follower_count AS seller_follower_count, pp.following_count AS seller_following_count,
+       pp.created_at AS seller_created_at`;
+
+/**
+ * The distinct sellers of some rows, by user id: their public profile, or null when the account is
+ * gone (the same answer the publicProfile loader gives for a missing user).
+ */
+export function sellersOf(rows: readonly ListingWithSellerSqlRow[]): Map<string, PublicProfile | null> {
+  const byId = new Map<string, PublicProfile | null>();
+  for (const row of rows) {
+    if (row.seller_id === null || byId.has(row.seller_id)) continue;
+    byId.set(
+      row.seller_id,
+      row.seller_handle === null
+        ? null
+        : {
+            userId: row.seller_id,
+            handle: row.seller_handle,
+            displayName: row.seller_display_name ?? '',
+            followerCount: row.seller_follower_count ?? 0,
+            followingCount: row.seller_following_count ?? 0,
+            createdAt: row.seller_created_at ?? row.created_at,
+          },
+    );
+  }
+  return byId;
+}
