@@ -89,19 +89,25 @@ export const sellerColumns = `pp.handle AS seller_handle, pp.display_name AS sel
 export function sellersOf(rows: readonly ListingWithSellerSqlRow[]): Map<string, PublicProfile | null> {
   const byId = new Map<string, PublicProfile | null>();
   for (const row of rows) {
-    if (row.seller_id === null || byId.has(row.seller_id)) continue;
+    const userId = row.seller_id;
+    if (userId === null || byId.has(userId)) continue;
+    // A LEFT JOIN that found no profile leaves every seller column NULL; one that found it, none.
+    const {
+      seller_handle: handle,
+      seller_display_name: displayName,
+      seller_follower_count: followerCount,
+      seller_following_count: followingCount,
+      seller_created_at: createdAt,
+    } = row;
+    const found =
+      handle !== null &&
+      displayName !== null &&
+      followerCount !== null &&
+      followingCount !== null &&
+      createdAt !== null;
     byId.set(
-      row.seller_id,
-      row.seller_handle === null
-        ? null
-        : {
-            userId: row.seller_id,
-            handle: row.seller_handle,
-            displayName: row.seller_display_name ?? '',
-            followerCount: row.seller_follower_count ?? 0,
-            followingCount: row.seller_following_count ?? 0,
-            createdAt: row.seller_created_at ?? row.created_at,
-          },
+      userId,
+      found ? { userId, handle, displayName, followerCount, followingCount, createdAt } : null,
     );
   }
   return byId;
