@@ -1,4 +1,5 @@
-import { Prisma, type Listing } from '../generated/prisma/client.js';
+import type { Category, Listing } from '../generated/prisma/client.js';
+import { categoriesOf, toListing, type ListingSqlRow } from '../catalog/listingRows.js';
 import type { ServiceDb } from '../db/service.js';
 import type { FeatureVector } from './ranking.js';
 import { feedCandidatesSql } from './sql.js';
@@ -31,54 +32,20 @@ export interface CandidateSet {
   pools: Record<Pool, Candidate[]>;
   /** The ranking features of every candidate listing, by listing id. */
   features: Map<number, FeatureVector>;
+  /** The categories of the candidates, read in the same statement (for the request's category loader). */
+  categories: Category[];
 }
 
-interface Row {
+interface Row extends ListingSqlRow {
   pool: Pool;
   score: number;
   has_embedding: boolean | null;
-  id: number;
-  category_id: number;
-  seller_id: string | null;
-  title: string;
-  description: string;
-  price: string;
-  currency: string;
-  status: string;
-  like_count: number;
-  comment_count: number;
-  popularity: number;
-  created_at: Date;
-  updated_at: Date;
-  source: string | null;
-  external_id: string | null;
   similarity: number;
   coengagement: number;
   category_affinity: number;
   category_share: number;
   from_similar: boolean;
   from_interests: boolean;
-}
-
-/** Rows become the same Listing objects Prisma returns, so the Listing type resolves them as usual. */
-function toListing(row: Row): Listing {
-  return {
-    id: row.id,
-    categoryId: row.category_id,
-    sellerId: row.seller_id,
-    title: row.title,
-    description: row.description,
-    price: new Prisma.Decimal(row.price),
-    currency: row.currency,
-    status: row.status,
-    likeCount: row.like_count,
-    commentCount: row.comment_count,
-    popularity: row.popularity,
-    source: row.source,
-    externalId: row.external_id,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
 }
 
 const DAY_MS = 86_400_000;
@@ -162,5 +129,10 @@ export async function fetchCandidates(
   pools.POPULAR.sort(byScoreThenNewest);
   pools.RECENT.sort(byScoreThenNewest);
   pools.GLOBAL.sort(byScoreThenNewest);
-  return { hasEmbedding: rows.some((r) => r.has_embedding === true), pools, features };
+  return {
+    hasEmbedding: rows.some((r) => r.has_embedding === true),
+    pools,
+    features,
+    categories: categoriesOf(rows),
+  };
 }

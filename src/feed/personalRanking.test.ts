@@ -20,7 +20,7 @@ function setOf(
     pools[r.pool].push({ pool: r.pool, score: r.score, listing: listing(r.id) });
     features.set(r.id, { ...zero, ...features.get(r.id), ...r.features });
   }
-  return { hasEmbedding: true, pools, features };
+  return { hasEmbedding: true, pools, features, categories: [] };
 }
 
 describe('personalRanking', () => {

@@ -1,3 +1,5 @@
+import { listingColumns } from '../catalog/listingRows.js';
+
 /**
  * feed candidates: in ONE statement, everything one feed page can be built from, as rows tagged with
  * the pool they come from, each with the ranking features of its listing (src/feed/ranking.ts):
@@ -22,6 +24,10 @@
  * $3 SIMILAR limit   $4 limit of each other pool   $5 served window (interval)   $6 feed session id
  * $7 sample seed (integer)   $8 most GLOBAL items per category (the page's category cap)
  * $9 COENGAGED limit (0 = none)
+ *
+ * Each row also carries its listing's category (category_slug, category_name, category_created_at), read in
+ * the same snapshot as the listing: the feed primes the request's category loader with them, so
+ * `listing { category { … } }` costs no statement of its own.
  */
 export const feedCandidatesSql = `
 WITH viewer AS MATERIALIZED (
@@ -121,9 +127,7 @@ WITH viewer AS MATERIALIZED (
    ORDER BY g.popularity DESC, g.id DESC LIMIT $4)
 )
 SELECT p.pool, p.score::float8 AS score, (SELECT embedding IS NOT NULL FROM viewer) AS has_embedding,
-       l.id, l.category_id, l.seller_id, l.title, l.description, l.price::text AS price, l.currency, l.status,
-       l.like_count, l.comment_count, l.popularity, l.created_at, l.updated_at,
-       l.source, l.external_id,
+       ${listingColumns},
        coalesce(1 - (l.embedding <=> (SELECT embedding FROM viewer)), 0)::float8 AS similarity,
        coalesce(c.score, 0) AS coengagement,
        coalesce(a.affinity, 0) AS category_affinity,
@@ -131,6 +135,7 @@ SELECT p.pool, p.score::float8 AS score, (SELECT embedding IS NOT NULL FROM view
        coalesce(si.ann, false) AS from_similar,
        coalesce(si.interest, false) AS from_interests
 FROM pools p JOIN marketplace_listings l ON l.id = p.id
+JOIN categories cat ON cat.id = l.category_id
 LEFT JOIN similar_ids si ON si.id = p.id
 LEFT JOIN coengaged c ON c.id = p.id
 LEFT JOIN affinity a ON a.category_id = l.category_id

@@ -1,5 +1,5 @@
 import { randomInt, randomUUID } from 'node:crypto';
-import type { Listing } from '../generated/prisma/client.js';
+import type { Category, Listing } from '../generated/prisma/client.js';
 import type { Viewer } from '../auth/viewer.js';
 import type { Config } from '../config/config.js';
 import type { ServiceDb } from '../db/service.js';
@@ -51,6 +51,11 @@ export interface SuggestionConnection {
     endCursor: string | null;
   };
   fallback: { reason: FallbackReason; source: ServedSource } | null;
+  /**
+   * The categories of the page's listings, read by the candidate statement with them: the resolver
+   * primes the request's category loader, so `listing { category }` costs no statement.
+   */
+  categories: Category[];
 }
 
 /** Built once per process (src/feed/feedSettings.ts); the tunables are read from ctx.config.feed. */
@@ -239,6 +244,7 @@ export async function suggestions(
       },
     };
   });
+  const onPage = new Set(edges.map((e) => e.node.listing.categoryId));
   return {
     edges,
     pageInfo: {
@@ -248,5 +254,6 @@ export async function suggestions(
       endCursor,
     },
     fallback: reason === null ? null : { reason, source: fallback.firstSource ?? 'POPULAR' },
+    categories: set.categories.filter((c) => onPage.has(c.id)),
   };
 }

@@ -60,3 +60,16 @@ export function createLoaders(prisma: PrismaClient, features: FeatureStore): Loa
     ),
   };
 }
+
+/**
+ * Puts rows a statement already read into the request's loaders, so fields resolving through them
+ * (`category`, `seller`) cost no statement of their own. Rows are from the same request, so no staler
+ * than the ones the loaders would read; a key already loaded keeps its value (DataLoader.prime).
+ */
+export function primeLoaders(
+  loaders: Pick<Loaders, 'categoryById' | 'publicProfile'>,
+  rows: { categories?: readonly Category[]; sellers?: ReadonlyMap<string, PublicProfile | null> },
+): void {
+  for (const category of rows.categories ?? []) loaders.categoryById.prime(category.id, category);
+  for (const [userId, profile] of rows.sellers ?? []) loaders.publicProfile.prime(userId, profile);
+}

@@ -5,6 +5,8 @@ import type { Prisma } from '../generated/prisma/client.js';
 import { pageRequest, toConnection, type ConnectionArgs } from './pagination.js';
 import { categoryIdOfSlug } from '../validation/categorySlug.js';
 import { parseListingId } from '../validation/ids.js';
+import { readListingsPage } from '../catalog/listingsPage.js';
+import { primeLoaders } from '../loaders/createLoaders.js';
 
 type Query<T> = Omit<T, 'where' | 'orderBy' | 'take' | 'cursor' | 'skip'>;
 
@@ -27,24 +29,24 @@ export async function listing(ctx: Context, id: string, query: Query<Prisma.List
 
 const listingKey = z.tuple([z.number().int().positive().max(MAX_INT4)]);
 
-/** Newest first, keyset-paged on id so pages never skip or repeat rows as listings are added. */
+/**
+ * Newest first, keyset-paged on id so pages never skip or repeat rows as listings are added. One
+ * statement reads the page with its categories and sellers, which prime the request's loaders.
+ */
 export async function listings(
   ctx: Context,
   args: ConnectionArgs & { category?: string | null; status?: ListingStatus | null },
-  query: Query<Prisma.ListingFindManyArgs>,
 ) {
   const request = pageRequest(args, listingKey);
-  const where: Prisma.ListingWhereInput = { status: args.status ?? 'active' };
-  if (args.category != null) where.categoryId = await categoryIdBySlug(ctx, args.category);
-  const forward = request.direction === 'forward';
-  if (request.cursor) where.id = forward ? { lt: request.cursor[0] } : { gt: request.cursor[0] };
-  const rows = await ctx.prisma.listing.findMany({
-    ...query,
-    where,
-    orderBy: { id: forward ? 'desc' : 'asc' },
+  const page = await readListingsPage(ctx.db.pool, ctx.viewer, {
+    status: args.status ?? 'active',
+    categoryId: args.category == null ? null : await categoryIdBySlug(ctx, args.category),
+    direction: request.direction,
+    cursorId: request.cursor ? request.cursor[0] : null,
     take: request.size + 1,
   });
-  return toConnection(request, rows, (row) => [row.id] as const);
+  primeLoaders(ctx.loaders, page);
+  return toConnection(request, page.listings, (row) => [row.id] as const);
 }
 
 const interestKey = z.tuple([z.number().finite(), z.number().int().positive().max(MAX_INT4)]);

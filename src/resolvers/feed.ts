@@ -16,6 +16,7 @@ import { parseUuid } from '../validation/ids.js';
 import { categoryIdOfSlug } from '../validation/categorySlug.js';
 import { checkPageSize } from '../validation/pageSize.js';
 import { writeMutation } from './writeMutation.js';
+import { primeLoaders } from '../loaders/createLoaders.js';
 
 async function categoryId(ctx: Context, slug: string | null | undefined): Promise<number | null> {
   return slug == null ? null : categoryIdOfSlug(slug, (s) => ctx.loaders.categoryBySlug.load(s));
@@ -25,11 +26,13 @@ export async function suggestions(
   ctx: Context,
   args: { first?: number | null; after?: string | null; category?: string | null },
 ) {
-  return serveSuggestions(
+  const connection = await serveSuggestions(
     ctx,
     { first: args.first, after: args.after, categoryId: await categoryId(ctx, args.category) },
     ctx.feed,
   );
+  primeLoaders(ctx.loaders, { categories: connection.categories });
+  return connection;
 }
 
 /** recordFeedback: checks the impression id and reward, then records it once (src/feed/feedback.ts). */

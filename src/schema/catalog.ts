@@ -95,12 +95,8 @@ builder.queryFields((t) => ({
         status: t.arg({ type: ListingStatusEnum, description: 'Defaults to ACTIVE.' }),
       },
       complexity: pageComplexity,
-      resolve: (_root, args, ctx, info) =>
-        catalog.listings(
-          ctx,
-          args,
-          queryFromInfo({ context: ctx, info, path: ['edges', 'node'], typeName: 'Listing' }),
-        ),
+      // One statement with categories and sellers (src/catalog/listingsPage.ts), not a Prisma query.
+      resolve: (_root, args, ctx) => catalog.listings(ctx, args),
     },
     { name: 'ListingConnection' },
     { name: 'ListingEdge' },

@@ -1,0 +1,114 @@
+import { Prisma, type Category, type Listing, type PublicProfile } from '../generated/prisma/client.js';
+
+/**
+ * A listing as raw statements select it (`listingColumns`), with its category joined in: the feed's
+ * candidate statement and the listings page map their rows here once, into the objects Prisma returns,
+ * so the Listing and Category types resolve them as usual.
+ */
+export interface ListingSqlRow {
+  id: number;
+  category_id: number;
+  seller_id: string | null;
+  title: string;
+  description: string;
+  price: string;
+  currency: string;
+  status: string;
+  like_count: number;
+  comment_count: number;
+  popularity: number;
+  created_at: Date;
+  updated_at: Date;
+  source: string | null;
+  external_id: string | null;
+  category_slug: string;
+  category_name: string;
+  category_created_at: Date;
+}
+
+/** The columns of ListingSqlRow, from `marketplace_listings l` joined to `categories cat`. */
+export const listingColumns = `l.id, l.category_id, l.seller_id, l.title, l.description, l.price::text AS price,
+       l.currency, l.status, l.like_count, l.comment_count, l.popularity, l.created_at, l.updated_at,
+       l.source, l.external_id,
+       cat.slug AS category_slug, cat.name AS category_name, cat.created_at AS category_created_at`;
+
+export function toListing(row: ListingSqlRow): Listing {
+  return {
+    id: row.id,
+    categoryId: row.category_id,
+    sellerId: row.seller_id,
+    title: row.title,
+    description: row.description,
+    price: new Prisma.Decimal(row.price),
+    currency: row.currency,
+    status: row.status,
+    likeCount: row.like_count,
+    commentCount: row.comment_count,
+    popularity: row.popularity,
+    source: row.source,
+    externalId: row.external_id,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+/** The distinct categories of some rows, each as Prisma returns a Category. */
+export function categoriesOf(rows: readonly ListingSqlRow[]): Category[] {
+  const byId = new Map<number, Category>();
+  for (const row of rows) {
+    if (!byId.has(row.category_id)) {
+      byId.set(row.category_id, {
+        id: row.category_id,
+        slug: row.category_slug,
+        name: row.category_name,
+        createdAt: row.category_created_at,
+      });
+    }
+  }
+  return [...byId.values()];
+}
+
+/** A row that also carries its seller's public profile (`sellerColumns`, NULL when there is none). */
+export interface ListingWithSellerSqlRow extends ListingSqlRow {
+  seller_handle: string | null;
+  seller_display_name: string | null;
+  seller_follower_count: number | null;
+  seller_following_count: number | null;
+  seller_created_at: Date | null;
+}
+
+/** The seller columns of ListingWithSellerSqlRow, from `public_profiles pp` (LEFT JOIN on seller_id). */
+export const sellerColumns = `pp.handle AS seller_handle, pp.display_name AS seller_display_name,
+       pp.follower_count AS seller_follower_count, pp.following_count AS seller_following_count,
+       pp.created_at AS seller_created_at`;
+
+/**
+ * The distinct sellers of some rows, by user id: their public profile, or null when the account is
+ * gone (the same answer the publicProfile loader gives for a missing user).
+ */
+export function sellersOf(rows: readonly ListingWithSellerSqlRow[]): Map<string, PublicProfile | null> {
+  const byId = new Map<string, PublicProfile | null>();
+  for (const row of rows) {
+    const userId = row.seller_id;
+    if (userId === null || byId.has(userId)) continue;
+    // A LEFT JOIN that found no profile leaves every seller column NULL; one that found it, none.
+    const {
+      seller_handle: handle,
+      seller_display_name: displayName,
+      seller_follower_count: followerCount,
+      seller_following_count: followingCount,
+      seller_created_at: createdAt,
+    } = row;
+    const found =
+      handle !== null &&
+      displayName !== null &&
+      followerCount !== null &&
+      followingCount !== null &&
+      createdAt !== null;
+    byId.set(
+      userId,
+      found ? { userId, handle, displayName, followerCount, followingCount, createdAt } : null,
+    );
+  }
+  return byId;
+}
