@@ -85,6 +85,8 @@ export async function startStatementProxy(targetUrl: string): Promise<StatementP
   const server = net.createServer((client) => {
     const upstream = net.connect({ host, port });
     for (const socket of [client, upstream]) {
+      // As the pg driver does: without it a message written in pieces can wait for a delayed ACK.
+      socket.setNoDelay(true);
       sockets.add(socket);
       socket.on('close', () => sockets.delete(socket));
       // Either side failing ends both; the gateway's pool sees a dropped connection, as it would.
