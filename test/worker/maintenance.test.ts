@@ -75,7 +75,8 @@ describe('scheduled maintenance', () => {
     // Settle every hot table first, so only the bulk insert below counts as change.
     await db.pool.query('SELECT analyze_hot_tables()');
     await db.pool.query(
-      'ANALYZE user_interests, interest_listing_candidates, intent_signals, learning_events',
+      `ANALYZE user_interests, interest_listing_candidates, intent_signals, learning_events, likes,
+               hidden_listings, listing_coengagement`,
     );
     await db.pool.query(
       `INSERT INTO intent_signals (user_id, kind, listing_id)
@@ -104,6 +105,28 @@ describe('scheduled maintenance', () => {
     }, 'the ANALYZE to reset the change count');
     // Nothing changed since: the next check analyzes nothing.
     expect((await db.pool.query('SELECT analyze_changed_hot_tables() AS v')).rows[0]).toEqual({ v: [] });
+  });
+
+  it('analyzes the tables the feed statement reads too: likes after a bulk import', async () => {
+    const who = await createFeedViewer(db.pool, [{ interestId: world.interestIds[1]!, affinity: 0.5 }]);
+    const { rows: listings } = await db.pool.query<{ id: number }>(
+      `INSERT INTO marketplace_listings (category_id, title, price)
+       SELECT $1, 'Bulk ' || g, 10 FROM generate_series(1, 1500) g RETURNING id`,
+      [world.listings[0]![0]!.categoryId],
+    );
+    await db.pool.query('SELECT analyze_changed_hot_tables()');
+    await db.pool.query(`INSERT INTO likes (user_id, listing_id) SELECT $1, unnest($2::int[])`, [
+      who.userId,
+      listings.map((l) => l.id),
+    ]);
+    await waitUntil(async () => {
+      const { rows } = await db.pool.query<{ n: string }>(
+        `SELECT n_mod_since_analyze AS n FROM pg_stat_user_tables WHERE relname = 'likes'`,
+      );
+      return Number(rows[0]?.n ?? 0) >= 1500;
+    }, 'the likes to show in pg_stat_user_tables');
+    const { rows } = await db.pool.query<{ v: string[] }>('SELECT analyze_changed_hot_tables() AS v');
+    expect(rows[0]?.v).toContain('likes');
   });
 
   it('runs each task on the interval the configuration gives it', () => {
