@@ -14,16 +14,11 @@ import { loadConfig } from '../src/config/config.js';
 import { pickViewers, resetLearningEvents } from './shared/database.js';
 import { startGatewayProcess, type GatewayProcess } from './shared/gatewayProcess.js';
 import { createGraphqlClient } from './shared/http.js';
-import { runRounds, summarize, type Phase } from './shared/load.js';
+import { median, runRounds, summarize, type Phase } from './shared/load.js';
 import { gatewayEnv, readSettings } from './shared/settings.js';
 
 const VIEWERS = 300;
 const FIRST = 20;
-
-const median = (values: readonly number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
-};
 
 /** Medians over slices: each slice's p50 and req/s, then the median of those. */
 function sliceMedians(slices: readonly Phase[]): {

@@ -1,4 +1,4 @@
-import type { LatencySummary } from '../shared/load.js';
+import { median, type LatencySummary } from '../shared/load.js';
 import type { EmbeddedAfter, EmbeddedDataset } from './embeddedData.js';
 import type { WriteStats } from './embeddedWrites.js';
 
@@ -69,11 +69,6 @@ export interface EmbeddedResults {
   exit: string;
 }
 
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[mid] ?? NaN) : ((sorted[mid - 1] ?? NaN) + (sorted[mid] ?? NaN)) / 2;
-};
 const round2 = (n: number) => Math.round(n * 100) / 100;
 
 export function summarizeSlices(

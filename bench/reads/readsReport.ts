@@ -1,4 +1,5 @@
 /** The reads phase's results (latest.json `reads`), its ratios, targets (issue #17, target 1) and Markdown. */
+import { median } from '../shared/load.js';
 import type { Target } from '../shared/target.js';
 import type { Side } from './readsOps.js';
 
@@ -55,13 +56,6 @@ export interface ReadsResults {
   rss: { lodestarPeakMb: number | null; postgraphilePeakMb: number | null };
   exits: { lodestar: string; postgraphile: string };
   targets: Target[];
-}
-
-export function median(values: readonly number[]): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[mid] ?? NaN) : ((sorted[mid - 1] ?? NaN) + (sorted[mid] ?? NaN)) / 2;
 }
 
 /** Geometric mean of positive ratios; NaN for none or for a ratio that is not positive. */

@@ -9,11 +9,11 @@ import {
   evaluateReadsTargets,
   geomean,
   geomeans,
-  median,
   readsMarkdown,
   type ReadsResults,
   type ReadsSlice,
 } from '../../bench/reads/readsReport.js';
+import { median } from '../../bench/shared/load.js';
 import { readSettings } from '../../bench/shared/settings.js';
 
 // The reads phase's pure parts (bench/reads): its queries, the row checks that keep a failing query
