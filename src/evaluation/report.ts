@@ -29,8 +29,8 @@ export function formatReport(report: EvaluationReport, commandLine: string): str
   if (feeds.length > 0) {
     lines.push(
       '',
-      '| variant | overrides | ranker | fallbacks | short pages | profiles with vector | p50 ms | p95 ms |',
-      '|---|---|---|---|---|---|---|---|',
+      '| variant | overrides | ranker | slots by source (held-out hits) | fallbacks | short pages | profiles with vector | p50 ms | p95 ms |',
+      '|---|---|---|---|---|---|---|---|---|',
     );
     for (const m of feeds) {
       const env =
@@ -41,8 +41,16 @@ export function formatReport(report: EvaluationReport, commandLine: string): str
         Object.entries(m.fallbacks ?? {})
           .map(([key, v]) => `${key} ${v}`)
           .join(', ') || 'none';
+      const sources =
+        Object.entries(m.sources ?? {})
+          .sort((a, b) => b[1].served - a[1].served)
+          .map(
+            ([key, t]) =>
+              `${key} ${t.served} (${t.served === 0 ? 0 : ((100 * t.hits) / t.served).toFixed(1)} %)`,
+          )
+          .join(', ') || 'none';
       lines.push(
-        `| ${m.method.replace(/^feed: /, '')} | ${env} | ${m.ranker ?? ''} | ${fallbacks} | ${m.shortPages ?? 0} | ${m.profilesWithEmbedding ?? 0} | ${m.latencyMs?.p50 ?? 0} | ${m.latencyMs?.p95 ?? 0} |`,
+        `| ${m.method.replace(/^feed: /, '')} | ${env} | ${m.ranker ?? ''} | ${sources} | ${fallbacks} | ${m.shortPages ?? 0} | ${m.profilesWithEmbedding ?? 0} | ${m.latencyMs?.p50 ?? 0} | ${m.latencyMs?.p95 ?? 0} |`,
       );
     }
   }

@@ -19,9 +19,11 @@ import {
   nearestLists,
   randomLists,
   scoreLists,
+  sourceHits,
   type Catalogue,
   type MethodMetrics,
   type ScoredUser,
+  type SourceTally,
 } from './scoring.js';
 import { feedbackRound, type FeedbackRoundResult } from './feedbackRound.js';
 import { serveVariant, variantConfig } from './serveFeed.js';
@@ -85,6 +87,8 @@ export interface MethodResult {
   shortPages?: number;
   /** Which weights ranked the variant's pages. */
   ranker?: 'learned' | 'default' | 'off';
+  /** Feed variants: slots served and held-out hits by the source each slot was served with. */
+  sources?: Record<string, SourceTally>;
   /** With `includeLists`: each scored user's list. */
   lists?: Record<string, number[]>;
 }
@@ -298,6 +302,7 @@ export async function runEvaluation(options: EvaluationOptions): Promise<Evaluat
       methods.push({
         ...served.result,
         metrics: scoreLists(catalogue, users, served.lists, k),
+        sources: sourceHits(users, served.lists, served.sources, k),
         ms,
         ...listsOf(served.lists),
       });

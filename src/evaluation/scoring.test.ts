@@ -5,6 +5,7 @@ import {
   nearestLists,
   randomLists,
   scoreLists,
+  sourceHits,
   type ScoredUser,
 } from './scoring.js';
 
@@ -74,5 +75,24 @@ describe('scoreLists', () => {
 
   it('refuses a recommended listing that is not active', () => {
     expect(() => scoreLists(catalogue, users, [[9], []], 2)).toThrow(/not an active listing/);
+  });
+});
+
+describe('sourceHits', () => {
+  it('counts served slots and held-out hits per source within the first k', () => {
+    const tally = sourceHits(
+      users,
+      [
+        [1, 3, 5],
+        [4, 2],
+      ],
+      [
+        ['SIMILAR', 'POPULAR', 'EXPLORE'],
+        ['POPULAR', 'SIMILAR'],
+      ],
+      2,
+    );
+    // a: 1 (SIMILAR, hit), 3 (POPULAR, miss), 5 past k; b: 4 (POPULAR, hit), 2 (SIMILAR, miss).
+    expect(tally).toEqual({ SIMILAR: { served: 2, hits: 1 }, POPULAR: { served: 2, hits: 1 } });
   });
 });

@@ -150,3 +150,34 @@ export function nearestLists(
     return topK(scores, k, (i) => excluded.has(i)).map((i) => catalogue.listingIds[i]!);
   });
 }
+
+/** Slots served by one source and how many of them were held-out likes. */
+export interface SourceTally {
+  served: number;
+  hits: number;
+}
+
+/**
+ * Per source (the `source` each feed slot was served with): slots served in the first k and how many
+ * were in the user's held-out likes, so what an exploration arm costs in precision is visible. Pure.
+ */
+export function sourceHits(
+  users: readonly ScoredUser[],
+  lists: readonly (readonly number[])[],
+  sources: readonly (readonly string[])[],
+  k: number,
+): Record<string, SourceTally> {
+  const tally: Record<string, SourceTally> = {};
+  users.forEach((user, u) => {
+    const test = new Set(user.test);
+    const list = lists[u] ?? [];
+    const from = sources[u] ?? [];
+    for (let i = 0; i < Math.min(k, list.length); i += 1) {
+      const source = from[i] ?? 'unknown';
+      const t = (tally[source] ??= { served: 0, hits: 0 });
+      t.served += 1;
+      if (test.has(list[i]!)) t.hits += 1;
+    }
+  });
+  return tally;
+}

@@ -9,7 +9,7 @@ import { createLogger } from '../platform/logger.js';
 import { createMetrics } from '../platform/metrics.js';
 import { createPool } from '../platform/pool.js';
 import { EvaluationError } from './scratchDatabase.js';
-import type { ScoredUser } from './scoring.js';
+import type { ScoredUser, SourceTally } from './scoring.js';
 import type { Variant } from './variants.js';
 
 /** One feed page per scored user through suggestions(), for one variant, as the gateway would serve it. */
@@ -38,6 +38,8 @@ export interface FeedVariantResult {
   shortPages: number;
   /** Which weights ranked: learned (a model was stored), default, or off. */
   ranker: 'learned' | 'default' | 'off';
+  /** Slots served and held-out hits by the source each slot was served with. */
+  sources?: Record<string, SourceTally>;
 }
 
 /** The variant's profile setting applied: every profile recomputed in sessions carrying it. */
@@ -87,7 +89,7 @@ export async function serveVariant(
   variant: Variant,
   users: readonly ScoredUser[],
   options: FeedServingOptions,
-): Promise<{ lists: number[][]; result: FeedVariantResult }> {
+): Promise<{ lists: number[][]; sources: string[][]; result: FeedVariantResult }> {
   const config = variantConfig(scratchUrl, variant, options.env);
   const behaviour = config.feed.profileBehaviour ? 'on' : 'off';
   const profiles = await recomputeProfiles(scratchUrl, behaviour);
@@ -108,6 +110,7 @@ export async function serveVariant(
   const settings = createFeedSettings(config, { service, logger, redis: null, metrics });
   const { rows: clock } = await pool.query<{ t: Date }>(`SELECT clock_timestamp() AS t`);
   const lists: number[][] = new Array<number[]>(users.length);
+  const sources: string[][] = new Array<string[]>(users.length);
   const latencies: number[] = [];
   let shortPages = 0;
   let ranker: FeedVariantResult['ranker'];
@@ -136,6 +139,7 @@ export async function serveVariant(
         );
         latencies.push(performance.now() - started);
         lists[u] = page.edges.map((e) => e.node.listing.id);
+        sources[u] = page.edges.map((e) => e.node.source);
         if (lists[u].length < options.k) shortPages += 1;
       }
     };
@@ -153,6 +157,7 @@ export async function serveVariant(
   latencies.sort((a, b) => a - b);
   return {
     lists,
+    sources,
     result: {
       method: `feed: ${variant.name}`,
       kind: 'feed',
