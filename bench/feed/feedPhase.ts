@@ -76,13 +76,16 @@ export async function runFeedPhase(
 
   const [, highC] = settings.concurrencies;
   const find = (path: string, c: number) => runs.find((r) => r.path === path && r.concurrency === c);
-  const [gwLow, rawLow, gwHigh, rawHigh] = [
+  const [gwLow, rawLow, annLow, gwHigh, rawHigh, annHigh] = [
     find('gateway', 1),
     find('raw-sql', 1),
+    find('bare-ann', 1),
     find('gateway', highC),
     find('raw-sql', highC),
+    find('bare-ann', highC),
   ];
-  if (!gwLow || !rawLow || !gwHigh || !rawHigh) throw new Error('a load run is missing');
+  if (!gwLow || !rawLow || !annLow || !gwHigh || !rawHigh || !annHigh)
+    throw new Error('a load run is missing');
   const round2 = (n: number) => Math.round(n * 100) / 100;
   const partial: Omit<BenchResults, 'targets'> = {
     date: startedAt,
@@ -110,6 +113,8 @@ export async function runFeedPhase(
     ratios: {
       p50GatewayOverRawAtC1: round2(gwLow.latencyMs.p50 / rawLow.latencyMs.p50),
       throughputGatewayOverRawAtHighC: round2(gwHigh.requestsPerSec / rawHigh.requestsPerSec),
+      p50GatewayOverAnnAtC1: round2(gwLow.latencyMs.p50 / annLow.latencyMs.p50),
+      throughputGatewayOverAnnAtHighC: round2(gwHigh.requestsPerSec / annHigh.requestsPerSec),
     },
     statements,
     rss,

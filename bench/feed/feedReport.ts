@@ -36,8 +36,14 @@ export interface BenchResults {
     /** How each gateway process ended on SIGTERM (the measured one, then the counting one). */
     exits: { load: string; counting: string };
   };
-  runs: ({ path: 'gateway' | 'raw-sql' } & LoadResult)[];
-  ratios: { p50GatewayOverRawAtC1: number; throughputGatewayOverRawAtHighC: number };
+  runs: ({ path: 'gateway' | 'raw-sql' | 'raw-sql-uncached' | 'bare-ann' } & LoadResult)[];
+  ratios: {
+    p50GatewayOverRawAtC1: number;
+    throughputGatewayOverRawAtHighC: number;
+    /** Issue #17, target 2: the feed against the vector search it rests on (bench/feed/rawSql.ts bareAnnSql). */
+    p50GatewayOverAnnAtC1: number;
+    throughputGatewayOverAnnAtHighC: number;
+  };
   statements: StatementCount[];
   /** The gateway process's memory (the bench process is not in it). */
   rss: {
@@ -81,6 +87,18 @@ export function evaluateTargets(r: Omit<BenchResults, 'targets'>, highC: number)
       value: `${(r.ratios.throughputGatewayOverRawAtHighC * 100).toFixed(0)} %`,
       target: '≥ 50 %',
       pass: r.ratios.throughputGatewayOverRawAtHighC >= 0.5,
+    },
+    {
+      name: 'gateway p50 / bare vector search p50 at c=1',
+      value: `${r.ratios.p50GatewayOverAnnAtC1.toFixed(2)}×`,
+      target: '≤ 1.5× (issue #17)',
+      pass: r.ratios.p50GatewayOverAnnAtC1 <= 1.5,
+    },
+    {
+      name: `gateway / bare vector search throughput at c=${highC}`,
+      value: `${r.ratios.throughputGatewayOverAnnAtHighC.toFixed(2)}×`,
+      target: '≥ 0.7× (issue #17)',
+      pass: r.ratios.throughputGatewayOverAnnAtHighC >= 0.7,
     },
     {
       name: 'gateway process RSS, peak over its life (VmHWM)',

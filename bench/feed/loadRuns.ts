@@ -3,7 +3,7 @@ import { createEpsilonGreedyPolicy } from '../../src/feed/policies/epsilonGreedy
 import { GATEWAY_ARGS, startGatewayProcess, type GatewayProcess } from '../shared/gatewayProcess.js';
 import { createGraphqlClient } from '../shared/http.js';
 import { runLoad, type LoadResult } from '../shared/load.js';
-import { createRawServicePool, rawFeedTask } from './rawSql.js';
+import { bareAnnTask, createRawServicePool, rawFeedTask, warmCandidateCache } from './rawSql.js';
 import type { BenchResults, HeapSnapshot } from './feedReport.js';
 import { createRssSampler } from '../shared/rssSampler.js';
 import type { BenchSettings } from '../shared/settings.js';
@@ -46,11 +46,19 @@ export async function runLoadComparison(
   const sampler = createRssSampler(gateway);
   const rawTask = rawFeedTask(raw, {
     first,
-    servedWindowMinutes: config.feed.servedWindowMinutes,
+    feed: config.feed,
     // The default policy's name: only a text column, its value does not change the insert's cost.
     policyName: createEpsilonGreedyPolicy({ epsilon: config.feed.epsilon }).name,
     viewers,
   });
+  // The same statement searching on every request (FEED_CANDIDATE_CACHE_SEC=0): what a cache miss costs.
+  const uncachedTask = rawFeedTask(raw, {
+    first,
+    feed: { ...config.feed, candidateCacheSec: 0 },
+    policyName: createEpsilonGreedyPolicy({ epsilon: config.feed.epsilon }).name,
+    viewers,
+  });
+  const annTask = bareAnnTask(raw, { first, feed: config.feed, viewers });
   const runs: BenchResults['runs'] = [];
   const timing = { durationSec: settings.durationSec, warmupSec: settings.warmupSec };
   let exit: string;
@@ -61,6 +69,10 @@ export async function runLoadComparison(
       `load: gateway pid ${gateway.pid} at ${gateway.url} (${mb(ready.memory.rssKb)} MB RSS when ready), ` +
         `${timing.warmupSec} s warm-up + ${timing.durationSec} s per run`,
     );
+    if (config.feed.candidateCacheSec > 0) {
+      const ms = await warmCandidateCache(raw, { first, feed: config.feed, viewers });
+      console.log(`load: ${viewers.length} viewers' personal candidates cached in ${ms} ms`);
+    }
     let idleHeap: HeapSnapshot | undefined;
     for (const concurrency of settings.concurrencies) {
       sampler.setPhase(`gateway c=${concurrency}`);
@@ -71,6 +83,14 @@ export async function runLoadComparison(
       const sql = await runLoad(rawTask, { concurrency, ...timing });
       runs.push({ path: 'raw-sql', ...sql });
       printRun('raw-sql', sql);
+      sampler.setPhase(`raw-sql-uncached c=${concurrency}`);
+      const uncached = await runLoad(uncachedTask, { concurrency, ...timing });
+      runs.push({ path: 'raw-sql-uncached', ...uncached });
+      printRun('raw-sql-uncached', uncached);
+      sampler.setPhase(`bare-ann c=${concurrency}`);
+      const ann = await runLoad(annTask, { concurrency, ...timing });
+      runs.push({ path: 'bare-ann', ...ann });
+      printRun('bare-ann', ann);
       if (concurrency === lowC) idleHeap = await heapOf(gateway);
     }
     await sampler.stop();

@@ -3,7 +3,8 @@ import type { Config } from '../../src/config/config.js';
 import type { Context } from '../../src/context.js';
 import { createServiceDb, type ServiceDb } from '../../src/db/service.js';
 import { feedCandidatesSql } from '../../src/feed/sql.js';
-import type { Pool } from '../../src/feed/candidates.js';
+import { candidateParams, type Pool } from '../../src/feed/candidates.js';
+import { feedCandidateQuery } from '../../src/feed/suggestions.js';
 import { recordImpressions } from '../../src/feed/impressions.js';
 import type { FeedSource, SlotDecision } from '../../src/feed/policies/types.js';
 import type { Task } from '../shared/load.js';
@@ -51,25 +52,21 @@ function servedSource(pool: Pool): FeedSource {
  */
 export function rawFeedTask(
   service: ServiceDb,
-  options: { first: number; servedWindowMinutes: number; policyName: string; viewers: readonly string[] },
+  options: { first: number; feed: Config['feed']; policyName: string; viewers: readonly string[] },
 ): Task {
   const { first } = options;
   return async (index) => {
     const userId = options.viewers[index % options.viewers.length] ?? '';
-    const session = randomUUID();
-    const rows = await service.query<CandidateRow>(feedCandidatesSql, [
-      userId,
-      null,
-      Math.max(first * 4, 50),
-      Math.max(first * 2, 20),
-      `${options.servedWindowMinutes} minutes`,
-      session,
-      randomInt(2 ** 31 - 1),
-      // The category cap the resolver passes: ceil(first × FEED_CATEGORY_SHARE 0.4).
-      Math.max(1, Math.ceil(first * 0.4)),
-      // FEED_COENGAGEMENT_CANDIDATES' default.
-      50,
-    ]);
+    const query = feedCandidateQuery(
+      options.feed,
+      { userId, session: randomUUID(), seed: randomInt(2 ** 31 - 1), categoryId: null, first },
+      true,
+    );
+    const rows = await service.query<CandidateRow>(
+      feedCandidatesSql,
+      candidateParams(query),
+      'feed_candidates',
+    );
     // The page: the first `first` rows, as the policy would pick them (which ones does not change the SQL).
     const page: SlotDecision[] = rows.slice(0, first).map((row, position) => ({
       item: { id: row.id, categoryId: row.category_id, score: row.score },
@@ -86,8 +83,57 @@ export function rawFeedTask(
     } satisfies Pick<Context, 'requestId' | 'viewer'> & { db: Pick<Context['db'], 'service'> };
     await recordImpressions(ctx, page, (d) => pools.get(d.item.id) ?? d.source, {
       policy: options.policyName,
-      session,
+      session: query.session,
       basePosition: 0,
     });
   };
+}
+
+/**
+ * The physical limit under the feed (issue #17, target 2): the vector search alone, the top-k active
+ * listings nearest the viewer's profile embedding through the same ivfflat index with the same settings
+ * (the service pool's), k = the SIMILAR limit the resolver asks for this page size.
+ */
+export const bareAnnSql = `
+SELECT l.id FROM marketplace_listings l
+WHERE l.status = 'active' AND l.embedding IS NOT NULL
+ORDER BY l.embedding <=> (SELECT embedding FROM profiles WHERE user_id = $1::uuid)
+LIMIT $2`;
+
+export function bareAnnTask(
+  service: ServiceDb,
+  options: { first: number; feed: Config['feed']; viewers: readonly string[] },
+): Task {
+  return async (index) => {
+    const userId = options.viewers[index % options.viewers.length] ?? '';
+    const { similarLimit } = feedCandidateQuery(
+      options.feed,
+      { userId, session: '', seed: 0, categoryId: null, first: options.first },
+      true,
+    );
+    const rows = await service.query<{ id: number }>(bareAnnSql, [userId, similarLimit], 'bench_bare_ann');
+    if (rows.length !== similarLimit)
+      throw new Error(`expected ${similarLimit} listings, got ${rows.length}`);
+  };
+}
+
+/**
+ * Runs the candidate statement once for each viewer, so every viewer's personal candidates are cached
+ * (feed_viewer_candidates) before the load runs, as a returning viewer's are: what a cache miss costs is
+ * measured apart (the raw-sql path with FEED_CANDIDATE_CACHE_SEC=0). Returns the milliseconds it took.
+ */
+export async function warmCandidateCache(
+  service: ServiceDb,
+  options: { first: number; feed: Config['feed']; viewers: readonly string[] },
+): Promise<number> {
+  const started = performance.now();
+  for (const userId of options.viewers) {
+    const query = feedCandidateQuery(
+      options.feed,
+      { userId, session: randomUUID(), seed: 1, categoryId: null, first: options.first },
+      true,
+    );
+    await service.query(feedCandidatesSql, candidateParams(query), 'feed_candidates');
+  }
+  return Math.round(performance.now() - started);
 }

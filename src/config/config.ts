@@ -251,6 +251,10 @@ export const envSchema = z.object({
       group: 'feed',
       doc: 'listings served to a viewer within this window are not served again',
     }),
+  FEED_CANDIDATE_CACHE_SEC: int(0, 86_400).default(300).register(envDocs, {
+    group: 'feed',
+    doc: "how long a viewer's personal candidates (the vector search's result) are reused by later feed requests; they are recomputed sooner when the profile embedding changes; 0 = search on every request",
+  }),
   FEED_CATEGORY_SHARE: z
     .string()
     .trim()
@@ -802,6 +806,8 @@ function configFrom(e: EnvVars) {
       posteriorRefreshSec: e.FEED_POSTERIOR_REFRESH_SEC,
       /** Listings served to a viewer within this many minutes are not served again. */
       servedWindowMinutes: e.FEED_SERVED_WINDOW_MINUTES,
+      /** Seconds a viewer's personal candidates are reused (feed_viewer_candidates); 0 = no cache. */
+      candidateCacheSec: e.FEED_CANDIDATE_CACHE_SEC,
       /** Most of one category on a page, as a share of the page size. */
       categoryShare: e.FEED_CATEGORY_SHARE,
       /** Key that signs feed cursors; defaults to JWT_SECRET, else a per-process random key. */

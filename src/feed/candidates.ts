@@ -81,6 +81,31 @@ export interface CandidateQuery {
   seed: number;
   /** Most GLOBAL candidates of one category, so the global fill can respect the page's category cap. */
   categoryCap: number;
+  /** Seconds the viewer's cached personal candidates stay usable (0 = search every time). */
+  candidateCacheSec: number;
+}
+
+/**
+ * Personal candidates kept per viewer (feed_viewer_candidates): enough for the SIMILAR pool of the
+ * largest page (4 × 50) with room for the exclusions of a session's later pages.
+ */
+export const VIEWER_CANDIDATES = 300;
+
+/** feedCandidatesSql's parameters for a query, in order ($1 … $11; see src/feed/sql.ts). */
+export function candidateParams(query: CandidateQuery): unknown[] {
+  return [
+    query.userId,
+    query.categoryId,
+    query.similarLimit,
+    query.poolLimit,
+    `${query.servedWindowMinutes} minutes`,
+    query.session,
+    query.seed,
+    query.categoryCap,
+    query.coengagementLimit,
+    query.candidateCacheSec,
+    VIEWER_CANDIDATES,
+  ];
 }
 
 /** One statement on the service path: every pool a feed page can draw from, with the features to rank it. */
@@ -89,21 +114,7 @@ export async function fetchCandidates(
   query: CandidateQuery,
   nowMs: number = Date.now(),
 ): Promise<CandidateSet> {
-  const rows = await service.query<Row>(
-    feedCandidatesSql,
-    [
-      query.userId,
-      query.categoryId,
-      query.similarLimit,
-      query.poolLimit,
-      `${query.servedWindowMinutes} minutes`,
-      query.session,
-      query.seed,
-      query.categoryCap,
-      query.coengagementLimit,
-    ],
-    'feed_candidates',
-  );
+  const rows = await service.query<Row>(feedCandidatesSql, candidateParams(query), 'feed_candidates');
   const pools = Object.fromEntries(POOLS.map((pool) => [pool, [] as Candidate[]])) as Record<
     Pool,
     Candidate[]

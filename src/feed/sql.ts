@@ -23,7 +23,8 @@ import { listingColumns } from '../catalog/listingRows.js';
  * $1 viewer uuid (NULL = anonymous: no personal pools, no exclusions)   $2 category id or NULL
  * $3 SIMILAR limit   $4 limit of each other pool   $5 served window (interval)   $6 feed session id
  * $7 sample seed (integer)   $8 most GLOBAL items per category (the page's category cap)
- * $9 COENGAGED limit (0 = none)
+ * $9 COENGAGED limit (0 = none)   $10 seconds a viewer's cached personal candidates stay usable (0 = no
+ * cache: search every time)   $11 personal candidates kept in the cache (feed_viewer_candidates)
  *
  * Each row also carries its listing's category (category_slug, category_name, category_created_at), read in
  * the same snapshot as the listing: the feed primes the request's category loader with them, so
@@ -56,29 +57,69 @@ WITH viewer AS MATERIALIZED (
     AND ($2::int IS NULL OR l.category_id = $2::int)
     AND l.seller_id IS DISTINCT FROM $1::uuid
     AND l.id NOT IN (SELECT listing_id FROM excluded)
+), cached AS MATERIALIZED (
+  -- The viewer's personal candidates as an earlier request computed them (feed_viewer_candidates), when
+  -- usable: caching on ($10 > 0), no category filter, younger than $10 seconds and newer than the
+  -- profile embedding. Already without liked, hidden and own listings when stored.
+  SELECT c.id, c.score, c.sources, c.rank
+  FROM feed_viewer_candidates v
+  CROSS JOIN LATERAL unnest(v.listing_ids, v.scores, v.sources) WITH ORDINALITY AS c(id, score, sources, rank)
+  WHERE v.user_id = $1::uuid AND $2::int IS NULL AND $10::int > 0
+    AND v.computed_at > now() - make_interval(secs => $10::int)
+    AND v.computed_at >= (SELECT coalesce(embedding_updated_at, '-infinity') FROM profiles WHERE user_id = $1::uuid)
+  ORDER BY c.rank
+), cached_eligible AS MATERIALIZED (
+  -- The best $3 still eligible. A scalar subquery is checked row by row in the cache's order (a join or
+  -- EXISTS could be planned as a hash join over every candidate), so the lookups stop once $3 are found.
+  SELECT c.id, c.score, c.sources FROM cached c
+  WHERE (SELECT true FROM eligible e WHERE e.id = c.id)
+  LIMIT $3
+), live AS MATERIALIZED (
+  -- search: run the vector search (no usable cache, or too few of it left eligible, e.g. deep in a
+  -- session); store: keep its result for the next requests (nothing usable was cached).
+  SELECT x.eligible < $3 AS search,
+         (NOT x.cached AND $2::int IS NULL AND $10::int > 0 AND $3 > 0) AS store
+  FROM (SELECT (SELECT count(*) FROM cached_eligible) AS eligible, EXISTS (SELECT 1 FROM cached) AS cached) x
 ), nearest AS (
   SELECT l.id, 1 - (l.embedding <=> (SELECT embedding FROM viewer)) AS score
   FROM marketplace_listings l
-  WHERE (SELECT embedding FROM viewer) IS NOT NULL
+  WHERE (SELECT search FROM live)
+    AND (SELECT embedding FROM viewer) IS NOT NULL
     AND l.embedding IS NOT NULL
     AND l.status = 'active'
     AND ($2::int IS NULL OR l.category_id = $2::int)
     AND l.seller_id IS DISTINCT FROM $1::uuid
     AND l.id NOT IN (SELECT listing_id FROM excluded)
   ORDER BY l.embedding <=> (SELECT embedding FROM viewer)
-  LIMIT $3
+  LIMIT CASE WHEN (SELECT store FROM live) THEN greatest($3, $11::int) ELSE $3 END
 ), from_interests AS (
   SELECT c.listing_id AS id, max(ui.affinity * c.score) AS score
   FROM user_interests ui
   JOIN interest_listing_candidates c ON c.interest_id = ui.interest_id
-  WHERE ui.user_id = $1::uuid
+  WHERE ui.user_id = $1::uuid AND (SELECT search FROM live)
   GROUP BY c.listing_id
   ORDER BY 2 DESC
-  LIMIT $3
-), similar_ids AS (
-  SELECT s.id, max(s.score) AS score, bool_or(s.ann) AS ann, bool_or(NOT s.ann) AS interest
-  FROM (SELECT id, score, true AS ann FROM nearest UNION ALL SELECT id, score, false FROM from_interests) s
+  LIMIT CASE WHEN (SELECT store FROM live) THEN greatest($3, $11::int) ELSE $3 END
+), searched AS MATERIALIZED (
+  SELECT s.id, max(s.score) AS score, bit_or(s.source)::smallint AS sources
+  FROM (SELECT id, score, 1 AS source FROM nearest UNION ALL SELECT id, score, 2 FROM from_interests) s
   GROUP BY s.id
+), stored AS (
+  -- A data-modifying CTE runs whether or not anything reads it: the next request finds the cache.
+  INSERT INTO feed_viewer_candidates AS v (user_id, listing_ids, scores, sources, computed_at)
+  SELECT $1::uuid, array_agg(t.id ORDER BY t.score DESC, t.id), array_agg(t.score ORDER BY t.score DESC, t.id),
+         array_agg(t.sources ORDER BY t.score DESC, t.id), now()
+  FROM (SELECT s.id, s.score, s.sources FROM searched s JOIN eligible e ON e.id = s.id
+        ORDER BY s.score DESC, s.id LIMIT $11::int) t
+  WHERE (SELECT store FROM live)
+  HAVING count(*) > 0
+  ON CONFLICT (user_id) DO UPDATE
+    SET listing_ids = excluded.listing_ids, scores = excluded.scores, sources = excluded.sources,
+        computed_at = excluded.computed_at
+), similar_ids AS (
+  SELECT s.id, s.score, (s.sources & 1) <> 0 AS ann, (s.sources & 2) <> 0 AS interest
+  FROM (SELECT id, score, sources FROM cached_eligible WHERE NOT (SELECT search FROM live)
+        UNION ALL SELECT id, score, sources FROM searched) s
 ), coengaged AS MATERIALIZED (
   -- The best 2 × $9 before the eligibility checks (a few are the viewer’s own or excluded).
   SELECT c.neighbour_id AS id, sum(c.score)::float8 AS score

@@ -6,7 +6,13 @@ import type { ServiceDb } from '../db/service.js';
 import { toOutageError } from '../errors/databaseErrors.js';
 import { coerceError } from '../errors/errors.js';
 import { checkPageSize, DEFAULT_PAGE_SIZE } from '../validation/pageSize.js';
-import { fetchCandidates, type Candidate, type CandidateSet, type Pool } from './candidates.js';
+import {
+  fetchCandidates,
+  type Candidate,
+  type CandidateQuery,
+  type CandidateSet,
+  type Pool,
+} from './candidates.js';
 import { personalRanking } from './personalRanking.js';
 import { featureArray, RANKING_FEATURES_VERSION } from './ranking.js';
 import { decodeFeedCursor, encodeFeedCursor, type FeedCursor } from './feedCursor.js';
@@ -106,6 +112,30 @@ function fillFromFallback(
   return { picks, firstSource, pools };
 }
 
+/**
+ * What the candidate statement is asked for one page: the query the resolver sends (also the bench's
+ * raw-SQL reference, so both send the same parameters).
+ */
+export function feedCandidateQuery(
+  feed: Config['feed'],
+  page: { userId: string | null; session: string; seed: number; categoryId: number | null; first: number },
+  personalise: boolean,
+): CandidateQuery {
+  const { first } = page;
+  return {
+    userId: page.userId,
+    categoryId: page.categoryId,
+    similarLimit: personalise ? Math.max(first * 4, 50) : 0,
+    poolLimit: Math.max(first * 2, 20),
+    coengagementLimit: personalise ? feed.coengagementCandidates : 0,
+    servedWindowMinutes: feed.servedWindowMinutes,
+    session: page.session,
+    seed: page.seed,
+    categoryCap: categoryCapFor(feed, first),
+    candidateCacheSec: feed.candidateCacheSec,
+  };
+}
+
 async function candidatesFor(
   ctx: FeedRequest,
   cursor: FeedCursor,
@@ -113,22 +143,19 @@ async function candidatesFor(
   first: number,
   personalise: boolean,
 ) {
-  return fetchCandidates(ctx.db.service, {
-    userId: ctx.viewer.userId,
-    categoryId,
-    similarLimit: personalise ? Math.max(first * 4, 50) : 0,
-    poolLimit: Math.max(first * 2, 20),
-    coengagementLimit: personalise ? ctx.config.feed.coengagementCandidates : 0,
-    servedWindowMinutes: ctx.config.feed.servedWindowMinutes,
-    session: cursor.session,
-    seed: cursor.seed,
-    categoryCap: categoryCapFor(ctx, first),
-  });
+  return fetchCandidates(
+    ctx.db.service,
+    feedCandidateQuery(
+      ctx.config.feed,
+      { userId: ctx.viewer.userId, session: cursor.session, seed: cursor.seed, categoryId, first },
+      personalise,
+    ),
+  );
 }
 
 /** Most items of one category on a page of `first`. */
-function categoryCapFor(ctx: FeedRequest, first: number): number {
-  return Math.max(1, Math.ceil(first * ctx.config.feed.categoryShare));
+function categoryCapFor(feed: Config['feed'], first: number): number {
+  return Math.max(1, Math.ceil(first * feed.categoryShare));
 }
 
 export async function suggestions(
@@ -157,7 +184,7 @@ export async function suggestions(
   }
   if (reason === null && !set.hasEmbedding) reason = 'NO_PROFILE_EMBEDDING';
 
-  const cap = categoryCapFor(ctx, first);
+  const cap = categoryCapFor(ctx.config.feed, first);
   const rng = createRng(`${cursor.seed}:${cursor.position}`);
   const byId = new Map<number, Candidate>();
   for (const pool of Object.values(set.pools)) for (const c of pool) byId.set(c.listing.id, c);

@@ -36,6 +36,8 @@ export const relationPrivileges: Record<string, RelationRow> = {
   feature_flags: { rls: true, app: 'SIU-', service: '----', worker: 'S-u-' },
   // Learned ranking weights: the worker's ranker_training writes them, the feed's service path reads them.
   feed_ranker_models: { rls: false, app: '----', service: 'S---', worker: 'SI-D' },
+  // The feed's per-viewer candidate cache (issue #17): written and read by the feed statement only.
+  feed_viewer_candidates: { rls: false, app: '----', service: 'SIU-', worker: '----' },
   flag_exposure_stats: { rls: false, app: 'SI--', service: '----', worker: 'S---' },
   flag_problem_reports: { rls: true, app: 'SI--', service: '----', worker: 'S---' },
   follows: { rls: true, app: 'Si-D', service: '----', worker: '----' },

@@ -45,6 +45,7 @@ describe('the service path (one session: poolMax 1)', () => {
       session: 'session-1',
       seed: 7,
       categoryCap: 4,
+      candidateCacheSec: 300,
     };
     await fetchCandidates(service, query);
     await fetchCandidates(service, { ...query, seed: 8 });
