@@ -139,8 +139,9 @@ WITH viewer AS MATERIALIZED (
   (SELECT 'SIMILAR' AS pool, e.id, s.score FROM similar_ids s JOIN eligible e ON e.id = s.id
    ORDER BY s.score DESC, e.id LIMIT $3)
   UNION ALL
-  (SELECT 'COENGAGED', e.id, c.score FROM coengaged c JOIN eligible e ON e.id = c.id
-   ORDER BY c.score DESC, e.id LIMIT $9)
+  -- In the CTE's order (best first), looked up row by row until $9 are eligible (as cached_eligible).
+  (SELECT 'COENGAGED', c.id, c.score FROM coengaged c WHERE (SELECT true FROM eligible e WHERE e.id = c.id)
+   LIMIT $9)
   UNION ALL
   (SELECT 'CATEGORY', p.id, p.popularity FROM top_categories t CROSS JOIN LATERAL (
      SELECT e.id, e.popularity FROM eligible e WHERE e.category_id = t.category_id
