@@ -49,7 +49,18 @@ const anonymousDefaultModels = new Set(['Listing']);
  * A Prisma client for one request: operations on user-data models run in a transaction that first
  * sets the viewer's identity, so RLS filters them; public models go straight through.
  */
-export function scopedPrisma(prisma: PrismaClient, viewer: RlsViewer) {
+export function scopedPrisma(prisma: PrismaClient, viewer: RlsViewer): ScopedPrisma {
+  if (viewer.role !== 'anonymous') return extendWithIdentity(prisma, viewer);
+  // Every anonymous viewer has the same identity: one client per process, not one per request.
+  let anonymous = anonymousClients.get(prisma);
+  if (!anonymous) {
+    anonymous = extendWithIdentity(prisma, { userId: null, role: 'anonymous' });
+    anonymousClients.set(prisma, anonymous);
+  }
+  return anonymous;
+}
+
+function extendWithIdentity(prisma: PrismaClient, viewer: RlsViewer) {
   const { userId, role } = identityOf(viewer);
   return prisma.$extends({
     query: {
@@ -68,4 +79,6 @@ export function scopedPrisma(prisma: PrismaClient, viewer: RlsViewer) {
   });
 }
 
-export type ScopedPrisma = ReturnType<typeof scopedPrisma>;
+export type ScopedPrisma = ReturnType<typeof extendWithIdentity>;
+
+const anonymousClients = new WeakMap<PrismaClient, ScopedPrisma>();
