@@ -29,6 +29,24 @@ export async function withIdentity<T>(
   });
 }
 
+/**
+ * One raw statement under the viewer's RLS identity. An anonymous viewer's runs as it is: an unset
+ * identity is what the policies read as anonymous, so no transaction is needed (one round trip). A
+ * signed-in viewer's runs in a transaction that sets the identity first.
+ */
+export async function queryAsViewer<R extends pg.QueryResultRow>(
+  pool: pg.Pool,
+  viewer: RlsViewer,
+  text: string,
+  values: unknown[],
+): Promise<R[]> {
+  const { rows } =
+    viewer.role === 'anonymous'
+      ? await pool.query<R>(text, values)
+      : await withIdentity(pool, viewer, (client) => client.query<R>(text, values));
+  return rows;
+}
+
 /** Models whose tables have row-level security keyed on the caller. */
 const userDataModels = new Set([
   'Profile',

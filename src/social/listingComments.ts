@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { PublicProfile } from '../generated/prisma/client.js';
-import { withIdentity, type RlsViewer } from '../db/identity.js';
+import { queryAsViewer, type RlsViewer } from '../db/identity.js';
 
 /** `Listing.comments(first)`: 10 by default, at most 50 (a listing page asking for more fans out fast). */
 export const DEFAULT_LISTING_COMMENTS = 10;
@@ -64,23 +64,14 @@ export interface ListingComments {
   authors: Map<string, PublicProfile | null>;
 }
 
-/**
- * Reads the comments of several listings in one statement under the viewer's RLS identity (as the
- * listings page does: an anonymous viewer's runs as it is, a signed-in viewer's in a transaction that
- * sets the identity first).
- */
+/** Reads the comments of several listings in one statement under the viewer's RLS identity. */
 export async function readListingComments(
   pool: pg.Pool,
   viewer: RlsViewer,
   requests: readonly ListingCommentsRequest[],
 ): Promise<ListingComments> {
   const values = [requests.map((r) => r.listingId), requests.map((r) => r.take)];
-  const { rows } =
-    viewer.role === 'anonymous'
-      ? await pool.query<ListingCommentSqlRow>(listingCommentsSql, values)
-      : await withIdentity(pool, viewer, (client) =>
-          client.query<ListingCommentSqlRow>(listingCommentsSql, values),
-        );
+  const rows = await queryAsViewer<ListingCommentSqlRow>(pool, viewer, listingCommentsSql, values);
   const comments: CommentView[][] = requests.map(() => []);
   const authors = new Map<string, PublicProfile | null>();
   for (const row of rows) {

@@ -197,6 +197,39 @@ describe('SQL statements per operation (N+1 guard)', () => {
     expect(signedIn.statements, signedIn.statements.join('\n---\n')).toHaveLength(2);
   });
 
+  it('reads one listing with its category, seller and comments in two statements, anonymously', async () => {
+    const { rows } = await db.pool.query<{ id: number }>(
+      'SELECT id FROM marketplace_listings ORDER BY id DESC LIMIT 1',
+    );
+    const { data, statements } = await measure(
+      graphql(`
+        query ($id: ID!) {
+          listing(id: $id) {
+            title
+            category {
+              name
+            }
+            seller {
+              handle
+            }
+            comments {
+              body
+              author {
+                handle
+              }
+            }
+          }
+        }
+      `),
+      { variables: { id: String(rows[0]!.id) } },
+    );
+    expect(data.listing?.category.name).toBeTruthy();
+    expect(data.listing?.seller?.handle).toBeTruthy();
+    expect(data.listing?.comments.length).toBeGreaterThan(0);
+    expect(statements, statements.join('\n---\n')).toHaveLength(2);
+    expect(log.all).toHaveLength(2);
+  });
+
   it('resolves me with interests and their categories in the same bounded number of statements', async () => {
     const few = await measure(ME, { viewer: { role: 'user', userId: fewInterests } });
     const many = await measure(ME, { viewer: { role: 'user', userId: manyInterests } });
