@@ -66,7 +66,7 @@ export function createContext(services: Services, request: RequestInfo): Context
     logger: request.logger ?? services.logger,
     prisma: scopedPrisma(db.prisma, request.viewer),
     db,
-    loaders: createLoaders(db.prisma, features),
+    loaders: createLoaders(db.prisma, features, { pool: db.pool, viewer: request.viewer }),
     config,
     metrics,
     feed,

@@ -9,7 +9,7 @@ export type Side = 'lodestar' | 'postgraphile';
 
 /** What the operations rotate through, read from the bench database before the load. */
 export interface ReadsInputs {
-  /** Active listings (visible to anonymous viewers). */
+  /** Active listings (visible to anonymous viewers) with at least LISTING_COMMENTS visible comments. */
   listingIds: readonly number[];
   /** Handles of existing profiles. */
   handles: readonly string[];
@@ -37,6 +37,8 @@ export interface ReadOperation {
 
 export const LISTINGS_PAGE = 20;
 export const INTERESTS_PAGE = 20;
+/** The latest comments "one listing" reads, with their authors' handles. */
+export const LISTING_COMMENTS = 10;
 
 const at = <T>(list: readonly T[], index: number): T => {
   const value = list[index % list.length];
@@ -50,6 +52,7 @@ export function readOperations(inputs: ReadsInputs): ReadOperation[] {
   const listingFields = 'id title price category { name } seller { handle }';
   const oneListingFields =
     'id title price likeCount commentCount createdAt category { name } seller { handle displayName }';
+  const commentFields = 'id body createdAt author { handle }';
   const interestFields = 'id name slug popularity category { name }';
   const search = JSON.stringify(inputs.interestSearch.text);
   return [
@@ -74,18 +77,24 @@ export function readOperations(inputs: ReadsInputs): ReadOperation[] {
     },
     {
       name: 'one listing',
-      description: 'a listing by id with seller, category and like/comment counts',
-      expectedRows: 1,
+      description: `a listing by id with seller, category, like/comment counts and its ${LISTING_COMMENTS} latest comments with their authors`,
+      // The comments are counted: a listing that is missing has none, so it fails too.
+      expectedRows: LISTING_COMMENTS,
       sides: {
         lodestar: {
-          query: `query ($id: ID!) { listing(id: $id) { ${oneListingFields} } }`,
+          query:
+            `query ($id: ID!) { listing(id: $id) { ${oneListingFields} ` +
+            `comments(first: ${LISTING_COMMENTS}) { ${commentFields} } } }`,
           variables: (i) => ({ id: String(at(inputs.listingIds, i)) }),
-          rowsAt: ['listing'],
+          rowsAt: ['listing', 'comments'],
         },
         postgraphile: {
-          query: `query ($id: Int!) { marketplaceListing(id: $id) { ${oneListingFields} } }`,
+          // The public_comments back-relation (smart tags in bench/peer/server.js), newest first.
+          query:
+            `query ($id: Int!) { marketplaceListing(id: $id) { ${oneListingFields} ` +
+            `comments(first: ${LISTING_COMMENTS}, orderBy: [CREATED_AT_DESC, ID_DESC]) { nodes { ${commentFields} } } } }`,
           variables: (i) => ({ id: at(inputs.listingIds, i) }),
-          rowsAt: ['marketplaceListing'],
+          rowsAt: ['marketplaceListing', 'comments', 'nodes'],
         },
       },
     },

@@ -14,6 +14,7 @@ import { ensurePeerInstalled, startPeerProcess, type PeerProcess } from './peerP
 import {
   checkRows,
   INTERESTS_PAGE,
+  LISTING_COMMENTS,
   readOperations,
   type ReadOperation,
   type ReadsInputs,
@@ -35,9 +36,12 @@ const INTEREST_SEARCH = 'an';
 /** A spread of rows read as the owner (md5 order: the same rows every run, not only the newest). */
 async function readInputs(benchUrl: string): Promise<ReadsInputs> {
   return withClient(benchUrl, async (client) => {
+    // Listings with at least LISTING_COMMENTS visible comments (comment_count counts only those), so
+    // "one listing" reads a full page of comments on every request.
     const ids = await client.query<{ id: number }>(
-      `SELECT id FROM marketplace_listings WHERE status = 'active' ORDER BY md5(id::text) LIMIT $1`,
-      [ROTATION],
+      `SELECT id FROM marketplace_listings WHERE status = 'active' AND comment_count >= $2
+       ORDER BY md5(id::text) LIMIT $1`,
+      [ROTATION, LISTING_COMMENTS],
     );
     const handles = await client.query<{ handle: string }>(
       'SELECT handle FROM profiles ORDER BY md5(handle) LIMIT $1',

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Category, Listing, PublicProfile } from '../generated/prisma/client.js';
-import { withIdentity, type RlsViewer } from '../db/identity.js';
+import { queryAsViewer, type RlsViewer } from '../db/identity.js';
 import {
   categoriesOf,
   listingColumns,
@@ -49,9 +49,8 @@ export interface ListingsPage {
 }
 
 /**
- * Reads a listings page under the viewer's RLS identity. An anonymous viewer's statement runs as it
- * is: an unset identity is what the policies read as anonymous, so no transaction is needed (one round
- * trip). A signed-in viewer's runs in a transaction that sets the identity first (src/db/identity.ts).
+ * Reads a listings page under the viewer's RLS identity (queryAsViewer: one round trip for an
+ * anonymous viewer).
  */
 export async function readListingsPage(
   pool: pg.Pool,
@@ -60,9 +59,28 @@ export async function readListingsPage(
 ): Promise<ListingsPage> {
   const text = query.direction === 'forward' ? forwardSql : backwardSql;
   const values = [query.status, query.categoryId, query.cursorId, query.take];
-  const { rows } =
-    viewer.role === 'anonymous'
-      ? await pool.query<ListingWithSellerSqlRow>(text, values)
-      : await withIdentity(pool, viewer, (client) => client.query<ListingWithSellerSqlRow>(text, values));
-  return { listings: rows.map(toListing), categories: categoriesOf(rows), sellers: sellersOf(rows) };
+  return pageOf(await queryAsViewer<ListingWithSellerSqlRow>(pool, viewer, text, values));
 }
+
+/**
+ * listing by id: one listing with its category and its seller's public profile, in one statement, as
+ * a page of one. $1 id. RLS decides whether the caller may see it (removed: its seller, admins).
+ */
+const listingByIdSql = `
+SELECT ${listingColumns},
+       ${sellerColumns}
+FROM marketplace_listings l
+JOIN categories cat ON cat.id = l.category_id
+LEFT JOIN public_profiles pp ON pp.user_id = l.seller_id
+WHERE l.id = $1`;
+
+/** One listing under the viewer's RLS identity; `listings` is empty when there is none to see. */
+export async function readListingById(pool: pg.Pool, viewer: RlsViewer, id: number): Promise<ListingsPage> {
+  return pageOf(await queryAsViewer<ListingWithSellerSqlRow>(pool, viewer, listingByIdSql, [id]));
+}
+
+const pageOf = (rows: ListingWithSellerSqlRow[]): ListingsPage => ({
+  listings: rows.map(toListing),
+  categories: categoriesOf(rows),
+  sellers: sellersOf(rows),
+});

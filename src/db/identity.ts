@@ -29,6 +29,24 @@ export async function withIdentity<T>(
   });
 }
 
+/**
+ * One raw statement under the viewer's RLS identity. An anonymous viewer's runs as it is: an unset
+ * identity is what the policies read as anonymous, so no transaction is needed (one round trip). A
+ * signed-in viewer's runs in a transaction that sets the identity first.
+ */
+export async function queryAsViewer<R extends pg.QueryResultRow>(
+  pool: pg.Pool,
+  viewer: RlsViewer,
+  text: string,
+  values: unknown[],
+): Promise<R[]> {
+  const { rows } =
+    viewer.role === 'anonymous'
+      ? await pool.query<R>(text, values)
+      : await withIdentity(pool, viewer, (client) => client.query<R>(text, values));
+  return rows;
+}
+
 /** Models whose tables have row-level security keyed on the caller. */
 const userDataModels = new Set([
   'Profile',
@@ -49,7 +67,18 @@ const anonymousDefaultModels = new Set(['Listing']);
  * A Prisma client for one request: operations on user-data models run in a transaction that first
  * sets the viewer's identity, so RLS filters them; public models go straight through.
  */
-export function scopedPrisma(prisma: PrismaClient, viewer: RlsViewer) {
+export function scopedPrisma(prisma: PrismaClient, viewer: RlsViewer): ScopedPrisma {
+  if (viewer.role !== 'anonymous') return extendWithIdentity(prisma, viewer);
+  // Every anonymous viewer has the same identity: one client per process, not one per request.
+  let anonymous = anonymousClients.get(prisma);
+  if (!anonymous) {
+    anonymous = extendWithIdentity(prisma, { userId: null, role: 'anonymous' });
+    anonymousClients.set(prisma, anonymous);
+  }
+  return anonymous;
+}
+
+function extendWithIdentity(prisma: PrismaClient, viewer: RlsViewer) {
   const { userId, role } = identityOf(viewer);
   return prisma.$extends({
     query: {
@@ -68,4 +97,6 @@ export function scopedPrisma(prisma: PrismaClient, viewer: RlsViewer) {
   });
 }
 
-export type ScopedPrisma = ReturnType<typeof scopedPrisma>;
+export type ScopedPrisma = ReturnType<typeof extendWithIdentity>;
+
+const anonymousClients = new WeakMap<PrismaClient, ScopedPrisma>();

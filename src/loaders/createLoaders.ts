@@ -8,6 +8,13 @@ import {
   type UserFeatures,
 } from '../features/featureKinds.js';
 import type { FeatureStore } from '../features/featureStore.js';
+import type { Database } from '../db/database.js';
+import type { RlsViewer } from '../db/identity.js';
+import {
+  readListingComments,
+  type CommentView,
+  type ListingCommentsRequest,
+} from '../social/listingComments.js';
 
 /** Per-request DataLoaders: one query per batch of keys, never one per parent row. */
 export interface Loaders {
@@ -18,6 +25,8 @@ export interface Loaders {
   /** Through the feature store: one Redis MGET per batch, one SQL statement for the misses. */
   userFeatures: DataLoader<string, UserFeatures | null>;
   listingFeatures: DataLoader<number, ListingFeatures | null>;
+  /** A listing's latest comments: one statement for every listing (and `first`) of a level. */
+  listingComments: DataLoader<ListingCommentsRequest, CommentView[], string>;
 }
 
 const MAX_BATCH = 500;
@@ -25,8 +34,14 @@ const MAX_BATCH = 500;
 /** Pages hold at most 100 items; a batch of 200 covers a page plus its sellers in one round trip. */
 const MAX_FEATURE_BATCH = 200;
 
-export function createLoaders(prisma: PrismaClient, features: FeatureStore): Loaders {
-  return {
+/** Reads that run under the request's RLS identity with raw SQL need the pool and the viewer. */
+export interface LoaderReads {
+  pool: Database['pool'];
+  viewer: RlsViewer;
+}
+
+export function createLoaders(prisma: PrismaClient, features: FeatureStore, reads: LoaderReads): Loaders {
+  const loaders: Loaders = {
     userFeatures: new DataLoader<string, UserFeatures | null>((ids) => features.load(userFeatureKind, ids), {
       maxBatchSize: MAX_FEATURE_BATCH,
     }),
@@ -58,7 +73,16 @@ export function createLoaders(prisma: PrismaClient, features: FeatureStore): Loa
       },
       { maxBatchSize: MAX_BATCH },
     ),
+    listingComments: new DataLoader<ListingCommentsRequest, CommentView[], string>(
+      async (requests) => {
+        const read = await readListingComments(reads.pool, reads.viewer, requests);
+        primeLoaders(loaders, { sellers: read.authors });
+        return read.comments;
+      },
+      { maxBatchSize: MAX_BATCH, cacheKeyFn: (r) => `${r.listingId}:${r.take}` },
+    ),
   };
+  return loaders;
 }
 
 /**
@@ -68,6 +92,7 @@ export function createLoaders(prisma: PrismaClient, features: FeatureStore): Loa
  */
 export function primeLoaders(
   loaders: Pick<Loaders, 'categoryById' | 'publicProfile'>,
+  /** `sellers`: any public profiles by user id (a page's sellers, comments' authors). */
   rows: { categories?: readonly Category[]; sellers?: ReadonlyMap<string, PublicProfile | null> },
 ): void {
   for (const category of rows.categories ?? []) loaders.categoryById.prime(category.id, category);

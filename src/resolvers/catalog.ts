@@ -5,7 +5,8 @@ import type { Prisma } from '../generated/prisma/client.js';
 import { pageRequest, toConnection, type ConnectionArgs } from './pagination.js';
 import { categoryIdOfSlug } from '../validation/categorySlug.js';
 import { parseListingId } from '../validation/ids.js';
-import { readListingsPage } from '../catalog/listingsPage.js';
+import { readListingById, readListingsPage } from '../catalog/listingsPage.js';
+import { readCategories } from '../catalog/categories.js';
 import { primeLoaders } from '../loaders/createLoaders.js';
 
 type Query<T> = Omit<T, 'where' | 'orderBy' | 'take' | 'cursor' | 'skip'>;
@@ -16,15 +17,19 @@ export type ListingStatus = 'active' | 'sold' | 'inactive' | 'removed';
 /** Listing ids are positive 32-bit integers; anything else is a client mistake, not "not found". */
 export { parseListingId };
 
-export async function categories(ctx: Context, query: Query<Prisma.CategoryFindManyArgs>) {
-  return ctx.prisma.category.findMany({ ...query, orderBy: [{ name: 'asc' }, { id: 'asc' }] });
+/** Every category by name: one plain statement (a public table, no identity, no Prisma). */
+export function categories(ctx: Context) {
+  return readCategories(ctx.db.pool);
 }
 
 const categoryIdBySlug = (ctx: Context, slug: string): Promise<number> =>
   categoryIdOfSlug(slug, (s) => ctx.prisma.category.findUnique({ where: { slug: s }, select: { id: true } }));
 
-export async function listing(ctx: Context, id: string, query: Query<Prisma.ListingFindUniqueArgs>) {
-  return ctx.prisma.listing.findUnique({ ...query, where: { id: parseListingId(id) } });
+/** One listing with its category and seller in one statement, which prime the request's loaders. */
+export async function listing(ctx: Context, id: string) {
+  const page = await readListingById(ctx.db.pool, ctx.viewer, parseListingId(id));
+  primeLoaders(ctx.loaders, page);
+  return page.listings[0] ?? null;
 }
 
 const listingKey = z.tuple([z.number().int().positive().max(MAX_INT4)]);

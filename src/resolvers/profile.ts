@@ -1,6 +1,7 @@
 import type { Context } from '../context.js';
 import type { UserViewer } from '../auth/viewer.js';
 import type { Prisma } from '../generated/prisma/client.js';
+import { readPublicProfileByHandle } from '../social/publicProfiles.js';
 
 type Query<T> = Omit<T, 'where'>;
 
@@ -10,12 +11,9 @@ export async function me(ctx: Context & { viewer: UserViewer }, query: Query<Pri
 }
 
 /** Anyone's public profile by handle; handles are stored lower-case. */
-export async function profileByHandle(
-  ctx: Context,
-  handle: string,
-  query: Query<Prisma.PublicProfileFindUniqueArgs>,
-) {
+export async function profileByHandle(ctx: Context, handle: string) {
   const normalised = handle.trim().toLowerCase();
   if (!/^[a-z0-9_]{3,30}$/.test(normalised)) return null;
-  return ctx.prisma.publicProfile.findFirst({ ...query, where: { handle: normalised } });
+  // A public projection: one plain statement, no identity, no Prisma.
+  return readPublicProfileByHandle(ctx.db.pool, normalised);
 }

@@ -7,6 +7,12 @@ import * as likes from '../social/likes.js';
 import * as signals from '../social/signals.js';
 import { parseListingId } from './catalog.js';
 import { writeMutation } from './writeMutation.js';
+import { checkPageSize } from '../validation/pageSize.js';
+import {
+  DEFAULT_LISTING_COMMENTS,
+  MAX_LISTING_COMMENTS,
+  type CommentView,
+} from '../social/listingComments.js';
 
 type UserContext = Context & { viewer: UserViewer };
 
@@ -95,4 +101,14 @@ export const recordSignal = writeMutation('recordSignal', {
 /** viewer.rateLimits: what is left of each write budget. */
 export async function rateLimitStatus(ctx: Context, userId: string) {
   return ctx.rateLimits.status(userId);
+}
+
+/** `Listing.comments`: batched per level through the request's loader (one statement for a page). */
+export function listingComments(
+  ctx: Context,
+  listingId: number,
+  first: number | null | undefined,
+): Promise<CommentView[]> {
+  const take = checkPageSize('first', first ?? DEFAULT_LISTING_COMMENTS, MAX_LISTING_COMMENTS);
+  return ctx.loaders.listingComments.load({ listingId, take });
 }

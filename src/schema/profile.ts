@@ -56,10 +56,10 @@ builder.queryFields((t) => ({
         ? profiles.me({ ...ctx, viewer: ctx.viewer }, query)
         : null,
   }),
-  profile: t.prismaField({
+  profile: t.field({
     type: PublicProfileRef,
     nullable: true,
     args: { handle: t.arg.string({ required: true }) },
-    resolve: (query, _root, args, ctx) => profiles.profileByHandle(ctx, args.handle, query),
+    resolve: (_root, args, ctx) => profiles.profileByHandle(ctx, args.handle),
   }),
 }));

@@ -1,6 +1,11 @@
 import { builder } from '../builder.js';
 import * as social from '../resolvers/social.js';
 import type { CommentResult } from '../social/comments.js';
+import {
+  DEFAULT_LISTING_COMMENTS,
+  MAX_LISTING_COMMENTS,
+  type CommentView,
+} from '../social/listingComments.js';
 import type { FollowResult } from '../social/follows.js';
 import type { InterestsResult } from '../social/interests.js';
 import type { SignalResult } from '../social/signals.js';
@@ -31,7 +36,7 @@ const LikePayloadRef = builder.objectRef<LikeResult>('LikePayload').implement({
 const idempotencyDescription =
   'Same key and input within 24 h: the first result, no second effect. Also accepted as the Idempotency-Key header.';
 
-const CommentRef = builder.objectRef<CommentResult>('Comment').implement({
+const CommentRef = builder.objectRef<CommentView>('Comment').implement({
   fields: (t) => ({
     id: t.exposeID('commentId'),
     body: t.exposeString('body'),
@@ -51,6 +56,19 @@ const CommentRef = builder.objectRef<CommentResult>('Comment').implement({
     }),
   }),
 });
+
+builder.objectField(ListingRef, 'comments', (t) =>
+  t.field({
+    type: [CommentRef],
+    description: `The listing’s latest comments, newest first (${DEFAULT_LISTING_COMMENTS} by default, at most ${MAX_LISTING_COMMENTS}); deleted ones are not shown.`,
+    args: { first: t.arg.int({ defaultValue: DEFAULT_LISTING_COMMENTS }) },
+    complexity: (args) => ({
+      field: 1,
+      multiplier: Math.min(args.first ?? DEFAULT_LISTING_COMMENTS, MAX_LISTING_COMMENTS),
+    }),
+    resolve: (listing, args, ctx) => social.listingComments(ctx, listing.id, args.first),
+  }),
+);
 
 const CommentPayloadRef = builder.objectRef<CommentResult>('CommentPayload').implement({
   fields: (t) => ({

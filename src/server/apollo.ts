@@ -1,13 +1,18 @@
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import {
+  ApolloServerPluginCacheControlDisabled,
+  ApolloServerPluginLandingPageDisabled,
+} from '@apollo/server/plugin/disabled';
 import { createComplexityRule } from '@pothos/plugin-complexity';
 import {
   getVariableValues,
   GraphQLError,
   OperationTypeNode,
   validate,
+  type DocumentNode,
   type GraphQLFormattedError,
+  type OperationDefinitionNode,
   type GraphQLSchema,
 } from 'graphql';
 import type { Config } from '../config/config.js';
@@ -24,6 +29,7 @@ import {
 } from './protection.js';
 import { adminRootFields, telemetryPlugin } from './telemetryPlugin.js';
 import { textInputPlugin } from './textInputPlugin.js';
+import { createDocumentVerdicts } from './documentVerdicts.js';
 import type { FlagStore } from '../flags/flagStore.js';
 import type { Telemetry } from '../ops/telemetry.js';
 
@@ -151,7 +157,8 @@ function metricsPlugin(metrics: Metrics): ApolloServerPlugin<Context> {
 }
 
 /**
- * UNAVAILABLE (Postgres away, a lost connection) tells the client when to come back: a `Retry-After`
+ * Every response is `Cache-Control: no-store`. UNAVAILABLE (Postgres away, a lost connection) tells
+ * the client when to come back: a `Retry-After`
  * header, and HTTP 503 when nothing was served (no data at all), so proxies and clients that retry on
  * 503 do the right thing. Partial results keep the GraphQL convention of 200.
  */
@@ -159,6 +166,10 @@ function unavailablePlugin(): ApolloServerPlugin<Context> {
   return {
     requestDidStart: async () => ({
       willSendResponse: async ({ response }) => {
+        // What Apollo's cache-control plugin (disabled in createApollo) said of every response: no
+        // field has a cache hint, so nothing a proxy or browser may keep.
+        if (!response.http.headers.has('cache-control'))
+          response.http.headers.set('cache-control', 'no-store');
         if (response.body.kind !== 'single') return;
         const { errors, data } = response.body.singleResult;
         if (!errors?.some((error) => codeOf(error) === 'UNAVAILABLE')) return;
@@ -169,47 +180,74 @@ function unavailablePlugin(): ApolloServerPlugin<Context> {
   };
 }
 
+/** Variable sets remembered per document (ids and handles vary per request; the verdict may not). */
+const COMPLEXITY_VERDICTS_PER_DOCUMENT = 256;
+
 /**
  * Cost limit, checked after the operation is known and before anything executes. The variables are
  * coerced first: a value of the wrong type or an unknown enum value is the caller's mistake
  * (BAD_USER_INPUT), not a cost problem.
  */
 function complexityPlugin(maxComplexity: number, hideSuggestions: boolean): ApolloServerPlugin<Context> {
+  const verdicts = createDocumentVerdicts<(() => GraphQLError) | null>(COMPLEXITY_VERDICTS_PER_DOCUMENT);
   return {
     requestDidStart: async () => ({
       didResolveOperation: async ({ document, operation, operationName, request, contextValue, schema }) => {
         // No operation: execution reports the unknown or missing operation name.
         if (!operation) return;
-        const coerced = getVariableValues(
-          schema,
-          operation.variableDefinitions ?? [],
-          request.variables ?? {},
-          {
-            hideSuggestions,
-            maxErrors: 10,
-          },
+        // The verdict depends on the document, the operation and the variables only (no complexity
+        // function reads the context): the same request gets the same answer without a second walk.
+        const key = `${operationName ?? ''}\n${JSON.stringify(request.variables ?? {})}`;
+        const verdict = verdicts.get(document, key, () =>
+          complexityVerdict({ document, operation, operationName, request, contextValue, schema }),
         );
-        if (coerced.errors) {
-          const [first] = coerced.errors;
-          throw createError('BAD_USER_INPUT', first?.message ?? 'invalid variables', {
-            http: { status: 400 },
-          });
-        }
-        const rule = createComplexityRule({
-          context: contextValue,
-          variableValues: request.variables ?? {},
-          operationName,
-          maxComplexity,
-        });
-        const [error] = validate(schema, document, [rule], { hideSuggestions });
-        if (error) {
-          throw createError('QUERY_TOO_COMPLEX', `the query is too expensive: ${error.message}`, {
-            reason: 'complexity',
-          });
-        }
+        // A fresh error each time: Apollo may annotate the one it is given.
+        if (verdict) throw verdict();
       },
     }),
   };
+
+  function complexityVerdict({
+    document,
+    operation,
+    operationName,
+    request,
+    contextValue,
+    schema,
+  }: {
+    document: DocumentNode;
+    operation: OperationDefinitionNode;
+    operationName: string | null;
+    request: { variables?: Record<string, unknown> };
+    contextValue: Context;
+    schema: GraphQLSchema;
+  }): (() => GraphQLError) | null {
+    const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], request.variables ?? {}, {
+      hideSuggestions,
+      maxErrors: 10,
+    });
+    if (coerced.errors) {
+      const [first] = coerced.errors;
+      return () =>
+        createError('BAD_USER_INPUT', first?.message ?? 'invalid variables', {
+          http: { status: 400 },
+        });
+    }
+    const rule = createComplexityRule({
+      context: contextValue,
+      variableValues: request.variables ?? {},
+      operationName: operationName ?? undefined,
+      maxComplexity,
+    });
+    const [error] = validate(schema, document, [rule], { hideSuggestions });
+    if (error) {
+      return () =>
+        createError('QUERY_TOO_COMPLEX', `the query is too expensive: ${error.message}`, {
+          reason: 'complexity',
+        });
+    }
+    return null;
+  }
 }
 
 /**
@@ -267,6 +305,9 @@ export function createApollo(
     logger: deps.logger,
     plugins: [
       ApolloServerPluginLandingPageDisabled(),
+      // Its per-field hook wraps every resolver; no field has a cache hint, so unavailablePlugin
+      // sends the one header it would (no-store).
+      ApolloServerPluginCacheControlDisabled(),
       metricsPlugin(deps.metrics),
       unavailablePlugin(),
       textInputPlugin(),

@@ -2,6 +2,7 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import { getLocation, visit, type DocumentNode } from 'graphql';
 import type { Context } from '../context.js';
 import { createError } from '../errors/errors.js';
+import { createDocumentVerdicts } from './documentVerdicts.js';
 import { findUnstorableText, isStorableText, unstorableReason } from '../validation/storableText.js';
 
 /** The first string literal of the document Postgres cannot store, with where it is. */
@@ -28,13 +29,15 @@ function unstorableLiteral(document: DocumentNode): { where: string; reason: str
  * anything executes, instead of failing inside a resolver as an internal error.
  */
 export function textInputPlugin(): ApolloServerPlugin<Context> {
+  // The literals are the document's own: one walk per document, whatever the variables.
+  const literals = createDocumentVerdicts<{ where: string; reason: string } | undefined>(1);
   return {
     requestDidStart: async () => ({
       didResolveOperation: async ({ document, request }) => {
         const variable = findUnstorableText(request.variables ?? {}, '$');
         const problem = variable
           ? { where: `variable ${variable.path.replace(/^\$\.?/, '$')}`, reason: variable.reason }
-          : unstorableLiteral(document);
+          : literals.get(document, '', () => unstorableLiteral(document));
         if (!problem) return;
         throw createError(
           'BAD_USER_INPUT',

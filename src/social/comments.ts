@@ -3,18 +3,13 @@ import { listingTarget } from './listingTarget.js';
 import { runWrite, type WriteContext } from './runWrite.js';
 import { hasControlCharacters } from '../validation/hasControlCharacters.js';
 import { parseBigintId } from '../validation/ids.js';
+import type { CommentView } from './listingComments.js';
 
 export const MAX_COMMENT_LENGTH = 2000;
 
-export interface CommentResult {
-  commentId: string;
-  listingId: number;
-  authorId: string;
-  body: string;
-  createdAt: string;
+export interface CommentResult extends CommentView {
   /** The listing's visible comments after the change. */
   commentCount: number;
-  deleted: boolean;
   changed: boolean;
 }
 

@@ -8,13 +8,14 @@ export const MAX_PAGE_SIZE = 100;
 export const DEFAULT_PAGE_SIZE = 20;
 
 /**
- * Checks a page-size argument (`first`, `last`, `limit`): a whole number from 1 to MAX_PAGE_SIZE, else
+ * Checks a page-size argument (`first`, `last`, `limit`): a whole number from 1 to `max` (@default
+ * MAX_PAGE_SIZE), else
  * BAD_USER_INPUT on that argument with the one message every connection and list uses.
  */
-export function checkPageSize(argument: string, size: number): number {
-  if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE_SIZE) {
+export function checkPageSize(argument: string, size: number, max = MAX_PAGE_SIZE): number {
+  if (!Number.isInteger(size) || size < 1 || size > max) {
     throw createBadUserInputError(
-      `${argument} must be a whole number from 1 to ${MAX_PAGE_SIZE}, got ${size}`,
+      `${argument} must be a whole number from 1 to ${max}, got ${size}`,
       argument,
     );
   }

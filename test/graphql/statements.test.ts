@@ -44,6 +44,23 @@ const LISTINGS = graphql(`
     }
   }
 `);
+const LISTINGS_WITH_COMMENTS = graphql(`
+  query ($first: Int) {
+    listings(first: $first) {
+      edges {
+        node {
+          id
+          comments(first: 3) {
+            body
+            author {
+              handle
+            }
+          }
+        }
+      }
+    }
+  }
+`);
 const ME = graphql(`
   {
     me {
@@ -157,6 +174,60 @@ describe('SQL statements per operation (N+1 guard)', () => {
     // The identity is set in the statement's transaction first: BEGIN, set_config, the page, COMMIT.
     expect(log.all.filter((s) => /set_config\('lodestar.user_id'/.test(s))).toHaveLength(1);
     expect(log.all).toHaveLength(4);
+  });
+
+  it('reads the comments of a whole listings page, with their authors, in one more statement', async () => {
+    // Two comments on each of the 20 newest listings, by the sellers.
+    await db.pool.query(
+      `INSERT INTO comments (listing_id, user_id, body)
+       SELECT l.id, l.seller_id, 'comment ' || n FROM (
+         SELECT id, seller_id FROM marketplace_listings ORDER BY id DESC LIMIT 20) l, generate_series(1, 2) n`,
+    );
+    const small = await measure(LISTINGS_WITH_COMMENTS, { variables: { first: 2 } });
+    const large = await measure(LISTINGS_WITH_COMMENTS, { variables: { first: 20 } });
+    expect(small.data.listings.edges.every((e) => e.node.comments.length === 2)).toBe(true);
+    expect(large.data.listings.edges.every((e) => e.node.comments.length === 2)).toBe(true);
+    expect(large.data.listings.edges.every((e) => e.node.comments.every((c) => c.author?.handle))).toBe(true);
+    // Anonymous: the page and the comments, no transaction.
+    expect(log.all, log.all.join('\n---\n')).toHaveLength(2);
+    expect(small.statements).toHaveLength(2);
+    const viewer: Viewer = { role: 'user', userId: fewInterests };
+    const signedIn = await measure(LISTINGS_WITH_COMMENTS, { viewer, variables: { first: 20 } });
+    expect(signedIn.data.listings.edges.every((e) => e.node.comments.length === 2)).toBe(true);
+    expect(signedIn.statements, signedIn.statements.join('\n---\n')).toHaveLength(2);
+  });
+
+  it('reads one listing with its category, seller and comments in two statements, anonymously', async () => {
+    const { rows } = await db.pool.query<{ id: number }>(
+      'SELECT id FROM marketplace_listings ORDER BY id DESC LIMIT 1',
+    );
+    const { data, statements } = await measure(
+      graphql(`
+        query ($id: ID!) {
+          listing(id: $id) {
+            title
+            category {
+              name
+            }
+            seller {
+              handle
+            }
+            comments {
+              body
+              author {
+                handle
+              }
+            }
+          }
+        }
+      `),
+      { variables: { id: String(rows[0]!.id) } },
+    );
+    expect(data.listing?.category.name).toBeTruthy();
+    expect(data.listing?.seller?.handle).toBeTruthy();
+    expect(data.listing?.comments.length).toBeGreaterThan(0);
+    expect(statements, statements.join('\n---\n')).toHaveLength(2);
+    expect(log.all).toHaveLength(2);
   });
 
   it('resolves me with interests and their categories in the same bounded number of statements', async () => {

@@ -171,6 +171,19 @@ describe('GraphQL request protection', () => {
       const expensive = await postGraphQL(limited, query, { variables: { n: 100 } });
       expectRejected(expensive, 'QUERY_TOO_COMPLEX');
     });
+
+    it('prices the same document again for each new set of variables, in any order', async () => {
+      const query = graphql('query Again($n: Int) { listings(first: $n) { edges { node { id } } } }');
+      for (const n of [2, 100, 2, 100, 1]) {
+        const res = await postGraphQL(limited, query, { variables: { n } });
+        if (n === 100) expectRejected(res, 'QUERY_TOO_COMPLEX');
+        else expect(res.body.errors, `n = ${n}`).toBeUndefined();
+      }
+      const badType = await postGraphQL(limited, query, { variables: { n: 'two' } });
+      expectRejected(badType, 'BAD_USER_INPUT');
+      const badAgain = await postGraphQL(limited, query, { variables: { n: 'two' } });
+      expectRejected(badAgain, 'BAD_USER_INPUT');
+    });
   });
 
   describe('introspection', () => {
