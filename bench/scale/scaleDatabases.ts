@@ -168,6 +168,7 @@ export interface PreparedSize {
 
 /** Seeds (first time) or reuses a size's database, records the times, builds co-engagement. */
 export async function prepareSize(settings: BenchSettings, size: ScaleSize): Promise<PreparedSize> {
+  const load = settings.scale.steps.includes('load');
   await ensureWorkDatabase(settings, size);
   const dataset = await prepareBenchDatabase(settings, size.data);
   if (dataset.seedSeconds !== null) {
@@ -181,7 +182,7 @@ export async function prepareSize(settings: BenchSettings, size: ScaleSize): Pro
     );
   }
   const timings = await readTimings(size);
-  await ensureCoengagement(size, timings);
+  if (load) await ensureCoengagement(size, timings);
   const coengagementRows = await withClient(size.data.url, async (client) => {
     const { rows } = await client.query<{ n: string }>('SELECT count(*) AS n FROM listing_coengagement');
     return Number(rows[0]?.n ?? 0);

@@ -13,7 +13,7 @@ import { createGraphqlClient, feedQuery } from '../shared/http.js';
 import { runRounds, toLoadResult, type RoundTask } from '../shared/load.js';
 import { asLogin, BENCH_GATEWAY_LOGIN, type BenchSettings } from '../shared/settings.js';
 import { prepareSize, scaleSizes, type PreparedSize } from './scaleDatabases.js';
-import { measureIndexes, sampleViewers } from './scaleIndex.js';
+import { measureIndexes, sampleViewers, serviceIndexOf } from './scaleIndex.js';
 import {
   feedGrowthTarget,
   type LoadCell,
@@ -82,7 +82,7 @@ export async function runScalePhase(
   const [lowC, highC] = settings.concurrencies;
   const cells = new Map<string, LoadCell>();
   try {
-    for (const p of prepared) {
+    for (const p of settings.scale.steps.includes('load') ? prepared : []) {
       const viewers = await pickViewers(p.size.data.url, settings.viewers);
       const tokens = await Promise.all(
         viewers.map((sub) => signToken(config.auth, { sub, role: 'user' }, { expiresIn: '2h' })),
@@ -150,8 +150,19 @@ export async function runScalePhase(
   const builds: ScaleResults['builds'] = [];
   const measured: ScaleResults['settingsMeasured'] = [];
   for (const p of prepared) {
-    const samples = await sampleViewers(p.size.data.url, settings.scale.recallSamples);
-    const index = await measureIndexes(settings, p.size, p.dataset.listings, samples);
+    const index = settings.scale.steps.includes('index')
+      ? await measureIndexes(
+          settings,
+          p.size,
+          p.dataset.listings,
+          await sampleViewers(p.size.data.url, settings.scale.recallSamples),
+        )
+      : {
+          service: await serviceIndexOf(p.size.data.url),
+          serviceRecall: Number.NaN,
+          builds: [],
+          measured: [],
+        };
     builds.push(...index.builds);
     measured.push(...index.measured);
     const cell = (kind: Kind, c: number): LoadCell =>

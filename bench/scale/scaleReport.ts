@@ -51,6 +51,11 @@ export interface IndexSetting {
   search: string;
   /** The service's own setting (src/db/service.ts ivfflat.probes on the seeded index). */
   service: boolean;
+  /**
+   * The planner used the index. The seeded index is measured as the service gets it (the planner may
+   * pick a sequential scan, exact); the others with sequential scans off, so theirs is the index's recall.
+   */
+  indexScan: boolean;
   recall: number;
   /** p50 of the recall queries (top 20, one at a time), ms. */
   p50Ms: number;
@@ -144,7 +149,7 @@ export function recommend(
   return [...groups.values()].map((group) => {
     const first = group[0] as IndexSetting;
     const best = group
-      .filter((m) => m.recall >= floor)
+      .filter((m) => m.recall >= floor && m.indexScan)
       .sort((a, b) => a.p50Ms - b.p50Ms || b.recall - a.recall)[0];
     return {
       size: first.size,
@@ -253,7 +258,8 @@ export function settingsTable(results: Pick<ScaleResults, 'settingsMeasured' | '
   for (const m of results.settingsMeasured) {
     const b = results.builds.find((x) => x.size === m.size && x.index === m.index);
     lines.push(
-      `| ${m.size} | ${m.index} (${m.method}) | ${m.build} | ${m.search}${m.service ? ' (service)' : ''} ` +
+      `| ${m.size} | ${m.index} (${m.method}) | ${m.build} | ${m.search}${m.service ? ' (service)' : ''}` +
+        `${m.indexScan ? '' : ' (seq scan)'} ` +
         `| ${m.recall.toFixed(3)} | ${m.p50Ms} | ${m.recall >= RECALL_FLOOR ? 'yes' : 'no'} ` +
         `| ${b ? formatBytes(b.indexBytes) : '–'} | ${sec(b?.buildSec ?? null)} |`,
     );

@@ -73,6 +73,11 @@ export interface BenchSettings {
     probes: number[];
     efSearch: number[];
     hnswMaxRows: number;
+    /**
+     * `load` (co-engagement, the gateways and the bare ANN runs) and/or `index` (copies, builds,
+     * recall): one alone prepares a size's expensive, reused parts in a process of its own.
+     */
+    steps: string[];
   };
 }
 
@@ -188,9 +193,10 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): BenchSetting
       rounds: number(env, 'BENCH_SCALE_ROUNDS', 3, 1, 50),
       sliceSec: number(env, 'BENCH_SCALE_SLICE_SEC', 3, 1, 60),
       recallSamples: number(env, 'BENCH_SCALE_RECALL_SAMPLES', 200, 10, 5000),
-      probes: numbers(env, 'BENCH_SCALE_PROBES', [1, 3, 5, 10, 20, 40]),
-      efSearch: numbers(env, 'BENCH_SCALE_EF_SEARCH', [20, 40, 80, 160]),
+      probes: numbers(env, 'BENCH_SCALE_PROBES', [1, 5, 10, 20, 40, 80]),
+      efSearch: numbers(env, 'BENCH_SCALE_EF_SEARCH', [40, 100, 200, 400, 800]),
       hnswMaxRows: number(env, 'BENCH_SCALE_HNSW_MAX_ROWS', 1_000_000, 0, 100_000_000),
+      steps: list(env, 'BENCH_SCALE_STEPS', ['load', 'index'], ['load', 'index']),
     },
   };
 }

@@ -64,6 +64,7 @@ const setting = (
   build: index === 'hnsw' ? 'm=16,ef_construction=64' : 'lists=100',
   search,
   service: false,
+  indexScan: true,
   recall,
   p50Ms,
 });
@@ -110,6 +111,8 @@ describe('recommend', () => {
       setting('1m', 'hnsw', 'ef_search=20', 0.93, 1),
       setting('1m', 'hnsw', 'ef_search=40', 0.97, 1.5),
       setting('10k', 'rebuild', 'probes=1', 0.5, 1),
+      // Exact because the planner scanned the table: not the index's recall, never recommended.
+      { ...setting('10k', 'rebuild', 'probes=10', 1, 0.5), indexScan: false },
     ];
     expect(recommend(measured)).toEqual([
       { size: '1m', index: 'rebuild', search: 'probes=20', recall: 0.96, p50Ms: 6 },
