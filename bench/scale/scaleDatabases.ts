@@ -4,8 +4,7 @@
  * 100k is lodestar_bench itself, which this phase never changes: what the phase keeps of its own for
  * that size (the copied vectors and their indexes, recorded times) lives in a work database beside it.
  */
-import pg from 'pg';
-import { rebuildCoengagement, rebuildCoengagementBatch } from '../../src/feed/coengagement.js';
+import { rebuildCoengagementBatch } from '../../src/feed/coengagement.js';
 import {
   type BenchDatabase,
   databaseUrl,
@@ -23,7 +22,7 @@ export interface ScaleSize {
   data: BenchDatabase;
   /** Where the phase's own tables (copied vectors, their indexes, recorded times) live. */
   work: { name: string; url: string };
-  /** false for lodestar_bench: nothing is written to it (co-engagement is timed and rolled back). */
+  /** false for lodestar_bench: the phase's own tables go to a work database beside it. */
   owned: boolean;
 }
 
@@ -114,46 +113,32 @@ export async function recordTiming(
 }
 
 /**
- * Co-engagement (src/feed/coengagement.ts), which the seeder does not build and the feed reads: built
- * once in the phase's own databases and timed; in lodestar_bench timed once inside one transaction that
- * is rolled back, so it stays as the other phases measure it.
+ * Co-engagement (src/feed/coengagement.ts), which the seeder does not build and the feed reads: timed
+ * once per size, batch by batch as rebuildCoengagement runs it, inside one transaction that is rolled
+ * back. Every size then keeps an empty listing_coengagement, the state lodestar_bench is in for the
+ * other phases, so the sizes' feeds do the same work (and lodestar_bench is not changed).
  */
-async function ensureCoengagement(size: ScaleSize, timings: Map<string, Timing>): Promise<void> {
+async function timeCoengagement(size: ScaleSize, timings: Map<string, Timing>): Promise<void> {
   if (timings.has('coengagement')) return;
-  console.log(`scale ${size.label}: building co-engagement`);
+  console.log(`scale ${size.label}: timing the co-engagement rebuild (rolled back)`);
   const started = performance.now();
-  let rows: number;
-  if (size.owned) {
-    const pool = new pg.Pool({
-      connectionString: size.data.url,
-      max: 1,
-      application_name: 'lodestar-bench-scale',
-    });
-    pool.on('error', (error) => console.warn(`scale: idle connection failed: ${error.message}`));
+  const rows = await withClient(size.data.url, async (client) => {
+    await client.query('BEGIN');
     try {
-      rows = await rebuildCoengagement(pool);
-    } finally {
-      await pool.end();
-    }
-  } else {
-    rows = await withClient(size.data.url, async (client) => {
-      await client.query('BEGIN');
-      try {
-        let after: number | null = null;
-        let changed = 0;
-        for (;;) {
-          const batch = await rebuildCoengagementBatch(client, after);
-          changed += batch.changed;
-          if (batch.lastId === null) return changed;
-          after = batch.lastId;
-        }
-      } finally {
-        await client.query('ROLLBACK');
+      let after: number | null = null;
+      let changed = 0;
+      for (;;) {
+        const batch = await rebuildCoengagementBatch(client, after);
+        changed += batch.changed;
+        if (batch.lastId === null) return changed;
+        after = batch.lastId;
       }
-    });
-  }
+    } finally {
+      await client.query('ROLLBACK');
+    }
+  });
   const seconds = (performance.now() - started) / 1000;
-  const detail = `${rows} rows${size.owned ? '' : ' (timed in a rolled-back transaction)'}`;
+  const detail = `${rows} rows (timed in a rolled-back transaction)`;
   console.log(`scale ${size.label}: co-engagement ${detail} in ${seconds.toFixed(1)} s`);
   await recordTiming(size, 'coengagement', seconds, detail);
   timings.set('coengagement', { seconds, detail, recordedAt: new Date().toISOString() });
@@ -166,7 +151,7 @@ export interface PreparedSize {
   coengagementRows: number;
 }
 
-/** Seeds (first time) or reuses a size's database, records the times, builds co-engagement. */
+/** Seeds (first time) or reuses a size's database, records the times, times co-engagement. */
 export async function prepareSize(settings: BenchSettings, size: ScaleSize): Promise<PreparedSize> {
   const load = settings.scale.steps.includes('load');
   await ensureWorkDatabase(settings, size);
@@ -182,7 +167,7 @@ export async function prepareSize(settings: BenchSettings, size: ScaleSize): Pro
     );
   }
   const timings = await readTimings(size);
-  if (load) await ensureCoengagement(size, timings);
+  if (load) await timeCoengagement(size, timings);
   const coengagementRows = await withClient(size.data.url, async (client) => {
     const { rows } = await client.query<{ n: string }>('SELECT count(*) AS n FROM listing_coengagement');
     return Number(rows[0]?.n ?? 0);

@@ -176,6 +176,7 @@ export async function runScalePhase(
       timings: {
         seedSec: p.timings.get('seed')?.seconds ?? null,
         coengagementSec: p.timings.get('coengagement')?.seconds ?? null,
+        coengagementNote: p.timings.get('coengagement')?.detail ?? null,
         coengagementRows: p.coengagementRows,
       },
       feed: { c1: cell('feed', lowC), cHigh: cell('feed', highC) },

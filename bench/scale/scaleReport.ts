@@ -89,7 +89,14 @@ export interface SizeRow {
   users: number;
   /** How the database was made ready this run, and the recorded preparation times (seconds). */
   action: string;
-  timings: { seedSec: number | null; coengagementSec: number | null; coengagementRows: number };
+  timings: {
+    seedSec: number | null;
+    coengagementSec: number | null;
+    /** What the recorded co-engagement timing says (rows, rolled back, or why it did not finish). */
+    coengagementNote: string | null;
+    /** Rows in listing_coengagement during the load (0: every size runs without, as lodestar_bench). */
+    coengagementRows: number;
+  };
   feed: { c1: LoadCell; cHigh: LoadCell };
   listingsPage: { c1: LoadCell; cHigh: LoadCell };
   ann: { c1: LoadCell; cHigh: LoadCell };
@@ -283,7 +290,8 @@ export function scaleMarkdown(r: ScaleResults): string {
     .map(
       (x) =>
         `| ${x.size} | ${x.database} | ${x.listings.toLocaleString('en-US')} | ${x.users.toLocaleString('en-US')} ` +
-        `| ${sec(x.timings.seedSec)} | ${sec(x.timings.coengagementSec)} (${x.timings.coengagementRows.toLocaleString('en-US')} rows) | ${x.action} |`,
+        `| ${sec(x.timings.seedSec)} | ${sec(x.timings.coengagementSec)}: ${x.timings.coengagementNote ?? '–'} ` +
+        `| ${x.timings.coengagementRows.toLocaleString('en-US')} | ${x.action} |`,
     )
     .join('\n');
   const builds = r.builds
@@ -322,8 +330,8 @@ ${builds}
 
 Databases (preparation times as recorded when each was made):
 
-| size | database | listings | users | seed | co-engagement | this run |
-| --- | --- | --- | --- | --- | --- | --- |
+| size | database | listings | users | seed | co-engagement rebuild | co-engagement rows in the runs | this run |
+| --- | --- | --- | --- | --- | --- | --- | --- |
 ${prep}
 `;
 }

@@ -37,7 +37,7 @@ const row = (size: string, feedP50: number, recall: number | null = 0.97, errors
   listings: size === '1m' ? 1_000_000 : 100_000,
   users: 20_000,
   action: 'reused',
-  timings: { seedSec: 35, coengagementSec: 4, coengagementRows: 1000 },
+  timings: { seedSec: 35, coengagementSec: 4, coengagementNote: '1000 rows', coengagementRows: 0 },
   feed: { c1: cell(feedP50, 100, errors), cHigh: cell(feedP50 * 4, 180) },
   listingsPage: { c1: cell(3), cHigh: cell(10, 900) },
   ann: { c1: cell(2), cHigh: cell(8, 1200) },
