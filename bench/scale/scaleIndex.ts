@@ -205,6 +205,17 @@ async function indexExists(client: pg.ClientBase, name: string): Promise<boolean
   return rows[0]?.ok === true;
 }
 
+/** The ivfflat and HNSW indexes on a table of the work database. */
+async function vectorIndexesOf(client: pg.ClientBase, table: string): Promise<string[]> {
+  const { rows } = await client.query<{ name: string }>(
+    `SELECT c.relname AS name FROM pg_index i
+       JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam
+      WHERE i.indrelid = to_regclass($1) AND am.amname IN ('ivfflat', 'hnsw')`,
+    [`public.${table}`],
+  );
+  return rows.map((r) => r.name);
+}
+
 interface Variant {
   index: 'rebuild' | 'hnsw';
   method: 'ivfflat' | 'hnsw';
@@ -343,7 +354,10 @@ export async function measureIndexes(
       for (const s of v.searches) {
         await client.query('BEGIN');
         try {
-          for (const other of all) if (other.name !== v.name) await client.query(`DROP INDEX ${other.name}`);
+          // Every other vector index on the copy, also one a run with other settings built.
+          for (const other of await vectorIndexesOf(client, VECTORS)) {
+            if (other !== v.name) await client.query(`DROP INDEX ${other}`);
+          }
           for (const statement of s.set) await client.query(statement);
           // Recall of the index itself: at a few lists and many probes the planner would rather scan.
           await client.query('SET LOCAL enable_seqscan = off');
