@@ -304,7 +304,7 @@ export function scaleMarkdown(r: ScaleResults): string {
 
 ${r.date}, Node ${r.node}, ${r.cpus} CPUs; load average ${loadText(r.loadAverage.atStart)} at the start, ${loadText(r.loadAverage.atEnd)} at the end.
 Command: \`${r.command}\`. Each size's gateway (production settings, its own database) and the bare ANN statement
-ran interleaved: ${r.settings.warmupSec} s warm-up per task, then ${r.settings.rounds} rounds of ${r.settings.durationSec / r.settings.rounds} s slices; medians of the slices.
+ran interleaved: ${r.settings.warmupSec} s warm-up per task, then ${r.settings.rounds} rounds of ${r.settings.durationSec / r.settings.rounds} s slices; p50 and req/s pooled over the slices.
 
 ${sizeTable(r)}
 
