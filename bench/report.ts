@@ -6,6 +6,7 @@ import { toMarkdown, type BenchResults } from './feed/feedReport.js';
 import { featuresMarkdown, type FeaturesResults } from './features/featuresReport.js';
 import { likesMarkdown, type LikesResults } from './likes/likesReport.js';
 import { readsMarkdown, type ReadsResults } from './reads/readsReport.js';
+import { scaleMarkdown, type ScaleResults } from './scale/scaleReport.js';
 import { validationMarkdown, type ValidationResults } from './validation/validationPhase.js';
 import { workersMarkdown, type WorkersResults } from './workers/workersReport.js';
 
@@ -26,6 +27,7 @@ export type LatestResults = Partial<BenchResults> & {
   validation?: ValidationResults;
   embedded?: EmbeddedResults;
   reads?: ReadsResults;
+  scale?: ScaleResults;
 };
 
 type Ran = {
@@ -36,6 +38,7 @@ type Ran = {
   validation: boolean;
   embedded: boolean;
   reads: boolean;
+  scale: boolean;
 };
 
 const isFeedResults = (r: LatestResults): r is BenchResults & { features?: FeaturesResults } =>
@@ -53,6 +56,7 @@ export function latestMarkdown(latest: LatestResults, ran: Ran): string {
   if (latest.validation) parts.push(`${carried('validation')}${validationMarkdown(latest.validation)}`);
   if (latest.embedded) parts.push(`${carried('embedded')}${embeddedMarkdown(latest.embedded)}`);
   if (latest.reads) parts.push(`${carried('reads')}${readsMarkdown(latest.reads)}`);
+  if (latest.scale) parts.push(`${carried('scale')}${scaleMarkdown(latest.scale)}`);
   return parts.join('\n');
 }
 
@@ -68,6 +72,7 @@ export async function writeResults(
   validation: ValidationResults | null = null,
   embedded: EmbeddedResults | null = null,
   reads: ReadsResults | null = null,
+  scale: ScaleResults | null = null,
 ): Promise<{ json: string; latest: string; md: string; markdown: string }> {
   const dir = fileURLToPath(new URL('./results/', import.meta.url));
   await mkdir(dir, { recursive: true });
@@ -79,6 +84,7 @@ export async function writeResults(
     validation?.date ??
     embedded?.date ??
     reads?.date ??
+    scale?.date ??
     new Date().toISOString();
   const paths = {
     json: `${dir}feed-${date.replace(/[:.]/g, '-')}.json`,
@@ -96,6 +102,7 @@ export async function writeResults(
     ...(validation ? { validation } : {}),
     ...(embedded ? { embedded } : {}),
     ...(reads ? { reads } : {}),
+    ...(scale ? { scale } : {}),
   };
   const {
     features: previousFeatures,
@@ -104,6 +111,7 @@ export async function writeResults(
     validation: previousValidation,
     embedded: previousEmbedded,
     reads: previousReads,
+    scale: previousScale,
     ...previousFeed
   } = previous;
   const latest: LatestResults = {
@@ -115,6 +123,7 @@ export async function writeResults(
     ...(validation ? {} : { validation: previousValidation }),
     ...(embedded ? {} : { embedded: previousEmbedded }),
     ...(reads ? {} : { reads: previousReads }),
+    ...(scale ? {} : { scale: previousScale }),
   };
   const ran = {
     feed: feed !== null,
@@ -124,6 +133,7 @@ export async function writeResults(
     validation: validation !== null,
     embedded: embedded !== null,
     reads: reads !== null,
+    scale: scale !== null,
   };
   const markdown = latestMarkdown(latest, ran);
   await writeFormatted(paths.json, JSON.stringify(run, null, 2));

@@ -15,6 +15,8 @@ import { runFeedPhase } from './feed/feedPhase.js';
 import type { BenchResults } from './feed/feedReport.js';
 import { runLikesPhase } from './likes/likesPhase.js';
 import { runReadsPhase } from './reads/readsPhase.js';
+import { runScalePhase } from './scale/scalePhase.js';
+import type { ScaleResults } from './scale/scaleReport.js';
 import type { ReadsResults } from './reads/readsReport.js';
 import type { LikesResults } from './likes/likesReport.js';
 import { writeResults } from './report.js';
@@ -32,7 +34,7 @@ async function main(): Promise<number> {
   console.log(`phases: ${[...settings.phases].join(', ')} (BENCH_PHASES)`);
   // The validation and embedded phases need no data of the big database (each has a small one of its
   // own): alone, they skip it.
-  const ownData = ['validation', 'embedded'];
+  const ownData = ['validation', 'embedded', 'scale'];
   const onlyValidation = [...settings.phases].every((phase) => ownData.includes(phase));
   const dataset = onlyValidation ? null : await prepareBenchDatabase(settings);
   const env = gatewayEnv(settings);
@@ -91,7 +93,10 @@ async function main(): Promise<number> {
   let reads: ReadsResults | null = null;
   if (settings.phases.has('reads')) reads = await runReadsPhase(env, settings, config);
 
-  const paths = await writeResults(feed, features, likes, workers, validation, embedded, reads);
+  let scale: ScaleResults | null = null;
+  if (settings.phases.has('scale')) scale = await runScalePhase(env, settings, config);
+
+  const paths = await writeResults(feed, features, likes, workers, validation, embedded, reads, scale);
   console.log(`\n${paths.markdown}`);
   console.log(`results: ${paths.json}\n         ${paths.latest}\n         ${paths.md}`);
   const runs = [
@@ -120,7 +125,13 @@ async function main(): Promise<number> {
   const embeddedWriteErrors = (embedded?.slices ?? []).reduce((n, s) => n + (s.writes?.errors ?? 0), 0);
   if (embeddedWriteErrors > 0)
     console.error(`bench: ${embeddedWriteErrors} write(s) of the embedded phase's busy load failed`);
+  const scaleErrors = (scale?.rows ?? []).reduce(
+    (n, r) => n + [r.feed, r.listingsPage, r.ann].reduce((m, x) => m + x.c1.errors + x.cHigh.errors, 0),
+    0,
+  );
+  if (scaleErrors > 0) console.error(`bench: ${scaleErrors} request(s) of the scale phase failed`);
   return errors > 0 ||
+    scaleErrors > 0 ||
     embeddedWriteErrors > 0 ||
     unrestored ||
     failedItems > 0 ||

@@ -303,7 +303,7 @@ export const BENCH_LAYERS: readonly Layer[] = [
   {
     name: 'phase',
     rank: 1,
-    members: ['feed/', 'features/', 'likes/', 'workers/', 'validation/', 'embedded/', 'reads/'],
+    members: ['feed/', 'features/', 'likes/', 'workers/', 'validation/', 'embedded/', 'reads/', 'scale/'],
   },
   { name: 'shared', rank: 0, members: ['shared/'] },
 ];

@@ -10,6 +10,25 @@ import {
   type BenchSettings,
 } from './settings.js';
 
+/** One seeded bench database: its name on the server, its owner URL and what it is seeded with. */
+export interface BenchDatabase {
+  name: string;
+  url: string;
+  dataset: BenchSettings['dataset'];
+}
+
+/** lodestar_bench, the database every phase but the scale one measures on. */
+export function defaultBenchDatabase(settings: BenchSettings): BenchDatabase {
+  return { name: BENCH_DATABASE, url: settings.benchUrl, dataset: settings.dataset };
+}
+
+/** The owner URL of another database on the bench's server. */
+export function databaseUrl(settings: BenchSettings, name: string): string {
+  const url = new URL(settings.adminUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
 export interface DatasetInfo {
   /** What this run did to get the database: reused / created+seeded, and why. */
   action: string;
@@ -18,6 +37,8 @@ export interface DatasetInfo {
   usersWithEmbedding: number;
   interests: number;
   seedSeconds: number | null;
+  /** The seed's own per-phase times (ms, e.g. `reindex`: the listing vector index build) when this run seeded. */
+  seedPhasesMs?: Record<string, number>;
 }
 
 /** One owner (superuser) connection for setup and clean-up work; RLS does not apply to it. */
@@ -60,13 +81,16 @@ async function countRows(client: pg.ClientBase): Promise<Omit<DatasetInfo, 'acti
  * missing database, an edited or unfinished migration (the schema is not what the files say) or too
  * little data are.
  */
-async function inspect(settings: BenchSettings): Promise<{ problem: string | null; pending: string[] }> {
+async function inspect(
+  settings: BenchSettings,
+  target: BenchDatabase,
+): Promise<{ problem: string | null; pending: string[] }> {
   const exists = await withClient(settings.adminUrl, async (admin) => {
-    const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [BENCH_DATABASE]);
+    const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [target.name]);
     return rowCount === 1;
   });
   if (!exists) return { problem: 'it does not exist', pending: [] };
-  return withClient(settings.benchUrl, async (client) => {
+  return withClient(target.url, async (client) => {
     let pending: string[];
     try {
       pending = (await migrationStatus(client)).pending;
@@ -78,7 +102,7 @@ async function inspect(settings: BenchSettings): Promise<{ problem: string | nul
       };
     }
     const counts = await countRows(client);
-    const want = settings.dataset;
+    const want = target.dataset;
     if (counts.listings < want.listings || counts.users < want.users) {
       return {
         problem: `it has ${counts.listings} listings and ${counts.users} users (wants ${want.listings} and ${want.users})`,
@@ -94,34 +118,50 @@ async function inspect(settings: BenchSettings): Promise<{ problem: string | nul
  * 100k × 384-dim vectors takes a few hundred MB of heap that would otherwise stay in this process's
  * RSS and blur the gateway's memory figure.
  */
-function runSeedCli(settings: BenchSettings): Promise<void> {
-  const d = settings.dataset;
+function runSeedCli(target: BenchDatabase): Promise<Record<string, number>> {
+  const d = target.dataset;
   const args = [
     ...['--users', d.users, '--listings', d.listings, '--interests', d.interests],
-    ...['--categories', d.categories, '--seed', d.seed, '--database-url', settings.benchUrl],
+    ...['--categories', d.categories, '--seed', d.seed, '--database-url', target.url],
   ].map(String);
   const cwd = fileURLToPath(new URL('../..', import.meta.url));
   const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/seed.ts', ...args], {
     cwd,
-    stdio: 'inherit',
+    stdio: ['ignore', 'inherit', 'pipe'],
+  });
+  // The seed prints its progress on stderr ("seed: <phase> … <n> ms  (total …)"): shown as it comes,
+  // and each phase's time kept.
+  const phases: Record<string, number> = {};
+  let pending = '';
+  child.stderr.on('data', (chunk: Buffer) => {
+    process.stderr.write(chunk);
+    const lines = (pending + chunk.toString('utf8')).split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) {
+      const match = /^seed: (\S+)\s.*?(\d+) ms {2}\(total/.exec(line);
+      if (match?.[1] && match[2]) phases[match[1]] = Number(match[2]);
+    }
   });
   return new Promise((resolve, reject) => {
     child.on('error', reject);
     child.on('exit', (code, signal) =>
-      code === 0 ? resolve() : reject(new Error(`scripts/seed.ts failed (exit ${code ?? signal})`)),
+      code === 0 ? resolve(phases) : reject(new Error(`scripts/seed.ts failed (exit ${code ?? signal})`)),
     );
   });
 }
 
-async function recreateAndSeed(settings: BenchSettings): Promise<number> {
+async function recreateAndSeed(
+  settings: BenchSettings,
+  target: BenchDatabase,
+): Promise<{ seconds: number; phasesMs: Record<string, number> }> {
   await withClient(settings.adminUrl, async (admin) => {
-    await admin.query(`DROP DATABASE IF EXISTS ${BENCH_DATABASE} WITH (FORCE)`);
-    await admin.query(`CREATE DATABASE ${BENCH_DATABASE}`);
+    await admin.query(`DROP DATABASE IF EXISTS ${target.name} WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE ${target.name}`);
   });
-  await migrateUrl(settings.benchUrl);
+  await migrateUrl(target.url);
   const started = performance.now();
-  await runSeedCli(settings);
-  return (performance.now() - started) / 1000;
+  const phasesMs = await runSeedCli(target);
+  return { seconds: (performance.now() - started) / 1000, phasesMs };
 }
 
 /**
@@ -150,33 +190,39 @@ export async function ensureBenchLogins(ownerUrl: string): Promise<void> {
  * Either way learning_events is emptied, so every run starts with the same "recently served"
  * exclusions (the bench itself writes 20 impressions per request).
  */
-export async function prepareBenchDatabase(settings: BenchSettings): Promise<DatasetInfo> {
-  console.log(`database: ${redact(settings.benchUrl)}`);
+export async function prepareBenchDatabase(
+  settings: BenchSettings,
+  target: BenchDatabase = defaultBenchDatabase(settings),
+): Promise<DatasetInfo> {
+  console.log(`database: ${redact(target.url)}`);
   let action: string;
   let seedSeconds: number | null = null;
+  let seedPhasesMs: Record<string, number> | undefined;
   if (settings.skipSeed) {
-    const applied = await migrateUrl(settings.benchUrl);
+    const applied = await migrateUrl(target.url);
     action = `reused as is (BENCH_SKIP_SEED)${applied.length ? `, applied ${applied.join(', ')}` : ''}`;
   } else {
     const { problem, pending } = settings.reseed
       ? { problem: 'BENCH_RESEED is set', pending: [] }
-      : await inspect(settings);
+      : await inspect(settings, target);
     if (problem === null && pending.length > 0) {
       console.log(`database: applying ${pending.length} pending migration(s): ${pending.join(', ')}`);
-      const applied = await migrateUrl(settings.benchUrl);
+      const applied = await migrateUrl(target.url);
       action = `reused (big enough), applied ${applied.join(', ')}`;
     } else if (problem === null) {
       // Nothing pending, but migrating also re-applies the database-level grants (TEMPORARY).
-      await migrateUrl(settings.benchUrl);
+      await migrateUrl(target.url);
       action = 'reused (migrated, big enough)';
     } else {
       console.log(`database: recreating and seeding, because ${problem}`);
-      seedSeconds = await recreateAndSeed(settings);
+      const seeded = await recreateAndSeed(settings, target);
+      seedSeconds = seeded.seconds;
+      seedPhasesMs = seeded.phasesMs;
       action = `created, migrated and seeded in ${seedSeconds.toFixed(1)} s (because ${problem})`;
     }
   }
-  await ensureBenchLogins(settings.benchUrl);
-  const counts = await withClient(settings.benchUrl, async (client) => {
+  await ensureBenchLogins(target.url);
+  const counts = await withClient(target.url, async (client) => {
     await client.query('TRUNCATE learning_events');
     return countRows(client);
   });
@@ -184,7 +230,7 @@ export async function prepareBenchDatabase(settings: BenchSettings): Promise<Dat
     `database: ${action}; ${counts.listings} listings, ${counts.users} users ` +
       `(${counts.usersWithEmbedding} with embeddings), ${counts.interests} interests; learning_events emptied`,
   );
-  return { action, seedSeconds, ...counts };
+  return { action, seedSeconds, ...(seedPhasesMs ? { seedPhasesMs } : {}), ...counts };
 }
 
 /** Empties learning_events, so a phase starts from the same impressions whatever ran before it. */

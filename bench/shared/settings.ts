@@ -60,6 +60,25 @@ export interface BenchSettings {
   };
   /** The reads phase: interleaved rounds (at least 5 for the issue's medians) and seconds per slice. */
   reads: { rounds: number; sliceSec: number };
+  /**
+   * The scale phase: which sizes (of 10k, 100k, 1m), interleaved rounds and seconds per slice, the
+   * viewers whose profile embeddings the recall is measured on, the ivfflat probes and HNSW ef_search
+   * values tried, and the largest table an HNSW index is built for.
+   */
+  scale: {
+    sizes: string[];
+    rounds: number;
+    sliceSec: number;
+    recallSamples: number;
+    probes: number[];
+    efSearch: number[];
+    hnswMaxRows: number;
+    /**
+     * `load` (co-engagement, the gateways and the bare ANN runs) and/or `index` (copies, builds,
+     * recall): one alone prepares a size's expensive, reused parts in a process of its own.
+     */
+    steps: string[];
+  };
 }
 
 export const BENCH_PHASES = [
@@ -70,8 +89,14 @@ export const BENCH_PHASES = [
   'validation',
   'embedded',
   'reads',
+  'scale',
 ] as const;
 export type BenchPhase = (typeof BENCH_PHASES)[number];
+/**
+ * What an empty BENCH_PHASES runs: every phase but `scale`, which seeds and indexes a 1M-listing
+ * database of its own (tens of minutes the first time) and so only runs when asked for by name.
+ */
+export const DEFAULT_BENCH_PHASES: readonly BenchPhase[] = BENCH_PHASES.filter((phase) => phase !== 'scale');
 
 export const BENCH_DATABASE = 'lodestar_bench';
 /** The gateway's REDIS_KEY_PREFIX in every bench process, so the bench's keys never mix with others'. */
@@ -87,11 +112,33 @@ function number(env: NodeJS.ProcessEnv, key: string, fallback: number, min: numb
   return value;
 }
 
+/** A comma-separated subset of `allowed`, in the order given. */
+function list(env: NodeJS.ProcessEnv, key: string, fallback: string[], allowed: string[]): string[] {
+  const raw = (env[key] ?? '').trim();
+  if (raw === '') return fallback;
+  const values = raw.split(',').map((v) => v.trim().toLowerCase());
+  if (values.some((v) => !allowed.includes(v))) {
+    throw new Error(`${key} must be a comma-separated list of ${allowed.join(', ')}, got "${raw}"`);
+  }
+  return [...new Set(values)];
+}
+
+/** A comma-separated list of whole numbers from 1 to 10000. */
+function numbers(env: NodeJS.ProcessEnv, key: string, fallback: number[]): number[] {
+  const raw = (env[key] ?? '').trim();
+  if (raw === '') return fallback;
+  const values = raw.split(',').map((v) => Number(v.trim()));
+  if (values.some((v) => !Number.isInteger(v) || v < 1 || v > 10_000)) {
+    throw new Error(`${key} must be a comma-separated list of whole numbers from 1 to 10000, got "${raw}"`);
+  }
+  return values;
+}
+
 const flag = (env: NodeJS.ProcessEnv, key: string) => /^(1|true|yes)$/i.test(env[key] ?? '');
 
 function phases(env: NodeJS.ProcessEnv): Set<BenchPhase> {
   const raw = (env.BENCH_PHASES ?? '').trim();
-  if (raw === '') return new Set(BENCH_PHASES);
+  if (raw === '') return new Set(DEFAULT_BENCH_PHASES);
   const names = raw.split(',').map((name) => name.trim());
   const unknown = names.filter((name) => !(BENCH_PHASES as readonly string[]).includes(name));
   if (unknown.length > 0 || names.length === 0) {
@@ -140,6 +187,16 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): BenchSetting
     reads: {
       rounds: number(env, 'BENCH_READS_ROUNDS', 5, 1, 50),
       sliceSec: number(env, 'BENCH_READS_SLICE_SEC', 2, 1, 60),
+    },
+    scale: {
+      sizes: list(env, 'BENCH_SCALE_SIZES', ['10k', '100k', '1m'], ['10k', '100k', '1m']),
+      rounds: number(env, 'BENCH_SCALE_ROUNDS', 3, 1, 50),
+      sliceSec: number(env, 'BENCH_SCALE_SLICE_SEC', 3, 1, 60),
+      recallSamples: number(env, 'BENCH_SCALE_RECALL_SAMPLES', 200, 10, 5000),
+      probes: numbers(env, 'BENCH_SCALE_PROBES', [1, 5, 10, 20, 40, 80]),
+      efSearch: numbers(env, 'BENCH_SCALE_EF_SEARCH', [40, 100, 200, 400, 800]),
+      hnswMaxRows: number(env, 'BENCH_SCALE_HNSW_MAX_ROWS', 1_000_000, 0, 100_000_000),
+      steps: list(env, 'BENCH_SCALE_STEPS', ['load', 'index'], ['load', 'index']),
     },
   };
 }
