@@ -32,7 +32,7 @@ import { listingColumns } from '../catalog/listingRows.js';
  */
 export const feedCandidatesSql = `
 WITH viewer AS MATERIALIZED (
-  SELECT embedding FROM profiles WHERE user_id = $1::uuid
+  SELECT embedding, embedding_updated_at FROM profiles WHERE user_id = $1::uuid
 ), recent_likes AS MATERIALIZED (
   SELECT k.listing_id, l.category_id FROM likes k JOIN marketplace_listings l ON l.id = k.listing_id
   WHERE k.user_id = $1::uuid ORDER BY k.created_at DESC LIMIT 100
@@ -66,7 +66,7 @@ WITH viewer AS MATERIALIZED (
   CROSS JOIN LATERAL unnest(v.listing_ids, v.scores, v.sources) WITH ORDINALITY AS c(id, score, sources, rank)
   WHERE v.user_id = $1::uuid AND $2::int IS NULL AND $10::int > 0
     AND v.computed_at > now() - make_interval(secs => $10::int)
-    AND v.computed_at >= (SELECT coalesce(embedding_updated_at, '-infinity') FROM profiles WHERE user_id = $1::uuid)
+    AND v.computed_at >= (SELECT coalesce(embedding_updated_at, '-infinity') FROM viewer)
   ORDER BY c.rank
 ), cached_eligible AS MATERIALIZED (
   -- The best $3 still eligible. A scalar subquery is checked row by row in the cache's order (a join or
