@@ -44,21 +44,17 @@ export async function runLoadComparison(
   const [lowC, highC] = settings.concurrencies;
   const client = createGraphqlClient(gateway.url, highC);
   const sampler = createRssSampler(gateway);
-  const rawTask = rawFeedTask(raw, {
+  const rawOptions = {
     first,
     feed: config.feed,
     // The default policy's name: only a text column, its value does not change the insert's cost.
     policyName: createEpsilonGreedyPolicy({ epsilon: config.feed.epsilon }).name,
     viewers,
-  });
+  };
+  const rawTask = rawFeedTask(raw, rawOptions);
   // The same statement searching on every request (FEED_CANDIDATE_CACHE_SEC=0): what a cache miss costs.
-  const uncachedTask = rawFeedTask(raw, {
-    first,
-    feed: { ...config.feed, candidateCacheSec: 0 },
-    policyName: createEpsilonGreedyPolicy({ epsilon: config.feed.epsilon }).name,
-    viewers,
-  });
-  const annTask = bareAnnTask(raw, { first, feed: config.feed, viewers });
+  const uncachedTask = rawFeedTask(raw, { ...rawOptions, feed: { ...config.feed, candidateCacheSec: 0 } });
+  const annTask = bareAnnTask(raw, rawOptions);
   const runs: BenchResults['runs'] = [];
   const timing = { durationSec: settings.durationSec, warmupSec: settings.warmupSec };
   let exit: string;
@@ -70,7 +66,7 @@ export async function runLoadComparison(
         `${timing.warmupSec} s warm-up + ${timing.durationSec} s per run`,
     );
     if (config.feed.candidateCacheSec > 0) {
-      const ms = await warmCandidateCache(raw, { first, feed: config.feed, viewers });
+      const ms = await warmCandidateCache(raw, rawOptions);
       console.log(`load: ${viewers.length} viewers' personal candidates cached in ${ms} ms`);
     }
     let idleHeap: HeapSnapshot | undefined;

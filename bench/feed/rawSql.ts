@@ -104,13 +104,14 @@ export function bareAnnTask(
   service: ServiceDb,
   options: { first: number; feed: Config['feed']; viewers: readonly string[] },
 ): Task {
+  // The SIMILAR limit depends on the page size only.
+  const { similarLimit } = feedCandidateQuery(
+    options.feed,
+    { userId: null, session: '', seed: 0, categoryId: null, first: options.first },
+    true,
+  );
   return async (index) => {
     const userId = options.viewers[index % options.viewers.length] ?? '';
-    const { similarLimit } = feedCandidateQuery(
-      options.feed,
-      { userId, session: '', seed: 0, categoryId: null, first: options.first },
-      true,
-    );
     const rows = await service.query<{ id: number }>(bareAnnSql, [userId, similarLimit], 'bench_bare_ann');
     if (rows.length !== similarLimit)
       throw new Error(`expected ${similarLimit} listings, got ${rows.length}`);
