@@ -1,4 +1,5 @@
 import { Prisma, type Category, type Listing, type PublicProfile } from '../generated/prisma/client.js';
+import { publicProfileOf } from '../social/publicProfiles.js';
 
 /**
  * A listing as raw statements select it (`listingColumns`), with its category joined in: the feed's
@@ -91,23 +92,15 @@ export function sellersOf(rows: readonly ListingWithSellerSqlRow[]): Map<string,
   for (const row of rows) {
     const userId = row.seller_id;
     if (userId === null || byId.has(userId)) continue;
-    // A LEFT JOIN that found no profile leaves every seller column NULL; one that found it, none.
-    const {
-      seller_handle: handle,
-      seller_display_name: displayName,
-      seller_follower_count: followerCount,
-      seller_following_count: followingCount,
-      seller_created_at: createdAt,
-    } = row;
-    const found =
-      handle !== null &&
-      displayName !== null &&
-      followerCount !== null &&
-      followingCount !== null &&
-      createdAt !== null;
     byId.set(
       userId,
-      found ? { userId, handle, displayName, followerCount, followingCount, createdAt } : null,
+      publicProfileOf(userId, {
+        handle: row.seller_handle,
+        displayName: row.seller_display_name,
+        followerCount: row.seller_follower_count,
+        followingCount: row.seller_following_count,
+        createdAt: row.seller_created_at,
+      }),
     );
   }
   return byId;

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { PublicProfile } from '../generated/prisma/client.js';
 import { queryAsViewer, type RlsViewer } from '../db/identity.js';
+import { publicProfileOf } from './publicProfiles.js';
 
 /** `Listing.comments(first)`: 10 by default, at most 50 (a listing page asking for more fans out fast). */
 export const DEFAULT_LISTING_COMMENTS = 10;
@@ -83,15 +84,17 @@ export async function readListingComments(
       createdAt: row.created_at.toISOString(),
       deleted: false,
     });
-    if (!authors.has(row.user_id)) authors.set(row.user_id, authorOf(row));
+    if (!authors.has(row.user_id))
+      authors.set(
+        row.user_id,
+        publicProfileOf(row.user_id, {
+          handle: row.author_handle,
+          displayName: row.author_display_name,
+          followerCount: row.author_follower_count,
+          followingCount: row.author_following_count,
+          createdAt: row.author_created_at,
+        }),
+      );
   }
   return { comments, authors };
-}
-
-function authorOf(row: ListingCommentSqlRow): PublicProfile | null {
-  const { author_handle: handle, author_display_name: displayName, author_created_at: createdAt } = row;
-  const { author_follower_count: followerCount, author_following_count: followingCount } = row;
-  if (handle === null || displayName === null || createdAt === null) return null;
-  if (followerCount === null || followingCount === null) return null;
-  return { userId: row.user_id, handle, displayName, followerCount, followingCount, createdAt };
 }

@@ -24,12 +24,34 @@ export async function readPublicProfileByHandle(
   }>(publicProfileByHandleSql, [handle]);
   const row = rows[0];
   if (!row) return null;
-  return {
-    userId: row.user_id,
+  return publicProfileOf(row.user_id, {
     handle: row.handle,
     displayName: row.display_name,
     followerCount: row.follower_count,
     followingCount: row.following_count,
     createdAt: row.created_at,
-  };
+  });
+}
+
+/** A public profile's columns as a statement returned them: all NULL when a LEFT JOIN found no profile. */
+export interface PublicProfileColumns {
+  handle: string | null;
+  displayName: string | null;
+  followerCount: number | null;
+  followingCount: number | null;
+  createdAt: Date | null;
+}
+
+/** The PublicProfile (as Prisma returns one) of a user from those columns; null when there was none. */
+export function publicProfileOf(userId: string, columns: PublicProfileColumns): PublicProfile | null {
+  const { handle, displayName, followerCount, followingCount, createdAt } = columns;
+  if (
+    handle === null ||
+    displayName === null ||
+    followerCount === null ||
+    followingCount === null ||
+    createdAt === null
+  )
+    return null;
+  return { userId, handle, displayName, followerCount, followingCount, createdAt };
 }
