@@ -54,10 +54,11 @@ export function budgetKeyOf(ctx: { viewer: Viewer; clientAddress?: string | null
 /**
  * One atomic step on a window's counter. KEYS: counter, epoch. ARGV: a new epoch (used when Redis has
  * none: it restarted or was flushed), the epoch this process last synced the counter in, what this
- * process allowed since then without Redis (unsynced), everything this process allowed in the window,
- * the cost of this request (0 = sync only), the limit, the counter's TTL in ms.
+ * process allowed since then without Redis (unsynced), everything this process allowed or holds in the
+ * window, the points wanted (0 = sync only), the limit, the counter's TTL in ms, the fewest points
+ * worth granting (a lease takes what is left, down to this; a single request wants 1 of 1).
  * When the epoch changed, Redis lost the counter: the process adds back everything it allowed in the
- * window, not only the unsynced part. Returns [allowed 0|1, counter, epoch].
+ * window, not only the unsynced part. Returns [points granted, counter, epoch].
  */
 const consumeScript = `
 local epoch = redis.call('GET', KEYS[2])
@@ -72,14 +73,26 @@ if add > 0 then
   count = redis.call('INCRBY', KEYS[1], add)
   redis.call('PEXPIRE', KEYS[1], ARGV[7])
 end
-local cost = tonumber(ARGV[5])
-local allowed = 0
-if cost > 0 and count + cost <= tonumber(ARGV[6]) then
-  count = redis.call('INCRBY', KEYS[1], cost)
+local grant = math.min(tonumber(ARGV[5]), tonumber(ARGV[6]) - count)
+if grant < tonumber(ARGV[8]) or grant < 1 then
+  grant = 0
+else
+  count = redis.call('INCRBY', KEYS[1], grant)
   redis.call('PEXPIRE', KEYS[1], ARGV[7])
-  allowed = 1
 end
-return {allowed, count, epoch}`;
+return {grant, count, epoch}`;
+
+/**
+ * The read budgets, spent on every query: their points are leased from Redis a few at a time and spent
+ * locally, so most reads cost no Redis round trip. A lease is what Redis grants atomically against the
+ * shared counter, so every instance together still allows at most the limit; what a lease holds unused
+ * at the window's end is lost (the client may be refused up to that many points early). Leases shrink as
+ * the budget runs out: LEASE_SHARE of what is left per expected instance, at most LEASE_MAX, down to one
+ * point (exact) near the limit. Write budgets are small and exact: one call per request.
+ */
+const LEASED_ACTIONS: ReadonlySet<RateLimitedAction> = new Set(['read', 'feed']);
+const LEASE_MAX = 16;
+const LEASE_SHARE = 1 / 8;
 
 interface LocalCount {
   window: number;
@@ -89,6 +102,12 @@ interface LocalCount {
   unsynced: number;
   /** The Redis epoch the counter was last synced in ('' = never). */
   epoch: string;
+  /** Points Redis granted to this process (a lease) and not spent yet. */
+  leased: number;
+  /** The counter as Redis last reported it (0 before any call). */
+  lastCount: number;
+  /** The lease call in flight, if any: concurrent requests wait for it rather than each calling Redis. */
+  leasing: Promise<unknown> | null;
 }
 
 type RedisWithScript = Redis & {
@@ -153,7 +172,7 @@ export function createRateLimits(
     }
     let entry = local.get(id);
     if (!entry) {
-      entry = { window, total: 0, unsynced: 0, epoch: '' };
+      entry = { window, total: 0, unsynced: 0, epoch: '', leased: 0, lastCount: 0, leasing: null };
       local.set(id, entry);
     }
     return entry;
@@ -169,10 +188,12 @@ export function createRateLimits(
     entry: LocalCount,
     window: number,
     cost: number,
-  ): Promise<{ allowed: boolean; count: number }> => {
+    minimum = cost,
+  ): Promise<{ granted: number; count: number }> => {
     if (!redis) throw new Error('no Redis');
     const sentUnsynced = entry.unsynced;
-    const sentTotal = entry.total;
+    // Unspent leased points count too: after a Redis restart they must not be spendable uncounted.
+    const sentTotal = entry.total + entry.leased;
     let reply: [number, number, string];
     try {
       reply = await redis.lodestarRateLimit(
@@ -186,18 +207,20 @@ export function createRateLimits(
         cost,
         limitOf(action),
         Math.max(1, windowEnd(window) - now()),
+        Math.min(cost, minimum),
       );
     } catch (error) {
       breaker.failure();
       throw error;
     }
     breaker.success();
-    const [allowed, count, epoch] = reply;
+    const [granted, count, epoch] = reply;
     // What was added is synced; anything allowed locally meanwhile stays unsynced.
     entry.unsynced = Math.max(0, entry.unsynced - sentUnsynced);
     entry.epoch = String(epoch);
+    entry.lastCount = Number(count);
     if (entry.unsynced === 0) dirty.delete(`${action}\u0000${key}`);
-    return { allowed: allowed === 1, count: Number(count) };
+    return { granted: Number(granted), count: Number(count) };
   };
 
   /**
@@ -246,20 +269,50 @@ export function createRateLimits(
     },
     consume: async (action, key) => {
       if (!deps.limits.enabled) return;
-      const window = windowOf(now());
       const id = `${action}\u0000${key}`;
-      const entry = localFor(id, window);
+      const leases = LEASED_ACTIONS.has(action);
+      let window = windowOf(now());
+      let entry = localFor(id, window);
+      // A point of this process's lease: Redis counted it when it granted the lease (also while Redis
+      // is away now). Requests that arrive while a lease call is in flight wait for it.
+      while (leases) {
+        if (entry.leased > 0) {
+          entry.leased -= 1;
+          entry.total += 1;
+          return;
+        }
+        if (entry.leasing === null) break;
+        await entry.leasing;
+        window = windowOf(now());
+        entry = localFor(id, window);
+      }
       if (redisReady()) {
-        let allowed: boolean | null = null;
+        const want = leases
+          ? Math.min(
+              LEASE_MAX,
+              Math.max(
+                1,
+                Math.floor(
+                  ((limitOf(action) - entry.lastCount) * LEASE_SHARE) / deps.limits.expectedInstances,
+                ),
+              ),
+            )
+          : 1;
+        let granted: number | null = null;
+        const call = callRedis(action, key, entry, window, want, 1);
+        if (leases) entry.leasing = call.catch(() => undefined);
         try {
-          ({ allowed } = await callRedis(action, key, entry, window, 1));
+          ({ granted } = await call);
         } catch {
           // Redis failed or timed out: it may or may not have counted this call; decide locally below
           // (if it did count it, the later sync counts it twice: stricter, never looser).
+        } finally {
+          if (leases) entry.leasing = null;
         }
-        if (allowed !== null) {
-          if (!allowed) refuse(action, window);
+        if (granted !== null) {
+          if (granted === 0) refuse(action, window);
           entry.total += 1;
+          entry.leased += granted - 1;
           sync(false);
           return;
         }
