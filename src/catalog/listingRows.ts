@@ -53,8 +53,37 @@ export function toListing(row: ListingSqlRow): Listing {
   };
 }
 
+/**
+ * The category and seller a statement read together with a listing, kept beside the listing object so
+ * the Listing type's `category` and `seller` fields return them at once (no loader call, no promise
+ * per row); listings without an entry resolve through the request's loaders.
+ */
+export interface JoinedRelations {
+  category: Category;
+  /** undefined: the statement did not read the seller. */
+  seller?: PublicProfile | null;
+}
+
+/** A symbol-keyed property (not a WeakMap: no table to churn through 20 entries per page). */
+const JOINED = Symbol('joinedRelations');
+type WithJoined = Listing & { [JOINED]?: JoinedRelations };
+
+export function setJoined(listing: Listing, relations: JoinedRelations): void {
+  (listing as WithJoined)[JOINED] = relations;
+}
+
+export function joinedOf(listing: Listing): JoinedRelations | undefined {
+  return (listing as WithJoined)[JOINED];
+}
+
+/** The category columns a row carries (`listingColumns`, or any statement joining `categories cat` so). */
+export type CategoryColumns = Pick<
+  ListingSqlRow,
+  'category_id' | 'category_slug' | 'category_name' | 'category_created_at'
+>;
+
 /** The distinct categories of some rows, each as Prisma returns a Category. */
-export function categoriesOf(rows: readonly ListingSqlRow[]): Category[] {
+export function categoriesOf(rows: readonly CategoryColumns[]): Category[] {
   const byId = new Map<number, Category>();
   for (const row of rows) {
     if (!byId.has(row.category_id)) {

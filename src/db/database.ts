@@ -35,6 +35,7 @@ export function createDatabase(
     connectionTimeoutMillis: 3000,
     idleTimeoutMillis: 30_000,
     onError: onPoolError,
+    prepare: config.embedded !== true,
   });
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   const service = createServiceDb({

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { PrismaClient } from '../generated/prisma/client.js';
+import { statementConfig, type NamedStatement } from '../platform/pool.js';
 import { withTransaction } from './checkout.js';
 
 /** Who a statement runs for: any auth/viewer.ts Viewer (typed narrowly so db/ stays below auth/). */
@@ -37,13 +38,14 @@ export async function withIdentity<T>(
 export async function queryAsViewer<R extends pg.QueryResultRow>(
   pool: pg.Pool,
   viewer: RlsViewer,
-  text: string,
+  statement: string | NamedStatement,
   values: unknown[],
 ): Promise<R[]> {
+  const query = statementConfig(pool, statement, values);
   const { rows } =
     viewer.role === 'anonymous'
-      ? await pool.query<R>(text, values)
-      : await withIdentity(pool, viewer, (client) => client.query<R>(text, values));
+      ? await pool.query<R>(query)
+      : await withIdentity(pool, viewer, (client) => client.query<R>(query));
   return rows;
 }
 

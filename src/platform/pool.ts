@@ -15,6 +15,48 @@ export interface PoolOptions {
   idleTimeoutMillis?: number;
   /** An idle client losing its server connection must not end the process with an unhandled 'error'. */
   onError: (error: Error) => void;
+  /**
+   * Send NamedStatements (below) as named prepared statements: each connection parses and plans them
+   * once instead of on every call. Off for the embedded database, whose connections share one session
+   * (a name prepared by one would collide on the next).
+   */
+  prepare?: boolean;
+}
+
+/**
+ * A hot read the gateway sends as a named prepared statement (on pools created with `prepare`): the
+ * server parses it once per connection and, after five executions, may keep a generic plan. Only for
+ * statements whose plan does not depend on their parameters' values (key lookups, keyset pages); the
+ * feed's candidate statement, whose best plan does, stays unnamed.
+ */
+export interface NamedStatement {
+  readonly name: string;
+  readonly text: string;
+}
+
+const statementNames = new Map<string, string>();
+
+/** Declares a named statement; a name is one text (pg refuses a second text under a prepared name). */
+export function namedStatement(name: string, text: string): NamedStatement {
+  const full = `lodestar_${name}`;
+  const existing = statementNames.get(full);
+  if (existing !== undefined && existing !== text) throw new Error(`statement name ${full} is taken`);
+  statementNames.set(full, text);
+  return { name: full, text };
+}
+
+const preparingPools = new WeakSet<pg.Pool>();
+
+/** The query to send on `pool` (or a client of it): named when the pool prepares, else plain. */
+export function statementConfig(
+  pool: pg.Pool,
+  statement: string | NamedStatement,
+  values: unknown[],
+): pg.QueryConfig {
+  if (typeof statement === 'string') return { text: statement, values };
+  return preparingPools.has(pool)
+    ? { name: statement.name, text: statement.text, values }
+    : { text: statement.text, values };
 }
 
 /** The startup `options` string: any `options` the URL already carries, then the role, then the settings. */
@@ -45,5 +87,6 @@ export function createPool(options: PoolOptions): pg.Pool {
     application_name: options.applicationName,
   });
   pool.on('error', options.onError);
+  if (options.prepare === true) preparingPools.add(pool);
   return pool;
 }

@@ -1,15 +1,16 @@
 import { z } from 'zod';
 import type { Context } from '../context.js';
 import { createBadUserInputError } from '../errors/errors.js';
-import type { Prisma } from '../generated/prisma/client.js';
 import { pageRequest, toConnection, type ConnectionArgs } from './pagination.js';
 import { categoryIdOfSlug } from '../validation/categorySlug.js';
 import { parseListingId } from '../validation/ids.js';
-import { readListingById, readListingsPage } from '../catalog/listingsPage.js';
+import type { GraphQLResolveInfo } from 'graphql';
+import { readListingById, readListingsPage, readListingWithComments } from '../catalog/listingsPage.js';
+import { DEFAULT_LISTING_COMMENTS, MAX_LISTING_COMMENTS } from '../social/listingComments.js';
+import { childFieldArguments } from './lookahead.js';
 import { readCategories } from '../catalog/categories.js';
+import { readInterestsPage } from '../catalog/interestsPage.js';
 import { primeLoaders } from '../loaders/createLoaders.js';
-
-type Query<T> = Omit<T, 'where' | 'orderBy' | 'take' | 'cursor' | 'skip'>;
 
 const MAX_INT4 = 2_147_483_647;
 export type ListingStatus = 'active' | 'sold' | 'inactive' | 'removed';
@@ -25,9 +26,31 @@ export function categories(ctx: Context) {
 const categoryIdBySlug = (ctx: Context, slug: string): Promise<number> =>
   categoryIdOfSlug(slug, (s) => ctx.prisma.category.findUnique({ where: { slug: s }, select: { id: true } }));
 
-/** One listing with its category and seller in one statement, which prime the request's loaders. */
-export async function listing(ctx: Context, id: string) {
-  const page = await readListingById(ctx.db.pool, ctx.viewer, parseListingId(id));
+/**
+ * One listing with its category and seller in one statement, which prime the request's loaders. When
+ * the document asks for its comments with one valid page size (the usual listing page), the same
+ * statement reads them too and primes `Listing.comments`' loader; otherwise that field reads them.
+ */
+export async function listing(ctx: Context, id: string, info?: GraphQLResolveInfo) {
+  const listingId = parseListingId(id);
+  const takes = new Set(
+    (info ? childFieldArguments(info, 'comments') : []).map((args) => args.first ?? DEFAULT_LISTING_COMMENTS),
+  );
+  const [take] = takes;
+  if (
+    takes.size === 1 &&
+    Number.isInteger(take) &&
+    Number(take) >= 1 &&
+    Number(take) <= MAX_LISTING_COMMENTS
+  ) {
+    const read = await readListingWithComments(ctx.db.pool, ctx.viewer, listingId, Number(take));
+    primeLoaders(ctx.loaders, read);
+    primeLoaders(ctx.loaders, { sellers: read.authors });
+    const found = read.listings[0];
+    if (found) ctx.loaders.listingComments.prime({ listingId, take: Number(take) }, read.comments);
+    return found ?? null;
+  }
+  const page = await readListingById(ctx.db.pool, ctx.viewer, listingId);
   primeLoaders(ctx.loaders, page);
   return page.listings[0] ?? null;
 }
@@ -56,34 +79,22 @@ export async function listings(
 
 const interestKey = z.tuple([z.number().finite(), z.number().int().positive().max(MAX_INT4)]);
 
-/** Most popular first (ties by id); `search` matches anywhere in the name, case-insensitively. */
-export async function interests(
-  ctx: Context,
-  args: ConnectionArgs & { search?: string | null },
-  query: Query<Prisma.InterestFindManyArgs>,
-) {
+/**
+ * Most popular first (ties by id); `search` matches anywhere in the name, case-insensitively. One
+ * statement reads the page with its categories, which prime the request's category loader.
+ */
+export async function interests(ctx: Context, args: ConnectionArgs & { search?: string | null }) {
   const request = pageRequest(args, interestKey);
   const search = args.search?.trim();
   if (search !== undefined && (search.length < 1 || search.length > 100)) {
     throw createBadUserInputError('search must be 1 to 100 characters', 'search');
   }
-  // LIKE wildcards in the search text are matched literally.
-  const pattern = search?.replace(/[\\%_]/g, '\\$&');
-  const where: Prisma.InterestWhereInput = pattern
-    ? { name: { contains: pattern, mode: 'insensitive' } }
-    : {};
-  const forward = request.direction === 'forward';
-  if (request.cursor) {
-    const [popularity, id] = request.cursor;
-    where.OR = forward
-      ? [{ popularity: { lt: popularity } }, { popularity, id: { gt: id } }]
-      : [{ popularity: { gt: popularity } }, { popularity, id: { lt: id } }];
-  }
-  const rows = await ctx.prisma.interest.findMany({
-    ...query,
-    where,
-    orderBy: forward ? [{ popularity: 'desc' }, { id: 'asc' }] : [{ popularity: 'asc' }, { id: 'desc' }],
+  const page = await readInterestsPage(ctx.db.pool, {
+    search: search ?? null,
+    direction: request.direction,
+    cursor: request.cursor,
     take: request.size + 1,
   });
-  return toConnection(request, rows, (row) => [row.popularity, row.id] as const);
+  primeLoaders(ctx.loaders, page);
+  return toConnection(request, page.interests, (row) => [row.popularity, row.id] as const);
 }

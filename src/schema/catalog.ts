@@ -1,7 +1,7 @@
 import { builder } from '../builder.js';
 import * as catalog from '../resolvers/catalog.js';
+import { joinedOf } from '../catalog/listingRows.js';
 import { MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE } from '../validation/pageSize.js';
-import { queryFromInfo } from '@pothos/plugin-prisma';
 import { PublicProfileRef } from './profile.js';
 
 export const ListingStatusEnum = builder.enumType('ListingStatus', {
@@ -29,7 +29,15 @@ export const InterestRef = builder.prismaObject('Interest', {
     slug: t.exposeString('slug'),
     name: t.exposeString('name'),
     popularity: t.exposeFloat('popularity'),
-    category: t.relation('category'),
+    // Through the per-request loader, which the interests page primes from its own statement.
+    category: t.field({
+      type: CategoryRef,
+      resolve: async (interest, _args, ctx) => {
+        const category = await ctx.loaders.categoryById.load(interest.categoryId);
+        if (!category) throw new Error(`interest ${interest.id} has no category ${interest.categoryId}`);
+        return category;
+      },
+    }),
   }),
 });
 
@@ -49,21 +57,26 @@ export const ListingRef = builder.prismaObject('Listing', {
     commentCount: t.exposeInt('commentCount'),
     popularity: t.exposeFloat('popularity'),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
-    // Through a per-request loader (one query per page), also for listings built from raw feed rows.
+    // What the listing's own statement read with it (listings pages, one listing), else through a
+    // per-request loader (one query per page).
     category: t.field({
       type: CategoryRef,
-      resolve: async (listing, _args, ctx) => {
-        const category = await ctx.loaders.categoryById.load(listing.categoryId);
-        if (!category) throw new Error(`listing ${listing.id} has no category ${listing.categoryId}`);
-        return category;
-      },
+      resolve: (listing, _args, ctx) =>
+        joinedOf(listing)?.category ??
+        ctx.loaders.categoryById.load(listing.categoryId).then((category) => {
+          if (!category) throw new Error(`listing ${listing.id} has no category ${listing.categoryId}`);
+          return category;
+        }),
     }),
     seller: t.field({
       type: PublicProfileRef,
       nullable: true,
       description: 'The seller’s public profile (null once the account is gone).',
-      resolve: (listing, _args, ctx) =>
-        listing.sellerId ? ctx.loaders.publicProfile.load(listing.sellerId) : null,
+      resolve: (listing, _args, ctx) => {
+        const joined = joinedOf(listing)?.seller;
+        if (joined !== undefined) return joined;
+        return listing.sellerId ? ctx.loaders.publicProfile.load(listing.sellerId) : null;
+      },
     }),
   }),
 });
@@ -85,7 +98,7 @@ builder.queryFields((t) => ({
     type: ListingRef,
     nullable: true,
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, args, ctx) => catalog.listing(ctx, String(args.id)),
+    resolve: (_root, args, ctx, info) => catalog.listing(ctx, String(args.id), info),
   }),
   listings: t.connection(
     {
@@ -108,12 +121,8 @@ builder.queryFields((t) => ({
       description: 'Interests, most popular first; `search` filters by name.',
       args: { search: t.arg.string() },
       complexity: pageComplexity,
-      resolve: (_root, args, ctx, info) =>
-        catalog.interests(
-          ctx,
-          args,
-          queryFromInfo({ context: ctx, info, path: ['edges', 'node'], typeName: 'Interest' }),
-        ),
+      // One statement with categories (src/catalog/interestsPage.ts), not a Prisma query.
+      resolve: (_root, args, ctx) => catalog.interests(ctx, args),
     },
     { name: 'InterestConnection' },
     { name: 'InterestEdge' },

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { PublicProfile } from '../generated/prisma/client.js';
 import { queryAsViewer, type RlsViewer } from '../db/identity.js';
+import { namedStatement } from '../platform/pool.js';
 import { publicProfileOf } from './publicProfiles.js';
 
 /** `Listing.comments(first)`: 10 by default, at most 50 (a listing page asking for more fans out fast). */
@@ -44,7 +45,9 @@ interface ListingCommentSqlRow {
  * in those arrays. public_comments shows no deleted comment to anyone; erased authors' comments are
  * gone with them (ON DELETE CASCADE).
  */
-const listingCommentsSql = `
+const listingCommentsSql = namedStatement(
+  'listing_comments',
+  `
 SELECT k.key::int AS key, c.id::text AS id, c.listing_id, c.user_id, c.body, c.created_at,
        pp.handle AS author_handle, pp.display_name AS author_display_name,
        pp.follower_count AS author_follower_count, pp.following_count AS author_following_count,
@@ -56,7 +59,8 @@ CROSS JOIN LATERAL (
   ORDER BY created_at DESC, id DESC
   LIMIT k.take) c
 LEFT JOIN public_profiles pp ON pp.user_id = c.user_id
-ORDER BY k.key, c.created_at DESC, c.id DESC`;
+ORDER BY k.key, c.created_at DESC, c.id DESC`,
+);
 
 export interface ListingComments {
   /** One list per request, in the requests' order. */
@@ -76,25 +80,40 @@ export async function readListingComments(
   const comments: CommentView[][] = requests.map(() => []);
   const authors = new Map<string, PublicProfile | null>();
   for (const row of rows) {
-    comments[row.key - 1]?.push({
-      commentId: row.id,
-      listingId: row.listing_id,
-      authorId: row.user_id,
-      body: row.body,
-      createdAt: row.created_at.toISOString(),
-      deleted: false,
-    });
-    if (!authors.has(row.user_id))
-      authors.set(
-        row.user_id,
-        publicProfileOf(row.user_id, {
-          handle: row.author_handle,
-          displayName: row.author_display_name,
-          followerCount: row.author_follower_count,
-          followingCount: row.author_following_count,
-          createdAt: row.author_created_at,
-        }),
-      );
+    comments[row.key - 1]?.push(commentOf(row, authors));
   }
   return { comments, authors };
+}
+
+/** A comment row as a statement returned it: its columns, or the same keys in a JSON object. */
+export type ListingCommentRow = Omit<ListingCommentSqlRow, 'key' | 'created_at' | 'author_created_at'> & {
+  created_at: Date | string;
+  author_created_at: Date | string | null;
+};
+
+/**
+ * The comment of one row, its author's public profile added to `authors` (null: no profile). JSON
+ * timestamps (microseconds) are cut to milliseconds, as pg does for timestamp columns.
+ */
+export function commentOf(row: ListingCommentRow, authors: Map<string, PublicProfile | null>): CommentView {
+  if (!authors.has(row.user_id)) {
+    authors.set(
+      row.user_id,
+      publicProfileOf(row.user_id, {
+        handle: row.author_handle,
+        displayName: row.author_display_name,
+        followerCount: row.author_follower_count,
+        followingCount: row.author_following_count,
+        createdAt: row.author_created_at === null ? null : new Date(row.author_created_at),
+      }),
+    );
+  }
+  return {
+    commentId: row.id,
+    listingId: row.listing_id,
+    authorId: row.user_id,
+    body: row.body,
+    createdAt: new Date(row.created_at).toISOString(),
+    deleted: false,
+  };
 }

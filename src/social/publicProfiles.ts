@@ -1,13 +1,17 @@
 import type pg from 'pg';
 import type { PublicProfile } from '../generated/prisma/client.js';
+import { namedStatement, statementConfig } from '../platform/pool.js';
 
 /**
  * public profile by handle: what anyone may see of a person. public_profiles is a public projection
  * (the view's owner reads past RLS and it exposes only public columns), so no identity is set. $1 handle.
  */
-const publicProfileByHandleSql = `
+const publicProfileByHandleSql = namedStatement(
+  'public_profile_by_handle',
+  `
 SELECT user_id::text AS user_id, handle, display_name, follower_count, following_count, created_at
-FROM public_profiles WHERE handle = $1`;
+FROM public_profiles WHERE handle = $1`,
+);
 
 /** The public profile with this (normalised) handle, as Prisma returns a PublicProfile; null if none. */
 export async function readPublicProfileByHandle(
@@ -21,7 +25,7 @@ export async function readPublicProfileByHandle(
     follower_count: number;
     following_count: number;
     created_at: Date;
-  }>(publicProfileByHandleSql, [handle]);
+  }>(statementConfig(pool, publicProfileByHandleSql, [handle]));
   const row = rows[0];
   if (!row) return null;
   return publicProfileOf(row.user_id, {

@@ -314,7 +314,7 @@ describe('catalog queries', () => {
     });
 
     it('treats LIKE wildcards in search literally', async () => {
-      for (const search of ['%', '_', 'c%s']) {
+      for (const search of ['%', '_', 'c%s', '\\']) {
         const conn = await interests({ search, first: 100 });
         expect(
           conn.edges.map((e) => e.node.name),
