@@ -4,6 +4,7 @@ import { createBadUserInputError } from '../errors/errors.js';
 import { pageRequest, toConnection, type ConnectionArgs } from './pagination.js';
 import { categoryIdOfSlug } from '../validation/categorySlug.js';
 import { parseListingId } from '../validation/ids.js';
+import { isPageSize } from '../validation/pageSize.js';
 import type { GraphQLResolveInfo } from 'graphql';
 import { readListingById, readListingsPage, readListingWithComments } from '../catalog/listingsPage.js';
 import { DEFAULT_LISTING_COMMENTS, MAX_LISTING_COMMENTS } from '../social/listingComments.js';
@@ -37,17 +38,12 @@ export async function listing(ctx: Context, id: string, info?: GraphQLResolveInf
     (info ? childFieldArguments(info, 'comments') : []).map((args) => args.first ?? DEFAULT_LISTING_COMMENTS),
   );
   const [take] = takes;
-  if (
-    takes.size === 1 &&
-    Number.isInteger(take) &&
-    Number(take) >= 1 &&
-    Number(take) <= MAX_LISTING_COMMENTS
-  ) {
-    const read = await readListingWithComments(ctx.db.pool, ctx.viewer, listingId, Number(take));
+  if (takes.size === 1 && typeof take === 'number' && isPageSize(take, MAX_LISTING_COMMENTS)) {
+    const read = await readListingWithComments(ctx.db.pool, ctx.viewer, listingId, take);
     primeLoaders(ctx.loaders, read);
     primeLoaders(ctx.loaders, { sellers: read.authors });
     const found = read.listings[0];
-    if (found) ctx.loaders.listingComments.prime({ listingId, take: Number(take) }, read.comments);
+    if (found) ctx.loaders.listingComments.prime({ listingId, take }, read.comments);
     return found ?? null;
   }
   const page = await readListingById(ctx.db.pool, ctx.viewer, listingId);

@@ -1,4 +1,6 @@
 import { builder } from '../builder.js';
+import type { Context } from '../context.js';
+import type { Category } from '../generated/prisma/client.js';
 import * as catalog from '../resolvers/catalog.js';
 import { joinedOf } from '../catalog/listingRows.js';
 import { MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE } from '../validation/pageSize.js';
@@ -22,6 +24,13 @@ export const CategoryRef = builder.prismaObject('Category', {
   }),
 });
 
+/** A category through the request's loader; its foreign key guarantees one, so none is a server error. */
+async function categoryOf(ctx: Context, categoryId: number, owner: string): Promise<Category> {
+  const category = await ctx.loaders.categoryById.load(categoryId);
+  if (!category) throw new Error(`${owner} has no category ${categoryId}`);
+  return category;
+}
+
 export const InterestRef = builder.prismaObject('Interest', {
   description: 'Something a person can be interested in; interests belong to a category.',
   fields: (t) => ({
@@ -32,11 +41,7 @@ export const InterestRef = builder.prismaObject('Interest', {
     // Through the per-request loader, which the interests page primes from its own statement.
     category: t.field({
       type: CategoryRef,
-      resolve: async (interest, _args, ctx) => {
-        const category = await ctx.loaders.categoryById.load(interest.categoryId);
-        if (!category) throw new Error(`interest ${interest.id} has no category ${interest.categoryId}`);
-        return category;
-      },
+      resolve: (interest, _args, ctx) => categoryOf(ctx, interest.categoryId, `interest ${interest.id}`),
     }),
   }),
 });
@@ -62,11 +67,7 @@ export const ListingRef = builder.prismaObject('Listing', {
     category: t.field({
       type: CategoryRef,
       resolve: (listing, _args, ctx) =>
-        joinedOf(listing)?.category ??
-        ctx.loaders.categoryById.load(listing.categoryId).then((category) => {
-          if (!category) throw new Error(`listing ${listing.id} has no category ${listing.categoryId}`);
-          return category;
-        }),
+        joinedOf(listing)?.category ?? categoryOf(ctx, listing.categoryId, `listing ${listing.id}`),
     }),
     seller: t.field({
       type: PublicProfileRef,
