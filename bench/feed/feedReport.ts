@@ -103,8 +103,8 @@ export function evaluateTargets(r: Omit<BenchResults, 'targets'>, highC: number)
     {
       name: 'gateway process RSS, peak over its life (VmHWM)',
       value: `${r.rss.peakMb} MB`,
-      target: '< 300 MB',
-      pass: r.rss.peakMb < 300,
+      target: '< 200 MB (issue #17)',
+      pass: r.rss.peakMb < 200,
     },
   ];
 }
