@@ -1,5 +1,5 @@
 // npm run eval:embeddings -- [--file interactions.csv|.ndjson] [--min-rating 4] [--seed 7] [--users 1000]
-//   [--items 1700] [--k 10] [--test-fraction 0.2] [--min-positives 5] [--rank 64] [--power-iterations 3]
+//   [--items 1700] [--sharpness 8] [--popularity-exponent 0.7] [--noise 0.15] [--k 10] [--test-fraction 0.2] [--min-positives 5] [--rank 64] [--power-iterations 3]
 //   [--weighting binary|log|bm25|userNormalised] [--factor-scaling none|sqrt|full]
 //   [--popularity-damping 0..1] [--variants] [--json]
 // Offline evaluation of the interaction embeddings (issue #15 item 4) with issue #16's protocol: per
@@ -24,7 +24,12 @@ import {
   randomRecommender,
 } from '../src/embeddings/offlineEvaluation.js';
 import type { MetricSummary } from '../src/embeddings/rankingMetrics.js';
-import { DEFAULT_SYNTHETIC, syntheticInteractions } from '../src/embeddings/syntheticInteractions.js';
+import {
+  DEFAULT_SYNTHETIC,
+  SYNTHETIC_MODEL_FLAGS,
+  parseSyntheticModel,
+  syntheticInteractions,
+} from '../src/embeddings/syntheticInteractions.js';
 import { splitByTime, type TimedInteractions, type TimeSplit } from '../src/embeddings/timeSplit.js';
 import { readInteractionFile } from './eval-embeddings/readInteractionFile.js';
 
@@ -42,6 +47,9 @@ const { values: flags } = (() => {
         seed: { type: 'string', default: String(DEFAULT_SYNTHETIC.seed) },
         users: { type: 'string', default: String(DEFAULT_SYNTHETIC.users) },
         items: { type: 'string', default: String(DEFAULT_SYNTHETIC.items) },
+        sharpness: { type: 'string' },
+        'popularity-exponent': { type: 'string' },
+        noise: { type: 'string' },
         k: { type: 'string', default: '10' },
         'test-fraction': { type: 'string', default: '0.2' },
         'min-positives': { type: 'string', default: '5' },
@@ -71,6 +79,7 @@ const { values: flags } = (() => {
 if (flags.help === true) {
   console.log(
     'usage: npm run eval:embeddings -- [--file F.csv|F.ndjson] [--min-rating R] [--seed N] [--users N] [--items N]\n' +
+      '         [--sharpness X] [--popularity-exponent X] [--noise F]   (the synthetic choice model)\n' +
       '         [--k N] [--test-fraction F] [--min-positives N] [--rank 64..128] [--power-iterations 0..8]\n' +
       '         [--weighting binary|log|bm25|userNormalised] [--factor-scaling none|sqrt|full]\n' +
       '         [--popularity-damping 0..1] [--variants] [--json]',
@@ -103,6 +112,16 @@ const baseOptions: InteractionEmbeddingOptions = {
   popularityDamping: numberFlag('popularity-damping', flags['popularity-damping'], false),
   seed: numberFlag('seed', flags.seed, true),
 };
+
+const syntheticModel = (() => {
+  try {
+    return parseSyntheticModel(flags);
+  } catch (error) {
+    fail(error instanceof Error ? error.message : String(error));
+  }
+})();
+if (flags.file !== undefined && SYNTHETIC_MODEL_FLAGS.some((flag) => flag in flags))
+  fail('--sharpness, --popularity-exponent and --noise describe synthetic data, not --file');
 
 try {
   resolveInteractionEmbeddingOptions(baseOptions);
@@ -183,12 +202,14 @@ async function main(): Promise<void> {
         flags['min-rating'] === undefined ? undefined : numberFlag('min-rating', flags['min-rating'], false),
       )
     : syntheticInteractions({
+        ...syntheticModel,
         seed: baseOptions.seed!,
         users: numberFlag('users', flags.users, true),
         items: numberFlag('items', flags.items, true),
       });
   const split = splitByTime(data, splitOptions);
-  const stats = statsOf(flags.file ?? `synthetic (seed ${baseOptions.seed})`, data, split);
+  const knobs = Object.entries(syntheticModel).map(([name, value]) => `, ${name} ${String(value)}`);
+  const stats = statsOf(flags.file ?? `synthetic (seed ${baseOptions.seed}${knobs.join('')})`, data, split);
 
   const main = fit(split, baseOptions);
   const rows: { method: string; summary: MetricSummary }[] = [

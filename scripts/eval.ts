@@ -9,7 +9,11 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_SYNTHETIC } from '../src/embeddings/syntheticInteractions.js';
+import {
+  DEFAULT_SYNTHETIC,
+  SYNTHETIC_MODEL_FLAGS,
+  parseSyntheticModel,
+} from '../src/embeddings/syntheticInteractions.js';
 import { redactUrl } from '../src/db/redactUrl.js';
 import { formatReport } from '../src/evaluation/report.js';
 import { runEvaluation, type DatasetSpec } from '../src/evaluation/runEvaluation.js';
@@ -25,6 +29,8 @@ at the end. Connect as a role that may CREATE DATABASE (the migration role or po
 Data (one of):
   --dataset synthetic     issue #16-shaped synthetic likes, loaded with the importer (default)
       --users N (${DEFAULT_SYNTHETIC.users})  --items N (${DEFAULT_SYNTHETIC.items})  --seed S (${DEFAULT_SYNTHETIC.seed})
+      the choice model: --sharpness X (${DEFAULT_SYNTHETIC.sharpness}: taste over popularity)
+      --popularity-exponent X (${DEFAULT_SYNTHETIC.popularityExponent}: Zipf)  --noise F (${DEFAULT_SYNTHETIC.noise}: share of taste-blind likes)
   --dataset seed          the project's seeder: --users N (200) --listings N (2000) --seed S (42)
   --from-database URL     a copy of that database (CREATE DATABASE … TEMPLATE: it must be idle)
 Protocol:
@@ -65,6 +71,9 @@ const parsed = (() => {
         items: { type: 'string' },
         listings: { type: 'string' },
         seed: { type: 'string' },
+        sharpness: { type: 'string' },
+        'popularity-exponent': { type: 'string' },
+        noise: { type: 'string' },
         'test-share': { type: 'string', default: '0.2' },
         'min-positives': { type: 'string', default: '5' },
         'max-users': { type: 'string' },
@@ -153,8 +162,17 @@ const dataset: DatasetSpec =
           users: whole('users', parsed.users, 2, 1_000_000, DEFAULT_SYNTHETIC.users),
           items: whole('items', parsed.items, 10, 1_000_000, DEFAULT_SYNTHETIC.items),
           seed: seedFlag(DEFAULT_SYNTHETIC.seed),
+          model: (() => {
+            try {
+              return parseSyntheticModel(parsed);
+            } catch (error) {
+              fail(error instanceof Error ? error.message : String(error));
+            }
+          })(),
         };
 if (kind !== 'synthetic' && parsed.items !== undefined) fail('--items is for --dataset synthetic');
+for (const flag of SYNTHETIC_MODEL_FLAGS)
+  if (kind !== 'synthetic' && flag in parsed) fail(`--${flag} is for --dataset synthetic`);
 if (kind !== 'seed' && parsed.listings !== undefined) fail('--listings is for --dataset seed');
 if (kind === 'database' && (parsed.users !== undefined || parsed.seed !== undefined))
   fail('--users and --seed describe generated data, not --from-database');

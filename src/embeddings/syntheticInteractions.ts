@@ -17,6 +17,9 @@
 import { seededRandom, type SeededRandom } from './seededRandom.js';
 import type { TimedInteractions } from './timeSplit.js';
 
+/** The knobs of the choice model, as `npm run eval` and `npm run eval:embeddings` expose them. */
+export type SyntheticModel = Pick<SyntheticOptions, 'sharpness' | 'popularityExponent' | 'noise'>;
+
 export interface SyntheticOptions {
   readonly seed: number;
   readonly users: number;
@@ -193,4 +196,32 @@ export function syntheticInteractions(options: Partial<SyntheticOptions> = {}): 
     nItems: o.items,
     itemCategories,
   };
+}
+
+/** Each model knob's flag and accepted range (inclusive). */
+const MODEL_FLAGS: ReadonlyArray<{ key: keyof SyntheticModel; flag: string; min: number; max: number }> = [
+  { key: 'sharpness', flag: 'sharpness', min: 0, max: 100 },
+  { key: 'popularityExponent', flag: 'popularity-exponent', min: 0, max: 3 },
+  { key: 'noise', flag: 'noise', min: 0, max: 1 },
+];
+
+/** The command-line flags of the model knobs, for the eval commands' option tables. */
+export const SYNTHETIC_MODEL_FLAGS = MODEL_FLAGS.map((m) => m.flag);
+
+/**
+ * The model knobs from the eval commands' flags (`--sharpness`, `--popularity-exponent`, `--noise`),
+ * only those given. Throws a message naming the flag for a value that is not a number in its range.
+ */
+export function parseSyntheticModel(flags: Readonly<Record<string, unknown>>): Partial<SyntheticModel> {
+  const model: { -readonly [K in keyof SyntheticModel]?: number } = {};
+  for (const { key, flag, min, max } of MODEL_FLAGS) {
+    const given = flags[flag];
+    if (given === undefined) continue;
+    const raw = typeof given === 'string' ? given : JSON.stringify(given);
+    const value = typeof given === 'string' && raw.trim() !== '' ? Number(raw) : Number.NaN;
+    if (!(value >= min && value <= max))
+      throw new RangeError(`--${flag} must be a number from ${min} to ${max}, got "${raw}"`);
+    model[key] = value;
+  }
+  return model;
 }

@@ -5,7 +5,7 @@ import type pg from 'pg';
 import { withTransaction } from '../db/checkout.js';
 import { seedDatabase } from '../db/seed/seedDatabase.js';
 import { DEFAULT_SEED_OPTIONS } from '../db/seed/seedOptions.js';
-import { syntheticInteractions } from '../embeddings/syntheticInteractions.js';
+import { syntheticInteractions, type SyntheticModel } from '../embeddings/syntheticInteractions.js';
 import { runImport } from '../import/runImport.js';
 import { insertUserInterestsSql } from '../import/sql.js';
 import { interestsFromTrain, type LikeSplit } from './likeSplit.js';
@@ -15,7 +15,14 @@ import { SYNTHETIC_SOURCE, categorySlug, listingExternalId, writeSyntheticFiles 
 /** The evaluation's data on the scratch database, and the declared interests derived from train. */
 
 export type DatasetSpec =
-  | { kind: 'synthetic'; users: number; items: number; seed: number }
+  | {
+      kind: 'synthetic';
+      users: number;
+      items: number;
+      seed: number;
+      /** The latent-taste model's knobs (`DEFAULT_SYNTHETIC`'s where left out). */
+      model?: Partial<SyntheticModel>;
+    }
   | { kind: 'seed'; users: number; listings: number; seed: number }
   | { kind: 'database'; url: string };
 
@@ -43,7 +50,12 @@ export async function loadData(
   if (dataset.kind === 'database')
     return { source: `copy of ${databaseNameOf(dataset.url)}`, categoriesOfListing: null };
 
-  const data = syntheticInteractions({ seed: dataset.seed, users: dataset.users, items: dataset.items });
+  const data = syntheticInteractions({
+    ...dataset.model,
+    seed: dataset.seed,
+    users: dataset.users,
+    items: dataset.items,
+  });
   const dir = await mkdtemp(path.join(os.tmpdir(), 'lodestar-eval-'));
   try {
     const { files } = await writeSyntheticFiles(data, dir);
@@ -86,9 +98,14 @@ export async function loadData(
     );
   }
   return {
-    source: `synthetic (seed ${dataset.seed}, ${dataset.users} users, ${dataset.items} items)`,
+    source: `synthetic (seed ${dataset.seed}, ${dataset.users} users, ${dataset.items} items${describeModel(dataset.model)})`,
     categoriesOfListing: (id) => byListing.get(id) ?? [],
   };
+}
+
+function describeModel(model: Partial<SyntheticModel> | undefined): string {
+  const parts = Object.entries(model ?? {}).map(([name, value]) => `${name} ${String(value)}`);
+  return parts.length === 0 ? '' : `; ${parts.join(', ')}`;
 }
 
 /** Declared interests = the categories of each user's train likes by share, one interest per category. */
