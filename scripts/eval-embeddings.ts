@@ -27,6 +27,7 @@ import type { MetricSummary } from '../src/embeddings/rankingMetrics.js';
 import {
   DEFAULT_SYNTHETIC,
   SYNTHETIC_MODEL_FLAGS,
+  describeSyntheticModel,
   parseSyntheticModel,
   syntheticInteractions,
 } from '../src/embeddings/syntheticInteractions.js';
@@ -208,8 +209,12 @@ async function main(): Promise<void> {
         items: numberFlag('items', flags.items, true),
       });
   const split = splitByTime(data, splitOptions);
-  const knobs = Object.entries(syntheticModel).map(([name, value]) => `, ${name} ${String(value)}`);
-  const stats = statsOf(flags.file ?? `synthetic (seed ${baseOptions.seed}${knobs.join('')})`, data, split);
+  const knobs = describeSyntheticModel(syntheticModel);
+  const stats = statsOf(
+    flags.file ?? `synthetic (seed ${baseOptions.seed}${knobs && `, ${knobs}`})`,
+    data,
+    split,
+  );
 
   const main = fit(split, baseOptions);
   const rows: { method: string; summary: MetricSummary }[] = [

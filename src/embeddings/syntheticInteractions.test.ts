@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { parseSyntheticModel, syntheticInteractions } from './syntheticInteractions.js';
+import {
+  describeSyntheticModel,
+  parseSyntheticModel,
+  syntheticInteractions,
+} from './syntheticInteractions.js';
 
 function popularityShareOfTopTenth(data: ReturnType<typeof syntheticInteractions>): number {
   const counts = new Float64Array(data.nItems);
@@ -33,6 +37,14 @@ describe('parseSyntheticModel', () => {
       noise: 0.35,
     });
     expect(parseSyntheticModel({ 'popularity-exponent': '0' })).toEqual({ popularityExponent: 0 });
+  });
+
+  it('describes the knobs given for a report, nothing when none are', () => {
+    expect(describeSyntheticModel(parseSyntheticModel({ sharpness: '12', noise: '0.35' }))).toBe(
+      'sharpness 12, noise 0.35',
+    );
+    expect(describeSyntheticModel({})).toBe('');
+    expect(describeSyntheticModel(undefined)).toBe('');
   });
 
   it.each([

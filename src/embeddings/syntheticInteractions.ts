@@ -208,6 +208,13 @@ const MODEL_FLAGS: ReadonlyArray<{ key: keyof SyntheticModel; flag: string; min:
 /** The command-line flags of the model knobs, for the eval commands' option tables. */
 export const SYNTHETIC_MODEL_FLAGS = MODEL_FLAGS.map((m) => m.flag);
 
+/** The knobs given, as a report's dataset label shows them ("sharpness 12, noise 0.35"; '' for none). */
+export function describeSyntheticModel(model: Partial<SyntheticModel> | undefined): string {
+  return Object.entries(model ?? {})
+    .map(([name, value]) => `${name} ${String(value)}`)
+    .join(', ');
+}
+
 /**
  * The model knobs from the eval commands' flags (`--sharpness`, `--popularity-exponent`, `--noise`),
  * only those given. Throws a message naming the flag for a value that is not a number in its range.

@@ -5,7 +5,11 @@ import type pg from 'pg';
 import { withTransaction } from '../db/checkout.js';
 import { seedDatabase } from '../db/seed/seedDatabase.js';
 import { DEFAULT_SEED_OPTIONS } from '../db/seed/seedOptions.js';
-import { syntheticInteractions, type SyntheticModel } from '../embeddings/syntheticInteractions.js';
+import {
+  describeSyntheticModel,
+  syntheticInteractions,
+  type SyntheticModel,
+} from '../embeddings/syntheticInteractions.js';
 import { runImport } from '../import/runImport.js';
 import { insertUserInterestsSql } from '../import/sql.js';
 import { interestsFromTrain, type LikeSplit } from './likeSplit.js';
@@ -97,15 +101,11 @@ export async function loadData(
       }),
     );
   }
+  const knobs = describeSyntheticModel(dataset.model);
   return {
-    source: `synthetic (seed ${dataset.seed}, ${dataset.users} users, ${dataset.items} items${describeModel(dataset.model)})`,
+    source: `synthetic (seed ${dataset.seed}, ${dataset.users} users, ${dataset.items} items${knobs && `; ${knobs}`})`,
     categoriesOfListing: (id) => byListing.get(id) ?? [],
   };
-}
-
-function describeModel(model: Partial<SyntheticModel> | undefined): string {
-  const parts = Object.entries(model ?? {}).map(([name, value]) => `${name} ${String(value)}`);
-  return parts.length === 0 ? '' : `; ${parts.join(', ')}`;
 }
 
 /** Declared interests = the categories of each user's train likes by share, one interest per category. */
