@@ -1,5 +1,6 @@
 import type { Config } from '../../src/config/config.js';
 import { createEpsilonGreedyPolicy } from '../../src/feed/policies/epsilonGreedy.js';
+import { createExplorationSample } from '../../src/feed/explorationSample.js';
 import { GATEWAY_ARGS, startGatewayProcess, type GatewayProcess } from '../shared/gatewayProcess.js';
 import { createGraphqlClient } from '../shared/http.js';
 import { runLoad, type LoadResult } from '../shared/load.js';
@@ -50,6 +51,11 @@ export async function runLoadComparison(
     // The default policy's name: only a text column, its value does not change the insert's cost.
     policyName: createEpsilonGreedyPolicy({ epsilon: config.feed.epsilon }).name,
     viewers,
+    exploration: createExplorationSample({
+      service: raw,
+      logger: { warn: (_fields, message) => console.warn(`raw pool: ${message}`) },
+      refreshMs: config.feed.exploreSampleSec * 1000,
+    }),
   };
   const rawTask = rawFeedTask(raw, rawOptions);
   // The same statement searching on every request (FEED_CANDIDATE_CACHE_SEC=0): what a cache miss costs.

@@ -3,8 +3,14 @@ import type { Config } from '../../src/config/config.js';
 import type { Context } from '../../src/context.js';
 import { createServiceDb, type ServiceDb } from '../../src/db/service.js';
 import { feedCandidatesSql } from '../../src/feed/sql.js';
-import { candidateParams, type Pool } from '../../src/feed/candidates.js';
-import { feedCandidateQuery } from '../../src/feed/suggestions.js';
+import {
+  candidateParams,
+  fetchCandidateRows,
+  KnownCandidateCaches,
+  type Pool,
+} from '../../src/feed/candidates.js';
+import { explorationPick, feedCandidateQuery } from '../../src/feed/suggestions.js';
+import type { ExplorationSample } from '../../src/feed/explorationSample.js';
 import { recordImpressions } from '../../src/feed/impressions.js';
 import type { FeedSource, SlotDecision } from '../../src/feed/policies/types.js';
 import type { Task } from '../shared/load.js';
@@ -23,13 +29,6 @@ export function createRawServicePool(config: Config, url: string): ServiceDb {
   });
 }
 
-interface CandidateRow {
-  pool: Pool;
-  id: number;
-  category_id: number;
-  score: number;
-}
-
 /** The source an impression of a pool's row is logged with (the personal pools are the SIMILAR arm). */
 function servedSource(pool: Pool): FeedSource {
   switch (pool) {
@@ -44,29 +43,39 @@ function servedSource(pool: Pool): FeedSource {
 }
 
 /**
- * One feed request's SQL without the gateway: feedCandidatesSql with the parameters
- * src/feed/suggestions.ts candidatesFor passes (signed-in viewer, no category), then the
+ * One feed request's SQL without the gateway: the candidate rows as src/feed/suggestions.ts candidatesFor
+ * reads them (fetchCandidateRows with its parameters: signed-in viewer, no category), then the
  * learning_events insert of the page. The insert's SQL is private to src/feed/impressions.ts, so
  * recordImpressions itself issues it (no copy of the statement here) on this pool; it reads only
  * ctx.db.service, ctx.viewer.userId and ctx.requestId, hence the narrow context below.
  */
 export function rawFeedTask(
   service: ServiceDb,
-  options: { first: number; feed: Config['feed']; policyName: string; viewers: readonly string[] },
+  options: {
+    first: number;
+    feed: Config['feed'];
+    policyName: string;
+    viewers: readonly string[];
+    /** The gateway's kind of exploration sample, on this pool (the resolver picks from its own). */
+    exploration: ExplorationSample;
+  },
 ): Task {
   const { first } = options;
+  // As the gateway: viewers whose cache this task saw usable are read without the search.
+  const known = new KnownCandidateCaches();
   return async (index) => {
     const userId = options.viewers[index % options.viewers.length] ?? '';
+    const exploreIds = await explorationPick(options.exploration, {
+      categoryId: null,
+      seed: randomInt(2 ** 31 - 1),
+      first,
+    });
     const query = feedCandidateQuery(
       options.feed,
-      { userId, session: randomUUID(), seed: randomInt(2 ** 31 - 1), categoryId: null, first },
+      { userId, session: randomUUID(), exploreIds, categoryId: null, first },
       true,
     );
-    const rows = await service.query<CandidateRow>(
-      feedCandidatesSql,
-      candidateParams(query),
-      'feed_candidates',
-    );
+    const rows = await fetchCandidateRows(service, query, known);
     // The page: the first `first` rows, as the policy would pick them (which ones does not change the SQL).
     const page: SlotDecision[] = rows.slice(0, first).map((row, position) => ({
       item: { id: row.id, categoryId: row.category_id, score: row.score },
@@ -107,7 +116,7 @@ export function bareAnnTask(
   // The SIMILAR limit depends on the page size only.
   const { similarLimit } = feedCandidateQuery(
     options.feed,
-    { userId: null, session: '', seed: 0, categoryId: null, first: options.first },
+    { userId: null, session: '', exploreIds: [], categoryId: null, first: options.first },
     true,
   );
   return async (index) => {
@@ -131,7 +140,7 @@ export async function warmCandidateCache(
   for (const userId of options.viewers) {
     const query = feedCandidateQuery(
       options.feed,
-      { userId, session: randomUUID(), seed: 1, categoryId: null, first: options.first },
+      { userId, session: randomUUID(), exploreIds: [], categoryId: null, first: options.first },
       true,
     );
     await service.query(feedCandidatesSql, candidateParams(query), 'feed_candidates');

@@ -152,9 +152,10 @@ export const envSchema = z.object({
       group: 'database',
       doc: 'role the gateway `SET`s on every connection, so row-level security applies; the login must be a member of it',
     }),
-  DATABASE_POOL_MAX: int(1, 500)
-    .default(10)
-    .register(envDocs, { group: 'database', doc: 'connections per gateway process' }),
+  DATABASE_POOL_MAX: int(1, 500).default(10).register(envDocs, {
+    group: 'database',
+    doc: "connections of a gateway process's main pool; the service path (feed candidates, learning events) has two more pools of half this each, one for generic-plan sessions, opened on demand and closed when idle",
+  }),
   STATEMENT_TIMEOUT_MS: int(100, 600_000).default(5000).register(envDocs, {
     group: 'database',
     doc: 'per-statement timeout on gateway connections; a timeout is a `TIMEOUT` error',
@@ -254,6 +255,10 @@ export const envSchema = z.object({
   FEED_CANDIDATE_CACHE_SEC: int(0, 86_400).default(300).register(envDocs, {
     group: 'feed',
     doc: "how long a viewer's personal candidates (the vector search's result) are reused by later feed requests; they are recomputed sooner when the profile embedding changes; 0 = search on every request",
+  }),
+  FEED_EXPLORE_SAMPLE_SEC: int(1, 3600).default(30).register(envDocs, {
+    group: 'feed',
+    doc: "how often each gateway process redraws its sample of active listings (per category filter) that the feed's EXPLORE pool picks from; a listing sold or removed since leaves feeds at once all the same",
   }),
   FEED_CATEGORY_SHARE: z
     .string()
@@ -808,6 +813,8 @@ function configFrom(e: EnvVars) {
       servedWindowMinutes: e.FEED_SERVED_WINDOW_MINUTES,
       /** Seconds a viewer's personal candidates are reused (feed_viewer_candidates); 0 = no cache. */
       candidateCacheSec: e.FEED_CANDIDATE_CACHE_SEC,
+      /** Seconds between redraws of a process's exploration sample (src/feed/explorationSample.ts). */
+      exploreSampleSec: e.FEED_EXPLORE_SAMPLE_SEC,
       /** Most of one category on a page, as a share of the page size. */
       categoryShare: e.FEED_CATEGORY_SHARE,
       /** Key that signs feed cursors; defaults to JWT_SECRET, else a per-process random key. */

@@ -5,7 +5,8 @@ import { withTransaction } from './checkout.js';
 /**
  * The service path: statements that run as lodestar_service with the 'service' identity — the feed's
  * candidate reads and the insert-only learning-event writes. On a real server it is its own small pool
- * whose sessions start in that role (one statement per query, no transaction wrapper). On the embedded
+ * whose sessions start in that role (one statement per query, no transaction wrapper), and a second one
+ * whose sessions plan generically (queryGeneric). On the embedded
  * database (one shared session) each query runs in a transaction that switches role locally.
  */
 export interface ServiceDb {
@@ -14,6 +15,14 @@ export interface ServiceDb {
    * session, planned per call): for the long statements run on every request. One name, one text.
    */
   query: <R extends pg.QueryResultRow>(text: string, values: unknown[], name?: string) => Promise<R[]>;
+  /**
+   * The same for a named statement whose plan must not depend on its parameters' values: it runs on
+   * sessions in `plan_cache_mode = force_generic_plan`, so it is planned once per session instead of on
+   * every call. Only for statements whose one plan suits every call (the feed's cached-candidates read:
+   * key lookups and short index scans); a statement that needs the values to plan well (the vector
+   * search) stays on `query`.
+   */
+  queryGeneric: <R extends pg.QueryResultRow>(text: string, values: unknown[], name: string) => Promise<R[]>;
   close: () => Promise<void>;
 }
 
@@ -30,37 +39,55 @@ export function createServiceDb(options: {
 }): ServiceDb {
   const { shared } = options;
   if (shared) {
-    return {
-      query: <R extends pg.QueryResultRow>(text: string, values: unknown[]) =>
+    const inTransaction =
+      (planCacheMode: 'auto' | 'force_generic_plan') =>
+      <R extends pg.QueryResultRow>(text: string, values: unknown[]) =>
         withTransaction(shared, async (client) => {
           await client.query('SET LOCAL ROLE lodestar_service');
           await client.query(
             `SELECT set_config('lodestar.role', 'service', true), set_config('ivfflat.probes', $1, true),
-                    set_config('ivfflat.iterative_scan', $2, true)`,
-            [vectorSearchSettings['ivfflat.probes'], vectorSearchSettings['ivfflat.iterative_scan']],
+                    set_config('ivfflat.iterative_scan', $2, true), set_config('plan_cache_mode', $3, true)`,
+            [
+              vectorSearchSettings['ivfflat.probes'],
+              vectorSearchSettings['ivfflat.iterative_scan'],
+              planCacheMode,
+            ],
           );
           return (await client.query<R>(text, values)).rows;
-        }),
+        });
+    return {
+      query: inTransaction('auto'),
+      queryGeneric: inTransaction('force_generic_plan'),
       close: async () => undefined,
     };
   }
-  const pool = createPool({
-    url: options.url,
-    role: 'lodestar_service',
-    settings: {
-      'lodestar.role': 'service',
-      statement_timeout: options.statementTimeoutMs,
-      ...vectorSearchSettings,
-    },
-    applicationName: 'lodestar-gateway-service',
-    max: options.poolMax,
-    connectionTimeoutMillis: 3000,
-    idleTimeoutMillis: 30_000,
-    onError: options.onPoolError,
-  });
+  const poolOf = (settings: Record<string, string | number>, applicationName: string) =>
+    createPool({
+      url: options.url,
+      role: 'lodestar_service',
+      settings: {
+        'lodestar.role': 'service',
+        statement_timeout: options.statementTimeoutMs,
+        ...vectorSearchSettings,
+        ...settings,
+      },
+      applicationName,
+      max: options.poolMax,
+      connectionTimeoutMillis: 3000,
+      idleTimeoutMillis: 30_000,
+      onError: options.onPoolError,
+    });
+  const pool = poolOf({}, 'lodestar-gateway-service');
+  // Sessions of their own for generic plans (plan_cache_mode is per session): opened on first use, and
+  // closed again when idle like the others, so a process that never serves a cached feed holds none.
+  const genericPool = poolOf({ plan_cache_mode: 'force_generic_plan' }, 'lodestar-gateway-service-generic');
   return {
     query: async <R extends pg.QueryResultRow>(text: string, values: unknown[], name?: string) =>
       (await pool.query<R>(name === undefined ? { text, values } : { name, text, values })).rows,
-    close: () => pool.end(),
+    queryGeneric: async <R extends pg.QueryResultRow>(text: string, values: unknown[], name: string) =>
+      (await genericPool.query<R>({ name, text, values })).rows,
+    close: async () => {
+      await Promise.all([pool.end(), genericPool.end()]);
+    },
   };
 }

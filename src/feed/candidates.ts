@@ -2,7 +2,7 @@ import type { Category, Listing } from '../generated/prisma/client.js';
 import { categoriesOf, toListing, type ListingSqlRow } from '../catalog/listingRows.js';
 import type { ServiceDb } from '../db/service.js';
 import type { FeatureVector } from './ranking.js';
-import { feedCandidatesSql } from './sql.js';
+import { feedCachedCandidatesSql, feedCandidatesSql } from './sql.js';
 
 /**
  * Where a candidate came from. SIMILAR, COENGAGED and CATEGORY are the personal generators (ranked
@@ -36,7 +36,7 @@ export interface CandidateSet {
   categories: Category[];
 }
 
-interface Row extends ListingSqlRow {
+export interface CandidateRow extends ListingSqlRow {
   pool: Pool;
   score: number;
   has_embedding: boolean | null;
@@ -46,6 +46,8 @@ interface Row extends ListingSqlRow {
   category_share: number;
   from_similar: boolean;
   from_interests: boolean;
+  /** Candidates in the viewer's cache when it is usable, else 0 (see feedCandidatesSql). */
+  cache_size: number;
 }
 
 const DAY_MS = 86_400_000;
@@ -53,7 +55,7 @@ const DAY_MS = 86_400_000;
 const RECENCY_DAYS = 30;
 
 /** One listing's features from its rows (a listing in several pools has one row per pool). */
-function featuresOf(row: Row, pools: ReadonlySet<Pool>, nowMs: number): FeatureVector {
+function featuresOf(row: CandidateRow, pools: ReadonlySet<Pool>, nowMs: number): FeatureVector {
   const ageDays = Math.max(0, (nowMs - row.created_at.getTime()) / DAY_MS);
   return {
     similarity: row.similarity,
@@ -78,7 +80,8 @@ export interface CandidateQuery {
   coengagementLimit: number;
   servedWindowMinutes: number;
   session: string;
-  seed: number;
+  /** The EXPLORE pool's listings to check, in order (src/feed/explorationSample.ts); [] = no EXPLORE pool. */
+  exploreIds: readonly number[];
   /** Most GLOBAL candidates of one category, so the global fill can respect the page's category cap. */
   categoryCap: number;
   /** Seconds the viewer's cached personal candidates stay usable (0 = search every time). */
@@ -100,7 +103,7 @@ export function candidateParams(query: CandidateQuery): unknown[] {
     query.poolLimit,
     `${query.servedWindowMinutes} minutes`,
     query.session,
-    query.seed,
+    query.exploreIds,
     query.categoryCap,
     query.coengagementLimit,
     query.candidateCacheSec,
@@ -108,13 +111,78 @@ export function candidateParams(query: CandidateQuery): unknown[] {
   ];
 }
 
-/** One statement on the service path: every pool a feed page can draw from, with the features to rank it. */
+/**
+ * The viewers whose cached personal candidates this process last found usable, how many they hold and
+ * until when (FEED_CANDIDATE_CACHE_SEC): their pages are read with feedCachedCandidatesSql when the cache
+ * can fill the page's SIMILAR pool. Bounded: past `max` viewers the longest unseen is forgotten (it only
+ * costs that viewer the full statement once).
+ */
+export class KnownCandidateCaches {
+  private readonly known = new Map<string, { untilMs: number; size: number }>();
+
+  constructor(private readonly max = 20_000) {}
+
+  /** Whether the viewer's cache can fill a SIMILAR pool of `needed` (as far as this process knows). */
+  usable(userId: string, needed: number, nowMs: number): boolean {
+    const cache = this.known.get(userId);
+    return cache !== undefined && cache.untilMs > nowMs && cache.size >= needed;
+  }
+
+  remember(userId: string, size: number, untilMs: number): void {
+    this.known.delete(userId);
+    if (size <= 0) return;
+    this.known.set(userId, { untilMs, size });
+    if (this.known.size > this.max) {
+      const oldest = this.known.keys().next();
+      if (!oldest.done) this.known.delete(oldest.value);
+    }
+  }
+}
+
+/**
+ * The candidate rows of one page, in one statement on the service path — two on the rare page that finds
+ * a cache it knew short or stale. A signed-in viewer without a category filter whose cache this process
+ * knows to be usable is read with feedCachedCandidatesSql (no search, a generic plan); anyone else, or a
+ * cache that turned out short, with feedCandidatesSql, which searches and stores when it must. What the
+ * latter says about the cache afterwards is remembered for the viewer's next page.
+ */
+export async function fetchCandidateRows(
+  service: ServiceDb,
+  query: CandidateQuery,
+  known: KnownCandidateCaches | null,
+  nowMs: number = Date.now(),
+): Promise<CandidateRow[]> {
+  const params = candidateParams(query);
+  const viewer = query.userId;
+  const caching =
+    known !== null &&
+    viewer !== null &&
+    query.categoryId === null &&
+    query.candidateCacheSec > 0 &&
+    query.similarLimit > 0;
+  const untilMs = nowMs + query.candidateCacheSec * 1000;
+  if (caching && known.usable(viewer, query.similarLimit, nowMs)) {
+    const rows = await service.queryGeneric<CandidateRow>(
+      feedCachedCandidatesSql,
+      params,
+      'feed_cached_candidates',
+    );
+    if ((rows[0]?.cache_size ?? 0) > 0) return rows;
+    known.remember(viewer, 0, untilMs);
+  }
+  const rows = await service.query<CandidateRow>(feedCandidatesSql, params, 'feed_candidates');
+  if (caching) known.remember(viewer, rows[0]?.cache_size ?? 0, untilMs);
+  return rows;
+}
+
+/** Every pool a feed page can draw from, with the features to rank it (fetchCandidateRows). */
 export async function fetchCandidates(
   service: ServiceDb,
   query: CandidateQuery,
+  known: KnownCandidateCaches | null = null,
   nowMs: number = Date.now(),
 ): Promise<CandidateSet> {
-  const rows = await service.query<Row>(feedCandidatesSql, candidateParams(query), 'feed_candidates');
+  const rows = await fetchCandidateRows(service, query, known, nowMs);
   const pools = Object.fromEntries(POOLS.map((pool) => [pool, [] as Candidate[]])) as Record<
     Pool,
     Candidate[]
@@ -140,6 +208,8 @@ export async function fetchCandidates(
   pools.POPULAR.sort(byScoreThenNewest);
   pools.RECENT.sort(byScoreThenNewest);
   pools.GLOBAL.sort(byScoreThenNewest);
+  const exploreOrder = new Map(query.exploreIds.map((id, i) => [id, i]));
+  pools.EXPLORE.sort((a, b) => (exploreOrder.get(a.listing.id) ?? 0) - (exploreOrder.get(b.listing.id) ?? 0));
   return {
     hasEmbedding: rows.some((r) => r.has_embedding === true),
     pools,

@@ -6,9 +6,14 @@ import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
 import { createFeedPolicies } from './feedPolicies.js';
 import { createRankerModelSource } from './rankerModel.js';
+import { createExplorationSample } from './explorationSample.js';
+import { KnownCandidateCaches } from './candidates.js';
 import type { FeedSettings } from './suggestions.js';
 
-/** Built once per process: the policies (per experiment arm), the ranker weights and the cursor-signing key. */
+/**
+ * Built once per process: the policies (per experiment arm), the ranker weights, the exploration sample
+ * and the cursor-signing key.
+ */
 export function createFeedSettings(
   config: Config,
   deps: { service: ServiceDb; logger: Logger; redis: Redis | null; metrics: Metrics },
@@ -28,6 +33,12 @@ export function createFeedSettings(
     },
     policies,
     ranker,
+    exploration: createExplorationSample({
+      service: deps.service,
+      logger: deps.logger,
+      refreshMs: config.feed.exploreSampleSec * 1000,
+    }),
+    knownCaches: new KnownCandidateCaches(),
     // Replicas must share the key for cursors to work across them: FEED_CURSOR_SECRET or JWT_SECRET.
     cursorKey: config.feed.cursorSecret ?? config.auth.jwtSecret ?? randomBytes(32).toString('hex'),
   };

@@ -1,36 +1,11 @@
 import { listingColumns } from '../catalog/listingRows.js';
 
 /**
- * feed candidates: in ONE statement, everything one feed page can be built from, as rows tagged with
- * the pool they come from, each with the ranking features of its listing (src/feed/ranking.ts):
- *   SIMILAR    nearest active listings to the viewer's profile embedding (ivfflat index), blended with the
- *              discovery worker's per-interest candidates (affinity × candidate score)
- *   COENGAGED  listings liked together with the viewer's latest likes (listing_coengagement)
- *   CATEGORY   the most popular active listings of the viewer's top 3 categories (their likes and interests),
- *              half the pool limit each
- *   POPULAR    most popular active listings      RECENT  newest active listings
- *   EXPLORE    a seeded random sample of active listings
- *   GLOBAL     most popular active listings in any category (fallback when a category filter runs dry)
- * Every pool leaves out the viewer's own listings, liked and hidden listings, and listings served to the
- * viewer in this feed session or in the last `served_window`. Runs as lodestar_service.
- *
- * Feature columns (0 when they do not apply): similarity = cosine to the profile embedding; coengagement =
- * Σ liked-together score with the viewer's latest likes; category_affinity = the viewer's highest interest
- * affinity in the listing's category; category_share = share of the viewer's latest likes in that category;
- * from_similar / from_interests = whether the nearest-neighbour search / the interests' discovery candidates
- * found it (the pools a listing appears in say the rest).
- *
- * $1 viewer uuid (NULL = anonymous: no personal pools, no exclusions)   $2 category id or NULL
- * $3 SIMILAR limit   $4 limit of each other pool   $5 served window (interval)   $6 feed session id
- * $7 sample seed (integer)   $8 most GLOBAL items per category (the page's category cap)
- * $9 COENGAGED limit (0 = none)   $10 seconds a viewer's cached personal candidates stay usable (0 = no
- * cache: search every time)   $11 personal candidates kept in the cache (feed_viewer_candidates)
- *
- * Each row also carries its listing's category (category_slug, category_name, category_created_at), read in
- * the same snapshot as the listing: the feed primes the request's category loader with them, so
- * `listing { category { … } }` costs no statement of its own.
+ * The feed candidate statement's parts (see feedCandidatesSql): the viewer, exclusions, eligibility and
+ * the viewer's cached personal candidates, then (in between) where SIMILAR comes from, then the other
+ * pools and the rows. Composed twice below, so the two statements cannot drift apart.
  */
-export const feedCandidatesSql = `
+const candidatesHead = `
 WITH viewer AS MATERIALIZED (
   SELECT embedding, embedding_updated_at FROM profiles WHERE user_id = $1::uuid
 ), recent_likes AS MATERIALIZED (
@@ -67,18 +42,114 @@ WITH viewer AS MATERIALIZED (
   WHERE v.user_id = $1::uuid AND $2::int IS NULL AND $10::int > 0
     AND v.computed_at > now() - make_interval(secs => $10::int)
     AND v.computed_at >= (SELECT coalesce(embedding_updated_at, '-infinity') FROM viewer)
-  ORDER BY c.rank
+  ORDER BY c.rank LIMIT $11::int
 ), cached_eligible AS MATERIALIZED (
   -- The best $3 still eligible. A scalar subquery is checked row by row in the cache's order (a join or
   -- EXISTS could be planned as a hash join over every candidate), so the lookups stop once $3 are found.
   SELECT c.id, c.score, c.sources FROM cached c
   WHERE (SELECT true FROM eligible e WHERE e.id = c.id)
   LIMIT $3
-), live AS MATERIALIZED (
+`;
+
+const candidatesTail = (cacheSize: string) => `
+), coengaged AS MATERIALIZED (
+  -- The best 2 × $9 before the eligibility checks (a few are the viewer’s own or excluded).
+  SELECT c.neighbour_id AS id, sum(c.score)::float8 AS score
+  FROM (SELECT listing_id FROM recent_likes LIMIT 50) r
+  JOIN listing_coengagement c ON c.listing_id = r.listing_id
+  WHERE $9::int > 0
+  GROUP BY c.neighbour_id
+  ORDER BY 2 DESC, 1 LIMIT 2 * $9
+), top_categories AS (
+  SELECT category_id FROM (
+    SELECT coalesce(s.category_id, a.category_id) AS category_id,
+           coalesce(s.share, 0) + coalesce(a.affinity, 0) / 4 AS weight
+    FROM like_share s FULL JOIN affinity a ON a.category_id = s.category_id) w
+  WHERE $2::int IS NULL OR w.category_id = $2::int
+  ORDER BY weight DESC, category_id LIMIT 3
+), pools AS (
+  (SELECT 'SIMILAR' AS pool, e.id, s.score FROM similar_ids s JOIN eligible e ON e.id = s.id
+   ORDER BY s.score DESC, e.id LIMIT $3)
+  UNION ALL
+  -- In the CTE's order (best first), looked up row by row until $9 are eligible (as cached_eligible).
+  (SELECT 'COENGAGED', c.id, c.score FROM coengaged c WHERE (SELECT true FROM eligible e WHERE e.id = c.id)
+   LIMIT $9)
+  UNION ALL
+  (SELECT 'CATEGORY', p.id, p.popularity FROM top_categories t CROSS JOIN LATERAL (
+     SELECT e.id, e.popularity FROM eligible e WHERE e.category_id = t.category_id
+     ORDER BY e.popularity DESC, e.id DESC LIMIT ($4 + 1) / 2) p)
+  UNION ALL
+  (SELECT 'POPULAR', e.id, e.popularity FROM eligible e ORDER BY e.popularity DESC, e.id DESC LIMIT $4)
+  UNION ALL
+  (SELECT 'RECENT', e.id, extract(epoch FROM e.created_at) FROM eligible e ORDER BY e.created_at DESC, e.id DESC LIMIT $4)
+  UNION ALL
+  -- The process's exploration sample in the order the session's seed gave it, looked up row by row
+  -- until $4 are eligible (as cached_eligible).
+  (SELECT 'EXPLORE', x.id, 0 FROM unnest($7::int[]) AS x(id)
+   WHERE (SELECT true FROM eligible e WHERE e.id = x.id) LIMIT $4)
+  UNION ALL
+  (SELECT 'GLOBAL', g.id, g.popularity FROM (
+     SELECT l.id, l.popularity,
+            row_number() OVER (PARTITION BY l.category_id ORDER BY l.popularity DESC, l.id DESC) AS rank_in_category
+     FROM marketplace_listings l
+     WHERE $2::int IS NOT NULL AND l.status = 'active' AND l.seller_id IS DISTINCT FROM $1::uuid
+       AND l.id NOT IN (SELECT listing_id FROM excluded)) g
+   WHERE g.rank_in_category <= $8
+   ORDER BY g.popularity DESC, g.id DESC LIMIT $4)
+)
+SELECT p.pool, p.score::float8 AS score, (SELECT embedding IS NOT NULL FROM viewer) AS has_embedding,
+       ${listingColumns},
+       coalesce(1 - (l.embedding <=> (SELECT embedding FROM viewer)), 0)::float8 AS similarity,
+       coalesce(c.score, 0) AS coengagement,
+       coalesce(a.affinity, 0) AS category_affinity,
+       coalesce(s.share, 0) AS category_share,
+       coalesce(si.ann, false) AS from_similar,
+       coalesce(si.interest, false) AS from_interests,
+       (${cacheSize})::int AS cache_size
+FROM pools p JOIN marketplace_listings l ON l.id = p.id
+JOIN categories cat ON cat.id = l.category_id
+LEFT JOIN similar_ids si ON si.id = p.id
+LEFT JOIN coengaged c ON c.id = p.id
+LEFT JOIN affinity a ON a.category_id = l.category_id
+LEFT JOIN like_share s ON s.category_id = l.category_id`;
+
+/**
+ * feed candidates: in ONE statement, everything one feed page can be built from, as rows tagged with
+ * the pool they come from, each with the ranking features of its listing (src/feed/ranking.ts):
+ *   SIMILAR    nearest active listings to the viewer's profile embedding (ivfflat index), blended with the
+ *              discovery worker's per-interest candidates (affinity × candidate score)
+ *   COENGAGED  listings liked together with the viewer's latest likes (listing_coengagement)
+ *   CATEGORY   the most popular active listings of the viewer's top 3 categories (their likes and interests),
+ *              half the pool limit each
+ *   POPULAR    most popular active listings      RECENT  newest active listings
+ *   EXPLORE    listings of the process's random sample (src/feed/explorationSample.ts), in the order the
+ *              session's seed gives them ($7), the first $4 still eligible
+ *   GLOBAL     most popular active listings in any category (fallback when a category filter runs dry)
+ * Every pool leaves out the viewer's own listings, liked and hidden listings, and listings served to the
+ * viewer in this feed session or in the last `served_window`. Runs as lodestar_service.
+ *
+ * Feature columns (0 when they do not apply): similarity = cosine to the profile embedding; coengagement =
+ * Σ liked-together score with the viewer's latest likes; category_affinity = the viewer's highest interest
+ * affinity in the listing's category; category_share = share of the viewer's latest likes in that category;
+ * from_similar / from_interests = whether the nearest-neighbour search / the interests' discovery candidates
+ * found it (the pools a listing appears in say the rest).
+ *
+ * $1 viewer uuid (NULL = anonymous: no personal pools, no exclusions)   $2 category id or NULL
+ * $3 SIMILAR limit   $4 limit of each other pool   $5 served window (interval)   $6 feed session id
+ * $7 exploration candidates (int[], best first)   $8 most GLOBAL items per category (the page's category cap)
+ * $9 COENGAGED limit (0 = none)   $10 seconds a viewer's cached personal candidates stay usable (0 = no
+ * cache: search every time)   $11 personal candidates kept in the cache (feed_viewer_candidates)
+ *
+ * Each row also carries its listing's category (category_slug, category_name, category_created_at), read in
+ * the same snapshot as the listing: the feed primes the request's category loader with them, so
+ * `listing { category { … } }` costs no statement of its own.
+ */
+export const feedCandidatesSql = `${candidatesHead}), live AS MATERIALIZED (
   -- search: run the vector search (no usable cache, or too few of it left eligible, e.g. deep in a
-  -- session); store: keep its result for the next requests (nothing usable was cached).
-  SELECT x.eligible < $3 AS search,
-         (NOT x.cached AND $2::int IS NULL AND $10::int > 0 AND $3 > 0) AS store
+  -- session or after an hour of scrolling); store: keep its result for the next requests, replacing a
+  -- cache that ran short (see stored: only when the new one is not short too).
+  SELECT x.eligible < $3 AS search, x.cached AS had_cache,
+         (x.eligible < $3 AND $2::int IS NULL AND $10::int > 0 AND $3 > 0) AS store
   FROM (SELECT (SELECT count(*) FROM cached_eligible) AS eligible, EXISTS (SELECT 1 FROM cached) AS cached) x
 ), nearest AS (
   SELECT l.id, 1 - (l.embedding <=> (SELECT embedding FROM viewer)) AS score
@@ -112,76 +183,35 @@ WITH viewer AS MATERIALIZED (
   FROM (SELECT s.id, s.score, s.sources FROM searched s JOIN eligible e ON e.id = s.id
         ORDER BY s.score DESC, s.id LIMIT $11::int) t
   WHERE (SELECT store FROM live)
-  HAVING count(*) > 0
+  -- A cache that ran short is replaced only by one that is not: in a catalogue too small to fill the
+  -- SIMILAR pool, every request searches anyway, and rewriting the row each time would gain nothing.
+  HAVING count(*) >= CASE WHEN (SELECT had_cache FROM live) THEN $3 ELSE 1 END
   ON CONFLICT (user_id) DO UPDATE
     SET listing_ids = excluded.listing_ids, scores = excluded.scores, sources = excluded.sources,
         computed_at = excluded.computed_at
+  RETURNING cardinality(v.listing_ids) AS size
 ), similar_ids AS (
   SELECT s.id, s.score, (s.sources & 1) <> 0 AS ann, (s.sources & 2) <> 0 AS interest
   FROM (SELECT id, score, sources FROM cached_eligible WHERE NOT (SELECT search FROM live)
         UNION ALL SELECT id, score, sources FROM searched) s
-), coengaged AS MATERIALIZED (
-  -- The best 2 × $9 before the eligibility checks (a few are the viewer’s own or excluded).
-  SELECT c.neighbour_id AS id, sum(c.score)::float8 AS score
-  FROM (SELECT listing_id FROM recent_likes LIMIT 50) r
-  JOIN listing_coengagement c ON c.listing_id = r.listing_id
-  WHERE $9::int > 0
-  GROUP BY c.neighbour_id
-  ORDER BY 2 DESC, 1 LIMIT 2 * $9
-), top_categories AS (
-  SELECT category_id FROM (
-    SELECT coalesce(s.category_id, a.category_id) AS category_id,
-           coalesce(s.share, 0) + coalesce(a.affinity, 0) / 4 AS weight
-    FROM like_share s FULL JOIN affinity a ON a.category_id = s.category_id) w
-  WHERE $2::int IS NULL OR w.category_id = $2::int
-  ORDER BY weight DESC, category_id LIMIT 3
-), pools AS (
-  (SELECT 'SIMILAR' AS pool, e.id, s.score FROM similar_ids s JOIN eligible e ON e.id = s.id
-   ORDER BY s.score DESC, e.id LIMIT $3)
-  UNION ALL
-  -- In the CTE's order (best first), looked up row by row until $9 are eligible (as cached_eligible).
-  (SELECT 'COENGAGED', c.id, c.score FROM coengaged c WHERE (SELECT true FROM eligible e WHERE e.id = c.id)
-   LIMIT $9)
-  UNION ALL
-  (SELECT 'CATEGORY', p.id, p.popularity FROM top_categories t CROSS JOIN LATERAL (
-     SELECT e.id, e.popularity FROM eligible e WHERE e.category_id = t.category_id
-     ORDER BY e.popularity DESC, e.id DESC LIMIT ($4 + 1) / 2) p)
-  UNION ALL
-  (SELECT 'POPULAR', e.id, e.popularity FROM eligible e ORDER BY e.popularity DESC, e.id DESC LIMIT $4)
-  UNION ALL
-  (SELECT 'RECENT', e.id, extract(epoch FROM e.created_at) FROM eligible e ORDER BY e.created_at DESC, e.id DESC LIMIT $4)
-  UNION ALL
-  (SELECT 'EXPLORE', l.id, 0 FROM marketplace_listings l
-     TABLESAMPLE SYSTEM ((SELECT least(100, greatest(1, 800.0 * $4 / greatest(c.reltuples, 1)))
-                          FROM pg_class c WHERE c.oid = 'marketplace_listings'::regclass)) REPEATABLE ($7)
-   WHERE l.status = 'active' AND ($2::int IS NULL OR l.category_id = $2::int)
-     AND l.seller_id IS DISTINCT FROM $1::uuid
-     AND l.id NOT IN (SELECT listing_id FROM excluded)
-   ORDER BY md5(l.id::text || $7::text) LIMIT $4)
-  UNION ALL
-  (SELECT 'GLOBAL', g.id, g.popularity FROM (
-     SELECT l.id, l.popularity,
-            row_number() OVER (PARTITION BY l.category_id ORDER BY l.popularity DESC, l.id DESC) AS rank_in_category
-     FROM marketplace_listings l
-     WHERE $2::int IS NOT NULL AND l.status = 'active' AND l.seller_id IS DISTINCT FROM $1::uuid
-       AND l.id NOT IN (SELECT listing_id FROM excluded)) g
-   WHERE g.rank_in_category <= $8
-   ORDER BY g.popularity DESC, g.id DESC LIMIT $4)
-)
-SELECT p.pool, p.score::float8 AS score, (SELECT embedding IS NOT NULL FROM viewer) AS has_embedding,
-       ${listingColumns},
-       coalesce(1 - (l.embedding <=> (SELECT embedding FROM viewer)), 0)::float8 AS similarity,
-       coalesce(c.score, 0) AS coengagement,
-       coalesce(a.affinity, 0) AS category_affinity,
-       coalesce(s.share, 0) AS category_share,
-       coalesce(si.ann, false) AS from_similar,
-       coalesce(si.interest, false) AS from_interests
-FROM pools p JOIN marketplace_listings l ON l.id = p.id
-JOIN categories cat ON cat.id = l.category_id
-LEFT JOIN similar_ids si ON si.id = p.id
-LEFT JOIN coengaged c ON c.id = p.id
-LEFT JOIN affinity a ON a.category_id = l.category_id
-LEFT JOIN like_share s ON s.category_id = l.category_id`;
+${candidatesTail(
+  // The candidates in the viewer's cache if it is usable now (it served this page, or this statement
+  // stored a new one), else 0.
+  `CASE WHEN NOT (SELECT search FROM live) THEN (SELECT count(*) FROM cached)
+        ELSE coalesce((SELECT size FROM stored), 0) END`,
+)}`;
+
+/**
+ * feed cached candidates: feedCandidatesSql for a viewer whose cache (feed_viewer_candidates) is known to
+ * be usable — the same parameters, pools and rows, with SIMILAR read from the cache only (no vector search,
+ * no write). `cache_size` is 0 when the cache turned out short (fewer than $3 still eligible), stale
+ * (older than $10 s or than the profile embedding) or missing: the caller then runs feedCandidatesSql,
+ * which searches. With nothing left that depends on parameter values to plan well, it runs with a generic
+ * plan (ServiceDb.queryGeneric), planned once per session: planning was half of the full statement's time.
+ */
+export const feedCachedCandidatesSql = `${candidatesHead}), similar_ids AS (
+  SELECT s.id, s.score, (s.sources & 1) <> 0 AS ann, (s.sources & 2) <> 0 AS interest FROM cached_eligible s
+${candidatesTail('CASE WHEN (SELECT count(*) FROM cached_eligible) >= $3 THEN (SELECT count(*) FROM cached) ELSE 0 END')}`;
 
 /** The nearest-neighbour part alone, for EXPLAIN in tests: $1 vector literal, $2 limit. */
 export const nearestListingsSql = `
@@ -234,3 +264,17 @@ SELECT source, category_id, sum(impressions)::float8 AS impressions, sum(rewards
 FROM learning_arm_stats(now() - make_interval(days => $1))
 WHERE source IN ('SIMILAR', 'POPULAR', 'RECENT', 'EXPLORE')
 GROUP BY source, category_id`;
+
+/**
+ * exploration sample: about $2 active listings (of category $1, or of any) drawn at random, for a
+ * process's EXPLORE pool (src/feed/explorationSample.ts). TABLESAMPLE reads a share of the table's pages
+ * sized for four times $2 rows of the scope (the table's size from the planner's estimate; a category's
+ * from its index), so the cost follows the sample, not the catalogue.
+ */
+export const explorationSampleSql = `
+SELECT l.id FROM marketplace_listings l
+  TABLESAMPLE SYSTEM ((SELECT least(100, 400.0 * $2 / greatest(1, CASE
+    WHEN $1::int IS NULL THEN (SELECT reltuples FROM pg_class WHERE oid = 'marketplace_listings'::regclass)
+    ELSE (SELECT count(*) FROM marketplace_listings WHERE status = 'active' AND category_id = $1::int) END))))
+WHERE l.status = 'active' AND ($1::int IS NULL OR l.category_id = $1::int)
+ORDER BY random() LIMIT $2`;

@@ -11,6 +11,7 @@ import {
   type Candidate,
   type CandidateQuery,
   type CandidateSet,
+  type KnownCandidateCaches,
   type Pool,
 } from './candidates.js';
 import { personalRanking } from './personalRanking.js';
@@ -21,6 +22,7 @@ import { createRng } from './policies/random.js';
 import type { SlotDecision } from './policies/types.js';
 import type { FeedPolicies } from './feedPolicies.js';
 import type { RankerModelSource } from './rankerModel.js';
+import type { ExplorationSample } from './explorationSample.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
 
@@ -70,6 +72,10 @@ export interface FeedSettings {
   cursorKey: string;
   /** The ranking stage's weights (FEED_RANKER): learned, the defaults, or off (src/feed/rankerModel.ts). */
   ranker: RankerModelSource;
+  /** The process's sample of active listings the EXPLORE pool picks from. */
+  exploration: ExplorationSample;
+  /** Viewers whose cached personal candidates are known usable: read without the search. */
+  knownCaches: KnownCandidateCaches;
 }
 
 /** Fallback chain when personalisation cannot fill the page: popular → recent → global. */
@@ -118,7 +124,14 @@ function fillFromFallback(
  */
 export function feedCandidateQuery(
   feed: Config['feed'],
-  page: { userId: string | null; session: string; seed: number; categoryId: number | null; first: number },
+  page: {
+    userId: string | null;
+    session: string;
+    /** From the process's exploration sample (explorationPick); [] when not personalising. */
+    exploreIds: readonly number[];
+    categoryId: number | null;
+    first: number;
+  },
   personalise: boolean,
 ): CandidateQuery {
   const { first } = page;
@@ -126,30 +139,51 @@ export function feedCandidateQuery(
     userId: page.userId,
     categoryId: page.categoryId,
     similarLimit: personalise ? Math.max(first * 4, 50) : 0,
-    poolLimit: Math.max(first * 2, 20),
+    poolLimit: poolLimitFor(first),
     coengagementLimit: personalise ? feed.coengagementCandidates : 0,
     servedWindowMinutes: feed.servedWindowMinutes,
     session: page.session,
-    seed: page.seed,
+    exploreIds: personalise ? page.exploreIds : [],
     categoryCap: categoryCapFor(feed, first),
     candidateCacheSec: feed.candidateCacheSec,
   };
 }
 
+/** Each pool's size for a page of `first` (the exploration pools, CATEGORY's per category ×2, GLOBAL). */
+function poolLimitFor(first: number): number {
+  return Math.max(first * 2, 20);
+}
+
+/**
+ * The EXPLORE listings a personalised page checks, in the session's order: four times the pool, so the
+ * viewer's exclusions (served, liked, hidden, own, no longer active) rarely leave it short.
+ */
+export function explorationPick(
+  sample: ExplorationSample,
+  page: { categoryId: number | null; seed: number; first: number },
+): Promise<number[]> {
+  return sample.pick(page.categoryId, page.seed, 4 * poolLimitFor(page.first));
+}
+
 async function candidatesFor(
   ctx: FeedRequest,
+  settings: FeedSettings,
   cursor: FeedCursor,
   categoryId: number | null,
   first: number,
   personalise: boolean,
 ) {
+  const exploreIds = personalise
+    ? await explorationPick(settings.exploration, { categoryId, seed: cursor.seed, first })
+    : [];
   return fetchCandidates(
     ctx.db.service,
     feedCandidateQuery(
       ctx.config.feed,
-      { userId: ctx.viewer.userId, session: cursor.session, seed: cursor.seed, categoryId, first },
+      { userId: ctx.viewer.userId, session: cursor.session, exploreIds, categoryId, first },
       personalise,
     ),
+    settings.knownCaches,
   );
 }
 
@@ -174,13 +208,13 @@ export async function suggestions(
   let reason: FallbackReason | null = personal ? null : 'ANONYMOUS';
   let set: CandidateSet;
   try {
-    set = await candidatesFor(ctx, cursor, args.categoryId, first, personal);
+    set = await candidatesFor(ctx, settings, cursor, args.categoryId, first, personal);
   } catch (error) {
     // A similarity query that times out (or pgvector trouble) must not fail the feed.
     if (!personal || !toOutageError(error)) throw error;
     ctx.logger.warn({ err: coerceError(error) }, 'similarity query failed; serving the fallback chain');
     reason = 'SIMILARITY_UNAVAILABLE';
-    set = await candidatesFor(ctx, cursor, args.categoryId, first, false);
+    set = await candidatesFor(ctx, settings, cursor, args.categoryId, first, false);
   }
   if (reason === null && !set.hasEmbedding) reason = 'NO_PROFILE_EMBEDDING';
 

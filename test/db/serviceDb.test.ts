@@ -43,12 +43,12 @@ describe('the service path (one session: poolMax 1)', () => {
       coengagementLimit: 50,
       servedWindowMinutes: 60,
       session: 'session-1',
-      seed: 7,
+      exploreIds: [1, 2, 3],
       categoryCap: 4,
       candidateCacheSec: 300,
     };
     await fetchCandidates(service, query);
-    await fetchCandidates(service, { ...query, seed: 8 });
+    await fetchCandidates(service, { ...query, exploreIds: [3, 2] });
     expect(await prepared()).toContain('feed_candidates');
   });
 });

@@ -138,6 +138,47 @@ describe('the feed’s per-viewer candidate cache', () => {
     expect(seen.length).toBeGreaterThanOrEqual(60);
   });
 
+  it('replaces a cache that ran short with a fresh search, so the next pages are served from it again', async () => {
+    const who = await viewerOf(2);
+    await page(cached, who);
+    // What an hour of scrolling leaves: a cache whose candidates were nearly all served since.
+    await db.pool.query(
+      `UPDATE feed_viewer_candidates SET listing_ids = listing_ids[1:5], scores = scores[1:5],
+         sources = sources[1:5] WHERE user_id = $1`,
+      [who.userId],
+    );
+    const short = (await cacheRow(who.userId))!;
+    const served = await page(cached, who);
+    const refreshed = (await cacheRow(who.userId))!;
+    expect(refreshed.computed_at.getTime()).toBeGreaterThan(short.computed_at.getTime());
+    expect(refreshed.listing_ids.length).toBeGreaterThan(5);
+    expect(refreshed.listing_ids).toEqual(expect.arrayContaining(served));
+    // Served from the new cache: a listing that now matches the profile best stays out until it expires.
+    const perfect = await insertListing(db.pool, {
+      categoryId: world.categoryIds[2]!,
+      embedding: clusterCentre(2),
+    });
+    expect(await page(cached, who)).not.toContain(perfect);
+    expect(await page(uncached, who)).toContain(perfect);
+  });
+
+  it('does not rewrite the cache on every request when the catalogue cannot fill it', async () => {
+    // A quarter of the 60 test listings hidden: what is left (with the few the tests above added) is fewer
+    // than the 50 the SIMILAR pool asks for, so every request searches and none can refill the cache.
+    const who = await viewerOf(0);
+    const everything = world.listings.flat().map((l) => l.id);
+    await db.pool.query(
+      'INSERT INTO hidden_listings (user_id, listing_id) SELECT $1, unnest($2::int[]) ON CONFLICT DO NOTHING',
+      [who.userId, everything.slice(0, 25)],
+    );
+    await page(cached, who);
+    const stored = (await cacheRow(who.userId))!;
+    expect(stored.listing_ids.length).toBeLessThan(50);
+    await page(cached, who);
+    await page(cached, who);
+    expect((await cacheRow(who.userId))!.computed_at).toEqual(stored.computed_at);
+  });
+
   it('neither reads nor writes the cache for a category page', async () => {
     const who = await viewerOf(2);
     const ids = await page(cached, who, { category: world.slugs[0] });

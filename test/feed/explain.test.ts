@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { feedCandidatesSql, nearestListingsSql, similarListingsSql } from '../../src/feed/sql.js';
+import { seededPick } from '../../src/feed/explorationSample.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { clusterCentre } from '../support/feedWorld.js';
 import { insertCategory, insertProfile, toVectorLiteral } from '../support/fixtures.js';
@@ -25,6 +26,7 @@ describe('EXPLAIN of the vector queries on 3000 listings', () => {
   let db: TestDatabase;
   let viewerId: string;
   let listingId: number;
+  let exploreIds: number[] = [];
 
   /** The plan's nodes, with the service path's vector settings (probes = 10, iterative scan). */
   async function explain(sql: string, values: unknown[]): Promise<PlanNode[]> {
@@ -55,7 +57,7 @@ describe('EXPLAIN of the vector queries on 3000 listings', () => {
     20,
     '30 minutes',
     randomUUID(),
-    7,
+    exploreIds,
     8,
     50,
     300,
@@ -90,6 +92,12 @@ describe('EXPLAIN of the vector queries on 3000 listings', () => {
     await db.pool.query('ANALYZE profiles');
     const { rows } = await db.pool.query<{ id: number }>('SELECT min(id) AS id FROM marketplace_listings');
     listingId = rows[0]!.id;
+    // What the process's exploration sample hands a page: 160 listings in a session's order.
+    exploreIds = seededPick(
+      (await db.pool.query<{ id: number }>('SELECT id FROM marketplace_listings')).rows.map((r) => r.id),
+      7,
+      160,
+    );
     // The viewer's likes and what was liked together with them, so the personal generators have data.
     await db.pool.query(
       `INSERT INTO likes (user_id, listing_id, created_at)

@@ -1,0 +1,100 @@
+import type { ServiceDb } from '../db/service.js';
+import { coerceError } from '../errors/errors.js';
+import { explorationSampleSql } from './sql.js';
+
+/** Listings a process keeps per scope (all categories, or one) for the EXPLORE pool to pick from. */
+export const EXPLORATION_SAMPLE_SIZE = 2000;
+
+export interface ExplorationSample {
+  /**
+   * Up to `count` ids of active listings (of the category, when given) in an order fixed by `seed`:
+   * the same seed gives the same order while the sample lasts (a feed session's pages walk one order),
+   * different seeds different ones. The candidate statement keeps the first eligible of them.
+   */
+  pick(categoryId: number | null, seed: number, count: number): Promise<number[]>;
+}
+
+interface Drawn {
+  ids: Int32Array;
+  drawnAt: number;
+}
+
+/** A 32-bit mix of a listing id and a seed (murmur3's finaliser): a stable pseudo-random rank. */
+function rank(id: number, seed: number): number {
+  let h = Math.imul(id ^ seed, 0x9e3779b1);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** The `count` ids of lowest rank for the seed, lowest first (linear in the sample, one typed sort). */
+export function seededPick(ids: ArrayLike<number>, seed: number, count: number): number[] {
+  const n = ids.length;
+  if (n === 0 || count <= 0) return [];
+  // rank × 2^12 + position is exact in a double for samples of up to 4096: sort keys, then decode.
+  const keys = new Float64Array(n);
+  for (let i = 0; i < n; i += 1) keys[i] = rank(ids[i]!, seed) * 4096 + i;
+  keys.sort();
+  const out: number[] = [];
+  for (let i = 0; i < Math.min(count, n); i += 1) out.push(ids[keys[i]! % 4096]!);
+  return out;
+}
+
+/**
+ * The exploration pool's listings, drawn once per scope and process and redrawn every `refreshMs`
+ * (in the background: requests meanwhile use the last draw), instead of sampling the table in every
+ * feed request. Only the first request of a scope waits for a draw; a failed redraw keeps the last one.
+ * Whether a listing is still active, the viewer's own, liked, hidden or served is checked at serve time
+ * by the candidate statement, so a sold listing leaves the pool at once; a new one joins it with the
+ * next draw.
+ */
+export function createExplorationSample(options: {
+  service: Pick<ServiceDb, 'query'>;
+  logger: { warn: (fields: object, message: string) => void };
+  refreshMs: number;
+  size?: number;
+  now?: () => number;
+}): ExplorationSample {
+  const size = Math.min(4096, options.size ?? EXPLORATION_SAMPLE_SIZE);
+  const now = options.now ?? Date.now;
+  const drawn = new Map<string, Drawn>();
+  const drawing = new Map<string, Promise<Drawn>>();
+
+  const draw = (categoryId: number | null): Promise<Drawn> => {
+    const key = String(categoryId);
+    const running = drawing.get(key);
+    if (running) return running;
+    const next = options.service
+      .query<{ id: number }>(explorationSampleSql, [categoryId, size], 'feed_exploration_sample')
+      .then((rows) => {
+        const result = { ids: Int32Array.from(rows, (r) => r.id), drawnAt: now() };
+        drawn.set(key, result);
+        return result;
+      })
+      .finally(() => drawing.delete(key));
+    drawing.set(key, next);
+    return next;
+  };
+
+  return {
+    async pick(categoryId, seed, count) {
+      const last = drawn.get(String(categoryId));
+      let sample: Drawn;
+      if (!last) sample = await draw(categoryId);
+      else {
+        sample = last;
+        if (now() - last.drawnAt >= options.refreshMs)
+          draw(categoryId).catch((error: unknown) =>
+            options.logger.warn(
+              { err: coerceError(error), categoryId },
+              'could not redraw the exploration sample; keeping the last',
+            ),
+          );
+      }
+      return seededPick(sample.ids, seed, count);
+    },
+  };
+}
