@@ -23,25 +23,30 @@ export async function recordImpressions(
 ): Promise<string[]> {
   if (page.length === 0) return [];
   const ids = page.map(() => randomUUID());
-  await ctx.db.service.query(insertImpressionsSql, [
-    ids,
-    page.map(() => ctx.viewer.userId),
-    page.map((d) => d.item.id),
-    page.map((_d, i) => (typeof meta.policy === 'string' ? meta.policy : (meta.policy[i] ?? 'fallback'))),
-    page.map(sourceOf),
-    page.map((d) => d.propensity),
-    page.map((d, i) => meta.basePosition + i),
-    page.map((d, i) => {
-      const features = meta.features?.(d) ?? null;
-      return JSON.stringify({
-        session: meta.session,
-        requestId: ctx.requestId,
-        position: meta.basePosition + i,
-        ...(meta.experiment ? { experiment: meta.experiment, arm: meta.arm } : {}),
-        ...(features ? { features, featuresVersion: meta.featuresVersion } : {}),
-      });
-    }),
-    ctx.viewer.userId ?? '',
-  ]);
+  await ctx.db.service.query(
+    insertImpressionsSql,
+    [
+      ids,
+      page.map(() => ctx.viewer.userId),
+      page.map((d) => d.item.id),
+      page.map((_d, i) => (typeof meta.policy === 'string' ? meta.policy : (meta.policy[i] ?? 'fallback'))),
+      page.map(sourceOf),
+      page.map((d) => d.propensity),
+      page.map((d, i) => meta.basePosition + i),
+      page.map((d, i) => {
+        const features = meta.features?.(d) ?? null;
+        return JSON.stringify({
+          session: meta.session,
+          requestId: ctx.requestId,
+          position: meta.basePosition + i,
+          ...(meta.experiment ? { experiment: meta.experiment, arm: meta.arm } : {}),
+          ...(features ? { features, featuresVersion: meta.featuresVersion } : {}),
+        });
+      }),
+      ctx.viewer.userId ?? '',
+    ],
+    // Prepared once per session: it runs once per feed page.
+    'feed_impressions',
+  );
   return ids;
 }
