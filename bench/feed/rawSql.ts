@@ -2,13 +2,7 @@ import { randomInt, randomUUID } from 'node:crypto';
 import type { Config } from '../../src/config/config.js';
 import type { Context } from '../../src/context.js';
 import { createServiceDb, type ServiceDb } from '../../src/db/service.js';
-import { feedCandidatesSql } from '../../src/feed/sql.js';
-import {
-  candidateParams,
-  fetchCandidateRows,
-  KnownCandidateCaches,
-  type Pool,
-} from '../../src/feed/candidates.js';
+import { fetchCandidateRows, type KnownCandidateCaches, type Pool } from '../../src/feed/candidates.js';
 import { explorationPick, feedCandidateQuery } from '../../src/feed/suggestions.js';
 import type { ExplorationSample } from '../../src/feed/explorationSample.js';
 import { recordImpressions } from '../../src/feed/impressions.js';
@@ -58,11 +52,11 @@ export function rawFeedTask(
     viewers: readonly string[];
     /** The gateway's kind of exploration sample, on this pool (the resolver picks from its own). */
     exploration: ExplorationSample;
+    /** As the gateway's: viewers whose cache was seen usable are read without the search. */
+    known: KnownCandidateCaches;
   },
 ): Task {
-  const { first } = options;
-  // As the gateway: viewers whose cache this task saw usable are read without the search.
-  const known = new KnownCandidateCaches();
+  const { first, known } = options;
   return async (index) => {
     const userId = options.viewers[index % options.viewers.length] ?? '';
     const exploreIds = await explorationPick(options.exploration, {
@@ -134,7 +128,12 @@ export function bareAnnTask(
  */
 export async function warmCandidateCache(
   service: ServiceDb,
-  options: { first: number; feed: Config['feed']; viewers: readonly string[] },
+  options: {
+    first: number;
+    feed: Config['feed'];
+    viewers: readonly string[];
+    known: KnownCandidateCaches;
+  },
 ): Promise<number> {
   const started = performance.now();
   for (const userId of options.viewers) {
@@ -143,7 +142,7 @@ export async function warmCandidateCache(
       { userId, session: randomUUID(), exploreIds: [], categoryId: null, first: options.first },
       true,
     );
-    await service.query(feedCandidatesSql, candidateParams(query), 'feed_candidates');
+    await fetchCandidateRows(service, query, options.known);
   }
   return Math.round(performance.now() - started);
 }
