@@ -39,25 +39,21 @@ export function createServiceDb(options: {
 }): ServiceDb {
   const { shared } = options;
   if (shared) {
-    const inTransaction =
-      (planCacheMode: 'auto' | 'force_generic_plan') =>
-      <R extends pg.QueryResultRow>(text: string, values: unknown[]) =>
-        withTransaction(shared, async (client) => {
-          await client.query('SET LOCAL ROLE lodestar_service');
-          await client.query(
-            `SELECT set_config('lodestar.role', 'service', true), set_config('ivfflat.probes', $1, true),
-                    set_config('ivfflat.iterative_scan', $2, true), set_config('plan_cache_mode', $3, true)`,
-            [
-              vectorSearchSettings['ivfflat.probes'],
-              vectorSearchSettings['ivfflat.iterative_scan'],
-              planCacheMode,
-            ],
-          );
-          return (await client.query<R>(text, values)).rows;
-        });
+    const inTransaction = <R extends pg.QueryResultRow>(text: string, values: unknown[]) =>
+      withTransaction(shared, async (client) => {
+        await client.query('SET LOCAL ROLE lodestar_service');
+        await client.query(
+          `SELECT set_config('lodestar.role', 'service', true), set_config('ivfflat.probes', $1, true),
+                  set_config('ivfflat.iterative_scan', $2, true)`,
+          [vectorSearchSettings['ivfflat.probes'], vectorSearchSettings['ivfflat.iterative_scan']],
+        );
+        return (await client.query<R>(text, values)).rows;
+      });
     return {
-      query: inTransaction('auto'),
-      queryGeneric: inTransaction('force_generic_plan'),
+      query: inTransaction,
+      // Statements are unnamed on the shared session (a generic plan would be built per call and
+      // save nothing), so the cached read is planned like any other there.
+      queryGeneric: inTransaction,
       close: async () => undefined,
     };
   }

@@ -83,10 +83,11 @@ describe('createExplorationSample', () => {
     await sample.pick(null, 1, 5);
     await sample.pick(3, 1, 5);
     await sample.pick(3, 2, 5);
-    expect(calls.map((values) => values[0])).toEqual([null, 3]);
+    // The whole catalogue's sample (its size only), then category 3's.
+    expect(calls).toEqual([[2000], [3, 2000]]);
   });
 
-  it('keeps the last draw when a redraw fails, and says so', async () => {
+  it('keeps the last draw when a redraw fails, says so, and tries again a period later', async () => {
     let clock = 0;
     const warnings: string[] = [];
     const { service, calls } = fakeService([range(10), new Error('connection refused'), range(10, 50)]);
@@ -96,13 +97,43 @@ describe('createExplorationSample', () => {
       refreshMs: 1000,
       now: () => clock,
     });
+    const settle = () => new Promise((resolve) => setImmediate(resolve));
     await sample.pick(null, 1, 5);
     clock = 1000;
     expect(await sample.pick(null, 1, 5)).toHaveLength(5);
-    await new Promise((resolve) => setImmediate(resolve));
+    await settle();
     expect(calls).toHaveLength(2);
     expect(warnings).toEqual(['could not redraw the exploration sample; keeping the last']);
-    expect((await sample.pick(null, 1, 5)).every((id) => id <= 10)).toBe(true);
+    // Not a redraw per request while the database is away: the last draw serves for another period.
+    clock = 1999;
+    for (let i = 0; i < 5; i += 1) expect((await sample.pick(null, i, 5)).every((id) => id <= 10)).toBe(true);
+    await settle();
+    expect(calls).toHaveLength(2);
+    clock = 2000;
+    await sample.pick(null, 1, 5);
+    await settle();
+    expect(calls).toHaveLength(3);
+    expect((await sample.pick(null, 1, 5)).every((id) => id >= 10)).toBe(true);
+  });
+
+  it('refuses a sample too large to order exactly', () => {
+    expect(() => seededPick(new Int32Array(2 ** 21 + 1), 1, 5)).toThrow(RangeError);
+    expect(
+      seededPick(
+        new Int32Array(5000).map((_v, i) => i),
+        1,
+        5000,
+      ),
+    ).toHaveLength(5000);
+    expect(
+      new Set(
+        seededPick(
+          new Int32Array(5000).map((_v, i) => i),
+          1,
+          5000,
+        ),
+      ).size,
+    ).toBe(5000);
   });
 
   it('fails the first pick of a scope when nothing could be drawn', async () => {

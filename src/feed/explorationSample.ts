@@ -1,6 +1,6 @@
 import type { ServiceDb } from '../db/service.js';
 import { coerceError } from '../errors/errors.js';
-import { explorationSampleSql } from './sql.js';
+import { categoryExplorationSampleSql, explorationSampleSql } from './sql.js';
 
 /** Listings a process keeps per scope (all categories, or one) for the EXPLORE pool to pick from. */
 export const EXPLORATION_SAMPLE_SIZE = 2000;
@@ -30,16 +30,20 @@ function rank(id: number, seed: number): number {
   return h >>> 0;
 }
 
-/** The `count` ids of lowest rank for the seed, lowest first (linear in the sample, one typed sort). */
+/** Positions fit in the low 21 bits of a sort key: a 32-bit rank × 2^21 + position stays below 2^53. */
+const POSITION_SPACE = 2 ** 21;
+
+/** The `count` ids of lowest rank for the seed, lowest first (one typed sort of the sample). */
 export function seededPick(ids: ArrayLike<number>, seed: number, count: number): number[] {
   const n = ids.length;
+  if (n > POSITION_SPACE) throw new RangeError(`seededPick takes at most ${POSITION_SPACE} ids`);
   if (n === 0 || count <= 0) return [];
-  // rank × 2^12 + position is exact in a double for samples of up to 4096: sort keys, then decode.
+  // Exact in a double: sort the keys, then decode each position.
   const keys = new Float64Array(n);
-  for (let i = 0; i < n; i += 1) keys[i] = rank(ids[i]!, seed) * 4096 + i;
+  for (let i = 0; i < n; i += 1) keys[i] = rank(ids[i]!, seed) * POSITION_SPACE + i;
   keys.sort();
   const out: number[] = [];
-  for (let i = 0; i < Math.min(count, n); i += 1) out.push(ids[keys[i]! % 4096]!);
+  for (let i = 0; i < Math.min(count, n); i += 1) out.push(ids[keys[i]! % POSITION_SPACE]!);
   return out;
 }
 
@@ -58,7 +62,7 @@ export function createExplorationSample(options: {
   size?: number;
   now?: () => number;
 }): ExplorationSample {
-  const size = Math.min(4096, options.size ?? EXPLORATION_SAMPLE_SIZE);
+  const size = Math.min(POSITION_SPACE, options.size ?? EXPLORATION_SAMPLE_SIZE);
   const now = options.now ?? Date.now;
   const drawn = new Map<string, Drawn>();
   const drawing = new Map<string, Promise<Drawn>>();
@@ -68,7 +72,11 @@ export function createExplorationSample(options: {
     const running = drawing.get(key);
     if (running) return running;
     const next = options.service
-      .query<{ id: number }>(explorationSampleSql, [categoryId, size], 'feed_exploration_sample')
+      .query<{ id: number }>(
+        categoryId === null ? explorationSampleSql : categoryExplorationSampleSql,
+        categoryId === null ? [size] : [categoryId, size],
+        categoryId === null ? 'feed_exploration_sample' : 'feed_category_exploration_sample',
+      )
       .then((rows) => {
         const result = { ids: Int32Array.from(rows, (r) => r.id), drawnAt: now() };
         drawn.set(key, result);
@@ -86,13 +94,15 @@ export function createExplorationSample(options: {
       if (!last) sample = await draw(categoryId);
       else {
         sample = last;
-        if (now() - last.drawnAt >= options.refreshMs)
-          draw(categoryId).catch((error: unknown) =>
+        if (now() - last.drawnAt >= options.refreshMs && !drawing.has(String(categoryId)))
+          draw(categoryId).catch((error: unknown) => {
+            // Keep the last draw for another period: no redraw per request while the database is away.
+            drawn.set(String(categoryId), { ids: last.ids, drawnAt: now() });
             options.logger.warn(
               { err: coerceError(error), categoryId },
               'could not redraw the exploration sample; keeping the last',
-            ),
-          );
+            );
+          });
       }
       return seededPick(sample.ids, seed, count);
     },

@@ -185,7 +185,7 @@ export const feedCandidatesSql = `${candidatesHead}), live AS MATERIALIZED (
   WHERE (SELECT store FROM live)
   -- A cache that ran short is replaced only by one that is not: in a catalogue too small to fill the
   -- SIMILAR pool, every request searches anyway, and rewriting the row each time would gain nothing.
-  HAVING count(*) >= CASE WHEN (SELECT had_cache FROM live) THEN $3 ELSE 1 END
+  HAVING count(*) >= greatest(1, CASE WHEN (SELECT had_cache FROM live) THEN $3 ELSE 1 END)
   ON CONFLICT (user_id) DO UPDATE
     SET listing_ids = excluded.listing_ids, scores = excluded.scores, sources = excluded.sources,
         computed_at = excluded.computed_at
@@ -266,15 +266,23 @@ WHERE source IN ('SIMILAR', 'POPULAR', 'RECENT', 'EXPLORE')
 GROUP BY source, category_id`;
 
 /**
- * exploration sample: about $2 active listings (of category $1, or of any) drawn at random, for a
- * process's EXPLORE pool (src/feed/explorationSample.ts). TABLESAMPLE reads a share of the table's pages
- * sized for four times $2 rows of the scope (the table's size from the planner's estimate; a category's
- * from its index), so the cost follows the sample, not the catalogue.
+ * exploration sample: about $1 active listings drawn at random, for a process's EXPLORE pool
+ * (src/feed/explorationSample.ts). TABLESAMPLE reads a share of the table's pages sized for four times $1
+ * rows by the planner's estimate of the table, so the cost follows the sample, not the catalogue.
  */
 export const explorationSampleSql = `
 SELECT l.id FROM marketplace_listings l
-  TABLESAMPLE SYSTEM ((SELECT least(100, 400.0 * $2 / greatest(1, CASE
-    WHEN $1::int IS NULL THEN (SELECT reltuples FROM pg_class WHERE oid = 'marketplace_listings'::regclass)
-    ELSE (SELECT count(*) FROM marketplace_listings WHERE status = 'active' AND category_id = $1::int) END))))
-WHERE l.status = 'active' AND ($1::int IS NULL OR l.category_id = $1::int)
+  TABLESAMPLE SYSTEM ((SELECT least(100, 400.0 * $1 / greatest(1, reltuples))
+                       FROM pg_class WHERE oid = 'marketplace_listings'::regclass))
+WHERE l.status = 'active'
+ORDER BY random() LIMIT $1`;
+
+/**
+ * category exploration sample: $2 active listings of category $1 at random, through the category's
+ * index (its active listings only: a category is a small share of the table, which a page sample would
+ * mostly miss).
+ */
+export const categoryExplorationSampleSql = `
+SELECT l.id FROM marketplace_listings l
+WHERE l.category_id = $1::int AND l.status = 'active'
 ORDER BY random() LIMIT $2`;

@@ -26,8 +26,9 @@ export interface PoolOptions {
 /**
  * A hot read the gateway sends as a named prepared statement (on pools created with `prepare`): the
  * server parses it once per connection and, after five executions, may keep a generic plan. Only for
- * statements whose plan does not depend on their parameters' values (key lookups, keyset pages); the
- * feed's candidate statement, whose best plan does, stays unnamed.
+ * statements whose plan does not depend on their parameters' values (key lookups, keyset pages). The
+ * service path (src/db/service.ts) names its own statements: the feed's candidate statement (planned per
+ * call), its cached read (on generic-plan sessions) and the impressions insert.
  */
 export interface NamedStatement {
   readonly name: string;

@@ -104,16 +104,30 @@ describe('the feed’s cached-candidates read', () => {
     expect(ran).toEqual(['feed_cached_candidates (generic)', 'feed_candidates']);
   });
 
-  it('does not try the cached read for a page its cache cannot fill, a category page or no cache', async () => {
+  it('does not try the cached read for a page its cache cannot fill, a category page, no cache or no SIMILAR pool', async () => {
     const who = await viewer();
+    await fetchCandidates(service, query(who.userId), new KnownCandidateCaches());
+    const cases: Partial<CandidateQuery>[] = [
+      // 120 listings: the cache holds fewer than a SIMILAR pool of 200.
+      { similarLimit: 200 },
+      { categoryId: world.categoryIds[0]! },
+      { candidateCacheSec: 0 },
+      { similarLimit: 0 },
+    ];
+    for (const overrides of cases) {
+      // A process that knows the viewer's cache (and that it would serve a page of 20 from it).
+      const known = new KnownCandidateCaches();
+      known.remember(who.userId, 100, Date.now() + 60_000);
+      ran.length = 0;
+      await fetchCandidates(service, query(who.userId, overrides), known);
+      expect(ran, JSON.stringify(overrides)).toEqual(['feed_candidates']);
+    }
+    // The control: the same knowledge, a page it can serve.
     const known = new KnownCandidateCaches();
-    await fetchCandidates(service, query(who.userId), known);
+    known.remember(who.userId, 100, Date.now() + 60_000);
     ran.length = 0;
-    // 120 listings: the cache holds fewer than a SIMILAR pool of 200.
-    await fetchCandidates(service, query(who.userId, { similarLimit: 200 }), known);
-    await fetchCandidates(service, query(who.userId, { categoryId: world.categoryIds[0]! }), known);
-    await fetchCandidates(service, query(who.userId, { candidateCacheSec: 0 }), known);
-    expect(ran).toEqual(['feed_candidates', 'feed_candidates', 'feed_candidates']);
+    await fetchCandidates(service, query(who.userId), known);
+    expect(ran).toEqual(['feed_cached_candidates (generic)']);
   });
 
   it('plans the cached read generically, on sessions of its own', async () => {

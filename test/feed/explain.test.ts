@@ -1,6 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { feedCandidatesSql, nearestListingsSql, similarListingsSql } from '../../src/feed/sql.js';
+import {
+  feedCachedCandidatesSql,
+  feedCandidatesSql,
+  nearestListingsSql,
+  similarListingsSql,
+} from '../../src/feed/sql.js';
 import { seededPick } from '../../src/feed/explorationSample.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { clusterCentre } from '../support/feedWorld.js';
@@ -11,7 +16,10 @@ interface PlanNode {
   'Node Type': string;
   'Index Name'?: string;
   'Join Type'?: string;
+  'Relation Name'?: string;
   Filter?: string;
+  'Index Cond'?: string;
+  'One-Time Filter'?: string;
   Plans?: PlanNode[];
 }
 
@@ -19,7 +27,15 @@ function nodes(plan: PlanNode): PlanNode[] {
   return [plan, ...(plan.Plans ?? []).flatMap(nodes)];
 }
 
+/** The plan's nodes outside subtrees that a one-time filter matching `gate` switches off. */
+function nodesRunUnless(plan: PlanNode, gate: RegExp): PlanNode[] {
+  if (gate.test(plan['One-Time Filter'] ?? '')) return [];
+  return [plan, ...(plan.Plans ?? []).flatMap((child) => nodesRunUnless(child, gate))];
+}
+
 const IVFFLAT = 'marketplace_listings_embedding_ivfflat';
+/** The feed statements' parameter types, $1 … $11 (src/feed/sql.ts). */
+const FEED_PARAM_TYPES = 'uuid, int, int, int, interval, text, int[], int, int, int, int';
 const CLUSTERS = 12;
 
 describe('EXPLAIN of the vector queries on 3000 listings', () => {
@@ -29,17 +45,39 @@ describe('EXPLAIN of the vector queries on 3000 listings', () => {
   let exploreIds: number[] = [];
 
   /** The plan's nodes, with the service path's vector settings (probes = 10, iterative scan). */
-  async function explain(sql: string, values: unknown[]): Promise<PlanNode[]> {
+  async function explain(
+    sql: string,
+    values: unknown[],
+    options: { generic?: boolean } = {},
+  ): Promise<PlanNode[]> {
     const client = await db.pool.connect();
     try {
       await client.query('BEGIN');
       await client.query('SET LOCAL ivfflat.probes = 10');
       await client.query('SET LOCAL ivfflat.iterative_scan = relaxed_order');
+      let explained = `EXPLAIN (FORMAT JSON) ${sql}`;
+      if (options.generic) {
+        // As the generic-plan service sessions run it: prepared, one plan for any parameter values.
+        await client.query('SET LOCAL plan_cache_mode = force_generic_plan');
+        await client.query(`PREPARE explained(${FEED_PARAM_TYPES}) AS ${sql}`);
+        // EXECUTE takes no bind parameters: the values as literals (test data only).
+        const literal = (v: unknown): string => {
+          if (v === null) return 'NULL';
+          if (typeof v === 'number') return String(v);
+          if (typeof v === 'string') return client.escapeLiteral(v);
+          if (Array.isArray(v) && v.every((x) => typeof x === 'number'))
+            return client.escapeLiteral(`{${v.join(',')}}`);
+          throw new Error(`no literal for ${typeof v}`);
+        };
+        explained = `EXPLAIN (FORMAT JSON) EXECUTE explained(${values.map(literal).join(', ')})`;
+      }
       const { rows } = await client.query<{ 'QUERY PLAN': { Plan: PlanNode }[] }>(
-        `EXPLAIN (FORMAT JSON) ${sql}`,
-        values,
+        explained,
+        options.generic ? [] : values,
       );
-      return nodes(rows[0]!['QUERY PLAN'][0]!.Plan);
+      const root = rows[0]!['QUERY PLAN'][0]!.Plan;
+      // The GLOBAL pool runs for category pages only ($2 set): a generic plan keeps it behind that gate.
+      return options.generic ? nodesRunUnless(root, /\$2 IS NOT NULL/) : nodes(root);
     } finally {
       await client.query('ROLLBACK');
       client.release();
@@ -149,6 +187,30 @@ describe('EXPLAIN of the vector queries on 3000 listings', () => {
     expect(subPlanFilters.length, describePlan(plan)).toBeGreaterThanOrEqual(4);
     for (const filter of subPlanFilters) expect(filter).toContain('hashed SubPlan');
     expect(plan.filter((n) => n['Join Type'] === 'Anti')).toEqual([]);
+  });
+
+  it('feedCachedCandidatesSql keeps to its indexes in the generic plan it runs with: no search, no table scan (but behind the category gate)', async () => {
+    const plan = await explain(feedCachedCandidatesSql, feedParams(), { generic: true });
+    const text = describePlan(plan);
+    // Generic: the parameters stay symbols in the plan.
+    expect(
+      plan.some((n) => /\$1\b/.test(`${n.Filter ?? ''} ${n['Index Cond'] ?? ''}`)),
+      text,
+    ).toBe(true);
+    expect(usesIvfflat(plan), text).toBe(false);
+    expect(
+      plan.filter((n) => n['Node Type'] === 'Seq Scan' && n['Relation Name'] === 'marketplace_listings'),
+      text,
+    ).toEqual([]);
+    for (const index of [
+      'marketplace_listings_pkey',
+      'marketplace_listings_active_popularity_idx',
+      'marketplace_listings_active_recent_idx',
+      'marketplace_listings_active_category_popularity_idx',
+      'listing_coengagement_top_idx',
+      'feed_viewer_candidates_pkey',
+    ])
+      expect(text).toContain(index);
   });
 
   it('finds listings through the rebuilt index from their own embeddings (distance 0 first)', async () => {
