@@ -1,5 +1,6 @@
 import { GraphQLError } from 'graphql';
 import type { ServiceDb } from '../db/service.js';
+import { setBounded } from '../platform/boundedMap.js';
 import { toPublicDatabaseError } from '../errors/databaseErrors.js';
 import { createUnauthenticatedError, createUnavailableError } from '../errors/errors.js';
 import type { TokenIdentity } from './verifyToken.js';
@@ -59,12 +60,7 @@ export function createRoleResolver(options: {
 
   const remember = (userId: string, role: PersonRole) => {
     if (cacheMs <= 0) return;
-    cache.delete(userId);
-    if (cache.size >= MAX_CACHED) {
-      const oldest = cache.keys().next();
-      if (!oldest.done) cache.delete(oldest.value);
-    }
-    cache.set(userId, { role, until: now() + cacheMs });
+    setBounded(cache, userId, { role, until: now() + cacheMs }, MAX_CACHED);
   };
 
   const flush = async () => {

@@ -1,6 +1,7 @@
 import type { Category, Listing } from '../generated/prisma/client.js';
 import { categoriesOf, toListing, type ListingSqlRow } from '../catalog/listingRows.js';
 import type { ServiceDb } from '../db/service.js';
+import { setBounded } from '../platform/boundedMap.js';
 import type { FeatureVector } from './ranking.js';
 import { feedCachedCandidatesSql, feedCandidatesSql } from './sql.js';
 
@@ -129,13 +130,8 @@ export class KnownCandidateCaches {
   }
 
   remember(userId: string, size: number, untilMs: number): void {
-    this.known.delete(userId);
-    if (size <= 0) return;
-    this.known.set(userId, { untilMs, size });
-    if (this.known.size > this.max) {
-      const oldest = this.known.keys().next();
-      if (!oldest.done) this.known.delete(oldest.value);
-    }
+    if (size <= 0) this.known.delete(userId);
+    else setBounded(this.known, userId, { untilMs, size }, this.max);
   }
 }
 

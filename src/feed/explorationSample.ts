@@ -71,12 +71,15 @@ export function createExplorationSample(options: {
     const key = String(categoryId);
     const running = drawing.get(key);
     if (running) return running;
-    const next = options.service
-      .query<{ id: number }>(
-        categoryId === null ? explorationSampleSql : categoryExplorationSampleSql,
-        categoryId === null ? [size] : [categoryId, size],
-        categoryId === null ? 'feed_exploration_sample' : 'feed_category_exploration_sample',
-      )
+    const query =
+      categoryId === null
+        ? options.service.query<{ id: number }>(explorationSampleSql, [size], 'feed_exploration_sample')
+        : options.service.query<{ id: number }>(
+            categoryExplorationSampleSql,
+            [categoryId, size],
+            'feed_category_exploration_sample',
+          );
+    const next = query
       .then((rows) => {
         const result = { ids: Int32Array.from(rows, (r) => r.id), drawnAt: now() };
         drawn.set(key, result);
@@ -89,15 +92,17 @@ export function createExplorationSample(options: {
 
   return {
     async pick(categoryId, seed, count) {
-      const last = drawn.get(String(categoryId));
+      const key = String(categoryId);
+      const last = drawn.get(key);
       let sample: Drawn;
       if (!last) sample = await draw(categoryId);
       else {
         sample = last;
-        if (now() - last.drawnAt >= options.refreshMs && !drawing.has(String(categoryId)))
+        // One redraw at a time (and one warning when it fails).
+        if (now() - last.drawnAt >= options.refreshMs && !drawing.has(key))
           draw(categoryId).catch((error: unknown) => {
             // Keep the last draw for another period: no redraw per request while the database is away.
-            drawn.set(String(categoryId), { ids: last.ids, drawnAt: now() });
+            drawn.set(key, { ids: last.ids, drawnAt: now() });
             options.logger.warn(
               { err: coerceError(error), categoryId },
               'could not redraw the exploration sample; keeping the last',

@@ -143,7 +143,7 @@ export function feedCandidateQuery(
     coengagementLimit: personalise ? feed.coengagementCandidates : 0,
     servedWindowMinutes: feed.servedWindowMinutes,
     session: page.session,
-    exploreIds: personalise ? page.exploreIds : [],
+    exploreIds: page.exploreIds,
     categoryCap: categoryCapFor(feed, first),
     candidateCacheSec: feed.candidateCacheSec,
   };

@@ -1,4 +1,5 @@
 import type { DocumentNode } from 'graphql';
+import { setBounded } from '../platform/boundedMap.js';
 
 /**
  * Verdicts of checks that walk a parsed document, remembered per document and key (the variables a
@@ -24,15 +25,9 @@ export function createDocumentVerdicts<V>(perDocument: number): DocumentVerdicts
         verdicts = new Map();
         byDocument.set(document, verdicts);
       }
-      if (verdicts.has(key)) {
-        const known = verdicts.get(key) as V;
-        verdicts.delete(key);
-        verdicts.set(key, known);
-        return known;
-      }
-      const verdict = compute();
-      verdicts.set(key, verdict);
-      if (verdicts.size > perDocument) verdicts.delete(verdicts.keys().next().value as string);
+      // A verdict used again becomes the newest: the least recently used leaves first.
+      const verdict = verdicts.has(key) ? (verdicts.get(key) as V) : compute();
+      setBounded(verdicts, key, verdict, perDocument);
       return verdict;
     },
   };
