@@ -37,7 +37,10 @@ const DEFAULT_REJECTS = 'import-rejects.ndjson';
 const CRASH_ENV = 'LODESTAR_IMPORT_CRASH_AFTER_BATCHES';
 
 /** After the files: every derived structure brought up to date in bulk (src/import/refreshDerived.ts). */
-const REFRESH: AfterImport = refreshDerived;
+const refreshWith =
+  (ivfflatProbes: number | undefined): AfterImport =>
+  (pool, log) =>
+    refreshDerived(pool, log, ivfflatProbes === undefined ? {} : { ivfflatProbes });
 
 /** --embed interactions: src/import/embedFromInteractions.ts with the run's source and retention. */
 const embedStep =
@@ -112,13 +115,17 @@ interface CliArgs {
   /** --embed interactions: null when not asked for. */
   embed: { rank: number | undefined; overwrite: boolean } | null;
   databaseUrl: string | null;
+  /** $VECTOR_IVFFLAT_PROBES: the lists the discovery refresh searches, as the gateway and worker do. */
+  ivfflatProbes: number | undefined;
   help: boolean;
 }
 
+/** `flag` is an option's name (batch-size) or, in capitals, an environment variable's. */
 function whole(flag: string, raw: string, min: number, max: number): number {
   const value = /^\d+$/.test(raw) ? Number(raw) : Number.NaN;
   if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new UsageError(`--${flag} must be a whole number from ${min} to ${max}, got "${raw}"`);
+    const name = /^[A-Z_]+$/.test(flag) ? `$${flag}` : `--${flag}`;
+    throw new UsageError(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
   }
   return value;
 }
@@ -209,6 +216,9 @@ function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv): CliArgs {
             overwrite: switches.has('embed-overwrite'),
           },
     databaseUrl: values.get('database-url') || env.MIGRATION_DATABASE_URL || env.DATABASE_URL || null,
+    ivfflatProbes: env.VECTOR_IVFFLAT_PROBES
+      ? whole('VECTOR_IVFFLAT_PROBES', env.VECTOR_IVFFLAT_PROBES, 1, 32768)
+      : undefined,
     help,
   };
 }
@@ -313,7 +323,7 @@ async function main(): Promise<number> {
       progress: createProgress({ write: (t) => process.stderr.write(t), tty: process.stderr.isTTY === true }),
       log: (line) => console.error(line),
       ...(args.embed ? { beforeRefresh: embedStep(args.embed) } : {}),
-      ...(args.refresh ? { afterImport: REFRESH } : {}),
+      ...(args.refresh ? { afterImport: refreshWith(args.ivfflatProbes) } : {}),
       onBatchCommitted: (batches) => {
         if (crashAfter > 0 && batches >= crashAfter) process.kill(process.pid, 'SIGKILL');
       },

@@ -6,11 +6,11 @@
 import os from 'node:os';
 import { signToken } from '../../src/auth/signToken.js';
 import type { Config } from '../../src/config/config.js';
-import { vectorSearchSettings, type ServiceDb, createServiceDb } from '../../src/db/service.js';
+import { type ServiceDb, createServiceDb } from '../../src/db/service.js';
 import { pickViewers, withClient } from '../shared/database.js';
 import { startGatewayProcess, type GatewayProcess } from '../shared/gatewayProcess.js';
 import { createGraphqlClient, feedQuery } from '../shared/http.js';
-import { runRounds, toLoadResult, type RoundTask } from '../shared/load.js';
+import { median, runRounds, toLoadResult, type RoundTask } from '../shared/load.js';
 import { asLogin, BENCH_GATEWAY_LOGIN, type BenchSettings } from '../shared/settings.js';
 import { prepareSize, scaleSizes, type PreparedSize } from './scaleDatabases.js';
 import { measureIndexes, sampleViewers, serviceIndexOf } from './scaleIndex.js';
@@ -57,6 +57,18 @@ async function embeddingsOf(url: string, users: readonly string[]): Promise<stri
   });
 }
 
+/** The command that reproduces this run: the scale settings that differ from their defaults. */
+function commandOf(settings: BenchSettings): string {
+  const { sizes, steps, hnswMaxRows } = settings.scale;
+  const env = [
+    'BENCH_PHASES=scale',
+    sizes.join(',') === '10k,100k,1m' ? '' : `BENCH_SCALE_SIZES=${sizes.join(',')}`,
+    steps.join(',') === 'load,index' ? '' : `BENCH_SCALE_STEPS=${steps.join(',')}`,
+    hnswMaxRows === 1_000_000 ? '' : `BENCH_SCALE_HNSW_MAX_ROWS=${hnswMaxRows}`,
+  ];
+  return `${env.filter(Boolean).join(' ')} npm run bench`;
+}
+
 const toCell = (r: ReturnType<typeof toLoadResult>): LoadCell => ({
   requests: r.requests,
   errors: r.errors,
@@ -81,6 +93,7 @@ export async function runScalePhase(
   const duringLoad: number[][] = [];
   const [lowC, highC] = settings.concurrencies;
   const cells = new Map<string, LoadCell>();
+  const firstPageP50 = new Map<string, number>();
   try {
     for (const p of settings.scale.steps.includes('load') ? prepared : []) {
       const viewers = await pickViewers(p.size.data.url, settings.viewers);
@@ -90,7 +103,7 @@ export async function runScalePhase(
       const embeddings = await embeddingsOf(p.size.data.url, viewers);
       const gatewayUrl = asLogin(p.size.data.url, BENCH_GATEWAY_LOGIN);
       const gateway = await startGatewayProcess(
-        { ...env, DATABASE_URL: gatewayUrl },
+        { ...env, DATABASE_URL: gatewayUrl, VECTOR_IVFFLAT_PROBES: String(p.probes) },
         `gateway ${p.size.label}`,
       );
       // The service pool as the gateway builds it (role, probes, iterative scan), at the gateway's size.
@@ -98,12 +111,23 @@ export async function runScalePhase(
         url: p.size.data.url,
         statementTimeoutMs: config.database.statementTimeoutMs,
         poolMax: Math.max(1, Math.ceil(config.database.poolMax / 2)),
+        ivfflatProbes: p.probes,
         onPoolError: (error) =>
           console.warn(`scale ${p.size.label}: idle connection failed: ${error.message}`),
       });
       const client = createGraphqlClient(gateway.url, highC);
       running.push({ prepared: p, gateway, service, client });
       const label = p.size.label;
+      // Each viewer's first page, one at a time: the search and the candidate cache's write (a returning
+      // viewer's cost), timed; the rounds then measure the pages after it, as the feed phase does.
+      const page = client.feedTask(FIRST, tokens);
+      const firstPages: number[] = [];
+      for (let i = 0; i < tokens.length; i += 1) {
+        const started = performance.now();
+        await page(i, 0);
+        firstPages.push(performance.now() - started);
+      }
+      firstPageP50.set(label, Math.round(median(firstPages) * 100) / 100);
       tasks.push(
         { size: label, kind: 'feed', task: client.feedTask(FIRST, tokens) },
         { size: label, kind: 'listings', task: client.queryTask(LISTINGS_QUERY, [''], checkListings) },
@@ -116,7 +140,9 @@ export async function runScalePhase(
           },
         },
       );
-      console.log(`scale ${label}: gateway pid ${gateway.pid}, ${viewers.length} viewers`);
+      console.log(
+        `scale ${label}: gateway pid ${gateway.pid}, ${viewers.length} viewers, lists ${p.lists}, probes ${p.probes}`,
+      );
     }
     for (const concurrency of settings.concurrencies) {
       console.log(
@@ -156,6 +182,7 @@ export async function runScalePhase(
           p.size,
           p.dataset.listings,
           await sampleViewers(p.size.data.url, settings.scale.recallSamples),
+          p.probes,
         )
       : {
           service: await serviceIndexOf(p.size.data.url),
@@ -179,7 +206,11 @@ export async function runScalePhase(
         coengagementNote: p.timings.get('coengagement')?.detail ?? null,
         coengagementRows: p.coengagementRows,
       },
-      feed: { c1: cell('feed', lowC), cHigh: cell('feed', highC) },
+      feed: {
+        c1: cell('feed', lowC),
+        cHigh: cell('feed', highC),
+        firstPageP50Ms: firstPageP50.get(p.size.label) ?? null,
+      },
       listingsPage: { c1: cell('listings', lowC), cHigh: cell('listings', highC) },
       ann: { c1: cell('ann', lowC), cHigh: cell('ann', highC) },
       tableBytes: index.service.tableBytes,
@@ -188,6 +219,7 @@ export async function runScalePhase(
         name: index.service.name,
         build: index.service.build,
         indexBytes: index.service.indexBytes,
+        probes: p.probes,
         recall: Number.isNaN(index.serviceRecall) ? null : index.serviceRecall,
       },
     });
@@ -198,7 +230,7 @@ export async function runScalePhase(
     node: process.version,
     cpus: os.cpus().length,
     loadAverage: { atStart, atEnd: os.loadavg(), duringLoad },
-    command: `BENCH_PHASES=scale${settings.scale.sizes.join(',') === '10k,100k,1m' ? '' : ` BENCH_SCALE_SIZES=${settings.scale.sizes.join(',')}`} npm run bench`,
+    command: commandOf(settings),
     settings: {
       warmupSec: settings.warmupSec,
       durationSec: settings.scale.rounds * settings.scale.sliceSec,
@@ -207,7 +239,6 @@ export async function runScalePhase(
       viewers: settings.viewers,
       recallSamples: settings.scale.recallSamples,
       recallK: SCALE_RECALL_K,
-      serviceProbes: Number(vectorSearchSettings['ivfflat.probes']),
       feedQuery: feedQuery(FIRST),
       listingsQuery: LISTINGS_QUERY,
       annStatement: ANN_STATEMENT,

@@ -73,6 +73,8 @@ export interface BenchSettings {
     probes: number[];
     efSearch: number[];
     hnswMaxRows: number;
+    /** Seconds the co-engagement rebuild is timed for at most (it takes hours at 1M): the rest extrapolated. */
+    coengagementBudgetSec: number;
     /**
      * `load` (co-engagement, the gateways and the bare ANN runs) and/or `index` (copies, builds,
      * recall): one alone prepares a size's expensive, reused parts in a process of its own.
@@ -196,6 +198,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): BenchSetting
       probes: numbers(env, 'BENCH_SCALE_PROBES', [1, 5, 10, 20, 40, 80]),
       efSearch: numbers(env, 'BENCH_SCALE_EF_SEARCH', [40, 100, 200, 400, 800]),
       hnswMaxRows: number(env, 'BENCH_SCALE_HNSW_MAX_ROWS', 1_000_000, 0, 100_000_000),
+      coengagementBudgetSec: number(env, 'BENCH_SCALE_COENGAGEMENT_MAX_SEC', 300, 10, 86_400),
       steps: list(env, 'BENCH_SCALE_STEPS', ['load', 'index'], ['load', 'index']),
     },
   };

@@ -125,6 +125,11 @@ describe('loadConfig', () => {
     });
     expect(tuned.worker.intervals).toMatchObject({ vectorIndexSec: 600, vectorRecallSec: 7200 });
     expect(tuned.ops.alerts.vectorRecallMin).toBe(0.95);
+    expect(defaults.database.ivfflatProbes).toBe(10);
+    expect(loadConfig({ ...base, VECTOR_IVFFLAT_PROBES: '32' }).database.ivfflatProbes).toBe(32);
+    expect(problemsOf({ ...base, VECTOR_IVFFLAT_PROBES: '0' })).toEqual([
+      'VECTOR_IVFFLAT_PROBES must be a whole number from 1 to 32768, got "0"',
+    ]);
     expect(
       problemsOf({
         ...base,

@@ -160,6 +160,10 @@ export const envSchema = z.object({
     group: 'database',
     doc: 'per-statement timeout on gateway connections; a timeout is a `TIMEOUT` error',
   }),
+  VECTOR_IVFFLAT_PROBES: int(1, 32768).default(10).register(envDocs, {
+    group: 'database',
+    doc: "ivfflat lists searched per vector query (the feed's search, discovery, recall checks): more is better recall and slower. About √lists keeps recall@20 ≥ 0.95: 10 up to ~200 lists, 20–40 at 1,000 lists (1M listings; docs/benchmarks.md); the `vector_index_recall` alert says when it is too low",
+  }),
   MIGRATE_ON_START: booleanFlag.default(false).register(envDocs, {
     group: 'database',
     doc: 'apply pending migrations at start instead of refusing to serve',
@@ -684,6 +688,8 @@ function configFrom(e: EnvVars) {
       role: e.DATABASE_ROLE,
       poolMax: e.DATABASE_POOL_MAX,
       statementTimeoutMs: e.STATEMENT_TIMEOUT_MS,
+      /** ivfflat lists searched per vector query, on every path that searches (service, worker, ops). */
+      ivfflatProbes: e.VECTOR_IVFFLAT_PROBES,
       migrateOnStart: e.MIGRATE_ON_START,
       sessionSettings,
     },

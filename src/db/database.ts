@@ -17,7 +17,7 @@ export interface Database {
 
 export function createDatabase(
   config: Pick<Config['database'], 'role' | 'statementTimeoutMs' | 'poolMax'> &
-    Partial<Pick<Config['database'], 'sessionSettings'>> & {
+    Partial<Pick<Config['database'], 'sessionSettings' | 'ivfflatProbes'>> & {
       url: string;
       /** The embedded database is one shared session: the service path reuses the single connection. */
       embedded?: boolean;
@@ -43,6 +43,7 @@ export function createDatabase(
     statementTimeoutMs: config.statementTimeoutMs,
     poolMax: Math.max(1, Math.ceil(config.poolMax / 2)),
     shared: config.embedded ? pool : undefined,
+    ivfflatProbes: config.ivfflatProbes,
     onPoolError,
   });
   let closed = false;

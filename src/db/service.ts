@@ -26,8 +26,24 @@ export interface ServiceDb {
   close: () => Promise<void>;
 }
 
-/** Search settings for the ivfflat index: enough lists probed for recall, scans that keep going past filters. */
-export const vectorSearchSettings = { 'ivfflat.probes': '10', 'ivfflat.iterative_scan': 'relaxed_order' };
+/** VECTOR_IVFFLAT_PROBES's default: recall@20 ≥ 0.95 on ivfflat indexes of up to ~200 lists (docs/benchmarks.md). */
+export const DEFAULT_IVFFLAT_PROBES = 10;
+
+/**
+ * Search settings for the ivfflat indexes: `probes` lists searched per query (VECTOR_IVFFLAT_PROBES: recall
+ * against speed, to follow the indexes' lists as the catalogue grows), scans that keep going past filters.
+ */
+export const vectorSearchSettings = (probes: number = DEFAULT_IVFFLAT_PROBES) => ({
+  'ivfflat.probes': String(probes),
+  'ivfflat.iterative_scan': 'relaxed_order',
+});
+
+/** The same settings for the current transaction (set_config(..., true)), as one statement. */
+export const setVectorSearchSql = `SELECT set_config('ivfflat.probes', $1, true), set_config('ivfflat.iterative_scan', $2, true)`;
+export const vectorSearchValues = (probes: number = DEFAULT_IVFFLAT_PROBES): string[] => {
+  const settings = vectorSearchSettings(probes);
+  return [settings['ivfflat.probes'], settings['ivfflat.iterative_scan']];
+};
 
 export function createServiceDb(options: {
   url: string;
@@ -35,9 +51,12 @@ export function createServiceDb(options: {
   poolMax: number;
   /** Embedded mode: the gateway's single-connection pool. */
   shared?: pg.Pool;
+  /** ivfflat lists searched per query (VECTOR_IVFFLAT_PROBES). @default DEFAULT_IVFFLAT_PROBES */
+  ivfflatProbes?: number;
   onPoolError: (error: Error) => void;
 }): ServiceDb {
   const { shared } = options;
+  const search = vectorSearchSettings(options.ivfflatProbes);
   if (shared) {
     const inTransaction = <R extends pg.QueryResultRow>(text: string, values: unknown[]) =>
       withTransaction(shared, async (client) => {
@@ -45,7 +64,7 @@ export function createServiceDb(options: {
         await client.query(
           `SELECT set_config('lodestar.role', 'service', true), set_config('ivfflat.probes', $1, true),
                   set_config('ivfflat.iterative_scan', $2, true)`,
-          [vectorSearchSettings['ivfflat.probes'], vectorSearchSettings['ivfflat.iterative_scan']],
+          [search['ivfflat.probes'], search['ivfflat.iterative_scan']],
         );
         return (await client.query<R>(text, values)).rows;
       });
@@ -64,7 +83,11 @@ export function createServiceDb(options: {
       settings: {
         'lodestar.role': 'service',
         statement_timeout: options.statementTimeoutMs,
-        ...vectorSearchSettings,
+        // No JIT: these statements take milliseconds, and a plan whose estimate crosses jit_above_cost
+        // (the cached read's generic plan at 1M listings counts pools it never runs) spent 1.5–2.6 s per
+        // call compiling it with LLVM (docs/benchmarks.md, the scale phase).
+        jit: 'off',
+        ...search,
         ...settings,
       },
       applicationName,

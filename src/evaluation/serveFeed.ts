@@ -54,7 +54,7 @@ async function recomputeProfiles(scratchUrl: string, behaviour: 'on' | 'off'): P
     onError: () => undefined,
   });
   try {
-    return await step.run(pool);
+    return await step.run(pool, {});
   } finally {
     await pool.end();
   }
@@ -105,6 +105,7 @@ export async function serveVariant(
     url: scratchUrl,
     statementTimeoutMs: config.database.statementTimeoutMs,
     poolMax: options.concurrency,
+    ivfflatProbes: config.database.ivfflatProbes,
     onPoolError: () => undefined,
   });
   const settings = createFeedSettings(config, { service, logger, redis: null, metrics });

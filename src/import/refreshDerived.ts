@@ -7,7 +7,7 @@ import {
   COENGAGEMENT_USER_LIKES,
   rebuildCoengagement,
 } from '../feed/coengagement.js';
-import { vectorSearchSettings } from '../db/service.js';
+import { setVectorSearchSql, vectorSearchValues } from '../db/service.js';
 import { profileEmbeddingsSql } from '../db/seed/finalizeDatabase.js';
 import { buildAndSwapVectorIndex, listVectorIndexes } from '../ops/vectorIndexes.js';
 import { ivfflatSizes, outgrown, suggestLists } from '../ops/vectorRecall.js';
@@ -33,7 +33,12 @@ export interface DerivedStep {
   description: string;
   locks: string;
   /** Rows written (tables analyzed, indexes rebuilt); 0 when everything was already up to date. */
-  run: (pool: pg.Pool) => Promise<number>;
+  run: (pool: pg.Pool, options: DerivedOptions) => Promise<number>;
+}
+
+export interface DerivedOptions {
+  /** ivfflat lists searched by the discovery refresh (VECTOR_IVFFLAT_PROBES). @default DEFAULT_IVFFLAT_PROBES */
+  ivfflatProbes?: number;
 }
 
 /** Rows per counter / popularity batch (one transaction each). */
@@ -258,7 +263,7 @@ async function rebuildVectorIndexes(pool: pg.Pool): Promise<number> {
   });
 }
 
-async function refreshCandidates(pool: pg.Pool): Promise<number> {
+async function refreshCandidates(pool: pg.Pool, options: DerivedOptions): Promise<number> {
   let changed = 0;
   let after: number | null = null;
   for (;;) {
@@ -269,10 +274,7 @@ async function refreshCandidates(pool: pg.Pool): Promise<number> {
     if (rows.length === 0) return changed;
     changed += await withTransaction(pool, async (client) => {
       // The handler's settings: the index keeps scanning past listings the filters reject.
-      await client.query(
-        `SELECT set_config('ivfflat.probes', $1, true), set_config('ivfflat.iterative_scan', $2, true)`,
-        [vectorSearchSettings['ivfflat.probes'], vectorSearchSettings['ivfflat.iterative_scan']],
-      );
+      await client.query(setVectorSearchSql, vectorSearchValues(options.ivfflatProbes));
       const { rows: out } = await client.query<{ changed: string }>(refreshCandidatesSql, [
         rows.map((r) => r.id),
         rows.map((r) => r.category_id),
@@ -383,11 +385,12 @@ export const DERIVED_STEP_NAMES: readonly string[] = DERIVED_STEPS.map((s) => s.
 export async function refreshDerived(
   pool: pg.Pool,
   log: (line: string) => void,
+  options: DerivedOptions = {},
 ): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
   for (const step of DERIVED_STEPS) {
     const started = performance.now();
-    const rows = await step.run(pool);
+    const rows = await step.run(pool, options);
     counts[step.name] = rows;
     log(`derived ${step.name}: ${rows} rows in ${Math.round(performance.now() - started)} ms`);
   }

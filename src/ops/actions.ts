@@ -120,7 +120,10 @@ export const opsActions = {
       'sampled from its table; stored for ops.vectorHealth, /metrics and ops.alerts (the worker measures hourly).',
     args: z.object({ index: z.string().trim().min(1).max(63).optional() }),
     run: async (runner, args) => {
-      const measurements = await measureVectorRecall((fn) => inAdminTx(runner, fn), { index: args.index });
+      const measurements = await measureVectorRecall((fn) => inAdminTx(runner, fn), {
+        index: args.index,
+        probes: runner.ivfflatProbes,
+      });
       if (args.index !== undefined && measurements.length === 0)
         throw createNotFoundError('vector index', args.index);
       return { measurements };

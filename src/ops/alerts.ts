@@ -140,7 +140,7 @@ export async function evaluateAlerts(
           ? 'no vector index recall measured yet'
           : `index ${worst.index_name} returns ${(recall * 100).toFixed(1)}% of the true ${worst.recall_k ?? 20} nearest neighbours (minimum ${thresholds.vectorRecallMin * 100}%): stale or mis-sized index`,
       action:
-        'Vector Indexes: check ops.vectorHealth (rows vs rowsAtBuild, suggestedLists), rebuildVectorIndex with the suggested lists, then measureVectorRecall',
+        'Vector Indexes: check ops.vectorHealth (rows vs rowsAtBuild, suggestedLists), rebuildVectorIndex with the suggested lists, then measureVectorRecall; if the lists are right, raise VECTOR_IVFFLAT_PROBES (about √lists) and restart',
     },
   ];
 }

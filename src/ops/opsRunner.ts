@@ -15,6 +15,8 @@ export interface OpsRunner {
   ownerUrl: string | undefined;
   /** Statement timeout of an index build (one statement by nature; built CONCURRENTLY). */
   indexBuildTimeoutMs: number;
+  /** ivfflat lists a recall measurement searches, as the service does (VECTOR_IVFFLAT_PROBES). */
+  ivfflatProbes: number;
 }
 
 /**
@@ -40,6 +42,7 @@ export function createOpsRunner(
     ...where,
     statementTimeoutMs: config.database.statementTimeoutMs,
     indexBuildTimeoutMs: config.ops.indexBuildTimeoutMs,
+    ivfflatProbes: config.database.ivfflatProbes,
     rollouts: rolloutSettingsOf(config),
   };
 }

@@ -107,7 +107,7 @@ const setting = async (client: pg.ClientBase, name: string, value: string) =>
 export async function measureIndexRecall(
   client: pg.ClientBase,
   shape: IndexShape,
-  options: { k?: number; samples?: number } = {},
+  options: { k?: number; samples?: number; probes?: number } = {},
 ): Promise<RecallMeasurement> {
   const k = options.k ?? RECALL_K;
   const samples = options.samples ?? RECALL_SAMPLES;
@@ -130,7 +130,8 @@ export async function measureIndexRecall(
       `SELECT current_setting('enable_seqscan') AS seq, current_setting('enable_indexscan') AS idx`,
     )
   ).rows[0];
-  for (const [name, value] of Object.entries(vectorSearchSettings)) await setting(client, name, value);
+  for (const [name, value] of Object.entries(vectorSearchSettings(options.probes)))
+    await setting(client, name, value);
   await setting(client, 'enable_seqscan', 'off');
   // The approximate half must go through this index; if the planner will not use it, there is no
   // recall to speak of (an exact scan would report 1.0): nothing is measured.
@@ -186,7 +187,7 @@ export async function measureIndexRecall(
 /** recall@k of every vector index (or only `index`), each in `inTx`'s own transaction. */
 export async function measureVectorRecall(
   inTx: <T>(fn: (client: pg.PoolClient) => Promise<T>) => Promise<T>,
-  options: { index?: string | undefined; k?: number; samples?: number } = {},
+  options: { index?: string | undefined; k?: number; samples?: number; probes?: number } = {},
 ): Promise<RecallMeasurement[]> {
   const shapes = (await inTx((client) => vectorIndexShapes(client))).filter(
     (s) => options.index === undefined || s.name === options.index,

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { vectorSearchSettings } from '../db/service.js';
+import { DEFAULT_IVFFLAT_PROBES, setVectorSearchSql, vectorSearchValues } from '../db/service.js';
 import { applyLikeCoengagement } from '../feed/coengagement.js';
 import type { JobHandler } from './consumer.js';
 import { PermanentJobError } from '../queue/leaseQueue.js';
@@ -102,17 +102,20 @@ const insertCandidatesSql = `
 INSERT INTO interest_listing_candidates (interest_id, listing_id, score, computed_at)
 SELECT n.interest_id, n.listing_id, n.score, now() FROM (${nearestCandidatesSql}) n`;
 
-export const handleDiscovery: JobHandler = async (item, tx) => {
-  const interestId = Number(item.row.interest_id);
-  const categoryId = item.row.category_id == null ? null : Number(item.row.category_id);
-  const { rows } = await tx.query<{ has: boolean }>(interestEmbeddingSql, [interestId]);
-  if (!rows[0]) throw new PermanentJobError(`interest ${interestId} does not exist`);
-  if (!rows[0].has) throw new PermanentJobError(`interest ${interestId} has no embedding yet`);
-  // The vector index keeps scanning past listings the filters reject (pgvector 0.8 iterative scans).
-  await tx.query(
-    `SELECT set_config('ivfflat.probes', $1, true), set_config('ivfflat.iterative_scan', $2, true)`,
-    [vectorSearchSettings['ivfflat.probes'], vectorSearchSettings['ivfflat.iterative_scan']],
-  );
-  await tx.query(dropCandidatesSql, [interestId, categoryId]);
-  await tx.query(insertCandidatesSql, [[interestId], [categoryId], DISCOVERY_TOP_K]);
-};
+/** The discovery handler searching `probes` ivfflat lists per query (VECTOR_IVFFLAT_PROBES). */
+export const createDiscoveryHandler =
+  (probes: number): JobHandler =>
+  async (item, tx) => {
+    const interestId = Number(item.row.interest_id);
+    const categoryId = item.row.category_id == null ? null : Number(item.row.category_id);
+    const { rows } = await tx.query<{ has: boolean }>(interestEmbeddingSql, [interestId]);
+    if (!rows[0]) throw new PermanentJobError(`interest ${interestId} does not exist`);
+    if (!rows[0].has) throw new PermanentJobError(`interest ${interestId} has no embedding yet`);
+    // The vector index keeps scanning past listings the filters reject (pgvector 0.8 iterative scans).
+    await tx.query(setVectorSearchSql, vectorSearchValues(probes));
+    await tx.query(dropCandidatesSql, [interestId, categoryId]);
+    await tx.query(insertCandidatesSql, [[interestId], [categoryId], DISCOVERY_TOP_K]);
+  };
+
+/** discovery with the default probes (tests, tools). */
+export const handleDiscovery: JobHandler = createDiscoveryHandler(DEFAULT_IVFFLAT_PROBES);

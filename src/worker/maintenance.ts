@@ -146,6 +146,8 @@ export function defaultMaintenanceTasks(
     indexBuildTimeoutMs?: number;
     /** Set for a worker sharing its connection with requests; unbounded (a worker of its own) when absent. */
     bounds?: MaintenanceBounds;
+    /** ivfflat lists the recall measurement searches, as the service does (VECTOR_IVFFLAT_PROBES). */
+    ivfflatProbes?: number;
     /** ranker_training's thresholds (FEED_RANKER_MIN_EVENTS, FEED_LIKE_ATTRIBUTION_MINUTES). */
     ranker?: Pick<RankerTrainingOptions, 'minEvents' | 'attributionMinutes' | 'minPositives'>;
   } = {},
@@ -256,7 +258,11 @@ export function defaultMaintenanceTasks(
       // After the rebuild check, so a fresh build is measured in the same pass.
       name: 'measure_vector_recall',
       intervalMs: every.vectorRecallSec * 1000,
-      run: (tx) => measureVectorRecall((fn) => fn(tx)),
+      run: (tx) =>
+        measureVectorRecall(
+          (fn) => fn(tx),
+          options.ivfflatProbes === undefined ? {} : { probes: options.ivfflatProbes },
+        ),
     },
     {
       // Learned ranking weights from the last 30 days of labelled impressions (src/feed/rankerTask.ts);

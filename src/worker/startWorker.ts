@@ -8,7 +8,7 @@ import type { Logger } from '../platform/logger.js';
 import { createConsumer, type Consumer, type JobHandler } from './consumer.js';
 import { featureKeysOf } from '../features/featureKinds.js';
 import { openWorkerConnections } from '../services/connections.js';
-import { createEventHandler, handleDiscovery, type InvalidateFeatures } from './handlers.js';
+import { createDiscoveryHandler, createEventHandler, type InvalidateFeatures } from './handlers.js';
 import { createLeaseQueue, QUEUES, type QueueName } from '../queue/leaseQueue.js';
 import type { QueueWakeups } from '../queue/wakeups.js';
 import { defaultMaintenanceTasks, runDueMaintenance, type MaintenanceBounds } from './maintenance.js';
@@ -180,7 +180,7 @@ export async function runWorker(run: WorkerRun): Promise<Worker> {
   };
   const handlers: Record<QueueName, JobHandler> = {
     events: createEventHandler(invalidate),
-    discovery: handleDiscovery,
+    discovery: createDiscoveryHandler(config.database.ivfflatProbes),
   };
   for (const name of enabled) {
     const queue = createLeaseQueue(name);
@@ -235,6 +235,7 @@ export async function runWorker(run: WorkerRun): Promise<Worker> {
     intervals: config.worker.intervals,
     rollouts: rolloutSettingsOf(config),
     indexBuildTimeoutMs: config.ops.indexBuildTimeoutMs,
+    ivfflatProbes: config.database.ivfflatProbes,
     ranker: {
       minEvents: config.feed.rankerMinEvents,
       attributionMinutes: config.feed.likeAttributionMinutes,

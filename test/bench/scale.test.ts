@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildSchema, parse, validate } from 'graphql';
 import { describe, expect, it } from 'vitest';
+import { listsOff, serviceProbesFor } from '../../bench/scale/scaleDatabases.js';
 import { dblinkConnection } from '../../bench/scale/scaleIndex.js';
 import { LISTINGS_QUERY } from '../../bench/scale/scalePhase.js';
 import {
@@ -18,6 +19,7 @@ import {
   type SizeRow,
 } from '../../bench/scale/scaleReport.js';
 import { readSettings } from '../../bench/shared/settings.js';
+import { DEFAULT_IVFFLAT_PROBES } from '../../src/db/service.js';
 
 // The scale phase's pure parts (bench/scale): recall@k, the setting it recommends, the
 // "feed p50 at 1M ≤ 1.5× at 100k" check, the tables and its knobs. No timing.
@@ -38,7 +40,7 @@ const row = (size: string, feedP50: number, recall: number | null = 0.97, errors
   users: 20_000,
   action: 'reused',
   timings: { seedSec: 35, coengagementSec: 4, coengagementNote: '1000 rows', coengagementRows: 0 },
-  feed: { c1: cell(feedP50, 100, errors), cHigh: cell(feedP50 * 4, 180) },
+  feed: { c1: cell(feedP50, 100, errors), cHigh: cell(feedP50 * 4, 180), firstPageP50Ms: 60 },
   listingsPage: { c1: cell(3), cHigh: cell(10, 900) },
   ann: { c1: cell(2), cHigh: cell(8, 1200) },
   tableBytes: 200 * 1024 * 1024,
@@ -47,6 +49,7 @@ const row = (size: string, feedP50: number, recall: number | null = 0.97, errors
     name: 'marketplace_listings_embedding_ivfflat',
     build: 'lists=200',
     indexBytes: 1024,
+    probes: 15,
     recall,
   },
 });
@@ -164,7 +167,6 @@ describe('the report', () => {
       viewers: 300,
       recallSamples: 200,
       recallK: 20,
-      serviceProbes: 10,
       feedQuery: '{ suggestions }',
       listingsQuery: LISTINGS_QUERY,
       annStatement: 'SELECT 1',
@@ -173,7 +175,7 @@ describe('the report', () => {
     builds: [
       {
         size: '1m',
-        index: 'seeded',
+        index: 'service',
         method: 'ivfflat',
         build: 'lists=200',
         buildSec: 312,
@@ -189,10 +191,22 @@ describe('the report', () => {
 
   it('has one row per size with the issue’s columns, and the check as FAIL', () => {
     const md = scaleMarkdown(results);
-    expect(md).toContain('| 1m | 1,000,000 | 45 | 180 | 3 | 900 | 2 | 1200 | ivfflat lists=200 | 1.0 kB |');
-    expect(md).toContain('| 312 s | 0.800 |');
+    expect(md).toContain(
+      '| 1m | 1,000,000 | 60 | 45 | 180 | 3 | 900 | 2 | 1200 | ivfflat lists=200 | 1.0 kB |',
+    );
+    expect(md).toContain('| 312 s | 15 | 0.800 |');
     expect(md).toMatch(/feed p50 at 1m ≤ 1\.5× its p50 at 100k \| 2\.25× .* \| FAIL \|/);
     expect(md).toContain('| 1m | rebuild (ivfflat) | lists=100 | probes=20 | 0.960 | 6 | yes |');
+  });
+
+  it('runs each size at about √lists probes, never below the default, and rebuilds only lists 2× off the rule', () => {
+    expect(serviceProbesFor(10)).toBe(DEFAULT_IVFFLAT_PROBES);
+    expect(serviceProbesFor(200)).toBe(15);
+    expect(serviceProbesFor(1000)).toBe(32);
+    expect(listsOff(200, 1_000_000)).toBe(true); // the seed's 200 against the rule's 1,000
+    expect(listsOff(200, 10_000)).toBe(true); // against 10
+    expect(listsOff(200, 100_000)).toBe(false); // against 100: within 2×, lodestar_bench stays
+    expect(listsOff(1000, 1_000_000)).toBe(false);
   });
 
   it('formats sizes in powers of 1024', () => {

@@ -183,6 +183,18 @@ describe('vector index recall', () => {
     expectErrorCode(await file.execute(MEASURE, { index: 'no_such_index' }), 'NOT_FOUND');
   });
 
+  it('measures with the configured probes (VECTOR_IVFFLAT_PROBES): all 200 lists probed is exact search', async () => {
+    const task = defaultMaintenanceTasks({ ivfflatProbes: 200 }).filter((t) =>
+      ['measure_vector_recall'].includes(t.name),
+    );
+    await file.db.pool.query(`DELETE FROM maintenance_runs WHERE task = 'measure_vector_recall'`);
+    await runDueMaintenance(workerPool(), task, logger);
+    expect(await ivfflat()).toMatchObject({ options: ['lists=200'], recall: 1 });
+    expect((await recallAlert()).firing).toBe(false);
+    // The default (10 of 200 lists) again, as the tests below expect.
+    expect((await measure(IVFFLAT)).measurements[0]!.recall).toBeLessThan(0.5);
+  });
+
   it('refuses lists that leave fewer than 50 rows per list unless force; suggests pgvector’s value', async () => {
     // 200 lists (the runbook's value for its own, far bigger catalogue) on 1,682 rows: 8.4 rows per list.
     const runbook = expectErrorCode(

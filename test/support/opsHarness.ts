@@ -90,6 +90,7 @@ export async function openOpsFile(env: Record<string, string> = {}): Promise<Ops
         statementTimeoutMs: h.config.database.statementTimeoutMs,
         ownerUrl: h.config.database.migrationUrl,
         indexBuildTimeoutMs: h.config.ops.indexBuildTimeoutMs,
+        ivfflatProbes: h.config.database.ivfflatProbes,
         rollouts: rolloutSettingsOf(h.config),
         ...overrides,
       };
