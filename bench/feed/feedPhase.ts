@@ -13,6 +13,10 @@ import { runLoadComparison } from './loadRuns.js';
 const FIRST = 20;
 const COUNT_FIRSTS = [10, 50];
 const COUNT_REQUESTS = 20;
+/** Viewers the counted requests rotate through: 5 pages each, so the pages that refill a cache are counted too. */
+const COUNT_VIEWERS = 4;
+/** The cached role lookup (src/auth/effectiveRole.ts), which issue #17 counts apart from a page's data. */
+const ROLE_LOOKUP = /^\s*SELECT user_id::text AS user_id, role FROM profiles\b/;
 /**
  * A gateway process of its own, started after the load runs, whose Postgres connections go through
  * the counting proxy; nothing else uses it while it is counted.
@@ -34,7 +38,8 @@ async function countStatements(
     let exit = 'not stopped';
     try {
       for (const first of COUNT_FIRSTS) {
-        counts.push(await countPerRequest(proxy, client.feedTask(first, tokens), first, COUNT_REQUESTS));
+        const task = client.feedTask(first, tokens.slice(0, COUNT_VIEWERS));
+        counts.push(await countPerRequest(proxy, task, first, COUNT_REQUESTS, { apart: ROLE_LOOKUP }));
       }
     } finally {
       client.close();
@@ -64,13 +69,14 @@ export async function runFeedPhase(
   const { runs, rss, exit } = await runLoadComparison(env, config, settings, viewers, tokens, FIRST);
 
   console.log(
-    `statements: ${COUNT_REQUESTS} requests each for first = ${COUNT_FIRSTS.join(', ')}, ` +
-      'counted at the Postgres wire protocol',
+    `statements: ${COUNT_REQUESTS} requests (${COUNT_VIEWERS} viewers) each for first = ` +
+      `${COUNT_FIRSTS.join(', ')}, counted at the Postgres wire protocol`,
   );
   const { counts: statements, exit: countingExit } = await countStatements(env, settings, tokens);
   for (const c of statements) {
     console.log(
-      `  first=${c.first}: ${c.perRequest.max} max (${c.withTransactionControl.max} with tx control)`,
+      `  first=${c.first}: ${c.perRequest.max} max (${c.withTransactionControl.max} with tx control; ` +
+        `data ${c.data?.max ?? '?'}, role lookups ${c.apart?.max ?? '?'})`,
     );
   }
 

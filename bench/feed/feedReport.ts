@@ -69,6 +69,9 @@ export interface BenchResults {
 export function evaluateTargets(r: Omit<BenchResults, 'targets'>, highC: number): Target[] {
   const maxStatements = Math.max(...r.statements.map((s) => s.perRequest.max));
   const perFirst = r.statements.map((s) => `${s.perRequest.max} (first ${s.first})`).join(', ');
+  const counted = r.statements.filter((s) => s.data && s.apart);
+  const maxData = Math.max(...counted.map((s) => s.data!.max));
+  const maxApart = Math.max(...counted.map((s) => s.apart!.max));
   return [
     {
       name: 'SQL statements per feed request (max over requests)',
@@ -76,6 +79,16 @@ export function evaluateTargets(r: Omit<BenchResults, 'targets'>, highC: number)
       target: '≤ 4 whatever `first` is',
       pass: maxStatements <= 4,
     },
+    ...(counted.length === 0
+      ? []
+      : [
+          {
+            name: 'data statements per feed page, the role lookup apart (max)',
+            value: `${maxData} (role lookups ≤ ${maxApart})`,
+            target: '≤ 2, role lookup ≤ 1 (issue #17)',
+            pass: maxData <= 2 && maxApart <= 1,
+          },
+        ]),
     {
       name: 'gateway p50 / raw-SQL p50 at c=1',
       value: `${r.ratios.p50GatewayOverRawAtC1.toFixed(2)}×`,

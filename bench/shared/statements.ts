@@ -10,6 +10,12 @@ export interface StatementCount {
   withTransactionControl: { min: number; max: number; mean: number };
   /** What the statements were, summed over the requests: first line of the SQL → count. */
   breakdown: Record<string, number>;
+  /**
+   * With `apart` (countPerRequest's option): the statements matching it per request (the feed's cached
+   * role lookup), and the others, the request's data statements (transaction control left out).
+   */
+  apart?: { min: number; max: number; mean: number };
+  data?: { min: number; max: number; mean: number };
 }
 
 /** A statement sent after the response (not awaited by the resolver) still counts for its request. */
@@ -39,9 +45,11 @@ export async function countPerRequest(
   task: Task,
   first: number,
   requests: number,
+  options: { apart?: RegExp } = {},
 ): Promise<StatementCount> {
   const plain: number[] = [];
   const all: number[] = [];
+  const apart: number[] = [];
   const breakdown: Record<string, number> = {};
   await task(requests, 0); // one unmeasured request first: first-use work (connecting, Prisma) is not per-request
   await sleep(SETTLE_MS);
@@ -53,7 +61,16 @@ export async function countPerRequest(
     all.push(texts.length);
     const statements = texts.filter((t) => !transactionControl.test(t));
     plain.push(statements.length);
+    if (options.apart) apart.push(statements.filter((t) => options.apart!.test(t)).length);
     for (const t of texts) breakdown[labelOf(t)] = (breakdown[labelOf(t)] ?? 0) + 1;
   }
-  return { first, requests, perRequest: stats(plain), withTransactionControl: stats(all), breakdown };
+  const counted = {
+    first,
+    requests,
+    perRequest: stats(plain),
+    withTransactionControl: stats(all),
+    breakdown,
+  };
+  if (!options.apart) return counted;
+  return { ...counted, apart: stats(apart), data: stats(plain.map((n, i) => n - (apart[i] ?? 0))) };
 }

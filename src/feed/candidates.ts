@@ -49,6 +49,14 @@ export interface CandidateRow extends ListingSqlRow {
   from_interests: boolean;
   /** Candidates in the viewer's cache when it is usable, else 0 (see feedCandidatesSql). */
   cache_size: number;
+  /**
+   * Eligible candidates the viewer's next page finds in the cache at least (this page takes at most a page
+   * of them); fewer than that page's SIMILAR pool and the process sends it to the full statement, which
+   * refills the cache.
+   */
+  cache_left: number;
+  /** Seconds since that cache was computed (0 when this statement stored it): it expires at TTL − age. */
+  cache_age: number;
 }
 
 const DAY_MS = 86_400_000;
@@ -87,6 +95,12 @@ export interface CandidateQuery {
   categoryCap: number;
   /** Seconds the viewer's cached personal candidates stay usable (0 = search every time). */
   candidateCacheSec: number;
+  /**
+   * The page size: the cache is refilled one page early, while it still holds this many eligible
+   * candidates beyond the SIMILAR pool, so a page is one candidate statement, not a short read and then
+   * the search. @default 0
+   */
+  lookahead?: number;
 }
 
 /**
@@ -95,7 +109,7 @@ export interface CandidateQuery {
  */
 export const VIEWER_CANDIDATES = 300;
 
-/** feedCandidatesSql's parameters for a query, in order ($1 … $11; see src/feed/sql.ts). */
+/** feedCandidatesSql's parameters for a query, in order ($1 … $12; see src/feed/sql.ts). */
 export function candidateParams(query: CandidateQuery): unknown[] {
   return [
     query.userId,
@@ -109,29 +123,32 @@ export function candidateParams(query: CandidateQuery): unknown[] {
     query.coengagementLimit,
     query.candidateCacheSec,
     VIEWER_CANDIDATES,
+    query.lookahead ?? 0,
   ];
 }
 
 /**
- * The viewers whose cached personal candidates this process last found usable, how many they hold and
- * until when (FEED_CANDIDATE_CACHE_SEC): their pages are read with feedCachedCandidatesSql when the cache
- * can fill the page's SIMILAR pool. Bounded: past `max` viewers the longest unseen is forgotten (it only
- * costs that viewer the full statement once).
+ * The viewers whose cached personal candidates this process last found usable, how many eligible
+ * candidates their next page will find in the cache at least, and until when the cache is usable (its
+ * FEED_CANDIDATE_CACHE_SEC counted from when it was computed): their pages are read with
+ * feedCachedCandidatesSql when that fills the page's SIMILAR pool. Bounded: past `max` viewers the longest
+ * unseen is forgotten (it only costs that viewer the full statement once).
  */
 export class KnownCandidateCaches {
-  private readonly known = new Map<string, { untilMs: number; size: number }>();
+  private readonly known = new Map<string, { untilMs: number; left: number }>();
 
   constructor(private readonly max = 20_000) {}
 
   /** Whether the viewer's cache can fill a SIMILAR pool of `needed` (as far as this process knows). */
   usable(userId: string, needed: number, nowMs: number): boolean {
     const cache = this.known.get(userId);
-    return cache !== undefined && cache.untilMs > nowMs && cache.size >= needed;
+    return cache !== undefined && cache.untilMs > nowMs && cache.left >= needed;
   }
 
-  remember(userId: string, size: number, untilMs: number): void {
-    if (size <= 0) this.known.delete(userId);
-    else setBounded(this.known, userId, { untilMs, size }, this.max);
+  /** What a candidate statement said: `left` eligible for the next page (0 forgets the viewer). */
+  remember(userId: string, left: number, untilMs: number): void {
+    if (left <= 0) this.known.delete(userId);
+    else setBounded(this.known, userId, { untilMs, left }, this.max);
   }
 }
 
@@ -156,18 +173,26 @@ export async function fetchCandidateRows(
     query.categoryId === null &&
     query.candidateCacheSec > 0 &&
     query.similarLimit > 0;
-  const untilMs = nowMs + query.candidateCacheSec * 1000;
+  // The cache expires candidateCacheSec after it was computed, which may be well before this page.
+  const untilOf = (row: CandidateRow | undefined) =>
+    nowMs + (query.candidateCacheSec - Math.max(0, row?.cache_age ?? 0)) * 1000;
   if (caching && known.usable(viewer, query.similarLimit, nowMs)) {
     const rows = await service.queryGeneric<CandidateRow>(
       feedCachedCandidatesSql,
       params,
       'feed_cached_candidates',
     );
-    if ((rows[0]?.cache_size ?? 0) > 0) return rows;
-    known.remember(viewer, 0, untilMs);
+    const first = rows[0];
+    if (first !== undefined && first.cache_size > 0) {
+      // This page was served from the cache; the next one refills it when it would run short.
+      known.remember(viewer, first.cache_left, untilOf(first));
+      return rows;
+    }
+    known.remember(viewer, 0, nowMs);
   }
   const rows = await service.query<CandidateRow>(feedCandidatesSql, params, 'feed_candidates');
-  if (caching) known.remember(viewer, rows[0]?.cache_size ?? 0, untilMs);
+  const first = rows[0];
+  if (caching) known.remember(viewer, first?.cache_left ?? 0, untilOf(first));
   return rows;
 }
 

@@ -36,7 +36,7 @@ WITH viewer AS MATERIALIZED (
   -- The viewer's personal candidates as an earlier request computed them (feed_viewer_candidates), when
   -- usable: caching on ($10 > 0), no category filter, younger than $10 seconds and newer than the
   -- profile embedding. Already without liked, hidden and own listings when stored.
-  SELECT c.id, c.score, c.sources, c.rank
+  SELECT c.id, c.score, c.sources, c.rank, v.computed_at
   FROM feed_viewer_candidates v
   CROSS JOIN LATERAL unnest(v.listing_ids, v.scores, v.sources) WITH ORDINALITY AS c(id, score, sources, rank)
   WHERE v.user_id = $1::uuid AND $2::int IS NULL AND $10::int > 0
@@ -44,14 +44,19 @@ WITH viewer AS MATERIALIZED (
     AND v.computed_at >= (SELECT coalesce(embedding_updated_at, '-infinity') FROM viewer)
   ORDER BY c.rank LIMIT $11::int
 ), cached_eligible AS MATERIALIZED (
-  -- The best $3 still eligible. A scalar subquery is checked row by row in the cache's order (a join or
-  -- EXISTS could be planned as a hash join over every candidate), so the lookups stop once $3 are found.
-  SELECT c.id, c.score, c.sources FROM cached c
+  -- The best $3 + $12 still eligible: $3 for this page's SIMILAR pool, $12 (the page size) more to know
+  -- whether the next page can be served from the cache too (this page takes at most $12 of them). A
+  -- scalar subquery is checked row by row in the cache's order (a join or EXISTS could be planned as a
+  -- hash join over every candidate), so the lookups stop once enough are found.
+  SELECT c.id, c.score, c.sources, c.rank FROM cached c
   WHERE (SELECT true FROM eligible e WHERE e.id = c.id)
-  LIMIT $3
+  LIMIT $3 + $12::int
 `;
 
-const candidatesTail = (cacheSize: string) => `
+/** Seconds since the cache that served this page was computed (it expires $10 s after that). */
+const cacheAgeOf = `(SELECT extract(epoch FROM now() - computed_at) FROM cached LIMIT 1)`;
+
+const candidatesTail = (cacheSize: string, cacheLeft: string, cacheAge: string) => `
 ), coengaged AS MATERIALIZED (
   -- The best 2 × $9 before the eligibility checks (a few are the viewer’s own or excluded).
   SELECT c.neighbour_id AS id, sum(c.score)::float8 AS score
@@ -105,7 +110,9 @@ SELECT p.pool, p.score::float8 AS score, (SELECT embedding IS NOT NULL FROM view
        coalesce(s.share, 0) AS category_share,
        coalesce(si.ann, false) AS from_similar,
        coalesce(si.interest, false) AS from_interests,
-       (${cacheSize})::int AS cache_size
+       (${cacheSize})::int AS cache_size,
+       greatest(0, ${cacheLeft})::int AS cache_left,
+       coalesce(${cacheAge}, 0)::float8 AS cache_age
 FROM pools p JOIN marketplace_listings l ON l.id = p.id
 JOIN categories cat ON cat.id = l.category_id
 LEFT JOIN similar_ids si ON si.id = p.id
@@ -139,6 +146,8 @@ LEFT JOIN like_share s ON s.category_id = l.category_id`;
  * $7 exploration candidates (int[], best first)   $8 most GLOBAL items per category (the page's category cap)
  * $9 COENGAGED limit (0 = none)   $10 seconds a viewer's cached personal candidates stay usable (0 = no
  * cache: search every time)   $11 personal candidates kept in the cache (feed_viewer_candidates)
+ * $12 the page size: a cache is refilled while it still holds $3 + $12 eligible, so the next page never
+ * finds it short (cache_left: how many eligible candidates that page will find in it at least)
  *
  * Each row also carries its listing's category (category_slug, category_name, category_created_at), read in
  * the same snapshot as the listing: the feed primes the request's category loader with them, so
@@ -148,8 +157,8 @@ export const feedCandidatesSql = `${candidatesHead}), live AS MATERIALIZED (
   -- search: run the vector search (no usable cache, or too few of it left eligible, e.g. deep in a
   -- session or after an hour of scrolling); store: keep its result for the next requests, replacing a
   -- cache that ran short (see stored: only when the new one is not short too).
-  SELECT x.eligible < $3 AS search, x.cached AS had_cache,
-         (x.eligible < $3 AND $2::int IS NULL AND $10::int > 0 AND $3 > 0) AS store
+  SELECT x.eligible < $3 + $12::int AS search, x.cached AS had_cache,
+         (x.eligible < $3 + $12::int AND $2::int IS NULL AND $10::int > 0 AND $3 > 0) AS store
   FROM (SELECT (SELECT count(*) FROM cached_eligible) AS eligible, EXISTS (SELECT 1 FROM cached) AS cached) x
 ), nearest AS (
   SELECT l.id, 1 - (l.embedding <=> (SELECT embedding FROM viewer)) AS score
@@ -185,20 +194,25 @@ export const feedCandidatesSql = `${candidatesHead}), live AS MATERIALIZED (
   WHERE (SELECT store FROM live)
   -- A cache that ran short is replaced only by one that is not: in a catalogue too small to fill the
   -- SIMILAR pool, every request searches anyway, and rewriting the row each time would gain nothing.
-  HAVING count(*) >= greatest(1, CASE WHEN (SELECT had_cache FROM live) THEN $3 ELSE 1 END)
+  HAVING count(*) >= greatest(1, CASE WHEN (SELECT had_cache FROM live) THEN $3 + $12::int ELSE 1 END)
   ON CONFLICT (user_id) DO UPDATE
     SET listing_ids = excluded.listing_ids, scores = excluded.scores, sources = excluded.sources,
         computed_at = excluded.computed_at
   RETURNING cardinality(v.listing_ids) AS size
 ), similar_ids AS (
   SELECT s.id, s.score, (s.sources & 1) <> 0 AS ann, (s.sources & 2) <> 0 AS interest
-  FROM (SELECT id, score, sources FROM cached_eligible WHERE NOT (SELECT search FROM live)
+  FROM ((SELECT id, score, sources FROM cached_eligible WHERE NOT (SELECT search FROM live)
+         ORDER BY rank LIMIT $3)
         UNION ALL SELECT id, score, sources FROM searched) s
 ${candidatesTail(
   // The candidates in the viewer's cache if it is usable now (it served this page, or this statement
   // stored a new one), else 0.
   `CASE WHEN NOT (SELECT search FROM live) THEN (SELECT count(*) FROM cached)
         ELSE coalesce((SELECT size FROM stored), 0) END`,
+  // Eligible candidates the next page finds in the cache at least: this page takes at most $12.
+  `CASE WHEN NOT (SELECT search FROM live) THEN (SELECT count(*) FROM cached_eligible)
+        ELSE coalesce((SELECT size FROM stored), 0) END - $12::int`,
+  `CASE WHEN NOT (SELECT search FROM live) THEN ${cacheAgeOf} ELSE 0 END`,
 )}`;
 
 /**
@@ -210,8 +224,13 @@ ${candidatesTail(
  * plan (ServiceDb.queryGeneric), planned once per session: planning was half of the full statement's time.
  */
 export const feedCachedCandidatesSql = `${candidatesHead}), similar_ids AS (
-  SELECT s.id, s.score, (s.sources & 1) <> 0 AS ann, (s.sources & 2) <> 0 AS interest FROM cached_eligible s
-${candidatesTail('CASE WHEN (SELECT count(*) FROM cached_eligible) >= $3 THEN (SELECT count(*) FROM cached) ELSE 0 END')}`;
+  SELECT s.id, s.score, (s.sources & 1) <> 0 AS ann, (s.sources & 2) <> 0 AS interest
+  FROM (SELECT id, score, sources FROM cached_eligible ORDER BY rank LIMIT $3) s
+${candidatesTail(
+  'CASE WHEN (SELECT count(*) FROM cached_eligible) >= $3 THEN (SELECT count(*) FROM cached) ELSE 0 END',
+  '(SELECT count(*) FROM cached_eligible) - $12::int',
+  cacheAgeOf,
+)}`;
 
 /** The nearest-neighbour part alone, for EXPLAIN in tests: $1 vector literal, $2 limit. */
 export const nearestListingsSql = `

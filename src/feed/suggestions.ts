@@ -146,6 +146,7 @@ export function feedCandidateQuery(
     exploreIds: page.exploreIds,
     categoryCap: categoryCapFor(feed, first),
     candidateCacheSec: feed.candidateCacheSec,
+    lookahead: first,
   };
 }
 

@@ -104,6 +104,89 @@ describe('the feed’s cached-candidates read', () => {
     expect(ran).toEqual(['feed_cached_candidates (generic)', 'feed_candidates']);
   });
 
+  it('refills the cache one page early, so a scrolling viewer’s page is always one candidate statement', async () => {
+    /** `pages` pages of a session that serves `first` SIMILAR candidates each; the statements of each. */
+    const scroll = async (lookahead: number, pages: number) => {
+      const who = await viewer();
+      const known = new KnownCandidateCaches();
+      const session = randomUUID();
+      const perPage: string[][] = [];
+      for (let page = 0; page < pages; page += 1) {
+        ran.length = 0;
+        const set = await fetchCandidates(
+          service,
+          query(who.userId, { session, servedWindowMinutes: 60, lookahead }),
+          known,
+        );
+        perPage.push([...ran]);
+        const served = set.pools.SIMILAR.slice(0, 10).map((c) => c.listing.id);
+        await db.pool.query(
+          `INSERT INTO learning_events (user_id, listing_id, policy, source, propensity, position, context)
+           SELECT $1, id, 'epsilon_greedy', 'SIMILAR', 1, 0, jsonb_build_object('session', $2::text)
+           FROM unnest($3::int[]) AS id`,
+          [who.userId, session, served],
+        );
+      }
+      return perPage;
+    };
+    // 120 listings, 10 served per page: the cache runs out of a SIMILAR pool of 20 after about ten pages.
+    const ahead = await scroll(10, 14);
+    expect(ahead.filter((statements) => statements.length > 1)).toEqual([]);
+    expect(ahead.flat()).toContain('feed_cached_candidates (generic)');
+    // Without the lookahead, the page that finds the cache short runs the read and then the search.
+    const late = await scroll(0, 14);
+    expect(late.filter((statements) => statements.length > 1)).toContainEqual([
+      'feed_cached_candidates (generic)',
+      'feed_candidates',
+    ]);
+  });
+
+  it('sends a page that asks for a bigger pool than the cache is known to hold straight to the search', async () => {
+    const who = await viewer();
+    const known = new KnownCandidateCaches();
+    const session = randomUUID();
+    const page = async (similarLimit: number) => {
+      ran.length = 0;
+      const set = await fetchCandidates(
+        service,
+        query(who.userId, { session, servedWindowMinutes: 60, similarLimit, lookahead: 10 }),
+        known,
+      );
+      await db.pool.query(
+        `INSERT INTO learning_events (user_id, listing_id, policy, source, propensity, position, context)
+         SELECT $1, id, 'epsilon_greedy', 'SIMILAR', 1, 0, jsonb_build_object('session', $2::text)
+         FROM unnest($3::int[]) AS id`,
+        [who.userId, session, set.pools.SIMILAR.slice(0, 10).map((c) => c.listing.id)],
+      );
+      return [...ran];
+    };
+    for (let i = 0; i < 8; i += 1) expect((await page(20)).length).toBe(1);
+    // About 37 of the cache left eligible: enough for pools of 20, not for one of 40.
+    expect(await page(40)).toEqual(['feed_candidates']);
+  });
+
+  it('knows a cache found usable expires its TTL after it was computed, not after this page', async () => {
+    const who = await viewer();
+    await fetchCandidates(service, query(who.userId), new KnownCandidateCaches());
+    // Computed 290 s ago (after the profile embedding), with a TTL of 300 s: 10 s of it left.
+    await db.pool.query(
+      `UPDATE profiles SET embedding_updated_at = now() - interval '295 seconds' WHERE user_id = $1`,
+      [who.userId],
+    );
+    await db.pool.query(
+      `UPDATE feed_viewer_candidates SET computed_at = now() - interval '290 seconds' WHERE user_id = $1`,
+      [who.userId],
+    );
+    const known = new KnownCandidateCaches();
+    const now = Date.now();
+    ran.length = 0;
+    await fetchCandidates(service, query(who.userId), known, now);
+    expect(ran).toEqual(['feed_candidates']);
+    expect(known.usable(who.userId, 20, now + 5_000)).toBe(true);
+    // Past its expiry the process does not try the cached read (it would find the cache stale).
+    expect(known.usable(who.userId, 20, now + 15_000)).toBe(false);
+  });
+
   it('does not try the cached read for a page its cache cannot fill, a category page, no cache or no SIMILAR pool', async () => {
     const who = await viewer();
     await fetchCandidates(service, query(who.userId), new KnownCandidateCaches());

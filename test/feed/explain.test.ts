@@ -34,8 +34,8 @@ function nodesRunUnless(plan: PlanNode, gate: RegExp): PlanNode[] {
 }
 
 const IVFFLAT = 'marketplace_listings_embedding_ivfflat';
-/** The feed statements' parameter types, $1 … $11 (src/feed/sql.ts). */
-const FEED_PARAM_TYPES = 'uuid, int, int, int, interval, text, int[], int, int, int, int';
+/** The feed statements' parameter types, $1 … $12 (src/feed/sql.ts). */
+const FEED_PARAM_TYPES = 'uuid, int, int, int, interval, text, int[], int, int, int, int, int';
 const CLUSTERS = 12;
 
 describe('EXPLAIN of the vector queries on 3000 listings', () => {
@@ -100,6 +100,7 @@ describe('EXPLAIN of the vector queries on 3000 listings', () => {
     50,
     300,
     300,
+    20,
   ];
 
   const describePlan = (plan: PlanNode[]): string =>
