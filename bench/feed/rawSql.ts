@@ -11,7 +11,7 @@ import type { Task } from '../shared/load.js';
 
 /**
  * The service pool exactly as the gateway builds it (src/db/service.ts: role lodestar_service,
- * lodestar.role=service, statement_timeout, ivfflat.probes=10, iterative_scan=relaxed_order) and with
+ * lodestar.role=service, statement_timeout, VECTOR_IVFFLAT_PROBES, iterative_scan=relaxed_order, no JIT) and with
  * the same size (src/db/database.ts gives the service path half of DATABASE_POOL_MAX).
  */
 export function createRawServicePool(config: Config, url: string): ServiceDb {
@@ -19,6 +19,7 @@ export function createRawServicePool(config: Config, url: string): ServiceDb {
     url,
     statementTimeoutMs: config.database.statementTimeoutMs,
     poolMax: Math.max(1, Math.ceil(config.database.poolMax / 2)),
+    ivfflatProbes: config.database.ivfflatProbes,
     onPoolError: (error) => console.warn(`raw pool: idle connection failed: ${error.message}`),
   });
 }

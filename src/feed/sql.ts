@@ -157,7 +157,7 @@ export const feedCandidatesSql = `${candidatesHead}), live AS MATERIALIZED (
   -- search: run the vector search (no usable cache, or too few of it left eligible, e.g. deep in a
   -- session or after an hour of scrolling); store: keep its result for the next requests, replacing a
   -- cache that ran short (see stored: only when the new one is not short too).
-  SELECT x.eligible < $3 + $12::int AS search, x.cached AS had_cache,
+  SELECT ($3 > 0 AND x.eligible < $3 + $12::int) AS search, x.cached AS had_cache,
          (x.eligible < $3 + $12::int AND $2::int IS NULL AND $10::int > 0 AND $3 > 0) AS store
   FROM (SELECT (SELECT count(*) FROM cached_eligible) AS eligible, EXISTS (SELECT 1 FROM cached) AS cached) x
 ), nearest AS (

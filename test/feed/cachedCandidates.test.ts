@@ -161,7 +161,7 @@ describe('the feed’s cached-candidates read', () => {
       return [...ran];
     };
     for (let i = 0; i < 8; i += 1) expect((await page(20)).length).toBe(1);
-    // About 37 of the cache left eligible: enough for pools of 20, not for one of 40.
+    // The process knows 20 left for the next page (a pool of 20's worth): not enough for a pool of 40.
     expect(await page(40)).toEqual(['feed_candidates']);
   });
 
