@@ -169,8 +169,6 @@ export interface PreparedSize {
   probes: number;
 }
 
-const SERVICE_INDEX = 'marketplace_listings_embedding_ivfflat';
-
 /**
  * The probes a size's gateway runs with (VECTOR_IVFFLAT_PROBES): pgvector's starting point √lists, never
  * below the default, so every size searches at comparable recall (about 0.96–0.99, docs/benchmarks.md).
@@ -184,14 +182,47 @@ export const listsOff = (lists: number, rows: number): boolean => {
   return lists > 2 * suggested || 2 * lists < suggested;
 };
 
-async function listsOf(url: string): Promise<number> {
+export interface ServiceIndex {
+  name: string;
+  /** `lists=200`. */
+  build: string;
+  lists: number;
+  indexBytes: number;
+  tableBytes: number;
+  toastBytes: number;
+}
+
+/** The ivfflat index on marketplace_listings.embedding (the one the service searches) and the table's sizes. */
+export async function serviceIndexOf(url: string): Promise<ServiceIndex> {
   return withClient(url, async (client) => {
-    const { rows } = await client.query<{ lists: number | null }>(
-      `SELECT (SELECT split_part(o, '=', 2)::int FROM pg_class c, unnest(c.reloptions) o
-                WHERE c.oid = to_regclass('public.' || $1) AND o LIKE 'lists=%') AS lists`,
-      [SERVICE_INDEX],
+    const { rows } = await client.query<{
+      name: string;
+      options: string[] | null;
+      index_bytes: string;
+      table_bytes: string;
+      toast_bytes: string;
+    }>(
+      `SELECT c.relname AS name, c.reloptions AS options, pg_relation_size(c.oid) AS index_bytes,
+              pg_relation_size(t.oid) AS table_bytes,
+              coalesce(pg_relation_size(NULLIF(t.reltoastrelid, 0)), 0) AS toast_bytes
+         FROM pg_index i
+         JOIN pg_class c ON c.oid = i.indexrelid
+         JOIN pg_class t ON t.oid = i.indrelid
+         JOIN pg_am am ON am.oid = c.relam
+        WHERE t.oid = 'public.marketplace_listings'::regclass AND am.amname = 'ivfflat'
+        ORDER BY c.relname LIMIT 1`,
     );
-    return rows[0]?.lists ?? 100;
+    const r = rows[0];
+    if (!r) throw new Error('marketplace_listings has no ivfflat index');
+    const lists = Number(/lists=(\d+)/.exec((r.options ?? []).join(','))?.[1] ?? 100);
+    return {
+      name: r.name,
+      build: `lists=${lists}`,
+      lists,
+      indexBytes: Number(r.index_bytes),
+      tableBytes: Number(r.table_bytes),
+      toastBytes: Number(r.toast_bytes),
+    };
   });
 }
 
@@ -206,16 +237,16 @@ async function alignServiceIndex(
   rows: number,
   timings: Map<string, Timing>,
 ): Promise<number> {
-  const lists = await listsOf(size.data.url);
+  const { name, lists } = await serviceIndexOf(size.data.url);
   if (!size.owned || !listsOff(lists, rows)) return lists;
   const target = suggestLists(rows);
-  console.log(`scale ${size.label}: rebuilding ${SERVICE_INDEX} with lists = ${target} (was ${lists})`);
+  console.log(`scale ${size.label}: rebuilding ${name} with lists = ${target} (was ${lists})`);
   const started = performance.now();
   await withClient(size.data.url, async (client) => {
     await client.query(`SET maintenance_work_mem = '${rows > 200_000 ? '6GB' : '1GB'}'`);
     await client.query('SET max_parallel_maintenance_workers = 2');
     await client.query('SET statement_timeout = 0');
-    await client.query('SELECT rebuild_ivfflat_index($1, $2)', [SERVICE_INDEX, target]);
+    await client.query('SELECT rebuild_ivfflat_index($1, $2)', [name, target]);
   });
   const seconds = (performance.now() - started) / 1000;
   console.log(`scale ${size.label}: rebuilt in ${seconds.toFixed(1)} s`);

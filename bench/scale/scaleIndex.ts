@@ -11,7 +11,13 @@ import { suggestLists } from '../../src/ops/vectorRecall.js';
 import { percentile } from '../shared/load.js';
 import { withClient } from '../shared/database.js';
 import type { BenchSettings } from '../shared/settings.js';
-import { readTimings, recordTiming, type ScaleSize } from './scaleDatabases.js';
+import {
+  readTimings,
+  recordTiming,
+  type ScaleSize,
+  type ServiceIndex,
+  serviceIndexOf,
+} from './scaleDatabases.js';
 import { type IndexBuild, type IndexSetting, recallAtK, SCALE_RECALL_K } from './scaleReport.js';
 
 const VECTORS = 'bench_scale_vectors';
@@ -34,50 +40,6 @@ export async function sampleViewers(url: string, count: number): Promise<Sample[
       [count],
     );
     return rows.map((r) => ({ userId: r.user_id, embedding: r.embedding }));
-  });
-}
-
-export interface ServiceIndex {
-  name: string;
-  /** `lists=200`. */
-  build: string;
-  lists: number;
-  indexBytes: number;
-  tableBytes: number;
-  toastBytes: number;
-}
-
-/** The ivfflat index on marketplace_listings.embedding (the one the service searches) and the table's sizes. */
-export async function serviceIndexOf(url: string): Promise<ServiceIndex> {
-  return withClient(url, async (client) => {
-    const { rows } = await client.query<{
-      name: string;
-      options: string[] | null;
-      index_bytes: string;
-      table_bytes: string;
-      toast_bytes: string;
-    }>(
-      `SELECT c.relname AS name, c.reloptions AS options, pg_relation_size(c.oid) AS index_bytes,
-              pg_relation_size(t.oid) AS table_bytes,
-              coalesce(pg_relation_size(NULLIF(t.reltoastrelid, 0)), 0) AS toast_bytes
-         FROM pg_index i
-         JOIN pg_class c ON c.oid = i.indexrelid
-         JOIN pg_class t ON t.oid = i.indrelid
-         JOIN pg_am am ON am.oid = c.relam
-        WHERE t.oid = 'public.marketplace_listings'::regclass AND am.amname = 'ivfflat'
-        ORDER BY c.relname LIMIT 1`,
-    );
-    const r = rows[0];
-    if (!r) throw new Error('marketplace_listings has no ivfflat index');
-    const lists = Number(/lists=(\d+)/.exec((r.options ?? []).join(','))?.[1] ?? 100);
-    return {
-      name: r.name,
-      build: `lists=${lists}`,
-      lists,
-      indexBytes: Number(r.index_bytes),
-      tableBytes: Number(r.table_bytes),
-      toastBytes: Number(r.toast_bytes),
-    };
   });
 }
 

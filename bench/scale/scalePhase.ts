@@ -12,8 +12,8 @@ import { startGatewayProcess, type GatewayProcess } from '../shared/gatewayProce
 import { createGraphqlClient, feedQuery } from '../shared/http.js';
 import { median, runRounds, toLoadResult, type RoundTask } from '../shared/load.js';
 import { asLogin, BENCH_GATEWAY_LOGIN, type BenchSettings } from '../shared/settings.js';
-import { prepareSize, scaleSizes, type PreparedSize } from './scaleDatabases.js';
-import { measureIndexes, sampleViewers, serviceIndexOf } from './scaleIndex.js';
+import { prepareSize, scaleSizes, serviceIndexOf, type PreparedSize } from './scaleDatabases.js';
+import { measureIndexes, sampleViewers } from './scaleIndex.js';
 import {
   feedGrowthTarget,
   type LoadCell,
