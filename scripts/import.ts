@@ -120,11 +120,10 @@ interface CliArgs {
   help: boolean;
 }
 
-/** `flag` is an option's name (batch-size) or, in capitals, an environment variable's. */
-function whole(flag: string, raw: string, min: number, max: number): number {
+/** `name` as the user wrote it: an option (`--batch-size`) or an environment variable (`$VECTOR_IVFFLAT_PROBES`). */
+function whole(name: string, raw: string, min: number, max: number): number {
   const value = /^\d+$/.test(raw) ? Number(raw) : Number.NaN;
   if (!Number.isSafeInteger(value) || value < min || value > max) {
-    const name = /^[A-Z_]+$/.test(flag) ? `$${flag}` : `--${flag}`;
     throw new UsageError(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
   }
   return value;
@@ -204,20 +203,20 @@ function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv): CliArgs {
     source,
     files,
     rejectsPath: values.get('rejects') ?? DEFAULT_REJECTS,
-    batchSize: batch === undefined ? DEFAULT_BATCH : whole('batch-size', batch, 1, 10_000),
+    batchSize: batch === undefined ? DEFAULT_BATCH : whole('--batch-size', batch, 1, 10_000),
     retentionDays:
-      retention === undefined ? DEFAULT_RETENTION_DAYS : whole('retention-days', retention, 1, 36_500),
+      retention === undefined ? DEFAULT_RETENTION_DAYS : whole('--retention-days', retention, 1, 36_500),
     refresh: !switches.has('no-refresh'),
     embed:
       embedFrom === undefined
         ? null
         : {
-            rank: rank === undefined ? undefined : whole('embed-rank', rank, MIN_RANK, MAX_RANK),
+            rank: rank === undefined ? undefined : whole('--embed-rank', rank, MIN_RANK, MAX_RANK),
             overwrite: switches.has('embed-overwrite'),
           },
     databaseUrl: values.get('database-url') || env.MIGRATION_DATABASE_URL || env.DATABASE_URL || null,
     ivfflatProbes: env.VECTOR_IVFFLAT_PROBES
-      ? whole('VECTOR_IVFFLAT_PROBES', env.VECTOR_IVFFLAT_PROBES, 1, 32768)
+      ? whole('$VECTOR_IVFFLAT_PROBES', env.VECTOR_IVFFLAT_PROBES, 1, 32768)
       : undefined,
     help,
   };

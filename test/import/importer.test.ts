@@ -301,6 +301,18 @@ describe('bulk import', () => {
     const [code] = (await once(bad, 'exit')) as [number];
     expect(code).toBe(2);
     expect(err).toMatch(/\.ndjson, \.jsonl or \.csv/);
+
+    // The discovery refresh's probes come from the environment, as the gateway's do: checked the same way.
+    const probes = spawn(
+      process.execPath,
+      ['--import', 'tsx/esm', 'scripts/import.ts', '--source', 'shop', '--users', 'u.ndjson'],
+      { cwd: root, env: { PATH: process.env.PATH ?? '', VECTOR_IVFFLAT_PROBES: '0' } },
+    );
+    let probesErr = '';
+    probes.stderr.on('data', (c: Buffer) => (probesErr += c.toString()));
+    const [probesCode] = (await once(probes, 'exit')) as [number];
+    expect(probesCode).toBe(2);
+    expect(probesErr).toContain('$VECTOR_IVFFLAT_PROBES must be a whole number from 1 to 32768, got "0"');
   });
 });
 
