@@ -1,5 +1,3 @@
-import type { Category, Listing } from '../generated/prisma/client.js';
-import { categoriesOf, toListing, type ListingSqlRow } from '../catalog/listingRows.js';
 import type { ServiceDb } from '../db/service.js';
 import { setBounded } from '../platform/boundedMap.js';
 import type { FeatureVector } from './ranking.js';
@@ -22,10 +20,16 @@ export const POOLS: readonly Pool[] = [
   'GLOBAL',
 ];
 
+/** What the feed knows of a candidate's listing before serving it (its columns come with the page). */
+export interface CandidateListing {
+  id: number;
+  categoryId: number;
+}
+
 export interface Candidate {
   pool: Pool;
   score: number;
-  listing: Listing;
+  listing: CandidateListing;
 }
 
 export interface CandidateSet {
@@ -33,14 +37,17 @@ export interface CandidateSet {
   pools: Record<Pool, Candidate[]>;
   /** The ranking features of every candidate listing, by listing id. */
   features: Map<number, FeatureVector>;
-  /** The categories of the candidates, read in the same statement (for the request's category loader). */
-  categories: Category[];
 }
 
-export interface CandidateRow extends ListingSqlRow {
+export interface CandidateRow {
   pool: Pool;
   score: number;
   has_embedding: boolean | null;
+  id: number;
+  category_id: number;
+  popularity: number;
+  /** The listing's created_at in epoch milliseconds (no Date to parse per row). */
+  created_ms: number;
   similarity: number;
   coengagement: number;
   category_affinity: number;
@@ -65,7 +72,7 @@ const RECENCY_DAYS = 30;
 
 /** One listing's features from its rows (a listing in several pools has one row per pool). */
 function featuresOf(row: CandidateRow, pools: ReadonlySet<Pool>, nowMs: number): FeatureVector {
-  const ageDays = Math.max(0, (nowMs - row.created_at.getTime()) / DAY_MS);
+  const ageDays = Math.max(0, (nowMs - row.created_ms) / DAY_MS);
   return {
     similarity: row.similarity,
     coengagement: Math.log1p(Math.max(0, row.coengagement)),
@@ -210,7 +217,11 @@ export async function fetchCandidates(
   >;
   const memberships = new Map<number, Set<Pool>>();
   for (const row of rows) {
-    pools[row.pool].push({ pool: row.pool, score: row.score, listing: toListing(row) });
+    pools[row.pool].push({
+      pool: row.pool,
+      score: row.score,
+      listing: { id: row.id, categoryId: row.category_id },
+    });
     const member = memberships.get(row.id) ?? new Set<Pool>();
     member.add(row.pool);
     memberships.set(row.id, member);
@@ -235,6 +246,5 @@ export async function fetchCandidates(
     hasEmbedding: rows.some((r) => r.has_embedding === true),
     pools,
     features,
-    categories: categoriesOf(rows),
   };
 }

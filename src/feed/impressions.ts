@@ -1,9 +1,24 @@
 import { randomUUID } from 'node:crypto';
 import type { Viewer } from '../auth/viewer.js';
+import type { Category, Listing } from '../generated/prisma/client.js';
+import { categoriesOf, setJoined, toListing, type ListingSqlRow } from '../catalog/listingRows.js';
 import type { ServiceDb } from '../db/service.js';
 import type { SlotDecision } from './policies/types.js';
 import { insertImpressionsSql } from './sql.js';
 
+/** A served page as logged: its impression ids (in page order) and its listings as they are now. */
+export interface LoggedPage {
+  impressionIds: string[];
+  /** The page's listings by id, as the same statement read them. */
+  listings: Map<number, Listing>;
+  /** Their categories, read with them (for the request's category loader). */
+  categories: Category[];
+}
+
+/**
+ * Logs a served page's impressions (learning_events) and reads its listings, in one statement
+ * (insertImpressionsSql): the candidate rows carry only what ranking needs.
+ */
 export async function recordImpressions(
   ctx: { requestId: string; viewer: Viewer; db: { service: ServiceDb } },
   page: SlotDecision[],
@@ -20,10 +35,10 @@ export async function recordImpressions(
     features?: (decision: SlotDecision) => readonly number[] | null;
     featuresVersion?: number;
   },
-): Promise<string[]> {
-  if (page.length === 0) return [];
+): Promise<LoggedPage> {
+  if (page.length === 0) return { impressionIds: [], listings: new Map(), categories: [] };
   const ids = page.map(() => randomUUID());
-  await ctx.db.service.query(
+  const rows = await ctx.db.service.query<ListingSqlRow>(
     insertImpressionsSql,
     [
       ids,
@@ -48,5 +63,14 @@ export async function recordImpressions(
     // Prepared once per session: it runs once per feed page.
     'feed_impressions',
   );
-  return ids;
+  const categories = categoriesOf(rows);
+  const categoryById = new Map(categories.map((c) => [c.id, c]));
+  const listings = new Map<number, Listing>();
+  for (const row of rows) {
+    const listing = toListing(row);
+    // `listing { category }` resolves from the row, with no loader call.
+    setJoined(listing, { category: categoryById.get(row.category_id)! });
+    listings.set(row.id, listing);
+  }
+  return { impressionIds: ids, listings, categories };
 }

@@ -1,14 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import type { Listing } from '../generated/prisma/client.js';
-import { POOLS, type Candidate, type CandidateSet, type Pool } from './candidates.js';
+import { POOLS, type Candidate, type CandidateListing, type CandidateSet, type Pool } from './candidates.js';
 import { personalRanking } from './personalRanking.js';
 import { DEFAULT_RANKER_WEIGHTS, RANKING_FEATURES, type FeatureVector } from './ranking.js';
 
 const zero = Object.fromEntries(RANKING_FEATURES.map((f) => [f, 0])) as unknown as FeatureVector;
 
-function listing(id: number, categoryId = 1): Listing {
-  // Only id and categoryId matter to the ranking; the rest is a plausible row.
-  return { id, categoryId } as Listing;
+function listing(id: number, categoryId = 1): CandidateListing {
+  return { id, categoryId };
 }
 
 function setOf(
@@ -20,7 +18,7 @@ function setOf(
     pools[r.pool].push({ pool: r.pool, score: r.score, listing: listing(r.id) });
     features.set(r.id, { ...zero, ...features.get(r.id), ...r.features });
   }
-  return { hasEmbedding: true, pools, features, categories: [] };
+  return { hasEmbedding: true, pools, features };
 }
 
 describe('personalRanking', () => {

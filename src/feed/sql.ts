@@ -103,7 +103,7 @@ const candidatesTail = (cacheSize: string, cacheLeft: string, cacheAge: string) 
    ORDER BY g.popularity DESC, g.id DESC LIMIT $4)
 )
 SELECT p.pool, p.score::float8 AS score, (SELECT embedding IS NOT NULL FROM viewer) AS has_embedding,
-       ${listingColumns},
+       l.id, l.category_id, l.popularity, (extract(epoch FROM l.created_at) * 1000)::float8 AS created_ms,
        coalesce(1 - (l.embedding <=> (SELECT embedding FROM viewer)), 0)::float8 AS similarity,
        coalesce(c.score, 0) AS coengagement,
        coalesce(a.affinity, 0) AS category_affinity,
@@ -114,7 +114,6 @@ SELECT p.pool, p.score::float8 AS score, (SELECT embedding IS NOT NULL FROM view
        greatest(0, ${cacheLeft})::int AS cache_left,
        coalesce(${cacheAge}, 0)::float8 AS cache_age
 FROM pools p JOIN marketplace_listings l ON l.id = p.id
-JOIN categories cat ON cat.id = l.category_id
 LEFT JOIN similar_ids si ON si.id = p.id
 LEFT JOIN coengaged c ON c.id = p.id
 LEFT JOIN affinity a ON a.category_id = l.category_id
@@ -149,9 +148,10 @@ LEFT JOIN like_share s ON s.category_id = l.category_id`;
  * $12 the page size: a cache is refilled while it still holds $3 + $12 eligible, so the next page never
  * finds it short (cache_left: how many eligible candidates that page will find in it at least)
  *
- * Each row also carries its listing's category (category_slug, category_name, category_created_at), read in
- * the same snapshot as the listing: the feed primes the request's category loader with them, so
- * `listing { category { … } }` costs no statement of its own.
+ * A row carries only what ranking needs of its listing (id, category_id, popularity, created_ms = created_at
+ * in epoch milliseconds): a page serves a tenth of the rows, and their listing columns come back with the
+ * page's impressions (insertImpressionsSql), so the gateway no longer parses and throws away a whole
+ * listing per candidate.
  */
 export const feedCandidatesSql = `${candidatesHead}), live AS MATERIALIZED (
   -- search: run the vector search (no usable cache, or too few of it left eligible, e.g. deep in a
@@ -265,13 +265,20 @@ FROM learning_policy_report($1)`;
  * reads learning_events directly). Impression ids are made here, so no RETURNING (which would need
  * SELECT) is required. The statement first declares the viewer it writes for (transaction-local, and
  * the statement is its own transaction): the insert policy accepts only rows of that identity, never
- * with a reward.
+ * with a reward. In the same statement it reads the served listings ($3) with their categories
+ * (listingColumns): the candidate statement returns only what ranking needs, so a page's listings
+ * cost no statement of their own.
  */
 export const insertImpressionsSql = `
-WITH identity AS MATERIALIZED (SELECT set_config('lodestar.user_id', $9, true))
-INSERT INTO learning_events (id, user_id, listing_id, policy, source, propensity, position, context)
-SELECT u.* FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::float8[], $7::int[], $8::jsonb[]) u,
-     identity`;
+WITH identity AS MATERIALIZED (SELECT set_config('lodestar.user_id', $9, true)),
+logged AS (
+  INSERT INTO learning_events (id, user_id, listing_id, policy, source, propensity, position, context)
+  SELECT u.* FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::float8[], $7::int[], $8::jsonb[]) u,
+       identity
+)
+SELECT ${listingColumns}
+FROM marketplace_listings l JOIN categories cat ON cat.id = l.category_id
+WHERE l.id = ANY($3::int[])`;
 
 /** experiment definition: the feed experiment's arms, read by the service path. */
 export const experimentSql = `

@@ -60,8 +60,8 @@ export interface SuggestionConnection {
   };
   fallback: { reason: FallbackReason; source: ServedSource } | null;
   /**
-   * The categories of the page's listings, read by the candidate statement with them: the resolver
-   * primes the request's category loader, so `listing { category }` costs no statement.
+   * The categories of the page's listings, read with them (src/feed/impressions.ts): the resolver primes
+   * the request's category loader, so `listing { category }` costs no statement.
    */
   categories: Category[];
 }
@@ -255,7 +255,7 @@ export async function suggestions(
   if (reason === 'NOT_ENOUGH_CANDIDATES' && fallback.picks.length === 0 && page.length === first)
     reason = null;
 
-  const impressions = await recordImpressions(ctx, page, sourceOf, {
+  const logged = await recordImpressions(ctx, page, sourceOf, {
     // Fallback fills are not the policy's choices (propensity 1): logged apart, off-policy estimates skip them.
     policy: page.map((_d, i) =>
       i < decisions.length && (reason === null || reason === 'NOT_ENOUGH_CANDIDATES')
@@ -290,23 +290,25 @@ export async function suggestions(
 
   const next: FeedCursor = { ...cursor, position: cursor.position + page.length };
   const endCursor = page.length > 0 ? encodeFeedCursor(next, settings.cursorKey) : null;
-  const edges = page.map((decision, i) => {
-    const candidate = byId.get(decision.item.id);
-    if (!candidate) throw new Error(`feed picked unknown listing ${decision.item.id}`);
+  const edges: SuggestionConnection['edges'] = [];
+  for (const [i, decision] of page.entries()) {
+    if (!byId.has(decision.item.id)) throw new Error(`feed picked unknown listing ${decision.item.id}`);
+    // Every logged listing exists (learning_events references it); a row the read missed is left out.
+    const listing = logged.listings.get(decision.item.id);
+    if (!listing) continue;
     const position = cursor.position + i;
-    return {
+    edges.push({
       cursor: encodeFeedCursor({ ...cursor, position: position + 1 }, settings.cursorKey),
       node: {
-        listing: candidate.listing,
+        listing,
         // The score of the pool the item was taken from (a listing can sit in several pools).
         score: decision.item.score,
         source: sourceOf(decision),
         position,
-        impressionId: impressions[i] ?? '',
+        impressionId: logged.impressionIds[i] ?? '',
       },
-    };
-  });
-  const onPage = new Set(edges.map((e) => e.node.listing.categoryId));
+    });
+  }
   return {
     edges,
     pageInfo: {
@@ -316,6 +318,6 @@ export async function suggestions(
       endCursor,
     },
     fallback: reason === null ? null : { reason, source: fallback.firstSource ?? 'POPULAR' },
-    categories: set.categories.filter((c) => onPage.has(c.id)),
+    categories: logged.categories,
   };
 }

@@ -10,6 +10,8 @@ import {
 } from '../support/feedHarness.js';
 import { createFeedViewer, learningEvents, seedFeedWorld, type FeedWorld } from '../support/feedWorld.js';
 import { sqlStateOf } from '../support/fixtures.js';
+import { createServiceDb } from '../../src/db/service.js';
+import { recordImpressions } from '../../src/feed/impressions.js';
 import { graphql } from '../support/graphql.js';
 import { dataOf, expectErrorCode } from '../support/graphqlResult.js';
 
@@ -104,6 +106,47 @@ describe('learning events', () => {
     expect(events.slice(6).map((e) => e.context.requestId)).toEqual(Array<string>(4).fill('req-second-page'));
     expect(new Set(events.slice(0, 6).map((e) => e.context.requestId)).size).toBe(1);
     expect(events[0]!.context.requestId).not.toBe('req-second-page');
+  });
+
+  it('reads the served listings with their categories in the statement that logs them', async () => {
+    const who = await viewer();
+    const [a, b, c] = [world.listings[0]![0]!, world.listings[1]![0]!, world.listings[1]![1]!];
+    const service = createServiceDb({
+      url: db.url,
+      statementTimeoutMs: 10_000,
+      poolMax: 1,
+      onPoolError: () => {},
+    });
+    try {
+      const page = [a, b, c].map((listing, position) => ({
+        item: { id: listing.id, categoryId: listing.categoryId, score: 1 },
+        source: 'SIMILAR' as const,
+        position,
+        propensity: 1,
+      }));
+      const logged = await recordImpressions(
+        { requestId: 'req-logged-page', viewer: who, db: { service } },
+        page,
+        (d) => d.source,
+        { policy: 'epsilon-greedy', session: 'logged-page', basePosition: 0 },
+      );
+      expect(logged.impressionIds).toHaveLength(3);
+      expect([...logged.listings.keys()].sort((x, y) => x - y)).toEqual(
+        [a.id, b.id, c.id].sort((x, y) => x - y),
+      );
+      expect(logged.listings.get(a.id)).toMatchObject({
+        id: a.id,
+        categoryId: world.categoryIds[0],
+        status: 'active',
+      });
+      expect(logged.categories.map((cat) => cat.slug).sort()).toEqual(
+        [world.slugs[0], world.slugs[1]].sort(),
+      );
+      const events = await learningEvents(db.pool, logged.impressionIds);
+      expect(events.map((e) => e.listing_id)).toEqual([a.id, b.id, c.id]);
+    } finally {
+      await service.close();
+    }
   });
 
   it('inserts learning events as lodestar_service with the service identity', async () => {
