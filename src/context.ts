@@ -57,14 +57,29 @@ export interface RequestInfo {
   clientAddress?: string | null;
 }
 
+const SCOPED = Symbol('scopedPrisma');
+type LazyPrisma = Pick<Context, 'db' | 'viewer'> & { [SCOPED]?: ScopedPrisma };
+
+/**
+ * `prisma` is made on first use: a signed-in viewer's is a client extension, which most requests (the
+ * feed's raw statements, the listings page) never touch. The getter sits on the prototype because Apollo
+ * copies the context's own properties into a new object with the same prototype: an own getter would be
+ * called by the copy, a prototype one still only when a resolver asks.
+ */
+const contextPrototype = {
+  get prisma(): ScopedPrisma {
+    const self = this as unknown as LazyPrisma;
+    return (self[SCOPED] ??= scopedPrisma(self.db.prisma, self.viewer));
+  },
+};
+
 /** The one way a Context is made: by the HTTP layer, the in-process test executor and the bench alike. */
 export function createContext(services: Services, request: RequestInfo): Context {
   const { db, config, metrics, feed, rateLimits, flags, features, queueWakeups } = services;
-  return {
+  const fields: Omit<Context, 'prisma'> = {
     requestId: request.requestId,
     viewer: request.viewer,
     logger: request.logger ?? services.logger,
-    prisma: scopedPrisma(db.prisma, request.viewer),
     db,
     loaders: createLoaders(db.prisma, features, { pool: db.pool, viewer: request.viewer }),
     config,
@@ -77,4 +92,5 @@ export function createContext(services: Services, request: RequestInfo): Context
     idempotencyKey: request.idempotencyKey ?? null,
     clientAddress: request.clientAddress ?? null,
   };
+  return Object.assign(Object.create(contextPrototype) as Context, fields);
 }

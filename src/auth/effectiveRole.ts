@@ -20,7 +20,12 @@ export const profileRolesSql = `SELECT user_id::text AS user_id, role FROM profi
 
 export function serviceRoleLookup(service: Pick<ServiceDb, 'query'>): RoleLookup {
   return async (userIds) => {
-    const rows = await service.query<{ user_id: string; role: string }>(profileRolesSql, [userIds]);
+    // Named: prepared once per session (a signed-in request that misses the role cache runs it).
+    const rows = await service.query<{ user_id: string; role: string }>(
+      profileRolesSql,
+      [userIds],
+      'profile_roles',
+    );
     return new Map(rows.map((row) => [row.user_id, row.role]));
   };
 }

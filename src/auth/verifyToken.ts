@@ -1,3 +1,4 @@
+import { webcrypto } from 'node:crypto';
 import {
   createLocalJWKSet,
   createRemoteJWKSet,
@@ -10,6 +11,11 @@ import type { Config } from '../config/config.js';
 import { createUnauthenticatedError } from '../errors/errors.js';
 import { anonymousViewer, type AnonymousViewer, type ServiceViewer } from './viewer.js';
 import { isUuid } from '../validation/isUuid.js';
+import { setBounded } from '../platform/boundedMap.js';
+
+/** Most distinct verified tokens a process remembers, and for how long at most (see createTokenVerifier). */
+const VERIFIED_MAX = 10_000;
+const VERIFIED_TTL_MS = 60_000;
 
 /**
  * What a verified token says about its bearer, before the database is asked. A person's role is NOT
@@ -103,23 +109,46 @@ export function createTokenVerifier(
     algorithms:
       source.kind === 'secret' ? ['HS256'] : ['RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'PS256', 'EdDSA'],
   };
+  // The HS256 secret imported once (jose would import a raw key again for every token).
+  let secretKey: Promise<webcrypto.CryptoKey> | undefined;
+  const hmacKey = (raw: Uint8Array) =>
+    (secretKey ??= webcrypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, [
+      'verify',
+    ]));
+  // A client sends the same token with every request: one that verified is trusted again, by its exact
+  // text, until it expires (exp + the clock tolerance) or for VERIFIED_TTL_MS at most, so a JWKS key
+  // withdrawn mid-life stops its tokens within that time. Refusals are not remembered.
+  const verified = new Map<string, { identity: TokenIdentity; untilMs: number }>();
   return async (authorization) => {
     if (authorization === undefined || authorization.trim() === '') return anonymousViewer;
     const match = /^Bearer\s+([A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]*)\s*$/i.exec(authorization);
-    if (!match?.[1]) {
+    const token = match?.[1];
+    if (!token) {
       throw createUnauthenticatedError('invalid Authorization header: expected "Bearer <JWT>"');
     }
+    const nowMs = Date.now();
+    const known = verified.get(token);
+    if (known !== undefined && known.untilMs > nowMs) return known.identity;
     let payload: JWTPayload;
     try {
       const result =
         source.kind === 'secret'
-          ? await jwtVerify(match[1], source.key, verifyOptions)
-          : await jwtVerify(match[1], source.getKey, verifyOptions);
+          ? await jwtVerify(token, await hmacKey(source.key), verifyOptions)
+          : await jwtVerify(token, source.getKey, verifyOptions);
       payload = result.payload;
     } catch (error) {
       throw createUnauthenticatedError(`invalid token: ${reasonFor(error)}`);
     }
-    return identityFrom(payload, auth);
+    const identity = identityFrom(payload, auth);
+    // exp is a required claim, so jwtVerify has checked it is a number.
+    const expiresMs = ((payload.exp ?? 0) + auth.clockToleranceSec) * 1000;
+    setBounded(
+      verified,
+      token,
+      { identity, untilMs: Math.min(expiresMs, nowMs + VERIFIED_TTL_MS) },
+      VERIFIED_MAX,
+    );
+    return identity;
   };
 }
 

@@ -25,6 +25,15 @@ describe('seededPick', () => {
     expect(seededPick(ids, 7, 0)).toEqual([]);
   });
 
+  it('picks the first `count` of the seed’s whole order, for any count (pages of one session agree)', () => {
+    const ids = range(2000, 100);
+    for (const seed of [1, 42, 2 ** 31 - 2]) {
+      const whole = seededPick(ids, seed, ids.length);
+      for (const count of [1, 2, 7, 160, 999, 1999])
+        expect(seededPick(ids, seed, count)).toEqual(whole.slice(0, count));
+    }
+  });
+
   it('favours no listing: over many sessions each comes first about equally often', () => {
     const ids = range(20);
     const first = new Map<number, number>();

@@ -33,17 +33,48 @@ function rank(id: number, seed: number): number {
 /** Positions fit in the low 21 bits of a sort key: a 32-bit rank × 2^21 + position stays below 2^53. */
 const POSITION_SPACE = 2 ** 21;
 
-/** The `count` ids of lowest rank for the seed, lowest first (one typed sort of the sample). */
+/**
+ * Moves the `k` smallest of `keys` (distinct) to its first `k` places, in no particular order
+ * (Hoare's quickselect: linear on average; the keys are hashes, so the middle element is a random pivot).
+ */
+function selectSmallest(keys: Float64Array, k: number): void {
+  let lo = 0;
+  let hi = keys.length - 1;
+  const target = k - 1;
+  while (lo < hi) {
+    const pivot = keys[(lo + hi) >>> 1]!;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (keys[i]! < pivot) i += 1;
+      while (keys[j]! > pivot) j -= 1;
+      if (i <= j) {
+        const swap = keys[i]!;
+        keys[i] = keys[j]!;
+        keys[j] = swap;
+        i += 1;
+        j -= 1;
+      }
+    }
+    if (target <= j) hi = j;
+    else if (target >= i) lo = i;
+    else return;
+  }
+}
+
+/** The `count` ids of lowest rank for the seed, lowest first (a selection, then a sort of those alone). */
 export function seededPick(ids: ArrayLike<number>, seed: number, count: number): number[] {
   const n = ids.length;
   if (n > POSITION_SPACE) throw new RangeError(`seededPick takes at most ${POSITION_SPACE} ids`);
   if (n === 0 || count <= 0) return [];
-  // Exact in a double: sort the keys, then decode each position.
+  // Exact in a double (and distinct): select and sort the lowest keys, then decode each position.
   const keys = new Float64Array(n);
   for (let i = 0; i < n; i += 1) keys[i] = rank(ids[i]!, seed) * POSITION_SPACE + i;
-  keys.sort();
+  const k = Math.min(count, n);
+  if (k < n) selectSmallest(keys, k);
+  const lowest = keys.subarray(0, k).sort();
   const out: number[] = [];
-  for (let i = 0; i < Math.min(count, n); i += 1) out.push(ids[keys[i]! % POSITION_SPACE]!);
+  for (let i = 0; i < k; i += 1) out.push(ids[lowest[i]! % POSITION_SPACE]!);
   return out;
 }
 

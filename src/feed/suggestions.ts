@@ -288,8 +288,8 @@ export async function suggestions(
     );
   }
 
-  const next: FeedCursor = { ...cursor, position: cursor.position + page.length };
-  const endCursor = page.length > 0 ? encodeFeedCursor(next, settings.cursorKey) : null;
+  // Cursors are signed (an HMAC each): made when a client selects them, not for every edge of every page.
+  const cursorAt = (position: number) => encodeFeedCursor({ ...cursor, position }, settings.cursorKey);
   const edges: SuggestionConnection['edges'] = [];
   for (const [i, decision] of page.entries()) {
     if (!byId.has(decision.item.id)) throw new Error(`feed picked unknown listing ${decision.item.id}`);
@@ -298,7 +298,9 @@ export async function suggestions(
     if (!listing) continue;
     const position = cursor.position + i;
     edges.push({
-      cursor: encodeFeedCursor({ ...cursor, position: position + 1 }, settings.cursorKey),
+      get cursor() {
+        return cursorAt(position + 1);
+      },
       node: {
         listing,
         // The score of the pool the item was taken from (a listing can sit in several pools).
@@ -309,13 +311,18 @@ export async function suggestions(
       },
     });
   }
+  const endPosition = cursor.position + page.length;
   return {
     edges,
     pageInfo: {
       hasNextPage: page.length === first,
       hasPreviousPage: cursor.position > 0,
-      startCursor: edges[0]?.cursor ?? null,
-      endCursor,
+      get startCursor() {
+        return edges[0]?.cursor ?? null;
+      },
+      get endCursor() {
+        return page.length > 0 ? cursorAt(endPosition) : null;
+      },
     },
     fallback: reason === null ? null : { reason, source: fallback.firstSource ?? 'POPULAR' },
     categories: logged.categories,

@@ -1,13 +1,12 @@
 import type { Context } from '../context.js';
-import type { UserViewer } from '../auth/viewer.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import { readPublicProfileByHandle } from '../social/publicProfiles.js';
 
 type Query<T> = Omit<T, 'where'>;
 
 /** The signed-in viewer's own profile (RLS lets a user read only their own row). */
-export async function me(ctx: Context & { viewer: UserViewer }, query: Query<Prisma.ProfileFindUniqueArgs>) {
-  return ctx.prisma.profile.findUnique({ ...query, where: { userId: ctx.viewer.userId } });
+export async function me(ctx: Context, userId: string, query: Query<Prisma.ProfileFindUniqueArgs>) {
+  return ctx.prisma.profile.findUnique({ ...query, where: { userId } });
 }
 
 /** Anyone's public profile by handle; handles are stored lower-case. */

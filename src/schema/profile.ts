@@ -53,7 +53,7 @@ builder.queryFields((t) => ({
     description: 'The signed-in person; null when the request has no token (or is a service call).',
     resolve: (query, _root, _args, ctx) =>
       ctx.viewer.role === 'user' || ctx.viewer.role === 'admin'
-        ? profiles.me({ ...ctx, viewer: ctx.viewer }, query)
+        ? profiles.me(ctx, ctx.viewer.userId, query)
         : null,
   }),
   profile: t.field({

@@ -1,7 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { GraphQLError } from 'graphql';
-import { exportJWK, generateKeyPair, SignJWT, UnsecuredJWT, type CryptoKey, type JWTPayload } from 'jose';
-import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  exportJWK,
+  generateKeyPair,
+  SignJWT,
+  UnsecuredJWT,
+  type CryptoKey,
+  type JSONWebKeySet,
+  type JWTPayload,
+} from 'jose';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLocalJwks, createTokenVerifier, type TokenVerifier } from '../../src/auth/verifyToken.js';
 import type { Config } from '../../src/config/config.js';
 
@@ -205,6 +213,49 @@ describe('createTokenVerifier with an HS256 secret', () => {
       .setAudience('lodestar')
       .sign(new TextEncoder().encode(secret));
     await rejection(verify, `Bearer ${token}`);
+  });
+
+  describe('a token it verified before (remembered by its text)', () => {
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    it('accepts it again until it expires (exp + the clock tolerance), then refuses it as expired', async () => {
+      vi.useFakeTimers({ toFake: ['Date'] });
+      const fresh = createTokenVerifier(hsAuth);
+      const userId = randomUUID();
+      const token = await craft({ sub: userId, exp: now() + 10 });
+      expect(await fresh(`Bearer ${token}`)).toEqual({ role: 'person', userId });
+      vi.setSystemTime(Date.now() + 39_000); // 10 s to exp + 30 s tolerance: still valid
+      expect(await fresh(`Bearer ${token}`)).toEqual({ role: 'person', userId });
+      vi.setSystemTime(Date.now() + 2_000);
+      expect(await rejection(fresh, `Bearer ${token}`)).toMatch(/expired/);
+    });
+
+    it('checks it again after a minute at most, so a JWKS key withdrawn mid-life stops its tokens', async () => {
+      vi.useFakeTimers({ toFake: ['Date'] });
+      const { publicKey, privateKey } = await generateKeyPair('RS256');
+      let keys: JSONWebKeySet = { keys: [{ ...(await exportJWK(publicKey)), kid: 'k1', alg: 'RS256' }] };
+      const fresh = createTokenVerifier(
+        { ...hsAuth, jwtSecret: undefined, jwksUrl: 'https://idp.example/jwks.json' },
+        { jwks: (header, token) => createLocalJwks(keys)(header, token) },
+      );
+      const userId = randomUUID();
+      const token = await craft({ sub: userId, alg: 'RS256', key: privateKey, kid: 'k1' });
+      expect(await fresh(`Bearer ${token}`)).toEqual({ role: 'person', userId });
+      keys = { keys: [] };
+      // Remembered: the key set is not asked again within the minute.
+      expect(await fresh(`Bearer ${token}`)).toEqual({ role: 'person', userId });
+      vi.setSystemTime(Date.now() + 61_000);
+      expect(await rejection(fresh, `Bearer ${token}`)).toMatch(/unknown key|could not be verified/);
+    });
+
+    it('does not remember a refusal: a bad signature is refused every time', async () => {
+      const fresh = createTokenVerifier(hsAuth);
+      const forged = await craft({ sub: randomUUID(), key: new TextEncoder().encode(otherSecret) });
+      expect(await rejection(fresh, `Bearer ${forged}`)).toMatch(/signature/);
+      expect(await rejection(fresh, `Bearer ${forged}`)).toMatch(/signature/);
+    });
   });
 });
 

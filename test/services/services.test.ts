@@ -55,4 +55,20 @@ describe('the composition root (src/services/services.ts)', () => {
       await services.close();
     }
   });
+
+  it('makes the viewer’s Prisma client on first use, also on the copy Apollo executes with', async () => {
+    const services = await createTestServices(db);
+    try {
+      const viewer = { role: 'user' as const, userId: '00000000-0000-4000-8000-000000000002' };
+      const ctx = createContext(services, { requestId: 'lazy', viewer });
+      // Apollo's cloneObject: the own properties, onto an object with the same prototype.
+      const copy = Object.assign(Object.create(Object.getPrototypeOf(ctx) as object) as typeof ctx, ctx);
+      expect(Object.getOwnPropertyNames(ctx)).not.toContain('prisma');
+      // Scoped to the viewer: RLS lets them read only their own profile, which does not exist.
+      expect(await copy.prisma.profile.findMany({ take: 1 })).toEqual([]);
+      expect(copy.prisma).toBe(copy.prisma);
+    } finally {
+      await services.close();
+    }
+  });
 });
