@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { lodestarTypes } from './pgTypes.js';
 
 export interface PoolOptions {
   /** The connection string (login role, host, database). */
@@ -86,6 +87,7 @@ export function createPool(options: PoolOptions): pg.Pool {
       : { connectionTimeoutMillis: options.connectionTimeoutMillis }),
     ...(options.idleTimeoutMillis === undefined ? {} : { idleTimeoutMillis: options.idleTimeoutMillis }),
     application_name: options.applicationName,
+    types: lodestarTypes,
   });
   pool.on('error', options.onError);
   if (options.prepare === true) preparingPools.add(pool);
