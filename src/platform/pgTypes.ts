@@ -5,12 +5,12 @@ const TIMESTAMPTZ = 1184;
 
 const defaultParseTimestamptz = pg.types.getTypeParser(TIMESTAMPTZ, 'text') as (text: string) => Date;
 
-const digit = (text: string, at: number): number => text.charCodeAt(at) - 48;
-const two = (text: string, at: number): number => digit(text, at) * 10 + digit(text, at + 1);
-const isDigit = (text: string, at: number): boolean => {
-  const code = text.charCodeAt(at);
-  return code >= 48 && code <= 57;
-};
+/** The two decimal digits at `at` as a number, or -1 when either is not a digit. */
+function two(text: string, at: number): number {
+  const tens = text.charCodeAt(at) - 48;
+  const ones = text.charCodeAt(at + 1) - 48;
+  return tens >= 0 && tens <= 9 && ones >= 0 && ones <= 9 ? tens * 10 + ones : -1;
+}
 
 /**
  * A timestamptz as PostgreSQL writes it in text (DateStyle ISO): `YYYY-MM-DD HH:MM:SS[.f…]±HH[:MM[:SS]]`,
@@ -27,14 +27,19 @@ export function parseTimestamptz(text: string): Date {
     text.charCodeAt(7) !== 45 ||
     text.charCodeAt(10) !== 32 || // ' '
     text.charCodeAt(13) !== 58 || // ':'
-    text.charCodeAt(16) !== 58 ||
-    digit(text, 0) < 1 ||
-    digit(text, 0) > 9
+    text.charCodeAt(16) !== 58
   ) {
     return defaultParseTimestamptz(text);
   }
-  for (const at of [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]) {
-    if (!isDigit(text, at)) return defaultParseTimestamptz(text);
+  const century = two(text, 0);
+  const yy = two(text, 2);
+  const month = two(text, 5);
+  const day = two(text, 8);
+  const hour = two(text, 11);
+  const minute = two(text, 14);
+  const second = two(text, 17);
+  if (century < 10 || yy < 0 || month < 0 || day < 0 || hour < 0 || minute < 0 || second < 0) {
+    return defaultParseTimestamptz(text);
   }
   let at = 19;
   let ms = 0;
@@ -42,30 +47,32 @@ export function parseTimestamptz(text: string): Date {
     // '.': up to six digits; milliseconds are the first three (truncated, as Date.UTC does).
     at += 1;
     let scale = 100;
-    while (at < n && isDigit(text, at)) {
-      ms += digit(text, at) * scale;
+    for (let code = text.charCodeAt(at); code >= 48 && code <= 57; code = text.charCodeAt(at)) {
+      ms += (code - 48) * scale;
       scale /= 10;
       at += 1;
     }
     ms = Math.trunc(ms);
   }
   const sign = text.charCodeAt(at);
-  if ((sign !== 43 && sign !== 45) || at + 3 > n || !isDigit(text, at + 1) || !isDigit(text, at + 2)) {
-    return defaultParseTimestamptz(text);
-  }
-  let offsetSec = two(text, at + 1) * 3600;
+  const offsetHours = two(text, at + 1);
+  if ((sign !== 43 && sign !== 45) || offsetHours < 0) return defaultParseTimestamptz(text);
+  let offsetSec = offsetHours * 3600;
   at += 3;
-  for (const unit of [60, 1]) {
-    if (at === n) break;
-    if (text.charCodeAt(at) !== 58 || at + 3 > n || !isDigit(text, at + 1) || !isDigit(text, at + 2)) {
-      return defaultParseTimestamptz(text);
-    }
-    offsetSec += two(text, at + 1) * unit;
+  if (at < n) {
+    const minutes = text.charCodeAt(at) === 58 ? two(text, at + 1) : -1;
+    if (minutes < 0) return defaultParseTimestamptz(text);
+    offsetSec += minutes * 60;
+    at += 3;
+  }
+  if (at < n) {
+    const seconds = text.charCodeAt(at) === 58 ? two(text, at + 1) : -1;
+    if (seconds < 0) return defaultParseTimestamptz(text);
+    offsetSec += seconds;
     at += 3;
   }
   if (at !== n) return defaultParseTimestamptz(text);
-  const year = digit(text, 0) * 1000 + digit(text, 1) * 100 + two(text, 2);
-  const utc = Date.UTC(year, two(text, 5) - 1, two(text, 8), two(text, 11), two(text, 14), two(text, 17), ms);
+  const utc = Date.UTC(century * 100 + yy, month - 1, day, hour, minute, second, ms);
   return new Date(utc - (sign === 45 ? -offsetSec : offsetSec) * 1000);
 }
 

@@ -85,14 +85,24 @@ export function toConnection<T, K extends readonly unknown[]>(
   const hasMore = fetched.length > request.size;
   const page = fetched.slice(0, request.size);
   if (request.direction === 'backward') page.reverse();
-  const edges = page.map((node) => ({ node, cursor: encodeCursor(keyOf(node)) }));
+  // Cursors are encoded when a client selects them (most pages ask for nodes only).
+  const edges = page.map((node) => ({
+    node,
+    get cursor() {
+      return encodeCursor(keyOf(node));
+    },
+  }));
   return {
     edges,
     pageInfo: {
       hasNextPage: request.direction === 'forward' ? hasMore : request.cursor !== null,
       hasPreviousPage: request.direction === 'backward' ? hasMore : request.cursor !== null,
-      startCursor: edges[0]?.cursor ?? null,
-      endCursor: edges.at(-1)?.cursor ?? null,
+      get startCursor() {
+        return edges[0]?.cursor ?? null;
+      },
+      get endCursor() {
+        return edges.at(-1)?.cursor ?? null;
+      },
     },
   };
 }
