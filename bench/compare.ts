@@ -6,6 +6,7 @@
  * the other revision in a worktree (`git worktree add ../before REV && cd ../before && npm ci && npm run
  * build`) and compare it with this one (`.`). The database must exist (run `npm run bench` once) and
  * have every migration the newest build needs; each build reads it as it is (no migration, no reseed).
+ * BENCH_COMPARE_QUERY='{ listings(first: 20) { … } }' compares that read instead, sent anonymously.
  */
 import os from 'node:os';
 import path from 'node:path';
@@ -44,6 +45,7 @@ async function main(): Promise<number> {
   const settings = readSettings();
   const rounds = Number(process.env.BENCH_COMPARE_ROUNDS ?? 6);
   const slice = Number(process.env.BENCH_COMPARE_SLICE_SEC ?? 5);
+  const query = process.env.BENCH_COMPARE_QUERY?.trim() || null;
   const env = gatewayEnv(settings);
   const config = loadConfig({ ...env, PORT: '0' });
   const viewers = await pickViewers(settings.benchUrl, VIEWERS);
@@ -62,16 +64,21 @@ async function main(): Promise<number> {
         .map((x) => x.toFixed(2))
         .join(' / ');
     console.log(
-      `${viewers.length} viewers, suggestions(first: ${FIRST}), ${rounds} rounds of ${slice} s per build`,
+      `${query ? `anonymous ${query}` : `${viewers.length} viewers, suggestions(first: ${FIRST})`}, ` +
+        `${rounds} rounds of ${slice} s per build`,
     );
     console.log(`| build | c | requests | req/s (median of slices) | p50 ms (median of slices) | errors |`);
     console.log('| --- | --: | --: | --: | --: | --: |');
     for (const concurrency of [1, 16]) {
       const loadBefore = load();
-      const tasks = gateways.map((g, i) => ({
-        dir: dirs[i]!,
-        task: createGraphqlClient(g.url, concurrency).feedTask(FIRST, tokens),
-      }));
+      const tasks = gateways.map((g, i) => {
+        const client = createGraphqlClient(g.url, concurrency);
+        return {
+          dir: dirs[i]!,
+          // BENCH_COMPARE_QUERY: any read, sent anonymously (the reads phase's operations, for example).
+          task: query ? client.queryTask(query, [''], () => {}) : client.feedTask(FIRST, tokens),
+        };
+      });
       const results = await runRounds(tasks, concurrency, {
         warmupSec: 3,
         durationSec: rounds * slice,

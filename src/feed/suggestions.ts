@@ -290,41 +290,64 @@ export async function suggestions(
 
   // Cursors are signed (an HMAC each): made when a client selects them, not for every edge of every page.
   const cursorAt = (position: number) => encodeFeedCursor({ ...cursor, position }, settings.cursorKey);
-  const edges: SuggestionConnection['edges'] = [];
+  const edges: FeedEdge[] = [];
   for (const [i, decision] of page.entries()) {
     if (!byId.has(decision.item.id)) throw new Error(`feed picked unknown listing ${decision.item.id}`);
     // Every logged listing exists (learning_events references it); a row the read missed is left out.
     const listing = logged.listings.get(decision.item.id);
     if (!listing) continue;
     const position = cursor.position + i;
-    edges.push({
-      get cursor() {
-        return cursorAt(position + 1);
-      },
-      node: {
-        listing,
-        // The score of the pool the item was taken from (a listing can sit in several pools).
-        score: decision.item.score,
-        source: sourceOf(decision),
-        position,
-        impressionId: logged.impressionIds[i] ?? '',
-      },
-    });
+    const node: Suggestion = {
+      listing,
+      // The score of the pool the item was taken from (a listing can sit in several pools).
+      score: decision.item.score,
+      source: sourceOf(decision),
+      position,
+      impressionId: logged.impressionIds[i] ?? '',
+    };
+    edges.push(new FeedEdge(node, cursorAt));
   }
-  const endPosition = cursor.position + page.length;
   return {
     edges,
-    pageInfo: {
-      hasNextPage: page.length === first,
-      hasPreviousPage: cursor.position > 0,
-      get startCursor() {
-        return edges[0]?.cursor ?? null;
-      },
-      get endCursor() {
-        return page.length > 0 ? cursorAt(endPosition) : null;
-      },
-    },
+    pageInfo: new FeedPageInfo(
+      page.length === first,
+      cursor.position > 0,
+      edges,
+      page.length > 0 ? cursor.position + page.length : null,
+      cursorAt,
+    ),
     fallback: reason === null ? null : { reason, source: fallback.firstSource ?? 'POPULAR' },
     categories: logged.categories,
   };
+}
+
+/** An edge whose signed cursor is made when a client selects it (a class: the getter on the prototype). */
+class FeedEdge {
+  constructor(
+    readonly node: Suggestion,
+    private readonly cursorAt: (position: number) => string,
+  ) {}
+
+  get cursor(): string {
+    return this.cursorAt(this.node.position + 1);
+  }
+}
+
+class FeedPageInfo {
+  constructor(
+    readonly hasNextPage: boolean,
+    readonly hasPreviousPage: boolean,
+    private readonly edges: readonly FeedEdge[],
+    /** Where the next page starts; null on an empty page. */
+    private readonly endPosition: number | null,
+    private readonly cursorAt: (position: number) => string,
+  ) {}
+
+  get startCursor(): string | null {
+    return this.edges[0]?.cursor ?? null;
+  }
+
+  get endCursor(): string | null {
+    return this.endPosition === null ? null : this.cursorAt(this.endPosition);
+  }
 }

@@ -79,9 +79,26 @@ describe('toConnection', () => {
       [],
       (r: { id: number }) => [r.id] as const,
     );
-    expect(page).toEqual({
-      edges: [],
-      pageInfo: { hasNextPage: false, hasPreviousPage: false, startCursor: null, endCursor: null },
+    expect(page.edges).toEqual([]);
+    const { hasNextPage, hasPreviousPage, startCursor, endCursor } = page.pageInfo;
+    expect({ hasNextPage, hasPreviousPage, startCursor, endCursor }).toEqual({
+      hasNextPage: false,
+      hasPreviousPage: false,
+      startCursor: null,
+      endCursor: null,
     });
+  });
+
+  it('gives each edge its key’s cursor and the page its first and last', () => {
+    const page = toConnection({ direction: 'forward', size: 3, cursor: null }, rows, (r) => [r.id] as const);
+    expect(page.edges.map((e) => e.cursor)).toEqual([
+      encodeCursor([9]),
+      encodeCursor([8]),
+      encodeCursor([7]),
+    ]);
+    expect([page.pageInfo.startCursor, page.pageInfo.endCursor]).toEqual([
+      encodeCursor([9]),
+      encodeCursor([7]),
+    ]);
   });
 });

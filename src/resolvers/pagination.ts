@@ -85,24 +85,45 @@ export function toConnection<T, K extends readonly unknown[]>(
   const hasMore = fetched.length > request.size;
   const page = fetched.slice(0, request.size);
   if (request.direction === 'backward') page.reverse();
-  // Cursors are encoded when a client selects them (most pages ask for nodes only).
-  const edges = page.map((node) => ({
-    node,
-    get cursor() {
-      return encodeCursor(keyOf(node));
-    },
-  }));
+  const edges = page.map((node) => new Edge(node, keyOf));
   return {
     edges,
-    pageInfo: {
-      hasNextPage: request.direction === 'forward' ? hasMore : request.cursor !== null,
-      hasPreviousPage: request.direction === 'backward' ? hasMore : request.cursor !== null,
-      get startCursor() {
-        return edges[0]?.cursor ?? null;
-      },
-      get endCursor() {
-        return edges.at(-1)?.cursor ?? null;
-      },
-    },
+    pageInfo: new PageInfo(
+      request.direction === 'forward' ? hasMore : request.cursor !== null,
+      request.direction === 'backward' ? hasMore : request.cursor !== null,
+      edges,
+    ),
   };
+}
+
+/**
+ * An edge whose cursor is encoded when a client selects it (most pages ask for nodes only). A class, so
+ * the getter lives on the prototype: a getter in an object literal gives every edge its own accessor,
+ * and property reads on such objects were measured slower than the encoding they save.
+ */
+class Edge<T> {
+  constructor(
+    readonly node: T,
+    private readonly keyOf: (row: T) => readonly unknown[],
+  ) {}
+
+  get cursor(): string {
+    return encodeCursor(this.keyOf(this.node));
+  }
+}
+
+class PageInfo {
+  constructor(
+    readonly hasNextPage: boolean,
+    readonly hasPreviousPage: boolean,
+    private readonly edges: readonly { cursor: string }[],
+  ) {}
+
+  get startCursor(): string | null {
+    return this.edges[0]?.cursor ?? null;
+  }
+
+  get endCursor(): string | null {
+    return this.edges.at(-1)?.cursor ?? null;
+  }
 }
