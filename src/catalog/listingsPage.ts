@@ -6,6 +6,7 @@ import { commentOf, type CommentView, type ListingCommentRow } from '../social/l
 import {
   categoriesOf,
   listingColumns,
+  listingColumnsWithoutDescription,
   sellerColumns,
   sellersOf,
   setJoined,
@@ -25,13 +26,17 @@ import {
  * which a generic plan can only filter by — 470 ms for a deep cursor on the bench's 100k listings), and
  * the category filter is a statement of its own (marketplace_listings_category_id_idx serves it).
  */
-function listingsPageSql(direction: 'forward' | 'backward', byCategory: boolean): string {
+function listingsPageSql(
+  direction: 'forward' | 'backward',
+  byCategory: boolean,
+  description: boolean,
+): string {
   const [after, order] =
     direction === 'forward'
       ? ['l.id < coalesce($2::int, 2147483647)', 'DESC']
       : ['l.id > coalesce($2::int, 0)', 'ASC'];
   return `
-SELECT ${listingColumns},
+SELECT ${description ? listingColumns : listingColumnsWithoutDescription},
        ${sellerColumns}
 FROM marketplace_listings l
 JOIN categories cat ON cat.id = l.category_id
@@ -41,12 +46,25 @@ ORDER BY l.id ${order}
 LIMIT $3`;
 }
 
-export const pageStatements = {
-  forward: namedStatement('listings_page_forward', listingsPageSql('forward', false)),
-  backward: namedStatement('listings_page_backward', listingsPageSql('backward', false)),
-  forwardInCategory: namedStatement('listings_page_forward_category', listingsPageSql('forward', true)),
-  backwardInCategory: namedStatement('listings_page_backward_category', listingsPageSql('backward', true)),
-};
+const pageStatementsFor = (description: boolean, suffix: string) => ({
+  forward: namedStatement(`listings_page_forward${suffix}`, listingsPageSql('forward', false, description)),
+  backward: namedStatement(
+    `listings_page_backward${suffix}`,
+    listingsPageSql('backward', false, description),
+  ),
+  forwardInCategory: namedStatement(
+    `listings_page_forward_category${suffix}`,
+    listingsPageSql('forward', true, description),
+  ),
+  backwardInCategory: namedStatement(
+    `listings_page_backward_category${suffix}`,
+    listingsPageSql('backward', true, description),
+  ),
+});
+
+export const pageStatements = pageStatementsFor(true, '');
+/** The same pages without the listings' descriptions (ListingsPageQuery.description false). */
+export const briefPageStatements = pageStatementsFor(false, '_brief');
 
 export interface ListingsPageQuery {
   status: string;
@@ -55,6 +73,11 @@ export interface ListingsPageQuery {
   direction: 'forward' | 'backward';
   cursorId: number | null;
   take: number;
+  /**
+   * Read the descriptions (default). False when the document never asks for one: the statement leaves
+   * them out and the page's Listings carry '' instead.
+   */
+  description?: boolean;
 }
 
 export interface ListingsPage {
@@ -74,11 +97,11 @@ export async function readListingsPage(
   query: ListingsPageQuery,
 ): Promise<ListingsPage> {
   const values: unknown[] = [query.status, query.cursorId, query.take];
-  let statement = query.direction === 'forward' ? pageStatements.forward : pageStatements.backward;
+  const statements = query.description === false ? briefPageStatements : pageStatements;
+  let statement = query.direction === 'forward' ? statements.forward : statements.backward;
   if (query.categoryId !== null) {
     values.push(query.categoryId);
-    statement =
-      query.direction === 'forward' ? pageStatements.forwardInCategory : pageStatements.backwardInCategory;
+    statement = query.direction === 'forward' ? statements.forwardInCategory : statements.backwardInCategory;
   }
   return pageOf(await queryAsViewer<ListingWithSellerSqlRow>(pool, viewer, statement, values));
 }

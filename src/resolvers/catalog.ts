@@ -8,7 +8,7 @@ import { isPageSize } from '../validation/pageSize.js';
 import type { GraphQLResolveInfo } from 'graphql';
 import { readListingById, readListingsPage, readListingWithComments } from '../catalog/listingsPage.js';
 import { DEFAULT_LISTING_COMMENTS, MAX_LISTING_COMMENTS } from '../social/listingComments.js';
-import { childFieldArguments } from './lookahead.js';
+import { childFieldArguments, selectsField } from './lookahead.js';
 import { readCategories } from '../catalog/categories.js';
 import { readInterestsPage } from '../catalog/interestsPage.js';
 import { primeLoaders } from '../loaders/createLoaders.js';
@@ -55,11 +55,13 @@ const listingKey = z.tuple([z.number().int().positive().max(MAX_INT4)]);
 
 /**
  * Newest first, keyset-paged on id so pages never skip or repeat rows as listings are added. One
- * statement reads the page with its categories and sellers, which prime the request's loaders.
+ * statement reads the page with its categories and sellers, which prime the request's loaders; without
+ * the descriptions when the document asks for none (`info`: the connection field's resolve info).
  */
 export async function listings(
   ctx: Context,
   args: ConnectionArgs & { category?: string | null; status?: ListingStatus | null },
+  info?: GraphQLResolveInfo,
 ) {
   const request = pageRequest(args, listingKey);
   const page = await readListingsPage(ctx.db.pool, ctx.viewer, {
@@ -68,6 +70,8 @@ export async function listings(
     direction: request.direction,
     cursorId: request.cursor ? request.cursor[0] : null,
     take: request.size + 1,
+    // Most pages (cards) never show the description, which is most of a listing's bytes.
+    description: info === undefined || selectsField(info, 'description'),
   });
   primeLoaders(ctx.loaders, page);
   return toConnection(request, page.listings, (row) => [row.id] as const);

@@ -1,6 +1,6 @@
 import { Kind, parse, type FieldNode, type FragmentDefinitionNode, type GraphQLResolveInfo } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { childFieldArguments } from './lookahead.js';
+import { childFieldArguments, selectsField } from './lookahead.js';
 
 /** The resolve info of the document's first root field, as graphql-js would pass it (the parts used). */
 function infoOf(source: string, variableValues: Record<string, unknown> = {}): GraphQLResolveInfo {
@@ -42,5 +42,32 @@ describe('childFieldArguments', () => {
   it('gives an unset variable as undefined, so the field default applies', () => {
     const info = infoOf(`query ($n: Int) { listing(id: 1) { comments(first: $n) { id } } }`);
     expect(childFieldArguments(info, 'comments')).toEqual([{ first: undefined }]);
+  });
+});
+
+describe('selectsField', () => {
+  it('finds a field at any depth, by alias, through inline and named fragments', () => {
+    expect(selectsField(infoOf(`{ listings { edges { node { id description } } } }`), 'description')).toBe(
+      true,
+    );
+    expect(selectsField(infoOf(`{ listings { edges { node { id d: description } } } }`), 'description')).toBe(
+      true,
+    );
+    expect(
+      selectsField(
+        infoOf(`{ listings { edges { ...E } } } fragment E on ListingEdge { node { ... on Listing { ...D } } }
+                fragment D on Listing { description }`),
+        'description',
+      ),
+    ).toBe(true);
+  });
+
+  it('says no when the field is not asked for, and walks a fragment spread many times only once', () => {
+    expect(selectsField(infoOf(`{ listings { edges { node { id title } } } }`), 'description')).toBe(false);
+    const spreads = Array.from({ length: 200 }, () => '...F').join(' ');
+    const info = infoOf(`{ listings { edges { node { ${spreads} } } } } fragment F on Listing { id title }`);
+    expect(selectsField(info, 'description')).toBe(false);
+    // The field itself does not count, only what is under it.
+    expect(selectsField(infoOf(`{ description }`), 'description')).toBe(false);
   });
 });

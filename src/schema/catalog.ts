@@ -111,7 +111,7 @@ builder.queryFields((t) => ({
       },
       complexity: pageComplexity,
       // One statement with categories and sellers (src/catalog/listingsPage.ts), not a Prisma query.
-      resolve: (_root, args, ctx) => catalog.listings(ctx, args),
+      resolve: (_root, args, ctx, info) => catalog.listings(ctx, args, info),
     },
     { name: 'ListingConnection' },
     { name: 'ListingEdge' },

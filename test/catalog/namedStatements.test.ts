@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pageStatements } from '../../src/catalog/listingsPage.js';
+import { briefPageStatements, pageStatements } from '../../src/catalog/listingsPage.js';
 import { withClient } from '../../src/db/checkout.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 
@@ -58,6 +58,8 @@ describe('listings page statements under a generic plan', () => {
   it.each([
     ['forward', pageStatements.forward, /id < COALESCE\(\$2, 2147483647\)/],
     ['backward', pageStatements.backward, /id > COALESCE\(\$2, 0\)/],
+    ['brief forward', briefPageStatements.forward, /id < COALESCE\(\$2, 2147483647\)/],
+    ['brief backward', briefPageStatements.backward, /id > COALESCE\(\$2, 0\)/],
   ])('the %s page seeks from its cursor in the id index', async (_label, statement, cond) => {
     const scan = await genericScan(statement, ['active', 5000, 21]);
     expect(scan?.['Index Name']).toBe('marketplace_listings_pkey');
@@ -67,6 +69,8 @@ describe('listings page statements under a generic plan', () => {
   it.each([
     ['forward', pageStatements.forwardInCategory],
     ['backward', pageStatements.backwardInCategory],
+    ['brief forward', briefPageStatements.forwardInCategory],
+    ['brief backward', briefPageStatements.backwardInCategory],
   ])('the %s page of one category seeks by category and cursor', async (_label, statement) => {
     const scan = await genericScan(statement, ['active', 5000, 21, 3]);
     expect(scan?.['Index Name']).toBe('marketplace_listings_category_id_idx');
