@@ -112,9 +112,12 @@ export function createTokenVerifier(
   // The HS256 secret imported once (jose would import a raw key again for every token).
   let secretKey: Promise<webcrypto.CryptoKey> | undefined;
   const hmacKey = (raw: Uint8Array) =>
-    (secretKey ??= webcrypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, [
-      'verify',
-    ]));
+    (secretKey ??= webcrypto.subtle
+      .importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, ['verify'])
+      .catch((error: unknown) => {
+        secretKey = undefined; // tried again by the next token, not failed for good
+        throw error;
+      }));
   // A client sends the same token with every request: one that verified is trusted again, by its exact
   // text, until it expires (exp + the clock tolerance) or for VERIFIED_TTL_MS at most, so a JWKS key
   // withdrawn mid-life stops its tokens within that time. Refusals are not remembered.
@@ -139,7 +142,8 @@ export function createTokenVerifier(
     } catch (error) {
       throw createUnauthenticatedError(`invalid token: ${reasonFor(error)}`);
     }
-    const identity = identityFrom(payload, auth);
+    // Frozen: a remembered identity is the same object in every request that sends the token.
+    const identity = Object.freeze(identityFrom(payload, auth));
     // exp is a required claim, so jwtVerify has checked it is a number.
     const expiresMs = ((payload.exp ?? 0) + auth.clockToleranceSec) * 1000;
     setBounded(

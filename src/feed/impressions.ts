@@ -9,7 +9,7 @@ import { insertImpressionsSql } from './sql.js';
 /** A served page as logged: its impression ids (in page order) and its listings as they are now. */
 export interface LoggedPage {
   impressionIds: string[];
-  /** The page's listings by id, as the same statement read them. */
+  /** The page's listings by id, as the same statement read them; one no longer active is missing. */
   listings: Map<number, Listing>;
   /** Their categories, read with them (for the request's category loader). */
   categories: Category[];

@@ -267,7 +267,8 @@ FROM learning_policy_report($1)`;
  * the statement is its own transaction): the insert policy accepts only rows of that identity, never
  * with a reward. In the same statement it reads the served listings ($3) with their categories
  * (listingColumns): the candidate statement returns only what ranking needs, so a page's listings
- * cost no statement of their own.
+ * cost no statement of their own. Only active ones: a listing taken down in the milliseconds since the
+ * candidate statement checked it is left off the page (its impression is still logged).
  */
 export const insertImpressionsSql = `
 WITH identity AS MATERIALIZED (SELECT set_config('lodestar.user_id', $9, true)),
@@ -278,7 +279,7 @@ logged AS (
 )
 SELECT ${listingColumns}
 FROM marketplace_listings l JOIN categories cat ON cat.id = l.category_id
-WHERE l.id = ANY($3::int[])`;
+WHERE l.id = ANY($3::int[]) AND l.status = 'active'`;
 
 /** experiment definition: the feed experiment's arms, read by the service path. */
 export const experimentSql = `

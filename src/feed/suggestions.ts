@@ -293,7 +293,7 @@ export async function suggestions(
   const edges: FeedEdge[] = [];
   for (const [i, decision] of page.entries()) {
     if (!byId.has(decision.item.id)) throw new Error(`feed picked unknown listing ${decision.item.id}`);
-    // Every logged listing exists (learning_events references it); a row the read missed is left out.
+    // No longer active since the candidates were read (milliseconds ago): logged, but not shown.
     const listing = logged.listings.get(decision.item.id);
     if (!listing) continue;
     const position = cursor.position + i;

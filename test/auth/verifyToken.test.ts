@@ -225,7 +225,10 @@ describe('createTokenVerifier with an HS256 secret', () => {
       const fresh = createTokenVerifier(hsAuth);
       const userId = randomUUID();
       const token = await craft({ sub: userId, exp: now() + 10 });
-      expect(await fresh(`Bearer ${token}`)).toEqual({ role: 'person', userId });
+      const first = await fresh(`Bearer ${token}`);
+      expect(first).toEqual({ role: 'person', userId });
+      // The same object for every request that sends the token, so nobody may change it.
+      expect(Object.isFrozen(first)).toBe(true);
       vi.setSystemTime(Date.now() + 39_000); // 10 s to exp + 30 s tolerance: still valid
       expect(await fresh(`Bearer ${token}`)).toEqual({ role: 'person', userId });
       vi.setSystemTime(Date.now() + 2_000);

@@ -108,9 +108,12 @@ describe('learning events', () => {
     expect(events[0]!.context.requestId).not.toBe('req-second-page');
   });
 
-  it('reads the served listings with their categories in the statement that logs them', async () => {
+  it('reads the served listings with their categories in the statement that logs them, active ones only', async () => {
     const who = await viewer();
     const [a, b, c] = [world.listings[0]![0]!, world.listings[1]![0]!, world.listings[1]![1]!];
+    // Taken down after the candidates were read: logged, not shown (and not shown as removed).
+    const gone = world.listings[2]![world.listings[2]!.length - 1]!;
+    await db.pool.query(`UPDATE marketplace_listings SET status = 'removed' WHERE id = $1`, [gone.id]);
     const service = createServiceDb({
       url: db.url,
       statementTimeoutMs: 10_000,
@@ -118,7 +121,7 @@ describe('learning events', () => {
       onPoolError: () => {},
     });
     try {
-      const page = [a, b, c].map((listing, position) => ({
+      const page = [a, b, c, gone].map((listing, position) => ({
         item: { id: listing.id, categoryId: listing.categoryId, score: 1 },
         source: 'SIMILAR' as const,
         position,
@@ -130,7 +133,7 @@ describe('learning events', () => {
         (d) => d.source,
         { policy: 'epsilon-greedy', session: 'logged-page', basePosition: 0 },
       );
-      expect(logged.impressionIds).toHaveLength(3);
+      expect(logged.impressionIds).toHaveLength(4);
       expect([...logged.listings.keys()].sort((x, y) => x - y)).toEqual(
         [a.id, b.id, c.id].sort((x, y) => x - y),
       );
@@ -143,7 +146,7 @@ describe('learning events', () => {
         [world.slugs[0], world.slugs[1]].sort(),
       );
       const events = await learningEvents(db.pool, logged.impressionIds);
-      expect(events.map((e) => e.listing_id)).toEqual([a.id, b.id, c.id]);
+      expect(events.map((e) => e.listing_id)).toEqual([a.id, b.id, c.id, gone.id]);
     } finally {
       await service.close();
     }
