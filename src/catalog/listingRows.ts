@@ -144,3 +144,24 @@ export function sellersOf(rows: readonly ListingWithSellerSqlRow[]): Map<string,
   }
   return byId;
 }
+
+/**
+ * Rows as Listings with their category joined (setJoined), and with their seller when `sellers` is
+ * given (the rows read sellerColumns): the listings page's and the feed's one mapping of listing rows.
+ */
+export function joinedListingsOf(
+  rows: readonly ListingSqlRow[],
+  sellers?: ReadonlyMap<string, PublicProfile | null>,
+): { listings: Listing[]; categories: Category[] } {
+  const categories = categoriesOf(rows);
+  const categoryById = new Map(categories.map((c) => [c.id, c]));
+  const listings = rows.map((row) => {
+    const listing = toListing(row);
+    setJoined(listing, {
+      category: categoryById.get(row.category_id)!,
+      ...(sellers && { seller: row.seller_id === null ? null : (sellers.get(row.seller_id) ?? null) }),
+    });
+    return listing;
+  });
+  return { listings, categories };
+}

@@ -4,13 +4,11 @@ import { queryAsViewer, type RlsViewer } from '../db/identity.js';
 import { namedStatement } from '../platform/pool.js';
 import { commentOf, type CommentView, type ListingCommentRow } from '../social/listingComments.js';
 import {
-  categoriesOf,
+  joinedListingsOf,
   listingColumns,
   listingColumnsWithoutDescription,
   sellerColumns,
   sellersOf,
-  setJoined,
-  toListing,
   type ListingWithSellerSqlRow,
 } from './listingRows.js';
 
@@ -177,16 +175,6 @@ export async function readListingWithComments(
 }
 
 function pageOf(rows: ListingWithSellerSqlRow[]): ListingsPage {
-  const categories = categoriesOf(rows);
   const sellers = sellersOf(rows);
-  const categoryById = new Map(categories.map((c) => [c.id, c]));
-  const listings = rows.map((row) => {
-    const listing = toListing(row);
-    setJoined(listing, {
-      category: categoryById.get(row.category_id)!,
-      seller: row.seller_id === null ? null : (sellers.get(row.seller_id) ?? null),
-    });
-    return listing;
-  });
-  return { listings, categories, sellers };
+  return { ...joinedListingsOf(rows, sellers), sellers };
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Viewer } from '../auth/viewer.js';
 import type { Category, Listing } from '../generated/prisma/client.js';
-import { categoriesOf, setJoined, toListing, type ListingSqlRow } from '../catalog/listingRows.js';
+import { joinedListingsOf, type ListingSqlRow } from '../catalog/listingRows.js';
 import type { ServiceDb } from '../db/service.js';
 import type { SlotDecision } from './policies/types.js';
 import { insertImpressionsSql } from './sql.js';
@@ -63,14 +63,7 @@ export async function recordImpressions(
     // Prepared once per session: it runs once per feed page.
     'feed_impressions',
   );
-  const categories = categoriesOf(rows);
-  const categoryById = new Map(categories.map((c) => [c.id, c]));
-  const listings = new Map<number, Listing>();
-  for (const row of rows) {
-    const listing = toListing(row);
-    // `listing { category }` resolves from the row, with no loader call.
-    setJoined(listing, { category: categoryById.get(row.category_id)! });
-    listings.set(row.id, listing);
-  }
-  return { impressionIds: ids, listings, categories };
+  // `listing { category }` resolves from the row, with no loader call.
+  const { listings, categories } = joinedListingsOf(rows);
+  return { impressionIds: ids, listings: new Map(listings.map((l) => [l.id, l])), categories };
 }

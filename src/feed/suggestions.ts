@@ -8,7 +8,6 @@ import { coerceError } from '../errors/errors.js';
 import { checkPageSize, DEFAULT_PAGE_SIZE } from '../validation/pageSize.js';
 import {
   fetchCandidates,
-  type Candidate,
   type CandidateQuery,
   type CandidateSet,
   type KnownCandidateCaches,
@@ -221,8 +220,6 @@ export async function suggestions(
 
   const cap = categoryCapFor(ctx.config.feed, first);
   const rng = createRng(`${cursor.seed}:${cursor.position}`);
-  const byId = new Map<number, Candidate>();
-  for (const pool of Object.values(set.pools)) for (const c of pool) byId.set(c.listing.id, c);
 
   let decisions: SlotDecision[] = [];
   const choice = await choosing;
@@ -292,7 +289,9 @@ export async function suggestions(
   const cursorAt = (position: number) => encodeFeedCursor({ ...cursor, position }, settings.cursorKey);
   const edges: FeedEdge[] = [];
   for (const [i, decision] of page.entries()) {
-    if (!byId.has(decision.item.id)) throw new Error(`feed picked unknown listing ${decision.item.id}`);
+    // Every candidate has its features: an id without them was never a candidate.
+    if (!set.features.has(decision.item.id))
+      throw new Error(`feed picked unknown listing ${decision.item.id}`);
     // No longer active since the candidates were read (milliseconds ago): logged, but not shown.
     const listing = logged.listings.get(decision.item.id);
     if (!listing) continue;
