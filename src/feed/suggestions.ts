@@ -17,6 +17,7 @@ import { personalRanking } from './personalRanking.js';
 import { featureArray, RANKING_FEATURES_VERSION } from './ranking.js';
 import { decodeFeedCursor, encodeFeedCursor, type FeedCursor } from './feedCursor.js';
 import { recordImpressions } from './impressions.js';
+import { LazyEdge, LazyPageInfo } from '../platform/lazyConnection.js';
 import { createRng } from './policies/random.js';
 import type { SlotDecision } from './policies/types.js';
 import type { FeedPolicies } from './feedPolicies.js';
@@ -287,7 +288,8 @@ export async function suggestions(
 
   // Cursors are signed (an HMAC each): made when a client selects them, not for every edge of every page.
   const cursorAt = (position: number) => encodeFeedCursor({ ...cursor, position }, settings.cursorKey);
-  const edges: FeedEdge[] = [];
+  const edgeCursor = (node: Suggestion) => cursorAt(node.position + 1);
+  const edges: LazyEdge<Suggestion>[] = [];
   for (const [i, decision] of page.entries()) {
     // Every candidate has its features: an id without them was never a candidate.
     if (!set.features.has(decision.item.id))
@@ -304,49 +306,17 @@ export async function suggestions(
       position,
       impressionId: logged.impressionIds[i] ?? '',
     };
-    edges.push(new FeedEdge(node, cursorAt));
+    edges.push(new LazyEdge(node, edgeCursor));
   }
   return {
     edges,
-    pageInfo: new FeedPageInfo(
+    pageInfo: new LazyPageInfo(
       page.length === first,
       cursor.position > 0,
-      edges,
-      page.length > 0 ? cursor.position + page.length : null,
-      cursorAt,
+      () => edges[0]?.cursor ?? null,
+      () => (page.length > 0 ? cursorAt(cursor.position + page.length) : null),
     ),
     fallback: reason === null ? null : { reason, source: fallback.firstSource ?? 'POPULAR' },
     categories: logged.categories,
   };
-}
-
-/** An edge whose signed cursor is made when a client selects it (a class: the getter on the prototype). */
-class FeedEdge {
-  constructor(
-    readonly node: Suggestion,
-    private readonly cursorAt: (position: number) => string,
-  ) {}
-
-  get cursor(): string {
-    return this.cursorAt(this.node.position + 1);
-  }
-}
-
-class FeedPageInfo {
-  constructor(
-    readonly hasNextPage: boolean,
-    readonly hasPreviousPage: boolean,
-    private readonly edges: readonly FeedEdge[],
-    /** Where the next page starts; null on an empty page. */
-    private readonly endPosition: number | null,
-    private readonly cursorAt: (position: number) => string,
-  ) {}
-
-  get startCursor(): string | null {
-    return this.edges[0]?.cursor ?? null;
-  }
-
-  get endCursor(): string | null {
-    return this.endPosition === null ? null : this.cursorAt(this.endPosition);
-  }
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { createBadUserInputError } from '../errors/errors.js';
 import { checkPageSize, DEFAULT_PAGE_SIZE } from '../validation/pageSize.js';
+import { LazyEdge, LazyPageInfo } from '../platform/lazyConnection.js';
 
 export interface ConnectionArgs {
   first?: number | null;
@@ -85,45 +86,15 @@ export function toConnection<T, K extends readonly unknown[]>(
   const hasMore = fetched.length > request.size;
   const page = fetched.slice(0, request.size);
   if (request.direction === 'backward') page.reverse();
-  const edges = page.map((node) => new Edge(node, keyOf));
+  const cursorOf = (node: T) => encodeCursor(keyOf(node));
+  const edges = page.map((node) => new LazyEdge(node, cursorOf));
   return {
     edges,
-    pageInfo: new PageInfo(
+    pageInfo: new LazyPageInfo(
       request.direction === 'forward' ? hasMore : request.cursor !== null,
       request.direction === 'backward' ? hasMore : request.cursor !== null,
-      edges,
+      () => edges[0]?.cursor ?? null,
+      () => edges.at(-1)?.cursor ?? null,
     ),
   };
-}
-
-/**
- * An edge whose cursor is encoded when a client selects it (most pages ask for nodes only). A class, so
- * the getter lives on the prototype: a getter in an object literal gives every edge its own accessor,
- * and property reads on such objects were measured slower than the encoding they save.
- */
-class Edge<T> {
-  constructor(
-    readonly node: T,
-    private readonly keyOf: (row: T) => readonly unknown[],
-  ) {}
-
-  get cursor(): string {
-    return encodeCursor(this.keyOf(this.node));
-  }
-}
-
-class PageInfo {
-  constructor(
-    readonly hasNextPage: boolean,
-    readonly hasPreviousPage: boolean,
-    private readonly edges: readonly { cursor: string }[],
-  ) {}
-
-  get startCursor(): string | null {
-    return this.edges[0]?.cursor ?? null;
-  }
-
-  get endCursor(): string | null {
-    return this.edges.at(-1)?.cursor ?? null;
-  }
 }
