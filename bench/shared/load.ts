@@ -151,8 +151,18 @@ export interface RoundTask {
 }
 
 /**
+ * The order of one round's slices: as given in even rounds, reversed in odd ones (A B C, C B A, A B C …).
+ * Every task then follows a different neighbour from round to round and the two sides of an adjacent
+ * pair take turns going first, so what a slice inherits from the one before it (a process just woken, a
+ * table just written, caches the other side just filled) is not charged to the same task every round.
+ */
+export function roundOrder<T>(tasks: readonly T[], round: number): readonly T[] {
+  return round % 2 === 0 ? tasks : [...tasks].reverse();
+}
+
+/**
  * Several tasks at one concurrency: a warm-up per task, then `rounds` rounds in which each task runs
- * durationSec / rounds seconds in turn. Interleaving spreads the machine's drift (other jobs, growing
+ * durationSec / rounds seconds in turn (roundOrder: forwards, then backwards). Interleaving spreads the machine's drift (other jobs, growing
  * tables) evenly over the tasks instead of charging it to whichever ran last. `beforeSlice` and
  * `afterSlice` run around each measured slice, outside its time (reading counters, say). Each task's
  * request counter carries on from its warm-up through its slices.
@@ -174,7 +184,7 @@ export async function runRounds<T extends RoundTask>(
   for (const s of state) s.warmup.push(await run(s, timing.warmupSec));
   const slice = timing.durationSec / timing.rounds;
   for (let round = 0; round < timing.rounds; round += 1) {
-    for (const s of state) {
+    for (const s of roundOrder(state, round)) {
       await hooks.beforeSlice?.(s.task);
       s.measured.push(await run(s, slice));
       await hooks.afterSlice?.(s.task);
