@@ -260,6 +260,14 @@ export const envSchema = z.object({
     group: 'feed',
     doc: "how long a viewer's personal candidates (the vector search's result) are reused by later feed requests; they are recomputed sooner when the profile embedding changes; 0 = search on every request",
   }),
+  FEED_CANDIDATE_MEMORY_SEC: int(0, 3600).default(15).register(envDocs, {
+    group: 'feed',
+    doc: "how long a gateway process keeps a viewer's ranked candidates after reading them, so the viewer's next pages cost one statement (the impressions insert, which checks status, likes, hides, own listings and what was served at serve time); 0 = read them for every page",
+  }),
+  FEED_CANDIDATE_MEMORY_VIEWERS: int(1, 1_000_000).default(1000).register(envDocs, {
+    group: 'feed',
+    doc: 'most viewers whose candidates one gateway process keeps (FEED_CANDIDATE_MEMORY_SEC); the longest unseen is dropped first, about 50 KB each',
+  }),
   FEED_EXPLORE_SAMPLE_SEC: int(1, 3600).default(30).register(envDocs, {
     group: 'feed',
     doc: "how often each gateway process redraws its sample of active listings (per category filter) that the feed's EXPLORE pool picks from; a listing sold or removed since leaves feeds at once all the same",
@@ -819,6 +827,10 @@ function configFrom(e: EnvVars) {
       servedWindowMinutes: e.FEED_SERVED_WINDOW_MINUTES,
       /** Seconds a viewer's personal candidates are reused (feed_viewer_candidates); 0 = no cache. */
       candidateCacheSec: e.FEED_CANDIDATE_CACHE_SEC,
+      /** Seconds a process keeps a viewer's ranked candidates for their next pages (0 = never). */
+      candidateMemorySec: e.FEED_CANDIDATE_MEMORY_SEC,
+      /** Most viewers whose candidates a process keeps. */
+      candidateMemoryViewers: e.FEED_CANDIDATE_MEMORY_VIEWERS,
       /** Seconds between redraws of a process's exploration sample (src/feed/explorationSample.ts). */
       exploreSampleSec: e.FEED_EXPLORE_SAMPLE_SEC,
       /** Most of one category on a page, as a share of the page size. */

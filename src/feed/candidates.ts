@@ -1,7 +1,7 @@
 import type { ServiceDb } from '../db/service.js';
 import { setBounded } from '../platform/boundedMap.js';
 import type { FeatureVector } from './ranking.js';
-import { feedCachedCandidatesSql, feedCandidatesSql } from './sql.js';
+import { feedCachedCandidatesSql, feedCandidatesSql, keptExclusionsSql } from './sql.js';
 
 /**
  * Where a candidate came from. SIMILAR, COENGAGED and CATEGORY are the personal generators (ranked
@@ -248,3 +248,32 @@ export async function fetchCandidates(
     features,
   };
 }
+
+/**
+ * Which of a viewer's kept candidates (src/feed/candidateMemory.ts) they may no longer be served, checked
+ * as the candidate statement checks (keptExclusionsSql): one statement, whatever the number of candidates.
+ * What was served before they were read, the read itself left out; so only impressions of the last
+ * `sinceMs` (how long ago they were kept, plus a margin for the read's own time, never more than the served
+ * window) are looked at — an interval on the database's clock, so the two clocks need not agree.
+ */
+export async function keptExclusions(
+  service: ServiceDb,
+  query: { userId: string; set: CandidateSet; sinceMs: number; servedWindowMinutes: number; session: string },
+): Promise<Set<number>> {
+  const ids = new Set<number>();
+  for (const pool of POOLS) for (const c of query.set.pools[pool]) ids.add(c.listing.id);
+  if (ids.size === 0) return new Set();
+  const lookBackSec = Math.min(
+    query.servedWindowMinutes * 60,
+    Math.ceil((query.sinceMs + KEPT_MARGIN_MS) / 1000),
+  );
+  const rows = await service.query<{ id: number }>(
+    keptExclusionsSql,
+    [query.userId, [...ids], `${lookBackSec} seconds`, query.session],
+    'feed_kept_exclusions',
+  );
+  return new Set(rows.map((r) => r.id));
+}
+
+/** How much further back than their age the check of kept candidates looks: the read's own duration and more. */
+const KEPT_MARGIN_MS = 5_000;

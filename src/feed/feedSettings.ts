@@ -8,11 +8,12 @@ import { createFeedPolicies } from './feedPolicies.js';
 import { createRankerModelSource } from './rankerModel.js';
 import { createExplorationSample } from './explorationSample.js';
 import { KnownCandidateCaches } from './candidates.js';
+import { CandidateMemory } from './candidateMemory.js';
 import type { FeedSettings } from './suggestions.js';
 
 /**
- * Built once per process: the policies (per experiment arm), the ranker weights, the exploration sample
- * and the cursor-signing key.
+ * Built once per process: the policies (per experiment arm), the ranker weights, the exploration sample,
+ * the viewers' kept candidates and the cursor-signing key.
  */
 export function createFeedSettings(
   config: Config,
@@ -39,6 +40,7 @@ export function createFeedSettings(
       refreshMs: config.feed.exploreSampleSec * 1000,
     }),
     knownCaches: new KnownCandidateCaches(),
+    memory: new CandidateMemory(config.feed.candidateMemorySec * 1000, config.feed.candidateMemoryViewers),
     // Replicas must share the key for cursors to work across them: FEED_CURSOR_SECRET or JWT_SECRET.
     cursorKey: config.feed.cursorSecret ?? config.auth.jwtSecret ?? randomBytes(32).toString('hex'),
   };

@@ -69,6 +69,13 @@ export function featureArray(features: FeatureVector): number[] {
   return RANKING_FEATURES.map((name) => features[name]);
 }
 
+/** The features stored from `offset` of `values` in RANKING_FEATURES order (featureArray's layout). */
+export function featuresAt(values: ArrayLike<number>, offset: number): FeatureVector {
+  const out = {} as Record<RankingFeature, number>;
+  for (let i = 0; i < RANKING_FEATURES.length; i += 1) out[RANKING_FEATURES[i]!] = values[offset + i] ?? 0;
+  return out;
+}
+
 /** The inverse of featureArray; null when the array does not have one finite number per feature. */
 export function featuresFromArray(values: unknown): FeatureVector | null {
   if (!Array.isArray(values) || values.length !== RANKING_FEATURES.length) return null;

@@ -281,6 +281,23 @@ SELECT ${listingColumns}
 FROM marketplace_listings l JOIN categories cat ON cat.id = l.category_id
 WHERE l.id = ANY($3::int[]) AND l.status = 'active'`;
 
+/**
+ * kept candidates' exclusions: of the listings $2 (a viewer's candidates kept by the process,
+ * src/feed/candidateMemory.ts), those the viewer may no longer be served — as the candidate statement
+ * excludes them: gone or no longer active, the viewer's own, liked or hidden by them, or served to them in
+ * the last $3 or in this feed session $4 (by any gateway process; $3 reaches back to when they were read,
+ * not the whole served window, which the read applied). One index lookup per listing plus the viewer's
+ * exclusions, once ("hashed SubPlan"). $1 viewer uuid.
+ */
+export const keptExclusionsSql = `
+SELECT k.id FROM unnest($2::int[]) AS k(id)
+LEFT JOIN marketplace_listings l ON l.id = k.id
+WHERE l.id IS NULL OR l.status <> 'active' OR l.seller_id = $1::uuid
+   OR k.id IN (
+     SELECT listing_id FROM likes WHERE user_id = $1::uuid
+     UNION ALL SELECT listing_id FROM hidden_listings WHERE user_id = $1::uuid
+     UNION ALL SELECT s.id FROM recently_served_listings($1::uuid, $3::interval, $4::text) AS s(id))`;
+
 /** experiment definition: the feed experiment's arms, read by the service path. */
 export const experimentSql = `
 SELECT key, description, arms, active, updated_at FROM experiments WHERE key = $1`;

@@ -8,6 +8,7 @@ import { coerceError } from '../errors/errors.js';
 import { checkPageSize, DEFAULT_PAGE_SIZE } from '../validation/pageSize.js';
 import {
   fetchCandidates,
+  keptExclusions,
   type CandidateQuery,
   type CandidateSet,
   type KnownCandidateCaches,
@@ -23,6 +24,7 @@ import type { SlotDecision } from './policies/types.js';
 import type { FeedPolicies } from './feedPolicies.js';
 import type { RankerModelSource } from './rankerModel.js';
 import type { ExplorationSample } from './explorationSample.js';
+import { servedBetweenReads, withoutListings, type CandidateMemory } from './candidateMemory.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
 
@@ -31,7 +33,7 @@ export interface FeedRequest {
   requestId: string;
   viewer: Viewer;
   logger: Logger;
-  metrics: Pick<Metrics, 'feedFallbacks'>;
+  metrics: Pick<Metrics, 'feedFallbacks' | 'feedCandidateMemory'>;
   config: Pick<Config, 'feed'>;
   db: { service: ServiceDb };
 }
@@ -76,6 +78,8 @@ export interface FeedSettings {
   exploration: ExplorationSample;
   /** Viewers whose cached personal candidates are known usable: read without the search. */
   knownCaches: KnownCandidateCaches;
+  /** Viewers' candidates as their last page read them, for their next pages (FEED_CANDIDATE_MEMORY_SEC). */
+  memory: CandidateMemory;
 }
 
 /** Fallback chain when personalisation cannot fill the page: popular → recent → global. */
@@ -135,10 +139,11 @@ export function feedCandidateQuery(
   personalise: boolean,
 ): CandidateQuery {
   const { first } = page;
+  const similarLimit = personalise ? Math.max(first * 4, 50) : 0;
   return {
     userId: page.userId,
     categoryId: page.categoryId,
-    similarLimit: personalise ? Math.max(first * 4, 50) : 0,
+    similarLimit,
     poolLimit: poolLimitFor(first),
     coengagementLimit: personalise ? feed.coengagementCandidates : 0,
     servedWindowMinutes: feed.servedWindowMinutes,
@@ -146,7 +151,9 @@ export function feedCandidateQuery(
     exploreIds: page.exploreIds,
     categoryCap: categoryCapFor(feed, first),
     candidateCacheSec: feed.candidateCacheSec,
-    lookahead: first,
+    // The next read of the viewer's cache comes a page later, or, when the process keeps their candidates,
+    // after the pages it ranks from them: the read looks that far ahead (see fetchCandidateRows).
+    lookahead: feed.candidateMemorySec > 0 ? servedBetweenReads(first, similarLimit) : first,
   };
 }
 
@@ -207,15 +214,45 @@ export async function suggestions(
   const choosing = settings.policies.choose(ctx.viewer.userId, ctx.logger);
 
   let reason: FallbackReason | null = personal ? null : 'ANONYMOUS';
+  // A signed-in viewer's page without a category filter may be ranked from the candidates this process
+  // read for their last page (src/feed/candidateMemory.ts), checked again first (keptExclusions).
+  const userId = ctx.viewer.userId;
+  const memory =
+    userId !== null &&
+    args.categoryId === null &&
+    settings.memory.enabled &&
+    ctx.config.feed.candidateCacheSec > 0
+      ? settings.memory
+      : null;
+  const kept = memory && userId !== null ? memory.take(userId, first, cursor.session, Date.now()) : null;
+  if (kept) ctx.metrics.feedCandidateMemory.inc({ outcome: kept.outcome });
   let set: CandidateSet;
-  try {
-    set = await candidatesFor(ctx, settings, cursor, args.categoryId, first, personal);
-  } catch (error) {
-    // A similarity query that times out (or pgvector trouble) must not fail the feed.
-    if (!personal || !toOutageError(error)) throw error;
-    ctx.logger.warn({ err: coerceError(error) }, 'similarity query failed; serving the fallback chain');
-    reason = 'SIMILARITY_UNAVAILABLE';
-    set = await candidatesFor(ctx, settings, cursor, args.categoryId, first, false);
+  if (kept?.set && userId !== null) {
+    const excluded = await keptExclusions(ctx.db.service, {
+      userId,
+      set: kept.set,
+      sinceMs: kept.ageMs ?? Number.POSITIVE_INFINITY,
+      servedWindowMinutes: ctx.config.feed.servedWindowMinutes,
+      session: cursor.session,
+    });
+    set = withoutListings(kept.set, excluded);
+    // Something changed under them (served by another process, sold, liked or hidden elsewhere): this page
+    // is ranked from what is left, the next one reads the candidates again.
+    if (excluded.size > 0) settings.memory.forget(userId);
+  } else {
+    try {
+      set = await candidatesFor(ctx, settings, cursor, args.categoryId, first, personal);
+      if (memory && userId !== null && set.hasEmbedding) {
+        const windowMs = ctx.config.feed.servedWindowMinutes * 60_000;
+        memory.keep(userId, { first, session: cursor.session, windowMs }, set, Date.now());
+      }
+    } catch (error) {
+      // A similarity query that times out (or pgvector trouble) must not fail the feed.
+      if (!personal || !toOutageError(error)) throw error;
+      ctx.logger.warn({ err: coerceError(error) }, 'similarity query failed; serving the fallback chain');
+      reason = 'SIMILARITY_UNAVAILABLE';
+      set = await candidatesFor(ctx, settings, cursor, args.categoryId, first, false);
+    }
   }
   if (reason === null && !set.hasEmbedding) reason = 'NO_PROFILE_EMBEDDING';
 
@@ -271,6 +308,12 @@ export async function suggestions(
     },
     featuresVersion: RANKING_FEATURES_VERSION,
   });
+  if (memory && userId !== null) {
+    memory.served(
+      userId,
+      page.map((d) => d.item.id),
+    );
+  }
 
   if (reason !== null) {
     ctx.metrics.feedFallbacks.inc({ reason });

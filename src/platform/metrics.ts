@@ -9,6 +9,7 @@ export interface Metrics {
   errors: Counter<'code'>;
   redisUp: Gauge;
   feedFallbacks: Counter<'reason'>;
+  feedCandidateMemory: Counter<'outcome'>;
   armAssignments: Counter<'experiment' | 'arm' | 'store'>;
   featureLookups: Counter<'kind' | 'result'>;
   featureErrors: Counter<'op'>;
@@ -80,6 +81,12 @@ export function createMetrics(): Metrics {
       name: 'lodestar_feed_fallback_total',
       help: 'Feed pages (partly) served by the popular → recent → global chain, by reason',
       labelNames: ['reason'],
+      registers: [registry],
+    }),
+    feedCandidateMemory: new Counter({
+      name: 'lodestar_feed_candidate_memory_total',
+      help: "Personal feed pages by whether they were ranked from the viewer's candidates kept in the process (hit) or read them (miss, expired, short)",
+      labelNames: ['outcome'],
       registers: [registry],
     }),
     armAssignments: new Counter({

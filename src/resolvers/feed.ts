@@ -51,7 +51,12 @@ export const recordFeedback = writeMutation('recordFeedback', {
 /** hideListing: "not interested" (src/feed/hide.ts). */
 export const hideListing = writeMutation('hideListing', {
   parse: ({ listingId }: { listingId: string }) => parseListingId(listingId, 'listingId'),
-  run: (ctx: Context, id) => hide.hideListing(ctx, id),
+  run: async (ctx: Context, id) => {
+    const result = await hide.hideListing(ctx, id);
+    // A hidden listing leaves the viewer's feed: the candidates this process kept for them are read again.
+    if (ctx.viewer.userId !== null) ctx.feed.memory.forget(ctx.viewer.userId);
+    return result;
+  },
 });
 
 /**

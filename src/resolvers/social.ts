@@ -21,7 +21,12 @@ const listingIdOf = ({ listingId }: { listingId: string }) => parseListingId(lis
 /** likeListing: rate limited per user, idempotent, counted exactly once. */
 export const likeListing = writeMutation('likeListing', {
   parse: listingIdOf,
-  run: (ctx: UserContext, id, key) => likes.likeListing(ctx, id, key),
+  run: async (ctx: UserContext, id, key) => {
+    const result = await likes.likeListing(ctx, id, key);
+    // A liked listing leaves the viewer's feed: the candidates this process kept for them are read again.
+    ctx.feed.memory.forget(ctx.viewer.userId);
+    return result;
+  },
 });
 
 export const unlikeListing = writeMutation('unlikeListing', {

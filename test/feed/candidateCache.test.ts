@@ -29,6 +29,9 @@ describe('the feed’s per-viewer candidate cache', () => {
     FEED_CATEGORY_SHARE: '1',
     FEED_SERVED_WINDOW_MINUTES: '0',
     FEED_COENGAGEMENT_CANDIDATES: '0',
+    // The cache itself, one read per page: the process keeping candidates between reads is
+    // test/feed/candidateMemory.test.ts.
+    FEED_CANDIDATE_MEMORY_SEC: '0',
   };
 
   const viewerOf = (cluster: number) =>

@@ -1,4 +1,3 @@
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Viewer } from '../../src/auth/viewer.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
@@ -7,6 +6,7 @@ import { createFeedViewer, seedFeedWorld } from '../support/feedWorld.js';
 import { insertProfile } from '../support/fixtures.js';
 import { graphql, type Operation } from '../support/graphql.js';
 import { dataOf } from '../support/graphqlResult.js';
+import { recordAllClients } from '../support/statementLog.js';
 
 const SUGGESTIONS = graphql(`
   query ($first: Int) {
@@ -54,33 +54,6 @@ const FEED_PAGE = graphql(`
 
 /** Transaction control is overhead, not a data statement. */
 const transactionControl = /^\s*(BEGIN|COMMIT|ROLLBACK)\b/i;
-
-type Query = (...args: unknown[]) => unknown;
-
-/**
- * Records every statement any pg client sends (the gateway's pool, Prisma's adapter and the service
- * path's own pool all go through Client.prototype.query), while `recording` is on.
- */
-function recordAllClients(): { statements: string[]; recording: boolean; restore: () => void } {
-  const proto = pg.Client.prototype as unknown as { query: Query };
-  const original = proto.query;
-  const log = {
-    statements: [] as string[],
-    recording: false,
-    restore: () => {
-      proto.query = original;
-    },
-  };
-  proto.query = function (this: unknown, ...args: unknown[]): unknown {
-    if (log.recording) {
-      const first = args[0];
-      const text = typeof first === 'string' ? first : (first as { text?: unknown } | null)?.text;
-      log.statements.push(typeof text === 'string' ? text : '<non-text query>');
-    }
-    return Reflect.apply(original, this, args);
-  };
-  return log;
-}
 
 describe('SQL statements per suggestions page (N+1 guard)', () => {
   let db: TestDatabase;

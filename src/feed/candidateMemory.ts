@@ -1,0 +1,213 @@
+import { setBounded } from '../platform/boundedMap.js';
+import { POOLS, type Candidate, type CandidateSet, type Pool } from './candidates.js';
+import { featureArray, featuresAt, RANKING_FEATURES, type FeatureVector } from './ranking.js';
+
+/**
+ * A CandidateSet packed into typed arrays: a viewer's ~260 candidates as ~25 KB outside the V8 heap
+ * instead of ~500 small objects (about 100 KB of heap per viewer, all of it for the garbage collector to
+ * walk). Listing i has id ids[i], category categories[i] and features features[i·F … i·F+F−1] (F =
+ * RANKING_FEATURES.length, in that order; NaN when it had none); a pool is indices into them, with scores.
+ */
+interface Packed {
+  hasEmbedding: boolean;
+  ids: Int32Array;
+  categories: Int32Array;
+  features: Float64Array;
+  pools: Record<Pool, { at: Int32Array; scores: Float64Array }>;
+}
+
+const F = RANKING_FEATURES.length;
+
+function pack(set: CandidateSet): Packed {
+  const index = new Map<number, number>();
+  const categories: number[] = [];
+  const indexOf = (listing: Candidate['listing']) => {
+    let i = index.get(listing.id);
+    if (i === undefined) {
+      i = index.size;
+      index.set(listing.id, i);
+      categories.push(listing.categoryId);
+    }
+    return i;
+  };
+  const pools = {} as Packed['pools'];
+  for (const pool of POOLS) {
+    const candidates = set.pools[pool];
+    pools[pool] = {
+      at: Int32Array.from(candidates, (c) => indexOf(c.listing)),
+      scores: Float64Array.from(candidates, (c) => c.score),
+    };
+  }
+  const features = new Float64Array(index.size * F).fill(Number.NaN);
+  for (const [id, i] of index) {
+    const vector = set.features.get(id);
+    if (vector) features.set(featureArray(vector), i * F);
+  }
+  return {
+    hasEmbedding: set.hasEmbedding,
+    ids: Int32Array.from(index.keys()),
+    categories: Int32Array.from(categories),
+    features,
+    pools,
+  };
+}
+
+/** The candidates back as a CandidateSet, without the listings in `served`. */
+function unpack(packed: Packed, served: ReadonlySet<number>): CandidateSet {
+  const pools = {} as Record<Pool, Candidate[]>;
+  const features = new Map<number, FeatureVector>();
+  for (const pool of POOLS) {
+    const { at, scores } = packed.pools[pool];
+    const out: Candidate[] = [];
+    for (let k = 0; k < at.length; k += 1) {
+      const i = at[k]!;
+      const id = packed.ids[i]!;
+      if (served.has(id)) continue;
+      out.push({ pool, score: scores[k]!, listing: { id, categoryId: packed.categories[i]! } });
+      if (!features.has(id) && !Number.isNaN(packed.features[i * F]!))
+        features.set(id, featuresAt(packed.features, i * F));
+    }
+    pools[pool] = out;
+  }
+  return { hasEmbedding: packed.hasEmbedding, pools, features };
+}
+
+interface Kept {
+  /** The page size the candidates were read for (the pools' sizes follow it). */
+  first: number;
+  packed: Packed;
+  /** Listings served from these candidates since (this process's pages), never offered again. */
+  served: Set<number>;
+  /** Set when only the feed session they were read for may use them (see keep). */
+  session: string | null;
+  keptAtMs: number;
+  untilMs: number;
+}
+
+/** SIMILAR candidates kept for pages of `first` stay usable while this many are left (CandidateMemory.take). */
+function similarNeeded(first: number, held: number): number {
+  return Math.max(2 * first, Math.ceil(held / 2));
+}
+
+/**
+ * The most of a viewer's cached candidates (feed_viewer_candidates) served between two reads of them when
+ * the process keeps what it read: the read's own page and the pages ranked from what it kept, until SIMILAR
+ * runs short (each page takes at most `first`), and a page's worth more for listings of the cache that other
+ * pools served. A read looks this far ahead, so the next read still finds its SIMILAR pool eligible.
+ */
+export function servedBetweenReads(first: number, similarLimit: number): number {
+  return similarLimit - Math.min(similarLimit, similarNeeded(first, similarLimit)) + 2 * first;
+}
+
+/** The same candidates without the listings `ids` (their features stay: a lookup by id only). */
+export function withoutListings(set: CandidateSet, ids: ReadonlySet<number>): CandidateSet {
+  if (ids.size === 0) return set;
+  const pools = {} as Record<Pool, Candidate[]>;
+  for (const pool of POOLS) pools[pool] = set.pools[pool].filter((c) => !ids.has(c.listing.id));
+  return { hasEmbedding: set.hasEmbedding, pools, features: set.features };
+}
+
+/** Whether a viewer's next page was ranked from kept candidates, and why not when it was not. */
+export type MemoryOutcome = 'hit' | 'miss' | 'expired' | 'short';
+
+/**
+ * The ranked candidates a process read for a viewer's page (CandidateSet: pools and features), kept for
+ * FEED_CANDIDATE_MEMORY_SEC so the viewer's next pages are ranked from them without the candidate statement.
+ * Such a page costs two small statements: which kept candidates are no longer eligible (keptExclusions:
+ * sold or removed, liked, hidden, or served to the viewer by any process in the window or the session),
+ * then the impressions insert. Pages served from a viewer's candidates are taken out of them at once. Kept
+ * only for personal pages without a category filter (the pages whose SIMILAR pool comes from the viewer's
+ * cache); a viewer's candidates go when they expire, when a pool runs short (then the statement refills
+ * them), when the check found any no longer eligible (something changed under them: served by another
+ * process, liked or hidden elsewhere, sold), or when the viewer likes or hides through this process.
+ * Bounded: past `max` viewers the longest unseen goes.
+ */
+export class CandidateMemory {
+  private readonly kept = new Map<string, Kept>();
+
+  constructor(
+    private readonly ttlMs: number,
+    private readonly max: number,
+  ) {}
+
+  get enabled(): boolean {
+    return this.ttlMs > 0;
+  }
+
+  /**
+   * The viewer's kept candidates without what was served since, when they were read for pages of `first`,
+   * have not expired, and every pool still holds enough to rank a page as the statement would: SIMILAR at
+   * least half of what it held (and 2 × first), each other pool `first` (or all it held, when it held less).
+   * `ageMs`: how long ago they were kept (the check for what changed since looks back that far).
+   */
+  take(
+    userId: string,
+    first: number,
+    session: string,
+    nowMs: number,
+  ): { set: CandidateSet | null; outcome: MemoryOutcome; ageMs?: number } {
+    const kept = this.kept.get(userId);
+    if (kept === undefined || kept.first !== first || (kept.session !== null && kept.session !== session))
+      return { set: null, outcome: 'miss' };
+    if (kept.untilMs <= nowMs) {
+      this.kept.delete(userId);
+      return { set: null, outcome: 'expired' };
+    }
+    for (const pool of POOLS) {
+      const { at } = kept.packed.pools[pool];
+      let left = 0;
+      for (let k = 0; k < at.length; k += 1) if (!kept.served.has(kept.packed.ids[at[k]!]!)) left += 1;
+      const held = at.length;
+      const needed = pool === 'SIMILAR' ? similarNeeded(first, held) : Math.min(first, held);
+      if (left < Math.min(needed, held)) {
+        this.kept.delete(userId);
+        return { set: null, outcome: 'short' };
+      }
+    }
+    return { set: unpack(kept.packed, kept.served), outcome: 'hit', ageMs: nowMs - kept.keptAtMs };
+  }
+
+  /**
+   * Keeps what a candidate statement returned for the viewer's page of `first` in feed session `session`.
+   * A listing served is not served again within the served window (FEED_SERVED_WINDOW_MINUTES), and kept
+   * candidates never offer it again: when the window is shorter than they are kept (`windowMs`), a later
+   * session may see it again, so only the session they were read for uses them.
+   */
+  keep(
+    userId: string,
+    page: { first: number; session: string; windowMs: number },
+    set: CandidateSet,
+    nowMs: number,
+  ): void {
+    if (!this.enabled) return;
+    setBounded(
+      this.kept,
+      userId,
+      {
+        first: page.first,
+        packed: pack(set),
+        served: new Set(),
+        session: page.windowMs < this.ttlMs ? page.session : null,
+        keptAtMs: nowMs,
+        untilMs: nowMs + this.ttlMs,
+      },
+      this.max,
+    );
+  }
+
+  /** A page served to the viewer: its listings are never offered from these candidates again. */
+  served(userId: string, ids: Iterable<number>): void {
+    const kept = this.kept.get(userId);
+    if (kept === undefined) return;
+    for (const id of ids) kept.served.add(id);
+  }
+
+  /** Drops the viewer's candidates: the next page reads them again. */
+  forget(userId: string): void {
+    this.kept.delete(userId);
+  }
+
+  get size(): number {
+    return this.kept.size;
+  }
+}

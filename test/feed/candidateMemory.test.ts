@@ -1,0 +1,205 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Viewer } from '../../src/auth/viewer.js';
+import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import {
+  createFeedHarness,
+  listingIdsOf,
+  suggestionsPage,
+  type FeedHarness,
+  type SuggestionsPage,
+} from '../support/feedHarness.js';
+import { createFeedViewer, seedFeedWorld, type FeedWorld } from '../support/feedWorld.js';
+import { dataOf } from '../support/graphqlResult.js';
+import { recordAllClients } from '../support/statementLog.js';
+
+/** Transaction control is overhead, not a data statement. */
+const transactionControl = /^\s*(BEGIN|COMMIT|ROLLBACK)\b/i;
+/** The candidate statements (either: searching or cached) read a viewer's candidates. */
+const READ = /WITH viewer AS/;
+/** The kept candidates' check (keptExclusionsSql). */
+const CHECK = /FROM unnest\(\$2::int\[\]\) AS k\(id\)/;
+const INSERT = /INSERT INTO learning_events/;
+/** The statements of a page served from kept candidates: the check, then the impressions. */
+const fromKept = (statements: string[]) => {
+  expect(statements, statements.join('\n---\n')).toHaveLength(2);
+  expect(statements[0]).toMatch(CHECK);
+  expect(statements[1]).toMatch(INSERT);
+};
+/** The statements of a page that read its candidates. */
+const readAgain = (statements: string[]) => {
+  expect(statements, statements.join('\n---\n')).toHaveLength(2);
+  expect(statements[0]).toMatch(READ);
+  expect(statements[1]).toMatch(INSERT);
+};
+const FIRST = 5;
+
+/**
+ * A viewer's candidates kept by the gateway process (src/feed/candidateMemory.ts, FEED_CANDIDATE_MEMORY_SEC):
+ * their next pages are ranked from them without the candidate statement: a small check of what is no longer
+ * eligible, then the impressions insert.
+ */
+describe('the candidates a gateway keeps for a viewer’s next pages', () => {
+  let db: TestDatabase;
+  let world: FeedWorld;
+  /** The defaults: candidates kept 15 s, a 30-minute served window (so kept across sessions). */
+  let h: FeedHarness;
+  /** A served window of 0 (only the session): kept candidates serve only the session that read them. */
+  let sessionOnly: FeedHarness;
+  let log: ReturnType<typeof recordAllClients>;
+
+  const viewerOf = (cluster: number) =>
+    createFeedViewer(db.pool, [{ interestId: world.interestIds[cluster]!, affinity: 0.9 }]);
+
+  async function page(harness: FeedHarness, who: Viewer, after?: string | null) {
+    log.statements.length = 0;
+    log.recording = true;
+    try {
+      const result = await suggestionsPage(harness, who, { first: FIRST, ...(after ? { after } : {}) });
+      return { result, statements: log.statements.filter((s) => !transactionControl.test(s)) };
+    } finally {
+      log.recording = false;
+    }
+  }
+
+  const hits = async (harness: FeedHarness) =>
+    (await harness.metrics.feedCandidateMemory.get()).values.find((v) => v.labels.outcome === 'hit')?.value ??
+    0;
+
+  const statusOf = async (ids: number[]) =>
+    new Map(
+      (
+        await db.pool.query<{ id: number; status: string }>(
+          'SELECT id, status FROM marketplace_listings WHERE id = ANY($1)',
+          [ids],
+        )
+      ).rows.map((r) => [r.id, r.status]),
+    );
+
+  const loggedFor = async (userId: string) =>
+    (
+      await db.pool.query<{ listing_id: number }>(
+        'SELECT listing_id FROM learning_events WHERE user_id = $1 ORDER BY created_at, position',
+        [userId],
+      )
+    ).rows.map((r) => r.listing_id);
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    world = await seedFeedWorld(db.pool, [30, 30, 30]);
+    h = createFeedHarness(db, { FEED_EPSILON: '0' });
+    sessionOnly = createFeedHarness(db, { FEED_EPSILON: '0', FEED_SERVED_WINDOW_MINUTES: '0' });
+    log = recordAllClients();
+    // Connections, Prisma and each process's exploration sample (drawn once, then in the background) are
+    // set up before anything is counted.
+    for (const harness of [h, sessionOnly])
+      await suggestionsPage(harness, await viewerOf(0), { first: FIRST });
+  });
+
+  afterAll(async () => {
+    log?.restore();
+    await h?.close();
+    await sessionOnly?.close();
+    await db?.drop();
+  });
+
+  it('serves the viewer’s next pages from them without reading candidates, never repeating a listing', async () => {
+    const who = await viewerOf(0);
+    const before = await hits(h);
+    const pages: SuggestionsPage[] = [];
+    const first = await page(h, who);
+    // The first page reads the candidates (and stores the vector search's result) and logs the page.
+    readAgain(first.statements);
+    pages.push(first.result);
+    for (let i = 0; i < 2; i += 1) {
+      // A new session each time (no cursor): within the 30-minute window nothing served comes back.
+      const next = await page(h, who);
+      fromKept(next.statements);
+      expect(next.result.edges).toHaveLength(FIRST);
+      expect(next.result.fallback).toBeNull();
+      pages.push(next.result);
+    }
+    expect(await hits(h)).toBe(before + 2);
+    const served = pages.flatMap(listingIdsOf);
+    expect(new Set(served).size).toBe(served.length);
+    // Every listing shown was logged, in order.
+    expect(await loggedFor(who.userId)).toEqual(served);
+  });
+
+  it('checks them before ranking: a listing sold or served by another gateway since is left out, and the next page reads them again', async () => {
+    const who = await viewerOf(1);
+    const shown = listingIdsOf((await page(h, who)).result);
+    // Every other listing of the viewer's cluster but one is sold behind the gateway's back, and that one
+    // is served to the viewer by another gateway process (its impression logged).
+    const others = world.listings[1]!.map((l) => l.id).filter((id) => !shown.includes(id));
+    const [elsewhere, ...sold] = others;
+    await db.pool.query(`UPDATE marketplace_listings SET status = 'sold' WHERE id = ANY($1)`, [sold]);
+    await db.pool.query(
+      `INSERT INTO learning_events (id, user_id, listing_id, policy, source, propensity, position, context)
+       VALUES (gen_random_uuid(), $1, $2, 'epsilon-greedy', 'SIMILAR', 1, 0, '{"session": "elsewhere"}')`,
+      [who.userId, elsewhere],
+    );
+    try {
+      const second = await page(h, who);
+      fromKept(second.statements);
+      const ids = listingIdsOf(second.result);
+      // Ranked from what was left of the kept candidates: still a full page, nothing sold or served before.
+      expect(ids).toHaveLength(FIRST);
+      const status = await statusOf(ids);
+      expect(ids.every((id) => status.get(id) === 'active')).toBe(true);
+      expect(ids).not.toContain(elsewhere);
+      expect(ids.some((id) => shown.includes(id))).toBe(false);
+      // Something changed under them: the next page reads the candidates again.
+      const third = await page(h, who);
+      readAgain(third.statements);
+      expect(third.result.edges).toHaveLength(FIRST);
+      expect(listingIdsOf(third.result).some((id) => sold.includes(id))).toBe(false);
+    } finally {
+      await db.pool.query(`UPDATE marketplace_listings SET status = 'active' WHERE id = ANY($1)`, [sold]);
+    }
+  });
+
+  it('reads them again after the viewer likes or hides a listing through the gateway', async () => {
+    for (const mutation of [
+      'mutation ($id: ID!) { likeListing(listingId: $id) { liked } }',
+      'mutation ($id: ID!) { hideListing(listingId: $id) { hidden } }',
+    ]) {
+      const who = await viewerOf(2);
+      const shown = listingIdsOf((await page(h, who)).result);
+      const next = await page(h, who);
+      fromKept(next.statements);
+      shown.push(...listingIdsOf(next.result));
+      const target = world.listings[2]!.map((l) => l.id).find((id) => !shown.includes(id))!;
+      dataOf(await h.execute(mutation, { viewer: who, variables: { id: String(target) } }));
+      const after = await page(h, who);
+      readAgain(after.statements);
+      expect(listingIdsOf(after.result)).not.toContain(target);
+      expect(after.result.edges).toHaveLength(FIRST);
+    }
+  });
+
+  it('never costs a page more than 2 data statements while a viewer scrolls, reads and kept pages alike', async () => {
+    const who = await viewerOf(1);
+    let after: string | null = null;
+    const counts: number[] = [];
+    for (let i = 0; i < 12; i += 1) {
+      const next = await page(h, who, after);
+      counts.push(next.statements.length);
+      expect(next.result.edges).toHaveLength(FIRST);
+      after = next.result.pageInfo.endCursor;
+    }
+    expect(Math.max(...counts), counts.join(' ')).toBeLessThanOrEqual(2);
+  });
+
+  it('serves only the session that read them when the served window is shorter than they are kept', async () => {
+    const who = await viewerOf(0);
+    const first = await page(sessionOnly, who);
+    readAgain(first.statements);
+    const next = await page(sessionOnly, who, first.result.pageInfo.endCursor);
+    fromKept(next.statements);
+    const nextIds = listingIdsOf(next.result);
+    expect(nextIds.some((id) => listingIdsOf(first.result).includes(id))).toBe(false);
+    // A new session may be served the same listings again (window 0): its candidates are read again.
+    const fresh = await page(sessionOnly, who);
+    readAgain(fresh.statements);
+  });
+});

@@ -1,0 +1,28 @@
+import pg from 'pg';
+
+type Query = (...args: unknown[]) => unknown;
+
+/**
+ * Records every statement any pg client sends (the gateway's pool, Prisma's adapter and the service
+ * path's own pool all go through Client.prototype.query), while `recording` is on.
+ */
+export function recordAllClients(): { statements: string[]; recording: boolean; restore: () => void } {
+  const proto = pg.Client.prototype as unknown as { query: Query };
+  const original = proto.query;
+  const log = {
+    statements: [] as string[],
+    recording: false,
+    restore: () => {
+      proto.query = original;
+    },
+  };
+  proto.query = function (this: unknown, ...args: unknown[]): unknown {
+    if (log.recording) {
+      const first = args[0];
+      const text = typeof first === 'string' ? first : (first as { text?: unknown } | null)?.text;
+      log.statements.push(typeof text === 'string' ? text : '<non-text query>');
+    }
+    return Reflect.apply(original, this, args);
+  };
+  return log;
+}
