@@ -260,13 +260,13 @@ export const envSchema = z.object({
     group: 'feed',
     doc: "how long a viewer's personal candidates (the vector search's result) are reused by later feed requests; they are recomputed sooner when the profile embedding changes; 0 = search on every request",
   }),
-  FEED_CANDIDATE_MEMORY_SEC: int(0, 3600).default(15).register(envDocs, {
+  FEED_CANDIDATE_MEMORY_SEC: int(0, 300).default(15).register(envDocs, {
     group: 'feed',
-    doc: "how long a gateway process keeps a viewer's ranked candidates after reading them, so the viewer's next pages cost one statement (the impressions insert, which checks status, likes, hides, own listings and what was served at serve time); 0 = read them for every page",
+    doc: "how long a gateway process keeps a viewer's ranked candidates after reading them, so the viewer's next pages skip the candidate statement: each costs a check of what is no longer eligible (sold or removed, own, liked, hidden, served by any process) and the impressions insert; 0 = read them for every page",
   }),
-  FEED_CANDIDATE_MEMORY_VIEWERS: int(1, 1_000_000).default(1000).register(envDocs, {
+  FEED_CANDIDATE_MEMORY_VIEWERS: int(1, 100_000).default(1000).register(envDocs, {
     group: 'feed',
-    doc: 'most viewers whose candidates one gateway process keeps (FEED_CANDIDATE_MEMORY_SEC); the longest unseen is dropped first, about 50 KB each',
+    doc: 'most viewers whose candidates one gateway process keeps (FEED_CANDIDATE_MEMORY_SEC), about 25 KB each for pages of 20 (outside the V8 heap); past it, those read longest ago go first',
   }),
   FEED_EXPLORE_SAMPLE_SEC: int(1, 3600).default(30).register(envDocs, {
     group: 'feed',

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CandidateMemory, servedBetweenReads } from './candidateMemory.js';
-import { POOLS, type Candidate, type CandidateSet, type Pool } from './candidates.js';
+import { POOLS, VIEWER_CANDIDATES, type Candidate, type CandidateSet, type Pool } from './candidates.js';
 import { RANKING_FEATURES, type FeatureVector, type RankingFeature } from './ranking.js';
 
 /** A set with `sizes[pool]` candidates per pool, ids numbered from the pool's base (SIMILAR 1000…). */
@@ -25,7 +25,7 @@ function featuresOf(id: number): FeatureVector {
 }
 
 const ids = (set: CandidateSet | null, pool: Pool) => set?.pools[pool].map((c) => c.listing.id) ?? [];
-const page = { first: 10, session: 's1', windowMs: 30 * 60_000 };
+const page = { first: 10, session: 's1', windowMs: 30 * 60_000, budget: 1_000 };
 
 describe('CandidateMemory', () => {
   it('hands back what it kept, without the listings served since, until it expires', () => {
@@ -45,9 +45,19 @@ describe('CandidateMemory', () => {
     });
     expect(taken.set?.features.get(1002)).toEqual(featuresOf(1002));
     expect(taken.set?.features.has(1000)).toBe(false);
+    expect(taken.keptAtMs).toBe(0);
     expect(memory.take('u', 10, 's1', 15_000)).toEqual({ set: null, outcome: 'expired' });
     // Expired candidates are dropped, not kept around.
     expect(memory.size).toBe(0);
+  });
+
+  it('keeps features whatever their values, NaN included (a zero vector’s similarity)', () => {
+    const memory = new CandidateMemory(15_000, 10);
+    const set = setOf({ SIMILAR: 50 });
+    const odd = { ...featuresOf(1000), similarity: Number.NaN };
+    set.features.set(1000, odd);
+    memory.keep('u', page, set, 0);
+    expect(memory.take('u', 10, 's1', 1).set?.features.get(1000)).toEqual(odd);
   });
 
   it('misses for another page size, a viewer it does not know, or when turned off', () => {
@@ -100,28 +110,45 @@ describe('CandidateMemory', () => {
 });
 
 describe('servedBetweenReads', () => {
-  it('covers the pages ranked from kept candidates until SIMILAR runs short, and a page more', () => {
-    // first 20: SIMILAR 80, kept while 40 are left; the last page may take 20 more; 20 for the other pools.
+  it('lets a read look four pages ahead, as far as the viewer cache holds them beside the SIMILAR pool', () => {
     expect(servedBetweenReads(20, 80)).toBe(80);
-    expect(servedBetweenReads(10, 50)).toBe(45);
-    expect(servedBetweenReads(50, 200)).toBe(200);
-    // A SIMILAR pool never usable for a second page: only the read's page and the margin.
-    expect(servedBetweenReads(50, 50)).toBe(100);
+    expect(servedBetweenReads(10, 50)).toBe(40);
+    // first 50: SIMILAR 200 of the cache's 300 leaves 100, two pages.
+    expect(servedBetweenReads(50, 200)).toBe(100);
+    // Never less than a page (the look-ahead without kept candidates): nothing left for kept pages.
+    expect(servedBetweenReads(75, 300)).toBe(75);
   });
 
-  it('bounds what the kept candidates can serve before take() says they are short', () => {
+  it('fits in the viewer cache whenever one page ahead did (the cached read keeps serving those page sizes)', () => {
+    for (let first = 1; first <= 100; first += 1) {
+      const similar = Math.max(4 * first, 50);
+      if (similar + first <= VIEWER_CANDIDATES)
+        expect(similar + servedBetweenReads(first, similar), `first ${first}`).toBeLessThanOrEqual(
+          VIEWER_CANDIDATES,
+        );
+    }
+  });
+
+  it('is a budget: kept candidates serve no more than it, whichever pools the listings came from', () => {
     const memory = new CandidateMemory(15_000, 10);
-    const first = 20;
-    memory.keep('u', { ...page, first }, setOf({ SIMILAR: 80 }), 0);
+    const first = 10;
+    const budget = servedBetweenReads(first, 50);
+    memory.keep(
+      'u',
+      { ...page, first, budget },
+      setOf({ SIMILAR: 50, COENGAGED: 60, POPULAR: 40, RECENT: 40 }),
+      0,
+    );
+    // The read's own page, then pages of COENGAGED listings only (SIMILAR never runs short).
     let served = 0;
-    // Every page takes `first` SIMILAR candidates, the most it can.
-    for (let id = 1000; memory.take('u', first, 's1', 1).outcome === 'hit'; id += first) {
+    for (let id = 2000; memory.take('u', first, 's1', 1).outcome === 'hit'; id += first) {
       memory.served(
         'u',
         Array.from({ length: first }, (_, i) => id + i),
       );
       served += first;
     }
-    expect(served + first).toBeLessThanOrEqual(servedBetweenReads(first, 80));
+    expect(served).toBe(budget);
+    expect(memory.take('u', first, 's1', 1).outcome).toBe('miss');
   });
 });

@@ -1,17 +1,19 @@
 import { setBounded } from '../platform/boundedMap.js';
-import { POOLS, type Candidate, type CandidateSet, type Pool } from './candidates.js';
+import { POOLS, VIEWER_CANDIDATES, type Candidate, type CandidateSet, type Pool } from './candidates.js';
 import { featureArray, featuresAt, RANKING_FEATURES, type FeatureVector } from './ranking.js';
 
 /**
  * A CandidateSet packed into typed arrays: a viewer's ~260 candidates as ~25 KB outside the V8 heap
  * instead of ~500 small objects (about 100 KB of heap per viewer, all of it for the garbage collector to
  * walk). Listing i has id ids[i], category categories[i] and features features[i·F … i·F+F−1] (F =
- * RANKING_FEATURES.length, in that order; NaN when it had none); a pool is indices into them, with scores.
+ * RANKING_FEATURES.length, in that order) when hasFeatures[i]; a pool is indices into them, with scores.
  */
 interface Packed {
   hasEmbedding: boolean;
   ids: Int32Array;
   categories: Int32Array;
+  /** 1 when listing i had features (any value, NaN included, is kept as it was). */
+  hasFeatures: Uint8Array;
   features: Float64Array;
   pools: Record<Pool, { at: Int32Array; scores: Float64Array }>;
 }
@@ -38,15 +40,20 @@ function pack(set: CandidateSet): Packed {
       scores: Float64Array.from(candidates, (c) => c.score),
     };
   }
-  const features = new Float64Array(index.size * F).fill(Number.NaN);
+  const features = new Float64Array(index.size * F);
+  const hasFeatures = new Uint8Array(index.size);
   for (const [id, i] of index) {
     const vector = set.features.get(id);
-    if (vector) features.set(featureArray(vector), i * F);
+    if (vector) {
+      features.set(featureArray(vector), i * F);
+      hasFeatures[i] = 1;
+    }
   }
   return {
     hasEmbedding: set.hasEmbedding,
     ids: Int32Array.from(index.keys()),
     categories: Int32Array.from(categories),
+    hasFeatures,
     features,
     pools,
   };
@@ -64,7 +71,7 @@ function unpack(packed: Packed, served: ReadonlySet<number>): CandidateSet {
       const id = packed.ids[i]!;
       if (served.has(id)) continue;
       out.push({ pool, score: scores[k]!, listing: { id, categoryId: packed.categories[i]! } });
-      if (!features.has(id) && !Number.isNaN(packed.features[i * F]!))
+      if (packed.hasFeatures[i] === 1 && !features.has(id))
         features.set(id, featuresAt(packed.features, i * F));
     }
     pools[pool] = out;
@@ -80,6 +87,8 @@ interface Kept {
   served: Set<number>;
   /** Set when only the feed session they were read for may use them (see keep). */
   session: string | null;
+  /** How many listings they may serve in all, the read's own page included (servedBetweenReads). */
+  budget: number;
   keptAtMs: number;
   untilMs: number;
 }
@@ -90,13 +99,15 @@ function similarNeeded(first: number, held: number): number {
 }
 
 /**
- * The most of a viewer's cached candidates (feed_viewer_candidates) served between two reads of them when
- * the process keeps what it read: the read's own page and the pages ranked from what it kept, until SIMILAR
- * runs short (each page takes at most `first`), and a page's worth more for listings of the cache that other
- * pools served. A read looks this far ahead, so the next read still finds its SIMILAR pool eligible.
+ * How many listings a viewer's kept candidates may serve between two reads of the viewer's cache
+ * (feed_viewer_candidates), the read's own page included: the read looks this far ahead (its `lookahead`),
+ * so the next read still finds its SIMILAR pool eligible in the cache however many of the served listings
+ * came from it, and one page is never a read that finds the cache short and then a search. Four pages, as
+ * far as the cache's 300 (VIEWER_CANDIDATES) hold them beside the SIMILAR pool; never less than one page
+ * (the look-ahead without kept candidates), which leaves kept candidates nothing to serve.
  */
 export function servedBetweenReads(first: number, similarLimit: number): number {
-  return similarLimit - Math.min(similarLimit, similarNeeded(first, similarLimit)) + 2 * first;
+  return Math.max(first, Math.min(4 * first, VIEWER_CANDIDATES - similarLimit));
 }
 
 /** The same candidates without the listings `ids` (their features stay: a lookup by id only). */
@@ -120,7 +131,7 @@ export type MemoryOutcome = 'hit' | 'miss' | 'expired' | 'short';
  * cache); a viewer's candidates go when they expire, when a pool runs short (then the statement refills
  * them), when the check found any no longer eligible (something changed under them: served by another
  * process, liked or hidden elsewhere, sold), or when the viewer likes or hides through this process.
- * Bounded: past `max` viewers the longest unseen goes.
+ * Bounded: past `max` viewers, those read longest ago go first.
  */
 export class CandidateMemory {
   private readonly kept = new Map<string, Kept>();
@@ -138,20 +149,27 @@ export class CandidateMemory {
    * The viewer's kept candidates without what was served since, when they were read for pages of `first`,
    * have not expired, and every pool still holds enough to rank a page as the statement would: SIMILAR at
    * least half of what it held (and 2 × first), each other pool `first` (or all it held, when it held less).
-   * `ageMs`: how long ago they were kept (the check for what changed since looks back that far).
+   * and they have served less than their budget. `keptAtMs`: when they were kept (the check for what
+   * changed since looks back that far).
    */
   take(
     userId: string,
     first: number,
     session: string,
     nowMs: number,
-  ): { set: CandidateSet | null; outcome: MemoryOutcome; ageMs?: number } {
+  ): { set: CandidateSet | null; outcome: MemoryOutcome; keptAtMs?: number } {
     const kept = this.kept.get(userId);
     if (kept === undefined || kept.first !== first || (kept.session !== null && kept.session !== session))
       return { set: null, outcome: 'miss' };
     if (kept.untilMs <= nowMs) {
       this.kept.delete(userId);
       return { set: null, outcome: 'expired' };
+    }
+    // Every listing served might have been one of the cache's: past the budget the next read could find
+    // the cache short.
+    if (kept.served.size + first > kept.budget) {
+      this.kept.delete(userId);
+      return { set: null, outcome: 'short' };
     }
     for (const pool of POOLS) {
       const { at } = kept.packed.pools[pool];
@@ -164,7 +182,7 @@ export class CandidateMemory {
         return { set: null, outcome: 'short' };
       }
     }
-    return { set: unpack(kept.packed, kept.served), outcome: 'hit', ageMs: nowMs - kept.keptAtMs };
+    return { set: unpack(kept.packed, kept.served), outcome: 'hit', keptAtMs: kept.keptAtMs };
   }
 
   /**
@@ -175,7 +193,7 @@ export class CandidateMemory {
    */
   keep(
     userId: string,
-    page: { first: number; session: string; windowMs: number },
+    page: { first: number; session: string; windowMs: number; budget: number },
     set: CandidateSet,
     nowMs: number,
   ): void {
@@ -188,6 +206,7 @@ export class CandidateMemory {
         packed: pack(set),
         served: new Set(),
         session: page.windowMs < this.ttlMs ? page.session : null,
+        budget: page.budget,
         keptAtMs: nowMs,
         untilMs: nowMs + this.ttlMs,
       },

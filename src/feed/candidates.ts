@@ -250,22 +250,40 @@ export async function fetchCandidates(
 }
 
 /**
+ * How much further back than their age the check of kept candidates looks (keptExclusions): another
+ * process's impressions insert may have begun (its rows' created_at) up to a statement timeout before the
+ * read took its snapshot and committed after it, so the read did not see them; the read itself may have
+ * taken up to a statement timeout before the candidates were kept; and the check may wait for a pool
+ * connection (3 s) before the database's clock starts it. Two seconds more for the rest.
+ */
+export function keptLookBackMarginMs(statementTimeoutMs: number): number {
+  return 2 * statementTimeoutMs + 3_000 + 2_000;
+}
+
+/**
  * Which of a viewer's kept candidates (src/feed/candidateMemory.ts) they may no longer be served, checked
  * as the candidate statement checks (keptExclusionsSql): one statement, whatever the number of candidates.
- * What was served before they were read, the read itself left out; so only impressions of the last
- * `sinceMs` (how long ago they were kept, plus a margin for the read's own time, never more than the served
- * window) are looked at — an interval on the database's clock, so the two clocks need not agree.
+ * What was served before the candidates were read, the read itself left out, so only impressions of the
+ * last `sinceMs` (their age on this process's monotonic clock) plus `marginMs` are looked at, never more
+ * than the served window: a duration applied to the database's clock, so the two clocks need not agree.
  */
 export async function keptExclusions(
   service: ServiceDb,
-  query: { userId: string; set: CandidateSet; sinceMs: number; servedWindowMinutes: number; session: string },
+  query: {
+    userId: string;
+    set: CandidateSet;
+    sinceMs: number;
+    marginMs: number;
+    servedWindowMinutes: number;
+    session: string;
+  },
 ): Promise<Set<number>> {
   const ids = new Set<number>();
   for (const pool of POOLS) for (const c of query.set.pools[pool]) ids.add(c.listing.id);
   if (ids.size === 0) return new Set();
   const lookBackSec = Math.min(
     query.servedWindowMinutes * 60,
-    Math.ceil((query.sinceMs + KEPT_MARGIN_MS) / 1000),
+    Math.ceil((Math.max(0, query.sinceMs) + query.marginMs) / 1000),
   );
   const rows = await service.query<{ id: number }>(
     keptExclusionsSql,
@@ -274,6 +292,3 @@ export async function keptExclusions(
   );
   return new Set(rows.map((r) => r.id));
 }
-
-/** How much further back than their age the check of kept candidates looks: the read's own duration and more. */
-const KEPT_MARGIN_MS = 5_000;

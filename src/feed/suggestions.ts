@@ -9,6 +9,7 @@ import { checkPageSize, DEFAULT_PAGE_SIZE } from '../validation/pageSize.js';
 import {
   fetchCandidates,
   keptExclusions,
+  keptLookBackMarginMs,
   type CandidateQuery,
   type CandidateSet,
   type KnownCandidateCaches,
@@ -34,7 +35,7 @@ export interface FeedRequest {
   viewer: Viewer;
   logger: Logger;
   metrics: Pick<Metrics, 'feedFallbacks' | 'feedCandidateMemory'>;
-  config: Pick<Config, 'feed'>;
+  config: Pick<Config, 'feed' | 'database'>;
   db: { service: ServiceDb };
 }
 
@@ -139,7 +140,7 @@ export function feedCandidateQuery(
   personalise: boolean,
 ): CandidateQuery {
   const { first } = page;
-  const similarLimit = personalise ? Math.max(first * 4, 50) : 0;
+  const similarLimit = personalise ? similarLimitFor(first) : 0;
   return {
     userId: page.userId,
     categoryId: page.categoryId,
@@ -155,6 +156,11 @@ export function feedCandidateQuery(
     // after the pages it ranks from them: the read looks that far ahead (see fetchCandidateRows).
     lookahead: feed.candidateMemorySec > 0 ? servedBetweenReads(first, similarLimit) : first,
   };
+}
+
+/** The SIMILAR pool's size for a personalised page of `first`. */
+function similarLimitFor(first: number): number {
+  return Math.max(first * 4, 50);
 }
 
 /** Each pool's size for a page of `first` (the exploration pools, CATEGORY's per category ×2, GLOBAL). */
@@ -224,27 +230,49 @@ export async function suggestions(
     ctx.config.feed.candidateCacheSec > 0
       ? settings.memory
       : null;
-  const kept = memory && userId !== null ? memory.take(userId, first, cursor.session, Date.now()) : null;
+  // Monotonic: a step of the wall clock neither extends kept candidates nor shortens the check's look-back.
+  const kept =
+    memory && userId !== null ? memory.take(userId, first, cursor.session, performance.now()) : null;
   if (kept) ctx.metrics.feedCandidateMemory.inc({ outcome: kept.outcome });
-  let set: CandidateSet;
+  let set: CandidateSet | null = null;
   if (kept?.set && userId !== null) {
-    const excluded = await keptExclusions(ctx.db.service, {
-      userId,
-      set: kept.set,
-      sinceMs: kept.ageMs ?? Number.POSITIVE_INFINITY,
-      servedWindowMinutes: ctx.config.feed.servedWindowMinutes,
-      session: cursor.session,
-    });
-    set = withoutListings(kept.set, excluded);
-    // Something changed under them (served by another process, sold, liked or hidden elsewhere): this page
-    // is ranked from what is left, the next one reads the candidates again.
-    if (excluded.size > 0) settings.memory.forget(userId);
-  } else {
+    try {
+      const excluded = await keptExclusions(ctx.db.service, {
+        userId,
+        set: kept.set,
+        // Measured as the check is sent, so the look-back covers the read, the wait for a connection and
+        // another process's insert still running when the read took its snapshot (keptExclusions).
+        sinceMs: performance.now() - (kept.keptAtMs ?? 0),
+        marginMs: keptLookBackMarginMs(ctx.config.database.statementTimeoutMs),
+        servedWindowMinutes: ctx.config.feed.servedWindowMinutes,
+        session: cursor.session,
+      });
+      set = withoutListings(kept.set, excluded);
+      // Something changed under them (served by another process, sold, liked or hidden elsewhere): this page
+      // is ranked from what is left, the next one reads the candidates again.
+      if (excluded.size > 0) settings.memory.forget(userId);
+    } catch (error) {
+      // The check failing (a timeout, say) is no reason to fail the page: read the candidates instead.
+      if (!toOutageError(error)) throw error;
+      settings.memory.forget(userId);
+      ctx.logger.warn({ err: coerceError(error) }, 'kept candidates check failed; reading the candidates');
+    }
+  }
+  if (set === null) {
     try {
       set = await candidatesFor(ctx, settings, cursor, args.categoryId, first, personal);
       if (memory && userId !== null && set.hasEmbedding) {
-        const windowMs = ctx.config.feed.servedWindowMinutes * 60_000;
-        memory.keep(userId, { first, session: cursor.session, windowMs }, set, Date.now());
+        memory.keep(
+          userId,
+          {
+            first,
+            session: cursor.session,
+            windowMs: ctx.config.feed.servedWindowMinutes * 60_000,
+            budget: servedBetweenReads(first, similarLimitFor(first)),
+          },
+          set,
+          performance.now(),
+        );
       }
     } catch (error) {
       // A similarity query that times out (or pgvector trouble) must not fail the feed.

@@ -190,6 +190,35 @@ describe('the candidates a gateway keeps for a viewer’s next pages', () => {
     expect(Math.max(...counts), counts.join(' ')).toBeLessThanOrEqual(2);
   });
 
+  it('sees what another process served the viewer, even an insert that began before the read and committed after it', async () => {
+    const who = await viewerOf(0);
+    const all = world.listings.flat().map((l) => l.id);
+    // "Process B" logs impressions of every listing for the viewer in another session. Its insert's
+    // transaction starts now (created_at) and commits seconds later, after this process read and kept
+    // the viewer's candidates (B's rows were not committed then: the read could not leave them out).
+    const b = await db.pool.connect();
+    try {
+      await b.query('BEGIN');
+      await b.query(
+        `INSERT INTO learning_events (id, user_id, listing_id, policy, source, propensity, position, context)
+         SELECT gen_random_uuid(), $1, id, 'epsilon-greedy', 'SIMILAR', 1, 0, '{"session": "process-b"}'
+         FROM unnest($2::int[]) AS t(id)`,
+        [who.userId, all],
+      );
+      await new Promise((resolve) => setTimeout(resolve, 6_500));
+      await page(h, who);
+      await b.query('COMMIT');
+    } finally {
+      b.release();
+    }
+    // Ranked from the kept candidates: the check looks back past the read (keptLookBackMarginMs), so
+    // nothing B served comes back (B served every listing: the page is empty, and nothing is logged).
+    const second = await page(h, who);
+    expect(second.statements).toHaveLength(1);
+    expect(second.statements[0]).toMatch(CHECK);
+    expect(listingIdsOf(second.result).filter((id) => all.includes(id))).toEqual([]);
+  }, 20_000);
+
   it('serves only the session that read them when the served window is shorter than they are kept', async () => {
     const who = await viewerOf(0);
     const first = await page(sessionOnly, who);
