@@ -20,34 +20,12 @@ const logger = createLogger(config);
 
 try {
   const gateway = await startGateway(config, logger);
-  logger.info(
-    {
-      url: `${gateway.url}/graphql`,
-      metrics: gateway.metricsUrl ?? 'off (set METRICS_PORT)',
-      env: config.env,
-    },
-    'Lodestar gateway is listening',
-  );
-  if (config.graphql.ide) logger.info({ url: `${gateway.url}/graphiql` }, 'GraphQL IDE (open in a browser)');
-  if (gateway.demoTokens) {
-    // Development only (never in production): ready-made logins for the seeded demo accounts.
-    logger.info(
-      { user: `Bearer ${gateway.demoTokens.user}`, admin: `Bearer ${gateway.demoTokens.admin}` },
-      'demo tokens for the Authorization header (handles "demo" and "admin")',
-    );
-  }
-
+  // The signal handlers go in before anything says the gateway is up: a SIGTERM from then on (an
+  // orchestrator, a test) drains it, instead of the default action ending it mid-start of the worker.
   let worker: Worker | undefined;
-  try {
-    worker = config.worker.inProcess ? await startInProcessWorker(config, logger, gateway) : undefined;
-  } catch (error) {
-    await gateway.stop();
-    throw error;
-  }
-  if (!worker)
-    logger.info('WORKER_IN_PROCESS is off: run the worker (npm run worker) for queues and maintenance');
-
+  let stopping = false;
   const shutdown = (signal: NodeJS.Signals) => {
+    stopping = true;
     logger.info({ signal }, 'shutting down: finishing in-flight requests');
     const deadline = setTimeout(() => {
       logger.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown deadline passed; exiting');
@@ -72,6 +50,34 @@ try {
   };
   process.once('SIGTERM', shutdown);
   process.once('SIGINT', shutdown);
+  logger.info(
+    {
+      url: `${gateway.url}/graphql`,
+      metrics: gateway.metricsUrl ?? 'off (set METRICS_PORT)',
+      env: config.env,
+    },
+    'Lodestar gateway is listening',
+  );
+  if (config.graphql.ide) logger.info({ url: `${gateway.url}/graphiql` }, 'GraphQL IDE (open in a browser)');
+  if (gateway.demoTokens) {
+    // Development only (never in production): ready-made logins for the seeded demo accounts.
+    logger.info(
+      { user: `Bearer ${gateway.demoTokens.user}`, admin: `Bearer ${gateway.demoTokens.admin}` },
+      'demo tokens for the Authorization header (handles "demo" and "admin")',
+    );
+  }
+
+  try {
+    worker = config.worker.inProcess ? await startInProcessWorker(config, logger, gateway) : undefined;
+  } catch (error) {
+    // Stopped while the worker was starting: the shutdown under way ends the process.
+    if (!stopping) {
+      await gateway.stop();
+      throw error;
+    }
+  }
+  if (!worker)
+    logger.info('WORKER_IN_PROCESS is off: run the worker (npm run worker) for queues and maintenance');
 } catch (error) {
   logger.fatal({ err: coerceError(error) }, `cannot start: ${coerceError(error).message}`);
   process.exit(1);
