@@ -38,6 +38,9 @@ export const vectorSearchSettings = (probes: number = DEFAULT_IVFFLAT_PROBES) =>
   'ivfflat.iterative_scan': 'relaxed_order',
 });
 
+/** How long a service-path statement waits for a pool connection before it fails. */
+export const SERVICE_CONNECTION_TIMEOUT_MS = 3000;
+
 /** The same settings for the current transaction (set_config(..., true)), as one statement. */
 export const setVectorSearchSql = `SELECT set_config('ivfflat.probes', $1, true), set_config('ivfflat.iterative_scan', $2, true)`;
 export const vectorSearchValues = (probes: number = DEFAULT_IVFFLAT_PROBES): string[] => {
@@ -92,7 +95,7 @@ export function createServiceDb(options: {
       },
       applicationName,
       max: options.poolMax,
-      connectionTimeoutMillis: 3000,
+      connectionTimeoutMillis: SERVICE_CONNECTION_TIMEOUT_MS,
       idleTimeoutMillis: 30_000,
       onError: options.onPoolError,
     });

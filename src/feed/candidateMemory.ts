@@ -171,18 +171,16 @@ export class CandidateMemory {
       this.kept.delete(userId);
       return { set: null, outcome: 'short' };
     }
+    const set = unpack(kept.packed, kept.served);
     for (const pool of POOLS) {
-      const { at } = kept.packed.pools[pool];
-      let left = 0;
-      for (let k = 0; k < at.length; k += 1) if (!kept.served.has(kept.packed.ids[at[k]!]!)) left += 1;
-      const held = at.length;
+      const held = kept.packed.pools[pool].at.length;
       const needed = pool === 'SIMILAR' ? similarNeeded(first, held) : Math.min(first, held);
-      if (left < Math.min(needed, held)) {
+      if (set.pools[pool].length < Math.min(needed, held)) {
         this.kept.delete(userId);
         return { set: null, outcome: 'short' };
       }
     }
-    return { set: unpack(kept.packed, kept.served), outcome: 'hit', keptAtMs: kept.keptAtMs };
+    return { set, outcome: 'hit', keptAtMs: kept.keptAtMs };
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { ServiceDb } from '../db/service.js';
+import { SERVICE_CONNECTION_TIMEOUT_MS, type ServiceDb } from '../db/service.js';
 import { setBounded } from '../platform/boundedMap.js';
 import type { FeatureVector } from './ranking.js';
 import { feedCachedCandidatesSql, feedCandidatesSql, keptExclusionsSql } from './sql.js';
@@ -254,10 +254,11 @@ export async function fetchCandidates(
  * process's impressions insert may have begun (its rows' created_at) up to a statement timeout before the
  * read took its snapshot and committed after it, so the read did not see them; the read itself may have
  * taken up to a statement timeout before the candidates were kept; and the check may wait for a pool
- * connection (3 s) before the database's clock starts it. Two seconds more for the rest.
+ * connection (SERVICE_CONNECTION_TIMEOUT_MS) before the database's clock starts it. Two seconds more for
+ * the rest.
  */
 export function keptLookBackMarginMs(statementTimeoutMs: number): number {
-  return 2 * statementTimeoutMs + 3_000 + 2_000;
+  return 2 * statementTimeoutMs + SERVICE_CONNECTION_TIMEOUT_MS + 2_000;
 }
 
 /**

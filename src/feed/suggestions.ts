@@ -152,10 +152,16 @@ export function feedCandidateQuery(
     exploreIds: page.exploreIds,
     categoryCap: categoryCapFor(feed, first),
     candidateCacheSec: feed.candidateCacheSec,
-    // The next read of the viewer's cache comes a page later, or, when the process keeps their candidates,
-    // after the pages it ranks from them: the read looks that far ahead (see fetchCandidateRows).
-    lookahead: feed.candidateMemorySec > 0 ? servedBetweenReads(first, similarLimit) : first,
+    lookahead: lookaheadFor(feed, first, similarLimit),
   };
+}
+
+/**
+ * How far a read of the viewer's cache looks ahead (see fetchCandidateRows): the next read comes a page
+ * later, or, when the process keeps their candidates, after the pages it ranks from them (their budget).
+ */
+function lookaheadFor(feed: Config['feed'], first: number, similarLimit: number): number {
+  return feed.candidateMemorySec > 0 ? servedBetweenReads(first, similarLimit) : first;
 }
 
 /** The SIMILAR pool's size for a personalised page of `first`. */
@@ -206,6 +212,45 @@ function categoryCapFor(feed: Config['feed'], first: number): number {
   return Math.max(1, Math.ceil(first * feed.categoryShare));
 }
 
+/**
+ * The viewer's kept candidates (CandidateMemory.take) without what they may no longer be served
+ * (keptExclusions), or null when there are none to rank from: none kept or usable, or the check failed (a
+ * timeout, say: no reason to fail the page, which reads the candidates instead). When the check found
+ * something changed under them (served by another process, sold, liked or hidden elsewhere), this page is
+ * ranked from what is left and the next one reads the candidates again.
+ */
+async function keptCandidates(
+  ctx: FeedRequest,
+  memory: CandidateMemory,
+  userId: string,
+  first: number,
+  session: string,
+): Promise<CandidateSet | null> {
+  // Monotonic: a step of the wall clock neither extends kept candidates nor shortens the check's look-back.
+  const kept = memory.take(userId, first, session, performance.now());
+  ctx.metrics.feedCandidateMemory.inc({ outcome: kept.outcome });
+  if (kept.set === null) return null;
+  try {
+    const excluded = await keptExclusions(ctx.db.service, {
+      userId,
+      set: kept.set,
+      // Measured as the check is sent, so the look-back covers the read, the wait for a connection and
+      // another process's insert still running when the read took its snapshot (keptExclusions).
+      sinceMs: performance.now() - (kept.keptAtMs ?? 0),
+      marginMs: keptLookBackMarginMs(ctx.config.database.statementTimeoutMs),
+      servedWindowMinutes: ctx.config.feed.servedWindowMinutes,
+      session,
+    });
+    if (excluded.size > 0) memory.forget(userId);
+    return withoutListings(kept.set, excluded);
+  } catch (error) {
+    if (!toOutageError(error)) throw error;
+    memory.forget(userId);
+    ctx.logger.warn({ err: coerceError(error) }, 'kept candidates check failed; reading the candidates');
+    return null;
+  }
+}
+
 export async function suggestions(
   ctx: FeedRequest,
   args: { first?: number | null; after?: string | null; categoryId: number | null },
@@ -222,53 +267,27 @@ export async function suggestions(
   let reason: FallbackReason | null = personal ? null : 'ANONYMOUS';
   // A signed-in viewer's page without a category filter may be ranked from the candidates this process
   // read for their last page (src/feed/candidateMemory.ts), checked again first (keptExclusions).
-  const userId = ctx.viewer.userId;
-  const memory =
-    userId !== null &&
+  const keptFor =
+    ctx.viewer.userId !== null &&
     args.categoryId === null &&
     settings.memory.enabled &&
     ctx.config.feed.candidateCacheSec > 0
-      ? settings.memory
+      ? ctx.viewer.userId
       : null;
-  // Monotonic: a step of the wall clock neither extends kept candidates nor shortens the check's look-back.
-  const kept =
-    memory && userId !== null ? memory.take(userId, first, cursor.session, performance.now()) : null;
-  if (kept) ctx.metrics.feedCandidateMemory.inc({ outcome: kept.outcome });
-  let set: CandidateSet | null = null;
-  if (kept?.set && userId !== null) {
-    try {
-      const excluded = await keptExclusions(ctx.db.service, {
-        userId,
-        set: kept.set,
-        // Measured as the check is sent, so the look-back covers the read, the wait for a connection and
-        // another process's insert still running when the read took its snapshot (keptExclusions).
-        sinceMs: performance.now() - (kept.keptAtMs ?? 0),
-        marginMs: keptLookBackMarginMs(ctx.config.database.statementTimeoutMs),
-        servedWindowMinutes: ctx.config.feed.servedWindowMinutes,
-        session: cursor.session,
-      });
-      set = withoutListings(kept.set, excluded);
-      // Something changed under them (served by another process, sold, liked or hidden elsewhere): this page
-      // is ranked from what is left, the next one reads the candidates again.
-      if (excluded.size > 0) settings.memory.forget(userId);
-    } catch (error) {
-      // The check failing (a timeout, say) is no reason to fail the page: read the candidates instead.
-      if (!toOutageError(error)) throw error;
-      settings.memory.forget(userId);
-      ctx.logger.warn({ err: coerceError(error) }, 'kept candidates check failed; reading the candidates');
-    }
-  }
+  let set =
+    keptFor === null ? null : await keptCandidates(ctx, settings.memory, keptFor, first, cursor.session);
   if (set === null) {
     try {
       set = await candidatesFor(ctx, settings, cursor, args.categoryId, first, personal);
-      if (memory && userId !== null && set.hasEmbedding) {
-        memory.keep(
-          userId,
+      if (keptFor !== null && set.hasEmbedding) {
+        settings.memory.keep(
+          keptFor,
           {
             first,
             session: cursor.session,
             windowMs: ctx.config.feed.servedWindowMinutes * 60_000,
-            budget: servedBetweenReads(first, similarLimitFor(first)),
+            // What the read just looked ahead over.
+            budget: lookaheadFor(ctx.config.feed, first, similarLimitFor(first)),
           },
           set,
           performance.now(),
@@ -336,12 +355,11 @@ export async function suggestions(
     },
     featuresVersion: RANKING_FEATURES_VERSION,
   });
-  if (memory && userId !== null) {
-    memory.served(
-      userId,
+  if (keptFor !== null)
+    settings.memory.served(
+      keptFor,
       page.map((d) => d.item.id),
     );
-  }
 
   if (reason !== null) {
     ctx.metrics.feedFallbacks.inc({ reason });

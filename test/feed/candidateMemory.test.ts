@@ -10,10 +10,8 @@ import {
 } from '../support/feedHarness.js';
 import { createFeedViewer, seedFeedWorld, type FeedWorld } from '../support/feedWorld.js';
 import { dataOf } from '../support/graphqlResult.js';
-import { recordAllClients } from '../support/statementLog.js';
+import { recordAllClients, transactionControl } from '../support/statementLog.js';
 
-/** Transaction control is overhead, not a data statement. */
-const transactionControl = /^\s*(BEGIN|COMMIT|ROLLBACK)\b/i;
 /** The candidate statements (either: searching or cached) read a viewer's candidates. */
 const READ = /WITH viewer AS/;
 /** The kept candidates' check (keptExclusionsSql). */

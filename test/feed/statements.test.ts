@@ -6,7 +6,7 @@ import { createFeedViewer, seedFeedWorld } from '../support/feedWorld.js';
 import { insertProfile } from '../support/fixtures.js';
 import { graphql, type Operation } from '../support/graphql.js';
 import { dataOf } from '../support/graphqlResult.js';
-import { recordAllClients } from '../support/statementLog.js';
+import { recordAllClients, transactionControl } from '../support/statementLog.js';
 
 const SUGGESTIONS = graphql(`
   query ($first: Int) {
@@ -51,9 +51,6 @@ const FEED_PAGE = graphql(`
     }
   }
 `);
-
-/** Transaction control is overhead, not a data statement. */
-const transactionControl = /^\s*(BEGIN|COMMIT|ROLLBACK)\b/i;
 
 describe('SQL statements per suggestions page (N+1 guard)', () => {
   let db: TestDatabase;

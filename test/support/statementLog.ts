@@ -2,6 +2,9 @@ import pg from 'pg';
 
 type Query = (...args: unknown[]) => unknown;
 
+/** Transaction control is overhead, not a data statement. */
+export const transactionControl = /^\s*(BEGIN|COMMIT|ROLLBACK)\b/i;
+
 /**
  * Records every statement any pg client sends (the gateway's pool, Prisma's adapter and the service
  * path's own pool all go through Client.prototype.query), while `recording` is on.
