@@ -313,6 +313,30 @@ describe('catalog queries', () => {
       expect(conn.edges.map((e) => e.node.name)).toEqual(['Electronics gadgets', 'Retro electronics']);
     });
 
+    it('pages a search forward and backward, one at a time, through exactly its matches', async () => {
+      const all = (await interests({ search: 'E', first: 100 })).edges.map((e) => e.node.name);
+      expect(all.length).toBeGreaterThan(2);
+      expect(all).toEqual(interestOrder.filter((name) => name.toLowerCase().includes('e')));
+      const forward: string[] = [];
+      let after: string | null = null;
+      for (let page = 0; page < 20; page += 1) {
+        const conn = await interests({ search: 'E', first: 1, after });
+        forward.push(...conn.edges.map((e) => e.node.name));
+        if (!conn.pageInfo.hasNextPage) break;
+        after = conn.pageInfo.endCursor;
+      }
+      expect(forward).toEqual(all);
+      const backward: string[] = [];
+      let before: string | null = null;
+      for (let page = 0; page < 20; page += 1) {
+        const conn = await interests({ search: 'E', last: 1, before });
+        backward.unshift(...conn.edges.map((e) => e.node.name));
+        if (!conn.pageInfo.hasPreviousPage) break;
+        before = conn.pageInfo.startCursor;
+      }
+      expect(backward).toEqual(all);
+    });
+
     it('treats LIKE wildcards in search literally', async () => {
       for (const search of ['%', '_', 'c%s', '\\']) {
         const conn = await interests({ search, first: 100 });
