@@ -124,9 +124,9 @@ export type MemoryOutcome = 'hit' | 'miss' | 'expired' | 'short';
 /**
  * The ranked candidates a process read for a viewer's page (CandidateSet: pools and features), kept for
  * FEED_CANDIDATE_MEMORY_SEC so the viewer's next pages are ranked from them without the candidate statement.
- * Such a page costs two small statements: which kept candidates are no longer eligible (keptExclusions:
- * sold or removed, liked, hidden, or served to the viewer by any process in the window or the session),
- * then the impressions insert. Pages served from a viewer's candidates are taken out of them at once. Kept
+ * Such a page costs one statement: the impressions insert, which first checks that none of them is no
+ * longer eligible (insertCheckedImpressionsSql: sold or removed, liked, hidden, or served to the viewer by
+ * any process in the window or the session) and otherwise logs nothing. Pages served from a viewer's candidates are taken out of them at once. Kept
  * only for personal pages without a category filter (the pages whose SIMILAR pool comes from the viewer's
  * cache); a viewer's candidates go when they expire, when a pool runs short (then the statement refills
  * them), when the check found any no longer eligible (something changed under them: served by another

@@ -1,7 +1,8 @@
 import { SERVICE_CONNECTION_TIMEOUT_MS, type ServiceDb } from '../db/service.js';
 import { setBounded } from '../platform/boundedMap.js';
 import type { FeatureVector } from './ranking.js';
-import { feedCachedCandidatesSql, feedCandidatesSql, keptExclusionsSql } from './sql.js';
+import { feedCachedCandidatesSql, feedCandidatesSql } from './sql.js';
+import type { KeptCheck } from './impressions.js';
 
 /**
  * Where a candidate came from. SIMILAR, COENGAGED and CATEGORY are the personal generators (ranked
@@ -250,7 +251,7 @@ export async function fetchCandidates(
 }
 
 /**
- * How much further back than their age the check of kept candidates looks (keptExclusions): another
+ * How much further back than their age the check of kept candidates looks (keptCheckOf): another
  * process's impressions insert may have begun (its rows' created_at) up to a statement timeout before the
  * read took its snapshot and committed after it, so the read did not see them; the read itself may have
  * taken up to a statement timeout before the candidates were kept; and the check may wait for a pool
@@ -262,34 +263,25 @@ export function keptLookBackMarginMs(statementTimeoutMs: number): number {
 }
 
 /**
- * Which of a viewer's kept candidates (src/feed/candidateMemory.ts) they may no longer be served, checked
- * as the candidate statement checks (keptExclusionsSql): one statement, whatever the number of candidates.
- * What was served before the candidates were read, the read itself left out, so only impressions of the
- * last `sinceMs` (their age on this process's monotonic clock) plus `marginMs` are looked at, never more
- * than the served window: a duration applied to the database's clock, so the two clocks need not agree.
+ * The check of a viewer's kept candidates (src/feed/candidateMemory.ts) that logs a page ranked from them
+ * (insertCheckedImpressionsSql): every candidate, checked as the candidate statement checks, in the one
+ * statement whatever their number. What was served before the candidates were read, the read itself left
+ * out, so only impressions of the last `sinceMs` (their age on this process's monotonic clock) plus
+ * `marginMs` are looked at, never more than the served window: a duration applied to the database's
+ * clock, so the two clocks need not agree.
  */
-export async function keptExclusions(
-  service: ServiceDb,
-  query: {
-    userId: string;
-    set: CandidateSet;
-    sinceMs: number;
-    marginMs: number;
-    servedWindowMinutes: number;
-    session: string;
-  },
-): Promise<Set<number>> {
+export function keptCheckOf(query: {
+  set: CandidateSet;
+  sinceMs: number;
+  marginMs: number;
+  servedWindowMinutes: number;
+  session: string;
+}): KeptCheck {
   const ids = new Set<number>();
   for (const pool of POOLS) for (const c of query.set.pools[pool]) ids.add(c.listing.id);
-  if (ids.size === 0) return new Set();
   const lookBackSec = Math.min(
     query.servedWindowMinutes * 60,
     Math.ceil((Math.max(0, query.sinceMs) + query.marginMs) / 1000),
   );
-  const rows = await service.query<{ id: number }>(
-    keptExclusionsSql,
-    [query.userId, [...ids], `${lookBackSec} seconds`, query.session],
-    'feed_kept_exclusions',
-  );
-  return new Set(rows.map((r) => r.id));
+  return { ids: [...ids], lookBackSec, session: query.session };
 }

@@ -4,7 +4,22 @@ import type { Category, Listing } from '../generated/prisma/client.js';
 import { joinedListingsOf, type ListingSqlRow } from '../catalog/listingRows.js';
 import type { ServiceDb } from '../db/service.js';
 import type { SlotDecision } from './policies/types.js';
-import { insertImpressionsSql } from './sql.js';
+import { insertCheckedImpressionsSql, insertImpressionsSql } from './sql.js';
+
+/**
+ * The check of kept candidates a page ranked from them needs (src/feed/candidateMemory.ts): which of
+ * `ids` the viewer may no longer be served, looking back `lookBackSec` and at feed session `session`.
+ */
+export interface KeptCheck {
+  ids: number[];
+  lookBackSec: number;
+  session: string;
+}
+
+/** A page of kept candidates that was not logged: these of them are no longer eligible. */
+export interface RefusedPage {
+  excluded: Set<number>;
+}
 
 /** A served page as logged: its impression ids (in page order) and its listings as they are now. */
 export interface LoggedPage {
@@ -15,54 +30,86 @@ export interface LoggedPage {
   categories: Category[];
 }
 
+/** What a page's impressions are logged with besides its decisions. */
+export interface ImpressionMeta {
+  /** One name for the page, or one per item (fallback fills are logged as 'fallback'). */
+  policy: string | readonly string[];
+  session: string;
+  basePosition: number;
+  /** The feed experiment and the viewer's arm, when an experiment chose the policy. */
+  experiment?: string | null;
+  arm?: string | null;
+  /** The ranking features of each item as shown (RANKING_FEATURES order), logged for training. */
+  features?: (decision: SlotDecision) => readonly number[] | null;
+  featuresVersion?: number;
+}
+
+type ImpressionContext = { requestId: string; viewer: Viewer; db: { service: ServiceDb } };
+
 /**
  * Logs a served page's impressions (learning_events) and reads its listings, in one statement
- * (insertImpressionsSql): the candidate rows carry only what ranking needs.
+ * (insertImpressionsSql): the candidate rows carry only what ranking needs. With `check` (a page ranked
+ * from kept candidates) the same statement first checks them (insertCheckedImpressionsSql) and logs
+ * the page only when none is excluded; otherwise it logs nothing and says which are.
  */
 export async function recordImpressions(
-  ctx: { requestId: string; viewer: Viewer; db: { service: ServiceDb } },
+  ctx: ImpressionContext,
   page: SlotDecision[],
   sourceOf: (decision: SlotDecision) => string,
-  meta: {
-    /** One name for the page, or one per item (fallback fills are logged as 'fallback'). */
-    policy: string | readonly string[];
-    session: string;
-    basePosition: number;
-    /** The feed experiment and the viewer's arm, when an experiment chose the policy. */
-    experiment?: string | null;
-    arm?: string | null;
-    /** The ranking features of each item as shown (RANKING_FEATURES order), logged for training. */
-    features?: (decision: SlotDecision) => readonly number[] | null;
-    featuresVersion?: number;
-  },
-): Promise<LoggedPage> {
+  meta: ImpressionMeta,
+): Promise<LoggedPage>;
+export async function recordImpressions(
+  ctx: ImpressionContext,
+  page: SlotDecision[],
+  sourceOf: (decision: SlotDecision) => string,
+  meta: ImpressionMeta,
+  check: KeptCheck | undefined,
+): Promise<LoggedPage | RefusedPage>;
+export async function recordImpressions(
+  ctx: ImpressionContext,
+  page: SlotDecision[],
+  sourceOf: (decision: SlotDecision) => string,
+  meta: ImpressionMeta,
+  check?: KeptCheck,
+): Promise<LoggedPage | RefusedPage> {
   if (page.length === 0) return { impressionIds: [], listings: new Map(), categories: [] };
   const ids = page.map(() => randomUUID());
-  const rows = await ctx.db.service.query<ListingSqlRow>(
-    insertImpressionsSql,
-    [
-      ids,
-      page.map(() => ctx.viewer.userId),
-      page.map((d) => d.item.id),
-      page.map((_d, i) => (typeof meta.policy === 'string' ? meta.policy : (meta.policy[i] ?? 'fallback'))),
-      page.map(sourceOf),
-      page.map((d) => d.propensity),
-      page.map((d, i) => meta.basePosition + i),
-      page.map((d, i) => {
-        const features = meta.features?.(d) ?? null;
-        return JSON.stringify({
-          session: meta.session,
-          requestId: ctx.requestId,
-          position: meta.basePosition + i,
-          ...(meta.experiment ? { experiment: meta.experiment, arm: meta.arm } : {}),
-          ...(features ? { features, featuresVersion: meta.featuresVersion } : {}),
-        });
-      }),
-      ctx.viewer.userId ?? '',
-    ],
+  const values = [
+    ids,
+    page.map(() => ctx.viewer.userId),
+    page.map((d) => d.item.id),
+    page.map((_d, i) => (typeof meta.policy === 'string' ? meta.policy : (meta.policy[i] ?? 'fallback'))),
+    page.map(sourceOf),
+    page.map((d) => d.propensity),
+    page.map((_d, i) => meta.basePosition + i),
+    page.map((d, i) => {
+      const features = meta.features?.(d) ?? null;
+      return JSON.stringify({
+        session: meta.session,
+        requestId: ctx.requestId,
+        position: meta.basePosition + i,
+        ...(meta.experiment ? { experiment: meta.experiment, arm: meta.arm } : {}),
+        ...(features ? { features, featuresVersion: meta.featuresVersion } : {}),
+      });
+    }),
+    ctx.viewer.userId ?? '',
+  ];
+  let rows: ListingSqlRow[];
+  if (check) {
+    // Prepared once per session, as the plain insert: one of the two runs for every feed page.
+    const checked = await ctx.db.service.query<ListingSqlRow & { excluded: number[] | null }>(
+      insertCheckedImpressionsSql,
+      [...values, check.ids, `${check.lookBackSec} seconds`, check.session],
+      'feed_impressions_checked',
+    );
+    const excluded = checked[0]?.excluded ?? null;
+    if (excluded !== null) return { excluded: new Set(excluded) };
+    // One row with no listing when none of the page's is still active.
+    rows = checked.filter((row) => row.id !== null);
+  } else {
     // Prepared once per session: it runs once per feed page.
-    'feed_impressions',
-  );
+    rows = await ctx.db.service.query<ListingSqlRow>(insertImpressionsSql, values, 'feed_impressions');
+  }
   // `listing { category }` resolves from the row, with no loader call.
   const { listings, categories } = joinedListingsOf(rows);
   return { impressionIds: ids, listings: new Map(listings.map((l) => [l.id, l])), categories };

@@ -260,6 +260,16 @@ SELECT policy, experiment, arm, action, impressions::float8 AS impressions, rewa
        reward_sum, w_sum, wr_sum, w2_sum, w2r_sum, w2r2_sum
 FROM learning_policy_report($1)`;
 
+/** The impressions insert (insertImpressionsSql) as CTEs, its rows' SELECT ending in `guard`. */
+const identityAndInsert = (
+  guard: string,
+) => `identity AS MATERIALIZED (SELECT set_config('lodestar.user_id', $9, true)),
+logged AS (
+  INSERT INTO learning_events (id, user_id, listing_id, policy, source, propensity, position, context)
+  SELECT u.* FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::float8[], $7::int[], $8::jsonb[]) u,
+       identity${guard}
+)`;
+
 /**
  * learning events: one batched insert per feed page, through the service role (insert-only; nobody
  * reads learning_events directly). Impression ids are made here, so no RETURNING (which would need
@@ -271,32 +281,43 @@ FROM learning_policy_report($1)`;
  * candidate statement checked it is left off the page (its impression is still logged).
  */
 export const insertImpressionsSql = `
-WITH identity AS MATERIALIZED (SELECT set_config('lodestar.user_id', $9, true)),
-logged AS (
-  INSERT INTO learning_events (id, user_id, listing_id, policy, source, propensity, position, context)
-  SELECT u.* FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::float8[], $7::int[], $8::jsonb[]) u,
-       identity
-)
+WITH ${identityAndInsert('')}
 SELECT ${listingColumns}
 FROM marketplace_listings l JOIN categories cat ON cat.id = l.category_id
 WHERE l.id = ANY($3::int[]) AND l.status = 'active'`;
 
 /**
- * kept candidates' exclusions: of the listings $2 (a viewer's candidates kept by the process,
+ * kept candidates' exclusions: of the listings $10 (a viewer's candidates kept by the process,
  * src/feed/candidateMemory.ts), those the viewer may no longer be served — as the candidate statement
  * excludes them: gone or no longer active, the viewer's own, liked or hidden by them, or served to them in
- * the last $3 or in this feed session $4 (by any gateway process; $3 reaches back to when they were read,
- * not the whole served window, which the read applied). One index lookup per listing plus the viewer's
- * exclusions, once ("hashed SubPlan"). $1 viewer uuid.
+ * the last $11 or in this feed session $12 (by any gateway process; $11 reaches back to when they were
+ * read, not the whole served window, which the read applied). One index lookup per listing plus the
+ * viewer's exclusions, once ("hashed SubPlan"). $9 the viewer's uuid as text.
  */
-export const keptExclusionsSql = `
-SELECT k.id FROM unnest($2::int[]) AS k(id)
+const keptExclusionsSql = `
+SELECT k.id FROM unnest($10::int[]) AS k(id)
 LEFT JOIN marketplace_listings l ON l.id = k.id
-WHERE l.id IS NULL OR l.status <> 'active' OR l.seller_id = $1::uuid
+WHERE l.id IS NULL OR l.status <> 'active' OR l.seller_id = $9::text::uuid
    OR k.id IN (
-     SELECT listing_id FROM likes WHERE user_id = $1::uuid
-     UNION ALL SELECT listing_id FROM hidden_listings WHERE user_id = $1::uuid
-     UNION ALL SELECT s.id FROM recently_served_listings($1::uuid, $3::interval, $4::text) AS s(id))`;
+     SELECT listing_id FROM likes WHERE user_id = $9::text::uuid
+     UNION ALL SELECT listing_id FROM hidden_listings WHERE user_id = $9::text::uuid
+     UNION ALL SELECT s.id FROM recently_served_listings($9::text::uuid, $11::interval, $12::text) AS s(id))`;
+
+/**
+ * checked impressions: a page ranked from kept candidates, logged only if none of them ($10) has become
+ * ineligible since they were read (keptExclusionsSql) — the check and the insert in one statement, so
+ * such a page is one round trip. `excluded` (on every row) is NULL when the page was logged; otherwise
+ * the listings no longer eligible, and nothing was logged: the gateway ranks the page again without them
+ * and logs it with insertImpressionsSql. Always at least one row (listing columns NULL when there are
+ * none to return). Parameters as insertImpressionsSql's, then $10–$12 as keptExclusionsSql's.
+ */
+export const insertCheckedImpressionsSql = `
+WITH excluded AS MATERIALIZED (${keptExclusionsSql}),
+${identityAndInsert('\n  WHERE NOT EXISTS (SELECT 1 FROM excluded)')}
+SELECT x.excluded, ${listingColumns}
+FROM (SELECT array_agg(id) AS excluded FROM excluded) x
+LEFT JOIN (marketplace_listings l JOIN categories cat ON cat.id = l.category_id)
+  ON x.excluded IS NULL AND l.id = ANY($3::int[]) AND l.status = 'active'`;
 
 /** experiment definition: the feed experiment's arms, read by the service path. */
 export const experimentSql = `

@@ -8,7 +8,7 @@ import { coerceError } from '../errors/errors.js';
 import { checkPageSize, DEFAULT_PAGE_SIZE } from '../validation/pageSize.js';
 import {
   fetchCandidates,
-  keptExclusions,
+  keptCheckOf,
   keptLookBackMarginMs,
   type CandidateQuery,
   type CandidateSet,
@@ -18,10 +18,10 @@ import {
 import { personalRanking } from './personalRanking.js';
 import { featureArray, RANKING_FEATURES_VERSION } from './ranking.js';
 import { decodeFeedCursor, encodeFeedCursor, type FeedCursor } from './feedCursor.js';
-import { recordImpressions } from './impressions.js';
+import { recordImpressions, type KeptCheck } from './impressions.js';
 import { LazyEdge, LazyPageInfo } from '../platform/lazyConnection.js';
 import { createRng } from './policies/random.js';
-import type { SlotDecision } from './policies/types.js';
+import type { FeedPolicy, SlotDecision } from './policies/types.js';
 import type { FeedPolicies } from './feedPolicies.js';
 import type { RankerModelSource } from './rankerModel.js';
 import type { ExplorationSample } from './explorationSample.js';
@@ -213,42 +213,92 @@ function categoryCapFor(feed: Config['feed'], first: number): number {
 }
 
 /**
- * The viewer's kept candidates (CandidateMemory.take) without what they may no longer be served
- * (keptExclusions), or null when there are none to rank from: none kept or usable, or the check failed (a
- * timeout, say: no reason to fail the page, which reads the candidates instead). When the check found
- * something changed under them (served by another process, sold, liked or hidden elsewhere), this page is
- * ranked from what is left and the next one reads the candidates again.
+ * The viewer's kept candidates (CandidateMemory.take), with the check that logs a page ranked from them
+ * (keptCheckOf: which of them the viewer may no longer be served, run by the impressions statement), or
+ * null when there are none to rank from.
  */
-async function keptCandidates(
+function keptCandidates(
   ctx: FeedRequest,
   memory: CandidateMemory,
   userId: string,
   first: number,
   session: string,
-): Promise<CandidateSet | null> {
+): { set: CandidateSet; check: KeptCheck } | null {
   // Monotonic: a step of the wall clock neither extends kept candidates nor shortens the check's look-back.
   const kept = memory.take(userId, first, session, performance.now());
   ctx.metrics.feedCandidateMemory.inc({ outcome: kept.outcome });
   if (kept.set === null) return null;
-  try {
-    const excluded = await keptExclusions(ctx.db.service, {
-      userId,
-      set: kept.set,
-      // Measured as the check is sent, so the look-back covers the read, the wait for a connection and
-      // another process's insert still running when the read took its snapshot (keptExclusions).
-      sinceMs: performance.now() - (kept.keptAtMs ?? 0),
-      marginMs: keptLookBackMarginMs(ctx.config.database.statementTimeoutMs),
-      servedWindowMinutes: ctx.config.feed.servedWindowMinutes,
-      session,
-    });
-    if (excluded.size > 0) memory.forget(userId);
-    return withoutListings(kept.set, excluded);
-  } catch (error) {
-    if (!toOutageError(error)) throw error;
-    memory.forget(userId);
-    ctx.logger.warn({ err: coerceError(error) }, 'kept candidates check failed; reading the candidates');
-    return null;
+  const check = keptCheckOf({
+    set: kept.set,
+    // Measured as the page is ranked, just before the statement is sent, so the look-back covers the read,
+    // the wait for a connection and another process's insert still running when the read took its
+    // snapshot (keptLookBackMarginMs).
+    sinceMs: performance.now() - (kept.keptAtMs ?? 0),
+    marginMs: keptLookBackMarginMs(ctx.config.database.statementTimeoutMs),
+    servedWindowMinutes: ctx.config.feed.servedWindowMinutes,
+    session,
+  });
+  return { set: kept.set, check };
+}
+
+/** A page ranked from a candidate set: the policy's decisions, then fallback fills, and why it fell back. */
+interface RankedPage {
+  decisions: SlotDecision[];
+  fallback: ReturnType<typeof fillFromFallback>;
+  page: SlotDecision[];
+  sourceOf: (decision: SlotDecision) => ServedSource;
+  reason: FallbackReason | null;
+}
+
+/**
+ * Ranks a page of `first` from `set` (the policy over the personal ranking and the exploration pools,
+ * then the fallback chain), with a random stream of its own from the cursor (`rngKey`), so ranking the
+ * same candidates again gives the same page.
+ */
+function rankPage(
+  set: CandidateSet,
+  options: {
+    first: number;
+    cap: number;
+    rngKey: string;
+    policy: FeedPolicy;
+    ranker: FeedSettings['ranker'];
+    /** Why the page falls back before ranking (anonymous, no embedding, similarity unavailable). */
+    reason: FallbackReason | null;
+  },
+): RankedPage {
+  const { first, cap } = options;
+  let reason = options.reason;
+  let decisions: SlotDecision[] = [];
+  if (reason === null) {
+    const toItems = (pool: Pool) =>
+      set.pools[pool].map((c) => ({ id: c.listing.id, categoryId: c.listing.categoryId, score: c.score }));
+    const exploit = personalRanking(set, options.ranker.current());
+    decisions = options.policy.fillPage(
+      {
+        pools: {
+          SIMILAR: exploit,
+          POPULAR: toItems('POPULAR'),
+          RECENT: toItems('RECENT'),
+          EXPLORE: toItems('EXPLORE'),
+        },
+        slots: first,
+        categoryCap: cap,
+      },
+      createRng(options.rngKey),
+    );
+    if (exploit.length < first) reason = 'NOT_ENOUGH_CANDIDATES';
   }
+  const fallback =
+    decisions.length < first
+      ? fillFromFallback(set, decisions, first, cap)
+      : { picks: [], firstSource: null, pools: new Map<number, ServedSource>() };
+  const page = [...decisions, ...fallback.picks];
+  const sourceOf = (decision: SlotDecision): ServedSource =>
+    fallback.pools.get(decision.item.id) ?? decision.source;
+  if (reason === 'NOT_ENOUGH_CANDIDATES' && fallback.picks.length === 0 && page.length === first)
+    reason = null;
+  return { decisions, fallback, page, sourceOf, reason };
 }
 
 export async function suggestions(
@@ -266,7 +316,7 @@ export async function suggestions(
 
   let reason: FallbackReason | null = personal ? null : 'ANONYMOUS';
   // A signed-in viewer's page without a category filter may be ranked from the candidates this process
-  // read for their last page (src/feed/candidateMemory.ts), checked again first (keptExclusions).
+  // read for their last page (src/feed/candidateMemory.ts), checked again as the page is logged.
   const keptFor =
     ctx.viewer.userId !== null &&
     args.categoryId === null &&
@@ -274,8 +324,8 @@ export async function suggestions(
     ctx.config.feed.candidateCacheSec > 0
       ? ctx.viewer.userId
       : null;
-  let set =
-    keptFor === null ? null : await keptCandidates(ctx, settings.memory, keptFor, first, cursor.session);
+  const kept = keptFor === null ? null : keptCandidates(ctx, settings.memory, keptFor, first, cursor.session);
+  let set = kept?.set ?? null;
   if (set === null) {
     try {
       set = await candidatesFor(ctx, settings, cursor, args.categoryId, first, personal);
@@ -303,44 +353,20 @@ export async function suggestions(
   }
   if (reason === null && !set.hasEmbedding) reason = 'NO_PROFILE_EMBEDDING';
 
-  const cap = categoryCapFor(ctx.config.feed, first);
-  const rng = createRng(`${cursor.seed}:${cursor.position}`);
-
-  let decisions: SlotDecision[] = [];
   const choice = await choosing;
-  if (reason === null) {
-    const toItems = (pool: Pool) =>
-      set.pools[pool].map((c) => ({ id: c.listing.id, categoryId: c.listing.categoryId, score: c.score }));
-    const exploit = personalRanking(set, settings.ranker.current());
-    decisions = choice.policy.fillPage(
-      {
-        pools: {
-          SIMILAR: exploit,
-          POPULAR: toItems('POPULAR'),
-          RECENT: toItems('RECENT'),
-          EXPLORE: toItems('EXPLORE'),
-        },
-        slots: first,
-        categoryCap: cap,
-      },
-      rng,
-    );
-    if (exploit.length < first) reason = 'NOT_ENOUGH_CANDIDATES';
-  }
-  const fallback =
-    decisions.length < first
-      ? fillFromFallback(set, decisions, first, cap)
-      : { picks: [], firstSource: null, pools: new Map<number, ServedSource>() };
-  const page = [...decisions, ...fallback.picks];
-  const sourceOf = (decision: SlotDecision): ServedSource =>
-    fallback.pools.get(decision.item.id) ?? decision.source;
-  if (reason === 'NOT_ENOUGH_CANDIDATES' && fallback.picks.length === 0 && page.length === first)
-    reason = null;
-
-  const logged = await recordImpressions(ctx, page, sourceOf, {
+  const rankOptions = {
+    first,
+    cap: categoryCapFor(ctx.config.feed, first),
+    rngKey: `${cursor.seed}:${cursor.position}`,
+    policy: choice.policy,
+    ranker: settings.ranker,
+    reason,
+  };
+  let ranked = rankPage(set, rankOptions);
+  const meta = (r: RankedPage, features: CandidateSet['features']) => ({
     // Fallback fills are not the policy's choices (propensity 1): logged apart, off-policy estimates skip them.
-    policy: page.map((_d, i) =>
-      i < decisions.length && (reason === null || reason === 'NOT_ENOUGH_CANDIDATES')
+    policy: r.page.map((_d, i) =>
+      i < r.decisions.length && (r.reason === null || r.reason === 'NOT_ENOUGH_CANDIDATES')
         ? choice.policy.name
         : 'fallback',
     ),
@@ -349,12 +375,35 @@ export async function suggestions(
     arm: choice.arm,
     basePosition: cursor.position,
     // What the ranker saw, so the worker can learn its weights from the feedback (src/feed/ranking.ts).
-    features: (decision) => {
-      const features = set.features.get(decision.item.id);
-      return features ? featureArray(features) : null;
+    features: (decision: SlotDecision) => {
+      const f = features.get(decision.item.id);
+      return f ? featureArray(f) : null;
     },
     featuresVersion: RANKING_FEATURES_VERSION,
   });
+  // A page of kept candidates is logged only if none of them became ineligible since they were read (the
+  // check runs in the impressions statement). If some did, nothing was logged: the page is ranked again
+  // without them, exactly as if they had been left out before ranking, and logged; and as something
+  // changed under them, the viewer's next page reads the candidates again.
+  let logged = await recordImpressions(
+    ctx,
+    ranked.page,
+    ranked.sourceOf,
+    meta(ranked, set.features),
+    kept?.check,
+  ).catch((error: unknown) => {
+    // Nothing was logged (one statement, one transaction); the next page reads the candidates again.
+    if (keptFor !== null) settings.memory.forget(keptFor);
+    throw error;
+  });
+  if ('excluded' in logged) {
+    if (keptFor !== null) settings.memory.forget(keptFor);
+    set = withoutListings(set, logged.excluded);
+    ranked = rankPage(set, rankOptions);
+    logged = await recordImpressions(ctx, ranked.page, ranked.sourceOf, meta(ranked, set.features));
+  }
+  const { page, fallback, sourceOf } = ranked;
+  reason = ranked.reason;
   if (keptFor !== null)
     settings.memory.served(
       keptFor,

@@ -14,14 +14,24 @@ import { recordAllClients, transactionControl } from '../support/statementLog.js
 
 /** The candidate statements (either: searching or cached) read a viewer's candidates. */
 const READ = /WITH viewer AS/;
-/** The kept candidates' check (keptExclusionsSql). */
-const CHECK = /FROM unnest\(\$2::int\[\]\) AS k\(id\)/;
+/** The kept candidates' check (keptExclusionsSql, inside insertCheckedImpressionsSql). */
+const CHECK = /FROM unnest\(\$10::int\[\]\) AS k\(id\)/;
 const INSERT = /INSERT INTO learning_events/;
-/** The statements of a page served from kept candidates: the check, then the impressions. */
+/** The statements of a page served from kept candidates: one, the impressions insert that checks them. */
 const fromKept = (statements: string[]) => {
+  expect(statements, statements.join('\n---\n')).toHaveLength(1);
+  expect(statements[0]).toMatch(CHECK);
+  expect(statements[0]).toMatch(INSERT);
+};
+/**
+ * The statements of a page of kept candidates of which some became ineligible: the checked insert, which
+ * logged nothing, then the page ranked again without them, logged by the plain insert.
+ */
+const refusedThenLogged = (statements: string[]) => {
   expect(statements, statements.join('\n---\n')).toHaveLength(2);
   expect(statements[0]).toMatch(CHECK);
   expect(statements[1]).toMatch(INSERT);
+  expect(statements[1]).not.toMatch(CHECK);
 };
 /** The statements of a page that read its candidates. */
 const readAgain = (statements: string[]) => {
@@ -33,8 +43,8 @@ const FIRST = 5;
 
 /**
  * A viewer's candidates kept by the gateway process (src/feed/candidateMemory.ts, FEED_CANDIDATE_MEMORY_SEC):
- * their next pages are ranked from them without the candidate statement: a small check of what is no longer
- * eligible, then the impressions insert.
+ * their next pages are ranked from them without the candidate statement, and logged by an impressions insert
+ * that first checks what is no longer eligible: one statement.
  */
 describe('the candidates a gateway keeps for a viewer’s next pages', () => {
   let db: TestDatabase;
@@ -123,7 +133,7 @@ describe('the candidates a gateway keeps for a viewer’s next pages', () => {
     expect(await loggedFor(who.userId)).toEqual(served);
   });
 
-  it('checks them before ranking: a listing sold or served by another gateway since is left out, and the next page reads them again', async () => {
+  it('checks them as the page is logged: a listing sold or served by another gateway since is left out, and the next page reads them again', async () => {
     const who = await viewerOf(1);
     const shown = listingIdsOf((await page(h, who)).result);
     // Every other listing of the viewer's cluster but one is sold behind the gateway's back, and that one
@@ -138,8 +148,10 @@ describe('the candidates a gateway keeps for a viewer’s next pages', () => {
     );
     try {
       const second = await page(h, who);
-      fromKept(second.statements);
+      refusedThenLogged(second.statements);
       const ids = listingIdsOf(second.result);
+      // Logged once: the refused insert logged nothing (beside the other gateway's impression).
+      expect((await loggedFor(who.userId)).filter((id) => id !== elsewhere)).toEqual([...shown, ...ids]);
       // Ranked from what was left of the kept candidates: still a full page, nothing sold or served before.
       expect(ids).toHaveLength(FIRST);
       const status = await statusOf(ids);
@@ -212,6 +224,8 @@ describe('the candidates a gateway keeps for a viewer’s next pages', () => {
     // Ranked from the kept candidates: the check looks back past the read (keptLookBackMarginMs), so
     // nothing B served comes back (B served every listing: the page is empty, and nothing is logged).
     const second = await page(h, who);
+    // One statement: the checked insert, which logged nothing; ranked again without what B served, the
+    // page is empty, so there is nothing to log.
     expect(second.statements).toHaveLength(1);
     expect(second.statements[0]).toMatch(CHECK);
     expect(listingIdsOf(second.result).filter((id) => all.includes(id))).toEqual([]);
