@@ -18,7 +18,7 @@ import {
 import { personalRanking } from './personalRanking.js';
 import { featureArray, RANKING_FEATURES_VERSION } from './ranking.js';
 import { decodeFeedCursor, encodeFeedCursor, type FeedCursor } from './feedCursor.js';
-import { recordImpressions, type KeptCheck } from './impressions.js';
+import { recordImpressions } from './impressions.js';
 import { LazyEdge, LazyPageInfo } from '../platform/lazyConnection.js';
 import { createRng } from './policies/random.js';
 import type { FeedPolicy, SlotDecision } from './policies/types.js';
@@ -213,9 +213,8 @@ function categoryCapFor(feed: Config['feed'], first: number): number {
 }
 
 /**
- * The viewer's kept candidates (CandidateMemory.take), with the check that logs a page ranked from them
- * (keptCheckOf: which of them the viewer may no longer be served, run by the impressions statement), or
- * null when there are none to rank from.
+ * The viewer's kept candidates (CandidateMemory.take) and when they were kept, or null when there are none
+ * to rank from. A page ranked from them is logged by the insert that checks them (keptCheck).
  */
 function keptCandidates(
   ctx: FeedRequest,
@@ -223,22 +222,27 @@ function keptCandidates(
   userId: string,
   first: number,
   session: string,
-): { set: CandidateSet; check: KeptCheck } | null {
+): { set: CandidateSet; keptAtMs: number } | null {
   // Monotonic: a step of the wall clock neither extends kept candidates nor shortens the check's look-back.
   const kept = memory.take(userId, first, session, performance.now());
   ctx.metrics.feedCandidateMemory.inc({ outcome: kept.outcome });
-  if (kept.set === null) return null;
-  const check = keptCheckOf({
+  return kept.set === null ? null : { set: kept.set, keptAtMs: kept.keptAtMs ?? 0 };
+}
+
+/**
+ * The check of kept candidates (keptCheckOf) for the statement about to be sent: their age is measured
+ * now, after the arm lookup and the ranking, so the look-back covers every wait since the read, the wait
+ * for a connection and another process's insert still running when the read took its snapshot
+ * (keptLookBackMarginMs).
+ */
+function keptCheck(ctx: FeedRequest, kept: { set: CandidateSet; keptAtMs: number }, session: string) {
+  return keptCheckOf({
     set: kept.set,
-    // Measured as the page is ranked, just before the statement is sent, so the look-back covers the read,
-    // the wait for a connection and another process's insert still running when the read took its
-    // snapshot (keptLookBackMarginMs).
-    sinceMs: performance.now() - (kept.keptAtMs ?? 0),
+    sinceMs: performance.now() - kept.keptAtMs,
     marginMs: keptLookBackMarginMs(ctx.config.database.statementTimeoutMs),
     servedWindowMinutes: ctx.config.feed.servedWindowMinutes,
     session,
   });
-  return { set: kept.set, check };
 }
 
 /** A page ranked from a candidate set: the policy's decisions, then fallback fills, and why it fell back. */
@@ -390,7 +394,7 @@ export async function suggestions(
     ranked.page,
     ranked.sourceOf,
     meta(ranked, set.features),
-    kept?.check,
+    kept === null ? undefined : keptCheck(ctx, kept, cursor.session),
   ).catch((error: unknown) => {
     // Nothing was logged (one statement, one transaction); the next page reads the candidates again.
     if (keptFor !== null) settings.memory.forget(keptFor);
