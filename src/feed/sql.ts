@@ -289,19 +289,27 @@ WHERE l.id = ANY($3::int[]) AND l.status = 'active'`;
 /**
  * kept candidates' exclusions: of the listings $10 (a viewer's candidates kept by the process,
  * src/feed/candidateMemory.ts), those the viewer may no longer be served — as the candidate statement
- * excludes them: gone or no longer active, the viewer's own, liked or hidden by them, or served to them in
- * the last $11 or in this feed session $12 (by any gateway process; $11 reaches back to when they were
- * read, not the whole served window, which the read applied). One index lookup per listing plus the
- * viewer's exclusions, once ("hashed SubPlan"). $9 the viewer's uuid as text.
+ * excludes them: no longer active (sold, deactivated, removed), liked or hidden by them, or served to them
+ * in the last $11 or in this feed session $12 (by any gateway process; $11 reaches back to when they were
+ * read, not the whole served window, which the read applied), or the viewer's own (a catalogue upsert
+ * may change a listing's seller); and of the page's own listings $3, those gone. Status through
+ * marketplace_listings_inactive_id_idx (a candidate still active is settled in that small index, with no
+ * heap fetch: through the primary key the 240 lookups were most of the check), the viewer's own listings
+ * through the seller index, the viewer's exclusions once ("hashed SubPlan"). The app never deletes a
+ * listing (it changes status), so "gone" is checked for the page only (20 lookups): a page never serves
+ * one. $9 the viewer's uuid as text.
  */
 const keptExclusionsSql = `
 SELECT k.id FROM unnest($10::int[]) AS k(id)
-LEFT JOIN marketplace_listings l ON l.id = k.id
-WHERE l.id IS NULL OR l.status <> 'active' OR l.seller_id = $9::text::uuid
-   OR k.id IN (
+WHERE k.id IN (
      SELECT listing_id FROM likes WHERE user_id = $9::text::uuid
      UNION ALL SELECT listing_id FROM hidden_listings WHERE user_id = $9::text::uuid
-     UNION ALL SELECT s.id FROM recently_served_listings($9::text::uuid, $11::interval, $12::text) AS s(id))`;
+     UNION ALL SELECT s.id FROM recently_served_listings($9::text::uuid, $11::interval, $12::text) AS s(id)
+     UNION ALL SELECT l.id FROM marketplace_listings l WHERE l.id = ANY($10::int[]) AND l.status <> 'active'
+     UNION ALL SELECT l.id FROM marketplace_listings l WHERE l.seller_id = $9::text::uuid)
+UNION
+SELECT p.id FROM unnest($3::int[]) AS p(id)
+WHERE NOT EXISTS (SELECT 1 FROM marketplace_listings l WHERE l.id = p.id)`;
 
 /**
  * checked impressions: a page ranked from kept candidates, logged only if none of them ($10) has become

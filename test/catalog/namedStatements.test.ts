@@ -64,7 +64,8 @@ describe('listings page statements under a generic plan', () => {
     ['sold forward', pageStatements('sold').forward, /id < COALESCE\(\$1, 2147483647\)/],
   ])('the %s page seeks from its cursor in the id index', async (_label, statement, cond) => {
     const scan = await genericScan(statement, [5000, 21]);
-    expect(scan?.['Index Name']).toBe('marketplace_listings_pkey');
+    // Pages of listings that are not active may walk the smaller index of those (same id order).
+    expect(scan?.['Index Name']).toMatch(/^marketplace_listings_(pkey|inactive_id_idx)$/);
     expect(scan?.['Index Cond']).toMatch(cond);
   });
 

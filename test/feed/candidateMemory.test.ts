@@ -133,14 +133,20 @@ describe('the candidates a gateway keeps for a viewer’s next pages', () => {
     expect(await loggedFor(who.userId)).toEqual(served);
   });
 
-  it('checks them as the page is logged: a listing sold or served by another gateway since is left out, and the next page reads them again', async () => {
+  it('checks them as the page is logged: a listing sold, served by another gateway or made the viewer’s own since is left out, and the next page reads them again', async () => {
     const who = await viewerOf(1);
     const shown = listingIdsOf((await page(h, who)).result);
-    // Every other listing of the viewer's cluster but one is sold behind the gateway's back, and that one
-    // is served to the viewer by another gateway process (its impression logged).
+    // Every other listing of the viewer's cluster but two is sold behind the gateway's back; one of the two
+    // is served to the viewer by another gateway process (its impression logged), the other becomes the
+    // viewer's own (a catalogue upsert may change a listing's seller).
     const others = world.listings[1]!.map((l) => l.id).filter((id) => !shown.includes(id));
-    const [elsewhere, ...sold] = others;
+    const [elsewhere, own, ...sold] = others;
+    const seller = await db.pool.query<{ seller_id: string | null }>(
+      'SELECT seller_id FROM marketplace_listings WHERE id = $1',
+      [own],
+    );
     await db.pool.query(`UPDATE marketplace_listings SET status = 'sold' WHERE id = ANY($1)`, [sold]);
+    await db.pool.query('UPDATE marketplace_listings SET seller_id = $2 WHERE id = $1', [own, who.userId]);
     await db.pool.query(
       `INSERT INTO learning_events (id, user_id, listing_id, policy, source, propensity, position, context)
        VALUES (gen_random_uuid(), $1, $2, 'epsilon-greedy', 'SIMILAR', 1, 0, '{"session": "elsewhere"}')`,
@@ -157,6 +163,7 @@ describe('the candidates a gateway keeps for a viewer’s next pages', () => {
       const status = await statusOf(ids);
       expect(ids.every((id) => status.get(id) === 'active')).toBe(true);
       expect(ids).not.toContain(elsewhere);
+      expect(ids).not.toContain(own);
       expect(ids.some((id) => shown.includes(id))).toBe(false);
       // Something changed under them: the next page reads the candidates again.
       const third = await page(h, who);
@@ -165,6 +172,10 @@ describe('the candidates a gateway keeps for a viewer’s next pages', () => {
       expect(listingIdsOf(third.result).some((id) => sold.includes(id))).toBe(false);
     } finally {
       await db.pool.query(`UPDATE marketplace_listings SET status = 'active' WHERE id = ANY($1)`, [sold]);
+      await db.pool.query('UPDATE marketplace_listings SET seller_id = $2 WHERE id = $1', [
+        own,
+        seller.rows[0]!.seller_id,
+      ]);
     }
   });
 

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   feedCachedCandidatesSql,
   feedCandidatesSql,
+  insertCheckedImpressionsSql,
   nearestListingsSql,
   similarListingsSql,
 } from '../../src/feed/sql.js';
@@ -188,6 +189,30 @@ describe('EXPLAIN of the vector queries on 3000 listings', () => {
     expect(subPlanFilters.length, describePlan(plan)).toBeGreaterThanOrEqual(4);
     for (const filter of subPlanFilters) expect(filter).toContain('hashed SubPlan');
     expect(plan.filter((n) => n['Join Type'] === 'Anti')).toEqual([]);
+  });
+
+  it('insertCheckedImpressionsSql settles the status of every kept candidate in the inactive listings index', async () => {
+    const kept = exploreIds.slice(0, 240);
+    const page = kept.slice(0, 20);
+    const plan = await explain(insertCheckedImpressionsSql, [
+      page.map(() => randomUUID()),
+      page.map(() => viewerId),
+      page,
+      page.map(() => 'epsilon-greedy'),
+      page.map(() => 'SIMILAR'),
+      page.map(() => 0.5),
+      page.map((_d, i) => i),
+      page.map(() => '{}'),
+      viewerId,
+      kept,
+      '20 seconds',
+      randomUUID(),
+    ]);
+    const text = describePlan(plan);
+    // The candidates' status without a primary-key lookup each (those were most of the check), the viewer's
+    // own listings through the seller index.
+    expect(text).toContain('marketplace_listings_inactive_id_idx');
+    expect(text).toContain('marketplace_listings_seller_id_idx');
   });
 
   it('feedCachedCandidatesSql keeps to its indexes in the generic plan it runs with: no search, no table scan (but behind the category gate)', async () => {
