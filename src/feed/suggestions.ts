@@ -367,7 +367,9 @@ export async function suggestions(
     reason,
   };
   let ranked = rankPage(set, rankOptions);
-  const meta = (r: RankedPage, features: CandidateSet['features']) => ({
+  // One features map for every ranking of this page (leaving listings out keeps it).
+  const { features } = set;
+  const meta = (r: RankedPage) => ({
     // Fallback fills are not the policy's choices (propensity 1): logged apart, off-policy estimates skip them.
     policy: r.page.map((_d, i) =>
       i < r.decisions.length && (r.reason === null || r.reason === 'NOT_ENOUGH_CANDIDATES')
@@ -393,7 +395,7 @@ export async function suggestions(
     ctx,
     ranked.page,
     ranked.sourceOf,
-    meta(ranked, set.features),
+    meta(ranked),
     kept === null ? undefined : keptCheck(ctx, kept, cursor.session),
   ).catch((error: unknown) => {
     // Nothing was logged (one statement, one transaction); the next page reads the candidates again.
@@ -404,7 +406,7 @@ export async function suggestions(
     if (keptFor !== null) settings.memory.forget(keptFor);
     set = withoutListings(set, logged.excluded);
     ranked = rankPage(set, rankOptions);
-    logged = await recordImpressions(ctx, ranked.page, ranked.sourceOf, meta(ranked, set.features));
+    logged = await recordImpressions(ctx, ranked.page, ranked.sourceOf, meta(ranked));
   }
   const { page, fallback, sourceOf } = ranked;
   reason = ranked.reason;
