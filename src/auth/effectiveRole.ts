@@ -18,14 +18,20 @@ export type RoleLookup = (userIds: string[]) => Promise<Map<string, string>>;
  */
 export const profileRolesSql = `SELECT user_id::text AS user_id, role FROM profiles WHERE user_id = ANY($1::uuid[])`;
 
+/**
+ * The same for one user, the usual case (a request's viewer alone in its tick). PostgreSQL keeps a generic
+ * plan for `user_id = $1` after five executions; for `= ANY($1)` it plans every call afresh, because a
+ * generic plan must assume an array of any length (0.2 ms of planning against 0.05 ms of execution).
+ */
+export const profileRoleSql = `SELECT user_id::text AS user_id, role FROM profiles WHERE user_id = $1::uuid`;
+
 export function serviceRoleLookup(service: Pick<ServiceDb, 'query'>): RoleLookup {
   return async (userIds) => {
     // Named: prepared once per session (a signed-in request that misses the role cache runs it).
-    const rows = await service.query<{ user_id: string; role: string }>(
-      profileRolesSql,
-      [userIds],
-      'profile_roles',
-    );
+    const rows =
+      userIds.length === 1
+        ? await service.query<{ user_id: string; role: string }>(profileRoleSql, userIds, 'profile_role')
+        : await service.query<{ user_id: string; role: string }>(profileRolesSql, [userIds], 'profile_roles');
     return new Map(rows.map((row) => [row.user_id, row.role]));
   };
 }

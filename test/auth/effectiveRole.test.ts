@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { serviceRoleLookup } from '../../src/auth/effectiveRole.js';
 import { signToken } from '../../src/auth/signToken.js';
+import { createServiceDb, type ServiceDb } from '../../src/db/service.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { insertProfile } from '../support/fixtures.js';
 import { createTestGateway, type TestGateway } from '../support/gateway.js';
@@ -170,6 +172,49 @@ describe('the effective role comes from profiles.role, not the token', () => {
     } finally {
       await cached.close();
     }
+  });
+});
+
+describe('the role lookup statements', () => {
+  let db: TestDatabase;
+  let service: ServiceDb;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    // One session, so the prepared statements and their plan counts are that session's.
+    service = createServiceDb({ url: db.url, statementTimeoutMs: 10_000, poolMax: 1, onPoolError: () => {} });
+  });
+
+  afterAll(async () => {
+    await service?.close();
+    await db?.drop();
+  });
+
+  it('one user is read by a statement the server plans once; a batch by the array statement', async () => {
+    const lookup = serviceRoleLookup(service);
+    const admin = await insertProfile(db.pool, { role: 'admin' });
+    const user = await insertProfile(db.pool, { role: 'user' });
+    for (let i = 0; i < 8; i += 1) {
+      expect(await lookup([i % 2 === 0 ? admin : user])).toEqual(
+        new Map([[i % 2 === 0 ? admin : user, i % 2 === 0 ? 'admin' : 'user']]),
+      );
+    }
+    expect(await lookup([randomUUID()])).toEqual(new Map());
+    expect(await lookup([admin, user, randomUUID()])).toEqual(
+      new Map([
+        [admin, 'admin'],
+        [user, 'user'],
+      ]),
+    );
+    const plans = await service.query<{ name: string; generic_plans: string; custom_plans: string }>(
+      `SELECT name, generic_plans, custom_plans FROM pg_prepared_statements ORDER BY name`,
+      [],
+    );
+    const one = plans.find((p) => p.name === 'profile_role');
+    // Five custom plans, then the generic one is kept (planning the array statement each time cost 4×
+    // its execution on the bench).
+    expect(Number(one?.generic_plans)).toBeGreaterThanOrEqual(4);
+    expect(plans.find((p) => p.name === 'profile_roles')).toBeDefined();
   });
 });
 
