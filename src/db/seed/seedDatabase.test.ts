@@ -92,8 +92,18 @@ describe('seedDatabase', () => {
     const listings = progress.find((p) => p.phase === 'marketplace_listings');
     expect(listings?.rows).toBe(300);
     expect(progress.map((p) => p.phase)).toEqual(
-      expect.arrayContaining(['plan', 'reindex', 'analyze', 'commit']),
+      expect.arrayContaining(['plan', 'reindex', 'analyze', 'commit', 'vacuum']),
     );
+  });
+
+  it('leaves the seeded tables vacuumed (the profiles rewritten for their embeddings included)', async () => {
+    const { rows } = await db.query<{ relname: string; vacuumed: boolean }>(
+      `SELECT relname, last_vacuum IS NOT NULL AS vacuumed FROM pg_stat_user_tables
+        WHERE relname = ANY($1::text[]) ORDER BY relname`,
+      [[...SEEDED_TABLES]],
+    );
+    expect(rows.map((r) => r.relname)).toEqual([...SEEDED_TABLES].sort());
+    expect(rows.filter((r) => !r.vacuumed)).toEqual([]);
   });
 
   it('gives every user between 3 and 12 interests', async () => {

@@ -10,8 +10,7 @@ import {
   rebuildListingVectorIndex,
   syncIdentitySequences,
 } from './finalizeDatabase.js';
-import { assertMigrated, ensureEmpty } from './prepareDatabase.js';
-import type { SeededTable } from './prepareDatabase.js';
+import { assertMigrated, ensureEmpty, SEEDED_TABLES, type SeededTable } from './prepareDatabase.js';
 import { SeedError } from './SeedError.js';
 import { DEFAULT_AS_OF, validateSeedOptions } from './seedOptions.js';
 import type { SeedOptions } from './seedOptions.js';
@@ -35,7 +34,8 @@ export type SeedPhase =
   | 'verify'
   | 'reindex'
   | 'analyze'
-  | 'commit';
+  | 'commit'
+  | 'vacuum';
 
 export interface SeedProgress {
   phase: SeedPhase;
@@ -158,6 +158,12 @@ async function seedOnClient(
     done('analyze');
     await client.query('COMMIT');
     done('commit');
+    // After the commit (VACUUM cannot run in a transaction): setting the profile embeddings left a dead
+    // version of every profile behind, and no page is in the visibility map yet. Autovacuum would see to
+    // both in its own time (on a server without it, never); until then every profile lookup steps over
+    // the dead version. The statistics are the ones just taken: plain VACUUM, no ANALYZE again.
+    await client.query(`VACUUM ${SEEDED_TABLES.join(', ')}`);
+    done('vacuum');
     return { rows, phases, elapsedMs: Math.round(performance.now() - started) };
   } catch (error) {
     // Let already-queued statements settle so ROLLBACK is not interleaved with them.
