@@ -3,6 +3,7 @@ import type { Config } from '../../src/config/config.js';
 import type { DatasetInfo } from '../shared/database.js';
 import { GATEWAY_ARGS, startGatewayProcess } from '../shared/gatewayProcess.js';
 import { createGraphqlClient, feedQuery } from '../shared/http.js';
+import type { LoadResult } from '../shared/load.js';
 import { type BenchSettings, COUNTING_ENV } from '../shared/settings.js';
 import { startStatementProxy } from '../shared/statementProxy.js';
 import { countPerRequest, type StatementCount } from '../shared/statements.js';
@@ -93,6 +94,8 @@ export async function runFeedPhase(
   if (!gwLow || !rawLow || !annLow || !gwHigh || !rawHigh || !annHigh)
     throw new Error('a load run is missing');
   const round2 = (n: number) => Math.round(n * 100) / 100;
+  const sliced = (run: LoadResult) =>
+    run.slices ?? { count: 1, requestsPerSec: run.requestsPerSec, p50: run.latencyMs.p50 };
   const partial: Omit<BenchResults, 'targets'> = {
     date: startedAt,
     node: process.version,
@@ -103,6 +106,7 @@ export async function runFeedPhase(
     settings: {
       durationSec: settings.durationSec,
       warmupSec: settings.warmupSec,
+      rounds: settings.feedRounds,
       viewers: viewers.length,
       first: FIRST,
       query: feedQuery(FIRST),
@@ -119,8 +123,9 @@ export async function runFeedPhase(
     ratios: {
       p50GatewayOverRawAtC1: round2(gwLow.latencyMs.p50 / rawLow.latencyMs.p50),
       throughputGatewayOverRawAtHighC: round2(gwHigh.requestsPerSec / rawHigh.requestsPerSec),
-      p50GatewayOverAnnAtC1: round2(gwLow.latencyMs.p50 / annLow.latencyMs.p50),
-      throughputGatewayOverAnnAtHighC: round2(gwHigh.requestsPerSec / annHigh.requestsPerSec),
+      // Interleaved slices (loadRuns.ts): medians of the slices' p50 and req/s.
+      p50GatewayOverAnnAtC1: round2(sliced(gwLow).p50 / sliced(annLow).p50),
+      throughputGatewayOverAnnAtHighC: round2(sliced(gwHigh).requestsPerSec / sliced(annHigh).requestsPerSec),
     },
     statements,
     rss,

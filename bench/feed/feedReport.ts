@@ -21,6 +21,8 @@ export interface BenchResults {
   settings: {
     durationSec: number;
     warmupSec: number;
+    /** Rounds the gateway and the bare vector search alternated in (absent in results before 2026-12-05). */
+    rounds?: number;
     viewers: number;
     first: number;
     query: string;
@@ -40,7 +42,10 @@ export interface BenchResults {
   ratios: {
     p50GatewayOverRawAtC1: number;
     throughputGatewayOverRawAtHighC: number;
-    /** Issue #17, target 2: the feed against the vector search it rests on (bench/feed/rawSql.ts bareAnnSql). */
+    /**
+     * Issue #17, target 2: the feed against the vector search it rests on (bench/feed/rawSql.ts
+     * bareAnnSql), measured in alternating slices: medians of the slices' p50 and req/s.
+     */
     p50GatewayOverAnnAtC1: number;
     throughputGatewayOverAnnAtHighC: number;
   };
@@ -137,18 +142,24 @@ export function toMarkdown(r: BenchResults): string {
       `(${fmt(d.usersWithEmbedding)} with profile embeddings), ${fmt(d.interests)} interests; database ${d.action}`,
     `- Machine: Node ${r.node}, ${r.cpus} CPUs (${r.cpuModel}), load average at start ` +
       r.loadAverageAtStart.map((n) => n.toFixed(2)).join(' / '),
-    `- Each run: ${s.warmupSec} s warm-up, then ${s.durationSec} s measured; ${s.viewers} viewers rotating; ` +
+    `- Each run: ${s.warmupSec} s warm-up, then ${s.durationSec} s measured` +
+      (s.rounds
+        ? ` (the gateway and the bare vector search alternating in ${s.rounds} rounds of ` +
+          `${s.durationSec / s.rounds} s slices, forwards then backwards; their ratios are medians of slices)`
+        : '') +
+      `; ${s.viewers} viewers rotating; ` +
       `\`suggestions(first: ${s.first})\`; pools: gateway ${s.gatewayPoolMax} + service ${s.servicePoolMax}, ` +
       `raw SQL ${s.servicePoolMax} (same settings as the service pool)`,
     `- Gateway: \`${r.gateway.command}\` in its own process (NODE_ENV=production, ${r.gateway.redis}); ` +
       `${r.gateway.build}; stopped with SIGTERM: ${r.gateway.exits.load} (counting instance: ${r.gateway.exits.counting})`,
     '',
-    '| Path | Concurrency | Requests | req/s | p50 ms | p95 ms | p99 ms | Errors |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| Path | Concurrency | Requests | req/s | p50 ms | p95 ms | p99 ms | Errors | slices: median req/s, p50 ms |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...r.runs.map(
       (run) =>
         `| ${run.path} | ${run.concurrency} | ${fmt(run.requests)} | ${run.requestsPerSec} | ` +
-        `${run.latencyMs.p50} | ${run.latencyMs.p95} | ${run.latencyMs.p99} | ${run.errors} |`,
+        `${run.latencyMs.p50} | ${run.latencyMs.p95} | ${run.latencyMs.p99} | ${run.errors} | ` +
+        `${run.slices ? `${run.slices.requestsPerSec}, ${run.slices.p50} (${run.slices.count})` : '–'} |`,
     ),
     '',
     '| SQL per feed request (max / mean) | ' +

@@ -4,7 +4,7 @@ import { createExplorationSample } from '../../src/feed/explorationSample.js';
 import { KnownCandidateCaches } from '../../src/feed/candidates.js';
 import { GATEWAY_ARGS, startGatewayProcess, type GatewayProcess } from '../shared/gatewayProcess.js';
 import { createGraphqlClient } from '../shared/http.js';
-import { runLoad, type LoadResult } from '../shared/load.js';
+import { runLoad, runRounds, toLoadResult, type LoadResult } from '../shared/load.js';
 import { bareAnnTask, createRawServicePool, rawFeedTask, warmCandidateCache } from './rawSql.js';
 import type { BenchResults, HeapSnapshot } from './feedReport.js';
 import { createRssSampler } from '../shared/rssSampler.js';
@@ -17,7 +17,10 @@ function printRun(path: string, r: LoadResult): void {
   console.log(
     `  ${path.padEnd(8)} c=${String(r.concurrency).padEnd(3)} ${String(r.requests).padStart(6)} req ` +
       `${String(r.requestsPerSec).padStart(7)} req/s  p50 ${l.p50} ms  p95 ${l.p95} ms  p99 ${l.p99} ms` +
-      `  errors ${r.errors}${r.firstError ? ` (first: ${r.firstError})` : ''}`,
+      `  errors ${r.errors}${r.firstError ? ` (first: ${r.firstError})` : ''}` +
+      (r.slices
+        ? `; median of ${r.slices.count} slices ${r.slices.requestsPerSec} req/s, p50 ${r.slices.p50} ms`
+        : ''),
   );
 }
 
@@ -88,10 +91,25 @@ export async function runLoadComparison(
     }
     let idleHeap: HeapSnapshot | undefined;
     for (const concurrency of settings.concurrencies) {
-      sampler.setPhase(`gateway c=${concurrency}`);
-      const http = await runLoad(client.feedTask(first, tokens), { concurrency, ...timing });
-      runs.push({ path: 'gateway', ...http });
-      printRun('gateway', http);
+      // The gateway and the bare vector search it is judged against alternate in rounds, so the
+      // machine's drift and a burst of cache refills fall on both alike (the viewers' caches run
+      // short together after the raw-SQL runs below have served them); the ratios are medians of slices.
+      const phaseOf = { gateway: `gateway c=${concurrency}`, ann: `bare-ann c=${concurrency}` };
+      sampler.setPhase(phaseOf.gateway);
+      const interleaved = await runRounds(
+        [
+          { path: 'gateway' as const, task: client.feedTask(first, tokens) },
+          { path: 'bare-ann' as const, task: annTask },
+        ],
+        concurrency,
+        { ...timing, rounds: settings.feedRounds },
+        { beforeSlice: async (t) => sampler.setPhase(t.path === 'gateway' ? phaseOf.gateway : phaseOf.ann) },
+      );
+      for (const { task, warmup, measured } of interleaved) {
+        const result = toLoadResult(concurrency, measured, warmup);
+        runs.push({ path: task.path, ...result });
+        printRun(task.path, result);
+      }
       sampler.setPhase(`raw-sql c=${concurrency}`);
       const sql = await runLoad(rawTask, { concurrency, ...timing });
       runs.push({ path: 'raw-sql', ...sql });
@@ -100,10 +118,6 @@ export async function runLoadComparison(
       const uncached = await runLoad(uncachedTask, { concurrency, ...timing });
       runs.push({ path: 'raw-sql-uncached', ...uncached });
       printRun('raw-sql-uncached', uncached);
-      sampler.setPhase(`bare-ann c=${concurrency}`);
-      const ann = await runLoad(annTask, { concurrency, ...timing });
-      runs.push({ path: 'bare-ann', ...ann });
-      printRun('bare-ann', ann);
       if (concurrency === lowC) idleHeap = await heapOf(gateway);
     }
     await sampler.stop();

@@ -22,6 +22,12 @@ export interface LoadResult {
   firstError: string | null;
   requestsPerSec: number;
   latencyMs: LatencySummary;
+  /**
+   * When the run was measured in slices interleaved with other runs (runRounds): the median over its
+   * slices of each slice's req/s and p50, which a slice disturbed by something else (a burst of cache
+   * refills, another job on the machine) moves less than it moves the totals.
+   */
+  slices?: { count: number; requestsPerSec: number; p50: number };
 }
 
 /**
@@ -115,7 +121,10 @@ export async function runPhase(
   return phase;
 }
 
-/** One result from measured phases (slices of one run, interleaved with other runs); warm-up errors count. */
+/**
+ * One result from measured phases (slices of one run, interleaved with other runs); warm-up errors count.
+ * With more than one slice it also carries the medians of the slices (LoadResult.slices).
+ */
 export function toLoadResult(concurrency: number, measured: Phase[], warmup: Phase[] = []): LoadResult {
   const latencies = measured.flatMap((p) => p.latencies);
   const elapsedMs = measured.reduce((sum, p) => sum + p.elapsedMs, 0);
@@ -128,6 +137,16 @@ export function toLoadResult(concurrency: number, measured: Phase[], warmup: Pha
     firstError: all.find((p) => p.firstError !== null)?.firstError ?? null,
     requestsPerSec: Math.round((latencies.length / elapsedMs) * 1000 * 10) / 10,
     latencyMs: summarize(latencies),
+    ...(measured.length > 1
+      ? {
+          slices: {
+            count: measured.length,
+            requestsPerSec:
+              Math.round(median(measured.map((p) => (p.latencies.length / p.elapsedMs) * 1000)) * 10) / 10,
+            p50: median(measured.map((p) => summarize(p.latencies).p50)),
+          },
+        }
+      : {}),
   };
 }
 

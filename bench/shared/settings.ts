@@ -16,6 +16,11 @@ export interface BenchSettings {
   durationSec: number;
   /** Unmeasured seconds before each run: JIT, plan caches, pool connections. */
   warmupSec: number;
+  /**
+   * The feed phase: rounds the gateway and the bare vector search alternate in at each concurrency
+   * (durationSec each in all, in slices of durationSec / feedRounds); their ratios are medians of slices.
+   */
+  feedRounds: number;
   concurrencies: [number, number];
   /** Signed-in viewers (with profile embeddings) the requests rotate through. */
   viewers: number;
@@ -164,6 +169,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): BenchSetting
     workerUrl: asLogin(bench.toString(), BENCH_WORKER_LOGIN),
     durationSec: number(env, 'BENCH_DURATION_SEC', 10, 1, 120),
     warmupSec: number(env, 'BENCH_WARMUP_SEC', 2, 0, 60),
+    feedRounds: number(env, 'BENCH_FEED_ROUNDS', 5, 1, 50),
     concurrencies: [1, number(env, 'BENCH_CONCURRENCY', 16, 2, 256)],
     viewers: number(env, 'BENCH_VIEWERS', 300, 1, 20_000),
     skipSeed: flag(env, 'BENCH_SKIP_SEED'),
