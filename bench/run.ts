@@ -43,7 +43,9 @@ async function main(): Promise<number> {
   const runFeed = settings.phases.has('feed');
   const runFeatures = settings.phases.has('features');
   const runLikes = settings.phases.has('likes');
-  const wanted = Math.max(runFeed ? settings.viewers : 0, runFeatures ? settings.featuresViewers : 0);
+  // The feed phase's raw-SQL runs serve viewers of their own (the next `viewers` users), so they do not
+  // use up the cached candidates of the gateway's viewers between its runs (bench/feed/loadRuns.ts).
+  const wanted = Math.max(runFeed ? 2 * settings.viewers : 0, runFeatures ? settings.featuresViewers : 0);
   // The likes phase picks users of its own; the viewers are only the feed's and the features'.
   const viewers = wanted > 0 ? await pickViewers(settings.benchUrl, wanted) : [];
   const tokens = await Promise.all(
@@ -62,9 +64,12 @@ async function main(): Promise<number> {
   if (runFeed && dataset) {
     const feedViewers = viewers.slice(0, settings.viewers);
     const feedTokens = tokens.slice(0, settings.viewers);
+    const others = viewers.slice(settings.viewers, 2 * settings.viewers);
     feed = await runFeedPhase(env, settings, {
       config,
       viewers: feedViewers,
+      // Fewer users with embeddings than twice the viewers: the raw SQL serves the same ones.
+      rawViewers: others.length === feedViewers.length ? others : feedViewers,
       tokens: feedTokens,
       startedAt,
       loadAverageAtStart,

@@ -59,6 +59,8 @@ export async function runFeedPhase(
   context: {
     config: Config;
     viewers: string[];
+    /** The raw-SQL runs' viewers: as many others as `viewers` (runLoadComparison). */
+    rawViewers: string[];
     tokens: string[];
     startedAt: string;
     loadAverageAtStart: number[];
@@ -66,8 +68,13 @@ export async function runFeedPhase(
     build: string;
   },
 ): Promise<BenchResults> {
-  const { config, viewers, tokens, startedAt, loadAverageAtStart, dataset, build } = context;
-  const { runs, rss, exit } = await runLoadComparison(env, config, settings, viewers, tokens, FIRST);
+  const { config, viewers, rawViewers, tokens, startedAt, loadAverageAtStart, dataset, build } = context;
+  const { runs, rss, exit } = await runLoadComparison(env, config, settings, {
+    viewers,
+    rawViewers,
+    tokens,
+    first: FIRST,
+  });
 
   console.log(
     `statements: ${COUNT_REQUESTS} requests (${COUNT_VIEWERS} viewers) each for first = ` +

@@ -40,21 +40,31 @@ export async function runLoadComparison(
   env: Record<string, string>,
   config: Config,
   settings: BenchSettings,
-  viewers: string[],
-  tokens: string[],
-  first: number,
+  load: {
+    /** The gateway's viewers (and the bare vector search's: their profile embeddings). */
+    viewers: string[];
+    /**
+     * The raw-SQL runs' viewers, others than the gateway's where there are enough: the raw SQL serves
+     * pages too, and serving the gateway's viewers between its runs used up their cached candidates,
+     * so the gateway's next run began with a burst of refills that no production gateway sees.
+     */
+    rawViewers: string[];
+    tokens: string[];
+    first: number;
+  },
 ): Promise<{ runs: BenchResults['runs']; rss: BenchResults['rss']; exit: string }> {
   const gateway = await startGatewayProcess(env, 'gateway');
   const raw = createRawServicePool(config, settings.benchUrl);
   const [lowC, highC] = settings.concurrencies;
   const client = createGraphqlClient(gateway.url, highC);
   const sampler = createRssSampler(gateway);
+  const { viewers, rawViewers, tokens, first } = load;
   const rawOptions = {
     first,
     feed: config.feed,
     // The default policy's name: only a text column, its value does not change the insert's cost.
     policyName: createEpsilonGreedyPolicy({ epsilon: config.feed.epsilon }).name,
-    viewers,
+    viewers: rawViewers,
     exploration: createExplorationSample({
       service: raw,
       logger: { warn: (_fields, message) => console.warn(`raw pool: ${message}`) },
@@ -65,7 +75,7 @@ export async function runLoadComparison(
   const rawTask = rawFeedTask(raw, rawOptions);
   // The same statement searching on every request (FEED_CANDIDATE_CACHE_SEC=0): what a cache miss costs.
   const uncachedTask = rawFeedTask(raw, { ...rawOptions, feed: { ...config.feed, candidateCacheSec: 0 } });
-  const annTask = bareAnnTask(raw, rawOptions);
+  const annTask = bareAnnTask(raw, { ...rawOptions, viewers });
   const runs: BenchResults['runs'] = [];
   const timing = { durationSec: settings.durationSec, warmupSec: settings.warmupSec };
   let exit: string;
@@ -77,7 +87,9 @@ export async function runLoadComparison(
         `${timing.warmupSec} s warm-up + ${timing.durationSec} s per run`,
     );
     if (config.feed.candidateCacheSec > 0) {
-      const ms = await warmCandidateCache(raw, rawOptions);
+      const ms =
+        (await warmCandidateCache(raw, { ...rawOptions, viewers })) +
+        (rawViewers === viewers ? 0 : await warmCandidateCache(raw, rawOptions));
       // One page per viewer through the gateway too: a process learns that a viewer's cache is usable
       // from the viewer's first page it serves (src/feed/candidates.ts, KnownCandidateCaches), as it
       // would have for a returning viewer in production.
