@@ -145,7 +145,8 @@ export function toMarkdown(r: BenchResults): string {
     `- Each run: ${s.warmupSec} s warm-up, then ${s.durationSec} s measured` +
       (s.rounds
         ? ` (the gateway and the bare vector search alternating in ${s.rounds} rounds of ` +
-          `${s.durationSec / s.rounds} s slices, forwards then backwards; their ratios are medians of slices)`
+          `${s.durationSec / s.rounds} s slices, forwards then backwards, each slice after 1 s of ` +
+          `unmeasured warm-up of its own; their ratios are medians of slices)`
         : '') +
       `; ${s.viewers} viewers rotating; ` +
       `\`suggestions(first: ${s.first})\`; pools: gateway ${s.gatewayPoolMax} + service ${s.servicePoolMax}, ` +

@@ -12,6 +12,10 @@ import type { BenchSettings } from '../shared/settings.js';
 
 const mb = (kb: number) => Math.round(kb / 1024);
 
+/** Before the runs, viewer i is served i mod STAGGER_PAGES pages beyond the first (see runLoadComparison). */
+const STAGGER_PAGES = 12;
+const STAGGER_WORKERS = 16;
+
 function printRun(path: string, r: LoadResult): void {
   const l = r.latencyMs;
   console.log(
@@ -19,7 +23,8 @@ function printRun(path: string, r: LoadResult): void {
       `${String(r.requestsPerSec).padStart(7)} req/s  p50 ${l.p50} ms  p95 ${l.p95} ms  p99 ${l.p99} ms` +
       `  errors ${r.errors}${r.firstError ? ` (first: ${r.firstError})` : ''}` +
       (r.slices
-        ? `; median of ${r.slices.count} slices ${r.slices.requestsPerSec} req/s, p50 ${r.slices.p50} ms`
+        ? `; median of ${r.slices.count} slices ${r.slices.requestsPerSec} req/s, p50 ${r.slices.p50} ms ` +
+          `(slices: ${r.slices.requestsPerSecEach.join(', ')} req/s)`
         : ''),
   );
 }
@@ -96,9 +101,22 @@ export async function runLoadComparison(
       const started = performance.now();
       const page = client.feedTask(first, tokens);
       for (let i = 0; i < tokens.length; i += 1) await page(i, 0);
+      // Then viewer i scrolls i mod 12 pages further (16 at a time). The load rotates through the
+      // viewers in lockstep, so without this they would all run their cached candidates short within
+      // the same second, every dozen pages: a burst of ~300 searches landing in one measured slice or
+      // another (a slice of the gateway at c=16 read 105–263 req/s with nothing else changed). Spread
+      // over a cache's life, the refills come at the steady rate of viewers at every depth.
+      const next = tokens.map((_, i) => i);
+      await Promise.all(
+        Array.from({ length: STAGGER_WORKERS }, async () => {
+          for (let i = next.pop(); i !== undefined; i = next.pop()) {
+            for (let k = 0; k < i % STAGGER_PAGES; k += 1) await page(i, 0);
+          }
+        }),
+      );
       console.log(
         `load: ${viewers.length} viewers' personal candidates cached in ${ms} ms (raw pool), ` +
-          `their first gateway page in ${Math.round(performance.now() - started)} ms`,
+          `their first gateway page, then 0–${STAGGER_PAGES - 1} more each, in ${Math.round(performance.now() - started)} ms`,
       );
     }
     let idleHeap: HeapSnapshot | undefined;
@@ -114,7 +132,10 @@ export async function runLoadComparison(
           { path: 'bare-ann' as const, task: annTask },
         ],
         concurrency,
-        { ...timing, rounds: settings.feedRounds },
+        // Each slice after 1 s of its own task: interleaved, the bare search otherwise began every slice
+        // with the vector index's pages pushed out of shared buffers by the gateway's slice (269–296
+        // req/s back to back in the day's runs, 173–236 interleaved without it).
+        { ...timing, rounds: settings.feedRounds, sliceWarmupSec: 1 },
         { beforeSlice: async (t) => sampler.setPhase(t.path === 'gateway' ? phaseOf.gateway : phaseOf.ann) },
       );
       for (const { task, warmup, measured } of interleaved) {

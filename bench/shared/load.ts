@@ -27,7 +27,7 @@ export interface LoadResult {
    * slices of each slice's req/s and p50, which a slice disturbed by something else (a burst of cache
    * refills, another job on the machine) moves less than it moves the totals.
    */
-  slices?: { count: number; requestsPerSec: number; p50: number };
+  slices?: { count: number; requestsPerSec: number; p50: number; requestsPerSecEach: number[] };
 }
 
 /**
@@ -144,6 +144,9 @@ export function toLoadResult(concurrency: number, measured: Phase[], warmup: Pha
             requestsPerSec:
               Math.round(median(measured.map((p) => (p.latencies.length / p.elapsedMs) * 1000)) * 10) / 10,
             p50: median(measured.map((p) => summarize(p.latencies).p50)),
+            requestsPerSecEach: measured.map(
+              (p) => Math.round((p.latencies.length / p.elapsedMs) * 1000 * 10) / 10,
+            ),
           },
         }
       : {}),
@@ -181,7 +184,8 @@ export function roundOrder<T>(tasks: readonly T[], round: number): readonly T[] 
 
 /**
  * Several tasks at one concurrency: a warm-up per task, then `rounds` rounds in which each task runs
- * durationSec / rounds seconds in turn (roundOrder: forwards, then backwards). Interleaving spreads the machine's drift (other jobs, growing
+ * durationSec / rounds seconds in turn (roundOrder: forwards, then backwards), each slice after
+ * `sliceWarmupSec` unmeasured seconds of the same task when given. Interleaving spreads the machine's drift (other jobs, growing
  * tables) evenly over the tasks instead of charging it to whichever ran last. `beforeSlice` and
  * `afterSlice` run around each measured slice, outside its time (reading counters, say). Each task's
  * request counter carries on from its warm-up through its slices.
@@ -189,7 +193,17 @@ export function roundOrder<T>(tasks: readonly T[], round: number): readonly T[] 
 export async function runRounds<T extends RoundTask>(
   tasks: readonly T[],
   concurrency: number,
-  timing: { warmupSec: number; durationSec: number; rounds: number },
+  timing: {
+    warmupSec: number;
+    durationSec: number;
+    rounds: number;
+    /**
+     * Unmeasured seconds each task runs again before each of its slices, so it is measured with its
+     * caches as warm as when it runs alone (the other tasks' slices evict them: Postgres's shared
+     * buffers hold less than the vector index). @default 0
+     */
+    sliceWarmupSec?: number;
+  },
   hooks: { beforeSlice?: (task: T) => Promise<void>; afterSlice?: (task: T) => Promise<void> } = {},
 ): Promise<{ task: T; warmup: Phase[]; measured: Phase[] }[]> {
   const state = tasks.map((task) => ({
@@ -204,6 +218,7 @@ export async function runRounds<T extends RoundTask>(
   const slice = timing.durationSec / timing.rounds;
   for (let round = 0; round < timing.rounds; round += 1) {
     for (const s of roundOrder(state, round)) {
+      if (timing.sliceWarmupSec) s.warmup.push(await run(s, timing.sliceWarmupSec));
       await hooks.beforeSlice?.(s.task);
       s.measured.push(await run(s, slice));
       await hooks.afterSlice?.(s.task);
