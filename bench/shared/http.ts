@@ -1,6 +1,14 @@
 import http from 'node:http';
 import type { Task } from './load.js';
 
+/** A 32-bit integer hash (murmur3's finaliser): well-spread draws from consecutive request numbers. */
+export function mix32(n: number): number {
+  let x = (n + 0x9e3779b9) | 0;
+  x = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
+  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
+  return (x ^ (x >>> 16)) >>> 0;
+}
+
 export const feedQuery = (first: number) =>
   `{ suggestions(first: ${first}) { edges { node { score source listing { id title price category { name } } } } } }`;
 
@@ -43,13 +51,17 @@ export function createGraphqlClient(baseUrl: string, concurrency: number) {
       request.end(body);
     });
 
-  /** A load task for `suggestions(first)`, rotating through the viewers' tokens. */
-  const feedTask = (first: number, tokens: readonly string[]): Task => {
+  /**
+   * A load task for `suggestions(first)`: request `index` is viewer `index mod n`'s, rotating through the
+   * viewers' tokens, or with `shuffled` a viewer drawn by a hash of `index` (the same draws every run).
+   */
+  const feedTask = (first: number, tokens: readonly string[], options: { shuffled?: boolean } = {}): Task => {
     const body = JSON.stringify({ query: feedQuery(first) });
     // Counting edges by their `"score"` key avoids a JSON.parse per response in the load process.
     const edgeCount = (text: string) => text.split('"score":').length - 1;
+    const viewerOf = options.shuffled ? (index: number) => mix32(index) : (index: number) => index;
     return async (index) => {
-      const text = await post(body, tokens[index % tokens.length] ?? '');
+      const text = await post(body, tokens[viewerOf(index) % tokens.length] ?? '');
       if (text.includes('"errors"')) throw new Error(`GraphQL errors: ${text.slice(0, 300)}`);
       const edges = edgeCount(text);
       if (edges !== first) throw new Error(`expected ${first} edges, got ${edges}: ${text.slice(0, 200)}`);

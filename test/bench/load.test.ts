@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { mix32 } from '../../bench/shared/http.js';
 import { roundOrder, runRounds, toLoadResult, type Phase, type RoundTask } from '../../bench/shared/load.js';
 
 describe('interleaved rounds (bench/shared/load.ts)', () => {
@@ -76,5 +77,20 @@ describe('a result measured in slices', () => {
 
   it('has no slices when measured in one piece', () => {
     expect(toLoadResult(1, [slice(10, 1000, 5)]).slices).toBeUndefined();
+  });
+});
+
+describe('viewers drawn by request number (feedTask with shuffled)', () => {
+  it('are the same draws every run, reach every viewer and favour none', () => {
+    const viewers = 300;
+    const draws = Array.from({ length: 30 * viewers }, (_, i) => mix32(i) % viewers);
+    expect(draws).toEqual(Array.from({ length: 30 * viewers }, (_, i) => mix32(i) % viewers));
+    const counts = new Array<number>(viewers).fill(0);
+    for (const v of draws) counts[v]! += 1;
+    expect(Math.min(...counts)).toBeGreaterThan(10);
+    expect(Math.max(...counts)).toBeLessThan(55);
+    // Not in turn: consecutive requests rarely go to consecutive viewers.
+    const inTurn = draws.filter((v, i) => i > 0 && v === (draws[i - 1]! + 1) % viewers).length;
+    expect(inTurn).toBeLessThan(draws.length / 100);
   });
 });
