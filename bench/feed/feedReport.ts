@@ -148,7 +148,7 @@ export function toMarkdown(r: BenchResults): string {
           `${s.durationSec / s.rounds} s slices, forwards then backwards, each slice after 1 s of ` +
           `unmeasured warm-up of its own; their ratios are medians of slices)`
         : '') +
-      `; ${s.viewers} viewers rotating; ` +
+      `; ${s.viewers} viewers (drawn at random per gateway request, in turn for the raw SQL); ` +
       `\`suggestions(first: ${s.first})\`; pools: gateway ${s.gatewayPoolMax} + service ${s.servicePoolMax}, ` +
       `raw SQL ${s.servicePoolMax} (same settings as the service pool)`,
     `- Gateway: \`${r.gateway.command}\` in its own process (NODE_ENV=production, ${r.gateway.redis}); ` +
