@@ -15,22 +15,23 @@ import { loadConfig } from '../src/config/config.js';
 import { pickViewers, resetLearningEvents } from './shared/database.js';
 import { startGatewayProcess, type GatewayProcess } from './shared/gatewayProcess.js';
 import { createGraphqlClient } from './shared/http.js';
-import { median, runRounds, summarize, type Phase } from './shared/load.js';
+import { runRounds, sliceMedians, type Phase } from './shared/load.js';
 import { gatewayEnv, readSettings } from './shared/settings.js';
 
 const VIEWERS = 300;
 const FIRST = 20;
 
-/** Medians over slices: each slice's p50 and req/s, then the median of those. */
-function sliceMedians(slices: readonly Phase[]): {
+/** Medians over slices (sliceMedians), with the slices' requests and errors summed. */
+function sliceSummary(slices: readonly Phase[]): {
   p50: number;
   rps: number;
   requests: number;
   errors: number;
 } {
+  const m = sliceMedians(slices);
   return {
-    p50: median(slices.map((s) => summarize(s.latencies).p50)),
-    rps: median(slices.map((s) => (s.latencies.length / s.elapsedMs) * 1000)),
+    p50: m.p50,
+    rps: m.requestsPerSec,
     requests: slices.reduce((n, s) => n + s.latencies.length, 0),
     errors: slices.reduce((n, s) => n + s.errors, 0),
   };
@@ -85,7 +86,7 @@ async function main(): Promise<number> {
         rounds,
       });
       for (const { task, measured } of results) {
-        const m = sliceMedians(measured);
+        const m = sliceSummary(measured);
         console.log(
           `| ${task.dir} | ${concurrency} | ${m.requests} | ${m.rps.toFixed(1)} | ${m.p50.toFixed(2)} | ${m.errors} |`,
         );

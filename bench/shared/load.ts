@@ -137,19 +137,32 @@ export function toLoadResult(concurrency: number, measured: Phase[], warmup: Pha
     firstError: all.find((p) => p.firstError !== null)?.firstError ?? null,
     requestsPerSec: Math.round((latencies.length / elapsedMs) * 1000 * 10) / 10,
     latencyMs: summarize(latencies),
-    ...(measured.length > 1
-      ? {
-          slices: {
-            count: measured.length,
-            requestsPerSec:
-              Math.round(median(measured.map((p) => (p.latencies.length / p.elapsedMs) * 1000)) * 10) / 10,
-            p50: median(measured.map((p) => summarize(p.latencies).p50)),
-            requestsPerSecEach: measured.map(
-              (p) => Math.round((p.latencies.length / p.elapsedMs) * 1000 * 10) / 10,
-            ),
-          },
-        }
-      : {}),
+    ...(measured.length > 1 ? { slices: roundedSlices(measured) } : {}),
+  };
+}
+
+/** Each slice's req/s, and the medians over the slices of their req/s and p50. */
+export function sliceMedians(measured: readonly Phase[]): {
+  requestsPerSec: number;
+  p50: number;
+  requestsPerSecEach: number[];
+} {
+  const rates = measured.map((p) => (p.latencies.length / p.elapsedMs) * 1000);
+  return {
+    requestsPerSec: median(rates),
+    p50: median(measured.map((p) => summarize(p.latencies).p50)),
+    requestsPerSecEach: rates,
+  };
+}
+
+function roundedSlices(measured: readonly Phase[]): NonNullable<LoadResult['slices']> {
+  const tenth = (n: number) => Math.round(n * 10) / 10;
+  const m = sliceMedians(measured);
+  return {
+    count: measured.length,
+    requestsPerSec: tenth(m.requestsPerSec),
+    p50: m.p50,
+    requestsPerSecEach: m.requestsPerSecEach.map(tenth),
   };
 }
 
