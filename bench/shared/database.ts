@@ -228,8 +228,8 @@ export async function prepareBenchDatabase(
     // This server runs with autovacuum off. In production it would long since have cleared what the
     // seed and earlier runs left dead (the seed rewrites every profile once to set its embedding: 20,000
     // dead row versions each profile lookup stepped over) and set the visibility map; without it, every
-    // run started from a database no production server keeps. Plain VACUUM: no new statistics, so the
-    // plans stay those of the seed's ANALYZE.
+    // run started from a database no production server keeps. Plain VACUUM: the column statistics stay
+    // those of the seed's ANALYZE (it refreshes only the tables' row and page counts).
     const started = performance.now();
     await client.query('VACUUM');
     vacuumMs = Math.round(performance.now() - started);

@@ -161,7 +161,8 @@ async function seedOnClient(
     // After the commit (VACUUM cannot run in a transaction): setting the profile embeddings left a dead
     // version of every profile behind, and no page is in the visibility map yet. Autovacuum would see to
     // both in its own time (on a server without it, never); until then every profile lookup steps over
-    // the dead version. The statistics are the ones just taken: plain VACUUM, no ANALYZE again.
+    // the dead version. Plain VACUUM: the column statistics stay the ones just taken (it only refreshes the
+    // tables' row and page counts).
     await client.query(`VACUUM ${SEEDED_TABLES.join(', ')}`);
     done('vacuum');
     return { rows, phases, elapsedMs: Math.round(performance.now() - started) };
