@@ -59,12 +59,13 @@ async function embeddingsOf(url: string, users: readonly string[]): Promise<stri
 
 /** The command that reproduces this run: the scale settings that differ from their defaults. */
 function commandOf(settings: BenchSettings): string {
-  const { sizes, steps, hnswMaxRows } = settings.scale;
+  const { sizes, steps, hnswMaxRows, coengagementBudgetSec } = settings.scale;
   const env = [
     'BENCH_PHASES=scale',
     sizes.join(',') === '10k,100k,1m' ? '' : `BENCH_SCALE_SIZES=${sizes.join(',')}`,
     steps.join(',') === 'load,index' ? '' : `BENCH_SCALE_STEPS=${steps.join(',')}`,
     hnswMaxRows === 1_000_000 ? '' : `BENCH_SCALE_HNSW_MAX_ROWS=${hnswMaxRows}`,
+    coengagementBudgetSec === 300 ? '' : `BENCH_SCALE_COENGAGEMENT_MAX_SEC=${coengagementBudgetSec}`,
   ];
   return `${env.filter(Boolean).join(' ')} npm run bench`;
 }
