@@ -100,6 +100,52 @@ describe('loadConfig', () => {
     ).toBe('https://idp.example/jwks');
   });
 
+  it('REDIS_CLUSTER_NODES: seed nodes as host:port or redis(s):// URLs, instead of REDIS_URL', () => {
+    expect(
+      loadConfig({ ...base, REDIS_CLUSTER_NODES: '10.0.0.1:7000, 10.0.0.2:7001,[::1]:7002' }).redis,
+    ).toEqual({
+      url: undefined,
+      cluster: {
+        nodes: [
+          { host: '10.0.0.1', port: 7000 },
+          { host: '10.0.0.2', port: 7001 },
+          { host: '::1', port: 7002 },
+        ],
+        username: undefined,
+        password: undefined,
+        tls: false,
+      },
+      keyPrefix: 'lodestar:',
+      commandTimeoutMs: 100,
+    });
+    const secured = loadConfig({
+      ...base,
+      REDIS_CLUSTER_NODES: 'rediss://app:p%40ss@cache-1.internal:6379,rediss://cache-2.internal:6379',
+    }).redis.cluster;
+    expect(secured).toEqual({
+      nodes: [
+        { host: 'cache-1.internal', port: 6379 },
+        { host: 'cache-2.internal', port: 6379 },
+      ],
+      username: 'app',
+      password: 'p@ss',
+      tls: true,
+    });
+    expect(problemsOf({ ...base, REDIS_CLUSTER_NODES: 'cache-1:6379,cache-2' })).toEqual([
+      'REDIS_CLUSTER_NODES must be host:port or redis(s)://host:port entries, comma-separated (not one: cache-2), got "cache-1:6379,cache-2"',
+    ]);
+    // A bad entry's password is not echoed.
+    expect(problemsOf({ ...base, REDIS_CLUSTER_NODES: 'redis://app:hunter2@cache-1:6379/3' })).toEqual([
+      'REDIS_CLUSTER_NODES must be host:port or redis(s)://host:port entries, comma-separated (not one: redis://app:***@cache-1:6379/3), got "redis://app:***@cache-1:6379/3"',
+    ]);
+    expect(problemsOf({ ...base, REDIS_CLUSTER_NODES: 'redis://a:1,rediss://b:2' })).toEqual([
+      'REDIS_CLUSTER_NODES mixes redis:// and rediss:// nodes: TLS is all or nothing, got "redis://a:1,rediss://b:2"',
+    ]);
+    expect(
+      problemsOf({ ...base, REDIS_URL: 'redis://cache:6379', REDIS_CLUSTER_NODES: 'cache:7000' }),
+    ).toEqual(['REDIS_URL and REDIS_CLUSTER_NODES are both set: choose one Redis (a server or a cluster)']);
+  });
+
   it('treats empty variables as unset', () => {
     expect(loadConfig({ ...base, REDIS_URL: '', PORT: '' }).port).toBe(4000);
   });

@@ -45,6 +45,67 @@ const redisUrl = z
   .trim()
   .refine((v) => /^rediss?:\/\//.test(v) && URL.canParse(v), 'must be a redis:// or rediss:// URL');
 
+export interface RedisClusterSeeds {
+  /** Nodes to learn the cluster's layout from (any reachable one will do; the rest are discovered). */
+  nodes: { host: string; port: number }[];
+  username: string | undefined;
+  password: string | undefined;
+  tls: boolean;
+}
+
+/** A URL's password is never echoed in a message (DATABASE_URL, REDIS_URL, REDIS_CLUSTER_NODES, …). */
+const redactPasswords = (value: string) => value.replace(/(\/\/[^/:@,\s]*:)[^@/,\s]*@/g, '$1***@');
+
+/** One seed node: `host:port`, `[v6]:port`, or a `redis://` / `rediss://` URL (credentials, TLS). */
+function parseClusterSeed(entry: string): (RedisClusterSeeds & { scheme: string }) | null {
+  const url = /^rediss?:\/\//.test(entry) ? entry : `redis://${entry}`;
+  if (!URL.canParse(url)) return null;
+  const parsed = new URL(url);
+  const port = Number(parsed.port);
+  if (!parsed.hostname || !Number.isInteger(port) || port < 1 || port > 65535) return null;
+  if (parsed.pathname !== '' && parsed.pathname !== '/') return null;
+  return {
+    nodes: [{ host: parsed.hostname.replace(/^\[(.*)\]$/, '$1'), port }],
+    username: parsed.username ? decodeURIComponent(parsed.username) : undefined,
+    password: parsed.password ? decodeURIComponent(parsed.password) : undefined,
+    tls: parsed.protocol === 'rediss:',
+    scheme: parsed.protocol,
+  };
+}
+
+const redisClusterNodes = z
+  .string()
+  .trim()
+  .transform((value, ctx): RedisClusterSeeds => {
+    const entries = value
+      .split(',')
+      .map((v) => v.trim())
+      .filter(Boolean);
+    const seeds = entries.map(parseClusterSeed);
+    const bad = entries.filter((_, i) => seeds[i] === null);
+    if (entries.length === 0 || bad.length > 0) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be host:port or redis(s)://host:port entries, comma-separated${
+          bad.length > 0 ? ` (not one: ${redactPasswords(bad.slice(0, 3).join(', '))})` : ''
+        }`,
+      });
+      return z.NEVER;
+    }
+    const valid = seeds.filter((s) => s !== null);
+    if (new Set(valid.map((s) => s.scheme)).size > 1) {
+      ctx.addIssue({ code: 'custom', message: 'mixes redis:// and rediss:// nodes: TLS is all or nothing' });
+      return z.NEVER;
+    }
+    const withCredentials = valid.find((s) => s.password !== undefined || s.username !== undefined);
+    return {
+      nodes: valid.flatMap((s) => s.nodes),
+      username: withCredentials?.username,
+      password: withCredentials?.password,
+      tls: valid[0]!.tls,
+    };
+  });
+
 /** One IP address, or a CIDR block (`10.0.0.0/8`, `fd00::/8`). */
 const isIpOrCidr = (value: string): boolean => {
   const [address = '', prefix, ...rest] = value.split('/');
@@ -171,6 +232,10 @@ export const envSchema = z.object({
   REDIS_URL: redisUrl.optional().register(envDocs, {
     group: 'redis',
     doc: '`redis://` or `rediss://`; unset = run without Redis (degraded mode)',
+  }),
+  REDIS_CLUSTER_NODES: redisClusterNodes.optional().register(envDocs, {
+    group: 'redis',
+    doc: 'a Redis Cluster instead of REDIS_URL: seed nodes as `host:port,…` (or `redis(s)://[user:password@]host:port,…` for credentials and TLS); the rest of the cluster is discovered ([architecture.md](architecture.md#redis-cluster))',
   }),
   REDIS_KEY_PREFIX: z
     .string()
@@ -595,7 +660,8 @@ function describeValue(env: NodeJS.ProcessEnv, key: string): string {
   const value = env[key];
   if (value === undefined) return 'it is not set';
   if (/SECRET|PASSWORD/.test(key)) return 'got a value that is not shown';
-  return `got "${value.length > 80 ? `${value.slice(0, 80)}…` : value}"`;
+  const shown = redactPasswords(value);
+  return `got "${shown.length > 80 ? `${shown.slice(0, 80)}…` : shown}"`;
 }
 
 /**
@@ -634,6 +700,9 @@ export function loadConfig(
     problems.push(
       `METRICS_PORT must differ from PORT (${e.PORT}): metrics are served on a port of their own`,
     );
+  }
+  if (e.REDIS_URL && e.REDIS_CLUSTER_NODES) {
+    problems.push('REDIS_URL and REDIS_CLUSTER_NODES are both set: choose one Redis (a server or a cluster)');
   }
   if (e.JWT_SECRET && e.JWT_JWKS_URL) {
     problems.push('JWT_SECRET and JWT_JWKS_URL are both set: choose one way to verify tokens');
@@ -703,6 +772,8 @@ function configFrom(e: EnvVars) {
     },
     redis: {
       url: e.REDIS_URL,
+      /** Set instead of `url` for a Redis Cluster. */
+      cluster: e.REDIS_CLUSTER_NODES,
       keyPrefix: e.REDIS_KEY_PREFIX,
       /** Every Redis command fails after this long (no offline queue), so a slow Redis never holds a request. */
       commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,

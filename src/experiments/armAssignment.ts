@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../platform/redis.js';
 import { coerceError } from '../errors/errors.js';
 import type { Logger } from '../platform/logger.js';
 import { armForBucket, hashBucket, type Experiment, type ExperimentArm } from './experimentArms.js';
@@ -26,7 +26,7 @@ export interface ArmAssignment {
  * since the viewer was first assigned. A recorded arm that no longer exists is replaced.
  */
 export async function assignArm(
-  redis: Redis | null,
+  redis: RedisClient | null,
   experiment: Experiment,
   userId: string,
   logger: Logger,

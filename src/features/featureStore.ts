@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { deleteMany, getMany, setManyPx, type RedisClient } from '../platform/redis.js';
 import type { ServiceDb } from '../db/service.js';
 import { coerceError } from '../errors/errors.js';
 import type { Logger } from '../platform/logger.js';
@@ -22,7 +22,10 @@ export interface FeatureStoreOptions {
 }
 
 export interface FeatureStore {
-  /** Features for ids in order (null = no such entity): one MGET, one SQL statement for the misses. */
+  /**
+   * Features for ids in order (null = no such entity): one MGET (on a cluster, one GET per key sent as one
+   * pipeline per node), one SQL statement for the misses.
+   */
   load<Id, F>(kind: FeatureKind<Id, F>, ids: readonly Id[]): Promise<(F | null)[]>;
   /** Drops the cached features a write made stale. Never throws; while Redis is down the TTL bounds staleness. */
   invalidate(ids: { users?: readonly string[]; listings?: readonly number[] }): Promise<void>;
@@ -59,7 +62,7 @@ const breakerGauge: Record<BreakerState, number> = { closed: 0, halfOpen: 1, ope
  * computation. Write-backs run in the background: a client never waits for the cache to be filled.
  */
 export function createFeatureStore(deps: {
-  redis: Redis | null;
+  redis: RedisClient | null;
   service: ServiceDb;
   options: FeatureStoreOptions;
   metrics: Metrics;
@@ -104,7 +107,7 @@ export function createFeatureStore(deps: {
       return null;
     }
     try {
-      const values = await redis.mget(...keys);
+      const values = await getMany(redis, keys);
       breaker.success();
       missLog.recovered();
       return values;
@@ -119,32 +122,22 @@ export function createFeatureStore(deps: {
 
   function writeBack(entries: { key: string; value: unknown; computeMs: number; startedAt: number }[]) {
     if (!redis || entries.length === 0 || redis.status !== 'ready' || breaker.state !== 'closed') return;
-    const pipeline = redis.pipeline();
-    let queued = 0;
+    const writes: { key: string; value: string; ttlMs: number }[] = [];
     for (const { key, value, computeMs, startedAt } of entries) {
       if ((invalidatedAt.get(key) ?? -Infinity) >= startedAt) continue;
       const jitter = 1 - options.ttlJitter + 2 * options.ttlJitter * Math.random();
       const ttlMs = Math.round(options.ttlSec * 1000 * jitter);
       const entry: Entry<unknown> = { exp: Date.now() + ttlMs, d: computeMs, f: value };
-      pipeline.set(key, JSON.stringify(entry), 'PX', ttlMs);
-      queued += 1;
+      writes.push({ key, value: JSON.stringify(entry), ttlMs });
     }
-    if (queued === 0) return;
+    if (writes.length === 0) return;
     track(
-      pipeline.exec().then(
-        (results) => {
-          // ioredis reports timed-out pipeline commands in the results, not by rejecting.
-          const failed = results?.filter(([error]) => error).length ?? queued;
-          if (failed > 0) {
-            breaker.failure();
-            metrics.featureErrors.inc({ op: 'write' }, failed);
-          }
-        },
-        () => {
+      setManyPx(redis, writes).then((failed) => {
+        if (failed > 0) {
           breaker.failure();
-          metrics.featureErrors.inc({ op: 'write' }, queued);
-        },
-      ),
+          metrics.featureErrors.inc({ op: 'write' }, failed);
+        }
+      }),
     );
   }
 
@@ -221,7 +214,7 @@ export function createFeatureStore(deps: {
       for (const [key, at] of invalidatedAt) if (now - at > 60_000) invalidatedAt.delete(key);
       if (!redis || usable() !== null) return;
       try {
-        await redis.del(...keys);
+        await deleteMany(redis, keys);
         breaker.success();
       } catch (error) {
         breaker.failure();

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../platform/redis.js';
 import type { Config } from '../config/config.js';
 import type { ServiceDb } from '../db/service.js';
 import { coerceError } from '../errors/errors.js';
@@ -40,7 +40,7 @@ export interface FeedPolicies {
 export function createFeedPolicies(deps: {
   config: Config;
   service: ServiceDb;
-  redis: Redis | null;
+  redis: RedisClient | null;
   logger: Logger;
   metrics: Metrics;
 }): FeedPolicies {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../platform/redis.js';
 import type { Config } from '../config/config.js';
 import type { ServiceDb } from '../db/service.js';
 import type { Logger } from '../platform/logger.js';
@@ -17,7 +17,7 @@ import type { FeedSettings } from './suggestions.js';
  */
 export function createFeedSettings(
   config: Config,
-  deps: { service: ServiceDb; logger: Logger; redis: Redis | null; metrics: Metrics },
+  deps: { service: ServiceDb; logger: Logger; redis: RedisClient | null; metrics: Metrics },
 ): FeedSettings & { stop: () => void } {
   const policies = createFeedPolicies({ config, ...deps });
   // Re-read on the Thompson posteriors' cadence: both learn from the same learning events.

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../platform/redis.js';
 import { createTokenVerifier } from '../auth/verifyToken.js';
 import type { Config } from '../config/config.js';
 import { withClient } from '../db/checkout.js';
@@ -23,7 +23,7 @@ import {
 export interface Gateway {
   app: FastifyInstance;
   db: Database;
-  redis: Redis | null;
+  redis: RedisClient | null;
   /** The listening address, e.g. http://127.0.0.1:4000 */
   url: string;
   /** Where Prometheus scrapes: METRICS_PORT's /metrics, the public port's outside production, else undefined. */
@@ -155,7 +155,7 @@ export async function startGateway(baseConfig: Config, logger: Logger): Promise<
         logger.warn({ err: coerceError(error) }, 'Redis is unreachable: running degraded until it is back');
       });
     } else {
-      logger.info('REDIS_URL is not set: running without Redis (degraded mode)');
+      logger.info('REDIS_URL and REDIS_CLUSTER_NODES are not set: running without Redis (degraded mode)');
     }
     const tokens = config.env === 'development' ? await demoTokens(db.pool, config.auth) : undefined;
     const running = await createServices(infrastructure);

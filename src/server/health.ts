@@ -1,9 +1,8 @@
-import type { Redis } from 'ioredis';
 import { withClient } from '../db/checkout.js';
 import type { Database } from '../db/database.js';
 import { isConnectionError } from '../errors/databaseErrors.js';
 import { migrationStatus } from '../db/migrator.js';
-import { redisState, type RedisState } from '../platform/redis.js';
+import { redisState, type RedisState, type RedisClient } from '../platform/redis.js';
 
 export interface ReadinessReport {
   ready: boolean;
@@ -14,7 +13,7 @@ export interface ReadinessReport {
 }
 
 /** Ready = Postgres reachable and fully migrated. Redis is reported, never required (degraded mode). */
-export async function readiness(db: Database, redis: Redis | null): Promise<ReadinessReport> {
+export async function readiness(db: Database, redis: RedisClient | null): Promise<ReadinessReport> {
   const [postgres, redisReport] = await Promise.all([postgresReadiness(db), redisState(redis)]);
   const ready = postgres.reachable && postgres.migrated;
   return {

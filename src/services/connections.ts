@@ -1,10 +1,9 @@
 import type pg from 'pg';
-import type { Redis } from 'ioredis';
 import type { Config } from '../config/config.js';
 import { coerceError } from '../errors/errors.js';
 import type { Logger } from '../platform/logger.js';
 import { createPool } from '../platform/pool.js';
-import { createRedis } from '../platform/redis.js';
+import { createRedis, type RedisClient } from '../platform/redis.js';
 
 /**
  * What the processes other than the gateway connect to, beside the gateway's own in services.ts: each
@@ -16,7 +15,7 @@ export interface WorkerConnections {
   url: string;
   pool: pg.Pool;
   /** Only to drop cached features the worker's changes made stale. */
-  redis: Redis | null;
+  redis: RedisClient | null;
   close: () => Promise<void>;
 }
 

@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 import { createRoleResolver, serviceRoleLookup, type RoleResolver } from '../auth/effectiveRole.js';
 import type { Config } from '../config/config.js';
 import { createDatabase, type Database } from '../db/database.js';
@@ -9,7 +8,7 @@ import { createFlagStore, type FlagStore } from '../flags/flagStore.js';
 import { createTelemetry, type Telemetry } from '../ops/telemetry.js';
 import type { Logger } from '../platform/logger.js';
 import { createMetrics, type Metrics } from '../platform/metrics.js';
-import { createRedis } from '../platform/redis.js';
+import { createRedis, type RedisClient } from '../platform/redis.js';
 import { createQueueWakeups, type QueueWakeups } from '../queue/wakeups.js';
 import { createRateLimits, type RateLimits } from '../social/rateLimits.js';
 
@@ -29,7 +28,7 @@ export interface Infrastructure {
   /** Postgres under the gateway's role (Prisma, raw SQL and the service path). */
   db: Database;
   /** Optional: without it the gateway runs degraded (docs/architecture.md#redis-outage). */
-  redis: Redis | null;
+  redis: RedisClient | null;
 }
 
 /** The long-lived services one gateway process serves requests with. */
@@ -93,7 +92,7 @@ export function openInfrastructure(
 
 /** Connects Redis if configured; never throws (Redis is optional): a failure is passed to `onFailure`. */
 export async function connectRedis(
-  redis: Redis | null,
+  redis: RedisClient | null,
   onFailure: (error: unknown) => void = () => undefined,
 ): Promise<void> {
   await redis?.connect().catch(onFailure);

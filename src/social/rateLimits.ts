@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../platform/redis.js';
 import type { Config } from '../config/config.js';
 import type { Viewer } from '../auth/viewer.js';
 import { createRateLimitedError } from '../errors/errors.js';
@@ -52,8 +52,9 @@ export function budgetKeyOf(ctx: { viewer: Viewer; clientAddress?: string | null
 }
 
 /**
- * One atomic step on a window's counter. KEYS: counter, epoch. ARGV: a new epoch (used when Redis has
- * none: it restarted or was flushed), the epoch this process last synced the counter in, what this
+ * One atomic step on a window's counter. KEYS: counter, epoch (the key's, for the window, expiring with
+ * it). ARGV: a new epoch (used when Redis has none: it restarted, was flushed or failed over without
+ * it), the epoch this process last synced the counter in, what this
  * process allowed since then without Redis (unsynced), everything this process allowed or holds in the
  * window, the points wanted (0 = sync only), the limit, the counter's TTL in ms, the fewest points
  * worth granting (a lease takes what is left, down to this; a single request wants 1 of 1).
@@ -64,7 +65,7 @@ const consumeScript = `
 local epoch = redis.call('GET', KEYS[2])
 if not epoch then
   epoch = ARGV[1]
-  redis.call('SET', KEYS[2], epoch)
+  redis.call('SET', KEYS[2], epoch, 'PX', ARGV[7])
 end
 local add = tonumber(ARGV[3])
 if epoch ~= ARGV[2] then add = tonumber(ARGV[4]) end
@@ -110,7 +111,7 @@ interface LocalCount {
   leasing: Promise<unknown> | null;
 }
 
-type RedisWithScript = Redis & {
+type RedisWithScript = RedisClient & {
   lodestarRateLimit: (...args: (string | number)[]) => Promise<[number, number, string]>;
 };
 
@@ -131,7 +132,7 @@ type RedisWithScript = Redis & {
  */
 export function createRateLimits(
   deps: {
-    redis: Redis | null;
+    redis: RedisClient | null;
     limits: RateLimitSettings;
     metrics: Metrics;
   },
@@ -159,9 +160,14 @@ export function createRateLimits(
     Math.max(1, Math.floor(limitOf(action) / deps.limits.expectedInstances));
   const windowOf = (at: number) => Math.floor(at / windowMs);
   const windowEnd = (window: number) => (window + 1) * windowMs;
+  /**
+   * A key's counters and epoch share one hash tag, `{key}`, so on a Redis Cluster they live in one slot:
+   * the script touches two keys and `status` reads every write counter of a user in one MGET.
+   */
   const counterKey = (action: RateLimitedAction, key: string, window: number) =>
-    `rl:v2:${action}:${key}:${window}`;
-  const epochKey = 'rl:v2:epoch';
+    `rl:v3:{${key}}:${action}:${window}`;
+  /** Per key and window, expiring with its counters: on a cluster each master can lose its keys alone. */
+  const epochKey = (key: string, window: number) => `rl:v3:{${key}}:${window}:epoch`;
 
   const localFor = (id: string, window: number): LocalCount => {
     if (window !== sweptWindow) {
@@ -198,7 +204,7 @@ export function createRateLimits(
     try {
       reply = await redis.lodestarRateLimit(
         counterKey(action, key, window),
-        epochKey,
+        epochKey(key, window),
         // A fresh candidate each call: a restarted Redis must get an epoch no process has synced in.
         randomUUID(),
         entry.epoch,

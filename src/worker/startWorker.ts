@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { Redis } from 'ioredis';
+import { deleteMany, type RedisClient } from '../platform/redis.js';
 import type { Config } from '../config/config.js';
 import { createSharedRolePool, withClient } from '../db/checkout.js';
 import type { Database } from '../db/database.js';
@@ -53,7 +53,7 @@ export interface WorkerRun {
   logger: Logger;
   pool: pg.Pool;
   /** Only to drop cached features the worker's changes made stale. */
-  redis: Redis | null;
+  redis: RedisClient | null;
   /** A URL for a dedicated LISTEN connection; without it the consumers only poll (WORKER_POLL_MS). */
   listenUrl?: string;
   /** Maintenance tasks this worker leaves to another (by name). */
@@ -130,7 +130,7 @@ const EMBEDDED_BOUNDS: MaintenanceBounds = {
 export async function startInProcessWorker(
   config: Config,
   logger: Logger,
-  gateway: { db: Database; redis: Redis | null; embedded: unknown; queueWakeups?: QueueWakeups },
+  gateway: { db: Database; redis: RedisClient | null; embedded: unknown; queueWakeups?: QueueWakeups },
 ): Promise<Worker> {
   const log = logger.child({ worker: 'in-process' });
   if (!gateway.embedded) return startWorker(config, log);
@@ -176,7 +176,7 @@ export async function runWorker(run: WorkerRun): Promise<Worker> {
       metrics.invalidationSkipped(keys.length);
       return;
     }
-    await redis.del(...keys).catch(() => metrics.invalidationSkipped(keys.length));
+    await deleteMany(redis, keys).catch(() => metrics.invalidationSkipped(keys.length));
   };
   const handlers: Record<QueueName, JobHandler> = {
     events: createEventHandler(invalidate),

@@ -41,7 +41,9 @@ describe('embedded default (PGlite + pgvector, no Redis)', () => {
     const url = await listeningUrl(first);
     const output = first.output();
     expect(output).toContain('running on the embedded database');
-    expect(output).toContain('REDIS_URL is not set: running without Redis (degraded mode)');
+    expect(output).toContain(
+      'REDIS_URL and REDIS_CLUSTER_NODES are not set: running without Redis (degraded mode)',
+    );
     expect(logLines(first, 'empty database: loading the demo data set (once)')).toHaveLength(1);
     expect((await stat(dataDir)).isDirectory()).toBe(true);
 

@@ -58,7 +58,7 @@ describe('rate limits during Redis trouble', () => {
     const client = new Redis(redis.url, { keyPrefix: prefix });
     try {
       const window = Math.floor(Date.now() / WINDOW_MS);
-      return Number((await client.get(`rl:v2:like:${viewer.userId}:${window}`)) ?? 0);
+      return Number((await client.get(`rl:v3:{${viewer.userId}}:like:${window}`)) ?? 0);
     } finally {
       client.disconnect();
     }

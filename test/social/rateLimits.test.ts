@@ -137,7 +137,7 @@ describe('per-user rate limits on likes', () => {
     const viewer = (await insertUsers(db.pool, 1))[0]!;
     for (let i = 0; i < LIMIT; i += 1) dataOf(await like(h, viewer, i));
     expectErrorCode(await like(h, viewer, LIMIT), 'RATE_LIMITED');
-    const keys = await redis.redis.keys(`${redis.prefix}rl:v2:like:${viewer.userId}:*`);
+    const keys = await redis.redis.keys(`${redis.prefix}rl:v3:{${viewer.userId}}:like:*`);
     expect(keys).toHaveLength(1);
     // KEYS returns full names; the client would prefix them again.
     const key = keys[0]!.slice(redis.prefix.length);
@@ -175,7 +175,7 @@ describe('per-user rate limits on likes', () => {
     expect(await rateLimitedCount(down)).toBe(1);
     expect(await likeBudget(down, viewer)).toMatchObject({ remaining: 0 });
     // Nothing reached the shared Redis; another instance without Redis has its own budget.
-    expect(await redis.redis.keys(`${redis.prefix}rl:v2:like:${viewer.userId}:*`)).toEqual([]);
+    expect(await redis.redis.keys(`${redis.prefix}rl:v3:{${viewer.userId}}:like:*`)).toEqual([]);
     const alsoDown = harness({ REDIS_URL: 'redis://127.0.0.1:1', RATE_LIMIT_EXPECTED_INSTANCES: '1' });
     expect(dataOf(await like(alsoDown, viewer, LIMIT)).likeListing.changed).toBe(true);
     // Expecting 3 instances, one alone allows ⌊3 / 3⌋ = 1.

@@ -98,7 +98,7 @@ describe('leased read budgets on a real Redis', () => {
     // point near the limit.
     expect(total).toBeGreaterThanOrEqual(limit - 2);
     // Redis counted every point it granted.
-    const keys = await redis.redis.keys(`${redis.prefix}rl:v2:read:${key}:*`);
+    const keys = await redis.redis.keys(`${redis.prefix}rl:v3:{${key}}:read:*`);
     expect(keys).toHaveLength(1);
     // KEYS returns full names; the client would prefix them again.
     const counted = Number(await redis.redis.get(keys[0]!.slice(redis.prefix.length)));
