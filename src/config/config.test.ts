@@ -132,11 +132,31 @@ describe('loadConfig', () => {
       tls: true,
     });
     expect(problemsOf({ ...base, REDIS_CLUSTER_NODES: 'cache-1:6379,cache-2' })).toEqual([
-      'REDIS_CLUSTER_NODES must be host:port or redis(s)://host:port entries, comma-separated (not one: cache-2), got "cache-1:6379,cache-2"',
+      'REDIS_CLUSTER_NODES must be host:port or redis(s)://host:port entries, comma-separated, with any credentials URL-encoded (not one: cache-2), got "cache-1:6379,cache-2"',
     ]);
     // A bad entry's password is not echoed.
     expect(problemsOf({ ...base, REDIS_CLUSTER_NODES: 'redis://app:hunter2@cache-1:6379/3' })).toEqual([
-      'REDIS_CLUSTER_NODES must be host:port or redis(s)://host:port entries, comma-separated (not one: redis://app:***@cache-1:6379/3), got "redis://app:***@cache-1:6379/3"',
+      'REDIS_CLUSTER_NODES must be host:port or redis(s)://host:port entries, comma-separated, with any credentials URL-encoded, got "redis://app:***@cache-1:6379/3"',
+    ]);
+    // Nor one with a raw comma or slash in it (which splits or ends the entry), and a bad %-escape is an
+    // error message, not a crash.
+    for (const bad of [
+      'redis://app:pa,ss@cache-1:6379',
+      'redis://app:pa/ss@cache-1:6379',
+      'redis://app:hunter%2@c:6379',
+    ]) {
+      const problems = problemsOf({ ...base, REDIS_CLUSTER_NODES: bad });
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toMatch(/^REDIS_CLUSTER_NODES must be host:port/);
+      expect(problems[0]).toContain('redis://app:***@');
+      expect(problems[0]).not.toMatch(/pa,ss|pa\/ss|hunter/);
+    }
+    expect(problemsOf({ ...base, REDIS_CLUSTER_NODES: 'redis://a:1?password=x' })).toHaveLength(1);
+    expect(problemsOf({ ...base, REDIS_CLUSTER_NODES: 'redis://u:p1@a:1,redis://u:p2@b:2' })).toEqual([
+      'REDIS_CLUSTER_NODES gives different credentials on different nodes: a cluster takes one user and password, got "redis://u:***@a:1,redis://u:***@b:2"',
+    ]);
+    expect(problemsOf({ ...base, REDIS_CLUSTER_NODES: 'a:1', REDIS_KEY_PREFIX: 'app:{x}:' })).toEqual([
+      'REDIS_KEY_PREFIX must not hold a hash tag ({…}) on a Redis Cluster: every key would live in one slot, got "app:{x}:"',
     ]);
     expect(problemsOf({ ...base, REDIS_CLUSTER_NODES: 'redis://a:1,rediss://b:2' })).toEqual([
       'REDIS_CLUSTER_NODES mixes redis:// and rediss:// nodes: TLS is all or nothing, got "redis://a:1,rediss://b:2"',

@@ -53,8 +53,19 @@ export interface RedisClusterSeeds {
   tls: boolean;
 }
 
-/** A URL's password is never echoed in a message (DATABASE_URL, REDIS_URL, REDIS_CLUSTER_NODES, …). */
-const redactPasswords = (value: string) => value.replace(/(\/\/[^/:@,\s]*:)[^@/,\s]*@/g, '$1***@');
+/**
+ * A URL's credentials are never echoed in a message (DATABASE_URL, REDIS_URL, REDIS_CLUSTER_NODES, …):
+ * everything between `scheme://user:` and the `@` goes, whatever it holds (a raw `,` or `/` included).
+ */
+const redactPasswords = (value: string) => value.replace(/(\/\/[^/:@,\s]*:)[^@\s]*@/g, '$1***@');
+
+const decoded = (part: string): string | null => {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return null;
+  }
+};
 
 /** One seed node: `host:port`, `[v6]:port`, or a `redis://` / `rediss://` URL (credentials, TLS). */
 function parseClusterSeed(entry: string): (RedisClusterSeeds & { scheme: string }) | null {
@@ -63,11 +74,16 @@ function parseClusterSeed(entry: string): (RedisClusterSeeds & { scheme: string 
   const parsed = new URL(url);
   const port = Number(parsed.port);
   if (!parsed.hostname || !Number.isInteger(port) || port < 1 || port > 65535) return null;
-  if (parsed.pathname !== '' && parsed.pathname !== '/') return null;
+  // No database number or options: a cluster has database 0 only, and options would be ignored.
+  if ((parsed.pathname !== '' && parsed.pathname !== '/') || parsed.search !== '' || parsed.hash !== '')
+    return null;
+  const username = parsed.username ? decoded(parsed.username) : undefined;
+  const password = parsed.password ? decoded(parsed.password) : undefined;
+  if (username === null || password === null) return null;
   return {
     nodes: [{ host: parsed.hostname.replace(/^\[(.*)\]$/, '$1'), port }],
-    username: parsed.username ? decodeURIComponent(parsed.username) : undefined,
-    password: parsed.password ? decodeURIComponent(parsed.password) : undefined,
+    username,
+    password,
     tls: parsed.protocol === 'rediss:',
     scheme: parsed.protocol,
   };
@@ -84,17 +100,29 @@ const redisClusterNodes = z
     const seeds = entries.map(parseClusterSeed);
     const bad = entries.filter((_, i) => seeds[i] === null);
     if (entries.length === 0 || bad.length > 0) {
+      // With credentials in the value, a bad entry may be a piece of a password (a raw `,` split it).
+      const which = bad.length > 0 && !value.includes('@') ? ` (not one: ${bad.slice(0, 3).join(', ')})` : '';
       ctx.addIssue({
         code: 'custom',
-        message: `must be host:port or redis(s)://host:port entries, comma-separated${
-          bad.length > 0 ? ` (not one: ${redactPasswords(bad.slice(0, 3).join(', '))})` : ''
-        }`,
+        message: `must be host:port or redis(s)://host:port entries, comma-separated, with any credentials URL-encoded${which}`,
       });
       return z.NEVER;
     }
     const valid = seeds.filter((s) => s !== null);
     if (new Set(valid.map((s) => s.scheme)).size > 1) {
       ctx.addIssue({ code: 'custom', message: 'mixes redis:// and rediss:// nodes: TLS is all or nothing' });
+      return z.NEVER;
+    }
+    const credentials = new Set(
+      valid
+        .filter((s) => s.password !== undefined || s.username !== undefined)
+        .map((s) => JSON.stringify([s.username, s.password])),
+    );
+    if (credentials.size > 1) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'gives different credentials on different nodes: a cluster takes one user and password',
+      });
       return z.NEVER;
     }
     const withCredentials = valid.find((s) => s.password !== undefined || s.username !== undefined);
@@ -703,6 +731,11 @@ export function loadConfig(
   }
   if (e.REDIS_URL && e.REDIS_CLUSTER_NODES) {
     problems.push('REDIS_URL and REDIS_CLUSTER_NODES are both set: choose one Redis (a server or a cluster)');
+  }
+  if (e.REDIS_CLUSTER_NODES && /\{[^}]+\}/.test(e.REDIS_KEY_PREFIX)) {
+    problems.push(
+      `REDIS_KEY_PREFIX must not hold a hash tag ({…}) on a Redis Cluster: every key would live in one slot, got "${e.REDIS_KEY_PREFIX}"`,
+    );
   }
   if (e.JWT_SECRET && e.JWT_JWKS_URL) {
     problems.push('JWT_SECRET and JWT_JWKS_URL are both set: choose one way to verify tokens');

@@ -107,9 +107,16 @@ export function createFeatureStore(deps: {
       return null;
     }
     try {
-      const values = await getMany(redis, keys);
-      breaker.success();
-      missLog.recovered();
+      const { values, failed } = await getMany(redis, keys);
+      if (failed > 0) {
+        // Part of a cluster failed (a master is down): its keys count as misses, the rest are used.
+        breaker.failure();
+        metrics.featureErrors.inc({ op: 'mget' });
+        missLog.note(failed, 'error');
+      } else {
+        breaker.success();
+        missLog.recovered();
+      }
       return values;
     } catch (error) {
       breaker.failure();

@@ -37,6 +37,14 @@ export function createRedis(config: Config['redis'], onError: (error: Error) => 
       slotsRefreshTimeout: 1000,
       clusterRetryStrategy: (times) => Math.min(times * 200, 5000),
       redisOptions: { ...nodeOptions, username, password, ...(tls ? { tls: {} } : {}) },
+      // With TLS, connect by the names given (and announced), not by the addresses they resolve to, so
+      // the certificate is checked against the name it was issued for (managed clusters announce names).
+      ...(tls
+        ? {
+            dnsLookup: (address: string, callback: (error: null, address: string) => void) =>
+              callback(null, address),
+          }
+        : {}),
     });
   } else if (config.url) {
     client = new Redis(config.url, {
@@ -55,14 +63,21 @@ export function createRedis(config: Config['redis'], onError: (error: Error) => 
 }
 
 /**
- * Values of many keys in order. One MGET on a single server; on a cluster, whose keys live in different
- * slots (MGET across slots fails with CROSSSLOT), one GET per key, auto-pipelined into one write per
- * node. Rejects if any read fails.
+ * Values of many keys in order, and how many reads failed (their values are null, as misses). One MGET on
+ * a single server (it fails or succeeds whole); on a cluster, whose keys live in different slots (MGET
+ * across slots fails with CROSSSLOT), one GET per key, auto-pipelined into one write per node, so a master
+ * that is down costs only its own keys. Rejects only when every read failed.
  */
-export async function getMany(client: RedisClient, keys: readonly string[]): Promise<(string | null)[]> {
-  if (keys.length === 0) return [];
-  if (client instanceof Cluster) return Promise.all(keys.map((key) => client.get(key)));
-  return client.mget(...keys);
+export async function getMany(
+  client: RedisClient,
+  keys: readonly string[],
+): Promise<{ values: (string | null)[]; failed: number }> {
+  if (keys.length === 0) return { values: [], failed: 0 };
+  if (!(client instanceof Cluster)) return { values: await client.mget(...keys), failed: 0 };
+  const results = await Promise.allSettled(keys.map((key) => client.get(key)));
+  const failed = results.filter((r) => r.status === 'rejected').length;
+  if (failed === results.length) throw (results[0] as PromiseRejectedResult).reason;
+  return { values: results.map((r) => (r.status === 'fulfilled' ? r.value : null)), failed };
 }
 
 /** Deletes many keys: one DEL on a single server, one per key (auto-pipelined per node) on a cluster. */
@@ -100,9 +115,14 @@ export async function setManyPx(
 
 export type RedisState = 'up' | 'down' | 'disabled';
 
-/** Pings Redis (on a cluster: one node, after the client found every slot served); never throws. */
+/**
+ * Pings Redis; never throws, never waits for a reconnect. On a cluster it pings one node: a master whose
+ * slots have no server yet (mid-failover) is not seen here, but in the breakers' state and metrics.
+ */
 export async function redisState(redis: RedisClient | null): Promise<RedisState> {
   if (!redis) return 'disabled';
+  // Not connected (or, on a cluster, no slot map yet): a command would wait for the next reconnect.
+  if (redis.status !== 'ready') return 'down';
   try {
     return (await redis.ping()) === 'PONG' ? 'up' : 'down';
   } catch {

@@ -57,7 +57,8 @@ export function budgetKeyOf(ctx: { viewer: Viewer; clientAddress?: string | null
  * it), the epoch this process last synced the counter in, what this
  * process allowed since then without Redis (unsynced), everything this process allowed or holds in the
  * window, the points wanted (0 = sync only), the limit, the counter's TTL in ms, the fewest points
- * worth granting (a lease takes what is left, down to this; a single request wants 1 of 1).
+ * worth granting (a lease takes what is left, down to this; a single request wants 1 of 1), the epoch's
+ * TTL in ms (a window longer than the counter's).
  * When the epoch changed, Redis lost the counter: the process adds back everything it allowed in the
  * window, not only the unsynced part. Returns [points granted, counter, epoch].
  */
@@ -65,7 +66,7 @@ const consumeScript = `
 local epoch = redis.call('GET', KEYS[2])
 if not epoch then
   epoch = ARGV[1]
-  redis.call('SET', KEYS[2], epoch, 'PX', ARGV[7])
+  redis.call('SET', KEYS[2], epoch, 'PX', ARGV[9])
 end
 local add = tonumber(ARGV[3])
 if epoch ~= ARGV[2] then add = tonumber(ARGV[4]) end
@@ -214,6 +215,9 @@ export function createRateLimits(
         limitOf(action),
         Math.max(1, windowEnd(window) - now()),
         Math.min(cost, minimum),
+        // The epoch outlives its window's counters by a window, so a gateway whose clock lags never
+        // finds the counter without its epoch (and re-adds everything it allowed).
+        Math.max(1, windowEnd(window) - now()) + windowMs,
       );
     } catch (error) {
       breaker.failure();

@@ -132,10 +132,17 @@ describe('Redis Cluster', () => {
     expect(stored).toHaveLength(1);
     const [port, keys] = stored[0]!;
     const counter = keys.find((k) => /:like:\d+$/.test(k));
-    expect(keys.some((k) => k.endsWith(':epoch'))).toBe(true);
+    const epoch = keys.find((k) => k.endsWith(':epoch'));
+    expect(epoch).toBeDefined();
     const client = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 0 });
     try {
       expect(Number(await client.get(counter!))).toBe(LIMIT);
+      // Both expire: the counter at the window's end, the epoch a window later.
+      const [counterTtl, epochTtl] = [await client.pttl(counter!), await client.pttl(epoch!)];
+      expect(counterTtl).toBeGreaterThan(0);
+      expect(counterTtl).toBeLessThanOrEqual(WINDOW_MS);
+      expect(epochTtl).toBeGreaterThan(counterTtl + WINDOW_MS - 1000);
+      expect(epochTtl).toBeLessThanOrEqual(2 * WINDOW_MS);
     } finally {
       client.disconnect();
     }
@@ -153,8 +160,9 @@ describe('Redis Cluster', () => {
       [0, 1, 2].map((k) => createFeedViewer(db.pool, [{ interestId: world.interestIds[k]!, affinity: 1 }])),
     );
     const likers: UserViewer[] = await insertUsers(db.pool, 3);
+    // The test takes ~15 s (up to ~30 s with a slow failover): start it early in a window.
     const left = WINDOW_MS - (Date.now() % WINDOW_MS);
-    if (left < 25_000) await sleep(left + 50);
+    if (left < 40_000) await sleep(left + 50);
     // Kill the master that holds the first liker's rate-limit counter (and a third of the feature keys).
     const victim = await cluster.masterOf(`${prefix}rl:v3:{${likers[0]!.userId}}:like:0`);
     const listings = world.listings.flat();
@@ -264,6 +272,7 @@ describe('Redis Cluster', () => {
     // Each liker gets at most the limit in the window: Redis-decided before and after the failover,
     // at most ⌊20 / 2⌋ on the process's own while the limiter's breaker was open, re-synced after.
     expect(beforeKill).toBeLessThan(LIKE_LIMIT);
+    expect(new Set(samples.map((x) => Math.floor(x.at / WINDOW_MS))).size).toBe(1);
     for (const liker of likers) expect(allowedBy(liker)).toBeLessThanOrEqual(LIKE_LIMIT);
     // And no fewer than a few below it: a call that timed out on the dying master may have been counted
     // there and is counted again by the re-sync (stricter, never looser).
@@ -293,7 +302,10 @@ describe('Redis Cluster', () => {
     )!;
     try {
       await expect(client.connect()).rejects.toThrow();
+      // Readiness says so at once, without waiting for the client's next reconnect.
+      const asked = performance.now();
       expect(await redisState(client)).toBe('down');
+      expect(performance.now() - asked).toBeLessThan(COMMAND_TIMEOUT_MS);
       // The nodes come back with their node files: the same cluster.
       for (const port of cluster.ports) await cluster.start(port);
       await cluster.waitHealthy();
