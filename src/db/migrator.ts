@@ -122,12 +122,100 @@ export async function migrationStatus(
 export interface MigrateOptions {
   dir?: string;
   onApplied?: (name: string, ms: number) => void;
+  /**
+   * How long one migration waits for any lock it needs before it gives up and is retried
+   * (`lock_timeout`). A statement waiting for an exclusive lock queues every later query of the table
+   * behind it, so the wait is kept short. @default 3000
+   */
+  lockTimeoutMs?: number;
+  /** Tries per migration when its lock wait times out; the waits between grow 1 s, 2 s, … @default 5 */
+  lockAttempts?: number;
 }
 
 /**
- * Applies pending migrations in name order, each in its own transaction, and records each in
- * `_prisma_migrations` the way `prisma migrate deploy` does. Holds Prisma's advisory lock for the
- * whole run, so concurrent migrators (ours or Prisma's) apply each migration once.
+ * First line of a migration that must run outside a transaction (`CREATE INDEX CONCURRENTLY`, which
+ * builds an index without blocking writes). Such a file holds exactly one statement; Prisma runs its
+ * files as they are, so it stays Prisma-compatible.
+ */
+export const NO_TRANSACTION_MARKER = '-- lodestar:no-transaction';
+
+export const isNoTransaction = (sql: string): boolean =>
+  sql.trimStart().split('\n', 1)[0]?.trim() === NO_TRANSACTION_MARKER;
+
+const isLockTimeout = (error: unknown): boolean =>
+  typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '55P03';
+
+const recordApplied = (client: pg.ClientBase, file: MigrationFile, started: Date) =>
+  // migrator: record the migration as applied, as prisma migrate deploy records it
+  client.query(
+    `INSERT INTO _prisma_migrations
+       (id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at, applied_steps_count)
+     VALUES ($1, $2, clock_timestamp(), $3, NULL, NULL, $4, 1)`,
+    [randomUUID(), file.checksum, file.name, started],
+  );
+
+/**
+ * Applies one migration and records it. A transactional migration runs in one transaction with its
+ * record; a no-transaction one runs alone and is recorded after it succeeded. Every statement waits at
+ * most `lockTimeoutMs` for a lock; a migration that timed out waiting is rolled back and tried again.
+ */
+export async function applyMigration(
+  client: pg.ClientBase,
+  file: MigrationFile,
+  options: Pick<MigrateOptions, 'lockTimeoutMs' | 'lockAttempts'> = {},
+): Promise<void> {
+  const lockTimeoutMs = options.lockTimeoutMs ?? 3000;
+  const attempts = options.lockAttempts ?? 5;
+  const noTransaction = isNoTransaction(file.sql);
+  for (let attempt = 1; ; attempt += 1) {
+    const started = new Date();
+    try {
+      if (noTransaction) {
+        await client.query(`SET lock_timeout = ${Math.round(lockTimeoutMs)}`);
+        try {
+          await client.query(file.sql);
+        } finally {
+          await client.query('RESET lock_timeout');
+        }
+        await recordApplied(client, file, started);
+      } else {
+        await client.query('BEGIN');
+        try {
+          await client.query(`SET LOCAL lock_timeout = ${Math.round(lockTimeoutMs)}`);
+          await client.query(file.sql);
+          await recordApplied(client, file, started);
+          await client.query('COMMIT');
+        } catch (error) {
+          await client.query('ROLLBACK');
+          throw error;
+        }
+      }
+      return;
+    } catch (error) {
+      if (isLockTimeout(error) && attempt < attempts) {
+        await new Promise((resolve) => setTimeout(resolve, 1000 * attempt));
+        continue;
+      }
+      const reason = error instanceof Error ? error.message : String(error);
+      const why = isLockTimeout(error)
+        ? `it waited more than ${lockTimeoutMs} ms for a lock in each of ${attempt} tries (a long ` +
+          `transaction holds the table; see pg_stat_activity): ${reason}`
+        : reason;
+      throw new MigrationError(
+        noTransaction
+          ? `migration ${file.name} (no transaction) failed: ${why}; an index it was building concurrently ` +
+              `may be left INVALID: drop it before retrying`
+          : `migration ${file.name} failed and was rolled back: ${why}`,
+      );
+    }
+  }
+}
+
+/**
+ * Applies pending migrations in name order, each in its own transaction (or alone, when marked
+ * no-transaction), and records each in `_prisma_migrations` the way `prisma migrate deploy` does.
+ * Holds Prisma's advisory lock for the whole run, so concurrent migrators (ours or Prisma's) apply each
+ * migration once.
  */
 export async function migrate(client: pg.ClientBase, options: MigrateOptions = {}): Promise<string[]> {
   const dir = options.dir ?? defaultMigrationsDir;
@@ -141,24 +229,8 @@ export async function migrate(client: pg.ClientBase, options: MigrateOptions = {
     for (const name of pending) {
       const file = files.find((f) => f.name === name);
       if (!file) continue;
-      const started = new Date();
       const t0 = performance.now();
-      await client.query('BEGIN');
-      try {
-        await client.query(file.sql);
-        // migrator: record the migration as applied, in the same transaction as its effects
-        await client.query(
-          `INSERT INTO _prisma_migrations
-             (id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at, applied_steps_count)
-           VALUES ($1, $2, clock_timestamp(), $3, NULL, NULL, $4, 1)`,
-          [randomUUID(), file.checksum, file.name, started],
-        );
-        await client.query('COMMIT');
-      } catch (error) {
-        await client.query('ROLLBACK');
-        const reason = error instanceof Error ? error.message : String(error);
-        throw new MigrationError(`migration ${file.name} failed and was rolled back: ${reason}`);
-      }
+      await applyMigration(client, file, options);
       appliedNow.push(file.name);
       options.onApplied?.(file.name, performance.now() - t0);
     }
