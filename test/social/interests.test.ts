@@ -6,6 +6,7 @@ import { insertCategory, insertInterest, parseVector } from '../support/fixtures
 import type { InProcess } from '../support/gateway.js';
 import { graphql } from '../support/graphql.js';
 import { dataOf, expectErrorCode } from '../support/graphqlResult.js';
+import { awayFromWindowEdge } from '../support/rateWindow.js';
 import { outboxWhere, socialEnv, socialFile, type SocialFile } from '../support/socialWrites.js';
 import { it, test } from '../support/testFixtures.js';
 
@@ -491,6 +492,8 @@ describe('setInterests, addInterest and removeInterest', () => {
   describe('rate limit', () => {
     it('the change after the budget is RATE_LIMITED and writes nothing', async () => {
       const limited = file.harness({ RATE_LIMIT_INTERESTS_PER_MIN: '2' });
+      // The three changes must fall in one window, or the third gets a fresh budget.
+      await awayFromWindowEdge();
       dataOf(await set([{ interestId: id(0) }], viewer, limited));
       dataOf(await set([{ interestId: id(1) }], viewer, limited));
       const { message, extensions } = expectErrorCode(
