@@ -145,50 +145,75 @@ export const isNoTransaction = (sql: string): boolean =>
 const isLockTimeout = (error: unknown): boolean =>
   typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '55P03';
 
-const recordApplied = (client: pg.ClientBase, file: MigrationFile, started: Date) =>
-  // migrator: record the migration as applied, as prisma migrate deploy records it
-  client.query(
+const recordApplied = (client: pg.ClientBase, file: MigrationFile, started: Date, finished = true) =>
+  // migrator: record the migration, as prisma migrate deploy records it (finished_at NULL = started)
+  client.query<{ id: string }>(
     `INSERT INTO _prisma_migrations
        (id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at, applied_steps_count)
-     VALUES ($1, $2, clock_timestamp(), $3, NULL, NULL, $4, 1)`,
-    [randomUUID(), file.checksum, file.name, started],
+     VALUES ($1, $2, CASE WHEN $5 THEN clock_timestamp() END, $3, NULL, NULL, $4, CASE WHEN $5 THEN 1 ELSE 0 END)
+     RETURNING id`,
+    [randomUUID(), file.checksum, file.name, started, finished],
   );
 
 /**
+ * A no-transaction migration (one `CREATE INDEX CONCURRENTLY`). It waits as long as it must: a concurrent
+ * build waits for every older transaction to end but blocks no writer meanwhile, and a lock timeout
+ * would leave its half-built index behind. Recorded as started first (a crash leaves a record that says
+ * so), finished only when no index of the schema is left INVALID; never retried on its own.
+ */
+async function applyWithoutTransaction(client: pg.ClientBase, file: MigrationFile): Promise<void> {
+  const { rows } = await recordApplied(client, file, new Date(), false);
+  const id = rows[0]!.id;
+  try {
+    await client.query(file.sql);
+    const invalid = await client.query<{ name: string }>(
+      `SELECT c.relname AS name FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+        WHERE c.relnamespace = 'public'::regnamespace AND NOT i.indisvalid ORDER BY 1`,
+    );
+    if (invalid.rows.length > 0) {
+      throw new Error(`it left INVALID index(es) ${invalid.rows.map((r) => r.name).join(', ')}`);
+    }
+  } catch (error) {
+    // migrator: forget the start record of a run that failed cleanly, so the next run tries again
+    await client.query('DELETE FROM _prisma_migrations WHERE id = $1', [id]);
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new MigrationError(
+      `migration ${file.name} (no transaction) failed: ${reason}; an index it was building concurrently ` +
+        `is left INVALID: drop it (DROP INDEX CONCURRENTLY) before migrating again`,
+    );
+  }
+  // migrator: the statement succeeded and left every index valid
+  await client.query(
+    'UPDATE _prisma_migrations SET finished_at = clock_timestamp(), applied_steps_count = 1 WHERE id = $1',
+    [id],
+  );
+}
+
+/**
  * Applies one migration and records it. A transactional migration runs in one transaction with its
- * record; a no-transaction one runs alone and is recorded after it succeeded. Every statement waits at
- * most `lockTimeoutMs` for a lock; a migration that timed out waiting is rolled back and tried again.
+ * record; every lock it asks for is waited on for at most `lockTimeoutMs`, and a migration that timed
+ * out waiting is rolled back and tried again. A no-transaction one: see `applyWithoutTransaction`.
  */
 export async function applyMigration(
   client: pg.ClientBase,
   file: MigrationFile,
   options: Pick<MigrateOptions, 'lockTimeoutMs' | 'lockAttempts'> = {},
 ): Promise<void> {
+  if (isNoTransaction(file.sql)) return applyWithoutTransaction(client, file);
   const lockTimeoutMs = options.lockTimeoutMs ?? 3000;
   const attempts = options.lockAttempts ?? 5;
-  const noTransaction = isNoTransaction(file.sql);
   for (let attempt = 1; ; attempt += 1) {
     const started = new Date();
     try {
-      if (noTransaction) {
-        await client.query(`SET lock_timeout = ${Math.round(lockTimeoutMs)}`);
-        try {
-          await client.query(file.sql);
-        } finally {
-          await client.query('RESET lock_timeout');
-        }
+      await client.query('BEGIN');
+      try {
+        await client.query(`SET LOCAL lock_timeout = ${Math.round(lockTimeoutMs)}`);
+        await client.query(file.sql);
         await recordApplied(client, file, started);
-      } else {
-        await client.query('BEGIN');
-        try {
-          await client.query(`SET LOCAL lock_timeout = ${Math.round(lockTimeoutMs)}`);
-          await client.query(file.sql);
-          await recordApplied(client, file, started);
-          await client.query('COMMIT');
-        } catch (error) {
-          await client.query('ROLLBACK');
-          throw error;
-        }
+        await client.query('COMMIT');
+      } catch (error) {
+        await client.query('ROLLBACK');
+        throw error;
       }
       return;
     } catch (error) {
@@ -201,12 +226,7 @@ export async function applyMigration(
         ? `it waited more than ${lockTimeoutMs} ms for a lock in each of ${attempt} tries (a long ` +
           `transaction holds the table; see pg_stat_activity): ${reason}`
         : reason;
-      throw new MigrationError(
-        noTransaction
-          ? `migration ${file.name} (no transaction) failed: ${why}; an index it was building concurrently ` +
-              `may be left INVALID: drop it before retrying`
-          : `migration ${file.name} failed and was rolled back: ${why}`,
-      );
+      throw new MigrationError(`migration ${file.name} failed and was rolled back: ${why}`);
     }
   }
 }

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { applyMigration, type MigrationFile } from '../../src/db/migrator.js';
+import { applyMigration, isNoTransaction, type MigrationFile } from '../../src/db/migrator.js';
 
 /**
  * The online-migration rules of docs/operations.md ("Releases without downtime"), checked by applying a
@@ -8,14 +8,19 @@ import { applyMigration, type MigrationFile } from '../../src/db/migrator.js';
  * - no hot table is rewritten (its storage file changes: a column type change, a volatile default, …);
  * - no hot table is closed to writes (a `ROW EXCLUSIVE` lock, what INSERT/UPDATE/DELETE take; reads are
  *   closed only by what also closes writes) for longer than `allowedMs`;
- * - statements whose lock lasts as long as the table is big, which a small test table cannot show, are
- *   refused by their text: `CREATE INDEX` without `CONCURRENTLY`, a foreign key or check constraint
- *   added without `NOT VALID`, `SET NOT NULL`;
- * - nothing a running gateway of the previous version may use disappears or changes type (tables, views,
- *   columns, functions), unless the migration names it in a `-- lodestar:contract <object>, …` line: the
- *   contract step of an expand/contract change, shipped a release after the code stopped using it;
+ * - nothing whose lock lasts as long as the table is big, which an empty test table cannot show, read
+ *   from the catalog: an index built or rebuilt on a hot table inside a transaction (not `CONCURRENTLY`),
+ *   a check or foreign key added validated (not `NOT VALID`), a column made NOT NULL;
+ * - nothing a running gateway of the previous version may use disappears or changes (tables, views,
+ *   columns and their types, functions with their arguments and results, row-level security policies,
+ *   grants, enum labels), unless the migration names it in a `-- lodestar:contract <object>, …` line: the
+ *   contract step of an expand/contract change, shipped a release after the code stopped using it (a
+ *   table named there covers its columns, policies and grants);
  * - a new column on an existing table is nullable or has a default, so the previous version's inserts,
  *   which do not name it, still work.
+ *
+ * Not seen: the cost of data a migration rewrites with DML (a whole-table UPDATE backfill), and triggers
+ * that change what old writers may do; review those by hand.
  */
 export const HOT_TABLES = [
   'profiles',
@@ -39,7 +44,7 @@ export interface OnlineReport {
   rewritten: string[];
   /** Hot tables a probe could not write to within `allowedMs`. */
   blocked: string[];
-  /** Statements refused by their text, with the rule. */
+  /** What the catalog shows was built or validated under a lock that grows with the table. */
   refused: string[];
   /** Objects that existed before and are gone or changed after, not named as contracted. */
   removed: string[];
@@ -50,33 +55,6 @@ export interface OnlineReport {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Statements whose lock time grows with the table, refused on hot tables. */
-export function refusedStatements(sql: string): string[] {
-  const hot = `(?:ONLY\\s+)?(?:public\\.)?"?(${HOT_TABLES.join('|')})"?\\b`;
-  const rules: [RegExp, string][] = [
-    [
-      new RegExp(`CREATE\\s+(?:UNIQUE\\s+)?INDEX\\s+(?!CONCURRENTLY)[^;]*?\\bON\\s+${hot}`, 'gi'),
-      'CREATE INDEX without CONCURRENTLY (blocks writes while it builds)',
-    ],
-    [
-      new RegExp(
-        `ALTER\\s+TABLE\\s+${hot}[^;]*?ADD\\s+(?:CONSTRAINT\\s+\\S+\\s+)?(?:FOREIGN\\s+KEY|CHECK)(?![^;]*NOT\\s+VALID)[^;]*`,
-        'gi',
-      ),
-      'a constraint added without NOT VALID (scans the table under lock; VALIDATE it in a later step)',
-    ],
-    [
-      new RegExp(`ALTER\\s+TABLE\\s+${hot}[^;]*?SET\\s+NOT\\s+NULL[^;]*`, 'gi'),
-      'SET NOT NULL (scans the table under an exclusive lock; add a NOT VALID check and validate it)',
-    ],
-  ];
-  const found: string[] = [];
-  for (const [rule, why] of rules) {
-    for (const match of sql.matchAll(rule)) found.push(`${match[1]}: ${why}`);
-  }
-  return found;
-}
 
 /** The contract header's object names (`-- lodestar:contract likes.note, old_function`). */
 function contracted(sql: string): Set<string> {
@@ -102,10 +80,25 @@ async function surface(client: pg.ClientBase): Promise<Map<string, string>> {
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm') AND c.relname <> '_prisma_migrations'
     UNION ALL
-    SELECT p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')', p.proname
+    SELECT p.proname || '(' || pg_get_function_identity_arguments(p.oid) || '): ' || pg_get_function_result(p.oid),
+           p.proname
       FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
      WHERE n.nspname = 'public'
-       AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')`);
+       AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')
+    UNION ALL
+    SELECT 'policy ' || tablename || '.' || policyname || ' ' || cmd || ' ' || roles::text || ' '
+             || coalesce(qual, '') || ' ' || coalesce(with_check, ''),
+           tablename || '.' || policyname
+      FROM pg_policies WHERE schemaname = 'public'
+    UNION ALL
+    SELECT 'grant ' || c.relname || ' ' || g.grantee::regrole::text || ' ' || g.privilege_type, c.relname
+      FROM pg_class c, aclexplode(c.relacl) g
+     WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
+       AND g.grantee <> 0
+    UNION ALL
+    SELECT 'enum ' || t.typname || '.' || e.enumlabel, t.typname
+      FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid
+     WHERE t.typnamespace = 'public'::regnamespace`);
   return new Map(rows.map((r) => [r.key, r.object]));
 }
 
@@ -119,6 +112,40 @@ async function requiredColumns(client: pg.ClientBase): Promise<Set<string>> {
        AND a.attnum > 0 AND NOT a.attisdropped AND a.attnotnull AND NOT a.atthasdef
        AND a.attidentity = '' AND a.attgenerated = ''`);
   return new Set(rows.map((r) => r.key));
+}
+
+/** Indexes, validated constraints and NOT NULL columns of the hot tables, each with what identifies its build. */
+async function hotCatalog(client: pg.ClientBase): Promise<{
+  indexes: Map<string, number>;
+  constraints: Set<string>;
+  notNull: Set<string>;
+}> {
+  const tables = [[...HOT_TABLES]];
+  const indexes = await client.query<{ name: string; node: number }>(
+    `SELECT t.relname || '.' || c.relname AS name, c.relfilenode AS node
+       FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid
+      WHERE t.relnamespace = 'public'::regnamespace AND t.relname = ANY($1)`,
+    tables,
+  );
+  const constraints = await client.query<{ name: string }>(
+    `SELECT t.relname || '.' || k.conname AS name
+       FROM pg_constraint k JOIN pg_class t ON t.oid = k.conrelid
+      WHERE t.relnamespace = 'public'::regnamespace AND t.relname = ANY($1)
+        AND k.contype IN ('c', 'f') AND k.convalidated`,
+    tables,
+  );
+  const notNull = await client.query<{ name: string }>(
+    `SELECT t.relname || '.' || a.attname AS name
+       FROM pg_attribute a JOIN pg_class t ON t.oid = a.attrelid
+      WHERE t.relnamespace = 'public'::regnamespace AND t.relname = ANY($1)
+        AND a.attnum > 0 AND NOT a.attisdropped AND a.attnotnull`,
+    tables,
+  );
+  return {
+    indexes: new Map(indexes.rows.map((r) => [r.name, r.node])),
+    constraints: new Set(constraints.rows.map((r) => r.name)),
+    notNull: new Set(notNull.rows.map((r) => r.name)),
+  };
 }
 
 async function storage(client: pg.ClientBase): Promise<Map<string, number>> {
@@ -152,6 +179,7 @@ export async function checkOnlineMigration(
     const before = await storage(migrator);
     const surfaceBefore = await surface(migrator);
     const requiredBefore = await requiredColumns(migrator);
+    const catalogBefore = await hotCatalog(migrator);
     let stop = false;
     let longestWaitMs = 0;
     const blocked = new Set<string>();
@@ -164,8 +192,13 @@ export async function checkOnlineMigration(
           await probe.query('BEGIN');
           await probe.query(`SET LOCAL lock_timeout = ${options.allowedMs}`);
           await probe.query(`LOCK TABLE ${table} IN ROW EXCLUSIVE MODE`);
+          // Planning opens every index of the table: an index locked exclusively blocks this too.
+          await probe.query(`EXPLAIN SELECT * FROM ${table}`);
         } catch (error) {
-          if ((error as { code?: string }).code !== '55P03') throw error;
+          const code = (error as { code?: string }).code;
+          // The migration dropped the table (a contract step): nothing left to probe.
+          if (code === '42P01') return;
+          if (code !== '55P03') throw error;
           blocked.add(table);
         } finally {
           await probe.query('ROLLBACK');
@@ -185,14 +218,44 @@ export async function checkOnlineMigration(
     const after = await storage(migrator);
     const surfaceAfter = await surface(migrator);
     const requiredAfter = await requiredColumns(migrator);
+    const catalogAfter = await hotCatalog(migrator);
     const tablesBefore = new Set([...surfaceBefore.values()].filter((o) => !o.includes('.')));
-    const allowedGone = contracted(file.sql);
+    const objectsBefore = new Set(surfaceBefore.values());
+    const gone = contracted(file.sql);
+    const allowedGone = (object: string) => gone.has(object) || gone.has(object.split('.')[0]!);
+    const transactional = !isNoTransaction(file.sql);
+    const refused = [
+      ...[...catalogAfter.indexes]
+        .filter(([name, node]) => {
+          const old = catalogBefore.indexes.get(name);
+          return old === undefined ? transactional : old !== node;
+        })
+        .map(([name]) =>
+          catalogBefore.indexes.has(name)
+            ? `${name}: index rebuilt (blocks writes while it builds)`
+            : `${name}: index built inside a transaction (blocks writes while it builds; use a no-transaction migration with CREATE INDEX CONCURRENTLY)`,
+        ),
+      ...[...catalogAfter.constraints]
+        .filter((name) => !catalogBefore.constraints.has(name) && before.has(name.split('.')[0]!))
+        .map(
+          (name) =>
+            `${name}: constraint added validated (scans the table under lock; add it NOT VALID, VALIDATE it later)`,
+        ),
+      ...[...catalogAfter.notNull]
+        .filter((name) => !catalogBefore.notNull.has(name) && objectsBefore.has(name))
+        .map(
+          (name) =>
+            `${name}: made NOT NULL (scans the table under an exclusive lock; keep a validated CHECK instead)`,
+        ),
+    ].sort();
     return {
-      rewritten: [...before].filter(([table, node]) => after.get(table) !== node).map(([table]) => table),
+      rewritten: [...before]
+        .filter(([table, node]) => after.has(table) && after.get(table) !== node)
+        .map(([table]) => table),
       blocked: [...blocked].sort(),
-      refused: refusedStatements(file.sql),
+      refused,
       removed: [...surfaceBefore]
-        .filter(([key, object]) => !surfaceAfter.has(key) && !allowedGone.has(object))
+        .filter(([key, object]) => !surfaceAfter.has(key) && !allowedGone(object))
         .map(([key]) => key)
         .sort(),
       breaksOldWriters: [...requiredAfter]
