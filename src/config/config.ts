@@ -113,23 +113,18 @@ const redisClusterNodes = z
       ctx.addIssue({ code: 'custom', message: 'mixes redis:// and rediss:// nodes: TLS is all or nothing' });
       return z.NEVER;
     }
-    const credentials = new Set(
-      valid
-        .filter((s) => s.password !== undefined || s.username !== undefined)
-        .map((s) => JSON.stringify([s.username, s.password])),
-    );
-    if (credentials.size > 1) {
+    const withCredentials = valid.filter((s) => s.password !== undefined || s.username !== undefined);
+    if (new Set(withCredentials.map((s) => JSON.stringify([s.username, s.password]))).size > 1) {
       ctx.addIssue({
         code: 'custom',
         message: 'gives different credentials on different nodes: a cluster takes one user and password',
       });
       return z.NEVER;
     }
-    const withCredentials = valid.find((s) => s.password !== undefined || s.username !== undefined);
     return {
       nodes: valid.flatMap((s) => s.nodes),
-      username: withCredentials?.username,
-      password: withCredentials?.password,
+      username: withCredentials[0]?.username,
+      password: withCredentials[0]?.password,
       tls: valid[0]!.tls,
     };
   });

@@ -3,6 +3,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { isLockNotAvailable } from '../errors/databaseErrors.js';
 
 /** The folder holding `<timestamp>_<name>/migration.sql`, Prisma's layout. */
 export const defaultMigrationsDir = fileURLToPath(new URL('../../prisma/migrations', import.meta.url));
@@ -142,9 +143,6 @@ export const NO_TRANSACTION_MARKER = '-- lodestar:no-transaction';
 export const isNoTransaction = (sql: string): boolean =>
   sql.trimStart().split('\n', 1)[0]?.trim() === NO_TRANSACTION_MARKER;
 
-const isLockTimeout = (error: unknown): boolean =>
-  typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '55P03';
-
 const recordApplied = (client: pg.ClientBase, file: MigrationFile, started: Date, finished = true) =>
   // migrator: record the migration, as prisma migrate deploy records it (finished_at NULL = started)
   client.query<{ id: string }>(
@@ -217,12 +215,12 @@ export async function applyMigration(
       }
       return;
     } catch (error) {
-      if (isLockTimeout(error) && attempt < attempts) {
+      if (isLockNotAvailable(error) && attempt < attempts) {
         await new Promise((resolve) => setTimeout(resolve, 1000 * attempt));
         continue;
       }
       const reason = error instanceof Error ? error.message : String(error);
-      const why = isLockTimeout(error)
+      const why = isLockNotAvailable(error)
         ? `it waited more than ${lockTimeoutMs} ms for a lock in each of ${attempt} tries (a long ` +
           `transaction holds the table; see pg_stat_activity): ${reason}`
         : reason;

@@ -3,6 +3,7 @@ import { createError, createTimeoutError, createUnavailableError, type ErrorCode
 
 /** SQLSTATEs a client can act on; everything else stays an internal error. */
 const QUERY_CANCELED = '57014';
+const LOCK_NOT_AVAILABLE = '55P03';
 /**
  * The server is going away or not there yet: class 08 (connection exception), 57P01 admin shutdown
  * (also `pg_ctl -m fast/immediate`), 57P02 crash shutdown, 57P03 cannot connect now (starting up,
@@ -98,6 +99,9 @@ function isUnreachable(nodes: Node[]): boolean {
       (typeof node.originalMessage === 'string' && UNREACHABLE_MESSAGE.test(node.originalMessage)),
   );
 }
+
+/** True when a lock could not be had: lock_timeout ran out, or NOWAIT found it taken. */
+export const isLockNotAvailable = (error: unknown): boolean => sqlState(chain(error)) === LOCK_NOT_AVAILABLE;
 
 /** True for a statement cancelled by statement_timeout (or a cancel request). */
 export const isStatementTimeout = (error: unknown): boolean => sqlState(chain(error)) === QUERY_CANCELED;

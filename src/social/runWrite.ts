@@ -12,6 +12,7 @@ import {
   createIdempotencyKeyInProgressError,
   createIdempotencyKeyReusedError,
 } from '../errors/errors.js';
+import { isLockNotAvailable } from '../errors/databaseErrors.js';
 
 /** What a social write uses of the request: the signed-in viewer, the pool, the feature cache to invalidate. */
 export interface WriteContext {
@@ -36,7 +37,6 @@ export interface WriteRequest {
 
 /** Keys are held while a request with the same key runs; longer than this and the second gives up. */
 const KEY_WAIT_MS = 3000;
-const LOCK_NOT_AVAILABLE = '55P03';
 
 /** idempotency claim: this transaction owns the key unless another request stored it first. */
 const claimKeySql = `
@@ -136,8 +136,7 @@ export async function runWrite<R extends StoredResult>(
     if (enqueued > 0) ctx.queueWakeups?.enqueued('events');
     return outcome;
   } catch (error) {
-    if ((error as { code?: unknown }).code === LOCK_NOT_AVAILABLE)
-      throw createIdempotencyKeyInProgressError();
+    if (isLockNotAvailable(error)) throw createIdempotencyKeyInProgressError();
     throw error;
   }
 }
