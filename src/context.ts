@@ -1,6 +1,7 @@
 import type { Viewer } from './auth/viewer.js';
 import type { Config } from './config/config.js';
 import type { Database } from './db/database.js';
+import type { ReadRouting } from './db/replicas.js';
 import { scopedPrisma, type ScopedPrisma } from './db/identity.js';
 import type { FeatureStore } from './features/featureStore.js';
 import type { FlagStore } from './flags/flagStore.js';
@@ -21,10 +22,23 @@ export interface Context {
   viewer: Viewer;
   /** The request's logger (carries the request id). */
   logger: Logger;
-  /** Prisma scoped to the viewer's RLS identity. */
+  /** Prisma scoped to the viewer's RLS identity, on `reads`. */
   prisma: ScopedPrisma;
+  /** The primary: every write, and reads that must see them. */
   db: Database;
-  /** Per-request batching and caching of reads (one statement per level). */
+  /**
+   * Where this request's reads go: `db`, or for a query a read replica that has replayed the viewer's
+   * own last write (chosen before execution by src/server/readRouting.ts). Nothing may write through it.
+   */
+  reads: Database;
+  /** The read replicas and their monitor (DATABASE_READ_URLS; none: `reads` is always `db`). */
+  replicas: ReadRouting;
+  /**
+   * Set by a query that writes on the primary (a feed page's impressions): like a mutation, it raises the
+   * viewer's read fence, so their next page does not read from a replica that lacks it.
+   */
+  writes: { primary: boolean };
+  /** Per-request batching and caching of reads (one statement per level), on `reads`. */
   loaders: Loaders;
   config: Config;
   metrics: Metrics;
@@ -58,30 +72,45 @@ export interface RequestInfo {
 }
 
 const SCOPED = Symbol('scopedPrisma');
-type LazyPrisma = Pick<Context, 'db' | 'viewer'> & { [SCOPED]?: ScopedPrisma };
+const LOADERS = Symbol('loaders');
+type Lazy = Pick<Context, 'reads' | 'viewer' | 'features'> & {
+  [SCOPED]?: ScopedPrisma;
+  [LOADERS]?: Loaders;
+};
 
 /**
- * `prisma` is made on first use: a signed-in viewer's is a client extension, which most requests (the
- * feed's raw statements, the listings page) never touch. The getter sits on the prototype because Apollo
- * copies the context's own properties into a new object with the same prototype: an own getter would be
- * called by the copy, a prototype one still only when a resolver asks.
+ * `prisma` and `loaders` are made on first use, on the request's `reads` (known only once the operation
+ * is: a query may read from a replica). A signed-in viewer's prisma is a client extension, which most
+ * requests (the feed's raw statements, the listings page) never touch. The getters sit on the prototype
+ * because Apollo copies the context's own properties into a new object with the same prototype: an own
+ * getter would be called by the copy, a prototype one still only when a resolver asks.
  */
 const contextPrototype = {
   get prisma(): ScopedPrisma {
-    const self = this as unknown as LazyPrisma;
-    return (self[SCOPED] ??= scopedPrisma(self.db.prisma, self.viewer));
+    const self = this as unknown as Lazy;
+    return (self[SCOPED] ??= scopedPrisma(self.reads.prisma, self.viewer));
+  },
+  get loaders(): Loaders {
+    const self = this as unknown as Lazy;
+    return (self[LOADERS] ??= createLoaders(self.reads.prisma, self.features, {
+      pool: self.reads.pool,
+      viewer: self.viewer,
+      service: self.reads.service,
+    }));
   },
 };
 
 /** The one way a Context is made: by the HTTP layer, the in-process test executor and the bench alike. */
 export function createContext(services: Services, request: RequestInfo): Context {
-  const { db, config, metrics, feed, rateLimits, flags, features, queueWakeups } = services;
-  const fields: Omit<Context, 'prisma'> = {
+  const { db, config, metrics, feed, rateLimits, flags, features, queueWakeups, replicas } = services;
+  const fields: Omit<Context, 'prisma' | 'loaders'> = {
     requestId: request.requestId,
     viewer: request.viewer,
     logger: request.logger ?? services.logger,
     db,
-    loaders: createLoaders(db.prisma, features, { pool: db.pool, viewer: request.viewer }),
+    reads: db,
+    replicas,
+    writes: { primary: false },
     config,
     metrics,
     feed,

@@ -25,6 +25,8 @@ export interface AlertThresholds extends BloatThresholds {
   learningSilenceSec: number;
   /** Warning: a vector index's last measured recall@20 below this. @default 0.9 */
   vectorRecallMin: number;
+  /** Critical (with read replicas): a replica behind the primary by more than this many seconds, or down. @default 5 */
+  replicaLagSec: number;
 }
 
 export const defaultAlertThresholds: AlertThresholds = {
@@ -36,4 +38,5 @@ export const defaultAlertThresholds: AlertThresholds = {
   deadTupleShare: 0.2,
   deadTupleMin: 1000,
   vectorRecallMin: 0.9,
+  replicaLagSec: 5,
 };

@@ -100,6 +100,47 @@ describe('loadConfig', () => {
     ).toBe('https://idp.example/jwks');
   });
 
+  it('DATABASE_READ_URLS: replicas as comma-separated postgres URLs, with their lag limits', () => {
+    expect(loadConfig(base).database).toMatchObject({
+      readUrls: [],
+      replicaMaxLagMs: 10_000,
+      replicaCheckMs: 1000,
+    });
+    expect(loadConfig(base).ops.alerts.replicaLagSec).toBe(5);
+    const config = loadConfig({
+      ...base,
+      DATABASE_READ_URLS:
+        ' postgresql://app@replica-1:5432/lodestar , postgres://app:p%2Cw@replica-2/lodestar',
+      REPLICA_MAX_LAG_MS: '2500',
+      REPLICA_CHECK_MS: '250',
+      ALERT_REPLICA_LAG_SEC: '2',
+    });
+    expect(config.database).toMatchObject({
+      readUrls: ['postgresql://app@replica-1:5432/lodestar', 'postgres://app:p%2Cw@replica-2/lodestar'],
+      replicaMaxLagMs: 2500,
+      replicaCheckMs: 250,
+    });
+    expect(config.ops.alerts.replicaLagSec).toBe(2);
+    const bad = problemsOf({
+      ...base,
+      DATABASE_READ_URLS: 'postgresql://app:hunter2@replica-1/db,replica-2:5432',
+    });
+    expect(bad).toHaveLength(1);
+    expect(bad[0]).toMatch(
+      /^DATABASE_READ_URLS must be postgres:\/\/ or postgresql:\/\/ URLs, comma-separated/,
+    );
+    expect(bad[0]).not.toContain('hunter2');
+    expect(problemsOf({ ...base, DATABASE_READ_URLS: 'postgres://r/db,postgres://r/db' })[0]).toMatch(
+      /names the same replica twice/,
+    );
+    expect(problemsOf({ ...base, REPLICA_MAX_LAG_MS: '10' })[0]).toMatch(
+      /^REPLICA_MAX_LAG_MS must be a whole number/,
+    );
+    expect(problemsOf({ JWT_SECRET: base.JWT_SECRET, DATABASE_READ_URLS: 'postgres://r/db' })).toEqual([
+      'DATABASE_READ_URLS needs DATABASE_URL: replicas are of a Postgres server, not of the embedded database',
+    ]);
+  });
+
   it('REDIS_CLUSTER_NODES: seed nodes as host:port or redis(s):// URLs, instead of REDIS_URL', () => {
     expect(
       loadConfig({ ...base, REDIS_CLUSTER_NODES: '10.0.0.1:7000, 10.0.0.2:7001,[::1]:7002' }).redis,

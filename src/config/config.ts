@@ -40,6 +40,31 @@ const postgresUrl = z
     'must be a postgres:// or postgresql:// URL',
   );
 
+/** DATABASE_READ_URLS: comma-separated postgres URLs (credentials URL-encoded, so a comma never splits one). */
+const postgresUrlList = z
+  .string()
+  .trim()
+  .transform((value, ctx): string[] => {
+    const urls = value
+      .split(',')
+      .map((v) => v.trim())
+      .filter(Boolean);
+    const bad = urls.filter((v) => !/^postgres(ql)?:\/\//.test(v) || !URL.canParse(v));
+    if (urls.length === 0 || bad.length > 0) {
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          'must be postgres:// or postgresql:// URLs, comma-separated, with any credentials URL-encoded',
+      });
+      return z.NEVER;
+    }
+    if (new Set(urls).size !== urls.length) {
+      ctx.addIssue({ code: 'custom', message: 'names the same replica twice' });
+      return z.NEVER;
+    }
+    return urls;
+  });
+
 const redisUrl = z
   .string()
   .trim()
@@ -247,6 +272,18 @@ export const envSchema = z.object({
   VECTOR_IVFFLAT_PROBES: int(1, 32768).default(10).register(envDocs, {
     group: 'database',
     doc: "ivfflat lists searched per vector query (the feed's search, discovery, recall checks): more is better recall and slower. About √lists keeps recall@20 ≥ 0.95: 10 up to ~200 lists, 20–40 at 1,000 lists (1M listings; docs/benchmarks.md); the `vector_index_recall` alert says when it is too low",
+  }),
+  DATABASE_READ_URLS: postgresUrlList.optional().register(envDocs, {
+    group: 'database',
+    doc: "streaming replicas of `DATABASE_URL`, comma-separated: queries' reads (catalogue, profiles, comments, the feed's candidates, feature computation) go to a healthy one, writes and a viewer's reads right after their own write go to the primary (docs/architecture.md#read-replicas)",
+  }),
+  REPLICA_MAX_LAG_MS: int(100, 600_000).default(10_000).register(envDocs, {
+    group: 'database',
+    doc: 'a replica further behind the primary than this (or down, or promoted) gets no reads until it catches up',
+  }),
+  REPLICA_CHECK_MS: int(100, 60_000).default(1000).register(envDocs, {
+    group: 'database',
+    doc: "how often each replica's replay position (and the primary's) is read: the lag's resolution",
   }),
   MIGRATE_ON_START: booleanFlag.default(false).register(envDocs, {
     group: 'database',
@@ -527,6 +564,10 @@ export const envSchema = z.object({
     group: 'ops',
     doc: "warning: a vector index's last measured recall@20 below this",
   }),
+  ALERT_REPLICA_LAG_SEC: int(1, 86_400).default(5).register(envDocs, {
+    group: 'ops',
+    doc: 'critical alert `replica_lag` (with `DATABASE_READ_URLS`): a replica behind the primary by more than this, or down',
+  }),
   FLAGS_REFRESH_SEC: int(1, 3600)
     .default(5)
     .register(envDocs, { group: 'flags', doc: 'how often each gateway re-reads feature flags' }),
@@ -713,6 +754,11 @@ export function loadConfig(
   if (gateway && production && !e.JWT_SECRET && !e.JWT_JWKS_URL) {
     problems.push('JWT_SECRET or JWT_JWKS_URL must be set (HS256 secret of 32+ characters, or a JWKS URL)');
   }
+  if (gateway && e.DATABASE_READ_URLS && !e.DATABASE_URL) {
+    problems.push(
+      'DATABASE_READ_URLS needs DATABASE_URL: replicas are of a Postgres server, not of the embedded database',
+    );
+  }
   if (gateway && production && !e.DATABASE_URL) {
     problems.push('DATABASE_URL must be set in production (the embedded database is for development only)');
   }
@@ -762,6 +808,7 @@ function configFrom(e: EnvVars) {
     deadTupleShare: e.ALERT_DEAD_TUPLE_SHARE,
     deadTupleMin: e.ALERT_DEAD_TUPLE_MIN,
     vectorRecallMin: e.ALERT_VECTOR_RECALL_MIN,
+    replicaLagSec: e.ALERT_REPLICA_LAG_SEC,
   };
   return {
     env: e.NODE_ENV,
@@ -797,6 +844,10 @@ function configFrom(e: EnvVars) {
       ivfflatProbes: e.VECTOR_IVFFLAT_PROBES,
       migrateOnStart: e.MIGRATE_ON_START,
       sessionSettings,
+      /** Streaming replicas for reads (docs/architecture.md#read-replicas); empty = every read on the primary. */
+      readUrls: e.DATABASE_READ_URLS ?? [],
+      replicaMaxLagMs: e.REPLICA_MAX_LAG_MS,
+      replicaCheckMs: e.REPLICA_CHECK_MS,
     },
     redis: {
       url: e.REDIS_URL,

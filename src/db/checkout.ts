@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { isConnectionError } from '../errors/databaseErrors.js';
 import { coerceError } from '../errors/errors.js';
+import { fallbackOf, servedByFallback } from '../platform/pool.js';
 
 /**
  * The one place a client is checked out of a pool (a unit test keeps it that way).
@@ -20,7 +21,13 @@ export async function withClient<T>(pool: pg.Pool, fn: (client: pg.PoolClient) =
     return await fn(client);
   } catch (error) {
     if (isConnectionError(error)) markBroken(client, coerceError(error));
-    throw error;
+    // A read replica's pool (src/db/replicas.ts) that lost its server: only reads run there, so the
+    // work runs again on the primary's pool.
+    const fallback = fallbackOf(pool);
+    // A client the fallback already served failed there: the primary's own error, not the replica's.
+    if (!fallback?.when(error) || servedByFallback(client)) throw error;
+    fallback.onFailure(coerceError(error));
+    return withClient(fallback.pool, fn);
   } finally {
     const failure = broken.get(client);
     // A broken client keeps a listener: a late socket error after release must not crash us either.

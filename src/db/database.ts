@@ -23,6 +23,11 @@ export function createDatabase(
       embedded?: boolean;
     },
   onPoolError: (error: Error) => void,
+  /**
+   * Makes this a read replica's Database: reads that cannot reach it (`when`) go to `primary`'s pools
+   * instead, after `onFailure` is told (src/db/replicas.ts).
+   */
+  replica?: { primary: Database; when: (error: unknown) => boolean; onFailure: (error: Error) => void },
 ): Database {
   // Every gateway connection switches to the gateway role (so RLS applies even when the login role
   // could bypass it) and gets the statement timeout that protects the pool from runaway queries.
@@ -30,12 +35,15 @@ export function createDatabase(
     url: config.url,
     role: config.role,
     settings: { statement_timeout: config.statementTimeoutMs, ...config.sessionSettings },
-    applicationName: 'lodestar-gateway',
+    applicationName: replica ? 'lodestar-gateway-replica' : 'lodestar-gateway',
     max: config.poolMax,
     connectionTimeoutMillis: 3000,
     idleTimeoutMillis: 30_000,
     onError: onPoolError,
     prepare: config.embedded !== true,
+    ...(replica
+      ? { fallback: { pool: replica.primary.pool, when: replica.when, onFailure: replica.onFailure } }
+      : {}),
   });
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   const service = createServiceDb({
@@ -45,6 +53,12 @@ export function createDatabase(
     shared: config.embedded ? pool : undefined,
     ivfflatProbes: config.ivfflatProbes,
     onPoolError,
+    ...(replica
+      ? {
+          applicationName: 'lodestar-gateway-replica-service',
+          fallback: { db: replica.primary.service, when: replica.when, onFailure: replica.onFailure },
+        }
+      : {}),
   });
   let closed = false;
   return {

@@ -57,8 +57,16 @@ export function createServiceDb(options: {
   /** ivfflat lists searched per query (VECTOR_IVFFLAT_PROBES). @default DEFAULT_IVFFLAT_PROBES */
   ivfflatProbes?: number;
   onPoolError: (error: Error) => void;
+  /**
+   * A read replica's service path: a statement that fails because the replica is down or unreachable
+   * (`fallback.when`) runs again on `fallback.db` (the primary's), after `fallback.onFailure` is told.
+   * Only reads go to a replica, so running one again is safe.
+   */
+  fallback?: { db: ServiceDb; when: (error: unknown) => boolean; onFailure: (error: Error) => void };
+  /** @default 'lodestar-gateway-service' */
+  applicationName?: string;
 }): ServiceDb {
-  const { shared } = options;
+  const { shared, fallback } = options;
   const search = vectorSearchSettings(options.ivfflatProbes);
   if (shared) {
     const inTransaction = <R extends pg.QueryResultRow>(text: string, values: unknown[]) =>
@@ -99,15 +107,32 @@ export function createServiceDb(options: {
       idleTimeoutMillis: 30_000,
       onError: options.onPoolError,
     });
-  const pool = poolOf({}, 'lodestar-gateway-service');
+  const applicationName = options.applicationName ?? 'lodestar-gateway-service';
+  const pool = poolOf({}, applicationName);
   // Sessions of their own for generic plans (plan_cache_mode is per session): opened on first use, and
   // closed again when idle like the others, so a process that never serves a cached feed holds none.
-  const genericPool = poolOf({ plan_cache_mode: 'force_generic_plan' }, 'lodestar-gateway-service-generic');
+  const genericPool = poolOf({ plan_cache_mode: 'force_generic_plan' }, `${applicationName}-generic`);
+  const orFallback = async <R>(run: () => Promise<R>, again: (db: ServiceDb) => Promise<R>): Promise<R> => {
+    try {
+      return await run();
+    } catch (error) {
+      if (!fallback?.when(error)) throw error;
+      fallback.onFailure(error instanceof Error ? error : new Error(String(error)));
+      return again(fallback.db);
+    }
+  };
   return {
-    query: async <R extends pg.QueryResultRow>(text: string, values: unknown[], name?: string) =>
-      (await pool.query<R>(name === undefined ? { text, values } : { name, text, values })).rows,
-    queryGeneric: async <R extends pg.QueryResultRow>(text: string, values: unknown[], name: string) =>
-      (await genericPool.query<R>({ name, text, values })).rows,
+    query: <R extends pg.QueryResultRow>(text: string, values: unknown[], name?: string) =>
+      orFallback(
+        async () =>
+          (await pool.query<R>(name === undefined ? { text, values } : { name, text, values })).rows,
+        (db) => db.query<R>(text, values, name),
+      ),
+    queryGeneric: <R extends pg.QueryResultRow>(text: string, values: unknown[], name: string) =>
+      orFallback(
+        async () => (await genericPool.query<R>({ name, text, values })).rows,
+        (db) => db.queryGeneric<R>(text, values, name),
+      ),
     close: async () => {
       await Promise.all([pool.end(), genericPool.end()]);
     },

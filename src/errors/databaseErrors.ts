@@ -103,6 +103,26 @@ function isUnreachable(nodes: Node[]): boolean {
 /** True when a lock could not be had: lock_timeout ran out, or NOWAIT found it taken. */
 export const isLockNotAvailable = (error: unknown): boolean => sqlState(chain(error)) === LOCK_NOT_AVAILABLE;
 
+/**
+ * True for a statement a hot-standby replica cancelled because replay needed what it was reading
+ * (40001/40P01 "… conflict with recovery"): the same read runs fine on the primary.
+ */
+export function isRecoveryConflict(error: unknown): boolean {
+  const nodes = chain(error);
+  const state = sqlState(nodes);
+  return (
+    (state === '40001' || state === '40P01') &&
+    nodes.some((node) => typeof node.message === 'string' && /conflict with recovery/i.test(node.message))
+  );
+}
+
+/** True when a pool could not hand out a client in time (pg-pool's acquire timeout): busy or unreachable. */
+export const isPoolAcquireTimeout = (error: unknown): boolean =>
+  chain(error).some(
+    (node) =>
+      typeof node.message === 'string' && /timeout exceeded when trying to connect/i.test(node.message),
+  );
+
 /** True for a statement cancelled by statement_timeout (or a cancel request). */
 export const isStatementTimeout = (error: unknown): boolean => sqlState(chain(error)) === QUERY_CANCELED;
 

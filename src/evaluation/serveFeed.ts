@@ -134,6 +134,7 @@ export async function serveVariant(
             metrics,
             config,
             db: { service },
+            reads: { service },
           },
           { first: options.k, categoryId: null },
           settings,

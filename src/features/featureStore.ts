@@ -1,4 +1,4 @@
-import { deleteMany, getMany, setManyPx, type RedisClient } from '../platform/redis.js';
+import { deleteMany, evalPerKey, getMany, setManyPx, type RedisClient } from '../platform/redis.js';
 import type { ServiceDb } from '../db/service.js';
 import { coerceError } from '../errors/errors.js';
 import type { Logger } from '../platform/logger.js';
@@ -24,9 +24,10 @@ export interface FeatureStoreOptions {
 export interface FeatureStore {
   /**
    * Features for ids in order (null = no such entity): one MGET (on a cluster, one GET per key sent as one
-   * pipeline per node), one SQL statement for the misses.
+   * pipeline per node), one SQL statement for the misses. `via`: the request's read route (a replica, or
+   * the primary for a viewer who just wrote), used for misses no invalidation fenced.
    */
-  load<Id, F>(kind: FeatureKind<Id, F>, ids: readonly Id[]): Promise<(F | null)[]>;
+  load<Id, F>(kind: FeatureKind<Id, F>, ids: readonly Id[], via?: ServiceDb): Promise<(F | null)[]>;
   /** Drops the cached features a write made stale. Never throws; while Redis is down the TTL bounds staleness. */
   invalidate(ids: { users?: readonly string[]; listings?: readonly number[] }): Promise<void>;
   readonly breakerState: BreakerState;
@@ -41,16 +42,57 @@ interface Entry<F> {
   f: F;
 }
 
-/** A cached entry, or null for anything unreadable (treated as a miss and overwritten). */
-function parseEntry<F>(raw: string): Entry<F> | null {
+/**
+ * What an invalidation leaves with read replicas (instead of deleting the key): the primary's WAL position
+ * after the write, so the next computation runs where that write is visible (a replica that has replayed
+ * it, else the primary) and never caches what a lagging replica still shows.
+ */
+interface Tombstone {
+  fence: string;
+}
+
+/** 16 hex digits: fences compare as strings in Redis' scripts. */
+const fenceHex = (lsn: bigint): string => lsn.toString(16).padStart(16, '0');
+
+/** The value an invalidation at WAL position `fence` leaves under a feature key. */
+export const tombstoneOf = (fence: bigint): string =>
+  JSON.stringify({ fence: fenceHex(fence) } satisfies Tombstone);
+
+/**
+ * Write-back of a value computed on a replica that had replayed up to ARGV[3]: skipped when the key
+ * holds a tombstone of a later write (another process invalidated it while the computation ran).
+ */
+const writeBackScript = `
+local current = redis.call('GET', KEYS[1])
+if current then
+  local fence = string.match(current, '^{"fence":"(%x+)"}$')
+  if fence and fence > ARGV[3] then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1`;
+
+/** A cached entry, a tombstone, or null for anything unreadable (treated as a miss and overwritten). */
+function parseEntry<F>(raw: string): Entry<F> | Tombstone | null {
   try {
-    const entry = JSON.parse(raw) as Partial<Entry<F>>;
+    const entry = JSON.parse(raw) as Partial<Entry<F>> & Partial<Tombstone>;
+    if (typeof entry.fence === 'string' && /^[0-9a-f]{1,16}$/.test(entry.fence))
+      return { fence: entry.fence };
     return typeof entry.exp === 'number' && typeof entry.d === 'number' && entry.f !== undefined
       ? (entry as Entry<F>)
       : null;
   } catch {
     return null;
   }
+}
+
+/** Where computations run with read replicas (src/db/replicas.ts): a replica that has replayed a fence. */
+export interface FeatureReads {
+  pick(fence: bigint | null): ServiceDb | null;
+  /** What a replica's service path had replayed at its last check; null for the primary's. */
+  replayedBy(service: ServiceDb): bigint | null;
+  currentLsn(): Promise<bigint>;
+  /** How long a tombstone lives: past it, every replica that takes reads has replayed its write. */
+  fenceTtlMs: number;
 }
 
 const breakerGauge: Record<BreakerState, number> = { closed: 0, halfOpen: 1, open: 2 };
@@ -67,8 +109,11 @@ export function createFeatureStore(deps: {
   options: FeatureStoreOptions;
   metrics: Metrics;
   logger: Logger;
+  /** With read replicas: computations go to one, invalidations leave tombstones (Tombstone). */
+  reads?: FeatureReads | null;
 }): FeatureStore {
   const { redis, service, options, metrics, logger } = deps;
+  const reads = deps.reads ?? null;
   const breaker = createCircuitBreaker({
     failureThreshold: options.breakerFailures,
     openMs: options.breakerOpenMs,
@@ -127,7 +172,10 @@ export function createFeatureStore(deps: {
     }
   }
 
-  function writeBack(entries: { key: string; value: unknown; computeMs: number; startedAt: number }[]) {
+  function writeBack(
+    entries: { key: string; value: unknown; computeMs: number; startedAt: number }[],
+    seen: bigint | null,
+  ) {
     if (!redis || entries.length === 0 || redis.status !== 'ready' || breaker.state !== 'closed') return;
     const writes: { key: string; value: string; ttlMs: number }[] = [];
     for (const { key, value, computeMs, startedAt } of entries) {
@@ -138,8 +186,17 @@ export function createFeatureStore(deps: {
       writes.push({ key, value: JSON.stringify(entry), ttlMs });
     }
     if (writes.length === 0) return;
+    // Computed on a replica: never over a tombstone of a write it had not replayed (writeBackScript).
+    const stored =
+      seen === null
+        ? setManyPx(redis, writes)
+        : evalPerKey(
+            redis,
+            writeBackScript,
+            writes.map(({ key, value, ttlMs }) => ({ key, args: [value, ttlMs, fenceHex(seen)] })),
+          );
     track(
-      setManyPx(redis, writes).then((failed) => {
+      stored.then((failed) => {
         if (failed > 0) {
           breaker.failure();
           metrics.featureErrors.inc({ op: 'write' }, failed);
@@ -148,13 +205,27 @@ export function createFeatureStore(deps: {
     );
   }
 
-  /** Computes ids in one statement, shared with any later request for the same keys until it settles. */
-  function compute<Id, F>(kind: FeatureKind<Id, F>, ids: Id[]): Map<Id, Promise<F | null>> {
+  /**
+   * Computes ids in one statement, shared with any later request for the same keys until it settles: on a
+   * replica that has replayed `fence` (the newest write invalidating one of them) if there is one, else
+   * on the primary.
+   */
+  function compute<Id, F>(
+    kind: FeatureKind<Id, F>,
+    ids: Id[],
+    fence: bigint | null,
+    via: ServiceDb | undefined,
+  ): Map<Id, Promise<F | null>> {
     const startedAt = Date.now();
-    const batch = kind.compute(service, ids).then((found) => {
+    const on = fence === null && via ? via : (reads?.pick(fence) ?? service);
+    const seen = reads?.replayedBy(on) ?? null;
+    const batch = kind.compute(on, ids).then((found) => {
       const computeMs = Date.now() - startedAt;
       metrics.featureComputed.inc({ kind: kind.name }, ids.length);
-      writeBack([...found].map(([id, value]) => ({ key: kind.keyOf(id), value, computeMs, startedAt })));
+      writeBack(
+        [...found].map(([id, value]) => ({ key: kind.keyOf(id), value, computeMs, startedAt })),
+        seen,
+      );
       return found;
     });
     const out = new Map<Id, Promise<F | null>>();
@@ -175,17 +246,23 @@ export function createFeatureStore(deps: {
     get breakerState() {
       return breaker.state;
     },
-    async load<Id, F>(kind: FeatureKind<Id, F>, ids: readonly Id[]): Promise<(F | null)[]> {
+    async load<Id, F>(kind: FeatureKind<Id, F>, ids: readonly Id[], via?: ServiceDb): Promise<(F | null)[]> {
       metrics.featureBatchSize.observe({ kind: kind.name }, ids.length);
       const keys = ids.map(kind.keyOf);
       const cached = await read(kind.name, keys);
       const results = new Array<Promise<F | null> | F | null>(ids.length);
       const toCompute: Id[] = [];
       const refresh: Id[] = [];
+      let fence: bigint | null = null;
       const now = Date.now();
       ids.forEach((id, i) => {
         const raw = cached?.[i];
-        const entry = raw ? parseEntry<F>(raw) : null;
+        let entry = raw ? parseEntry<F>(raw) : null;
+        if (entry && 'fence' in entry) {
+          const at = BigInt(`0x${entry.fence}`);
+          if (fence === null || at > fence) fence = at;
+          entry = null;
+        }
         if (entry) {
           metrics.featureLookups.inc({ kind: kind.name, result: 'hit' });
           results[i] = entry.f;
@@ -200,14 +277,14 @@ export function createFeatureStore(deps: {
         else toCompute.push(id);
       });
       if (toCompute.length > 0) {
-        const computed = compute(kind, toCompute);
+        const computed = compute(kind, toCompute, fence, via);
         ids.forEach((id, i) => {
           const mine = computed.get(id);
           if (mine && results[i] === undefined) results[i] = mine;
         });
       }
       if (refresh.length > 0) {
-        const refreshing = compute(kind, refresh);
+        const refreshing = compute(kind, refresh, null, undefined);
         track(Promise.allSettled(refreshing.values()));
       }
       return Promise.all(results.map(async (result) => result));
@@ -220,8 +297,20 @@ export function createFeatureStore(deps: {
       // Forget old marks: only computations still running can be affected.
       for (const [key, at] of invalidatedAt) if (now - at > 60_000) invalidatedAt.delete(key);
       if (!redis || usable() !== null) return;
+      // With replicas, tombstones rather than deletions: the next computation must see this write
+      // (FeatureReads). The primary unreachable: the write did not commit either; deleting will do.
+      const fence = reads ? await reads.currentLsn().catch(() => null) : null;
       try {
-        await deleteMany(redis, keys);
+        if (reads && fence !== null) {
+          const value = tombstoneOf(fence);
+          const failed = await setManyPx(
+            redis,
+            keys.map((key) => ({ key, value, ttlMs: reads.fenceTtlMs })),
+          );
+          if (failed > 0) throw new Error(`${failed} of ${keys.length} tombstones not written`);
+        } else {
+          await deleteMany(redis, keys);
+        }
         breaker.success();
       } catch (error) {
         breaker.failure();

@@ -166,13 +166,18 @@ export class KnownCandidateCaches {
  * knows to be usable is read with feedCachedCandidatesSql (no search, a generic plan); anyone else, or a
  * cache that turned out short, with feedCandidatesSql, which searches and stores when it must. What the
  * latter says about the cache afterwards is remembered for the viewer's next page.
+ *
+ * `service` is the primary's service path or, with read replicas, both it and a replica's: the cached
+ * read (most pages) goes to `reads`; feedCandidatesSql stores the viewer's cache as it searches, so it
+ * always runs on the primary.
  */
 export async function fetchCandidateRows(
-  service: ServiceDb,
+  service: CandidateServices,
   query: CandidateQuery,
   known: KnownCandidateCaches | null,
   nowMs: number = Date.now(),
 ): Promise<CandidateRow[]> {
+  const { primary, reads } = 'primary' in service ? service : { primary: service, reads: service };
   const params = candidateParams(query);
   const viewer = query.userId;
   const caching =
@@ -185,7 +190,7 @@ export async function fetchCandidateRows(
   const untilOf = (row: CandidateRow | undefined) =>
     nowMs + (query.candidateCacheSec - Math.max(0, row?.cache_age ?? 0)) * 1000;
   if (caching && known.usable(viewer, query.similarLimit, nowMs)) {
-    const rows = await service.queryGeneric<CandidateRow>(
+    const rows = await reads.queryGeneric<CandidateRow>(
       feedCachedCandidatesSql,
       params,
       'feed_cached_candidates',
@@ -198,15 +203,18 @@ export async function fetchCandidateRows(
     }
     known.remember(viewer, 0, nowMs);
   }
-  const rows = await service.query<CandidateRow>(feedCandidatesSql, params, 'feed_candidates');
+  const rows = await primary.query<CandidateRow>(feedCandidatesSql, params, 'feed_candidates');
   const first = rows[0];
   if (caching) known.remember(viewer, first?.cache_left ?? 0, untilOf(first));
   return rows;
 }
 
+/** The primary's service path, or it and a read replica's (fetchCandidateRows). */
+export type CandidateServices = ServiceDb | { primary: ServiceDb; reads: ServiceDb };
+
 /** Every pool a feed page can draw from, with the features to rank it (fetchCandidateRows). */
 export async function fetchCandidates(
-  service: ServiceDb,
+  service: CandidateServices,
   query: CandidateQuery,
   known: KnownCandidateCaches | null = null,
   nowMs: number = Date.now(),

@@ -44,7 +44,13 @@ export interface ImpressionMeta {
   featuresVersion?: number;
 }
 
-type ImpressionContext = { requestId: string; viewer: Viewer; db: { service: ServiceDb } };
+type ImpressionContext = {
+  requestId: string;
+  viewer: Viewer;
+  db: { service: ServiceDb };
+  /** Told that this request wrote on the primary (its viewer's next reads must see it). */
+  writes?: { primary: boolean };
+};
 
 /**
  * Logs a served page's impressions (learning_events) and reads its listings, in one statement
@@ -95,6 +101,8 @@ export async function recordImpressions(
     ctx.viewer.userId ?? '',
   ];
   let rows: ListingSqlRow[];
+  // Before the statement: even one that fails may have committed (a lost connection after COMMIT).
+  if (ctx.writes) ctx.writes.primary = true;
   if (check) {
     // Prepared once per session, as the plain insert: one of the two runs for every feed page.
     const checked = await ctx.db.service.query<ListingSqlRow & { excluded: number[] | null }>(

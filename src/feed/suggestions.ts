@@ -36,7 +36,12 @@ export interface FeedRequest {
   logger: Logger;
   metrics: Pick<Metrics, 'feedFallbacks' | 'feedCandidateMemory'>;
   config: Pick<Config, 'feed' | 'database'>;
+  /** The primary: the served page's impressions are written here. */
   db: { service: ServiceDb };
+  /** Where the cached-candidates read goes (a read replica, or `db`; see fetchCandidateRows). */
+  reads: { service: ServiceDb };
+  /** Set when the page's impressions are written, so the viewer's next page sees them (read replicas). */
+  writes?: { primary: boolean };
 }
 
 export type FallbackReason =
@@ -197,7 +202,7 @@ async function candidatesFor(
     ? await explorationPick(settings.exploration, { categoryId, seed: cursor.seed, first })
     : [];
   return fetchCandidates(
-    ctx.db.service,
+    { primary: ctx.db.service, reads: ctx.reads.service },
     feedCandidateQuery(
       ctx.config.feed,
       { userId: ctx.viewer.userId, session: cursor.session, exploreIds, categoryId, first },

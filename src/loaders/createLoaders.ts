@@ -38,15 +38,20 @@ const MAX_FEATURE_BATCH = 200;
 export interface LoaderReads {
   pool: Database['pool'];
   viewer: RlsViewer;
+  /** The request's read route's service path: feature misses are computed there. */
+  service?: Database['service'];
 }
 
 export function createLoaders(prisma: PrismaClient, features: FeatureStore, reads: LoaderReads): Loaders {
   const loaders: Loaders = {
-    userFeatures: new DataLoader<string, UserFeatures | null>((ids) => features.load(userFeatureKind, ids), {
-      maxBatchSize: MAX_FEATURE_BATCH,
-    }),
+    userFeatures: new DataLoader<string, UserFeatures | null>(
+      (ids) => features.load(userFeatureKind, ids, reads.service),
+      {
+        maxBatchSize: MAX_FEATURE_BATCH,
+      },
+    ),
     listingFeatures: new DataLoader<number, ListingFeatures | null>(
-      (ids) => features.load(listingFeatureKind, ids),
+      (ids) => features.load(listingFeatureKind, ids, reads.service),
       { maxBatchSize: MAX_FEATURE_BATCH },
     ),
     publicProfile: new DataLoader<string, PublicProfile | null>(

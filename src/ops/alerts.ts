@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { AlertThresholds } from '../config/alertThresholds.js';
+import type { ReplicaStatus } from '../db/replicas.js';
 import { isBloated, readTableBloat } from './tableBloat.js';
 
 export type AlertSeverity = 'critical' | 'warning';
@@ -42,6 +43,8 @@ WHERE recall IS NOT NULL ORDER BY recall, index_name LIMIT 1`;
 export async function evaluateAlerts(
   db: Pick<pg.Pool, 'query'>,
   thresholds: AlertThresholds,
+  /** The gateway's read replicas now (DATABASE_READ_URLS): adds the replica_lag rule. */
+  replicas: readonly ReplicaStatus[] = [],
 ): Promise<Alert[]> {
   const { rows } = await db.query<AlertValues>(alertValuesSql);
   // The most bloated hot table among those with enough dead tuples to count (the view's order).
@@ -57,6 +60,7 @@ export async function evaluateAlerts(
     v.learning_last_at === null ? null : (v.now.getTime() - v.learning_last_at.getTime()) / 1000;
   const kernelP95 = v.kernel_worst_p95_ms;
   const pctHasVec = v.profile_pct_has_vec;
+  const replicaLag = replicaLagAlert(replicas, thresholds);
   return [
     {
       rule: 'discovery_queue_p95_age',
@@ -142,5 +146,45 @@ export async function evaluateAlerts(
       action:
         'Vector Indexes: check ops.vectorHealth (rows vs rowsAtBuild, suggestedLists), rebuildVectorIndex with the suggested lists, then measureVectorRecall; if the lists are right, raise VECTOR_IVFFLAT_PROBES (about √lists) and restart',
     },
+    ...(replicaLag ? [replicaLag] : []),
   ];
+}
+
+/**
+ * `replica_lag` (critical, only with read replicas): a replica further behind than ALERT_REPLICA_LAG_SEC,
+ * or not taking reads because it is down or promoted. Its reads are on the primary meanwhile, so the
+ * cost is the primary's load, not wrong answers. The value is the worst measured lag.
+ */
+export function replicaLagAlert(
+  replicas: readonly ReplicaStatus[],
+  thresholds: Pick<AlertThresholds, 'replicaLagSec'>,
+): Alert | null {
+  if (replicas.length === 0) return null;
+  const unreadable = replicas.filter((r) => r.state === 'down' || r.state === 'promoted');
+  const measured = replicas.filter((r) => r.lagSeconds !== null && !unreadable.includes(r));
+  const worst = measured.reduce<ReplicaStatus | null>(
+    (top, r) => (top === null || (r.lagSeconds ?? 0) > (top.lagSeconds ?? 0) ? r : top),
+    null,
+  );
+  const worstLag = worst?.lagSeconds ?? null;
+  const behind = worstLag !== null && worstLag > thresholds.replicaLagSec;
+  const parts = [
+    ...unreadable.map((r) => `${r.name} is ${r.state}${r.error ? ` (${r.error})` : ''}`),
+    ...(behind && worst ? [`${worst.name} is ${worstLag.toFixed(1)} s behind the primary`] : []),
+  ];
+  return {
+    rule: 'replica_lag',
+    severity: 'critical',
+    firing: unreadable.length > 0 || behind,
+    value: worstLag,
+    threshold: thresholds.replicaLagSec,
+    message:
+      parts.length > 0
+        ? `${parts.join('; ')} (limit ${thresholds.replicaLagSec} s): its reads go to the primary`
+        : worstLag === null
+          ? 'no replica measured yet'
+          : `every replica is within ${thresholds.replicaLagSec} s of the primary (worst ${worstLag.toFixed(1)} s)`,
+    action:
+      'Replica lag: check ops.replicas and the replica server (running? replaying? pg_stat_replication on the primary, long queries on the replica holding replay back); a replica down or too far behind gets no reads until it catches up, so the primary carries them meanwhile',
+  };
 }

@@ -1,6 +1,7 @@
 import type { AlertThresholds, BloatThresholds } from '../config/alertThresholds.js';
 import { listFlags, type Flag } from '../flags/flags.js';
 import { evaluateAlerts, type Alert } from './alerts.js';
+import type { ReplicaStatus } from '../db/replicas.js';
 import { inAdminTx, type OpsRunner } from './opsRunner.js';
 import { isBloated, readTableBloat, type TableBloat } from './tableBloat.js';
 import {
@@ -275,8 +276,11 @@ export async function flagHistory(runner: OpsRunner, key: string, limit: number)
 }
 
 /** Runbook "Monitoring Alerts": every rule, evaluated now. */
-export const alerts = (runner: OpsRunner, thresholds: AlertThresholds): Promise<Alert[]> =>
-  inAdminTx(runner, (client) => evaluateAlerts(client, thresholds));
+export const alerts = (
+  runner: OpsRunner,
+  thresholds: AlertThresholds,
+  replicas: readonly ReplicaStatus[] = [],
+): Promise<Alert[]> => inAdminTx(runner, (client) => evaluateAlerts(client, thresholds, replicas));
 
 /** Every feature flag, by key. */
 export const flags = (runner: OpsRunner): Promise<Flag[]> => inAdminTx(runner, listFlags);

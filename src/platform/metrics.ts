@@ -22,6 +22,11 @@ export interface Metrics {
   roleQueries: Counter;
   flagRequests: Counter<'flag' | 'variant' | 'outcome'>;
   flagDuration: Histogram<'flag' | 'variant'>;
+  /** Read replicas (DATABASE_READ_URLS): how far behind each is, whether it takes reads, where reads went. */
+  replicaLagSeconds: Gauge<'replica'>;
+  replicaLagBytes: Gauge<'replica'>;
+  replicaUp: Gauge<'replica'>;
+  dbReads: Counter<'target' | 'reason'>;
 }
 
 export function createMetrics(): Metrics {
@@ -29,6 +34,30 @@ export function createMetrics(): Metrics {
   collectDefaultMetrics({ register: registry, prefix: 'lodestar_' });
   return {
     registry,
+    replicaLagSeconds: new Gauge({
+      name: 'lodestar_db_replica_lag_seconds',
+      help: 'How long ago the primary had already written what each read replica has not replayed yet (0 = caught up; resolution REPLICA_CHECK_MS); -1 while it cannot be read',
+      labelNames: ['replica'],
+      registers: [registry],
+    }),
+    replicaLagBytes: new Gauge({
+      name: 'lodestar_db_replica_lag_bytes',
+      help: 'WAL bytes the primary has written that each read replica has not replayed; -1 while it cannot be read',
+      labelNames: ['replica'],
+      registers: [registry],
+    }),
+    replicaUp: new Gauge({
+      name: 'lodestar_db_replica_up',
+      help: 'Whether each read replica takes reads now (1) or is skipped (0: down, promoted, or behind by more than REPLICA_MAX_LAG_MS)',
+      labelNames: ['replica'],
+      registers: [registry],
+    }),
+    dbReads: new Counter({
+      name: 'lodestar_db_reads_total',
+      help: 'Requests whose reads went to a replica or the primary, and why (replica: replica, replayed_own_write; primary: mutation, own_write, no_replica, fence_unknown; and per read that ran again on the primary: fallback — its replica could not be reached, recovery_conflict — replay cancelled it)',
+      labelNames: ['target', 'reason'],
+      registers: [registry],
+    }),
     flagRequests: new Counter({
       name: 'lodestar_flag_requests_total',
       help: 'Signed-in requests by feature flag (above 0%), the variant the viewer sees, and outcome (ok, error = server error)',

@@ -22,6 +22,17 @@ export interface PoolOptions {
    * (a name prepared by one would collide on the next).
    */
   prepare?: boolean;
+  /**
+   * A read replica's pool: a connection it cannot open (the server is down or unreachable, as
+   * `fallback.when` decides) is taken from `fallback.pool` (the primary's) instead, after
+   * `fallback.onFailure` is told, so a dead replica costs its callers no error. Both pool.connect and
+   * pool.query (which connects through it) fall back; a statement that fails on an open connection does not.
+   */
+  fallback?: {
+    pool: pg.Pool;
+    when: (error: unknown) => boolean;
+    onFailure: (error: Error) => void;
+  };
 }
 
 /**
@@ -75,10 +86,101 @@ export function sessionOptions(
   return [existing, ...ours].filter(Boolean).join(' ');
 }
 
+const fallbacks = new WeakMap<pg.Pool, NonNullable<PoolOptions['fallback']>>();
+const viaFallback = new WeakSet<pg.PoolClient>();
+
+/** Whether a replica pool's connect handed out this client from its fallback (the primary's pool). */
+export function servedByFallback(client: pg.PoolClient): boolean {
+  return viaFallback.has(client);
+}
+
+/** A replica pool's fallback (the primary's pool and when to use it); null for any other pool. */
+export function fallbackOf(pool: pg.Pool): NonNullable<PoolOptions['fallback']> | null {
+  return fallbacks.get(pool) ?? null;
+}
+
+type ConnectCallback = (error: Error | undefined, client?: pg.PoolClient, done?: () => void) => void;
+
+/**
+ * pg.Pool whose failed connects are served by another pool (PoolOptions.fallback), as are its
+ * `query` calls (promise form) that fail because the server went away mid-statement: only reads run on
+ * a replica's pool, so running one again is safe. withClient (src/db/checkout.ts) does the same for a
+ * checked-out client's work (`fallbackOf`).
+ */
+class FallbackPool extends pg.Pool {
+  readonly #fallback: NonNullable<PoolOptions['fallback']>;
+
+  constructor(config: pg.PoolConfig, fallback: NonNullable<PoolOptions['fallback']>) {
+    super(config);
+    this.#fallback = fallback;
+    fallbacks.set(this, fallback);
+  }
+
+  // Every overload of pg's query funnels here; the callback form (pg's own internals) is passed through.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- pg's query has a dozen overloads; the arguments are forwarded untouched
+  override query(...input: any[]): any {
+    const args: unknown[] = input;
+    if (args.some((arg) => typeof arg === 'function')) {
+      return (super.query.bind(this) as (...a: unknown[]) => unknown)(...args);
+    }
+    return this.#queryOrFallBack(args);
+  }
+
+  /** pg's pool.query (a client for one statement, released with its error), run again on the fallback. */
+  async #queryOrFallBack(args: unknown[]): Promise<unknown> {
+    const client = await this.connect();
+    let failure: Error | undefined;
+    const onError = (error: Error) => (failure ??= error);
+    client.on('error', onError);
+    try {
+      return await (client.query.bind(client) as (...a: unknown[]) => Promise<unknown>)(...args);
+    } catch (error) {
+      failure ??= error instanceof Error ? error : new Error(String(error));
+      const { pool, when, onFailure } = this.#fallback;
+      // A client the fallback already served failed there: the primary's own error, not the replica's.
+      if (servedByFallback(client) || !when(error)) throw error;
+      onFailure(failure);
+      return (pool.query.bind(pool) as (...a: unknown[]) => Promise<unknown>)(...args);
+    } finally {
+      client.removeListener('error', onError);
+      client.release(failure);
+    }
+  }
+
+  // pg's Pool.query connects through this.connect(callback): overriding both forms covers every caller.
+  override connect(): Promise<pg.PoolClient>;
+  override connect(callback: ConnectCallback): void;
+  override connect(callback?: ConnectCallback): Promise<pg.PoolClient> | void {
+    const { pool, when, onFailure } = this.#fallback;
+    if (callback) {
+      super.connect((error: Error | undefined, client?: pg.PoolClient, done?: () => void) => {
+        if (error && when(error)) {
+          onFailure(error);
+          pool.connect((fallbackError, fallbackClient, fallbackDone) => {
+            if (fallbackClient) viaFallback.add(fallbackClient);
+            callback(fallbackError ?? undefined, fallbackClient, fallbackDone);
+          });
+          return;
+        }
+        callback(error, client, done);
+      });
+      return;
+    }
+    return super.connect().catch((error: unknown) => {
+      if (!when(error)) throw error;
+      onFailure(error instanceof Error ? error : new Error(String(error)));
+      return pool.connect().then((client) => {
+        viaFallback.add(client);
+        return client;
+      });
+    });
+  }
+}
+
 /** The one way Lodestar builds a pg.Pool: gateway, service path, worker and ops CLI. */
 export function createPool(options: PoolOptions): pg.Pool {
   const startup = sessionOptions(options.url, options.role, options.settings);
-  const pool = new pg.Pool({
+  const config: pg.PoolConfig = {
     connectionString: options.url,
     ...(startup ? { options: startup } : {}),
     max: options.max,
@@ -88,7 +190,8 @@ export function createPool(options: PoolOptions): pg.Pool {
     ...(options.idleTimeoutMillis === undefined ? {} : { idleTimeoutMillis: options.idleTimeoutMillis }),
     application_name: options.applicationName,
     types: lodestarTypes,
-  });
+  };
+  const pool = options.fallback ? new FallbackPool(config, options.fallback) : new pg.Pool(config);
   pool.on('error', options.onError);
   if (options.prepare === true) preparingPools.add(pool);
   return pool;

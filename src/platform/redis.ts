@@ -113,6 +113,32 @@ export async function setManyPx(
   }
 }
 
+/**
+ * One EVAL of `script` per key (each touches only its key, so any slot will do): one pipeline on a single
+ * server, auto-pipelined per node on a cluster. Never rejects: resolves to how many calls failed.
+ */
+export async function evalPerKey(
+  client: RedisClient,
+  script: string,
+  calls: readonly { key: string; args: readonly (string | number)[] }[],
+): Promise<number> {
+  if (calls.length === 0) return 0;
+  if (client instanceof Cluster) {
+    const results = await Promise.allSettled(
+      calls.map(({ key, args }) => client.eval(script, 1, key, ...args)),
+    );
+    return results.filter((r) => r.status === 'rejected').length;
+  }
+  const pipeline = client.pipeline();
+  for (const { key, args } of calls) pipeline.eval(script, 1, key, ...args);
+  try {
+    const results = await pipeline.exec();
+    return results?.filter(([error]) => error).length ?? calls.length;
+  } catch {
+    return calls.length;
+  }
+}
+
 export type RedisState = 'up' | 'down' | 'disabled';
 
 /**

@@ -21,7 +21,7 @@ export { parseListingId };
 
 /** Every category by name: one plain statement (a public table, no identity, no Prisma). */
 export function categories(ctx: Context) {
-  return readCategories(ctx.db.pool);
+  return readCategories(ctx.reads.pool);
 }
 
 const categoryIdBySlug = (ctx: Context, slug: string): Promise<number> =>
@@ -39,14 +39,14 @@ export async function listing(ctx: Context, id: string, info?: GraphQLResolveInf
   );
   const [take] = takes;
   if (takes.size === 1 && typeof take === 'number' && isPageSize(take, MAX_LISTING_COMMENTS)) {
-    const read = await readListingWithComments(ctx.db.pool, ctx.viewer, listingId, take);
+    const read = await readListingWithComments(ctx.reads.pool, ctx.viewer, listingId, take);
     primeLoaders(ctx.loaders, read);
     primeLoaders(ctx.loaders, { sellers: read.authors });
     const found = read.listings[0];
     if (found) ctx.loaders.listingComments.prime({ listingId, take }, read.comments);
     return found ?? null;
   }
-  const page = await readListingById(ctx.db.pool, ctx.viewer, listingId);
+  const page = await readListingById(ctx.reads.pool, ctx.viewer, listingId);
   primeLoaders(ctx.loaders, page);
   return page.listings[0] ?? null;
 }
@@ -64,7 +64,7 @@ export async function listings(
   info?: GraphQLResolveInfo,
 ) {
   const request = pageRequest(args, listingKey);
-  const page = await readListingsPage(ctx.db.pool, ctx.viewer, {
+  const page = await readListingsPage(ctx.reads.pool, ctx.viewer, {
     status: args.status ?? 'active',
     categoryId: args.category == null ? null : await categoryIdBySlug(ctx, args.category),
     direction: request.direction,
@@ -89,7 +89,7 @@ export async function interests(ctx: Context, args: ConnectionArgs & { search?: 
   if (search !== undefined && (search.length < 1 || search.length > 100)) {
     throw createBadUserInputError('search must be 1 to 100 characters', 'search');
   }
-  const page = await readInterestsPage(ctx.db.pool, {
+  const page = await readInterestsPage(ctx.reads.pool, {
     search: search ?? null,
     direction: request.direction,
     cursor: request.cursor,

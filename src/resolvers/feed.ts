@@ -71,5 +71,5 @@ export async function similarListings(
 ) {
   const id = parseListingId(listingId, 'listingId');
   const size = checkPageSize('first', first ?? 10);
-  return similar.similarListings(ctx, id, size, options);
+  return similar.similarListings({ prisma: ctx.prisma, db: ctx.reads }, id, size, options);
 }

@@ -10,6 +10,7 @@ import {
   type RolloutSettings,
 } from '../ops/actions.js';
 import type { Alert } from '../ops/alerts.js';
+import type { ReplicaStatus } from '../db/replicas.js';
 import * as diagnostics from '../ops/diagnostics.js';
 import type {
   AuditEntry,
@@ -100,7 +101,10 @@ export async function discoveryErrors(ctx: Context, limit: number): Promise<Disc
 export const vectorHealth = (ctx: Context): Promise<VectorHealth> => readVectorHealth(opsRunnerOf(ctx));
 
 export const alerts = (ctx: Context): Promise<Alert[]> =>
-  diagnostics.alerts(opsRunnerOf(ctx), ctx.config.ops.alerts);
+  diagnostics.alerts(opsRunnerOf(ctx), ctx.config.ops.alerts, ctx.replicas.status());
+
+/** This gateway's read replicas (DATABASE_READ_URLS), as its monitor last saw them. */
+export const replicas = (ctx: Context): ReplicaStatus[] => ctx.replicas.status();
 
 export const tableBloat = (ctx: Context): Promise<(TableBloat & { bloated: boolean })[]> =>
   diagnostics.tableBloat(opsRunnerOf(ctx), ctx.config.ops.alerts);

@@ -14,5 +14,5 @@ export async function profileByHandle(ctx: Context, handle: string) {
   const normalised = handle.trim().toLowerCase();
   if (!/^[a-z0-9_]{3,30}$/.test(normalised)) return null;
   // A public projection: one plain statement, no identity, no Prisma.
-  return readPublicProfileByHandle(ctx.db.pool, normalised);
+  return readPublicProfileByHandle(ctx.reads.pool, normalised);
 }

@@ -1,5 +1,6 @@
 import { builder } from '../builder.js';
 import type { Alert } from '../ops/alerts.js';
+import type { ReplicaStatus } from '../db/replicas.js';
 import type {
   AuditEntry,
   DiscoveryError,
@@ -153,6 +154,33 @@ const AlertRef = builder.objectRef<Alert>('Alert').implement({
   }),
 });
 
+const ReplicaStateEnum = builder.enumType('ReplicaState', {
+  description: 'Whether a read replica takes reads (OK) and why not otherwise.',
+  values: {
+    STARTING: { value: 'starting', description: 'Not checked yet.' },
+    OK: { value: 'ok', description: 'Takes reads.' },
+    LAGGING: { value: 'lagging', description: 'Further behind than REPLICA_MAX_LAG_MS: skipped.' },
+    DOWN: { value: 'down', description: 'Unreachable: skipped until it answers a check.' },
+    PROMOTED: { value: 'promoted', description: 'No longer in recovery: skipped.' },
+  } as const,
+});
+
+const ReplicaStatusRef = builder.objectRef<ReplicaStatus>('ReplicaStatus').implement({
+  description: "One read replica (DATABASE_READ_URLS) as this gateway's monitor last saw it.",
+  fields: (t) => ({
+    name: t.exposeString('name', { description: 'host:port/database (never credentials).' }),
+    state: t.field({ type: ReplicaStateEnum, resolve: (r) => r.state }),
+    lagSeconds: t.exposeFloat('lagSeconds', {
+      nullable: true,
+      description: 'How long ago the primary had written what it has not replayed (0 = caught up).',
+    }),
+    lagBytes: t.exposeFloat('lagBytes', { nullable: true, description: 'WAL bytes not yet replayed.' }),
+    replayLsn: t.exposeString('replayLsn', { nullable: true }),
+    checkedAt: t.field({ type: 'DateTime', nullable: true, resolve: (r) => r.checkedAt }),
+    error: t.exposeString('error', { nullable: true }),
+  }),
+});
+
 export const BackfillProgressRef = builder.objectRef<BackfillProgress>('BackfillProgress').implement({
   fields: (t) => ({
     total: t.exposeInt('total'),
@@ -232,6 +260,12 @@ builder.objectFields(OpsRef, (t) => ({
     type: [AlertRef],
     description: 'Runbook "Monitoring Alerts": every rule, evaluated now (thresholds: ALERT_*).',
     resolve: (_ops, _args, ctx) => ops.alerts(ctx),
+  }),
+  replicas: t.field({
+    type: [ReplicaStatusRef],
+    description:
+      'Read replicas of this gateway (DATABASE_READ_URLS; empty without): state and lag, as last checked (every REPLICA_CHECK_MS).',
+    resolve: (_ops, _args, ctx) => ops.replicas(ctx),
   }),
   backfill: t.field({
     type: BackfillProgressRef,

@@ -4,6 +4,7 @@ import { coerceError } from '../errors/errors.js';
 import type { AlertThresholds } from '../config/alertThresholds.js';
 import { evaluateAlerts, type Alert } from '../ops/alerts.js';
 import type { Logger } from '../platform/logger.js';
+import type { ReplicaStatus } from '../db/replicas.js';
 import type { Metrics } from '../platform/metrics.js';
 
 /** Scrapes closer together than this share one evaluation (one statement), whatever the scrapers. */
@@ -28,6 +29,7 @@ export function registerAlertMetrics(
   pool: Pick<pg.Pool, 'query'>,
   thresholds: AlertThresholds,
   logger: Logger,
+  replicas: () => readonly ReplicaStatus[] = () => [],
 ): void {
   let cached: { at: number; alerts: Alert[] } | undefined;
   let pending: Promise<Alert[] | undefined> | undefined;
@@ -42,7 +44,7 @@ export function registerAlertMetrics(
   });
   const current = async (): Promise<Alert[] | undefined> => {
     if (cached && Date.now() - cached.at < CACHE_MS) return cached.alerts;
-    pending ??= evaluateAlerts(pool, thresholds)
+    pending ??= evaluateAlerts(pool, thresholds, replicas())
       .then((alerts) => {
         cached = { at: Date.now(), alerts };
         evaluationOk.set(1);

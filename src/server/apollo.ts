@@ -29,6 +29,8 @@ import {
 } from './protection.js';
 import { adminRootFields, telemetryPlugin } from './telemetryPlugin.js';
 import { textInputPlugin } from './textInputPlugin.js';
+import { readRoutingPlugin } from './readRouting.js';
+import type { Services } from '../services/services.js';
 import { createDocumentVerdicts } from './documentVerdicts.js';
 import type { FlagStore } from '../flags/flagStore.js';
 import type { Telemetry } from '../ops/telemetry.js';
@@ -282,7 +284,10 @@ function idempotencyHeaderPlugin(): ApolloServerPlugin<Context> {
 export function createApollo(
   schema: GraphQLSchema,
   config: Config,
-  deps: { metrics: Metrics; logger: Logger; telemetry: Telemetry; flags: FlagStore },
+  deps: { metrics: Metrics; logger: Logger; telemetry: Telemetry; flags: FlagStore } & Pick<
+    Services,
+    'replicas' | 'readFences'
+  >,
 ): ApolloServer<Context> {
   return new ApolloServer<Context>({
     schema,
@@ -313,6 +318,8 @@ export function createApollo(
       textInputPlugin(),
       idempotencyHeaderPlugin(),
       complexityPlugin(config.graphql.maxComplexity, config.graphql.hideSuggestions),
+      // After the complexity check: a rejected operation costs no fence lookup.
+      readRoutingPlugin(deps),
       telemetryPlugin({
         telemetry: deps.telemetry,
         flags: deps.flags,

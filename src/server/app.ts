@@ -204,9 +204,18 @@ export async function createApp(services: Services, options: AppOptions): Promis
     );
   }
 
-  registerAlertMetrics(metrics, db.pool, config.ops.alerts, services.logger);
+  registerAlertMetrics(metrics, db.pool, config.ops.alerts, services.logger, () =>
+    services.replicas.status(),
+  );
   registerTableBloatMetrics(metrics, db.pool, services.logger);
-  const apollo = createApollo(createSchema(), config, { metrics, logger: services.logger, telemetry, flags });
+  const apollo = createApollo(createSchema(), config, {
+    metrics,
+    logger: services.logger,
+    telemetry,
+    flags,
+    replicas: services.replicas,
+    readFences: services.readFences,
+  });
   await apollo.start();
   // Fastify's close stops accepting and waits for in-flight requests; only then does Apollo stop.
   app.addHook('onClose', async () => apollo.stop());

@@ -1,6 +1,8 @@
 import { createRoleResolver, serviceRoleLookup, type RoleResolver } from '../auth/effectiveRole.js';
 import type { Config } from '../config/config.js';
 import { createDatabase, type Database } from '../db/database.js';
+import { createReadFences, type ReadFences } from '../db/readFences.js';
+import { createReadRouting, type ReadRouting } from '../db/replicas.js';
 import { createFeatureStore, type FeatureStore } from '../features/featureStore.js';
 import { createFeedSettings } from '../feed/feedSettings.js';
 import type { FeedSettings } from '../feed/suggestions.js';
@@ -29,6 +31,8 @@ export interface Infrastructure {
   db: Database;
   /** Optional: without it the gateway runs degraded (docs/architecture.md#redis-outage). */
   redis: RedisClient | null;
+  /** The read replicas (DATABASE_READ_URLS; none: every read on `db`). */
+  replicas: ReadRouting;
 }
 
 /** The long-lived services one gateway process serves requests with. */
@@ -39,6 +43,8 @@ export interface Services extends Infrastructure {
   features: FeatureStore;
   /** Per-user and per-client budgets shared through Redis. */
   rateLimits: RateLimits;
+  /** Each viewer's last write's WAL position, so their reads see it (read replicas only). */
+  readFences: ReadFences;
   /** Feature flags, re-read every FLAGS_REFRESH_SEC (at once after a change through this process). */
   flags: FlagStore;
   /** Kernel latency and flag exposure samples, written in batches. */
@@ -87,7 +93,15 @@ export function openInfrastructure(
     options.onPoolError ?? ((error) => logger.warn({ err: error }, 'idle Postgres connection failed')),
   );
   const redis = createRedis(config.redis, options.onRedisError ?? (() => undefined));
-  return { config, logger, metrics: createMetrics(), db, redis };
+  const metrics = createMetrics();
+  const replicas = createReadRouting({
+    primary: db,
+    primaryUrl: options.url,
+    config: config.database,
+    metrics,
+    logger,
+  });
+  return { config, logger, metrics, db, redis, replicas };
 }
 
 /** Connects Redis if configured; never throws (Redis is optional): a failure is passed to `onFailure`. */
@@ -100,13 +114,31 @@ export async function connectRedis(
 
 /** Closes what `openInfrastructure` opened, for a start that fails before `createServices`. */
 export async function closeInfrastructure(infrastructure: Infrastructure): Promise<void> {
+  await infrastructure.replicas.close();
   await infrastructure.db.close();
   infrastructure.redis?.disconnect();
 }
 
 /** Builds the gateway's services on its infrastructure (reads the feature flags once before returning). */
 export async function createServices(infrastructure: Infrastructure): Promise<Services> {
-  const { config, logger, metrics, db, redis } = infrastructure;
+  const { config, logger, metrics, db, redis, replicas } = infrastructure;
+  if (replicas.size > 0) {
+    // The first check before serving, so reads can use the replicas from the first request.
+    await replicas.check();
+    replicas.start();
+    if (!redis) {
+      logger.warn(
+        'read replicas without Redis: read-your-writes holds per gateway only (route a viewer to one gateway)',
+      );
+    }
+  }
+  // How long a write's WAL position matters: past it every replica that takes reads has replayed it.
+  const fenceTtlMs = config.database.replicaMaxLagMs + 3 * config.database.replicaCheckMs;
+  const readFences = createReadFences({
+    redis,
+    ttlMs: fenceTtlMs,
+    onError: (error) => logger.debug({ err: error }, 'read fence lookup failed: reads go to the primary'),
+  });
   const telemetry = createTelemetry({
     pool: db.pool,
     logger,
@@ -121,6 +153,15 @@ export async function createServices(infrastructure: Infrastructure): Promise<Se
     options: config.features,
     metrics,
     logger,
+    reads:
+      replicas.size > 0
+        ? {
+            pick: (fence) => replicas.pick(fence)?.service ?? null,
+            replayedBy: (service) => replicas.replayedBy(service),
+            currentLsn: () => replicas.currentLsn(),
+            fenceTtlMs,
+          }
+        : null,
   });
   const rateLimits = createRateLimits({ redis, limits: config.rateLimits, metrics });
   const roles = createRoleResolver({
@@ -134,6 +175,7 @@ export async function createServices(infrastructure: Infrastructure): Promise<Se
     feed,
     features,
     rateLimits,
+    readFences,
     flags,
     telemetry,
     roles,

@@ -1,5 +1,7 @@
 import pg from 'pg';
-import { deleteMany, type RedisClient } from '../platform/redis.js';
+import { deleteMany, setManyPx, type RedisClient } from '../platform/redis.js';
+import { parseLsn } from '../db/replicas.js';
+import { tombstoneOf } from '../features/featureStore.js';
 import type { Config } from '../config/config.js';
 import { createSharedRolePool, withClient } from '../db/checkout.js';
 import type { Database } from '../db/database.js';
@@ -62,6 +64,12 @@ export interface WorkerRun {
   wakeups?: Pick<QueueWakeups, 'subscribe'>;
   /** Size bounds of maintenance runs, for a worker whose connection requests share. */
   bounds?: MaintenanceBounds;
+  /**
+   * Invalidate features with tombstones holding the primary's WAL position (one statement each), so
+   * gateways with read replicas never refill them from a replica behind the change. Off on the embedded
+   * database, which has no replicas. @default true
+   */
+  tombstones?: boolean;
 }
 
 /** The consumers the config enables, and the pool size they need to each hold a connection. */
@@ -152,6 +160,7 @@ export async function startInProcessWorker(
     redis: gateway.redis,
     skipTasks: EMBEDDED_SKIPPED_TASKS,
     bounds: EMBEDDED_BOUNDS,
+    tombstones: false,
     // No LISTEN on the embedded database: the gateway's writes wake the consumers instead, so a like
     // is taken at once rather than at the next poll.
     wakeups: gateway.queueWakeups,
@@ -164,7 +173,7 @@ export async function startInProcessWorker(
  * on and it reconnects. Stopping leaves the pool and Redis open (their opener closes them).
  */
 export async function runWorker(run: WorkerRun): Promise<Worker> {
-  const { config, logger, pool, redis, listenUrl, skipTasks = [], wakeups, bounds } = run;
+  const { config, logger, pool, redis, listenUrl, skipTasks = [], wakeups, bounds, tombstones = true } = run;
   const consumers = new Map<QueueName, Consumer>();
   const { enabled } = enabledConsumers(config);
   const metrics = createWorkerMetrics(pool, enabled);
@@ -176,7 +185,26 @@ export async function runWorker(run: WorkerRun): Promise<Worker> {
       metrics.invalidationSkipped(keys.length);
       return;
     }
-    await deleteMany(redis, keys).catch(() => metrics.invalidationSkipped(keys.length));
+    // A tombstone holding the primary's WAL position, not a deletion: a gateway with read replicas then
+    // computes these features only where this change is visible (src/features/featureStore.ts). Without
+    // replicas a tombstone is a miss like a deleted key.
+    const fence = tombstones
+      ? await pool
+          .query<{ lsn: string }>('SELECT pg_current_wal_flush_lsn()::text AS lsn')
+          .then(({ rows }) => parseLsn(rows[0]!.lsn))
+          .catch(() => null)
+      : null;
+    if (fence === null) {
+      await deleteMany(redis, keys).catch(() => metrics.invalidationSkipped(keys.length));
+      return;
+    }
+    const value = tombstoneOf(fence);
+    const ttlMs = config.database.replicaMaxLagMs + 3 * config.database.replicaCheckMs;
+    const failed = await setManyPx(
+      redis,
+      keys.map((key) => ({ key, value, ttlMs })),
+    );
+    if (failed > 0) metrics.invalidationSkipped(failed);
   };
   const handlers: Record<QueueName, JobHandler> = {
     events: createEventHandler(invalidate),

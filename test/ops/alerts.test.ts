@@ -372,6 +372,7 @@ describe('ops.alerts: the runbook "Monitoring Alerts" rules', () => {
         ALERT_PROFILE_PCT_HAS_VEC: '0.9',
         ALERT_LEARNING_SILENCE_SEC: '7200',
         ALERT_VECTOR_RECALL_MIN: '0.8',
+        ALERT_REPLICA_LAG_SEC: '30',
       });
       expect(config.ops.alerts).toEqual({
         discoveryP95AgeSec: 600,
@@ -382,6 +383,7 @@ describe('ops.alerts: the runbook "Monitoring Alerts" rules', () => {
         deadTupleShare: 0.2,
         deadTupleMin: 1000,
         vectorRecallMin: 0.8,
+        replicaLagSec: 30,
       });
       expect(loadConfig({ NODE_ENV: 'test' }).ops.alerts).toEqual({
         discoveryP95AgeSec: 300,
@@ -392,6 +394,7 @@ describe('ops.alerts: the runbook "Monitoring Alerts" rules', () => {
         deadTupleShare: 0.2,
         deadTupleMin: 1000,
         vectorRecallMin: 0.9,
+        replicaLagSec: 5,
       });
     });
 

@@ -53,28 +53,38 @@ export async function sparePort(): Promise<number> {
   return address.port;
 }
 
-export async function startOwnPostgres(): Promise<OwnPostgres> {
-  const dir = mkdtempSync('/tmp/lodestar-pg-');
-  const dataDir = join(dir, 'data');
-  const logFile = join(dir, 'server.log');
+/** A fresh directory under /tmp that the server (the `postgres` OS user, as root) may write. */
+function serverDirectory(prefix: string): { dir: string; dataDir: string; logFile: string } {
+  const dir = mkdtempSync(`/tmp/${prefix}`);
   if (process.getuid?.() === 0) {
     const { uid, gid } = postgresUser();
     chownSync(dir, uid, gid);
   }
-  const port = await sparePort();
-  check(run('initdb', ['-D', dataDir, '-U', 'postgres', '-A', 'trust', '--no-sync', '-E', 'UTF8']), 'initdb');
+  return { dir, dataDir: join(dir, 'data'), logFile: join(dir, 'server.log') };
+}
+
+/**
+ * pg_ctl for a data directory served on a loopback port (its socket in the data directory, no fsync):
+ * start (waits until it accepts connections), stop at once, destroy.
+ */
+function serverControl(
+  paths: { dir: string; dataDir: string; logFile: string },
+  port: number,
+  settings: string[],
+  what: string,
+) {
+  const { dir, dataDir, logFile } = paths;
   const options = [
     `-p ${port}`,
     `-k ${dataDir}`,
     '-c listen_addresses=127.0.0.1',
     '-c fsync=off',
-    '-c full_page_writes=off',
-    '-c max_connections=100',
-  ].join(' ');
+    ...settings,
+  ];
   const start = () =>
     check(
-      run('pg_ctl', ['-D', dataDir, '-o', options, '-l', logFile, '-w', '-t', '60', 'start']),
-      'pg_ctl start',
+      run('pg_ctl', ['-D', dataDir, '-o', options.join(' '), '-l', logFile, '-w', '-t', '60', 'start']),
+      `pg_ctl start (${what})`,
       logFile,
     );
   let destroyed = false;
@@ -86,20 +96,31 @@ export async function startOwnPostgres(): Promise<OwnPostgres> {
   };
   // A test run that dies (or forgets afterAll) must not leave a server behind.
   process.once('exit', destroy);
+  const stopImmediate = () =>
+    check(run('pg_ctl', ['-D', dataDir, '-m', 'immediate', '-w', 'stop']), `pg_ctl stop (${what})`, logFile);
+  return { start, stopImmediate, destroy };
+}
+
+/** Starts a server (destroying it if it fails to start) and describes it. */
+function started(port: number, server: ReturnType<typeof serverControl>): OwnPostgres {
   try {
-    start();
+    server.start();
   } catch (error) {
-    destroy();
+    server.destroy();
     throw error;
   }
-  return {
-    port,
-    url: (name = 'postgres') => `postgresql://postgres@127.0.0.1:${port}/${name}`,
-    stopImmediate: () =>
-      check(run('pg_ctl', ['-D', dataDir, '-m', 'immediate', '-w', 'stop']), 'pg_ctl stop', logFile),
-    start,
-    destroy,
-  };
+  return { port, url: (name = 'postgres') => `postgresql://postgres@127.0.0.1:${port}/${name}`, ...server };
+}
+
+export async function startOwnPostgres(): Promise<OwnPostgres> {
+  const paths = serverDirectory('lodestar-pg-');
+  const port = await sparePort();
+  check(
+    run('initdb', ['-D', paths.dataDir, '-U', 'postgres', '-A', 'trust', '--no-sync', '-E', 'UTF8']),
+    'initdb',
+  );
+  const server = serverControl(paths, port, ['-c full_page_writes=off', '-c max_connections=100'], 'primary');
+  return started(port, server);
 }
 
 function postgresUser(): { uid: number; gid: number } {
@@ -109,4 +130,40 @@ function postgresUser(): { uid: number; gid: number } {
   const [, , uid, gid] = line?.split(':') ?? [];
   if (!uid || !gid) throw new Error('no postgres OS user (needed to run initdb as root)');
   return { uid: Number(uid), gid: Number(gid) };
+}
+
+/** A streaming replica of an own cluster (startOwnReplica). */
+export interface OwnReplica {
+  port: number;
+  /** Superuser URL of database `name` on the replica (default postgres). */
+  url: (name?: string) => string;
+  /** `pg_ctl stop -m immediate`: the replica dies at once. */
+  stopImmediate: () => void;
+  /** Stops it and deletes its data directory; safe to call twice. */
+  destroy: () => void;
+}
+
+/**
+ * A hot-standby streaming replica of `primary`: `pg_basebackup -R` (which writes standby.signal and the
+ * primary_conninfo) into its own directory under /tmp, started on another spare loopback port. Waits
+ * until it accepts connections; its replay can be paused with pg_wal_replay_pause() as a superuser.
+ */
+export async function startOwnReplica(primary: Pick<OwnPostgres, 'port'>): Promise<OwnReplica> {
+  const paths = serverDirectory('lodestar-replica-');
+  const port = await sparePort();
+  check(
+    run('pg_basebackup', [
+      ...['-h', '127.0.0.1', '-p', String(primary.port), '-U', 'postgres', '-D', paths.dataDir],
+      ...['-R', '-X', 'stream', '--no-sync', '-c', 'fast'],
+    ]),
+    'pg_basebackup',
+  );
+  const server = serverControl(
+    paths,
+    port,
+    // Replay reports its position often, and a replica's own queries never hold replay back for long.
+    ['-c hot_standby=on', '-c wal_receiver_status_interval=1s', '-c max_standby_streaming_delay=1s'],
+    'replica',
+  );
+  return started(port, server);
 }
