@@ -118,7 +118,7 @@ async function inspect(
  * 100k × 384-dim vectors takes a few hundred MB of heap that would otherwise stay in this process's
  * RSS and blur the gateway's memory figure.
  */
-function runSeedCli(target: BenchDatabase): Promise<Record<string, number>> {
+export function runSeedCli(target: BenchDatabase): Promise<Record<string, number>> {
   const d = target.dataset;
   const args = [
     ...['--users', d.users, '--listings', d.listings, '--interests', d.interests],

@@ -166,14 +166,22 @@ function roundedSlices(measured: readonly Phase[]): NonNullable<LoadResult['slic
   };
 }
 
-/** Warm-up (discarded), then the measured phase. `onMeasureStart` lets the caller start sampling. */
+/**
+ * Warm-up (discarded), then the measured phase. `onMeasureStart` lets the caller start sampling; the
+ * measured phase starts once it has resolved.
+ */
 export async function runLoad(
   task: Task,
-  options: { concurrency: number; durationSec: number; warmupSec: number; onMeasureStart?: () => void },
+  options: {
+    concurrency: number;
+    durationSec: number;
+    warmupSec: number;
+    onMeasureStart?: () => void | Promise<void>;
+  },
 ): Promise<LoadResult> {
   const counter = { next: 0 };
   const warm = await runPhase(task, options.concurrency, options.warmupSec * 1000, counter);
-  options.onMeasureStart?.();
+  await options.onMeasureStart?.();
   const phase = await runPhase(task, options.concurrency, options.durationSec * 1000, counter);
   // Warm-up errors count too: the gate is "no request failed", not "none failed while measured".
   return toLoadResult(options.concurrency, [phase], [warm]);

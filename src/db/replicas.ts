@@ -178,7 +178,8 @@ export function createReadRouting(deps: {
     };
     replica.db = createDatabase(
       { ...config, url },
-      (error) => logger.warn({ err: error, replica: name }, 'idle replica connection failed'),
+      // The message only: pg attaches the whole client (its statements, its settings) to such an error.
+      (error) => logger.warn({ replica: name, error: error.message }, 'idle replica connection failed'),
       {
         primary,
         // Server gone, or a read cancelled by replay: either runs again on the primary.

@@ -1,4 +1,5 @@
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { execFile, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { promisify } from 'node:util';
 import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
@@ -17,6 +18,8 @@ export interface OwnPostgres {
   url: (name?: string) => string;
   /** `pg_ctl stop -m immediate`: every backend dies at once, as in a crash. */
   stopImmediate: () => void;
+  /** The same without blocking this process (its timers and sockets keep running meanwhile). */
+  stopImmediateAsync: () => Promise<void>;
   /** Starts it again (waits until it accepts connections). */
   start: () => void;
   /** Stops it and deletes the data directory; safe to call twice. */
@@ -98,7 +101,14 @@ function serverControl(
   process.once('exit', destroy);
   const stopImmediate = () =>
     check(run('pg_ctl', ['-D', dataDir, '-m', 'immediate', '-w', 'stop']), `pg_ctl stop (${what})`, logFile);
-  return { start, stopImmediate, destroy };
+  const stopImmediateAsync = async () => {
+    const args = ['-D', dataDir, '-m', 'immediate', '-w', 'stop'];
+    const pgCtl = join(binDir, 'pg_ctl');
+    await (process.getuid?.() === 0
+      ? promisify(execFile)('runuser', ['-u', 'postgres', '--', pgCtl, ...args])
+      : promisify(execFile)(pgCtl, args));
+  };
+  return { start, stopImmediate, stopImmediateAsync, destroy };
 }
 
 /** Starts a server (destroying it if it fails to start) and describes it. */
@@ -112,8 +122,9 @@ function started(port: number, server: ReturnType<typeof serverControl>): OwnPos
   return { port, url: (name = 'postgres') => `postgresql://postgres@127.0.0.1:${port}/${name}`, ...server };
 }
 
-export async function startOwnPostgres(): Promise<OwnPostgres> {
-  const paths = serverDirectory('lodestar-pg-');
+/** `dirPrefix`: its directory's name under /tmp (the topology script's own, so its `down` finds them). */
+export async function startOwnPostgres(options: { dirPrefix?: string } = {}): Promise<OwnPostgres> {
+  const paths = serverDirectory(options.dirPrefix ?? 'lodestar-pg-');
   const port = await sparePort();
   check(
     run('initdb', ['-D', paths.dataDir, '-U', 'postgres', '-A', 'trust', '--no-sync', '-E', 'UTF8']),
@@ -139,6 +150,8 @@ export interface OwnReplica {
   url: (name?: string) => string;
   /** `pg_ctl stop -m immediate`: the replica dies at once. */
   stopImmediate: () => void;
+  /** The same without blocking this process (its timers and sockets keep running meanwhile). */
+  stopImmediateAsync: () => Promise<void>;
   /** Stops it and deletes its data directory; safe to call twice. */
   destroy: () => void;
 }
@@ -148,8 +161,11 @@ export interface OwnReplica {
  * primary_conninfo) into its own directory under /tmp, started on another spare loopback port. Waits
  * until it accepts connections; its replay can be paused with pg_wal_replay_pause() as a superuser.
  */
-export async function startOwnReplica(primary: Pick<OwnPostgres, 'port'>): Promise<OwnReplica> {
-  const paths = serverDirectory('lodestar-replica-');
+export async function startOwnReplica(
+  primary: Pick<OwnPostgres, 'port'>,
+  options: { dirPrefix?: string } = {},
+): Promise<OwnReplica> {
+  const paths = serverDirectory(options.dirPrefix ?? 'lodestar-replica-');
   const port = await sparePort();
   check(
     run('pg_basebackup', [

@@ -1,4 +1,5 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -80,13 +81,18 @@ async function waitForPing(port: number): Promise<void> {
 }
 
 export async function startOwnRedisCluster(
-  options: { nodeTimeoutMs?: number } = {},
+  options: { nodeTimeoutMs?: number; dirPrefix?: string } = {},
 ): Promise<OwnRedisCluster> {
   const nodeTimeoutMs = options.nodeTimeoutMs ?? 1000;
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'lodestar-redis-cluster-'));
+  const dir = await mkdtemp(path.join(os.tmpdir(), options.dirPrefix ?? 'lodestar-redis-cluster-'));
   const ports = await sparePorts(6);
   const children = new Map<number, ChildProcess>();
   const alive = () => ports.filter((p) => children.has(p));
+  // A run that ends without destroy (an error, Ctrl-C) must not leave servers or files behind.
+  process.once('exit', () => {
+    for (const child of children.values()) child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   const start = async (port: number) => {
     const child = spawn(
