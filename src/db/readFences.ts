@@ -1,5 +1,6 @@
 import { setBounded } from '../platform/boundedMap.js';
 import type { RedisClient } from '../platform/redis.js';
+import { lsnHex, parseLsnHex } from './replicas.js';
 
 /**
  * Read-your-writes with replicas (docs/architecture.md#read-replicas): after a viewer's mutation, the
@@ -17,9 +18,6 @@ export interface ReadFences {
   /** Raises the viewer's fence to `lsn` (never lowers it). Never throws. */
   raise(userId: string, lsn: bigint): Promise<void>;
 }
-
-/** Sortable spelling (16 hex digits) so Redis compares fences as strings. */
-const sortable = (lsn: bigint) => lsn.toString(16).padStart(16, '0');
 
 /** SET the fence unless a higher one is there; either way it lives for ARGV[2] ms from now. */
 const raiseScript = `
@@ -57,7 +55,7 @@ export function createReadFences(deps: {
       if (redis.status !== 'ready') return 'unknown';
       try {
         const raw = await redis.get(keyOf(userId));
-        const theirs = raw === null ? null : BigInt(`0x${raw}`);
+        const theirs = raw === null ? null : parseLsnHex(raw);
         if (theirs === null) return mine;
         return mine === null || theirs > mine ? theirs : mine;
       } catch (error) {
@@ -71,7 +69,7 @@ export function createReadFences(deps: {
         setBounded(local, userId, { lsn, until: Date.now() + ttlMs }, LOCAL_MAX);
       if (!redis || redis.status !== 'ready') return;
       try {
-        await redis.eval(raiseScript, 1, keyOf(userId), sortable(lsn), String(ttlMs));
+        await redis.eval(raiseScript, 1, keyOf(userId), lsnHex(lsn), String(ttlMs));
       } catch (error) {
         onError(error);
       }

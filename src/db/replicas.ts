@@ -24,6 +24,18 @@ export function parseLsn(text: string): bigint {
   return (BigInt(`0x${match[1]}`) << 32n) + BigInt(`0x${match[2]}`);
 }
 
+/** A WAL position as 16 hex digits, so positions compare as strings (in Redis scripts); parseLsnHex reads it. */
+export const lsnHex = (lsn: bigint): string => lsn.toString(16).padStart(16, '0');
+export const parseLsnHex = (hex: string): bigint => BigInt(`0x${hex}`);
+
+/**
+ * How long a write's WAL position matters for routing (a viewer's fence, a feature tombstone): past
+ * REPLICA_MAX_LAG_MS and three checks, every replica that takes reads has replayed it.
+ */
+export const fenceTtlMsOf = (
+  config: Pick<Config['database'], 'replicaMaxLagMs' | 'replicaCheckMs'>,
+): number => config.replicaMaxLagMs + 3 * config.replicaCheckMs;
+
 /** The pg_lsn spelling of a WAL position. */
 export function formatLsn(lsn: bigint): string {
   return `${(lsn >> 32n).toString(16).toUpperCase()}/${(lsn & 0xffffffffn).toString(16).toUpperCase()}`;
@@ -96,9 +108,16 @@ interface Sample {
 }
 
 const replicaCheckSql = `SELECT pg_is_in_recovery() AS recovery, pg_last_wal_replay_lsn()::text AS replay`;
-// The flush position, not the insert position: on a quiet primary the insert position can point past a
-// page header that replay never reaches, so a caught-up replica would look behind forever.
-const primaryLsnSql = `SELECT pg_current_wal_flush_lsn()::text AS lsn`;
+/**
+ * The primary's WAL flush position now: whatever was committed before (with synchronous_commit on,
+ * Postgres' default) is at or below it, and a replica can replay up to it. The flush position, not the
+ * insert position: on a quiet primary the insert position can point past a page header that replay never
+ * reaches, so a caught-up replica would look behind forever.
+ */
+export async function currentWalLsn(db: Pick<pg.Pool, 'query'>): Promise<bigint> {
+  const { rows } = await db.query<{ lsn: string }>(`SELECT pg_current_wal_flush_lsn()::text AS lsn`);
+  return parseLsn(rows[0]!.lsn);
+}
 
 /**
  * Lag from the primary's samples (oldest first), as an upper bound: 0 when the replica has replayed the
@@ -199,8 +218,8 @@ export function createReadRouting(deps: {
     replicas.push(replica);
   }
 
-  // Enough samples to tell a lag of twice the longest a fence lives (REPLICA_MAX_LAG_MS + 3 checks).
-  const windowMs = 2 * (config.replicaMaxLagMs + 3 * config.replicaCheckMs);
+  // Enough samples to tell a lag of twice the longest a fence lives.
+  const windowMs = 2 * fenceTtlMsOf(config);
   const samples: Sample[] = [];
   let turn = 0;
   let checking: Promise<void> | null = null;
@@ -255,8 +274,7 @@ export function createReadRouting(deps: {
   const checkAll = async () => {
     const now = Date.now();
     try {
-      const { rows } = await primaryChecks.query<{ lsn: string }>(primaryLsnSql);
-      samples.push({ at: now, lsn: parseLsn(rows[0]!.lsn) });
+      samples.push({ at: now, lsn: await currentWalLsn(primaryChecks) });
       while (samples.length > 1 && samples[0]!.at < now - windowMs) samples.shift();
     } catch (error) {
       logger.debug({ err: coerceError(error) }, 'could not read the primary WAL position');
@@ -287,10 +305,7 @@ export function createReadRouting(deps: {
       }
       return null;
     },
-    async currentLsn() {
-      const { rows } = await primary.pool.query<{ lsn: string }>(primaryLsnSql);
-      return parseLsn(rows[0]!.lsn);
-    },
+    currentLsn: () => currentWalLsn(primary.pool),
     replayedBy(service) {
       const replica = replicas.find((r) => r.db.service === service);
       if (!replica) return null;

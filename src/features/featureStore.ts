@@ -1,4 +1,5 @@
 import { deleteMany, evalPerKey, getMany, setManyPx, type RedisClient } from '../platform/redis.js';
+import { lsnHex, parseLsnHex } from '../db/replicas.js';
 import type { ServiceDb } from '../db/service.js';
 import { coerceError } from '../errors/errors.js';
 import type { Logger } from '../platform/logger.js';
@@ -51,12 +52,9 @@ interface Tombstone {
   fence: string;
 }
 
-/** 16 hex digits: fences compare as strings in Redis' scripts. */
-const fenceHex = (lsn: bigint): string => lsn.toString(16).padStart(16, '0');
-
 /** The value an invalidation at WAL position `fence` leaves under a feature key. */
 export const tombstoneOf = (fence: bigint): string =>
-  JSON.stringify({ fence: fenceHex(fence) } satisfies Tombstone);
+  JSON.stringify({ fence: lsnHex(fence) } satisfies Tombstone);
 
 /**
  * Write-back of a value computed on a replica that had replayed up to ARGV[3]: skipped when the key
@@ -193,7 +191,7 @@ export function createFeatureStore(deps: {
         : evalPerKey(
             redis,
             writeBackScript,
-            writes.map(({ key, value, ttlMs }) => ({ key, args: [value, ttlMs, fenceHex(seen)] })),
+            writes.map(({ key, value, ttlMs }) => ({ key, args: [value, ttlMs, lsnHex(seen)] })),
           );
     track(
       stored.then((failed) => {
@@ -259,7 +257,7 @@ export function createFeatureStore(deps: {
         const raw = cached?.[i];
         let entry = raw ? parseEntry<F>(raw) : null;
         if (entry && 'fence' in entry) {
-          const at = BigInt(`0x${entry.fence}`);
+          const at = parseLsnHex(entry.fence);
           if (fence === null || at > fence) fence = at;
           entry = null;
         }

@@ -86,7 +86,6 @@ export function sessionOptions(
   return [existing, ...ours].filter(Boolean).join(' ');
 }
 
-const fallbacks = new WeakMap<pg.Pool, NonNullable<PoolOptions['fallback']>>();
 const viaFallback = new WeakSet<pg.PoolClient>();
 
 /** Whether a replica pool's connect handed out this client from its fallback (the primary's pool). */
@@ -96,7 +95,7 @@ export function servedByFallback(client: pg.PoolClient): boolean {
 
 /** A replica pool's fallback (the primary's pool and when to use it); null for any other pool. */
 export function fallbackOf(pool: pg.Pool): NonNullable<PoolOptions['fallback']> | null {
-  return fallbacks.get(pool) ?? null;
+  return pool instanceof FallbackPool ? pool.fallback : null;
 }
 
 type ConnectCallback = (error: Error | undefined, client?: pg.PoolClient, done?: () => void) => void;
@@ -108,12 +107,11 @@ type ConnectCallback = (error: Error | undefined, client?: pg.PoolClient, done?:
  * checked-out client's work (`fallbackOf`).
  */
 class FallbackPool extends pg.Pool {
-  readonly #fallback: NonNullable<PoolOptions['fallback']>;
+  readonly fallback: NonNullable<PoolOptions['fallback']>;
 
   constructor(config: pg.PoolConfig, fallback: NonNullable<PoolOptions['fallback']>) {
     super(config);
-    this.#fallback = fallback;
-    fallbacks.set(this, fallback);
+    this.fallback = fallback;
   }
 
   // Every overload of pg's query funnels here; the callback form (pg's own internals) is passed through.
@@ -136,7 +134,7 @@ class FallbackPool extends pg.Pool {
       return await (client.query.bind(client) as (...a: unknown[]) => Promise<unknown>)(...args);
     } catch (error) {
       failure ??= error instanceof Error ? error : new Error(String(error));
-      const { pool, when, onFailure } = this.#fallback;
+      const { pool, when, onFailure } = this.fallback;
       // A client the fallback already served failed there: the primary's own error, not the replica's.
       if (servedByFallback(client) || !when(error)) throw error;
       onFailure(failure);
@@ -151,7 +149,7 @@ class FallbackPool extends pg.Pool {
   override connect(): Promise<pg.PoolClient>;
   override connect(callback: ConnectCallback): void;
   override connect(callback?: ConnectCallback): Promise<pg.PoolClient> | void {
-    const { pool, when, onFailure } = this.#fallback;
+    const { pool, when, onFailure } = this.fallback;
     if (callback) {
       super.connect((error: Error | undefined, client?: pg.PoolClient, done?: () => void) => {
         if (error && when(error)) {

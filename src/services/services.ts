@@ -2,7 +2,7 @@ import { createRoleResolver, serviceRoleLookup, type RoleResolver } from '../aut
 import type { Config } from '../config/config.js';
 import { createDatabase, type Database } from '../db/database.js';
 import { createReadFences, type ReadFences } from '../db/readFences.js';
-import { createReadRouting, type ReadRouting } from '../db/replicas.js';
+import { createReadRouting, fenceTtlMsOf, type ReadRouting } from '../db/replicas.js';
 import { createFeatureStore, type FeatureStore } from '../features/featureStore.js';
 import { createFeedSettings } from '../feed/feedSettings.js';
 import type { FeedSettings } from '../feed/suggestions.js';
@@ -132,8 +132,7 @@ export async function createServices(infrastructure: Infrastructure): Promise<Se
       );
     }
   }
-  // How long a write's WAL position matters: past it every replica that takes reads has replayed it.
-  const fenceTtlMs = config.database.replicaMaxLagMs + 3 * config.database.replicaCheckMs;
+  const fenceTtlMs = fenceTtlMsOf(config.database);
   const readFences = createReadFences({
     redis,
     ttlMs: fenceTtlMs,

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { deleteMany, setManyPx, type RedisClient } from '../platform/redis.js';
-import { parseLsn } from '../db/replicas.js';
+import { currentWalLsn, fenceTtlMsOf } from '../db/replicas.js';
 import { tombstoneOf } from '../features/featureStore.js';
 import type { Config } from '../config/config.js';
 import { createSharedRolePool, withClient } from '../db/checkout.js';
@@ -188,18 +188,13 @@ export async function runWorker(run: WorkerRun): Promise<Worker> {
     // A tombstone holding the primary's WAL position, not a deletion: a gateway with read replicas then
     // computes these features only where this change is visible (src/features/featureStore.ts). Without
     // replicas a tombstone is a miss like a deleted key.
-    const fence = tombstones
-      ? await pool
-          .query<{ lsn: string }>('SELECT pg_current_wal_flush_lsn()::text AS lsn')
-          .then(({ rows }) => parseLsn(rows[0]!.lsn))
-          .catch(() => null)
-      : null;
+    const fence = tombstones ? await currentWalLsn(pool).catch(() => null) : null;
     if (fence === null) {
       await deleteMany(redis, keys).catch(() => metrics.invalidationSkipped(keys.length));
       return;
     }
     const value = tombstoneOf(fence);
-    const ttlMs = config.database.replicaMaxLagMs + 3 * config.database.replicaCheckMs;
+    const ttlMs = fenceTtlMsOf(config.database);
     const failed = await setManyPx(
       redis,
       keys.map((key) => ({ key, value, ttlMs })),

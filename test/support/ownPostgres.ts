@@ -143,18 +143,8 @@ function postgresUser(): { uid: number; gid: number } {
   return { uid: Number(uid), gid: Number(gid) };
 }
 
-/** A streaming replica of an own cluster (startOwnReplica). */
-export interface OwnReplica {
-  port: number;
-  /** Superuser URL of database `name` on the replica (default postgres). */
-  url: (name?: string) => string;
-  /** `pg_ctl stop -m immediate`: the replica dies at once. */
-  stopImmediate: () => void;
-  /** The same without blocking this process (its timers and sockets keep running meanwhile). */
-  stopImmediateAsync: () => Promise<void>;
-  /** Stops it and deletes its data directory; safe to call twice. */
-  destroy: () => void;
-}
+/** A streaming replica of an own cluster (startOwnReplica): an OwnPostgres that is not started again. */
+export type OwnReplica = Omit<OwnPostgres, 'start'>;
 
 /**
  * A hot-standby streaming replica of `primary`: `pg_basebackup -R` (which writes standby.signal and the

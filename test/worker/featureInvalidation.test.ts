@@ -1,5 +1,6 @@
 import { describe, expect } from 'vitest';
 import { listingFeatureKind, userFeatureKind } from '../../src/features/featureKinds.js';
+import { currentWalLsn, parseLsnHex } from '../../src/db/replicas.js';
 import { startWorker } from '../../src/worker/startWorker.js';
 import type { TestDatabase } from '../support/db.js';
 import { testRedisUrl } from '../support/env.js';
@@ -55,10 +56,8 @@ describe('worker and the feature cache', () => {
         async () => (await fenceOf(listingFeatureKind.keyOf(listingId))) !== undefined,
         'the listing key to become a tombstone',
       );
-      const { rows } = await db.pool.query<{ lsn: string }>('SELECT pg_current_wal_flush_lsn()::text AS lsn');
-      const [hi, lo] = rows[0]!.lsn.split('/');
-      const now = (BigInt(`0x${hi}`) << 32n) + BigInt(`0x${lo}`);
-      const fence = BigInt(`0x${(await fenceOf(listingFeatureKind.keyOf(listingId)))!}`);
+      const now = await currentWalLsn(db.pool);
+      const fence = parseLsnHex((await fenceOf(listingFeatureKind.keyOf(listingId)))!);
       expect(fence).toBeGreaterThan(0n);
       expect(fence).toBeLessThanOrEqual(now);
       expect(await fenceOf(userFeatureKind.keyOf(who.userId))).toBeDefined();
