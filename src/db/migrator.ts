@@ -230,6 +230,22 @@ export async function applyMigration(
 }
 
 /**
+ * Prisma's advisory lock, session-level (released in `migrate`'s finally even when a migration fails).
+ * Polled with pg_try_advisory_lock rather than waited for in pg_advisory_lock: a waiting statement is a
+ * transaction, and a CREATE INDEX CONCURRENTLY in the lock holder's no-transaction migration waits for
+ * every transaction older than it to end, so two migrators (two gateways starting at once) deadlocked.
+ */
+async function takeMigrationLock(client: pg.ClientBase): Promise<void> {
+  for (let wait = 50; ; wait = Math.min(wait * 2, 1000)) {
+    const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [
+      MIGRATION_LOCK_KEY,
+    ]);
+    if (rows[0]?.ok) return;
+    await new Promise((resolve) => setTimeout(resolve, wait));
+  }
+}
+
+/**
  * Applies pending migrations in name order, each in its own transaction (or alone, when marked
  * no-transaction), and records each in `_prisma_migrations` the way `prisma migrate deploy` does.
  * Holds Prisma's advisory lock for the whole run, so concurrent migrators (ours or Prisma's) apply each
@@ -238,8 +254,7 @@ export async function applyMigration(
 export async function migrate(client: pg.ClientBase, options: MigrateOptions = {}): Promise<string[]> {
   const dir = options.dir ?? defaultMigrationsDir;
   const files = await readMigrations(dir);
-  // migrator: session-level lock, released in finally even when a migration fails
-  await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+  await takeMigrationLock(client);
   try {
     await client.query(createMigrationsTable);
     const { pending } = compare(files, await readApplied(client));

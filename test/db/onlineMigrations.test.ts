@@ -192,6 +192,10 @@ describe('online migrations', () => {
           )
         ).refused,
       ).toEqual([]);
+      // Validated in a later migration: a scan under SHARE UPDATE EXCLUSIVE, which blocks no writer.
+      expect(
+        (await check('t14_validate', 'ALTER TABLE likes VALIDATE CONSTRAINT likes_w2;')).refused,
+      ).toEqual([]);
       expect((await check('t15_not_null', 'ALTER TABLE likes ALTER COLUMN w SET NOT NULL;')).refused).toEqual(
         ['likes.w: made NOT NULL (scans the table under an exclusive lock; keep a validated CHECK instead)'],
       );

@@ -114,24 +114,34 @@ async function requiredColumns(client: pg.ClientBase): Promise<Set<string>> {
   return new Set(rows.map((r) => r.key));
 }
 
-/** Indexes, validated constraints and NOT NULL columns of the hot tables, each with what identifies its build. */
+/**
+ * Indexes, constraints and NOT NULL columns of the hot tables, each with what identifies its build. A hot
+ * table's partitions count as the table (a partitioned table's own index has no storage: its partitions'
+ * indexes are what a build writes), and indexes are known by their storage (relfilenode), so an index
+ * renamed with its table (a table attached as a partition under a new name) is not seen as built.
+ */
 async function hotCatalog(client: pg.ClientBase): Promise<{
-  indexes: Map<string, number>;
-  constraints: Set<string>;
+  /** Storage of every index of a hot table or its partitions, with its table's oid and `table.index` name. */
+  indexes: Map<number, { table: number; name: string }>;
+  /** Check and foreign-key constraints, each with whether it is validated. */
+  constraints: Map<string, boolean>;
   notNull: Set<string>;
 }> {
   const tables = [[...HOT_TABLES]];
-  const indexes = await client.query<{ name: string; node: number }>(
-    `SELECT t.relname || '.' || c.relname AS name, c.relfilenode AS node
+  const indexes = await client.query<{ name: string; node: number; table: number }>(
+    `WITH RECURSIVE hot AS (
+       SELECT c.oid FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relname = ANY($1)
+       UNION SELECT i.inhrelid FROM pg_inherits i JOIN hot ON hot.oid = i.inhparent)
+     SELECT t.relname || '.' || c.relname AS name, c.relfilenode AS node, t.oid::int AS table
        FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid
-      WHERE t.relnamespace = 'public'::regnamespace AND t.relname = ANY($1)`,
+      WHERE t.oid IN (SELECT oid FROM hot) AND c.relkind = 'i'`,
     tables,
   );
-  const constraints = await client.query<{ name: string }>(
-    `SELECT t.relname || '.' || k.conname AS name
+  const constraints = await client.query<{ name: string; validated: boolean }>(
+    `SELECT t.relname || '.' || k.conname AS name, k.convalidated AS validated
        FROM pg_constraint k JOIN pg_class t ON t.oid = k.conrelid
       WHERE t.relnamespace = 'public'::regnamespace AND t.relname = ANY($1)
-        AND k.contype IN ('c', 'f') AND k.convalidated`,
+        AND k.contype IN ('c', 'f')`,
     tables,
   );
   const notNull = await client.query<{ name: string }>(
@@ -142,8 +152,8 @@ async function hotCatalog(client: pg.ClientBase): Promise<{
     tables,
   );
   return {
-    indexes: new Map(indexes.rows.map((r) => [r.name, r.node])),
-    constraints: new Set(constraints.rows.map((r) => r.name)),
+    indexes: new Map(indexes.rows.map((r) => [r.node, { table: r.table, name: r.name }])),
+    constraints: new Map(constraints.rows.map((r) => [r.name, r.validated])),
     notNull: new Set(notNull.rows.map((r) => r.name)),
   };
 }
@@ -224,19 +234,23 @@ export async function checkOnlineMigration(
     const gone = contracted(file.sql);
     const allowedGone = (object: string) => gone.has(object) || gone.has(object.split('.')[0]!);
     const transactional = !isNoTransaction(file.sql);
+    const tablesBeforeByOid = new Set([...catalogBefore.indexes.values()].map((i) => i.table));
+    const namesBefore = new Set([...catalogBefore.indexes.values()].map((i) => i.name));
     const refused = [
       ...[...catalogAfter.indexes]
-        .filter(([name, node]) => {
-          const old = catalogBefore.indexes.get(name);
-          return old === undefined ? transactional : old !== node;
-        })
-        .map(([name]) =>
-          catalogBefore.indexes.has(name)
-            ? `${name}: index rebuilt (blocks writes while it builds)`
-            : `${name}: index built inside a transaction (blocks writes while it builds; use a no-transaction migration with CREATE INDEX CONCURRENTLY)`,
+        // Storage that did not exist, on a table that did (a new table's indexes are built empty).
+        .filter(([node, index]) => !catalogBefore.indexes.has(node) && tablesBeforeByOid.has(index.table))
+        .filter(([, index]) => namesBefore.has(index.name) || transactional)
+        .map(([, index]) =>
+          namesBefore.has(index.name)
+            ? `${index.name}: index rebuilt (blocks writes while it builds)`
+            : `${index.name}: index built inside a transaction (blocks writes while it builds; use a no-transaction migration with CREATE INDEX CONCURRENTLY)`,
         ),
+      // Validating one added NOT VALID before (VALIDATE CONSTRAINT) blocks no writer: not refused.
       ...[...catalogAfter.constraints]
-        .filter((name) => !catalogBefore.constraints.has(name) && before.has(name.split('.')[0]!))
+        .filter(([name, validated]) => validated && !catalogBefore.constraints.has(name))
+        .map(([name]) => name)
+        .filter((name) => before.has(name.split('.')[0]!))
         .map(
           (name) =>
             `${name}: constraint added validated (scans the table under lock; add it NOT VALID, VALIDATE it later)`,
