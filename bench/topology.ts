@@ -403,13 +403,17 @@ async function bench(): Promise<void> {
     const sizes = await withPg(t.ownerUrl, async (c) => {
       await c.query('VACUUM ANALYZE');
       const { rows } = await c.query<{ name: string; rows: string; heap: string; indexes: string }>(
-        `SELECT c.relname AS name, c.reltuples::bigint::text AS rows,
-                pg_table_size(c.oid)::text AS heap, pg_indexes_size(c.oid)::text AS indexes
-           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-          WHERE n.nspname = 'public' AND c.relkind = 'r'
-            AND c.relname IN ('marketplace_listings', 'profiles', 'likes', 'comments', 'follows',
-                              'learning_events', 'intent_signals', 'user_interests', 'events_queue')
-          ORDER BY pg_total_relation_size(c.oid) DESC`,
+        // A partitioned table (the event logs) is the sum of its partitions.
+        `SELECT coalesce(p.relname, c.relname) AS name, sum(greatest(c.reltuples, 0))::bigint::text AS rows,
+                sum(pg_table_size(c.oid))::text AS heap, sum(pg_indexes_size(c.oid))::text AS indexes
+           FROM pg_class c
+           LEFT JOIN pg_inherits i ON i.inhrelid = c.oid
+           LEFT JOIN pg_class p ON p.oid = i.inhparent
+          WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r'
+            AND coalesce(p.relname, c.relname) IN ('marketplace_listings', 'profiles', 'likes', 'comments',
+                              'follows', 'learning_events', 'intent_signals', 'user_interests', 'events_queue')
+          GROUP BY 1
+          ORDER BY sum(pg_total_relation_size(c.oid)) DESC`,
       );
       return rows.map((r) => ({
         name: r.name,

@@ -27,6 +27,11 @@ export interface AlertThresholds extends BloatThresholds {
   vectorRecallMin: number;
   /** Critical (with read replicas): a replica behind the primary by more than this many seconds, or down. @default 5 */
   replicaLagSec: number;
+  /**
+   * Warning: the event logs' weekly partitions reach fewer than this many days ahead, or rows landed in a
+   * DEFAULT partition (a week had none). @default 7
+   */
+  eventPartitionDays: number;
 }
 
 export const defaultAlertThresholds: AlertThresholds = {
@@ -39,4 +44,5 @@ export const defaultAlertThresholds: AlertThresholds = {
   deadTupleMin: 1000,
   vectorRecallMin: 0.9,
   replicaLagSec: 5,
+  eventPartitionDays: 7,
 };

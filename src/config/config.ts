@@ -568,6 +568,10 @@ export const envSchema = z.object({
     group: 'ops',
     doc: 'critical alert `replica_lag` (with `DATABASE_READ_URLS`): a replica behind the primary by more than this, or down',
   }),
+  ALERT_EVENT_PARTITION_DAYS: int(1, 365).default(7).register(envDocs, {
+    group: 'ops',
+    doc: "warning alert `event_log_partitions`: learning_events' or intent_signals' weekly partitions reach fewer than this many days ahead (the worker's create_event_partitions keeps 28), or rows landed in a DEFAULT partition",
+  }),
   FLAGS_REFRESH_SEC: int(1, 3600)
     .default(5)
     .register(envDocs, { group: 'flags', doc: 'how often each gateway re-reads feature flags' }),
@@ -809,6 +813,7 @@ function configFrom(e: EnvVars) {
     deadTupleMin: e.ALERT_DEAD_TUPLE_MIN,
     vectorRecallMin: e.ALERT_VECTOR_RECALL_MIN,
     replicaLagSec: e.ALERT_REPLICA_LAG_SEC,
+    eventPartitionDays: e.ALERT_EVENT_PARTITION_DAYS,
   };
   return {
     env: e.NODE_ENV,

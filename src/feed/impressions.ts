@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { uuidV7s } from '../platform/uuidV7.js';
 import type { Viewer } from '../auth/viewer.js';
 import type { Category, Listing } from '../generated/prisma/client.js';
 import { joinedListingsOf, type ListingSqlRow } from '../catalog/listingRows.js';
@@ -79,7 +79,8 @@ export async function recordImpressions(
   check?: KeptCheck,
 ): Promise<LoggedPage | RefusedPage> {
   if (page.length === 0) return { impressionIds: [], listings: new Map(), categories: [] };
-  const ids = page.map(() => randomUUID());
+  // Time-ordered: feedback on an impression finds its week's partition from the id (uuid_v7_time).
+  const ids = uuidV7s(page.length);
   const values = [
     ids,
     page.map(() => ctx.viewer.userId),

@@ -31,6 +31,8 @@ interface AlertValues {
 /** Every rule's input in one read (ops_alert_values: SECURITY DEFINER, aggregates only). */
 const alertValuesSql = 'SELECT v.*, now() AS now FROM ops_alert_values() v';
 /** The vector index with the worst last measured recall (vector_index_state: ops data, no user data). */
+/** Per event log: rows in its DEFAULT partition (counted to 1,000) and how far its weeks reach. */
+const partitionHealthSql = 'SELECT parent, default_rows, covered_until FROM event_partition_health()';
 const worstRecallSql = `
 SELECT index_name, recall, recall_k FROM vector_index_state
 WHERE recall IS NOT NULL ORDER BY recall, index_name LIMIT 1`;
@@ -55,6 +57,18 @@ export async function evaluateAlerts(
     await db.query<{ index_name: string; recall: number; recall_k: number | null }>(worstRecallSql)
   ).rows[0];
   const recall = worst?.recall ?? null;
+  const partitions = await db.query<{ parent: string; default_rows: string; covered_until: Date | null }>(
+    partitionHealthSql,
+  );
+  const partitionAlert = eventPartitionsAlert(
+    partitions.rows.map((r) => ({
+      parent: r.parent,
+      defaultRows: Number(r.default_rows),
+      coveredUntil: r.covered_until,
+    })),
+    v.now,
+    thresholds,
+  );
   const highRetry = Number(v.discovery_high_retry_ct);
   const silenceSec =
     v.learning_last_at === null ? null : (v.now.getTime() - v.learning_last_at.getTime()) / 1000;
@@ -146,8 +160,52 @@ export async function evaluateAlerts(
       action:
         'Vector Indexes: check ops.vectorHealth (rows vs rowsAtBuild, suggestedLists), rebuildVectorIndex with the suggested lists, then measureVectorRecall; if the lists are right, raise VECTOR_IVFFLAT_PROBES (about √lists) and restart',
     },
+    partitionAlert,
     ...(replicaLag ? [replicaLag] : []),
   ];
+}
+
+/**
+ * `event_log_partitions` (warning): learning_events' or intent_signals' weekly partitions reach fewer
+ * than ALERT_EVENT_PARTITION_DAYS ahead (the worker's create_event_partitions is not running, or cannot
+ * get its lock), or rows are in a DEFAULT partition (a week had no partition when they came: nothing is
+ * lost, but GC deletes them row by row and every time-bounded read scans them). The value is the days
+ * the nearest-ending log reaches ahead.
+ */
+export function eventPartitionsAlert(
+  logs: readonly { parent: string; defaultRows: number; coveredUntil: Date | null }[],
+  now: Date,
+  thresholds: Pick<AlertThresholds, 'eventPartitionDays'>,
+): Alert {
+  const ahead = logs.map((l) => ({
+    ...l,
+    days: l.coveredUntil === null ? 0 : (l.coveredUntil.getTime() - now.getTime()) / 86_400_000,
+  }));
+  const nearest = ahead.reduce<(typeof ahead)[number] | null>(
+    (a, l) => (a === null || l.days < a.days ? l : a),
+    null,
+  );
+  const short = ahead.filter((l) => l.days < thresholds.eventPartitionDays);
+  const spilled = ahead.filter((l) => l.defaultRows > 0);
+  const parts = [
+    ...short.map((l) => `${l.parent}'s partitions reach ${l.days.toFixed(1)} days ahead`),
+    ...spilled.map(
+      (l) => `${l.parent}_default holds ${l.defaultRows >= 1000 ? '1,000+' : l.defaultRows} rows`,
+    ),
+  ];
+  return {
+    rule: 'event_log_partitions',
+    severity: 'warning',
+    firing: parts.length > 0,
+    value: nearest === null ? null : Number(nearest.days.toFixed(2)),
+    threshold: thresholds.eventPartitionDays,
+    message:
+      parts.length > 0
+        ? `${parts.join('; ')} (minimum ${thresholds.eventPartitionDays} days, default partitions empty)`
+        : `the event logs' weekly partitions reach ${nearest?.days.toFixed(1) ?? '?'} days ahead; default partitions empty`,
+    action:
+      "Event log partitions: run SELECT create_event_partitions() (the worker's daily maintenance does; check its maintenance_runs row for a lock warning); rows in a default partition move into their week's partition when it is created with create_event_partitions(p_from => the oldest row's time)",
+  };
 }
 
 /**

@@ -20,7 +20,7 @@ export interface MaintenanceTask {
 
 /** How often each kind of task runs; the worker's config (WORKER_*_INTERVAL_SEC) sets them. */
 export interface MaintenanceIntervals {
-  /** gc_intent_signals, gc_learning_events, gc_idempotency_keys. @default 86400 */
+  /** gc_intent_signals, gc_learning_events, gc_idempotency_keys, create_event_partitions. @default 86400 */
   gcSec: number;
   /** Interest affinity decay (× 0.98 per week unless reinforced). @default 604800 */
   decaySec: number;
@@ -158,6 +158,12 @@ export function defaultMaintenanceTasks(
   const scalar = async (tx: pg.PoolClient, sql: string, values: unknown[] = []) =>
     (await tx.query<{ v: unknown }>(sql, values)).rows[0]?.v;
   return [
+    {
+      // Weekly partitions of learning_events and intent_signals four weeks ahead (a no-op on most days).
+      name: 'create_event_partitions',
+      intervalMs: gcMs,
+      run: (tx) => scalar(tx, 'SELECT create_event_partitions() AS v'),
+    },
     {
       name: 'gc_intent_signals',
       intervalMs: gcMs,

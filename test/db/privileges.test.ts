@@ -82,6 +82,7 @@ describe('database privileges', () => {
                 CASE WHEN has_table_privilege(r.role, c.oid, 'DELETE') THEN 'D' ELSE '-' END AS privs
            FROM pg_class c, unnest($1::text[]) AS r(role)
           WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'v', 'm', 'p', 'f')
+            AND NOT c.relispartition
             AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e')
           ORDER BY c.relname, r.role`,
         [roles.map(([, name]) => name)],
@@ -92,6 +93,22 @@ describe('database privileges', () => {
         actual[row.relname] = { ...actual[row.relname], rls: row.rls, [short]: row.privs };
       }
       expect(actual).toEqual(relationPrivileges);
+    });
+
+    it("partitions (the event logs' weeks) grant nothing: every role goes through the parent and its policies", async () => {
+      const { rows } = await db.pool.query<{ relname: string; role: string }>(
+        `SELECT c.relname, r.role
+           FROM pg_class c, unnest($1::text[]) AS r(role)
+          WHERE c.relnamespace = 'public'::regnamespace AND c.relispartition AND c.relkind = 'r'
+            AND (has_any_column_privilege(r.role, c.oid, 'SELECT') OR has_any_column_privilege(r.role, c.oid, 'INSERT')
+                 OR has_any_column_privilege(r.role, c.oid, 'UPDATE') OR has_table_privilege(r.role, c.oid, 'DELETE'))`,
+        [Object.values(matrixRoles)],
+      );
+      const partitions = await db.pool.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_inherits WHERE inhparent IN ('learning_events'::regclass, 'intent_signals'::regclass)`,
+      );
+      expect(partitions.rows[0]!.n).toBeGreaterThanOrEqual(4);
+      expect(rows).toEqual([]);
     });
 
     it('every function in public: which roles may execute it', async () => {

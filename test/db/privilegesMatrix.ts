@@ -86,8 +86,15 @@ export const functionExecute: Record<string, MatrixRole[]> = {
   'coengagement_apply_like(uuid,integer,integer,integer,integer,integer)': ['worker'],
   'coengagement_check_params(integer,integer,integer)': [],
   'coengagement_rebuild_batch(integer,integer,integer,integer,integer)': ['worker'],
+  // Event-log partitions (issue #18): made ahead by the worker's maintenance (or an admin); health for ops.
+  'create_event_partitions(interval,timestamp with time zone)': ['app', 'worker'],
   'decay_interest_affinity(timestamp with time zone)': ['app', 'worker'],
   'engagement_weight(text)': [],
+  'event_log_create_partitions(regclass,timestamp with time zone,timestamp with time zone,interval)': [],
+  'event_log_gc(regclass,timestamp with time zone,integer,bigint,interval)': [],
+  'event_log_partitions(regclass)': [],
+  'event_log_week(timestamp with time zone)': [],
+  'event_partition_health()': ['app', 'worker'],
   'gc_batched(regclass,timestamp with time zone,integer,bigint)': [],
   'gc_done_queue_items(interval,integer)': ['app', 'worker'],
   'gc_idempotency_keys(interval,integer)': ['app', 'worker'],
@@ -117,4 +124,5 @@ export const functionExecute: Record<string, MatrixRole[]> = {
   'trg_profiles_guard_role()': ['app', 'service', 'worker'],
   'trg_queue_notify()': ['app', 'service', 'worker'],
   'user_features(uuid[])': ['service'],
+  'uuid_v7_time(uuid)': [],
 };

@@ -42,6 +42,7 @@ const RULES = [
   'learning_events_silence',
   'table_bloat',
   'vector_index_recall',
+  'event_log_partitions',
 ] as const;
 type Rule = (typeof RULES)[number];
 
@@ -145,6 +146,7 @@ describe('ops.alerts: the runbook "Monitoring Alerts" rules', () => {
       learning_events_silence: 'WARNING',
       table_bloat: 'WARNING',
       vector_index_recall: 'WARNING',
+      event_log_partitions: 'WARNING',
     });
     const thresholds = Object.fromEntries([...alerts.values()].map((a) => [a.rule, a.threshold]));
     expect(thresholds).toEqual({
@@ -155,6 +157,7 @@ describe('ops.alerts: the runbook "Monitoring Alerts" rules', () => {
       learning_events_silence: 86_400,
       table_bloat: 0.2,
       vector_index_recall: 0.9,
+      event_log_partitions: 7,
     });
     for (const alert of alerts.values()) {
       expect(alert.message.length, alert.rule).toBeGreaterThan(0);
@@ -335,6 +338,7 @@ describe('ops.alerts: the runbook "Monitoring Alerts" rules', () => {
         learning_events_silence: false,
         table_bloat: false,
         vector_index_recall: false,
+        event_log_partitions: false,
       });
 
       const tuned = createInProcess(db, {
@@ -345,6 +349,7 @@ describe('ops.alerts: the runbook "Monitoring Alerts" rules', () => {
         ALERT_LEARNING_SILENCE_SEC: '3600',
         ALERT_DEAD_TUPLE_SHARE: '0.3',
         ALERT_VECTOR_RECALL_MIN: '0.95',
+        ALERT_EVENT_PARTITION_DAYS: '60',
       });
       try {
         const alerts = await alertsOf(tuned);
@@ -357,6 +362,8 @@ describe('ops.alerts: the runbook "Monitoring Alerts" rules', () => {
           learning_events_silence: [true, 3600],
           table_bloat: [false, 0.3],
           vector_index_recall: [true, 0.95],
+          // The weeks reach 28 days ahead (create_event_partitions' default).
+          event_log_partitions: [true, 60],
         });
       } finally {
         await tuned.close();
@@ -373,6 +380,7 @@ describe('ops.alerts: the runbook "Monitoring Alerts" rules', () => {
         ALERT_LEARNING_SILENCE_SEC: '7200',
         ALERT_VECTOR_RECALL_MIN: '0.8',
         ALERT_REPLICA_LAG_SEC: '30',
+        ALERT_EVENT_PARTITION_DAYS: '14',
       });
       expect(config.ops.alerts).toEqual({
         discoveryP95AgeSec: 600,
@@ -384,6 +392,7 @@ describe('ops.alerts: the runbook "Monitoring Alerts" rules', () => {
         deadTupleMin: 1000,
         vectorRecallMin: 0.8,
         replicaLagSec: 30,
+        eventPartitionDays: 14,
       });
       expect(loadConfig({ NODE_ENV: 'test' }).ops.alerts).toEqual({
         discoveryP95AgeSec: 300,
@@ -395,6 +404,7 @@ describe('ops.alerts: the runbook "Monitoring Alerts" rules', () => {
         deadTupleMin: 1000,
         vectorRecallMin: 0.9,
         replicaLagSec: 5,
+        eventPartitionDays: 7,
       });
     });
 
@@ -408,6 +418,7 @@ describe('ops.alerts: the runbook "Monitoring Alerts" rules', () => {
       ['ALERT_PROFILE_PCT_HAS_VEC', '50%'],
       ['ALERT_LEARNING_SILENCE_SEC', '30'],
       ['ALERT_VECTOR_RECALL_MIN', '1.5'],
+      ['ALERT_EVENT_PARTITION_DAYS', '0'],
     ])('%s=%s is a ConfigError naming the variable and the bad value', (name, value) => {
       let thrown: unknown;
       try {

@@ -259,6 +259,7 @@ describe('ops CLI', () => {
         'learning_events_silence',
         'table_bloat',
         'vector_index_recall',
+        'event_log_partitions',
       ]);
       expect(alerts.filter((a) => a.firing && a.severity === 'critical')).toEqual([]);
       // No learning event was ever recorded: the warning fires, which does not fail the command.

@@ -86,7 +86,9 @@ describe('scheduled maintenance', () => {
     // Table statistics reach pg_stat_user_tables when the inserting session flushes them (≤ 1 s).
     await waitUntil(async () => {
       const { rows } = await db.pool.query<{ n: string }>(
-        `SELECT n_mod_since_analyze AS n FROM pg_stat_user_tables WHERE relname = 'intent_signals'`,
+        // intent_signals is partitioned: its partitions count the changes.
+        `SELECT sum(n_mod_since_analyze) AS n FROM pg_stat_user_tables
+          WHERE relid IN (SELECT relid FROM pg_partition_tree('intent_signals') WHERE isleaf)`,
       );
       return Number(rows[0]?.n ?? 0) >= 5000;
     }, 'the insert to show in pg_stat_user_tables');
@@ -99,7 +101,9 @@ describe('scheduled maintenance', () => {
     expect(ran.rows[0]?.last_result).not.toContain('marketplace_listings');
     await waitUntil(async () => {
       const { rows } = await db.pool.query<{ n: string }>(
-        `SELECT n_mod_since_analyze AS n FROM pg_stat_user_tables WHERE relname = 'intent_signals'`,
+        // intent_signals is partitioned: its partitions count the changes.
+        `SELECT sum(n_mod_since_analyze) AS n FROM pg_stat_user_tables
+          WHERE relid IN (SELECT relid FROM pg_partition_tree('intent_signals') WHERE isleaf)`,
       );
       return Number(rows[0]?.n ?? 1) === 0;
     }, 'the ANALYZE to reset the change count');

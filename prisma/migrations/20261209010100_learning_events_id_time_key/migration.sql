@@ -1,0 +1,5 @@
+-- lodestar:no-transaction
+-- Partitioned event logs, step 3 of 7: a partitioned table's primary key includes its partition key, so
+-- learning_events is unique on (id, created_at); built concurrently on the table as it is, it becomes the first
+-- partition's key in the switch (steps 6 and 7) without a build under lock.
+CREATE UNIQUE INDEX CONCURRENTLY learning_events_id_created_at_key ON learning_events (id, created_at);
