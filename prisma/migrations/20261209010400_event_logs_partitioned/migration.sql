@@ -379,11 +379,13 @@ GRANT EXECUTE ON FUNCTION create_event_partitions(interval, timestamptz), event_
 -- Feedback on an impression: the id's time (UUIDv7, as the gateway makes them) finds its week, so the
 -- lookup reads the partitions within a day of it. Only when that finds nothing (an id of another version,
 -- made before this release or by a previous gateway; a gateway clock far off) is it looked for in every
--- partition. The bounds are plpgsql variables, so the planner prunes with their values.
+-- partition. The bounds are values and the plan generic, so the executor prunes at startup (see
+-- trg_likes_reward).
 CREATE OR REPLACE FUNCTION record_learning_reward(p_event_id uuid, p_reward double precision)
 RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = public, pg_temp
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
   v_user uuid := app_current_user_id();
@@ -430,19 +432,22 @@ CREATE OR REPLACE FUNCTION trg_likes_reward()
 RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = public, pg_temp
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
   v_window interval := app_setting_interval('lodestar.like_attribution_window', interval '30 minutes');
-  -- A value, not now() in the statement: the planner prunes with it (only the newest partitions are
-  -- locked and read), where now() would leave it to the executor after locking every partition.
+  -- Bounds as values on both sides, so the executor prunes to the newest partition or two at startup;
+  -- the plan is generic (planned once per session: a partitioned table's custom plan costs ~0.5 ms a
+  -- call to make).
   v_since timestamptz := now() - v_window;
+  v_until timestamptz := now() + interval '1 hour';
 BEGIN
   UPDATE learning_events SET reward = 1, rewarded_at = now()
    WHERE reward IS NULL
-     AND created_at >= v_since
+     AND created_at >= v_since AND created_at < v_until
      AND (id, created_at) = (SELECT id, created_at FROM learning_events
                               WHERE user_id = NEW.user_id AND listing_id = NEW.listing_id
-                                AND created_at >= v_since
+                                AND created_at >= v_since AND created_at < v_until
                               ORDER BY created_at DESC LIMIT 1);
   IF FOUND THEN
     PERFORM reinforce_listing_interests(NEW.user_id, NEW.listing_id, 0.1);
@@ -454,11 +459,14 @@ END $$;
 -- (a feed session is long over by then), so the lookup reads the newest one or two partitions, not all.
 CREATE OR REPLACE FUNCTION recently_served_listings(p_user_id uuid, p_since interval, p_session text)
 RETURNS SETOF integer
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp ROWS 10 AS $$
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp
+SET plan_cache_mode = force_generic_plan ROWS 10 AS $$
 DECLARE
-  -- Values, not now() in the statements: the planner prunes with them (see trg_likes_reward).
+  -- Bounds as values on both sides, generic plans (see trg_likes_reward): one call, with 31 partitions,
+  -- 0.14–0.17 ms, against 0.22–0.27 ms on the table before partitioning and 0.7 ms with custom plans.
   v_window timestamptz := now() - p_since;
   v_session timestamptz := now() - interval '7 days';
+  v_until timestamptz := now() + interval '1 hour';
 BEGIN
   -- Only the caller's own id, or the service: nobody learns what others were shown.
   IF NOT (coalesce(p_user_id = app_current_user_id(), false) OR app_is_privileged()) THEN
@@ -467,17 +475,17 @@ BEGIN
   IF p_user_id IS NOT NULL THEN
     RETURN QUERY
       SELECT e.listing_id FROM learning_events e
-      WHERE e.user_id = p_user_id AND e.created_at >= v_window
+      WHERE e.user_id = p_user_id AND e.created_at >= v_window AND e.created_at < v_until
       UNION
       SELECT e.listing_id FROM learning_events e
       WHERE e.user_id = p_user_id AND e.context ? 'session' AND e.context ->> 'session' = p_session
-        AND e.created_at >= v_session;
+        AND e.created_at >= v_session AND e.created_at < v_until;
   ELSIF p_session IS NOT NULL THEN
     -- Anonymous feeds: what their own session served.
     RETURN QUERY
       SELECT DISTINCT e.listing_id FROM learning_events e
       WHERE e.user_id IS NULL AND e.context ? 'session' AND e.context ->> 'session' = p_session
-        AND e.created_at >= v_session;
+        AND e.created_at >= v_session AND e.created_at < v_until;
   END IF;
 END
 $$;
