@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { uuidV7s, uuidV7Time } from './uuidV7.js';
+import { uuidV7s } from './uuidV7.js';
+
+/** The Unix milliseconds a UUIDv7 carries (as uuid_v7_time in SQL reads them); null for another version. */
+function uuidV7Time(id: string): number | null {
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i.test(id)) return null;
+  return parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
+}
 
 describe('uuidV7s', () => {
   it('makes version-7, RFC-variant uuids that carry the given millisecond', () => {

@@ -33,9 +33,3 @@ export function uuidV7s(count: number, atMs: number = Date.now()): string[] {
   }
   return ids;
 }
-
-/** The Unix milliseconds a UUIDv7 carries; null for an id of another version or not a uuid. */
-export function uuidV7Time(id: string): number | null {
-  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i.test(id)) return null;
-  return parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
-}

@@ -15,7 +15,7 @@ import {
   type MigrationFile,
 } from '../../src/db/migrator.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
-import { checkOnlineMigration } from '../support/onlineMigrations.js';
+import { checkOnlineMigration, onlineVerdict, verdictOf } from '../support/onlineMigrations.js';
 
 /**
  * Issue #18 item 5: every migration from here on is online. The migrations up to and including this one
@@ -44,15 +44,7 @@ describe('online migrations', () => {
       await migrateUrl(db.url, { dir });
       for (const file of files.slice(cutoff + 1)) {
         const report = await checkOnlineMigration(db.url, file, { allowedMs: ALLOWED_MS });
-        expect({ migration: file.name, ...report, longestWaitMs: undefined }).toEqual({
-          migration: file.name,
-          rewritten: [],
-          blocked: [],
-          refused: [],
-          removed: [],
-          breaksOldWriters: [],
-          longestWaitMs: undefined,
-        });
+        expect(verdictOf(file.name, report)).toEqual(onlineVerdict(file.name));
       }
     } finally {
       await rm(dir, { recursive: true, force: true });

@@ -56,6 +56,24 @@ export interface OnlineReport {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** What a test compares for one migration: its report with the name, without the timing. */
+export const verdictOf = (migration: string, report: OnlineReport) => ({
+  migration,
+  ...report,
+  longestWaitMs: undefined,
+});
+
+/** The verdict of a migration that broke no rule. */
+export const onlineVerdict = (migration: string) => ({
+  migration,
+  rewritten: [],
+  blocked: [],
+  refused: [],
+  removed: [],
+  breaksOldWriters: [],
+  longestWaitMs: undefined,
+});
+
 /** The contract header's object names (`-- lodestar:contract likes.note, old_function`). */
 function contracted(sql: string): Set<string> {
   const names = new Set<string>();
