@@ -17,7 +17,8 @@
  *   1     domain        auth/, feed/, social/, flags/, experiments/, features/, ops/, queue/, worker/, catalog/,
  *                       import/, db/seed/ (demo data: written through domain functions, so above them),
  *                       embeddings/ (item embeddings from interactions; pure, imports only leaves),
- *                       evaluation/ (the offline evaluation through the feed: imports feed/, import/, db/seed/)
+ *                       evaluation/ (the offline evaluation through the feed: imports feed/, import/, db/seed/),
+ *                       privacy/ (a person's export and erasure)
  *   0     leaves        db/, platform/ (logger, metrics, redis, pg pools), errors/, validation/, config/,
  *                       random/, generated/
  *
@@ -71,6 +72,7 @@ export const LAYERS: readonly Layer[] = [
       'db/seed/',
       'embeddings/',
       'evaluation/',
+      'privacy/',
     ],
   },
   {

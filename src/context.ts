@@ -1,3 +1,4 @@
+import type { RoleResolver } from './auth/effectiveRole.js';
 import type { Viewer } from './auth/viewer.js';
 import type { Config } from './config/config.js';
 import type { Database } from './db/database.js';
@@ -59,6 +60,8 @@ export interface Context {
   features: FeatureStore;
   /** Tells this process's in-process worker (if any) that a write enqueued work. */
   queueWakeups: Pick<QueueWakeups, 'enqueued'>;
+  /** The process's role cache: an account being erased is forgotten at once. */
+  roles: Pick<RoleResolver, 'forget'>;
 }
 
 /** What one request brings: who asks, its id and logger, and its headers that matter. */
@@ -102,7 +105,7 @@ const contextPrototype = {
 
 /** The one way a Context is made: by the HTTP layer, the in-process test executor and the bench alike. */
 export function createContext(services: Services, request: RequestInfo): Context {
-  const { db, config, metrics, feed, rateLimits, flags, features, queueWakeups, replicas } = services;
+  const { db, config, metrics, feed, rateLimits, flags, features, queueWakeups, replicas, roles } = services;
   const fields: Omit<Context, 'prisma' | 'loaders'> = {
     requestId: request.requestId,
     viewer: request.viewer,
@@ -118,6 +121,7 @@ export function createContext(services: Services, request: RequestInfo): Context
     flags,
     features,
     queueWakeups,
+    roles,
     idempotencyKey: request.idempotencyKey ?? null,
     clientAddress: request.clientAddress ?? null,
   };

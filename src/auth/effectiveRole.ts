@@ -6,7 +6,10 @@ import { createUnauthenticatedError, createUnavailableError } from '../errors/er
 import type { TokenIdentity } from './verifyToken.js';
 import type { Viewer } from './viewer.js';
 
-/** A person's role as profiles.role says; null when no profile has that id (deleted or never existed). */
+/**
+ * A person's role as profiles.role says; null when no profile has that id (deleted or never existed) or
+ * the account is being erased (an open erasure request: docs/privacy.md#erasure).
+ */
 export type PersonRole = 'user' | 'admin' | null;
 
 /** Reads the roles of many users in one statement: user id → profiles.role, absent ids left out. */
@@ -16,14 +19,16 @@ export type RoleLookup = (userIds: string[]) => Promise<Map<string, string>>;
  * One statement for a whole batch of users, on the service path (lodestar_service with the 'service'
  * identity, which may read every profile's role; RLS would hide other people's profiles from the app role).
  */
-export const profileRolesSql = `SELECT user_id::text AS user_id, role FROM profiles WHERE user_id = ANY($1::uuid[])`;
+export const profileRolesSql = `SELECT p.user_id::text AS user_id, p.role FROM profiles p WHERE p.user_id = ANY($1::uuid[])
+  AND NOT EXISTS (SELECT 1 FROM erasure_requests e WHERE e.user_id = p.user_id)`;
 
 /**
  * The same for one user, the usual case (a request's viewer alone in its tick). PostgreSQL keeps a generic
  * plan for `user_id = $1` after five executions; for `= ANY($1)` it plans every call afresh, because a
  * generic plan must assume an array of any length (0.2 ms of planning against 0.05 ms of execution).
  */
-export const profileRoleSql = `SELECT user_id::text AS user_id, role FROM profiles WHERE user_id = $1::uuid`;
+export const profileRoleSql = `SELECT p.user_id::text AS user_id, p.role FROM profiles p WHERE p.user_id = $1::uuid
+  AND NOT EXISTS (SELECT 1 FROM erasure_requests e WHERE e.user_id = p.user_id)`;
 
 export function serviceRoleLookup(service: Pick<ServiceDb, 'query'>): RoleLookup {
   return async (userIds) => {
@@ -41,6 +46,8 @@ export interface RoleResolver {
   effectiveViewer: (identity: TokenIdentity) => Promise<Viewer>;
   /** One person's role (cached for `cacheMs`, batched with every other lookup of the same tick). */
   roleOf: (userId: string) => Promise<PersonRole>;
+  /** Drops what this process remembers of a person (their account is being erased): read afresh next time. */
+  forget: (userId: string) => void;
 }
 
 /** Most distinct users whose roles are kept; beyond that the oldest entries go first. */
@@ -115,6 +122,9 @@ export function createRoleResolver(options: {
 
   return {
     roleOf,
+    forget: (userId) => {
+      cache.delete(userId);
+    },
     effectiveViewer: async (identity) => {
       if (identity.role !== 'person') return identity;
       let role: PersonRole;

@@ -493,6 +493,10 @@ export const envSchema = z.object({
   WORKER_POLL_MS: int(50, 60_000)
     .default(1000)
     .register(envDocs, { group: 'worker', doc: 'poll interval when no NOTIFY arrives (the fallback)' }),
+  WORKER_ERASURE_BATCH: int(1, 10_000).default(500).register(envDocs, {
+    group: 'worker',
+    doc: 'rows per transaction of an account erasure ([privacy.md](privacy.md#erasure)); each batch commits with its progress',
+  }),
   WORKER_METRICS_PORT: int(0, 65_535).optional().register(envDocs, {
     group: 'worker',
     doc: "serve the worker's Prometheus metrics at `GET /metrics` on this port (`HOST` interface; `0` = any free port)",
@@ -648,6 +652,14 @@ export const envSchema = z.object({
   RATE_LIMIT_READS_PER_MIN: int(1, 1_000_000).default(600).register(envDocs, {
     group: 'limits',
     doc: 'other costly reads (listings, search, similar, features, ops) per client per minute',
+  }),
+  RATE_LIMIT_ACCOUNT_PER_MIN: int(1, 10_000).default(5).register(envDocs, {
+    group: 'limits',
+    doc: '`deleteMyAccount` calls per user per minute ([privacy.md](privacy.md#erasure))',
+  }),
+  RATE_LIMIT_EXPORTS_PER_HOUR: int(1, 10_000).default(3).register(envDocs, {
+    group: 'limits',
+    doc: 'privacy exports (`GET /privacy/export`) per user per hour ([privacy.md](privacy.md#export))',
   }),
   FEED_EXPERIMENT: z
     .string()
@@ -876,6 +888,8 @@ function configFrom(e: EnvVars) {
       maintenance: e.WORKER_MAINTENANCE,
       leaseMs: e.WORKER_LEASE_MS,
       pollMs: e.WORKER_POLL_MS,
+      /** Rows per erasure batch (src/privacy/erasure.ts). */
+      erasureBatch: e.WORKER_ERASURE_BATCH,
       /** Serve GET /metrics on this port (0 = any free port); unset = no metrics endpoint. */
       metricsPort: e.WORKER_METRICS_PORT,
       /** How often each maintenance task runs (see MaintenanceIntervals in src/worker/maintenance.ts). */
@@ -935,6 +949,10 @@ function configFrom(e: EnvVars) {
       feed: e.RATE_LIMIT_FEED_PER_MIN,
       /** Other costly reads (search, listings, vectors) per client per minute. */
       read: e.RATE_LIMIT_READS_PER_MIN,
+      /** Privacy exports per user per hour (the one budget counted by the hour, BUDGET_WINDOW_MS). */
+      export: e.RATE_LIMIT_EXPORTS_PER_HOUR,
+      /** deleteMyAccount calls per user per minute. */
+      account: e.RATE_LIMIT_ACCOUNT_PER_MIN,
     },
     /** The Redis-backed feature store (see src/features/featureStore.ts for each option). */
     features: {

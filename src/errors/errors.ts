@@ -71,6 +71,7 @@ export const createNotFoundError = (what: string, id: string | number): GraphQLE
 
 /** How a refusal names a budget whose plural is not `${action}s`. */
 const rateLimitNouns: Record<string, string> = {
+  account: 'account deletion requests',
   admin: 'admin operations',
   catalog: 'catalogue batches',
   feed: 'feed pages',

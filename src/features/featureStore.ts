@@ -324,3 +324,20 @@ export function createFeatureStore(deps: {
     },
   };
 }
+
+/**
+ * What the cache holds for one id right now, computing and refreshing nothing (the privacy export shows
+ * what is stored): the features and when they expire, or null when nothing usable is cached (no entry,
+ * an invalidation's tombstone, an unreadable value). Throws when Redis is absent, not connected or fails.
+ */
+export async function readCachedFeatures<Id, F>(
+  redis: RedisClient | null,
+  kind: FeatureKind<Id, F>,
+  id: Id,
+): Promise<{ features: F; expiresAt: Date } | null> {
+  if (!redis) throw new Error('Redis is not configured');
+  if (redis.status !== 'ready') throw new Error('Redis is not connected');
+  const raw = await redis.get(kind.keyOf(id));
+  const entry = raw === null ? null : parseEntry<F>(raw);
+  return entry && !('fence' in entry) ? { features: entry.f, expiresAt: new Date(entry.exp) } : null;
+}

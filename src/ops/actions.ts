@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { createBadUserInputError, createNotFoundError } from '../errors/errors.js';
 import { evaluateRollouts } from '../flags/evaluateRollouts.js';
 import { changeRollout, flagThresholdsChangeSchema, nextStep, saveFlag } from '../flags/flags.js';
+import { requestErasure } from '../privacy/erasure.js';
+import { isUuid } from '../validation/isUuid.js';
 import { findUnstorableText } from '../validation/storableText.js';
 import { withAudit } from './audit.js';
 import { analyzeHotTables, backfillProfileEmbeddings, decayInterests, runGc } from './maintenanceActions.js';
@@ -172,6 +174,25 @@ export const opsActions = {
           args.reason ?? 'manual rollback',
         ),
       ),
+  }),
+  eraseUser: define({
+    description:
+      'erase a person on their request (docs/privacy.md#erasure): their tokens stop at once and the worker ' +
+      'removes everything about them in batches (progress: ops.erasureRequests). Returns the open request ' +
+      'when one exists.',
+    args: z.object({
+      userId: z
+        .string()
+        .trim()
+        .refine(isUuid, 'must be a user id (a uuid)')
+        .transform((id) => id.toLowerCase()),
+      reason: z.string().trim().min(1).max(500).describe('Why, e.g. the ticket of the person’s request.'),
+    }),
+    run: async (runner, args) => {
+      const request = await inAdminTx(runner, (client) => requestErasure(client, args.userId));
+      if (!request) throw createNotFoundError('user', args.userId);
+      return { request, userId: args.userId };
+    },
   }),
   evaluateRollouts: define({
     description:

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { parseTimestamptz } from './pgTypes.js';
+import { parseTimestamptz, timestamptzIso } from './pgTypes.js';
 
 const reference = pg.types.getTypeParser(1184, 'text') as (text: string) => Date | number | null;
 
@@ -60,5 +60,15 @@ describe('parseTimestamptz', () => {
     ]) {
       expect(actual(text), text).toEqual(expected(text));
     }
+  });
+});
+
+describe('timestamptzIso', () => {
+  it('writes UTC with every fractional digit PostgreSQL gave, whatever the zone', () => {
+    expect(timestamptzIso('2026-12-04 19:20:38.123456+00')).toBe('2026-12-04T19:20:38.123456Z');
+    expect(timestamptzIso('2026-12-04 19:20:38.000001+05:30')).toBe('2026-12-04T13:50:38.000001Z');
+    expect(timestamptzIso('2026-12-04 19:20:38.5+00')).toBe('2026-12-04T19:20:38.500Z');
+    expect(timestamptzIso('2026-12-04 00:00:00-08')).toBe('2026-12-04T08:00:00.000Z');
+    expect(timestamptzIso('-infinity')).toBe('-infinity');
   });
 });

@@ -83,3 +83,26 @@ export const lodestarTypes: pg.CustomTypesConfig = {
       ? parseTimestamptz
       : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
 };
+
+/**
+ * pg's type parsers with timestamptz left as PostgreSQL's text: exact to the microsecond (a Date keeps
+ * milliseconds), so a keyset cursor taken from a row finds the row's successor, not the row again.
+ */
+export const exactTimestampTypes: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary'): unknown =>
+    oid === TIMESTAMPTZ && format !== 'binary'
+      ? (text: string) => text
+      : lodestarTypes.getTypeParser(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
+};
+
+/**
+ * A timestamptz in PostgreSQL's text (as exactTimestampTypes leaves it) as ISO 8601 UTC with every
+ * fractional digit it has (`2026-12-10T09:30:00.123456Z`); infinities stay as they are.
+ */
+export function timestamptzIso(text: string): string {
+  if (text === 'infinity' || text === '-infinity') return text;
+  const iso = parseTimestamptz(text).toISOString();
+  // The fraction does not depend on the zone (offsets are whole seconds): the digits after the point.
+  const fraction = /\.(\d+)/.exec(text.slice(19))?.[1];
+  return fraction && fraction.length > 3 ? `${iso.slice(0, 20)}${fraction}Z` : iso;
+}

@@ -155,3 +155,40 @@ export async function redisState(redis: RedisClient | null): Promise<RedisState>
     return 'down';
   }
 }
+
+/**
+ * Every key matching `pattern` (a SCAN MATCH glob, without the key prefix), as the client names them
+ * (without the prefix: ready for `deleteMany`). SCAN walks the whole keyspace in steps of `count`; on a
+ * cluster every master is walked. `onPage` runs after each page (a caller renews a lease there). Throws
+ * when the client is not connected or a cluster's masters do not cover every slot, rather than report
+ * an empty keyspace it did not see. For rare sweeps (an erasure), not for request paths.
+ */
+export async function scanKeys(
+  client: RedisClient,
+  pattern: string,
+  options: { keyPrefix: string; count?: number; onPage?: () => Promise<void> },
+): Promise<string[]> {
+  const { keyPrefix, count = 1000, onPage } = options;
+  if (client.status !== 'ready') throw new Error(`Redis is not connected (${client.status}); cannot scan`);
+  // ioredis prefixes the keys of commands, never a SCAN pattern, and SCAN returns the stored names.
+  const match = keyPrefix.replace(/[*?[\]\\]/g, '\\$&') + pattern;
+  let nodes: Redis[] = [client as Redis];
+  if (client instanceof Cluster) {
+    nodes = client.nodes('master');
+    const covered = client.slots.filter((owners) => (owners?.length ?? 0) > 0).length;
+    if (nodes.length === 0 || covered < 16_384) {
+      throw new Error(`the Redis Cluster's masters cover ${covered} of 16384 slots; cannot scan`);
+    }
+  }
+  const found: string[] = [];
+  for (const node of nodes) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', match, 'COUNT', count);
+      cursor = next;
+      for (const key of keys) if (key.startsWith(keyPrefix)) found.push(key.slice(keyPrefix.length));
+      await onPage?.();
+    } while (cursor !== '0');
+  }
+  return [...new Set(found)];
+}

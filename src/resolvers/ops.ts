@@ -68,6 +68,9 @@ export async function runAction<N extends OpsActionName>(
   await ctx.rateLimits.consume('admin', budgetKeyOf(ctx));
   const { result, auditId, durationMs } = await runOpsAction(opsRunnerOf(ctx), name, givenArgs(args));
   if (changesFlags(name)) await ctx.flags.refresh();
+  // The erased account's tokens stop here at once (other gateways within AUTH_ROLE_CACHE_MS).
+  if (name === 'eraseUser' && typeof args.userId === 'string')
+    ctx.roles.forget(args.userId.trim().toLowerCase());
   return { ...result, auditId, durationMs };
 }
 

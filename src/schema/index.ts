@@ -15,6 +15,7 @@ import './opsDiagnostics.js';
 import './opsTableBloat.js';
 import './opsActions.js';
 import './flags.js';
+import './privacy.js';
 
 let schema: GraphQLSchema | undefined;
 

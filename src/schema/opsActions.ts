@@ -14,6 +14,8 @@ import {
   SaveFlagResultRef,
 } from './flags.js';
 import { BackfillProgressRef } from './opsDiagnostics.js';
+import { ErasureRef } from './privacy.js';
+import type { ErasureRequest } from '../privacy/erasure.js';
 
 const RequeueResultRef = builder
   .objectRef<{ requeued: number; maxAttempts?: number } & Audited>('RequeueResult')
@@ -23,6 +25,17 @@ const RequeueResultRef = builder
     fields: (t) => ({
       requeued: t.exposeInt('requeued'),
       maxAttempts: t.int({ nullable: true, resolve: (r) => r.maxAttempts ?? null }),
+    }),
+  });
+
+const EraseUserResultRef = builder
+  .objectRef<{ request: ErasureRequest; userId: string } & Audited>('EraseUserResult')
+  .implement({
+    description: 'The erasure requested (or the one already open); ops.erasureRequests shows its progress.',
+    interfaces: [AuditedRef],
+    fields: (t) => ({
+      userId: t.exposeID('userId'),
+      erasure: t.field({ type: ErasureRef, resolve: (r) => r.request }),
     }),
   });
 
@@ -141,6 +154,7 @@ const shapes = {
   setRollout: { result: FlagChangeResultRef },
   rollback: { result: FlagChangeResultRef },
   evaluateRollouts: { result: EvaluateRolloutsResultRef },
+  eraseUser: { result: EraseUserResultRef },
 } satisfies { [N in OpsActionName]: MutationShape<N> };
 
 /** The actions whose result (with its audit row) is not what their result type shows: none may be. */

@@ -6,18 +6,19 @@ import Fastify, {
   LogController,
   type FastifyError,
   type FastifyInstance,
-  type FastifyReply,
   type FastifyRequest,
 } from 'fastify';
-import { roleErrorStatus } from '../auth/effectiveRole.js';
-import type { TokenIdentity, TokenVerifier } from '../auth/verifyToken.js';
+import type { TokenVerifier } from '../auth/verifyToken.js';
 import type { Viewer } from '../auth/viewer.js';
 import { createContext, type Context } from '../context.js';
-import { createError, UNAVAILABLE_RETRY_AFTER_SEC, type ErrorCode } from '../errors/errors.js';
+import { UNAVAILABLE_RETRY_AFTER_SEC, type ErrorCode } from '../errors/errors.js';
 import { createSchema } from '../schema/index.js';
 import type { Services } from '../services/services.js';
 import { createApollo } from './apollo.js';
 import { registerAlertMetrics } from './alertMetrics.js';
+import { createAuthenticate } from './authenticate.js';
+import { sendGraphQLError } from './errorReply.js';
+import { registerPrivacyExport } from './privacyExport.js';
 import { registerTableBloatMetrics } from './tableBloatMetrics.js';
 import { readiness } from './health.js';
 import { registerIde } from './ide.js';
@@ -33,21 +34,6 @@ export interface AppOptions {
 }
 
 const requestIdPattern = /^[A-Za-z0-9._:-]{1,128}$/;
-
-/** Errors before GraphQL execution still get a GraphQL-shaped JSON body, never HTML. */
-function sendGraphQLError(
-  reply: FastifyReply,
-  status: number,
-  code: ErrorCode,
-  message: string,
-  extensions: Record<string, unknown> = {},
-): FastifyReply {
-  const error = createError(code, message);
-  return reply
-    .code(status)
-    .type('application/json; charset=utf-8')
-    .send({ errors: [{ message: error.message, extensions: { code, ...extensions } }] });
-}
 
 function describeFastifyError(
   error: FastifyError,
@@ -120,13 +106,13 @@ function viewerOf(request: FastifyRequest): Viewer {
 }
 
 /**
- * Builds the HTTP app on the process's services: /graphql, /healthz, /readyz (and /metrics outside
- * production). Does not listen. Closing the app drains requests and stops Apollo; the caller closes
- * the services afterwards (`services.close()`).
+ * Builds the HTTP app on the process's services: /graphql, /privacy/export, /healthz, /readyz (and
+ * /metrics outside production). Does not listen. Closing the app drains requests and stops Apollo; the
+ * caller closes the services afterwards (`services.close()`).
  */
 export async function createApp(services: Services, options: AppOptions): Promise<FastifyInstance> {
   const { config, db, redis, metrics, telemetry, flags, roles } = services;
-  const { verifyToken } = options;
+  const authenticate = createAuthenticate({ verifyToken: options.verifyToken, roles, telemetry });
   const app = Fastify({
     logger: loggerOptions(config),
     // One access-log line per request (onResponse below) instead of Fastify's two.
@@ -244,53 +230,16 @@ export async function createApp(services: Services, options: AppOptions): Promis
     // The token is checked before the body is read (so the larger limit applies only to a verified
     // service token) and before Apollo runs: a bad token is a 401, never a silent anonymous request.
     onRequest: async (request, reply) => {
-      const started = performance.now();
-      const hasToken = request.headers.authorization !== undefined;
-      let ok = true;
-      try {
-        let identity: TokenIdentity;
-        try {
-          identity = await verifyToken(request.headers.authorization);
-        } catch (error) {
-          const message = error instanceof Error ? error.message : 'invalid token';
-          return sendGraphQLError(
-            reply.header('www-authenticate', 'Bearer'),
-            401,
-            'UNAUTHENTICATED',
-            message,
-          );
-        }
-        try {
-          viewers.set(request, await roles.effectiveViewer(identity));
-        } catch (error) {
-          const refusal = roleErrorStatus(error);
-          if (refusal?.code === 'UNAUTHENTICATED') {
-            const message = error instanceof Error ? error.message : 'invalid token';
-            return sendGraphQLError(reply.header('www-authenticate', 'Bearer'), 401, refusal.code, message);
-          }
-          ok = false;
-          if (refusal?.code === 'UNAVAILABLE') {
-            return sendGraphQLError(
-              reply.header('retry-after', String(UNAVAILABLE_RETRY_AFTER_SEC)),
-              503,
-              refusal.code,
-              error instanceof Error ? error.message : 'the database is unavailable; try again shortly',
-              { retryAfterMs: UNAVAILABLE_RETRY_AFTER_SEC * 1000 },
-            );
-          }
-          request.log.error({ err: error, reqId: request.id }, 'role lookup failed');
-          return sendGraphQLError(reply, 500, 'INTERNAL_SERVER_ERROR', 'internal server error');
-        }
-      } finally {
-        // A refused token is the caller's problem, not a failure of the auth kernel; a failed role
-        // lookup is the kernel's.
-        if (hasToken) telemetry.recordKernel('auth', performance.now() - started, ok);
-      }
+      const viewer = await authenticate(request, reply);
+      if (!viewer) return reply;
+      viewers.set(request, viewer);
     },
     preParsing: async (request, _reply, payload) =>
       viewers.get(request)?.role === 'service' ? payload : limitBody(request, payload, config.bodyLimitBytes),
     handler: handler,
   });
+
+  registerPrivacyExport(app, services, authenticate);
 
   return app;
 }

@@ -15,9 +15,25 @@ export const USER_WRITE_ACTIONS = [
   'feedback',
 ] as const;
 
-/** The budgets, each `limit` per minute per key (a user, or for anonymous reads the client address). */
-export const RATE_LIMITED_ACTIONS = [...USER_WRITE_ACTIONS, 'admin', 'catalog', 'feed', 'read'] as const;
+/**
+ * The budgets, each `limit` per window per key (a user, or for anonymous reads the client address); the
+ * window is a minute unless BUDGET_WINDOW_MS says otherwise.
+ */
+export const RATE_LIMITED_ACTIONS = [
+  ...USER_WRITE_ACTIONS,
+  'admin',
+  'catalog',
+  'feed',
+  'read',
+  // A person's privacy export (GET /privacy/export, src/server/privacyExport.ts): their whole history.
+  'export',
+  // Requests to erase one's own account (deleteMyAccount): once per account, a few tries at the handle.
+  'account',
+] as const;
 export type RateLimitedAction = (typeof RATE_LIMITED_ACTIONS)[number];
+
+/** Budgets counted over a window longer than the minute: an export reads a person's whole history. */
+export const BUDGET_WINDOW_MS: Partial<Record<RateLimitedAction, number>> = { export: 3_600_000 };
 export type UserWriteAction = (typeof USER_WRITE_ACTIONS)[number];
 
 /**
@@ -56,6 +72,8 @@ export const MUTATION_BUDGETS = {
   setRollout: 'admin',
   rollback: 'admin',
   evaluateRollouts: 'admin',
+  eraseUser: 'admin',
+  deleteMyAccount: 'account',
   // Catalogue batches (src/catalog/catalogBatch.ts), per service caller or admin: one unit per batch.
   upsertListings: 'catalog',
   setListingStatus: 'catalog',

@@ -5,7 +5,12 @@ import type { Viewer } from '../auth/viewer.js';
 import { createRateLimitedError } from '../errors/errors.js';
 import { createCircuitBreaker, type BreakerState } from '../features/circuitBreaker.js';
 import type { Metrics } from '../platform/metrics.js';
-import { USER_WRITE_ACTIONS, type RateLimitedAction, type UserWriteAction } from './budgets.js';
+import {
+  BUDGET_WINDOW_MS,
+  USER_WRITE_ACTIONS,
+  type RateLimitedAction,
+  type UserWriteAction,
+} from './budgets.js';
 
 export { RATE_LIMITED_ACTIONS, type RateLimitedAction } from './budgets.js';
 
@@ -30,7 +35,10 @@ export interface RateLimits {
 export type RateLimitSettings = Config['rateLimits'];
 
 export interface RateLimitOptions {
-  /** Window length; windows are aligned to multiples of it, so every instance and Redis agree. @default 60000 */
+  /**
+   * Window length; windows are aligned to multiples of it, so every instance and Redis agree. Budgets
+   * listed in BUDGET_WINDOW_MS (src/social/budgets.ts) keep their own length. @default 60000
+   */
   windowMs?: number;
   /** Consecutive Redis failures (errors or timeouts) that open the breaker. @default 3 */
   breakerFailures?: number;
@@ -98,6 +106,8 @@ const LEASE_SHARE = 1 / 8;
 
 interface LocalCount {
   window: number;
+  /** The length of the entry's windows (ms): the default, or its budget's own (BUDGET_WINDOW_MS). */
+  windowMs: number;
   /** Everything this process allowed for the key in the window (by Redis or on its own). */
   total: number;
   /** Allowed on its own (Redis down, slow or breaker open) and not yet added to Redis. */
@@ -117,8 +127,9 @@ type RedisWithScript = RedisClient & {
 };
 
 /**
- * Per-key, per-action limits over aligned fixed windows (one minute), kept in Redis so every gateway
- * shares them; the guarantee is written down in docs/security.md ("Rate limits during Redis trouble").
+ * Per-key, per-action limits over aligned fixed windows (one minute; exports an hour, BUDGET_WINDOW_MS),
+ * kept in Redis so every gateway shares them; the guarantee is written down in docs/security.md ("Rate
+ * limits during Redis trouble").
  *
  * - Redis answers in time: it decides, counting everything every process has told it.
  * - Redis is down, slow (a call past REDIS_COMMAND_TIMEOUT_MS) or the breaker is open: this process
@@ -152,34 +163,55 @@ export function createRateLimits(
   }
   const local = new Map<string, LocalCount>();
   const dirty = new Set<string>();
-  let sweptWindow = -1;
+  /** Per window length, the window whose start last swept the local counts. */
+  const sweptWindows = new Map<number, number>();
   let syncing: Promise<void> | null = null;
 
   const limitOf = (action: RateLimitedAction) => deps.limits[action];
   /** What one instance may allow on its own in a window. */
   const localBudget = (action: RateLimitedAction) =>
     Math.max(1, Math.floor(limitOf(action) / deps.limits.expectedInstances));
-  const windowOf = (at: number) => Math.floor(at / windowMs);
-  const windowEnd = (window: number) => (window + 1) * windowMs;
+  /** A budget's window length: the default, or its own (an hour for exports). */
+  const windowMsOf = (action: RateLimitedAction) => BUDGET_WINDOW_MS[action] ?? windowMs;
+  const windowOf = (action: RateLimitedAction, at: number) => Math.floor(at / windowMsOf(action));
+  const windowEnd = (action: RateLimitedAction, window: number) => (window + 1) * windowMsOf(action);
   /**
    * A key's counters and epoch share one hash tag, `{key}`, so on a Redis Cluster they live in one slot:
    * the script touches two keys and `status` reads every write counter of a user in one MGET.
    */
   const counterKey = (action: RateLimitedAction, key: string, window: number) =>
     `rl:v3:{${key}}:${action}:${window}`;
-  /** Per key and window, expiring with its counters: on a cluster each master can lose its keys alone. */
-  const epochKey = (key: string, window: number) => `rl:v3:{${key}}:${window}:epoch`;
+  /**
+   * Per key and window, expiring with its counters: on a cluster each master can lose its keys alone.
+   * A budget with windows of its own length has epochs of its own (its window numbers count other spans).
+   */
+  const epochKey = (action: RateLimitedAction, key: string, window: number) => {
+    const length = windowMsOf(action);
+    return length === windowMs
+      ? `rl:v3:{${key}}:${window}:epoch`
+      : `rl:v3:{${key}}:${length}ms:${window}:epoch`;
+  };
 
-  const localFor = (id: string, window: number): LocalCount => {
-    if (window !== sweptWindow) {
-      // A new window: the counts of earlier windows are over (a map of the active keys only).
-      for (const [k, v] of local) if (v.window < window) local.delete(k);
+  const localFor = (id: string, action: RateLimitedAction, window: number): LocalCount => {
+    const length = windowMsOf(action);
+    if (sweptWindows.get(length) !== window) {
+      // A new window: the counts of earlier windows of that length are over (a map of the active keys only).
+      for (const [k, v] of local) if (v.windowMs === length && v.window < window) local.delete(k);
       for (const k of dirty) if (!local.has(k)) dirty.delete(k);
-      sweptWindow = window;
+      sweptWindows.set(length, window);
     }
     let entry = local.get(id);
     if (!entry) {
-      entry = { window, total: 0, unsynced: 0, epoch: '', leased: 0, lastCount: 0, leasing: null };
+      entry = {
+        window,
+        windowMs: length,
+        total: 0,
+        unsynced: 0,
+        epoch: '',
+        leased: 0,
+        lastCount: 0,
+        leasing: null,
+      };
       local.set(id, entry);
     }
     return entry;
@@ -205,7 +237,7 @@ export function createRateLimits(
     try {
       reply = await redis.lodestarRateLimit(
         counterKey(action, key, window),
-        epochKey(key, window),
+        epochKey(action, key, window),
         // A fresh candidate each call: a restarted Redis must get an epoch no process has synced in.
         randomUUID(),
         entry.epoch,
@@ -213,11 +245,11 @@ export function createRateLimits(
         sentTotal,
         cost,
         limitOf(action),
-        Math.max(1, windowEnd(window) - now()),
+        Math.max(1, windowEnd(action, window) - now()),
         Math.min(cost, minimum),
         // The epoch outlives its window's counters by a window, so a gateway whose clock lags never
         // finds the counter without its epoch (and re-adds everything it allowed).
-        Math.max(1, windowEnd(window) - now()) + windowMs,
+        Math.max(1, windowEnd(action, window) - now()) + windowMsOf(action),
       );
     } catch (error) {
       breaker.failure();
@@ -246,14 +278,14 @@ export function createRateLimits(
     const ids = all ? [...local.keys()] : [...dirty];
     if (ids.length === 0) return;
     syncing = (async () => {
-      const window = windowOf(now());
       for (let i = 0; i < ids.length; i += 100) {
         if (!redisReady()) return;
         await Promise.all(
           ids.slice(i, i + 100).map(async (id) => {
             const entry = local.get(id);
-            if (!entry || entry.window !== window) return;
             const [action, key] = id.split('\u0000') as [RateLimitedAction, string];
+            const window = windowOf(action, now());
+            if (!entry || entry.window !== window) return;
             await callRedis(action, key, entry, window, 0).catch(() => undefined);
           }),
         );
@@ -267,7 +299,7 @@ export function createRateLimits(
 
   const refuse = (action: RateLimitedAction, window: number): never => {
     deps.metrics.rateLimited.inc({ action });
-    throw createRateLimitedError(Math.max(1, windowEnd(window) - now()), action);
+    throw createRateLimitedError(Math.max(1, windowEnd(action, window) - now()), action);
   };
 
   return {
@@ -281,8 +313,8 @@ export function createRateLimits(
       if (!deps.limits.enabled) return;
       const id = `${action}\u0000${key}`;
       const leases = LEASED_ACTIONS.has(action);
-      let window = windowOf(now());
-      let entry = localFor(id, window);
+      let window = windowOf(action, now());
+      let entry = localFor(id, action, window);
       // A point of this process's lease: Redis counted it when it granted the lease (also while Redis
       // is away now). Requests that arrive while a lease call is in flight wait for it.
       while (leases) {
@@ -293,8 +325,8 @@ export function createRateLimits(
         }
         if (entry.leasing === null) break;
         await entry.leasing;
-        window = windowOf(now());
-        entry = localFor(id, window);
+        window = windowOf(action, now());
+        entry = localFor(id, action, window);
       }
       if (redisReady()) {
         const want = leases
@@ -333,24 +365,26 @@ export function createRateLimits(
       dirty.add(id);
     },
     status: async (userId) => {
-      const window = windowOf(now());
-      const resetAt = new Date(windowEnd(window));
+      const at = now();
+      const windows = USER_WRITE_ACTIONS.map((action) => windowOf(action, at));
       let counts: (string | null)[] | null = null;
       if (redisReady()) {
         try {
-          counts = await redis!.mget(USER_WRITE_ACTIONS.map((a) => counterKey(a, userId, window)));
+          counts = await redis!.mget(USER_WRITE_ACTIONS.map((a, i) => counterKey(a, userId, windows[i]!)));
           breaker.success();
         } catch {
           breaker.failure();
         }
       }
       return USER_WRITE_ACTIONS.map((action, i) => {
+        const window = windows[i]!;
         const limit = limitOf(action);
         const entry = local.get(`${action}\u0000${userId}`);
         const mine = entry && entry.window === window ? entry : null;
         const used = counts
           ? Number(counts[i] ?? 0) + (mine?.unsynced ?? 0)
           : (mine?.total ?? 0) + limit - localBudget(action);
+        const resetAt = new Date(windowEnd(action, window));
         return { action, limit, remaining: Math.max(0, Math.min(limit, limit - used)), resetAt };
       });
     },

@@ -16,6 +16,8 @@ import type { QueueWakeups } from '../queue/wakeups.js';
 import { defaultMaintenanceTasks, runDueMaintenance, type MaintenanceBounds } from './maintenance.js';
 import { createWorkerMetrics } from './workerMetrics.js';
 import { rolloutSettingsOf } from '../flags/evaluateRollouts.js';
+import { startErasureLoop } from '../privacy/erasure.js';
+import { COENGAGEMENT_PARAMS } from '../feed/coengagement.js';
 
 /** How often a worker looks for due maintenance at most (the tasks themselves run minutes to weeks apart). */
 const MAINTENANCE_CHECK_MS = 60_000;
@@ -274,6 +276,21 @@ export async function runWorker(run: WorkerRun): Promise<Worker> {
     : undefined;
   maintenanceTimer?.unref();
   if (config.worker.maintenance) checkMaintenance();
+  // Account erasures (docs/privacy.md#erasure) go with the events consumer: both undo and redo what
+  // people's writes did, and one connection at a time is enough for either.
+  const erasures = config.worker.events.enabled
+    ? startErasureLoop(pool, redis, {
+        pollMs: config.worker.pollMs,
+        leaseMs: config.worker.leaseMs,
+        batch: config.worker.erasureBatch,
+        // Requests of the person already past the role check on another gateway finish first.
+        settleMs: config.auth.roleCacheMs + config.database.statementTimeoutMs,
+        coengagement: COENGAGEMENT_PARAMS,
+        invalidate,
+        redisKeyPrefix: config.redis.keyPrefix,
+        logger: logger.child({ consumer: 'erasure' }),
+      })
+    : undefined;
   const served =
     config.worker.metricsPort === undefined
       ? null
@@ -295,6 +312,7 @@ export async function runWorker(run: WorkerRun): Promise<Worker> {
       clearInterval(maintenanceTimer);
       await maintenance;
       await Promise.all([...consumers.values()].map((c) => c.stop(deadlineMs)));
+      await erasures?.stop();
       await listener?.end().catch(() => undefined);
       await served?.close();
     },

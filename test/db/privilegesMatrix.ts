@@ -30,6 +30,9 @@ export const relationPrivileges: Record<string, RelationRow> = {
   _prisma_migrations: { rls: false, app: 'S---', service: '----', worker: '----' },
   categories: { rls: false, app: 'S---', service: 'S---', worker: 'S---' },
   comments: { rls: true, app: 'SiuD', service: '----', worker: '----' },
+  // Account erasures (issue #19): admins read them (RLS), the role lookup reads whose are open (one
+  // column); every write goes through request_user_erasure and the worker's erasure_* functions.
+  erasure_requests: { rls: true, app: 'S---', service: 's---', worker: '----' },
   events_queue: { rls: true, app: 'SIU-', service: '----', worker: 'S-u-' },
   experiments: { rls: true, app: 'SIU-', service: 'S---', worker: '----' },
   feature_flag_history: { rls: true, app: 'SI--', service: '----', worker: 'SI--' },
@@ -95,6 +98,21 @@ export const functionExecute: Record<string, MatrixRole[]> = {
   'event_log_partitions(regclass)': [],
   'event_log_week(timestamp with time zone)': [],
   'event_partition_health()': ['app', 'worker'],
+  // The privacy export (issue #19): a person's (or, for an admin identity, anyone's) rows the app role
+  // cannot read under RLS; export_require_access is their shared check, called only from inside them.
+  // Account erasure (issue #19): the person or an admin asks; only the worker carries it out.
+  'erasure_claim(integer)': ['worker'],
+  'erasure_fail(bigint,uuid,text,integer)': ['worker'],
+  'erasure_renew(bigint,uuid,integer)': ['worker'],
+  // Called only from inside erasure_step.
+  'erasure_scrub_jsonb(jsonb,uuid,uuid,text)': [],
+  'erasure_scrub_text(text,uuid,uuid,text)': [],
+  'erasure_step(bigint,uuid,integer,integer,integer,integer,integer,integer)': ['worker'],
+  'request_user_erasure(uuid)': ['app'],
+  'export_feed_candidates(uuid)': ['app'],
+  'export_idempotency_keys(uuid,text,integer)': ['app'],
+  'export_learning_events(uuid,timestamp with time zone,uuid,integer)': ['app'],
+  'export_require_access(uuid)': [],
   'gc_batched(regclass,timestamp with time zone,integer,bigint)': [],
   'gc_done_queue_items(interval,integer)': ['app', 'worker'],
   'gc_idempotency_keys(interval,integer)': ['app', 'worker'],

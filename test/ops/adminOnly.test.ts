@@ -39,6 +39,7 @@ const userMutations = new Set([
   'addComment',
   'addInterest',
   'deleteComment',
+  'deleteMyAccount',
   'follow',
   'hideListing',
   'likeListing',

@@ -25,6 +25,8 @@ const limits = (read: number, expectedInstances = 2): RateLimitSettings => ({
   expectedInstances,
   feed: read,
   read,
+  export: 3,
+  account: 5,
 });
 
 describe('leased read budgets on a real Redis', () => {
