@@ -11,9 +11,12 @@ import { namedStatement } from '../platform/pool.js';
 /** export profile: the person's profile, the embedding as numbers. $1 user id. */
 export const exportProfileSql = namedStatement(
   'export_profile',
-  `SELECT user_id, handle, display_name, role, follower_count, following_count, embedding::real[] AS embedding,
-       embedding_updated_at, source, external_id, created_at, updated_at
-FROM profiles WHERE user_id = $1`,
+  `SELECT p.user_id, p.handle, p.display_name, p.role, p.follower_count, p.following_count,
+       p.embedding::real[] AS embedding, p.embedding_updated_at, p.source, p.external_id, p.created_at,
+       p.updated_at
+FROM profiles p WHERE p.user_id = $1
+  -- An account being erased is half gone: not exported (docs/privacy.md#erasure).
+  AND NOT EXISTS (SELECT 1 FROM erasure_requests e WHERE e.user_id = p.user_id)`,
 );
 
 /** export interests: declared interests with their affinities, by interest id. $2 after id. */

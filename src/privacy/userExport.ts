@@ -137,7 +137,9 @@ export async function* streamUserExport(
   request: ExportRequest,
 ): AsyncGenerator<string, void, undefined> {
   const { pool, logger } = deps;
-  const pageSize = deps.pageSize ?? EXPORT_PAGE_SIZE;
+  // The database readers (migration 20261210030000) return at most EXPORT_PAGE_SIZE rows: a larger page
+  // would end their sections after one short page.
+  const pageSize = Math.min(deps.pageSize ?? EXPORT_PAGE_SIZE, EXPORT_PAGE_SIZE);
   const userId = request.profile.user_id;
   const read = rowReader(pool, request.reader);
   const counts: Record<string, number> = {};

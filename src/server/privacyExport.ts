@@ -10,6 +10,7 @@ import {
   createForbiddenError,
   createNotFoundError,
   createUnauthenticatedError,
+  createUnavailableError,
 } from '../errors/errors.js';
 import { recordedArms } from '../experiments/recordedArms.js';
 import { userFeatureKind } from '../features/featureKinds.js';
@@ -29,7 +30,9 @@ import { sendGraphQLError, sendPublicError } from './errorReply.js';
 export const PRIVACY_EXPORT_PATH = '/privacy/export';
 
 /** The ops_audit action of an admin's export of someone else's data. */
+/** An admin's export of someone else: one row before any data leaves, one when it ends. */
 const AUDIT_ACTION = 'exportUserData';
+const AUDIT_END_ACTION = 'exportUserDataEnd';
 
 /**
  * Whose data a signed-in viewer asks for (`?userId=`, default their own) and whether they may have it;
@@ -97,6 +100,32 @@ export function registerPrivacyExport(
     }
     if (!profile) return sendPublicError(reply, createNotFoundError('user', userId));
 
+    const actor = actorOf({ viewer, requestId: request.id });
+    let auditId: string | null = null;
+    if (forSomeoneElse) {
+      // Recorded before the first byte: an export that reaches a client is always in the audit log, even
+      // when the gateway dies half-way. No audit row, no export.
+      try {
+        auditId = await recordAudit(db.pool, actor, {
+          action: AUDIT_ACTION,
+          args: { userId },
+          result: null,
+          ok: true,
+          durationMs: 0,
+        });
+      } catch (error) {
+        request.log.error(
+          { err: coerceError(error), reqId: request.id },
+          'privacy export could not be audited',
+        );
+        return sendPublicError(
+          reply,
+          toOutageError(error) ??
+            createUnavailableError('the export could not be recorded in the audit log; try again shortly'),
+        );
+      }
+    }
+
     const started = performance.now();
     const onEnd = async (summary: ExportSummary) => {
       const durationMs = performance.now() - started;
@@ -105,9 +134,9 @@ export function registerPrivacyExport(
         'privacy export',
       );
       if (!forSomeoneElse) return;
-      await recordAudit(db.pool, actorOf({ viewer, requestId: request.id }), {
-        action: AUDIT_ACTION,
-        args: { userId },
+      await recordAudit(db.pool, actor, {
+        action: AUDIT_END_ACTION,
+        args: { userId, auditId },
         result: { counts: summary.counts, unavailable: summary.unavailable },
         ok: summary.ok,
         ...(summary.error === undefined ? {} : { error: summary.error }),

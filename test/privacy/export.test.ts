@@ -404,7 +404,7 @@ describe('GET /privacy/export', () => {
       ok: boolean;
     }>(
       `SELECT actor_id, actor_role, args, result, ok FROM ops_audit
-        WHERE action = 'exportUserData' AND args->>'userId' = $1`,
+        WHERE action = 'exportUserDataEnd' AND args->>'userId' = $1`,
       [world.alice],
     );
     expect(rows).toHaveLength(1);
@@ -415,6 +415,12 @@ describe('GET /privacy/export', () => {
       ok: true,
     });
     expect(rows[0]!.result.counts).toEqual(end.counts);
+    // The grant was recorded before the first byte, and the end row points at it.
+    const start = await db.pool.query<{ id: string; result: unknown }>(
+      `SELECT id::text, result FROM ops_audit WHERE action = 'exportUserData' AND args->>'userId' = $1`,
+      [world.alice],
+    );
+    expect(start.rows).toEqual([{ id: (rows[0]!.args as { auditId: string }).auditId, result: null }]);
 
     const unknown = await exportAs(gateway, token, '?userId=00000000-0000-4000-8000-000000000001');
     expect([unknown.status, unknown.error().code]).toEqual([404, 'NOT_FOUND']);
@@ -506,7 +512,7 @@ describe('GET /privacy/export', () => {
     for (let i = 0; i < 100 && rows.length === 0; i += 1) {
       await new Promise((resolve) => setTimeout(resolve, 20));
       ({ rows } = await db.pool.query(
-        `SELECT ok, error, result FROM ops_audit WHERE action = 'exportUserData' AND args->>'userId' = $1`,
+        `SELECT ok, error, result FROM ops_audit WHERE action = 'exportUserDataEnd' AND args->>'userId' = $1`,
         [person],
       ));
     }
@@ -569,5 +575,19 @@ describe('GET /privacy/export', () => {
     expect(typeof last.requestId).toBe('string');
     expect(String(last.message)).toMatch(/^the export stopped before its end/);
     expect(String(last.message)).not.toContain('permission denied');
+  });
+
+  test('an account being erased is not exported, not even by an admin', async ({ db, gateway, tokens }) => {
+    const person = await insertProfile(db.pool);
+    await db.pool.query(
+      `INSERT INTO erasure_requests (user_id, handle, requested_by) VALUES ($1, 'x', 'self')`,
+      [person],
+    );
+    const res = await exportAs(gateway, await tokens.admin(world.admin), `?userId=${person}`);
+    expect([res.status, res.error().code]).toEqual([404, 'NOT_FOUND']);
+    const audited = await db.pool.query(`SELECT 1 FROM ops_audit WHERE args->>'userId' = $1`, [person]);
+    expect(audited.rowCount).toBe(0);
+    // Their own token already stops at the role check.
+    expect((await exportAs(gateway, await tokens.user(person))).status).toBe(401);
   });
 });
