@@ -888,7 +888,7 @@ function configFrom(e: EnvVars) {
       maintenance: e.WORKER_MAINTENANCE,
       leaseMs: e.WORKER_LEASE_MS,
       pollMs: e.WORKER_POLL_MS,
-      /** Rows per erasure batch (src/privacy/erasure.ts). */
+      /** Rows per erasure batch (src/privacy/erasureJob.ts). */
       erasureBatch: e.WORKER_ERASURE_BATCH,
       /** Serve GET /metrics on this port (0 = any free port); unset = no metrics endpoint. */
       metricsPort: e.WORKER_METRICS_PORT,

@@ -15,15 +15,25 @@ import {
   exportProblemReportsSql,
   exportSignalsSql,
 } from './exportSql.js';
+import type {
+  CommentRow,
+  FeedCandidatesRow,
+  FollowRow,
+  IdempotencyKeyRow,
+  ImpressionRow,
+  InterestRow,
+  LikeRow,
+  ListingRow,
+  ProblemReportRow,
+  SignalRow,
+  Timestamp,
+} from './exportRows.js';
 
 /**
  * The export's Postgres sections, in export order: what each reads, how it pages and how a row becomes a
  * record (camelCase; docs/privacy.md#export documents every field). Timestamps arrive as PostgreSQL's
  * text (exactTimestampTypes) and leave as ISO 8601 UTC with their microseconds.
  */
-
-/** A timestamptz as PostgreSQL's text (see exactTimestampTypes). */
-type Timestamp = string;
 
 /** One exported record, without its `type`. */
 export type ExportRecord = Record<string, unknown>;
@@ -87,97 +97,6 @@ function singleRowSection<R extends pg.QueryResultRow>(spec: {
       if (rows.length > 0) yield rows.map(spec.record);
     },
   };
-}
-
-interface InterestRow {
-  interest_id: number;
-  slug: string;
-  name: string;
-  affinity: number;
-  reinforced_at: Timestamp;
-  decayed_at: Timestamp | null;
-  created_at: Timestamp;
-}
-
-interface LikeRow {
-  listing_id: number;
-  created_at: Timestamp;
-}
-
-interface CommentRow {
-  id: string;
-  listing_id: number;
-  body: string;
-  created_at: Timestamp;
-  updated_at: Timestamp;
-  deleted_at: Timestamp | null;
-}
-
-interface FollowRow {
-  user_id: string;
-  handle: string | null;
-  created_at: Timestamp;
-}
-
-interface ListingRow {
-  id: number;
-  category_id: number;
-  title: string;
-  description: string;
-  price: string;
-  currency: string;
-  status: string;
-  like_count: number;
-  comment_count: number;
-  source: string | null;
-  external_id: string | null;
-  created_at: Timestamp;
-  updated_at: Timestamp;
-}
-
-interface SignalRow {
-  id: string;
-  kind: string;
-  listing_id: number | null;
-  query: string | null;
-  weight: number;
-  created_at: Timestamp;
-}
-
-interface ImpressionRow {
-  id: string;
-  listing_id: number;
-  policy: string;
-  source: string;
-  propensity: number;
-  position: number;
-  reward: number | null;
-  rewarded_at: Timestamp | null;
-  context: unknown;
-  created_at: Timestamp;
-}
-
-interface IdempotencyKeyRow {
-  key: string;
-  operation: string;
-  request_hash: string;
-  response: unknown;
-  created_at: Timestamp;
-}
-
-interface ProblemReportRow {
-  id: string;
-  flag_key: string;
-  variant: string;
-  message: string;
-  at: Timestamp;
-}
-
-interface FeedCandidatesRow {
-  listing_ids: number[];
-  scores: number[];
-  sources: number[];
-  computed_at: Timestamp;
 }
 
 const follow = (row: FollowRow): ExportRecord => ({

@@ -172,7 +172,8 @@ export async function* streamUserExport(
         yield line({
           type: 'unavailable',
           section: section.name,
-          reason: 'its store (Redis) could not be read; export again later for this section',
+          // Redis, mostly; an experiment list that Postgres could not give is logged above as what it was.
+          reason: 'it could not be read (Redis or the database failed); export again later for this section',
         });
         continue;
       }

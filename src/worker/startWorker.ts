@@ -16,7 +16,7 @@ import type { QueueWakeups } from '../queue/wakeups.js';
 import { defaultMaintenanceTasks, runDueMaintenance, type MaintenanceBounds } from './maintenance.js';
 import { createWorkerMetrics } from './workerMetrics.js';
 import { rolloutSettingsOf } from '../flags/evaluateRollouts.js';
-import { startErasureLoop } from '../privacy/erasure.js';
+import { startErasureLoop } from '../privacy/erasureJob.js';
 import { COENGAGEMENT_PARAMS } from '../feed/coengagement.js';
 
 /** How often a worker looks for due maintenance at most (the tasks themselves run minutes to weeks apart). */

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect } from 'vitest';
 import type pg from 'pg';
-import { eraseNext } from '../../src/privacy/erasure.js';
+import { eraseNext } from '../../src/privacy/erasureJob.js';
 import { userFeatureKind } from '../../src/features/featureKinds.js';
 import { COENGAGEMENT_PARAMS, rebuildCoengagement } from '../../src/feed/coengagement.js';
 import { openWorkerConnections } from '../../src/services/connections.js';
