@@ -37,6 +37,9 @@ describe('loadConfig', () => {
       maxComplexity: 5000,
       maxFields: 2000,
       hideSuggestions: false,
+      trustedDocuments: undefined,
+      apqTtlSec: 86_400,
+      publicMaxAgeSec: 60,
     });
     expect(config.bodyLimitBytes).toBe(1024 * 1024);
   });

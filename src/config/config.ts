@@ -359,6 +359,20 @@ export const envSchema = z.object({
     group: 'graphql',
     doc: 'cost limit: each field costs 1, list fields multiply by their page size',
   }),
+  GRAPHQL_TRUSTED_DOCUMENTS: z.string().trim().min(1).optional().register(envDocs, {
+    group: 'graphql',
+    doc: 'a persisted query manifest (`npm run persisted:manifest`): only its operations run, by id; every other document is refused ([clients.md](clients.md#trusted-documents))',
+  }),
+  GRAPHQL_APQ_TTL_SEC: int(60, 30 * 86_400)
+    .default(86_400)
+    .register(envDocs, {
+      group: 'graphql',
+      doc: 'how long an automatic persisted query stays in Redis after it was registered ([clients.md](clients.md#automatic-persisted-queries))',
+    }),
+  GRAPHQL_PUBLIC_MAX_AGE_SEC: int(0, 86_400).default(60).register(envDocs, {
+    group: 'graphql',
+    doc: '`Cache-Control: public, max-age` of anonymous GET queries of public data (0 = `private, no-store` always)',
+  }),
   GRAPHQL_MAX_FIELDS: int(1, 1_000_000).default(2000).register(envDocs, {
     group: 'graphql',
     doc: 'fields per operation once fragments are expanded (`QUERY_TOO_COMPLEX`; [graphql-validation.md](graphql-validation.md))',
@@ -988,6 +1002,12 @@ function configFrom(e: EnvVars) {
       maxFields: e.GRAPHQL_MAX_FIELDS,
       /** Leave graphql-js's "Did you mean …?" suggestions out of every error (production). */
       hideSuggestions: production || e.GRAPHQL_INTROSPECTION === false,
+      /** A persisted query manifest: only its operations run (src/server/persistedOperations.ts). */
+      trustedDocuments: e.GRAPHQL_TRUSTED_DOCUMENTS,
+      /** Seconds an automatic persisted query stays in Redis. */
+      apqTtlSec: e.GRAPHQL_APQ_TTL_SEC,
+      /** max-age of anonymous GET queries of public data; 0 = never public. */
+      publicMaxAgeSec: e.GRAPHQL_PUBLIC_MAX_AGE_SEC,
     },
     feed: {
       /** Which exploration policy serves the feed. */

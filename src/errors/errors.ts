@@ -16,7 +16,10 @@ export type ErrorCode =
   | 'PAYLOAD_TOO_LARGE'
   | 'BAD_REQUEST'
   | 'IDEMPOTENCY_KEY_REUSED'
-  | 'IDEMPOTENCY_KEY_IN_PROGRESS';
+  | 'IDEMPOTENCY_KEY_IN_PROGRESS'
+  // Trusted-documents mode (GRAPHQL_TRUSTED_DOCUMENTS): an id not in the manifest; a document sent as text.
+  | 'TRUSTED_DOCUMENT_NOT_FOUND'
+  | 'TRUSTED_DOCUMENTS_ONLY';
 
 /** Codes whose message was written for the client; anything else is masked. */
 export const publicErrorCodes: ReadonlySet<string> = new Set<ErrorCode>([
@@ -34,6 +37,8 @@ export const publicErrorCodes: ReadonlySet<string> = new Set<ErrorCode>([
   'BAD_REQUEST',
   'IDEMPOTENCY_KEY_REUSED',
   'IDEMPOTENCY_KEY_IN_PROGRESS',
+  'TRUSTED_DOCUMENT_NOT_FOUND',
+  'TRUSTED_DOCUMENTS_ONLY',
 ]);
 
 /**
@@ -44,6 +49,8 @@ const httpStatus: Partial<Record<ErrorCode, number>> = {
   PAYLOAD_TOO_LARGE: 413,
   BAD_REQUEST: 400,
   QUERY_TOO_COMPLEX: 400,
+  TRUSTED_DOCUMENT_NOT_FOUND: 400,
+  TRUSTED_DOCUMENTS_ONLY: 400,
 };
 
 export function createError(

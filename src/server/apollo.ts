@@ -34,6 +34,13 @@ import type { Services } from '../services/services.js';
 import { createDocumentVerdicts } from './documentVerdicts.js';
 import type { FlagStore } from '../flags/flagStore.js';
 import type { Telemetry } from '../ops/telemetry.js';
+import {
+  cacheControlOf,
+  createPersistedQueryCache,
+  PUBLIC_VARY,
+  loadTrustedDocuments,
+  trustedDocumentsPlugin,
+} from './persistedOperations.js';
 
 /** Codes Apollo itself assigns to request errors whose messages are safe to show. */
 const apolloPublicCodes = new Set([
@@ -61,6 +68,15 @@ function isPublic(formatted: GraphQLFormattedError, error: unknown): boolean {
   }
   return publicErrorCodes.has(code) || apolloPublicCodes.has(code);
 }
+
+/**
+ * Request errors Apollo raises without a code, for a caller's mistake in the persisted query protocol
+ * (a hash that is not the document's, an unknown protocol version): BAD_REQUEST, their message kept.
+ */
+const apolloCodelessRequestErrors = new Set([
+  'provided sha does not match query',
+  'Unsupported persisted query version',
+]);
 
 /** graphql-js's "Did you mean …?" suggestions name schema members the caller did not ask about. */
 const suggestionPattern = / ?Did you mean [^?]*\?/g;
@@ -92,6 +108,9 @@ export function createFormatError(
   const message = (text: string) => (options.hideSuggestions ? stripSuggestions(text) : text);
   return (formatted, error) => {
     const { locations, path } = formatted;
+    if (!path && apolloCodelessRequestErrors.has(formatted.message)) {
+      return { message: formatted.message, locations, extensions: { code: 'BAD_REQUEST' } };
+    }
     if (isPublic(formatted, error)) {
       const { stacktrace: _stacktrace, http: _http, ...extensions } = formatted.extensions ?? {};
       const code = publicCodeOf(formatted, error);
@@ -159,19 +178,21 @@ function metricsPlugin(metrics: Metrics): ApolloServerPlugin<Context> {
 }
 
 /**
- * Every response is `Cache-Control: no-store`. UNAVAILABLE (Postgres away, a lost connection) tells
+ * Every response is `Cache-Control: private, no-store`, except an anonymous GET query of public data,
+ * which shared caches may keep for GRAPHQL_PUBLIC_MAX_AGE_SEC (cacheControlOf). UNAVAILABLE (Postgres away, a lost connection) tells
  * the client when to come back: a `Retry-After`
  * header, and HTTP 503 when nothing was served (no data at all), so proxies and clients that retry on
  * 503 do the right thing. Partial results keep the GraphQL convention of 200.
  */
-function unavailablePlugin(): ApolloServerPlugin<Context> {
+function unavailablePlugin(publicMaxAgeSec: number): ApolloServerPlugin<Context> {
   return {
     requestDidStart: async () => ({
-      willSendResponse: async ({ response }) => {
-        // What Apollo's cache-control plugin (disabled in createApollo) said of every response: no
-        // field has a cache hint, so nothing a proxy or browser may keep.
-        if (!response.http.headers.has('cache-control'))
-          response.http.headers.set('cache-control', 'no-store');
+      willSendResponse: async (requestContext) => {
+        const { response } = requestContext;
+        // Ours, always (Apollo's own, on a persisted query miss, would let a browser keep the answer).
+        const cacheControl = cacheControlOf(requestContext, publicMaxAgeSec);
+        response.http.headers.set('cache-control', cacheControl);
+        if (cacheControl.startsWith('public')) response.http.headers.set('vary', PUBLIC_VARY);
         if (response.body.kind !== 'single') return;
         const { errors, data } = response.body.singleResult;
         if (!errors?.some((error) => codeOf(error) === 'UNAVAILABLE')) return;
@@ -286,9 +307,10 @@ export function createApollo(
   config: Config,
   deps: { metrics: Metrics; logger: Logger; telemetry: Telemetry; flags: FlagStore } & Pick<
     Services,
-    'replicas' | 'readFences'
+    'replicas' | 'readFences' | 'redis'
   >,
 ): ApolloServer<Context> {
+  const { trustedDocuments } = config.graphql;
   return new ApolloServer<Context>({
     schema,
     introspection: config.graphql.introspection,
@@ -298,6 +320,11 @@ export function createApollo(
     stopOnTerminationSignals: false,
     includeStacktraceInErrorResponses: false,
     allowBatchedHttpRequests: false,
+    // Automatic persisted queries, their map shared through Redis (docs/clients.md); off with trusted
+    // documents, whose ids the manifest answers (trustedDocumentsPlugin).
+    persistedQueries: trustedDocuments
+      ? false
+      : { cache: createPersistedQueryCache(deps.redis, deps.logger), ttl: config.graphql.apqTtlSec },
     parseOptions: { maxTokens: config.graphql.maxTokens },
     // Each of our rules walks the document once, memoising fragments: linear in the document's size.
     validationRules: [
@@ -310,11 +337,13 @@ export function createApollo(
     logger: deps.logger,
     plugins: [
       ApolloServerPluginLandingPageDisabled(),
+      // First: in trusted-documents mode nothing else sees a document that is not in the manifest.
+      ...(trustedDocuments ? [trustedDocumentsPlugin(loadTrustedDocuments(trustedDocuments))] : []),
       // Its per-field hook wraps every resolver; no field has a cache hint, so unavailablePlugin
       // sends the one header it would (no-store).
       ApolloServerPluginCacheControlDisabled(),
       metricsPlugin(deps.metrics),
-      unavailablePlugin(),
+      unavailablePlugin(config.graphql.publicMaxAgeSec),
       textInputPlugin(),
       idempotencyHeaderPlugin(),
       complexityPlugin(config.graphql.maxComplexity, config.graphql.hideSuggestions),

@@ -201,6 +201,7 @@ export async function createApp(services: Services, options: AppOptions): Promis
     flags,
     replicas: services.replicas,
     readFences: services.readFences,
+    redis: services.redis,
   });
   await apollo.start();
   // Fastify's close stops accepting and waits for in-flight requests; only then does Apollo stop.

@@ -62,8 +62,8 @@ describe('POST/GET /graphql over HTTP', () => {
       const res = await postGraphQL(gateway, LISTINGS);
       expect(res.status).toBe(200);
       expect(res.headers['content-type']).toMatch(/^application\/json/);
-      // Nothing a GraphQL response holds may be kept by a proxy or a browser.
-      expect(res.headers['cache-control']).toBe('no-store');
+      // A POST is never kept by a proxy or a browser (only an anonymous GET of public data may be).
+      expect(res.headers['cache-control']).toBe('private, no-store');
       expect(res.body.errors).toBeUndefined();
       const edges = res.body.data?.listings.edges ?? [];
       expect(edges.map((e) => Number(e.node.id)).sort((a, b) => a - b)).toEqual(fixtures.listingIds);
