@@ -1,0 +1,15 @@
+import { initGraphQLTada } from 'gql.tada';
+import type { introspection } from './graphql-env.js';
+
+/**
+ * Typed documents for the example client: `graphql(…)` carries each operation's result and variables
+ * types, inferred from schema.graphql through graphql-env.d.ts (`npm run graphql:types` writes it, as it
+ * writes the tests'). A schema change that breaks an operation breaks this client's compilation.
+ */
+export const graphql = initGraphQLTada<{
+  introspection: introspection;
+  // What the wire carries: the gateway serializes both to strings.
+  scalars: { DateTime: string; Decimal: string };
+}>();
+
+export type { ResultOf, VariablesOf } from 'gql.tada';
