@@ -21,6 +21,11 @@ describe('the example client (clients/example)', () => {
     ) as unknown;
     expect(committed).toEqual(manifest);
     expect(readFileSync(path.join(exampleClientDir, 'operations.ts'), 'utf8')).toBe(operationsTs);
+    // Its schema types are the tests' (both written by `npm run graphql:types` from schema.graphql).
+    const types = (file: string) => readFileSync(file, 'utf8').replace(/;$/gm, '').trim();
+    expect(types(path.join(exampleClientDir, 'graphql-env.d.ts'))).toBe(
+      types(path.resolve(exampleClientDir, '../../test/support/graphql-env.d.ts')),
+    );
     expect(manifest.operations.map((o) => o.name)).toEqual(
       expect.arrayContaining(['Me', 'FeedPage', 'LikeListing', 'UnlikeListing', 'HideListing', 'AddComment']),
     );
