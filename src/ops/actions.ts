@@ -39,6 +39,8 @@ interface ActionDef<S extends z.ZodType, R> {
   run: (runner: OpsRunner & { rollouts: RolloutSettings }, args: z.output<S>) => Promise<R>;
   /** Changes flags: the gateway re-reads them at once afterwards. */
   changesFlags?: boolean;
+  /** Opens an account's erasure: the gateway forgets the person's cached role at once afterwards. */
+  erasesAccount?: boolean;
 }
 
 const define = <S extends z.ZodType, R>(def: ActionDef<S, R>): ActionDef<S, R> => def;
@@ -188,6 +190,7 @@ export const opsActions = {
         .transform((id) => id.toLowerCase()),
       reason: z.string().trim().min(1).max(500).describe('Why, e.g. the ticket of the person’s request.'),
     }),
+    erasesAccount: true,
     run: async (runner, args) => {
       const request = await inAdminTx(runner, (client) => requestErasure(client, args.userId));
       if (!request) throw createNotFoundError('user', args.userId);
@@ -259,3 +262,11 @@ export async function runOpsAction<N extends OpsActionName>(
 }
 
 export const changesFlags = (name: OpsActionName): boolean => opsActions[name].changesFlags === true;
+
+/** The account an action began to erase (its result's `userId`), or null for every other action. */
+export function erasedAccountOf(name: OpsActionName, result: unknown): string | null {
+  const def: { erasesAccount?: boolean } = opsActions[name];
+  if (!def.erasesAccount) return null;
+  const userId = (result as { userId?: unknown }).userId;
+  return typeof userId === 'string' ? userId : null;
+}

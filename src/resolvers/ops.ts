@@ -4,6 +4,7 @@ import { createBadUserInputError } from '../errors/errors.js';
 import type { Flag } from '../flags/flags.js';
 import {
   changesFlags,
+  erasedAccountOf,
   runOpsAction,
   type OpsActionName,
   type OpsActionResult,
@@ -68,9 +69,9 @@ export async function runAction<N extends OpsActionName>(
   await ctx.rateLimits.consume('admin', budgetKeyOf(ctx));
   const { result, auditId, durationMs } = await runOpsAction(opsRunnerOf(ctx), name, givenArgs(args));
   if (changesFlags(name)) await ctx.flags.refresh();
-  // The erased account's tokens stop here at once (other gateways within AUTH_ROLE_CACHE_MS).
-  if (name === 'eraseUser' && typeof args.userId === 'string')
-    ctx.roles.forget(args.userId.trim().toLowerCase());
+  // An erased account's tokens stop here at once (other gateways within AUTH_ROLE_CACHE_MS).
+  const erased = erasedAccountOf(name, result);
+  if (erased !== null) ctx.roles.forget(erased);
   return { ...result, auditId, durationMs };
 }
 

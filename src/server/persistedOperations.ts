@@ -7,7 +7,9 @@ import {
   OperationTypeNode,
   parse,
   print,
+  validate,
   type FragmentDefinitionNode,
+  type GraphQLSchema,
   type OperationDefinitionNode,
   type SelectionSetNode,
 } from 'graphql';
@@ -242,10 +244,12 @@ export interface PersistedManifest {
  * The manifest of a client's `.graphql` files: one entry per named operation, its body the operation
  * printed with every fragment it uses (transitively, by name, in name order), its id that body's SHA-256.
  * Operation and fragment names must be unique across the files; anonymous operations are refused (a
- * client could not ask for one by name). Throws a message naming the file.
+ * client could not ask for one by name). With `schema`, every operation must validate against it, so a
+ * manifest never lists a document the gateway refuses. Throws a message naming the file or operation.
  */
 export function buildPersistedManifest(
   sources: readonly { path: string; text: string }[],
+  schema?: GraphQLSchema,
 ): PersistedManifest {
   const fragments = new Map<string, { node: FragmentDefinitionNode; path: string }>();
   const operations: { node: OperationDefinitionNode; path: string }[] = [];
@@ -297,5 +301,13 @@ export function buildPersistedManifest(
     return { id: documentId(body), name, type: node.operation, body };
   });
   entries.sort((a, b) => a.name.localeCompare(b.name));
+  if (schema) {
+    for (const entry of entries) {
+      const problems = validate(schema, parse(entry.body));
+      if (problems.length > 0) {
+        throw new Error(`operation ${entry.name}: ${problems.map((p) => p.message).join('; ')}`);
+      }
+    }
+  }
   return { format: 'apollo-persisted-query-manifest', version: 1, operations: entries };
 }
