@@ -9,7 +9,8 @@
  *
  *   rank  layer         modules
  *   ----  ------------  ---------------------------------------------------------------------------
- *   6     entry         main.ts, worker/main.ts, worker/startWorker.ts, ops/cli.ts (the processes)
+ *   6     entry         main.ts, worker/main.ts, worker/startWorker.ts, ops/cli.ts (the processes),
+ *                       telemetry/register.ts (loaded with --import before a process's own code)
  *   5     server        server/ (HTTP: Fastify, Apollo, plugins, IDE, health)
  *   4     schema        schema/, builder.ts (Pothos types; the GraphQL surface)
  *   3     resolvers     resolvers/ (parse arguments, call one domain function)
@@ -19,8 +20,8 @@
  *                       embeddings/ (item embeddings from interactions; pure, imports only leaves),
  *                       evaluation/ (the offline evaluation through the feed: imports feed/, import/, db/seed/),
  *                       privacy/ (a person's export and erasure)
- *   0     leaves        db/, platform/ (logger, metrics, redis, pg pools), errors/, validation/, config/,
- *                       random/, generated/
+ *   0     leaves        db/, platform/ (logger, metrics, redis, pg pools, tracing API), errors/, validation/,
+ *                       config/, random/, generated/, telemetry/ (the OpenTelemetry SDK and instrumentations)
  *
  * A module belongs to the most specific member that matches it (db/seed/x.ts: db/seed/, not db/); the
  * folder graph has one node per member. Tests (*.test.ts) may import anything and src/generated/ is
@@ -49,7 +50,11 @@ interface Layer {
 }
 
 export const LAYERS: readonly Layer[] = [
-  { name: 'entry', rank: 6, members: ['main.ts', 'worker/main.ts', 'worker/startWorker.ts', 'ops/cli.ts'] },
+  {
+    name: 'entry',
+    rank: 6,
+    members: ['main.ts', 'worker/main.ts', 'worker/startWorker.ts', 'ops/cli.ts', 'telemetry/register.ts'],
+  },
   { name: 'server', rank: 5, members: ['server/'] },
   { name: 'schema', rank: 4, members: ['schema/', 'builder.ts'] },
   { name: 'resolvers', rank: 3, members: ['resolvers/'] },
@@ -78,7 +83,7 @@ export const LAYERS: readonly Layer[] = [
   {
     name: 'leaves',
     rank: 0,
-    members: ['db/', 'platform/', 'errors/', 'validation/', 'config/', 'random/', 'generated/'],
+    members: ['db/', 'platform/', 'errors/', 'validation/', 'config/', 'random/', 'generated/', 'telemetry/'],
   },
 ];
 

@@ -3,6 +3,7 @@ import { ConfigError, loadConfig } from './config/config.js';
 import { coerceError } from './errors/errors.js';
 import { startGateway } from './server/gateway.js';
 import { createLogger } from './platform/logger.js';
+import { flushTraces } from './platform/tracing.js';
 import { startInProcessWorker, type Worker } from './worker/startWorker.js';
 
 let config;
@@ -37,6 +38,8 @@ try {
     const stopWorker = worker?.stop(config.shutdownTimeoutMs / 2) ?? Promise.resolve();
     stopWorker
       .then(() => gateway.stop())
+      // The last spans (the drain's own) reach the collector before the process ends.
+      .then(() => flushTraces())
       .then(
         () => {
           logger.info('stopped');

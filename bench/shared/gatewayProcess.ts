@@ -1,8 +1,12 @@
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import { promisify } from 'node:util';
 import { projectRoot, runNpm, startNodeProcess } from './nodeProcess.js';
+
+const TRACING_ENTRY = './dist/telemetry/register.js';
 
 /**
  * The gateway as production runs it: `npm run build`, then `node --heap-growing-percent=30
@@ -12,6 +16,8 @@ import { projectRoot, runNpm, startNodeProcess } from './nodeProcess.js';
 
 /** The `start` script's command line, minus `node` (test/bench/gatewayArgs.test.ts keeps them equal). */
 export const GATEWAY_ARGS = [
+  // OpenTelemetry's entry: does nothing unless an OTEL_* variable turns tracing on (docs/clients.md#traces).
+  `--import=${TRACING_ENTRY}`,
   '--heap-growing-percent=30',
   '--max-semi-space-size=8',
   '--enable-source-maps',
@@ -65,8 +71,13 @@ export async function startGatewayProcess(
   const metricsPort = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+  // Another checkout's build from before tracing existed has no entry to import.
+  const args =
+    cwd !== undefined && !existsSync(path.join(cwd, TRACING_ENTRY))
+      ? GATEWAY_ARGS.filter((arg) => arg !== `--import=${TRACING_ENTRY}`)
+      : GATEWAY_ARGS;
   const { pid, stop } = await startNodeProcess({
-    args: GATEWAY_ARGS,
+    args,
     env: { ...env, PORT: String(port), METRICS_PORT: String(metricsPort) },
     label,
     readyUrl: `${url}/readyz`,

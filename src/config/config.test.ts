@@ -331,4 +331,61 @@ describe('loadConfig', () => {
     // 0 = any free port, for both: they can never collide.
     expect(loadConfig({ ...base, PORT: '0', METRICS_PORT: '0' }).metrics.port).toBe(0);
   });
+
+  it('tracing: off unless an OTEL_* variable asks for it; the standard variables validated like the rest', () => {
+    expect(loadConfig(base).tracing).toMatchObject({ enabled: false, exporter: 'none', resolverMinCost: 10 });
+    expect(
+      loadConfig({ ...base, OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/' }).tracing,
+    ).toMatchObject({
+      enabled: true,
+      exporter: 'otlp',
+      url: 'http://collector:4318/v1/traces',
+      protocol: 'http/protobuf',
+      sampler: 'parentbased_always_on',
+      samplerRatio: 1,
+    });
+    expect(
+      loadConfig({
+        ...base,
+        OTEL_TRACES_EXPORTER: 'otlp',
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://ingest.example.com/traces',
+        OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json',
+        OTEL_EXPORTER_OTLP_HEADERS: 'x-api-key=s%3Dcret, team=feeds',
+        OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment=prod,service.version=1.4.2',
+        OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+        OTEL_TRACES_SAMPLER_ARG: '0.1',
+      }).tracing,
+    ).toMatchObject({
+      enabled: true,
+      url: 'https://ingest.example.com/traces',
+      protocol: 'http/json',
+      headers: { 'x-api-key': 's=cret', team: 'feeds' },
+      resourceAttributes: { 'deployment.environment': 'prod', 'service.version': '1.4.2' },
+      samplerRatio: 0.1,
+    });
+    expect(
+      loadConfig({ ...base, OTEL_SDK_DISABLED: 'true', OTEL_TRACES_EXPORTER: 'console' }).tracing.enabled,
+    ).toBe(false);
+    expect(
+      loadConfig({ ...base, OTEL_TRACES_EXPORTER: 'none', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' })
+        .tracing.enabled,
+    ).toBe(false);
+    expect(
+      problemsOf({
+        ...base,
+        OTEL_TRACES_EXPORTER: 'jaeger',
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4317',
+        OTEL_TRACES_SAMPLER_ARG: '2',
+        OTEL_EXPORTER_OTLP_HEADERS: 'api-key',
+      }),
+    ).toEqual([
+      expect.stringMatching(/^OTEL_TRACES_EXPORTER .*otlp.*console.*none.*, got "jaeger"$/),
+      'OTEL_EXPORTER_OTLP_ENDPOINT must be an http:// or https:// URL, got "collector:4317"',
+      'OTEL_EXPORTER_OTLP_PROTOCOL must be http/protobuf or http/json (the gRPC exporter is not installed; collectors take OTLP/HTTP on 4318), got "grpc"',
+      // Headers carry collector keys: the value is never echoed.
+      'OTEL_EXPORTER_OTLP_HEADERS must be comma-separated key=value pairs (percent-encoded), e.g. api-key=abc,team=feeds, got a value that is not shown',
+      'OTEL_TRACES_SAMPLER_ARG must be a number from 0 to 1, got "2"',
+    ]);
+  });
 });

@@ -177,6 +177,43 @@ const ipList = z
     'must be comma-separated IP addresses or CIDR blocks, e.g. 10.0.0.0/8,192.168.1.10',
   );
 
+/**
+ * OTEL_EXPORTER_OTLP_HEADERS and OTEL_RESOURCE_ATTRIBUTES: `key=value` pairs, comma-separated, each part
+ * percent-encoded where needed (the W3C Baggage form the OpenTelemetry specification uses).
+ */
+const keyValueList = z
+  .string()
+  .trim()
+  .transform((value, ctx): Record<string, string> => {
+    const pairs: Record<string, string> = {};
+    for (const pair of value.split(',').map((p) => p.trim())) {
+      if (!pair) continue;
+      const at = pair.indexOf('=');
+      try {
+        if (at < 1) throw new Error('no key');
+        pairs[decodeURIComponent(pair.slice(0, at).trim())] = decodeURIComponent(pair.slice(at + 1).trim());
+      } catch {
+        ctx.addIssue({
+          code: 'custom',
+          message: 'must be comma-separated key=value pairs (percent-encoded), e.g. api-key=abc,team=feeds',
+        });
+        return z.NEVER;
+      }
+    }
+    return pairs;
+  });
+
+const httpUrl = z
+  .string()
+  .trim()
+  .refine((v) => /^https?:\/\//.test(v) && URL.canParse(v), 'must be an http:// or https:// URL');
+
+/** The OTLP transports Lodestar ships exporters for (gRPC is not installed: use an OTLP/HTTP endpoint). */
+const otlpProtocol = z.enum(['http/protobuf', 'http/json'], {
+  error:
+    'must be http/protobuf or http/json (the gRPC exporter is not installed; collectors take OTLP/HTTP on 4318)',
+});
+
 /** The sections of docs/configuration.md, in the order they are listed (npm run docs:config). */
 export const envGroups = {
   server: 'Server and HTTP',
@@ -189,6 +226,7 @@ export const envGroups = {
   worker: 'Worker',
   ops: 'Ops console and alerts',
   flags: 'Feature flags',
+  tracing: 'Tracing (OpenTelemetry)',
 } as const;
 
 /** How docs/configuration.md lists one variable; every variable of `envSchema` has one. */
@@ -734,6 +772,72 @@ export const envSchema = z.object({
     group: 'server',
     doc: 'how long SIGTERM/SIGINT waits for in-flight requests before exiting',
   }),
+  OTEL_SDK_DISABLED: booleanFlag.default(false).register(envDocs, {
+    group: 'tracing',
+    doc: '`true` turns tracing off whatever else is set',
+  }),
+  OTEL_TRACES_EXPORTER: z.enum(['otlp', 'console', 'none']).optional().register(envDocs, {
+    group: 'tracing',
+    doc: 'where spans go: `otlp` (a collector), `console` (stdout, for a look in development) or `none`. Tracing is on when this is `otlp` or `console`, or when an OTLP endpoint is set; otherwise off',
+    shownDefault: 'unset (off, unless an endpoint is set)',
+  }),
+  OTEL_EXPORTER_OTLP_ENDPOINT: httpUrl.optional().register(envDocs, {
+    group: 'tracing',
+    doc: "the collector's OTLP/HTTP base URL (spans go to `/v1/traces` under it), e.g. `http://otel-collector:4318`",
+    shownDefault: 'unset (`http://localhost:4318` when `OTEL_TRACES_EXPORTER=otlp`)',
+  }),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: httpUrl.optional().register(envDocs, {
+    group: 'tracing',
+    doc: 'the full URL spans are posted to, when it is not `OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/traces`',
+  }),
+  OTEL_EXPORTER_OTLP_PROTOCOL: otlpProtocol.default('http/protobuf').register(envDocs, {
+    group: 'tracing',
+    doc: 'OTLP encoding: `http/protobuf` or `http/json`',
+  }),
+  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: otlpProtocol.optional().register(envDocs, {
+    group: 'tracing',
+    doc: 'the encoding of spans, when it differs from `OTEL_EXPORTER_OTLP_PROTOCOL`',
+  }),
+  OTEL_EXPORTER_OTLP_HEADERS: keyValueList.optional().register(envDocs, {
+    group: 'tracing',
+    doc: 'headers sent to the collector (`key=value,…`, e.g. an API key); never logged',
+  }),
+  OTEL_EXPORTER_OTLP_TIMEOUT: int(100, 600_000).default(10_000).register(envDocs, {
+    group: 'tracing',
+    doc: 'milliseconds one export may take before it is dropped (spans are sent in the background, never on a request)',
+  }),
+  OTEL_SERVICE_NAME: z.string().trim().min(1).optional().register(envDocs, {
+    group: 'tracing',
+    doc: 'the `service.name` of every span',
+    shownDefault: '`lodestar-gateway` (`lodestar-worker` for `npm run worker`)',
+  }),
+  OTEL_RESOURCE_ATTRIBUTES: keyValueList.optional().register(envDocs, {
+    group: 'tracing',
+    doc: 'more resource attributes, `key=value,…` (e.g. `deployment.environment=prod,service.version=1.4.2`)',
+  }),
+  OTEL_TRACES_SAMPLER: z
+    .enum([
+      'always_on',
+      'always_off',
+      'traceidratio',
+      'parentbased_always_on',
+      'parentbased_always_off',
+      'parentbased_traceidratio',
+    ])
+    .default('parentbased_always_on')
+    .register(envDocs, {
+      group: 'tracing',
+      doc: "which traces are kept; `parentbased_traceidratio` with `OTEL_TRACES_SAMPLER_ARG=0.1` keeps one in ten new traces and follows the caller's `traceparent` decision",
+    }),
+  OTEL_TRACES_SAMPLER_ARG: zeroToOne.optional().register(envDocs, {
+    group: 'tracing',
+    doc: 'the ratio of the `traceidratio` samplers',
+    shownDefault: '`1`',
+  }),
+  TRACE_RESOLVER_MIN_COST: int(1, 1_000_000).default(10).register(envDocs, {
+    group: 'tracing',
+    doc: "a resolver gets a span of its own when its cost reaches this: its field weight times its page size in the complexity model (a 10-item feed page costs 50, a scalar 1); cheaper fields are covered by the operation's span",
+  }),
 });
 
 /** The validated environment variables (the output of `envSchema`). */
@@ -753,7 +857,7 @@ export class ConfigError extends Error {
 function describeValue(env: NodeJS.ProcessEnv, key: string): string {
   const value = env[key];
   if (value === undefined) return 'it is not set';
-  if (/SECRET|PASSWORD/.test(key)) return 'got a value that is not shown';
+  if (/SECRET|PASSWORD|HEADERS/.test(key)) return 'got a value that is not shown';
   const shown = redactPasswords(value);
   return `got "${shown.length > 80 ? `${shown.slice(0, 80)}…` : shown}"`;
 }
@@ -1056,5 +1160,33 @@ function configFrom(e: EnvVars) {
      * address of a request is the socket peer unless the peer is one of these. Empty: never believed.
      */
     trustedProxies: e.TRUSTED_PROXIES,
+    tracing: tracingFrom(e),
+  };
+}
+
+/**
+ * OpenTelemetry tracing from the standard OTEL_* variables: on when an exporter is chosen or an OTLP
+ * endpoint is set (and OTEL_SDK_DISABLED is not), off otherwise. src/telemetry/register.ts starts it.
+ */
+function tracingFrom(e: EnvVars) {
+  const exporter =
+    e.OTEL_TRACES_EXPORTER ??
+    (e.OTEL_EXPORTER_OTLP_ENDPOINT || e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ? 'otlp' : 'none');
+  const base = (e.OTEL_EXPORTER_OTLP_ENDPOINT ?? 'http://localhost:4318').replace(/\/+$/, '');
+  return {
+    enabled: !e.OTEL_SDK_DISABLED && exporter !== 'none',
+    exporter,
+    /** Where spans are posted (OTLP/HTTP). */
+    url: e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? `${base}/v1/traces`,
+    protocol: e.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? e.OTEL_EXPORTER_OTLP_PROTOCOL,
+    headers: e.OTEL_EXPORTER_OTLP_HEADERS ?? {},
+    /** OTEL_RESOURCE_ATTRIBUTES; OTEL_SERVICE_NAME wins over a `service.name` here. */
+    resourceAttributes: e.OTEL_RESOURCE_ATTRIBUTES ?? {},
+    timeoutMs: e.OTEL_EXPORTER_OTLP_TIMEOUT,
+    serviceName: e.OTEL_SERVICE_NAME,
+    sampler: e.OTEL_TRACES_SAMPLER,
+    samplerRatio: e.OTEL_TRACES_SAMPLER_ARG ?? 1,
+    /** A resolver whose field costs at least this gets its own span. */
+    resolverMinCost: e.TRACE_RESOLVER_MIN_COST,
   };
 }

@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { pino, type LoggerOptions } from 'pino';
 import type { Config } from '../config/config.js';
+import { traceFields } from './tracing.js';
 
 /** The logger resolvers and services see (pino's API, as Fastify exposes it per request). */
 export type Logger = FastifyBaseLogger;
@@ -13,6 +14,8 @@ export function loggerOptions(config: Pick<Config, 'logLevel'>): LoggerOptions {
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.token'], censor: '[redacted]' },
     formatters: { level: (label) => ({ level: label }) },
+    // The active trace's ids on every line (none while tracing is off): from a log line to its trace.
+    mixin: traceFields,
   };
 }
 

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { withClient, withTransaction } from '../db/checkout.js';
 import { coerceError } from '../errors/errors.js';
 import type { Logger } from '../platform/logger.js';
+import { inSpan } from '../platform/tracing.js';
 import { deleteMany, scanKeys, type RedisClient } from '../platform/redis.js';
 
 /**
@@ -126,23 +127,30 @@ export async function eraseNext(
         return { kind: 'stopped', requestId, batches, reason: 'max-batches' };
       }
       if (options.signal?.aborted) return { kind: 'stopped', requestId, batches, reason: 'aborted' };
-      const { rows } = await withTransaction(pool, (client) =>
-        client.query<{
-          step: string;
-          rows_changed: number;
-          status: string;
-          stale_listings: number[];
-          stale_users: string[];
-        }>(stepSql, [
-          requestId,
-          lease,
-          leaseMs,
-          batch,
-          settleMs,
-          params.userLikes,
-          params.minSupport,
-          params.topK,
-        ]),
+      // Each batch is a trace of its own (`erasure step`), its statement under it.
+      const { rows } = await inSpan(
+        'erasure step',
+        { 'lodestar.erasure': requestId },
+        () =>
+          withTransaction(pool, (client) =>
+            client.query<{
+              step: string;
+              rows_changed: number;
+              status: string;
+              stale_listings: number[];
+              stale_users: string[];
+            }>(stepSql, [
+              requestId,
+              lease,
+              leaseMs,
+              batch,
+              settleMs,
+              params.userLikes,
+              params.minSupport,
+              params.topK,
+            ]),
+          ),
+        { root: true },
       );
       batches += 1;
       renewedAt = performance.now();

@@ -5,6 +5,7 @@ import {
   ApolloServerPluginLandingPageDisabled,
 } from '@apollo/server/plugin/disabled';
 import { createComplexityRule } from '@pothos/plugin-complexity';
+import { trace } from '@opentelemetry/api';
 import {
   getVariableValues,
   GraphQLError,
@@ -29,6 +30,7 @@ import {
 } from './protection.js';
 import { adminRootFields, telemetryPlugin } from './telemetryPlugin.js';
 import { textInputPlugin } from './textInputPlugin.js';
+import { tracingPlugin } from './tracing.js';
 import { readRoutingPlugin } from './readRouting.js';
 import type { Services } from '../services/services.js';
 import { createDocumentVerdicts } from './documentVerdicts.js';
@@ -203,6 +205,12 @@ function unavailablePlugin(publicMaxAgeSec: number): ApolloServerPlugin<Context>
   };
 }
 
+/** What the cost check found: the operation's complexity (when it could be computed) and its refusal, if any. */
+interface ComplexityVerdict {
+  complexity?: number | undefined;
+  error: (() => GraphQLError) | null;
+}
+
 /** Variable sets remembered per document (ids and handles vary per request; the verdict may not). */
 const COMPLEXITY_VERDICTS_PER_DOCUMENT = 256;
 
@@ -212,7 +220,7 @@ const COMPLEXITY_VERDICTS_PER_DOCUMENT = 256;
  * (BAD_USER_INPUT), not a cost problem.
  */
 function complexityPlugin(maxComplexity: number, hideSuggestions: boolean): ApolloServerPlugin<Context> {
-  const verdicts = createDocumentVerdicts<(() => GraphQLError) | null>(COMPLEXITY_VERDICTS_PER_DOCUMENT);
+  const verdicts = createDocumentVerdicts<ComplexityVerdict>(COMPLEXITY_VERDICTS_PER_DOCUMENT);
   return {
     requestDidStart: async () => ({
       didResolveOperation: async ({ document, operation, operationName, request, contextValue, schema }) => {
@@ -224,8 +232,11 @@ function complexityPlugin(maxComplexity: number, hideSuggestions: boolean): Apol
         const verdict = verdicts.get(document, key, () =>
           complexityVerdict({ document, operation, operationName, request, contextValue, schema }),
         );
+        // The operation's cost on its trace span (tracing off: no span, nothing done).
+        if (verdict.complexity !== undefined)
+          trace.getActiveSpan()?.setAttribute('graphql.operation.complexity', verdict.complexity);
         // A fresh error each time: Apollo may annotate the one it is given.
-        if (verdict) throw verdict();
+        if (verdict.error) throw verdict.error();
       },
     }),
   };
@@ -244,32 +255,41 @@ function complexityPlugin(maxComplexity: number, hideSuggestions: boolean): Apol
     request: { variables?: Record<string, unknown> };
     contextValue: Context;
     schema: GraphQLSchema;
-  }): (() => GraphQLError) | null {
+  }): ComplexityVerdict {
     const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], request.variables ?? {}, {
       hideSuggestions,
       maxErrors: 10,
     });
     if (coerced.errors) {
       const [first] = coerced.errors;
-      return () =>
-        createError('BAD_USER_INPUT', first?.message ?? 'invalid variables', {
-          http: { status: 400 },
-        });
+      return {
+        error: () =>
+          createError('BAD_USER_INPUT', first?.message ?? 'invalid variables', {
+            http: { status: 400 },
+          }),
+      };
     }
+    let complexity: number | undefined;
     const rule = createComplexityRule({
       context: contextValue,
       variableValues: request.variables ?? {},
       operationName: operationName ?? undefined,
       maxComplexity,
+      onResult: (result) => {
+        complexity = result.complexity;
+      },
     });
     const [error] = validate(schema, document, [rule], { hideSuggestions });
     if (error) {
-      return () =>
-        createError('QUERY_TOO_COMPLEX', `the query is too expensive: ${error.message}`, {
-          reason: 'complexity',
-        });
+      return {
+        complexity,
+        error: () =>
+          createError('QUERY_TOO_COMPLEX', `the query is too expensive: ${error.message}`, {
+            reason: 'complexity',
+          }),
+      };
     }
-    return null;
+    return { complexity, error: null };
   }
 }
 
@@ -349,6 +369,7 @@ export function createApollo(
       complexityPlugin(config.graphql.maxComplexity, config.graphql.hideSuggestions),
       // After the complexity check: a rejected operation costs no fence lookup.
       readRoutingPlugin(deps),
+      ...(config.tracing.enabled ? [tracingPlugin()] : []),
       telemetryPlugin({
         telemetry: deps.telemetry,
         flags: deps.flags,

@@ -22,6 +22,7 @@ import { registerPrivacyExport } from './privacyExport.js';
 import { registerTableBloatMetrics } from './tableBloatMetrics.js';
 import { readiness } from './health.js';
 import { registerIde } from './ide.js';
+import { annotateHttpSpan, inGraphQLSpan, traceCostlyResolvers } from './tracing.js';
 import { loggerOptions } from '../platform/logger.js';
 
 /** The viewer of each request, resolved once in preHandler before Apollo runs. */
@@ -140,6 +141,7 @@ export async function createApp(services: Services, options: AppOptions): Promis
   });
   app.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id);
+    if (config.tracing.enabled) annotateHttpSpan(request);
     if (draining) {
       return sendGraphQLError(
         reply.header('retry-after', String(UNAVAILABLE_RETRY_AFTER_SEC)),
@@ -194,7 +196,9 @@ export async function createApp(services: Services, options: AppOptions): Promis
     services.replicas.status(),
   );
   registerTableBloatMetrics(metrics, db.pool, services.logger);
-  const apollo = createApollo(createSchema(), config, {
+  const schema = createSchema();
+  if (config.tracing.enabled) traceCostlyResolvers(schema, config.tracing.resolverMinCost);
+  const apollo = createApollo(schema, config, {
     metrics,
     logger: services.logger,
     telemetry,
@@ -218,6 +222,13 @@ export async function createApp(services: Services, options: AppOptions): Promis
       }),
   });
 
+  // Tracing on: the whole of Apollo's work on a request inside the operation's span (src/server/tracing.ts).
+  const graphqlHandler: typeof handler = config.tracing.enabled
+    ? function (request, reply) {
+        return inGraphQLSpan(request.id, () => handler.call(this, request, reply));
+      }
+    : handler;
+
   if (config.graphql.ide) {
     await registerIde(app, { path: '/graphiql', graphqlPath: '/graphql', headers: options.ideHeaders });
   }
@@ -237,7 +248,7 @@ export async function createApp(services: Services, options: AppOptions): Promis
     },
     preParsing: async (request, _reply, payload) =>
       viewers.get(request)?.role === 'service' ? payload : limitBody(request, payload, config.bodyLimitBytes),
-    handler: handler,
+    handler: graphqlHandler,
   });
 
   registerPrivacyExport(app, services, authenticate);

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { rollbackQuietly, withClient } from '../db/checkout.js';
 import { coerceError } from '../errors/errors.js';
 import type { Logger } from '../platform/logger.js';
+import { failSpan, inSpan, SpanKind, type Span } from '../platform/tracing.js';
 import type { LeasedItem, LeaseQueue } from '../queue/leaseQueue.js';
 
 /**
@@ -76,7 +77,23 @@ export function createConsumer(options: ConsumerOptions): Consumer {
     else wakePending = true;
   };
 
-  async function work(item: LeasedItem): Promise<void> {
+  /** One item, in a trace of its own (`queue events`): its SQL and Redis spans nest under it. */
+  function work(item: LeasedItem): Promise<void> {
+    const kind = item.row.kind;
+    return inSpan(
+      `queue ${queue.name}`,
+      {
+        'lodestar.queue': queue.name,
+        'lodestar.item_id': item.id,
+        'lodestar.attempt': item.attempts + 1,
+        ...(typeof kind === 'string' ? { 'lodestar.item_kind': kind } : {}),
+      },
+      (span) => workItem(item, span),
+      { root: true, kind: SpanKind.CONSUMER },
+    );
+  }
+
+  async function workItem(item: LeasedItem, span: Span): Promise<void> {
     const started = performance.now();
     const log = logger.child({ queue: queue.name, itemId: item.id, attempt: item.attempts + 1 });
     const beat = setInterval(() => {
@@ -104,6 +121,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       });
       if (outcome.lost) {
         log.warn('lease lost before completion; the work was rolled back');
+        span.setAttribute('lodestar.outcome', 'lost');
         options.onOutcome?.('lost', item, performance.now() - started);
         return;
       }
@@ -113,11 +131,14 @@ export function createConsumer(options: ConsumerOptions): Consumer {
           log.warn({ err: coerceError(error) }, 'after-commit step failed'),
         );
       }
+      span.setAttribute('lodestar.outcome', 'succeeded');
       options.onOutcome?.('succeeded', item, performance.now() - started);
     } catch (caught) {
       const error = coerceError(caught);
       const recorded = await queue.fail(pool, item, error).catch(() => false);
       log.warn({ err: error, recorded }, 'job failed');
+      span.setAttribute('lodestar.outcome', 'failed');
+      failSpan(span, error);
       options.onOutcome?.('failed', item, performance.now() - started);
     } finally {
       clearInterval(beat);

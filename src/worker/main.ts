@@ -2,6 +2,7 @@
 import { ConfigError, loadConfig } from '../config/config.js';
 import { coerceError } from '../errors/errors.js';
 import { createLogger } from '../platform/logger.js';
+import { flushTraces } from '../platform/tracing.js';
 import { startWorker } from './startWorker.js';
 
 let config;
@@ -24,16 +25,19 @@ try {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'worker stopping: no new claims, finishing in-flight items');
-    worker.stop(config.shutdownTimeoutMs).then(
-      () => {
-        logger.info('worker stopped');
-        process.exit(0);
-      },
-      (error: unknown) => {
-        logger.error({ err: coerceError(error) }, 'worker did not stop cleanly');
-        process.exit(1);
-      },
-    );
+    worker
+      .stop(config.shutdownTimeoutMs)
+      .then(() => flushTraces())
+      .then(
+        () => {
+          logger.info('worker stopped');
+          process.exit(0);
+        },
+        (error: unknown) => {
+          logger.error({ err: coerceError(error) }, 'worker did not stop cleanly');
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);

@@ -9,6 +9,7 @@ import { gcInSteps } from '../ops/maintenanceActions.js';
 import { runRankerTraining, type RankerTrainingOptions } from '../feed/rankerTask.js';
 import { measureVectorRecall, rebuildOutgrownIvfflat } from '../ops/vectorRecall.js';
 import type { Logger } from '../platform/logger.js';
+import { inSpan } from '../platform/tracing.js';
 import { enqueueDiscoveryPairs, type DiscoveryPair } from '../queue/discovery.js';
 
 export interface MaintenanceTask {
@@ -327,17 +328,26 @@ export async function runDueMaintenance(
         ).rows[0]?.recent;
         // Another worker holds it, or it ran within its interval: nothing to do (the commit is a no-op).
         if (!rows[0]?.locked || recent) return undefined;
-        const started = performance.now();
-        const result = await task.run(client);
-        const ms = performance.now() - started;
-        await client.query(recordSql, [
-          task.name,
-          JSON.stringify(result ?? null),
-          ms,
-          isUnfinished(result),
-          task.intervalMs / 1000,
-        ]);
-        return { result, ms };
+        // A task that runs is a trace of its own (`maintenance gc`), its statements under it; the checks
+        // above are not traced (no trace for every task that was not due).
+        return inSpan(
+          `maintenance ${task.name}`,
+          { 'lodestar.task': task.name },
+          async () => {
+            const started = performance.now();
+            const result = await task.run(client);
+            const ms = performance.now() - started;
+            await client.query(recordSql, [
+              task.name,
+              JSON.stringify(result ?? null),
+              ms,
+              isUnfinished(result),
+              task.intervalMs / 1000,
+            ]);
+            return { result, ms };
+          },
+          { root: true },
+        );
       });
       if (!done) continue;
       ran.push(task.name);
