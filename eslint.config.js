@@ -27,6 +27,11 @@ export default tseslint.config(
     languageOptions: { ...tseslint.configs.disableTypeChecked.languageOptions, globals: globals.node },
   },
   {
+    // The web feed page's browser code (compiled by tsc -p clients/web).
+    files: ['clients/web/**'],
+    languageOptions: { globals: globals.browser },
+  },
+  {
     files: ['scripts/**', 'test/**', 'bench/**'],
     rules: { 'no-console': 'off' },
   },

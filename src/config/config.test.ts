@@ -31,6 +31,7 @@ describe('loadConfig', () => {
     expect(config.graphql).toEqual({
       introspection: true,
       ide: true,
+      demoPage: true,
       maxDepth: 12,
       maxAliases: 30,
       maxTokens: 3000,

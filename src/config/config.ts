@@ -384,6 +384,11 @@ export const envSchema = z.object({
     doc: 'serve the in-browser GraphQL IDE (GraphiQL) at `/graphiql`',
     shownDefault: 'on, off in production',
   }),
+  DEMO_PAGE: booleanFlag.optional().register(envDocs, {
+    group: 'server',
+    doc: 'serve the web feed page at `/demo` (sign in, infinite scroll, like / hide / not interested: [clients.md](clients.md#the-web-feed-page))',
+    shownDefault: 'on, off in production',
+  }),
   GRAPHQL_MAX_DEPTH: int(1, 100)
     .default(12)
     .register(envDocs, { group: 'graphql', doc: 'deepest field nesting per operation' }),
@@ -1098,6 +1103,8 @@ function configFrom(e: EnvVars) {
       introspection: e.GRAPHQL_INTROSPECTION ?? !production,
       /** Serve the in-browser GraphQL IDE (GraphiQL) at /graphiql. */
       ide: e.GRAPHQL_IDE ?? !production,
+      /** Serve the web feed page at /demo (src/server/demo.ts). */
+      demoPage: e.DEMO_PAGE ?? !production,
       maxDepth: e.GRAPHQL_MAX_DEPTH,
       maxAliases: e.GRAPHQL_MAX_ALIASES,
       maxTokens: e.GRAPHQL_MAX_TOKENS,

@@ -21,6 +21,7 @@ import { sendGraphQLError } from './errorReply.js';
 import { registerPrivacyExport } from './privacyExport.js';
 import { registerTableBloatMetrics } from './tableBloatMetrics.js';
 import { readiness } from './health.js';
+import { registerDemo } from './demo.js';
 import { registerIde } from './ide.js';
 import { annotateHttpSpan, inGraphQLSpan, traceCostlyResolvers } from './tracing.js';
 import { loggerOptions } from '../platform/logger.js';
@@ -32,6 +33,8 @@ export interface AppOptions {
   verifyToken: TokenVerifier;
   /** Development: headers the IDE starts with (the demo user's bearer token). */
   ideHeaders?: Record<string, string> | undefined;
+  /** Development: the seeded demo user's token, for the web feed page's "Sign in as @demo". */
+  demoToken?: string | undefined;
 }
 
 const requestIdPattern = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -229,6 +232,14 @@ export async function createApp(services: Services, options: AppOptions): Promis
       }
     : handler;
 
+  if (config.graphql.demoPage) {
+    registerDemo(app, {
+      path: '/demo',
+      graphqlPath: '/graphql',
+      demoToken: options.demoToken,
+      logger: services.logger,
+    });
+  }
   if (config.graphql.ide) {
     await registerIde(app, { path: '/graphiql', graphqlPath: '/graphql', headers: options.ideHeaders });
   }

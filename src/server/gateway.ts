@@ -164,6 +164,7 @@ export async function startGateway(baseConfig: Config, logger: Logger): Promise<
     const app = await createApp(running, {
       verifyToken: createTokenVerifier(config.auth),
       ideHeaders: tokens ? { authorization: `Bearer ${tokens.user}` } : undefined,
+      demoToken: tokens?.user,
     });
     const listening = await app.listen({ host: config.host, port: config.port });
     let metricsServer: MetricsServer | undefined;

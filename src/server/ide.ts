@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { acceptsGzip, loadAssets } from './ide/assets.js';
 import { ideConfig, renderIdePage } from './ide/page.js';
 
@@ -27,6 +27,20 @@ export const ideContentSecurityPolicy = [
   "form-action 'none'",
   "frame-ancestors 'none'",
 ].join('; ');
+
+/**
+ * A page of the gateway's own (the IDE, the demo feed): never stored by a cache (it may hold a demo
+ * token), everything it loads from this origin (the CSP above), no MIME sniffing, no Referer.
+ */
+export function sendLocalPage(reply: FastifyReply, html: string): FastifyReply {
+  return reply
+    .type('text/html; charset=utf-8')
+    .header('cache-control', 'no-store')
+    .header('content-security-policy', ideContentSecurityPolicy)
+    .header('x-content-type-options', 'nosniff')
+    .header('referrer-policy', 'no-referrer')
+    .send(html);
+}
 
 /** The q-value the Accept header gives a media type (most specific matching range wins). */
 function quality(accept: string, type: string): number {
@@ -69,15 +83,7 @@ export async function registerIde(app: FastifyInstance, options: IdeOptions): Pr
   // Rendered once: the page only changes with the options, and the token in it must not be cached.
   const html = renderIdePage(ideConfig(options), assetUrl);
 
-  app.get(options.path, async (_request, reply) =>
-    reply
-      .type('text/html; charset=utf-8')
-      .header('cache-control', 'no-store')
-      .header('content-security-policy', ideContentSecurityPolicy)
-      .header('x-content-type-options', 'nosniff')
-      .header('referrer-policy', 'no-referrer')
-      .send(html),
-  );
+  app.get(options.path, async (_request, reply) => sendLocalPage(reply, html));
 
   app.get<{ Params: { name: string } }>(`${options.path}/assets/:name`, async (request, reply) => {
     const asset = assets.get(request.params.name);

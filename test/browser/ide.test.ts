@@ -1,60 +1,17 @@
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTokenVerifier } from '../../src/auth/verifyToken.js';
 import { createApp } from '../../src/server/app.js';
 import type { Services } from '../../src/services/services.js';
+import { launchChromium, openPage } from '../support/browser.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { insertCategory, insertListing, insertProfile } from '../support/fixtures.js';
 import { createTestGateway, createTestServices, type TestGateway } from '../support/gateway.js';
 
-const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const screenshotPath = 'test-results/graphiql.png';
 const titles = ['Lantern in brass', 'Walnut side table', 'Folding bicycle'];
-
-function isLocal(url: string): boolean {
-  const { protocol, hostname } = new URL(url);
-  return protocol === 'data:' || ['127.0.0.1', 'localhost', '[::1]'].includes(hostname);
-}
-
-/** Everything that would mean the IDE is not self-contained or not working. */
-interface Problems {
-  blocked: string[];
-  failed: string[];
-  httpErrors: string[];
-  console: string[];
-}
-
-async function openPage(
-  browser: Browser,
-): Promise<{ context: BrowserContext; page: Page; problems: Problems }> {
-  const problems: Problems = { blocked: [], failed: [], httpErrors: [], console: [] };
-  const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
-  // Offline by construction: anything not on this machine is aborted and reported.
-  await context.route('**/*', (route) => {
-    const url = route.request().url();
-    if (isLocal(url)) return route.continue();
-    problems.blocked.push(url);
-    return route.abort();
-  });
-  const page = await context.newPage();
-  // Generous: the CI machine has 2 cores shared with Postgres and the other test files.
-  page.setDefaultTimeout(60_000);
-  page.on('requestfailed', (request) =>
-    problems.failed.push(`${request.url()}: ${request.failure()?.errorText ?? '?'}`),
-  );
-  page.on('response', (response) => {
-    if (response.status() >= 400) problems.httpErrors.push(`${response.status()} ${response.url()}`);
-  });
-  // CSP violations and script errors both surface here.
-  page.on('console', (message) => {
-    if (message.type() === 'error') problems.console.push(message.text());
-  });
-  page.on('pageerror', (error) => problems.console.push(error.message));
-  return { context, page, problems };
-}
 
 /** Runs the active tab and waits until the response pane shows data containing `expected`. */
 async function runActiveTab(page: Page, expected: string): Promise<string> {
@@ -78,29 +35,12 @@ describe('GraphQL IDE in a real browser', () => {
   const sellerHandle = 'ide_seller';
 
   beforeAll(async () => {
-    if (!existsSync(chromiumPath)) {
-      throw new Error(
-        `Chromium not found at ${chromiumPath}: apt-get install -y chromium (or set CHROMIUM_PATH)`,
-      );
-    }
     db = await createTestDatabase();
     const categoryId = await insertCategory(db.pool, 'ide-lamps');
     sellerId = await insertProfile(db.pool, { handle: sellerHandle, displayName: 'IDE Seller' });
     for (const title of titles) await insertListing(db.pool, { categoryId, sellerId, title });
     gateway = await createTestGateway(db);
-    browser = await chromium.launch({
-      executablePath: chromiumPath,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
