@@ -3,7 +3,7 @@ import { ConfigError, loadConfig } from './config/config.js';
 import { coerceError } from './errors/errors.js';
 import { startGateway } from './server/gateway.js';
 import { createLogger } from './platform/logger.js';
-import { flushTraces } from './platform/tracing.js';
+import { flushTraces, logTracing } from './platform/tracing.js';
 import { startInProcessWorker, type Worker } from './worker/startWorker.js';
 
 let config;
@@ -62,6 +62,9 @@ try {
     'Lodestar gateway is listening',
   );
   if (config.graphql.ide) logger.info({ url: `${gateway.url}/graphiql` }, 'GraphQL IDE (open in a browser)');
+  if (config.graphql.demoPage)
+    logger.info({ url: `${gateway.url}/demo` }, 'web feed page (open in a browser)');
+  logTracing(config, logger);
   if (gateway.demoTokens) {
     // Development only (never in production): ready-made logins for the seeded demo accounts.
     logger.info(

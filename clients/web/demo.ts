@@ -90,6 +90,9 @@ function button(
 
 let token: string | null = sessionStorage.getItem(TOKEN_KEY);
 
+/** Stops the feed on screen (its observer and any page load in flight) before another replaces it. */
+let stopFeed: () => void = () => undefined;
+
 /**
  * One GraphQL request: the operation's id first (APQ); the document only if the gateway answers that it
  * does not know the id (PERSISTED_QUERY_NOT_FOUND), after which every gateway sharing its Redis does.
@@ -136,10 +139,12 @@ function showError(error: unknown, where: HTMLElement = app): void {
   where.prepend(el('p', { className: 'notice error', text: `${message}${code}`, attrs: { role: 'alert' } }));
 }
 
-function signOut(): void {
+function signOut(reason?: unknown): void {
   token = null;
   sessionStorage.removeItem(TOKEN_KEY);
   start();
+  // Signed out by the gateway (an expired token): the sign-in screen says why.
+  if (reason !== undefined) showError(reason);
 }
 
 function signIn(value: string): void {
@@ -197,13 +202,39 @@ function renderFeed(handle: string): void {
   let more = true;
   let loading = false;
   let pages = 0;
+  let stopped = false;
+  const observer = new IntersectionObserver((entries) => {
+    if (entries.some((entry) => entry.isIntersecting)) void loadPage();
+  });
+  stopFeed = () => {
+    stopped = true;
+    observer.disconnect();
+  };
+
+  // A failed page stops the scrolling (no request loop against an error or a rate limit) until the
+  // person asks again.
+  const offerRetry = (error: unknown) => {
+    const retry = button('Retry', () => {
+      more = true;
+      status.replaceChildren();
+      void loadPage();
+    });
+    const message = error instanceof Error ? error.message : String(error);
+    const code = error instanceof RequestError ? ` (${error.code})` : '';
+    status.replaceChildren(
+      el('span', { className: 'notice error', text: `${message}${code} `, attrs: { role: 'alert' } }),
+      retry,
+    );
+  };
 
   const loadPage = async (): Promise<void> => {
-    if (loading || !more) return;
+    if (stopped || loading || !more) return;
     loading = true;
     status.textContent = pages === 0 ? 'Loading your feed…' : 'Loading more…';
     try {
       const data = await run<FeedPage>('FeedPage', { first: PAGE_SIZE, after: cursor });
+      // Replaced (Start over, Sign out) while this page loaded: it belongs to no feed on screen.
+      if (stopped) return;
       const { edges, fallback, pageInfo } = data.suggestions;
       pages += 1;
       for (const { node } of edges) {
@@ -219,19 +250,28 @@ function renderFeed(handle: string): void {
         ? `${seen.size} listings on ${pages} page${pages === 1 ? '' : 's'}`
         : `${seen.size} listings: that is everything for now`;
     } catch (error) {
-      status.textContent = '';
-      showError(error);
-      if (error instanceof RequestError && error.code === 'UNAUTHENTICATED') signOut();
+      more = false;
+      if (stopped) return;
+      if (error instanceof RequestError && error.code === 'UNAUTHENTICATED') {
+        signOut(error);
+        return;
+      }
+      offerRetry(error);
     } finally {
       loading = false;
     }
     // A short page may leave the sentinel in view: keep filling until the screen is full.
-    if (more && sentinel.getBoundingClientRect().top < window.innerHeight) void loadPage();
+    if (
+      !stopped &&
+      more &&
+      sentinel.isConnected &&
+      sentinel.getBoundingClientRect().top < window.innerHeight
+    ) {
+      void loadPage();
+    }
   };
 
-  new IntersectionObserver((entries) => {
-    if (entries.some((entry) => entry.isIntersecting)) void loadPage();
-  }).observe(sentinel);
+  observer.observe(sentinel);
   void loadPage();
 }
 
@@ -261,6 +301,17 @@ function renderCard(node: Suggestion, fromFallback: boolean, repeat: boolean): H
       tags,
     ],
   );
+  // One key per action until it succeeds: a click retried after a lost response is the same write, so
+  // the gateway answers it from the stored reply instead of doing it twice.
+  const keys = new Map<OperationName, string>();
+  const keyFor = (operation: OperationName): string => {
+    let key = keys.get(operation);
+    if (!key) {
+      key = crypto.randomUUID();
+      keys.set(operation, key);
+    }
+    return key;
+  };
   let liked = false;
   const like = button('♡ Like', (target) => {
     target.disabled = true;
@@ -268,9 +319,10 @@ function renderCard(node: Suggestion, fromFallback: boolean, repeat: boolean): H
     run<Record<string, { liked: boolean; likeCount: number }>>(
       operation,
       { listingId: listing.id },
-      { idempotencyKey: crypto.randomUUID() },
+      { idempotencyKey: keyFor(operation) },
     )
       .then((data) => {
+        keys.delete(operation);
         const result = data.likeListing ?? data.unlikeListing;
         if (!result) return;
         liked = result.liked;
@@ -284,8 +336,9 @@ function renderCard(node: Suggestion, fromFallback: boolean, repeat: boolean): H
   });
   const hide = button('Hide', (target) => {
     target.disabled = true;
-    run('HideListing', { listingId: listing.id }, { idempotencyKey: crypto.randomUUID() })
+    run('HideListing', { listingId: listing.id }, { idempotencyKey: keyFor('HideListing') })
       .then(() => {
+        keys.delete('HideListing');
         card.classList.add('hidden-item');
         card.dataset.hidden = 'true';
         actions.replaceChildren(el('span', { className: 'meta', text: 'Hidden: it will not come back.' }));
@@ -302,9 +355,10 @@ function renderCard(node: Suggestion, fromFallback: boolean, repeat: boolean): H
     run(
       'RecordFeedback',
       { impressionId: node.impressionId, reward: 0 },
-      { idempotencyKey: crypto.randomUUID() },
+      { idempotencyKey: keyFor('RecordFeedback') },
     )
       .then(() => {
+        keys.delete('RecordFeedback');
         card.classList.add('dismissed');
         card.dataset.dismissed = 'true';
         target.textContent = 'Noted';
@@ -321,6 +375,7 @@ function renderCard(node: Suggestion, fromFallback: boolean, repeat: boolean): H
 }
 
 function start(): void {
+  stopFeed();
   window.scrollTo(0, 0);
   if (!token) {
     renderSignIn();
@@ -333,9 +388,13 @@ function start(): void {
       renderFeed(data.me.handle);
     })
     .catch((error: unknown) => {
-      token = null;
-      sessionStorage.removeItem(TOKEN_KEY);
-      renderSignIn();
+      // Only a refused token ends the sign-in; anything else (the gateway restarting, a rate limit)
+      // keeps it and offers to try again.
+      if (error instanceof RequestError && error.code === 'UNAUTHENTICATED') {
+        signOut(error);
+        return;
+      }
+      app.replaceChildren(el('p', { className: 'status' }, [button('Try again', () => start())]));
       showError(error);
     });
 }

@@ -334,7 +334,19 @@ describe('loadConfig', () => {
   });
 
   it('tracing: off unless an OTEL_* variable asks for it; the standard variables validated like the rest', () => {
-    expect(loadConfig(base).tracing).toMatchObject({ enabled: false, exporter: 'none', resolverMinCost: 10 });
+    expect(loadConfig(base).tracing).toMatchObject({
+      enabled: false,
+      exporter: 'none',
+      resolverMinCost: 10,
+      // A caller's traceparent is not followed unless asked for (docs/clients.md#traces).
+      propagation: 'none',
+    });
+    expect(loadConfig({ ...base, OTEL_PROPAGATORS: 'tracecontext' }).tracing.propagation).toBe(
+      'tracecontext',
+    );
+    expect(problemsOf({ ...base, OTEL_PROPAGATORS: 'b3' })).toEqual([
+      expect.stringMatching(/^OTEL_PROPAGATORS .*none.*tracecontext.*, got "b3"$/),
+    ]);
     expect(
       loadConfig({ ...base, OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/' }).tracing,
     ).toMatchObject({

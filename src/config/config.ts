@@ -839,6 +839,10 @@ export const envSchema = z.object({
     doc: 'the ratio of the `traceidratio` samplers',
     shownDefault: '`1`',
   }),
+  OTEL_PROPAGATORS: z.enum(['none', 'tracecontext']).default('none').register(envDocs, {
+    group: 'tracing',
+    doc: "`tracecontext` continues a caller's W3C `traceparent` (and follows its sampling decision); `none` starts every request's trace here. The default is `none`, not the specification's `tracecontext`: a public caller could otherwise choose trace ids and force every request to be kept. Set `tracecontext` behind an edge you control that sets or strips the header",
+  }),
   TRACE_RESOLVER_MIN_COST: int(1, 1_000_000).default(10).register(envDocs, {
     group: 'tracing',
     doc: "a resolver gets a span of its own when its cost reaches this: its field weight times its page size in the complexity model (a 10-item feed page costs 50, a scalar 1); cheaper fields are covered by the operation's span",
@@ -1193,6 +1197,8 @@ function tracingFrom(e: EnvVars) {
     serviceName: e.OTEL_SERVICE_NAME,
     sampler: e.OTEL_TRACES_SAMPLER,
     samplerRatio: e.OTEL_TRACES_SAMPLER_ARG ?? 1,
+    /** Continue a caller's traceparent (tracecontext) or ignore it (none). */
+    propagation: e.OTEL_PROPAGATORS,
     /** A resolver whose field costs at least this gets its own span. */
     resolverMinCost: e.TRACE_RESOLVER_MIN_COST,
   };

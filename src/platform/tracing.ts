@@ -87,3 +87,35 @@ export async function flushTraces(timeoutMs = 2000): Promise<void> {
     }),
   ]).finally(() => clearTimeout(timer));
 }
+
+/** One line at start saying whether spans are exported, where, and which are kept (no header values). */
+export function logTracing(
+  config: {
+    tracing: {
+      enabled: boolean;
+      exporter: string;
+      url: string;
+      sampler: string;
+      samplerRatio: number;
+      propagation: string;
+    };
+  },
+  logger: { info: (fields: object, message: string) => void },
+): void {
+  const { enabled, exporter, url, sampler, samplerRatio, propagation } = config.tracing;
+  if (!enabled) return;
+  // A collector URL may carry credentials: never logged.
+  const shown = new URL(url);
+  shown.username = '';
+  shown.password = '';
+  logger.info(
+    {
+      exporter,
+      ...(exporter === 'otlp' ? { url: shown.toString() } : {}),
+      sampler,
+      samplerRatio,
+      propagation,
+    },
+    'tracing on (OpenTelemetry)',
+  );
+}

@@ -3,6 +3,7 @@ import { register } from 'node:module';
 import { createAddHookMessageChannel } from 'import-in-the-middle';
 import { OTLPTraceExporter as OtlpJsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { OTLPTraceExporter as OtlpProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { diag, DiagLogLevel, type DiagLogger } from '@opentelemetry/api';
 import { registerInstrumentations } from '@opentelemetry/instrumentation';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
@@ -25,8 +26,44 @@ import type { Config } from '../config/config.js';
 
 export type TracingConfig = Config['tracing'];
 
+/** Query parameters whose values never reach a span (GraphQL over GET, the privacy export). */
+const redactedQueryParams = [
+  'query',
+  'variables',
+  'extensions',
+  'operationName',
+  'userId',
+  'access_token',
+  'token',
+];
+
 /** Paths probed by load balancers and scrapers every few seconds: no trace of their own. */
 const untracedPaths = new Set(['/healthz', '/readyz', '/metrics']);
+
+/**
+ * The SDK's own warnings (an export that failed, a full span queue) on stderr as JSON lines like the
+ * rest of the logs, at most one a minute per message: a collector that is away is said, not shouted.
+ * Header values never reach them (the exporters do not log their headers).
+ */
+function throttledDiagLogger(): DiagLogger {
+  const lastAt = new Map<string, number>();
+  const write =
+    (level: string) =>
+    (message: string, ...args: unknown[]) => {
+      const now = Date.now();
+      if ((lastAt.get(message) ?? 0) > now - 60_000) return;
+      lastAt.set(message, now);
+      if (lastAt.size > 100) lastAt.clear();
+      const detail = args
+        .map((a) => (a instanceof Error ? a.message : typeof a === 'string' ? a : ''))
+        .filter(Boolean);
+      process.stderr.write(
+        `${JSON.stringify({ level, time: new Date(now).toISOString(), service: 'opentelemetry', msg: message, detail: detail.join('; ').slice(0, 500) })}\n`,
+      );
+    };
+  const ignore = () => undefined;
+  return { error: write('error'), warn: write('warn'), info: ignore, debug: ignore, verbose: ignore };
+}
 
 export interface Tracing {
   /** Exports what is still buffered and stops recording (before the process exits). */
@@ -67,11 +104,15 @@ export function lodestarInstrumentations() {
     new HttpInstrumentation({
       ignoreIncomingRequestHook: (request: IncomingMessage) =>
         untracedPaths.has((request.url ?? '').split('?')[0] ?? ''),
+      // A GET query's document and variables (handles, ids, search text), an export's userId: the
+      // span's URL keeps the parameter names only.
+      redactedQueryParamsServer: redactedQueryParams,
       // The gateway's own outgoing HTTP is the exporter's (already suppressed) and token key fetches.
       requireParentforOutgoingSpans: true,
     }),
     new PgInstrumentation({ requireParentSpan: true, enhancedDatabaseReporting: false }),
-    new IORedisInstrumentation({ requireParentSpan: true }),
+    // The command name only: keys hold person ids and arguments feature values (an EVAL's whole JSON).
+    new IORedisInstrumentation({ requireParentSpan: true, dbStatementSerializer: (command) => command }),
   ];
 }
 
@@ -93,7 +134,10 @@ export function startTracing(
     sampler: samplerOf(config),
     spanProcessors: options.spanProcessors ?? [new BatchSpanProcessor(exporterOf(config))],
   });
-  provider.register();
+  // tracecontext: W3C trace context (and baggage) in and out; none: no propagator, so a caller's
+  // traceparent is ignored and the sampler decides every trace here.
+  provider.register(config.propagation === 'none' ? { propagator: null } : {});
+  diag.setLogger(throttledDiagLogger(), DiagLogLevel.WARN);
   const unregister = registerInstrumentations({ instrumentations: lodestarInstrumentations() });
   return {
     async shutdown() {

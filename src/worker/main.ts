@@ -2,7 +2,7 @@
 import { ConfigError, loadConfig } from '../config/config.js';
 import { coerceError } from '../errors/errors.js';
 import { createLogger } from '../platform/logger.js';
-import { flushTraces } from '../platform/tracing.js';
+import { flushTraces, logTracing } from '../platform/tracing.js';
 import { startWorker } from './startWorker.js';
 
 let config;
@@ -17,6 +17,7 @@ try {
 }
 
 const logger = createLogger(config).child({ process: 'worker' });
+logTracing(config, logger);
 
 try {
   const worker = await startWorker(config, logger);

@@ -79,7 +79,8 @@ describe('the web feed page (/demo) in a real browser', () => {
       await insertCategory(db.pool, 'demo-books'),
     ];
     const seller = await insertProfile(db.pool, { handle: 'demo_seller' });
-    for (let i = 0; i < 60; i += 1) {
+    // Enough that the tests together (each serves pages the next ones no longer get) never run the feed dry.
+    for (let i = 0; i < 160; i += 1) {
       await insertListing(db.pool, {
         categoryId: categories[i % 3] ?? 0,
         sellerId: seller,
@@ -219,6 +220,68 @@ describe('the web feed page (/demo) in a real browser', () => {
       await context.close();
     }
   });
+
+  it(
+    'a failing page stops the scrolling and offers Retry; a refused token goes back to sign-in',
+    { timeout: 120_000 },
+    async () => {
+      const { context, page, sent } = await openDemo(browser, { width: 1280, height: 900 });
+      try {
+        await page.goto(`${base}/demo`, { waitUntil: 'load' });
+        await page.getByRole('button', { name: 'Sign in as @demo' }).click();
+        await expect.poll(async () => page.locator('.feed .card').count()).toBeGreaterThanOrEqual(10);
+        // From now on every feed page fails on the server.
+        let failWith = 'INTERNAL_SERVER_ERROR';
+        await page.route('**/graphql', async (route) => {
+          const body = JSON.parse(route.request().postData() ?? '{}') as { operationName?: string };
+          if (body.operationName !== 'FeedPage') return route.continue();
+          return route.fulfill({
+            status: 200,
+            contentType: 'application/json',
+            body: JSON.stringify({
+              errors: [{ message: 'the feed is down', extensions: { code: failWith } }],
+            }),
+          });
+        });
+        const before = sent.filter((s) => s.operationName === 'FeedPage').length;
+        await page.locator('.status').scrollIntoViewIfNeeded();
+        await expect.poll(async () => page.getByRole('button', { name: 'Retry' }).count()).toBe(1);
+        // The sentinel stays in view, and still no second request: no loop against the error.
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        expect(sent.filter((s) => s.operationName === 'FeedPage').length - before).toBe(1);
+        expect(await page.locator('.status').textContent()).toContain('INTERNAL_SERVER_ERROR');
+
+        // Retry with the feed back: the next page loads.
+        await page.unroute('**/graphql');
+        await page.getByRole('button', { name: 'Retry' }).click();
+        await expect
+          .poll(async () => Number(await page.locator('.feed').getAttribute('data-pages')))
+          .toBeGreaterThanOrEqual(2);
+
+        // A token the gateway refuses (expired, say): back to the sign-in screen, saying why, once.
+        failWith = 'UNAUTHENTICATED';
+        await page.route('**/graphql', async (route) => {
+          const body = JSON.parse(route.request().postData() ?? '{}') as { operationName?: string };
+          if (body.operationName !== 'FeedPage') return route.continue();
+          return route.fulfill({
+            status: 401,
+            contentType: 'application/json',
+            body: JSON.stringify({
+              errors: [{ message: 'the token expired', extensions: { code: failWith } }],
+            }),
+          });
+        });
+        await page.locator('.status').scrollIntoViewIfNeeded();
+        await expect.poll(async () => page.getByRole('button', { name: 'Sign in as @demo' }).count()).toBe(1);
+        await expect.poll(async () => page.getByRole('alert').textContent()).toContain('UNAUTHENTICATED');
+        const feedRequests = sent.filter((s) => s.operationName === 'FeedPage').length;
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        expect(sent.filter((s) => s.operationName === 'FeedPage').length).toBe(feedRequests);
+      } finally {
+        await context.close();
+      }
+    },
+  );
 
   it('serves the page under a strict CSP with the token never cached, and a pasted bad token is refused clearly', async () => {
     const response = await fetch(`${base}/demo`);

@@ -140,12 +140,16 @@ describe('OpenTelemetry traces', () => {
       WORKER_POLL_MS: '200',
     });
     const url = await listeningUrl(gateway);
+    // A caller's traceparent is ignored by default (OTEL_PROPAGATORS=none): a public caller neither
+    // chooses the trace id nor forces the trace to be kept.
+    const callerTrace = randomBytes(16).toString('hex');
     const response = await fetch(url, {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
         authorization: `Bearer ${token}`,
         'x-request-id': 'trace-feed-1',
+        traceparent: `00-${callerTrace}-${randomBytes(8).toString('hex')}-01`,
       },
       body: JSON.stringify({ query: feedQuery }),
     });
@@ -167,6 +171,7 @@ describe('OpenTelemetry traces', () => {
     );
     if (!http) throw new Error('no HTTP span');
     expect(http.name).toBe('POST /graphql');
+    expect(http.traceId).not.toBe(callerTrace);
     expect(http.parentSpanId).toBeNull();
     expect(http.service).toBe('lodestar-gateway');
     // Named statements give their span its name (the role lookup of the token, here).
@@ -212,6 +217,13 @@ describe('OpenTelemetry traces', () => {
     for (const span of sql) {
       expect(Object.keys(span.attributes).filter((k) => /values|parameter/.test(k))).toEqual([]);
     }
+    // Redis spans name the command only: keys hold person ids, arguments feature values.
+    for (const span of redis) {
+      const statement = span.attributes['db.statement'] ?? span.attributes['db.query.text'];
+      expect(typeof statement === 'string' && /^[a-z]+$/.test(statement), JSON.stringify(statement)).toBe(
+        true,
+      );
+    }
     // No SQL or Redis span of this request ended up in a trace of its own.
     const orphans = spans.filter((s) => (s.scope === PG || s.scope === REDIS) && s.parentSpanId === null);
     expect(orphans).toEqual([]);
@@ -221,6 +233,19 @@ describe('OpenTelemetry traces', () => {
       (l) => l.reqId === 'trace-feed-1',
     );
     expect(line?.trace_id).toBe(http.traceId);
+
+    // A GET query's variables never reach a span (the URL keeps the parameter names only).
+    const secret = 'secret-handle-in-a-get';
+    const get = await fetch(
+      `${url}?query=${encodeURIComponent('query Who($h: String!) { profile(handle: $h) { handle } }')}&variables=${encodeURIComponent(JSON.stringify({ h: secret }))}`,
+      { headers: { 'apollo-require-preflight': 'true', 'x-request-id': 'trace-get-1' } },
+    );
+    expect(get.status).toBe(200);
+    const afterGet = await until(async () => {
+      const now = await gateway.spans();
+      return now.some((s) => s.attributes['lodestar.request_id'] === 'trace-get-1') ? now : undefined;
+    }, 'the GET request span');
+    expect(JSON.stringify(afterGet)).not.toContain(secret);
 
     // A like: the request, then the worker's item as a trace of its own with its statements under it.
     const like = await fetch(url, {
@@ -271,8 +296,18 @@ describe('OpenTelemetry traces', () => {
         OTEL_SERVICE_NAME: 'lodestar-trace-test',
         OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment=test',
         OTEL_BSP_SCHEDULE_DELAY: '100',
+        // Behind an edge the operator controls: continue the caller's trace.
+        OTEL_PROPAGATORS: 'tracecontext',
       });
       const url = await listeningUrl(gateway);
+      expect(logLines(gateway, 'tracing on (OpenTelemetry)')).toEqual([
+        expect.objectContaining({
+          exporter: 'otlp',
+          url: `http://127.0.0.1:${port}/v1/traces`,
+          sampler: 'parentbased_always_on',
+          propagation: 'tracecontext',
+        }),
+      ]);
       const callerTrace = randomBytes(16).toString('hex');
       const response = await fetch(url, {
         method: 'POST',
