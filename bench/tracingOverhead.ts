@@ -21,7 +21,8 @@ import { gatewayEnv, readSettings } from './shared/settings.js';
  * was exported.
  *
  * Knobs: the bench's own (BENCH_DURATION_SEC, BENCH_WARMUP_SEC, BENCH_SKIP_BUILD, BENCH_SKIP_SEED, …;
- * bench/shared/settings.ts) and BENCH_TRACING_ROUNDS (default 5).
+ * bench/shared/settings.ts), BENCH_TRACING_ROUNDS (default 5) and BENCH_TRACING_RATIO (the sampled
+ * gateway's ratio, default 0.1; 0 measures the instrumentation without any export).
  */
 
 const FIRST = 20;
@@ -30,6 +31,11 @@ const listingsQuery = `{ listings(first: 20) { edges { node { id title price cat
 async function main(): Promise<void> {
   const settings = readSettings();
   const rounds = Number(process.env.BENCH_TRACING_ROUNDS ?? 5);
+  // The kept share of the sampled gateway; 0 keeps nothing, so what remains is the cost of the
+  // instrumentation and context propagation alone.
+  const keptShare = Number(process.env.BENCH_TRACING_RATIO ?? 0.1);
+  if (!(keptShare >= 0 && keptShare <= 1))
+    throw new Error('BENCH_TRACING_RATIO must be a number from 0 to 1');
   const dataset = await prepareBenchDatabase(settings);
   const env = gatewayEnv(settings);
   const config = loadConfig({ ...env, PORT: '0' });
@@ -61,7 +67,7 @@ async function main(): Promise<void> {
   });
   const gateways = {
     off: await startGatewayProcess(env, 'untraced'),
-    tenth: await startGatewayProcess(traceEnv('parentbased_traceidratio', '0.1'), 'traced-10%'),
+    tenth: await startGatewayProcess(traceEnv('parentbased_traceidratio', String(keptShare)), 'traced-ratio'),
     all: await startGatewayProcess(traceEnv('always_on', '1'), 'traced-100%'),
   };
   const variants = ['off', 'tenth', 'all'] as const;
@@ -91,7 +97,7 @@ async function main(): Promise<void> {
           return result;
         };
         const by = { off: get('off'), tenth: get('tenth'), all: get('all') };
-        requestsTraced += by.tenth.requests / 10 + by.all.requests;
+        requestsTraced += by.tenth.requests * keptShare + by.all.requests;
         results.push({ work, c, by });
       }
       for (const [, client] of clients) client.close();
@@ -111,7 +117,7 @@ async function main(): Promise<void> {
     const p50 = (x: LoadResult) => x.slices?.p50 ?? x.latencyMs.p50;
     const ratio = (a: number, b: number) => (a / b).toFixed(2);
     console.log(
-      '| work | c | untraced req/s | 10% traced req/s (ratio) | all traced req/s (ratio) | untraced p50 ms | 10% traced p50 ms (ratio) | all traced p50 ms (ratio) |',
+      `| work | c | untraced req/s | ${keptShare * 100}% traced req/s (ratio) | all traced req/s (ratio) | untraced p50 ms | ${keptShare * 100}% traced p50 ms (ratio) | all traced p50 ms (ratio) |`,
     );
     console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
     for (const { work, c, by } of results) {
@@ -122,7 +128,7 @@ async function main(): Promise<void> {
       if (errors.some((n) => n > 0)) console.log(`  errors (untraced, 10%, all): ${errors.join(', ')}`);
     }
     console.log(
-      `peak RSS: untraced ${memory.off.peakRssMb} MB, 10% traced ${memory.tenth.peakRssMb} MB, all traced ${memory.all.peakRssMb} MB; exported ${exports} batches, ${(exportedBytes / 1024 / 1024).toFixed(1)} MB (about ${(exportedBytes / Math.max(1, requestsTraced)).toFixed(0)} bytes per kept trace, warm-up included)`,
+      `peak RSS: untraced ${memory.off.peakRssMb} MB, ${keptShare * 100}% traced ${memory.tenth.peakRssMb} MB, all traced ${memory.all.peakRssMb} MB; exported ${exports} batches, ${(exportedBytes / 1024 / 1024).toFixed(1)} MB (about ${(exportedBytes / Math.max(1, requestsTraced)).toFixed(0)} bytes per kept trace, warm-up included)`,
     );
   } finally {
     for (const v of variants) await gateways[v].stop();
