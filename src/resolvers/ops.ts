@@ -24,6 +24,17 @@ import type {
 } from '../ops/diagnostics.js';
 import { actorOf } from '../auth/actor.js';
 import { backfillProgress, type BackfillProgress } from '../ops/maintenanceActions.js';
+import * as history from '../ops/history.js';
+import {
+  HISTORY_RETENTION_MS,
+  MAX_HISTORY_POINTS,
+  OPS_METRICS,
+  type FlagExposureSeries,
+  type HistoryWindow,
+  type KernelLatencySeries,
+  type OpsMetric,
+  type OpsSeries,
+} from '../ops/history.js';
 import { createOpsRunner, type OpsRunner } from '../ops/opsRunner.js';
 import type { TableBloat } from '../ops/tableBloat.js';
 import { vectorHealth as readVectorHealth, type VectorHealth } from '../ops/vectorIndexes.js';
@@ -139,3 +150,59 @@ export async function flagHistory(ctx: Context, key: string, limit: number): Pro
   checkPageSize('limit', limit);
   return diagnostics.flagHistory(opsRunnerOf(ctx), key, limit);
 }
+
+/**
+ * A chart's window: `since` (default an hour ago) to `until` (default now), at most `maxPoints` buckets.
+ * A window reaching back past the 7 days kept starts where the history does.
+ */
+function historyWindow(args: {
+  since?: Date | null;
+  until?: Date | null;
+  maxPoints?: number | null;
+}): HistoryWindow {
+  const now = Date.now();
+  const until = args.until ?? new Date(now);
+  const since = args.since ?? new Date(until.getTime() - 3600_000);
+  if (since.getTime() >= until.getTime()) {
+    throw createBadUserInputError('since must be before until', 'since');
+  }
+  const maxPoints = args.maxPoints ?? 360;
+  if (!Number.isInteger(maxPoints) || maxPoints < 1 || maxPoints > MAX_HISTORY_POINTS) {
+    throw createBadUserInputError(
+      `maxPoints must be a whole number from 1 to ${MAX_HISTORY_POINTS}`,
+      'maxPoints',
+    );
+  }
+  const oldest = new Date(now - HISTORY_RETENTION_MS);
+  return { since: since < oldest ? oldest : since, until, maxPoints };
+}
+
+/** The console's charts: queue health and alert inputs as the worker snapshots them each minute. */
+export async function opsHistory(
+  ctx: Context,
+  args: { metrics: readonly string[]; since?: Date | null; until?: Date | null; maxPoints?: number | null },
+): Promise<OpsSeries[]> {
+  const known = new Set<string>(OPS_METRICS);
+  const unknown = args.metrics.filter((m) => !known.has(m));
+  if (args.metrics.length === 0 || unknown.length > 0) {
+    throw createBadUserInputError(
+      `${unknown.length > 0 ? `unknown metric ${JSON.stringify(unknown[0])}` : 'no metric asked for'}: metrics are ${OPS_METRICS.join(', ')}`,
+      'metrics',
+    );
+  }
+  return history.opsHistory(opsRunnerOf(ctx), [...new Set(args.metrics)] as OpsMetric[], historyWindow(args));
+}
+
+/** Per kernel p50/p95/p99 and error rate over time, from the latency samples. */
+export const kernelLatencyHistory = (
+  ctx: Context,
+  args: { kernel?: string | null; since?: Date | null; until?: Date | null; maxPoints?: number | null },
+): Promise<KernelLatencySeries[]> =>
+  history.kernelLatencyHistory(opsRunnerOf(ctx), args.kernel ?? null, historyWindow(args));
+
+/** Per flag and variant: exposed requests, errors and p95 over time. */
+export const flagExposureHistory = (
+  ctx: Context,
+  args: { key?: string | null; since?: Date | null; until?: Date | null; maxPoints?: number | null },
+): Promise<FlagExposureSeries[]> =>
+  history.flagExposureHistory(opsRunnerOf(ctx), args.key ?? null, historyWindow(args));

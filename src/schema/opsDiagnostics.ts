@@ -9,6 +9,13 @@ import type {
   QueueHealth,
   StuckLeases,
 } from '../ops/diagnostics.js';
+import type {
+  FlagExposurePoint,
+  FlagExposureSeries,
+  KernelLatencyPoint,
+  KernelLatencySeries,
+  OpsSeries,
+} from '../ops/history.js';
 import type { BackfillProgress } from '../ops/maintenanceActions.js';
 import type { EmbeddingCoverage, VectorHealth, VectorIndex } from '../ops/vectorIndexes.js';
 import * as ops from '../resolvers/ops.js';
@@ -220,6 +227,62 @@ const AuditEntryRef = builder.objectRef<AuditEntry>('AuditEntry').implement({
   }),
 });
 
+const HistoryPointRef = builder.objectRef<OpsSeries['points'][number]>('OpsHistoryPoint').implement({
+  description: 'One bucket of a series: its start and the largest value snapshotted in it.',
+  fields: (t) => ({
+    at: t.expose('at', { type: 'DateTime' }),
+    value: t.exposeFloat('value', { nullable: true }),
+  }),
+});
+
+const HistorySeriesRef = builder.objectRef<OpsSeries>('OpsHistorySeries').implement({
+  description:
+    'One metric of ops.history over time (subject: the queue of queue.* metrics, empty otherwise).',
+  fields: (t) => ({
+    metric: t.exposeString('metric'),
+    subject: t.exposeString('subject'),
+    points: t.field({ type: [HistoryPointRef], resolve: (s) => s.points }),
+  }),
+});
+
+const KernelLatencyPointRef = builder.objectRef<KernelLatencyPoint>('KernelLatencyPoint').implement({
+  description: 'One bucket of a kernel’s sampled requests.',
+  fields: (t) => ({
+    at: t.expose('at', { type: 'DateTime' }),
+    n: t.exposeInt('n'),
+    p50Ms: t.exposeFloat('p50Ms'),
+    p95Ms: t.exposeFloat('p95Ms'),
+    p99Ms: t.exposeFloat('p99Ms'),
+    errorRate: t.exposeFloat('errorRate'),
+  }),
+});
+
+const KernelLatencySeriesRef = builder.objectRef<KernelLatencySeries>('KernelLatencySeries').implement({
+  fields: (t) => ({
+    kernel: t.exposeString('kernel'),
+    points: t.field({ type: [KernelLatencyPointRef], resolve: (s) => s.points }),
+  }),
+});
+
+const FlagExposurePointRef = builder.objectRef<FlagExposurePoint>('FlagExposurePoint').implement({
+  description: 'One bucket of a flag variant’s exposed traffic.',
+  fields: (t) => ({
+    at: t.expose('at', { type: 'DateTime' }),
+    requests: t.exposeInt('requests'),
+    errors: t.exposeInt('errors'),
+    errorRate: t.exposeFloat('errorRate'),
+    p95Ms: t.exposeFloat('p95Ms', { nullable: true }),
+  }),
+});
+
+const FlagExposureSeriesRef = builder.objectRef<FlagExposureSeries>('FlagExposureSeries').implement({
+  fields: (t) => ({
+    flagKey: t.exposeString('flagKey'),
+    variant: t.exposeString('variant'),
+    points: t.field({ type: [FlagExposurePointRef], resolve: (s) => s.points }),
+  }),
+});
+
 builder.objectFields(OpsRef, (t) => ({
   queueHealth: t.field({
     type: QueueHealthRef,
@@ -255,6 +318,42 @@ builder.objectFields(OpsRef, (t) => ({
     type: VectorHealthRef,
     description: 'Runbook "Vector Health": pgvector, embedding coverage per table, vector indexes.',
     resolve: (_ops, _args, ctx) => ops.vectorHealth(ctx),
+  }),
+  history: t.field({
+    type: [HistorySeriesRef],
+    description:
+      'The console’s charts: queue health (queue.*, per queue) and the alert inputs (alert.*) as the worker snapshots them once a minute, kept 7 days; one point per bucket (its largest value), at most maxPoints per series. Window: since (default an hour before until) to until (default now).',
+    args: {
+      metrics: t.arg.stringList({ required: true }),
+      since: t.arg({ type: 'DateTime' }),
+      until: t.arg({ type: 'DateTime' }),
+      maxPoints: t.arg.int({ defaultValue: 360 }),
+    },
+    resolve: (_ops, args, ctx) => ops.opsHistory(ctx, args),
+  }),
+  kernelLatencyHistory: t.field({
+    type: [KernelLatencySeriesRef],
+    description:
+      'Per kernel (or one): p50/p95/p99 and error rate over time from the sampled requests (kept 7 days).',
+    args: {
+      kernel: t.arg.string(),
+      since: t.arg({ type: 'DateTime' }),
+      until: t.arg({ type: 'DateTime' }),
+      maxPoints: t.arg.int({ defaultValue: 360 }),
+    },
+    resolve: (_ops, args, ctx) => ops.kernelLatencyHistory(ctx, args),
+  }),
+  flagExposureHistory: t.field({
+    type: [FlagExposureSeriesRef],
+    description:
+      'Per flag (or one) and variant: exposed requests, errors, error rate and p95 over time (kept 7 days).',
+    args: {
+      key: t.arg.string(),
+      since: t.arg({ type: 'DateTime' }),
+      until: t.arg({ type: 'DateTime' }),
+      maxPoints: t.arg.int({ defaultValue: 360 }),
+    },
+    resolve: (_ops, args, ctx) => ops.flagExposureHistory(ctx, args),
   }),
   alerts: t.field({
     type: [AlertRef],

@@ -17,7 +17,16 @@ export interface MaintenanceTask {
   intervalMs: number;
   /** Runs inside the claiming transaction; returns what is recorded as its result. */
   run: (tx: pg.PoolClient) => Promise<unknown>;
+  /** A task that runs every minute logs its runs at debug, not info (its failures still at error). */
+  quiet?: boolean;
 }
+
+/**
+ * snapshot_ops_history: below the one-minute maintenance check, so every check finds it due (a task that
+ * ran 59.9 s ago is not due at an interval of 60 s); its rows are stamped with the minute, so a second run
+ * within one minute, by this worker or another, writes nothing.
+ */
+export const OPS_SNAPSHOT_INTERVAL_MS = 50_000;
 
 /** How often each kind of task runs; the worker's config (WORKER_*_INTERVAL_SEC) sets them. */
 export interface MaintenanceIntervals {
@@ -193,10 +202,18 @@ export function defaultMaintenanceTasks(
       run: (tx) => scalar(tx, 'SELECT gc_done_queue_items() AS v'),
     },
     {
-      // Kernel latency samples and flag exposure aggregates older than 7 days.
+      // Kernel latency samples, flag exposure aggregates and the ops history older than 7 days.
       name: 'gc_ops_telemetry',
       intervalMs: gcMs,
       run: (tx) => scalar(tx, 'SELECT gc_ops_telemetry() AS v'),
+    },
+    {
+      // The ops console's history (ops.history): queue health and alert inputs, stamped with the minute.
+      // Due at every maintenance check (once a minute): a second run in the same minute writes nothing.
+      name: 'snapshot_ops_history',
+      intervalMs: OPS_SNAPSHOT_INTERVAL_MS,
+      quiet: true,
+      run: (tx) => scalar(tx, 'SELECT ops_snapshot_history() AS v'),
     },
     {
       name: 'decay_interest_affinity',
@@ -351,7 +368,10 @@ export async function runDueMaintenance(
       });
       if (!done) continue;
       ran.push(task.name);
-      logger.info({ task: task.name, result: done.result, ms: Math.round(done.ms) }, 'maintenance task ran');
+      logger[task.quiet ? 'debug' : 'info'](
+        { task: task.name, result: done.result, ms: Math.round(done.ms) },
+        'maintenance task ran',
+      );
     } catch (error) {
       logger.error(
         { err: coerceError(error), task: task.name },

@@ -61,6 +61,8 @@ export const relationPrivileges: Record<string, RelationRow> = {
   marketplace_discovery_queue: { rls: true, app: 'SIU-', service: '----', worker: 'Siu-' },
   marketplace_listings: { rls: true, app: 'Siu-', service: 'S---', worker: 'S-u-' },
   ops_audit: { rls: true, app: 'SI--', service: '----', worker: '-I--' },
+  // The ops console's history (issue #20): admins read it (RLS); only ops_snapshot_history() writes it.
+  ops_history: { rls: true, app: 'S---', service: '----', worker: '----' },
   ops_backfills: { rls: true, app: 'SIU-', service: '----', worker: '----' },
   // The worker reads profiles(user_id, embedding) only, to measure the profiles vector index's recall.
   profiles: { rls: true, app: 'SiuD', service: 'S---', worker: 's---' },
@@ -125,6 +127,7 @@ export const functionExecute: Record<string, MatrixRole[]> = {
   'learning_policy_report(timestamp with time zone)': ['service'],
   'listing_features(integer[])': ['service'],
   'ops_alert_values()': ['app'],
+  'ops_snapshot_history()': ['app', 'worker'],
   'profile_embedding_of(uuid)': [],
   'rebuild_ivfflat_index(text,integer)': ['worker'],
   'recently_served_listings(uuid,interval,text)': ['service'],
