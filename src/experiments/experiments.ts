@@ -31,8 +31,11 @@ export interface ExperimentInput {
 export async function saveExperiment(
   deps: { viewer: RlsViewer; db: Pick<Database, 'pool'>; actor: OpsActor },
   input: ExperimentInput,
+  /** Why, as the person who made the change wrote it: kept with the audit row's arguments. */
+  reason?: string,
 ): Promise<Experiment> {
-  const { result } = await withAudit(deps.db.pool, deps.actor, 'saveExperiment', { ...input }, () =>
+  const audited = reason === undefined ? { ...input } : { ...input, reason };
+  const { result } = await withAudit(deps.db.pool, deps.actor, 'saveExperiment', audited, () =>
     withIdentity(deps.db.pool, deps.viewer, async (client) => {
       const { rows } = await client.query<ExperimentRow>(upsertExperimentSql, [
         input.key,

@@ -21,7 +21,12 @@ import { measureVectorRecall, RECALL_K, RECALL_SAMPLES } from './vectorRecall.js
 const whole = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 /** A CLI flag without a value arrives as true; `--restart false` as a string. */
 const flag = z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean());
-const reason = z.string().trim().max(500).optional();
+const reason = z
+  .string()
+  .trim()
+  .max(500)
+  .optional()
+  .describe('Why (up to 500 characters): recorded with the action in the audit log.');
 const flagKey = z.string().trim().min(1).max(64);
 
 export type { RolloutSettings };
@@ -52,17 +57,17 @@ const define = <S extends z.ZodType, R>(def: ActionDef<S, R>): ActionDef<S, R> =
 export const opsActions = {
   requeueStuckEvents: define({
     description: 'runbook "Worker Stuck" — events with expired leases back to queued.',
-    args: z.object({}),
+    args: z.object({ reason }),
     run: (runner) => requeueStuckEvents(runner),
   }),
   requeueStuckDiscovery: define({
     description: 'discovery items with expired leases back to queued.',
-    args: z.object({}),
+    args: z.object({ reason }),
     run: (runner) => requeueStuckDiscovery(runner),
   }),
   requeueDiscoveryErrors: define({
     description: `runbook "Discovery Queue Backlog" — failed items with attempts < maxAttempts (default ${MAX_ATTEMPTS}) back to queued.`,
-    args: z.object({ maxAttempts: whole(1, 1000).default(MAX_ATTEMPTS) }),
+    args: z.object({ maxAttempts: whole(1, 1000).default(MAX_ATTEMPTS), reason }),
     run: (runner, args) => requeueDiscoveryErrors(runner, args),
   }),
   backfillProfileEmbeddings: define({
@@ -73,32 +78,37 @@ export const opsActions = {
       batchSize: whole(1, 1000).default(1000),
       maxBatches: whole(1, 1_000_000).optional(),
       restart: flag.default(false),
+      reason,
     }),
     run: (runner, args) => backfillProfileEmbeddings(runner, args),
   }),
   gcIntentSignals: define({
     description: 'runbook "Cleanup Old Signals" — intent signals older than retentionDays (default 90).',
-    args: z.object({ retentionDays: whole(1, 3650).optional() }),
+    args: z.object({ retentionDays: whole(1, 3650).optional(), reason }),
     run: (runner, args) => runGc(runner, 'gc_intent_signals', args),
   }),
   gcLearningEvents: define({
     description: 'runbook "Cleanup Old Signals" — learning events older than retentionDays (default 180).',
-    args: z.object({ retentionDays: whole(1, 3650).optional() }),
+    args: z.object({ retentionDays: whole(1, 3650).optional(), reason }),
     run: (runner, args) => runGc(runner, 'gc_learning_events', args),
   }),
   analyzeHotTables: define({
     description: 'runbook "Analyze After Bulk Updates".',
-    args: z.object({}),
+    args: z.object({ reason }),
     run: (runner) => analyzeHotTables(runner),
   }),
   enqueueDiscovery: define({
     description: 'queue discovery for an interest, in its own category unless categoryId is given.',
-    args: z.object({ interestId: whole(1, 2_147_483_647), categoryId: whole(1, 2_147_483_647).optional() }),
+    args: z.object({
+      interestId: whole(1, 2_147_483_647),
+      categoryId: whole(1, 2_147_483_647).optional(),
+      reason,
+    }),
     run: (runner, args) => enqueueDiscovery(runner, args),
   }),
   decayInterests: define({
     description: 'interest drift — affinity × 0.98 per whole week since last reinforced or decayed.',
-    args: z.object({}),
+    args: z.object({ reason }),
     run: (runner) => decayInterests(runner),
   }),
   rebuildVectorIndex: define({
@@ -115,6 +125,7 @@ export const opsActions = {
       force: flag
         .default(false)
         .describe('Build an ivfflat index even when lists leaves fewer than 50 rows per list.'),
+      reason,
     }),
     run: (runner, args) => rebuildVectorIndex(runner, args),
   }),
@@ -122,7 +133,7 @@ export const opsActions = {
     description:
       `recall@${RECALL_K} of every vector index (or \`index\`) against exact search on ${RECALL_SAMPLES} vectors ` +
       'sampled from its table; stored for ops.vectorHealth, /metrics and ops.alerts (the worker measures hourly).',
-    args: z.object({ index: z.string().trim().min(1).max(63).optional() }),
+    args: z.object({ index: z.string().trim().min(1).max(63).optional(), reason }),
     run: async (runner, args) => {
       const measurements = await measureVectorRecall((fn) => inAdminTx(runner, fn), {
         index: args.index,
@@ -140,6 +151,7 @@ export const opsActions = {
       description: z.string().max(500).optional(),
       baselineP95Ms: z.coerce.number().positive().max(600_000).nullable().optional(),
       thresholds: flagThresholdsChangeSchema.optional(),
+      reason,
     }),
     changesFlags: true,
     run: (runner, args) => inAdminTx(runner, (client) => saveFlag(client, args)),
@@ -201,7 +213,7 @@ export const opsActions = {
     description:
       'roll back every flag whose exposed traffic breaks its limits (error rate, p95 vs baseline, ' +
       'complaints); the worker also runs this every WORKER_ROLLOUT_CHECK_SEC. dryRun only reports.',
-    args: z.object({ dryRun: flag.default(false) }),
+    args: z.object({ dryRun: flag.default(false), reason }),
     changesFlags: true,
     // One admin transaction: the reads must see every user's complaints (RLS), and a few flags fit in 5 s.
     run: async (runner, args) => ({

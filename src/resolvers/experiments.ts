@@ -19,7 +19,15 @@ export const experiments = (ctx: Context): Promise<Experiment[]> => store.listEx
 const keyPattern = /^[a-z0-9_.-]{1,64}$/;
 
 /** saveExperiment (admin): checks the key, description and arms, then saves (src/experiments/experiments.ts). */
-export async function saveExperiment(ctx: Context, input: SaveExperimentInput): Promise<Experiment> {
+export async function saveExperiment(
+  ctx: Context,
+  input: SaveExperimentInput,
+  reason: string | null = null,
+): Promise<Experiment> {
+  const why = reason?.trim() || undefined;
+  if (why !== undefined && why.length > 500) {
+    throw createBadUserInputError('reason must be at most 500 characters', 'reason');
+  }
   if (!keyPattern.test(input.key)) {
     throw createBadUserInputError(
       `key must use a-z, 0-9, _ . - (1 to 64 characters), got "${input.key.slice(0, 80)}"`,
@@ -42,6 +50,7 @@ export async function saveExperiment(ctx: Context, input: SaveExperimentInput): 
   const saved = await store.saveExperiment(
     { viewer: ctx.viewer, db: ctx.db, actor: actorOf(ctx) },
     { key: input.key, description, arms: arms.data, active: input.active },
+    why,
   );
   // This instance applies it now; the others within FEED_EXPERIMENT_REFRESH_SEC.
   if (saved.key === ctx.config.feed.experimentKey) await ctx.feed.policies.refresh();

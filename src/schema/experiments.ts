@@ -62,7 +62,12 @@ builder.mutationFields((t) => ({
     description:
       'Admin only: creates or replaces an experiment (audited). Viewers keep their arm while it exists with weight > 0.',
     authScopes: { admin: true },
-    args: { input: t.arg({ type: SaveExperimentInput, required: true }) },
-    resolve: (_root, { input }, ctx) => experiments.saveExperiment(ctx, input),
+    args: {
+      input: t.arg({ type: SaveExperimentInput, required: true }),
+      reason: t.arg.string({
+        description: 'Why (up to 500 characters): recorded with the change in the audit log.',
+      }),
+    },
+    resolve: (_root, { input, reason }, ctx) => experiments.saveExperiment(ctx, input, reason ?? null),
   }),
 }));

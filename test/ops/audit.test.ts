@@ -1,4 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createSchema } from '../../src/schema/index.js';
+import { adminRootFields } from '../../src/server/telemetryPlugin.js';
 import { cursorOf, dataOf, expectErrorCode } from '../support/graphqlResult.js';
 import { openOpsFile, type OpsFile } from '../support/opsHarness.js';
 import { graphql, type ResultOf } from '../support/graphql.js';
@@ -120,6 +122,57 @@ describe('ops audit', () => {
       error: 'interest 424242 was not found',
       request_id: 'req-audit-fail',
     });
+  });
+
+  it('every admin mutation takes a reason, kept with its arguments in the audit row', async () => {
+    // The console asks for a reason before every action (issue #20): no admin mutation may lack one.
+    const schema = createSchema();
+    const mutations = schema.getMutationType()?.getFields() ?? {};
+    // The catalogue writes (service callers' batches) carry their `source` instead.
+    const catalogueWrites = new Set(['setListingStatus', 'upsertInterests', 'upsertListings']);
+    const withoutReason = [...adminRootFields(schema)].filter(
+      (name) =>
+        mutations[name] &&
+        !catalogueWrites.has(name) &&
+        !mutations[name].args.some((arg) => arg.name === 'reason'),
+    );
+    expect(withoutReason).toEqual([]);
+
+    await file.data('mutation { requeueStuckEvents(reason: "  ticket OPS-42: lease storm  ") { requeued } }');
+    expect((await file.audit('requeueStuckEvents')).at(-1)?.args).toEqual({
+      reason: 'ticket OPS-42: lease storm',
+    });
+    await file.data(
+      graphql(`
+        mutation {
+          saveExperiment(
+            input: {
+              key: "audit-reason"
+              active: false
+              arms: [{ name: "control", weight: 100, policy: EPSILON_GREEDY }]
+            }
+            reason: "try a smaller epsilon"
+          ) {
+            key
+          }
+        }
+      `),
+    );
+    expect((await file.audit('saveExperiment')).at(-1)?.args).toMatchObject({
+      key: 'audit-reason',
+      reason: 'try a smaller epsilon',
+    });
+    const tooLong = 'x'.repeat(501);
+    expectErrorCode(
+      await file.execute(`mutation { requeueStuckEvents(reason: "${tooLong}") { requeued } }`),
+      'BAD_USER_INPUT',
+    );
+    expectErrorCode(
+      await file.execute(
+        `mutation { saveExperiment(input: { key: "audit-reason", active: false, arms: [{ name: "control", weight: 100, policy: EPSILON_GREEDY }] }, reason: "${tooLong}") { key } }`,
+      ),
+      'BAD_USER_INPUT',
+    );
   });
 
   it('auditLog shows the newest entry first with its arguments and result', async () => {

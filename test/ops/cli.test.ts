@@ -202,8 +202,10 @@ describe('ops CLI', () => {
         .filter((line) => /^\S/.test(line))
         .map((line) => line.split(' ')[0]);
       expect(names).toEqual(Object.keys(opsActions));
-      expect(run.stdout).toContain('requeueDiscoveryErrors [--maxAttempts]');
-      expect(run.stdout).toContain('rebuildVectorIndex [--index --lists --m --efConstruction --force]');
+      expect(run.stdout).toContain('requeueDiscoveryErrors [--maxAttempts --reason]');
+      expect(run.stdout).toContain(
+        'rebuildVectorIndex [--index --lists --m --efConstruction --force --reason]',
+      );
     });
 
     it('an unknown action exits 2 naming it, and runs nothing', async ({ expect }) => {
