@@ -119,3 +119,17 @@ export function logTracing(
     'tracing on (OpenTelemetry)',
   );
 }
+
+/**
+ * What a process started with `--import` is, from its entry script (dist/worker/main.js or
+ * src/worker/main.ts: the worker; anything else: the gateway): the configuration role it loads and the
+ * service.name its spans get unless OTEL_SERVICE_NAME says otherwise.
+ */
+export function tracedProcess(entry: string | undefined = process.argv[1]): {
+  role: 'gateway' | 'worker';
+  serviceName: string;
+} {
+  return /[\\/]worker[\\/]main\.[jt]s$/.test(entry ?? '')
+    ? { role: 'worker', serviceName: 'lodestar-worker' }
+    : { role: 'gateway', serviceName: 'lodestar-gateway' };
+}

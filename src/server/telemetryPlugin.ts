@@ -10,7 +10,11 @@ import type { Metrics } from '../platform/metrics.js';
  * Errors that count against a kernel's or a flag's error rate: ours, not the caller's. A caller's
  * mistake that reached Postgres is already a 4xx code here (formatError, toClientError).
  */
-const serverErrorCodes = new Set(['INTERNAL_SERVER_ERROR', 'TIMEOUT', 'UNAVAILABLE']);
+export const serverErrorCodes: ReadonlySet<string> = new Set([
+  'INTERNAL_SERVER_ERROR',
+  'TIMEOUT',
+  'UNAVAILABLE',
+]);
 
 function rootFieldNames(selectionSet: SelectionSetNode): string[] {
   return selectionSet.selections.flatMap((selection) => {

@@ -13,9 +13,7 @@ import {
 import type { Context } from '../context.js';
 import { trace } from '@opentelemetry/api';
 import { failSpan, inSpan, SpanKind, tracer } from '../platform/tracing.js';
-
-/** Codes that are our failure, not the caller's (as in telemetryPlugin): they mark the span failed. */
-const serverErrorCodes = new Set(['INTERNAL_SERVER_ERROR', 'TIMEOUT', 'UNAVAILABLE']);
+import { serverErrorCodes } from './telemetryPlugin.js';
 
 /** The complexity plugin's default list multiplier (src/builder.ts). */
 const DEFAULT_LIST_MULTIPLIER = 10;
@@ -46,7 +44,8 @@ export function inGraphQLSpan<T>(requestId: string, work: () => T | Promise<T>):
 
 /**
  * Names the operation span `query Feed` (the OpenTelemetry GraphQL convention) with its type, name and
- * cost, and marks it failed when the response carries a server-side error code.
+ * cost, and marks it failed when the response carries a server-side error code (the codes that count
+ * against a kernel's error rate, telemetryPlugin's).
  */
 export function tracingPlugin(): ApolloServerPlugin<Context> {
   return {

@@ -8,12 +8,13 @@
  * An invalid configuration starts nothing here: the process's own start reports it and exits 2.
  */
 import { ConfigError, loadConfig, type Config } from '../config/config.js';
+import { tracedProcess } from '../platform/tracing.js';
 
-const worker = /[\\/]worker[\\/]main\.[jt]s$/.test(process.argv[1] ?? '');
+const { role, serviceName } = tracedProcess();
 
 let config: Config | undefined;
 try {
-  config = loadConfig(process.env, worker ? 'worker' : 'gateway');
+  config = loadConfig(process.env, role);
 } catch (error) {
   if (!(error instanceof ConfigError)) throw error;
 }
@@ -21,7 +22,5 @@ try {
 if (config?.tracing.enabled) {
   // Loaded only when on: with tracing off the SDK, exporters and instrumentations cost no memory.
   const { installTracing } = await import('./startTracing.js');
-  await installTracing(config.tracing, {
-    defaultServiceName: worker ? 'lodestar-worker' : 'lodestar-gateway',
-  });
+  await installTracing(config.tracing, { defaultServiceName: serviceName });
 }

@@ -5,6 +5,7 @@
  */
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-node';
 import { loadConfig } from '../../src/config/config.js';
+import { tracedProcess } from '../../src/platform/tracing.js';
 import { installTracing } from '../../src/telemetry/startTracing.js';
 
 export interface RecordedSpan {
@@ -19,10 +20,10 @@ export interface RecordedSpan {
   status: number;
 }
 
-const worker = /[\\/]worker[\\/]main\.[jt]s$/.test(process.argv[1] ?? '');
+const { role, serviceName } = tracedProcess();
 const exporter = new InMemorySpanExporter();
-await installTracing(loadConfig(process.env, worker ? 'worker' : 'gateway').tracing, {
-  defaultServiceName: worker ? 'lodestar-worker' : 'lodestar-gateway',
+await installTracing(loadConfig(process.env, role).tracing, {
+  defaultServiceName: serviceName,
   spanProcessors: [new SimpleSpanProcessor(exporter)],
 });
 

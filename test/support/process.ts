@@ -13,13 +13,21 @@ export interface GatewayProcess {
 
 const children: ChildProcessWithoutNullStreams[] = [];
 
-/** Starts the real gateway process (src/main.ts) with only the given environment. */
-export function startGatewayProcess(env: Record<string, string>): GatewayProcess {
+/**
+ * Starts the real gateway process (src/main.ts) with only the given environment. `preload` is imported
+ * first, as the start script imports the tracing entry; `ipc` opens a message channel to the process.
+ */
+export function startGatewayProcess(
+  env: Record<string, string>,
+  options: { preload?: string; ipc?: boolean } = {},
+): GatewayProcess {
+  const preload = options.preload ? ['--import', options.preload] : [];
   // One process (no tsx wrapper), so signals reach the gateway itself.
-  const child = spawn(process.execPath, ['--import', 'tsx/esm', 'src/main.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx/esm', ...preload, 'src/main.ts'], {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: '0', LOG_LEVEL: 'info', ...env },
-  });
+    stdio: options.ipc ? ['pipe', 'pipe', 'pipe', 'ipc'] : 'pipe',
+  }) as ChildProcessWithoutNullStreams;
   children.push(child);
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));

@@ -1,9 +1,7 @@
-import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signToken } from '../../src/auth/signToken.js';
 import { loadConfig } from '../../src/config/config.js';
@@ -19,9 +17,14 @@ import {
 } from '../support/fixtures.js';
 import { testJwtSecret } from '../support/gateway.js';
 import type { RecordedSpan } from '../support/memoryTracing.js';
-import { listeningUrl, logLines, type GatewayProcess } from '../support/process.js';
+import {
+  killGatewayProcesses,
+  listeningUrl,
+  logLines,
+  startGatewayProcess,
+  type GatewayProcess,
+} from '../support/process.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const PG = '@opentelemetry/instrumentation-pg';
 const REDIS = '@opentelemetry/instrumentation-ioredis';
 const SERVER_KIND = 1;
@@ -31,27 +34,16 @@ interface TracedProcess extends GatewayProcess {
   spans: () => Promise<RecordedSpan[]>;
 }
 
-const children: ChildProcess[] = [];
-
-/** The real gateway (src/main.ts), with `preload` imported first, as the start script imports register.ts. */
+/** The real gateway with `preload` imported first (as the start script imports register.ts). */
 function startTraced(preload: string, env: Record<string, string>): TracedProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx/esm', '--import', preload, 'src/main.ts'], {
-    cwd: root,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: '0', LOG_LEVEL: 'info', ...env },
-    stdio: ['pipe', 'pipe', 'pipe', 'ipc'],
-  }) as ChildProcessWithoutNullStreams;
-  children.push(child);
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exit = once(child, 'exit').then(([code]) => code as number | null);
+  const started = startGatewayProcess(env, { preload, ipc: true });
   const spans = async () => {
-    const reply = once(child, 'message');
-    child.send('spans');
+    const reply = once(started.child, 'message');
+    started.child.send('spans');
     const [message] = (await reply) as [RecordedSpan[]];
     return message;
   };
-  return { child, output: () => output, exit, spans };
+  return { ...started, spans };
 }
 
 /** The span's ancestors up to its trace's root (nearest first). */
@@ -124,8 +116,7 @@ describe('OpenTelemetry traces', () => {
   });
 
   afterAll(async () => {
-    for (const child of children)
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    killGatewayProcesses();
     await db.drop();
     await db.pool.query(`DROP ROLE IF EXISTS ${gatewayLogin}`).catch(() => undefined);
     await db.pool.query(`DROP ROLE IF EXISTS ${workerLogin}`).catch(() => undefined);
