@@ -15,7 +15,22 @@ export interface Alert {
   message: string;
   /** What the runbook says to do. */
   action: string;
+  /**
+   * The ops actions (src/ops/actions.ts; GraphQL mutations of the same name) that carry out the runbook
+   * step with their defaults alone, so a console can offer each as a button. Empty where the step needs a
+   * person (reading logs, a restart, SQL as the owner).
+   */
+  remedies: readonly OpsRemedy[];
 }
+
+/** Ops actions an alert may offer: each runs with its defaults (no argument besides a reason). */
+export type OpsRemedy =
+  | 'requeueStuckDiscovery'
+  | 'requeueStuckEvents'
+  | 'requeueDiscoveryErrors'
+  | 'analyzeHotTables'
+  | 'backfillProfileEmbeddings'
+  | 'measureVectorRecall';
 
 interface AlertValues {
   discovery_p95_age_sec: number;
@@ -85,6 +100,7 @@ export async function evaluateAlerts(
       message: `discovery queue p95 age is ${Math.round(v.discovery_p95_age_sec)} s (limit ${thresholds.discoveryP95AgeSec} s): worker stuck`,
       action:
         'Worker Stuck: check worker logs, redeploy the worker, requeue stuck items (requeueStuckDiscovery / requeueStuckEvents)',
+      remedies: ['requeueStuckDiscovery', 'requeueStuckEvents'],
     },
     {
       rule: 'kernel_p95_latency',
@@ -97,7 +113,8 @@ export async function evaluateAlerts(
           ? 'no kernel latency samples in the last hour'
           : `kernel "${v.kernel_worst}" p95 is ${Math.round(kernelP95)} ms over the last hour (limit ${thresholds.kernelP95Ms} ms): latency degradation`,
       action:
-        'Latency degradation: check ops.kernelSlos, vw_gap_severity and the database load; ANALYZE after bulk updates',
+        'Latency degradation: check ops.kernelSlos, vw_gap_severity and the database load; ANALYZE after bulk updates (analyzeHotTables)',
+      remedies: ['analyzeHotTables'],
     },
     {
       rule: 'discovery_high_retry',
@@ -108,6 +125,7 @@ export async function evaluateAlerts(
       message: `${highRetry} discovery items have 3 or more attempts (limit ${thresholds.discoveryHighRetry}): systemic failure`,
       action:
         'Discovery Queue Backlog: inspect errors (ops.discoveryErrors), fix the cause, then requeueDiscoveryErrors',
+      remedies: ['requeueDiscoveryErrors'],
     },
     {
       rule: 'profile_embeddings_coverage',
@@ -120,6 +138,7 @@ export async function evaluateAlerts(
           ? 'no user has interests yet'
           : `${(pctHasVec * 100).toFixed(1)}% of users with interests have a profile embedding (minimum ${thresholds.profilePctHasVec * 100}%): backfill needed`,
       action: 'Backfill Profile Embeddings: backfillProfileEmbeddings (batches of 1,000, resumable)',
+      remedies: ['backfillProfileEmbeddings'],
     },
     {
       rule: 'learning_events_silence',
@@ -133,6 +152,7 @@ export async function evaluateAlerts(
           : `the last learning event was ${Math.round(silenceSec / 3600)} h ago (limit ${thresholds.learningSilenceSec / 3600} h): exploration stopped`,
       action:
         'Learning events stopped: check that the feed serves (suggestions) and the service role can insert',
+      remedies: [],
     },
     {
       rule: 'table_bloat',
@@ -146,6 +166,7 @@ export async function evaluateAlerts(
           : `${bloat.table}: ${(bloat.deadTupleShare * 100).toFixed(1)}% of its tuples are dead (${bloat.deadTuples}; limit ${Number((thresholds.deadTupleShare * 100).toFixed(2))}% once ${thresholds.deadTupleMin}+ are dead), autovacuum ${bloat.autovacuumEnabled ? 'on' : 'OFF'}: table bloat`,
       action:
         'Monitor bloat (pg_stat_user_tables, ops.tableBloat): VACUUM (ANALYZE) the table as the owner; if autovacuum is on, look for long transactions holding back cleanup (pg_stat_activity) and lower its autovacuum_vacuum_scale_factor (the queues use 2%)',
+      remedies: [],
     },
     {
       rule: 'vector_index_recall',
@@ -159,6 +180,7 @@ export async function evaluateAlerts(
           : `index ${worst.index_name} returns ${(recall * 100).toFixed(1)}% of the true ${worst.recall_k ?? 20} nearest neighbours (minimum ${thresholds.vectorRecallMin * 100}%): stale or mis-sized index`,
       action:
         'Vector Indexes: check ops.vectorHealth (rows vs rowsAtBuild, suggestedLists), rebuildVectorIndex with the suggested lists, then measureVectorRecall; if the lists are right, raise VECTOR_IVFFLAT_PROBES (about √lists) and restart',
+      remedies: ['measureVectorRecall'],
     },
     partitionAlert,
     ...(replicaLag ? [replicaLag] : []),
@@ -205,6 +227,7 @@ export function eventPartitionsAlert(
         : `the event logs' weekly partitions reach ${nearest?.days.toFixed(1) ?? '?'} days ahead; default partitions empty`,
     action:
       "Event log partitions: run SELECT create_event_partitions() (the worker's daily maintenance does; check its maintenance_runs row for a lock warning); rows in a default partition move into their week's partition when it is created with create_event_partitions(p_from => the oldest row's time)",
+    remedies: [],
   };
 }
 
@@ -244,5 +267,6 @@ export function replicaLagAlert(
           : `every replica is within ${thresholds.replicaLagSec} s of the primary (worst ${worstLag.toFixed(1)} s)`,
     action:
       'Replica lag: check ops.replicas and the replica server (running? replaying? pg_stat_replication on the primary, long queries on the replica holding replay back); a replica down or too far behind gets no reads until it catches up, so the primary carries them meanwhile',
+    remedies: [],
   };
 }

@@ -192,6 +192,8 @@ export async function discoveryErrors(runner: OpsRunner, limit: number): Promise
 export interface AuditEntry {
   id: string;
   actorId: string | null;
+  /** The actor's handle now; null for a service caller or an erased account. */
+  actorHandle: string | null;
   actorRole: string;
   action: string;
   argsJson: string;
@@ -203,13 +205,22 @@ export interface AuditEntry {
   at: Date;
 }
 
+/** Which audit rows to list: each null for any. */
+export interface AuditFilter {
+  action: string | null;
+  /** A user id or a handle. */
+  actor: string | null;
+  since: Date | null;
+  until: Date | null;
+}
+
 /**
  * One page of the audit log plus one row (to tell whether there is a next page): newest first going
- * forward, from after the cursor id (a decimal string), optionally one action only.
+ * forward, from after the cursor id (a decimal string), filtered (AuditFilter).
  */
 export async function auditLog(
   runner: OpsRunner,
-  page: { forward: boolean; cursor: string | null; action: string | null; limit: number },
+  page: { forward: boolean; cursor: string | null; limit: number } & AuditFilter,
 ): Promise<AuditEntry[]> {
   const { rows } = await inAdminTx(runner, (client) =>
     client.query<{
@@ -224,11 +235,20 @@ export async function auditLog(
       duration_ms: number;
       request_id: string | null;
       at: Date;
-    }>(page.forward ? auditLogForwardSql : auditLogBackwardSql, [page.cursor, page.action, page.limit]),
+      actor_handle: string | null;
+    }>(page.forward ? auditLogForwardSql : auditLogBackwardSql, [
+      page.cursor,
+      page.action,
+      page.limit,
+      page.actor,
+      page.since,
+      page.until,
+    ]),
   );
   return rows.map((a) => ({
     id: a.id,
     actorId: a.actor_id,
+    actorHandle: a.actor_handle,
     actorRole: a.actor_role,
     action: a.action,
     argsJson: JSON.stringify(a.args),
@@ -284,6 +304,25 @@ export const alerts = (
 
 /** Every feature flag, by key. */
 export const flags = (runner: OpsRunner): Promise<Flag[]> => inAdminTx(runner, listFlags);
+
+/**
+ * Per flag: the distinct users who reported a problem in the window auto-rollback judges (since the
+ * flag's last rollout change, at most windowSec back). One statement for every flag.
+ */
+const flagComplaintsSql = `
+SELECT f.key, (
+  SELECT count(DISTINCT r.user_id)::int FROM flag_problem_reports r
+  WHERE r.flag_key = f.key AND r.at >= greatest(now() - make_interval(secs => $1),
+    coalesce((SELECT max(h.at) FROM feature_flag_history h WHERE h.flag_key = f.key), '-infinity'))
+) AS n
+FROM feature_flags f`;
+
+export async function flagComplaints(runner: OpsRunner, windowSec: number): Promise<Map<string, number>> {
+  const { rows } = await inAdminTx(runner, (client) =>
+    client.query<{ key: string; n: number }>(flagComplaintsSql, [windowSec]),
+  );
+  return new Map(rows.map((row) => [row.key, row.n]));
+}
 
 /** Runbook "Monitor bloat with pg_stat_user_tables": every hot table, flagged when over the thresholds. */
 export async function tableBloat(

@@ -30,24 +30,33 @@ SELECT id::text, interest_id, category_id, reason, last_error, attempts, updated
 FROM marketplace_discovery_queue WHERE status = 'error'
 ORDER BY updated_at DESC, marketplace_discovery_queue.id DESC LIMIT $1`;
 
-const auditColumns =
-  'id::text, actor_id, actor_role, action, args, result, ok, error, duration_ms, request_id, at';
+const auditColumns = `ops_audit.id::text, actor_id, actor_role, action, args, result, ok, error, duration_ms,
+  request_id, at, (SELECT handle FROM profiles WHERE profiles.user_id = ops_audit.actor_id) AS actor_handle`;
+
+/**
+ * The filters both directions share: $2 action, $4 actor (a user id or a handle), $5 since (inclusive),
+ * $6 until (exclusive), each NULL for any. An erased actor's rows stay findable by id.
+ */
+const auditFilters = `($2::text IS NULL OR action = $2)
+  AND ($4::text IS NULL OR actor_id::text = $4
+       OR actor_id = (SELECT user_id FROM profiles WHERE handle = lower($4)))
+  AND ($5::timestamptz IS NULL OR at >= $5) AND ($6::timestamptz IS NULL OR at < $6)`;
 
 /**
  * The audit log, keyset-paged on the table's bigint id (ids grow with time), newest first going forward:
- * $1 cursor id or NULL, $2 action or NULL, $3 limit.
+ * $1 cursor id or NULL, $3 limit, and the filters above.
  */
 export const auditLogForwardSql = `
 SELECT ${auditColumns}
 FROM ops_audit
-WHERE ($1::bigint IS NULL OR id < $1) AND ($2::text IS NULL OR action = $2)
+WHERE ($1::bigint IS NULL OR id < $1) AND ${auditFilters}
 ORDER BY ops_audit.id DESC LIMIT $3`;
 
-/** The audit log going backward (oldest first from the cursor): $1 cursor id or NULL, $2 action, $3 limit. */
+/** The audit log going backward (oldest first from the cursor): $1 cursor id or NULL, $3 limit, filters. */
 export const auditLogBackwardSql = `
 SELECT ${auditColumns}
 FROM ops_audit
-WHERE ($1::bigint IS NULL OR id > $1) AND ($2::text IS NULL OR action = $2)
+WHERE ($1::bigint IS NULL OR id > $1) AND ${auditFilters}
 ORDER BY ops_audit.id ASC LIMIT $3`;
 
 /** One flag's history, newest first: $1 flag key, $2 limit. */

@@ -132,19 +132,47 @@ const auditKey = z.tuple([z.string().regex(/^\d{1,19}$/)]);
 /** The audit log, newest first, keyset-paged on id (ids grow with time). */
 export async function auditLog(
   ctx: Context,
-  args: ConnectionArgs & { action?: string | null },
+  args: ConnectionArgs & {
+    action?: string | null;
+    actor?: string | null;
+    since?: Date | null;
+    until?: Date | null;
+  },
 ): Promise<Connection<AuditEntry>> {
   const request = pageRequest(args, auditKey);
+  const actor = args.actor?.trim() || null;
+  if (actor !== null && actor.length > 64) {
+    throw createBadUserInputError('actor must be a user id or a handle', 'actor');
+  }
+  if (args.since && args.until && args.since.getTime() >= args.until.getTime()) {
+    throw createBadUserInputError('since must be before until', 'since');
+  }
   const rows = await diagnostics.auditLog(opsRunnerOf(ctx), {
     forward: request.direction === 'forward',
     cursor: request.cursor?.[0] ?? null,
     action: args.action ?? null,
+    actor,
+    since: args.since ?? null,
+    until: args.until ?? null,
     limit: request.size + 1,
   });
   return toConnection(request, rows, (row) => [row.id] as const);
 }
 
 export const flags = (ctx: Context): Promise<Flag[]> => diagnostics.flags(opsRunnerOf(ctx));
+
+/** Complaint counts of every flag, read once per request however many flags ask. */
+const complaintsOfRequest = new WeakMap<Context, Promise<Map<string, number>>>();
+
+export async function flagComplaints(ctx: Context, key: string): Promise<number> {
+  let all = complaintsOfRequest.get(ctx);
+  if (!all) {
+    const runner = opsRunnerOf(ctx);
+    all = diagnostics.flagComplaints(runner, runner.rollouts.windowSec);
+    complaintsOfRequest.set(ctx, all);
+  }
+  return (await all).get(key) ?? 0;
+}
 
 export async function flagHistory(ctx: Context, key: string, limit: number): Promise<FlagChange[]> {
   checkPageSize('limit', limit);

@@ -50,6 +50,11 @@ export const FeatureFlagRef = builder.objectRef<Flag>('FeatureFlag').implement({
     baselineP95Ms: t.exposeFloat('baselineP95Ms', { nullable: true }),
     thresholds: t.field({ type: FlagThresholdsRef, resolve: (f) => f.thresholds }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    complaints: t.int({
+      description:
+        'Admin: distinct users who reported a problem (reportProblem) since the last rollout change, at most FLAGS_EVALUATION_WINDOW_SEC back: what auto-rollback compares with thresholds.maxComplaints.',
+      resolve: (f, _args, ctx) => ops.flagComplaints(ctx, f.key),
+    }),
     history: t.field({
       type: [FlagChangeRef],
       description: 'Rollout changes, newest first (limit 1–100).',

@@ -158,6 +158,11 @@ const AlertRef = builder.objectRef<Alert>('Alert').implement({
     threshold: t.exposeFloat('threshold'),
     message: t.exposeString('message'),
     action: t.exposeString('action', { description: 'What the runbook says to do.' }),
+    remedies: t.stringList({
+      description:
+        'The ops mutations that carry out the runbook step with their defaults (give a reason): what a console offers as buttons. Empty where the step needs a person.',
+      resolve: (a) => [...a.remedies],
+    }),
   }),
 });
 
@@ -215,6 +220,10 @@ const AuditEntryRef = builder.objectRef<AuditEntry>('AuditEntry').implement({
   fields: (t) => ({
     id: t.exposeID('id'),
     actorId: t.exposeID('actorId', { nullable: true }),
+    actorHandle: t.exposeString('actorHandle', {
+      nullable: true,
+      description: 'The actor’s handle now (null for a service caller or an erased account).',
+    }),
     actorRole: t.exposeString('actorRole'),
     action: t.exposeString('action'),
     argsJson: t.exposeString('argsJson'),
@@ -376,7 +385,12 @@ builder.objectFields(OpsRef, (t) => ({
     {
       type: AuditEntryRef,
       description: `Every admin action, newest first (${DEFAULT_PAGE_SIZE} per page, at most ${MAX_PAGE_SIZE}).`,
-      args: { action: t.arg.string({ description: 'Only this action.' }) },
+      args: {
+        action: t.arg.string({ description: 'Only this action.' }),
+        actor: t.arg.string({ description: 'Only this actor: a user id or a handle.' }),
+        since: t.arg({ type: 'DateTime', description: 'Only entries at or after this time.' }),
+        until: t.arg({ type: 'DateTime', description: 'Only entries before this time.' }),
+      },
       resolve: (_ops, args, ctx) => ops.auditLog(ctx, args),
     },
     { name: 'AuditEntryConnection' },

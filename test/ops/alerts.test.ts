@@ -1,6 +1,8 @@
+import { isNonNullType } from 'graphql';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Viewer } from '../../src/auth/viewer.js';
 import { ConfigError, loadConfig } from '../../src/config/config.js';
+import { createSchema } from '../../src/schema/index.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import {
   insertCategory,
@@ -29,6 +31,7 @@ const ALERTS = graphql(`
         threshold
         message
         action
+        remedies
       }
     }
   }
@@ -162,6 +165,29 @@ describe('ops.alerts: the runbook "Monitoring Alerts" rules', () => {
     for (const alert of alerts.values()) {
       expect(alert.message.length, alert.rule).toBeGreaterThan(0);
       expect(alert.action.length, alert.rule).toBeGreaterThan(0);
+    }
+  });
+
+  it('offers as remedies only admin mutations the runbook action names and that run with a reason alone', async () => {
+    const alerts = await alertsOf();
+    const mutations = createSchema().getMutationType()?.getFields() ?? {};
+    expect(alerts.get('discovery_high_retry')?.remedies).toEqual(['requeueDiscoveryErrors']);
+    expect(alerts.get('discovery_queue_p95_age')?.remedies).toEqual([
+      'requeueStuckDiscovery',
+      'requeueStuckEvents',
+    ]);
+    for (const alert of alerts.values()) {
+      for (const remedy of alert.remedies) {
+        expect(alert.action, alert.rule).toContain(remedy);
+        const field = mutations[remedy];
+        expect(field, remedy).toBeDefined();
+        expect(field?.args.map((a) => a.name)).toContain('reason');
+        const required = field?.args.filter((a) => isNonNullType(a.type) && a.defaultValue === undefined);
+        expect(
+          required?.map((a) => a.name),
+          remedy,
+        ).toEqual([]);
+      }
     }
   });
 

@@ -2,20 +2,40 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createSchema } from '../../src/schema/index.js';
 import { adminRootFields } from '../../src/server/telemetryPlugin.js';
 import { cursorOf, dataOf, expectErrorCode } from '../support/graphqlResult.js';
+import { insertProfile } from '../support/fixtures.js';
 import { openOpsFile, type OpsFile } from '../support/opsHarness.js';
 import { graphql, type ResultOf } from '../support/graphql.js';
 
 /** ops_audit: one row per admin action, success or failure, and the ops.auditLog that pages it. */
 
 const AUDIT_LOG = graphql(`
-  query Audit($first: Int, $after: String, $last: Int, $before: String, $action: String) {
+  query Audit(
+    $first: Int
+    $after: String
+    $last: Int
+    $before: String
+    $action: String
+    $actor: String
+    $since: DateTime
+    $until: DateTime
+  ) {
     ops {
-      auditLog(first: $first, after: $after, last: $last, before: $before, action: $action) {
+      auditLog(
+        first: $first
+        after: $after
+        last: $last
+        before: $before
+        action: $action
+        actor: $actor
+        since: $since
+        until: $until
+      ) {
         edges {
           cursor
           node {
             id
             actorId
+            actorHandle
             action
             actorRole
             argsJson
@@ -34,6 +54,14 @@ const AUDIT_LOG = graphql(`
           endCursor
         }
       }
+    }
+  }
+`);
+
+const REQUEUE = graphql(`
+  mutation AuditRequeue($reason: String) {
+    requeueStuckEvents(reason: $reason) {
+      auditId
     }
   }
 `);
@@ -225,6 +253,45 @@ describe('ops audit', () => {
     expect(decays.edges.map((e) => e.node.id)).toEqual(await newestFirst('decayInterests'));
     expect(await pageThrough(4, 'requeueStuckEvents')).toEqual(await newestFirst('requeueStuckEvents'));
     expect((await page({ first: 5, action: 'noSuchAction' })).edges).toEqual([]);
+  });
+
+  it('auditLog(actor:, since:, until:) finds one admin’s actions, by handle or id, in a time window', async () => {
+    const handle = `auditor_${Date.now() % 100_000}`;
+    const userId = await insertProfile(file.db.pool, { handle, role: 'admin' });
+    const auditor = { role: 'admin' as const, userId };
+    const run = () =>
+      file.execute(REQUEUE, { reason: 'audit filter test' }, { viewer: auditor }).then(dataOf);
+    await run();
+    const [{ at: between } = { at: '' }] = (
+      await file.db.pool.query<{ at: string }>('SELECT now()::text AS at')
+    ).rows;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await run();
+
+    const byHandle = await page({ first: 10, actor: handle.toUpperCase() });
+    expect(byHandle.edges.map((e) => [e.node.actorId, e.node.actorHandle, e.node.action])).toEqual([
+      [userId, handle, 'requeueStuckEvents'],
+      [userId, handle, 'requeueStuckEvents'],
+    ]);
+    expect((await page({ first: 10, actor: userId })).edges.map((e) => e.node.id)).toEqual(
+      byHandle.edges.map((e) => e.node.id),
+    );
+    const [newer, older] = byHandle.edges.map((e) => e.node.id);
+    const since = new Date(between).toISOString();
+    expect((await page({ first: 10, actor: handle, since })).edges.map((e) => e.node.id)).toEqual([newer]);
+    expect((await page({ first: 10, actor: handle, until: since })).edges.map((e) => e.node.id)).toEqual([
+      older,
+    ]);
+    expect((await page({ first: 10, actor: 'nobody_here' })).edges).toEqual([]);
+    // The file's own admin has no profile: its rows have an id and no handle.
+    const others = await page({ first: 5, actor: file.admin.userId });
+    expect(others.edges.length).toBeGreaterThan(0);
+    expect(others.edges.every((e) => e.node.actorHandle === null)).toBe(true);
+    const error = expectErrorCode(
+      await file.execute(AUDIT_LOG, { first: 1, since, until: since }),
+      'BAD_USER_INPUT',
+    );
+    expect(error.extensions.field).toBe('since');
   });
 
   it('auditLog pages backwards with last/before', async () => {

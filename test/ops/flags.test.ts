@@ -498,6 +498,11 @@ describe('feature flags through GraphQL', () => {
         { flag_key: 'ten-complainers', n: 10 },
       ]);
 
+      // What the console shows before the worker judges: distinct complaining users per flag.
+      expect(await console_.flag('complained')).toMatchObject({ complaints: 11 });
+      expect(await console_.flag('one-complainer')).toMatchObject({ complaints: 1 });
+      expect(await console_.flag('ten-complainers')).toMatchObject({ complaints: 10 });
+
       const evaluations = await console_.evaluate();
       const complained = evaluationOf(evaluations, 'complained');
       // Complaints count even without enough traffic to judge errors and latency.
@@ -512,7 +517,12 @@ describe('feature flags through GraphQL', () => {
         decision: 'insufficient_data',
         complaints: 10,
       });
-      expect(await console_.flag('complained')).toMatchObject({ rolloutPct: 0, state: 'ROLLED_BACK' });
+      // The rollback starts a new window: complaints from before it no longer count.
+      expect(await console_.flag('complained')).toMatchObject({
+        rolloutPct: 0,
+        state: 'ROLLED_BACK',
+        complaints: 0,
+      });
       expect(await console_.flag('one-complainer')).toMatchObject({ rolloutPct: 5, state: 'ROLLING' });
     });
 

@@ -109,6 +109,7 @@ export const OPS_FLAGS = graphql(`
         key
         rolloutPct
         state
+        complaints
         history(limit: 100) {
           fromPct
           toPct
