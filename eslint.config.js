@@ -27,8 +27,8 @@ export default tseslint.config(
     languageOptions: { ...tseslint.configs.disableTypeChecked.languageOptions, globals: globals.node },
   },
   {
-    // The web feed page's browser code (compiled by tsc -p clients/web).
-    files: ['clients/web/**'],
+    // Browser code: the web feed page (tsc -p clients/web) and the ops console (esbuild, npm run build:console).
+    files: ['clients/web/**', 'clients/console/src/**'],
     languageOptions: { globals: globals.browser },
   },
   {

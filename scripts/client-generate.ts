@@ -1,4 +1,5 @@
-// npm run client:generate — the example client's generated files (clients/example, docs/clients.md):
+// npm run client:generate — the generated files of the example client (clients/example, docs/clients.md)
+// and the ops console (clients/console, docs/console.md), each:
 // manifest.json (the trusted-documents manifest of operations/*.graphql) and operations.ts (each
 // operation as a typed document, its result and variables types inferred by gql.tada from schema.graphql).
 // Both are committed; test/clients/exampleClient.test.ts fails when they are stale or when a schema change
@@ -9,10 +10,9 @@ import { fileURLToPath } from 'node:url';
 import { createSchema } from '../src/schema/index.js';
 import { buildPersistedManifest, type PersistedManifest } from '../src/server/persistedOperations.js';
 
-export const exampleClientDir = path.resolve(
-  path.dirname(fileURLToPath(import.meta.url)),
-  '../clients/example',
-);
+const clientsDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../clients');
+export const exampleClientDir = path.join(clientsDir, 'example');
+export const consoleClientDir = path.join(clientsDir, 'console');
 
 /** The manifest and the typed-operations module of a client folder's operations/*.graphql. */
 export function generateClient(dir: string): { manifest: PersistedManifest; operationsTs: string } {
@@ -42,10 +42,12 @@ export function generateClient(dir: string): { manifest: PersistedManifest; oper
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   try {
-    const { manifest, operationsTs } = generateClient(exampleClientDir);
-    writeFileSync(path.join(exampleClientDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-    writeFileSync(path.join(exampleClientDir, 'operations.ts'), operationsTs);
-    console.log(`wrote clients/example: ${manifest.operations.length} operations`);
+    for (const dir of [exampleClientDir, consoleClientDir]) {
+      const { manifest, operationsTs } = generateClient(dir);
+      writeFileSync(path.join(dir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+      writeFileSync(path.join(dir, 'operations.ts'), operationsTs);
+      console.log(`wrote clients/${path.basename(dir)}: ${manifest.operations.length} operations`);
+    }
   } catch (error) {
     console.error(`client:generate: ${(error as Error).message}`);
     process.exit(1);

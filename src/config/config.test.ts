@@ -32,6 +32,7 @@ describe('loadConfig', () => {
       introspection: true,
       ide: true,
       demoPage: true,
+      consolePage: true,
       maxDepth: 12,
       maxAliases: 30,
       maxTokens: 3000,
@@ -93,6 +94,10 @@ describe('loadConfig', () => {
   it('turns the IDE off in production unless asked for', () => {
     expect(loadConfig({ ...base, NODE_ENV: 'production' }).graphql.ide).toBe(false);
     expect(loadConfig({ ...base, NODE_ENV: 'production', GRAPHQL_IDE: 'true' }).graphql.ide).toBe(true);
+    expect(loadConfig({ ...base, NODE_ENV: 'production' }).graphql.consolePage).toBe(false);
+    expect(loadConfig({ ...base, NODE_ENV: 'production', CONSOLE_PAGE: 'true' }).graphql.consolePage).toBe(
+      true,
+    );
   });
 
   it('requires exactly one way to verify tokens', () => {

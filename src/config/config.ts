@@ -389,6 +389,11 @@ export const envSchema = z.object({
     doc: 'serve the web feed page at `/demo` (sign in, infinite scroll, like / hide / not interested: [clients.md](clients.md#the-web-feed-page))',
     shownDefault: 'on, off in production',
   }),
+  CONSOLE_PAGE: booleanFlag.optional().register(envDocs, {
+    group: 'server',
+    doc: 'serve the ops console at `/console` (admins only: every request it makes carries the signed-in admin’s token; [console.md](console.md))',
+    shownDefault: 'on, off in production',
+  }),
   GRAPHQL_MAX_DEPTH: int(1, 100)
     .default(12)
     .register(envDocs, { group: 'graphql', doc: 'deepest field nesting per operation' }),
@@ -1109,6 +1114,8 @@ function configFrom(e: EnvVars) {
       ide: e.GRAPHQL_IDE ?? !production,
       /** Serve the web feed page at /demo (src/server/demo.ts). */
       demoPage: e.DEMO_PAGE ?? !production,
+      /** Serve the ops console at /console (src/server/console.ts). */
+      consolePage: e.CONSOLE_PAGE ?? !production,
       maxDepth: e.GRAPHQL_MAX_DEPTH,
       maxAliases: e.GRAPHQL_MAX_ALIASES,
       maxTokens: e.GRAPHQL_MAX_TOKENS,

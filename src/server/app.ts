@@ -21,6 +21,7 @@ import { sendGraphQLError } from './errorReply.js';
 import { registerPrivacyExport } from './privacyExport.js';
 import { registerTableBloatMetrics } from './tableBloatMetrics.js';
 import { readiness } from './health.js';
+import { registerConsole } from './console.js';
 import { registerDemo } from './demo.js';
 import { registerIde } from './ide.js';
 import { annotateHttpSpan, inGraphQLSpan, traceCostlyResolvers } from './tracing.js';
@@ -35,6 +36,8 @@ export interface AppOptions {
   ideHeaders?: Record<string, string> | undefined;
   /** Development: the seeded demo user's token, for the web feed page's "Sign in as @demo". */
   demoToken?: string | undefined;
+  /** Development: the seeded admin's token, for the ops console's "Sign in as @admin". */
+  demoAdminToken?: string | undefined;
 }
 
 const requestIdPattern = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -237,6 +240,14 @@ export async function createApp(services: Services, options: AppOptions): Promis
       path: '/demo',
       graphqlPath: '/graphql',
       demoToken: options.demoToken,
+      logger: services.logger,
+    });
+  }
+  if (config.graphql.consolePage) {
+    registerConsole(app, {
+      path: '/console',
+      graphqlPath: '/graphql',
+      demoAdminToken: options.demoAdminToken,
       logger: services.logger,
     });
   }

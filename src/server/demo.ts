@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../platform/logger.js';
 import { sendLocalPage } from './ide.js';
 import { jsonForScript } from './ide/page.js';
+import { registerLocalAssets } from './localAssets.js';
 
 /** The project folder (src/server or dist/server are two levels below it). */
 const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -98,9 +98,6 @@ function renderPage(config: DemoPageConfig, scriptUrl: string, styleUrl: string)
 `;
 }
 
-const versionOf = (content: string | Buffer) =>
-  createHash('sha256').update(content).digest('hex').slice(0, 16);
-
 /**
  * The web feed page (development; DEMO_PAGE): the personalised feed with infinite scroll on cursors,
  * like / hide / "not interested" sending the example client's operations by id with idempotency keys.
@@ -116,27 +113,12 @@ export function registerDemo(
     operations: demoOperations(),
   };
   // Read once: a rebuilt script is picked up at the next start (the ?v= version changes with it).
-  const script = existsSync(SCRIPT_FILE) ? readFileSync(SCRIPT_FILE) : null;
-  if (!script)
+  const assets = registerLocalAssets(app, options.path, [
+    { name: 'demo.js', type: 'js', file: SCRIPT_FILE },
+    { name: 'demo.css', type: 'css', inline: styles },
+  ]);
+  if (assets.missing.length > 0)
     options.logger.warn({ file: SCRIPT_FILE }, 'the demo page script is not built: run npm run build');
-  const scriptUrl = `${options.path}/assets/demo.js?v=${script ? versionOf(script) : 'missing'}`;
-  const styleUrl = `${options.path}/assets/demo.css?v=${versionOf(styles)}`;
-  const html = renderPage(config, scriptUrl, styleUrl);
-
+  const html = renderPage(config, assets.url('demo.js'), assets.url('demo.css'));
   app.get(options.path, async (_request, reply) => sendLocalPage(reply, html));
-  app.get(`${options.path}/assets/demo.js`, async (request, reply) => {
-    if (!script) return reply.callNotFound();
-    return reply
-      .type('text/javascript; charset=utf-8')
-      .header('cache-control', 'public, max-age=31536000, immutable')
-      .header('x-content-type-options', 'nosniff')
-      .send(script);
-  });
-  app.get(`${options.path}/assets/demo.css`, async (_request, reply) =>
-    reply
-      .type('text/css; charset=utf-8')
-      .header('cache-control', 'public, max-age=31536000, immutable')
-      .header('x-content-type-options', 'nosniff')
-      .send(styles),
-  );
 }

@@ -165,6 +165,7 @@ export async function startGateway(baseConfig: Config, logger: Logger): Promise<
       verifyToken: createTokenVerifier(config.auth),
       ideHeaders: tokens ? { authorization: `Bearer ${tokens.user}` } : undefined,
       demoToken: tokens?.user,
+      demoAdminToken: tokens?.admin,
     });
     const listening = await app.listen({ host: config.host, port: config.port });
     let metricsServer: MetricsServer | undefined;

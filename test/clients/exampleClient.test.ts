@@ -1,13 +1,15 @@
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { print } from 'graphql';
 import { describe, expect } from 'vitest';
 import { FeedPage, LikeListing, Me } from '../../clients/example/operations.js';
 import type { ResultOf } from '../../clients/example/graphql.js';
-import { exampleClientDir, generateClient } from '../../scripts/client-generate.js';
-import { documentId } from '../../src/server/persistedOperations.js';
+import { consoleClientDir, exampleClientDir, generateClient } from '../../scripts/client-generate.js';
+import { createSchema } from '../../src/schema/index.js';
+import { buildPersistedManifest, documentId } from '../../src/server/persistedOperations.js';
 import { seedFeedWorld, createFeedViewer } from '../support/feedWorld.js';
+import { insertProfile } from '../support/fixtures.js';
 import { createTestGateway } from '../support/gateway.js';
 import { parseJson, type GraphQLBody } from '../support/http.js';
 import { it, test } from '../support/testFixtures.js';
@@ -89,5 +91,70 @@ describe('the example client (clients/example)', () => {
     expect(() => generateClient(dir)).toThrow(
       /operation Old: Cannot query field "nickname" on type "Viewer"/,
     );
+  });
+});
+
+describe('the ops console’s operations (clients/console)', () => {
+  it('has its manifest and typed operations generated from its .graphql files and the current schema', () => {
+    const { manifest, operationsTs } = generateClient(consoleClientDir);
+    const committed = JSON.parse(
+      readFileSync(path.join(consoleClientDir, 'manifest.json'), 'utf8'),
+    ) as unknown;
+    expect(committed).toEqual(manifest);
+    expect(readFileSync(path.join(consoleClientDir, 'operations.ts'), 'utf8')).toBe(operationsTs);
+    const types = (file: string) => readFileSync(file, 'utf8').replace(/;$/gm, '').trim();
+    expect(types(path.join(consoleClientDir, 'graphql-env.d.ts'))).toBe(
+      types(path.resolve(consoleClientDir, '../../test/support/graphql-env.d.ts')),
+    );
+    expect(manifest.operations.every((o) => o.name.startsWith('Console'))).toBe(true);
+  });
+
+  it('runs by id on a gateway trusting one manifest built from both clients’ .graphql files (npm run persisted:manifest)', async ({
+    db,
+    tokens,
+    appEnv,
+  }) => {
+    // What `npm run persisted:manifest -- --out m.json clients/example/operations clients/console/operations` writes.
+    const read = (dir: string) =>
+      readdirSync(path.join(dir, 'operations'))
+        .sort()
+        .map((name) => ({
+          path: name,
+          text: readFileSync(path.join(dir, 'operations', name), 'utf8'),
+        }));
+    const combined = buildPersistedManifest(
+      [...read(exampleClientDir), ...read(consoleClientDir)],
+      createSchema(),
+    );
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'lodestar-manifest-')), 'manifest.json');
+    writeFileSync(file, JSON.stringify(combined));
+    const trusted = await createTestGateway(db, { ...appEnv, GRAPHQL_TRUSTED_DOCUMENTS: file });
+    try {
+      const adminId = await insertProfile(db.pool, { role: 'admin' });
+      const token = await tokens.admin(adminId);
+      const byId = async (name: string, variables: Record<string, unknown> = {}) => {
+        const operation = combined.operations.find((o) => o.name === name);
+        const response = await trusted.app.inject({
+          method: 'POST',
+          url: '/graphql',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+          payload: JSON.stringify({
+            variables,
+            extensions: { persistedQuery: { version: 1, sha256Hash: operation?.id } },
+          }),
+        });
+        return parseJson<GraphQLBody<Record<string, unknown>>>(response.body);
+      };
+      const me = await byId('ConsoleMe');
+      expect(me.errors).toBeUndefined();
+      expect(me.data?.me).toMatchObject({ id: adminId, role: 'ADMIN' });
+      const overview = await byId('ConsoleOverview');
+      expect(overview.errors).toBeUndefined();
+      expect((overview.data?.ops as { alerts: unknown[] }).alerts.length).toBeGreaterThan(5);
+      // The example client's operations are in the same manifest.
+      expect((await byId('Me')).errors).toBeUndefined();
+    } finally {
+      await trusted.close();
+    }
   });
 });
