@@ -70,6 +70,8 @@ export function timeChart(title: string, series: Series[], format: (v: number) =
         stroke: palette[i % palette.length] ?? '#333',
         width: 1.5,
         spanGaps: false,
+        // A series with a point or two draws no visible line: show its points.
+        points: { show: s.points.filter((p) => p.value !== null).length < 3 },
         value: (_u: uPlot, v: number | null) => (v === null ? '—' : format(v)),
       })),
     ],

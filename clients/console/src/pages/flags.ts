@@ -119,6 +119,7 @@ function flagPanel(ctx: PageContext, flag: Flag, data: Data): HTMLElement {
     el(
       'div',
       { className: 'charts' },
+      timeChart(`${flag.key}: exposed requests by variant`, over('requests'), (v) => fmt(v)),
       timeChart(`${flag.key}: error rate by variant`, over('errorRate'), (v) => pct(v)),
       timeChart(`${flag.key}: p95 by variant`, over('p95Ms'), (v) => `${fmt(v)} ms`),
     ),
