@@ -208,8 +208,9 @@ export interface AuditEntry {
 /** Which audit rows to list: each null for any. */
 export interface AuditFilter {
   action: string | null;
-  /** A user id or a handle. */
-  actor: string | null;
+  actorId: string | null;
+  /** Lower case, without @. */
+  actorHandle: string | null;
   since: Date | null;
   until: Date | null;
 }
@@ -240,9 +241,10 @@ export async function auditLog(
       page.cursor,
       page.action,
       page.limit,
-      page.actor,
+      page.actorId,
       page.since,
       page.until,
+      page.actorHandle,
     ]),
   );
   return rows.map((a) => ({
@@ -271,10 +273,15 @@ export interface FlagChange {
   at: Date;
 }
 
-/** One flag's rollout history, newest first. */
-export async function flagHistory(runner: OpsRunner, key: string, limit: number): Promise<FlagChange[]> {
+/** Flags' rollout histories, newest first, at most `limit` each: one statement for all of them. */
+export async function flagHistories(
+  runner: OpsRunner,
+  keys: readonly string[],
+  limit: number,
+): Promise<Map<string, FlagChange[]>> {
   const { rows } = await inAdminTx(runner, (client) =>
     client.query<{
+      flag_key: string;
       from_pct: number | null;
       to_pct: number;
       from_state: string | null;
@@ -282,17 +289,21 @@ export async function flagHistory(runner: OpsRunner, key: string, limit: number)
       actor: string;
       reason: string | null;
       at: Date;
-    }>(flagHistorySql, [key, limit]),
+    }>(flagHistorySql, [keys, limit]),
   );
-  return rows.map((c) => ({
-    fromPct: c.from_pct,
-    toPct: c.to_pct,
-    fromState: c.from_state,
-    toState: c.to_state,
-    actor: c.actor,
-    reason: c.reason,
-    at: c.at,
-  }));
+  const byKey = new Map<string, FlagChange[]>(keys.map((key) => [key, []]));
+  for (const c of rows) {
+    byKey.get(c.flag_key)?.push({
+      fromPct: c.from_pct,
+      toPct: c.to_pct,
+      fromState: c.from_state,
+      toState: c.to_state,
+      actor: c.actor,
+      reason: c.reason,
+      at: c.at,
+    });
+  }
+  return byKey;
 }
 
 /** Runbook "Monitoring Alerts": every rule, evaluated now. */

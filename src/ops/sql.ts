@@ -34,12 +34,12 @@ const auditColumns = `ops_audit.id::text, actor_id, actor_role, action, args, re
   request_id, at, (SELECT handle FROM profiles WHERE profiles.user_id = ops_audit.actor_id) AS actor_handle`;
 
 /**
- * The filters both directions share: $2 action, $4 actor (a user id or a handle), $5 since (inclusive),
- * $6 until (exclusive), each NULL for any. An erased actor's rows stay findable by id.
+ * The filters both directions share, each NULL for any: $2 action, $4 actor id, $7 actor handle (looked
+ * up once; an erased actor's rows stay findable by id), $5 since (inclusive), $6 until (exclusive).
  */
 const auditFilters = `($2::text IS NULL OR action = $2)
-  AND ($4::text IS NULL OR actor_id::text = $4
-       OR actor_id = (SELECT user_id FROM profiles WHERE handle = lower($4)))
+  AND ($4::uuid IS NULL OR actor_id = $4)
+  AND ($7::text IS NULL OR actor_id = (SELECT user_id FROM profiles WHERE handle = $7))
   AND ($5::timestamptz IS NULL OR at >= $5) AND ($6::timestamptz IS NULL OR at < $6)`;
 
 /**
@@ -59,7 +59,11 @@ FROM ops_audit
 WHERE ($1::bigint IS NULL OR id > $1) AND ${auditFilters}
 ORDER BY ops_audit.id ASC LIMIT $3`;
 
-/** One flag's history, newest first: $1 flag key, $2 limit. */
+/** Several flags' histories, each newest first and at most $2 rows: $1 flag keys, $2 limit. */
 export const flagHistorySql = `
-SELECT from_pct, to_pct, from_state, to_state, actor, reason, at
-FROM feature_flag_history WHERE flag_key = $1 ORDER BY at DESC, id DESC LIMIT $2`;
+SELECT flag_key, from_pct, to_pct, from_state, to_state, actor, reason, at
+FROM unnest($1::text[]) AS k(key)
+CROSS JOIN LATERAL (
+  SELECT * FROM feature_flag_history h WHERE h.flag_key = k.key ORDER BY at DESC, id DESC LIMIT $2
+) h
+ORDER BY flag_key, at DESC, id DESC`;

@@ -1,3 +1,4 @@
+import DataLoader from 'dataloader';
 import { z } from 'zod';
 import type { Context } from '../context.js';
 import { createBadUserInputError } from '../errors/errors.js';
@@ -41,6 +42,7 @@ import { vectorHealth as readVectorHealth, type VectorHealth } from '../ops/vect
 import { budgetKeyOf } from '../social/rateLimits.js';
 import { pageRequest, toConnection, type Connection, type ConnectionArgs } from './pagination.js';
 import { checkPageSize } from '../validation/pageSize.js';
+import { isUuid } from '../validation/isUuid.js';
 
 /** The ops runner of an admin's request: the gateway pool, the admin as actor, the 5 s batches. */
 export const opsRunnerOf = (ctx: Context): OpsRunner & { rollouts: RolloutSettings } =>
@@ -140,10 +142,12 @@ export async function auditLog(
   },
 ): Promise<Connection<AuditEntry>> {
   const request = pageRequest(args, auditKey);
-  const actor = args.actor?.trim() || null;
+  // A user id, or a handle as the console shows it (@alice) or not (Alice).
+  const actor = args.actor?.trim().replace(/^@/, '').toLowerCase() || null;
   if (actor !== null && actor.length > 64) {
     throw createBadUserInputError('actor must be a user id or a handle', 'actor');
   }
+  const actorIsId = actor !== null && isUuid(actor);
   if (args.since && args.until && args.since.getTime() >= args.until.getTime()) {
     throw createBadUserInputError('since must be before until', 'since');
   }
@@ -151,7 +155,8 @@ export async function auditLog(
     forward: request.direction === 'forward',
     cursor: request.cursor?.[0] ?? null,
     action: args.action ?? null,
-    actor,
+    actorId: actorIsId ? actor : null,
+    actorHandle: actorIsId ? null : actor,
     since: args.since ?? null,
     until: args.until ?? null,
     limit: request.size + 1,
@@ -174,9 +179,38 @@ export async function flagComplaints(ctx: Context, key: string): Promise<number>
   return (await all).get(key) ?? 0;
 }
 
+/**
+ * A request's flag histories, batched: every flag of a level (ops.flags) in one statement per `limit`
+ * asked for, not one transaction per flag.
+ */
+const historyLoaders = new WeakMap<Context, DataLoader<string, FlagChange[]>>();
+
 export async function flagHistory(ctx: Context, key: string, limit: number): Promise<FlagChange[]> {
   checkPageSize('limit', limit);
-  return diagnostics.flagHistory(opsRunnerOf(ctx), key, limit);
+  let loader = historyLoaders.get(ctx);
+  if (!loader) {
+    const runner = opsRunnerOf(ctx);
+    // Batching only, no cache: a later mutation in the same document must see its own change.
+    loader = new DataLoader<string, FlagChange[]>(
+      async (requests) => {
+        // Keys are `${limit}\n${flag key}`: one statement per distinct limit (normally one).
+        const byLimit = new Map<number, string[]>();
+        for (const request of requests) {
+          const [limitText = '', flagKey = ''] = request.split('\n');
+          byLimit.set(Number(limitText), [...(byLimit.get(Number(limitText)) ?? []), flagKey]);
+        }
+        const results = new Map<string, FlagChange[]>();
+        for (const [n, keys] of byLimit) {
+          const histories = await diagnostics.flagHistories(runner, keys, n);
+          for (const flagKey of keys) results.set(`${n}\n${flagKey}`, histories.get(flagKey) ?? []);
+        }
+        return requests.map((request) => results.get(request) ?? []);
+      },
+      { cache: false },
+    );
+    historyLoaders.set(ctx, loader);
+  }
+  return loader.load(`${limit}\n${key}`);
 }
 
 /**

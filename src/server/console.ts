@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../platform/logger.js';
-import { sendLocalPage } from './ide.js';
+import { fromLoopback, sendLocalPage } from './ide.js';
 import { jsonForScript } from './ide/page.js';
 import { registerLocalAssets } from './localAssets.js';
 
@@ -40,8 +40,8 @@ function renderPage(config: ConsolePageConfig, scriptUrl: string, styleUrl: stri
 /**
  * The ops console (docs/console.md): the runbook as pages — alerts, queues, latency, vectors, flags,
  * experiments, audit — drawn in the browser from the public GraphQL API with an admin's token. The page
- * holds no data and no secret (outside development's demo admin token), so serving it is safe; every
- * request it makes is refused to anyone but an admin.
+ * holds no data and no secret (outside development, where a browser on this machine gets the demo
+ * admin's token), so serving it is safe; every request it makes is refused to anyone but an admin.
  */
 export function registerConsole(
   app: FastifyInstance,
@@ -57,10 +57,16 @@ export function registerConsole(
   if (assets.missing.length > 0) {
     options.logger.warn({ files: assets.missing }, 'the ops console is not built: run npm run build');
   }
-  const html = renderPage(
-    { endpoint: options.graphqlPath, demoAdminToken: options.demoAdminToken ?? null },
-    assets.url('console.js'),
-    assets.url('console.css'),
+  const page = (demoAdminToken: string | null) =>
+    renderPage(
+      { endpoint: options.graphqlPath, demoAdminToken },
+      assets.url('console.js'),
+      assets.url('console.css'),
+    );
+  const withToken = page(options.demoAdminToken ?? null);
+  const withoutToken = page(null);
+  // The demo admin's token only to this machine's own browser (see fromLoopback).
+  app.get(options.path, async (request, reply) =>
+    sendLocalPage(reply, fromLoopback(request) ? withToken : withoutToken),
   );
-  app.get(options.path, async (_request, reply) => sendLocalPage(reply, html));
 }

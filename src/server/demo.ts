@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../platform/logger.js';
-import { sendLocalPage } from './ide.js';
+import { fromLoopback, sendLocalPage } from './ide.js';
 import { jsonForScript } from './ide/page.js';
 import { registerLocalAssets } from './localAssets.js';
 
@@ -119,6 +119,14 @@ export function registerDemo(
   ]);
   if (assets.missing.length > 0)
     options.logger.warn({ file: SCRIPT_FILE }, 'the demo page script is not built: run npm run build');
-  const html = renderPage(config, assets.url('demo.js'), assets.url('demo.css'));
-  app.get(options.path, async (_request, reply) => sendLocalPage(reply, html));
+  const withToken = renderPage(config, assets.url('demo.js'), assets.url('demo.css'));
+  const withoutToken = renderPage(
+    { ...config, demoToken: null },
+    assets.url('demo.js'),
+    assets.url('demo.css'),
+  );
+  // The demo user's token only to this machine's own browser (see fromLoopback).
+  app.get(options.path, async (request, reply) =>
+    sendLocalPage(reply, fromLoopback(request) ? withToken : withoutToken),
+  );
 }

@@ -42,6 +42,16 @@ export function sendLocalPage(reply: FastifyReply, html: string): FastifyReply {
     .send(html);
 }
 
+/**
+ * Whether the request comes from this machine (the TCP peer, not a forwarded-for header a caller could
+ * write). Development pages hand out the demo accounts' tokens only to such requests, so a development
+ * gateway listening on 0.0.0.0 does not give a stranger an admin token.
+ */
+export function fromLoopback(request: FastifyRequest): boolean {
+  const address = request.socket.remoteAddress ?? '';
+  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
+}
+
 /** The q-value the Accept header gives a media type (most specific matching range wins). */
 function quality(accept: string, type: string): number {
   const [major] = type.split('/');

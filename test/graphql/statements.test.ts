@@ -329,4 +329,41 @@ describe('SQL statements per operation (N+1 guard)', () => {
     );
     expect(statements.filter((s) => /marketplace_listings/.test(s))).toHaveLength(2);
   });
+
+  it('reads the console’s flags page (history and complaints of every flag) in the same statements for 2 and for 8 flags', async () => {
+    const admin: Viewer = { role: 'admin', userId: await insertProfile(db.pool, { role: 'admin' }) };
+    const flagsPage = graphql(`
+      {
+        ops {
+          flags {
+            key
+            complaints
+            history(limit: 5) {
+              toPct
+            }
+          }
+        }
+      }
+    `);
+    const statementsFor = async (flags: number) => {
+      await db.pool.query('DELETE FROM feature_flags');
+      for (let i = 0; i < flags; i += 1) {
+        await db.pool.query(`INSERT INTO feature_flags (key, rollout_pct, state) VALUES ($1, 5, 'rolling')`, [
+          `flag-${i}`,
+        ]);
+        await db.pool.query(
+          `INSERT INTO feature_flag_history (flag_key, from_pct, to_pct, from_state, to_state, actor)
+           SELECT $1, 0, g, 'off', 'rolling', 'test' FROM generate_series(1, 7) g`,
+          [`flag-${i}`],
+        );
+      }
+      const { data, statements } = await measure(flagsPage, { viewer: admin });
+      expect(data.ops.flags).toHaveLength(flags);
+      expect(data.ops.flags.every((f) => f.history.length === 5 && f.complaints === 0)).toBe(true);
+      return statements.filter((text) => /feature_flag/.test(text)).length;
+    };
+    const two = await statementsFor(2);
+    expect(await statementsFor(8)).toBe(two);
+    expect(two).toBe(3);
+  });
 });

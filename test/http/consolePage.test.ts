@@ -67,6 +67,33 @@ describe('the ops console page (/console) over HTTP', () => {
     expect(script.body).toContain('uplot');
   });
 
+  it('gives the development admin token only to a browser on this machine', async () => {
+    const dev = Fastify();
+    registerConsole(dev, {
+      path: '/console',
+      graphqlPath: '/graphql',
+      demoAdminToken: 'dev-admin-token',
+      logger: pino({ level: 'silent' }),
+    });
+    try {
+      for (const remoteAddress of ['127.0.0.1', '::1', '::ffff:127.0.0.1']) {
+        const local = await dev.inject({ method: 'GET', url: '/console', remoteAddress });
+        expect(pageConfig(local.body), remoteAddress).toMatchObject({ demoAdminToken: 'dev-admin-token' });
+      }
+      // A development gateway on 0.0.0.0: another machine gets the page without it, whatever it claims.
+      const remote = await dev.inject({
+        method: 'GET',
+        url: '/console',
+        remoteAddress: '10.1.2.3',
+        headers: { 'x-forwarded-for': '127.0.0.1' },
+      });
+      expect(pageConfig(remote.body)).toEqual({ endpoint: '/graphql', demoAdminToken: null });
+      expect(remote.body).not.toContain('dev-admin-token');
+    } finally {
+      await dev.close();
+    }
+  });
+
   it('serves nothing but its allow-list', async () => {
     for (const url of [
       '/console/assets/main.ts',

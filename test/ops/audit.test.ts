@@ -273,9 +273,13 @@ describe('ops audit', () => {
       [userId, handle, 'requeueStuckEvents'],
       [userId, handle, 'requeueStuckEvents'],
     ]);
-    expect((await page({ first: 10, actor: userId })).edges.map((e) => e.node.id)).toEqual(
-      byHandle.edges.map((e) => e.node.id),
-    );
+    // As the console shows it, and an id in any case.
+    for (const actor of [`@${handle}`, userId, userId.toUpperCase()]) {
+      expect(
+        (await page({ first: 10, actor })).edges.map((e) => e.node.id),
+        actor,
+      ).toEqual(byHandle.edges.map((e) => e.node.id));
+    }
     const [newer, older] = byHandle.edges.map((e) => e.node.id);
     const since = new Date(between).toISOString();
     expect((await page({ first: 10, actor: handle, since })).edges.map((e) => e.node.id)).toEqual([newer]);

@@ -42,6 +42,7 @@ function currentPage(): PageName {
 
 function signOut(message?: HTMLElement): void {
   token = null;
+  flash = null;
   sessionStorage.removeItem(TOKEN_KEY);
   clearTimeout(refreshTimer);
   destroyCharts();
@@ -73,6 +74,12 @@ const context = (): PageContext => ({
     const reason = await confirmAction(action.title, action.detail);
     if (reason === null) return;
     try {
+      const refused = action.precheck ? await action.precheck() : null;
+      if (refused !== null) {
+        flash = notice(refused, 'error');
+        await draw();
+        return;
+      }
       const result = await request(action.name, action.variables(reason));
       flash = notice(action.done(result), 'ok');
     } catch (error) {
@@ -155,10 +162,21 @@ async function draw(): Promise<void> {
   app.replaceChildren(head, ...(messages ? [messages] : []), ...body);
   app.dataset.page = name;
   app.dataset.ready = String(mine);
+  if (page.refresh === false) return;
   refreshTimer = setTimeout(function refresh() {
-    if (document.querySelector('dialog[open]')) refreshTimer = setTimeout(refresh, REFRESH_MS);
+    if (busy()) refreshTimer = setTimeout(refresh, REFRESH_MS);
     else void draw();
   }, REFRESH_MS);
+}
+
+/**
+ * Not the moment to draw the page again: a dialog is open, the tab is hidden (no requests for a page
+ * nobody looks at), or the admin is typing into the page or has changed a field without saving.
+ */
+function busy(): boolean {
+  if (document.querySelector('dialog[open]') || document.visibilityState === 'hidden') return true;
+  const fields = [...app.querySelectorAll<HTMLInputElement | HTMLTextAreaElement>('input, textarea')];
+  return fields.some((field) => field === document.activeElement || field.value !== field.defaultValue);
 }
 
 /** Signs in with a token only when it is an admin's: anyone else gets a refusal and no data. */
@@ -235,6 +253,10 @@ function showSignIn(message?: HTMLElement): HTMLElement {
 
 document.getElementById('sign-out')?.addEventListener('click', () => signOut(notice('Signed out.')));
 window.addEventListener('hashchange', () => void draw());
+// Back to a tab that was hidden through a refresh: draw it fresh at once.
+document.addEventListener('visibilitychange', () => {
+  if (document.visibilityState === 'visible' && token && !busy()) void draw();
+});
 
 // A reload keeps the session: the stored token is checked again before anything is shown.
 const stored = token;

@@ -17,6 +17,8 @@ export interface PageContext {
     name: N;
     variables: (reason: string) => Variables<N>;
     done: (result: Result<N>) => string;
+    /** Checked after the confirmation, before the mutation: a message refuses the action. */
+    precheck?: () => Promise<string | null>;
   }) => Promise<void>;
   /** The chart window's start (ISO) for the range picked on the page. */
   since: string;
@@ -33,5 +35,7 @@ export interface PageDef {
   question: string;
   /** Whether the page has charts over time (it shows the hour/day/week picker). */
   charts: boolean;
+  /** Drawn again every 30 s (default); the audit log is not, so pages paged in stay. */
+  refresh?: boolean;
   render: (ctx: PageContext) => Promise<Node[]>;
 }

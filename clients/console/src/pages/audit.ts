@@ -35,6 +35,7 @@ export const audit: PageDef = {
   title: 'Audit',
   question: 'Who did what, when, why, and how did it end?',
   charts: false,
+  refresh: false,
   async render(ctx) {
     const field = (name: keyof typeof filter, label: string, type: string, placeholder = '') => {
       const input = el('input', {
