@@ -64,6 +64,8 @@ try {
   if (config.graphql.ide) logger.info({ url: `${gateway.url}/graphiql` }, 'GraphQL IDE (open in a browser)');
   if (config.graphql.demoPage)
     logger.info({ url: `${gateway.url}/demo` }, 'web feed page (open in a browser)');
+  if (config.graphql.consolePage)
+    logger.info({ url: `${gateway.url}/console` }, 'ops console for admins (open in a browser)');
   logTracing(config, logger);
   if (gateway.demoTokens) {
     // Development only (never in production): ready-made logins for the seeded demo accounts.

@@ -22,6 +22,7 @@ import {
   listeningUrl,
   logLines,
   startGatewayProcess,
+  waitForLogLine,
   type GatewayProcess,
 } from '../support/process.js';
 
@@ -291,6 +292,8 @@ describe('OpenTelemetry traces', () => {
         OTEL_PROPAGATORS: 'tracecontext',
       });
       const url = await listeningUrl(gateway);
+      // Logged just after the listening line: it may reach the pipe a moment later.
+      await waitForLogLine(gateway, 'tracing on (OpenTelemetry)');
       expect(logLines(gateway, 'tracing on (OpenTelemetry)')).toEqual([
         expect.objectContaining({
           exporter: 'otlp',
