@@ -15,16 +15,20 @@ export const exampleClientDir = path.join(clientsDir, 'example');
 export const consoleClientDir = path.join(clientsDir, 'console');
 
 /** The manifest and the typed-operations module of a client folder's operations/*.graphql. */
-export function generateClient(dir: string): { manifest: PersistedManifest; operationsTs: string } {
+/** A client folder's operations/*.graphql, in name order, as buildPersistedManifest takes them. */
+export function clientSources(dir: string): { path: string; text: string }[] {
   const operationsDir = path.join(dir, 'operations');
-  const sources = readdirSync(operationsDir)
+  return readdirSync(operationsDir)
     .filter((name) => name.endsWith('.graphql'))
     .sort()
     .map((name) => ({
       path: path.join('operations', name),
       text: readFileSync(path.join(operationsDir, name), 'utf8'),
     }));
-  const manifest = buildPersistedManifest(sources, createSchema());
+}
+
+export function generateClient(dir: string): { manifest: PersistedManifest; operationsTs: string } {
+  const manifest = buildPersistedManifest(clientSources(dir), createSchema());
   const documents = manifest.operations.map(
     (operation) =>
       `/** ${operation.type} ${operation.name} (manifest id ${operation.id}). */\n` +

@@ -1,40 +1,22 @@
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../platform/logger.js';
-import { fromLoopback, sendLocalPage } from './ide.js';
-import { jsonForScript } from './ide/page.js';
-import { registerLocalAssets } from './localAssets.js';
+import { registerLocalAssets, renderBuiltPage, serveDevTokenPage } from './localAssets.js';
 
 /** Where `npm run build` (build:console, esbuild) writes the console's bundle. */
 const BUILT = fileURLToPath(new URL('../../dist/web/', import.meta.url));
+
+/** The console's script fills the navigation and the signed-in admin. */
+const HEADER = `<header>
+<p class="brand">Lodestar ops console</p>
+<nav id="nav" aria-label="Console pages"></nav>
+<div class="session"><span id="who"></span><button type="button" id="sign-out">Sign out</button></div>
+</header>`;
 
 export interface ConsolePageConfig {
   endpoint: string;
   /** Development: the seeded admin's token, for "Sign in as @admin"; null without one. */
   demoAdminToken: string | null;
-}
-
-function renderPage(config: ConsolePageConfig, scriptUrl: string, styleUrl: string): string {
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Lodestar console</title>
-<link rel="stylesheet" href="${styleUrl}">
-</head>
-<body>
-<header>
-<p class="brand">Lodestar ops console</p>
-<nav id="nav" aria-label="Console pages"></nav>
-<div class="session"><span id="who"></span><button type="button" id="sign-out">Sign out</button></div>
-</header>
-<main id="app"><p>Loading… (if this stays, the console is not built: run <code>npm run build</code>)</p></main>
-<script type="application/json" id="console-config">${jsonForScript(config)}</script>
-<script type="module" src="${scriptUrl}"></script>
-</body>
-</html>
-`;
 }
 
 /**
@@ -57,16 +39,15 @@ export function registerConsole(
   if (assets.missing.length > 0) {
     options.logger.warn({ files: assets.missing }, 'the ops console is not built: run npm run build');
   }
-  const page = (demoAdminToken: string | null) =>
-    renderPage(
-      { endpoint: options.graphqlPath, demoAdminToken },
-      assets.url('console.js'),
-      assets.url('console.css'),
-    );
-  const withToken = page(options.demoAdminToken ?? null);
-  const withoutToken = page(null);
-  // The demo admin's token only to this machine's own browser (see fromLoopback).
-  app.get(options.path, async (request, reply) =>
-    sendLocalPage(reply, fromLoopback(request) ? withToken : withoutToken),
+  serveDevTokenPage(app, options.path, options.demoAdminToken, (demoAdminToken) =>
+    renderBuiltPage({
+      title: 'Lodestar console',
+      header: HEADER,
+      loading: '<p>Loading… (if this stays, the console is not built: run <code>npm run build</code>)</p>',
+      configId: 'console-config',
+      config: { endpoint: options.graphqlPath, demoAdminToken } satisfies ConsolePageConfig,
+      styleUrl: assets.url('console.css'),
+      scriptUrl: assets.url('console.js'),
+    }),
   );
 }

@@ -2,9 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../platform/logger.js';
-import { fromLoopback, sendLocalPage } from './ide.js';
-import { jsonForScript } from './ide/page.js';
-import { registerLocalAssets } from './localAssets.js';
+import { registerLocalAssets, renderBuiltPage, serveDevTokenPage } from './localAssets.js';
 
 /** The project folder (src/server or dist/server are two levels below it). */
 const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -78,26 +76,6 @@ main { max-width: 760px; margin: 0 auto; padding: 1rem; }
 @media (max-width: 480px) { main { padding: .6rem; } header .who { margin-left: 0; width: 100%; } }
 `;
 
-/** The page: a JSON blob of its config and one module script; the script renders everything. */
-function renderPage(config: DemoPageConfig, scriptUrl: string, styleUrl: string): string {
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Lodestar · demo feed</title>
-<link rel="stylesheet" href="${styleUrl}">
-</head>
-<body>
-<header><h1>Lodestar demo feed</h1></header>
-<main id="app"><p class="status">Loading… (if this stays, the page's script is not built: run <code>npm run build</code>)</p></main>
-<script type="application/json" id="demo-config">${jsonForScript(config)}</script>
-<script type="module" src="${scriptUrl}"></script>
-</body>
-</html>
-`;
-}
-
 /**
  * The web feed page (development; DEMO_PAGE): the personalised feed with infinite scroll on cursors,
  * like / hide / "not interested" sending the example client's operations by id with idempotency keys.
@@ -107,11 +85,7 @@ export function registerDemo(
   app: FastifyInstance,
   options: { path: string; graphqlPath: string; demoToken?: string | undefined; logger: Logger },
 ): void {
-  const config: DemoPageConfig = {
-    endpoint: options.graphqlPath,
-    demoToken: options.demoToken ?? null,
-    operations: demoOperations(),
-  };
+  const operations = demoOperations();
   // Read once: a rebuilt script is picked up at the next start (the ?v= version changes with it).
   const assets = registerLocalAssets(app, options.path, [
     { name: 'demo.js', type: 'js', file: SCRIPT_FILE },
@@ -119,14 +93,16 @@ export function registerDemo(
   ]);
   if (assets.missing.length > 0)
     options.logger.warn({ file: SCRIPT_FILE }, 'the demo page script is not built: run npm run build');
-  const withToken = renderPage(config, assets.url('demo.js'), assets.url('demo.css'));
-  const withoutToken = renderPage(
-    { ...config, demoToken: null },
-    assets.url('demo.js'),
-    assets.url('demo.css'),
-  );
-  // The demo user's token only to this machine's own browser (see fromLoopback).
-  app.get(options.path, async (request, reply) =>
-    sendLocalPage(reply, fromLoopback(request) ? withToken : withoutToken),
+  serveDevTokenPage(app, options.path, options.demoToken, (demoToken) =>
+    renderBuiltPage({
+      title: 'Lodestar · demo feed',
+      header: '<header><h1>Lodestar demo feed</h1></header>',
+      loading:
+        '<p class="status">Loading… (if this stays, the page\'s script is not built: run <code>npm run build</code>)</p>',
+      configId: 'demo-config',
+      config: { endpoint: options.graphqlPath, demoToken, operations } satisfies DemoPageConfig,
+      styleUrl: assets.url('demo.css'),
+      scriptUrl: assets.url('demo.js'),
+    }),
   );
 }

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { acceptsGzip, loadAssets } from './ide/assets.js';
+import { loadAssets, serveAssets } from './ide/assets.js';
 import { ideConfig, renderIdePage } from './ide/page.js';
 
 export interface IdeOptions {
@@ -95,18 +95,7 @@ export async function registerIde(app: FastifyInstance, options: IdeOptions): Pr
 
   app.get(options.path, async (_request, reply) => sendLocalPage(reply, html));
 
-  app.get<{ Params: { name: string } }>(`${options.path}/assets/:name`, async (request, reply) => {
-    const asset = assets.get(request.params.name);
-    if (!asset) return reply.callNotFound();
-    const gzip = acceptsGzip(request.headers['accept-encoding']);
-    void reply
-      .type(asset.contentType)
-      .header('cache-control', 'public, max-age=31536000, immutable')
-      .header('x-content-type-options', 'nosniff')
-      .header('vary', 'accept-encoding');
-    if (gzip) void reply.header('content-encoding', 'gzip');
-    return reply.send(gzip ? await asset.gzipped() : await asset.body());
-  });
+  serveAssets(app, options.path, assets);
 
   // The /graphql route is added after this, so the redirect is a hook that checks the matched route.
   app.addHook('onRequest', async (request, reply) => {

@@ -1,8 +1,13 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { gzipSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
 import type { FastifyInstance } from 'fastify';
-import { acceptsGzip } from './ide/assets.js';
+import { fromLoopback, sendLocalPage } from './ide.js';
+import { once, serveAssets, type Asset } from './ide/assets.js';
+import { jsonForScript } from './ide/page.js';
+
+const gzipAsync = promisify(gzip);
 
 const contentTypes = {
   js: 'text/javascript; charset=utf-8',
@@ -22,42 +27,82 @@ export interface LocalAssets {
 }
 
 /**
- * Serves a page's own assets under `${prefix}/assets/`: an allow-list read once at startup (the name in
- * the URL only ever picks from it, never a path), gzip when the browser takes it, cached for a year under
- * a ?v= content hash. The pages built by `npm run build` (the demo feed, the ops console) use it.
+ * Serves a page's own assets (the files `npm run build` makes for the demo feed and the ops console) under
+ * `${prefix}/assets/`, through the IDE's asset route: an allow-list read once at startup (its content
+ * hash is the ?v= version), gzipped on first request.
  */
 export function registerLocalAssets(app: FastifyInstance, prefix: string, assets: LocalAsset[]): LocalAssets {
-  const served = new Map<string, { type: string; body: Buffer; gzipped: Buffer; version: string }>();
+  const served = new Map<string, Asset>();
   const missing: string[] = [];
   for (const asset of assets) {
-    let body: Buffer;
-    if ('inline' in asset) body = Buffer.from(asset.inline, 'utf8');
-    else if (existsSync(asset.file)) body = readFileSync(asset.file);
+    let content: Buffer;
+    if ('inline' in asset) content = Buffer.from(asset.inline, 'utf8');
+    else if (existsSync(asset.file)) content = readFileSync(asset.file);
     else {
       missing.push(asset.file);
       continue;
     }
+    const body = async () => content;
     served.set(asset.name, {
-      type: contentTypes[asset.type],
+      contentType: contentTypes[asset.type],
+      version: createHash('sha256').update(content).digest('hex').slice(0, 16),
       body,
-      gzipped: gzipSync(body),
-      version: createHash('sha256').update(body).digest('hex').slice(0, 16),
+      gzipped: once(() => gzipAsync(content)),
     });
   }
-  app.get<{ Params: { name: string } }>(`${prefix}/assets/:name`, async (request, reply) => {
-    const asset = served.get(request.params.name);
-    if (!asset) return reply.callNotFound();
-    const gzip = acceptsGzip(request.headers['accept-encoding']);
-    void reply
-      .type(asset.type)
-      .header('cache-control', 'public, max-age=31536000, immutable')
-      .header('x-content-type-options', 'nosniff')
-      .header('vary', 'accept-encoding');
-    if (gzip) void reply.header('content-encoding', 'gzip');
-    return reply.send(gzip ? asset.gzipped : asset.body);
-  });
+  serveAssets(app, prefix, served);
   return {
     url: (name) => `${prefix}/assets/${name}?v=${served.get(name)?.version ?? 'missing'}`,
     missing,
   };
+}
+
+/**
+ * A page built by `npm run build` (the demo feed, the ops console): its header, a JSON blob of its config
+ * under `configId`, its stylesheet and one module script, which draws everything into <main id="app">.
+ */
+export function renderBuiltPage(page: {
+  title: string;
+  header: string;
+  /** What <main> says until the script runs: whose build is missing if it never does. */
+  loading: string;
+  configId: string;
+  config: unknown;
+  styleUrl: string;
+  scriptUrl: string;
+}): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${page.title}</title>
+<link rel="stylesheet" href="${page.styleUrl}">
+</head>
+<body>
+${page.header}
+<main id="app">${page.loading}</main>
+<script type="application/json" id="${page.configId}">${jsonForScript(page.config)}</script>
+<script type="module" src="${page.scriptUrl}"></script>
+</body>
+</html>
+`;
+}
+
+/**
+ * GET `path`: the page as `render` makes it, rendered once with the development token for a browser on
+ * this machine (fromLoopback) and once without it for anyone else, so a development gateway listening on
+ * 0.0.0.0 hands a stranger no token.
+ */
+export function serveDevTokenPage(
+  app: FastifyInstance,
+  path: string,
+  token: string | undefined,
+  render: (token: string | null) => string,
+): void {
+  const withToken = render(token ?? null);
+  const withoutToken = render(null);
+  app.get(path, async (request, reply) =>
+    sendLocalPage(reply, fromLoopback(request) ? withToken : withoutToken),
+  );
 }

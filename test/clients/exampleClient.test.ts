@@ -1,11 +1,16 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { print } from 'graphql';
 import { describe, expect } from 'vitest';
 import { FeedPage, LikeListing, Me } from '../../clients/example/operations.js';
 import type { ResultOf } from '../../clients/example/graphql.js';
-import { consoleClientDir, exampleClientDir, generateClient } from '../../scripts/client-generate.js';
+import {
+  clientSources,
+  consoleClientDir,
+  exampleClientDir,
+  generateClient,
+} from '../../scripts/client-generate.js';
 import { createSchema } from '../../src/schema/index.js';
 import { buildPersistedManifest, documentId } from '../../src/server/persistedOperations.js';
 import { seedFeedWorld, createFeedViewer } from '../support/feedWorld.js';
@@ -14,20 +19,26 @@ import { createTestGateway } from '../support/gateway.js';
 import { parseJson, type GraphQLBody } from '../support/http.js';
 import { it, test } from '../support/testFixtures.js';
 
+/**
+ * A client folder's committed files are what `npm run client:generate` and `npm run graphql:types` make
+ * now. generateClient also validates every operation against the schema: a change that breaks one fails
+ * here. Returns the manifest.
+ */
+function expectGenerated(dir: string) {
+  const { manifest, operationsTs } = generateClient(dir);
+  expect(JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as unknown).toEqual(manifest);
+  expect(readFileSync(path.join(dir, 'operations.ts'), 'utf8')).toBe(operationsTs);
+  // Its schema types are the tests' (both written by `npm run graphql:types` from schema.graphql).
+  const types = (file: string) => readFileSync(file, 'utf8').replace(/;$/gm, '').trim();
+  expect(types(path.join(dir, 'graphql-env.d.ts'))).toBe(
+    types(path.resolve(dir, '../../test/support/graphql-env.d.ts')),
+  );
+  return manifest;
+}
+
 describe('the example client (clients/example)', () => {
   it('has its manifest and typed operations generated from its .graphql files and the current schema (npm run client:generate)', () => {
-    // generateClient also validates every operation against the schema: a change that breaks one fails here.
-    const { manifest, operationsTs } = generateClient(exampleClientDir);
-    const committed = JSON.parse(
-      readFileSync(path.join(exampleClientDir, 'manifest.json'), 'utf8'),
-    ) as unknown;
-    expect(committed).toEqual(manifest);
-    expect(readFileSync(path.join(exampleClientDir, 'operations.ts'), 'utf8')).toBe(operationsTs);
-    // Its schema types are the tests' (both written by `npm run graphql:types` from schema.graphql).
-    const types = (file: string) => readFileSync(file, 'utf8').replace(/;$/gm, '').trim();
-    expect(types(path.join(exampleClientDir, 'graphql-env.d.ts'))).toBe(
-      types(path.resolve(exampleClientDir, '../../test/support/graphql-env.d.ts')),
-    );
+    const manifest = expectGenerated(exampleClientDir);
     expect(manifest.operations.map((o) => o.name)).toEqual(
       expect.arrayContaining(['Me', 'FeedPage', 'LikeListing', 'UnlikeListing', 'HideListing', 'AddComment']),
     );
@@ -96,16 +107,7 @@ describe('the example client (clients/example)', () => {
 
 describe('the ops console’s operations (clients/console)', () => {
   it('has its manifest and typed operations generated from its .graphql files and the current schema', () => {
-    const { manifest, operationsTs } = generateClient(consoleClientDir);
-    const committed = JSON.parse(
-      readFileSync(path.join(consoleClientDir, 'manifest.json'), 'utf8'),
-    ) as unknown;
-    expect(committed).toEqual(manifest);
-    expect(readFileSync(path.join(consoleClientDir, 'operations.ts'), 'utf8')).toBe(operationsTs);
-    const types = (file: string) => readFileSync(file, 'utf8').replace(/;$/gm, '').trim();
-    expect(types(path.join(consoleClientDir, 'graphql-env.d.ts'))).toBe(
-      types(path.resolve(consoleClientDir, '../../test/support/graphql-env.d.ts')),
-    );
+    const manifest = expectGenerated(consoleClientDir);
     expect(manifest.operations.every((o) => o.name.startsWith('Console'))).toBe(true);
   });
 
@@ -115,15 +117,8 @@ describe('the ops console’s operations (clients/console)', () => {
     appEnv,
   }) => {
     // What `npm run persisted:manifest -- --out m.json clients/example/operations clients/console/operations` writes.
-    const read = (dir: string) =>
-      readdirSync(path.join(dir, 'operations'))
-        .sort()
-        .map((name) => ({
-          path: name,
-          text: readFileSync(path.join(dir, 'operations', name), 'utf8'),
-        }));
     const combined = buildPersistedManifest(
-      [...read(exampleClientDir), ...read(consoleClientDir)],
+      [...clientSources(exampleClientDir), ...clientSources(consoleClientDir)],
       createSchema(),
     );
     const file = path.join(mkdtempSync(path.join(tmpdir(), 'lodestar-manifest-')), 'manifest.json');

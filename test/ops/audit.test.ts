@@ -296,6 +296,11 @@ describe('ops audit', () => {
       'BAD_USER_INPUT',
     );
     expect(error.extensions.field).toBe('since');
+    const tooLong = expectErrorCode(
+      await file.execute(AUDIT_LOG, { first: 1, actor: 'x'.repeat(65) }),
+      'BAD_USER_INPUT',
+    );
+    expect(tooLong.extensions.field).toBe('actor');
   });
 
   it('auditLog pages backwards with last/before', async () => {

@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
+import type { FastifyInstance } from 'fastify';
 import { bootstrapScript, pageStyles } from './client.js';
 
 const require = createRequire(import.meta.url);
@@ -49,7 +50,7 @@ export interface Asset {
 }
 
 /** Caches a lazy load, but forgets a failure so a transient read error is retried next time. */
-function once(load: () => Promise<Buffer>): () => Promise<Buffer> {
+export function once(load: () => Promise<Buffer>): () => Promise<Buffer> {
   let pending: Promise<Buffer> | undefined;
   return () => {
     pending ??= load().catch((error: unknown) => {
@@ -109,5 +110,25 @@ export function acceptsGzip(header: string | undefined): boolean {
     if (coding?.trim() !== 'gzip') return false;
     const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
     return q === undefined || Number(q.slice(2)) > 0;
+  });
+}
+
+/**
+ * GET `${prefix}/assets/:name` for a page's allow-listed assets (the IDE, the demo feed, the console):
+ * the name only ever picks from the map, never a path; gzip when the browser takes it; cached for a year
+ * (pages link them under a ?v= version).
+ */
+export function serveAssets(app: FastifyInstance, prefix: string, assets: ReadonlyMap<string, Asset>): void {
+  app.get<{ Params: { name: string } }>(`${prefix}/assets/:name`, async (request, reply) => {
+    const asset = assets.get(request.params.name);
+    if (!asset) return reply.callNotFound();
+    const gzip = acceptsGzip(request.headers['accept-encoding']);
+    void reply
+      .type(asset.contentType)
+      .header('cache-control', 'public, max-age=31536000, immutable')
+      .header('x-content-type-options', 'nosniff')
+      .header('vary', 'accept-encoding');
+    if (gzip) void reply.header('content-encoding', 'gzip');
+    return reply.send(gzip ? await asset.gzipped() : await asset.body());
   });
 }
