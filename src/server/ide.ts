@@ -42,14 +42,20 @@ export function sendLocalPage(reply: FastifyReply, html: string): FastifyReply {
     .send(html);
 }
 
+/** Headers a proxy adds: a request that carries any of them was relayed, whatever its TCP peer. */
+const FORWARDING_HEADERS = ['forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-real-ip', 'via'];
+
 /**
- * Whether the request comes from this machine (the TCP peer, not a forwarded-for header a caller could
- * write). Development pages hand out the demo accounts' tokens only to such requests, so a development
- * gateway listening on 0.0.0.0 does not give a stranger an admin token.
+ * Whether the request comes from a browser on this machine: the TCP peer is loopback (not a
+ * forwarded-for header a caller could write) and nothing says it was relayed. A reverse proxy, tunnel or
+ * ngrok on the same host connects from loopback for every visitor, so a request with a forwarding header
+ * never counts, TRUSTED_PROXIES or not. Development pages hand out the demo accounts' tokens only to
+ * such requests, so a development gateway on 0.0.0.0 or behind a proxy gives a stranger no token.
  */
 export function fromLoopback(request: FastifyRequest): boolean {
   const address = request.socket.remoteAddress ?? '';
-  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
+  const loopback = address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
+  return loopback && FORWARDING_HEADERS.every((name) => request.headers[name] === undefined);
 }
 
 /** The q-value the Accept header gives a media type (most specific matching range wins). */
@@ -90,10 +96,14 @@ export async function registerIde(app: FastifyInstance, options: IdeOptions): Pr
     if (!asset) throw new Error(`unknown IDE asset ${name}`);
     return `${options.path}/assets/${name}?v=${encodeURIComponent(asset.version)}`;
   };
-  // Rendered once: the page only changes with the options, and the token in it must not be cached.
-  const html = renderIdePage(ideConfig(options), assetUrl);
+  // Rendered once with the starting headers (development: the demo user's token) for a browser on this
+  // machine, once without them for anyone else (fromLoopback); never cached.
+  const withHeaders = renderIdePage(ideConfig(options), assetUrl);
+  const withoutHeaders = renderIdePage(ideConfig({ ...options, headers: undefined }), assetUrl);
 
-  app.get(options.path, async (_request, reply) => sendLocalPage(reply, html));
+  app.get(options.path, async (request, reply) =>
+    sendLocalPage(reply, fromLoopback(request) ? withHeaders : withoutHeaders),
+  );
 
   serveAssets(app, options.path, assets);
 

@@ -89,6 +89,22 @@ describe('the ops console page (/console) over HTTP', () => {
       });
       expect(pageConfig(remote.body)).toEqual({ endpoint: '/graphql', demoAdminToken: null });
       expect(remote.body).not.toContain('dev-admin-token');
+      // A reverse proxy, tunnel or ngrok on this machine connects from loopback for every visitor: a
+      // relayed request gets no token either.
+      for (const headers of [
+        { 'x-forwarded-for': '203.0.113.5' },
+        { forwarded: 'for=203.0.113.5' },
+        { 'x-real-ip': '203.0.113.5' },
+        { via: '1.1 proxy' },
+      ]) {
+        const relayed = await dev.inject({
+          method: 'GET',
+          url: '/console',
+          remoteAddress: '127.0.0.1',
+          headers,
+        });
+        expect(relayed.body, JSON.stringify(headers)).not.toContain('dev-admin-token');
+      }
     } finally {
       await dev.close();
     }

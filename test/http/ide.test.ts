@@ -163,6 +163,30 @@ describe('GraphQL IDE page config', () => {
     expect(referencedUrls(res.body).every((url) => url.startsWith('/ide/assets/'))).toBe(true);
   });
 
+  it('gives the starting headers (the development token) only to a browser on this machine', async () => {
+    const app = Fastify();
+    await registerIde(app, { path: '/ide', graphqlPath: '/gql', headers: { authorization: 'Bearer dev' } });
+    try {
+      const local = await app.inject({ method: 'GET', url: '/ide', remoteAddress: '::1' });
+      expect(JSON.parse((pageConfig(local.body) as { headers: string }).headers)).toEqual({
+        authorization: 'Bearer dev',
+      });
+      for (const [remoteAddress, headers] of [
+        ['10.1.2.3', {}],
+        ['10.1.2.3', { 'x-forwarded-for': '127.0.0.1' }],
+        // Relayed by a proxy or tunnel on this machine: loopback peer, someone else's browser.
+        ['127.0.0.1', { 'x-forwarded-for': '203.0.113.5' }],
+      ] as const) {
+        const res = await app.inject({ method: 'GET', url: '/ide', remoteAddress, headers });
+        expect(res.statusCode).toBe(200);
+        expect((pageConfig(res.body) as { headers: unknown }).headers, remoteAddress).toBeNull();
+        expect(res.body).not.toContain('Bearer dev');
+      }
+    } finally {
+      await app.close();
+    }
+  });
+
   it('escapes the JSON blob so a value cannot close the script element', () => {
     const html = renderIdePage(
       ideConfig({ graphqlPath: '/graphql', headers: { authorization: 'Bearer </script><script>alert(1)' } }),
