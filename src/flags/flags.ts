@@ -81,7 +81,8 @@ VALUES ($1, $2, $3, $4, $5, $6, $7)`;
 
 /**
  * Moves a flag to `pct` (and the state that goes with it, or `state`), with a history row; `next`
- * returning null leaves the flag as it is (and writes no history).
+ * returning null, or the flag's own percentage and state, leaves the flag as it is (and writes no
+ * history).
  */
 export async function changeRollout(
   client: Pick<pg.PoolClient, 'query'>,
@@ -96,6 +97,10 @@ export async function changeRollout(
   const target = next(previous);
   if (target === null) return { flag: previous, previous, changed: false };
   const state = target.state ?? stateForPct(target.pct);
+  // Already there (a retried or repeated call): no update, no history row, and the rollout's start, from
+  // which complaints and exposure are judged, stays where it was.
+  if (target.pct === previous.rolloutPct && state === previous.state)
+    return { flag: previous, previous, changed: false };
   const updated = (await client.query<FlagRow>(setPctSql, [key, target.pct, state])).rows[0];
   if (!updated) throw new Error('the flag update returned no row');
   await client.query(historySql, [

@@ -142,10 +142,14 @@ export async function auditLog(
   },
 ): Promise<Connection<AuditEntry>> {
   const request = pageRequest(args, auditKey);
-  // A user id, or a handle as the console shows it (@alice) or not (Alice).
-  const actor = args.actor?.trim().replace(/^@/, '').toLowerCase() || null;
-  if (actor !== null && actor.length > 64) {
-    throw createBadUserInputError('actor must be a user id or a handle', 'actor');
+  // A user id, or a handle as the console shows it (@alice) or not (Alice). Left out: every actor; given
+  // but blank ("", "@", spaces) is a mistake, not "every actor".
+  const actor = args.actor == null ? null : args.actor.trim().replace(/^@/, '').toLowerCase();
+  if (actor !== null && (actor.length === 0 || actor.length > 64)) {
+    throw createBadUserInputError(
+      'actor must be a user id or a handle (leave it out for every actor)',
+      'actor',
+    );
   }
   const actorIsId = actor !== null && isUuid(actor);
   if (args.since && args.until && args.since.getTime() >= args.until.getTime()) {

@@ -114,7 +114,11 @@ export const FlagChangeResultRef = builder
     fields: (t) => ({
       flag: t.field({ type: FeatureFlagRef, resolve: (r) => r.flag }),
       previousRolloutPct: t.int({ resolve: (r) => r.previous.rolloutPct }),
-      changed: t.exposeBoolean('changed'),
+      changed: t.exposeBoolean('changed', {
+        description:
+          'False when the flag already was at that percentage and state (a retried call): nothing was ' +
+          'written, and the window complaints and exposure are judged in did not restart.',
+      }),
     }),
   });
 

@@ -1,17 +1,26 @@
 import { GraphQLError, Kind } from 'graphql';
 import { builder } from '../builder.js';
+import { parseInstant } from './dateTime.js';
+
+const dateTimeError = () =>
+  new GraphQLError(
+    'DateTime must be an ISO 8601 date and time with a zone, e.g. 2026-11-28T17:00:00Z (years 0001–9999)',
+  );
 
 builder.scalarType('DateTime', {
-  description: 'An instant in time, as an ISO 8601 string in UTC (e.g. 2026-11-28T17:00:00.000Z).',
+  description:
+    'An instant in time. Returned as an ISO 8601 string in UTC (2026-11-28T17:00:00.000Z); accepted as an ' +
+    'RFC 3339 date and time with a zone, Z or an offset (2026-11-28T18:00:00+01:00), years 0001–9999. ' +
+    'A date without a time or zone, or a day its month does not have, is refused.',
   serialize: (value) => value.toISOString(),
   parseValue: (value) => {
-    const date = typeof value === 'string' ? new Date(value) : new Date(Number.NaN);
-    if (Number.isNaN(date.getTime())) throw new GraphQLError('DateTime must be an ISO 8601 string');
+    const date = typeof value === 'string' ? parseInstant(value) : null;
+    if (date === null) throw dateTimeError();
     return date;
   },
   parseLiteral: (ast) => {
-    const date = ast.kind === Kind.STRING ? new Date(ast.value) : new Date(Number.NaN);
-    if (Number.isNaN(date.getTime())) throw new GraphQLError('DateTime must be an ISO 8601 string');
+    const date = ast.kind === Kind.STRING ? parseInstant(ast.value) : null;
+    if (date === null) throw dateTimeError();
     return date;
   },
 });

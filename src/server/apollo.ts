@@ -41,6 +41,7 @@ import {
   createPersistedQueryCache,
   PUBLIC_VARY,
   loadTrustedDocuments,
+  persistedQueryShapePlugin,
   trustedDocumentsPlugin,
 } from './persistedOperations.js';
 
@@ -357,8 +358,11 @@ export function createApollo(
     logger: deps.logger,
     plugins: [
       ApolloServerPluginLandingPageDisabled(),
-      // First: in trusted-documents mode nothing else sees a document that is not in the manifest.
-      ...(trustedDocuments ? [trustedDocumentsPlugin(loadTrustedDocuments(trustedDocuments))] : []),
+      // First: in trusted-documents mode nothing else sees a document that is not in the manifest; with
+      // APQ, nothing sees a malformed persisted-query extension.
+      trustedDocuments
+        ? trustedDocumentsPlugin(loadTrustedDocuments(trustedDocuments))
+        : persistedQueryShapePlugin(),
       // Its per-field hook wraps every resolver; no field has a cache hint, so unavailablePlugin
       // sends the one header it would (no-store).
       ApolloServerPluginCacheControlDisabled(),

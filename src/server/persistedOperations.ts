@@ -138,6 +138,41 @@ export function loadTrustedDocuments(path: string): TrustedDocuments {
 /** What stands in for a refused document, so nothing of it is parsed or run. */
 const PLACEHOLDER = '{ __typename }';
 
+/** What Apollo Client, urql and Relay send: version 1 and the document's SHA-256 as 64 lower-case hex digits. */
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+/**
+ * APQ mode: a persisted-query extension that is not `{ version: 1, sha256Hash: <64 hex digits> }` is a
+ * 400 BAD_REQUEST naming the shape. Apollo's own handling would read a hash in an array (["ab…"]) as the
+ * hash itself and run the stored document, and answer a number, an object or null with
+ * PERSISTED_QUERY_NOT_FOUND, which tells a client to send the document again as if all were well.
+ */
+export function persistedQueryShapePlugin(): ApolloServerPlugin<Context> {
+  return {
+    requestDidStart: async ({ request }) => {
+      if (request.extensions === undefined || !('persistedQuery' in request.extensions)) return;
+      const persisted: unknown = request.extensions.persistedQuery;
+      const { version, sha256Hash } =
+        typeof persisted === 'object' && persisted !== null && !Array.isArray(persisted)
+          ? (persisted as { version?: unknown; sha256Hash?: unknown })
+          : {};
+      if (version === 1 && typeof sha256Hash === 'string' && SHA256_HEX.test(sha256Hash)) return;
+      // Nothing of the request is parsed or run: the refusal stands in for it.
+      delete request.extensions.persistedQuery;
+      request.query = PLACEHOLDER;
+      return {
+        didResolveOperation: async () => {
+          throw createError(
+            'BAD_REQUEST',
+            'extensions.persistedQuery must be { "version": 1, "sha256Hash": "<the document\'s SHA-256, ' +
+              '64 lower-case hex digits>" }',
+          );
+        },
+      };
+    },
+  };
+}
+
 /**
  * Trusted-documents mode: an operation runs only when it is in the manifest, sent by its id
  * (`extensions.persistedQuery.sha256Hash`, with or without its text) or as its exact text. An unknown id

@@ -97,6 +97,41 @@ describe('persisted operations', () => {
     expect((await send(gateway, { hash })).code).toBe('PERSISTED_QUERY_NOT_FOUND');
   });
 
+  it('APQ: an extension of any other shape than { version: 1, sha256Hash: 64 hex digits } is a 400 BAD_REQUEST, and nothing runs', async ({
+    gateway,
+  }) => {
+    const hash = documentId(CATEGORIES);
+    expect((await send(gateway, { hash, query: CATEGORIES })).body.errors).toBeUndefined();
+    for (const persistedQuery of [
+      { version: 1, sha256Hash: [hash] }, // Apollo alone would run the stored document
+      { version: 1, sha256Hash: hash.toUpperCase() },
+      { version: 1, sha256Hash: `${hash}0` },
+      { version: 1, sha256Hash: 42 },
+      { version: 1, sha256Hash: { hash } },
+      { version: 1 },
+      { version: 2, sha256Hash: hash },
+      { sha256Hash: hash },
+      [hash],
+      hash,
+      null,
+    ]) {
+      for (const get of [false, true]) {
+        const refused = await send(gateway, { extensions: { persistedQuery }, get });
+        const label = `${get ? 'GET' : 'POST'} ${JSON.stringify(persistedQuery)}`;
+        expect([refused.status, refused.code], label).toEqual([400, 'BAD_REQUEST']);
+        expect(refused.body.errors?.[0]?.message, label).toContain('"version": 1, "sha256Hash"');
+        expect(refused.body.data, label).toBeUndefined();
+      }
+    }
+    // With its text too: still refused, and the text is not registered under anything.
+    const withText = await send(gateway, {
+      query: ME,
+      extensions: { persistedQuery: { version: 1, sha256Hash: [documentId(ME)] } },
+    });
+    expect([withText.status, withText.code]).toEqual([400, 'BAD_REQUEST']);
+    expect((await send(gateway, { hash: documentId(ME) })).code).toBe('PERSISTED_QUERY_NOT_FOUND');
+  });
+
   it('APQ: a document over 32 KB runs but is not remembered, so no client can fill Redis with them', async ({
     gateway,
     redis,

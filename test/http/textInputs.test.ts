@@ -317,6 +317,33 @@ describe('text inputs Postgres cannot store are refused at the edge (BAD_USER_IN
     expect(ok.body.errors).toBeUndefined();
   });
 
+  it('a DateTime that new Date() would guess at is a 400 BAD_USER_INPUT naming the format, never an error of the server', async () => {
+    for (const until of ['2026-02-30T00:00:00Z', '2026-12-05', '-271821-04-20T00:00:00Z', 'Dec 5 2026']) {
+      const res = await postGraphQL(
+        gateway,
+        'query($u: DateTime) { ops { kernelLatencyHistory(until: $u) { kernel } } }',
+        { variables: { u: until }, token: adminToken },
+      );
+      expect(res.status, until).toBe(400);
+      expect(firstCode(res.body), until).toBe('BAD_USER_INPUT');
+      expect(res.body.errors?.[0]?.message).toContain('2026-11-28T17:00:00Z');
+    }
+    const literal = await postGraphQL(
+      gateway,
+      'query { ops { kernelLatencyHistory(until: "2026-02-30T00:00:00Z") { kernel } } }',
+      { token: adminToken },
+    );
+    expect(literal.status).toBe(400);
+    expect(firstCode(literal.body)).toBe('GRAPHQL_VALIDATION_FAILED');
+    const good = await postGraphQL(
+      gateway,
+      'query($u: DateTime) { ops { kernelLatencyHistory(until: $u) { kernel } } }',
+      { variables: { u: '2026-12-05T10:00:00+01:00' }, token: adminToken },
+    );
+    expect(good.status).toBe(200);
+    expect(good.body.errors).toBeUndefined();
+  });
+
   it('a literal in a fragment is found as well', async () => {
     const res = await postGraphQL(
       gateway,

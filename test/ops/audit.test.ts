@@ -301,6 +301,11 @@ describe('ops audit', () => {
       'BAD_USER_INPUT',
     );
     expect(tooLong.extensions.field).toBe('actor');
+    // A blank actor is a mistake, not "every actor" (leaving it out is).
+    for (const actor of ['', '@', '   ']) {
+      const blank = expectErrorCode(await file.execute(AUDIT_LOG, { first: 1, actor }), 'BAD_USER_INPUT');
+      expect(blank.extensions.field, JSON.stringify(actor)).toBe('actor');
+    }
   });
 
   it('auditLog pages backwards with last/before', async () => {

@@ -346,6 +346,41 @@ describe('feature flags through GraphQL', () => {
       expect((await console_.flag('undo')).history[0]).toMatchObject({ toPct: 0, reason: 'manual rollback' });
     });
 
+    it('setting a flag to where it is, or rolling back a rolled-back flag, changes nothing: no history row, complaints kept', async () => {
+      await rollingFlag('same', 10);
+      for (const id of stableUserIds(3, 0x5a)) {
+        dataOf(await h.execute(REPORT, { viewer: user(id), variables: { key: 'same' } }));
+      }
+      const before = await console_.flag('same');
+      expect(before).toMatchObject({ rolloutPct: 10, state: 'ROLLING', complaints: 3 });
+      // A retried or replayed call must not restart the window auto-rollback judges complaints in.
+      for (let i = 0; i < 3; i += 1) {
+        expect(await console_.setRollout('same', 10, 'retry')).toMatchObject({
+          changed: false,
+          previousRolloutPct: 10,
+          flag: { rolloutPct: 10, state: 'ROLLING' },
+        });
+      }
+      const after = await console_.flag('same');
+      expect(after.complaints).toBe(3);
+      expect(after.history).toEqual(before.history);
+
+      dataOf(await h.execute(ROLLBACK, { viewer: admin, variables: { key: 'same', reason: 'errors' } }));
+      const rolledBack = await console_.flag('same');
+      const again = dataOf(await h.execute(ROLLBACK, { viewer: admin, variables: { key: 'same' } }));
+      expect(again.rollback).toMatchObject({ changed: false, flag: { rolloutPct: 0, state: 'ROLLED_BACK' } });
+      expect((await console_.flag('same')).history).toEqual(rolledBack.history);
+      // A flag at 0% that was never rolled back still can be: the state changes.
+      await rollingFlag('off-then-back', 0);
+      const fromOff = dataOf(
+        await h.execute(ROLLBACK, { viewer: admin, variables: { key: 'off-then-back' } }),
+      );
+      expect(fromOff.rollback).toMatchObject({
+        changed: true,
+        flag: { rolloutPct: 0, state: 'ROLLED_BACK' },
+      });
+    });
+
     it('an unknown flag is NOT_FOUND for advanceRollout, setRollout and rollback', async () => {
       for (const [source, variables] of [
         [ADVANCE, { key: 'nope' }],

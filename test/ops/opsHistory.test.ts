@@ -159,6 +159,13 @@ describe('ops history (the console’s charts)', () => {
     expect(
       await codeOf({ since: new Date().toISOString(), until: new Date(Date.now() - 60_000).toISOString() }),
     ).toBe('BAD_USER_INPUT');
+    // Instants new Date() would guess at, or whose window would leave the range of a date: refused while
+    // the variables are read (over HTTP, 400 BAD_USER_INPUT), before any resolver or statement runs.
+    for (const until of ['-271821-04-20T00:00:00Z', '2026-02-30T00:00:00Z', '2026-12-05', 'Dec 5 2026']) {
+      const result = await file.execute(History, { metrics: ['queue.queued'], until });
+      expect(result.errors?.[0]?.message, until).toContain('DateTime must be an ISO 8601 date and time');
+      expect(result.data ?? null).toBeNull();
+    }
     const unknown = await file.execute(History, { metrics: ['queue.nope'] });
     expect(unknown.errors?.[0]?.message).toContain('queue.queued');
     const user = await file.execute(
