@@ -307,11 +307,13 @@ export async function buildAndSwapVectorIndex(
     // A build that failed before leaves an invalid copy behind: drop it first.
     await owner.query(`DROP INDEX CONCURRENTLY IF EXISTS public.${temp}`);
     await owner.query(rebuildDefinition(current.definition, temp, options));
+    // Counted before the swap takes its lock, so the table is closed for milliseconds, not for a scan.
+    const rows = await countVectorRows(owner, current);
     await owner.query('BEGIN');
     await owner.query(`SET LOCAL lock_timeout = '5s'`);
     await owner.query(`DROP INDEX public.${current.name}`);
     await owner.query(`ALTER INDEX public.${temp} RENAME TO ${current.name}`);
-    await recordVectorIndexBuild(owner, current, by);
+    await recordVectorIndexBuild(owner, current, by, rows);
     await owner.query('COMMIT');
   } catch (error) {
     await owner.query('ROLLBACK').catch(() => undefined);
@@ -346,25 +348,43 @@ export interface RebuildResult {
   suggestedLists: number | null;
 }
 
+/** Rows of the index's table with a vector, counted as vectorHealth counts them (count(column)). */
+async function countVectorRows(
+  client: Pick<pg.ClientBase, 'query'>,
+  index: Pick<VectorIndex, 'name' | 'table'>,
+): Promise<string> {
+  const column = (await client.query<{ column: string }>(columnSql, [index.name])).rows[0]?.column;
+  if (!column) return '0';
+  // Identifiers from the catalogue, quoted.
+  const { rows } = await client.query<{ n: string }>(
+    `SELECT count(${pg.escapeIdentifier(column)}) AS n FROM public.${pg.escapeIdentifier(index.table)}`,
+  );
+  return rows[0]?.n ?? '0';
+}
+
 /**
- * Records a build in vector_index_state (in the build's transaction, as the owner): the rows it indexed
- * (the build sets the index's reltuples), its lists, and no recall yet (the last one measured the old
- * build). Every path that builds a vector index calls it, so maintenance knows what each was built on.
+ * Records a build in vector_index_state (in the build's transaction, as the owner): the rows it indexed,
+ * its lists, and no recall yet (the last one measured the old build). The rows are counted as
+ * vectorHealth counts them (`rows`, or now: a build in this transaction holds writers off until commit);
+ * not the index's reltuples, which counts deleted rows another transaction's snapshot could still see.
+ * Every path that builds a vector index calls it, so maintenance knows what each was built on.
  */
 export async function recordVectorIndexBuild(
   client: Pick<pg.ClientBase, 'query'>,
   index: Pick<VectorIndex, 'name' | 'table' | 'method'>,
   by: string,
+  rows?: string,
 ): Promise<void> {
+  const built = rows ?? (await countVectorRows(client, index));
   await client.query(
     `INSERT INTO vector_index_state (index_name, table_name, method, rows_at_build, lists, built_at, built_by)
-     SELECT $1, $2, $3, greatest(c.reltuples, 0)::bigint,
+     SELECT $1, $2, $3, $5::bigint,
             (SELECT split_part(o, '=', 2)::int FROM unnest(c.reloptions) o WHERE o LIKE 'lists=%'), now(), $4
      FROM pg_class c WHERE c.oid = to_regclass('public.' || quote_ident($1))
      ON CONFLICT (index_name) DO UPDATE SET table_name = EXCLUDED.table_name, method = EXCLUDED.method,
        rows_at_build = EXCLUDED.rows_at_build, lists = EXCLUDED.lists, built_at = EXCLUDED.built_at,
        built_by = EXCLUDED.built_by, recall = NULL, recall_k = NULL, recall_samples = NULL, recall_ms = NULL,
        recall_measured_at = NULL, updated_at = now()`,
-    [index.name, index.table, index.method, by],
+    [index.name, index.table, index.method, by, built],
   );
 }

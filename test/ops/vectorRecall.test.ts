@@ -275,16 +275,33 @@ describe('vector index recall', () => {
     expect(grown).toMatchObject({ options: ['lists=3'], rowsAtBuild: 3382, needsRebuild: false });
     expect(grown.recall).toBeGreaterThanOrEqual(0.9);
 
-    // And shrinks below half (3,382 → 1,682): rebuilt again.
-    await file.db.pool.query(`DELETE FROM marketplace_listings WHERE title LIKE 'imported %' AND id IN (
-      SELECT id FROM marketplace_listings ORDER BY id DESC LIMIT 1700)`);
-    expect(await ivfflat()).toMatchObject({ needsRebuild: true, rows: CATALOGUE });
-    await runWorkerPass();
-    expect(await ivfflat()).toMatchObject({
-      options: ['lists=1'],
-      rowsAtBuild: CATALOGUE,
-      needsRebuild: false,
-    });
+    // And shrinks below half (3,382 → 1,682): rebuilt again, while a reader's snapshot from before the
+    // delete still sees the deleted rows (the build indexes them, and its reltuples counts them: 3,382).
+    // The build records the 1,682 rows the health check counts, so it is not judged shrunk again.
+    const reader = await file.db.pool.connect();
+    reader.on('error', () => undefined);
+    try {
+      await reader.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+      await reader.query('SELECT count(*) FROM categories');
+      await file.db.pool.query(`DELETE FROM marketplace_listings WHERE title LIKE 'imported %' AND id IN (
+        SELECT id FROM marketplace_listings ORDER BY id DESC LIMIT 1700)`);
+      expect(await ivfflat()).toMatchObject({ needsRebuild: true, rows: CATALOGUE });
+      await runWorkerPass();
+      const { rows: shrunk } = await file.db.pool.query<{ last_result: unknown }>(
+        `SELECT last_result FROM maintenance_runs WHERE task = 'rebuild_outgrown_vector_indexes'`,
+      );
+      expect(shrunk[0]?.last_result).toEqual([
+        { index: IVFFLAT, rowsAtBuild: 3382, rows: CATALOGUE, lists: 1 },
+      ]);
+      expect(await ivfflat()).toMatchObject({
+        options: ['lists=1'],
+        rowsAtBuild: CATALOGUE,
+        needsRebuild: false,
+      });
+    } finally {
+      await reader.query('COMMIT').catch(() => undefined);
+      reader.release();
+    }
     expect(await file.openTransactions()).toBe(0);
   }, 60_000);
 
