@@ -16,7 +16,7 @@ import { buildGateway, startGatewayProcess, type GatewayProcess } from './shared
 import { createGraphqlClient } from './shared/http.js';
 import { runLoad, type LoadResult, type Task } from './shared/load.js';
 import { BENCH_GATEWAY_LOGIN, BENCH_JWT_SECRET, BENCH_WORKER_LOGIN } from './shared/settings.js';
-import { cpuDelta, postgresCpu, processCpu, redisCpu, type CpuReading } from './topology/cpu.js';
+import { cpuDelta, postgresCpu, processCpu, redisCpu, type CpuReading } from './shared/cpu.js';
 import { takeDownLeftovers, TOPOLOGY_DIRS } from './topology/leftovers.js';
 import { startWorkerProcess, type WorkerCounters, type WorkerProcess } from './workers/workerProcess.js';
 

@@ -1,5 +1,6 @@
 /** The feed phase's results (the top of latest.json), its targets and its Markdown section. */
 import type { DatasetInfo } from '../shared/database.js';
+import type { CpuReading } from '../shared/cpu.js';
 import type { LoadResult } from '../shared/load.js';
 import type { StatementCount } from '../shared/statements.js';
 import type { Target } from '../shared/target.js';
@@ -38,7 +39,14 @@ export interface BenchResults {
     /** How each gateway process ended on SIGTERM (the measured one, then the counting one). */
     exits: { load: string; counting: string };
   };
-  runs: ({ path: 'gateway' | 'raw-sql' | 'raw-sql-uncached' | 'bare-ann' } & LoadResult)[];
+  runs: ({
+    path: 'gateway' | 'raw-sql' | 'raw-sql-uncached' | 'bare-ann';
+    /**
+     * The interleaved runs (gateway, bare-ann): CPU ms per request of the gateway, Postgres, Redis and
+     * the bench process (load generator, raw pool) over their measured slices (bench/shared/cpu.ts).
+     */
+    cpuMsPerRequest?: CpuReading | null;
+  } & LoadResult)[];
   ratios: {
     p50GatewayOverRawAtC1: number;
     throughputGatewayOverRawAtHighC: number;
@@ -129,6 +137,32 @@ export function evaluateTargets(r: Omit<BenchResults, 'targets'>, highC: number)
 
 const fmt = (n: number) => n.toLocaleString('en-US');
 
+/**
+ * Where a request's CPU goes, for the runs that measured it: with n cores the throughput is bounded by
+ * n × 1000 ms ÷ the total, so the split says which process a lever has to make cheaper.
+ */
+function cpuTable(r: BenchResults): string[] {
+  const measured = r.runs.filter((run) => run.cpuMsPerRequest);
+  if (measured.length === 0) return [];
+  const parts = Object.keys(measured[0]!.cpuMsPerRequest!);
+  return [
+    `| CPU ms per request (measured slices, /proc) | ${parts.join(' | ')} | total | req/s with all ${r.cpus} cores busy |`,
+    `| --- |${parts.map(() => ' ---: |').join('')} ---: | ---: |`,
+    ...measured.map((run) => {
+      const use = run.cpuMsPerRequest!;
+      const total = parts.reduce((sum, part) => sum + (use[part] ?? NaN), 0);
+      return (
+        `| ${run.path} c=${run.concurrency} | ${parts.map((part) => (use[part] ?? NaN).toFixed(2)).join(' | ')} | ` +
+        `${total.toFixed(2)} | ${Math.round((r.cpus * 1000) / total)} |`
+      );
+    }),
+    '',
+    '`bench` is the bench process: the load generator, and for bare-ann the client that sends the ' +
+      'statement. Redis is the whole server (INFO cpu), the other parts their processes.',
+    '',
+  ];
+}
+
 export function toMarkdown(r: BenchResults): string {
   const d = r.dataset;
   const s = r.settings;
@@ -180,6 +214,7 @@ export function toMarkdown(r: BenchResults): string {
       .map((label) => `\`${label.slice(0, 60)}\``)
       .join(', ')}.`,
     '',
+    ...cpuTable(r),
     '| Target | Value | Wanted | Result |',
     '| --- | --- | --- | --- |',
     ...r.targets.map((t) => `| ${t.name} | ${t.value} | ${t.target} | ${t.pass ? 'PASS' : 'FAIL'} |`),

@@ -3,6 +3,16 @@ import { createEpsilonGreedyPolicy } from '../../src/feed/policies/epsilonGreedy
 import { createExplorationSample } from '../../src/feed/explorationSample.js';
 import { KnownCandidateCaches } from '../../src/feed/candidates.js';
 import { GATEWAY_ARGS, startGatewayProcess, type GatewayProcess } from '../shared/gatewayProcess.js';
+import {
+  cpuDelta,
+  cpuMsPerRequest,
+  parentPid,
+  postgresProcessesCpu,
+  processCpu,
+  processesCpuBetween,
+  redisCpu,
+  type CpuReading,
+} from '../shared/cpu.js';
 import { createGraphqlClient } from '../shared/http.js';
 import { runLoad, runRounds, toLoadResult, type LoadResult } from '../shared/load.js';
 import { bareAnnTask, createRawServicePool, rawFeedTask, warmCandidateCache } from './rawSql.js';
@@ -13,6 +23,12 @@ import type { BenchSettings } from '../shared/settings.js';
 const mb = (kb: number) => Math.round(kb / 1024);
 
 /** Before the runs, viewer i is served i mod STAGGER_PAGES pages beyond the first (see runLoadComparison). */
+/** A CPU reading: single processes and servers, and Postgres's processes by pid (see cpuBetween). */
+interface CpuNow {
+  single: CpuReading;
+  postgres: Map<number, number>;
+}
+
 const STAGGER_PAGES = 12;
 const STAGGER_WORKERS = 16;
 
@@ -77,6 +93,31 @@ export async function runLoadComparison(
     }),
     known: new KnownCandidateCaches(),
   };
+  // CPU seconds so far of the gateway, the Postgres server (its postmaster found from a backend of the
+  // raw pool), the Redis server (INFO cpu) and this process (the load generator and the raw pool).
+  const postmaster = parentPid(
+    (await raw.query<{ pid: number }>('SELECT pg_backend_pid() AS pid', [], 'bench_backend_pid'))[0]!.pid,
+  );
+  const redisPort = settings.redisUrl ? Number(new URL(settings.redisUrl).port || 6379) : null;
+  const cpuNow = async (): Promise<CpuNow> => {
+    const bench = process.cpuUsage();
+    return {
+      single: {
+        gateway: processCpu(gateway.pid),
+        ...(redisPort === null ? {} : { redis: await redisCpu([redisPort]) }),
+        bench: (bench.user + bench.system) / 1e6,
+      },
+      postgres: postgresProcessesCpu(postmaster),
+    };
+  };
+  const cpuBetween = (before: CpuNow, after: CpuNow): CpuReading => {
+    const { gateway: gatewayCpu = Number.NaN, ...rest } = cpuDelta(before.single, after.single);
+    return {
+      gateway: gatewayCpu,
+      postgres: processesCpuBetween(before.postgres, after.postgres),
+      ...rest,
+    };
+  };
   const rawTask = rawFeedTask(raw, rawOptions);
   // The same statement searching on every request (FEED_CANDIDATE_CACHE_SEC=0): what a cache miss costs.
   const uncachedTask = rawFeedTask(raw, { ...rawOptions, feed: { ...config.feed, candidateCacheSec: 0 } });
@@ -126,6 +167,9 @@ export async function runLoadComparison(
       // short together after the raw-SQL runs below have served them); the ratios are medians of slices.
       const phaseOf = { gateway: `gateway c=${concurrency}`, ann: `bare-ann c=${concurrency}` };
       sampler.setPhase(phaseOf.gateway);
+      // Each measured slice's CPU by component, so the report can say where a request's CPU goes.
+      const cpu: Record<'gateway' | 'bare-ann', CpuReading[]> = { gateway: [], 'bare-ann': [] };
+      let sliceStart: CpuNow | null = null;
       const interleaved = await runRounds(
         [
           // Viewers drawn at random, not in turn: in turn they stay in step, and the pages ranked from
@@ -139,12 +183,28 @@ export async function runLoadComparison(
         // with the vector index's pages pushed out of shared buffers by the gateway's slice (269–296
         // req/s back to back in the day's runs, 173–236 interleaved without it).
         { ...timing, rounds: settings.feedRounds, sliceWarmupSec: 1 },
-        { beforeSlice: async (t) => sampler.setPhase(t.path === 'gateway' ? phaseOf.gateway : phaseOf.ann) },
+        {
+          beforeSlice: async (t) => {
+            sampler.setPhase(t.path === 'gateway' ? phaseOf.gateway : phaseOf.ann);
+            sliceStart = await cpuNow();
+          },
+          afterSlice: async (t) => {
+            if (sliceStart) cpu[t.path].push(cpuBetween(sliceStart, await cpuNow()));
+          },
+        },
       );
       for (const { task, warmup, measured } of interleaved) {
         const result = toLoadResult(concurrency, measured, warmup);
-        runs.push({ path: task.path, ...result });
+        const cpuPerRequest = cpuMsPerRequest(cpu[task.path], result.requests);
+        runs.push({ path: task.path, ...result, cpuMsPerRequest: cpuPerRequest });
         printRun(task.path, result);
+        if (cpuPerRequest) {
+          console.log(
+            `           CPU ms per request: ${Object.entries(cpuPerRequest)
+              .map(([k, ms]) => `${k} ${ms}`)
+              .join(', ')}`,
+          );
+        }
       }
       sampler.setPhase(`raw-sql c=${concurrency}`);
       const sql = await runLoad(rawTask, { concurrency, ...timing });
