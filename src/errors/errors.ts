@@ -81,6 +81,8 @@ const rateLimitNouns: Record<string, string> = {
   account: 'account deletion requests',
   admin: 'admin operations',
   catalog: 'catalogue batches',
+  // addComment, deleteComment and reportProblem share it (src/social/budgets.ts).
+  comment: 'comments or problem reports',
   feed: 'feed pages',
   feedback: 'feedback calls',
   read: 'requests',

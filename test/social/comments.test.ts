@@ -468,7 +468,7 @@ describe('addComment and deleteComment', () => {
         await add(viewer, 'three', listingId, limited),
         'RATE_LIMITED',
       );
-      expect(message).toMatch(/^too many comments; retry in \d+ s$/);
+      expect(message).toMatch(/^too many comments or problem reports; retry in \d+ s$/);
       expect(extensions).toMatchObject({ action: 'comment', retryAfterMs: expect.any(Number) as unknown });
       expect(await counts()).toEqual({ comment_count: 0, visible: 0, all: 1 });
       // The budget is the user's: someone else still comments.
