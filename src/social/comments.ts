@@ -13,9 +13,13 @@ export interface CommentResult extends CommentView {
   changed: boolean;
 }
 
+/** Characters that show nothing: whitespace and format characters (zero-width space and joiners, BOM…). */
+const INVISIBLE = /[\p{White_Space}\p{Cf}]/gu;
+
 /**
  * A comment body as stored: CRLF becomes LF, surrounding whitespace is trimmed; 1 to 2,000 characters,
- * no control characters other than newline and tab.
+ * no control characters other than newline and tab, and something visible (a body of zero-width
+ * characters only would be an empty comment that counts).
  */
 export function normaliseCommentBody(body: string): string {
   const text = body.replace(/\r\n/g, '\n').trim();
@@ -31,6 +35,9 @@ export function normaliseCommentBody(body: string): string {
       `body must be 1 to ${MAX_COMMENT_LENGTH} characters after trimming, got ${length}`,
       'body',
     );
+  }
+  if (text.replace(INVISIBLE, '') === '') {
+    throw createBadUserInputError('body must contain a visible character', 'body');
   }
   return text;
 }

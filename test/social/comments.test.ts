@@ -204,6 +204,19 @@ describe('addComment and deleteComment', () => {
       },
     );
 
+    it('refuses a body with nothing visible (zero-width characters, a BOM), keeps emoji joined by them', async () => {
+      const viewer = await oneUser();
+      for (const body of ['\u200b\u200b\ufeff', ' \u200d\n\u2060 ', '\u00ad']) {
+        const { message, extensions } = expectErrorCode(await add(viewer, body), 'BAD_USER_INPUT');
+        expect(message, JSON.stringify(body)).toBe('body must contain a visible character');
+        expect(extensions.field).toBe('body');
+      }
+      expect(await counts()).toEqual({ comment_count: 0, visible: 0, all: 0 });
+      // A family emoji is people joined by zero-width joiners: visible, stored as sent.
+      const family = '\u{1f469}\u200d\u{1f469}\u200d\u{1f467}';
+      expect(dataOf(await add(viewer, family)).addComment.comment.body).toBe(family);
+    });
+
     it.each([
       ['NUL', 'before\u0000after'],
       ['a bell', 'ding\u0007'],
