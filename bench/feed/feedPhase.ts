@@ -1,4 +1,5 @@
 import os from 'node:os';
+import { profileRoleSql, profileRolesSql } from '../../src/auth/effectiveRole.js';
 import type { Config } from '../../src/config/config.js';
 import type { DatasetInfo } from '../shared/database.js';
 import { GATEWAY_ARGS, startGatewayProcess } from '../shared/gatewayProcess.js';
@@ -16,8 +17,13 @@ const COUNT_FIRSTS = [10, 50];
 const COUNT_REQUESTS = 20;
 /** Viewers the counted requests rotate through: 5 pages each, so the pages that refill a cache are counted too. */
 const COUNT_VIEWERS = 4;
-/** The cached role lookup (src/auth/effectiveRole.ts), which issue #17 counts apart from a page's data. */
-const ROLE_LOOKUP = /^\s*SELECT user_id::text AS user_id, role FROM profiles\b/;
+/**
+ * The cached role lookup, which issue #17 counts apart from a page's data: its statements' own text
+ * (src/auth/effectiveRole.ts), so the count follows them when they change (a copied pattern once stopped
+ * matching, and the lookup was counted as data).
+ */
+const ROLE_LOOKUP_STATEMENTS = [profileRoleSql, profileRolesSql].map((sql) => sql.trim());
+export const isRoleLookup = (sql: string): boolean => ROLE_LOOKUP_STATEMENTS.includes(sql.trim());
 /**
  * A gateway process of its own, started after the load runs, whose Postgres connections go through
  * the counting proxy; nothing else uses it while it is counted.
@@ -40,7 +46,7 @@ async function countStatements(
     try {
       for (const first of COUNT_FIRSTS) {
         const task = client.feedTask(first, tokens.slice(0, COUNT_VIEWERS));
-        counts.push(await countPerRequest(proxy, task, first, COUNT_REQUESTS, { apart: ROLE_LOOKUP }));
+        counts.push(await countPerRequest(proxy, task, first, COUNT_REQUESTS, { apart: isRoleLookup }));
       }
     } finally {
       client.close();

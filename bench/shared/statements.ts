@@ -45,7 +45,7 @@ export async function countPerRequest(
   task: Task,
   first: number,
   requests: number,
-  options: { apart?: RegExp } = {},
+  options: { apart?: (sql: string) => boolean } = {},
 ): Promise<StatementCount> {
   const plain: number[] = [];
   const all: number[] = [];
@@ -61,7 +61,7 @@ export async function countPerRequest(
     all.push(texts.length);
     const statements = texts.filter((t) => !transactionControl.test(t));
     plain.push(statements.length);
-    if (options.apart) apart.push(statements.filter((t) => options.apart!.test(t)).length);
+    if (options.apart) apart.push(statements.filter(options.apart).length);
     for (const t of texts) breakdown[labelOf(t)] = (breakdown[labelOf(t)] ?? 0) + 1;
   }
   const counted = {
