@@ -22,13 +22,13 @@ import type { BenchSettings } from '../shared/settings.js';
 
 const mb = (kb: number) => Math.round(kb / 1024);
 
-/** Before the runs, viewer i is served i mod STAGGER_PAGES pages beyond the first (see runLoadComparison). */
 /** A CPU reading: single processes and servers, and Postgres's processes by pid (see cpuBetween). */
 interface CpuNow {
   single: CpuReading;
   postgres: Map<number, number>;
 }
 
+/** Before the runs, viewer i is served i mod STAGGER_PAGES pages beyond the first (see runLoadComparison). */
 const STAGGER_PAGES = 12;
 const STAGGER_WORKERS = 16;
 
@@ -110,12 +110,13 @@ export async function runLoadComparison(
       postgres: postgresProcessesCpu(postmaster),
     };
   };
+  // Gateway and Postgres first: the report's columns follow the keys' order.
   const cpuBetween = (before: CpuNow, after: CpuNow): CpuReading => {
-    const { gateway: gatewayCpu = Number.NaN, ...rest } = cpuDelta(before.single, after.single);
+    const single = cpuDelta(before.single, after.single);
     return {
-      gateway: gatewayCpu,
+      gateway: single.gateway ?? Number.NaN,
       postgres: processesCpuBetween(before.postgres, after.postgres),
-      ...rest,
+      ...single,
     };
   };
   const rawTask = rawFeedTask(raw, rawOptions);

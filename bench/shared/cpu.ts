@@ -49,12 +49,8 @@ export function processCpu(pid: number): number {
 export function postgresCpu(postmasterPid: number): number {
   const postmaster = readStat(postmasterPid);
   if (!postmaster) return Number.NaN;
-  let total = postmaster.own + postmaster.children;
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = readStat(Number(entry));
-    if (stat && stat.ppid === postmasterPid) total += stat.own;
-  }
+  let total = postmaster.children;
+  for (const seconds of postgresProcessesCpu(postmasterPid).values()) total += seconds;
   return total;
 }
 

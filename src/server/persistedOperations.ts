@@ -138,6 +138,19 @@ export function loadTrustedDocuments(path: string): TrustedDocuments {
 /** What stands in for a refused document, so nothing of it is parsed or run. */
 const PLACEHOLDER = '{ __typename }';
 
+/**
+ * Refuses a request from requestDidStart: its document is replaced before Apollo reads it (nothing of
+ * it is parsed or run), and `error` answers once Apollo reaches the operation.
+ */
+function refuseRequest(request: { query?: string }, error: () => Error) {
+  request.query = PLACEHOLDER;
+  return {
+    didResolveOperation: async () => {
+      throw error();
+    },
+  };
+}
+
 /** What Apollo Client, urql and Relay send: version 1 and the document's SHA-256 as 64 lower-case hex digits. */
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
@@ -157,18 +170,14 @@ export function persistedQueryShapePlugin(): ApolloServerPlugin<Context> {
           ? (persisted as { version?: unknown; sha256Hash?: unknown })
           : {};
       if (version === 1 && typeof sha256Hash === 'string' && SHA256_HEX.test(sha256Hash)) return;
-      // Nothing of the request is parsed or run: the refusal stands in for it.
       delete request.extensions.persistedQuery;
-      request.query = PLACEHOLDER;
-      return {
-        didResolveOperation: async () => {
-          throw createError(
-            'BAD_REQUEST',
-            'extensions.persistedQuery must be { "version": 1, "sha256Hash": "<the document\'s SHA-256, ' +
-              '64 lower-case hex digits>" }',
-          );
-        },
-      };
+      return refuseRequest(request, () =>
+        createError(
+          'BAD_REQUEST',
+          'extensions.persistedQuery must be { "version": 1, "sha256Hash": "<the document\'s SHA-256, ' +
+            '64 lower-case hex digits>" }',
+        ),
+      );
     },
   };
 }
@@ -182,35 +191,32 @@ export function persistedQueryShapePlugin(): ApolloServerPlugin<Context> {
 export function trustedDocumentsPlugin(documents: TrustedDocuments): ApolloServerPlugin<Context> {
   return {
     requestDidStart: async ({ request }) => {
-      let refusal: (() => Error) | null = null;
-      const refuse = (error: () => Error) => {
-        refusal = error;
-        request.query = PLACEHOLDER;
-      };
       // The persisted query extension is answered here, from the manifest, and never reaches Apollo's APQ
       // (off in this mode): whatever its shape, only an id of the manifest runs a document.
       const hasPersisted = request.extensions !== undefined && 'persistedQuery' in request.extensions;
       const persisted: unknown = hasPersisted ? request.extensions!.persistedQuery : undefined;
-      if (hasPersisted) delete request.extensions!.persistedQuery;
       if (hasPersisted) {
+        delete request.extensions!.persistedQuery;
         const hash =
           typeof persisted === 'object' && persisted !== null
             ? (persisted as { sha256Hash?: unknown }).sha256Hash
             : undefined;
         const known = typeof hash === 'string' ? documents.get(hash) : undefined;
-        if (known !== undefined) request.query = known;
-        else {
-          const shown =
-            typeof hash === 'string' ? hash.slice(0, 64) : JSON.stringify(hash ?? null).slice(0, 64);
-          refuse(() =>
-            createError(
-              'TRUSTED_DOCUMENT_NOT_FOUND',
-              `no trusted document has the id ${shown}: this gateway runs only the operations in its manifest`,
-            ),
-          );
+        if (known !== undefined) {
+          request.query = known;
+          return;
         }
-      } else if (typeof request.query === 'string' && !documents.has(documentId(request.query))) {
-        refuse(() =>
+        const shown =
+          typeof hash === 'string' ? hash.slice(0, 64) : JSON.stringify(hash ?? null).slice(0, 64);
+        return refuseRequest(request, () =>
+          createError(
+            'TRUSTED_DOCUMENT_NOT_FOUND',
+            `no trusted document has the id ${shown}: this gateway runs only the operations in its manifest`,
+          ),
+        );
+      }
+      if (typeof request.query === 'string' && !documents.has(documentId(request.query))) {
+        return refuseRequest(request, () =>
           createError(
             'TRUSTED_DOCUMENTS_ONLY',
             'this gateway runs only the operations in its trusted-documents manifest: send a document id ' +
@@ -218,11 +224,6 @@ export function trustedDocumentsPlugin(documents: TrustedDocuments): ApolloServe
           ),
         );
       }
-      return {
-        didResolveOperation: async () => {
-          if (refusal) throw refusal();
-        },
-      };
     },
   };
 }
