@@ -17,6 +17,7 @@ import { createGraphqlClient } from '../shared/http.js';
 import { runLoad, runRounds, toLoadResult, type LoadResult } from '../shared/load.js';
 import { bareAnnTask, createRawServicePool, rawFeedTask, warmCandidateCache } from './rawSql.js';
 import type { BenchResults, HeapSnapshot } from './feedReport.js';
+import { analyzeLearningEvents } from '../shared/database.js';
 import { createRssSampler } from '../shared/rssSampler.js';
 import type { BenchSettings } from '../shared/settings.js';
 
@@ -161,6 +162,13 @@ export async function runLoadComparison(
           `their first gateway page, then 0–${STAGGER_PAGES - 1} more each, in ${Math.round(performance.now() - started)} ms`,
       );
     }
+    // What autovacuum would have done by now (it is off on this server): learning_events was emptied
+    // when the phase began, and the pages above filled it. Without statistics of the filled table, the
+    // plans the gateway's sessions cache for it stay those made for an empty one: the served-listings
+    // lookup (recently_served_listings) ran as a scan of the whole partition, so each page cost more
+    // than the one before (a gateway alone: 104 → 62 req/s over 40 s; analyzed, 264–294 req/s).
+    // ANALYZE invalidates those plans.
+    await analyzeLearningEvents(settings.benchUrl);
     let idleHeap: HeapSnapshot | undefined;
     for (const concurrency of settings.concurrencies) {
       // The gateway and the bare vector search it is judged against alternate in rounds, so the
