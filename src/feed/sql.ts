@@ -1,6 +1,21 @@
 import { listingColumns } from '../catalog/listingRows.js';
 
 /**
+ * What the rows need of a pool's listing, read where the pool reads it (so the rows do not look each
+ * listing up once more): its category, popularity, age and distance from the viewer's profile embedding.
+ */
+const listingFeatures = (l: string) =>
+  `${l}.category_id, ${l}.popularity, ${l}.created_at, ${l}.embedding <=> (SELECT embedding FROM viewer) AS distance`;
+
+/**
+ * The listing `id` with its features (listingFeatures) if it is eligible, else no row: as a LATERAL
+ * subquery, checked row by row in the outer rows' order (LIMIT 1 keeps the planner from pulling it up into
+ * a join it could run as a hash join over every outer row), so an outer LIMIT stops the lookups once
+ * enough are found.
+ */
+const eligibleRow = (id: string) => `SELECT ${listingFeatures('e')} FROM eligible e WHERE e.id = ${id} LIMIT 1`;
+
+/**
  * The feed candidate statement's parts (see feedCandidatesSql): the viewer, exclusions, eligibility and
  * the viewer's cached personal candidates, then (in between) where SIMILAR comes from, then the other
  * pools and the rows. Composed twice below, so the two statements cannot drift apart.
@@ -48,15 +63,17 @@ WITH viewer AS MATERIALIZED (
   -- whether the next page can be served from the cache too (this page takes at most $12 of them). A
   -- scalar subquery is checked row by row in the cache's order (a join or EXISTS could be planned as a
   -- hash join over every candidate), so the lookups stop once enough are found.
-  SELECT c.id, c.score, c.sources, c.rank FROM cached c
-  WHERE (SELECT true FROM eligible e WHERE e.id = c.id)
+  -- Each row carries its listing's feature columns (listingFeatures), so neither the SIMILAR pool nor the
+  -- rows below look the listing up again.
+  SELECT c.id, c.score, c.sources, c.rank, e.* FROM cached c
+  CROSS JOIN LATERAL (${eligibleRow('c.id')}) e
   LIMIT $3 + $12::int
 `;
 
 /** Seconds since the cache that served this page was computed (it expires $10 s after that). */
 const cacheAgeOf = `(SELECT extract(epoch FROM now() - computed_at) FROM cached LIMIT 1)`;
 
-const candidatesTail = (cacheSize: string, cacheLeft: string, cacheAge: string) => `
+const candidatesTail = (similarPool: string, cacheSize: string, cacheLeft: string, cacheAge: string) => `
 ), coengaged AS MATERIALIZED (
   -- The best 2 × $9 before the eligibility checks (a few are the viewer’s own or excluded).
   SELECT c.neighbour_id AS id, sum(c.score)::float8 AS score
@@ -73,28 +90,30 @@ const candidatesTail = (cacheSize: string, cacheLeft: string, cacheAge: string) 
   WHERE $2::int IS NULL OR w.category_id = $2::int
   ORDER BY weight DESC, category_id LIMIT 3
 ), pools AS (
-  (SELECT 'SIMILAR' AS pool, e.id, s.score FROM similar_ids s JOIN eligible e ON e.id = s.id
-   ORDER BY s.score DESC, e.id LIMIT $3)
+  -- Every pool's rows: pool, id, score, then the listing's features (listingFeatures).
+  ${similarPool}
   UNION ALL
   -- In the CTE's order (best first), looked up row by row until $9 are eligible (as cached_eligible).
-  (SELECT 'COENGAGED', c.id, c.score FROM coengaged c WHERE (SELECT true FROM eligible e WHERE e.id = c.id)
+  (SELECT 'COENGAGED', c.id, c.score, e.* FROM coengaged c CROSS JOIN LATERAL (${eligibleRow('c.id')}) e
    LIMIT $9)
   UNION ALL
-  (SELECT 'CATEGORY', p.id, p.popularity FROM top_categories t CROSS JOIN LATERAL (
-     SELECT e.id, e.popularity FROM eligible e WHERE e.category_id = t.category_id
+  (SELECT 'CATEGORY', p.* FROM top_categories t CROSS JOIN LATERAL (
+     SELECT e.id, e.popularity AS score, ${listingFeatures('e')} FROM eligible e WHERE e.category_id = t.category_id
      ORDER BY e.popularity DESC, e.id DESC LIMIT ($4 + 1) / 2) p)
   UNION ALL
-  (SELECT 'POPULAR', e.id, e.popularity FROM eligible e ORDER BY e.popularity DESC, e.id DESC LIMIT $4)
+  (SELECT 'POPULAR', e.id, e.popularity, ${listingFeatures('e')} FROM eligible e
+   ORDER BY e.popularity DESC, e.id DESC LIMIT $4)
   UNION ALL
-  (SELECT 'RECENT', e.id, extract(epoch FROM e.created_at) FROM eligible e ORDER BY e.created_at DESC, e.id DESC LIMIT $4)
+  (SELECT 'RECENT', e.id, extract(epoch FROM e.created_at), ${listingFeatures('e')} FROM eligible e
+   ORDER BY e.created_at DESC, e.id DESC LIMIT $4)
   UNION ALL
   -- The process's exploration sample in the order the session's seed gave it, looked up row by row
   -- until $4 are eligible (as cached_eligible).
-  (SELECT 'EXPLORE', x.id, 0 FROM unnest($7::int[]) AS x(id)
-   WHERE (SELECT true FROM eligible e WHERE e.id = x.id) LIMIT $4)
+  (SELECT 'EXPLORE', x.id, 0, e.* FROM unnest($7::int[]) AS x(id) CROSS JOIN LATERAL (${eligibleRow('x.id')}) e
+   LIMIT $4)
   UNION ALL
-  (SELECT 'GLOBAL', g.id, g.popularity FROM (
-     SELECT l.id, l.popularity,
+  (SELECT 'GLOBAL', g.id, g.popularity, g.category_id, g.popularity, g.created_at, g.distance FROM (
+     SELECT l.id, ${listingFeatures('l')},
             row_number() OVER (PARTITION BY l.category_id ORDER BY l.popularity DESC, l.id DESC) AS rank_in_category
      FROM marketplace_listings l
      WHERE $2::int IS NOT NULL AND l.status = 'active' AND l.seller_id IS DISTINCT FROM $1::uuid
@@ -103,21 +122,22 @@ const candidatesTail = (cacheSize: string, cacheLeft: string, cacheAge: string) 
    ORDER BY g.popularity DESC, g.id DESC LIMIT $4)
 )
 SELECT p.pool, p.score::float8 AS score, (SELECT embedding IS NOT NULL FROM viewer) AS has_embedding,
-       l.id, l.category_id, l.popularity, (extract(epoch FROM l.created_at) * 1000)::float8 AS created_ms,
-       coalesce(1 - (l.embedding <=> (SELECT embedding FROM viewer)), 0)::float8 AS similarity,
+       p.id, p.category_id, p.popularity, (extract(epoch FROM p.created_at) * 1000)::float8 AS created_ms,
+       coalesce(1 - p.distance, 0)::float8 AS similarity,
        coalesce(c.score, 0) AS coengagement,
        coalesce(a.affinity, 0) AS category_affinity,
        coalesce(s.share, 0) AS category_share,
-       coalesce(si.ann, false) AS from_similar,
-       coalesce(si.interest, false) AS from_interests,
+       -- Hashed subplans: one hash lookup per row (a join with similar_ids, estimated at one row in the
+       -- generic plan, ran as a nested loop over all of it for every row).
+       p.id IN (SELECT si.id FROM similar_ids si WHERE si.ann) AS from_similar,
+       p.id IN (SELECT si.id FROM similar_ids si WHERE si.interest) AS from_interests,
        (${cacheSize})::int AS cache_size,
        greatest(0, ${cacheLeft})::int AS cache_left,
        coalesce(${cacheAge}, 0)::float8 AS cache_age
-FROM pools p JOIN marketplace_listings l ON l.id = p.id
-LEFT JOIN similar_ids si ON si.id = p.id
+FROM pools p
 LEFT JOIN coengaged c ON c.id = p.id
-LEFT JOIN affinity a ON a.category_id = l.category_id
-LEFT JOIN like_share s ON s.category_id = l.category_id`;
+LEFT JOIN affinity a ON a.category_id = p.category_id
+LEFT JOIN like_share s ON s.category_id = p.category_id`;
 
 /**
  * feed candidates: in ONE statement, everything one feed page can be built from, as rows tagged with
@@ -205,6 +225,12 @@ export const feedCandidatesSql = `${candidatesHead}), live AS MATERIALIZED (
          ORDER BY rank LIMIT $3)
         UNION ALL SELECT id, score, sources FROM searched) s
 ${candidatesTail(
+  // From the cache (its rows already checked, with their features), or searched and checked here.
+  `(SELECT 'SIMILAR' AS pool, c.id, c.score, c.category_id, c.popularity, c.created_at, c.distance
+    FROM cached_eligible c WHERE NOT (SELECT search FROM live) ORDER BY c.score DESC, c.id LIMIT $3)
+  UNION ALL
+  (SELECT 'SIMILAR', e.id, s.score, ${listingFeatures('e')} FROM searched s JOIN eligible e ON e.id = s.id
+   ORDER BY s.score DESC, e.id LIMIT $3)`,
   // The candidates in the viewer's cache if it is usable now (it served this page, or this statement
   // stored a new one), else 0.
   `CASE WHEN NOT (SELECT search FROM live) THEN (SELECT count(*) FROM cached)
@@ -227,6 +253,9 @@ export const feedCachedCandidatesSql = `${candidatesHead}), similar_ids AS (
   SELECT s.id, s.score, (s.sources & 1) <> 0 AS ann, (s.sources & 2) <> 0 AS interest
   FROM (SELECT id, score, sources FROM cached_eligible ORDER BY rank LIMIT $3) s
 ${candidatesTail(
+  // The cache's order is (score DESC, id): its first $3 eligible, as similar_ids holds them.
+  `(SELECT 'SIMILAR' AS pool, c.id, c.score, c.category_id, c.popularity, c.created_at, c.distance
+    FROM cached_eligible c ORDER BY c.score DESC, c.id LIMIT $3)`,
   'CASE WHEN (SELECT count(*) FROM cached_eligible) >= $3 THEN (SELECT count(*) FROM cached) ELSE 0 END',
   '(SELECT count(*) FROM cached_eligible) - $12::int',
   cacheAgeOf,

@@ -4,6 +4,7 @@ import { createServiceDb, type ServiceDb } from '../../src/db/service.js';
 import {
   fetchCandidates,
   KnownCandidateCaches,
+  POOLS,
   type CandidateQuery,
   type CandidateSet,
 } from '../../src/feed/candidates.js';
@@ -77,6 +78,37 @@ describe('the feed’s cached-candidates read', () => {
     expect(cachedRead.pools.SIMILAR).toHaveLength(20);
     expect([...cachedRead.features.entries()]).toEqual([...full.features.entries()]);
     expect(cachedRead.hasEmbedding).toBe(true);
+  });
+
+  it('gives every candidate its own listing’s features, read where its pool read it', async () => {
+    const who = await viewer();
+    const known = new KnownCandidateCaches();
+    await fetchCandidates(service, query(who.userId), known);
+    for (const read of ['full', 'cached'] as const) {
+      const set = await fetchCandidates(service, query(who.userId), read === 'cached' ? known : null);
+      const ids = [...set.features.keys()];
+      const { rows } = await db.pool.query<{ id: number; similarity: number; popularity: number }>(
+        `SELECT l.id, (1 - (l.embedding <=> p.embedding))::float8 AS similarity, l.popularity::float8 AS popularity
+         FROM marketplace_listings l, profiles p WHERE p.user_id = $1 AND l.id = ANY($2::int[])`,
+        [who.userId, ids],
+      );
+      expect(rows).toHaveLength(ids.length);
+      const similar = new Set(set.pools.SIMILAR.map((c) => c.listing.id));
+      expect(similar.size).toBe(20);
+      for (const row of rows) {
+        const features = set.features.get(row.id)!;
+        expect(features.similarity, `${read} ${row.id}`).toBeCloseTo(row.similarity, 9);
+        expect(features.popularity, `${read} ${row.id}`).toBeCloseTo(Math.log1p(row.popularity), 9);
+        // Found by the search: every SIMILAR candidate, and the same listing in any other pool.
+        expect(features.fromSimilar, `${read} ${row.id}`).toBe(similar.has(row.id) ? 1 : 0);
+      }
+      // Some listing sits in SIMILAR and another pool: its rows there carry the search's flag too.
+      expect(
+        POOLS.filter((pool) => pool !== 'SIMILAR').some((pool) =>
+          set.pools[pool].some((c) => similar.has(c.listing.id)),
+        ),
+      ).toBe(true);
+    }
   });
 
   it('falls back to the full statement in the same call when the cache ran short or went stale', async () => {
