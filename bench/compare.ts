@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { signToken } from '../src/auth/signToken.js';
 import { loadConfig } from '../src/config/config.js';
-import { pickViewers, resetLearningEvents } from './shared/database.js';
+import { analyzeLearningEvents, pickViewers, resetLearningEvents } from './shared/database.js';
 import { startGatewayProcess, type GatewayProcess } from './shared/gatewayProcess.js';
 import { createGraphqlClient } from './shared/http.js';
 import { runRounds, sliceMedians, type Phase } from './shared/load.js';
@@ -59,6 +59,18 @@ async function main(): Promise<number> {
   try {
     for (const [i, dir] of dirs.entries())
       gateways.push(await startGatewayProcess(env, `gateway ${i + 1}`, dir));
+    if (!query) {
+      // One page per viewer from each build, then what autovacuum would have done by now (it is off on
+      // this server; bench/feed/loadRuns.ts): without statistics of the refilled learning_events, the
+      // builds' sessions keep plans made for the emptied table.
+      for (const g of gateways) {
+        const client = createGraphqlClient(g.url, 1);
+        const page = client.feedTask(FIRST, tokens);
+        for (let i = 0; i < tokens.length; i += 1) await page(i, 0);
+        client.close();
+      }
+      await analyzeLearningEvents(settings.benchUrl);
+    }
     const load = () =>
       os
         .loadavg()
