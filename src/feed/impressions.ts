@@ -4,7 +4,12 @@ import type { Category, Listing } from '../generated/prisma/client.js';
 import { joinedListingsOf, type ListingSqlRow } from '../catalog/listingRows.js';
 import type { ServiceDb } from '../db/service.js';
 import type { SlotDecision } from './policies/types.js';
-import { insertCheckedImpressionsSql, insertImpressionsSql } from './sql.js';
+import {
+  insertCheckedImpressionsBriefSql,
+  insertCheckedImpressionsSql,
+  insertImpressionsBriefSql,
+  insertImpressionsSql,
+} from './sql.js';
 
 /**
  * The check of kept candidates a page ranked from them needs (src/feed/candidateMemory.ts): which of
@@ -42,6 +47,11 @@ export interface ImpressionMeta {
   /** The ranking features of each item as shown (RANKING_FEATURES order), logged for training. */
   features?: (decision: SlotDecision) => readonly number[] | null;
   featuresVersion?: number;
+  /**
+   * Read the listings' descriptions with them (default). False when the document asks for none: the
+   * statement leaves them out (most of a listing's bytes) and the listings carry '' (toListing).
+   */
+  description?: boolean;
 }
 
 type ImpressionContext = {
@@ -102,14 +112,15 @@ export async function recordImpressions(
     ctx.viewer.userId ?? '',
   ];
   let rows: ListingSqlRow[];
+  const brief = meta.description === false;
   // Before the statement: even one that fails may have committed (a lost connection after COMMIT).
   if (ctx.writes) ctx.writes.primary = true;
   if (check) {
     // Prepared once per session, as the plain insert: one of the two runs for every feed page.
     const checked = await ctx.db.service.query<ListingSqlRow & { excluded: number[] | null }>(
-      insertCheckedImpressionsSql,
+      brief ? insertCheckedImpressionsBriefSql : insertCheckedImpressionsSql,
       [...values, check.ids, `${check.lookBackSec} seconds`, check.session],
-      'feed_impressions_checked',
+      brief ? 'feed_impressions_checked_brief' : 'feed_impressions_checked',
     );
     const excluded = checked[0]?.excluded ?? null;
     if (excluded !== null) return { excluded: new Set(excluded) };
@@ -117,7 +128,11 @@ export async function recordImpressions(
     rows = checked.filter((row) => row.id !== null);
   } else {
     // Prepared once per session: it runs once per feed page.
-    rows = await ctx.db.service.query<ListingSqlRow>(insertImpressionsSql, values, 'feed_impressions');
+    rows = await ctx.db.service.query<ListingSqlRow>(
+      brief ? insertImpressionsBriefSql : insertImpressionsSql,
+      values,
+      brief ? 'feed_impressions_brief' : 'feed_impressions',
+    );
   }
   // `listing { category }` resolves from the row, with no loader call.
   const { listings, categories } = joinedListingsOf(rows);

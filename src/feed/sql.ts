@@ -1,4 +1,4 @@
-import { listingColumns } from '../catalog/listingRows.js';
+import { listingColumns, listingColumnsWithoutDescription } from '../catalog/listingRows.js';
 
 /**
  * What the rows need of a pool's listing, read where the pool reads it (so the rows do not look each
@@ -13,7 +13,8 @@ const listingFeatures = (l: string) =>
  * a join it could run as a hash join over every outer row), so an outer LIMIT stops the lookups once
  * enough are found.
  */
-const eligibleRow = (id: string) => `SELECT ${listingFeatures('e')} FROM eligible e WHERE e.id = ${id} LIMIT 1`;
+const eligibleRow = (id: string) =>
+  `SELECT ${listingFeatures('e')} FROM eligible e WHERE e.id = ${id} LIMIT 1`;
 
 /**
  * The feed candidate statement's parts (see feedCandidatesSql): the viewer, exclusions, eligibility and
@@ -309,11 +310,14 @@ logged AS (
  * cost no statement of their own. Only active ones: a listing taken down in the milliseconds since the
  * candidate statement checked it is left off the page (its impression is still logged).
  */
-export const insertImpressionsSql = `
+const insertImpressionsWith = (columns: string) => `
 WITH ${identityAndInsert('')}
-SELECT ${listingColumns}
+SELECT ${columns}
 FROM marketplace_listings l JOIN categories cat ON cat.id = l.category_id
 WHERE l.id = ANY($3::int[]) AND l.status = 'active'`;
+export const insertImpressionsSql = insertImpressionsWith(listingColumns);
+/** insertImpressionsSql without the listings' descriptions (NULL): for a page whose document asks for none. */
+export const insertImpressionsBriefSql = insertImpressionsWith(listingColumnsWithoutDescription);
 
 /**
  * kept candidates' exclusions: of the listings $10 (a viewer's candidates kept by the process,
@@ -348,13 +352,18 @@ WHERE NOT EXISTS (SELECT 1 FROM marketplace_listings l WHERE l.id = p.id)`;
  * and logs it with insertImpressionsSql. Always at least one row (listing columns NULL when there are
  * none to return). Parameters as insertImpressionsSql's, then $10–$12 as keptExclusionsSql's.
  */
-export const insertCheckedImpressionsSql = `
+const insertCheckedImpressionsWith = (columns: string) => `
 WITH excluded AS MATERIALIZED (${keptExclusionsSql}),
 ${identityAndInsert('\n  WHERE NOT EXISTS (SELECT 1 FROM excluded)')}
-SELECT x.excluded, ${listingColumns}
+SELECT x.excluded, ${columns}
 FROM (SELECT array_agg(id) AS excluded FROM excluded) x
 LEFT JOIN (marketplace_listings l JOIN categories cat ON cat.id = l.category_id)
   ON x.excluded IS NULL AND l.id = ANY($3::int[]) AND l.status = 'active'`;
+export const insertCheckedImpressionsSql = insertCheckedImpressionsWith(listingColumns);
+/** insertCheckedImpressionsSql without the listings' descriptions (as insertImpressionsBriefSql). */
+export const insertCheckedImpressionsBriefSql = insertCheckedImpressionsWith(
+  listingColumnsWithoutDescription,
+);
 
 /** experiment definition: the feed experiment's arms, read by the service path. */
 export const experimentSql = `

@@ -312,7 +312,13 @@ function rankPage(
 
 export async function suggestions(
   ctx: FeedRequest,
-  args: { first?: number | null; after?: string | null; categoryId: number | null },
+  args: {
+    first?: number | null;
+    after?: string | null;
+    categoryId: number | null;
+    /** Whether the document asks for the listings' descriptions (default true; ImpressionMeta.description). */
+    description?: boolean;
+  },
   settings: FeedSettings,
 ): Promise<SuggestionConnection> {
   const first = checkPageSize('first', args.first ?? DEFAULT_PAGE_SIZE);
@@ -391,6 +397,7 @@ export async function suggestions(
       return f ? featureArray(f) : null;
     },
     featuresVersion: RANKING_FEATURES_VERSION,
+    description: args.description !== false,
   });
   // A page of kept candidates is logged only if none of them became ineligible since they were read (the
   // check runs in the impressions statement). If some did, nothing was logged: the page is ranked again

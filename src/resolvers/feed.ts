@@ -1,3 +1,4 @@
+import type { GraphQLResolveInfo } from 'graphql';
 import type { Context } from '../context.js';
 import { createBadUserInputError } from '../errors/errors.js';
 import {
@@ -15,6 +16,7 @@ import { parseListingId } from './catalog.js';
 import { parseUuid } from '../validation/ids.js';
 import { categoryIdOfSlug } from '../validation/categorySlug.js';
 import { checkPageSize } from '../validation/pageSize.js';
+import { selectsField } from './lookahead.js';
 import { writeMutation } from './writeMutation.js';
 import { primeLoaders } from '../loaders/createLoaders.js';
 
@@ -25,10 +27,17 @@ async function categoryId(ctx: Context, slug: string | null | undefined): Promis
 export async function suggestions(
   ctx: Context,
   args: { first?: number | null; after?: string | null; category?: string | null },
+  info?: GraphQLResolveInfo,
 ) {
   const connection = await serveSuggestions(
     ctx,
-    { first: args.first, after: args.after, categoryId: await categoryId(ctx, args.category) },
+    {
+      first: args.first,
+      after: args.after,
+      categoryId: await categoryId(ctx, args.category),
+      // Feed cards rarely show the description, which is most of a listing's bytes.
+      description: info === undefined || selectsField(info, 'description'),
+    },
     ctx.feed,
   );
   primeLoaders(ctx.loaders, { categories: connection.categories });

@@ -74,11 +74,11 @@ builder.queryFields((t) => ({
         'a feed session never repeats a listing.',
       args: { category: t.arg.string({ description: 'Only this category (its slug).' }) },
       complexity: (args) => ({ field: 5, multiplier: Math.min(args.first ?? 20, MAX_PAGE_SIZE) }),
-      resolve: (_root, args, ctx) => {
+      resolve: (_root, args, ctx, info) => {
         if (args.last != null || args.before != null) {
           throw createBadUserInputError('the feed pages forward only: use first/after', 'last');
         }
-        return feed.suggestions(ctx, args);
+        return feed.suggestions(ctx, args, info);
       },
     },
     {

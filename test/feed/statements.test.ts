@@ -52,6 +52,25 @@ const FEED_PAGE = graphql(`
   }
 `);
 
+/** A feed page that shows the descriptions, one of them behind a fragment. */
+const WITH_DESCRIPTIONS = graphql(`
+  query ($first: Int) {
+    suggestions(first: $first) {
+      edges {
+        node {
+          listing {
+            id
+            ...Body
+          }
+        }
+      }
+    }
+  }
+  fragment Body on Listing {
+    description
+  }
+`);
+
 describe('SQL statements per suggestions page (N+1 guard)', () => {
   let db: TestDatabase;
   let h: FeedHarness;
@@ -167,6 +186,32 @@ describe('SQL statements per suggestions page (N+1 guard)', () => {
     const truth = new Map(rows.map((r) => [String(r.id), r.name]));
     for (const edge of data.suggestions.edges) {
       expect(edge.node.listing.category.name).toBe(truth.get(edge.node.listing.id));
+    }
+  });
+
+  it('reads the listings’ descriptions only for a document that asks for them', async () => {
+    await db.pool.query(`UPDATE marketplace_listings SET description = 'All about listing ' || id`);
+    const viewer = await createFeedViewer(db.pool, [{ interestId: await interestId(), affinity: 0.9 }]);
+    // Pages 1–3 of the same viewer: the first searches, the next ones are ranked from the candidates this
+    // process kept (the checked insert): each way of logging a page reads the listings as asked.
+    for (let page = 0; page < 3; page += 1) {
+      const brief = await measureOperation(FEED_PAGE, viewer, 10);
+      expect(brief.data.suggestions.edges).toHaveLength(10);
+      const briefInsert = brief.statements.find((s) => /INSERT INTO learning_events/.test(s));
+      expect(briefInsert).toMatch(/NULL::text AS description/);
+      expect(briefInsert).not.toMatch(/l\.description/);
+
+      const full = await measureOperation(WITH_DESCRIPTIONS, viewer, 10);
+      const edges = full.data.suggestions.edges;
+      expect(edges).toHaveLength(10);
+      expect(full.statements.find((s) => /INSERT INTO learning_events/.test(s))).toMatch(/l\.description/);
+      const { rows } = await db.pool.query<{ id: number; description: string }>(
+        'SELECT id, description FROM marketplace_listings WHERE id = ANY($1)',
+        [edges.map((e) => Number(e.node.listing.id))],
+      );
+      const truth = new Map(rows.map((r) => [String(r.id), r.description]));
+      expect(rows.every((r) => r.description.length > 0)).toBe(true);
+      for (const edge of edges) expect(edge.node.listing.description).toBe(truth.get(edge.node.listing.id));
     }
   });
 
