@@ -113,10 +113,11 @@ describe('servedBetweenReads', () => {
   it('lets a read look four pages ahead, as far as the viewer cache holds them beside the SIMILAR pool', () => {
     expect(servedBetweenReads(20, 80)).toBe(80);
     expect(servedBetweenReads(10, 50)).toBe(40);
-    // first 50: SIMILAR 200 of the cache's 300 leaves 100, two pages.
-    expect(servedBetweenReads(50, 200)).toBe(100);
+    // first 75: SIMILAR 300 of the cache's 600 leaves 300, four pages; SIMILAR 500 leaves 100, one page.
+    expect(servedBetweenReads(75, 300)).toBe(300);
+    expect(servedBetweenReads(75, 500)).toBe(100);
     // Never less than a page (the look-ahead without kept candidates): nothing left for kept pages.
-    expect(servedBetweenReads(75, 300)).toBe(75);
+    expect(servedBetweenReads(75, VIEWER_CANDIDATES)).toBe(75);
   });
 
   it('fits in the viewer cache whenever one page ahead did (the cached read keeps serving those page sizes)', () => {

@@ -103,7 +103,7 @@ function similarNeeded(first: number, held: number): number {
  * (feed_viewer_candidates), the read's own page included: the read looks this far ahead (its `lookahead`),
  * so the next read still finds its SIMILAR pool eligible in the cache however many of the served listings
  * came from it, and one page is never a read that finds the cache short and then a search. Four pages, as
- * far as the cache's 300 (VIEWER_CANDIDATES) hold them beside the SIMILAR pool; never less than one page
+ * far as the cache's 600 (VIEWER_CANDIDATES) hold them beside the SIMILAR pool; never less than one page
  * (the look-ahead without kept candidates), which leaves kept candidates nothing to serve.
  */
 export function servedBetweenReads(first: number, similarLimit: number): number {
