@@ -262,6 +262,9 @@ describe('ops audit', () => {
     const run = () =>
       file.execute(REQUEUE, { reason: 'audit filter test' }, { viewer: auditor }).then(dataOf);
     await run();
+    // 20 ms on either side of `between`: a DateTime has milliseconds, so `since` below is `between`
+    // truncated, and an action in the same millisecond would fall on the wrong side of it.
+    await new Promise((resolve) => setTimeout(resolve, 20));
     const [{ at: between } = { at: '' }] = (
       await file.db.pool.query<{ at: string }>('SELECT now()::text AS at')
     ).rows;
