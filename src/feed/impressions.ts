@@ -4,12 +4,7 @@ import type { Category, Listing } from '../generated/prisma/client.js';
 import { joinedListingsOf, type ListingSqlRow } from '../catalog/listingRows.js';
 import type { ServiceDb } from '../db/service.js';
 import type { SlotDecision } from './policies/types.js';
-import {
-  insertCheckedImpressionsBriefSql,
-  insertCheckedImpressionsSql,
-  insertImpressionsBriefSql,
-  insertImpressionsSql,
-} from './sql.js';
+import { impressionStatements } from './sql.js';
 
 /**
  * The check of kept candidates a page ranked from them needs (src/feed/candidateMemory.ts): which of
@@ -112,15 +107,15 @@ export async function recordImpressions(
     ctx.viewer.userId ?? '',
   ];
   let rows: ListingSqlRow[];
-  const brief = meta.description === false;
+  const statements = impressionStatements[meta.description === false ? 'brief' : 'full'];
   // Before the statement: even one that fails may have committed (a lost connection after COMMIT).
   if (ctx.writes) ctx.writes.primary = true;
   if (check) {
     // Prepared once per session, as the plain insert: one of the two runs for every feed page.
     const checked = await ctx.db.service.query<ListingSqlRow & { excluded: number[] | null }>(
-      brief ? insertCheckedImpressionsBriefSql : insertCheckedImpressionsSql,
+      statements.checked.text,
       [...values, check.ids, `${check.lookBackSec} seconds`, check.session],
-      brief ? 'feed_impressions_checked_brief' : 'feed_impressions_checked',
+      statements.checked.name,
     );
     const excluded = checked[0]?.excluded ?? null;
     if (excluded !== null) return { excluded: new Set(excluded) };
@@ -128,11 +123,7 @@ export async function recordImpressions(
     rows = checked.filter((row) => row.id !== null);
   } else {
     // Prepared once per session: it runs once per feed page.
-    rows = await ctx.db.service.query<ListingSqlRow>(
-      brief ? insertImpressionsBriefSql : insertImpressionsSql,
-      values,
-      brief ? 'feed_impressions_brief' : 'feed_impressions',
-    );
+    rows = await ctx.db.service.query<ListingSqlRow>(statements.insert.text, values, statements.insert.name);
   }
   // `listing { category }` resolves from the row, with no loader call.
   const { listings, categories } = joinedListingsOf(rows);

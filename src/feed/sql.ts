@@ -61,15 +61,22 @@ WITH viewer AS MATERIALIZED (
   ORDER BY c.rank LIMIT $11::int
 ), cached_eligible AS MATERIALIZED (
   -- The best $3 + $12 still eligible: $3 for this page's SIMILAR pool, $12 (the page size) more to know
-  -- whether the next page can be served from the cache too (this page takes at most $12 of them). A
-  -- scalar subquery is checked row by row in the cache's order (a join or EXISTS could be planned as a
-  -- hash join over every candidate), so the lookups stop once enough are found.
-  -- Each row carries its listing's feature columns (listingFeatures), so neither the SIMILAR pool nor the
-  -- rows below look the listing up again.
+  -- whether the next page can be served from the cache too (this page takes at most $12 of them). Checked
+  -- row by row in the cache's order (eligibleRow), so the lookups stop once enough are found; each row
+  -- carries its listing's features, so neither the SIMILAR pool nor the rows below look it up again.
   SELECT c.id, c.score, c.sources, c.rank, e.* FROM cached c
   CROSS JOIN LATERAL (${eligibleRow('c.id')}) e
   LIMIT $3 + $12::int
 `;
+
+/**
+ * The SIMILAR pool from the cache: its first $3 eligible (cached_eligible, with their features; the
+ * cache's order is (score DESC, id), as similar_ids holds them), where `condition` holds.
+ */
+const similarFromCache = (
+  condition: string,
+) => `(SELECT 'SIMILAR' AS pool, c.id, c.score, c.category_id, c.popularity, c.created_at, c.distance
+    FROM cached_eligible c WHERE ${condition} ORDER BY c.score DESC, c.id LIMIT $3)`;
 
 /** Seconds since the cache that served this page was computed (it expires $10 s after that). */
 const cacheAgeOf = `(SELECT extract(epoch FROM now() - computed_at) FROM cached LIMIT 1)`;
@@ -227,8 +234,7 @@ export const feedCandidatesSql = `${candidatesHead}), live AS MATERIALIZED (
         UNION ALL SELECT id, score, sources FROM searched) s
 ${candidatesTail(
   // From the cache (its rows already checked, with their features), or searched and checked here.
-  `(SELECT 'SIMILAR' AS pool, c.id, c.score, c.category_id, c.popularity, c.created_at, c.distance
-    FROM cached_eligible c WHERE NOT (SELECT search FROM live) ORDER BY c.score DESC, c.id LIMIT $3)
+  `${similarFromCache('NOT (SELECT search FROM live)')}
   UNION ALL
   (SELECT 'SIMILAR', e.id, s.score, ${listingFeatures('e')} FROM searched s JOIN eligible e ON e.id = s.id
    ORDER BY s.score DESC, e.id LIMIT $3)`,
@@ -254,9 +260,7 @@ export const feedCachedCandidatesSql = `${candidatesHead}), similar_ids AS (
   SELECT s.id, s.score, (s.sources & 1) <> 0 AS ann, (s.sources & 2) <> 0 AS interest
   FROM (SELECT id, score, sources FROM cached_eligible ORDER BY rank LIMIT $3) s
 ${candidatesTail(
-  // The cache's order is (score DESC, id): its first $3 eligible, as similar_ids holds them.
-  `(SELECT 'SIMILAR' AS pool, c.id, c.score, c.category_id, c.popularity, c.created_at, c.distance
-    FROM cached_eligible c ORDER BY c.score DESC, c.id LIMIT $3)`,
+  similarFromCache('true'),
   'CASE WHEN (SELECT count(*) FROM cached_eligible) >= $3 THEN (SELECT count(*) FROM cached) ELSE 0 END',
   '(SELECT count(*) FROM cached_eligible) - $12::int',
   cacheAgeOf,
@@ -316,8 +320,6 @@ SELECT ${columns}
 FROM marketplace_listings l JOIN categories cat ON cat.id = l.category_id
 WHERE l.id = ANY($3::int[]) AND l.status = 'active'`;
 export const insertImpressionsSql = insertImpressionsWith(listingColumns);
-/** insertImpressionsSql without the listings' descriptions (NULL): for a page whose document asks for none. */
-export const insertImpressionsBriefSql = insertImpressionsWith(listingColumnsWithoutDescription);
 
 /**
  * kept candidates' exclusions: of the listings $10 (a viewer's candidates kept by the process,
@@ -360,10 +362,34 @@ FROM (SELECT array_agg(id) AS excluded FROM excluded) x
 LEFT JOIN (marketplace_listings l JOIN categories cat ON cat.id = l.category_id)
   ON x.excluded IS NULL AND l.id = ANY($3::int[]) AND l.status = 'active'`;
 export const insertCheckedImpressionsSql = insertCheckedImpressionsWith(listingColumns);
-/** insertCheckedImpressionsSql without the listings' descriptions (as insertImpressionsBriefSql). */
-export const insertCheckedImpressionsBriefSql = insertCheckedImpressionsWith(
-  listingColumnsWithoutDescription,
-);
+
+/** A service-path statement and the name it is prepared under (ServiceDb.query's third argument). */
+interface ServiceStatement {
+  text: string;
+  name: string;
+}
+
+/**
+ * The impressions statements (insertImpressionsSql, insertCheckedImpressionsSql) by what they read of the
+ * listings: `full` for a document that shows their descriptions, `brief` (descriptions NULL, as
+ * listingColumnsWithoutDescription) for one that asks for none.
+ */
+export const impressionStatements: Record<
+  'full' | 'brief',
+  { insert: ServiceStatement; checked: ServiceStatement }
+> = {
+  full: {
+    insert: { text: insertImpressionsSql, name: 'feed_impressions' },
+    checked: { text: insertCheckedImpressionsSql, name: 'feed_impressions_checked' },
+  },
+  brief: {
+    insert: { text: insertImpressionsWith(listingColumnsWithoutDescription), name: 'feed_impressions_brief' },
+    checked: {
+      text: insertCheckedImpressionsWith(listingColumnsWithoutDescription),
+      name: 'feed_impressions_checked_brief',
+    },
+  },
+};
 
 /** experiment definition: the feed experiment's arms, read by the service path. */
 export const experimentSql = `

@@ -8,7 +8,7 @@ import { isPageSize } from '../validation/pageSize.js';
 import type { GraphQLResolveInfo } from 'graphql';
 import { readListingById, readListingsPage, readListingWithComments } from '../catalog/listingsPage.js';
 import { DEFAULT_LISTING_COMMENTS, MAX_LISTING_COMMENTS } from '../social/listingComments.js';
-import { childFieldArguments, selectsField } from './lookahead.js';
+import { childFieldArguments, readsDescriptions } from './lookahead.js';
 import { readCategories } from '../catalog/categories.js';
 import { readInterestsPage } from '../catalog/interestsPage.js';
 import { primeLoaders } from '../loaders/createLoaders.js';
@@ -70,8 +70,7 @@ export async function listings(
     direction: request.direction,
     cursorId: request.cursor ? request.cursor[0] : null,
     take: request.size + 1,
-    // Most pages (cards) never show the description, which is most of a listing's bytes.
-    description: info === undefined || selectsField(info, 'description'),
+    description: readsDescriptions(info),
   });
   primeLoaders(ctx.loaders, page);
   return toConnection(request, page.listings, (row) => [row.id] as const);

@@ -16,7 +16,7 @@ import { parseListingId } from './catalog.js';
 import { parseUuid } from '../validation/ids.js';
 import { categoryIdOfSlug } from '../validation/categorySlug.js';
 import { checkPageSize } from '../validation/pageSize.js';
-import { selectsField } from './lookahead.js';
+import { readsDescriptions } from './lookahead.js';
 import { writeMutation } from './writeMutation.js';
 import { primeLoaders } from '../loaders/createLoaders.js';
 
@@ -35,8 +35,7 @@ export async function suggestions(
       first: args.first,
       after: args.after,
       categoryId: await categoryId(ctx, args.category),
-      // Feed cards rarely show the description, which is most of a listing's bytes.
-      description: info === undefined || selectsField(info, 'description'),
+      description: readsDescriptions(info),
     },
     ctx.feed,
   );

@@ -71,3 +71,11 @@ export function selectsField(info: GraphQLResolveInfo, field: string): boolean {
   });
   return found;
 }
+
+/**
+ * Whether a read must fetch the listings' descriptions: unless `info` shows the document asks for none
+ * (selectsField). Most pages (cards) never show the description, which is most of a listing's bytes.
+ */
+export function readsDescriptions(info: GraphQLResolveInfo | undefined): boolean {
+  return info === undefined || selectsField(info, 'description');
+}
