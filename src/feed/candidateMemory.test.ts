@@ -1,10 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { CandidateMemory, servedBetweenReads } from './candidateMemory.js';
 import { POOLS, VIEWER_CANDIDATES, type Candidate, type CandidateSet, type Pool } from './candidates.js';
-import { RANKING_FEATURES, type FeatureVector, type RankingFeature } from './ranking.js';
+import { FeatureTable, RANKING_FEATURES, type FeatureVector, type RankingFeature } from './ranking.js';
 
 /** A set with `sizes[pool]` candidates per pool, ids numbered from the pool's base (SIMILAR 1000…). */
-function setOf(sizes: Partial<Record<Pool, number>>): CandidateSet {
+function setOf(
+  sizes: Partial<Record<Pool, number>>,
+  odd: ReadonlyMap<number, FeatureVector> = new Map(),
+): CandidateSet {
   const pools = {} as Record<Pool, Candidate[]>;
   POOLS.forEach((pool, p) => {
     pools[pool] = Array.from({ length: sizes[pool] ?? 0 }, (_, i) => ({
@@ -13,9 +16,10 @@ function setOf(sizes: Partial<Record<Pool, number>>): CandidateSet {
       listing: { id: (p + 1) * 1000 + i, categoryId: 1 },
     }));
   });
-  const features = new Map<number, FeatureVector>();
-  for (const pool of POOLS) for (const c of pools[pool]) features.set(c.listing.id, featuresOf(c.listing.id));
-  return { hasEmbedding: true, pools, features };
+  const features = POOLS.flatMap((pool) =>
+    pools[pool].map((c) => [c.listing.id, odd.get(c.listing.id) ?? featuresOf(c.listing.id)] as const),
+  );
+  return { hasEmbedding: true, pools, features: FeatureTable.of(features) };
 }
 
 function featuresOf(id: number): FeatureVector {
@@ -44,7 +48,8 @@ describe('CandidateMemory', () => {
       listing: { id: 1002, categoryId: 1 },
     });
     expect(taken.set?.features.get(1002)).toEqual(featuresOf(1002));
-    expect(taken.set?.features.has(1000)).toBe(false);
+    // A lookup by id: a served listing's features stay, but no pool offers it.
+    expect(taken.set?.features.get(1000)).toEqual(featuresOf(1000));
     expect(taken.keptAtMs).toBe(0);
     expect(memory.take('u', 10, 's1', 15_000)).toEqual({ set: null, outcome: 'expired' });
     // Expired candidates are dropped, not kept around.
@@ -53,9 +58,8 @@ describe('CandidateMemory', () => {
 
   it('keeps features whatever their values, NaN included (a zero vector’s similarity)', () => {
     const memory = new CandidateMemory(15_000, 10);
-    const set = setOf({ SIMILAR: 50 });
     const odd = { ...featuresOf(1000), similarity: Number.NaN };
-    set.features.set(1000, odd);
+    const set = setOf({ SIMILAR: 50 }, new Map([[1000, odd]]));
     memory.keep('u', page, set, 0);
     expect(memory.take('u', 10, 's1', 1).set?.features.get(1000)).toEqual(odd);
   });

@@ -1,24 +1,20 @@
 import { setBounded } from '../platform/boundedMap.js';
 import { POOLS, VIEWER_CANDIDATES, type Candidate, type CandidateSet, type Pool } from './candidates.js';
-import { featureArray, featuresAt, RANKING_FEATURES, type FeatureVector } from './ranking.js';
+import type { FeatureTable } from './ranking.js';
 
 /**
  * A CandidateSet packed into typed arrays: a viewer's ~260 candidates as ~25 KB outside the V8 heap
  * instead of ~500 small objects (about 100 KB of heap per viewer, all of it for the garbage collector to
- * walk). Listing i has id ids[i], category categories[i] and features features[i·F … i·F+F−1] (F =
- * RANKING_FEATURES.length, in that order) when hasFeatures[i]; a pool is indices into them, with scores.
+ * walk). Listing i has id ids[i] and category categories[i]; a pool is indices into them, with scores.
+ * The features stay in their FeatureTable (typed arrays already), shared by every page ranked from them.
  */
 interface Packed {
   hasEmbedding: boolean;
   ids: Int32Array;
   categories: Int32Array;
-  /** 1 when listing i had features (any value, NaN included, is kept as it was). */
-  hasFeatures: Uint8Array;
-  features: Float64Array;
+  features: FeatureTable;
   pools: Record<Pool, { at: Int32Array; scores: Float64Array }>;
 }
-
-const F = RANKING_FEATURES.length;
 
 function pack(set: CandidateSet): Packed {
   const index = new Map<number, number>();
@@ -40,29 +36,18 @@ function pack(set: CandidateSet): Packed {
       scores: Float64Array.from(candidates, (c) => c.score),
     };
   }
-  const features = new Float64Array(index.size * F);
-  const hasFeatures = new Uint8Array(index.size);
-  for (const [id, i] of index) {
-    const vector = set.features.get(id);
-    if (vector) {
-      features.set(featureArray(vector), i * F);
-      hasFeatures[i] = 1;
-    }
-  }
   return {
     hasEmbedding: set.hasEmbedding,
     ids: Int32Array.from(index.keys()),
     categories: Int32Array.from(categories),
-    hasFeatures,
-    features,
+    features: set.features,
     pools,
   };
 }
 
-/** The candidates back as a CandidateSet, without the listings in `served`. */
+/** The candidates back as a CandidateSet, without the listings in `served` (their features stay). */
 function unpack(packed: Packed, served: ReadonlySet<number>): CandidateSet {
   const pools = {} as Record<Pool, Candidate[]>;
-  const features = new Map<number, FeatureVector>();
   for (const pool of POOLS) {
     const { at, scores } = packed.pools[pool];
     const out: Candidate[] = [];
@@ -71,12 +56,10 @@ function unpack(packed: Packed, served: ReadonlySet<number>): CandidateSet {
       const id = packed.ids[i]!;
       if (served.has(id)) continue;
       out.push({ pool, score: scores[k]!, listing: { id, categoryId: packed.categories[i]! } });
-      if (packed.hasFeatures[i] === 1 && !features.has(id))
-        features.set(id, featuresAt(packed.features, i * F));
     }
     pools[pool] = out;
   }
-  return { hasEmbedding: packed.hasEmbedding, pools, features };
+  return { hasEmbedding: packed.hasEmbedding, pools, features: packed.features };
 }
 
 interface Kept {

@@ -1,6 +1,6 @@
 import { SERVICE_CONNECTION_TIMEOUT_MS, type ServiceDb } from '../db/service.js';
 import { setBounded } from '../platform/boundedMap.js';
-import type { FeatureVector } from './ranking.js';
+import { FeatureTable, type FeatureVector } from './ranking.js';
 import { feedCachedCandidatesSql, feedCandidatesSql } from './sql.js';
 import type { KeptCheck } from './impressions.js';
 
@@ -37,7 +37,7 @@ export interface CandidateSet {
   hasEmbedding: boolean;
   pools: Record<Pool, Candidate[]>;
   /** The ranking features of every candidate listing, by listing id. */
-  features: Map<number, FeatureVector>;
+  features: FeatureTable;
 }
 
 export interface CandidateRow {
@@ -229,7 +229,10 @@ export async function fetchCandidates(
     Candidate[]
   >;
   const memberships = new Map<number, Set<Pool>>();
+  // A listing's first row: its features are the same in every pool's row.
+  const rowOf = new Map<number, CandidateRow>();
   for (const row of rows) {
+    if (!rowOf.has(row.id)) rowOf.set(row.id, row);
     pools[row.pool].push({
       pool: row.pool,
       score: row.score,
@@ -239,11 +242,9 @@ export async function fetchCandidates(
     member.add(row.pool);
     memberships.set(row.id, member);
   }
-  const features = new Map<number, FeatureVector>();
-  for (const row of rows) {
-    if (!features.has(row.id))
-      features.set(row.id, featuresOf(row, memberships.get(row.id) ?? new Set(), nowMs));
-  }
+  const features = FeatureTable.of(
+    [...memberships].map(([id, member]) => [id, featuresOf(rowOf.get(id)!, member, nowMs)] as const),
+  );
   // The statement's UNION keeps no order across pools: restore each pool's own ranking.
   const byScoreThenId = (a: Candidate, b: Candidate) => b.score - a.score || a.listing.id - b.listing.id;
   const byScoreThenNewest = (a: Candidate, b: Candidate) => b.score - a.score || b.listing.id - a.listing.id;

@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { POOLS, type Candidate, type CandidateListing, type CandidateSet, type Pool } from './candidates.js';
 import { personalRanking } from './personalRanking.js';
-import { DEFAULT_RANKER_WEIGHTS, RANKING_FEATURES, type FeatureVector } from './ranking.js';
+import {
+  DEFAULT_RANKER_WEIGHTS,
+  FeatureTable,
+  RANKING_FEATURES,
+  rankCandidates,
+  type FeatureVector,
+} from './ranking.js';
 
 const zero = Object.fromEntries(RANKING_FEATURES.map((f) => [f, 0])) as unknown as FeatureVector;
 
@@ -18,7 +24,7 @@ function setOf(
     pools[r.pool].push({ pool: r.pool, score: r.score, listing: listing(r.id) });
     features.set(r.id, { ...zero, ...features.get(r.id), ...r.features });
   }
-  return { hasEmbedding: true, pools, features };
+  return { hasEmbedding: true, pools, features: FeatureTable.of(features) };
 }
 
 describe('personalRanking', () => {
@@ -55,5 +61,30 @@ describe('personalRanking', () => {
     ]);
     const ranked = personalRanking(set, { name: 'off', weights: DEFAULT_RANKER_WEIGHTS });
     expect(ranked.map((r) => r.id)).toEqual([1, 3, 2, 4]);
+  });
+
+  it('orders a large set exactly as rankCandidates orders its listings, ties by id included', () => {
+    let seed = 7;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const pools = ['SIMILAR', 'COENGAGED', 'CATEGORY', 'POPULAR'] as const;
+    const rows = Array.from({ length: 400 }, () => {
+      const id = Math.floor(next() * 150);
+      // Coarse values, so many listings tie on their score.
+      const f = Object.fromEntries(RANKING_FEATURES.map((name) => [name, Math.floor(next() * 3) / 2]));
+      return {
+        pool: pools[Math.floor(next() * 4)]!,
+        id,
+        score: next(),
+        features: f,
+      };
+    });
+    const set = setOf(rows);
+    const ranked = personalRanking(set, { name: 'learned', weights: DEFAULT_RANKER_WEIGHTS });
+    const reference = rankCandidates(
+      DEFAULT_RANKER_WEIGHTS,
+      [...set.features.entries()].map(([id, features]) => ({ id, features })),
+    );
+    expect(ranked.map((r) => [r.id, r.score])).toEqual(reference.map((r) => [r.id, r.rank]));
+    expect(new Set(ranked.map((r) => r.score)).size).toBeLessThan(ranked.length);
   });
 });

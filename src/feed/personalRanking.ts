@@ -1,5 +1,4 @@
 import type { Candidate, CandidateSet } from './candidates.js';
-import { rankCandidates } from './ranking.js';
 
 import type { RankerChoice } from './rankerModel.js';
 
@@ -37,16 +36,23 @@ export function personalRanking(
     }
     return out;
   }
-  const unique = new Map<number, Candidate>();
+  // Each listing once (its first pool's candidate), scored from the feature table without an object per
+  // listing; best first, ties by id, as rankCandidates orders them (the same scores: FeatureTable.score).
+  const unique: Candidate[] = [];
+  const seen = new Set<number>();
   for (const pool of ['SIMILAR', 'COENGAGED', 'CATEGORY', 'POPULAR'] as const) {
-    for (const c of set.pools[pool]) if (!unique.has(c.listing.id)) unique.set(c.listing.id, c);
+    for (const c of set.pools[pool]) {
+      const id = c.listing.id;
+      if (seen.has(id) || !set.features.has(id)) continue;
+      seen.add(id);
+      unique.push(c);
+    }
   }
-  const ranked = rankCandidates(
-    ranker.weights,
-    [...unique.values()].flatMap((c) => {
-      const features = set.features.get(c.listing.id);
-      return features ? [{ id: c.listing.id, candidate: c, features }] : [];
-    }),
+  const scores = new Float64Array(unique.length);
+  for (let i = 0; i < unique.length; i += 1)
+    scores[i] = set.features.score(ranker.weights, unique[i]!.listing.id);
+  const order = Array.from(unique.keys()).sort(
+    (a, b) => scores[b]! - scores[a]! || unique[a]!.listing.id - unique[b]!.listing.id,
   );
-  return ranked.map((r) => item(r.candidate, r.rank));
+  return order.map((i) => item(unique[i]!, scores[i]!));
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_RANKER_WEIGHTS,
+  FeatureTable,
   RANKING_FEATURES,
   featureArray,
   featuresFromArray,
@@ -45,5 +46,55 @@ describe('ranking model', () => {
       { id: 3, features: same },
     ]);
     expect(ranked.map((c) => c.id)).toEqual([3, 9]);
+  });
+});
+
+describe('FeatureTable', () => {
+  // Values with long binary fractions, so a sum taken in another order would differ in its last bits.
+  const vector = (id: number): FeatureVector =>
+    Object.fromEntries(
+      RANKING_FEATURES.map((name, k) => [name, Math.sin(id * 7.3 + k) * 3.1]),
+    ) as FeatureVector;
+  const model = {
+    bias: 0.37,
+    weights: Object.fromEntries(
+      RANKING_FEATURES.map((name, k) => [name, Math.cos(k * 1.9) * 2.3]),
+    ) as FeatureVector,
+  };
+
+  it('scores a listing exactly as rankScore scores its vector, under any model', () => {
+    const ids = Array.from({ length: 200 }, (_, i) => 1000 + i * 13);
+    const table = FeatureTable.of(ids.map((id) => [id, vector(id)] as const));
+    for (const id of ids) {
+      expect(table.score(model, id)).toBe(rankScore(model, vector(id)));
+      expect(table.score(DEFAULT_RANKER_WEIGHTS, id)).toBe(rankScore(DEFAULT_RANKER_WEIGHTS, vector(id)));
+    }
+  });
+
+  it('gives back each vector as it was given, as an object and as the logged array', () => {
+    const odd = { ...vector(5), similarity: Number.NaN };
+    const table = FeatureTable.of([
+      [5, odd],
+      [6, vector(6)],
+      // A listing given twice keeps its first vector.
+      [5, vector(99)],
+    ]);
+    expect(table.size).toBe(2);
+    expect(table.get(5)).toEqual(odd);
+    expect(table.array(6)).toEqual(featureArray(vector(6)));
+    expect(table.array(5)?.[0]).toBeNaN();
+    expect([...table.keys()]).toEqual([5, 6]);
+    expect([...table.entries()]).toEqual([
+      [5, odd],
+      [6, vector(6)],
+    ]);
+  });
+
+  it('knows nothing of a listing it was not given', () => {
+    const table = FeatureTable.of([[1, vector(1)]]);
+    expect(table.has(2)).toBe(false);
+    expect(table.get(2)).toBeUndefined();
+    expect(table.array(2)).toBeNull();
+    expect(table.score(model, 2)).toBeNaN();
   });
 });

@@ -104,3 +104,92 @@ export function rankCandidates<T extends { id: number; features: FeatureVector }
     .map((c) => ({ ...c, rank: rankScore(model, c.features) }))
     .sort((a, b) => b.rank - a.rank || a.id - b.id);
 }
+
+const F = RANKING_FEATURES.length;
+
+/** A model's weights as an array in RANKING_FEATURES order, made once per model (FeatureTable.score). */
+const weightArrays = new WeakMap<RankerWeights, Float64Array>();
+
+function weightArrayOf(model: RankerWeights): Float64Array {
+  let w = weightArrays.get(model);
+  if (w === undefined) {
+    w = Float64Array.from(RANKING_FEATURES, (name) => model.weights[name]);
+    weightArrays.set(model, w);
+  }
+  return w;
+}
+
+/**
+ * The ranking features of a page's candidate listings by listing id, stored flat: listing `ids[i]` has
+ * its vector at values[i·F … i·F + F − 1] (F = RANKING_FEATURES.length, featureArray's layout). One typed
+ * array and one index instead of an object per listing: ranking reads them as numbers (score), a kept
+ * viewer's candidates share the table between pages (src/feed/candidateMemory.ts), and an object is made
+ * only for the listings that are logged (array) or asked for (get). Never changed once built.
+ */
+export class FeatureTable {
+  private readonly rows: Map<number, number>;
+
+  private constructor(
+    readonly ids: Int32Array,
+    private readonly values: Float64Array,
+  ) {
+    this.rows = new Map();
+    for (let i = 0; i < ids.length; i += 1) this.rows.set(ids[i]!, i);
+  }
+
+  /** A table of these vectors (the first one given for an id wins). */
+  static of(entries: Iterable<readonly [number, FeatureVector]>): FeatureTable {
+    const unique = new Map<number, FeatureVector>();
+    for (const [id, vector] of entries) if (!unique.has(id)) unique.set(id, vector);
+    const values = new Float64Array(unique.size * F);
+    let i = 0;
+    for (const vector of unique.values()) {
+      for (let k = 0; k < F; k += 1) values[i * F + k] = vector[RANKING_FEATURES[k]!];
+      i += 1;
+    }
+    return new FeatureTable(Int32Array.from(unique.keys()), values);
+  }
+
+  get size(): number {
+    return this.ids.length;
+  }
+
+  has(id: number): boolean {
+    return this.rows.has(id);
+  }
+
+  /** The listing's vector as an object (featuresAt), or undefined when it is not in the table. */
+  get(id: number): FeatureVector | undefined {
+    const i = this.rows.get(id);
+    return i === undefined ? undefined : featuresAt(this.values, i * F);
+  }
+
+  /** The listing's vector in RANKING_FEATURES order (featureArray), or null when it is not in the table. */
+  array(id: number): number[] | null {
+    const i = this.rows.get(id);
+    return i === undefined ? null : Array.from(this.values.subarray(i * F, i * F + F));
+  }
+
+  /**
+   * rankScore(model, get(id)) without the object: the same sum in the same order, so the same number;
+   * NaN when the listing is not in the table.
+   */
+  score(model: RankerWeights, id: number): number {
+    const i = this.rows.get(id);
+    if (i === undefined) return Number.NaN;
+    const w = weightArrayOf(model);
+    let score = model.bias;
+    for (let k = 0, at = i * F; k < F; k += 1, at += 1) score += w[k]! * this.values[at]!;
+    return score;
+  }
+
+  /** The listing ids, in the table's order. */
+  keys(): IterableIterator<number> {
+    return this.rows.keys();
+  }
+
+  /** Each listing with its vector as an object, in the table's order. */
+  *entries(): IterableIterator<[number, FeatureVector]> {
+    for (const [id, i] of this.rows) yield [id, featuresAt(this.values, i * F)];
+  }
+}

@@ -16,7 +16,7 @@ import {
   type Pool,
 } from './candidates.js';
 import { personalRanking } from './personalRanking.js';
-import { featureArray, RANKING_FEATURES_VERSION } from './ranking.js';
+import { RANKING_FEATURES_VERSION } from './ranking.js';
 import { decodeFeedCursor, encodeFeedCursor, type FeedCursor } from './feedCursor.js';
 import { recordImpressions } from './impressions.js';
 import { LazyEdge, LazyPageInfo } from '../platform/lazyConnection.js';
@@ -392,10 +392,7 @@ export async function suggestions(
     arm: choice.arm,
     basePosition: cursor.position,
     // What the ranker saw, so the worker can learn its weights from the feedback (src/feed/ranking.ts).
-    features: (decision: SlotDecision) => {
-      const f = features.get(decision.item.id);
-      return f ? featureArray(f) : null;
-    },
+    features: (decision: SlotDecision) => features.array(decision.item.id),
     featuresVersion: RANKING_FEATURES_VERSION,
     description: args.description !== false,
   });
