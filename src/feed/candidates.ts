@@ -1,5 +1,6 @@
 import { SERVICE_CONNECTION_TIMEOUT_MS, type ServiceDb } from '../db/service.js';
 import { setBounded } from '../platform/boundedMap.js';
+import { numberArrayLiteral } from '../platform/pgArrays.js';
 import { FeatureTable, type FeatureVector } from './ranking.js';
 import { feedCachedCandidatesSql, feedCandidatesSql } from './sql.js';
 import type { KeptCheck } from './impressions.js';
@@ -130,7 +131,8 @@ export function candidateParams(query: CandidateQuery): unknown[] {
     query.poolLimit,
     `${query.servedWindowMinutes} minutes`,
     query.session,
-    query.exploreIds,
+    // A literal built in one pass (src/platform/pgArrays.ts), not element by element by pg.
+    numberArrayLiteral(query.exploreIds),
     query.categoryCap,
     query.coengagementLimit,
     query.candidateCacheSec,

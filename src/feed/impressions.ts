@@ -1,3 +1,4 @@
+import { numberArrayLiteral, textArrayLiteral } from '../platform/pgArrays.js';
 import { uuidV7s } from '../platform/uuidV7.js';
 import type { Viewer } from '../auth/viewer.js';
 import type { Category, Listing } from '../generated/prisma/client.js';
@@ -86,24 +87,29 @@ export async function recordImpressions(
   if (page.length === 0) return { impressionIds: [], listings: new Map(), categories: [] };
   // Time-ordered: feedback on an impression finds its week's partition from the id (uuid_v7_time).
   const ids = uuidV7s(page.length);
+  const policyOf = (i: number) =>
+    typeof meta.policy === 'string' ? meta.policy : (meta.policy[i] ?? 'fallback');
+  // Array literals built here (src/platform/pgArrays.ts): pg would quote and escape every element.
   const values = [
-    ids,
-    page.map(() => ctx.viewer.userId),
-    page.map((d) => d.item.id),
-    page.map((_d, i) => (typeof meta.policy === 'string' ? meta.policy : (meta.policy[i] ?? 'fallback'))),
-    page.map(sourceOf),
-    page.map((d) => d.propensity),
-    page.map((_d, i) => meta.basePosition + i),
-    page.map((d, i) => {
-      const features = meta.features?.(d) ?? null;
-      return JSON.stringify({
-        session: meta.session,
-        requestId: ctx.requestId,
-        position: meta.basePosition + i,
-        ...(meta.experiment ? { experiment: meta.experiment, arm: meta.arm } : {}),
-        ...(features ? { features, featuresVersion: meta.featuresVersion } : {}),
-      });
-    }),
+    textArrayLiteral(ids),
+    textArrayLiteral(page.map(() => ctx.viewer.userId)),
+    numberArrayLiteral(page.map((d) => d.item.id)),
+    textArrayLiteral(page.map((_d, i) => policyOf(i))),
+    textArrayLiteral(page.map(sourceOf)),
+    numberArrayLiteral(page.map((d) => d.propensity)),
+    numberArrayLiteral(page.map((_d, i) => meta.basePosition + i)),
+    JSON.stringify(
+      page.map((d, i) => {
+        const features = meta.features?.(d) ?? null;
+        return {
+          session: meta.session,
+          requestId: ctx.requestId,
+          position: meta.basePosition + i,
+          ...(meta.experiment ? { experiment: meta.experiment, arm: meta.arm } : {}),
+          ...(features ? { features, featuresVersion: meta.featuresVersion } : {}),
+        };
+      }),
+    ),
     ctx.viewer.userId ?? '',
   ];
   let rows: ListingSqlRow[];
@@ -114,7 +120,7 @@ export async function recordImpressions(
     // Prepared once per session, as the plain insert: one of the two runs for every feed page.
     const checked = await ctx.db.service.query<ListingSqlRow & { excluded: number[] | null }>(
       statements.checked.text,
-      [...values, check.ids, `${check.lookBackSec} seconds`, check.session],
+      [...values, numberArrayLiteral(check.ids), `${check.lookBackSec} seconds`, check.session],
       statements.checked.name,
     );
     const excluded = checked[0]?.excluded ?? null;

@@ -294,13 +294,20 @@ SELECT policy, experiment, arm, action, impressions::float8 AS impressions, rewa
        reward_sum, w_sum, wr_sum, w2_sum, w2r_sum, w2r2_sum
 FROM learning_policy_report($1)`;
 
-/** The impressions insert (insertImpressionsSql) as CTEs, its rows' SELECT ending in `guard`. */
+/**
+ * The impressions insert (insertImpressionsSql) as CTEs, its rows' SELECT ending in `guard`. $1–$7 the
+ * rows' columns as arrays (id, user_id, listing_id, policy, source, propensity, position), $8 their
+ * contexts as one JSON array (row n's is element n − 1: one value to encode, where a jsonb[] needs each
+ * JSON text quoted and escaped inside the array literal), $9 the viewer's id as text ('' for none).
+ */
 const identityAndInsert = (
   guard: string,
 ) => `identity AS MATERIALIZED (SELECT set_config('lodestar.user_id', $9, true)),
 logged AS (
   INSERT INTO learning_events (id, user_id, listing_id, policy, source, propensity, position, context)
-  SELECT u.* FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::float8[], $7::int[], $8::jsonb[]) u,
+  SELECT u.id, u.user_id, u.listing_id, u.policy, u.source, u.propensity, u.position, $8::jsonb -> (u.n::int - 1)
+  FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::float8[], $7::int[]) WITH ORDINALITY
+         AS u(id, user_id, listing_id, policy, source, propensity, position, n),
        identity${guard}
 )`;
 

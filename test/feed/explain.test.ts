@@ -202,7 +202,7 @@ describe('EXPLAIN of the vector queries on 3000 listings', () => {
       page.map(() => 'SIMILAR'),
       page.map(() => 0.5),
       page.map((_d, i) => i),
-      page.map(() => '{}'),
+      JSON.stringify(page.map(() => ({}))),
       viewerId,
       kept,
       '20 seconds',
