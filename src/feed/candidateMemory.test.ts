@@ -29,7 +29,7 @@ function featuresOf(id: number): FeatureVector {
 }
 
 const ids = (set: CandidateSet | null, pool: Pool) => set?.pools[pool].map((c) => c.listing.id) ?? [];
-const page = { first: 10, session: 's1', windowMs: 30 * 60_000, budget: 1_000 };
+const page = { first: 10, similarLimit: 20, session: 's1', windowMs: 30 * 60_000, budget: 1_000 };
 
 describe('CandidateMemory', () => {
   it('hands back what it kept, without the listings served since, until it expires', () => {
@@ -38,8 +38,8 @@ describe('CandidateMemory', () => {
     memory.served('u', [1000, 1001, 4000]);
     const taken = memory.take('u', 10, 'another session', 14_999);
     expect(taken.outcome).toBe('hit');
-    expect(ids(taken.set, 'SIMILAR')).toHaveLength(48);
-    expect(ids(taken.set, 'SIMILAR')).not.toContain(1000);
+    // A page's SIMILAR pool: the first 20 not served, the rest kept for the pages after.
+    expect(ids(taken.set, 'SIMILAR')).toEqual(Array.from({ length: 20 }, (_, i) => 1002 + i));
     expect(ids(taken.set, 'POPULAR')[0]).toBe(4001);
     // Scores, categories and features come back as they were kept.
     expect(taken.set?.pools.SIMILAR[0]).toEqual({
@@ -75,16 +75,18 @@ describe('CandidateMemory', () => {
     expect(off.take('u', 10, 's1', 1).outcome).toBe('miss');
   });
 
-  it('gives them up once SIMILAR is down to half or a pool to less than a page', () => {
+  it('gives them up once SIMILAR holds less than a pool or another pool less than a page', () => {
     const memory = new CandidateMemory(15_000, 10);
     memory.keep('u', page, setOf({ SIMILAR: 50, RECENT: 40, EXPLORE: 5 }), 0);
     // EXPLORE held less than a page: usable while it holds all 5.
     memory.served(
       'u',
-      Array.from({ length: 25 }, (_, i) => 1000 + i),
+      Array.from({ length: 30 }, (_, i) => 1000 + i),
     );
-    expect(memory.take('u', 10, 's1', 1).outcome).toBe('hit');
-    memory.served('u', [1025]);
+    const taken = memory.take('u', 10, 's1', 1);
+    expect(taken.outcome).toBe('hit');
+    expect(ids(taken.set, 'SIMILAR')).toEqual(Array.from({ length: 20 }, (_, i) => 1030 + i));
+    memory.served('u', [1030]);
     expect(memory.take('u', 10, 's1', 1)).toEqual({ set: null, outcome: 'short' });
     expect(memory.size).toBe(0);
     memory.keep('u', page, setOf({ SIMILAR: 50, RECENT: 40 }), 0);
@@ -93,6 +95,15 @@ describe('CandidateMemory', () => {
       Array.from({ length: 31 }, (_, i) => 5000 + i),
     );
     expect(memory.take('u', 10, 's1', 1).outcome).toBe('short');
+  });
+
+  it('with fewer SIMILAR than a pool (all the viewer had eligible), serves until half and two pages are left', () => {
+    const memory = new CandidateMemory(15_000, 10);
+    memory.keep('u', { ...page, first: 5 }, setOf({ SIMILAR: 16 }), 0);
+    memory.served('u', [1000, 1001, 1002, 1003, 1004, 1005]);
+    expect(ids(memory.take('u', 5, 's1', 1).set, 'SIMILAR')).toHaveLength(10);
+    memory.served('u', [1006]);
+    expect(memory.take('u', 5, 's1', 1).outcome).toBe('short');
   });
 
   it('keeps them for the session that read them only, when the served window is shorter than they are kept', () => {
@@ -114,9 +125,9 @@ describe('CandidateMemory', () => {
 });
 
 describe('servedBetweenReads', () => {
-  it('lets a read look four pages ahead, as far as the viewer cache holds them beside the SIMILAR pool', () => {
-    expect(servedBetweenReads(20, 80)).toBe(80);
-    expect(servedBetweenReads(10, 50)).toBe(40);
+  it('lets a read look eight pages ahead, as far as the viewer cache holds them beside the SIMILAR pool', () => {
+    expect(servedBetweenReads(20, 80)).toBe(160);
+    expect(servedBetweenReads(10, 50)).toBe(80);
     // first 75: SIMILAR 300 of the cache's 600 leaves 300, four pages; SIMILAR 500 leaves 100, one page.
     expect(servedBetweenReads(75, 300)).toBe(300);
     expect(servedBetweenReads(75, 500)).toBe(100);
@@ -141,7 +152,7 @@ describe('servedBetweenReads', () => {
     memory.keep(
       'u',
       { ...page, first, budget },
-      setOf({ SIMILAR: 50, COENGAGED: 60, POPULAR: 40, RECENT: 40 }),
+      setOf({ SIMILAR: 50, COENGAGED: 100, POPULAR: 40, RECENT: 40 }),
       0,
     );
     // The read's own page, then pages of COENGAGED listings only (SIMILAR never runs short).

@@ -65,6 +65,8 @@ function unpack(packed: Packed, served: ReadonlySet<number>): CandidateSet {
 interface Kept {
   /** The page size the candidates were read for (the pools' sizes follow it). */
   first: number;
+  /** The SIMILAR pool a page ranks from; the read returned up to a budget more (see take). */
+  similarLimit: number;
   packed: Packed;
   /** Listings served from these candidates since (this process's pages), never offered again. */
   served: Set<number>;
@@ -76,21 +78,37 @@ interface Kept {
   untilMs: number;
 }
 
-/** SIMILAR candidates kept for pages of `first` stay usable while this many are left (CandidateMemory.take). */
-function similarNeeded(first: number, held: number): number {
-  return Math.max(2 * first, Math.ceil(held / 2));
+/**
+ * SIMILAR candidates kept for pages of `first` stay usable while this many are left (CandidateMemory.take):
+ * a whole SIMILAR pool when the read returned one (each page then ranks exactly the pool a read would
+ * give it); when the viewer had fewer eligible, half of them and two pages.
+ */
+function similarNeeded(first: number, similarLimit: number, held: number): number {
+  return held >= similarLimit ? similarLimit : Math.min(held, Math.max(2 * first, Math.ceil(held / 2)));
 }
 
 /**
  * How many listings a viewer's kept candidates may serve between two reads of the viewer's cache
  * (feed_viewer_candidates), the read's own page included: the read looks this far ahead (its `lookahead`),
  * so the next read still finds its SIMILAR pool eligible in the cache however many of the served listings
- * came from it, and one page is never a read that finds the cache short and then a search. Four pages, as
- * far as the cache's 600 (VIEWER_CANDIDATES) hold them beside the SIMILAR pool; never less than one page
- * (the look-ahead without kept candidates), which leaves kept candidates nothing to serve.
+ * came from it, and one page is never a read that finds the cache short and then a search. The read also
+ * returns those look-ahead candidates, after its SIMILAR pool: every page ranked from them finds a whole
+ * pool. Eight pages, as far as the cache's 600 (VIEWER_CANDIDATES) hold them beside the SIMILAR pool;
+ * never less than one page (the look-ahead without kept candidates), which leaves kept candidates nothing
+ * to serve.
  */
 export function servedBetweenReads(first: number, similarLimit: number): number {
-  return Math.max(first, Math.min(4 * first, VIEWER_CANDIDATES - similarLimit));
+  return Math.max(first, Math.min(8 * first, VIEWER_CANDIDATES - similarLimit));
+}
+
+/**
+ * The candidates one page ranks from: a read returns the SIMILAR pool and then the look-ahead candidates
+ * after it (kept for the next pages); a page takes the first `similarLimit` still eligible, so it ranks
+ * the pool a read of that moment would have returned.
+ */
+export function pageCandidates(set: CandidateSet, similarLimit: number): CandidateSet {
+  if (set.pools.SIMILAR.length <= similarLimit) return set;
+  return { ...set, pools: { ...set.pools, SIMILAR: set.pools.SIMILAR.slice(0, similarLimit) } };
 }
 
 /** The same candidates without the listings `ids` (their features stay: a lookup by id only). */
@@ -130,10 +148,11 @@ export class CandidateMemory {
 
   /**
    * The viewer's kept candidates without what was served since, when they were read for pages of `first`,
-   * have not expired, and every pool still holds enough to rank a page as the statement would: SIMILAR at
-   * least half of what it held (and 2 × first), each other pool `first` (or all it held, when it held less).
-   * and they have served less than their budget. `keptAtMs`: when they were kept (the check for what
-   * changed since looks back that far).
+   * have not expired, and every pool still holds enough to rank a page as the statement would: SIMILAR a
+   * whole pool (similarNeeded), each other pool `first` (or all it held, when it held less); and they have
+   * served less than their budget. The set holds the page's SIMILAR pool only (pageCandidates), so the
+   * check covers what the page ranks. `keptAtMs`: when they were kept (the check for what changed since
+   * looks back that far).
    */
   take(
     userId: string,
@@ -157,13 +176,14 @@ export class CandidateMemory {
     const set = unpack(kept.packed, kept.served);
     for (const pool of POOLS) {
       const held = kept.packed.pools[pool].at.length;
-      const needed = pool === 'SIMILAR' ? similarNeeded(first, held) : Math.min(first, held);
-      if (set.pools[pool].length < Math.min(needed, held)) {
+      const needed =
+        pool === 'SIMILAR' ? similarNeeded(first, kept.similarLimit, held) : Math.min(first, held);
+      if (set.pools[pool].length < needed) {
         this.kept.delete(userId);
         return { set: null, outcome: 'short' };
       }
     }
-    return { set, outcome: 'hit', keptAtMs: kept.keptAtMs };
+    return { set: pageCandidates(set, kept.similarLimit), outcome: 'hit', keptAtMs: kept.keptAtMs };
   }
 
   /**
@@ -174,7 +194,7 @@ export class CandidateMemory {
    */
   keep(
     userId: string,
-    page: { first: number; session: string; windowMs: number; budget: number },
+    page: { first: number; similarLimit: number; session: string; windowMs: number; budget: number },
     set: CandidateSet,
     nowMs: number,
   ): void {
@@ -184,6 +204,7 @@ export class CandidateMemory {
       userId,
       {
         first: page.first,
+        similarLimit: page.similarLimit,
         packed: pack(set),
         served: new Set(),
         session: page.windowMs < this.ttlMs ? page.session : null,

@@ -70,13 +70,15 @@ WITH viewer AS MATERIALIZED (
 `;
 
 /**
- * The SIMILAR pool from the cache: its first $3 eligible (cached_eligible, with their features; the
- * cache's order is (score DESC, id), as similar_ids holds them), where `condition` holds.
+ * The SIMILAR pool from the cache: its first $3 eligible, then the $12 after them (cached_eligible, with
+ * their features; the cache's order is (score DESC, id), as similar_ids holds them), where `condition`
+ * holds. A page ranks the first $3; a process keeping the viewer's candidates serves its next pages from
+ * the rest (src/feed/candidateMemory.ts, pageCandidates).
  */
 const similarFromCache = (
   condition: string,
 ) => `(SELECT 'SIMILAR' AS pool, c.id, c.score, c.category_id, c.popularity, c.created_at, c.distance
-    FROM cached_eligible c WHERE ${condition} ORDER BY c.score DESC, c.id LIMIT $3)`;
+    FROM cached_eligible c WHERE ${condition} ORDER BY c.score DESC, c.id LIMIT $3 + $12::int)`;
 
 /** Seconds since the cache that served this page was computed (it expires $10 s after that). */
 const cacheAgeOf = `(SELECT extract(epoch FROM now() - computed_at) FROM cached LIMIT 1)`;
@@ -173,8 +175,10 @@ LEFT JOIN like_share s ON s.category_id = p.category_id`;
  * $7 exploration candidates (int[], best first)   $8 most GLOBAL items per category (the page's category cap)
  * $9 COENGAGED limit (0 = none)   $10 seconds a viewer's cached personal candidates stay usable (0 = no
  * cache: search every time)   $11 personal candidates kept in the cache (feed_viewer_candidates)
- * $12 the page size: a cache is refilled while it still holds $3 + $12 eligible, so the next page never
- * finds it short (cache_left: how many eligible candidates that page will find in it at least)
+ * $12 the look-ahead (a page, or what a process's kept candidates serve between reads): a cache is
+ * refilled while it still holds $3 + $12 eligible, so the next read never finds it short (cache_left: how
+ * many eligible candidates that read will find in it at least); SIMILAR returns up to $3 + $12, the
+ * first $3 this page's pool (src/feed/candidateMemory.ts, pageCandidates)
  *
  * A row carries only what ranking needs of its listing (id, category_id, popularity, created_ms = created_at
  * in epoch milliseconds): a page serves a tenth of the rows, and their listing columns come back with the
@@ -230,14 +234,14 @@ export const feedCandidatesSql = `${candidatesHead}), live AS MATERIALIZED (
 ), similar_ids AS (
   SELECT s.id, s.score, (s.sources & 1) <> 0 AS ann, (s.sources & 2) <> 0 AS interest
   FROM ((SELECT id, score, sources FROM cached_eligible WHERE NOT (SELECT search FROM live)
-         ORDER BY rank LIMIT $3)
+         ORDER BY rank LIMIT $3 + $12::int)
         UNION ALL SELECT id, score, sources FROM searched) s
 ${candidatesTail(
   // From the cache (its rows already checked, with their features), or searched and checked here.
   `${similarFromCache('NOT (SELECT search FROM live)')}
   UNION ALL
   (SELECT 'SIMILAR', e.id, s.score, ${listingFeatures('e')} FROM searched s JOIN eligible e ON e.id = s.id
-   ORDER BY s.score DESC, e.id LIMIT $3)`,
+   ORDER BY s.score DESC, e.id LIMIT $3 + $12::int)`,
   // The candidates in the viewer's cache if it is usable now (it served this page, or this statement
   // stored a new one), else 0.
   `CASE WHEN NOT (SELECT search FROM live) THEN (SELECT count(*) FROM cached)
@@ -258,7 +262,7 @@ ${candidatesTail(
  */
 export const feedCachedCandidatesSql = `${candidatesHead}), similar_ids AS (
   SELECT s.id, s.score, (s.sources & 1) <> 0 AS ann, (s.sources & 2) <> 0 AS interest
-  FROM (SELECT id, score, sources FROM cached_eligible ORDER BY rank LIMIT $3) s
+  FROM (SELECT id, score, sources FROM cached_eligible ORDER BY rank LIMIT $3 + $12::int) s
 ${candidatesTail(
   similarFromCache('true'),
   'CASE WHEN (SELECT count(*) FROM cached_eligible) >= $3 THEN (SELECT count(*) FROM cached) ELSE 0 END',

@@ -25,7 +25,12 @@ import type { FeedPolicy, SlotDecision } from './policies/types.js';
 import type { FeedPolicies } from './feedPolicies.js';
 import type { RankerModelSource } from './rankerModel.js';
 import type { ExplorationSample } from './explorationSample.js';
-import { servedBetweenReads, withoutListings, type CandidateMemory } from './candidateMemory.js';
+import {
+  pageCandidates,
+  servedBetweenReads,
+  withoutListings,
+  type CandidateMemory,
+} from './candidateMemory.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
 
@@ -343,21 +348,24 @@ export async function suggestions(
   let set = kept?.set ?? null;
   if (set === null) {
     try {
-      set = await candidatesFor(ctx, settings, cursor, args.categoryId, first, personal);
-      if (keptFor !== null && set.hasEmbedding) {
+      const read = await candidatesFor(ctx, settings, cursor, args.categoryId, first, personal);
+      if (keptFor !== null && read.hasEmbedding) {
         settings.memory.keep(
           keptFor,
           {
             first,
+            similarLimit: similarLimitFor(first),
             session: cursor.session,
             windowMs: ctx.config.feed.servedWindowMinutes * 60_000,
             // What the read just looked ahead over.
             budget: lookaheadFor(ctx.config.feed, first, similarLimitFor(first)),
           },
-          set,
+          read,
           performance.now(),
         );
       }
+      // The read's SIMILAR pool, without the look-ahead candidates after it (kept for the next pages).
+      set = pageCandidates(read, similarLimitFor(first));
     } catch (error) {
       // A similarity query that times out (or pgvector trouble) must not fail the feed.
       if (!personal || !toOutageError(error)) throw error;

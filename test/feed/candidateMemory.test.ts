@@ -198,6 +198,29 @@ describe('the candidates a gateway keeps for a viewer’s next pages', () => {
     }
   });
 
+  it('ranks every kept page as a read would: the same pages as a gateway that reads candidates for each', async () => {
+    // Two viewers alike (the same interest, nothing served yet): one on a gateway keeping candidates, one on
+    // a gateway that reads them for every page (FEED_CANDIDATE_MEMORY_SEC=0). With ε = 0 a page is the
+    // exploit ranking, so a kept page that ranked anything but the pool a read returns would differ.
+    const reading = createFeedHarness(db, { FEED_EPSILON: '0', FEED_CANDIDATE_MEMORY_SEC: '0' });
+    try {
+      const [kept, read] = [await viewerOf(2), await viewerOf(2)];
+      const keptPages: number[][] = [];
+      const readPages: number[][] = [];
+      let fromMemory = 0;
+      for (let i = 0; i < 6; i += 1) {
+        const next = await page(h, kept);
+        if (next.statements.length === 1 && CHECK.test(next.statements[0]!)) fromMemory += 1;
+        keptPages.push(listingIdsOf(next.result));
+        readPages.push(listingIdsOf((await page(reading, read)).result));
+      }
+      expect(fromMemory).toBeGreaterThanOrEqual(4);
+      expect(keptPages).toEqual(readPages);
+    } finally {
+      await reading.close();
+    }
+  });
+
   it('never costs a page more than 2 data statements while a viewer scrolls, reads and kept pages alike', async () => {
     const who = await viewerOf(1);
     let after: string | null = null;

@@ -93,7 +93,8 @@ describe('SQL statements per suggestions page (N+1 guard)', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    const world = await seedFeedWorld(db.pool, [40, 40, 40]);
+    // 150 listings: a viewer's cache serves pages of 10 while it holds a pool (50) and eight pages (80) eligible.
+    const world = await seedFeedWorld(db.pool, [50, 50, 50]);
     // Twelve sellers, so the seller field has many distinct rows to load.
     const sellers: string[] = [];
     for (let i = 0; i < 12; i += 1) sellers.push(await insertProfile(db.pool));
