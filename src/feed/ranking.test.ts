@@ -63,7 +63,8 @@ describe('FeatureTable', () => {
   };
 
   it('scores a listing exactly as rankScore scores its vector, under any model', () => {
-    const ids = Array.from({ length: 200 }, (_, i) => 1000 + i * 13);
+    // Given out of order: the table finds each by its id whatever order it was built in.
+    const ids = Array.from({ length: 200 }, (_, i) => 1000 + ((i * 7919) % 200) * 13);
     const table = FeatureTable.of(ids.map((id) => [id, vector(id)] as const));
     for (const id of ids) {
       expect(table.score(model, id)).toBe(rankScore(model, vector(id)));
@@ -91,7 +92,14 @@ describe('FeatureTable', () => {
   });
 
   it('knows nothing of a listing it was not given', () => {
-    const table = FeatureTable.of([[1, vector(1)]]);
+    const table = FeatureTable.of([
+      [9, vector(9)],
+      [1, vector(1)],
+      [5, vector(5)],
+    ]);
+    expect([...table.keys()]).toEqual([1, 5, 9]);
+    for (const absent of [0, 2, 6, 10, -1]) expect(table.has(absent)).toBe(false);
+    expect(table.get(9)).toEqual(vector(9));
     expect(table.has(2)).toBe(false);
     expect(table.get(2)).toBeUndefined();
     expect(table.array(2)).toBeNull();

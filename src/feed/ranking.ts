@@ -121,33 +121,43 @@ function weightArrayOf(model: RankerWeights): Float64Array {
 
 /**
  * The ranking features of a page's candidate listings by listing id, stored flat: listing `ids[i]` has
- * its vector at values[i·F … i·F + F − 1] (F = RANKING_FEATURES.length, featureArray's layout). One typed
- * array and one index instead of an object per listing: ranking reads them as numbers (score), a kept
- * viewer's candidates share the table between pages (src/feed/candidateMemory.ts), and an object is made
- * only for the listings that are logged (array) or asked for (get). Never changed once built.
+ * its vector at values[i·F … i·F + F − 1] (F = RANKING_FEATURES.length, featureArray's layout). Two typed
+ * arrays (outside the V8 heap) instead of an object per listing: ranking reads them as numbers (score), a
+ * kept viewer's candidates share the table between pages (src/feed/candidateMemory.ts), and an object is
+ * made only for the listings that are logged (array) or asked for (get). Never changed once built.
  */
 export class FeatureTable {
-  private readonly rows: Map<number, number>;
-
+  /** `ids` ascending, so a lookup is a binary search: no index object per table on the heap. */
   private constructor(
-    readonly ids: Int32Array,
+    private readonly ids: Int32Array,
     private readonly values: Float64Array,
-  ) {
-    this.rows = new Map();
-    for (let i = 0; i < ids.length; i += 1) this.rows.set(ids[i]!, i);
-  }
+  ) {}
 
   /** A table of these vectors (the first one given for an id wins). */
   static of(entries: Iterable<readonly [number, FeatureVector]>): FeatureTable {
     const unique = new Map<number, FeatureVector>();
     for (const [id, vector] of entries) if (!unique.has(id)) unique.set(id, vector);
-    const values = new Float64Array(unique.size * F);
-    let i = 0;
-    for (const vector of unique.values()) {
+    const ids = Int32Array.from(unique.keys()).sort();
+    const values = new Float64Array(ids.length * F);
+    for (let i = 0; i < ids.length; i += 1) {
+      const vector = unique.get(ids[i]!)!;
       for (let k = 0; k < F; k += 1) values[i * F + k] = vector[RANKING_FEATURES[k]!];
-      i += 1;
     }
-    return new FeatureTable(Int32Array.from(unique.keys()), values);
+    return new FeatureTable(ids, values);
+  }
+
+  /** The listing's row, or −1. */
+  private rowOf(id: number): number {
+    let lo = 0;
+    let hi = this.ids.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const at = this.ids[mid]!;
+      if (at === id) return mid;
+      if (at < id) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
   }
 
   get size(): number {
@@ -155,19 +165,19 @@ export class FeatureTable {
   }
 
   has(id: number): boolean {
-    return this.rows.has(id);
+    return this.rowOf(id) >= 0;
   }
 
   /** The listing's vector as an object (featuresAt), or undefined when it is not in the table. */
   get(id: number): FeatureVector | undefined {
-    const i = this.rows.get(id);
-    return i === undefined ? undefined : featuresAt(this.values, i * F);
+    const i = this.rowOf(id);
+    return i < 0 ? undefined : featuresAt(this.values, i * F);
   }
 
   /** The listing's vector in RANKING_FEATURES order (featureArray), or null when it is not in the table. */
   array(id: number): number[] | null {
-    const i = this.rows.get(id);
-    return i === undefined ? null : Array.from(this.values.subarray(i * F, i * F + F));
+    const i = this.rowOf(id);
+    return i < 0 ? null : Array.from(this.values.subarray(i * F, i * F + F));
   }
 
   /**
@@ -175,21 +185,21 @@ export class FeatureTable {
    * NaN when the listing is not in the table.
    */
   score(model: RankerWeights, id: number): number {
-    const i = this.rows.get(id);
-    if (i === undefined) return Number.NaN;
+    const i = this.rowOf(id);
+    if (i < 0) return Number.NaN;
     const w = weightArrayOf(model);
     let score = model.bias;
     for (let k = 0, at = i * F; k < F; k += 1, at += 1) score += w[k]! * this.values[at]!;
     return score;
   }
 
-  /** The listing ids, in the table's order. */
+  /** The listing ids, ascending. */
   keys(): IterableIterator<number> {
-    return this.rows.keys();
+    return this.ids.values();
   }
 
-  /** Each listing with its vector as an object, in the table's order. */
+  /** Each listing with its vector as an object, by ascending id. */
   *entries(): IterableIterator<[number, FeatureVector]> {
-    for (const [id, i] of this.rows) yield [id, featuresAt(this.values, i * F)];
+    for (let i = 0; i < this.ids.length; i += 1) yield [this.ids[i]!, featuresAt(this.values, i * F)];
   }
 }
