@@ -125,12 +125,14 @@ describe('CandidateMemory', () => {
 });
 
 describe('servedBetweenReads', () => {
-  it('lets a read look eight pages ahead, as far as the viewer cache holds them beside the SIMILAR pool', () => {
+  it('lets a read look eight pages ahead, as far as half of what the viewer cache holds beside the SIMILAR pool', () => {
     expect(servedBetweenReads(20, 80)).toBe(160);
     expect(servedBetweenReads(10, 50)).toBe(80);
-    // first 75: SIMILAR 300 of the cache's 600 leaves 300, four pages; SIMILAR 500 leaves 100, one page.
-    expect(servedBetweenReads(75, 300)).toBe(300);
-    expect(servedBetweenReads(75, 500)).toBe(100);
+    // first 50: SIMILAR 200 of the cache's 600 leaves 400, half of it four pages.
+    expect(servedBetweenReads(50, 200)).toBe(200);
+    // first 75: SIMILAR 300 leaves 300, half of it two pages; SIMILAR 500 leaves 100: one page, at least.
+    expect(servedBetweenReads(75, 300)).toBe(150);
+    expect(servedBetweenReads(75, 500)).toBe(75);
     // Never less than a page (the look-ahead without kept candidates): nothing left for kept pages.
     expect(servedBetweenReads(75, VIEWER_CANDIDATES)).toBe(75);
   });
