@@ -1,7 +1,7 @@
 import { SERVICE_CONNECTION_TIMEOUT_MS, type ServiceDb } from '../db/service.js';
 import { setBounded } from '../platform/boundedMap.js';
 import { numberArrayLiteral } from '../platform/pgArrays.js';
-import { FeatureTable, type FeatureVector } from './ranking.js';
+import { FeatureTable, featureIndex } from './ranking.js';
 import { feedCachedCandidatesSql, feedCandidatesSql } from './sql.js';
 import type { KeptCheck } from './impressions.js';
 
@@ -72,21 +72,32 @@ const DAY_MS = 86_400_000;
 /** Recency decays with a 30-day time constant (ranking.ts: exp(−age in days / 30)). */
 const RECENCY_DAYS = 30;
 
-/** One listing's features from its rows (a listing in several pools has one row per pool). */
-function featuresOf(row: CandidateRow, pools: ReadonlySet<Pool>, nowMs: number): FeatureVector {
+/** The pools a listing is in, as bits (POOL_BIT). */
+const POOL_BIT = Object.fromEntries(POOLS.map((pool, i) => [pool, 1 << i])) as Record<Pool, number>;
+
+/**
+ * One listing's features from its first row and the pools its rows are in (`pools`, POOL_BIT bits), written
+ * into `out` from `offset` (FeatureTable.build).
+ */
+function writeFeatures(
+  row: CandidateRow,
+  pools: number,
+  nowMs: number,
+  out: Float64Array,
+  offset: number,
+): void {
   const ageDays = Math.max(0, (nowMs - row.created_ms) / DAY_MS);
-  return {
-    similarity: row.similarity,
-    coengagement: Math.log1p(Math.max(0, row.coengagement)),
-    popularity: Math.log1p(Math.max(0, row.popularity)),
-    recency: Math.exp(-ageDays / RECENCY_DAYS),
-    categoryAffinity: row.category_affinity,
-    categoryShare: row.category_share,
-    fromSimilar: row.from_similar ? 1 : 0,
-    fromInterests: row.from_interests ? 1 : 0,
-    fromCoengagement: pools.has('COENGAGED') ? 1 : 0,
-    fromCategoryPopular: pools.has('CATEGORY') ? 1 : 0,
-  };
+  const f = featureIndex;
+  out[offset + f.similarity] = row.similarity;
+  out[offset + f.coengagement] = Math.log1p(Math.max(0, row.coengagement));
+  out[offset + f.popularity] = Math.log1p(Math.max(0, row.popularity));
+  out[offset + f.recency] = Math.exp(-ageDays / RECENCY_DAYS);
+  out[offset + f.categoryAffinity] = row.category_affinity;
+  out[offset + f.categoryShare] = row.category_share;
+  out[offset + f.fromSimilar] = row.from_similar ? 1 : 0;
+  out[offset + f.fromInterests] = row.from_interests ? 1 : 0;
+  out[offset + f.fromCoengagement] = pools & POOL_BIT.COENGAGED ? 1 : 0;
+  out[offset + f.fromCategoryPopular] = pools & POOL_BIT.CATEGORY ? 1 : 0;
 }
 
 export interface CandidateQuery {
@@ -230,23 +241,22 @@ export async function fetchCandidates(
     Pool,
     Candidate[]
   >;
-  const memberships = new Map<number, Set<Pool>>();
-  // A listing's first row: its features are the same in every pool's row.
-  const rowOf = new Map<number, CandidateRow>();
+  // A listing's first row (its features are the same in every pool's row) and the pools it is in.
+  const rowOf = new Map<number, { row: CandidateRow; pools: number }>();
   for (const row of rows) {
-    if (!rowOf.has(row.id)) rowOf.set(row.id, row);
+    const seen = rowOf.get(row.id);
+    if (seen === undefined) rowOf.set(row.id, { row, pools: POOL_BIT[row.pool] });
+    else seen.pools |= POOL_BIT[row.pool];
     pools[row.pool].push({
       pool: row.pool,
       score: row.score,
       listing: { id: row.id, categoryId: row.category_id },
     });
-    const member = memberships.get(row.id) ?? new Set<Pool>();
-    member.add(row.pool);
-    memberships.set(row.id, member);
   }
-  const features = FeatureTable.of(
-    [...memberships].map(([id, member]) => [id, featuresOf(rowOf.get(id)!, member, nowMs)] as const),
-  );
+  const features = FeatureTable.build(rowOf.keys(), (id, out, offset) => {
+    const { row, pools: inPools } = rowOf.get(id)!;
+    writeFeatures(row, inPools, nowMs, out, offset);
+  });
   // The statement's UNION keeps no order across pools: restore each pool's own ranking.
   const byScoreThenId = (a: Candidate, b: Candidate) => b.score - a.score || a.listing.id - b.listing.id;
   const byScoreThenNewest = (a: Candidate, b: Candidate) => b.score - a.score || b.listing.id - a.listing.id;

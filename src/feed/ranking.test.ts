@@ -3,6 +3,7 @@ import {
   DEFAULT_RANKER_WEIGHTS,
   FeatureTable,
   RANKING_FEATURES,
+  featureIndex,
   featureArray,
   featuresFromArray,
   rankCandidates,
@@ -89,6 +90,16 @@ describe('FeatureTable', () => {
       [5, odd],
       [6, vector(6)],
     ]);
+  });
+
+  it('builds a table from writers that fill each vector in place, by feature index', () => {
+    const table = FeatureTable.build([7, 3], (id, values, offset) => {
+      values[offset + featureIndex.similarity] = id / 10;
+      values[offset + featureIndex.fromCategoryPopular] = 1;
+    });
+    expect([...table.keys()]).toEqual([3, 7]);
+    expect(table.get(7)).toEqual({ ...zero, similarity: 0.7, fromCategoryPopular: 1 });
+    expect(() => FeatureTable.build([1, 1], () => {})).toThrow(RangeError);
   });
 
   it('knows nothing of a listing it was not given', () => {

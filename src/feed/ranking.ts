@@ -107,6 +107,11 @@ export function rankCandidates<T extends { id: number; features: FeatureVector }
 
 const F = RANKING_FEATURES.length;
 
+/** Each feature's place in a vector (FeatureTable.build's writers). */
+export const featureIndex = Object.fromEntries(RANKING_FEATURES.map((name, i) => [name, i])) as Readonly<
+  Record<RankingFeature, number>
+>;
+
 /** A model's weights as an array in RANKING_FEATURES order, made once per model (FeatureTable.score). */
 const weightArrays = new WeakMap<RankerWeights, Float64Array>();
 
@@ -144,6 +149,23 @@ export class FeatureTable {
       for (let k = 0; k < F; k += 1) values[i * F + k] = vector[RANKING_FEATURES[k]!];
     }
     return new FeatureTable(ids, values);
+  }
+
+  /**
+   * A table of `ids` (distinct), each vector written by `write` at `values[offset …]` in RANKING_FEATURES
+   * order (use featureIndex): no object per listing on the way.
+   */
+  static build(
+    ids: Iterable<number>,
+    write: (id: number, values: Float64Array, offset: number) => void,
+  ): FeatureTable {
+    const sorted = Int32Array.from(ids).sort();
+    const values = new Float64Array(sorted.length * F);
+    for (let i = 0; i < sorted.length; i += 1) {
+      if (i > 0 && sorted[i] === sorted[i - 1]) throw new RangeError(`listing ${sorted[i]} given twice`);
+      write(sorted[i]!, values, i * F);
+    }
+    return new FeatureTable(sorted, values);
   }
 
   /** The listing's row, or −1. */
