@@ -125,11 +125,11 @@ describe('CandidateMemory', () => {
 });
 
 describe('servedBetweenReads', () => {
-  it('lets a read look eight pages ahead, as far as half of what the viewer cache holds beside the SIMILAR pool', () => {
+  it('lets a read look eight pages ahead, at most 160 listings and half of what the viewer cache holds beside the SIMILAR pool', () => {
     expect(servedBetweenReads(20, 80)).toBe(160);
     expect(servedBetweenReads(10, 50)).toBe(80);
-    // first 50: SIMILAR 200 of the cache's 600 leaves 400, half of it four pages.
-    expect(servedBetweenReads(50, 200)).toBe(200);
+    // first 50: eight pages would be 400; 160 at most.
+    expect(servedBetweenReads(50, 200)).toBe(160);
     // first 75: SIMILAR 300 leaves 300, half of it two pages; SIMILAR 500 leaves 100: one page, at least.
     expect(servedBetweenReads(75, 300)).toBe(150);
     expect(servedBetweenReads(75, 500)).toBe(75);

@@ -93,14 +93,14 @@ function similarNeeded(first: number, similarLimit: number, held: number): numbe
  * so the next read still finds its SIMILAR pool eligible in the cache however many of the served listings
  * came from it, and one page is never a read that finds the cache short and then a search. The read also
  * returns those look-ahead candidates, after its SIMILAR pool: every page ranked from them finds a whole
- * pool. Eight pages, as far as half of what the cache's 600 (VIEWER_CANDIDATES) hold beside the SIMILAR
- * pool allows (so a cache serves a few reads before it runs short and the next read searches, and a read
- * returns at most ~half the cache: 160 look-ahead candidates for pages of 20, 200 for pages of 50); never
- * less than one page (the look-ahead without kept candidates), which leaves kept candidates nothing to
- * serve.
+ * pool. Eight pages, at most 160 listings (what a read returns beside its pool is parsed and kept per
+ * viewer: with 200 for pages of 50 the feature bench's gateway peaked at 199–207 MB, with 160 at 190–195), and
+ * at most half of what the cache's 600 (VIEWER_CANDIDATES) hold beside the SIMILAR pool (so a cache serves
+ * a few reads before it runs short and the next read searches); never less than one page (the look-ahead
+ * without kept candidates), which leaves kept candidates nothing to serve.
  */
 export function servedBetweenReads(first: number, similarLimit: number): number {
-  return Math.max(first, Math.min(8 * first, Math.floor((VIEWER_CANDIDATES - similarLimit) / 2)));
+  return Math.max(first, Math.min(8 * first, 160, Math.floor((VIEWER_CANDIDATES - similarLimit) / 2)));
 }
 
 /**
