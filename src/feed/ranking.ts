@@ -142,13 +142,10 @@ export class FeatureTable {
   static of(entries: Iterable<readonly [number, FeatureVector]>): FeatureTable {
     const unique = new Map<number, FeatureVector>();
     for (const [id, vector] of entries) if (!unique.has(id)) unique.set(id, vector);
-    const ids = Int32Array.from(unique.keys()).sort();
-    const values = new Float64Array(ids.length * F);
-    for (let i = 0; i < ids.length; i += 1) {
-      const vector = unique.get(ids[i]!)!;
-      for (let k = 0; k < F; k += 1) values[i * F + k] = vector[RANKING_FEATURES[k]!];
-    }
-    return new FeatureTable(ids, values);
+    return FeatureTable.build(unique.keys(), (id, values, offset) => {
+      const vector = unique.get(id)!;
+      for (let k = 0; k < F; k += 1) values[offset + k] = vector[RANKING_FEATURES[k]!];
+    });
   }
 
   /**

@@ -349,23 +349,24 @@ export async function suggestions(
   if (set === null) {
     try {
       const read = await candidatesFor(ctx, settings, cursor, args.categoryId, first, personal);
+      const similarLimit = similarLimitFor(first);
       if (keptFor !== null && read.hasEmbedding) {
         settings.memory.keep(
           keptFor,
           {
             first,
-            similarLimit: similarLimitFor(first),
+            similarLimit,
             session: cursor.session,
             windowMs: ctx.config.feed.servedWindowMinutes * 60_000,
             // What the read just looked ahead over.
-            budget: lookaheadFor(ctx.config.feed, first, similarLimitFor(first)),
+            budget: lookaheadFor(ctx.config.feed, first, similarLimit),
           },
           read,
           performance.now(),
         );
       }
       // The read's SIMILAR pool, without the look-ahead candidates after it (kept for the next pages).
-      set = pageCandidates(read, similarLimitFor(first));
+      set = pageCandidates(read, similarLimit);
     } catch (error) {
       // A similarity query that times out (or pgvector trouble) must not fail the feed.
       if (!personal || !toOutageError(error)) throw error;
