@@ -231,17 +231,24 @@ export const feedCandidatesSql = `${candidatesHead}), live AS MATERIALIZED (
     SET listing_ids = excluded.listing_ids, scores = excluded.scores, sources = excluded.sources,
         computed_at = excluded.computed_at
   RETURNING cardinality(v.listing_ids) AS size
+), searched_similar AS MATERIALIZED (
+  -- What the search found for the SIMILAR pool: its first $3 eligible, then the $12 after them.
+  SELECT s.id, s.score, s.sources, ${listingFeatures('e')} FROM searched s JOIN eligible e ON e.id = s.id
+  ORDER BY s.score DESC, s.id LIMIT $3 + $12::int
 ), similar_ids AS (
+  -- The SIMILAR pool and its look-ahead, whichever way they were found: the same $3 + $12 eligible rows
+  -- as the cached read of the candidates this statement stores, so from_similar and from_interests mean
+  -- the same on either path (not every listing the search looked at).
   SELECT s.id, s.score, (s.sources & 1) <> 0 AS ann, (s.sources & 2) <> 0 AS interest
   FROM ((SELECT id, score, sources FROM cached_eligible WHERE NOT (SELECT search FROM live)
          ORDER BY rank LIMIT $3 + $12::int)
-        UNION ALL SELECT id, score, sources FROM searched) s
+        UNION ALL SELECT id, score, sources FROM searched_similar) s
 ${candidatesTail(
   // From the cache (its rows already checked, with their features), or searched and checked here.
   `${similarFromCache('NOT (SELECT search FROM live)')}
   UNION ALL
-  (SELECT 'SIMILAR', e.id, s.score, ${listingFeatures('e')} FROM searched s JOIN eligible e ON e.id = s.id
-   ORDER BY s.score DESC, e.id LIMIT $3 + $12::int)`,
+  (SELECT 'SIMILAR', id, score, category_id, popularity, created_at, distance FROM searched_similar
+   ORDER BY score DESC, id)`,
   // The candidates in the viewer's cache if it is usable now (it served this page, or this statement
   // stored a new one), else 0.
   `CASE WHEN NOT (SELECT search FROM live) THEN (SELECT count(*) FROM cached)

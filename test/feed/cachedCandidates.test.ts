@@ -83,9 +83,14 @@ describe('the feed’s cached-candidates read', () => {
   it('gives every candidate its own listing’s features, read where its pool read it', async () => {
     const who = await viewer();
     const known = new KnownCandidateCaches();
-    await fetchCandidates(service, query(who.userId), known);
-    for (const read of ['full', 'cached'] as const) {
-      const set = await fetchCandidates(service, query(who.userId), read === 'cached' ? known : null);
+    // The search (it stores the viewer's cache), then the full statement and the cached read of that cache:
+    // the same meaning of every feature on each path, the search's flags included.
+    const searched = await fetchCandidates(service, query(who.userId), known);
+    for (const read of ['search', 'full', 'cached'] as const) {
+      const set =
+        read === 'search'
+          ? searched
+          : await fetchCandidates(service, query(who.userId), read === 'cached' ? known : null);
       const ids = [...set.features.keys()];
       const { rows } = await db.pool.query<{ id: number; similarity: number; popularity: number }>(
         `SELECT l.id, (1 - (l.embedding <=> p.embedding))::float8 AS similarity, l.popularity::float8 AS popularity
