@@ -3,9 +3,9 @@ import { POOLS, VIEWER_CANDIDATES, type Candidate, type CandidateSet, type Pool 
 import type { FeatureTable } from './ranking.js';
 
 /**
- * A CandidateSet packed into typed arrays: a viewer's ~260 candidates as ~25 KB outside the V8 heap
- * instead of ~500 small objects (about 100 KB of heap per viewer, all of it for the garbage collector to
- * walk). Listing i has id ids[i] and category categories[i]; a pool is indices into them, with scores.
+ * A CandidateSet packed into typed arrays: for pages of 20, a viewer's ~450 candidates (the SIMILAR pool
+ * and its look-ahead, the other pools) as ~45 KB outside the V8 heap, most of it their ten features each,
+ * instead of ~900 small objects for the garbage collector to walk. Listing i has id ids[i] and category categories[i]; a pool is indices into them, with scores.
  * The features stay in their FeatureTable (typed arrays already), shared by every page ranked from them.
  */
 interface Packed {
@@ -161,7 +161,7 @@ export class CandidateMemory {
     first: number,
     session: string,
     nowMs: number,
-  ): { set: CandidateSet | null; outcome: MemoryOutcome; keptAtMs?: number } {
+  ): { set: CandidateSet | null; outcome: MemoryOutcome; keptAtMs?: number; servedAt?: number } {
     const kept = this.kept.get(userId);
     if (kept === undefined || kept.first !== first || (kept.session !== null && kept.session !== session))
       return { set: null, outcome: 'miss' };
@@ -185,7 +185,23 @@ export class CandidateMemory {
         return { set: null, outcome: 'short' };
       }
     }
-    return { set: pageCandidates(set, kept.similarLimit), outcome: 'hit', keptAtMs: kept.keptAtMs };
+    return {
+      set: pageCandidates(set, kept.similarLimit),
+      outcome: 'hit',
+      keptAtMs: kept.keptAtMs,
+      servedAt: kept.served.size,
+    };
+  }
+
+  /**
+   * `set` (what take returned when the viewer's candidates had served `servedAt` listings) without the
+   * listings other pages of the viewer took from them since: pages of one viewer can run at once (a
+   * retried request, a second tab), and a page waits for its arm between take and ranking.
+   */
+  unservedSince(userId: string, set: CandidateSet, servedAt: number): CandidateSet {
+    const kept = this.kept.get(userId);
+    if (kept === undefined || kept.served.size === servedAt) return set;
+    return withoutListings(set, kept.served);
   }
 
   /**

@@ -232,11 +232,13 @@ function keptCandidates(
   userId: string,
   first: number,
   session: string,
-): { set: CandidateSet; keptAtMs: number } | null {
+): { set: CandidateSet; keptAtMs: number; servedAt: number } | null {
   // Monotonic: a step of the wall clock neither extends kept candidates nor shortens the check's look-back.
   const kept = memory.take(userId, first, session, performance.now());
   ctx.metrics.feedCandidateMemory.inc({ outcome: kept.outcome });
-  return kept.set === null ? null : { set: kept.set, keptAtMs: kept.keptAtMs ?? 0 };
+  return kept.set === null
+    ? null
+    : { set: kept.set, keptAtMs: kept.keptAtMs ?? 0, servedAt: kept.servedAt ?? 0 };
 }
 
 /**
@@ -344,8 +346,11 @@ export async function suggestions(
     ctx.config.feed.candidateCacheSec > 0
       ? ctx.viewer.userId
       : null;
-  const kept = keptFor === null ? null : keptCandidates(ctx, settings.memory, keptFor, first, cursor.session);
+  let kept = keptFor === null ? null : keptCandidates(ctx, settings.memory, keptFor, first, cursor.session);
   let set = kept?.set ?? null;
+  // How many listings the viewer's kept candidates had served when this page's set was taken from them or
+  // kept from its read (null: neither).
+  let servedAt = kept?.servedAt ?? null;
   if (set === null) {
     try {
       const read = await candidatesFor(ctx, settings, cursor, args.categoryId, first, personal);
@@ -364,6 +369,7 @@ export async function suggestions(
           read,
           performance.now(),
         );
+        servedAt = 0;
       }
       // The read's SIMILAR pool, without the look-ahead candidates after it (kept for the next pages).
       set = pageCandidates(read, similarLimit);
@@ -378,6 +384,12 @@ export async function suggestions(
   if (reason === null && !set.hasEmbedding) reason = 'NO_PROFILE_EMBEDDING';
 
   const choice = await choosing;
+  // Another page of this viewer may have been ranked from the same kept candidates while the arm was looked
+  // up (a retried request, a second tab): leave out what it took.
+  if (keptFor !== null && servedAt !== null) {
+    set = settings.memory.unservedSince(keptFor, set, servedAt);
+    if (kept !== null) kept = { ...kept, set };
+  }
   const rankOptions = {
     first,
     cap: categoryCapFor(ctx.config.feed, first),
@@ -387,6 +399,14 @@ export async function suggestions(
     reason,
   };
   let ranked = rankPage(set, rankOptions);
+  // Taken out of the viewer's kept candidates before the page is logged, so another page of the viewer on
+  // this process (a retried request, a second tab) does not rank them again while this insert runs. If the
+  // insert fails or finds some no longer eligible, the kept candidates are dropped anyway (below).
+  if (keptFor !== null)
+    settings.memory.served(
+      keptFor,
+      ranked.page.map((d) => d.item.id),
+    );
   // One features map for every ranking of this page (leaving listings out keeps it).
   const { features } = set;
   const meta = (r: RankedPage) => ({
@@ -428,11 +448,6 @@ export async function suggestions(
   }
   const { page, fallback, sourceOf } = ranked;
   reason = ranked.reason;
-  if (keptFor !== null)
-    settings.memory.served(
-      keptFor,
-      page.map((d) => d.item.id),
-    );
 
   if (reason !== null) {
     ctx.metrics.feedFallbacks.inc({ reason });

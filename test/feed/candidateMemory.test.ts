@@ -11,6 +11,7 @@ import {
 import { createFeedViewer, seedFeedWorld, type FeedWorld } from '../support/feedWorld.js';
 import { dataOf } from '../support/graphqlResult.js';
 import { recordAllClients, transactionControl } from '../support/statementLog.js';
+import { waitUntil } from '../support/workerHarness.js';
 
 /** The candidate statements (either: searching or cached) read a viewer's candidates. */
 const READ = /WITH viewer AS/;
@@ -131,6 +132,51 @@ describe('the candidates a gateway keeps for a viewer’s next pages', () => {
     expect(new Set(served).size).toBe(served.length);
     // Every listing shown was logged, in order.
     expect(await loggedFor(who.userId)).toEqual(served);
+  });
+
+  it('gives two pages of one viewer requested at once from kept candidates (two tabs, a retry) no listing in common', async () => {
+    const who = await viewerOf(1);
+    // The first page keeps the candidates; the next two, at once, are both ranked from them. Each waits for
+    // its arm between taking the candidates and ranking them, so each sees the other's page only if it is
+    // taken out of the kept candidates before its insert.
+    const first = await suggestionsPage(h, who, { first: FIRST });
+    const before = await hits(h);
+    // Both inserts are held until both pages have been ranked: the viewer's profile row is locked, so
+    // each insert, having checked what was served and written its rows, waits in its foreign-key check
+    // (after its snapshot: neither sees the other's rows). Each page is ranked while the other's insert runs.
+    const lock = await db.pool.connect();
+    lock.on('error', () => {});
+    let pages: [SuggestionsPage, SuggestionsPage];
+    try {
+      await lock.query('BEGIN');
+      await lock.query('SELECT 1 FROM profiles WHERE user_id = $1 FOR UPDATE', [who.userId]);
+      const both = Promise.all([
+        suggestionsPage(h, who, { first: FIRST }),
+        suggestionsPage(h, who, { first: FIRST }),
+      ]);
+      both.catch(() => {});
+      await waitUntil(async () => {
+        const { rows } = await db.pool.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity
+           WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO learning_events%'`,
+        );
+        return rows[0]!.n === 2;
+      }, 'both pages’ inserts waiting for the profile row');
+      await lock.query('COMMIT');
+      pages = await both;
+    } finally {
+      lock.release();
+    }
+    const [a, b] = pages;
+    expect(await hits(h)).toBe(before + 2);
+    expect(a.edges).toHaveLength(FIRST);
+    expect(b.edges).toHaveLength(FIRST);
+    const both = [...listingIdsOf(a), ...listingIdsOf(b)];
+    expect(new Set(both).size).toBe(both.length);
+    // Every listing shown was logged, once.
+    expect((await loggedFor(who.userId)).sort((x, y) => x - y)).toEqual(
+      [...listingIdsOf(first), ...both].sort((x, y) => x - y),
+    );
   });
 
   it('checks them as the page is logged: a listing sold, served by another gateway or made the viewer’s own since is left out, and the next page reads them again', async () => {
