@@ -453,7 +453,7 @@ export const envSchema = z.object({
   }),
   FEED_CANDIDATE_MEMORY_VIEWERS: int(1, 100_000).default(1000).register(envDocs, {
     group: 'feed',
-    doc: 'most viewers whose candidates one gateway process keeps (FEED_CANDIDATE_MEMORY_SEC), about 45 KB each for pages of 20 (outside the V8 heap); past it, those read longest ago go first',
+    doc: 'most viewers whose candidates one gateway process keeps (FEED_CANDIDATE_MEMORY_SEC), 30–45 KB each for pages of 20 (outside the V8 heap); past it, those read longest ago go first',
   }),
   FEED_EXPLORE_SAMPLE_SEC: int(1, 3600).default(30).register(envDocs, {
     group: 'feed',

@@ -3,9 +3,9 @@ import { POOLS, VIEWER_CANDIDATES, type Candidate, type CandidateSet, type Pool 
 import type { FeatureTable } from './ranking.js';
 
 /**
- * A CandidateSet packed into typed arrays: for pages of 20, a viewer's ~450 candidates (the SIMILAR pool
- * and its look-ahead, the other pools) as ~45 KB outside the V8 heap, most of it their ten features each,
- * instead of ~900 small objects for the garbage collector to walk. Listing i has id ids[i] and category categories[i]; a pool is indices into them, with scores.
+ * A CandidateSet packed into typed arrays: for pages of 20, a viewer's 280–400 candidates (the SIMILAR
+ * pool of 80 and its look-ahead of 160, the other pools of 20–60) as 30–45 KB outside the V8 heap, most of
+ * it their ten features each, instead of ~800 small objects for the garbage collector to walk. Listing i has id ids[i] and category categories[i]; a pool is indices into them, with scores.
  * The features stay in their FeatureTable (typed arrays already), shared by every page ranked from them.
  */
 interface Packed {
