@@ -5,8 +5,9 @@ import type { FeatureTable } from './ranking.js';
 /**
  * A CandidateSet packed into typed arrays: for pages of 20, a viewer's 280–400 candidates (the SIMILAR
  * pool of 80 and its look-ahead of 160, the other pools of 20–60) as 30–45 KB outside the V8 heap, most of
- * it their ten features each, instead of ~800 small objects for the garbage collector to walk. Listing i has id ids[i] and category categories[i]; a pool is indices into them, with scores.
- * The features stay in their FeatureTable (typed arrays already), shared by every page ranked from them.
+ * it their ten features each, instead of ~800 small objects for the garbage collector to walk. Listing i
+ * has id ids[i] and category categories[i]; a pool is indices into them, with scores. The features stay
+ * in their FeatureTable (typed arrays already), shared by every page ranked from them.
  */
 interface Packed {
   hasEmbedding: boolean;
@@ -94,10 +95,10 @@ function similarNeeded(first: number, similarLimit: number, held: number): numbe
  * came from it, and one page is never a read that finds the cache short and then a search. The read also
  * returns those look-ahead candidates, after its SIMILAR pool: every page ranked from them finds a whole
  * pool. Eight pages, at most 160 listings (what a read returns beside its pool is parsed and kept per
- * viewer: with 200 for pages of 50 the feature bench's gateway peaked at 199–207 MB, with 160 at 190–195), and
- * at most half of what the cache's 600 (VIEWER_CANDIDATES) hold beside the SIMILAR pool (so a cache serves
- * a few reads before it runs short and the next read searches); never less than one page (the look-ahead
- * without kept candidates), which leaves kept candidates nothing to serve.
+ * viewer: with 200 for pages of 50 the feature bench's gateway peaked at 199–207 MB, with 160 at
+ * 190–195), and at most half of what the cache's 600 (VIEWER_CANDIDATES) hold beside the SIMILAR pool (so
+ * a cache serves a few reads before it runs short and the next read searches); never less than one page
+ * (the look-ahead without kept candidates), which leaves kept candidates nothing to serve.
  */
 export function servedBetweenReads(first: number, similarLimit: number): number {
   return Math.max(first, Math.min(8 * first, 160, Math.floor((VIEWER_CANDIDATES - similarLimit) / 2)));
@@ -129,12 +130,13 @@ export type MemoryOutcome = 'hit' | 'miss' | 'expired' | 'short';
  * FEED_CANDIDATE_MEMORY_SEC so the viewer's next pages are ranked from them without the candidate statement.
  * Such a page costs one statement: the impressions insert, which first checks that none of them is no
  * longer eligible (insertCheckedImpressionsSql: sold or removed, liked, hidden, or served to the viewer by
- * any process in the window or the session) and otherwise logs nothing. Pages served from a viewer's candidates are taken out of them at once. Kept
- * only for personal pages without a category filter (the pages whose SIMILAR pool comes from the viewer's
- * cache); a viewer's candidates go when they expire, when a pool runs short (then the statement refills
- * them), when the check found any no longer eligible (something changed under them: served by another
- * process, liked or hidden elsewhere, sold), or when the viewer likes or hides through this process.
- * Bounded: past `max` viewers, those read longest ago go first.
+ * any process in the window or the session) and otherwise logs nothing. A page's listings are taken out
+ * of them as soon as it is ranked (served), before its insert runs. Kept only for personal pages without a
+ * category filter (the pages whose SIMILAR pool comes from the viewer's cache); a viewer's candidates go
+ * when they expire, when a pool runs short (then the statement refills them), when the check found any no
+ * longer eligible (something changed under them: served by another process, liked or hidden elsewhere,
+ * sold), or when the viewer likes or hides through this process. Bounded: past `max` viewers, those read
+ * longest ago go first.
  */
 export class CandidateMemory {
   private readonly kept = new Map<string, Kept>();
@@ -234,7 +236,7 @@ export class CandidateMemory {
     );
   }
 
-  /** A page served to the viewer: its listings are never offered from these candidates again. */
+  /** A page ranked for the viewer: its listings are never offered from these candidates again. */
   served(userId: string, ids: Iterable<number>): void {
     const kept = this.kept.get(userId);
     if (kept === undefined) return;
