@@ -31,6 +31,7 @@ Data (one of):
       --users N (${DEFAULT_SYNTHETIC.users})  --items N (${DEFAULT_SYNTHETIC.items})  --seed S (${DEFAULT_SYNTHETIC.seed})
       the choice model: --sharpness X (${DEFAULT_SYNTHETIC.sharpness}: taste over popularity)
       --popularity-exponent X (${DEFAULT_SYNTHETIC.popularityExponent}: Zipf)  --noise F (${DEFAULT_SYNTHETIC.noise}: share of taste-blind likes)
+      --sessions F (${DEFAULT_SYNTHETIC.sessions}: share of likes drawn near the user's previous like)
   --dataset seed          the project's seeder: --users N (200) --listings N (2000) --seed S (42)
   --from-database URL     a copy of that database (CREATE DATABASE … TEMPLATE: it must be idle)
 Protocol:
@@ -74,6 +75,7 @@ const parsed = (() => {
         sharpness: { type: 'string' },
         'popularity-exponent': { type: 'string' },
         noise: { type: 'string' },
+        sessions: { type: 'string' },
         'test-share': { type: 'string', default: '0.2' },
         'min-positives': { type: 'string', default: '5' },
         'max-users': { type: 'string' },

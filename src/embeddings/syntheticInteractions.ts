@@ -9,7 +9,11 @@
  * - a user likes 1-4 categories plus a personal taste, and drifts towards a second taste over time;
  * - each positive is drawn from softmax(sharpness * cos(taste, item) + log popularity), popularity
  *   Zipf-like over a random item order; a share of draws is noise (popularity alone);
- * - positives per user are log-normal around the median, spread over a random active window.
+ * - positives per user are log-normal around the median, spread over a random active window;
+ * - optionally (`sessions` > 0) likes come in runs: that share of a user's likes is drawn near the
+ *   user's previous like (softmax(sharpness * cos(previous, item) + log popularity)) rather than from
+ *   the user's taste, as people browse from one thing to similar ones (a rating session, a shopping
+ *   trip). With `sessions` 0 (the default) the draws are those of the model without runs.
  *
  * Deterministic for a seed (sfc32 streams; Math.exp/Math.log are used, so bit-identity across engines
  * is not promised, only on one machine).
@@ -18,7 +22,10 @@ import { seededRandom, type SeededRandom } from './seededRandom.js';
 import type { TimedInteractions } from './timeSplit.js';
 
 /** The knobs of the choice model, as `npm run eval` and `npm run eval:embeddings` expose them. */
-export type SyntheticModel = Pick<SyntheticOptions, 'sharpness' | 'popularityExponent' | 'noise'>;
+export type SyntheticModel = Pick<
+  SyntheticOptions,
+  'sharpness' | 'popularityExponent' | 'noise' | 'sessions'
+>;
 
 export interface SyntheticOptions {
   readonly seed: number;
@@ -34,6 +41,8 @@ export interface SyntheticOptions {
   readonly popularityExponent: number;
   /** Share of draws that ignore taste. */
   readonly noise: number;
+  /** Share of likes (after the first) drawn near the user's previous like instead of from the taste. */
+  readonly sessions: number;
 }
 
 export const DEFAULT_SYNTHETIC: SyntheticOptions = {
@@ -47,6 +56,7 @@ export const DEFAULT_SYNTHETIC: SyntheticOptions = {
   sharpness: 8,
   popularityExponent: 0.7,
   noise: 0.15,
+  sessions: 0,
 };
 
 export interface SyntheticDataset extends TimedInteractions {
@@ -137,6 +147,21 @@ export function syntheticInteractions(options: Partial<SyntheticOptions> = {}): 
   const times: number[] = [];
   const segments = 4;
   const weights = new Float64Array(o.items);
+  /** Cumulative choice weights around `direction`: softmax(sharpness · cos(direction, item) + log popularity). */
+  const choiceCumulative = (direction: Float64Array): Float64Array => {
+    let max = -Infinity;
+    for (let j = 0; j < o.items; j += 1) {
+      let dot = 0;
+      const v = itemVectors[j]!;
+      for (let c = 0; c < d; c += 1) dot += direction[c]! * v[c]!;
+      weights[j] = o.sharpness * dot + logPopularity[j]!;
+      if (weights[j]! > max) max = weights[j]!;
+    }
+    for (let j = 0; j < o.items; j += 1) weights[j] = Math.exp(weights[j]! - max);
+    return cumulativeOf(weights);
+  };
+  // Runs draw from a stream of their own, so with sessions 0 the other draws are unchanged.
+  const runs = seededRandom(o.seed, 4);
   for (let u = 0; u < o.users; u += 1) {
     const interestCount = 1 + people.below(4);
     const taste = gaussianVector(people, d, 0.8 / Math.sqrt(d));
@@ -160,28 +185,23 @@ export function syntheticInteractions(options: Partial<SyntheticOptions> = {}): 
     when.sort((a, b) => a - b);
 
     const chosen = new Set<number>();
+    let previous = -1;
     for (let s = 0; s < segments; s += 1) {
       const from = Math.floor((s * positives) / segments);
       const to = Math.floor(((s + 1) * positives) / segments);
       if (to <= from) continue;
       const t = (s + 0.5) / segments;
       const now = unit(taste.map((x, c) => (1 - t) * x + t * drifted[c]!));
-      let max = -Infinity;
-      for (let j = 0; j < o.items; j += 1) {
-        let dot = 0;
-        const v = itemVectors[j]!;
-        for (let c = 0; c < d; c += 1) dot += now[c]! * v[c]!;
-        weights[j] = o.sharpness * dot + logPopularity[j]!;
-        if (weights[j]! > max) max = weights[j]!;
-      }
-      for (let j = 0; j < o.items; j += 1) weights[j] = Math.exp(weights[j]! - max);
-      const tasteCumulative = cumulativeOf(weights);
+      const tasteCumulative = choiceCumulative(now);
       for (let p = from; p < to; p += 1) {
-        const source = choices.uniform() < o.noise ? popularityCumulative : tasteCumulative;
+        let source = choices.uniform() < o.noise ? popularityCumulative : tasteCumulative;
+        if (o.sessions > 0 && previous >= 0 && source === tasteCumulative && runs.uniform() < o.sessions)
+          source = choiceCumulative(itemVectors[previous]!);
         let item = drawFrom(source, choices);
         for (let tries = 0; chosen.has(item) && tries < 50; tries += 1) item = drawFrom(source, choices);
         if (chosen.has(item)) continue;
         chosen.add(item);
+        previous = item;
         users.push(u);
         items.push(item);
         times.push(Math.round(START_MS + when[p]!));
@@ -203,6 +223,7 @@ const MODEL_FLAGS: ReadonlyArray<{ key: keyof SyntheticModel; flag: string; min:
   { key: 'sharpness', flag: 'sharpness', min: 0, max: 100 },
   { key: 'popularityExponent', flag: 'popularity-exponent', min: 0, max: 3 },
   { key: 'noise', flag: 'noise', min: 0, max: 1 },
+  { key: 'sessions', flag: 'sessions', min: 0, max: 1 },
 ];
 
 /** The command-line flags of the model knobs, for the eval commands' option tables. */
