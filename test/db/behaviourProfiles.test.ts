@@ -162,18 +162,18 @@ describe('recompute_profile_embedding from behaviour', () => {
     });
   });
 
-  it('decays with a 30-day half-life counted back from the user’s latest interaction, so a year-old history counts', async () => {
+  it('decays with a 180-day half-life counted back from the user’s latest interaction, so a year-old history counts', async () => {
     await withRollback(db, async (client) => {
       const fresh = await insertProfile(client);
       const old = await insertProfile(client);
       const [l1, l2] = [listingsB[0]!, listingsA[0]!];
       await like(client, fresh, l1.id);
-      await like(client, fresh, l2.id, '30 days');
+      await like(client, fresh, l2.id, '180 days');
       await like(client, old, l1.id, '365 days');
-      await like(client, old, l2.id, '395 days');
+      await like(client, old, l2.id, '545 days');
       const freshProfile = (await recompute(client, fresh))!;
       const oldProfile = (await recompute(client, old))!;
-      // No interests: B alone, the newer like at weight 1 and the 30-days-older one at 1/2.
+      // No interests: B alone, the newer like at weight 1 and the 180-days-older one at 1/2.
       const expected = unit(unit(l1.embedding).map((x, i) => x + 0.5 * unit(l2.embedding)[i]!));
       freshProfile.forEach((v, i) => expect(Math.abs(v - expected[i]!), `component ${i}`).toBeLessThan(1e-5));
       oldProfile.forEach((v, i) =>

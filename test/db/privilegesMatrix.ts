@@ -129,6 +129,7 @@ export const functionExecute: Record<string, MatrixRole[]> = {
   'ops_alert_values()': ['app'],
   'ops_snapshot_history()': ['app', 'worker'],
   'profile_embedding_of(uuid)': [],
+  'profile_half_life_seconds()': [],
   'rebuild_ivfflat_index(text,integer)': ['worker'],
   'recently_served_listings(uuid,interval,text)': ['service'],
   'ranker_training_events(integer,timestamp with time zone,interval,integer)': ['worker'],

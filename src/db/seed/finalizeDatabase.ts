@@ -35,8 +35,9 @@ async function useBuildMemory(client: pg.ClientBase): Promise<void> {
 }
 
 /**
- * profile_embedding_of (prisma/migrations/20261204010000_behaviour_profiles) for many users in one
- * statement: the same reads (the latest 200 rows per source and user), weights, decay, per-listing
+ * profile_embedding_of (prisma/migrations/20261204010000_behaviour_profiles, its half-life from
+ * 20261215000000_profile_half_life) for many users in one statement: the same reads (the latest 200 rows
+ * per source and user), weights, decay (profile_half_life_seconds(), the one home of it), per-listing
  * strongest signal, α = n / (n + 5) blend and NULL rule, as hash joins over the tables instead of one
  * indexed read per user and source (20k seeded users: 10–20 s on a busy 2-CPU machine; ~45 s as 20k
  * function calls). A change to the function
@@ -85,7 +86,7 @@ const profileEmbeddingsOfSql = `
   decayed AS (
     SELECT e.user_id, e.listing_id, e.counted,
            e.w * exp(-ln(2) * extract(epoch FROM max(e.at) OVER (PARTITION BY e.user_id) - e.at)::double precision
-                     / (30 * 86400)) AS w
+                     / profile_half_life_seconds()) AS w
       FROM events e
   ),
   per_listing AS (
