@@ -27,6 +27,7 @@ import type { MetricSummary } from '../src/embeddings/rankingMetrics.js';
 import {
   DEFAULT_SYNTHETIC,
   SYNTHETIC_MODEL_FLAGS,
+  SYNTHETIC_MODEL_OPTIONS,
   describeSyntheticModel,
   parseSyntheticModel,
   syntheticInteractions,
@@ -48,10 +49,7 @@ const { values: flags } = (() => {
         seed: { type: 'string', default: String(DEFAULT_SYNTHETIC.seed) },
         users: { type: 'string', default: String(DEFAULT_SYNTHETIC.users) },
         items: { type: 'string', default: String(DEFAULT_SYNTHETIC.items) },
-        sharpness: { type: 'string' },
-        'popularity-exponent': { type: 'string' },
-        noise: { type: 'string' },
-        sessions: { type: 'string' },
+        ...SYNTHETIC_MODEL_OPTIONS,
         k: { type: 'string', default: '10' },
         'test-fraction': { type: 'string', default: '0.2' },
         'min-positives': { type: 'string', default: '5' },
@@ -123,7 +121,7 @@ const syntheticModel = (() => {
   }
 })();
 if (flags.file !== undefined && SYNTHETIC_MODEL_FLAGS.some((flag) => flag in flags))
-  fail('--sharpness, --popularity-exponent, --noise and --sessions describe synthetic data, not --file');
+  fail(`${SYNTHETIC_MODEL_FLAGS.map((flag) => `--${flag}`).join(', ')} describe synthetic data, not --file`);
 
 try {
   resolveInteractionEmbeddingOptions(baseOptions);

@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import {
   DEFAULT_SYNTHETIC,
   SYNTHETIC_MODEL_FLAGS,
+  SYNTHETIC_MODEL_OPTIONS,
   parseSyntheticModel,
 } from '../src/embeddings/syntheticInteractions.js';
 import { redactUrl } from '../src/db/redactUrl.js';
@@ -72,10 +73,7 @@ const parsed = (() => {
         items: { type: 'string' },
         listings: { type: 'string' },
         seed: { type: 'string' },
-        sharpness: { type: 'string' },
-        'popularity-exponent': { type: 'string' },
-        noise: { type: 'string' },
-        sessions: { type: 'string' },
+        ...SYNTHETIC_MODEL_OPTIONS,
         'test-share': { type: 'string', default: '0.2' },
         'min-positives': { type: 'string', default: '5' },
         'max-users': { type: 'string' },

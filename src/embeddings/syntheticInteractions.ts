@@ -229,6 +229,11 @@ const MODEL_FLAGS: ReadonlyArray<{ key: keyof SyntheticModel; flag: string; min:
 /** The command-line flags of the model knobs, for the eval commands' option tables. */
 export const SYNTHETIC_MODEL_FLAGS = MODEL_FLAGS.map((m) => m.flag);
 
+/** The model knobs as `util.parseArgs` options (each a string, parsed by parseSyntheticModel). */
+export const SYNTHETIC_MODEL_OPTIONS: Readonly<Record<string, { type: 'string' }>> = Object.fromEntries(
+  SYNTHETIC_MODEL_FLAGS.map((flag) => [flag, { type: 'string' as const }]),
+);
+
 /** The knobs given, as a report's dataset label shows them ("sharpness 12, noise 0.35"; '' for none). */
 export function describeSyntheticModel(model: Partial<SyntheticModel> | undefined): string {
   return Object.entries(model ?? {})
