@@ -16,8 +16,12 @@ import {
   parseSyntheticModel,
 } from '../src/embeddings/syntheticInteractions.js';
 import { redactUrl } from '../src/db/redactUrl.js';
+import {
+  EmbeddingOptionsError,
+  resolveInteractionEmbeddingOptions,
+} from '../src/embeddings/interactionEmbeddings.js';
 import { formatReport } from '../src/evaluation/report.js';
-import { runEvaluation, type DatasetSpec } from '../src/evaluation/runEvaluation.js';
+import { runEvaluation, type DatasetSpec, type EmbeddingFit } from '../src/evaluation/runEvaluation.js';
 import { EvaluationError, type ScratchDatabase } from '../src/evaluation/scratchDatabase.js';
 import { ABLATION, parseVariants, type Variant } from '../src/evaluation/variants.js';
 
@@ -42,6 +46,10 @@ Protocol:
   --k N                   page size and metric cut-off (10)
   --item-embeddings train|keep   train: rank-64 SVD of the train likes over every listing (default for
                           synthetic and --from-database; keep for seed)
+  --weighting binary|log|bm25|userNormalised, --factor-scaling none|sqrt|full,
+  --popularity-damping 0..1   with --item-embeddings train: fit the SVD otherwise than the importer
+                          (log, full, 0.25), e.g. binary/none/0 for the plain SVD a marketplace's own
+                          model might be (docs/recommendations.md, "Vectors from elsewhere")
   --interests train|keep  train: declared interests = categories of the train likes by share (default
                           for synthetic; keep otherwise)
 Variants (each an environment override set; default: the configuration as it is):
@@ -79,6 +87,9 @@ const parsed = (() => {
         'max-users': { type: 'string' },
         k: { type: 'string', default: '10' },
         'item-embeddings': { type: 'string' },
+        weighting: { type: 'string' },
+        'factor-scaling': { type: 'string' },
+        'popularity-damping': { type: 'string' },
         interests: { type: 'string' },
         ablation: { type: 'boolean', default: false },
         variants: { type: 'string' },
@@ -197,6 +208,42 @@ try {
   fail(error instanceof Error ? error.message : String(error));
 }
 
+const itemEmbeddings = choice(
+  'item-embeddings',
+  parsed['item-embeddings'],
+  ['train', 'keep'],
+  kind === 'seed' ? 'keep' : 'train',
+);
+const embeddingFit: EmbeddingFit | null = (() => {
+  const fit: EmbeddingFit = {
+    ...(parsed.weighting === undefined
+      ? {}
+      : { weighting: parsed.weighting as NonNullable<EmbeddingFit['weighting']> }),
+    ...(parsed['factor-scaling'] === undefined
+      ? {}
+      : { factorScaling: parsed['factor-scaling'] as NonNullable<EmbeddingFit['factorScaling']> }),
+    ...(parsed['popularity-damping'] === undefined
+      ? {}
+      : {
+          popularityDamping:
+            parsed['popularity-damping'].trim() === '' ? Number.NaN : Number(parsed['popularity-damping']),
+        }),
+  };
+  if (Object.keys(fit).length === 0) return null;
+  if (itemEmbeddings !== 'train')
+    fail('--weighting, --factor-scaling and --popularity-damping fit the SVD of --item-embeddings train');
+  try {
+    resolveInteractionEmbeddingOptions(fit);
+  } catch (error) {
+    if (!(error instanceof EmbeddingOptionsError)) throw error;
+    // The option names are the flags' camelCase: "factorScaling must …" -> "--factor-scaling must …".
+    fail(
+      `--${error.message.replace(/^\w+/, (name) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`))}`,
+    );
+  }
+  return fit;
+})();
+
 const options = {
   serverUrl,
   dataset,
@@ -204,12 +251,8 @@ const options = {
   minPositives: whole('min-positives', parsed['min-positives'], 2, 1_000_000),
   maxUsers: parsed['max-users'] === undefined ? null : whole('max-users', parsed['max-users'], 1, 10_000_000),
   k: whole('k', parsed.k, 1, 100),
-  itemEmbeddings: choice(
-    'item-embeddings',
-    parsed['item-embeddings'],
-    ['train', 'keep'],
-    kind === 'seed' ? 'keep' : 'train',
-  ),
+  itemEmbeddings,
+  ...(embeddingFit ? { embeddingFit } : {}),
   interests: choice(
     'interests',
     parsed.interests,

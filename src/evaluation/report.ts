@@ -1,5 +1,17 @@
 import type { EvaluationReport, MethodResult } from './runEvaluation.js';
 
+/** The SVD options a run changed from the importer's, e.g. " (weighting binary, factor scaling none)". */
+function fitNote(report: EvaluationReport): string {
+  const fit = report.embeddingFit;
+  if (!fit) return '';
+  const parts = [
+    fit.weighting === undefined ? null : `weighting ${fit.weighting}`,
+    fit.factorScaling === undefined ? null : `factor scaling ${fit.factorScaling}`,
+    fit.popularityDamping === undefined ? null : `popularity damping ${fit.popularityDamping}`,
+  ].filter((part) => part !== null);
+  return parts.length === 0 ? '' : ` (${parts.join(', ')})`;
+}
+
 /** The report as markdown: dataset shape, one row per method, timings, the command line. */
 export function formatReport(report: EvaluationReport, commandLine: string): string {
   const { dataset: d, k } = report;
@@ -13,7 +25,7 @@ export function formatReport(report: EvaluationReport, commandLine: string): str
       `${d.usersWithEnoughPositives} users with >= ${report.split.minPositives} likes, ${d.scoredUsers} scored` +
       `${report.split.maxUsers === null ? '' : ` (--max-users ${report.split.maxUsers})`}; ` +
       `${d.trainLikes} train likes, ${d.testLikes} held out (${d.testLikesInactive} of the scored users' on inactive listings). ` +
-      `Item embeddings: ${report.itemEmbeddings}; declared interests: ${report.interests}.`,
+      `Item embeddings: ${report.itemEmbeddings}${fitNote(report)}; declared interests: ${report.interests}.`,
     '',
   );
   lines.push(

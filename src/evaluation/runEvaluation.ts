@@ -2,6 +2,11 @@ import os from 'node:os';
 import type pg from 'pg';
 import { withTransaction } from '../db/checkout.js';
 import { migrateUrl } from '../db/migrator.js';
+import {
+  EmbeddingOptionsError,
+  resolveInteractionEmbeddingOptions,
+  type InteractionEmbeddingOptions,
+} from '../embeddings/interactionEmbeddings.js';
 import { embedFromInteractions } from '../import/embedFromInteractions.js';
 import { refreshDerived } from '../import/refreshDerived.js';
 import { createPool } from '../platform/pool.js';
@@ -38,6 +43,12 @@ import type { Variant } from './variants.js';
  * computed on the same train data. The scratch database is dropped at the end unless `keep`.
  */
 
+/** The SVD options a run may change (src/embeddings/interactionEmbeddings.ts). */
+export type EmbeddingFit = Pick<
+  InteractionEmbeddingOptions,
+  'weighting' | 'factorScaling' | 'popularityDamping'
+>;
+
 export interface EvaluationOptions {
   /** A Postgres URL: the scratch database is created on its server with its login. */
   serverUrl: string;
@@ -48,6 +59,12 @@ export interface EvaluationOptions {
   maxUsers: number | null;
   k: number;
   itemEmbeddings: 'train' | 'keep';
+  /**
+   * With itemEmbeddings 'train': how the SVD is fit, where it differs from the importer's defaults
+   * (e.g. a plain SVD, as a marketplace's own model might be: the feed's defaults must not depend on
+   * the project's own fit).
+   */
+  embeddingFit?: EmbeddingFit;
   interests: 'train' | 'keep';
   variants: readonly Variant[];
   /** Feed requests in flight at once. */
@@ -114,6 +131,8 @@ export interface EvaluationReport {
   k: number;
   split: { testShare: number; minPositives: number; maxUsers: number | null };
   itemEmbeddings: 'train' | 'keep';
+  /** The fit options that differed from the importer's (itemEmbeddings 'train' only). */
+  embeddingFit?: EmbeddingFit;
   interests: 'train' | 'keep';
   dataset: DatasetShape;
   methods: MethodResult[];
@@ -161,6 +180,20 @@ export async function runEvaluation(options: EvaluationOptions): Promise<Evaluat
   const timings: Record<string, number> = {};
   // A variant the configuration refuses fails before any database work.
   for (const variant of options.variants) variantConfig(options.serverUrl, variant, options.env);
+  // So does a fit that would not run, or that nothing would use.
+  if (options.embeddingFit) {
+    if (options.itemEmbeddings !== 'train')
+      throw new EvaluationError(
+        'an embedding fit applies to item embeddings derived from train (itemEmbeddings "train")',
+      );
+    try {
+      resolveInteractionEmbeddingOptions(options.embeddingFit);
+    } catch (error) {
+      if (error instanceof EmbeddingOptionsError)
+        throw new EvaluationError(`embedding fit: ${error.message}`);
+      throw error;
+    }
+  }
   const serverUrl = options.dataset.kind === 'database' ? options.dataset.url : options.serverUrl;
   const scratch = await timed(timings, 'create', () =>
     createScratchDatabase(
@@ -215,7 +248,11 @@ export async function runEvaluation(options: EvaluationOptions): Promise<Evaluat
         await pool.query(`UPDATE interest_catalog SET embedding = NULL WHERE embedding IS NOT NULL`);
         await embedFromInteractions(
           pool,
-          { source: null, retentionCutoff: new Date(Date.now() - 90 * 86_400_000) },
+          {
+            source: null,
+            retentionCutoff: new Date(Date.now() - 90 * 86_400_000),
+            ...(options.embeddingFit ? { fit: options.embeddingFit } : {}),
+          },
           log,
         );
       });
@@ -313,6 +350,7 @@ export async function runEvaluation(options: EvaluationOptions): Promise<Evaluat
       k,
       split: { testShare: options.testShare, minPositives: options.minPositives, maxUsers: options.maxUsers },
       itemEmbeddings: options.itemEmbeddings,
+      ...(options.embeddingFit ? { embeddingFit: options.embeddingFit } : {}),
       interests: options.interests,
       dataset,
       methods,

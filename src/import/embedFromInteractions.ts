@@ -1,6 +1,10 @@
 import type pg from 'pg';
 import { withClient, withTransaction } from '../db/checkout.js';
-import { interactionEmbeddings, type InteractionEmbeddings } from '../embeddings/interactionEmbeddings.js';
+import {
+  interactionEmbeddings,
+  type InteractionEmbeddingOptions,
+  type InteractionEmbeddings,
+} from '../embeddings/interactionEmbeddings.js';
 import { interestEmbeddings } from '../embeddings/interestEmbeddings.js';
 import { vectorLiteral } from '../validation/embedding.js';
 
@@ -40,6 +44,7 @@ export interface EmbedFromInteractionsOptions {
   /** Replace the source's listings' and interests' vectors even when they have one. */
   overwrite?: boolean;
   seed?: number;
+  fit?: InteractionEmbeddingOptions;
 }
 
 /**
@@ -268,6 +273,7 @@ export async function embedFromInteractions(
       nItems: history.listingIds.length,
     },
     {
+      ...options.fit,
       ...(options.rank === undefined ? {} : { rank: options.rank }),
       ...(options.seed === undefined ? {} : { seed: options.seed }),
     },

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { LikeSplit } from '../../src/evaluation/likeSplit.js';
+import { formatReport } from '../../src/evaluation/report.js';
 import {
   EvaluationError,
   runEvaluation,
@@ -217,6 +218,31 @@ describe('runEvaluation with a feedback round for the learned ranker (synthetic,
   });
 });
 
+describe('runEvaluation with an embedding fit of its own (synthetic, 80 users × 150 items)', () => {
+  it('derives the vectors the fit asks for: a plain SVD (binary, V, no damping) leans less on popularity', async () => {
+    const references = { variants: [], concurrency: 1, env: { LOG_LEVEL: 'silent' } } as const;
+    const plainFit = { weighting: 'binary', factorScaling: 'none', popularityDamping: 0 } as const;
+    const importers = await runEvaluation({ ...tiny, ...references });
+    const plain = await runEvaluation({ ...tiny, ...references, embeddingFit: plainFit });
+    const nearest = (report: EvaluationReport) =>
+      report.methods.find((m) => m.method === 'nearest to mean of liked-item embeddings')!.metrics;
+    // Same split, other vectors: the nearest-item reference differs, and without the V·Σ scaling and
+    // the damping its lists are far less popular (the importer's fit leans on what many people liked).
+    expect(plain.dataset).toEqual(importers.dataset);
+    expect(nearest(plain).ratio).toBeLessThan(0.6 * nearest(importers).ratio);
+    // Most popular reads no vector: the same lists (sums in another order: equal to rounding).
+    const popular = (report: EvaluationReport) =>
+      report.methods.find((m) => m.method === 'most popular (train likes)')!.metrics;
+    expect(popular(plain).precision).toBeCloseTo(popular(importers).precision, 12);
+    expect(popular(plain).coverage).toBe(popular(importers).coverage);
+    expect(plain.embeddingFit).toEqual(plainFit);
+    expect(importers.embeddingFit).toBeUndefined();
+    expect(formatReport(plain, 'npm run eval')).toContain(
+      'Item embeddings: train (weighting binary, factor scaling none, popularity damping 0)',
+    );
+  }, 120_000);
+});
+
 describe('runEvaluation refuses before any database work', () => {
   it('a variant the configuration refuses (EvaluationError naming the variant)', async () => {
     const run = runEvaluation({
@@ -228,5 +254,24 @@ describe('runEvaluation refuses before any database work', () => {
     });
     await expect(run).rejects.toBeInstanceOf(EvaluationError);
     await expect(run).rejects.toThrow(/variant "bad": FEED_RANKER/);
+  });
+
+  it('an embedding fit that would not run, or that kept vectors would ignore', async () => {
+    const refused = (options: Partial<EvaluationOptions>) =>
+      runEvaluation({
+        ...tiny,
+        serverUrl: 'postgresql://nobody@127.0.0.1:1/none',
+        variants: [],
+        concurrency: 1,
+        env: {},
+        ...options,
+      });
+    await expect(refused({ embeddingFit: { factorScaling: 'half' as 'full' } })).rejects.toThrow(
+      new EvaluationError('embedding fit: factorScaling must be one of none, sqrt, full, got half'),
+    );
+    await expect(refused({ embeddingFit: { popularityDamping: 2 } })).rejects.toBeInstanceOf(EvaluationError);
+    await expect(refused({ itemEmbeddings: 'keep', embeddingFit: { weighting: 'binary' } })).rejects.toThrow(
+      /itemEmbeddings "train"/,
+    );
   });
 });
