@@ -32,7 +32,7 @@ describe('personalRanking', () => {
     const set = setOf([
       { pool: 'SIMILAR', id: 1, score: 0.9, features: { similarity: 0.3 } },
       { pool: 'COENGAGED', id: 2, score: 2, features: { similarity: 0.25, coengagement: 1.2 } },
-      { pool: 'CATEGORY', id: 3, score: 50, features: { similarity: 0.2, popularity: 4 } },
+      { pool: 'CATEGORY', id: 3, score: 50, features: { similarity: 0.2, popularity: 2.5 } },
       { pool: 'RECENT', id: 4, score: 1, features: { similarity: 0.9 } },
     ]);
     const ranked = personalRanking(set, { name: 'default', weights: DEFAULT_RANKER_WEIGHTS });

@@ -52,8 +52,8 @@ export const DEFAULT_RANKER_WEIGHTS: RankerWeights = {
   bias: 0,
   weights: {
     similarity: 4,
-    coengagement: 0.75,
-    popularity: 0.2,
+    coengagement: 1,
+    popularity: 0.4,
     recency: 0.1,
     categoryAffinity: 0.2,
     categoryShare: 0.5,

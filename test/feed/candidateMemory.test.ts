@@ -56,8 +56,14 @@ describe('the candidates a gateway keeps for a viewer’s next pages', () => {
   let sessionOnly: FeedHarness;
   let log: ReturnType<typeof recordAllClients>;
 
+  // Two interests, so the CATEGORY pool holds two categories' most popular (10 each for pages of 5): the
+  // ranking puts a category's most popular first, and one category's 10 would run short (fewer than a
+  // page left: the next page reads) after a single page.
   const viewerOf = (cluster: number) =>
-    createFeedViewer(db.pool, [{ interestId: world.interestIds[cluster]!, affinity: 0.9 }]);
+    createFeedViewer(db.pool, [
+      { interestId: world.interestIds[cluster]!, affinity: 0.9 },
+      { interestId: world.interestIds[(cluster + 1) % 3]!, affinity: 0.3 },
+    ]);
 
   async function page(harness: FeedHarness, who: Viewer, after?: string | null) {
     log.statements.length = 0;
