@@ -16,10 +16,6 @@ import {
   parseSyntheticModel,
 } from '../src/embeddings/syntheticInteractions.js';
 import { redactUrl } from '../src/db/redactUrl.js';
-import {
-  EmbeddingOptionsError,
-  resolveInteractionEmbeddingOptions,
-} from '../src/embeddings/interactionEmbeddings.js';
 import { formatReport } from '../src/evaluation/report.js';
 import { runEvaluation, type DatasetSpec, type EmbeddingFit } from '../src/evaluation/runEvaluation.js';
 import { EvaluationError, type ScratchDatabase } from '../src/evaluation/scratchDatabase.js';
@@ -48,8 +44,9 @@ Protocol:
                           synthetic and --from-database; keep for seed)
   --weighting binary|log|bm25|userNormalised, --factor-scaling none|sqrt|full,
   --popularity-damping 0..1   with --item-embeddings train: fit the SVD otherwise than the importer
-                          (log, full, 0.25), e.g. binary/none/0 for the plain SVD a marketplace's own
-                          model might be (docs/recommendations.md, "Vectors from elsewhere")
+                          (whose fit is log, full, 0.25), e.g. binary/none/0 for a plain SVD such as
+                          a marketplace's own model might be (docs/recommendations.md, "Vectors from
+                          elsewhere")
   --interests train|keep  train: declared interests = categories of the train likes by share (default
                           for synthetic; keep otherwise)
 Variants (each an environment override set; default: the configuration as it is):
@@ -214,33 +211,29 @@ const itemEmbeddings = choice(
   ['train', 'keep'],
   kind === 'seed' ? 'keep' : 'train',
 );
+const WEIGHTINGS = ['binary', 'log', 'bm25', 'userNormalised'] as const;
+const FACTOR_SCALINGS = ['none', 'sqrt', 'full'] as const;
 const embeddingFit: EmbeddingFit | null = (() => {
+  const damping = parsed['popularity-damping'];
+  if (damping !== undefined && !(/^(\d+(\.\d*)?|\.\d+)$/.test(damping) && Number(damping) <= 1))
+    fail(`--popularity-damping must be a number from 0 to 1, got "${damping}"`);
   const fit: EmbeddingFit = {
     ...(parsed.weighting === undefined
       ? {}
-      : { weighting: parsed.weighting as NonNullable<EmbeddingFit['weighting']> }),
+      : { weighting: choice('weighting', parsed.weighting, WEIGHTINGS, 'log') }),
     ...(parsed['factor-scaling'] === undefined
       ? {}
-      : { factorScaling: parsed['factor-scaling'] as NonNullable<EmbeddingFit['factorScaling']> }),
-    ...(parsed['popularity-damping'] === undefined
-      ? {}
-      : {
-          popularityDamping:
-            parsed['popularity-damping'].trim() === '' ? Number.NaN : Number(parsed['popularity-damping']),
-        }),
+      : { factorScaling: choice('factor-scaling', parsed['factor-scaling'], FACTOR_SCALINGS, 'full') }),
+    ...(damping === undefined ? {} : { popularityDamping: Number(damping) }),
   };
-  if (Object.keys(fit).length === 0) return null;
+  const given = ['weighting', 'factor-scaling', 'popularity-damping'].filter((flag) => flag in parsed);
+  if (given.length === 0) return null;
   if (itemEmbeddings !== 'train')
-    fail('--weighting, --factor-scaling and --popularity-damping fit the SVD of --item-embeddings train');
-  try {
-    resolveInteractionEmbeddingOptions(fit);
-  } catch (error) {
-    if (!(error instanceof EmbeddingOptionsError)) throw error;
-    // The option names are the flags' camelCase: "factorScaling must …" -> "--factor-scaling must …".
     fail(
-      `--${error.message.replace(/^\w+/, (name) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`))}`,
+      `${given.map((flag) => `--${flag}`).join(', ')} ${given.length === 1 ? 'fits' : 'fit'} the vectors of ` +
+        `--item-embeddings train; this run ` +
+        `keeps the stored ones${parsed['item-embeddings'] === undefined ? ` (the default for --dataset ${kind})` : ''}`,
     );
-  }
   return fit;
 })();
 

@@ -1,6 +1,6 @@
 import type { EvaluationReport, MethodResult } from './runEvaluation.js';
 
-/** The SVD options a run changed from the importer's, e.g. " (weighting binary, factor scaling none)". */
+/** The SVD options the run was given (none: the importer's), e.g. " (weighting binary, factor scaling none)". */
 function fitNote(report: EvaluationReport): string {
   const fit = report.embeddingFit;
   if (!fit) return '';

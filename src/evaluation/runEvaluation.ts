@@ -131,7 +131,7 @@ export interface EvaluationReport {
   k: number;
   split: { testShare: number; minPositives: number; maxUsers: number | null };
   itemEmbeddings: 'train' | 'keep';
-  /** The fit options that differed from the importer's (itemEmbeddings 'train' only). */
+  /** The fit options the run was given (itemEmbeddings 'train' only). */
   embeddingFit?: EmbeddingFit;
   interests: 'train' | 'keep';
   dataset: DatasetShape;
@@ -181,7 +181,7 @@ export async function runEvaluation(options: EvaluationOptions): Promise<Evaluat
   // A variant the configuration refuses fails before any database work.
   for (const variant of options.variants) variantConfig(options.serverUrl, variant, options.env);
   // So does a fit that would not run, or that nothing would use.
-  if (options.embeddingFit) {
+  if (options.embeddingFit && Object.keys(options.embeddingFit).length > 0) {
     if (options.itemEmbeddings !== 'train')
       throw new EvaluationError(
         'an embedding fit applies to item embeddings derived from train (itemEmbeddings "train")',

@@ -45,8 +45,9 @@ export interface RankerWeights {
 }
 
 /**
- * Defaults, chosen with the offline evaluation (`npm run eval`, docs/recommendations.md): similarity and
- * co-engagement lead, popularity breaks ties among them, and the viewer's own categories count.
+ * Defaults, chosen with the offline evaluation (`npm run eval`, docs/recommendations.md) on the importer's
+ * own vectors and on vectors that do not lean popular ("Vectors from elsewhere"): similarity leads,
+ * co-engagement and popularity carry what the vectors do not know, and the viewer's own categories count.
  */
 export const DEFAULT_RANKER_WEIGHTS: RankerWeights = {
   bias: 0,

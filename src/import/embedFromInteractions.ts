@@ -44,7 +44,8 @@ export interface EmbedFromInteractionsOptions {
   /** Replace the source's listings' and interests' vectors even when they have one. */
   overwrite?: boolean;
   seed?: number;
-  fit?: InteractionEmbeddingOptions;
+  /** How the SVD weighs and scales (the evaluation harness's `--weighting` …); default the library's. */
+  fit?: Pick<InteractionEmbeddingOptions, 'weighting' | 'factorScaling' | 'popularityDamping'>;
 }
 
 /**

@@ -57,8 +57,8 @@ describe('the candidates a gateway keeps for a viewer’s next pages', () => {
   let log: ReturnType<typeof recordAllClients>;
 
   // Two interests, so the CATEGORY pool holds two categories' most popular (10 each for pages of 5): the
-  // ranking puts a category's most popular first, and one category's 10 would run short (fewer than a
-  // page left: the next page reads) after a single page.
+  // ranking puts a category's most popular high, and one category's 10 run short (fewer than a page
+  // left, so the next page reads) after two pages.
   const viewerOf = (cluster: number) =>
     createFeedViewer(db.pool, [
       { interestId: world.interestIds[cluster]!, affinity: 0.9 },
