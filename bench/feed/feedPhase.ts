@@ -75,7 +75,7 @@ export async function runFeedPhase(
   },
 ): Promise<BenchResults> {
   const { config, viewers, rawViewers, tokens, startedAt, loadAverageAtStart, dataset, build } = context;
-  const { runs, rss, exit } = await runLoadComparison(env, config, settings, {
+  const { runs, rss, exit, candidateMemory } = await runLoadComparison(env, config, settings, {
     viewers,
     rawViewers,
     tokens,
@@ -141,6 +141,7 @@ export async function runFeedPhase(
       throughputGatewayOverAnnAtHighC: round2(sliced(gwHigh).requestsPerSec / sliced(annHigh).requestsPerSec),
     },
     statements,
+    candidateMemory,
     rss,
   };
   return { ...partial, targets: evaluateTargets(partial, highC) };

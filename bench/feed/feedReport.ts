@@ -58,6 +58,12 @@ export interface BenchResults {
     throughputGatewayOverAnnAtHighC: number;
   };
   statements: StatementCount[];
+  /**
+   * The gateway's personal pages by kept-candidates outcome (lodestar_feed_candidate_memory_total: hit =
+   * ranked from the viewer's kept candidates, miss / expired / short = read them) over each interleaved
+   * run, warm-ups included ("c=1", "c=16"); absent in results before 2026-12-06.
+   */
+  candidateMemory?: Record<string, Record<string, number>>;
   /** The gateway process's memory (the bench process is not in it). */
   rss: {
     source: string;
@@ -163,6 +169,23 @@ function cpuTable(r: BenchResults): string[] {
   ];
 }
 
+/** Pages ranked from kept candidates per gateway run (src/feed/candidateMemory.ts). */
+function keptTable(r: BenchResults): string[] {
+  const runs = Object.entries(r.candidateMemory ?? {});
+  if (runs.length === 0) return [];
+  const outcomes = ['hit', 'miss', 'expired', 'short'];
+  return [
+    '| Kept candidates (pages, warm-ups included) | ' + outcomes.join(' | ') + ' | hit share |',
+    '| --- |' + outcomes.map(() => ' ---: |').join('') + ' ---: |',
+    ...runs.map(([run, counts]) => {
+      const total = Object.values(counts).reduce((a, b) => a + b, 0);
+      const share = total > 0 ? `${Math.round((100 * (counts.hit ?? 0)) / total)} %` : 'n/a';
+      return `| gateway ${run} | ${outcomes.map((o) => fmt(counts[o] ?? 0)).join(' | ')} | ${share} |`;
+    }),
+    '',
+  ];
+}
+
 export function toMarkdown(r: BenchResults): string {
   const d = r.dataset;
   const s = r.settings;
@@ -214,6 +237,7 @@ export function toMarkdown(r: BenchResults): string {
       .map((label) => `\`${label.slice(0, 60)}\``)
       .join(', ')}.`,
     '',
+    ...keptTable(r),
     ...cpuTable(r),
     '| Target | Value | Wanted | Result |',
     '| --- | --- | --- | --- |',

@@ -46,6 +46,15 @@ function printRun(path: string, r: LoadResult): void {
   );
 }
 
+/** The gateway's personal pages so far by kept-candidates outcome (hit, miss, expired, short). */
+async function keptOutcomes(gateway: GatewayProcess): Promise<Record<string, number>> {
+  return gateway.counter('lodestar_feed_candidate_memory_total', 'outcome');
+}
+
+function difference(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]));
+}
+
 async function heapOf(gateway: GatewayProcess): Promise<HeapSnapshot> {
   const h = await gateway.heap();
   const toMb = (bytes: number) => Math.round(bytes / 1024 / 1024);
@@ -74,7 +83,12 @@ export async function runLoadComparison(
     tokens: string[];
     first: number;
   },
-): Promise<{ runs: BenchResults['runs']; rss: BenchResults['rss']; exit: string }> {
+): Promise<{
+  runs: BenchResults['runs'];
+  rss: BenchResults['rss'];
+  exit: string;
+  candidateMemory: NonNullable<BenchResults['candidateMemory']>;
+}> {
   const gateway = await startGatewayProcess(env, 'gateway');
   const raw = createRawServicePool(config, settings.benchUrl);
   const [lowC, highC] = settings.concurrencies;
@@ -125,6 +139,7 @@ export async function runLoadComparison(
   const uncachedTask = rawFeedTask(raw, { ...rawOptions, feed: { ...config.feed, candidateCacheSec: 0 } });
   const annTask = bareAnnTask(raw, { ...rawOptions, viewers });
   const runs: BenchResults['runs'] = [];
+  const candidateMemory: NonNullable<BenchResults['candidateMemory']> = {};
   const timing = { durationSec: settings.durationSec, warmupSec: settings.warmupSec };
   let exit: string;
   let memory;
@@ -175,6 +190,7 @@ export async function runLoadComparison(
       // machine's drift and a burst of cache refills fall on both alike (the viewers' caches run
       // short together after the raw-SQL runs below have served them); the ratios are medians of slices.
       const phaseOf = { gateway: `gateway c=${concurrency}`, ann: `bare-ann c=${concurrency}` };
+      const memoryBefore = await keptOutcomes(gateway);
       sampler.setPhase(phaseOf.gateway);
       // Each measured slice's CPU by component, so the report can say where a request's CPU goes.
       const cpu: Record<'gateway' | 'bare-ann', CpuReading[]> = { gateway: [], 'bare-ann': [] };
@@ -202,6 +218,7 @@ export async function runLoadComparison(
           },
         },
       );
+      candidateMemory[`c=${concurrency}`] = difference(await keptOutcomes(gateway), memoryBefore);
       for (const { task, warmup, measured } of interleaved) {
         const result = toLoadResult(concurrency, measured, warmup);
         const cpuPerRequest = cpuMsPerRequest(cpu[task.path], result.requests);
@@ -261,5 +278,5 @@ export async function runLoadComparison(
         .join(', ')}), ${mb(memory.end.memory.rssKb)} MB at the end. The load generator and the raw-SQL ` +
       `pool run in the bench process and are not included.`,
   };
-  return { runs, rss, exit };
+  return { runs, rss, exit, candidateMemory };
 }

@@ -54,8 +54,21 @@ export interface GatewayProcess {
   memory: () => Promise<ProcessMemory>;
   /** Selected Node memory gauges from the gateway's own /metrics, in bytes. */
   heap: () => Promise<Record<'heapUsed' | 'heapTotal' | 'external', number>>;
+  /** A labelled counter from the gateway's /metrics, by the value of `label` (absent series: none). */
+  counter: (name: string, label: string) => Promise<Record<string, number>>;
   /** SIGTERM (graceful drain), then SIGKILL after `graceMs`; resolves with how it ended. */
   stop: (graceMs?: number) => Promise<string>;
+}
+
+/**
+ * A labelled counter's values in Prometheus text (`name{…label="v"…} n`), summed by the label's value;
+ * other metrics, and names that merely begin with `name`, are not read.
+ */
+export function countersByLabel(text: string, name: string, label: string): Record<string, number> {
+  const series = new RegExp(`^${name}\\{(?:[^}]*,)?${label}="([^"]*)"[^}]*\\} (\\S+)$`, 'gm');
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(series)) out[m[1]!] = (out[m[1]!] ?? 0) + Number(m[2]);
+  return out;
 }
 
 /**
@@ -98,6 +111,7 @@ export async function startGatewayProcess(
         external: gauge('nodejs_external_memory_bytes'),
       };
     },
+    counter: async (name, label) => countersByLabel(await (await fetch(metricsUrl)).text(), name, label),
     stop,
   };
 }
