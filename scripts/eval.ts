@@ -16,6 +16,7 @@ import {
   parseSyntheticModel,
 } from '../src/embeddings/syntheticInteractions.js';
 import { redactUrl } from '../src/db/redactUrl.js';
+import { FACTOR_SCALINGS, INTERACTION_WEIGHTINGS } from '../src/embeddings/interactionEmbeddings.js';
 import { formatReport } from '../src/evaluation/report.js';
 import { runEvaluation, type DatasetSpec, type EmbeddingFit } from '../src/evaluation/runEvaluation.js';
 import { EvaluationError, type ScratchDatabase } from '../src/evaluation/scratchDatabase.js';
@@ -211,8 +212,6 @@ const itemEmbeddings = choice(
   ['train', 'keep'],
   kind === 'seed' ? 'keep' : 'train',
 );
-const WEIGHTINGS = ['binary', 'log', 'bm25', 'userNormalised'] as const;
-const FACTOR_SCALINGS = ['none', 'sqrt', 'full'] as const;
 const embeddingFit: EmbeddingFit | null = (() => {
   const damping = parsed['popularity-damping'];
   if (damping !== undefined && !(/^(\d+(\.\d*)?|\.\d+)$/.test(damping) && Number(damping) <= 1))
@@ -220,7 +219,7 @@ const embeddingFit: EmbeddingFit | null = (() => {
   const fit: EmbeddingFit = {
     ...(parsed.weighting === undefined
       ? {}
-      : { weighting: choice('weighting', parsed.weighting, WEIGHTINGS, 'log') }),
+      : { weighting: choice('weighting', parsed.weighting, INTERACTION_WEIGHTINGS, 'log') }),
     ...(parsed['factor-scaling'] === undefined
       ? {}
       : { factorScaling: choice('factor-scaling', parsed['factor-scaling'], FACTOR_SCALINGS, 'full') }),

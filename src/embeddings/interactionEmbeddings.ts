@@ -12,14 +12,16 @@ import { EMBEDDING_DIMENSIONS } from '../validation/embedding.js';
 import { randomisedSvd } from './randomisedSvd.js';
 import type { Csr, InteractionArrays } from './sparseMatrix.js';
 import { buildUserItemCsr, transposeCsr } from './sparseMatrix.js';
-import { applyWeighting, type InteractionWeighting } from './weighting.js';
+import { applyWeighting, INTERACTION_WEIGHTINGS, type InteractionWeighting } from './weighting.js';
 
 export type { InteractionArrays } from './sparseMatrix.js';
 export { InteractionInputError } from './sparseMatrix.js';
 export type { InteractionWeighting } from './weighting.js';
+export { INTERACTION_WEIGHTINGS } from './weighting.js';
 
 /** Item factor = V (none), V * Sigma^(1/2) (sqrt) or V * Sigma (full), before normalisation. */
-export type FactorScaling = 'none' | 'sqrt' | 'full';
+export const FACTOR_SCALINGS = ['none', 'sqrt', 'full'] as const;
+export type FactorScaling = (typeof FACTOR_SCALINGS)[number];
 
 export interface InteractionEmbeddingOptions {
   /** Components kept, 64..128. */
@@ -95,13 +97,13 @@ export function resolveInteractionEmbeddingOptions(
   wholeNumberIn('seed', merged.seed, 0, 0xffffffff);
   wholeNumberIn('powerIterations', merged.powerIterations, 0, 8);
   wholeNumberIn('oversampling', merged.oversampling, 0, 64);
-  if (!['binary', 'log', 'bm25', 'userNormalised'].includes(merged.weighting))
+  if (!(INTERACTION_WEIGHTINGS as readonly string[]).includes(merged.weighting))
     throw new EmbeddingOptionsError(
-      `weighting must be one of binary, log, bm25, userNormalised, got ${String(merged.weighting)}`,
+      `weighting must be one of ${INTERACTION_WEIGHTINGS.join(', ')}, got ${String(merged.weighting)}`,
     );
-  if (!['none', 'sqrt', 'full'].includes(merged.factorScaling))
+  if (!(FACTOR_SCALINGS as readonly string[]).includes(merged.factorScaling))
     throw new EmbeddingOptionsError(
-      `factorScaling must be one of none, sqrt, full, got ${String(merged.factorScaling)}`,
+      `factorScaling must be one of ${FACTOR_SCALINGS.join(', ')}, got ${String(merged.factorScaling)}`,
     );
   const damping = merged.popularityDamping;
   if (!(Number.isFinite(damping) && damping >= 0 && damping <= 1))

@@ -12,7 +12,8 @@ import type { Csr } from './sparseMatrix.js';
  *   saturating, user-length-normalised weight.
  * - userNormalised: binary divided by sqrt(the user's item count), so each user's row has length 1.
  */
-export type InteractionWeighting = 'binary' | 'log' | 'bm25' | 'userNormalised';
+export const INTERACTION_WEIGHTINGS = ['binary', 'log', 'bm25', 'userNormalised'] as const;
+export type InteractionWeighting = (typeof INTERACTION_WEIGHTINGS)[number];
 
 const BM25_K1 = 100;
 const BM25_B = 0.8;

@@ -5,9 +5,8 @@ import { migrateUrl } from '../db/migrator.js';
 import {
   EmbeddingOptionsError,
   resolveInteractionEmbeddingOptions,
-  type InteractionEmbeddingOptions,
 } from '../embeddings/interactionEmbeddings.js';
-import { embedFromInteractions } from '../import/embedFromInteractions.js';
+import { embedFromInteractions, type EmbeddingFit } from '../import/embedFromInteractions.js';
 import { refreshDerived } from '../import/refreshDerived.js';
 import { createPool } from '../platform/pool.js';
 import { splitLikes, type LikeRow, type LikeSplit } from './likeSplit.js';
@@ -43,11 +42,7 @@ import type { Variant } from './variants.js';
  * computed on the same train data. The scratch database is dropped at the end unless `keep`.
  */
 
-/** The SVD options a run may change (src/embeddings/interactionEmbeddings.ts). */
-export type EmbeddingFit = Pick<
-  InteractionEmbeddingOptions,
-  'weighting' | 'factorScaling' | 'popularityDamping'
->;
+export type { EmbeddingFit } from '../import/embedFromInteractions.js';
 
 export interface EvaluationOptions {
   /** A Postgres URL: the scratch database is created on its server with its login. */

@@ -45,8 +45,14 @@ export interface EmbedFromInteractionsOptions {
   overwrite?: boolean;
   seed?: number;
   /** How the SVD weighs and scales (the evaluation harness's `--weighting` …); default the library's. */
-  fit?: Pick<InteractionEmbeddingOptions, 'weighting' | 'factorScaling' | 'popularityDamping'>;
+  fit?: EmbeddingFit;
 }
+
+/** The SVD options a caller may change from the library's defaults: weighting and scaling only. */
+export type EmbeddingFit = Pick<
+  InteractionEmbeddingOptions,
+  'weighting' | 'factorScaling' | 'popularityDamping'
+>;
 
 /**
  * The source's history, one row per (user, listing) with the summed event weight, in (user, listing)
