@@ -34,6 +34,7 @@ Data (one of):
       the choice model: --sharpness X (${DEFAULT_SYNTHETIC.sharpness}: taste over popularity)
       --popularity-exponent X (${DEFAULT_SYNTHETIC.popularityExponent}: Zipf)  --noise F (${DEFAULT_SYNTHETIC.noise}: share of taste-blind likes)
       --sessions F (${DEFAULT_SYNTHETIC.sessions}: share of likes drawn near the user's previous like)
+      --category-signal X (${DEFAULT_SYNTHETIC.categorySignal}: weight of categories in tastes; lower: like broad genres)
   --dataset seed          the project's seeder: --users N (200) --listings N (2000) --seed S (42)
   --from-database URL     a copy of that database (CREATE DATABASE … TEMPLATE: it must be idle)
 Protocol:

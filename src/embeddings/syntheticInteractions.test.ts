@@ -70,6 +70,41 @@ describe('syntheticInteractions with sessions', () => {
   });
 });
 
+/** Mean over users of the share of their likes in their most-liked (first) category. */
+function topCategoryShare(data: ReturnType<typeof syntheticInteractions>): number {
+  const counts = new Map<number, Map<number, number>>();
+  for (let e = 0; e < data.userIndex.length; e += 1) {
+    const user = data.userIndex[e]!;
+    const category = data.itemCategories[data.itemIndex[e]!]![0]!;
+    const byCategory = counts.get(user) ?? new Map<number, number>();
+    byCategory.set(category, (byCategory.get(category) ?? 0) + 1);
+    counts.set(user, byCategory);
+  }
+  let sum = 0;
+  for (const byCategory of counts.values()) {
+    const values = [...byCategory.values()];
+    sum += Math.max(...values) / values.reduce((a, b) => a + b, 0);
+  }
+  return sum / counts.size;
+}
+
+describe('syntheticInteractions with categorySignal', () => {
+  it('draws exactly the likes of the model before the knob at 1 (its default)', () => {
+    const shape = { seed: 5, users: 60, items: 120 };
+    const before = syntheticInteractions(shape);
+    const one = syntheticInteractions({ ...shape, categorySignal: 1 });
+    expect(Buffer.from(one.itemIndex.buffer).equals(Buffer.from(before.itemIndex.buffer))).toBe(true);
+    expect(Buffer.from(one.time.buffer).equals(Buffer.from(before.time.buffer))).toBe(true);
+  });
+
+  it("spreads a user's likes over more categories as the signal weakens, like broad genres", () => {
+    const shape = { seed: 5, users: 300, items: 600 };
+    const strong = topCategoryShare(syntheticInteractions({ ...shape, categorySignal: 1 }));
+    const weak = topCategoryShare(syntheticInteractions({ ...shape, categorySignal: 0.25 }));
+    expect(weak).toBeLessThan(strong - 0.1);
+  });
+});
+
 describe('parseSyntheticModel', () => {
   it('reads only the knobs given', () => {
     expect(parseSyntheticModel({})).toEqual({});
@@ -79,6 +114,7 @@ describe('parseSyntheticModel', () => {
     });
     expect(parseSyntheticModel({ 'popularity-exponent': '0' })).toEqual({ popularityExponent: 0 });
     expect(parseSyntheticModel({ sessions: '0.3' })).toEqual({ sessions: 0.3 });
+    expect(parseSyntheticModel({ 'category-signal': '0.25' })).toEqual({ categorySignal: 0.25 });
   });
 
   it('describes the knobs given for a report, nothing when none are', () => {
@@ -96,6 +132,7 @@ describe('parseSyntheticModel', () => {
     ['popularity-exponent', '-1', /--popularity-exponent must be a number from 0 to 3/],
     ['noise', 'NaN', /--noise/],
     ['sessions', '1.2', /--sessions must be a number from 0 to 1/],
+    ['category-signal', '5', /--category-signal must be a number from 0 to 4/],
   ])('refuses --%s %j', (flag, raw, message) => {
     expect(() => parseSyntheticModel({ [flag]: raw })).toThrow(message);
   });

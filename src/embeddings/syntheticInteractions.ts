@@ -14,6 +14,9 @@
  *   user's previous like (softmax(sharpness * cos(previous, item) + log popularity)) rather than from
  *   the user's taste, as people browse from one thing to similar ones (a rating session, a shopping
  *   trip). With `sessions` 0 (the default) the draws are those of the model without runs.
+ * - `categorySignal` scales the categories' part of items' and users' vectors: 1 (the default) makes
+ *   categories as strong as the item's own taste; below 1 they say less about what a user likes, as
+ *   broad real genres do (everyone likes some drama), so declared interests carry less.
  *
  * Deterministic for a seed (sfc32 streams; Math.exp/Math.log are used, so bit-identity across engines
  * is not promised, only on one machine).
@@ -24,7 +27,7 @@ import type { TimedInteractions } from './timeSplit.js';
 /** The knobs of the choice model, as `npm run eval` and `npm run eval:embeddings` expose them. */
 export type SyntheticModel = Pick<
   SyntheticOptions,
-  'sharpness' | 'popularityExponent' | 'noise' | 'sessions'
+  'sharpness' | 'popularityExponent' | 'noise' | 'sessions' | 'categorySignal'
 >;
 
 export interface SyntheticOptions {
@@ -43,6 +46,8 @@ export interface SyntheticOptions {
   readonly noise: number;
   /** Share of likes (after the first) drawn near the user's previous like instead of from the taste. */
   readonly sessions: number;
+  /** Weight of the categories' directions in item and user vectors (1: as strong as the item's own taste). */
+  readonly categorySignal: number;
 }
 
 export const DEFAULT_SYNTHETIC: SyntheticOptions = {
@@ -57,6 +62,7 @@ export const DEFAULT_SYNTHETIC: SyntheticOptions = {
   popularityExponent: 0.7,
   noise: 0.15,
   sessions: 0,
+  categorySignal: 1,
 };
 
 export interface SyntheticDataset extends TimedInteractions {
@@ -126,7 +132,7 @@ export function syntheticInteractions(options: Partial<SyntheticOptions> = {}): 
     // The first category dominates; the item's own taste is as strong as its categories together.
     const v = gaussianVector(catalogue, d, 1 / Math.sqrt(d));
     sorted.forEach((k, rank) => {
-      const w = rank === 0 ? 1 : 0.5;
+      const w = (rank === 0 ? 1 : 0.5) * o.categorySignal;
       for (let i = 0; i < d; i += 1) v[i]! += w * centroids[k]![i]!;
     });
     itemVectors.push(unit(v));
@@ -167,7 +173,7 @@ export function syntheticInteractions(options: Partial<SyntheticOptions> = {}): 
     const taste = gaussianVector(people, d, 0.8 / Math.sqrt(d));
     for (let i = 0; i < interestCount; i += 1) {
       const k = drawFrom(categoryCumulative, people);
-      const w = 0.5 + people.uniform();
+      const w = (0.5 + people.uniform()) * o.categorySignal;
       for (let c = 0; c < d; c += 1) taste[c]! += w * centroids[k]![c]!;
     }
     unit(taste);
@@ -224,6 +230,7 @@ const MODEL_FLAGS: ReadonlyArray<{ key: keyof SyntheticModel; flag: string; min:
   { key: 'popularityExponent', flag: 'popularity-exponent', min: 0, max: 3 },
   { key: 'noise', flag: 'noise', min: 0, max: 1 },
   { key: 'sessions', flag: 'sessions', min: 0, max: 1 },
+  { key: 'categorySignal', flag: 'category-signal', min: 0, max: 4 },
 ];
 
 /** The command-line flags of the model knobs, for the eval commands' option tables. */
