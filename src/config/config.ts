@@ -429,6 +429,10 @@ export const envSchema = z.object({
     group: 'feed',
     doc: 'ε-greedy: probability that a slot is filled from the exploration pools (0–1)',
   }),
+  FEED_EXPLOIT_TOP_SLOTS: int(0, 100).default(3).register(envDocs, {
+    group: 'feed',
+    doc: "the first this-many places of each feed page show the ranked (exploit) items; a policy's exploration items chosen for those slots are shown just below them, so exploring never takes the top of a page (0 = exploration anywhere)",
+  }),
   FEED_POLICY: z.enum(['epsilon_greedy', 'thompson']).default('epsilon_greedy').register(envDocs, {
     group: 'feed',
     doc: 'default feed policy (`epsilon_greedy` or `thompson`) for viewers outside an active feed experiment',
@@ -1150,6 +1154,8 @@ function configFrom(e: EnvVars) {
       exploreSampleSec: e.FEED_EXPLORE_SAMPLE_SEC,
       /** Most of one category on a page, as a share of the page size. */
       categoryShare: e.FEED_CATEGORY_SHARE,
+      /** The first this-many places of a page show exploit items; exploration goes below them. */
+      exploitTopSlots: e.FEED_EXPLOIT_TOP_SLOTS,
       /** Key that signs feed cursors; defaults to JWT_SECRET, else a per-process random key. */
       cursorSecret: e.FEED_CURSOR_SECRET,
       /** The experiment whose arms choose each viewer's feed policy (when it exists and is active). */

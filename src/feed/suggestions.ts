@@ -21,6 +21,7 @@ import { decodeFeedCursor, encodeFeedCursor, type FeedCursor } from './feedCurso
 import { recordImpressions } from './impressions.js';
 import { LazyEdge, LazyPageInfo } from '../platform/lazyConnection.js';
 import { createRng } from './policies/random.js';
+import { exploitOnTop } from './policies/page.js';
 import type { FeedPolicy, SlotDecision } from './policies/types.js';
 import type { FeedPolicies } from './feedPolicies.js';
 import type { RankerModelSource } from './rankerModel.js';
@@ -281,6 +282,8 @@ function rankPage(
     ranker: FeedSettings['ranker'];
     /** Why the page falls back before ranking (anonymous, no embedding, similarity unavailable). */
     reason: FallbackReason | null;
+    /** Places at the top of the page kept for exploit items (policies/page.ts, exploitOnTop). */
+    exploitTopSlots: number;
   },
 ): RankedPage {
   const { first, cap } = options;
@@ -290,7 +293,7 @@ function rankPage(
     const toItems = (pool: Pool) =>
       set.pools[pool].map((c) => ({ id: c.listing.id, categoryId: c.listing.categoryId, score: c.score }));
     const exploit = personalRanking(set, options.ranker.current());
-    decisions = options.policy.fillPage(
+    const chosen = options.policy.fillPage(
       {
         pools: {
           SIMILAR: exploit,
@@ -303,6 +306,7 @@ function rankPage(
       },
       createRng(options.rngKey),
     );
+    decisions = exploitOnTop(chosen, options.exploitTopSlots);
     if (exploit.length < first) reason = 'NOT_ENOUGH_CANDIDATES';
   }
   const fallback =
@@ -397,6 +401,7 @@ export async function suggestions(
     policy: choice.policy,
     ranker: settings.ranker,
     reason,
+    exploitTopSlots: ctx.config.feed.exploitTopSlots,
   };
   let ranked = rankPage(set, rankOptions);
   // Taken out of the viewer's kept candidates before the page is logged, so another page of the viewer on

@@ -1,5 +1,5 @@
 import type { Candidate, FeedSource, PageInput, SlotDecision } from './types.js';
-import { FEED_SOURCES } from './types.js';
+import { EXPLOIT_SOURCE, FEED_SOURCES } from './types.js';
 
 /**
  * The bookkeeping every policy shares: which ids are taken, how many of each category the page holds,
@@ -84,4 +84,22 @@ export class PageState {
     this.perCategory.set(item.categoryId, this.count(item.categoryId) + 1);
     this.decisions.push({ item, source, position: this.decisions.length, propensity });
   }
+}
+
+/**
+ * The page as shown: its first `topSlots` places hold the exploit arm's items, in the order the policy
+ * chose them, and exploration items the policy chose for those slots come right after them, in their
+ * order. Which items fill the page, and each one's source and propensity (the probability of the arm at
+ * the decision that placed it), are the policy's; only places move, so every policy explores as often
+ * as before and the top of a page (where a viewer looks first) is never an experiment. Positions are
+ * renumbered; a page with fewer exploit items than `topSlots` starts with all of them.
+ */
+export function exploitOnTop(decisions: readonly SlotDecision[], topSlots: number): SlotDecision[] {
+  if (!Number.isInteger(topSlots) || topSlots < 0)
+    throw new RangeError(`topSlots must be a non-negative integer, got ${topSlots}`);
+  const top: SlotDecision[] = [];
+  const rest: SlotDecision[] = [];
+  for (const d of decisions) (d.source === EXPLOIT_SOURCE && top.length < topSlots ? top : rest).push(d);
+  if (top.length === 0 || rest.length === 0) return [...decisions];
+  return [...top, ...rest].map((d, position) => (d.position === position ? d : { ...d, position }));
 }
