@@ -87,12 +87,13 @@ export class PageState {
 }
 
 /**
- * The page as shown: its first `topSlots` places hold the exploit arm's items, in the order the policy
- * chose them, and exploration items the policy chose for those slots come right after them, in their
- * order. Which items fill the page, and each one's source and propensity (the probability of the arm at
- * the decision that placed it), are the policy's; only places move, so every policy explores as often
- * as before and the top of a page (where a viewer looks first) is never an experiment. Positions are
- * renumbered; a page with fewer exploit items than `topSlots` starts with all of them.
+ * The page as shown: its exploit (SIMILAR) items come first until `topSlots` of them are placed, and
+ * every exploration item the policy put before the last of those comes right after them, in its order
+ * (`[E, S, E, S, S, S]` with 3 top slots shows as `[S, S, S, E, E, S]`). A page with fewer exploit items
+ * than `topSlots` starts with all of them. Which items fill the page, and each one's source and
+ * propensity (the probability of the arm at the decision that placed it), are the policy's; only places
+ * move, so a page explores as often as the policy chose. Positions are renumbered, and a moved item keeps
+ * the slot it was decided for in `decidedAt` (logged, so position effects can be told apart later).
  */
 export function exploitOnTop(decisions: readonly SlotDecision[], topSlots: number): SlotDecision[] {
   if (!Number.isInteger(topSlots) || topSlots < 0)
@@ -101,5 +102,7 @@ export function exploitOnTop(decisions: readonly SlotDecision[], topSlots: numbe
   const rest: SlotDecision[] = [];
   for (const d of decisions) (d.source === EXPLOIT_SOURCE && top.length < topSlots ? top : rest).push(d);
   if (top.length === 0 || rest.length === 0) return [...decisions];
-  return [...top, ...rest].map((d, position) => (d.position === position ? d : { ...d, position }));
+  return [...top, ...rest].map((d, position) =>
+    d.position === position ? d : { ...d, position, decidedAt: d.decidedAt ?? d.position },
+  );
 }

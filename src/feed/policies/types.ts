@@ -34,12 +34,15 @@ export interface PageInput {
 export interface SlotDecision {
   readonly item: Candidate;
   readonly source: FeedSource;
+  /** The place on the page it is shown at (the slot it was decided for, unless exploitOnTop moved it). */
   readonly position: number;
   /**
-   * Probability, at this slot and given the slots already filled, that the policy chose this arm
-   * (see each policy for what an arm is). Always in (0, 1], so 1/propensity weights stay finite.
+   * Probability, at the slot it was decided for and given the slots already filled, that the policy chose
+   * this arm (see each policy for what an arm is). Always in (0, 1], so 1/propensity weights stay finite.
    */
   readonly propensity: number;
+  /** The slot the policy decided it for, when exploitOnTop showed it elsewhere (`position`). */
+  readonly decidedAt?: number;
 }
 
 export interface FeedPolicy {
