@@ -407,3 +407,30 @@ describe('loadConfig', () => {
     ]);
   });
 });
+
+describe('FEED_RANKER_WEIGHTS', () => {
+  it('is empty by default and reads feature=weight pairs separated by commas or spaces', () => {
+    expect(loadConfig(base).feed.rankerWeights).toEqual({});
+    expect(
+      loadConfig({ ...base, FEED_RANKER_WEIGHTS: 'popularity=0.2, coengagement=-1.5  similarity=6' }).feed
+        .rankerWeights,
+    ).toEqual({ popularity: 0.2, coengagement: -1.5, similarity: 6 });
+  });
+
+  it.each([
+    ['pop=1', /unknown feature "pop" \(known: similarity, coengagement, popularity,/],
+    ['popularity', /"popularity" is not feature=weight/],
+    ['=1', /"=1" is not feature=weight/],
+    ['popularity=', /the weight of popularity must be a number from -1000 to 1000, got ""/],
+    ['popularity=high', /got "high"/],
+    ['popularity=Infinity', /got "Infinity"/],
+    ['popularity=1e6', /got "1e6"/],
+    ['popularity=1,popularity=2', /popularity is given twice/],
+    ['bias=1', /unknown feature "bias"/],
+  ])('refuses %j', (value, message) => {
+    const problems = problemsOf({ ...base, FEED_RANKER_WEIGHTS: value });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^FEED_RANKER_WEIGHTS /);
+    expect(problems[0]).toMatch(message);
+  });
+});

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import type { AlertThresholds } from './alertThresholds.js';
+import { RANKING_FEATURE_NAMES, type RankingFeatureName } from './rankingFeatures.js';
 
 /** The project folder (src/config or dist/config are two levels below it). */
 const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -201,6 +202,38 @@ const keyValueList = z
       }
     }
     return pairs;
+  });
+
+/**
+ * FEED_RANKER_WEIGHTS: `feature=weight` pairs separated by commas or spaces (spaces fit inside an
+ * `npm run eval -- --variants` override), each feature at most once; the features not named keep their
+ * default weights.
+ */
+const rankerWeights = z
+  .string()
+  .trim()
+  .transform((value, ctx): Partial<Record<RankingFeatureName, number>> => {
+    const out: Partial<Record<RankingFeatureName, number>> = {};
+    const known: readonly string[] = RANKING_FEATURE_NAMES;
+    for (const pair of value.split(/[\s,]+/).filter(Boolean)) {
+      const at = pair.indexOf('=');
+      const name = pair.slice(0, Math.max(0, at));
+      const raw = pair.slice(at + 1);
+      const weight = Number(raw);
+      let problem: string | null = null;
+      if (at < 1) problem = `"${pair}" is not feature=weight`;
+      else if (!known.includes(name))
+        problem = `unknown feature "${name}" (known: ${RANKING_FEATURE_NAMES.join(', ')})`;
+      else if (raw.trim() === '' || !Number.isFinite(weight) || Math.abs(weight) > 1000)
+        problem = `the weight of ${name} must be a number from -1000 to 1000, got "${raw}"`;
+      else if (name in out) problem = `${name} is given twice`;
+      if (problem !== null) {
+        ctx.addIssue({ code: 'custom', message: problem });
+        return z.NEVER;
+      }
+      out[name as RankingFeatureName] = weight;
+    }
+    return out;
   });
 
 const httpUrl = z
@@ -757,6 +790,11 @@ export const envSchema = z.object({
     group: 'feed',
     doc: 'ranking of personalised candidates: `learned` (weights the worker fits on feedback, the fixed defaults until it has enough), `fixed` (the defaults), `off` (similarity order only)',
   }),
+  FEED_RANKER_WEIGHTS: rankerWeights.optional().register(envDocs, {
+    group: 'feed',
+    shownDefault: 'unset (the built-in defaults)',
+    doc: 'fixed ranking weights instead of the built-in defaults, as `feature=weight` pairs separated by commas or spaces (e.g. `popularity=0.2,coengagement=0.5`; features not named keep their defaults; names in [recommendations.md](recommendations.md#ranking)): what `FEED_RANKER=fixed` serves, what `learned` serves until the worker stores a model, and what that model must beat and is pulled towards',
+  }),
   FEED_RANKER_MIN_EVENTS: int(1, 100_000_000).default(5000).register(envDocs, {
     group: 'feed',
     doc: 'logged impressions (with features) the worker needs before it trains ranking weights',
@@ -1172,6 +1210,8 @@ function configFrom(e: EnvVars) {
       ranker: e.FEED_RANKER,
       /** Logged impressions with features needed before the worker trains ranking weights. */
       rankerMinEvents: e.FEED_RANKER_MIN_EVENTS,
+      /** FEED_RANKER_WEIGHTS: the fixed weights that replace the defaults' ({} = the defaults). */
+      rankerWeights: e.FEED_RANKER_WEIGHTS ?? {},
       /** Candidates per page from co-engagement with the viewer's recent likes; 0 = none. */
       coengagementCandidates: e.FEED_COENGAGEMENT_CANDIDATES,
     },

@@ -4,7 +4,8 @@ import { runRankerTraining, type RankerTrainingResult } from '../feed/rankerTask
 import { refreshDerived } from '../import/refreshDerived.js';
 import { splitLikes, type LikeRow } from './likeSplit.js';
 import type { ScoredUser } from './scoring.js';
-import { serveVariant, type FeedServingOptions } from './serveFeed.js';
+import { serveVariant, variantConfig, type FeedServingOptions } from './serveFeed.js';
+import { fixedRankerWeights } from '../feed/ranking.js';
 
 /**
  * A round of logged feedback for the learned ranker, made from train data only, so the `+learned`
@@ -108,7 +109,14 @@ export async function feedbackRound(
   // As the worker runs it: the service identity, which ranker_training_events requires.
   const training = await withTransaction(pool, async (tx) => {
     await tx.query(`SELECT set_config('lodestar.role', 'service', true)`);
-    return runRankerTraining(tx, { minEvents: options.minEvents, attributionMinutes: 0 });
+    return runRankerTraining(tx, {
+      minEvents: options.minEvents,
+      attributionMinutes: 0,
+      // The weights that logged the round (FEED_RANKER_WEIGHTS of the harness's environment, if set).
+      training: {
+        prior: fixedRankerWeights(variantConfig(scratchUrl, logging, options.env).feed.rankerWeights),
+      },
+    });
   });
   await pool.query('DELETE FROM learning_events WHERE created_at >= $1', [clock[0]!.t]);
   return {

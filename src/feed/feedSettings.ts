@@ -6,6 +6,7 @@ import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
 import { createFeedPolicies } from './feedPolicies.js';
 import { createRankerModelSource } from './rankerModel.js';
+import { fixedRankerWeights } from './ranking.js';
 import { createExplorationSample } from './explorationSample.js';
 import { KnownCandidateCaches } from './candidates.js';
 import { CandidateMemory } from './candidateMemory.js';
@@ -26,6 +27,7 @@ export function createFeedSettings(
     logger: deps.logger,
     mode: config.feed.ranker,
     refreshMs: config.feed.posteriorRefreshSec * 1000,
+    fixedWeights: fixedRankerWeights(config.feed.rankerWeights),
   });
   return {
     stop: () => {

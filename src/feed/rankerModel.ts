@@ -109,10 +109,12 @@ export function createRankerModelSource(options: {
   logger: Logger;
   mode: RankerMode;
   refreshMs: number;
+  /** What 'fixed' serves, and 'learned' until a model is stored (fixedRankerWeights). @default DEFAULT_RANKER_WEIGHTS */
+  fixedWeights?: RankerWeights;
 }): RankerModelSource {
   const { mode, logger } = options;
   const fixed: RankerChoice = {
-    weights: DEFAULT_RANKER_WEIGHTS,
+    weights: options.fixedWeights ?? DEFAULT_RANKER_WEIGHTS,
     name: mode === 'off' ? 'off' : 'default',
     model: null,
   };

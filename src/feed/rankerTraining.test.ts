@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_RANKER_WEIGHTS, RANKING_FEATURES } from './ranking.js';
+import { DEFAULT_RANKER_WEIGHTS, RANKING_FEATURES, fixedRankerWeights } from './ranking.js';
 import { trainRanker, type TrainingRow } from './rankerTraining.js';
 import { createSfc32 } from '../random/createSfc32.js';
 
@@ -96,6 +96,14 @@ describe('trainRanker', () => {
       );
     }
     expect(DEFAULT_RANKER_WEIGHTS.weights.similarity).toBeGreaterThan(1);
+    // With another serving model (FEED_RANKER_WEIGHTS), the pull and the holdout comparison follow it.
+    const prior = fixedRankerWeights({ similarity: -2, popularity: 3 });
+    const served = trainRanker(rows, { prior });
+    expect(served.ok).toBe(true);
+    if (!served.ok) return;
+    expect(Math.abs(served.model.weights.similarity - -2)).toBeLessThan(0.5);
+    expect(Math.abs(served.model.weights.popularity - 3)).toBeLessThan(0.5);
+    expect(served.metrics.defaults).not.toEqual(result.metrics.defaults);
   });
 
   it('gives no model for degenerate data', () => {

@@ -5,9 +5,9 @@
  *
  * Each impression is weighted by 1 / max(propensity, 0.05), clipped and normalised to mean 1, so the
  * slots the logging policy chose rarely count for what they stand for (inverse propensity scoring). The
- * latest 20 % of rows (by time) are held out: the learned model and DEFAULT_RANKER_WEIGHTS (read as a
- * logistic model, sigmoid(rankScore)) are scored there by weighted log-loss and AUC, and the caller keeps
- * the learned weights only when they beat the defaults.
+ * latest 20 % of rows (by time) are held out: the learned model and the prior (the serving weights,
+ * DEFAULT_RANKER_WEIGHTS or FEED_RANKER_WEIGHTS; read as a logistic model, sigmoid(rankScore)) are scored
+ * there by weighted log-loss and AUC, and the caller keeps the learned weights only when they beat them.
  *
  * Pure: no I/O. Degenerate data (one label only, non-finite values, a singular system) gives no model
  * rather than a bad one.
@@ -35,8 +35,8 @@ export interface TrainingOptions {
    */
   l2?: number;
   /**
-   * Where the penalty pulls: the weights the feed served while the log was written (default
-   * DEFAULT_RANKER_WEIGHTS). The log only holds what that ranking put on pages, so it says little about
+   * Where the penalty pulls, and what the holdout compares with (`metrics.defaults`): the weights the feed
+   * served while the log was written (default DEFAULT_RANKER_WEIGHTS; the worker passes FEED_RANKER_WEIGHTS'). The log only holds what that ranking put on pages, so it says little about
    * the candidates it ranked low; centring the penalty there keeps what the log cannot contradict.
    */
   prior?: RankerWeights;
@@ -276,7 +276,7 @@ export function trainRanker(input: readonly TrainingRow[], options: TrainingOpti
       holdoutSamples: holdout.length,
       holdoutPositives,
       learned,
-      defaults: evaluateModel(DEFAULT_RANKER_WEIGHTS, test),
+      defaults: evaluateModel(prior, test),
       iterations: fit.iterations,
     },
   };

@@ -6,6 +6,7 @@ import {
   featureIndex,
   featureArray,
   featuresFromArray,
+  fixedRankerWeights,
   rankCandidates,
   rankScore,
   type FeatureVector,
@@ -13,6 +14,21 @@ import {
 
 const zero = Object.fromEntries(RANKING_FEATURES.map((f) => [f, 0])) as Record<string, number>;
 const features = (over: Partial<FeatureVector>): FeatureVector => ({ ...zero, ...over }) as FeatureVector;
+
+describe('fixedRankerWeights', () => {
+  it('is the defaults themselves when FEED_RANKER_WEIGHTS names nothing', () => {
+    expect(fixedRankerWeights({})).toBe(DEFAULT_RANKER_WEIGHTS);
+  });
+
+  it('replaces only the features named', () => {
+    const weights = fixedRankerWeights({ popularity: 0, coengagement: 2 });
+    expect(weights).toEqual({
+      bias: DEFAULT_RANKER_WEIGHTS.bias,
+      weights: { ...DEFAULT_RANKER_WEIGHTS.weights, popularity: 0, coengagement: 2 },
+    });
+    expect(DEFAULT_RANKER_WEIGHTS.weights.popularity).toBe(0.4);
+  });
+});
 
 describe('ranking model', () => {
   it('round-trips a feature vector through its logged array', () => {

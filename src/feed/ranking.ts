@@ -7,30 +7,10 @@
  *
  * Pure: no I/O. Values are plain numbers so a logged vector means the same thing to the trainer.
  */
+import { RANKING_FEATURE_NAMES } from '../config/rankingFeatures.js';
 
-/** The features, in the order of a logged vector. Changing the order or meaning needs a new version. */
-export const RANKING_FEATURES = [
-  /** cosine(viewer profile embedding, listing embedding); 0 without either */
-  'similarity',
-  /** log(1 + Σ co-engagement score of the listing with the viewer's recent likes) */
-  'coengagement',
-  /** log(1 + popularity) */
-  'popularity',
-  /** exp(−age in days / 30) */
-  'recency',
-  /** the viewer's highest declared interest affinity in the listing's category (0..1) */
-  'categoryAffinity',
-  /** share of the viewer's recent likes in the listing's category (0..1) */
-  'categoryShare',
-  /** 1 when the nearest-neighbour search on the profile found it */
-  'fromSimilar',
-  /** 1 when a declared interest's discovery candidates hold it */
-  'fromInterests',
-  /** 1 when co-engagement with the viewer's likes found it */
-  'fromCoengagement',
-  /** 1 when it is popular within one of the viewer's categories */
-  'fromCategoryPopular',
-] as const;
+/** The features, in the order of a logged vector (their meanings: src/config/rankingFeatures.ts). */
+export const RANKING_FEATURES = RANKING_FEATURE_NAMES;
 
 export type RankingFeature = (typeof RANKING_FEATURES)[number];
 
@@ -64,6 +44,15 @@ export const DEFAULT_RANKER_WEIGHTS: RankerWeights = {
     fromCategoryPopular: 0,
   },
 };
+
+/**
+ * The fixed weights a deployment serves: DEFAULT_RANKER_WEIGHTS with FEED_RANKER_WEIGHTS' features
+ * replaced (config.feed.rankerWeights; none given = the defaults themselves).
+ */
+export function fixedRankerWeights(overrides: Partial<Record<RankingFeature, number>>): RankerWeights {
+  if (Object.keys(overrides).length === 0) return DEFAULT_RANKER_WEIGHTS;
+  return { bias: DEFAULT_RANKER_WEIGHTS.bias, weights: { ...DEFAULT_RANKER_WEIGHTS.weights, ...overrides } };
+}
 
 /** The features as an array in RANKING_FEATURES order (what is logged and trained on). */
 export function featureArray(features: FeatureVector): number[] {

@@ -79,7 +79,8 @@ const RankerServingEnum = builder.enumType('RankerServing', {
     LEARNED: { value: 'learned', description: 'The latest model the worker learned from feedback.' },
     DEFAULT: {
       value: 'default',
-      description: 'The fixed default weights (no learned model yet, or FEED_RANKER=fixed).',
+      description:
+        'The fixed weights: the defaults, or FEED_RANKER_WEIGHTS where set (no learned model yet, or FEED_RANKER=fixed).',
     },
     OFF: { value: 'off', description: 'No ranking stage: similarity order only (FEED_RANKER=off).' },
   } as const,

@@ -159,7 +159,7 @@ export function defaultMaintenanceTasks(
     /** ivfflat lists the recall measurement searches, as the service does (VECTOR_IVFFLAT_PROBES). */
     ivfflatProbes?: number;
     /** ranker_training's thresholds (FEED_RANKER_MIN_EVENTS, FEED_LIKE_ATTRIBUTION_MINUTES). */
-    ranker?: Pick<RankerTrainingOptions, 'minEvents' | 'attributionMinutes' | 'minPositives'>;
+    ranker?: Pick<RankerTrainingOptions, 'minEvents' | 'attributionMinutes' | 'minPositives' | 'training'>;
   } = {},
 ): MaintenanceTask[] {
   const every = { ...defaultMaintenanceIntervals, ...options.intervals };

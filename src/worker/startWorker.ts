@@ -18,6 +18,7 @@ import { createWorkerMetrics } from './workerMetrics.js';
 import { rolloutSettingsOf } from '../flags/evaluateRollouts.js';
 import { startErasureLoop } from '../privacy/erasureJob.js';
 import { COENGAGEMENT_PARAMS } from '../feed/coengagement.js';
+import { fixedRankerWeights } from '../feed/ranking.js';
 
 /** How often a worker looks for due maintenance at most (the tasks themselves run minutes to weeks apart). */
 const MAINTENANCE_CHECK_MS = 60_000;
@@ -264,6 +265,8 @@ export async function runWorker(run: WorkerRun): Promise<Worker> {
     ranker: {
       minEvents: config.feed.rankerMinEvents,
       attributionMinutes: config.feed.likeAttributionMinutes,
+      // The weights the gateway serves until a model is stored: what a model must beat and is pulled to.
+      training: { prior: fixedRankerWeights(config.feed.rankerWeights) },
     },
     ...(bounds ? { bounds } : {}),
   }).filter((task) => !skipTasks.includes(task.name));

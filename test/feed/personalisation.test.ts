@@ -35,6 +35,8 @@ describe('personalised suggestions', () => {
   let similarityOnly: FeedHarness;
   /** ε = 0, no category cap and FEED_SERVED_WINDOW_MINUTES = 0. */
   let noWindow: FeedHarness;
+  /** ε = 0, no category cap, FEED_RANKER=fixed with FEED_RANKER_WEIGHTS weighing popularity alone. */
+  let popularityOnly: FeedHarness;
 
   const viewerOf = (cluster: number) =>
     createFeedViewer(db.pool, [{ interestId: world.interestIds[cluster]!, affinity: 0.9 }]);
@@ -66,6 +68,13 @@ describe('personalised suggestions', () => {
       FEED_CATEGORY_SHARE: '1',
       FEED_SERVED_WINDOW_MINUTES: '0',
     });
+    popularityOnly = createFeedHarness(db, {
+      FEED_EPSILON: '0',
+      FEED_CATEGORY_SHARE: '1',
+      FEED_RANKER: 'fixed',
+      FEED_RANKER_WEIGHTS:
+        'similarity=0 coengagement=0 recency=0 categoryAffinity=0 categoryShare=0 popularity=1',
+    });
   });
 
   afterAll(async () => {
@@ -73,6 +82,7 @@ describe('personalised suggestions', () => {
     await uncapped?.close();
     await similarityOnly?.close();
     await noWindow?.close();
+    await popularityOnly?.close();
     await db?.drop();
   });
 
@@ -154,6 +164,19 @@ describe('personalised suggestions', () => {
       await db.pool.query('DELETE FROM listing_coengagement WHERE neighbour_id = $1', [coLiked.id]);
       await db.pool.query('DELETE FROM likes WHERE user_id = $1', [viewer.userId]);
     }
+  });
+
+  it('ranks with FEED_RANKER_WEIGHTS instead of the defaults', async () => {
+    const viewer = await viewerOf(A);
+    const popularity = new Map(world.listings.flat().map((l) => [l.id, l.popularity]));
+    const page = await suggestionsPage(popularityOnly, viewer, { first: 10 });
+    expect(page.fallback).toBeNull();
+    const served = listingIdsOf(page).map((id) => popularity.get(id)!);
+    // Popularity alone: the most popular candidates, best first, whatever their category (the defaults
+    // put the eight listings of the viewer's own category first, as above).
+    expect([...served].sort((a, b) => b - a)).toEqual(served);
+    expect(new Set(categoryIdsOf(page).slice(0, 8)).size).toBeGreaterThan(1);
+    page.edges.forEach((e, i) => expect(e.node.score).toBeCloseTo(Math.log1p(served[i]!), 6));
   });
 
   it('caps one category at ceil(10 × 0.4) = 4 items when other candidates exist', async () => {
