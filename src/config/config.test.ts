@@ -419,12 +419,20 @@ describe('FEED_RANKER_WEIGHTS', () => {
 
   it.each([
     ['pop=1', /unknown feature "pop" \(known: similarity, coengagement, popularity,/],
-    ['popularity', /"popularity" is not feature=weight/],
+    ['popularity', /"popularity" is not feature=weight \(pairs are separated by commas or spaces\)/],
     ['=1', /"=1" is not feature=weight/],
-    ['popularity=', /the weight of popularity must be a number from -1000 to 1000, got ""/],
-    ['popularity=high', /got "high"/],
-    ['popularity=Infinity', /got "Infinity"/],
-    ['popularity=1e6', /got "1e6"/],
+    [
+      'popularity=',
+      /the weight of popularity must be a decimal number from -1000 to 1000, got "popularity="/,
+    ],
+    ['popularity=0x10', /decimal number from -1000 to 1000, got "popularity=0x10"/],
+    ['popularity=1e3', /decimal number from -1000 to 1000, got "popularity=1e3"/],
+    ['popularity=1=2', /decimal number from -1000 to 1000, got "popularity=1=2"/],
+    ['popularity=1001', /decimal number from -1000 to 1000, got "popularity=1001"/],
+    [`${'x'.repeat(100)}=1`, /unknown feature "x{40}…"/],
+    ['popularity=high', /decimal number from -1000 to 1000, got "popularity=high"/],
+    ['popularity=Infinity', /decimal number from -1000 to 1000, got "popularity=Infinity"/],
+    ['popularity=1e6', /decimal number from -1000 to 1000, got "popularity=1e6"/],
     ['popularity=1,popularity=2', /popularity is given twice/],
     ['bias=1', /unknown feature "bias"/],
   ])('refuses %j', (value, message) => {

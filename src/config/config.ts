@@ -215,23 +215,23 @@ const rankerWeights = z
   .transform((value, ctx): Partial<Record<RankingFeatureName, number>> => {
     const out: Partial<Record<RankingFeatureName, number>> = {};
     const known: readonly string[] = RANKING_FEATURE_NAMES;
+    const shown = (text: string) => JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text);
     for (const pair of value.split(/[\s,]+/).filter(Boolean)) {
       const at = pair.indexOf('=');
       const name = pair.slice(0, Math.max(0, at));
       const raw = pair.slice(at + 1);
-      const weight = Number(raw);
       let problem: string | null = null;
-      if (at < 1) problem = `"${pair}" is not feature=weight`;
+      if (at < 1) problem = `${shown(pair)} is not feature=weight (pairs are separated by commas or spaces)`;
       else if (!known.includes(name))
-        problem = `unknown feature "${name}" (known: ${RANKING_FEATURE_NAMES.join(', ')})`;
-      else if (raw.trim() === '' || !Number.isFinite(weight) || Math.abs(weight) > 1000)
-        problem = `the weight of ${name} must be a number from -1000 to 1000, got "${raw}"`;
+        problem = `unknown feature ${shown(name)} (known: ${RANKING_FEATURE_NAMES.join(', ')})`;
+      else if (!/^[+-]?(\d+\.?\d*|\.\d+)$/.test(raw) || Math.abs(Number(raw)) > 1000)
+        problem = `the weight of ${name} must be a decimal number from -1000 to 1000`;
       else if (name in out) problem = `${name} is given twice`;
       if (problem !== null) {
         ctx.addIssue({ code: 'custom', message: problem });
         return z.NEVER;
       }
-      out[name as RankingFeatureName] = weight;
+      out[name as RankingFeatureName] = Number(raw);
     }
     return out;
   });
@@ -793,7 +793,7 @@ export const envSchema = z.object({
   FEED_RANKER_WEIGHTS: rankerWeights.optional().register(envDocs, {
     group: 'feed',
     shownDefault: 'unset (the built-in defaults)',
-    doc: 'fixed ranking weights instead of the built-in defaults, as `feature=weight` pairs separated by commas or spaces (e.g. `popularity=0.2,coengagement=0.5`; features not named keep their defaults; names in [recommendations.md](recommendations.md#ranking)): what `FEED_RANKER=fixed` serves, what `learned` serves until the worker stores a model, and what that model must beat and is pulled towards',
+    doc: 'fixed ranking weights instead of the built-in defaults, as `feature=weight` pairs separated by commas or spaces (e.g. `popularity=0.2,coengagement=0.5`; features not named keep their defaults; names in [recommendations.md](recommendations.md#ranking)): what `FEED_RANKER=fixed` serves, what `learned` serves until the worker stores a model trained against them, and what that model must beat and is pulled towards; give the gateway and the worker the same value',
   }),
   FEED_RANKER_MIN_EVENTS: int(1, 100_000_000).default(5000).register(envDocs, {
     group: 'feed',

@@ -26,4 +26,10 @@ export const RANKING_FEATURE_NAMES = [
   'fromCategoryPopular',
 ] as const;
 
+/**
+ * Version of the feature vector, beside the list it versions: logged with every vector, and a model
+ * trained on another version is ignored. Reordering the list or changing a meaning bumps it.
+ */
+export const RANKING_FEATURES_VERSION = 1;
+
 export type RankingFeatureName = (typeof RANKING_FEATURE_NAMES)[number];

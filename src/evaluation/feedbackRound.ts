@@ -14,13 +14,14 @@ import { fixedRankerWeights } from '../feed/ranking.js';
  * 1. the latest `share` of each scored user's train likes are taken out by the same per-user time split
  *    as the test set's (src/evaluation/likeSplit.ts; users with ≥ 5 of them), and everything derived is
  *    rebuilt without them;
- * 2. the feed as the logging policy (the fixed default weights with ε-greedy exploration) serves each
- *    scored user one page of `pageSize`, logging impressions with their features and propensities as usual;
+ * 2. the feed as the logging policy (the fixed weights, FEED_RANKER_WEIGHTS' if the harness's environment
+ *    sets them, with ε-greedy exploration) serves each scored user one page of `pageSize`, logging
+ *    impressions with their features and propensities as usual;
  * 3. an impression is rewarded 1 when the user liked that listing in the held-back slice, 0 otherwise
  *    (the like the user "would" have given it);
  * 4. the likes come back, everything derived is rebuilt again, and the worker's own `ranker_training`
- *    (src/feed/rankerTask.ts) fits weights on the log; it stores them only when they beat the defaults on
- *    its time holdout, as in production. The log is then deleted so no later variant sees it.
+ *    (src/feed/rankerTask.ts) fits weights on the log; it stores them only when they beat those fixed
+ *    weights on its time holdout, as in production. The log is then deleted so no later variant sees it.
  */
 export interface FeedbackRoundOptions extends FeedServingOptions {
   /** Share of each user's train likes held back as the feedback to learn from. */

@@ -72,8 +72,8 @@ export function formatReport(report: EvaluationReport, commandLine: string): str
     const outcome = !t.trained
       ? `no model (${t.reason})`
       : t.stored
-        ? `a model was stored (holdout log-loss ${t.metrics.learned.logLoss.toFixed(4)} vs the defaults' ${t.metrics.defaults.logLoss.toFixed(4)}, AUC ${t.metrics.learned.auc?.toFixed(3) ?? 'n/a'} vs ${t.metrics.defaults.auc?.toFixed(3) ?? 'n/a'})`
-        : `the defaults stay (${t.reason ?? 'the model did not beat them'})`;
+        ? `a model was stored (holdout log-loss ${t.metrics.learned.logLoss.toFixed(4)} vs the fixed weights' ${t.metrics.defaults.logLoss.toFixed(4)}, AUC ${t.metrics.learned.auc?.toFixed(3) ?? 'n/a'} vs ${t.metrics.defaults.auc?.toFixed(3) ?? 'n/a'})`
+        : `the fixed weights stay (${t.reason ?? 'the model did not beat them'})`;
     lines.push(
       '',
       `Feedback round for the learned ranker (train data only): ${fb.heldBackLikes} recent train likes held back, ` +

@@ -22,9 +22,14 @@ export interface StoredRankerModel {
   samples: number;
   positives: number;
   model: RankerWeights;
-  /** Holdout metrics of the learned weights and of the defaults, when recorded. */
+  /** Holdout metrics of the learned weights and of the fixed weights it was compared with, when recorded. */
   learned: HoldoutMetrics | null;
   defaults: HoldoutMetrics | null;
+  /**
+   * The fixed weights it was trained against (metrics.prior); models stored before that was recorded were
+   * all trained against DEFAULT_RANKER_WEIGHTS. Null when the recorded value is not a model.
+   */
+  prior: RankerWeights | null;
 }
 
 /** The latest model of a feature version (service path). */
@@ -50,19 +55,27 @@ const holdoutOf = (value: unknown): HoldoutMetrics | null => {
   return { logLoss, auc: typeof auc === 'number' && Number.isFinite(auc) ? auc : null };
 };
 
-/** A stored row as a model; null when its weights do not name one finite number per feature. */
-export function rankerModelFromRow(row: RankerModelRow): StoredRankerModel | null {
-  const weights = row.weights as Record<string, unknown> | null;
-  if (typeof weights !== 'object' || weights === null || !Number.isFinite(row.bias)) return null;
+/** Bias and weights as a model; null unless the weights name one finite number per feature. */
+function weightsOf(bias: unknown, weights: unknown): RankerWeights | null {
+  if (typeof weights !== 'object' || weights === null || typeof bias !== 'number' || !Number.isFinite(bias))
+    return null;
   const out: Partial<Record<(typeof RANKING_FEATURES)[number], number>> = {};
   for (const name of RANKING_FEATURES) {
-    const v = weights[name];
+    const v = (weights as Record<string, unknown>)[name];
     if (typeof v !== 'number' || !Number.isFinite(v)) return null;
     out[name] = v;
   }
+  return { bias, weights: out as FeatureVector };
+}
+
+/** A stored row as a model; null when its weights do not name one finite number per feature. */
+export function rankerModelFromRow(row: RankerModelRow): StoredRankerModel | null {
+  const model = weightsOf(row.bias, row.weights);
+  if (!model) return null;
   const metrics = (typeof row.metrics === 'object' && row.metrics !== null ? row.metrics : {}) as {
     learned?: unknown;
     defaults?: unknown;
+    prior?: { bias?: unknown; weights?: unknown };
   };
   return {
     id: row.id,
@@ -70,10 +83,19 @@ export function rankerModelFromRow(row: RankerModelRow): StoredRankerModel | nul
     featuresVersion: row.features_version,
     samples: row.samples,
     positives: row.positives,
-    model: { bias: row.bias, weights: out as FeatureVector },
+    model,
     learned: holdoutOf(metrics.learned),
     defaults: holdoutOf(metrics.defaults),
+    prior:
+      metrics.prior === undefined
+        ? DEFAULT_RANKER_WEIGHTS
+        : weightsOf(metrics.prior?.bias, metrics.prior?.weights),
   };
+}
+
+/** Whether two sets of weights are the same (a stored model's prior against the serving fixed weights). */
+export function sameWeights(a: RankerWeights, b: RankerWeights): boolean {
+  return a.bias === b.bias && RANKING_FEATURES.every((name) => a.weights[name] === b.weights[name]);
 }
 
 export async function readLatestRankerModel(
@@ -120,8 +142,21 @@ export function createRankerModelSource(options: {
   };
   let choice = fixed;
   if (mode !== 'learned') return { current: () => choice, refresh: () => Promise.resolve(), stop: () => {} };
+  let setAside: string | null = null;
   const refresh = async () => {
     const model = await readLatestRankerModel(options.service);
+    // A model serves only beside the fixed weights it was trained against and had to beat: one fitted
+    // under other weights (FEED_RANKER_WEIGHTS changed since, or not given to the worker) is set aside.
+    if (model && !(model.prior && sameWeights(model.prior, fixed.weights))) {
+      if (setAside !== model.id)
+        logger.warn(
+          { modelId: model.id },
+          'the latest learned ranker model was trained against other fixed weights than this process serves (FEED_RANKER_WEIGHTS of the worker and the gateway); serving the fixed weights until one trained against them is stored',
+        );
+      setAside = model.id;
+      choice = fixed;
+      return;
+    }
     choice = model ? { weights: model.model, name: 'learned', model } : fixed;
   };
   const refreshLogged = () =>

@@ -29,7 +29,7 @@ export type RankerTrainingResult =
   | {
       trained: true;
       stored: boolean;
-      /** Why the defaults stay, when not stored. */
+      /** Why the serving weights stay, when not stored. */
       reason?: string;
       modelId?: string;
       samples: number;
@@ -53,8 +53,9 @@ WHERE id NOT IN (SELECT id FROM feed_ranker_models ORDER BY trained_at DESC, id 
 
 /**
  * The worker's ranker_training task: reads labelled impressions of the current feature version, fits
- * weights (src/feed/rankerTraining.ts) and stores them only when they beat DEFAULT_RANKER_WEIGHTS on
- * the holdout log-loss; otherwise the result says why the defaults (or the last model) stay.
+ * weights (src/feed/rankerTraining.ts) and stores them only when they order the holdout better (AUC) than
+ * the fixed weights it was pulled towards (options.training.prior: DEFAULT_RANKER_WEIGHTS or
+ * FEED_RANKER_WEIGHTS'); otherwise the result says why the serving weights (or the last model) stay.
  */
 export async function runRankerTraining(
   tx: pg.PoolClient,
@@ -119,7 +120,7 @@ export async function runRankerTraining(
       ...base,
       stored: false,
       reason:
-        `holdout AUC ${learned.auc?.toFixed(4) ?? 'n/a'} is not above the defaults' ` +
+        `holdout AUC ${learned.auc?.toFixed(4) ?? 'n/a'} is not above the fixed weights' ` +
         `${defaults.auc?.toFixed(4) ?? 'n/a'}; the serving weights stay`,
     };
   }

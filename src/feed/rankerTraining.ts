@@ -63,8 +63,11 @@ export interface TrainingMetrics {
   holdoutSamples: number;
   holdoutPositives: number;
   learned: HoldoutMetrics;
+  /** The prior's (the serving fixed weights': the defaults or FEED_RANKER_WEIGHTS') on the same holdout. */
   defaults: HoldoutMetrics;
   iterations: number;
+  /** The fixed weights the fit was pulled towards and compared with; a model serves only beside them. */
+  prior: RankerWeights;
 }
 
 export type TrainingResult =
@@ -278,6 +281,7 @@ export function trainRanker(input: readonly TrainingRow[], options: TrainingOpti
       learned,
       defaults: evaluateModel(prior, test),
       iterations: fit.iterations,
+      prior,
     },
   };
 }

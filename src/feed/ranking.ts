@@ -14,8 +14,7 @@ export const RANKING_FEATURES = RANKING_FEATURE_NAMES;
 
 export type RankingFeature = (typeof RANKING_FEATURES)[number];
 
-/** Version of the feature vector; logged beside it, and a model trained on another version is ignored. */
-export const RANKING_FEATURES_VERSION = 1;
+export { RANKING_FEATURES_VERSION } from '../config/rankingFeatures.js';
 
 export type FeatureVector = Readonly<Record<RankingFeature, number>>;
 
@@ -50,8 +49,12 @@ export const DEFAULT_RANKER_WEIGHTS: RankerWeights = {
  * replaced (config.feed.rankerWeights; none given = the defaults themselves).
  */
 export function fixedRankerWeights(overrides: Partial<Record<RankingFeature, number>>): RankerWeights {
-  if (Object.keys(overrides).length === 0) return DEFAULT_RANKER_WEIGHTS;
-  return { bias: DEFAULT_RANKER_WEIGHTS.bias, weights: { ...DEFAULT_RANKER_WEIGHTS.weights, ...overrides } };
+  const given = Object.entries(overrides).filter(([, w]) => typeof w === 'number' && Number.isFinite(w));
+  if (given.length === 0) return DEFAULT_RANKER_WEIGHTS;
+  return {
+    bias: DEFAULT_RANKER_WEIGHTS.bias,
+    weights: { ...DEFAULT_RANKER_WEIGHTS.weights, ...Object.fromEntries(given) },
+  };
 }
 
 /** The features as an array in RANKING_FEATURES order (what is logged and trained on). */

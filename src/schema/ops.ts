@@ -114,7 +114,8 @@ const RankerModelRef = builder.objectRef<StoredRankerModel>('RankerModel').imple
     defaults: t.field({
       type: HoldoutMetricsRef,
       nullable: true,
-      description: 'The default weights on the same holdout.',
+      description:
+        'The fixed weights it was compared with (the defaults, or FEED_RANKER_WEIGHTS) on the same holdout.',
       resolve: (m) => m.defaults,
     }),
   }),

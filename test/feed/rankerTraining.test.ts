@@ -3,7 +3,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Viewer } from '../../src/auth/viewer.js';
 import { createServiceDb, type ServiceDb } from '../../src/db/service.js';
 import { createRankerModelSource } from '../../src/feed/rankerModel.js';
-import { DEFAULT_RANKER_WEIGHTS, RANKING_FEATURES } from '../../src/feed/ranking.js';
+import {
+  DEFAULT_RANKER_WEIGHTS,
+  RANKING_FEATURES,
+  fixedRankerWeights,
+  type RankerWeights,
+} from '../../src/feed/ranking.js';
 import { createPool } from '../../src/platform/pool.js';
 import { defaultMaintenanceTasks, runDueMaintenance } from '../../src/worker/maintenance.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
@@ -120,10 +125,15 @@ describe('learned ranking weights (ranker_training, feed_ranker_models, the mode
     );
   };
 
-  const runTraining = async (minEvents: number) => {
+  const runTraining = async (minEvents: number, prior?: RankerWeights) => {
     await db.pool.query(`DELETE FROM maintenance_runs WHERE task = 'ranker_training'`);
     const tasks = defaultMaintenanceTasks({
-      ranker: { minEvents, attributionMinutes: 30, minPositives: 20 },
+      ranker: {
+        minEvents,
+        attributionMinutes: 30,
+        minPositives: 20,
+        ...(prior ? { training: { prior } } : {}),
+      },
     }).filter((t) => t.name === 'ranker_training');
     expect(await runDueMaintenance(worker, tasks, silentLogger)).toEqual(['ranker_training']);
     const { rows } = await db.pool.query<{ last_result: Record<string, unknown> }>(
@@ -235,6 +245,54 @@ describe('learned ranking weights (ranker_training, feed_ranker_models, the mode
     }
   });
 
+  it('serves a learned model only beside the fixed weights it was trained against (FEED_RANKER_WEIGHTS)', async () => {
+    // The latest model was trained against the defaults; this gateway's fixed weights are others.
+    const configured = fixedRankerWeights({ coengagement: -2 });
+    let result: Record<string, unknown> | undefined;
+    const source = createRankerModelSource({
+      service,
+      logger: silentLogger,
+      mode: 'learned',
+      refreshMs: 60_000,
+      fixedWeights: configured,
+    });
+    try {
+      await source.refresh();
+      expect(source.current()).toMatchObject({ name: 'default', weights: configured, model: null });
+      // A worker given the same weights trains against them (they are its prior and what it must beat)…
+      result = await runTraining(1000, configured);
+      expect(result).toMatchObject({ trained: true, stored: true });
+      expect((result.metrics as { prior: RankerWeights }).prior).toEqual(configured);
+      // … and that model serves.
+      await source.refresh();
+      expect(source.current().name).toBe('learned');
+      expect(source.current().model?.id).toBe(result.modelId);
+      expect(source.current().model?.prior).toEqual(configured);
+    } finally {
+      source.stop();
+    }
+    // A gateway with the defaults now sets that model aside in turn.
+    const defaults = createRankerModelSource({
+      service,
+      logger: silentLogger,
+      mode: 'learned',
+      refreshMs: 60_000,
+    });
+    try {
+      await defaults.refresh();
+      expect(defaults.current()).toMatchObject({ name: 'default', weights: DEFAULT_RANKER_WEIGHTS });
+    } finally {
+      defaults.stop();
+      // The tests below expect the model trained against the defaults to be the latest, among 20.
+      await db.pool.query('DELETE FROM feed_ranker_models WHERE id = $1', [result?.modelId]);
+      await db.pool.query(
+        `INSERT INTO feed_ranker_models (trained_at, features_version, bias, weights, samples, positives)
+         VALUES (now() - interval '60 days', 1, 0, $1, 0, 0)`,
+        [JSON.stringify(DEFAULT_RANKER_WEIGHTS.weights)],
+      );
+    }
+  });
+
   it('serves the defaults when the only models are of another feature version', async () => {
     const other = await createTestDatabase();
     const otherService = createServiceDb({
@@ -313,7 +371,7 @@ describe('learned ranking weights (ranker_training, feed_ranker_models, the mode
     const result = await runTraining(1000);
     expect(result).toMatchObject({ trained: true, stored: false });
     // Weights are kept only when they order the holdout better (AUC); a holdout of likes alone cannot show it.
-    expect(String(result.reason)).toContain('not above the defaults');
+    expect(String(result.reason)).toContain('not above the fixed weights');
     const metrics = result.metrics as { learned: { auc: number | null }; defaults: { auc: number | null } };
     expect(metrics.learned.auc).toBeNull();
     const after = await db.pool.query<{ id: string }>(
