@@ -56,6 +56,7 @@ export function createFeedPolicies(deps: {
         logger,
         windowDays: 30,
         intervalMs: config.feed.posteriorRefreshSec * 1000,
+        fromPlace: config.feed.exploitTopSlots,
       });
       // A failed first load only means the prior for a little longer.
       thompson.refresh().catch(() => undefined);

@@ -105,6 +105,8 @@ export async function recordImpressions(
           session: meta.session,
           requestId: ctx.requestId,
           position: meta.basePosition + i,
+          // Its place on this page (Thompson's arm statistics count places below FEED_EXPLOIT_TOP_SLOTS).
+          place: i,
           // Shown elsewhere than decided (FEED_EXPLOIT_TOP_SLOTS): the slot the policy decided it for.
           ...(d.decidedAt !== undefined ? { decidedAt: meta.basePosition + d.decidedAt } : {}),
           ...(meta.experiment ? { experiment: meta.experiment, arm: meta.arm } : {}),

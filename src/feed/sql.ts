@@ -413,10 +413,14 @@ export const impressionStatements: Record<
 export const experimentSql = `
 SELECT key, description, arms, active, updated_at FROM experiments WHERE key = $1`;
 
-/** learning arm stats: rewards per source and category over the window (service path, aggregates only). */
+/**
+ * learning arm stats: rewards per source and category over the window (service path, aggregates only),
+ * counting impressions shown at place $2 of their page or later (FEED_EXPLOIT_TOP_SLOTS: where the arms
+ * compete).
+ */
 export const armStatsSql = `
 SELECT source, category_id, sum(impressions)::float8 AS impressions, sum(rewards)::float8 AS rewards
-FROM learning_arm_stats(now() - make_interval(days => $1))
+FROM learning_arm_stats(now() - make_interval(days => $1), $2::int)
 WHERE source IN ('SIMILAR', 'POPULAR', 'RECENT', 'EXPLORE')
 GROUP BY source, category_id`;
 

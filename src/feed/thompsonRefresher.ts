@@ -27,6 +27,12 @@ export function createRefreshingThompson(options: {
   logger: Logger;
   windowDays: number;
   intervalMs: number;
+  /**
+   * Count only impressions shown at this place of their page or later (FEED_EXPLOIT_TOP_SLOTS): above it a
+   * page shows ranked items only, so the arms compete below it, and the top's position advantage would
+   * credit SIMILAR alone. @default 0
+   */
+  fromPlace?: number;
   /** The same priors as `npm run sim:bandit` by default, so the simulation speaks for the gateway. */
   priors?: PriorOptions;
 }): RefreshingThompson {
@@ -38,7 +44,7 @@ export function createRefreshingThompson(options: {
       category_id: number;
       impressions: number;
       rewards: number;
-    }>(armStatsSql, [options.windowDays]);
+    }>(armStatsSql, [options.windowDays, options.fromPlace ?? 0]);
     snapshot = posteriorsFromCounts(
       rows.map((r) => ({
         source: r.source,

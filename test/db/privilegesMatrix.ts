@@ -124,6 +124,7 @@ export const functionExecute: Record<string, MatrixRole[]> = {
   'hide_listing(integer)': ['app'],
   'kernel_slos(interval)': ['app', 'service', 'worker'],
   'learning_arm_stats(timestamp with time zone)': ['service'],
+  'learning_arm_stats(timestamp with time zone,integer)': ['service'],
   'learning_policy_report(timestamp with time zone)': ['service'],
   'listing_features(integer[])': ['service'],
   'ops_alert_values()': ['app'],
