@@ -6,9 +6,9 @@
 -- page (context.place, logged since this migration) is p_from_place or later. Impressions logged before
 -- have no place and still count, as they did.
 --
--- A second signature beside learning_arm_stats(timestamptz), which stays as it was for gateways of the
--- previous release during a rolling deploy (a DEFAULT on the new argument would make one-argument calls
--- ambiguous while both exist).
+-- A second signature beside learning_arm_stats(timestamptz), which stays for gateways of the previous
+-- release during a rolling deploy (a DEFAULT on the new argument would make one-argument calls ambiguous
+-- while both exist) and now reads this one from place 0: every impression, as before.
 CREATE FUNCTION learning_arm_stats(p_since timestamptz, p_from_place integer)
 RETURNS TABLE (policy text, source text, category_id integer, impressions bigint, rewards double precision)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
@@ -21,3 +21,9 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
 $$;
 REVOKE EXECUTE ON FUNCTION learning_arm_stats(timestamptz, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION learning_arm_stats(timestamptz, integer) TO lodestar_service;
+
+CREATE OR REPLACE FUNCTION learning_arm_stats(p_since timestamptz)
+RETURNS TABLE (policy text, source text, category_id integer, impressions bigint, rewards double precision)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+  SELECT * FROM public.learning_arm_stats(p_since, 0)
+$$;
