@@ -1,5 +1,5 @@
 // npm run eval:embeddings -- [--file interactions.csv|.ndjson] [--min-rating 4] [--seed 7] [--users 1000]
-//   [--items 1700] [--sharpness 8] [--popularity-exponent 0.7] [--noise 0.15] [--sessions 0] [--category-signal 1] [--k 10] [--test-fraction 0.2] [--min-positives 5] [--rank 64] [--power-iterations 3]
+//   [--items 1700] [--sharpness 8] [--popularity-exponent 0.7] [--noise 0.15] [--sessions 0] [--category-signal 1] [--taste-modes 0] [--k 10] [--test-fraction 0.2] [--min-positives 5] [--rank 64] [--power-iterations 3]
 //   [--weighting binary|log|bm25|userNormalised] [--factor-scaling none|sqrt|full]
 //   [--popularity-damping 0..1] [--variants] [--json]
 // Offline evaluation of the interaction embeddings (issue #15 item 4) with issue #16's protocol: per
@@ -79,7 +79,7 @@ const { values: flags } = (() => {
 if (flags.help === true) {
   console.log(
     'usage: npm run eval:embeddings -- [--file F.csv|F.ndjson] [--min-rating R] [--seed N] [--users N] [--items N]\n' +
-      '         [--sharpness X] [--popularity-exponent X] [--noise F] [--sessions F] [--category-signal X]   (the synthetic choice model)\n' +
+      '         [--sharpness X] [--popularity-exponent X] [--noise F] [--sessions F] [--category-signal X] [--taste-modes F]   (the synthetic choice model)\n' +
       '         [--k N] [--test-fraction F] [--min-positives N] [--rank 64..128] [--power-iterations 0..8]\n' +
       '         [--weighting binary|log|bm25|userNormalised] [--factor-scaling none|sqrt|full]\n' +
       '         [--popularity-damping 0..1] [--variants] [--json]',

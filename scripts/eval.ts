@@ -17,6 +17,7 @@ import {
 } from '../src/embeddings/syntheticInteractions.js';
 import { redactUrl } from '../src/db/redactUrl.js';
 import { FACTOR_SCALINGS, INTERACTION_WEIGHTINGS } from '../src/embeddings/interactionEmbeddings.js';
+import { DEFAULT_EASE_LAMBDA, EASE_MAX_ITEMS } from '../src/evaluation/ease.js';
 import { formatReport } from '../src/evaluation/report.js';
 import { runEvaluation, type DatasetSpec, type EmbeddingFit } from '../src/evaluation/runEvaluation.js';
 import { EvaluationError, type ScratchDatabase } from '../src/evaluation/scratchDatabase.js';
@@ -35,6 +36,7 @@ Data (one of):
       --popularity-exponent X (${DEFAULT_SYNTHETIC.popularityExponent}: Zipf)  --noise F (${DEFAULT_SYNTHETIC.noise}: share of taste-blind likes)
       --sessions F (${DEFAULT_SYNTHETIC.sessions}: share of likes drawn near the user's previous like)
       --category-signal X (${DEFAULT_SYNTHETIC.categorySignal}: weight of categories in tastes; lower: like broad genres)
+      --taste-modes F (${DEFAULT_SYNTHETIC.tasteModes}: share of likes drawn from one of the user's interests, not their blend)
   --dataset seed          the project's seeder: --users N (200) --listings N (2000) --seed S (42)
   --from-database URL     a copy of that database (CREATE DATABASE … TEMPLATE: it must be idle)
 Protocol:
@@ -51,6 +53,8 @@ Protocol:
                           elsewhere")
   --interests train|keep  train: declared interests = categories of the train likes by share (default
                           for synthetic; keep otherwise)
+  --ease-lambda X         λ of the EASE reference, a full item-to-item model of the train likes
+                          (${DEFAULT_EASE_LAMBDA}; 0 leaves it out; left out by itself above ${EASE_MAX_ITEMS} liked listings)
 Variants (each an environment override set; default: the configuration as it is):
   --ablation              ${ABLATION.map((v) => v.name).join(', ')}
   --variants LIST         comma-separated ablation names or name:KEY=V+KEY=V
@@ -90,6 +94,7 @@ const parsed = (() => {
         'factor-scaling': { type: 'string' },
         'popularity-damping': { type: 'string' },
         interests: { type: 'string' },
+        'ease-lambda': { type: 'string' },
         ablation: { type: 'boolean', default: false },
         variants: { type: 'string' },
         concurrency: { type: 'string', default: '4' },
@@ -252,6 +257,14 @@ const options = {
     ['train', 'keep'],
     kind === 'synthetic' ? 'train' : 'keep',
   ),
+  easeLambda: (() => {
+    const raw = parsed['ease-lambda'];
+    if (raw === undefined) return DEFAULT_EASE_LAMBDA;
+    const value = Number(raw);
+    if (raw.trim() === '' || !(value >= 0 && value <= 1_000_000))
+      fail(`--ease-lambda must be a number from 0 to 1000000, got "${raw}"`);
+    return value;
+  })(),
   variants,
   concurrency: whole('concurrency', parsed.concurrency, 1, 64),
   feedback:

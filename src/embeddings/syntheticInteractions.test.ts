@@ -30,8 +30,8 @@ describe('syntheticInteractions', () => {
   });
 });
 
-/** Share of a user's consecutive likes (in time order) whose items share their first category. */
-function consecutiveSameCategory(data: ReturnType<typeof syntheticInteractions>): number {
+/** Each user's liked items, in time order. */
+function likesByUser(data: ReturnType<typeof syntheticInteractions>): Map<number, number[]> {
   const byUser = new Map<number, number[]>();
   const order = Array.from(data.time.keys()).sort((a, b) => data.time[a]! - data.time[b]! || a - b);
   for (const e of order) {
@@ -39,6 +39,12 @@ function consecutiveSameCategory(data: ReturnType<typeof syntheticInteractions>)
     list.push(data.itemIndex[e]!);
     byUser.set(data.userIndex[e]!, list);
   }
+  return byUser;
+}
+
+/** Share of a user's consecutive likes (in time order) whose items share their first category. */
+function consecutiveSameCategory(data: ReturnType<typeof syntheticInteractions>): number {
+  const byUser = likesByUser(data);
   let pairs = 0;
   let same = 0;
   for (const items of byUser.values())
@@ -88,20 +94,50 @@ function topCategoryShare(data: ReturnType<typeof syntheticInteractions>): numbe
   return sum / counts.size;
 }
 
-describe('syntheticInteractions with categorySignal', () => {
-  it('draws exactly the likes of the model before the knob at 1 (its default)', () => {
+describe('syntheticInteractions knobs added later', () => {
+  it.each([
+    ['categorySignal', 1],
+    ['tasteModes', 0],
+  ] as const)('draw exactly the likes of the model before the knob at its default (%s %d)', (knob, value) => {
     const shape = { seed: 5, users: 60, items: 120 };
     const before = syntheticInteractions(shape);
-    const one = syntheticInteractions({ ...shape, categorySignal: 1 });
-    expect(Buffer.from(one.itemIndex.buffer).equals(Buffer.from(before.itemIndex.buffer))).toBe(true);
-    expect(Buffer.from(one.time.buffer).equals(Buffer.from(before.time.buffer))).toBe(true);
+    const given = syntheticInteractions({ ...shape, [knob]: value });
+    expect(Buffer.from(given.itemIndex.buffer).equals(Buffer.from(before.itemIndex.buffer))).toBe(true);
+    expect(Buffer.from(given.time.buffer).equals(Buffer.from(before.time.buffer))).toBe(true);
   });
+});
 
+describe('syntheticInteractions with categorySignal', () => {
   it("spreads a user's likes over more categories as the signal weakens, like broad genres", () => {
     const shape = { seed: 5, users: 300, items: 600 };
     const strong = topCategoryShare(syntheticInteractions({ ...shape, categorySignal: 1 }));
     const weak = topCategoryShare(syntheticInteractions({ ...shape, categorySignal: 0.25 }));
     expect(weak).toBeLessThan(strong - 0.1);
+  });
+});
+
+/** Share of pairs of one user's likes that have no category in common, over all users' pairs. */
+function unrelatedPairShare(data: ReturnType<typeof syntheticInteractions>): number {
+  const byUser = likesByUser(data);
+  let pairs = 0;
+  let unrelated = 0;
+  for (const items of byUser.values())
+    for (let a = 0; a < items.length; a += 1) {
+      const first = new Set(data.itemCategories[items[a]!]);
+      for (let b = a + 1; b < items.length; b += 1) {
+        pairs += 1;
+        if (!data.itemCategories[items[b]!]!.some((c) => first.has(c))) unrelated += 1;
+      }
+    }
+  return unrelated / pairs;
+}
+
+describe('syntheticInteractions with tasteModes', () => {
+  it("spreads a user's likes over separate interests rather than what lies between them", () => {
+    const shape = { seed: 5, users: 300, items: 600 };
+    const blended = unrelatedPairShare(syntheticInteractions({ ...shape, tasteModes: 0 }));
+    const modes = unrelatedPairShare(syntheticInteractions({ ...shape, tasteModes: 1 }));
+    expect(modes).toBeGreaterThan(blended + 0.03);
   });
 });
 
@@ -115,6 +151,7 @@ describe('parseSyntheticModel', () => {
     expect(parseSyntheticModel({ 'popularity-exponent': '0' })).toEqual({ popularityExponent: 0 });
     expect(parseSyntheticModel({ sessions: '0.3' })).toEqual({ sessions: 0.3 });
     expect(parseSyntheticModel({ 'category-signal': '0.25' })).toEqual({ categorySignal: 0.25 });
+    expect(parseSyntheticModel({ 'taste-modes': '1' })).toEqual({ tasteModes: 1 });
   });
 
   it('describes the knobs given for a report, nothing when none are', () => {
@@ -133,6 +170,7 @@ describe('parseSyntheticModel', () => {
     ['noise', 'NaN', /--noise/],
     ['sessions', '1.2', /--sessions must be a number from 0 to 1/],
     ['category-signal', '5', /--category-signal must be a number from 0 to 4/],
+    ['taste-modes', '2', /--taste-modes must be a number from 0 to 1/],
   ])('refuses --%s %j', (flag, raw, message) => {
     expect(() => parseSyntheticModel({ [flag]: raw })).toThrow(message);
   });

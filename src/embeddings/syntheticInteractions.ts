@@ -14,6 +14,11 @@
  *   user's previous like (softmax(sharpness * cos(previous, item) + log popularity)) rather than from
  *   the user's taste, as people browse from one thing to similar ones (a rating session, a shopping
  *   trip). With `sessions` 0 (the default) the draws are those of the model without runs.
+ * - optionally (`tasteModes` > 0) a user's interests are tastes of their own: that share of the
+ *   taste-driven likes comes from one interest (its category plus a personal part, chosen in
+ *   proportion to the interest's weight) rather than from the blend, so a person who likes both
+ *   westerns and musicals likes westerns and musicals, not what lies between them. With 0 (the
+ *   default) the draws are those of the model without modes.
  * - `categorySignal` scales the categories' part of items' and users' vectors: 1 (the default) makes
  *   categories as strong as the item's own taste; below 1 they say less about what a user likes, as
  *   broad real genres do (everyone likes some drama), so declared interests carry less.
@@ -27,7 +32,7 @@ import type { TimedInteractions } from './timeSplit.js';
 /** The knobs of the choice model, as `npm run eval` and `npm run eval:embeddings` expose them. */
 export type SyntheticModel = Pick<
   SyntheticOptions,
-  'sharpness' | 'popularityExponent' | 'noise' | 'sessions' | 'categorySignal'
+  'sharpness' | 'popularityExponent' | 'noise' | 'sessions' | 'categorySignal' | 'tasteModes'
 >;
 
 export interface SyntheticOptions {
@@ -48,6 +53,11 @@ export interface SyntheticOptions {
   readonly sessions: number;
   /** Weight of the categories' directions in item and user vectors (1: as strong as the item's own taste). */
   readonly categorySignal: number;
+  /**
+   * Share of a user's taste-driven likes drawn from one of their interests alone (a taste of its own:
+   * the interest's category and a personal part) rather than from the blend of all of them.
+   */
+  readonly tasteModes: number;
 }
 
 export const DEFAULT_SYNTHETIC: SyntheticOptions = {
@@ -63,6 +73,7 @@ export const DEFAULT_SYNTHETIC: SyntheticOptions = {
   noise: 0.15,
   sessions: 0,
   categorySignal: 1,
+  tasteModes: 0,
 };
 
 export interface SyntheticDataset extends TimedInteractions {
@@ -168,15 +179,29 @@ export function syntheticInteractions(options: Partial<SyntheticOptions> = {}): 
   };
   // Runs draw from a stream of their own, so with sessions 0 the other draws are unchanged.
   const runs = seededRandom(o.seed, 4);
+  // So do the interests' own tastes, for the same reason.
+  const modes = seededRandom(o.seed, 5);
   for (let u = 0; u < o.users; u += 1) {
     const interestCount = 1 + people.below(4);
     const taste = gaussianVector(people, d, 0.8 / Math.sqrt(d));
+    const interestTastes: Float64Array[] = [];
+    const interestWeights: number[] = [];
     for (let i = 0; i < interestCount; i += 1) {
       const k = drawFrom(categoryCumulative, people);
-      const w = (0.5 + people.uniform()) * o.categorySignal;
+      const weight = 0.5 + people.uniform();
+      const w = weight * o.categorySignal;
       for (let c = 0; c < d; c += 1) taste[c]! += w * centroids[k]![c]!;
+      if (o.tasteModes > 0) {
+        const own = gaussianVector(modes, d, 0.8 / Math.sqrt(d));
+        for (let c = 0; c < d; c += 1) own[c]! += w * centroids[k]![c]!;
+        interestTastes.push(unit(own));
+        interestWeights.push(weight);
+      }
     }
     unit(taste);
+    // A user of one interest keeps the one taste; the interests' own tastes do not drift.
+    const modeCumulative = interestTastes.length > 1 ? cumulativeOf(interestWeights) : undefined;
+    const modeChoices = modeCumulative ? interestTastes.map(choiceCumulative) : [];
     const drifted = unit(taste.map((x) => x + people.gaussian() * (0.5 / Math.sqrt(d))));
     const positives = Math.max(
       2,
@@ -203,6 +228,8 @@ export function syntheticInteractions(options: Partial<SyntheticOptions> = {}): 
         let source = choices.uniform() < o.noise ? popularityCumulative : tasteCumulative;
         if (o.sessions > 0 && previous >= 0 && source === tasteCumulative && runs.uniform() < o.sessions)
           source = choiceCumulative(itemVectors[previous]!);
+        else if (modeCumulative && source === tasteCumulative && modes.uniform() < o.tasteModes)
+          source = modeChoices[drawFrom(modeCumulative, modes)]!;
         let item = drawFrom(source, choices);
         for (let tries = 0; chosen.has(item) && tries < 50; tries += 1) item = drawFrom(source, choices);
         if (chosen.has(item)) continue;
@@ -231,6 +258,7 @@ const MODEL_FLAGS: ReadonlyArray<{ key: keyof SyntheticModel; flag: string; min:
   { key: 'noise', flag: 'noise', min: 0, max: 1 },
   { key: 'sessions', flag: 'sessions', min: 0, max: 1 },
   { key: 'categorySignal', flag: 'category-signal', min: 0, max: 4 },
+  { key: 'tasteModes', flag: 'taste-modes', min: 0, max: 1 },
 ];
 
 /** The command-line flags of the model knobs, for the eval commands' option tables. */

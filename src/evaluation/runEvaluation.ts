@@ -9,6 +9,7 @@ import {
 import { embedFromInteractions, type EmbeddingFit } from '../import/embedFromInteractions.js';
 import { refreshDerived } from '../import/refreshDerived.js';
 import { createPool } from '../platform/pool.js';
+import { DEFAULT_EASE_LAMBDA, EASE_MAX_ITEMS, easeLists } from './ease.js';
 import { splitLikes, type LikeRow, type LikeSplit } from './likeSplit.js';
 import { loadData, writeTrainInterests, type DatasetSpec } from './loadData.js';
 import {
@@ -75,6 +76,11 @@ export interface EvaluationOptions {
    * serve (src/evaluation/feedbackRound.ts); null or share 0: none (learned = the defaults).
    */
   feedback?: { share: number; pageSize: number; minEvents: number } | null;
+  /**
+   * λ of the EASE upper reference (src/evaluation/ease.ts; default DEFAULT_EASE_LAMBDA); 0 leaves it
+   * out. It is left out by itself when more than EASE_MAX_ITEMS listings have train likes.
+   */
+  easeLambda?: number;
   /** Keep every method's lists in the report (user id → listing ids, best first): large for big runs. */
   includeLists?: boolean;
   /** Told the scratch database as soon as it exists (the CLI drops it on Ctrl-C). */
@@ -310,6 +316,22 @@ export async function runEvaluation(options: EvaluationOptions): Promise<Evaluat
     reference('random', () => randomLists(catalogue, users, k, options.seed));
     reference('most popular (train likes)', () => mostPopularLists(catalogue, users, k));
     reference('nearest to mean of liked-item embeddings', () => nearestLists(catalogue, vectors, users, k));
+    const easeLambda = options.easeLambda ?? DEFAULT_EASE_LAMBDA;
+    if (easeLambda > 0) {
+      const started = performance.now();
+      const histories = split.split.trainItems.map((items) => Array.from(items, (i) => split.listingIds[i]!));
+      const lists = easeLists(catalogue, histories, users, k, easeLambda);
+      if (lists === null)
+        log(`EASE reference left out: more than ${EASE_MAX_ITEMS} listings have train likes`);
+      else
+        methods.push({
+          method: `EASE, every pair of listings (λ ${easeLambda})`,
+          kind: 'reference',
+          metrics: scoreLists(catalogue, users, lists, k),
+          ms: Math.round(performance.now() - started),
+          ...listsOf(lists),
+        });
+    }
 
     let feedback: FeedbackRoundResult | undefined;
     const learns = options.variants.some(

@@ -115,6 +115,7 @@ describe('runEvaluation (synthetic, 80 users × 150 items)', () => {
       'random',
       'most popular (train likes)',
       'nearest to mean of liked-item embeddings',
+      'EASE, every pair of listings (λ 200)',
       'feed: interests-only',
       'feed: default',
     ]);
@@ -140,11 +141,22 @@ describe('runEvaluation (synthetic, 80 users × 150 items)', () => {
       const train = new Set(Array.from(split.split.trainItems[u]!, (i) => split.listingIds[i]));
       expect(list.filter((id) => train.has(id))).toEqual([]);
     }
-    // Taste is learnable on this data: the nearest-item reference beats random.
+    // Taste is learnable on this data: the nearest-item reference and EASE beat random.
     const byName = new Map(report.methods.map((m) => [m.method, m.metrics]));
     expect(byName.get('nearest to mean of liked-item embeddings')!.precision).toBeGreaterThan(
       byName.get('random')!.precision,
     );
+    expect(byName.get('EASE, every pair of listings (λ 200)')!.precision).toBeGreaterThan(
+      byName.get('random')!.precision,
+    );
+    // EASE, like every method, never lists what the user liked in train.
+    const ease = report.methods.find((m) => m.method.startsWith('EASE'))!;
+    for (const u of split.scored) {
+      const train = new Set(Array.from(split.split.trainItems[u]!, (i) => split.listingIds[i]));
+      const list = ease.lists![split.userIds[u]!]!;
+      expect(list).toHaveLength(K);
+      expect(list.filter((id) => train.has(id))).toEqual([]);
+    }
   }, 120_000);
 
   it('deleted the held-out likes and their signals and learning events before serving, and only those', () => {
@@ -223,7 +235,7 @@ describe('runEvaluation with an embedding fit of its own (synthetic, 80 users ×
     const references = { variants: [], concurrency: 1, env: { LOG_LEVEL: 'silent' } } as const;
     const plainFit = { weighting: 'binary', factorScaling: 'none', popularityDamping: 0 } as const;
     const importers = await runEvaluation({ ...tiny, ...references });
-    const plain = await runEvaluation({ ...tiny, ...references, embeddingFit: plainFit });
+    const plain = await runEvaluation({ ...tiny, ...references, embeddingFit: plainFit, easeLambda: 0 });
     const nearest = (report: EvaluationReport) =>
       report.methods.find((m) => m.method === 'nearest to mean of liked-item embeddings')!.metrics;
     // Same split, other vectors: the nearest-item reference differs, and without the V·Σ scaling and
@@ -235,6 +247,9 @@ describe('runEvaluation with an embedding fit of its own (synthetic, 80 users ×
       report.methods.find((m) => m.method === 'most popular (train likes)')!.metrics;
     expect(popular(plain).precision).toBeCloseTo(popular(importers).precision, 12);
     expect(popular(plain).coverage).toBe(popular(importers).coverage);
+    // λ 0 leaves the EASE reference out.
+    expect(importers.methods.some((m) => m.method.startsWith('EASE'))).toBe(true);
+    expect(plain.methods.some((m) => m.method.startsWith('EASE'))).toBe(false);
     expect(plain.embeddingFit).toEqual(plainFit);
     expect(importers.embeddingFit).toBeUndefined();
     expect(formatReport(plain, 'npm run eval')).toContain(
