@@ -36,7 +36,8 @@ Data (one of):
       --popularity-exponent X (${DEFAULT_SYNTHETIC.popularityExponent}: Zipf)  --noise F (${DEFAULT_SYNTHETIC.noise}: share of taste-blind likes)
       --sessions F (${DEFAULT_SYNTHETIC.sessions}: share of likes drawn near the user's previous like)
       --category-signal X (${DEFAULT_SYNTHETIC.categorySignal}: weight of categories in tastes; lower: like broad genres)
-      --taste-modes F (${DEFAULT_SYNTHETIC.tasteModes}: share of likes drawn from one of the user's interests, not their blend)
+      --taste-modes F (${DEFAULT_SYNTHETIC.tasteModes}: share of taste-driven likes drawn from one of the user's interests,
+        not their blend; users of two or more interests, likes not drawn by --sessions)
   --dataset seed          the project's seeder: --users N (200) --listings N (2000) --seed S (42)
   --from-database URL     a copy of that database (CREATE DATABASE … TEMPLATE: it must be idle)
 Protocol:
@@ -261,8 +262,8 @@ const options = {
     const raw = parsed['ease-lambda'];
     if (raw === undefined) return DEFAULT_EASE_LAMBDA;
     const value = Number(raw);
-    if (raw.trim() === '' || !(value >= 0 && value <= 1_000_000))
-      fail(`--ease-lambda must be a number from 0 to 1000000, got "${raw}"`);
+    if (raw.trim() === '' || !(value === 0 || (value >= 0.001 && value <= 1_000_000)))
+      fail(`--ease-lambda must be 0 (no EASE) or a number from 0.001 to 1000000, got "${raw}"`);
     return value;
   })(),
   variants,

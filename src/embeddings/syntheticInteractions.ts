@@ -55,7 +55,8 @@ export interface SyntheticOptions {
   readonly categorySignal: number;
   /**
    * Share of a user's taste-driven likes drawn from one of their interests alone (a taste of its own:
-   * the interest's category and a personal part) rather than from the blend of all of them.
+   * the interest's category and a personal part) rather than from the blend of all of them. Users of
+   * one interest keep the blend; with `sessions`, only likes a run did not draw.
    */
   readonly tasteModes: number;
 }

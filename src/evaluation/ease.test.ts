@@ -52,6 +52,20 @@ describe('easeWeights', () => {
     expect(() => easeWeights([[2]], 2, 1)).toThrow(/outside 0..1/);
     expect(() => easeWeights([[0]], 1, 0)).toThrow(/lambda must be > 0/);
   });
+
+  it('says so when λ is too small for listings liked by the very same people (singular to rounding)', () => {
+    expect(() =>
+      easeWeights(
+        [
+          [0, 1],
+          [0, 1],
+          [0, 1],
+        ],
+        2,
+        1e-300,
+      ),
+    ).toThrow(/not positive definite/);
+  });
 });
 
 describe('easeLists', () => {

@@ -11,14 +11,18 @@ import type { Catalogue, ScoredUser } from './scoring.js';
  * from them. Pure.
  */
 
-/** Largest number of liked listings the harness fits EASE on (n² doubles twice: ~0.6 GB at 6,000). */
-export const EASE_MAX_ITEMS = 6000;
+/**
+ * Largest number of liked listings the harness fits EASE on: two n × n arrays of doubles while it fits
+ * (0.4 GB at 5,000), and time that grows with n³.
+ */
+export const EASE_MAX_ITEMS = 5000;
 /** λ, the L2 penalty; fixed (not tuned on the held-out likes). */
 export const DEFAULT_EASE_LAMBDA = 200;
 
 /**
- * The inverse of a symmetric positive-definite n × n matrix (row-major; `a` is overwritten) by its
- * Cholesky factor: A = L Lᵀ, then A⁻¹ = L⁻ᵀ L⁻¹. Throws when `a` is not positive definite.
+ * The inverse of a symmetric positive-definite n × n matrix (row-major), by its Cholesky factor:
+ * A = L Lᵀ, then A⁻¹ = L⁻ᵀ L⁻¹. Computed in `a`, which is returned (one more n × n array while it
+ * runs). Throws when `a` is not positive definite (to rounding: a λ too small for the data).
  */
 export function invertSpd(a: Float64Array, n: number): Float64Array {
   if (a.length !== n * n) throw new RangeError(`expected ${n * n} entries, got ${a.length}`);
@@ -37,30 +41,35 @@ export function invertSpd(a: Float64Array, n: number): Float64Array {
       a[rowI + j] = s / ljj;
     }
   }
-  // M = L⁻¹ (lower triangular), row by row: M[i][j] = (δij − Σ_{k<i} L[i][k] M[k][j]) / L[i][i].
+  // M = L⁻¹ (lower triangular), a row at a time: M[i] = (eᵢ − Σ_{k<i} L[i][k] M[k]) / L[i][i], each
+  // term a pass along a contiguous row.
   const m = new Float64Array(n * n);
   for (let i = 0; i < n; i += 1) {
     const rowI = i * n;
-    const lii = a[rowI + i]!;
-    for (let j = 0; j <= i; j += 1) {
-      let s = i === j ? 1 : 0;
-      for (let k = j; k < i; k += 1) s -= a[rowI + k]! * m[k * n + j]!;
-      m[rowI + j] = s / lii;
+    m[rowI + i] = 1;
+    for (let k = 0; k < i; k += 1) {
+      const lik = a[rowI + k]!;
+      if (lik === 0) continue;
+      const rowK = k * n;
+      for (let j = 0; j <= k; j += 1) m[rowI + j]! -= lik * m[rowK + j]!;
     }
+    const inv = 1 / a[rowI + i]!;
+    for (let j = 0; j <= i; j += 1) m[rowI + j]! *= inv;
   }
-  // A⁻¹ = Mᵀ M: (A⁻¹)[i][j] = Σ_{k ≥ max(i, j)} M[k][i] M[k][j]; symmetric, so fill both halves.
-  const inverse = new Float64Array(n * n);
+  // A⁻¹ = Mᵀ M: (A⁻¹)[i][j] = Σ_{k ≥ max(i, j)} M[k][i] M[k][j], into `a` (L is no longer needed);
+  // symmetric, so the lower half is summed and mirrored.
+  a.fill(0);
   for (let k = 0; k < n; k += 1) {
     const rowK = k * n;
     for (let i = 0; i <= k; i += 1) {
       const mki = m[rowK + i]!;
       if (mki === 0) continue;
       const rowI = i * n;
-      for (let j = 0; j <= i; j += 1) inverse[rowI + j]! += mki * m[rowK + j]!;
+      for (let j = 0; j <= i; j += 1) a[rowI + j]! += mki * m[rowK + j]!;
     }
   }
-  for (let i = 0; i < n; i += 1) for (let j = 0; j < i; j += 1) inverse[j * n + i] = inverse[i * n + j]!;
-  return inverse;
+  for (let i = 0; i < n; i += 1) for (let j = 0; j < i; j += 1) a[j * n + i] = a[i * n + j]!;
+  return a;
 }
 
 /**
@@ -83,13 +92,14 @@ export function easeWeights(
     }
   }
   for (let i = 0; i < n; i += 1) gram[i * n + i]! += lambda;
+  // B in place of P: B[i][j] = −P[i][j] / P[j][j], the diagonal 0.
   const p = invertSpd(gram, n);
-  const b = new Float64Array(n * n);
+  const diagonal = Float64Array.from({ length: n }, (_, j) => p[j * n + j]!);
   for (let i = 0; i < n; i += 1) {
     const row = i * n;
-    for (let j = 0; j < n; j += 1) b[row + j] = i === j ? 0 : -p[row + j]! / p[j * n + j]!;
+    for (let j = 0; j < n; j += 1) p[row + j] = i === j ? 0 : -p[row + j]! / diagonal[j]!;
   }
-  return b;
+  return p;
 }
 
 /**

@@ -320,9 +320,16 @@ export async function runEvaluation(options: EvaluationOptions): Promise<Evaluat
     if (easeLambda > 0) {
       const started = performance.now();
       const histories = split.split.trainItems.map((items) => Array.from(items, (i) => split.listingIds[i]!));
-      const lists = easeLists(catalogue, histories, users, k, easeLambda);
-      if (lists === null)
-        log(`EASE reference left out: more than ${EASE_MAX_ITEMS} listings have train likes`);
+      let lists: number[][] | null = null;
+      let why = `more than ${EASE_MAX_ITEMS} listings have train likes`;
+      try {
+        lists = easeLists(catalogue, histories, users, k, easeLambda);
+      } catch (error) {
+        // Rounding: XᵀX + λI of listings liked by the same people is singular for a tiny λ.
+        if (!(error instanceof RangeError && /not positive definite/.test(error.message))) throw error;
+        why = `λ ${easeLambda} is too small for this data (${error.message})`;
+      }
+      if (lists === null) log(`EASE reference left out: ${why}`);
       else
         methods.push({
           method: `EASE, every pair of listings (λ ${easeLambda})`,
