@@ -14,7 +14,7 @@ export const COENGAGEMENT_USER_LIKES = 100;
 /** Pairs liked together by fewer users are not kept. */
 export const COENGAGEMENT_MIN_SUPPORT = 2;
 /** Neighbours kept per listing, the best by score. */
-export const COENGAGEMENT_TOP_K = 50;
+export const COENGAGEMENT_TOP_K = 100;
 /** Listings per rebuild transaction. */
 export const COENGAGEMENT_BATCH = 500;
 
