@@ -301,9 +301,11 @@ export async function runEvaluation(options: EvaluationOptions): Promise<Evaluat
       options.includeLists === true
         ? { lists: Object.fromEntries(users.map((u, i) => [u.userId, lists[i] ?? []])) }
         : {};
-    const reference = (method: string, build: () => number[][]): void => {
+    /** One reference method's row; a build that declines (null) leaves it out. */
+    const reference = (method: string, build: () => number[][] | null): void => {
       const started = performance.now();
       const lists = build();
+      if (lists === null) return;
       methods.push({
         method,
         kind: 'reference',
@@ -317,28 +319,23 @@ export async function runEvaluation(options: EvaluationOptions): Promise<Evaluat
     reference('most popular (train likes)', () => mostPopularLists(catalogue, users, k));
     reference('nearest to mean of liked-item embeddings', () => nearestLists(catalogue, vectors, users, k));
     const easeLambda = options.easeLambda ?? DEFAULT_EASE_LAMBDA;
-    if (easeLambda > 0) {
-      const started = performance.now();
-      const histories = split.split.trainItems.map((items) => Array.from(items, (i) => split.listingIds[i]!));
-      let lists: number[][] | null = null;
-      let why = `more than ${EASE_MAX_ITEMS} listings have train likes`;
-      try {
-        lists = easeLists(catalogue, histories, users, k, easeLambda);
-      } catch (error) {
-        // Rounding: XᵀX + λI of listings liked by the same people is singular for a tiny λ.
-        if (!(error instanceof RangeError && /not positive definite/.test(error.message))) throw error;
-        why = `λ ${easeLambda} is too small for this data (${error.message})`;
-      }
-      if (lists === null) log(`EASE reference left out: ${why}`);
-      else
-        methods.push({
-          method: `EASE, every pair of listings (λ ${easeLambda})`,
-          kind: 'reference',
-          metrics: scoreLists(catalogue, users, lists, k),
-          ms: Math.round(performance.now() - started),
-          ...listsOf(lists),
-        });
-    }
+    if (easeLambda > 0)
+      reference(`EASE, every pair of listings (λ ${easeLambda})`, () => {
+        const histories = split.split.trainItems.map((items) =>
+          Array.from(items, (i) => split.listingIds[i]!),
+        );
+        try {
+          const lists = easeLists(catalogue, histories, users, k, easeLambda);
+          if (lists === null)
+            log(`EASE reference left out: more than ${EASE_MAX_ITEMS} listings have train likes`);
+          return lists;
+        } catch (error) {
+          // Rounding: XᵀX + λI of listings liked by the same people is singular for a tiny λ.
+          if (!(error instanceof RangeError && /not positive definite/.test(error.message))) throw error;
+          log(`EASE reference left out: λ ${easeLambda} is too small for this data (${error.message})`);
+          return null;
+        }
+      });
 
     let feedback: FeedbackRoundResult | undefined;
     const learns = options.variants.some(
