@@ -1,0 +1,39 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** `npm run eval` with these flags; the database URL is never reached (bad flags stop it before). */
+async function evalCli(args: string[]): Promise<{ code: number; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx/esm', 'scripts/eval.ts', ...args], {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? '', DATABASE_URL: 'postgresql://nobody@127.0.0.1:1/none' },
+  });
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const [code] = (await once(child, 'exit')) as [number];
+  return { code, stderr };
+}
+
+describe('npm run eval refuses bad flags before any database work (exit 2, the flag named)', () => {
+  it.each([
+    [
+      ['--ease-lambda', 'abc'],
+      '--ease-lambda must be 0 (no EASE) or a number from 0.001 to 1000000, got "abc"',
+    ],
+    [['--ease-lambda', '1e-9'], 'got "1e-9"'],
+    [['--ease-lambda', '2000000'], 'got "2000000"'],
+    [['--taste-modes', '2'], '--taste-modes must be a number from 0 to 1, got "2"'],
+  ])(
+    '%j',
+    async (args, message) => {
+      const { code, stderr } = await evalCli(args);
+      expect(code).toBe(2);
+      expect(stderr).toContain(message);
+    },
+    30_000,
+  );
+});
