@@ -174,13 +174,19 @@ function keptTable(r: BenchResults): string[] {
   const runs = Object.entries(r.candidateMemory ?? {});
   if (runs.length === 0) return [];
   const outcomes = ['hit', 'miss', 'expired', 'short'];
+  // What ran short (keptOutcomes' `short:…` keys): a page may count under several pools.
+  const shortOf = (counts: Record<string, number>) =>
+    Object.entries(counts)
+      .filter(([k, n]) => k.startsWith('short:') && n > 0)
+      .map(([k, n]) => `${k.slice('short:'.length)} ${fmt(n)}`)
+      .join(', ') || '–';
   return [
-    '| Kept candidates (pages, warm-ups included) | ' + outcomes.join(' | ') + ' | hit share |',
-    '| --- |' + outcomes.map(() => ' ---: |').join('') + ' ---: |',
+    '| Kept candidates (pages, warm-ups included) | ' + outcomes.join(' | ') + ' | hit share | short of |',
+    '| --- |' + outcomes.map(() => ' ---: |').join('') + ' ---: | --- |',
     ...runs.map(([run, counts]) => {
-      const total = Object.values(counts).reduce((a, b) => a + b, 0);
+      const total = outcomes.reduce((a, o) => a + (counts[o] ?? 0), 0);
       const share = total > 0 ? `${Math.round((100 * (counts.hit ?? 0)) / total)} %` : 'n/a';
-      return `| gateway ${run} | ${outcomes.map((o) => fmt(counts[o] ?? 0)).join(' | ')} | ${share} |`;
+      return `| gateway ${run} | ${outcomes.map((o) => fmt(counts[o] ?? 0)).join(' | ')} | ${share} | ${shortOf(counts)} |`;
     }),
     '',
   ];

@@ -46,9 +46,17 @@ function printRun(path: string, r: LoadResult): void {
   );
 }
 
-/** The gateway's personal pages so far by kept-candidates outcome (hit, miss, expired, short). */
+/**
+ * The gateway's personal pages so far by kept-candidates outcome (hit, miss, expired, short), and the short
+ * ones by what ran short (`short:POOL`, `short:budget`; a page counts under every pool that did).
+ */
 async function keptOutcomes(gateway: GatewayProcess): Promise<Record<string, number>> {
-  return gateway.counter('lodestar_feed_candidate_memory_total', 'outcome');
+  const outcomes = await gateway.counter('lodestar_feed_candidate_memory_total', 'outcome');
+  const short = await gateway.counter('lodestar_feed_candidate_memory_short_total', 'pool');
+  return {
+    ...outcomes,
+    ...Object.fromEntries(Object.entries(short).map(([pool, n]) => [`short:${pool}`, n])),
+  };
 }
 
 function difference(after: Record<string, number>, before: Record<string, number>): Record<string, number> {

@@ -29,7 +29,13 @@ function featuresOf(id: number): FeatureVector {
 }
 
 const ids = (set: CandidateSet | null, pool: Pool) => set?.pools[pool].map((c) => c.listing.id) ?? [];
-const page = { first: 10, similarLimit: 20, session: 's1', windowMs: 30 * 60_000, budget: 1_000 };
+const page = {
+  first: 10,
+  limits: { similar: 20, coengaged: 15 },
+  session: 's1',
+  windowMs: 30 * 60_000,
+  budget: 1_000,
+};
 
 describe('CandidateMemory', () => {
   it('hands back what it kept, without the listings served since, until it expires', () => {
@@ -87,14 +93,57 @@ describe('CandidateMemory', () => {
     expect(taken.outcome).toBe('hit');
     expect(ids(taken.set, 'SIMILAR')).toEqual(Array.from({ length: 20 }, (_, i) => 1030 + i));
     memory.served('u', [1030]);
-    expect(memory.take('u', 10, 's1', 1)).toEqual({ set: null, outcome: 'short' });
+    expect(memory.take('u', 10, 's1', 1)).toEqual({ set: null, outcome: 'short', shortOf: ['SIMILAR'] });
     expect(memory.size).toBe(0);
     memory.keep('u', page, setOf({ SIMILAR: 50, RECENT: 40 }), 0);
     memory.served(
       'u',
       Array.from({ length: 31 }, (_, i) => 5000 + i),
     );
-    expect(memory.take('u', 10, 's1', 1).outcome).toBe('short');
+    expect(memory.take('u', 10, 's1', 1)).toEqual({ set: null, outcome: 'short', shortOf: ['RECENT'] });
+  });
+
+  it('says every pool that ran short', () => {
+    const memory = new CandidateMemory(15_000, 10);
+    memory.keep('u', page, setOf({ SIMILAR: 50, CATEGORY: 10, POPULAR: 40 }), 0);
+    // CATEGORY held a page: short as soon as one is served; POPULAR once fewer than a page are left.
+    memory.served('u', [3000, ...Array.from({ length: 31 }, (_, i) => 4000 + i)]);
+    expect(memory.take('u', 10, 's1', 1).shortOf).toEqual(['CATEGORY', 'POPULAR']);
+  });
+
+  it('ranks each page from a whole COENGAGED pool, the look-ahead after it moving up as pages are served', () => {
+    const memory = new CandidateMemory(15_000, 10);
+    const budget = 40;
+    // The read returned the pool (15) and the look-ahead (the budget) after it.
+    memory.keep('u', { ...page, budget }, setOf({ SIMILAR: 80, COENGAGED: 15 + budget }), 0);
+    expect(ids(memory.take('u', 10, 's1', 1).set, 'COENGAGED')).toEqual(
+      Array.from({ length: 15 }, (_, i) => 2000 + i),
+    );
+    // Pages that take nothing but co-engaged listings: each still finds a whole pool, up to the budget.
+    memory.served(
+      'u',
+      Array.from({ length: 30 }, (_, i) => 2000 + i),
+    );
+    const taken = memory.take('u', 10, 's1', 1);
+    expect(taken.outcome).toBe('hit');
+    expect(ids(taken.set, 'COENGAGED')).toEqual(Array.from({ length: 15 }, (_, i) => 2030 + i));
+    memory.served(
+      'u',
+      Array.from({ length: 10 }, (_, i) => 2030 + i),
+    );
+    expect(memory.take('u', 10, 's1', 1)).toEqual({ set: null, outcome: 'short', shortOf: ['budget'] });
+  });
+
+  it('never finds COENGAGED short when the read returned all the viewer had (a read now would return the rest)', () => {
+    const memory = new CandidateMemory(15_000, 10);
+    memory.keep('u', { ...page, budget: 40 }, setOf({ SIMILAR: 80, COENGAGED: 12 }), 0);
+    memory.served(
+      'u',
+      Array.from({ length: 11 }, (_, i) => 2000 + i),
+    );
+    const taken = memory.take('u', 10, 's1', 1);
+    expect(taken.outcome).toBe('hit');
+    expect(ids(taken.set, 'COENGAGED')).toEqual([2011]);
   });
 
   it('with fewer SIMILAR than a pool (all the viewer had eligible), serves until half and two pages are left', () => {
@@ -159,14 +208,17 @@ describe('servedBetweenReads', () => {
     );
     // The read's own page, then pages of COENGAGED listings only (SIMILAR never runs short).
     let served = 0;
-    for (let id = 2000; memory.take('u', first, 's1', 1).outcome === 'hit'; id += first) {
+    let taken = memory.take('u', first, 's1', 1);
+    for (let id = 2000; taken.outcome === 'hit'; id += first) {
       memory.served(
         'u',
         Array.from({ length: first }, (_, i) => id + i),
       );
       served += first;
+      taken = memory.take('u', first, 's1', 1);
     }
     expect(served).toBe(budget);
+    expect(taken).toEqual({ set: null, outcome: 'short', shortOf: ['budget'] });
     expect(memory.take('u', first, 's1', 1).outcome).toBe('miss');
   });
 });

@@ -3,9 +3,10 @@ import { POOLS, VIEWER_CANDIDATES, type Candidate, type CandidateSet, type Pool 
 import type { FeatureTable } from './ranking.js';
 
 /**
- * A CandidateSet packed into typed arrays: for pages of 20, a viewer's 280–400 candidates (the SIMILAR
- * pool of 80 and its look-ahead of 160, the other pools of 20–60) as 30–45 KB outside the V8 heap, most of
- * it their ten features each, instead of ~800 small objects for the garbage collector to walk. Listing i
+ * A CandidateSet packed into typed arrays: for pages of 20, a viewer's 300–600 candidates (the SIMILAR
+ * pool of 80 and the COENGAGED pool of 50, each with its look-ahead of 160, the other pools of 20–60) as
+ * 35–65 KB outside the V8 heap, most of it their ten features each, instead of ~1,200 small objects for
+ * the garbage collector to walk. Listing i
  * has id ids[i] and category categories[i]; a pool is indices into them, with scores. The features stay
  * in their FeatureTable (typed arrays already), shared by every page ranked from them.
  */
@@ -66,8 +67,8 @@ function unpack(packed: Packed, served: ReadonlySet<number>): CandidateSet {
 interface Kept {
   /** The page size the candidates were read for (the pools' sizes follow it). */
   first: number;
-  /** The SIMILAR pool a page ranks from; the read returned up to a budget more (see take). */
-  similarLimit: number;
+  /** The SIMILAR and COENGAGED pools a page ranks from; the read returned up to a budget more of each. */
+  limits: PageLimits;
   packed: Packed;
   /** Listings served from these candidates since (this process's pages), never offered again. */
   served: Set<number>;
@@ -105,13 +106,38 @@ export function servedBetweenReads(first: number, similarLimit: number): number 
 }
 
 /**
- * The candidates one page ranks from: a read returns the SIMILAR pool and then the look-ahead candidates
- * after it (kept for the next pages); a page takes the first `similarLimit` still eligible, so it ranks
- * the pool a read of that moment would have returned.
+ * COENGAGED candidates kept stay usable while this many are left (CandidateMemory.take): a whole pool when
+ * the read returned its pool and the whole look-ahead (`budget`) after it; none when it returned less, since
+ * it then returned every eligible listing of the viewer's co-engagement (the statement's coengaged CTE
+ * reaches a pool and the look-ahead beyond it), and a read now would return exactly those not served since.
+ * Within the budget, then, COENGAGED never runs short.
  */
-export function pageCandidates(set: CandidateSet, similarLimit: number): CandidateSet {
-  if (set.pools.SIMILAR.length <= similarLimit) return set;
-  return { ...set, pools: { ...set.pools, SIMILAR: set.pools.SIMILAR.slice(0, similarLimit) } };
+function coengagedNeeded(limit: number, budget: number, held: number): number {
+  return held >= limit + budget ? limit : 0;
+}
+
+/** The pools a page ranks whole, by size: a read returns each and then a look-ahead after it. */
+export interface PageLimits {
+  similar: number;
+  coengaged: number;
+}
+
+/**
+ * The candidates one page ranks from: a read returns the SIMILAR and COENGAGED pools, each followed by
+ * its look-ahead candidates (kept for the next pages); a page takes the first `limits` still eligible of
+ * each, so it ranks the pools a read of that moment would have returned.
+ */
+export function pageCandidates(set: CandidateSet, limits: PageLimits): CandidateSet {
+  const { SIMILAR, COENGAGED } = set.pools;
+  if (SIMILAR.length <= limits.similar && COENGAGED.length <= limits.coengaged) return set;
+  return {
+    ...set,
+    pools: {
+      ...set.pools,
+      SIMILAR: SIMILAR.slice(0, limits.similar),
+      COENGAGED: COENGAGED.slice(0, limits.coengaged),
+    },
+  };
 }
 
 /** The same candidates without the listings `ids` (their features stay: a lookup by id only). */
@@ -124,6 +150,9 @@ export function withoutListings(set: CandidateSet, ids: ReadonlySet<number>): Ca
 
 /** Whether a viewer's next page was ranked from kept candidates, and why not when it was not. */
 export type MemoryOutcome = 'hit' | 'miss' | 'expired' | 'short';
+
+/** What ran short when kept candidates did: a pool, or their budget (servedBetweenReads). */
+export type ShortOf = Pool | 'budget';
 
 /**
  * The ranked candidates a process read for a viewer's page (CandidateSet: pools and features), kept for
@@ -152,10 +181,10 @@ export class CandidateMemory {
 
   /**
    * The viewer's kept candidates without what was served since, when they were read for pages of `first`,
-   * have not expired, and every pool still holds enough to rank a page as the statement would: SIMILAR a
-   * whole pool (similarNeeded), each other pool `first` (or all it held, when it held less); and they have
-   * served less than their budget. The set holds the page's SIMILAR pool only (pageCandidates), so the
-   * check covers what the page ranks. `keptAtMs`: when they were kept (the check for what changed since
+   * have not expired, and every pool still holds enough to rank a page as the statement would: SIMILAR and
+   * COENGAGED a whole pool (similarNeeded, coengagedNeeded), each other pool `first` (or all it held, when
+   * it held less); and they have served less than their budget. The set holds the page's SIMILAR and
+   * COENGAGED pools only (pageCandidates), so the check covers what the page ranks. `keptAtMs`: when they were kept (the check for what changed since
    * looks back that far).
    */
   take(
@@ -163,7 +192,14 @@ export class CandidateMemory {
     first: number,
     session: string,
     nowMs: number,
-  ): { set: CandidateSet | null; outcome: MemoryOutcome; keptAtMs?: number; servedAt?: number } {
+  ): {
+    set: CandidateSet | null;
+    outcome: MemoryOutcome;
+    /** With outcome 'short': what ran short, every pool that did (or the budget alone). */
+    shortOf?: ShortOf[];
+    keptAtMs?: number;
+    servedAt?: number;
+  } {
     const kept = this.kept.get(userId);
     if (kept === undefined || kept.first !== first || (kept.session !== null && kept.session !== session))
       return { set: null, outcome: 'miss' };
@@ -175,20 +211,25 @@ export class CandidateMemory {
     // the cache short.
     if (kept.served.size + first > kept.budget) {
       this.kept.delete(userId);
-      return { set: null, outcome: 'short' };
+      return { set: null, outcome: 'short', shortOf: ['budget'] };
     }
     const set = unpack(kept.packed, kept.served);
-    for (const pool of POOLS) {
+    const short = POOLS.filter((pool) => {
       const held = kept.packed.pools[pool].at.length;
       const needed =
-        pool === 'SIMILAR' ? similarNeeded(first, kept.similarLimit, held) : Math.min(first, held);
-      if (set.pools[pool].length < needed) {
-        this.kept.delete(userId);
-        return { set: null, outcome: 'short' };
-      }
+        pool === 'SIMILAR'
+          ? similarNeeded(first, kept.limits.similar, held)
+          : pool === 'COENGAGED'
+            ? coengagedNeeded(kept.limits.coengaged, kept.budget, held)
+            : Math.min(first, held);
+      return set.pools[pool].length < needed;
+    });
+    if (short.length > 0) {
+      this.kept.delete(userId);
+      return { set: null, outcome: 'short', shortOf: short };
     }
     return {
-      set: pageCandidates(set, kept.similarLimit),
+      set: pageCandidates(set, kept.limits),
       outcome: 'hit',
       keptAtMs: kept.keptAtMs,
       servedAt: kept.served.size,
@@ -214,7 +255,7 @@ export class CandidateMemory {
    */
   keep(
     userId: string,
-    page: { first: number; similarLimit: number; session: string; windowMs: number; budget: number },
+    page: { first: number; limits: PageLimits; session: string; windowMs: number; budget: number },
     set: CandidateSet,
     nowMs: number,
   ): void {
@@ -224,7 +265,7 @@ export class CandidateMemory {
       userId,
       {
         first: page.first,
-        similarLimit: page.similarLimit,
+        limits: page.limits,
         packed: pack(set),
         served: new Set(),
         session: page.windowMs < this.ttlMs ? page.session : null,

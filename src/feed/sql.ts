@@ -85,13 +85,15 @@ const cacheAgeOf = `(SELECT extract(epoch FROM now() - computed_at) FROM cached 
 
 const candidatesTail = (similarPool: string, cacheSize: string, cacheLeft: string, cacheAge: string) => `
 ), coengaged AS MATERIALIZED (
-  -- The best 2 × $9 before the eligibility checks (a few are the viewer’s own or excluded).
-  SELECT c.neighbour_id AS id, sum(c.score)::float8 AS score
+  -- The best 2 × $9 + $12 before the eligibility checks: the pool and its look-ahead (as SIMILAR's), with
+  -- room for the viewer's own and excluded listings (a session's served ones among them). n: the rank.
+  SELECT c.neighbour_id AS id, sum(c.score)::float8 AS score,
+         row_number() OVER (ORDER BY sum(c.score)::float8 DESC, c.neighbour_id) AS n
   FROM (SELECT listing_id FROM recent_likes LIMIT 50) r
   JOIN listing_coengagement c ON c.listing_id = r.listing_id
   WHERE $9::int > 0
   GROUP BY c.neighbour_id
-  ORDER BY 2 DESC, 1 LIMIT 2 * $9
+  ORDER BY 2 DESC, 1 LIMIT 2 * $9::int + $12::int
 ), top_categories AS (
   SELECT category_id FROM (
     SELECT coalesce(s.category_id, a.category_id) AS category_id,
@@ -103,9 +105,11 @@ const candidatesTail = (similarPool: string, cacheSize: string, cacheLeft: strin
   -- Every pool's rows: pool, id, score, then the listing's features (listingFeatures).
   ${similarPool}
   UNION ALL
-  -- In the CTE's order (best first), looked up row by row until $9 are eligible (as cached_eligible).
+  -- In the CTE's order (best first), looked up row by row until $9 + $12 are eligible (as cached_eligible):
+  -- a page ranks the first $9, a process keeping the viewer's candidates serves its next pages from the
+  -- rest (src/feed/candidateMemory.ts, pageCandidates).
   (SELECT 'COENGAGED', c.id, c.score, e.* FROM coengaged c CROSS JOIN LATERAL (${eligibleRow('c.id')}) e
-   LIMIT $9)
+   WHERE $9::int > 0 LIMIT $9::int + $12::int)
   UNION ALL
   (SELECT 'CATEGORY', p.* FROM top_categories t CROSS JOIN LATERAL (
      SELECT e.id, e.popularity AS score, ${listingFeatures('e')} FROM eligible e WHERE e.category_id = t.category_id
@@ -134,7 +138,9 @@ const candidatesTail = (similarPool: string, cacheSize: string, cacheLeft: strin
 SELECT p.pool, p.score::float8 AS score, (SELECT embedding IS NOT NULL FROM viewer) AS has_embedding,
        p.id, p.category_id, p.popularity, (extract(epoch FROM p.created_at) * 1000)::float8 AS created_ms,
        coalesce(1 - p.distance, 0)::float8 AS similarity,
-       coalesce(c.score, 0) AS coengagement,
+       -- From the best 2 × $9 only, whatever the look-ahead: a page ranks the same whether or not the
+       -- process keeps candidates (the look-ahead is longer when it does).
+       CASE WHEN c.n <= 2 * $9::int THEN c.score ELSE 0 END AS coengagement,
        coalesce(a.affinity, 0) AS category_affinity,
        coalesce(s.share, 0) AS category_share,
        -- Hashed subplans: one hash lookup per row (a join with similar_ids, estimated at one row in the

@@ -40,7 +40,7 @@ export interface FeedRequest {
   requestId: string;
   viewer: Viewer;
   logger: Logger;
-  metrics: Pick<Metrics, 'feedFallbacks' | 'feedCandidateMemory'>;
+  metrics: Pick<Metrics, 'feedFallbacks' | 'feedCandidateMemory' | 'feedCandidateMemoryShort'>;
   config: Pick<Config, 'feed' | 'database'>;
   /** The primary: the served page's impressions are written here. */
   db: { service: ServiceDb };
@@ -237,6 +237,7 @@ function keptCandidates(
   // Monotonic: a step of the wall clock neither extends kept candidates nor shortens the check's look-back.
   const kept = memory.take(userId, first, session, performance.now());
   ctx.metrics.feedCandidateMemory.inc({ outcome: kept.outcome });
+  for (const pool of kept.shortOf ?? []) ctx.metrics.feedCandidateMemoryShort.inc({ pool });
   return kept.set === null
     ? null
     : { set: kept.set, keptAtMs: kept.keptAtMs ?? 0, servedAt: kept.servedAt ?? 0 };
@@ -359,12 +360,13 @@ export async function suggestions(
     try {
       const read = await candidatesFor(ctx, settings, cursor, args.categoryId, first, personal);
       const similarLimit = similarLimitFor(first);
+      const limits = { similar: similarLimit, coengaged: ctx.config.feed.coengagementCandidates };
       if (keptFor !== null && read.hasEmbedding) {
         settings.memory.keep(
           keptFor,
           {
             first,
-            similarLimit,
+            limits,
             session: cursor.session,
             windowMs: ctx.config.feed.servedWindowMinutes * 60_000,
             // What the read just looked ahead over.
@@ -375,8 +377,9 @@ export async function suggestions(
         );
         servedAt = 0;
       }
-      // The read's SIMILAR pool, without the look-ahead candidates after it (kept for the next pages).
-      set = pageCandidates(read, similarLimit);
+      // The read's SIMILAR and COENGAGED pools, without the look-ahead candidates after each (kept for
+      // the next pages).
+      set = pageCandidates(read, limits);
     } catch (error) {
       // A similarity query that times out (or pgvector trouble) must not fail the feed.
       if (!personal || !toOutageError(error)) throw error;

@@ -10,6 +10,7 @@ export interface Metrics {
   redisUp: Gauge;
   feedFallbacks: Counter<'reason'>;
   feedCandidateMemory: Counter<'outcome'>;
+  feedCandidateMemoryShort: Counter<'pool'>;
   armAssignments: Counter<'experiment' | 'arm' | 'store'>;
   featureLookups: Counter<'kind' | 'result'>;
   featureErrors: Counter<'op'>;
@@ -116,6 +117,12 @@ export function createMetrics(): Metrics {
       name: 'lodestar_feed_candidate_memory_total',
       help: "Personal feed pages by whether they were ranked from the viewer's candidates kept in the process (hit) or read them (miss, expired, short)",
       labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    feedCandidateMemoryShort: new Counter({
+      name: 'lodestar_feed_candidate_memory_short_total',
+      help: "Personal feed pages that found the viewer's kept candidates short, by what ran short: a pool (a page counts under every pool that did) or their budget",
+      labelNames: ['pool'],
       registers: [registry],
     }),
     armAssignments: new Counter({

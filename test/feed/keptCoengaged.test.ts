@@ -1,0 +1,105 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rebuildCoengagement } from '../../src/feed/coengagement.js';
+import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { insertProfile } from '../support/fixtures.js';
+import {
+  createFeedHarness,
+  listingIdsOf,
+  suggestionsPage,
+  type FeedHarness,
+} from '../support/feedHarness.js';
+import { createFeedViewer, seedFeedWorld, type FeedWorld } from '../support/feedWorld.js';
+import { recordAllClients, transactionControl } from '../support/statementLog.js';
+
+const FIRST = 5;
+/** The kept candidates' check: a page ranked from them is this one statement. */
+const CHECK = /FROM unnest\(\$10::int\[\]\) AS k\(id\)/;
+
+/**
+ * Kept candidates (src/feed/candidateMemory.ts) for a viewer with co-engagement: a page ranks a whole
+ * COENGAGED pool (FEED_COENGAGEMENT_CANDIDATES) and the read returned a look-ahead after it, so the pages
+ * after the read rank the pool a read would give them without reading it, however many of the served
+ * listings were co-engaged.
+ */
+describe('kept candidates with co-engagement', () => {
+  let db: TestDatabase;
+  let world: FeedWorld;
+  let kept: FeedHarness;
+  let reading: FeedHarness;
+  let log: ReturnType<typeof recordAllClients>;
+  /** Listings liked together with the viewers' likes (cluster 0, the viewers' interest). */
+  let coengaged: Set<number>;
+
+  /** A viewer interested in cluster 0 who liked three listings of cluster 2 (the anchors). */
+  async function viewer() {
+    const who = await createFeedViewer(db.pool, [{ interestId: world.interestIds[0]!, affinity: 0.9 }]);
+    for (const anchor of world.listings[2]!.slice(0, 3))
+      await db.pool.query('INSERT INTO likes (user_id, listing_id) VALUES ($1, $2)', [who.userId, anchor.id]);
+    return who;
+  }
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    world = await seedFeedWorld(db.pool, [40, 40, 40]);
+    // Eight other users each liked the three anchors and ten of cluster 0's listings (each of the 40 by
+    // two of them: co-engagement counts pairs liked by at least two users), which are co-engaged with the
+    // anchors.
+    const anchors = world.listings[2]!.slice(0, 3).map((l) => l.id);
+    const together = world.listings[0]!.map((l) => l.id);
+    for (let u = 0; u < 8; u += 1) {
+      const userId = await insertProfile(db.pool);
+      await db.pool.query(
+        `INSERT INTO likes (user_id, listing_id, created_at)
+         SELECT $1, id, now() - interval '1 day' + make_interval(secs => ord::int)
+         FROM unnest($2::int[]) WITH ORDINALITY AS t(id, ord)`,
+        [userId, [...anchors, ...[...together, ...together].slice(5 * u, 5 * u + 10)]],
+      );
+    }
+    await rebuildCoengagement(db.pool);
+    coengaged = new Set(together);
+    const env = { FEED_EPSILON: '0', FEED_COENGAGEMENT_CANDIDATES: '5' };
+    kept = createFeedHarness(db, env);
+    reading = createFeedHarness(db, { ...env, FEED_CANDIDATE_MEMORY_SEC: '0' });
+    log = recordAllClients();
+    // Connections and each process's exploration sample are set up before anything is counted.
+    for (const harness of [kept, reading]) await suggestionsPage(harness, await viewer(), { first: FIRST });
+  });
+
+  afterAll(async () => {
+    log?.restore();
+    await kept?.close();
+    await reading?.close();
+    await db?.drop();
+  });
+
+  it('ranks pages of co-engaged listings from them as a read would, without COENGAGED running short', async () => {
+    const shortOfCoengaged = async () =>
+      (await kept.metrics.feedCandidateMemoryShort.get()).values.find((v) => v.labels.pool === 'COENGAGED')
+        ?.value ?? 0;
+    const [a, b] = [await viewer(), await viewer()];
+    const keptPages: number[][] = [];
+    const readPages: number[][] = [];
+    let fromMemory = 0;
+    for (let i = 0; i < 6; i += 1) {
+      log.statements.length = 0;
+      log.recording = true;
+      let page: number[];
+      try {
+        page = listingIdsOf(await suggestionsPage(kept, a, { first: FIRST }));
+      } finally {
+        log.recording = false;
+      }
+      const statements = log.statements.filter((s) => !transactionControl.test(s));
+      if (statements.length === 1 && CHECK.test(statements[0]!)) fromMemory += 1;
+      keptPages.push(page);
+      readPages.push(listingIdsOf(await suggestionsPage(reading, b, { first: FIRST })));
+    }
+    expect(keptPages).toEqual(readPages);
+    const served = keptPages.flat();
+    // The pages are made mostly of co-engaged listings: each page takes most of a COENGAGED pool of 5.
+    expect(served.filter((id) => coengaged.has(id)).length).toBeGreaterThanOrEqual(15);
+    // Every page after the read was ranked from the kept candidates (their budget is 8 pages of 5).
+    expect(fromMemory).toBe(5);
+    expect(await shortOfCoengaged()).toBe(0);
+  });
+});
