@@ -15,6 +15,7 @@ import {
 } from '../support/socialWrites.js';
 import { it, test } from '../support/testFixtures.js';
 import { graphql } from '../support/graphql.js';
+import { awayFromWindowEdge } from '../support/rateWindow.js';
 
 const ADD_COMMENT = graphql(`
   mutation AddComment($listingId: ID!, $body: String!) {
@@ -472,6 +473,7 @@ describe('addComment and deleteComment', () => {
   describe('rate limit', () => {
     it('the comment after the budget is RATE_LIMITED and writes nothing; refused bodies cost nothing', async () => {
       const limited = file.harness({ RATE_LIMIT_COMMENTS_PER_MIN: '2' });
+      await awayFromWindowEdge();
       const viewer = await oneUser();
       expectErrorCode(await add(viewer, '', listingId, limited), 'BAD_USER_INPUT');
       expectErrorCode(await add(viewer, 'nul\u0000', listingId, limited), 'BAD_USER_INPUT');

@@ -14,6 +14,7 @@ import {
 } from '../support/socialWrites.js';
 import { it, test } from '../support/testFixtures.js';
 import { graphql } from '../support/graphql.js';
+import { awayFromWindowEdge } from '../support/rateWindow.js';
 
 const FOLLOW = graphql(`
   mutation Follow($userId: ID!) {
@@ -343,6 +344,7 @@ describe('follow and unfollow', () => {
   describe('rate limit', () => {
     it('the follow after the budget is RATE_LIMITED and writes nothing', async () => {
       const limited = file.harness({ RATE_LIMIT_FOLLOWS_PER_MIN: '2' });
+      await awayFromWindowEdge();
       const [a] = await file.users(1);
       const targets = await file.users(3);
       dataOf(await follow(a, targets[0]!.userId, limited));

@@ -7,6 +7,7 @@ import { dataOf, expectErrorCode } from '../support/graphqlResult.js';
 import { outboxWhere, socialEnv, socialFile, type SocialFile } from '../support/socialWrites.js';
 import { it, test } from '../support/testFixtures.js';
 import { graphql } from '../support/graphql.js';
+import { awayFromWindowEdge } from '../support/rateWindow.js';
 
 const RECORD_SIGNAL = graphql(`
   mutation RecordSignal($kind: SignalKind!, $listingId: ID, $query: String, $weight: Float) {
@@ -238,6 +239,7 @@ describe('recordSignal', () => {
   describe('rate limit', () => {
     it('the signal after the budget is RATE_LIMITED and writes nothing', async () => {
       const limited = file.harness({ RATE_LIMIT_SIGNALS_PER_MIN: '2' });
+      await awayFromWindowEdge();
       dataOf(await record({ kind: 'VIEW', listingId }, viewer, limited));
       dataOf(await record({ kind: 'SEARCH', query: 'chair' }, viewer, limited));
       const { message, extensions } = expectErrorCode(
