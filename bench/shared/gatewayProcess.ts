@@ -47,11 +47,17 @@ export async function freePorts(count: number): Promise<number[]> {
     for (let i = 0; i < count; i += 1) {
       const server = net.createServer();
       servers.push(server);
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(0, '127.0.0.1', resolve);
+      });
     }
     return servers.map((server) => (server.address() as net.AddressInfo).port);
   } finally {
-    await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+    // A server whose listen failed is not listening: close reports that, and it is nothing to wait for.
+    await Promise.all(
+      servers.map((server) => new Promise((resolve) => server.close(() => resolve(undefined)))),
+    );
   }
 }
 

@@ -20,7 +20,10 @@ export const RANKING_FEATURE_NAMES = [
   'fromSimilar',
   /** 1 when a declared interest's discovery candidates hold it */
   'fromInterests',
-  /** 1 when co-engagement with the viewer's likes found it */
+  /**
+   * 1 when co-engagement with the viewer's likes found it: among their best co-engaged listings, twice the
+   * COENGAGED pool, the listings whose `coengagement` is not 0
+   */
   'fromCoengagement',
   /** 1 when it is popular within one of the viewer's categories */
   'fromCategoryPopular',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CandidateMemory, servedBetweenReads } from './candidateMemory.js';
+import { CandidateMemory, pageCandidates, servedBetweenReads } from './candidateMemory.js';
 import { POOLS, VIEWER_CANDIDATES, type Candidate, type CandidateSet, type Pool } from './candidates.js';
 import { FeatureTable, RANKING_FEATURES, type FeatureVector, type RankingFeature } from './ranking.js';
 
@@ -44,8 +44,12 @@ describe('CandidateMemory', () => {
     memory.served('u', [1000, 1001, 4000]);
     const taken = memory.take('u', 10, 'another session', 14_999);
     expect(taken.outcome).toBe('hit');
-    // A page's SIMILAR pool: the first 20 not served, the rest kept for the pages after.
-    expect(ids(taken.set, 'SIMILAR')).toEqual(Array.from({ length: 20 }, (_, i) => 1002 + i));
+    // Every SIMILAR candidate not served; a page's pool is the first 20 of them, the rest kept for the pages
+    // after.
+    expect(ids(taken.set, 'SIMILAR')).toEqual(Array.from({ length: 48 }, (_, i) => 1002 + i));
+    expect(ids(pageCandidates(taken.set!, page.limits), 'SIMILAR')).toEqual(
+      Array.from({ length: 20 }, (_, i) => 1002 + i),
+    );
     expect(ids(taken.set, 'POPULAR')[0]).toBe(4001);
     // Scores, categories and features come back as they were kept.
     expect(taken.set?.pools.SIMILAR[0]).toEqual({
@@ -116,7 +120,7 @@ describe('CandidateMemory', () => {
     const budget = 40;
     // The read returned the pool (15) and the look-ahead (the budget) after it.
     memory.keep('u', { ...page, budget }, setOf({ SIMILAR: 80, COENGAGED: 15 + budget }), 0);
-    expect(ids(memory.take('u', 10, 's1', 1).set, 'COENGAGED')).toEqual(
+    expect(ids(pageCandidates(memory.take('u', 10, 's1', 1).set!, page.limits), 'COENGAGED')).toEqual(
       Array.from({ length: 15 }, (_, i) => 2000 + i),
     );
     // Pages that take nothing but co-engaged listings: each still finds a whole pool, up to the budget.
@@ -126,7 +130,9 @@ describe('CandidateMemory', () => {
     );
     const taken = memory.take('u', 10, 's1', 1);
     expect(taken.outcome).toBe('hit');
-    expect(ids(taken.set, 'COENGAGED')).toEqual(Array.from({ length: 15 }, (_, i) => 2030 + i));
+    expect(ids(pageCandidates(taken.set!, page.limits), 'COENGAGED')).toEqual(
+      Array.from({ length: 15 }, (_, i) => 2030 + i),
+    );
     memory.served(
       'u',
       Array.from({ length: 10 }, (_, i) => 2030 + i),

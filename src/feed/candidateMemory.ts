@@ -1,6 +1,7 @@
 import { setBounded } from '../platform/boundedMap.js';
 import { POOLS, VIEWER_CANDIDATES, type Candidate, type CandidateSet, type Pool } from './candidates.js';
 import type { FeatureTable } from './ranking.js';
+import { MAX_SERVED_BETWEEN_READS } from './sql.js';
 
 /**
  * A CandidateSet packed into typed arrays: for pages of 20, a viewer's 300–600 candidates (the SIMILAR
@@ -102,15 +103,18 @@ function similarNeeded(first: number, similarLimit: number, held: number): numbe
  * (the look-ahead without kept candidates), which leaves kept candidates nothing to serve.
  */
 export function servedBetweenReads(first: number, similarLimit: number): number {
-  return Math.max(first, Math.min(8 * first, 160, Math.floor((VIEWER_CANDIDATES - similarLimit) / 2)));
+  return Math.max(
+    first,
+    Math.min(8 * first, MAX_SERVED_BETWEEN_READS, Math.floor((VIEWER_CANDIDATES - similarLimit) / 2)),
+  );
 }
 
 /**
  * COENGAGED candidates kept stay usable while this many are left (CandidateMemory.take): a whole pool when
- * the read returned its pool and the whole look-ahead (`budget`) after it; none when it returned less, since
- * it then returned every eligible listing of the viewer's co-engagement (the statement's coengaged CTE
- * reaches a pool and the look-ahead beyond it), and a read now would return exactly those not served since.
- * Within the budget, then, COENGAGED never runs short.
+ * the read returned its pool and the whole look-ahead (`budget`) after it; none when it returned less,
+ * since the statement's coengaged CTE (the viewer's best co-engaged listings, as deep as any read looks)
+ * then held no more that were eligible, and a read now, from the same CTE, would return exactly those not
+ * served since. Within the budget, then, COENGAGED never runs short.
  */
 function coengagedNeeded(limit: number, budget: number, held: number): number {
   return held >= limit + budget ? limit : 0;
@@ -183,8 +187,9 @@ export class CandidateMemory {
    * The viewer's kept candidates without what was served since, when they were read for pages of `first`,
    * have not expired, and every pool still holds enough to rank a page as the statement would: SIMILAR and
    * COENGAGED a whole pool (similarNeeded, coengagedNeeded), each other pool `first` (or all it held, when
-   * it held less); and they have served less than their budget. The set holds the page's SIMILAR and
-   * COENGAGED pools only (pageCandidates), so the check covers what the page ranks. `keptAtMs`: when they were kept (the check for what changed since
+   * it held less); and they have served less than their budget. The set holds the look-ahead candidates
+   * too: the page ranks `pageCandidates(set, limits)`, taken after what other pages of the viewer served
+   * since is left out (unservedSince), so a look-ahead candidate replaces it as in a read. `keptAtMs`: when they were kept (the check for what changed since
    * looks back that far).
    */
   take(
@@ -229,7 +234,7 @@ export class CandidateMemory {
       return { set: null, outcome: 'short', shortOf: short };
     }
     return {
-      set: pageCandidates(set, kept.limits),
+      set,
       outcome: 'hit',
       keptAtMs: kept.keptAtMs,
       servedAt: kept.served.size,

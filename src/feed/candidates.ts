@@ -56,6 +56,8 @@ export interface CandidateRow {
   category_share: number;
   from_similar: boolean;
   from_interests: boolean;
+  /** Among the viewer's best co-engaged listings (twice the COENGAGED pool), whichever pool it came in. */
+  from_coengaged: boolean;
   /** Candidates in the viewer's cache when it is usable, else 0 (see feedCandidatesSql). */
   cache_size: number;
   /**
@@ -96,7 +98,9 @@ function writeFeatures(
   out[offset + f.categoryShare] = row.category_share;
   out[offset + f.fromSimilar] = row.from_similar ? 1 : 0;
   out[offset + f.fromInterests] = row.from_interests ? 1 : 0;
-  out[offset + f.fromCoengagement] = pools & POOL_BIT.COENGAGED ? 1 : 0;
+  // Not "in a COENGAGED row": a read returns a look-ahead after the pool, as long as the budget of kept
+  // candidates, so that would depend on whether the process keeps them and on what was served since.
+  out[offset + f.fromCoengagement] = row.from_coengaged ? 1 : 0;
   out[offset + f.fromCategoryPopular] = pools & POOL_BIT.CATEGORY ? 1 : 0;
 }
 

@@ -1,6 +1,14 @@
 import { listingColumns, listingColumnsWithoutDescription } from '../catalog/listingRows.js';
 
 /**
+ * The most listings a process's kept candidates serve between two reads of a viewer's candidates
+ * (src/feed/candidateMemory.ts, servedBetweenReads): the most any read looks ahead ($12). The COENGAGED
+ * CTE reads this far beyond its pool whatever a read's own look-ahead, so a read with memory off (a page's
+ * look-ahead) and one with memory on (the budget's) find the same co-engaged listings.
+ */
+export const MAX_SERVED_BETWEEN_READS = 160;
+
+/**
  * What the rows need of a pool's listing, read where the pool reads it (so the rows do not look each
  * listing up once more): its category, popularity, age and distance from the viewer's profile embedding.
  */
@@ -85,15 +93,19 @@ const cacheAgeOf = `(SELECT extract(epoch FROM now() - computed_at) FROM cached 
 
 const candidatesTail = (similarPool: string, cacheSize: string, cacheLeft: string, cacheAge: string) => `
 ), coengaged AS MATERIALIZED (
-  -- The best 2 × $9 + $12 before the eligibility checks: the pool and its look-ahead (as SIMILAR's), with
-  -- room for the viewer's own and excluded listings (a session's served ones among them). n: the rank.
-  SELECT c.neighbour_id AS id, sum(c.score)::float8 AS score,
-         row_number() OVER (ORDER BY sum(c.score)::float8 DESC, c.neighbour_id) AS n
-  FROM (SELECT listing_id FROM recent_likes LIMIT 50) r
-  JOIN listing_coengagement c ON c.listing_id = r.listing_id
-  WHERE $9::int > 0
-  GROUP BY c.neighbour_id
-  ORDER BY 2 DESC, 1 LIMIT 2 * $9::int + $12::int
+  -- The best 2 × $9 + MAX_SERVED_BETWEEN_READS before the eligibility checks, best first: the pool and
+  -- the longest look-ahead (as SIMILAR's), with room for the viewer's own and excluded listings (a
+  -- session's served ones among them). Summed in float8 (score is real), so every plan orders them alike.
+  -- n: the rank.
+  SELECT t.id, t.score, row_number() OVER (ORDER BY t.score DESC, t.id) AS n
+  FROM (
+    SELECT c.neighbour_id AS id, sum(c.score::float8) AS score
+    FROM (SELECT listing_id FROM recent_likes LIMIT 50) r
+    JOIN listing_coengagement c ON c.listing_id = r.listing_id
+    WHERE $9::int > 0
+    GROUP BY c.neighbour_id
+    ORDER BY 2 DESC, 1 LIMIT 2 * $9::int + ${MAX_SERVED_BETWEEN_READS}) t
+  ORDER BY t.score DESC, t.id
 ), top_categories AS (
   SELECT category_id FROM (
     SELECT coalesce(s.category_id, a.category_id) AS category_id,
@@ -138,9 +150,10 @@ const candidatesTail = (similarPool: string, cacheSize: string, cacheLeft: strin
 SELECT p.pool, p.score::float8 AS score, (SELECT embedding IS NOT NULL FROM viewer) AS has_embedding,
        p.id, p.category_id, p.popularity, (extract(epoch FROM p.created_at) * 1000)::float8 AS created_ms,
        coalesce(1 - p.distance, 0)::float8 AS similarity,
-       -- From the best 2 × $9 only, whatever the look-ahead: a page ranks the same whether or not the
-       -- process keeps candidates (the look-ahead is longer when it does).
+       -- Both from the best 2 × $9 only, however far a read looks ahead: a page ranks the same whether or
+       -- not the process keeps candidates, and a kept page as a read would.
        CASE WHEN c.n <= 2 * $9::int THEN c.score ELSE 0 END AS coengagement,
+       coalesce(c.n <= 2 * $9::int, false) AS from_coengaged,
        coalesce(a.affinity, 0) AS category_affinity,
        coalesce(s.share, 0) AS category_share,
        -- Hashed subplans: one hash lookup per row (a join with similar_ids, estimated at one row in the
@@ -184,7 +197,8 @@ LEFT JOIN like_share s ON s.category_id = p.category_id`;
  * $12 the look-ahead (a page, or what a process's kept candidates serve between reads): a cache is
  * refilled while it still holds $3 + $12 eligible, so the next read never finds it short (cache_left: how
  * many eligible candidates that read will find in it at least); SIMILAR returns up to $3 + $12, the
- * first $3 this page's pool (src/feed/candidateMemory.ts, pageCandidates)
+ * first $3 this page's pool, and COENGAGED up to $9 + $12, the first $9 this page's pool
+ * (src/feed/candidateMemory.ts, pageCandidates; at most MAX_SERVED_BETWEEN_READS)
  *
  * A row carries only what ranking needs of its listing (id, category_id, popularity, created_ms = created_at
  * in epoch milliseconds): a page serves a tenth of the rows, and their listing columns come back with the

@@ -28,6 +28,7 @@ import type { RankerModelSource } from './rankerModel.js';
 import type { ExplorationSample } from './explorationSample.js';
 import {
   pageCandidates,
+  type PageLimits,
   servedBetweenReads,
   withoutListings,
   type CandidateMemory,
@@ -163,16 +164,28 @@ export function feedCandidateQuery(
     exploreIds: page.exploreIds,
     categoryCap: categoryCapFor(feed, first),
     candidateCacheSec: feed.candidateCacheSec,
-    lookahead: lookaheadFor(feed, first, similarLimit),
+    lookahead: lookaheadFor(feed, first, similarLimit, page.categoryId),
   };
 }
 
 /**
- * How far a read of the viewer's cache looks ahead (see fetchCandidateRows): the next read comes a page
- * later, or, when the process keeps their candidates, after the pages it ranks from them (their budget).
+ * How far a read looks ahead beyond its SIMILAR and COENGAGED pools (see fetchCandidateRows): the next read
+ * comes a page later, or, when the process keeps the viewer's candidates (pages without a category filter,
+ * with the candidate cache and memory on), after the pages it ranks from them (their budget).
  */
-function lookaheadFor(feed: Config['feed'], first: number, similarLimit: number): number {
-  return feed.candidateMemorySec > 0 ? servedBetweenReads(first, similarLimit) : first;
+function lookaheadFor(
+  feed: Config['feed'],
+  first: number,
+  similarLimit: number,
+  categoryId: number | null,
+): number {
+  const kept = feed.candidateMemorySec > 0 && feed.candidateCacheSec > 0 && categoryId === null;
+  return kept ? servedBetweenReads(first, similarLimit) : first;
+}
+
+/** The SIMILAR and COENGAGED pools a personal page of `first` ranks whole (pageCandidates). */
+function pageLimitsFor(feed: Config['feed'], first: number): PageLimits {
+  return { similar: similarLimitFor(first), coengaged: feed.coengagementCandidates };
 }
 
 /** The SIMILAR pool's size for a personalised page of `first`. */
@@ -351,6 +364,7 @@ export async function suggestions(
     ctx.config.feed.candidateCacheSec > 0
       ? ctx.viewer.userId
       : null;
+  const limits = pageLimitsFor(ctx.config.feed, first);
   let kept = keptFor === null ? null : keptCandidates(ctx, settings.memory, keptFor, first, cursor.session);
   let set = kept?.set ?? null;
   // How many listings the viewer's kept candidates had served when this page's set was taken from them or
@@ -359,8 +373,6 @@ export async function suggestions(
   if (set === null) {
     try {
       const read = await candidatesFor(ctx, settings, cursor, args.categoryId, first, personal);
-      const similarLimit = similarLimitFor(first);
-      const limits = { similar: similarLimit, coengaged: ctx.config.feed.coengagementCandidates };
       if (keptFor !== null && read.hasEmbedding) {
         settings.memory.keep(
           keptFor,
@@ -370,16 +382,16 @@ export async function suggestions(
             session: cursor.session,
             windowMs: ctx.config.feed.servedWindowMinutes * 60_000,
             // What the read just looked ahead over.
-            budget: lookaheadFor(ctx.config.feed, first, similarLimit),
+            budget: lookaheadFor(ctx.config.feed, first, limits.similar, args.categoryId),
           },
           read,
           performance.now(),
         );
         servedAt = 0;
       }
-      // The read's SIMILAR and COENGAGED pools, without the look-ahead candidates after each (kept for
-      // the next pages).
-      set = pageCandidates(read, limits);
+      // With the look-ahead candidates after its SIMILAR and COENGAGED pools (kept for the next pages):
+      // the page's pools are taken below.
+      set = read;
     } catch (error) {
       // A similarity query that times out (or pgvector trouble) must not fail the feed.
       if (!personal || !toOutageError(error)) throw error;
@@ -393,10 +405,12 @@ export async function suggestions(
   const choice = await choosing;
   // Another page of this viewer may have been ranked from the same kept candidates while the arm was looked
   // up (a retried request, a second tab): leave out what it took.
-  if (keptFor !== null && servedAt !== null) {
-    set = settings.memory.unservedSince(keptFor, set, servedAt);
-    if (kept !== null) kept = { ...kept, set };
-  }
+  if (keptFor !== null && servedAt !== null) set = settings.memory.unservedSince(keptFor, set, servedAt);
+  // The SIMILAR and COENGAGED pools the page ranks: the first of each still unserved, as a read now would
+  // return them (a look-ahead candidate takes the place of one another page took). What the page ranks is
+  // what the insert of a page of kept candidates checks.
+  set = pageCandidates(set, limits);
+  if (kept !== null) kept = { ...kept, set };
   const rankOptions = {
     first,
     cap: categoryCapFor(ctx.config.feed, first),

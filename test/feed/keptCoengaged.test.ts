@@ -12,6 +12,10 @@ import { createFeedViewer, seedFeedWorld, type FeedWorld } from '../support/feed
 import { recordAllClients, transactionControl } from '../support/statementLog.js';
 
 const FIRST = 5;
+/** The COENGAGED pool (FEED_COENGAGEMENT_CANDIDATES); kept candidates serve 8 pages of 5 (40) per read. */
+const POOL = 20;
+/** Co-engaged with the viewers' likes: more than a read returns (the pool and the 40 after it). */
+const COENGAGED = 70;
 /** The kept candidates' check: a page ranked from them is this one statement. */
 const CHECK = /FROM unnest\(\$10::int\[\]\) AS k\(id\)/;
 
@@ -19,7 +23,8 @@ const CHECK = /FROM unnest\(\$10::int\[\]\) AS k\(id\)/;
  * Kept candidates (src/feed/candidateMemory.ts) for a viewer with co-engagement: a page ranks a whole
  * COENGAGED pool (FEED_COENGAGEMENT_CANDIDATES) and the read returned a look-ahead after it, so the pages
  * after the read rank the pool a read would give them without reading it, however many of the served
- * listings were co-engaged.
+ * listings were co-engaged. The co-engaged listings are of a cluster the viewers have no interest in, and
+ * the ranker weighs co-engagement heavily: every listing served comes from the COENGAGED pool.
  */
 describe('kept candidates with co-engagement', () => {
   let db: TestDatabase;
@@ -27,7 +32,7 @@ describe('kept candidates with co-engagement', () => {
   let kept: FeedHarness;
   let reading: FeedHarness;
   let log: ReturnType<typeof recordAllClients>;
-  /** Listings liked together with the viewers' likes (cluster 0, the viewers' interest). */
+  /** Listings liked together with the viewers' likes (cluster 1; the viewers' interest is cluster 0). */
   let coengaged: Set<number>;
 
   /** A viewer interested in cluster 0 who liked three listings of cluster 2 (the anchors). */
@@ -40,13 +45,12 @@ describe('kept candidates with co-engagement', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    world = await seedFeedWorld(db.pool, [40, 40, 40]);
-    // Eight other users each liked the three anchors and ten of cluster 0's listings (each of the 40 by
-    // two of them: co-engagement counts pairs liked by at least two users), which are co-engaged with the
-    // anchors.
+    world = await seedFeedWorld(db.pool, [40, COENGAGED, 40]);
+    // Other users each liked the three anchors and ten of cluster 1's listings (each by two of them:
+    // co-engagement counts pairs liked by at least two users), which are co-engaged with the anchors.
     const anchors = world.listings[2]!.slice(0, 3).map((l) => l.id);
-    const together = world.listings[0]!.map((l) => l.id);
-    for (let u = 0; u < 8; u += 1) {
+    const together = world.listings[1]!.map((l) => l.id);
+    for (let u = 0; u < COENGAGED / 5; u += 1) {
       const userId = await insertProfile(db.pool);
       await db.pool.query(
         `INSERT INTO likes (user_id, listing_id, created_at)
@@ -57,7 +61,13 @@ describe('kept candidates with co-engagement', () => {
     }
     await rebuildCoengagement(db.pool);
     coengaged = new Set(together);
-    const env = { FEED_EPSILON: '0', FEED_COENGAGEMENT_CANDIDATES: '5' };
+    const env = {
+      FEED_EPSILON: '0',
+      FEED_COENGAGEMENT_CANDIDATES: String(POOL),
+      FEED_RANKER_WEIGHTS: 'coengagement=100',
+      // No category cap: every place of a page can take a co-engaged listing.
+      FEED_CATEGORY_SHARE: '1',
+    };
     kept = createFeedHarness(db, env);
     reading = createFeedHarness(db, { ...env, FEED_CANDIDATE_MEMORY_SEC: '0' });
     log = recordAllClients();
@@ -95,9 +105,9 @@ describe('kept candidates with co-engagement', () => {
       readPages.push(listingIdsOf(await suggestionsPage(reading, b, { first: FIRST })));
     }
     expect(keptPages).toEqual(readPages);
-    const served = keptPages.flat();
-    // The pages are made mostly of co-engaged listings: each page takes most of a COENGAGED pool of 5.
-    expect(served.filter((id) => coengaged.has(id)).length).toBeGreaterThanOrEqual(15);
+    // Every listing served was co-engaged: 30 of the pool and the look-ahead after it (the rule before,
+    // a pool given up once fewer than a page were left, read again at the fifth page).
+    expect(keptPages.flat().filter((id) => coengaged.has(id))).toHaveLength(30);
     // Every page after the read was ranked from the kept candidates (their budget is 8 pages of 5).
     expect(fromMemory).toBe(5);
     expect(await shortOfCoengaged()).toBe(0);
