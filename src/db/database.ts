@@ -3,6 +3,7 @@ import type pg from 'pg';
 import type { Config } from '../config/config.js';
 import { PrismaClient } from '../generated/prisma/client.js';
 import { createPool } from '../platform/pool.js';
+import { GATEWAY_CONNECTION_TIMEOUT_MS } from './identity.js';
 import { createServiceDb, type ServiceDb } from './service.js';
 
 export interface Database {
@@ -37,7 +38,7 @@ export function createDatabase(
     settings: { statement_timeout: config.statementTimeoutMs, ...config.sessionSettings },
     applicationName: replica ? 'lodestar-gateway-replica' : 'lodestar-gateway',
     max: config.poolMax,
-    connectionTimeoutMillis: 3000,
+    connectionTimeoutMillis: GATEWAY_CONNECTION_TIMEOUT_MS,
     idleTimeoutMillis: 30_000,
     onError: onPoolError,
     prepare: config.embedded !== true,

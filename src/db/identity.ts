@@ -80,6 +80,13 @@ export function scopedPrisma(prisma: PrismaClient, viewer: RlsViewer): ScopedPri
   return anonymous;
 }
 
+/**
+ * How long a gateway request waits for a connection of its pool (src/db/database.ts). The identity's
+ * transaction waits as long: Prisma's own default (2 s) gave up a second before the pool would have, and
+ * a burst of 100 likes on a loaded machine failed with "Unable to start a transaction in the given time".
+ */
+export const GATEWAY_CONNECTION_TIMEOUT_MS = 3000;
+
 function extendWithIdentity(prisma: PrismaClient, viewer: RlsViewer) {
   const { userId, role } = identityOf(viewer);
   return prisma.$extends({
@@ -88,10 +95,10 @@ function extendWithIdentity(prisma: PrismaClient, viewer: RlsViewer) {
         async $allOperations({ model, args, query }) {
           if (!userDataModels.has(model)) return query(args);
           if (viewer.role === 'anonymous' && anonymousDefaultModels.has(model)) return query(args);
-          const [, result] = await prisma.$transaction([
-            prisma.$queryRawUnsafe(setIdentitySql, userId, role),
-            query(args),
-          ]);
+          const [, result] = await prisma.$transaction(
+            [prisma.$queryRawUnsafe(setIdentitySql, userId, role), query(args)],
+            { maxWait: GATEWAY_CONNECTION_TIMEOUT_MS },
+          );
           return result;
         },
       },
