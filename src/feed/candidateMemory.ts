@@ -7,9 +7,9 @@ import { MAX_SERVED_BETWEEN_READS } from './sql.js';
  * A CandidateSet packed into typed arrays: for pages of 20, a viewer's 300–600 candidates (the SIMILAR
  * pool of 80 and the COENGAGED pool of 50, each with its look-ahead of 160, the other pools of 20–60) as
  * 35–65 KB outside the V8 heap, most of it their ten features each, instead of ~1,200 small objects for
- * the garbage collector to walk. Listing i
- * has id ids[i] and category categories[i]; a pool is indices into them, with scores. The features stay
- * in their FeatureTable (typed arrays already), shared by every page ranked from them.
+ * the garbage collector to walk. Listing i has id ids[i] and category categories[i]; a pool is indices
+ * into them, with scores. The features stay in their FeatureTable (typed arrays already), shared by every
+ * page ranked from them.
  */
 interface Packed {
   hasEmbedding: boolean;
@@ -189,8 +189,8 @@ export class CandidateMemory {
    * COENGAGED a whole pool (similarNeeded, coengagedNeeded), each other pool `first` (or all it held, when
    * it held less); and they have served less than their budget. The set holds the look-ahead candidates
    * too: the page ranks `pageCandidates(set, limits)`, taken after what other pages of the viewer served
-   * since is left out (unservedSince), so a look-ahead candidate replaces it as in a read. `keptAtMs`: when they were kept (the check for what changed since
-   * looks back that far).
+   * since is left out (unservedSince), so a look-ahead candidate replaces it as in a read. `keptAtMs`: when
+   * they were kept (the check for what changed since looks back that far).
    */
   take(
     userId: string,

@@ -152,13 +152,15 @@ export function feedCandidateQuery(
   personalise: boolean,
 ): CandidateQuery {
   const { first } = page;
-  const similarLimit = personalise ? similarLimitFor(first) : 0;
+  // The pools a page ranks whole (sliced to these sizes from what the read returns, pageCandidates).
+  const limits = pageLimitsFor(feed, first);
+  const similarLimit = personalise ? limits.similar : 0;
   return {
     userId: page.userId,
     categoryId: page.categoryId,
     similarLimit,
     poolLimit: poolLimitFor(first),
-    coengagementLimit: personalise ? feed.coengagementCandidates : 0,
+    coengagementLimit: personalise ? limits.coengaged : 0,
     servedWindowMinutes: feed.servedWindowMinutes,
     session: page.session,
     exploreIds: page.exploreIds,
@@ -179,8 +181,15 @@ function lookaheadFor(
   similarLimit: number,
   categoryId: number | null,
 ): number {
-  const kept = feed.candidateMemorySec > 0 && feed.candidateCacheSec > 0 && categoryId === null;
-  return kept ? servedBetweenReads(first, similarLimit) : first;
+  return keepsCandidates(feed, categoryId) ? servedBetweenReads(first, similarLimit) : first;
+}
+
+/**
+ * Whether a signed-in viewer's page may be ranked from, and keep, the candidates a process read for them
+ * (src/feed/candidateMemory.ts): no category filter, with kept candidates and the candidate cache on.
+ */
+function keepsCandidates(feed: Config['feed'], categoryId: number | null): boolean {
+  return feed.candidateMemorySec > 0 && feed.candidateCacheSec > 0 && categoryId === null;
 }
 
 /** The SIMILAR and COENGAGED pools a personal page of `first` ranks whole (pageCandidates). */
@@ -358,10 +367,7 @@ export async function suggestions(
   // A signed-in viewer's page without a category filter may be ranked from the candidates this process
   // read for their last page (src/feed/candidateMemory.ts), checked again as the page is logged.
   const keptFor =
-    ctx.viewer.userId !== null &&
-    args.categoryId === null &&
-    settings.memory.enabled &&
-    ctx.config.feed.candidateCacheSec > 0
+    ctx.viewer.userId !== null && keepsCandidates(ctx.config.feed, args.categoryId)
       ? ctx.viewer.userId
       : null;
   const limits = pageLimitsFor(ctx.config.feed, first);
