@@ -3,6 +3,7 @@ import type { Viewer } from '../../src/auth/viewer.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import {
   createFeedHarness,
+  KEPT_CANDIDATES_CHECK,
   listingIdsOf,
   suggestionsPage,
   type FeedHarness,
@@ -10,18 +11,16 @@ import {
 } from '../support/feedHarness.js';
 import { createFeedViewer, seedFeedWorld, type FeedWorld } from '../support/feedWorld.js';
 import { dataOf } from '../support/graphqlResult.js';
-import { recordAllClients, transactionControl } from '../support/statementLog.js';
+import { recordAllClients, dataStatementsOf } from '../support/statementLog.js';
 import { waitUntil } from '../support/workerHarness.js';
 
 /** The candidate statements (either: searching or cached) read a viewer's candidates. */
 const READ = /WITH viewer AS/;
-/** The kept candidates' check (keptExclusionsSql, inside insertCheckedImpressionsSql). */
-const CHECK = /FROM unnest\(\$10::int\[\]\) AS k\(id\)/;
 const INSERT = /INSERT INTO learning_events/;
 /** The statements of a page served from kept candidates: one, the impressions insert that checks them. */
 const fromKept = (statements: string[]) => {
   expect(statements, statements.join('\n---\n')).toHaveLength(1);
-  expect(statements[0]).toMatch(CHECK);
+  expect(statements[0]).toMatch(KEPT_CANDIDATES_CHECK);
   expect(statements[0]).toMatch(INSERT);
 };
 /**
@@ -30,9 +29,9 @@ const fromKept = (statements: string[]) => {
  */
 const refusedThenLogged = (statements: string[]) => {
   expect(statements, statements.join('\n---\n')).toHaveLength(2);
-  expect(statements[0]).toMatch(CHECK);
+  expect(statements[0]).toMatch(KEPT_CANDIDATES_CHECK);
   expect(statements[1]).toMatch(INSERT);
-  expect(statements[1]).not.toMatch(CHECK);
+  expect(statements[1]).not.toMatch(KEPT_CANDIDATES_CHECK);
 };
 /** The statements of a page that read its candidates. */
 const readAgain = (statements: string[]) => {
@@ -65,16 +64,8 @@ describe('the candidates a gateway keeps for a viewer’s next pages', () => {
       { interestId: world.interestIds[(cluster + 1) % 3]!, affinity: 0.3 },
     ]);
 
-  async function page(harness: FeedHarness, who: Viewer, after?: string | null) {
-    log.statements.length = 0;
-    log.recording = true;
-    try {
-      const result = await suggestionsPage(harness, who, { first: FIRST, ...(after ? { after } : {}) });
-      return { result, statements: log.statements.filter((s) => !transactionControl.test(s)) };
-    } finally {
-      log.recording = false;
-    }
-  }
+  const page = (harness: FeedHarness, who: Viewer, after?: string | null) =>
+    dataStatementsOf(log, () => suggestionsPage(harness, who, { first: FIRST, ...(after ? { after } : {}) }));
 
   const hits = async (harness: FeedHarness) =>
     (await harness.metrics.feedCandidateMemory.get()).values.find((v) => v.labels.outcome === 'hit')?.value ??
@@ -262,7 +253,7 @@ describe('the candidates a gateway keeps for a viewer’s next pages', () => {
       let fromMemory = 0;
       for (let i = 0; i < 6; i += 1) {
         const next = await page(h, kept);
-        if (next.statements.length === 1 && CHECK.test(next.statements[0]!)) fromMemory += 1;
+        if (next.statements.length === 1 && KEPT_CANDIDATES_CHECK.test(next.statements[0]!)) fromMemory += 1;
         keptPages.push(listingIdsOf(next.result));
         readPages.push(listingIdsOf((await page(reading, read)).result));
       }
@@ -313,7 +304,7 @@ describe('the candidates a gateway keeps for a viewer’s next pages', () => {
     // One statement: the checked insert, which logged nothing; ranked again without what B served, the
     // page is empty, so there is nothing to log.
     expect(second.statements).toHaveLength(1);
-    expect(second.statements[0]).toMatch(CHECK);
+    expect(second.statements[0]).toMatch(KEPT_CANDIDATES_CHECK);
     expect(listingIdsOf(second.result).filter((id) => all.includes(id))).toEqual([]);
   }, 20_000);
 

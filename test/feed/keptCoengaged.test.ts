@@ -4,20 +4,19 @@ import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { insertProfile } from '../support/fixtures.js';
 import {
   createFeedHarness,
+  KEPT_CANDIDATES_CHECK,
   listingIdsOf,
   suggestionsPage,
   type FeedHarness,
 } from '../support/feedHarness.js';
 import { createFeedViewer, seedFeedWorld, type FeedWorld } from '../support/feedWorld.js';
-import { recordAllClients, transactionControl } from '../support/statementLog.js';
+import { recordAllClients, dataStatementsOf } from '../support/statementLog.js';
 
 const FIRST = 5;
 /** The COENGAGED pool (FEED_COENGAGEMENT_CANDIDATES); kept candidates serve 8 pages of 5 (40) per read. */
 const POOL = 20;
 /** Co-engaged with the viewers' likes: more than a read returns (the pool and the 40 after it). */
 const COENGAGED = 70;
-/** The kept candidates' check: a page ranked from them is this one statement. */
-const CHECK = /FROM unnest\(\$10::int\[\]\) AS k\(id\)/;
 
 /**
  * Kept candidates (src/feed/candidateMemory.ts) for a viewer with co-engagement: a page ranks a whole
@@ -91,17 +90,12 @@ describe('kept candidates with co-engagement', () => {
     const readPages: number[][] = [];
     let fromMemory = 0;
     for (let i = 0; i < 6; i += 1) {
-      log.statements.length = 0;
-      log.recording = true;
-      let page: number[];
-      try {
-        page = listingIdsOf(await suggestionsPage(kept, a, { first: FIRST }));
-      } finally {
-        log.recording = false;
-      }
-      const statements = log.statements.filter((s) => !transactionControl.test(s));
-      if (statements.length === 1 && CHECK.test(statements[0]!)) fromMemory += 1;
-      keptPages.push(page);
+      const { result, statements } = await dataStatementsOf(log, () =>
+        suggestionsPage(kept, a, { first: FIRST }),
+      );
+      // A page ranked from kept candidates is one statement: the insert that checks them.
+      if (statements.length === 1 && KEPT_CANDIDATES_CHECK.test(statements[0]!)) fromMemory += 1;
+      keptPages.push(listingIdsOf(result));
       readPages.push(listingIdsOf(await suggestionsPage(reading, b, { first: FIRST })));
     }
     expect(keptPages).toEqual(readPages);

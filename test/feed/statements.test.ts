@@ -6,7 +6,7 @@ import { createFeedViewer, seedFeedWorld } from '../support/feedWorld.js';
 import { insertProfile } from '../support/fixtures.js';
 import { graphql, type Operation } from '../support/graphql.js';
 import { dataOf } from '../support/graphqlResult.js';
-import { recordAllClients, transactionControl } from '../support/statementLog.js';
+import { recordAllClients, dataStatementsOf } from '../support/statementLog.js';
 
 const SUGGESTIONS = graphql(`
   query ($first: Int) {
@@ -81,14 +81,10 @@ describe('SQL statements per suggestions page (N+1 guard)', () => {
   }
 
   async function measureOperation<T>(operation: Operation<T>, viewer: Viewer | undefined, first: number) {
-    log.statements.length = 0;
-    log.recording = true;
-    try {
-      const data = dataOf(await h.execute(operation, { viewer, variables: { first } }));
-      return { data, statements: log.statements.filter((s) => !transactionControl.test(s)) };
-    } finally {
-      log.recording = false;
-    }
+    const { result, statements } = await dataStatementsOf(log, () =>
+      h.execute(operation, { viewer, variables: { first } }),
+    );
+    return { data: dataOf(result), statements };
   }
 
   beforeAll(async () => {

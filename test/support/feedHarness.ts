@@ -70,6 +70,9 @@ export async function suggestionsPage(
   return dataOf(await h.execute(SUGGESTIONS, { viewer, variables })).suggestions;
 }
 
+/** The check of a viewer's kept candidates (keptExclusionsSql, inside insertCheckedImpressionsSql). */
+export const KEPT_CANDIDATES_CHECK = /FROM unnest\(\$10::int\[\]\) AS k\(id\)/;
+
 export const listingIdsOf = (page: SuggestionsPage): number[] =>
   page.edges.map((e) => Number(e.node.listing.id));
 export const categoryIdsOf = (page: SuggestionsPage): number[] =>

@@ -29,3 +29,21 @@ export function recordAllClients(): { statements: string[]; recording: boolean; 
   };
   return log;
 }
+
+/**
+ * The data statements (transaction control left out) any client sent while `run` ran, with its result:
+ * `log` records only meanwhile.
+ */
+export async function dataStatementsOf<T>(
+  log: ReturnType<typeof recordAllClients>,
+  run: () => Promise<T>,
+): Promise<{ result: T; statements: string[] }> {
+  log.statements.length = 0;
+  log.recording = true;
+  try {
+    const result = await run();
+    return { result, statements: log.statements.filter((s) => !transactionControl.test(s)) };
+  } finally {
+    log.recording = false;
+  }
+}
