@@ -1,5 +1,11 @@
 import type pg from 'pg';
-import { featureArray, featuresFromArray, RANKING_FEATURES_VERSION } from './ranking.js';
+import {
+  DEFAULT_RANKER_WEIGHTS,
+  featureArray,
+  featuresFromArray,
+  RANKING_FEATURES_VERSION,
+} from './ranking.js';
+import { latestRankerModelSql, rankerModelFromRow, sameWeights, type RankerModelRow } from './rankerModel.js';
 import {
   trainRanker,
   type TrainingMetrics,
@@ -108,7 +114,13 @@ export async function runRankerTraining(
       skippedRows,
     };
   }
-  const result = trainRanker(training, options.training);
+  // The latest stored model serves beside the same fixed weights (an earlier run's): a new model must order
+  // this holdout better than it too, or a run on a log that says less would replace better weights.
+  const prior = options.training?.prior ?? DEFAULT_RANKER_WEIGHTS;
+  const { rows: latest } = await tx.query<RankerModelRow>(latestRankerModelSql, [RANKING_FEATURES_VERSION]);
+  const stored = latest[0] ? rankerModelFromRow(latest[0]) : null;
+  const serving = stored?.prior && sameWeights(stored.prior, prior) ? stored.model : undefined;
+  const result = trainRanker(training, { ...options.training, ...(serving ? { serving } : {}) });
   if (!result.ok) return { trained: false, reason: result.reason, samples, positives, skippedRows };
   const { metrics } = result;
   const base = { trained: true as const, samples, positives, skippedRows, metrics };
@@ -122,6 +134,16 @@ export async function runRankerTraining(
       reason:
         `holdout AUC ${learned.auc?.toFixed(4) ?? 'n/a'} is not above the fixed weights' ` +
         `${defaults.auc?.toFixed(4) ?? 'n/a'}; the serving weights stay`,
+    };
+  }
+  const servingAuc = metrics.serving?.auc;
+  if (servingAuc !== undefined && servingAuc !== null && !(learned.auc > servingAuc)) {
+    return {
+      ...base,
+      stored: false,
+      reason:
+        `holdout AUC ${learned.auc.toFixed(4)} is not above the serving model's ${servingAuc.toFixed(4)} ` +
+        `(model ${stored!.id}); it stays`,
     };
   }
   const inserted = await tx.query<{ id: string }>(insertModelSql, [

@@ -40,6 +40,11 @@ export interface TrainingOptions {
    * the candidates it ranked low; centring the penalty there keeps what the log cannot contradict.
    */
   prior?: RankerWeights;
+  /**
+   * The model serving now, when it is not the prior (a stored model): scored on the same holdout
+   * (`metrics.serving`), so a new model replaces it only when it orders the holdout better too.
+   */
+  serving?: RankerWeights;
   /** Propensities below this count as this (bounds the IPS weight). @default 0.05 */
   minPropensity?: number;
   /** IPS weights are clipped here before normalising. @default 20 */
@@ -65,6 +70,8 @@ export interface TrainingMetrics {
   learned: HoldoutMetrics;
   /** The prior's (the serving fixed weights': the defaults or FEED_RANKER_WEIGHTS') on the same holdout. */
   defaults: HoldoutMetrics;
+  /** The serving stored model's (options.serving), when one was given. */
+  serving?: HoldoutMetrics;
   iterations: number;
   /** The fixed weights the fit was pulled towards and compared with; a model serves only beside them. */
   prior: RankerWeights;
@@ -280,6 +287,7 @@ export function trainRanker(input: readonly TrainingRow[], options: TrainingOpti
       holdoutPositives,
       learned,
       defaults: evaluateModel(prior, test),
+      ...(options.serving ? { serving: evaluateModel(options.serving, test) } : {}),
       iterations: fit.iterations,
       prior,
     },

@@ -380,4 +380,32 @@ describe('learned ranking weights (ranker_training, feed_ranker_models, the mode
     expect(after.rows).toEqual(before.rows);
     expect(await modelCount()).toBe(20);
   });
+
+  it('keeps the serving model when a new fit beats the defaults but not it on the new holdout', async () => {
+    // The log's behaviour itself serves (a model an earlier run stored, against the defaults as this
+    // worker's); the new fit is pulled towards the defaults and orders the holdout less well than it.
+    const truth = Object.fromEntries(RANKING_FEATURES.map((name, j) => [name, TRUTH[j]!]));
+    const { rows } = await db.pool.query<{ id: string }>(
+      `INSERT INTO feed_ranker_models (features_version, bias, weights, samples, positives, metrics)
+       VALUES (1, $1, $2, 0, 0, $3) RETURNING id::text AS id`,
+      [TRUTH_BIAS, JSON.stringify(truth), JSON.stringify({ prior: DEFAULT_RANKER_WEIGHTS })],
+    );
+    // A log of the behaviour alone (the earlier tests' rows taught otherwise on purpose).
+    await db.pool.query('DELETE FROM learning_events');
+    await insertImpressions(6000, { unrewardedShare: 0.5 });
+    const result = await runTraining(1000);
+    expect(result).toMatchObject({ trained: true, stored: false });
+    const metrics = result.metrics as {
+      learned: { auc: number };
+      defaults: { auc: number };
+      serving: { auc: number };
+    };
+    expect(metrics.learned.auc).toBeGreaterThan(metrics.defaults.auc);
+    expect(metrics.serving.auc).toBeGreaterThan(metrics.learned.auc);
+    expect(String(result.reason)).toContain(`not above the serving model's`);
+    const latest = await db.pool.query<{ id: string }>(
+      'SELECT id::text AS id FROM feed_ranker_models ORDER BY trained_at DESC, id DESC LIMIT 1',
+    );
+    expect(latest.rows).toEqual(rows);
+  });
 });
