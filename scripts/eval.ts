@@ -65,6 +65,8 @@ Learned ranking (variants with FEED_RANKER=learned; train data only, see docs/re
                           before the variants (0.2; 0 = none: learned serves the defaults)
   --feedback-page N       page size of the logging round (20)
   --feedback-min-events N labelled impressions ranker_training needs (1000)
+  --feedback-examination X  position bias of the round's reactions: a held-back like at position p of
+                          the feed counts with chance (1 + p)^-X (0: every one counts; 0-4)
 Output:
   --out DIR               markdown and JSON report (eval-results/)
   --keep                  keep the scratch database (its name is printed)
@@ -102,6 +104,7 @@ const parsed = (() => {
         'feedback-share': { type: 'string', default: '0.2' },
         'feedback-page': { type: 'string', default: '20' },
         'feedback-min-events': { type: 'string', default: '1000' },
+        'feedback-examination': { type: 'string', default: '0' },
         out: { type: 'string', default: 'eval-results' },
         keep: { type: 'boolean', default: false },
         'database-url': { type: 'string' },
@@ -275,6 +278,13 @@ const options = {
           share: share('feedback-share', parsed['feedback-share']),
           pageSize: whole('feedback-page', parsed['feedback-page'], 1, 100),
           minEvents: whole('feedback-min-events', parsed['feedback-min-events'], 1, 100_000_000),
+          examination: (() => {
+            const raw = parsed['feedback-examination'];
+            const value = Number(raw);
+            if (raw.trim() === '' || !(value >= 0 && value <= 4))
+              fail(`--feedback-examination must be a number from 0 to 4, got "${raw}"`);
+            return value;
+          })(),
         },
   seed: seedFlag(DEFAULT_SYNTHETIC.seed),
   keep: parsed.keep,

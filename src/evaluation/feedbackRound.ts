@@ -30,6 +30,11 @@ export interface FeedbackRoundOptions extends FeedServingOptions {
   pageSize: number;
   /** Labelled impressions needed to train (the worker's FEED_RANKER_MIN_EVENTS for this run). */
   minEvents: number;
+  /**
+   * Position bias of the simulated reactions: a held-back like at position p of the user's feed counts
+   * with chance (1 + p)^−examination (people look less further down); 0, the default: every one counts.
+   */
+  examination?: number;
 }
 
 export interface FeedbackRoundResult {
@@ -57,11 +62,18 @@ const RESTORE_LIKES_SQL = `
 INSERT INTO likes (user_id, listing_id, created_at)
 SELECT * FROM unnest($1::uuid[], $2::int[], $3::timestamptz[]) ON CONFLICT DO NOTHING`;
 
-/** Rewards of the round's impressions: 1 for a held-back like, else 0. $1 since, $2 users, $3 listings. */
+/**
+ * Rewards of the round's impressions: 1 for a held-back like the user looked at, else 0. $1 since, $2
+ * users, $3 listings, $4 examination η: an impression at position p is looked at with chance
+ * (1 + p)^−η, drawn from a hash of its id (0: every one is).
+ */
 const LABEL_SQL = `
 WITH held AS (SELECT * FROM unnest($2::uuid[], $3::int[]) AS t(u, l))
 UPDATE learning_events e
-   SET reward = CASE WHEN EXISTS (SELECT 1 FROM held h WHERE h.u = e.user_id AND h.l = e.listing_id) THEN 1 ELSE 0 END,
+   SET reward = CASE WHEN EXISTS (SELECT 1 FROM held h WHERE h.u = e.user_id AND h.l = e.listing_id)
+                      AND ('x' || substr(md5(e.id::text), 1, 8))::bit(32)::bigint / 4294967296.0
+                          < power(1 + e.position, -$4::float8)
+                     THEN 1 ELSE 0 END,
        rewarded_at = now()
  WHERE e.created_at >= $1 AND e.user_id IS NOT NULL
 RETURNING e.reward`;
@@ -97,6 +109,7 @@ export async function feedbackRound(
     clock[0]!.t,
     heldUsers,
     heldListings,
+    options.examination ?? 0,
   ]);
 
   await pool.query(RESTORE_LIKES_SQL, [
@@ -107,7 +120,7 @@ export async function feedbackRound(
   await pool.query('DELETE FROM events_queue');
   await refreshDerived(pool, quiet);
 
-  // As the worker runs it: the service identity, which ranker_training_events requires.
+  // As the worker runs it: the service identity, which ranker_training_rows requires.
   const training = await withTransaction(pool, async (tx) => {
     await tx.query(`SELECT set_config('lodestar.role', 'service', true)`);
     return runRankerTraining(tx, {

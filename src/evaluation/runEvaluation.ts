@@ -75,7 +75,7 @@ export interface EvaluationOptions {
    * A round of logged feedback from train data before the variants, so `learned` variants have a model to
    * serve (src/evaluation/feedbackRound.ts); null or share 0: none (learned = the defaults).
    */
-  feedback?: { share: number; pageSize: number; minEvents: number } | null;
+  feedback?: { share: number; pageSize: number; minEvents: number; examination?: number } | null;
   /**
    * λ of the EASE upper reference (src/evaluation/ease.ts; default DEFAULT_EASE_LAMBDA); 0 leaves it
    * out. It is left out by itself when more than EASE_MAX_ITEMS listings have train likes.

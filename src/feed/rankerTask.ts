@@ -45,8 +45,8 @@ export type RankerTrainingResult =
     };
 
 const trainingEventsSql = `
-SELECT features, label, propensity, created_at
-FROM ranker_training_events($1, now() - make_interval(days => $2), make_interval(mins => $3), $4)`;
+SELECT features, label, propensity, created_at, "position"
+FROM ranker_training_rows($1, now() - make_interval(days => $2), make_interval(mins => $3), $4)`;
 
 const insertModelSql = `
 INSERT INTO feed_ranker_models (features_version, bias, weights, samples, positives, metrics)
@@ -73,6 +73,7 @@ export async function runRankerTraining(
     label: number;
     propensity: number;
     created_at: Date;
+    position: number;
   }>(trainingEventsSql, [
     RANKING_FEATURES_VERSION,
     options.windowDays ?? 30,
@@ -92,6 +93,7 @@ export async function runRankerTraining(
       label: r.label > 0 ? 1 : 0,
       propensity: r.propensity,
       createdAt: r.created_at,
+      position: r.position,
     });
   }
   const positives = training.reduce((n, r) => n + r.label, 0);

@@ -154,4 +154,84 @@ describe('trainRanker', () => {
     expect(holdoutLoss).toBeCloseTo(expected, 6);
     expect(r.metrics.learned.logLoss).toBeLessThan(holdoutLoss);
   });
+  it('a position term takes out position bias: what the logging ranking put low is not learned as worse', () => {
+    // Pages of 10 ordered by the logging ranking, which sorts by similarity alone; people look at place p
+    // with chance 1 / (1 + p) and like what they look at with chance sigmoid(truth). The truth weighs
+    // similarity and popularity alike, so a fit that ignores the place credits similarity with the
+    // attention the top places got.
+    const next = rng(5);
+    const S = RANKING_FEATURES.indexOf('similarity');
+    const P = RANKING_FEATURES.indexOf('popularity');
+    const rows: TrainingRow[] = [];
+    const item = () => {
+      const features = new Array<number>(D).fill(0);
+      features[S] = next();
+      features[P] = next();
+      return features;
+    };
+    for (let page = 0; page < 12_000; page += 1) {
+      // The ranked items by similarity; a slot explores (a random listing at that place) with chance 0.2.
+      const ranked = Array.from({ length: 10 }, item).sort((a, b) => b[S]! - a[S]!);
+      let r = 0;
+      for (let place = 0; place < 10; place += 1) {
+        const features = next() < 0.2 ? item() : ranked[r++]!;
+        const liked = next() < 1 / (1 + place) && next() < sigmoid(-3 + 2 * features[S]! + 2 * features[P]!);
+        rows.push({
+          features,
+          label: liked ? 1 : 0,
+          propensity: 1,
+          createdAt: new Date(T0 + page * 1000 + place),
+          position: place,
+        });
+      }
+    }
+    const zero = fixedRankerWeights(Object.fromEntries(RANKING_FEATURES.map((n) => [n, 0])));
+    const blind = trainRanker(rows, { l2: 1e-6, prior: zero, positionTerm: false });
+    const aware = trainRanker(rows, {
+      l2: 1e-6,
+      prior: zero,
+      ...(blind.ok ? { serving: blind.model } : {}),
+    });
+    expect(blind.ok && aware.ok).toBe(true);
+    if (!blind.ok || !aware.ok) return;
+    const ratio = (r: typeof aware) => r.model.weights.similarity / r.model.weights.popularity;
+    // Blind to the place, similarity looks far stronger than popularity; with the term they come out alike.
+    expect(ratio(blind)).toBeGreaterThan(2);
+    expect(Math.abs(ratio(aware) - 1)).toBeLessThan(0.25);
+    expect(aware.metrics.positionWeight).toBeLessThan(-0.5);
+    expect(blind.metrics.positionWeight).toBeUndefined();
+    // Judged on pairs at the same position, the position-aware weights order the holdout better than the
+    // blind ones.
+    expect(aware.metrics.learned.auc!).toBeGreaterThan(aware.metrics.serving!.auc!);
+    // Served without the term: the bias is refitted so that the mean prediction is the rate of likes.
+    const rate = rows.reduce((n, r) => n + r.label, 0) / rows.length;
+    const meanPredicted =
+      rows.reduce(
+        (sum, r) =>
+          sum +
+          sigmoid(
+            aware.model.bias +
+              r.features.reduce((z, v, j) => z + v * aware.model.weights[RANKING_FEATURES[j]!], 0),
+          ),
+        0,
+      ) / rows.length;
+    expect(Math.abs(meanPredicted - rate)).toBeLessThan(0.002);
+  });
+
+  it('fits no position term when a row has no position', () => {
+    const next = rng(6);
+    const rows: TrainingRow[] = Array.from({ length: 4000 }, (_, i) => {
+      const features = Array.from({ length: D }, () => next());
+      return {
+        features,
+        label: next() < sigmoid(-1 + 2 * features[0]!) ? 1 : 0,
+        propensity: 1,
+        createdAt: new Date(T0 + i * 1000),
+        ...(i === 7 ? {} : { position: i % 10 }),
+      };
+    });
+    const result = trainRanker(rows, { l2: 1e-6 });
+    expect(result.ok).toBe(true);
+    if (result.ok) expect(result.metrics.positionWeight).toBeUndefined();
+  });
 });

@@ -26,6 +26,8 @@ export interface TrainingRow {
   /** The logging policy's probability of this impression (0..1]. */
   propensity: number;
   createdAt: Date;
+  /** Where the impression was shown in the viewer's feed (learning_events.position; 0 = first), when known. */
+  position?: number;
 }
 
 export interface TrainingOptions {
@@ -53,12 +55,23 @@ export interface TrainingOptions {
   holdoutShare?: number;
   /** Newton iterations at most. @default 50 */
   maxIterations?: number;
+  /**
+   * Fit a term in log(1 + position) beside the features when every row has its position: people react
+   * less to what is further down their feed, whatever it is, and without the term that shows up as the
+   * weights of what the logging ranking put low (exploration's popular, new, less similar listings). The
+   * term is trained, never served: every candidate is ranked as if at the same position. It is told apart
+   * from the features only where the log places listings independently of them (exploration). @default true
+   */
+  positionTerm?: boolean;
 }
 
 export interface HoldoutMetrics {
   /** IPS-weighted mean log-loss on the holdout. */
   logLoss: number;
-  /** AUC on the holdout (IPS-weighted pairs); null when the holdout has only one label. */
+  /**
+   * AUC on the holdout (IPS-weighted pairs; only pairs at the same position when the position term was
+   * fitted); null when the holdout has only one label.
+   */
   auc: number | null;
 }
 
@@ -73,6 +86,8 @@ export interface TrainingMetrics {
   /** The serving stored model's (options.serving), when one was given. */
   serving?: HoldoutMetrics;
   iterations: number;
+  /** The fitted weight of log(1 + position), when the position term was fitted (training only, never served). */
+  positionWeight?: number;
   /** The fixed weights the fit was pulled towards and compared with; a model serves only beside them. */
   prior: RankerWeights;
 }
@@ -88,11 +103,19 @@ interface Prepared {
   x: Float64Array[];
   y: Uint8Array;
   w: Float64Array;
+  /** log(1 + position) per row, when the position term is fitted. */
+  position: Float64Array | null;
 }
 
 /** IPS weights, clipped and normalised to mean 1 over the given rows. */
-function prepare(rows: readonly TrainingRow[], minPropensity: number, maxWeight: number): Prepared {
+function prepare(
+  rows: readonly TrainingRow[],
+  minPropensity: number,
+  maxWeight: number,
+  withPosition: boolean,
+): Prepared {
   const x = rows.map((r) => Float64Array.from(r.features));
+  const position = withPosition ? Float64Array.from(rows, (r) => Math.log1p(r.position!)) : null;
   const y = Uint8Array.from(rows.map((r) => r.label));
   const w = Float64Array.from(
     rows.map((r) => Math.min(1 / Math.max(r.propensity, minPropensity), maxWeight)),
@@ -101,7 +124,7 @@ function prepare(rows: readonly TrainingRow[], minPropensity: number, maxWeight:
   for (const v of w) total += v;
   const scale = rows.length / total;
   for (let i = 0; i < w.length; i += 1) w[i]! *= scale;
-  return { x, y, w };
+  return { x, y, w, position };
 }
 
 /** Solves A·s = b in place by Gaussian elimination with partial pivoting; null when singular. */
@@ -129,15 +152,22 @@ function solve(a: number[][], b: number[]): number[] | null {
   return s;
 }
 
-/** Newton/IRLS on θ = [bias, w₁…w_d]; the penalty pulls the weights towards the prior's, never the bias. */
+/**
+ * Newton/IRLS on θ = [bias, w₁…w_F] (and, with data.position, a last coefficient of log(1 + position));
+ * the penalty pulls the feature weights towards the prior's, never the bias or the position term.
+ */
 function fitLogistic(
   data: Prepared,
   l2: number,
   prior: RankerWeights,
   maxIterations: number,
 ): { theta: number[]; iterations: number } | null {
-  const d = RANKING_FEATURES.length + 1;
+  const F = RANKING_FEATURES.length;
+  const d = F + 1 + (data.position ? 1 : 0);
   const centre = [0, ...RANKING_FEATURES.map((name) => prior.weights[name])];
+  // Row i's value of coefficient j: 1 for the bias, the features, then log(1 + position).
+  const valueOf = (xi: Float64Array, i: number, j: number): number =>
+    j === 0 ? 1 : j <= F ? xi[j - 1]! : data.position![i]!;
   // Newton from zero weights (its usual, safe start) with the bias at the positive rate's log-odds.
   const theta = new Array<number>(d).fill(0);
   let totalWeight = 0;
@@ -154,21 +184,21 @@ function fitLogistic(
     const hess = Array.from({ length: d }, () => new Array<number>(d).fill(0));
     for (let i = 0; i < data.x.length; i += 1) {
       const xi = data.x[i]!;
-      let z = theta[0];
-      for (let j = 1; j < d; j += 1) z += theta[j]! * xi[j - 1]!;
+      let z = 0;
+      for (let j = 0; j < d; j += 1) z += theta[j]! * valueOf(xi, i, j);
       const p = sigmoid(z);
       const wi = data.w[i]!;
       const g = wi * (p - data.y[i]!);
       const h = wi * Math.max(p * (1 - p), 1e-9);
       for (let j = 0; j < d; j += 1) {
-        const xj = j === 0 ? 1 : xi[j - 1]!;
+        const xj = valueOf(xi, i, j);
         grad[j]! += g * xj;
         const row = hess[j]!;
-        for (let k = j; k < d; k += 1) row[k]! += h * xj * (k === 0 ? 1 : xi[k - 1]!);
+        for (let k = j; k < d; k += 1) row[k]! += h * xj * valueOf(xi, i, k);
       }
     }
     for (let j = 0; j < d; j += 1) for (let k = 0; k < j; k += 1) hess[j]![k] = hess[k]![j]!;
-    for (let j = 1; j < d; j += 1) {
+    for (let j = 1; j <= F; j += 1) {
       grad[j]! += lambda * (theta[j]! - centre[j]!);
       hess[j]![j]! += lambda;
     }
@@ -182,6 +212,23 @@ function fitLogistic(
     if (largest < 1e-8) return { theta, iterations: iter };
   }
   return theta.every(Number.isFinite) ? { theta, iterations: maxIterations } : null;
+}
+
+/** The bias at which Σ wᵢ·sigmoid(bias + weights·xᵢ) = Σ wᵢ·yᵢ over the rows (bisection). */
+function calibratedBias(data: Prepared, weights: FeatureVector): number {
+  const scores = data.x.map((x) => scoreOf({ bias: 0, weights }, x));
+  let target = 0;
+  for (let i = 0; i < scores.length; i += 1) target += data.w[i]! * data.y[i]!;
+  let lo = -50;
+  let hi = 50;
+  for (let step = 0; step < 60; step += 1) {
+    const mid = (lo + hi) / 2;
+    let predicted = 0;
+    for (let i = 0; i < scores.length; i += 1) predicted += data.w[i]! * sigmoid(mid + scores[i]!);
+    if (predicted < target) lo = mid;
+    else hi = mid;
+  }
+  return (lo + hi) / 2;
 }
 
 function scoreOf(model: RankerWeights, x: Float64Array): number {
@@ -203,8 +250,39 @@ function evaluateModel(model: RankerWeights, data: Prepared): HoldoutMetrics {
     loss += data.w[i]! * -(data.y[i] ? Math.log(p) : Math.log(1 - p));
     weight += data.w[i]!;
   }
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[a]! - scores[b]!);
-  // Weighted Mann-Whitney: each positive counts the negative weight scored below it (ties half).
+  // With positions, only pairs at the same position are compared: a like higher up says as much about
+  // where it was shown as about what it was, and the weights are served without the position.
+  let concordant = 0;
+  let pairs = 0;
+  const groups = new Map<number, number[]>();
+  for (let i = 0; i < n; i += 1) {
+    const key = data.position ? data.position[i]! : 0;
+    let group = groups.get(key);
+    if (group === undefined) groups.set(key, (group = []));
+    group.push(i);
+  }
+  for (const group of groups.values()) {
+    const g = mannWhitney(group, scores, data);
+    concordant += g.concordant;
+    pairs += g.pairs;
+  }
+  return {
+    logLoss: weight > 0 ? loss / weight : Number.NaN,
+    auc: pairs > 0 ? concordant / pairs : null,
+  };
+}
+
+/**
+ * Weighted Mann-Whitney over the rows `indices`: each positive counts the negative weight scored below it
+ * (ties half); AUC = concordant / pairs. O(k log k) for k rows.
+ */
+function mannWhitney(
+  indices: number[],
+  scores: Float64Array,
+  data: Prepared,
+): { concordant: number; pairs: number } {
+  const order = indices.sort((a, b) => scores[a]! - scores[b]!);
+  const n = order.length;
   let negBelow = 0;
   let posTotal = 0;
   let negTotal = 0;
@@ -225,10 +303,7 @@ function evaluateModel(model: RankerWeights, data: Prepared): HoldoutMetrics {
     negTotal += neg;
     start = end;
   }
-  return {
-    logLoss: weight > 0 ? loss / weight : Number.NaN,
-    auc: posTotal > 0 && negTotal > 0 ? concordant / (posTotal * negTotal) : null,
-  };
+  return { concordant, pairs: posTotal * negTotal };
 }
 
 /**
@@ -266,13 +341,31 @@ export function trainRanker(input: readonly TrainingRow[], options: TrainingOpti
   if (trainPositives === 0 || trainPositives === train.length)
     return fail('only one label in the training part');
   if (holdout.length === 0) return fail('no holdout rows');
-  const fit = fitLogistic(prepare(train, minPropensity, maxWeight), l2, prior, options.maxIterations ?? 50);
+  // The position term only where every row has a position and they differ (a constant column has nothing
+  // to fit); a fit it makes singular is made again without it.
+  const withPosition =
+    options.positionTerm !== false &&
+    rows.every((r) => typeof r.position === 'number' && Number.isInteger(r.position) && r.position >= 0) &&
+    train.some((r) => r.position !== train[0]!.position);
+  let data = prepare(train, minPropensity, maxWeight, withPosition);
+  let fit = fitLogistic(data, l2, prior, options.maxIterations ?? 50);
+  if (!fit && withPosition) {
+    data = prepare(train, minPropensity, maxWeight, false);
+    fit = fitLogistic(data, l2, prior, options.maxIterations ?? 50);
+  }
   if (!fit) return fail('the fit did not converge to finite weights');
   const weights = Object.fromEntries(
     RANKING_FEATURES.map((name, j) => [name, fit.theta[j + 1]!]),
   ) as FeatureVector;
-  const model: RankerWeights = { bias: fit.theta[0]!, weights };
-  const test = prepare(holdout, minPropensity, maxWeight);
+  const F = RANKING_FEATURES.length;
+  const positionWeight = data.position ? fit.theta[F + 1]! : undefined;
+  // Served without the position term: the bias is refitted so that the predictions without it match the
+  // training rows' (weighted) rate of positives; the order, all that serving uses, does not depend on it.
+  const model: RankerWeights = {
+    bias: positionWeight === undefined ? fit.theta[0]! : calibratedBias(data, weights),
+    weights,
+  };
+  const test = prepare(holdout, minPropensity, maxWeight, data.position !== null);
   const learned = evaluateModel(model, test);
   if (!Number.isFinite(learned.logLoss)) return fail('the holdout log-loss is not finite');
   return {
@@ -289,6 +382,7 @@ export function trainRanker(input: readonly TrainingRow[], options: TrainingOpti
       defaults: evaluateModel(prior, test),
       ...(options.serving ? { serving: evaluateModel(options.serving, test) } : {}),
       iterations: fit.iterations,
+      ...(positionWeight === undefined ? {} : { positionWeight }),
       prior,
     },
   };

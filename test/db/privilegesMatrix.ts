@@ -134,6 +134,7 @@ export const functionExecute: Record<string, MatrixRole[]> = {
   'rebuild_ivfflat_index(text,integer)': ['worker'],
   'recently_served_listings(uuid,interval,text)': ['service'],
   'ranker_training_events(integer,timestamp with time zone,interval,integer)': ['worker'],
+  'ranker_training_rows(integer,timestamp with time zone,interval,integer)': ['worker'],
   'recompute_profile_embedding(uuid)': ['app', 'worker'],
   'record_learning_reward(uuid,double precision)': ['app', 'service'],
   'reinforce_listing_interests(uuid,integer,real)': ['worker'],

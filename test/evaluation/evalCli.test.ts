@@ -27,6 +27,8 @@ describe('npm run eval refuses bad flags before any database work (exit 2, the f
     [['--ease-lambda', '1e-9'], 'got "1e-9"'],
     [['--ease-lambda', '2000000'], 'got "2000000"'],
     [['--taste-modes', '2'], '--taste-modes must be a number from 0 to 1, got "2"'],
+    [['--feedback-examination', '5'], '--feedback-examination must be a number from 0 to 4, got "5"'],
+    [['--feedback-examination', 'x'], 'got "x"'],
   ])(
     '%j',
     async (args, message) => {

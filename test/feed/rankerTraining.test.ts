@@ -89,13 +89,17 @@ describe('learned ranking weights (ranker_training, feed_ranker_models, the mode
       unrewardedShare?: number;
       /** Every row has these features and is liked (instead of drawing both from TRUTH). */
       likedWith?: number[];
+      /** Row i is at position i % 10 of its feed and is looked at with chance 1 / (1 + position). */
+      examined?: boolean;
     } = {},
   ) => {
     const rows = Array.from({ length: n }, (_, i) => {
       const features =
         opts.likedWith ?? RANKING_FEATURES.map((_, j) => (j >= 6 ? (next() < 0.5 ? 1 : 0) : next()));
       const z = TRUTH_BIAS + features.reduce((s, v, j) => s + v * TRUTH[j]!, 0);
-      const liked = opts.likedWith !== undefined || next() < 1 / (1 + Math.exp(-z));
+      const position = opts.examined ? i % 10 : 0;
+      const looked = !opts.examined || next() < 1 / (1 + position);
+      const liked = opts.likedWith !== undefined || (looked && next() < 1 / (1 + Math.exp(-z)));
       const reward = liked ? 1 : next() < (opts.unrewardedShare ?? 0.5) ? null : 0;
       const listing = world.listings[i % 2]![i % world.listings[i % 2]!.length]!.id;
       return {
@@ -105,14 +109,16 @@ describe('learned ranking weights (ranker_training, feed_ranker_models, the mode
         reward,
         context: JSON.stringify({ features, featuresVersion: opts.version ?? 1 }),
         age: (opts.minutesAgo ?? 24 * 60) + (i % 10),
+        position,
       };
     });
     await db.pool.query(
       `INSERT INTO learning_events (user_id, listing_id, policy, source, propensity, position, context, reward,
                                     rewarded_at, created_at)
-       SELECT u, l, $7, 'SIMILAR', p, 0, c, r, CASE WHEN r IS NULL THEN NULL ELSE now() END,
+       SELECT u, l, $7, 'SIMILAR', p, pos, c, r, CASE WHEN r IS NULL THEN NULL ELSE now() END,
               now() - make_interval(mins => a)
-       FROM unnest($1::uuid[], $2::int[], $3::float8[], $4::jsonb[], $5::float8[], $6::int[]) AS t(u, l, p, c, r, a)`,
+       FROM unnest($1::uuid[], $2::int[], $3::float8[], $4::jsonb[], $5::float8[], $6::int[], $8::int[])
+            AS t(u, l, p, c, r, a, pos)`,
       [
         rows.map((r) => r.user),
         rows.map((r) => r.listing),
@@ -121,6 +127,7 @@ describe('learned ranking weights (ranker_training, feed_ranker_models, the mode
         rows.map((r) => r.reward),
         rows.map((r) => r.age),
         opts.policy ?? 'epsilon-greedy',
+        rows.map((r) => r.position),
       ],
     );
   };
@@ -407,5 +414,20 @@ describe('learned ranking weights (ranker_training, feed_ranker_models, the mode
       'SELECT id::text AS id FROM feed_ranker_models ORDER BY trained_at DESC, id DESC LIMIT 1',
     );
     expect(latest.rows).toEqual(rows);
+  });
+
+  it('fits a position term from each impression position (learning_events.position) and stores no position weight', async () => {
+    // Likes drawn from TRUTH among what was looked at, and the lower an impression, the less it was.
+    await db.pool.query('DELETE FROM learning_events');
+    await db.pool.query('DELETE FROM feed_ranker_models');
+    await insertImpressions(6000, { unrewardedShare: 0.5, examined: true });
+    const result = await runTraining(1000);
+    expect(result).toMatchObject({ trained: true, stored: true });
+    const metrics = result.metrics as { positionWeight?: number };
+    expect(metrics.positionWeight).toBeLessThan(-0.5);
+    const { rows } = await db.pool.query<{ weights: Record<string, number> }>(
+      'SELECT weights FROM feed_ranker_models ORDER BY trained_at DESC, id DESC LIMIT 1',
+    );
+    expect(Object.keys(rows[0]!.weights).sort()).toEqual([...RANKING_FEATURES].sort());
   });
 });
