@@ -234,4 +234,64 @@ describe('trainRanker', () => {
     expect(result.ok).toBe(true);
     if (result.ok) expect(result.metrics.positionWeight).toBeUndefined();
   });
+  it('the position term is not pulled: a strong pull towards zero weights shrinks the features, not it', () => {
+    const next = rng(7);
+    const S = RANKING_FEATURES.indexOf('similarity');
+    const rows: TrainingRow[] = Array.from({ length: 20_000 }, (_, i) => {
+      const features = new Array<number>(D).fill(0);
+      features[S] = next();
+      const position = i % 10;
+      const liked = next() < 1 / (1 + position) && next() < sigmoid(-2 + 2 * features[S]);
+      return { features, label: liked ? 1 : 0, propensity: 1, createdAt: new Date(T0 + i), position };
+    });
+    const zero = fixedRankerWeights(Object.fromEntries(RANKING_FEATURES.map((n) => [n, 0])));
+    const pulled = trainRanker(rows, { l2: 1, prior: zero });
+    expect(pulled.ok).toBe(true);
+    if (!pulled.ok) return;
+    expect(Math.abs(pulled.model.weights.similarity)).toBeLessThan(0.1);
+    expect(pulled.metrics.positionWeight).toBeLessThan(-0.5);
+  });
+
+  it('a bias far out of the usual range is still found (the served weights are pulled to large ones)', () => {
+    const next = rng(8);
+    const S = RANKING_FEATURES.indexOf('similarity');
+    const rows: TrainingRow[] = Array.from({ length: 5000 }, (_, i) => {
+      const features = new Array<number>(D).fill(0);
+      features[S] = 0.5 + next() / 2;
+      return {
+        features,
+        label: next() < 0.085 ? 1 : 0,
+        propensity: 1,
+        createdAt: new Date(T0 + i),
+        position: i % 10,
+      };
+    });
+    const huge = fixedRankerWeights({ similarity: 200 });
+    const result = trainRanker(rows, { l2: 1000, prior: huge });
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(result.model.weights.similarity).toBeGreaterThan(150);
+    const rate = rows.reduce((n, r) => n + r.label, 0) / rows.length;
+    const mean =
+      rows.reduce(
+        (sum, r) => sum + sigmoid(result.model.bias + result.model.weights.similarity * r.features[S]!),
+        0,
+      ) / rows.length;
+    expect(Math.abs(mean - rate)).toBeLessThan(0.01);
+  });
+
+  it('a position term that runs away (every like at the top) is dropped and the fit made without it', () => {
+    const next = rng(9);
+    const rows: TrainingRow[] = Array.from({ length: 5000 }, (_, i) => {
+      const features = Array.from({ length: D }, () => next());
+      const position = i % 10;
+      const liked = position === 0 && next() < sigmoid(-1 + 2 * features[0]!);
+      return { features, label: liked ? 1 : 0, propensity: 1, createdAt: new Date(T0 + i), position };
+    });
+    const result = trainRanker(rows, { l2: 1e-6 });
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(result.metrics.positionWeight).toBeUndefined();
+    expect(result.metrics.iterations).toBeLessThan(50);
+  });
 });

@@ -214,18 +214,26 @@ function fitLogistic(
   return theta.every(Number.isFinite) ? { theta, iterations: maxIterations } : null;
 }
 
-/** The bias at which Σ wᵢ·sigmoid(bias + weights·xᵢ) = Σ wᵢ·yᵢ over the rows (bisection). */
+/**
+ * The bias at which Σ wᵢ·sigmoid(bias + weights·xᵢ) = Σ wᵢ·yᵢ over the rows: the bounds are widened until
+ * they hold it (the predicted total rises with the bias), then bisected.
+ */
 function calibratedBias(data: Prepared, weights: FeatureVector): number {
   const scores = data.x.map((x) => scoreOf({ bias: 0, weights }, x));
   let target = 0;
   for (let i = 0; i < scores.length; i += 1) target += data.w[i]! * data.y[i]!;
-  let lo = -50;
-  let hi = 50;
-  for (let step = 0; step < 60; step += 1) {
+  const predicted = (bias: number): number => {
+    let total = 0;
+    for (let i = 0; i < scores.length; i += 1) total += data.w[i]! * sigmoid(bias + scores[i]!);
+    return total;
+  };
+  let lo = -1;
+  let hi = 1;
+  while (predicted(lo) > target && lo > -1e9) lo *= 2;
+  while (predicted(hi) < target && hi < 1e9) hi *= 2;
+  for (let step = 0; step < 100 && hi - lo > 1e-9 * Math.max(1, Math.abs(lo)); step += 1) {
     const mid = (lo + hi) / 2;
-    let predicted = 0;
-    for (let i = 0; i < scores.length; i += 1) predicted += data.w[i]! * sigmoid(mid + scores[i]!);
-    if (predicted < target) lo = mid;
+    if (predicted(mid) < target) lo = mid;
     else hi = mid;
   }
   return (lo + hi) / 2;
@@ -342,16 +350,19 @@ export function trainRanker(input: readonly TrainingRow[], options: TrainingOpti
     return fail('only one label in the training part');
   if (holdout.length === 0) return fail('no holdout rows');
   // The position term only where every row has a position and they differ (a constant column has nothing
-  // to fit); a fit it makes singular is made again without it.
+  // to fit).
   const withPosition =
     options.positionTerm !== false &&
     rows.every((r) => typeof r.position === 'number' && Number.isInteger(r.position) && r.position >= 0) &&
     train.some((r) => r.position !== train[0]!.position);
+  const maxIterations = options.maxIterations ?? 50;
   let data = prepare(train, minPropensity, maxWeight, withPosition);
-  let fit = fitLogistic(data, l2, prior, options.maxIterations ?? 50);
-  if (!fit && withPosition) {
+  let fit = fitLogistic(data, l2, prior, maxIterations);
+  // Without convergence the position term has run away (every like at one position, say): fitted again
+  // without it, as when it makes the fit singular.
+  if (withPosition && (!fit || fit.iterations >= maxIterations)) {
     data = prepare(train, minPropensity, maxWeight, false);
-    fit = fitLogistic(data, l2, prior, options.maxIterations ?? 50);
+    fit = fitLogistic(data, l2, prior, maxIterations);
   }
   if (!fit) return fail('the fit did not converge to finite weights');
   const weights = Object.fromEntries(
