@@ -5,7 +5,7 @@ import {
   featuresFromArray,
   RANKING_FEATURES_VERSION,
 } from './ranking.js';
-import { latestRankerModelSql, rankerModelFromRow, sameWeights, type RankerModelRow } from './rankerModel.js';
+import { readLatestRankerModel, sameWeights } from './rankerModel.js';
 import {
   trainRanker,
   type TrainingMetrics,
@@ -119,8 +119,10 @@ export async function runRankerTraining(
   // The latest stored model serves beside the same fixed weights (an earlier run's): a new model must order
   // this holdout better than it too, or a run on a log that says less would replace better weights.
   const prior = options.training?.prior ?? DEFAULT_RANKER_WEIGHTS;
-  const { rows: latest } = await tx.query<RankerModelRow>(latestRankerModelSql, [RANKING_FEATURES_VERSION]);
-  const stored = latest[0] ? rankerModelFromRow(latest[0]) : null;
+  const stored = await readLatestRankerModel({
+    query: async <R extends pg.QueryResultRow>(text: string, values: unknown[]) =>
+      (await tx.query<R>(text, values)).rows,
+  });
   const serving = stored?.prior && sameWeights(stored.prior, prior) ? stored.model : undefined;
   const result = trainRanker(training, { ...options.training, ...(serving ? { serving } : {}) });
   if (!result.ok) return { trained: false, reason: result.reason, samples, positives, skippedRows };
