@@ -229,6 +229,22 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('reads the page category cap: a share, and whether the viewer’s likes may raise it', () => {
+    const defaults = loadConfig(base);
+    expect(defaults.feed.categoryShare).toBe(0.6);
+    expect(defaults.feed.categoryShareFromLikes).toBe(true);
+    const fixed = loadConfig({
+      ...base,
+      FEED_CATEGORY_SHARE: '0.4',
+      FEED_CATEGORY_SHARE_FROM_LIKES: 'false',
+    });
+    expect(fixed.feed).toMatchObject({ categoryShare: 0.4, categoryShareFromLikes: false });
+    expect(problemsOf({ ...base, FEED_CATEGORY_SHARE_FROM_LIKES: 'sometimes' })).toEqual([
+      'FEED_CATEGORY_SHARE_FROM_LIKES must be true or false, got "sometimes"',
+    ]);
+    expect(problemsOf({ ...base, FEED_CATEGORY_SHARE: '1.5' })).toHaveLength(1);
+  });
+
   it('reads the vector index maintenance intervals and the recall alert threshold, within bounds', () => {
     const defaults = loadConfig(base);
     expect(defaults.worker.intervals).toMatchObject({ vectorIndexSec: 3600, vectorRecallSec: 3600 });

@@ -503,7 +503,14 @@ export const envSchema = z.object({
     .transform(Number)
     .refine((n) => n > 0, 'must be a share above 0 and at most 1, e.g. 0.6')
     .default(0.6)
-    .register(envDocs, { group: 'feed', doc: 'most of one category on a page, as a share of the page' }),
+    .register(envDocs, {
+      group: 'feed',
+      doc: 'most of one category on a page, as a share of the page (see `FEED_CATEGORY_SHARE_FROM_LIKES`)',
+    }),
+  FEED_CATEGORY_SHARE_FROM_LIKES: booleanFlag.default(true).register(envDocs, {
+    group: 'feed',
+    doc: "a category the viewer's latest 100 likes hold a larger share of than `FEED_CATEGORY_SHARE` may take that share of their page (docs/recommendations.md#the-category-cap); `false` = the same cap for everyone",
+  }),
   FEED_CURSOR_SECRET: z.string().min(32, 'must be at least 32 characters').optional().register(envDocs, {
     group: 'feed',
     doc: 'key that signs feed cursors (32+ characters; every replica needs the same)',
@@ -1192,6 +1199,8 @@ function configFrom(e: EnvVars) {
       exploreSampleSec: e.FEED_EXPLORE_SAMPLE_SEC,
       /** Most of one category on a page, as a share of the page size. */
       categoryShare: e.FEED_CATEGORY_SHARE,
+      /** Whether a category may take the viewer's own share of their likes when above categoryShare. */
+      categoryShareFromLikes: e.FEED_CATEGORY_SHARE_FROM_LIKES,
       /** The first this-many places of a page show exploit items; exploration goes below them. */
       exploitTopSlots: e.FEED_EXPLOIT_TOP_SLOTS,
       /** Key that signs feed cursors; defaults to JWT_SECRET, else a per-process random key. */

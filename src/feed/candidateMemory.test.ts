@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CandidateMemory, pageCandidates, servedBetweenReads } from './candidateMemory.js';
+import { CandidateMemory, pageCandidates, servedBetweenReads, withoutListings } from './candidateMemory.js';
 import { POOLS, VIEWER_CANDIDATES, type Candidate, type CandidateSet, type Pool } from './candidates.js';
 import { FeatureTable, RANKING_FEATURES, type FeatureVector, type RankingFeature } from './ranking.js';
 
@@ -19,7 +19,7 @@ function setOf(
   const features = POOLS.flatMap((pool) =>
     pools[pool].map((c) => [c.listing.id, odd.get(c.listing.id) ?? featuresOf(c.listing.id)] as const),
   );
-  return { hasEmbedding: true, pools, features: FeatureTable.of(features) };
+  return { hasEmbedding: true, recentLikes: 0, pools, features: FeatureTable.of(features) };
 }
 
 function featuresOf(id: number): FeatureVector {
@@ -40,9 +40,12 @@ const page = {
 describe('CandidateMemory', () => {
   it('hands back what it kept, without the listings served since, until it expires', () => {
     const memory = new CandidateMemory(15_000, 10);
-    memory.keep('u', page, setOf({ SIMILAR: 50, POPULAR: 40 }), 0);
+    memory.keep('u', page, { ...setOf({ SIMILAR: 50, POPULAR: 40 }), recentLikes: 37 }, 0);
     memory.served('u', [1000, 1001, 4000]);
     const taken = memory.take('u', 10, 'another session', 14_999);
+    // How many likes the category shares count (the page's category caps read it), kept too.
+    expect(taken.set?.recentLikes).toBe(37);
+    expect(withoutListings(taken.set!, new Set([1002])).recentLikes).toBe(37);
     expect(taken.outcome).toBe('hit');
     // Every SIMILAR candidate not served; a page's pool is the first 20 of them, the rest kept for the pages
     // after.

@@ -13,6 +13,7 @@ import { MAX_SERVED_BETWEEN_READS } from './sql.js';
  */
 interface Packed {
   hasEmbedding: boolean;
+  recentLikes: number;
   ids: Int32Array;
   categories: Int32Array;
   features: FeatureTable;
@@ -41,6 +42,7 @@ function pack(set: CandidateSet): Packed {
   }
   return {
     hasEmbedding: set.hasEmbedding,
+    recentLikes: set.recentLikes,
     ids: Int32Array.from(index.keys()),
     categories: Int32Array.from(categories),
     features: set.features,
@@ -62,7 +64,12 @@ function unpack(packed: Packed, served: ReadonlySet<number>): CandidateSet {
     }
     pools[pool] = out;
   }
-  return { hasEmbedding: packed.hasEmbedding, pools, features: packed.features };
+  return {
+    hasEmbedding: packed.hasEmbedding,
+    recentLikes: packed.recentLikes,
+    pools,
+    features: packed.features,
+  };
 }
 
 interface Kept {
@@ -149,7 +156,7 @@ export function withoutListings(set: CandidateSet, ids: ReadonlySet<number>): Ca
   if (ids.size === 0) return set;
   const pools = {} as Record<Pool, Candidate[]>;
   for (const pool of POOLS) pools[pool] = set.pools[pool].filter((c) => !ids.has(c.listing.id));
-  return { hasEmbedding: set.hasEmbedding, pools, features: set.features };
+  return { hasEmbedding: set.hasEmbedding, recentLikes: set.recentLikes, pools, features: set.features };
 }
 
 /** Whether a viewer's next page was ranked from kept candidates, and why not when it was not. */

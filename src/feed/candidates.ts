@@ -36,6 +36,11 @@ export interface Candidate {
 
 export interface CandidateSet {
   hasEmbedding: boolean;
+  /**
+   * How many likes the candidates' `categoryShare` feature counts (the viewer's latest, at most 100): how
+   * much a share says (src/feed/categoryCaps.ts).
+   */
+  recentLikes: number;
   pools: Record<Pool, Candidate[]>;
   /** The ranking features of every candidate listing, by listing id. */
   features: FeatureTable;
@@ -54,6 +59,8 @@ export interface CandidateRow {
   coengagement: number;
   category_affinity: number;
   category_share: number;
+  /** How many of the viewer's latest likes (at most 100) category_share counts; 0 where it is 0. */
+  recent_likes: number;
   from_similar: boolean;
   from_interests: boolean;
   /** Among the viewer's best co-engaged listings (twice the COENGAGED pool), whichever pool it came in. */
@@ -274,6 +281,7 @@ export async function fetchCandidates(
   pools.EXPLORE.sort((a, b) => (exploreOrder.get(a.listing.id) ?? 0) - (exploreOrder.get(b.listing.id) ?? 0));
   return {
     hasEmbedding: rows.some((r) => r.has_embedding === true),
+    recentLikes: rows.reduce((n, r) => Math.max(n, r.recent_likes), 0),
     pools,
     features,
   };

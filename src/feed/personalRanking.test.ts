@@ -24,7 +24,7 @@ function setOf(
     pools[r.pool].push({ pool: r.pool, score: r.score, listing: listing(r.id) });
     features.set(r.id, { ...zero, ...features.get(r.id), ...r.features });
   }
-  return { hasEmbedding: true, pools, features: FeatureTable.of(features) };
+  return { hasEmbedding: true, recentLikes: 0, pools, features: FeatureTable.of(features) };
 }
 
 describe('personalRanking', () => {

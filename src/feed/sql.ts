@@ -36,7 +36,8 @@ WITH viewer AS MATERIALIZED (
   SELECT k.listing_id, l.category_id FROM likes k JOIN marketplace_listings l ON l.id = k.listing_id
   WHERE k.user_id = $1::uuid ORDER BY k.created_at DESC LIMIT 100
 ), like_share AS MATERIALIZED (
-  SELECT category_id, count(*)::float8 / sum(count(*)) OVER () AS share FROM recent_likes GROUP BY category_id
+  SELECT category_id, count(*)::float8 / sum(count(*)) OVER () AS share, (sum(count(*)) OVER ())::int AS likes
+  FROM recent_likes GROUP BY category_id
 ), affinity AS MATERIALIZED (
   SELECT ic.category_id, max(ui.affinity)::float8 AS affinity
   FROM user_interests ui JOIN interest_catalog ic ON ic.id = ui.interest_id
@@ -156,6 +157,8 @@ SELECT p.pool, p.score::float8 AS score, (SELECT embedding IS NOT NULL FROM view
        coalesce(c.n <= 2 * $9::int, false) AS from_coengaged,
        coalesce(a.affinity, 0) AS category_affinity,
        coalesce(s.share, 0) AS category_share,
+       -- How many likes category_share counts (the viewer's latest, at most 100); 0 beyond their categories.
+       coalesce(s.likes, 0) AS recent_likes,
        -- Hashed subplans: one hash lookup per row (a join with similar_ids, estimated at one row in the
        -- generic plan, ran as a nested loop over all of it for every row).
        p.id IN (SELECT si.id FROM similar_ids si WHERE si.ann) AS from_similar,
@@ -185,7 +188,8 @@ LEFT JOIN like_share s ON s.category_id = p.category_id`;
  *
  * Feature columns (0 when they do not apply): similarity = cosine to the profile embedding; coengagement =
  * Σ liked-together score with the viewer's latest likes; category_affinity = the viewer's highest interest
- * affinity in the listing's category; category_share = share of the viewer's latest likes in that category;
+ * affinity in the listing's category; category_share = share of the viewer's latest likes in that category,
+ * recent_likes = how many likes that share counts (the latest, at most 100; 0 beside a share of 0);
  * from_similar / from_interests = whether the nearest-neighbour search / the interests' discovery candidates
  * found it (the pools a listing appears in say the rest).
  *

@@ -15,6 +15,7 @@ import {
   type KnownCandidateCaches,
   type Pool,
 } from './candidates.js';
+import { categoryCapOf, personalCategoryCaps } from './categoryCaps.js';
 import { personalRanking } from './personalRanking.js';
 import { RANKING_FEATURES_VERSION } from './ranking.js';
 import { decodeFeedCursor, encodeFeedCursor, type FeedCursor } from './feedCursor.js';
@@ -102,7 +103,7 @@ function fillFromFallback(
   set: CandidateSet,
   taken: SlotDecision[],
   slots: number,
-  cap: number,
+  capOf: (categoryId: number) => number,
 ): { picks: SlotDecision[]; firstSource: ServedSource | null; pools: Map<number, ServedSource> } {
   const used = new Set(taken.map((t) => t.item.id));
   const perCategory = new Map<number, number>();
@@ -117,7 +118,7 @@ function fillFromFallback(
         if (taken.length + picks.length >= slots) return { picks, firstSource, pools };
         const id = candidate.listing.id;
         const category = candidate.listing.categoryId;
-        if (used.has(id) || (respectCap && (perCategory.get(category) ?? 0) >= cap)) continue;
+        if (used.has(id) || (respectCap && (perCategory.get(category) ?? 0) >= capOf(category))) continue;
         used.add(id);
         perCategory.set(category, (perCategory.get(category) ?? 0) + 1);
         firstSource ??= pool;
@@ -240,9 +241,9 @@ async function candidatesFor(
   );
 }
 
-/** Most items of one category on a page of `first`. */
+/** Most items of one category on a page of `first` (more where the viewer's likes say so: rankPage). */
 function categoryCapFor(feed: Config['feed'], first: number): number {
-  return Math.max(1, Math.ceil(first * feed.categoryShare));
+  return categoryCapOf(feed.categoryShare, first);
 }
 
 /**
@@ -300,6 +301,8 @@ function rankPage(
   options: {
     first: number;
     cap: number;
+    /** Whether a category may take the viewer's own share of their likes (personalCategoryCaps). */
+    capFromLikes: boolean;
     rngKey: string;
     policy: FeedPolicy;
     ranker: FeedSettings['ranker'];
@@ -312,6 +315,10 @@ function rankPage(
   const { first, cap } = options;
   let reason = options.reason;
   let decisions: SlotDecision[] = [];
+  const categoryCaps = options.capFromLikes
+    ? personalCategoryCaps(set, first, cap)
+    : new Map<number, number>();
+  const capOf = (categoryId: number) => categoryCaps.get(categoryId) ?? cap;
   if (reason === null) {
     const toItems = (pool: Pool) =>
       set.pools[pool].map((c) => ({ id: c.listing.id, categoryId: c.listing.categoryId, score: c.score }));
@@ -326,6 +333,7 @@ function rankPage(
         },
         slots: first,
         categoryCap: cap,
+        categoryCaps,
       },
       createRng(options.rngKey),
     );
@@ -334,7 +342,7 @@ function rankPage(
   }
   const fallback =
     decisions.length < first
-      ? fillFromFallback(set, decisions, first, cap)
+      ? fillFromFallback(set, decisions, first, capOf)
       : { picks: [], firstSource: null, pools: new Map<number, ServedSource>() };
   const page = [...decisions, ...fallback.picks];
   const sourceOf = (decision: SlotDecision): ServedSource =>
@@ -420,6 +428,7 @@ export async function suggestions(
   const rankOptions = {
     first,
     cap: categoryCapFor(ctx.config.feed, first),
+    capFromLikes: ctx.config.feed.categoryShareFromLikes,
     rngKey: `${cursor.seed}:${cursor.position}`,
     policy: choice.policy,
     ranker: settings.ranker,

@@ -12,6 +12,7 @@ import {
   type SuggestionsPage,
 } from '../support/feedHarness.js';
 import { createFeedViewer, learningEvents, seedFeedWorld, type FeedWorld } from '../support/feedWorld.js';
+import { insertListing } from '../support/fixtures.js';
 import { createTestGateway, type TestGateway } from '../support/gateway.js';
 import { postGraphQL } from '../support/http.js';
 
@@ -27,15 +28,19 @@ describe('feed fallback chain', () => {
   const ids = async (sql: string, values: unknown[] = []): Promise<number[]> =>
     (await db.pool.query<{ id: number }>(sql, values)).rows.map((r) => r.id);
 
-  /** What a page without personalisation holds here: the 4 most popular (all P, capped), then the 6 newest. */
-  async function expectedPopularThenRecent(): Promise<number[]> {
+  /**
+   * What a page of 10 without personalisation holds here: the `capOfP` most popular (all P, capped; 4 of
+   * 10 unless the viewer's likes raise P's cap), then the newest of other categories.
+   */
+  async function expectedPopularThenRecent(capOfP = 4): Promise<number[]> {
     const popular = await ids(
-      `SELECT id FROM marketplace_listings WHERE status = 'active' ORDER BY popularity DESC, id DESC LIMIT 4`,
+      `SELECT id FROM marketplace_listings WHERE status = 'active' ORDER BY popularity DESC, id DESC LIMIT $1`,
+      [capOfP],
     );
     const recent = await ids(
       `SELECT id FROM marketplace_listings WHERE status = 'active' AND category_id <> $1
-        ORDER BY created_at DESC, id DESC LIMIT 6`,
-      [world.categoryIds[P]],
+        ORDER BY created_at DESC, id DESC LIMIT $2`,
+      [world.categoryIds[P], 10 - capOfP],
     );
     return [...popular, ...recent];
   }
@@ -108,6 +113,46 @@ describe('feed fallback chain', () => {
       page.edges.map((e) => e.node.impressionId),
     );
     expect(events.map((e) => e.policy)).toEqual(Array<string>(10).fill('fallback'));
+  });
+
+  it('lets the fallback fill take a category up to the viewer’s own share of ten or more likes', async () => {
+    // Likes on sold listings (so every active listing is still a candidate): 8 of P and 2 of Q for one
+    // viewer, 5 of P alone for another. Neither has a profile embedding.
+    const sold = async (category: number, n: number) =>
+      Promise.all(
+        Array.from({ length: n }, () =>
+          insertListing(db.pool, { categoryId: world.categoryIds[category]!, status: 'sold' }),
+        ),
+      );
+    const tenLikes = [...(await sold(P, 8)), ...(await sold(1, 2))];
+    const fiveLikes = await sold(P, 5);
+    const regular = await createFeedViewer(db.pool, []);
+    const newcomer = await createFeedViewer(db.pool, []);
+    const like = (userId: string, listings: number[]) =>
+      db.pool.query(`INSERT INTO likes (user_id, listing_id) SELECT $1, unnest($2::int[])`, [
+        userId,
+        listings,
+      ]);
+    try {
+      await like(regular.userId, tenLikes);
+      await like(newcomer.userId, fiveLikes);
+      const page = await suggestionsPage(h, regular, { first: 10 });
+      expect(page.fallback).toEqual({ reason: 'NO_PROFILE_EMBEDDING', source: 'POPULAR' });
+      // P's share of their likes is 0.8: the 8 most popular (all P), then the 2 newest of other categories.
+      expect(listingIdsOf(page)).toEqual(await expectedPopularThenRecent(8));
+      expect(categoryIdsOf(page).filter((c) => c === world.categoryIds[P])).toHaveLength(8);
+      // Five likes say too little: the configured cap of 4, as for anyone.
+      const newcomerPage = await suggestionsPage(h, newcomer, { first: 10 });
+      expect(listingIdsOf(newcomerPage)).toEqual(await expectedPopularThenRecent());
+      expect(perCategoryMax(newcomerPage)).toBe(4);
+    } finally {
+      await db.pool.query('DELETE FROM likes WHERE user_id = ANY($1::uuid[])', [
+        [regular.userId, newcomer.userId],
+      ]);
+      await db.pool.query('DELETE FROM marketplace_listings WHERE id = ANY($1::int[])', [
+        [...tenLikes, ...fiveLikes],
+      ]);
+    }
   });
 
   it('fills a category page without a profile embedding with popular listings of any category (GLOBAL)', async () => {

@@ -29,6 +29,8 @@ describe('personalised suggestions', () => {
   let world: FeedWorld;
   /** ε = 0 (no exploration), category share 0.4 (the cap tests count 4 of 10) and served window 30 minutes. */
   let greedy: FeedHarness;
+  /** As `greedy`, with FEED_CATEGORY_SHARE_FROM_LIKES=false: four of a category for everyone. */
+  let greedyFixedCap: FeedHarness;
   /** ε = 0 and no category cap (share 1); the default ranking stage. */
   let uncapped: FeedHarness;
   /** ε = 0, no category cap and FEED_RANKER=off, so the raw similarity ranking shows. */
@@ -57,6 +59,11 @@ describe('personalised suggestions', () => {
     db = await createTestDatabase();
     world = await seedFeedWorld(db.pool, [8, 8, 8, 6]);
     greedy = createFeedHarness(db, { FEED_EPSILON: '0', FEED_CATEGORY_SHARE: '0.4' });
+    greedyFixedCap = createFeedHarness(db, {
+      FEED_EPSILON: '0',
+      FEED_CATEGORY_SHARE: '0.4',
+      FEED_CATEGORY_SHARE_FROM_LIKES: 'false',
+    });
     uncapped = createFeedHarness(db, { FEED_EPSILON: '0', FEED_CATEGORY_SHARE: '1' });
     similarityOnly = createFeedHarness(db, {
       FEED_EPSILON: '0',
@@ -79,6 +86,7 @@ describe('personalised suggestions', () => {
 
   afterAll(async () => {
     await greedy?.close();
+    await greedyFixedCap?.close();
     await uncapped?.close();
     await similarityOnly?.close();
     await noWindow?.close();
@@ -189,6 +197,59 @@ describe('personalised suggestions', () => {
     // The cap binds: the viewer's own category still gets its full share, and first.
     expect(perCategory.get(world.categoryIds[A]!)).toBe(4);
     expect(categoryIdsOf(page).slice(0, 4)).toEqual(Array<number>(4).fill(world.categoryIds[A]!));
+  });
+
+  it('lets a category take the viewer’s own share of the page when their likes hold more of it than the cap', async () => {
+    const viewer = await viewerOf(A);
+    // Their latest ten likes: seven of category A, three of B (on sold listings, so every active listing of
+    // A is still a candidate). A's share, 0.7, is above the configured 0.4; B's, 0.3, is not.
+    const sold = [
+      ...(await Promise.all(
+        Array.from({ length: 7 }, () =>
+          insertListing(db.pool, {
+            categoryId: world.categoryIds[A]!,
+            status: 'sold',
+            embedding: clusterCentre(A),
+          }),
+        ),
+      )),
+      ...(await Promise.all(
+        Array.from({ length: 3 }, () =>
+          insertListing(db.pool, {
+            categoryId: world.categoryIds[1]!,
+            status: 'sold',
+            embedding: clusterCentre(1),
+          }),
+        ),
+      )),
+    ];
+    // A second viewer with the same likes, for the fixed cap (the first one's page is then served to them).
+    const twin = await viewerOf(A);
+    try {
+      for (const v of [viewer, twin])
+        await db.pool.query(`INSERT INTO likes (user_id, listing_id) SELECT $1, unnest($2::int[])`, [
+          v.userId,
+          sold,
+        ]);
+      const page = await suggestionsPage(greedy, viewer, { first: 10 });
+      expect(page.edges).toHaveLength(10);
+      const categories = categoryIdsOf(page);
+      const count = (category: number) => categories.filter((c) => c === category).length;
+      // Seven of A (of its eight active listings), first; no other category above the configured four.
+      expect(count(world.categoryIds[A]!)).toBe(7);
+      expect(categories.slice(0, 7)).toEqual(Array<number>(7).fill(world.categoryIds[A]!));
+      expect(count(world.categoryIds[1]!)).toBeLessThanOrEqual(4);
+      expect(count(world.categoryIds[2]!)).toBeLessThanOrEqual(4);
+      // FEED_CATEGORY_SHARE_FROM_LIKES=false: the configured four, likes or not.
+      const fixed = categoryIdsOf(await suggestionsPage(greedyFixedCap, twin, { first: 10 }));
+      expect(fixed).toHaveLength(10);
+      expect(fixed.filter((c) => c === world.categoryIds[A]).length).toBe(4);
+    } finally {
+      await db.pool.query('DELETE FROM likes WHERE user_id = ANY($1::uuid[])', [
+        [viewer.userId, twin.userId],
+      ]);
+      await db.pool.query('DELETE FROM marketplace_listings WHERE id = ANY($1::int[])', [sold]);
+    }
   });
 
   it('never serves the viewer’s own, liked, inactive or hidden listings', async () => {

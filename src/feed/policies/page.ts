@@ -17,6 +17,11 @@ export class PageState {
       throw new RangeError(`slots must be a non-negative integer, got ${slots}`);
     if (!(categoryCap >= 1) || (!Number.isInteger(categoryCap) && categoryCap !== Infinity))
       throw new RangeError(`categoryCap must be an integer >= 1 (or Infinity), got ${categoryCap}`);
+    for (const [categoryId, cap] of input.categoryCaps ?? [])
+      if (!(cap >= categoryCap) || (!Number.isInteger(cap) && cap !== Infinity))
+        throw new RangeError(
+          `categoryCaps of ${categoryId} must be an integer >= categoryCap (${categoryCap}), got ${cap}`,
+        );
     this.used = new Set(input.exclude ?? []);
   }
 
@@ -36,8 +41,12 @@ export class PageState {
     return this.perCategory.get(categoryId) ?? 0;
   }
 
+  private capOf(categoryId: number): number {
+    return this.input.categoryCaps?.get(categoryId) ?? this.input.categoryCap;
+  }
+
   private fits(item: Candidate): boolean {
-    return !this.used.has(item.id) && this.count(item.categoryId) < this.input.categoryCap;
+    return !this.used.has(item.id) && this.count(item.categoryId) < this.capOf(item.categoryId);
   }
 
   /**

@@ -36,8 +36,17 @@ function randomPage(rng: Rng): PageInput {
     pools[source] = [...ids].map(item);
   }
   const exclude = Array.from({ length: uniformInt(rng, 4) }, () => 1 + uniformInt(rng, 25));
-  return { pools, slots: uniformInt(rng, 13), categoryCap: 1 + uniformInt(rng, 3), exclude };
+  const categoryCap = 1 + uniformInt(rng, 3);
+  // Some categories allowed more (a viewer's own share of them), on half the pages.
+  const categoryCaps = new Map<number, number>();
+  if (uniformInt(rng, 2) === 1)
+    for (let c = 1; c <= categories; c++)
+      if (uniformInt(rng, 2) === 1) categoryCaps.set(c, categoryCap + uniformInt(rng, 4));
+  return { pools, slots: uniformInt(rng, 13), categoryCap, categoryCaps, exclude };
 }
+
+const capOf = (input: PageInput, categoryId: number): number =>
+  input.categoryCaps?.get(categoryId) ?? input.categoryCap;
 
 /** Replays a page against the rules; returns the first broken rule, or undefined. */
 function brokenRule(input: PageInput, page: readonly SlotDecision[]): string | undefined {
@@ -54,9 +63,9 @@ function brokenRule(input: PageInput, page: readonly SlotDecision[]): string | u
     if (!(input.pools[d.source] ?? []).some((c) => c.id === d.item.id))
       return `item ${d.item.id} is not in ${d.source}`;
     const count = perCategory.get(d.item.categoryId) ?? 0;
-    if (count >= input.categoryCap) {
+    if (count >= capOf(input, d.item.categoryId)) {
       const fits = available.some(
-        (c) => !used.has(c.id) && (perCategory.get(c.categoryId) ?? 0) < input.categoryCap,
+        (c) => !used.has(c.id) && (perCategory.get(c.categoryId) ?? 0) < capOf(input, c.categoryId),
       );
       if (fits) return `cap broken at slot ${i} although a candidate fitted`;
     }
@@ -115,6 +124,32 @@ describe.each(policies.map((policy, i) => [`${policy.name} #${i}`, policy] as co
     }
   });
 
+  it('lets a category with a cap of its own take that many, and holds the others to the page’s cap', () => {
+    // The viewer's own category (1) fills SIMILAR; their likes allow it 5 of 6 slots, the rest 2.
+    const own = [0, 1, 2, 3, 4, 5].map((i) => ({ id: 1 + i, categoryId: 1, score: 6 - i }));
+    const others = [
+      { id: 40, categoryId: 2, score: 1 },
+      { id: 41, categoryId: 2, score: 0.5 },
+      { id: 42, categoryId: 2, score: 0.2 },
+    ];
+    const input: PageInput = {
+      pools: { SIMILAR: [...own, ...others], POPULAR: others, RECENT: others, EXPLORE: others },
+      slots: 6,
+      categoryCap: 2,
+      categoryCaps: new Map([[1, 5]]),
+    };
+    for (let n = 0; n < 50; n++) {
+      const page = policy.fillPage(input, createRng(`own:${n}`));
+      expect(page).toHaveLength(6);
+      const own1 = page.filter((d) => d.item.categoryId === 1).length;
+      expect(own1).toBeLessThanOrEqual(5);
+      expect(page.filter((d) => d.item.categoryId === 2).length).toBeLessThanOrEqual(2);
+      // Both categories are at their caps or fewer, so a page of 6 is 5 + 1 or 4 + 2.
+      expect(own1).toBeGreaterThanOrEqual(4);
+      expect(brokenRule(input, page)).toBeUndefined();
+    }
+  });
+
   it('gives the same page for the same seed', () => {
     const input = randomPage(createRng('same'));
     expect(policy.fillPage(input, createRng('s'))).toEqual(policy.fillPage(input, createRng('s')));
@@ -123,5 +158,11 @@ describe.each(policies.map((policy, i) => [`${policy.name} #${i}`, policy] as co
   it('refuses nonsense slots or caps', () => {
     expect(() => policy.fillPage({ pools: {}, slots: -1, categoryCap: 1 }, createRng(1))).toThrow(RangeError);
     expect(() => policy.fillPage({ pools: {}, slots: 3, categoryCap: 0 }, createRng(1))).toThrow(RangeError);
+    const below = { pools: {}, slots: 3, categoryCap: 3, categoryCaps: new Map([[1, 2]]) };
+    expect(() => policy.fillPage(below, createRng(1))).toThrow(
+      /categoryCaps of 1 must be an integer >= categoryCap/,
+    );
+    const fractional = { pools: {}, slots: 3, categoryCap: 1, categoryCaps: new Map([[1, 2.5]]) };
+    expect(() => policy.fillPage(fractional, createRng(1))).toThrow(RangeError);
   });
 });

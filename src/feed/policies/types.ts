@@ -27,6 +27,11 @@ export interface PageInput {
   readonly slots: number;
   /** Most items of one category on the page; relaxed only when no remaining candidate fits under it. */
   readonly categoryCap: number;
+  /**
+   * Categories allowed more than `categoryCap` (each value an integer ≥ it): the viewer's own share of a
+   * category (src/feed/categoryCaps.ts). Categories not in it have `categoryCap`.
+   */
+  readonly categoryCaps?: ReadonlyMap<number, number>;
   /** Item ids the viewer has already been shown (earlier pages); never placed again. */
   readonly exclude?: Iterable<number>;
 }
