@@ -22,8 +22,8 @@ import { decodeFeedCursor, encodeFeedCursor, type FeedCursor } from './feedCurso
 import { recordImpressions } from './impressions.js';
 import { LazyEdge, LazyPageInfo } from '../platform/lazyConnection.js';
 import { createRng } from './policies/random.js';
-import { exploitOnTop } from './policies/page.js';
-import type { FeedPolicy, SlotDecision } from './policies/types.js';
+import { capOfCategory, exploitOnTop } from './policies/page.js';
+import type { FeedPolicy, PageInput, SlotDecision } from './policies/types.js';
 import type { FeedPolicies } from './feedPolicies.js';
 import type { RankerModelSource } from './rankerModel.js';
 import type { ExplorationSample } from './explorationSample.js';
@@ -103,7 +103,7 @@ function fillFromFallback(
   set: CandidateSet,
   taken: SlotDecision[],
   slots: number,
-  capOf: (categoryId: number) => number,
+  caps: Pick<PageInput, 'categoryCap' | 'categoryCaps'>,
 ): { picks: SlotDecision[]; firstSource: ServedSource | null; pools: Map<number, ServedSource> } {
   const used = new Set(taken.map((t) => t.item.id));
   const perCategory = new Map<number, number>();
@@ -118,7 +118,8 @@ function fillFromFallback(
         if (taken.length + picks.length >= slots) return { picks, firstSource, pools };
         const id = candidate.listing.id;
         const category = candidate.listing.categoryId;
-        if (used.has(id) || (respectCap && (perCategory.get(category) ?? 0) >= capOf(category))) continue;
+        if (used.has(id) || (respectCap && (perCategory.get(category) ?? 0) >= capOfCategory(caps, category)))
+          continue;
         used.add(id);
         perCategory.set(category, (perCategory.get(category) ?? 0) + 1);
         firstSource ??= pool;
@@ -315,10 +316,10 @@ function rankPage(
   const { first, cap } = options;
   let reason = options.reason;
   let decisions: SlotDecision[] = [];
-  const categoryCaps = options.capFromLikes
-    ? personalCategoryCaps(set, first, cap)
-    : new Map<number, number>();
-  const capOf = (categoryId: number) => categoryCaps.get(categoryId) ?? cap;
+  const caps = {
+    categoryCap: cap,
+    categoryCaps: options.capFromLikes ? personalCategoryCaps(set, first, cap) : new Map<number, number>(),
+  };
   if (reason === null) {
     const toItems = (pool: Pool) =>
       set.pools[pool].map((c) => ({ id: c.listing.id, categoryId: c.listing.categoryId, score: c.score }));
@@ -332,8 +333,7 @@ function rankPage(
           EXPLORE: toItems('EXPLORE'),
         },
         slots: first,
-        categoryCap: cap,
-        categoryCaps,
+        ...caps,
       },
       createRng(options.rngKey),
     );
@@ -342,7 +342,7 @@ function rankPage(
   }
   const fallback =
     decisions.length < first
-      ? fillFromFallback(set, decisions, first, capOf)
+      ? fillFromFallback(set, decisions, first, caps)
       : { picks: [], firstSource: null, pools: new Map<number, ServedSource>() };
   const page = [...decisions, ...fallback.picks];
   const sourceOf = (decision: SlotDecision): ServedSource =>

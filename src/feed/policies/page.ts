@@ -1,6 +1,14 @@
 import type { Candidate, FeedSource, PageInput, SlotDecision } from './types.js';
 import { EXPLOIT_SOURCE, FEED_SOURCES } from './types.js';
 
+/** Most items of `categoryId` on a page: its own cap (`categoryCaps`) or the page's (`categoryCap`). */
+export function capOfCategory(
+  caps: Pick<PageInput, 'categoryCap' | 'categoryCaps'>,
+  categoryId: number,
+): number {
+  return caps.categoryCaps?.get(categoryId) ?? caps.categoryCap;
+}
+
 /**
  * The bookkeeping every policy shares: which ids are taken, how many of each category the page holds,
  * and which candidates are still eligible. Policies only decide between the options it offers, so the
@@ -41,12 +49,10 @@ export class PageState {
     return this.perCategory.get(categoryId) ?? 0;
   }
 
-  private capOf(categoryId: number): number {
-    return this.input.categoryCaps?.get(categoryId) ?? this.input.categoryCap;
-  }
-
   private fits(item: Candidate): boolean {
-    return !this.used.has(item.id) && this.count(item.categoryId) < this.capOf(item.categoryId);
+    return (
+      !this.used.has(item.id) && this.count(item.categoryId) < capOfCategory(this.input, item.categoryId)
+    );
   }
 
   /**
