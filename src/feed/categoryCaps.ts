@@ -1,5 +1,4 @@
 import type { CandidateSet } from './candidates.js';
-import { featureIndex, type FeatureTable } from './ranking.js';
 
 /**
  * Most items of one category on a page of `first`: `share` of the page, rounded up, at least one. A share
@@ -41,15 +40,10 @@ export function personalCategoryCaps(
       const { categoryId, id } = candidate.listing;
       if (seen.has(categoryId)) continue;
       seen.add(categoryId);
-      const share = categoryShareOf(set.features, id);
+      const share = set.features.value(id, 'categoryShare');
       if (!(share > 0)) continue;
       const cap = categoryCapOf(Math.min(1, share), first);
       if (cap > baseCap) caps.set(categoryId, cap);
     }
   return caps;
-}
-
-function categoryShareOf(features: FeatureTable, id: number): number {
-  const row = features.array(id);
-  return row === null ? 0 : row[featureIndex.categoryShare]!;
 }

@@ -101,6 +101,9 @@ describe('FeatureTable', () => {
     expect(table.get(5)).toEqual(odd);
     expect(table.array(6)).toEqual(featureArray(vector(6)));
     expect(table.array(5)?.[0]).toBeNaN();
+    for (const name of RANKING_FEATURES) expect(table.value(6, name)).toBe(vector(6)[name]);
+    expect(table.value(5, 'similarity')).toBeNaN();
+    expect(table.value(5, 'categoryShare')).toBe(odd.categoryShare);
     expect([...table.keys()]).toEqual([5, 6]);
     expect([...table.entries()]).toEqual([
       [5, odd],
@@ -131,5 +134,6 @@ describe('FeatureTable', () => {
     expect(table.get(2)).toBeUndefined();
     expect(table.array(2)).toBeNull();
     expect(table.score(model, 2)).toBeNaN();
+    expect(table.value(2, 'categoryShare')).toBeNaN();
   });
 });

@@ -192,6 +192,12 @@ export class FeatureTable {
     return i < 0 ? null : Array.from(this.values.subarray(i * F, i * F + F));
   }
 
+  /** One feature of the listing, or NaN when the listing is not in the table: no array or object made. */
+  value(id: number, feature: RankingFeature): number {
+    const i = this.rowOf(id);
+    return i < 0 ? Number.NaN : this.values[i * F + featureIndex[feature]]!;
+  }
+
   /**
    * rankScore(model, get(id)) without the object: the same sum in the same order, so the same number;
    * NaN when the listing is not in the table.
