@@ -35,7 +35,11 @@ export interface Candidate {
 }
 
 export interface CandidateSet {
-  hasEmbedding: boolean;
+  /**
+   * Whether the viewer has a profile embedding; null when the statement returned no candidates at all (it
+   * says so on every row, so with none it said nothing: everything eligible was served, liked or hidden).
+   */
+  hasEmbedding: boolean | null;
   /**
    * How many likes the candidates' `categoryShare` feature counts (the viewer's latest, at most 100): how
    * much a share says (src/feed/categoryCaps.ts).
@@ -280,7 +284,7 @@ export async function fetchCandidates(
   const exploreOrder = new Map(query.exploreIds.map((id, i) => [id, i]));
   pools.EXPLORE.sort((a, b) => (exploreOrder.get(a.listing.id) ?? 0) - (exploreOrder.get(b.listing.id) ?? 0));
   return {
-    hasEmbedding: rows.some((r) => r.has_embedding === true),
+    hasEmbedding: rows.length === 0 ? null : rows.some((r) => r.has_embedding === true),
     recentLikes: rows.reduce((n, r) => Math.max(n, r.recent_likes), 0),
     pools,
     features,

@@ -203,6 +203,26 @@ describe('feed fallback chain', () => {
     expect(logged).toBe(1);
   });
 
+  it('says NOT_ENOUGH_CANDIDATES, not NO_PROFILE_EMBEDDING, when a viewer with an embedding has nothing left', async () => {
+    const viewer = await createFeedViewer(db.pool, [{ interestId: world.interestIds[T]!, affinity: 0.9 }]);
+    const { rows } = await db.pool.query<{ has: boolean }>(
+      'SELECT embedding IS NOT NULL AS has FROM profiles WHERE user_id = $1',
+      [viewer.userId],
+    );
+    expect(rows[0]?.has).toBe(true);
+    // Everything hidden: the candidate statement returns no row at all.
+    await db.pool.query(
+      'INSERT INTO hidden_listings (user_id, listing_id) SELECT $1, id FROM marketplace_listings',
+      [viewer.userId],
+    );
+    const { value: page, delta } = await observed('NOT_ENOUGH_CANDIDATES', () =>
+      suggestionsPage(h, viewer, { first: 10 }),
+    );
+    expect(page.edges).toHaveLength(0);
+    expect(page.fallback?.reason).toBe('NOT_ENOUGH_CANDIDATES');
+    expect(delta).toBe(1);
+  });
+
   it('serves the fallback chain as SIMILARITY_UNAVAILABLE when the candidates statement times out', async () => {
     const viewer = await createFeedViewer(db.pool, [{ interestId: world.interestIds[P]!, affinity: 0.9 }]);
     // Both the personalised statement and its non-personalised rerun are the same SQL text, so any
