@@ -81,7 +81,7 @@ const parsed = (() => {
   try {
     return parseArgs({
       options: {
-        dataset: { type: 'string', default: 'synthetic' },
+        dataset: { type: 'string' },
         'from-database': { type: 'string' },
         users: { type: 'string' },
         items: { type: 'string' },
@@ -161,6 +161,8 @@ function isPostgresUrl(url: string): boolean {
 const fromDatabase = parsed['from-database'];
 if (fromDatabase !== undefined && !isPostgresUrl(fromDatabase))
   fail('--from-database must be a postgresql:// URL');
+if (fromDatabase !== undefined && parsed.dataset !== undefined)
+  fail('--dataset and --from-database exclude each other: the data is the database');
 const kind =
   fromDatabase !== undefined
     ? 'database'

@@ -39,7 +39,17 @@ async function withMaintenance<T>(serverUrl: string, fn: (client: pg.Client) => 
   });
   // A lost connection fails the statement in progress; the event itself must not end the process.
   client.on('error', () => undefined);
-  await client.connect();
+  try {
+    await client.connect();
+  } catch (error) {
+    // The caller's setup, not a fault of the run: no server there, a wrong login, a missing database.
+    await client.end().catch(() => undefined);
+    const { code, message } = error as { code?: string; message?: string };
+    throw new EvaluationError(
+      `cannot connect to Postgres at ${new URL(serverUrl).host} (${[code, message].filter(Boolean).join(': ')}); ` +
+        'the harness needs a server it may CREATE DATABASE on: --database-url postgresql://…',
+    );
+  }
   try {
     return await fn(client);
   } finally {
@@ -73,6 +83,10 @@ export async function createScratchDatabase(
       }
       if (template !== null && /does not exist/.test(message))
         throw new EvaluationError(`--from-database: database "${template}" does not exist`);
+      if ((error as { code?: string }).code === '42501')
+        throw new EvaluationError(
+          `${message}: the harness's login must be allowed to CREATE DATABASE (the migration role or postgres)`,
+        );
       throw error;
     }
   });

@@ -17,6 +17,22 @@ describe('parseVariants', () => {
     expect(() => parseVariants('default,')).toThrow(/empty entry/);
   });
 
+  it('refuses a variable Lodestar does not read, and names the one a typo meant', () => {
+    expect(() => parseVariants('x:FEED_EPSLON=0')).toThrow(
+      /FEED_EPSLON in "x:FEED_EPSLON=0" is not a Lodestar setting \(did you mean FEED_EPSILON\?\)/,
+    );
+    expect(() => parseVariants('x:FEED_EPSILON=0+NOT_A_VAR=1')).toThrow(
+      /NOT_A_VAR .* is not a Lodestar setting;/,
+    );
+    expect(() => parseVariants('x:NOT_A_VAR=1')).toThrow(
+      /NOT_A_VAR in "x:NOT_A_VAR=1" is not a Lodestar setting; docs/,
+    );
+    // The ablation's own rows set only what Lodestar reads.
+    for (const row of ABLATION)
+      for (const [key, value] of Object.entries(row.env))
+        expect(parseVariants(`t:${key}=${value}`)).toEqual([{ name: 't', env: { [key]: value } }]);
+  });
+
   it('the ablation adds one stage per row and ends with exploration on', () => {
     expect(ABLATION.map((v) => v.name)).toEqual([
       'interests-only',

@@ -1,3 +1,4 @@
+import { envSchema } from '../config/config.js';
 import { EvaluationError } from './scratchDatabase.js';
 
 /** One feed configuration to evaluate: a name and the environment overrides that make it. */
@@ -70,6 +71,34 @@ export const ABLATION: readonly Variant[] = [
 
 const KEY = /^[A-Z][A-Z0-9_]*$/;
 
+/** The variables Lodestar reads (docs/configuration.md): a variant setting any other would change nothing. */
+const SETTINGS: readonly string[] = Object.keys(envSchema.shape);
+
+/** Edit distance of two short strings (for "did you mean"). */
+function distance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i += 1) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j += 1)
+      next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length]!;
+}
+
+function unknownSetting(key: string, part: string): EvaluationError {
+  let best: string | null = null;
+  let bestDistance = 4;
+  for (const name of SETTINGS) {
+    const d = distance(key, name);
+    if (d < bestDistance) [best, bestDistance] = [name, d];
+  }
+  return new EvaluationError(
+    `--variants: ${key} in "${part}" is not a Lodestar setting${best === null ? '' : ` (did you mean ${best}?)`}; ` +
+      'docs/configuration.md lists them',
+  );
+}
+
 /**
  * `--variants`: comma-separated, each an ablation row's name, or `name:KEY=V+KEY=V` for a variant of
  * one's own (e.g. `eps0:FEED_EPSILON=0`). Names must be unique.
@@ -95,6 +124,7 @@ export function parseVariants(spec: string): Variant[] {
       const key = assignment.slice(0, eq);
       if (eq < 1 || !KEY.test(key))
         throw new EvaluationError(`--variants: "${assignment}" in "${part}" is not KEY=VALUE`);
+      if (!SETTINGS.includes(key)) throw unknownSetting(key, part);
       env[key] = assignment.slice(eq + 1);
     }
     if (name === '') throw new EvaluationError(`--variants: "${part}" has no name before the colon`);

@@ -18,7 +18,7 @@ async function evalCli(args: string[]): Promise<{ code: number; stderr: string }
   return { code, stderr };
 }
 
-describe('npm run eval refuses bad flags before any database work (exit 2, the flag named)', () => {
+describe('npm run eval refuses bad flags and an unreachable server (exit 2, one line saying why)', () => {
   it.each([
     [
       ['--ease-lambda', 'abc'],
@@ -29,12 +29,23 @@ describe('npm run eval refuses bad flags before any database work (exit 2, the f
     [['--taste-modes', '2'], '--taste-modes must be a number from 0 to 1, got "2"'],
     [['--feedback-examination', '5'], '--feedback-examination must be a number from 0 to 4, got "5"'],
     [['--feedback-examination', 'x'], 'got "x"'],
+    [
+      ['--from-database', 'postgresql://x@127.0.0.1:1/shop', '--dataset', 'seed'],
+      '--dataset and --from-database exclude each other',
+    ],
+    [
+      ['--variants', 'typo:FEED_EPSLON=0'],
+      'FEED_EPSLON in "typo:FEED_EPSLON=0" is not a Lodestar setting (did you mean FEED_EPSILON?)',
+    ],
+    // Past the flags: the first connection, to a port nothing listens on.
+    [['--variants', 'default'], 'eval: cannot connect to Postgres at 127.0.0.1:1 (ECONNREFUSED'],
   ])(
     '%j',
     async (args, message) => {
       const { code, stderr } = await evalCli(args);
       expect(code).toBe(2);
       expect(stderr).toContain(message);
+      expect(stderr).not.toMatch(/\n\s+at /);
     },
     30_000,
   );
