@@ -12,7 +12,7 @@ import { MAX_SERVED_BETWEEN_READS } from './sql.js';
  * page ranked from them.
  */
 interface Packed {
-  hasEmbedding: boolean | null;
+  hasEmbedding: boolean;
   recentLikes: number;
   ids: Int32Array;
   categories: Int32Array;

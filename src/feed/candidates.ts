@@ -35,11 +35,7 @@ export interface Candidate {
 }
 
 export interface CandidateSet {
-  /**
-   * Whether the viewer has a profile embedding; null when the statement returned no candidates at all (it
-   * says so on every row, so with none it said nothing: everything eligible was served, liked or hidden).
-   */
-  hasEmbedding: boolean | null;
+  hasEmbedding: boolean;
   /**
    * How many likes the candidates' `categoryShare` feature counts (the viewer's latest, at most 100): how
    * much a share says (src/feed/categoryCaps.ts).
@@ -244,6 +240,22 @@ export async function fetchCandidateRows(
 /** The primary's service path, or it and a read replica's (fetchCandidateRows). */
 export type CandidateServices = ServiceDb | { primary: ServiceDb; reads: ServiceDb };
 
+/**
+ * Whether the viewer has a profile embedding, when the candidate statement (which says so on every row)
+ * returned none: everything eligible was served to them, liked or hidden. Rare, so one more statement.
+ */
+async function viewerHasEmbedding(service: CandidateServices, userId: string | null): Promise<boolean> {
+  if (userId === null) return false;
+  // The primary, where the candidate statement that found nothing ran (a replica may lag a new profile).
+  const db = 'primary' in service ? service.primary : service;
+  const rows = await db.query<{ has: boolean }>(
+    'SELECT embedding IS NOT NULL AS has FROM profiles WHERE user_id = $1::uuid',
+    [userId],
+    'feed_viewer_has_embedding',
+  );
+  return rows[0]?.has === true;
+}
+
 /** Every pool a feed page can draw from, with the features to rank it (fetchCandidateRows). */
 export async function fetchCandidates(
   service: CandidateServices,
@@ -284,7 +296,10 @@ export async function fetchCandidates(
   const exploreOrder = new Map(query.exploreIds.map((id, i) => [id, i]));
   pools.EXPLORE.sort((a, b) => (exploreOrder.get(a.listing.id) ?? 0) - (exploreOrder.get(b.listing.id) ?? 0));
   return {
-    hasEmbedding: rows.length === 0 ? null : rows.some((r) => r.has_embedding === true),
+    hasEmbedding:
+      rows.length > 0
+        ? rows.some((r) => r.has_embedding === true)
+        : await viewerHasEmbedding(service, query.userId),
     recentLikes: rows.reduce((n, r) => Math.max(n, r.recent_likes), 0),
     pools,
     features,

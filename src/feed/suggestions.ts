@@ -387,7 +387,7 @@ export async function suggestions(
   if (set === null) {
     try {
       const read = await candidatesFor(ctx, settings, cursor, args.categoryId, first, personal);
-      if (keptFor !== null && read.hasEmbedding === true) {
+      if (keptFor !== null && read.hasEmbedding) {
         settings.memory.keep(
           keptFor,
           {
@@ -414,8 +414,7 @@ export async function suggestions(
       set = await candidatesFor(ctx, settings, cursor, args.categoryId, first, false);
     }
   }
-  // Unknown (null) when nothing at all was eligible: the page then reports NOT_ENOUGH_CANDIDATES below.
-  if (reason === null && set.hasEmbedding === false) reason = 'NO_PROFILE_EMBEDDING';
+  if (reason === null && !set.hasEmbedding) reason = 'NO_PROFILE_EMBEDDING';
 
   const choice = await choosing;
   // Another page of this viewer may have been ranked from the same kept candidates while the arm was looked

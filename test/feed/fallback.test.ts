@@ -221,6 +221,16 @@ describe('feed fallback chain', () => {
     expect(page.edges).toHaveLength(0);
     expect(page.fallback?.reason).toBe('NOT_ENOUGH_CANDIDATES');
     expect(delta).toBe(1);
+
+    // And one without an embedding, in the same place, is still told why.
+    const bare = await createFeedViewer(db.pool, []);
+    await db.pool.query(
+      'INSERT INTO hidden_listings (user_id, listing_id) SELECT $1, id FROM marketplace_listings',
+      [bare.userId],
+    );
+    const unpersonalised = await suggestionsPage(h, bare, { first: 10 });
+    expect(unpersonalised.edges).toHaveLength(0);
+    expect(unpersonalised.fallback?.reason).toBe('NO_PROFILE_EMBEDDING');
   });
 
   it('serves the fallback chain as SIMILARITY_UNAVAILABLE when the candidates statement times out', async () => {
