@@ -5,10 +5,11 @@
  * to dense indices in order of appearance; timestamps are epoch seconds, epoch milliseconds or ISO 8601
  * dates. With `minRating`, rows below it (or without a rating) are not positives and are dropped.
  *
- * A header must name user, item and timestamp (rating optional), in any order; or be the importer's
- * interactions file (`user,type,target,createdAt`: its likes are read, target as the item, and every
- * other type is dropped). Any other header is refused: read by position, a file of another shape gave a
- * report of nonsense.
+ * A header names its columns in any order (ALIASES: user, item, timestamp, rating and their usual other
+ * names); a column it does not name is read at its place in user,item,timestamp,rating. The importer's
+ * interactions file (`user,type,target,createdAt`) is read as such: its likes (any case), target as the
+ * item, every other type dropped; read by position it had given a report of nonsense. A first line that
+ * is neither data nor a header naming any column is refused.
  */
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -59,18 +60,55 @@ interface Columns {
   type: number;
 }
 
-/** The columns a CSV header names, or an Error that says what a header must name. */
+/** Header names each column goes by (lower case), e.g. MovieLens's userId,movieId,rating,timestamp. */
+const ALIASES = {
+  user: ['user', 'userid', 'user_id'],
+  item: ['item', 'itemid', 'item_id', 'movieid', 'movie_id', 'listing', 'listingid', 'listing_id'],
+  timestamp: ['timestamp', 'time', 'ts', 'date'],
+  rating: ['rating', 'score'],
+} as const;
+
+/**
+ * The columns a CSV header names (ALIASES), a column it does not name at its place in
+ * user,item,timestamp,rating; or the importer's interactions file (user,type,target,createdAt). An Error
+ * when the header names none of them, or leaves a column's place to another.
+ */
 function columnsOf(header: string[], path: string): Columns {
   const named = header.map((f) => f.toLowerCase());
-  const at = (name: string) => named.indexOf(name);
-  if (at('user') >= 0 && at('item') >= 0 && at('timestamp') >= 0)
-    return { user: at('user'), item: at('item'), timestamp: at('timestamp'), rating: at('rating'), type: -1 };
-  if (at('user') >= 0 && at('type') >= 0 && at('target') >= 0 && at('createdat') >= 0)
-    return { user: at('user'), item: at('target'), timestamp: at('createdat'), rating: -1, type: at('type') };
-  throw new Error(
-    `${path}:1: the header names ${JSON.stringify(header.join(','))}; it must name user, item and timestamp ` +
-      "(rating optional) or be the importer's interactions header (user,type,target,createdAt)",
-  );
+  const at = (names: readonly string[]) => named.findIndex((n) => names.includes(n));
+  if (at(ALIASES.item) < 0 && [at(['type']), at(['target']), at(['createdat'])].every((i) => i >= 0))
+    return {
+      user: at(ALIASES.user),
+      item: at(['target']),
+      timestamp: at(['createdat']),
+      rating: -1,
+      type: at(['type']),
+    };
+  const found = {
+    user: at(ALIASES.user),
+    item: at(ALIASES.item),
+    timestamp: at(ALIASES.timestamp),
+    rating: at(ALIASES.rating),
+  };
+  if (Object.values(found).every((i) => i < 0))
+    throw new Error(
+      `${path}:1: ${JSON.stringify(header[2] ?? '')} is not a time (epoch seconds, milliseconds or an ISO 8601 date), ` +
+        `and as a header the line names no column: name them user, item, timestamp (rating optional), ` +
+        "or give the importer's interactions file (user,type,target,createdAt)",
+    );
+  const taken = new Set(Object.values(found).filter((i) => i >= 0));
+  const columns: Columns = { ...found, type: -1 };
+  for (const [name, place] of [
+    ['user', 0],
+    ['item', 1],
+    ['timestamp', 2],
+  ] as const) {
+    if (found[name] >= 0) continue;
+    if (taken.has(place) || place >= header.length)
+      throw new Error(`${path}:1: the header names no ${name} column (${ALIASES[name].join(', ')})`);
+    columns[name] = place;
+  }
+  return columns;
 }
 
 export async function readInteractionFile(path: string, minRating?: number): Promise<FileDataset> {
@@ -105,7 +143,7 @@ export async function readInteractionFile(path: string, minRating?: number): Pro
           );
         continue;
       }
-      if (columns.type >= 0 && fields[columns.type] !== 'like') {
+      if (columns.type >= 0 && fields[columns.type]?.toLowerCase() !== 'like') {
         rowsRead += 1;
         rowsDropped += 1;
         continue;

@@ -47,7 +47,8 @@ async function withMaintenance<T>(serverUrl: string, fn: (client: pg.Client) => 
     const { code, message } = error as { code?: string; message?: string };
     throw new EvaluationError(
       `cannot connect to Postgres at ${new URL(serverUrl).host} (${[code, message].filter(Boolean).join(': ')}); ` +
-        'the harness needs a server it may CREATE DATABASE on: --database-url postgresql://…',
+        'the harness creates its scratch database on the server of --database-url (else of ' +
+        'MIGRATION_DATABASE_URL, DATABASE_URL or --from-database)',
     );
   }
   try {

@@ -2,11 +2,14 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
+import { testDatabaseAdminUrl } from '../support/env.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
-/** `npm run eval` with these flags; the database URL is never reached (bad flags stop it before). */
+/** `npm run eval` with these flags; its DATABASE_URL names a port nothing listens on. */
 async function evalCli(args: string[]): Promise<{ code: number; stderr: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx/esm', 'scripts/eval.ts', ...args], {
     cwd: root,
@@ -49,4 +52,28 @@ describe('npm run eval refuses bad flags and an unreachable server (exit 2, one 
     },
     30_000,
   );
+});
+
+describe('npm run eval with a login that may not create databases', () => {
+  it('says so with exit 2 and one line', async () => {
+    const role = `eval_nocreate_${randomBytes(4).toString('hex')}`;
+    const admin = new pg.Client({ connectionString: testDatabaseAdminUrl });
+    admin.on('error', () => undefined);
+    await admin.connect();
+    try {
+      await admin.query(`CREATE ROLE ${role} LOGIN NOCREATEDB`);
+      const url = new URL(testDatabaseAdminUrl);
+      url.username = role;
+      url.password = '';
+      const { code, stderr } = await evalCli(['--database-url', url.toString(), '--variants', 'default']);
+      expect(code).toBe(2);
+      expect(stderr).toContain(
+        "permission denied to create database: the harness's login must be allowed to CREATE DATABASE",
+      );
+      expect(stderr).not.toMatch(/\n\s+at /);
+    } finally {
+      await admin.query(`DROP ROLE IF EXISTS ${role}`).catch(() => undefined);
+      await admin.end();
+    }
+  }, 30_000);
 });
