@@ -1,9 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { POOLS, type Candidate, type CandidateSet, type Pool } from './candidates.js';
+import type { CandidateSet, Pool } from './candidates.js';
 import { categoryCapOf, OWN_SHARE_MIN_LIKES, personalCategoryCaps } from './categoryCaps.js';
-import { FeatureTable, RANKING_FEATURES, type FeatureVector } from './ranking.js';
-
-const zero = Object.fromEntries(RANKING_FEATURES.map((f) => [f, 0])) as unknown as FeatureVector;
+import { candidateSetOf } from '../../test/support/candidateSets.js';
 
 /**
  * A candidate set of (pool, listing, category, the viewer's like share of that category), the shares
@@ -13,13 +11,10 @@ function setOf(
   rows: { pool: Pool; id: number; categoryId: number; share: number }[],
   recentLikes = 40,
 ): CandidateSet {
-  const pools = Object.fromEntries(POOLS.map((p) => [p, [] as Candidate[]])) as Record<Pool, Candidate[]>;
-  const features = new Map<number, FeatureVector>();
-  for (const r of rows) {
-    pools[r.pool].push({ pool: r.pool, score: 1, listing: { id: r.id, categoryId: r.categoryId } });
-    features.set(r.id, { ...zero, categoryShare: r.share });
-  }
-  return { hasEmbedding: true, recentLikes, pools, features: FeatureTable.of(features) };
+  return candidateSetOf(
+    rows.map(({ share, ...row }) => ({ ...row, features: { categoryShare: share } })),
+    recentLikes,
+  );
 }
 
 describe('categoryCapOf', () => {

@@ -1,35 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { POOLS, type Candidate, type CandidateListing, type CandidateSet, type Pool } from './candidates.js';
 import { personalRanking } from './personalRanking.js';
-import {
-  DEFAULT_RANKER_WEIGHTS,
-  FeatureTable,
-  RANKING_FEATURES,
-  rankCandidates,
-  type FeatureVector,
-} from './ranking.js';
-
-const zero = Object.fromEntries(RANKING_FEATURES.map((f) => [f, 0])) as unknown as FeatureVector;
-
-function listing(id: number, categoryId = 1): CandidateListing {
-  return { id, categoryId };
-}
-
-function setOf(
-  rows: { pool: Pool; id: number; score: number; features?: Partial<FeatureVector> }[],
-): CandidateSet {
-  const pools = Object.fromEntries(POOLS.map((p) => [p, [] as Candidate[]])) as Record<Pool, Candidate[]>;
-  const features = new Map<number, FeatureVector>();
-  for (const r of rows) {
-    pools[r.pool].push({ pool: r.pool, score: r.score, listing: listing(r.id) });
-    features.set(r.id, { ...zero, ...features.get(r.id), ...r.features });
-  }
-  return { hasEmbedding: true, recentLikes: 0, pools, features: FeatureTable.of(features) };
-}
+import { DEFAULT_RANKER_WEIGHTS, RANKING_FEATURES, rankCandidates } from './ranking.js';
+import { candidateSetOf } from '../../test/support/candidateSets.js';
 
 describe('personalRanking', () => {
   it('ranks candidates of every personal generator together by the model', () => {
-    const set = setOf([
+    const set = candidateSetOf([
       { pool: 'SIMILAR', id: 1, score: 0.9, features: { similarity: 0.3 } },
       { pool: 'COENGAGED', id: 2, score: 2, features: { similarity: 0.25, coengagement: 1.2 } },
       { pool: 'CATEGORY', id: 3, score: 50, features: { similarity: 0.2, popularity: 2.5 } },
@@ -42,7 +18,7 @@ describe('personalRanking', () => {
   });
 
   it('lists a listing found by several generators once', () => {
-    const set = setOf([
+    const set = candidateSetOf([
       { pool: 'SIMILAR', id: 7, score: 0.5, features: { similarity: 0.5 } },
       { pool: 'COENGAGED', id: 7, score: 1, features: { coengagement: 0.4 } },
       { pool: 'POPULAR', id: 7, score: 9 },
@@ -51,7 +27,7 @@ describe('personalRanking', () => {
   });
 
   it('with the ranker off keeps the similarity order and interleaves co-engaged listings', () => {
-    const set = setOf([
+    const set = candidateSetOf([
       { pool: 'SIMILAR', id: 1, score: 0.9 },
       { pool: 'SIMILAR', id: 2, score: 0.8 },
       { pool: 'COENGAGED', id: 3, score: 5 },
@@ -78,7 +54,7 @@ describe('personalRanking', () => {
         features: f,
       };
     });
-    const set = setOf(rows);
+    const set = candidateSetOf(rows);
     const ranked = personalRanking(set, { name: 'learned', weights: DEFAULT_RANKER_WEIGHTS });
     const reference = rankCandidates(
       DEFAULT_RANKER_WEIGHTS,

@@ -211,10 +211,12 @@ describe('feed fallback chain', () => {
     );
     expect(rows[0]?.has).toBe(true);
     // Everything hidden: the candidate statement returns no row at all.
-    await db.pool.query(
-      'INSERT INTO hidden_listings (user_id, listing_id) SELECT $1, id FROM marketplace_listings',
-      [viewer.userId],
-    );
+    const hideEverything = (userId: string) =>
+      db.pool.query(
+        'INSERT INTO hidden_listings (user_id, listing_id) SELECT $1, id FROM marketplace_listings',
+        [userId],
+      );
+    await hideEverything(viewer.userId);
     const { value: page, delta } = await observed('NOT_ENOUGH_CANDIDATES', () =>
       suggestionsPage(h, viewer, { first: 10 }),
     );
@@ -224,10 +226,7 @@ describe('feed fallback chain', () => {
 
     // And one without an embedding, in the same place, is still told why.
     const bare = await createFeedViewer(db.pool, []);
-    await db.pool.query(
-      'INSERT INTO hidden_listings (user_id, listing_id) SELECT $1, id FROM marketplace_listings',
-      [bare.userId],
-    );
+    await hideEverything(bare.userId);
     const unpersonalised = await suggestionsPage(h, bare, { first: 10 });
     expect(unpersonalised.edges).toHaveLength(0);
     expect(unpersonalised.fallback?.reason).toBe('NO_PROFILE_EMBEDDING');

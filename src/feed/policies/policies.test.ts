@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createEpsilonGreedyPolicy } from './epsilonGreedy.js';
+import { capOfCategory } from './page.js';
 import { posteriorsFromCounts } from './posteriors.js';
 import type { Rng } from './random.js';
 import { createRng, uniformInt } from './random.js';
@@ -45,9 +46,6 @@ function randomPage(rng: Rng): PageInput {
   return { pools, slots: uniformInt(rng, 13), categoryCap, categoryCaps, exclude };
 }
 
-const capOf = (input: PageInput, categoryId: number): number =>
-  input.categoryCaps?.get(categoryId) ?? input.categoryCap;
-
 /** Replays a page against the rules; returns the first broken rule, or undefined. */
 function brokenRule(input: PageInput, page: readonly SlotDecision[]): string | undefined {
   const excluded = new Set(input.exclude ?? []);
@@ -63,9 +61,9 @@ function brokenRule(input: PageInput, page: readonly SlotDecision[]): string | u
     if (!(input.pools[d.source] ?? []).some((c) => c.id === d.item.id))
       return `item ${d.item.id} is not in ${d.source}`;
     const count = perCategory.get(d.item.categoryId) ?? 0;
-    if (count >= capOf(input, d.item.categoryId)) {
+    if (count >= capOfCategory(input, d.item.categoryId)) {
       const fits = available.some(
-        (c) => !used.has(c.id) && (perCategory.get(c.categoryId) ?? 0) < capOf(input, c.categoryId),
+        (c) => !used.has(c.id) && (perCategory.get(c.categoryId) ?? 0) < capOfCategory(input, c.categoryId),
       );
       if (fits) return `cap broken at slot ${i} although a candidate fitted`;
     }
